@@ -1,0 +1,76 @@
+//! The HTTP API. This foundation serves health and readiness; the workflow API mounts here.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::dns::Zones;
+use crate::store::Store;
+
+/// What `/readyz` checks.
+pub struct Readiness {
+    /// The store.
+    pub store: Store,
+    /// The served zones.
+    pub zones: Arc<Zones>,
+    /// Set once the DNS listeners are bound.
+    pub dns_listening: AtomicBool,
+    /// Set once the zones are loaded from the store.
+    pub zones_loaded: AtomicBool,
+}
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Readiness inputs.
+    pub readiness: Arc<Readiness>,
+}
+
+/// The router: `/healthz`, `/readyz`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// The process is alive.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// The store answers, DNS is listening and the zones are loaded.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let r = &state.readiness;
+    let store_ok = r.store.ping().await.is_ok();
+    let dns = r.dns_listening.load(Ordering::Acquire);
+    let zones_loaded = r.zones_loaded.load(Ordering::Acquire);
+    let ready = store_ok && dns && zones_loaded;
+    let zones: Vec<serde_json::Value> = r
+        .zones
+        .origins()
+        .iter()
+        .filter_map(|o| r.zones.get(o))
+        .map(|h| {
+            let v = h.view();
+            json!({"zone": v.origin().to_string(), "serial": v.serial(), "records": v.record_count()})
+        })
+        .collect();
+    let body = Json(json!({
+        "ready": ready,
+        "checks": {"store": store_ok, "dns_listening": dns, "zones_loaded": zones_loaded},
+        "zones": zones,
+    }));
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
+}

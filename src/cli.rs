@@ -1,0 +1,110 @@
+//! The command line: global options that override the configuration, and one type per command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigLayer, LogFormat, Secret};
+
+/// ranah: authoritative DNS and subdomain requests for a government agency's zone.
+#[derive(Debug, Parser)]
+#[command(name = "ranah", version, about)]
+pub struct Cli {
+    /// Options that override the configuration file and RANAH_* variables.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML). Also RANAH_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (SQLite database and state).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://PATH).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Directory of *.zone files imported on first start.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub zones_dir: Option<PathBuf>,
+    /// DNS listen address (UDP and TCP); repeat for several.
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    pub dns_listen: Vec<SocketAddr>,
+    /// HTTP API listen address.
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    pub api_listen: Option<SocketAddr>,
+    /// Log filter, e.g. `info,ranah=debug`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format)]
+    pub log_format: Option<LogFormat>,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    s.parse()
+}
+
+impl GlobalArgs {
+    /// The flags as a configuration layer.
+    pub fn layer(&self) -> ConfigLayer {
+        let mut layer = ConfigLayer {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone().map(Secret::new),
+            zones_dir: self.zones_dir.clone(),
+            ..Default::default()
+        };
+        if !self.dns_listen.is_empty() {
+            layer.dns.listen = Some(self.dns_listen.clone());
+        }
+        layer.api.listen = self.api_listen;
+        layer.log.filter = self.log.clone();
+        layer.log.format = self.log_format;
+        layer
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: DNS (UDP and TCP) and the HTTP API.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration (secrets redacted) and exit.
+    CheckConfig,
+    /// Zone files: import and export.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
+}
+
+/// `ranah zone …`
+#[derive(Debug, Subcommand)]
+pub enum ZoneCommand {
+    /// Import an RFC 1035 master file into the store (all or nothing).
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// The zone's apex, if the file name is not `<zone>.zone` and the file has no $ORIGIN.
+        #[arg(long)]
+        origin: Option<String>,
+        /// Replace the records of an existing zone with the file's (one journaled change).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Write a zone as an RFC 1035 master file.
+    Export {
+        /// The zone's apex, e.g. kaltaraprov.go.id.
+        zone: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,520 @@
+//! Configuration: defaults → TOML file → `RANAH_*` variables → command-line flags, resolved once
+//! into an immutable, validated [`Config`].
+//!
+//! Every layer is a [`ConfigLayer`] of optional values; the layers are merged in order and then
+//! [`ConfigLayer::resolve`] applies the defaults and checks the result. Unknown keys in the file
+//! are an error that names the key (serde's `deny_unknown_fields`); unknown `RANAH_*` variables
+//! are reported as warnings, because a misspelt variable otherwise fails silently.
+//!
+//! The mapping of variables to keys is explicit (see [`ENV_KEYS`]) and documented in
+//! `deploy/ranah.example.toml`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors found while loading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML or has unknown keys.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the key and line.
+        message: String,
+    },
+    /// A value (from any layer) is not acceptable.
+    #[error("invalid value for {key}: {message}")]
+    Invalid {
+        /// The key, as written in the file or as the variable's name.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A string that must never appear in logs or debug output (passwords inside database URLs,
+/// later TSIG and ACME secrets).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used, never to print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected `text` or `json`, found `{other}`")),
+        }
+    }
+}
+
+/// One layer of configuration: every value optional. The file, the environment and the flags
+/// each produce one; [`ConfigLayer::merge`] lets a later layer override an earlier one.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    /// Directory for the SQLite database and other state.
+    pub data_dir: Option<PathBuf>,
+    /// Database URL; defaults to SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// Directory of `*.zone` master files imported on first start.
+    pub zones_dir: Option<PathBuf>,
+    /// Workflow preset name or file (used by the workflow; kept here so every command agrees).
+    pub workflow: Option<String>,
+    /// DNS server settings.
+    #[serde(default)]
+    pub dns: DnsLayer,
+    /// HTTP API settings.
+    #[serde(default)]
+    pub api: ApiLayer,
+    /// Logging settings.
+    #[serde(default)]
+    pub log: LogLayer,
+}
+
+/// `[dns]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsLayer {
+    /// Addresses to serve DNS on, UDP and TCP each.
+    pub listen: Option<Vec<SocketAddr>>,
+    /// Seconds an idle TCP connection is kept.
+    pub tcp_idle_timeout_secs: Option<u64>,
+    /// How often (seconds) the daemon looks for zone changes written by other processes.
+    pub store_poll_secs: Option<u64>,
+}
+
+/// `[api]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiLayer {
+    /// Address of the HTTP API.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[log]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLayer {
+    /// `tracing` filter directive, e.g. `info,ranah=debug`.
+    pub filter: Option<String>,
+    /// `text` or `json`.
+    pub format: Option<LogFormat>,
+}
+
+/// The variables read from the environment, with the key each one sets.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("RANAH_CONFIG", "(the configuration file itself)"),
+    ("RANAH_DATA_DIR", "data_dir"),
+    ("RANAH_DATABASE_URL", "database_url"),
+    ("RANAH_ZONES_DIR", "zones_dir"),
+    ("RANAH_WORKFLOW", "workflow"),
+    ("RANAH_DNS_LISTEN", "dns.listen (comma-separated)"),
+    ("RANAH_DNS_TCP_IDLE_TIMEOUT_SECS", "dns.tcp_idle_timeout_secs"),
+    ("RANAH_DNS_STORE_POLL_SECS", "dns.store_poll_secs"),
+    ("RANAH_API_LISTEN", "api.listen"),
+    ("RANAH_LOG", "log.filter"),
+    ("RANAH_LOG_FORMAT", "log.format"),
+];
+
+impl ConfigLayer {
+    /// Parse a TOML document; `path` is only used in error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Read and parse a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// The layer set by `RANAH_*` variables. `vars` is the environment (injected for tests).
+    /// Returns the layer and the names of unknown `RANAH_*` variables.
+    pub fn from_env<I>(vars: I) -> Result<(Self, Vec<String>), ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut layer = Self::default();
+        let mut unknown = Vec::new();
+        for (name, value) in vars {
+            if !name.starts_with("RANAH_") {
+                continue;
+            }
+            let invalid = |message: String| ConfigError::Invalid {
+                key: name.clone(),
+                message,
+            };
+            match name.as_str() {
+                "RANAH_CONFIG" => {}
+                "RANAH_DATA_DIR" => layer.data_dir = Some(value.into()),
+                "RANAH_DATABASE_URL" => layer.database_url = Some(Secret::new(value)),
+                "RANAH_ZONES_DIR" => layer.zones_dir = Some(value.into()),
+                "RANAH_WORKFLOW" => layer.workflow = Some(value),
+                "RANAH_DNS_LISTEN" => {
+                    layer.dns.listen = Some(parse_addr_list(&value).map_err(invalid)?);
+                }
+                "RANAH_DNS_TCP_IDLE_TIMEOUT_SECS" => {
+                    layer.dns.tcp_idle_timeout_secs =
+                        Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
+                }
+                "RANAH_DNS_STORE_POLL_SECS" => {
+                    layer.dns.store_poll_secs =
+                        Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
+                }
+                "RANAH_API_LISTEN" => {
+                    layer.api.listen = Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
+                }
+                "RANAH_LOG" => layer.log.filter = Some(value),
+                "RANAH_LOG_FORMAT" => layer.log.format = Some(value.parse().map_err(invalid)?),
+                _ => unknown.push(name),
+            }
+        }
+        Ok((layer, unknown))
+    }
+
+    /// Override the values of `self` with those set in `later`.
+    pub fn merge(mut self, later: ConfigLayer) -> Self {
+        fn pick<T>(earlier: &mut Option<T>, later: Option<T>) {
+            if later.is_some() {
+                *earlier = later;
+            }
+        }
+        pick(&mut self.data_dir, later.data_dir);
+        pick(&mut self.database_url, later.database_url);
+        pick(&mut self.zones_dir, later.zones_dir);
+        pick(&mut self.workflow, later.workflow);
+        pick(&mut self.dns.listen, later.dns.listen);
+        pick(
+            &mut self.dns.tcp_idle_timeout_secs,
+            later.dns.tcp_idle_timeout_secs,
+        );
+        pick(&mut self.dns.store_poll_secs, later.dns.store_poll_secs);
+        pick(&mut self.api.listen, later.api.listen);
+        pick(&mut self.log.filter, later.log.filter);
+        pick(&mut self.log.format, later.log.format);
+        self
+    }
+
+    /// Apply defaults and validate.
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = match self.database_url {
+            Some(url) => url,
+            None => Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("ranah.db").display()
+            )),
+        };
+        let scheme_ok = database_url.expose().starts_with("sqlite:");
+        if !scheme_ok {
+            return Err(ConfigError::Invalid {
+                key: "database_url".into(),
+                message: "only sqlite:// URLs are supported by this build (PostgreSQL support is \
+                          planned)"
+                    .into(),
+            });
+        }
+        let dns_listen = self
+            .dns
+            .listen
+            .unwrap_or_else(|| vec![SocketAddr::from(([127, 0, 0, 1], 5300))]);
+        if dns_listen.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "dns.listen".into(),
+                message: "at least one address is required".into(),
+            });
+        }
+        let workflow = self.workflow.unwrap_or_else(|| "kaltara".into());
+        if workflow.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "workflow".into(),
+                message: "must name a preset or a file".into(),
+            });
+        }
+        let tcp_idle_timeout_secs = self.dns.tcp_idle_timeout_secs.unwrap_or(10);
+        if tcp_idle_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "dns.tcp_idle_timeout_secs".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        let store_poll_secs = self.dns.store_poll_secs.unwrap_or(2);
+        if store_poll_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "dns.store_poll_secs".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        let log_filter = self.log.filter.unwrap_or_else(|| "info".into());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            return Err(ConfigError::Invalid {
+                key: "log.filter".into(),
+                message: e.to_string(),
+            });
+        }
+        Ok(Config {
+            zones_dir: self.zones_dir.unwrap_or_else(|| PathBuf::from("./zones")),
+            data_dir,
+            database_url,
+            workflow,
+            dns: DnsConfig {
+                listen: dns_listen,
+                tcp_idle_timeout_secs,
+                store_poll_secs,
+            },
+            api: ApiConfig {
+                listen: self
+                    .api
+                    .listen
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            },
+            log: LogConfig {
+                filter: log_filter,
+                format: self.log.format.unwrap_or(LogFormat::Text),
+            },
+        })
+    }
+}
+
+fn parse_addr_list(value: &str) -> Result<Vec<SocketAddr>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<SocketAddr>()
+                .map_err(|e| format!("`{s}`: {e} (expected ADDRESS:PORT)"))
+        })
+        .collect()
+}
+
+/// The effective configuration: immutable after start.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    /// Directory for the SQLite database and other state.
+    pub data_dir: PathBuf,
+    /// Database URL (redacted in output).
+    pub database_url: Secret,
+    /// Directory of `*.zone` files imported on first start.
+    pub zones_dir: PathBuf,
+    /// Workflow preset name or file.
+    pub workflow: String,
+    /// DNS server.
+    pub dns: DnsConfig,
+    /// HTTP API.
+    pub api: ApiConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[dns]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsConfig {
+    /// UDP and TCP addresses.
+    pub listen: Vec<SocketAddr>,
+    /// Idle TCP connection timeout.
+    pub tcp_idle_timeout_secs: u64,
+    /// Interval of the check for zone changes made by other processes.
+    pub store_poll_secs: u64,
+}
+
+/// `[api]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogConfig {
+    /// Filter directive.
+    pub filter: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Config {
+    /// The effective configuration as TOML, secrets redacted (for `ranah check-config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = ConfigLayer::default().resolve().unwrap();
+        assert_eq!(c.dns.listen, vec!["127.0.0.1:5300".parse().unwrap()]);
+        assert_eq!(c.api.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.zones_dir, PathBuf::from("./zones"));
+        assert_eq!(c.workflow, "kaltara");
+        assert_eq!(c.log.format, LogFormat::Text);
+        assert!(c.database_url.expose().starts_with("sqlite://./data/ranah.db"));
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let file = ConfigLayer::from_toml(
+            "data_dir = \"/file\"\n[dns]\nlisten = [\"127.0.0.1:1\"]\n[api]\nlisten = \"127.0.0.1:2\"\n",
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        let (envl, unknown) = ConfigLayer::from_env(env(&[
+            ("RANAH_DATA_DIR", "/env"),
+            ("RANAH_DNS_LISTEN", "127.0.0.1:3, [::1]:3"),
+            ("RANAH_BOGUS", "x"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap();
+        assert_eq!(unknown, vec!["RANAH_BOGUS".to_string()]);
+        let flags = ConfigLayer {
+            data_dir: Some("/flag".into()),
+            ..Default::default()
+        };
+        let c = file.merge(envl).merge(flags).resolve().unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/flag"));
+        assert_eq!(c.dns.listen.len(), 2);
+        assert_eq!(c.api.listen, "127.0.0.1:2".parse().unwrap());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = ConfigLayer::from_toml("[dns]\nlisten_udp = []\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen_udp"), "{err}");
+        let err = ConfigLayer::from_toml("colour = 1\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        let err = ConfigLayer::from_env(env(&[("RANAH_DNS_LISTEN", "localhost")])).unwrap_err();
+        assert!(err.to_string().contains("RANAH_DNS_LISTEN"));
+        let err = ConfigLayer::from_env(env(&[("RANAH_LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(err.to_string().contains("RANAH_LOG_FORMAT"));
+        let layer = ConfigLayer {
+            database_url: Some(Secret::new("mysql://x")),
+            ..Default::default()
+        };
+        assert!(layer.resolve().is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let layer = ConfigLayer {
+            database_url: Some(Secret::new("sqlite:///tmp/s3cr3t.db")),
+            ..Default::default()
+        };
+        let c = layer.resolve().unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert!(!c.to_toml().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn example_config_parses_and_documents_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ranah.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let layer = ConfigLayer::from_toml(&text, &path).unwrap();
+        layer.resolve().unwrap();
+        // Every variable is documented in the example.
+        for (var, _) in ENV_KEYS {
+            assert!(text.contains(var), "{var} is not documented in the example");
+        }
+        // Every key appears uncommented in the example, so a renamed key fails here.
+        for key in [
+            "data_dir",
+            "database_url",
+            "zones_dir",
+            "workflow",
+            "listen",
+            "tcp_idle_timeout_secs",
+            "store_poll_secs",
+            "filter",
+            "format",
+        ] {
+            assert!(
+                text.lines().any(|l| l.trim_start().starts_with(key)),
+                "{key} missing from the example"
+            );
+        }
+        // Injecting a bogus key into every table is refused.
+        let bogus = format!("bogus_key = 1\n{text}");
+        assert!(ConfigLayer::from_toml(&bogus, &path).is_err());
+        for table in ["[dns]\n", "[api]\n", "[log]\n"] {
+            assert!(text.contains(table), "{table}");
+            let bogus = text.replacen(table, &format!("{table}bogus_key = 1\n"), 1);
+            let err = ConfigLayer::from_toml(&bogus, &path).unwrap_err().to_string();
+            assert!(err.contains("bogus_key"), "{table}: {err}");
+        }
+    }
+}

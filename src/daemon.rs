@@ -1,0 +1,132 @@
+//! `ranah serve`: open the store, import new zone files, load the zones, start DNS and the API,
+//! keep the served zones in step with the store, and shut down cleanly on SIGTERM or SIGINT.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState, Readiness};
+use crate::config::Config;
+use crate::dns::{self, Zones};
+use crate::import;
+use crate::publish::Publisher;
+use crate::store::Store;
+
+/// Run the daemon until a shutdown signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = Store::open(config.database_url.expose())
+        .await
+        .context("opening the store")?;
+    import::import_zones_dir(&store, &config.zones_dir, chrono::Utc::now()).await;
+
+    let zones = Arc::new(Zones::new());
+    let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
+    let loaded = publisher
+        .sync_from_store()
+        .await
+        .context("loading zones from the store")?;
+    tracing::info!(zones = loaded.len(), "zones loaded");
+    if zones.is_empty() {
+        tracing::warn!(
+            dir = %config.zones_dir.display(),
+            "no zones to serve: put master files in the zones directory or run `ranah zone import`"
+        );
+    }
+
+    let readiness = Arc::new(Readiness {
+        store: store.clone(),
+        zones: zones.clone(),
+        dns_listening: false.into(),
+        zones_loaded: true.into(),
+    });
+
+    let mut dns_server = dns::server::start(
+        zones.clone(),
+        &config.dns.listen,
+        Duration::from_secs(config.dns.tcp_idle_timeout_secs),
+    )
+    .await?;
+    readiness.dns_listening.store(true, Ordering::Release);
+
+    let listener = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.api.listen))?;
+    tracing::info!(addr = %config.api.listen, "serving the HTTP API");
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let app = api::router(AppState {
+        readiness: readiness.clone(),
+    });
+    let mut http_shutdown = shutdown_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
+    // Pick up zones created or changed by other processes (the CLI) while we run.
+    let poll = Duration::from_secs(config.dns.store_poll_secs);
+    let sync_publisher = publisher.clone();
+    let mut sync_shutdown = shutdown_rx.clone();
+    let sync = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = sync_shutdown.wait_for(|stop| *stop) => return,
+            }
+            match sync_publisher.sync_from_store().await {
+                Ok(zones) if !zones.is_empty() => {
+                    let names: Vec<String> = zones.iter().map(|z| z.to_string()).collect();
+                    tracing::info!(zones = ?names, "reloaded zones changed in the store");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot check the store for zone changes"),
+            }
+        }
+    });
+
+    tracing::info!("ranah is ready");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    readiness.dns_listening.store(false, Ordering::Release);
+    if let Err(e) = dns_server.shutdown_gracefully().await {
+        tracing::warn!(error = %e, "DNS server did not stop cleanly");
+    }
+    let _ = sync.await;
+    match http.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
+        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+        Ok(Ok(())) => {}
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

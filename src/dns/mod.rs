@@ -1,0 +1,113 @@
+//! Authoritative DNS: the zones being served and the server that answers from them.
+//!
+//! [`Zones`] holds one [`ZoneView`] per zone behind an atomic pointer: lookups load the current
+//! view without locking, and a change publishes a new view in one pointer swap, so a query sees
+//! a change whole or not at all. [`server`] answers queries over UDP and TCP with
+//! hickory-server.
+
+pub mod server;
+pub mod view;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hickory_proto::rr::{LowerName, RecordType};
+
+pub use view::{Answer, RRset, ZoneDiff, ZoneView};
+
+/// One served zone: its current view.
+#[derive(Debug)]
+pub struct ZoneHandle {
+    view: ArcSwap<ZoneView>,
+}
+
+impl ZoneHandle {
+    /// The view as of now.
+    pub fn view(&self) -> Arc<ZoneView> {
+        self.view.load_full()
+    }
+
+    /// Publish a new view (the caller holds the zone's write lock, see `publish`).
+    pub fn publish(&self, view: ZoneView) {
+        self.view.store(Arc::new(view));
+    }
+}
+
+/// Every zone ranah serves, by apex.
+#[derive(Debug, Default)]
+pub struct Zones {
+    by_origin: ArcSwap<HashMap<LowerName, Arc<ZoneHandle>>>,
+}
+
+impl Zones {
+    /// No zones yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serve a zone, replacing any earlier view of it.
+    pub fn insert(&self, view: ZoneView) {
+        let origin = view.origin().clone();
+        if let Some(handle) = self.by_origin.load().get(&origin) {
+            handle.publish(view);
+            return;
+        }
+        let handle = Arc::new(ZoneHandle {
+            view: ArcSwap::from_pointee(view),
+        });
+        self.by_origin.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.insert(origin.clone(), handle.clone());
+            map
+        });
+    }
+
+    /// The zone with exactly this apex.
+    pub fn get(&self, origin: &LowerName) -> Option<Arc<ZoneHandle>> {
+        self.by_origin.load().get(origin).cloned()
+    }
+
+    /// The apexes served.
+    pub fn origins(&self) -> Vec<LowerName> {
+        let mut v: Vec<LowerName> = self.by_origin.load().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Number of zones served.
+    pub fn len(&self) -> usize {
+        self.by_origin.load().len()
+    }
+
+    /// Whether no zone is served.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most specific zone that contains `name`.
+    pub fn find(&self, name: &LowerName) -> Option<Arc<ZoneHandle>> {
+        let map = self.by_origin.load();
+        if map.is_empty() {
+            return None;
+        }
+        let mut n = name.clone();
+        loop {
+            if let Some(handle) = map.get(&n) {
+                return Some(handle.clone());
+            }
+            if n.is_root() {
+                return None;
+            }
+            n = n.base_name();
+        }
+    }
+
+    /// Answer a query: REFUSED for names outside every zone.
+    pub fn resolve(&self, qname: &LowerName, qtype: RecordType) -> Answer {
+        match self.find(qname) {
+            Some(zone) => zone.view.load().lookup(qname, qtype),
+            None => Answer::refused(),
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! The in-memory view of one zone that DNS answers come from, and the lookup rules.
+//!
+//! The view is a persistent (structurally shared) hash map from owner name to node, so that:
+//! - a lookup is a handful of hash probes, independent of the zone's size: the exact name, then
+//!   for a miss its ancestors (closest encloser, wildcard) and the delegation points above it;
+//!   nothing ever scans the zone;
+//! - a change clones the view in O(1) and edits only the names it touches (O(log n) each), then
+//!   the new view is published atomically: readers never lock and never see half a change.
+//!
+//! Every ancestor of an owner name down from the apex exists as a node; a node without record
+//! sets is an empty non-terminal, so NODATA versus NXDOMAIN (RFC 8020) is one probe.
+
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+use crate::zonefile::ZoneContent;
+
+/// The records of one owner name and type, sharing one TTL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RRset {
+    /// Type of every record in the set.
+    pub rtype: RecordType,
+    /// The set's TTL.
+    pub ttl: u32,
+    /// The records (owner name included).
+    pub records: Vec<Record>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    rrsets: Vec<Arc<RRset>>,
+    /// Number of direct child nodes: a node stays while it has records or children.
+    children: u32,
+}
+
+impl Node {
+    fn get(&self, rtype: RecordType) -> Option<&Arc<RRset>> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+}
+
+/// The records of one change, as the store committed them.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneDiff {
+    /// Records removed (exact matches of owner, type and data).
+    pub removed: Vec<Record>,
+    /// Records added.
+    pub added: Vec<Record>,
+    /// The new SOA (with the new serial).
+    pub soa: Option<Record>,
+}
+
+/// What a lookup found, before encoding.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// NOERROR, NXDOMAIN or REFUSED.
+    pub rcode: ResponseCode,
+    /// AA flag: clear on referrals.
+    pub authoritative: bool,
+    /// Answer section.
+    pub answers: Vec<Arc<RRset>>,
+    /// Authority section (SOA for negative answers, NS for referrals).
+    pub authorities: Vec<Arc<RRset>>,
+    /// Additional section (addresses of name servers and mail exchangers in the zone).
+    pub additionals: Vec<Arc<RRset>>,
+}
+
+impl Answer {
+    fn new() -> Self {
+        Self {
+            rcode: ResponseCode::NoError,
+            authoritative: true,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+        }
+    }
+
+    /// REFUSED: not our zone.
+    pub fn refused() -> Self {
+        Self {
+            rcode: ResponseCode::Refused,
+            authoritative: false,
+            ..Self::new()
+        }
+    }
+
+    /// Iterate the records of a section.
+    pub fn records(sets: &[Arc<RRset>]) -> impl Iterator<Item = &Record> + Send {
+        sets.iter().flat_map(|s| s.records.iter())
+    }
+}
+
+/// Longest CNAME chain followed inside the zone; longer chains (and loops) stop there.
+const MAX_CNAME_CHAIN: usize = 8;
+
+/// One zone, ready to answer.
+#[derive(Debug, Clone)]
+pub struct ZoneView {
+    origin: LowerName,
+    soa: Arc<RRset>,
+    negative_soa: Arc<RRset>,
+    nodes: imbl::HashMap<LowerName, Node>,
+    cuts: imbl::HashSet<LowerName>,
+    record_count: usize,
+}
+
+impl ZoneView {
+    /// Build the view of a whole zone.
+    pub fn new(content: &ZoneContent) -> Self {
+        let origin = LowerName::new(&content.origin);
+        let (soa, negative_soa) = soa_sets(&content.soa);
+        let mut nodes = imbl::HashMap::new();
+        nodes.insert(origin.clone(), Node::default());
+        let mut view = Self {
+            origin,
+            soa,
+            negative_soa,
+            nodes,
+            cuts: imbl::HashSet::new(),
+            record_count: 0,
+        };
+        for record in &content.records {
+            view.add(record);
+        }
+        view
+    }
+
+    /// The apex.
+    pub fn origin(&self) -> &LowerName {
+        &self.origin
+    }
+
+    /// The current SOA serial.
+    pub fn serial(&self) -> u32 {
+        match self.soa.records.first().map(|r| &r.data) {
+            Some(RData::SOA(soa)) => soa.serial,
+            _ => 0,
+        }
+    }
+
+    /// The SOA record.
+    pub fn soa_record(&self) -> Option<&Record> {
+        self.soa.records.first()
+    }
+
+    /// Number of records, the SOA included.
+    pub fn record_count(&self) -> usize {
+        self.record_count + 1
+    }
+
+    /// Number of owner names (nodes with records).
+    pub fn name_count(&self) -> usize {
+        self.nodes.values().filter(|n| !n.rrsets.is_empty()).count()
+    }
+
+    /// Apply one committed change: O(names touched), never O(zone).
+    pub fn apply(&mut self, diff: &ZoneDiff) {
+        for r in &diff.removed {
+            self.remove(r);
+        }
+        for r in &diff.added {
+            self.add(r);
+        }
+        if let Some(soa) = &diff.soa {
+            let (s, n) = soa_sets(soa);
+            self.soa = s;
+            self.negative_soa = n;
+        }
+    }
+
+    /// Whether the view holds exactly this record (owner, type and data).
+    pub fn contains(&self, record: &Record) -> bool {
+        self.rrset(&LowerName::new(&record.name), record.record_type())
+            .is_some_and(|s| s.records.iter().any(|r| r.data == record.data))
+    }
+
+    /// The record set at a name, if any.
+    pub fn rrset(&self, name: &LowerName, rtype: RecordType) -> Option<&Arc<RRset>> {
+        if rtype == RecordType::SOA && *name == self.origin {
+            return Some(&self.soa);
+        }
+        self.nodes.get(name).and_then(|n| n.get(rtype))
+    }
+
+    /// Whether a name exists in the zone (with records, or as an empty non-terminal).
+    pub fn name_exists(&self, name: &LowerName) -> bool {
+        self.nodes.contains_key(name)
+    }
+
+    /// The delegation point at or above `name`, if `name` lies in delegated space.
+    pub fn enclosing_cut(&self, name: &LowerName) -> Option<LowerName> {
+        if self.cuts.is_empty() {
+            return None;
+        }
+        let apex_labels = self.origin.num_labels();
+        let mut n = name.clone();
+        while n.num_labels() > apex_labels {
+            if self.cuts.contains(&n) {
+                return Some(n);
+            }
+            n = n.base_name();
+        }
+        None
+    }
+
+    fn add(&mut self, record: &Record) {
+        let rtype = record.record_type();
+        if rtype == RecordType::SOA {
+            let (s, n) = soa_sets(record);
+            self.soa = s;
+            self.negative_soa = n;
+            return;
+        }
+        let name = LowerName::new(&record.name);
+        self.ensure_node(&name);
+        let Some(node) = self.nodes.get_mut(&name) else {
+            return;
+        };
+        match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
+            Some(set) => {
+                if set.records.iter().any(|r| r.data == record.data) {
+                    return;
+                }
+                let set = Arc::make_mut(set);
+                set.ttl = record.ttl;
+                for r in &mut set.records {
+                    r.ttl = record.ttl;
+                }
+                set.records.push(record.clone());
+            }
+            None => node.rrsets.push(Arc::new(RRset {
+                rtype,
+                ttl: record.ttl,
+                records: vec![record.clone()],
+            })),
+        }
+        self.record_count += 1;
+        if rtype == RecordType::NS && name != self.origin {
+            self.cuts.insert(name);
+        }
+    }
+
+    fn remove(&mut self, record: &Record) {
+        let rtype = record.record_type();
+        let name = LowerName::new(&record.name);
+        let Some(node) = self.nodes.get_mut(&name) else {
+            return;
+        };
+        let Some(pos) = node.rrsets.iter().position(|s| s.rtype == rtype) else {
+            return;
+        };
+        let set = Arc::make_mut(&mut node.rrsets[pos]);
+        let before = set.records.len();
+        set.records.retain(|r| r.data != record.data);
+        if set.records.len() == before {
+            return;
+        }
+        self.record_count -= 1;
+        if set.records.is_empty() {
+            node.rrsets.remove(pos);
+            if rtype == RecordType::NS {
+                self.cuts.remove(&name);
+            }
+        }
+        self.prune(name);
+    }
+
+    /// Create `name` and any missing ancestors as nodes.
+    fn ensure_node(&mut self, name: &LowerName) {
+        if self.nodes.contains_key(name) || !self.origin.zone_of(name) {
+            return;
+        }
+        let parent = name.base_name();
+        self.ensure_node(&parent);
+        if let Some(p) = self.nodes.get_mut(&parent) {
+            p.children += 1;
+        }
+        self.nodes.insert(name.clone(), Node::default());
+    }
+
+    /// Remove `name` and then its ancestors while they hold nothing.
+    fn prune(&mut self, mut name: LowerName) {
+        while name != self.origin {
+            match self.nodes.get(&name) {
+                Some(n) if n.rrsets.is_empty() && n.children == 0 => {}
+                _ => return,
+            }
+            self.nodes.remove(&name);
+            name = name.base_name();
+            if let Some(p) = self.nodes.get_mut(&name) {
+                p.children = p.children.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Answer a query for a name inside this zone (RFC 1034 §4.3.2, with RFC 2308 negative
+    /// answers, RFC 8020 empty non-terminals, RFC 8482 minimal ANY).
+    pub fn lookup(&self, qname: &LowerName, qtype: RecordType) -> Answer {
+        let mut answer = Answer::new();
+        let mut name = qname.clone();
+        for _ in 0..MAX_CNAME_CHAIN {
+            match self.lookup_step(&name, qtype, &mut answer) {
+                Step::Done => return answer,
+                Step::FollowCname(target) => {
+                    if !self.origin.zone_of(&target) {
+                        return answer;
+                    }
+                    name = target;
+                }
+            }
+        }
+        answer
+    }
+
+    fn lookup_step(&self, qname: &LowerName, qtype: RecordType, answer: &mut Answer) -> Step {
+        // Delegated space: a referral, unless a CNAME chain already answered something.
+        // DS at the cut belongs to the parent side, so it is answered here (NODATA).
+        if let Some(cut) = self.enclosing_cut(qname)
+            && !(qtype == RecordType::DS && cut == *qname)
+        {
+            if answer.answers.is_empty() {
+                self.referral(&cut, answer);
+            }
+            return Step::Done;
+        }
+
+        let synthesized;
+        let node = match self.nodes.get(qname) {
+            Some(node) => node,
+            None => match self.wildcard_for(qname) {
+                Some(wild) => {
+                    synthesized = Node {
+                        rrsets: wild
+                            .rrsets
+                            .iter()
+                            .map(|s| Arc::new(with_owner(s, qname)))
+                            .collect(),
+                        children: 0,
+                    };
+                    &synthesized
+                }
+                None => {
+                    answer.rcode = ResponseCode::NXDomain;
+                    answer.authorities.push(self.negative_soa.clone());
+                    return Step::Done;
+                }
+            },
+        };
+
+        if *qname == self.origin && matches!(qtype, RecordType::SOA | RecordType::ANY) {
+            answer.answers.push(self.soa.clone());
+            return Step::Done;
+        }
+        if let Some(cname) = node.get(RecordType::CNAME)
+            && qtype != RecordType::CNAME
+        {
+            answer.answers.push(cname.clone());
+            return match cname.records.first().map(|r| &r.data) {
+                Some(RData::CNAME(target)) if qtype != RecordType::ANY => {
+                    let target = LowerName::new(&target.0);
+                    // A loop back to a name already in the chain stops here.
+                    if answer
+                        .answers
+                        .iter()
+                        .any(|s| LowerName::new(&s.records[0].name) == target)
+                    {
+                        Step::Done
+                    } else {
+                        Step::FollowCname(target)
+                    }
+                }
+                _ => Step::Done,
+            };
+        }
+        let found = if qtype == RecordType::ANY {
+            node.rrsets.first()
+        } else {
+            node.get(qtype)
+        };
+        match found {
+            Some(set) => {
+                answer.answers.push(set.clone());
+                self.add_addresses_for(set, answer);
+            }
+            None => answer.authorities.push(self.negative_soa.clone()),
+        }
+        Step::Done
+    }
+
+    /// The wildcard node that covers a name that does not exist, if any (RFC 4592: the
+    /// source of synthesis is `*.` the closest encloser).
+    fn wildcard_for(&self, qname: &LowerName) -> Option<&Node> {
+        let mut encloser = qname.base_name();
+        while !self.nodes.contains_key(&encloser) {
+            if encloser.num_labels() <= self.origin.num_labels() {
+                break;
+            }
+            encloser = encloser.base_name();
+        }
+        let wild = LowerName::from(Name::from(encloser).prepend_label("*").ok()?);
+        self.nodes.get(&wild).filter(|n| !n.rrsets.is_empty())
+    }
+
+    fn referral(&self, cut: &LowerName, answer: &mut Answer) {
+        answer.authoritative = false;
+        if let Some(ns) = self.nodes.get(cut).and_then(|n| n.get(RecordType::NS)) {
+            answer.authorities.push(ns.clone());
+            self.add_addresses_for(ns, answer);
+        }
+    }
+
+    /// Addresses (glue) for the name servers, mail exchangers or service targets in a set,
+    /// for every target inside this zone.
+    fn add_addresses_for(&self, set: &RRset, answer: &mut Answer) {
+        for record in &set.records {
+            let target = match &record.data {
+                RData::NS(ns) => &ns.0,
+                RData::MX(mx) => &mx.exchange,
+                RData::SRV(srv) => &srv.target,
+                _ => return,
+            };
+            let target = LowerName::new(target);
+            if !self.origin.zone_of(&target) {
+                continue;
+            }
+            if let Some(node) = self.nodes.get(&target) {
+                for rtype in [RecordType::A, RecordType::AAAA] {
+                    if let Some(addrs) = node.get(rtype)
+                        && !answer.additionals.iter().any(|s| Arc::ptr_eq(s, addrs))
+                    {
+                        answer.additionals.push(addrs.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Step {
+    Done,
+    FollowCname(LowerName),
+}
+
+fn with_owner(set: &RRset, owner: &LowerName) -> RRset {
+    let name = Name::from(owner.clone());
+    RRset {
+        rtype: set.rtype,
+        ttl: set.ttl,
+        records: set
+            .records
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.name = name.clone();
+                r
+            })
+            .collect(),
+    }
+}
+
+/// The SOA as answered, and as carried in negative answers with RFC 2308's TTL (the lesser of
+/// the SOA's TTL and its MINIMUM field).
+fn soa_sets(soa: &Record) -> (Arc<RRset>, Arc<RRset>) {
+    let minimum = match &soa.data {
+        RData::SOA(SOA { minimum, .. }) => *minimum,
+        _ => soa.ttl,
+    };
+    let mut negative = soa.clone();
+    negative.ttl = soa.ttl.min(minimum);
+    (
+        Arc::new(RRset {
+            rtype: RecordType::SOA,
+            ttl: soa.ttl,
+            records: vec![soa.clone()],
+        }),
+        Arc::new(RRset {
+            rtype: RecordType::SOA,
+            ttl: negative.ttl,
+            records: vec![negative],
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zonefile;
+
+    const ZONE: &str = r#"$ORIGIN example.go.id.
+$TTL 3600
+@ SOA ns1 hostmaster 2026010101 3600 900 1209600 300
+@ NS ns1
+@ NS ns2
+@ A 203.0.113.1
+@ MX 10 mail
+ns1 A 203.0.113.2
+ns2 AAAA 2001:db8::2
+mail A 203.0.113.3
+www CNAME @
+alias CNAME www
+loop1 CNAME loop2
+loop2 CNAME loop1
+out CNAME example.org.
+a.b.c A 203.0.113.5
+*.wild TXT "wild"
+child NS ns.child
+child NS ns1
+ns.child A 203.0.113.4
+"#;
+
+    fn view() -> ZoneView {
+        let origin = Name::from_ascii("example.go.id.").unwrap();
+        ZoneView::new(&zonefile::parse(ZONE, "t", Some(&origin)).unwrap())
+    }
+
+    fn q(v: &ZoneView, name: &str, t: RecordType) -> Answer {
+        v.lookup(&LowerName::from(Name::from_ascii(name).unwrap()), t)
+    }
+
+    fn types(sets: &[Arc<RRset>]) -> Vec<RecordType> {
+        sets.iter().map(|s| s.rtype).collect()
+    }
+
+    #[test]
+    fn positive_answer() {
+        let a = q(&view(), "ns1.example.go.id.", RecordType::A);
+        assert_eq!(a.rcode, ResponseCode::NoError);
+        assert!(a.authoritative);
+        assert_eq!(types(&a.answers), vec![RecordType::A]);
+    }
+
+    #[test]
+    fn case_insensitive() {
+        let a = q(&view(), "NS1.Example.GO.id.", RecordType::A);
+        assert_eq!(types(&a.answers), vec![RecordType::A]);
+    }
+
+    #[test]
+    fn nxdomain_and_nodata_carry_rfc2308_soa() {
+        let v = view();
+        let a = q(&v, "nope.example.go.id.", RecordType::A);
+        assert_eq!(a.rcode, ResponseCode::NXDomain);
+        assert_eq!(a.authorities[0].ttl, 300);
+        let a = q(&v, "ns1.example.go.id.", RecordType::TXT);
+        assert_eq!(a.rcode, ResponseCode::NoError);
+        assert!(a.answers.is_empty());
+        assert_eq!(a.authorities[0].rtype, RecordType::SOA);
+        assert_eq!(a.authorities[0].ttl, 300);
+    }
+
+    #[test]
+    fn empty_non_terminal_is_nodata() {
+        let v = view();
+        for name in ["b.c.example.go.id.", "c.example.go.id."] {
+            let a = q(&v, name, RecordType::A);
+            assert_eq!(a.rcode, ResponseCode::NoError, "{name}");
+            assert!(a.answers.is_empty());
+        }
+    }
+
+    #[test]
+    fn cname_chain_followed_and_loops_stop() {
+        let v = view();
+        let a = q(&v, "alias.example.go.id.", RecordType::A);
+        assert_eq!(
+            types(&a.answers),
+            vec![RecordType::CNAME, RecordType::CNAME, RecordType::A]
+        );
+        let a = q(&v, "loop1.example.go.id.", RecordType::A);
+        assert_eq!(types(&a.answers), vec![RecordType::CNAME, RecordType::CNAME]);
+        let a = q(&v, "out.example.go.id.", RecordType::A);
+        assert_eq!(types(&a.answers), vec![RecordType::CNAME]);
+        assert_eq!(a.rcode, ResponseCode::NoError);
+    }
+
+    #[test]
+    fn referral_below_cut_with_glue() {
+        let v = view();
+        for name in ["child.example.go.id.", "deep.www.child.example.go.id."] {
+            let a = q(&v, name, RecordType::A);
+            assert!(!a.authoritative, "{name}");
+            assert!(a.answers.is_empty());
+            assert_eq!(types(&a.authorities), vec![RecordType::NS]);
+            assert_eq!(types(&a.additionals), vec![RecordType::A, RecordType::A]);
+        }
+        let a = q(&v, "child.example.go.id.", RecordType::DS);
+        assert!(a.authoritative);
+    }
+
+    #[test]
+    fn ns_answer_glues_every_server() {
+        let a = q(&view(), "example.go.id.", RecordType::NS);
+        assert_eq!(types(&a.answers), vec![RecordType::NS]);
+        assert_eq!(types(&a.additionals), vec![RecordType::A, RecordType::AAAA]);
+    }
+
+    #[test]
+    fn wildcard_synthesis() {
+        let v = view();
+        let a = q(&v, "x.y.wild.example.go.id.", RecordType::TXT);
+        assert_eq!(types(&a.answers), vec![RecordType::TXT]);
+        assert_eq!(
+            a.answers[0].records[0].name.to_ascii(),
+            "x.y.wild.example.go.id."
+        );
+    }
+
+    #[test]
+    fn any_is_minimal() {
+        let a = q(&view(), "example.go.id.", RecordType::ANY);
+        assert_eq!(a.answers.len(), 1);
+    }
+
+    #[test]
+    fn incremental_changes_keep_structure() {
+        let mut v = view();
+        let rec = |name: &str, ip: [u8; 4]| {
+            Record::from_rdata(
+                Name::from_ascii(name).unwrap(),
+                60,
+                RData::A(hickory_proto::rr::rdata::A::from(std::net::Ipv4Addr::from(ip))),
+            )
+        };
+        let deep = rec("x.y.z.example.go.id.", [203, 0, 113, 9]);
+        v.apply(&ZoneDiff {
+            added: vec![deep.clone()],
+            ..Default::default()
+        });
+        assert!(v.contains(&deep));
+        assert!(v.name_exists(&LowerName::from(Name::from_ascii("y.z.example.go.id.").unwrap())));
+        v.apply(&ZoneDiff {
+            removed: vec![deep.clone()],
+            ..Default::default()
+        });
+        assert!(!v.name_exists(&LowerName::from(Name::from_ascii("z.example.go.id.").unwrap())));
+        let a = q(&v, "z.example.go.id.", RecordType::A);
+        assert_eq!(a.rcode, ResponseCode::NXDomain);
+        // Removing a delegation removes the cut.
+        let child_ns: Vec<Record> = v
+            .rrset(
+                &LowerName::from(Name::from_ascii("child.example.go.id.").unwrap()),
+                RecordType::NS,
+            )
+            .unwrap()
+            .records
+            .clone();
+        v.apply(&ZoneDiff {
+            removed: child_ns,
+            ..Default::default()
+        });
+        let a = q(&v, "ns.child.example.go.id.", RecordType::A);
+        assert!(a.authoritative);
+        assert_eq!(types(&a.answers), vec![RecordType::A]);
+    }
+}

@@ -1,0 +1,7 @@
+//! The pure core: rules without I/O, clocks or networking. Everything here takes what it needs
+//! (the current time, the current state) as arguments and returns what follows, so that it can
+//! be tested exhaustively and reused by every adapter.
+//!
+//! This module imports nothing from tokio, sqlx, axum, hickory or instant-acme; CI checks that.
+
+pub mod serial;

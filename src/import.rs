@@ -1,0 +1,256 @@
+//! Bringing master files into the store: the first-start import of `zones/*.zone` and
+//! `ranah zone import`.
+//!
+//! After a zone is in the store, the store is the truth: the file is not read again at start,
+//! only compared by hash so that an edited file is reported (an operator who edits it probably
+//! expects the edit to take effect, and must run `ranah zone import --replace`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{Name, RData, Record};
+use sha2::{Digest, Sha256};
+
+use crate::dns::ZoneDiff;
+use crate::domain::serial::next_serial;
+use crate::store::{ChangeMeta, Store, StoreError, ZoneSource};
+use crate::zonefile::{self, ZoneContent, ZoneFileError};
+
+/// Errors importing a zone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid zone.
+    #[error(transparent)]
+    Parse(#[from] ZoneFileError),
+    /// The zone exists and `--replace` was not given.
+    #[error("zone {0} already exists; use --replace to replace its records with the file's")]
+    Exists(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// A new zone was created.
+    Created {
+        /// Apex.
+        zone: String,
+        /// Records, the SOA included.
+        records: usize,
+        /// Serial.
+        serial: u32,
+    },
+    /// An existing zone's records were replaced.
+    Replaced {
+        /// Apex.
+        zone: String,
+        /// Records removed.
+        removed: usize,
+        /// Records added.
+        added: usize,
+        /// New serial.
+        serial: u32,
+    },
+    /// The zone exists and the file is what was imported before.
+    Unchanged {
+        /// Apex.
+        zone: String,
+    },
+    /// The zone exists and the file changed since it was imported (the store stays the truth).
+    FileDiffers {
+        /// Apex.
+        zone: String,
+        /// The file.
+        file: String,
+    },
+}
+
+/// The zone a file name implies: `kaltaraprov.go.id.zone` → `kaltaraprov.go.id.`.
+pub fn origin_from_file_name(path: &Path) -> Option<Name> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".zone")?;
+    let mut name = Name::from_ascii(stem).ok()?;
+    name.set_fqdn(true);
+    Some(name.to_lowercase())
+}
+
+fn read(path: &Path) -> Result<(String, String), ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let text = String::from_utf8(bytes).map_err(|e| ImportError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    Ok((text, sha))
+}
+
+/// Import one file. A new zone is created; an existing zone is left alone unless `replace`,
+/// which replaces its records with the file's in one journaled change. Nothing is written when
+/// the file has an error.
+pub async fn import_file(
+    store: &Store,
+    path: &Path,
+    origin: Option<&Name>,
+    replace: bool,
+    now: DateTime<Utc>,
+) -> Result<ImportOutcome, ImportError> {
+    let (text, sha256) = read(path)?;
+    let label = path.display().to_string();
+    let implied = origin.cloned().or_else(|| origin_from_file_name(path));
+    let content = zonefile::parse(&text, &label, implied.as_ref())?;
+    let zone = content.origin.to_ascii();
+    let source = ZoneSource {
+        file: label.clone(),
+        sha256,
+    };
+    let Some(stored) = store.load_zone(&content.origin).await? else {
+        store.create_zone(&content, Some(&source), now).await?;
+        return Ok(ImportOutcome::Created {
+            zone,
+            records: content.records.len() + 1,
+            serial: content.soa_data().map(|s| s.serial).unwrap_or(0),
+        });
+    };
+    if !replace {
+        if stored.source.as_ref().is_some_and(|s| s.sha256 != source.sha256) {
+            return Ok(ImportOutcome::FileDiffers { zone, file: label });
+        }
+        if stored.source.is_some() {
+            return Ok(ImportOutcome::Unchanged { zone });
+        }
+        return Err(ImportError::Exists(zone));
+    }
+    let diff = replacement_diff(&stored.content, &content, now);
+    let serial_before = stored.content.soa_data().map(|s| s.serial).unwrap_or(0);
+    let serial = diff
+        .soa
+        .as_ref()
+        .and_then(|r| match &r.data {
+            RData::SOA(s) => Some(s.serial),
+            _ => None,
+        })
+        .unwrap_or(serial_before);
+    let meta = ChangeMeta {
+        reason: format!("zone import --replace {label}"),
+        ..Default::default()
+    };
+    store
+        .commit_change(&content.origin, serial_before, &diff, &meta, now)
+        .await?;
+    Ok(ImportOutcome::Replaced {
+        zone,
+        removed: diff.removed.len(),
+        added: diff.added.len(),
+        serial,
+    })
+}
+
+/// The change from `old` to `new`: records only in `old` are removed, records only in `new`
+/// (or with another TTL) added. The serial becomes the file's when that is ahead, else the next
+/// date-based one, so that secondaries always see it move forward.
+fn replacement_diff(old: &ZoneContent, new: &ZoneContent, now: DateTime<Utc>) -> ZoneDiff {
+    let key = |r: &Record| {
+        (
+            r.name.to_ascii(),
+            u16::from(r.record_type()),
+            r.ttl,
+            zonefile::rdata_wire(&r.data).unwrap_or_default(),
+        )
+    };
+    let old_keys: HashSet<_> = old.records.iter().map(key).collect();
+    let new_keys: HashSet<_> = new.records.iter().map(key).collect();
+    let removed = old
+        .records
+        .iter()
+        .filter(|r| !new_keys.contains(&key(r)))
+        .cloned()
+        .collect();
+    let added = new
+        .records
+        .iter()
+        .filter(|r| !old_keys.contains(&key(r)))
+        .cloned()
+        .collect();
+    let current = old.soa_data().map(|s| s.serial).unwrap_or(0);
+    let file_soa = new.soa_data();
+    let file_serial = file_soa.map(|s| s.serial).unwrap_or(0);
+    let ahead = file_serial.wrapping_sub(current);
+    let serial = if (1..(1u32 << 31)).contains(&ahead) {
+        file_serial
+    } else {
+        next_serial(current, now.date_naive())
+    };
+    let soa = file_soa.map(|s| {
+        Record::from_rdata(
+            new.origin.clone(),
+            new.soa.ttl,
+            RData::SOA(SOA::new(
+                s.mname.clone(),
+                s.rname.clone(),
+                serial,
+                s.refresh,
+                s.retry,
+                s.expire,
+                s.minimum,
+            )),
+        )
+    });
+    ZoneDiff {
+        removed,
+        added,
+        soa,
+    }
+}
+
+/// Import every `*.zone` in `dir` whose zone is not in the store yet; report files that changed
+/// since their zone was imported. A bad file is reported and skipped: the other zones are still
+/// served.
+pub async fn import_zones_dir(store: &Store, dir: &Path, now: DateTime<Utc>) -> Vec<ImportOutcome> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "zone"))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read the zones directory");
+            return Vec::new();
+        }
+    };
+    files.sort();
+    let mut outcomes = Vec::new();
+    for file in files {
+        match import_file(store, &file, None, false, now).await {
+            Ok(outcome) => {
+                match &outcome {
+                    ImportOutcome::Created { zone, records, serial } => {
+                        tracing::info!(%zone, records, serial, file = %file.display(), "zone imported");
+                    }
+                    ImportOutcome::FileDiffers { zone, file } => tracing::warn!(
+                        %zone, %file,
+                        "the zone file changed since it was imported; the store stays the truth \
+                         (run `ranah zone import --replace` to apply the file)"
+                    ),
+                    _ => {}
+                }
+                outcomes.push(outcome);
+            }
+            Err(e) => tracing::error!(file = %file.display(), error = %e, "zone not imported"),
+        }
+    }
+    outcomes
+}

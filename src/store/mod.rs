@@ -1,0 +1,158 @@
+//! Persistence: zones, records and the change journal, through sqlx.
+//!
+//! [`Store::open`] picks the backend from the URL. SQLite is the embedded default: one file
+//! under the data directory, WAL journal, `synchronous = FULL` so that a committed change
+//! survives a crash or power loss, a busy timeout so that the CLI and the daemon can share the
+//! file. Migrations live in `migrations/<backend>/` and run at start and with `ranah migrate`.
+//! Callers only see [`Store`]'s methods; a PostgreSQL backend slots in behind the same methods.
+//!
+//! Every change is one transaction: the zone's serial moves only if it still has the value the
+//! change was computed from (a compare-and-set that turns a concurrent writer into
+//! [`StoreError::Conflict`]), the records are added and removed, and the journal gets the
+//! change with each record it removed and added.
+
+mod zones;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+
+pub use zones::{ChangeMeta, JournalEntry, StoredZone, ZoneSource};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The URL names a backend this build does not have, or is malformed.
+    #[error("unsupported database URL: {0}")]
+    UnsupportedUrl(String),
+    /// The database could not be opened or a statement failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The data directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another writer changed the zone first.
+    #[error("zone {0} was changed concurrently; retry")]
+    Conflict(String),
+    /// The zone already exists.
+    #[error("zone {0} already exists")]
+    ZoneExists(String),
+    /// No such zone.
+    #[error("no zone {0}")]
+    NoSuchZone(String),
+    /// Stored data cannot be read back (should never happen; names the row).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// The database behind ranah.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(Pool<Sqlite>),
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `url` and bring its schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Open without migrating (for `ranah migrate`, which reports what it applies).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::UnsupportedUrl(scheme_of(url)));
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let file = options.get_filename();
+        if let Some(dir) = file.parent()
+            && !dir.as_os_str().is_empty()
+            && file.to_str() != Some(":memory:")
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            backend: Backend::Sqlite(pool),
+        })
+    }
+
+    /// Apply pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let migrator = sqlx::migrate!("migrations/sqlite");
+                let before: i64 = applied_count(pool).await;
+                migrator.run(pool).await?;
+                let after: i64 = applied_count(pool).await;
+                Ok(usize::try_from(after - before).unwrap_or(0))
+            }
+        }
+    }
+
+    /// Check that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Close the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    fn sqlite(&self) -> &Pool<Sqlite> {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool,
+        }
+    }
+}
+
+async fn applied_count(pool: &Pool<Sqlite>) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0)
+}
+
+fn scheme_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, _)) => format!("{scheme}:// (only sqlite:// is supported by this build)"),
+        None => "a URL without a scheme".into(),
+    }
+}

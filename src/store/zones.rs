@@ -1,0 +1,382 @@
+//! Zones, records and the change journal.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::dns::ZoneDiff;
+use crate::zonefile::{self, ZoneContent};
+
+/// Where a zone was imported from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneSource {
+    /// The file's path as given.
+    pub file: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// A zone as stored, with its origin file.
+#[derive(Debug, Clone)]
+pub struct StoredZone {
+    /// The records.
+    pub content: ZoneContent,
+    /// The file it was first imported from, if any.
+    pub source: Option<ZoneSource>,
+}
+
+/// Why a change was made, and on whose behalf (provenance of the added records).
+#[derive(Debug, Clone, Default)]
+pub struct ChangeMeta {
+    /// Short reason, e.g. `zone import` or `request 42 approved`.
+    pub reason: String,
+    /// The agency the added records belong to.
+    pub agency_id: Option<i64>,
+    /// The request that caused the change.
+    pub request_id: Option<i64>,
+}
+
+/// One change in the journal.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    /// Serial before the change.
+    pub serial_before: u32,
+    /// Serial after it.
+    pub serial_after: u32,
+    /// When.
+    pub changed_at: String,
+    /// Why.
+    pub reason: String,
+    /// Records removed.
+    pub removed: Vec<Record>,
+    /// Records added.
+    pub added: Vec<Record>,
+}
+
+fn ts(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn soa_of(content: &ZoneContent) -> Result<&SOA, StoreError> {
+    content
+        .soa_data()
+        .ok_or_else(|| StoreError::Corrupt(format!("zone {} has no SOA data", content.origin)))
+}
+
+fn record_from_row(owner: &str, rtype: i64, ttl: i64, rdata: &[u8]) -> Result<Record, StoreError> {
+    let corrupt = |m: String| StoreError::Corrupt(format!("record {owner}: {m}"));
+    let rtype = RecordType::from(u16::try_from(rtype).map_err(|e| corrupt(e.to_string()))?);
+    let ttl = u32::try_from(ttl).map_err(|e| corrupt(e.to_string()))?;
+    let name = Name::from_ascii(owner).map_err(|e| corrupt(e.to_string()))?;
+    let data = zonefile::rdata_from_wire(rtype, rdata).map_err(corrupt)?;
+    Ok(Record::from_rdata(name, ttl, data))
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+async fn insert_record(
+    tx: &mut Tx<'_>,
+    zone_id: i64,
+    record: &Record,
+    meta: &ChangeMeta,
+    now: &str,
+) -> Result<(), StoreError> {
+    let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+    sqlx::query(
+        "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, request_id, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl",
+    )
+    .bind(zone_id)
+    .bind(record.name.to_ascii())
+    .bind(i64::from(u16::from(record.record_type())))
+    .bind(i64::from(record.ttl))
+    .bind(wire)
+    .bind(zonefile::presentation(&record.data))
+    .bind(meta.agency_id)
+    .bind(meta.request_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn journal_record(
+    tx: &mut Tx<'_>,
+    change_id: i64,
+    seq: i64,
+    op: &str,
+    record: &Record,
+) -> Result<(), StoreError> {
+    let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+    sqlx::query(
+        "INSERT INTO zone_change_records (change_id, seq, op, owner, rtype, ttl, rdata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(change_id)
+    .bind(seq)
+    .bind(op)
+    .bind(record.name.to_ascii())
+    .bind(i64::from(u16::from(record.record_type())))
+    .bind(i64::from(record.ttl))
+    .bind(wire)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Every zone's apex and serial (cheap: used to notice changes by other processes).
+    pub async fn zone_serials(&self) -> Result<Vec<(Name, u32)>, StoreError> {
+        let rows = sqlx::query("SELECT name, soa_serial FROM zones ORDER BY name")
+            .fetch_all(self.sqlite())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let name: String = row.try_get("name")?;
+                let serial: i64 = row.try_get("soa_serial")?;
+                let origin = Name::from_ascii(&name)
+                    .map_err(|e| StoreError::Corrupt(format!("zone name {name}: {e}")))?;
+                Ok((origin, u32::try_from(serial).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    /// Load one zone with all its records.
+    pub async fn load_zone(&self, origin: &Name) -> Result<Option<StoredZone>, StoreError> {
+        let pool = self.sqlite();
+        let Some(row) = sqlx::query("SELECT * FROM zones WHERE name = $1")
+            .bind(origin.to_ascii())
+            .fetch_optional(pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let zone_id: i64 = row.try_get("id")?;
+        let name = |col: &str| -> Result<Name, StoreError> {
+            let s: String = row.try_get(col)?;
+            Name::from_ascii(&s).map_err(|e| StoreError::Corrupt(format!("{col} {s}: {e}")))
+        };
+        let int = |col: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(col)?) };
+        let soa = SOA::new(
+            name("soa_mname")?,
+            name("soa_rname")?,
+            u32::try_from(int("soa_serial")?).unwrap_or(0),
+            i32::try_from(int("soa_refresh")?).unwrap_or(i32::MAX),
+            i32::try_from(int("soa_retry")?).unwrap_or(i32::MAX),
+            i32::try_from(int("soa_expire")?).unwrap_or(i32::MAX),
+            u32::try_from(int("soa_minimum")?).unwrap_or(0),
+        );
+        let soa_ttl = u32::try_from(int("soa_ttl")?).unwrap_or(0);
+        let source = match (
+            row.try_get::<Option<String>, _>("source_file")?,
+            row.try_get::<Option<String>, _>("source_sha256")?,
+        ) {
+            (Some(file), Some(sha256)) => Some(ZoneSource { file, sha256 }),
+            _ => None,
+        };
+
+        let rows = sqlx::query("SELECT owner, rtype, ttl, rdata FROM records WHERE zone_id = $1")
+            .bind(zone_id)
+            .fetch_all(pool)
+            .await?;
+        let mut records = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let owner: &str = r.try_get("owner")?;
+            let rtype: i64 = r.try_get("rtype")?;
+            let ttl: i64 = r.try_get("ttl")?;
+            let rdata: &[u8] = r.try_get("rdata")?;
+            records.push(record_from_row(owner, rtype, ttl, rdata)?);
+        }
+        zonefile::sort_canonical(&mut records);
+        Ok(Some(StoredZone {
+            content: ZoneContent {
+                origin: origin.clone(),
+                soa: Record::from_rdata(origin.clone(), soa_ttl, RData::SOA(soa)),
+                records,
+            },
+            source,
+        }))
+    }
+
+    /// Store a new zone with all its records, in one transaction.
+    pub async fn create_zone(
+        &self,
+        content: &ZoneContent,
+        source: Option<&ZoneSource>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let soa = soa_of(content)?;
+        let now = ts(now);
+        let mut tx = self.sqlite().begin().await?;
+        let result = sqlx::query(
+            "INSERT INTO zones (name, soa_ttl, soa_mname, soa_rname, soa_serial, soa_refresh, \
+             soa_retry, soa_expire, soa_minimum, source_file, source_sha256, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(content.origin.to_ascii())
+        .bind(i64::from(content.soa.ttl))
+        .bind(soa.mname.to_ascii())
+        .bind(soa.rname.to_ascii())
+        .bind(i64::from(soa.serial))
+        .bind(i64::from(soa.refresh))
+        .bind(i64::from(soa.retry))
+        .bind(i64::from(soa.expire))
+        .bind(i64::from(soa.minimum))
+        .bind(source.map(|s| s.file.clone()))
+        .bind(source.map(|s| s.sha256.clone()))
+        .bind(&now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = result else {
+            return Err(StoreError::ZoneExists(content.origin.to_ascii()));
+        };
+        let zone_id: i64 = row.try_get(0)?;
+        let meta = ChangeMeta::default();
+        for record in &content.records {
+            insert_record(&mut tx, zone_id, record, &meta, &now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Commit one change: move the serial from `serial_before` to the new SOA's serial (or fail
+    /// with [`StoreError::Conflict`] if another writer moved it), remove and add the records,
+    /// and journal it, in one transaction.
+    pub async fn commit_change(
+        &self,
+        origin: &Name,
+        serial_before: u32,
+        diff: &ZoneDiff,
+        meta: &ChangeMeta,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let zone = origin.to_ascii();
+        let new_soa = match diff.soa.as_ref().map(|r| &r.data) {
+            Some(RData::SOA(soa)) => soa,
+            _ => return Err(StoreError::Corrupt(format!("change to {zone} without a SOA"))),
+        };
+        let now = ts(now);
+        let mut tx = self.sqlite().begin().await?;
+        // The first statement writes, so SQLite takes the write lock at once (no deferred
+        // upgrade that could deadlock against another writer).
+        let updated = sqlx::query(
+            "UPDATE zones SET soa_serial = $1, soa_mname = $2, soa_rname = $3, soa_refresh = $4, \
+             soa_retry = $5, soa_expire = $6, soa_minimum = $7, updated_at = $8 \
+             WHERE name = $9 AND soa_serial = $10 RETURNING id",
+        )
+        .bind(i64::from(new_soa.serial))
+        .bind(new_soa.mname.to_ascii())
+        .bind(new_soa.rname.to_ascii())
+        .bind(i64::from(new_soa.refresh))
+        .bind(i64::from(new_soa.retry))
+        .bind(i64::from(new_soa.expire))
+        .bind(i64::from(new_soa.minimum))
+        .bind(&now)
+        .bind(&zone)
+        .bind(i64::from(serial_before))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = updated else {
+            return Err(StoreError::Conflict(zone));
+        };
+        let zone_id: i64 = row.try_get(0)?;
+
+        let change_id: i64 = sqlx::query_scalar(
+            "INSERT INTO zone_changes (zone_id, serial_before, serial_after, changed_at, reason, \
+             agency_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(zone_id)
+        .bind(i64::from(serial_before))
+        .bind(i64::from(new_soa.serial))
+        .bind(&now)
+        .bind(&meta.reason)
+        .bind(meta.agency_id)
+        .bind(meta.request_id)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let mut seq = 0i64;
+        for record in &diff.removed {
+            let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+            sqlx::query(
+                "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 \
+                 AND rdata = $4",
+            )
+            .bind(zone_id)
+            .bind(record.name.to_ascii())
+            .bind(i64::from(u16::from(record.record_type())))
+            .bind(wire)
+            .execute(&mut *tx)
+            .await?;
+            journal_record(&mut tx, change_id, seq, "del", record).await?;
+            seq += 1;
+        }
+        for record in &diff.added {
+            insert_record(&mut tx, zone_id, record, meta, &now).await?;
+            journal_record(&mut tx, change_id, seq, "add", record).await?;
+            seq += 1;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The journal of a zone from `since_serial` on (changes whose `serial_before` is at or
+    /// after it, in order).
+    pub async fn journal(
+        &self,
+        origin: &Name,
+        since_serial: u32,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let pool = self.sqlite();
+        let changes = sqlx::query(
+            "SELECT c.id, c.serial_before, c.serial_after, c.changed_at, c.reason \
+             FROM zone_changes c JOIN zones z ON z.id = c.zone_id \
+             WHERE z.name = $1 AND c.id >= COALESCE((SELECT MIN(c2.id) FROM zone_changes c2 \
+             WHERE c2.zone_id = z.id AND c2.serial_before = $2), 0) ORDER BY c.id",
+        )
+        .bind(origin.to_ascii())
+        .bind(i64::from(since_serial))
+        .fetch_all(pool)
+        .await?;
+        let mut entries = Vec::with_capacity(changes.len());
+        for c in &changes {
+            let id: i64 = c.try_get("id")?;
+            let rows = sqlx::query(
+                "SELECT op, owner, rtype, ttl, rdata FROM zone_change_records \
+                 WHERE change_id = $1 ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let mut removed = Vec::new();
+            let mut added = Vec::new();
+            for r in &rows {
+                let op: &str = r.try_get("op")?;
+                let record = record_from_row(
+                    r.try_get("owner")?,
+                    r.try_get("rtype")?,
+                    r.try_get("ttl")?,
+                    r.try_get("rdata")?,
+                )?;
+                if op == "del" {
+                    removed.push(record);
+                } else {
+                    added.push(record);
+                }
+            }
+            entries.push(JournalEntry {
+                serial_before: u32::try_from(c.try_get::<i64, _>("serial_before")?).unwrap_or(0),
+                serial_after: u32::try_from(c.try_get::<i64, _>("serial_after")?).unwrap_or(0),
+                changed_at: c.try_get("changed_at")?,
+                reason: c.try_get("reason")?,
+                removed,
+                added,
+            });
+        }
+        Ok(entries)
+    }
+}

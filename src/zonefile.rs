@@ -1,0 +1,753 @@
+//! RFC 1035 master files: import with line numbers, export that BIND, Knot and NSD accept.
+//!
+//! hickory-proto's `Parser` parses record data well but reports errors without a line number
+//! and silently drops a record line that has no type (hickory-dns issue 3952). So this module
+//! splits the file into entries itself (tracking lines, parentheses, quotes and comments),
+//! works out owner, TTL, class and type of each entry, and hands hickory one normalised,
+//! single-line record at a time to parse the record data. Any error names the file and the
+//! line where the entry starts.
+//!
+//! Supported: `$ORIGIN`, `$TTL`, `@`, relative and absolute names, blank owners, TTL units
+//! (`1h`), parentheses across lines, quoted strings with spaces and escapes, several strings per
+//! TXT. Not supported (a clear error): `$INCLUDE`, `$GENERATE`, classes other than IN, record
+//! types outside [`SUPPORTED_TYPES`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use hickory_proto::serialize::txt::{Parser, parse_ttl};
+
+/// Record types ranah imports, stores and serves.
+pub const SUPPORTED_TYPES: &[RecordType] = &[
+    RecordType::SOA,
+    RecordType::NS,
+    RecordType::A,
+    RecordType::AAAA,
+    RecordType::CNAME,
+    RecordType::MX,
+    RecordType::TXT,
+    RecordType::SRV,
+    RecordType::CAA,
+    RecordType::PTR,
+];
+
+/// An error in a zone file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ZoneFileError {
+    /// The file (or label) being parsed.
+    pub file: String,
+    /// 1-based line where the offending entry starts (0 for whole-file problems).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The contents of one zone: its SOA and every other record, names lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneContent {
+    /// The apex.
+    pub origin: Name,
+    /// The SOA record (owner = origin).
+    pub soa: Record,
+    /// All other records, in canonical order.
+    pub records: Vec<Record>,
+}
+
+impl ZoneContent {
+    /// The SOA's data.
+    pub fn soa_data(&self) -> Option<&SOA> {
+        match &self.soa.data {
+            RData::SOA(soa) => Some(soa),
+            _ => None,
+        }
+    }
+}
+
+/// Parse a master file. `file` labels errors; `origin` is the zone's apex when known (from the
+/// command line or the file name), otherwise the owner of the SOA decides it.
+pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneContent, ZoneFileError> {
+    let err = |line: usize, message: String| ZoneFileError {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    let mut current_origin: Option<Name> = origin.map(|o| lower_fqdn(o.clone()));
+    let mut default_ttl: Option<u32> = None;
+    let mut last_ttl: Option<u32> = None;
+    let mut last_owner: Option<Name> = None;
+    let mut parsed: Vec<(Record, usize)> = Vec::new();
+
+    for entry in split_entries(text).map_err(|(line, m)| err(line, m))? {
+        let line = entry.line;
+        let tokens = &entry.tokens;
+        let Some(first) = tokens.first() else {
+            continue;
+        };
+        if !entry.owner_blank && first.starts_with('$') {
+            let directive = first.to_ascii_uppercase();
+            match directive.as_str() {
+                "$ORIGIN" => {
+                    let [_, name] = tokens.as_slice() else {
+                        return Err(err(line, "$ORIGIN takes exactly one name".into()));
+                    };
+                    let name = parse_name(name, current_origin.as_ref())
+                        .map_err(|m| err(line, format!("$ORIGIN: {m}")))?;
+                    current_origin = Some(name);
+                }
+                "$TTL" => {
+                    let [_, ttl] = tokens.as_slice() else {
+                        return Err(err(line, "$TTL takes exactly one value".into()));
+                    };
+                    default_ttl = Some(
+                        parse_ttl(ttl).map_err(|e| err(line, format!("$TTL `{ttl}`: {e}")))?,
+                    );
+                }
+                other => {
+                    return Err(err(line, format!("the directive {other} is not supported")));
+                }
+            }
+            continue;
+        }
+
+        // Owner.
+        let mut rest = tokens.as_slice();
+        let owner = if entry.owner_blank {
+            last_owner
+                .clone()
+                .ok_or_else(|| err(line, "the first record has no owner name".into()))?
+        } else {
+            rest = &rest[1..];
+            if first == "@" {
+                current_origin
+                    .clone()
+                    .ok_or_else(|| err(line, "`@` used before any $ORIGIN is known".into()))?
+            } else {
+                parse_name(first, current_origin.as_ref()).map_err(|m| err(line, m))?
+            }
+        };
+        last_owner = Some(owner.clone());
+
+        // TTL and class in either order, then the type.
+        let mut ttl: Option<u32> = None;
+        let mut rtype: Option<RecordType> = None;
+        while let Some(tok) = rest.first() {
+            rest = &rest[1..];
+            if tok.as_bytes()[0].is_ascii_digit() && ttl.is_none() {
+                ttl = Some(parse_ttl(tok).map_err(|e| err(line, format!("TTL `{tok}`: {e}")))?);
+                continue;
+            }
+            let upper = tok.to_ascii_uppercase();
+            if let Ok(class) = DNSClass::from_str(&upper) {
+                if class != DNSClass::IN {
+                    return Err(err(line, format!("class {upper} is not supported (only IN)")));
+                }
+                continue;
+            }
+            match RecordType::from_str(&upper) {
+                Ok(t) if SUPPORTED_TYPES.contains(&t) => {
+                    rtype = Some(t);
+                    break;
+                }
+                Ok(t) => return Err(err(line, format!("record type {t} is not supported"))),
+                Err(_) => return Err(err(line, format!("unknown record type `{tok}`"))),
+            }
+        }
+        let Some(rtype) = rtype else {
+            return Err(err(line, "record has no type".into()));
+        };
+        if rest.is_empty() {
+            return Err(err(line, format!("{rtype} record has no data")));
+        }
+        let ttl = match ttl {
+            Some(t) => {
+                last_ttl = Some(t);
+                t
+            }
+            None => default_ttl.or(last_ttl).ok_or_else(|| {
+                err(
+                    line,
+                    "record has no TTL and no $TTL or earlier TTL applies".into(),
+                )
+            })?,
+        };
+
+        let record = parse_record(&owner, ttl, rtype, rest, current_origin.as_ref())
+            .map_err(|m| err(line, m))?;
+        parsed.push((record, line));
+    }
+
+    build_zone(parsed, origin, file)
+}
+
+/// Parse one record's data through hickory's parser, from normalised single-line text.
+fn parse_record(
+    owner: &Name,
+    ttl: u32,
+    rtype: RecordType,
+    rdata: &[String],
+    origin: Option<&Name>,
+) -> Result<Record, String> {
+    let mut line = format!("{} {ttl} IN {rtype}", owner.to_ascii());
+    let origin = origin.cloned().unwrap_or_else(|| owner.clone());
+    for tok in rdata {
+        line.push(' ');
+        // hickory's lexer takes a lone `@` only as an owner; in data it means the origin.
+        if tok == "@" {
+            line.push_str(&origin.to_ascii());
+        } else {
+            line.push_str(tok);
+        }
+    }
+    line.push('\n');
+    let (_, sets) = Parser::new(line, None, Some(origin))
+        .parse()
+        .map_err(|e| format!("{rtype} data: {e}"))?;
+    let mut records = sets.into_values().flat_map(|set| {
+        set.records_without_rrsigs()
+            .cloned()
+            .collect::<Vec<Record>>()
+    });
+    let mut record = records
+        .next()
+        .ok_or_else(|| format!("{rtype} record was not understood"))?;
+    record.name = lower_fqdn(record.name);
+    record.data = lower_rdata_names(record.data);
+    Ok(record)
+}
+
+/// Check the whole zone: one SOA at the apex, NS at the apex, names inside the zone, CNAME
+/// alone, one TTL per RRset (RFC 2181 §5.2), no data hidden below a delegation except glue.
+fn build_zone(
+    parsed: Vec<(Record, usize)>,
+    origin: Option<&Name>,
+    file: &str,
+) -> Result<ZoneContent, ZoneFileError> {
+    let err = |line: usize, message: String| ZoneFileError {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    let soas: Vec<&(Record, usize)> = parsed
+        .iter()
+        .filter(|(r, _)| r.record_type() == RecordType::SOA)
+        .collect();
+    let (soa, soa_line) = match soas.as_slice() {
+        [] => return Err(err(0, "the zone has no SOA record".into())),
+        [one] => ((*one).0.clone(), one.1),
+        [_, second, ..] => return Err(err(second.1, "a second SOA record".into())),
+    };
+    let apex = match origin {
+        Some(o) => lower_fqdn(o.clone()),
+        None => soa.name.clone(),
+    };
+    if soa.name != apex {
+        return Err(err(
+            soa_line,
+            format!("the SOA is at {} but the zone is {}", soa.name, apex),
+        ));
+    }
+
+    let mut rrset_ttl: HashMap<(LowerName, RecordType), (u32, usize)> = HashMap::new();
+    let mut types_at: HashMap<LowerName, HashSet<RecordType>> = HashMap::new();
+    let mut seen: HashSet<(LowerName, RecordType, Vec<u8>)> = HashSet::new();
+    let mut records: Vec<(Record, usize)> = Vec::new();
+    for (record, line) in parsed {
+        if !apex.zone_of(&record.name) {
+            return Err(err(
+                line,
+                format!("{} is outside the zone {}", record.name, apex),
+            ));
+        }
+        let key = LowerName::new(&record.name);
+        let rtype = record.record_type();
+        if let Some((ttl, first_line)) = rrset_ttl.get(&(key.clone(), rtype)) {
+            if *ttl != record.ttl {
+                return Err(err(
+                    line,
+                    format!(
+                        "TTL {} differs from TTL {} of the same {} set on line {} (RFC 2181 §5.2)",
+                        record.ttl, ttl, rtype, first_line
+                    ),
+                ));
+            }
+        } else {
+            rrset_ttl.insert((key.clone(), rtype), (record.ttl, line));
+        }
+        types_at.entry(key.clone()).or_default().insert(rtype);
+        if rtype == RecordType::SOA {
+            continue;
+        }
+        let wire = rdata_wire(&record.data).map_err(|m| err(line, m))?;
+        if !seen.insert((key, rtype, wire)) {
+            continue; // an exact duplicate is the same record (RFC 2181 §5)
+        }
+        records.push((record, line));
+    }
+
+    let apex_key = LowerName::new(&apex);
+    if !types_at
+        .get(&apex_key)
+        .is_some_and(|t| t.contains(&RecordType::NS))
+    {
+        return Err(err(soa_line, "the zone has no NS records at its apex".into()));
+    }
+    let cuts: HashSet<LowerName> = types_at
+        .iter()
+        .filter(|(name, types)| **name != apex_key && types.contains(&RecordType::NS))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for (record, line) in &records {
+        let name = LowerName::new(&record.name);
+        let rtype = record.record_type();
+        if rtype == RecordType::CNAME {
+            let types = types_at.get(&name).map(|t| t.len()).unwrap_or(0);
+            if types > 1 {
+                return Err(err(
+                    *line,
+                    format!("{} has a CNAME and other data", record.name),
+                ));
+            }
+            if name == apex_key {
+                return Err(err(*line, "a CNAME cannot stand at the zone apex".into()));
+            }
+        }
+        if rtype == RecordType::CNAME
+            && records
+                .iter()
+                .filter(|(r, _)| r.record_type() == RecordType::CNAME && r.name == record.name)
+                .count()
+                > 1
+        {
+            return Err(err(*line, format!("{} has more than one CNAME", record.name)));
+        }
+        if let Some(cut) = enclosing_cut(&name, &apex_key, &cuts) {
+            let at_cut = cut == name;
+            let glue = matches!(rtype, RecordType::A | RecordType::AAAA);
+            if !(glue || (at_cut && rtype == RecordType::NS)) {
+                return Err(err(
+                    *line,
+                    format!(
+                        "{} {} lies below the delegation at {}: only NS at the cut and address \
+                         glue are allowed there",
+                        record.name, rtype, cut
+                    ),
+                ));
+            }
+        }
+    }
+
+    let mut records: Vec<Record> = records.into_iter().map(|(r, _)| r).collect();
+    sort_canonical(&mut records);
+    Ok(ZoneContent {
+        origin: apex,
+        soa,
+        records,
+    })
+}
+
+/// The delegation point at or above `name` (below the apex), if any.
+fn enclosing_cut(
+    name: &LowerName,
+    apex: &LowerName,
+    cuts: &HashSet<LowerName>,
+) -> Option<LowerName> {
+    if cuts.is_empty() {
+        return None;
+    }
+    let mut n = name.clone();
+    while n.num_labels() > apex.num_labels() {
+        if cuts.contains(&n) {
+            return Some(n);
+        }
+        n = n.base_name();
+    }
+    None
+}
+
+/// Sort records by owner (DNSSEC canonical order), type, then data, so that exports are stable.
+pub fn sort_canonical(records: &mut [Record]) {
+    records.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| u16::from(a.record_type()).cmp(&u16::from(b.record_type())))
+            .then_with(|| {
+                rdata_wire(&a.data)
+                    .unwrap_or_default()
+                    .cmp(&rdata_wire(&b.data).unwrap_or_default())
+            })
+    });
+}
+
+/// Uncompressed wire form of record data: the identity of a record within its RRset.
+pub fn rdata_wire(data: &RData) -> Result<Vec<u8>, String> {
+    use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+    let mut buf = Vec::new();
+    let mut enc = BinEncoder::new(&mut buf);
+    enc.set_name_encoding(NameEncoding::Uncompressed);
+    data.emit(&mut enc)
+        .map_err(|e| format!("cannot encode record data: {e}"))?;
+    Ok(buf)
+}
+
+/// Decode record data from its wire form (as stored).
+pub fn rdata_from_wire(rtype: RecordType, wire: &[u8]) -> Result<RData, String> {
+    use hickory_proto::serialize::binary::{BinDecoder, Restrict};
+    let len = u16::try_from(wire.len()).map_err(|_| "record data too long".to_string())?;
+    let mut dec = BinDecoder::new(wire);
+    RData::read(&mut dec, rtype, Restrict::new(len))
+        .map_err(|e| format!("stored {rtype} data is corrupt: {e}"))
+}
+
+fn parse_name(text: &str, origin: Option<&Name>) -> Result<Name, String> {
+    let name = Name::parse(text, origin).map_err(|e| format!("invalid name `{text}`: {e}"))?;
+    if !name.is_fqdn() {
+        return Err(format!(
+            "`{text}` is relative but no $ORIGIN is known (give the zone's origin)"
+        ));
+    }
+    Ok(lower_fqdn(name))
+}
+
+fn lower_fqdn(mut name: Name) -> Name {
+    name.set_fqdn(true);
+    name.to_lowercase()
+}
+
+/// Lower-case the names inside record data, so that stored data compares simply.
+fn lower_rdata_names(data: RData) -> RData {
+    use hickory_proto::rr::rdata::{CNAME, MX, NS, PTR, SRV};
+    match data {
+        RData::NS(NS(n)) => RData::NS(NS(n.to_lowercase())),
+        RData::CNAME(CNAME(n)) => RData::CNAME(CNAME(n.to_lowercase())),
+        RData::PTR(PTR(n)) => RData::PTR(PTR(n.to_lowercase())),
+        RData::MX(mx) => RData::MX(MX::new(mx.preference, mx.exchange.to_lowercase())),
+        RData::SRV(srv) => RData::SRV(SRV::new(
+            srv.priority,
+            srv.weight,
+            srv.port,
+            srv.target.to_lowercase(),
+        )),
+        RData::SOA(soa) => RData::SOA(SOA::new(
+            soa.mname.to_lowercase(),
+            soa.rname.to_lowercase(),
+            soa.serial,
+            soa.refresh,
+            soa.retry,
+            soa.expire,
+            soa.minimum,
+        )),
+        other => other,
+    }
+}
+
+/// Write a zone as an RFC 1035 master file: `$ORIGIN`, the SOA first, then every record in
+/// canonical order with explicit TTL and class, owners relative to the origin.
+pub fn write(zone: &ZoneContent) -> String {
+    let origin = zone.origin.to_ascii();
+    let mut out = String::new();
+    let _ = writeln!(out, "$ORIGIN {origin}");
+    let mut all = Vec::with_capacity(zone.records.len() + 1);
+    all.push(&zone.soa);
+    all.extend(zone.records.iter());
+    for record in all {
+        let owner = relative_owner(&record.name.to_ascii(), &origin);
+        let _ = writeln!(
+            out,
+            "{owner}\t{}\tIN\t{}\t{}",
+            record.ttl,
+            record.record_type(),
+            presentation(&record.data)
+        );
+    }
+    out
+}
+
+fn relative_owner(name: &str, origin: &str) -> String {
+    if name.eq_ignore_ascii_case(origin) {
+        return "@".into();
+    }
+    match name.strip_suffix(origin) {
+        Some(prefix) if prefix.ends_with('.') && origin != "." => {
+            prefix.trim_end_matches('.').to_owned()
+        }
+        _ => name.to_owned(),
+    }
+}
+
+/// Record data in master-file syntax. hickory's `Display` serves most types; TXT and CAA are
+/// written here because hickory prints them unquoted or unescaped.
+pub fn presentation(data: &RData) -> String {
+    match data {
+        RData::TXT(txt) => {
+            let parts: Vec<String> = txt.txt_data.iter().map(|s| quote(s)).collect();
+            parts.join(" ")
+        }
+        RData::CAA(caa) => {
+            let flags = (if caa.issuer_critical { 128u8 } else { 0 }) | caa.reserved_flags;
+            format!("{flags} {} {}", caa.tag, quote(&caa.value))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A `<character-string>` in quotes, with `"` and `\` escaped and non-printable bytes as `\DDD`.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\{b:03}");
+            }
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// One logical entry of a master file.
+struct Entry {
+    /// Line where it starts.
+    line: usize,
+    /// The line started with white space: the owner is the previous one.
+    owner_blank: bool,
+    /// Tokens; quoted strings keep their quotes and escapes, parentheses are gone.
+    tokens: Vec<String>,
+}
+
+/// Split a master file into entries: newlines inside parentheses or quotes continue an entry,
+/// `;` starts a comment outside quotes.
+fn split_entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
+    let mut entries = Vec::new();
+    let mut line = 1usize;
+    let mut chars = text.chars().peekable();
+    let mut at_line_start = true;
+    let mut current: Option<Entry> = None;
+    let mut depth = 0usize;
+    let mut paren_line = 0usize;
+
+    while let Some(c) = chars.next() {
+        if at_line_start && depth == 0 {
+            at_line_start = false;
+            if let Some(e) = current.take()
+                && !e.tokens.is_empty()
+            {
+                entries.push(e);
+            }
+            current = Some(Entry {
+                line,
+                owner_blank: c == ' ' || c == '\t',
+                tokens: Vec::new(),
+            });
+        }
+        let entry = current.as_mut().ok_or((line, "internal lexer state".to_string()))?;
+        match c {
+            '\n' => {
+                line += 1;
+                at_line_start = true;
+            }
+            ' ' | '\t' | '\r' => {}
+            ';' => {
+                while let Some(&n) = chars.peek() {
+                    if n == '\n' {
+                        break;
+                    }
+                    chars.next();
+                }
+            }
+            '(' => {
+                if depth == 0 {
+                    paren_line = line;
+                }
+                depth += 1;
+            }
+            ')' => {
+                if depth == 0 {
+                    return Err((line, "`)` without `(`".into()));
+                }
+                depth -= 1;
+            }
+            '"' => {
+                let start = line;
+                let mut tok = String::from('"');
+                let mut closed = false;
+                while let Some(n) = chars.next() {
+                    tok.push(n);
+                    match n {
+                        '\\' => {
+                            if let Some(esc) = chars.next() {
+                                if esc == '\n' {
+                                    line += 1;
+                                }
+                                tok.push(esc);
+                            }
+                        }
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\n' => line += 1,
+                        _ => {}
+                    }
+                }
+                if !closed {
+                    return Err((start, "unterminated quoted string".into()));
+                }
+                entry.tokens.push(tok);
+            }
+            _ => {
+                let mut tok = String::from(c);
+                if c == '\\'
+                    && let Some(esc) = chars.next()
+                {
+                    tok.push(esc);
+                }
+                while let Some(&n) = chars.peek() {
+                    if matches!(n, ' ' | '\t' | '\r' | '\n' | ';' | '(' | ')' | '"') {
+                        break;
+                    }
+                    chars.next();
+                    tok.push(n);
+                    if n == '\\'
+                        && let Some(esc) = chars.next()
+                    {
+                        tok.push(esc);
+                    }
+                }
+                entry.tokens.push(tok);
+            }
+        }
+    }
+    if depth > 0 {
+        return Err((paren_line, "`(` is never closed".into()));
+    }
+    if let Some(e) = current
+        && !e.tokens.is_empty()
+    {
+        entries.push(e);
+    }
+    Ok(entries)
+}
+
+/// Group records by owner and type (used by the store and the DNS view).
+pub fn group_rrsets(records: &[Record]) -> BTreeMap<(LowerName, RecordType), Vec<&Record>> {
+    let mut sets: BTreeMap<(LowerName, RecordType), Vec<&Record>> = BTreeMap::new();
+    for r in records {
+        sets.entry((LowerName::new(&r.name), r.record_type()))
+            .or_default()
+            .push(r);
+    }
+    sets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Name {
+        Name::from_ascii("example.go.id.").unwrap()
+    }
+
+    const GOOD: &str = r#"$ORIGIN example.go.id.
+$TTL 1h
+@   IN SOA ns1 hostmaster (
+        2026010101 ; serial
+        3600 900 1209600 300 )
+    IN NS ns1
+    IN NS ns2.example.go.id.
+    IN A 203.0.113.1
+ns1 IN A 203.0.113.2
+ns2 300 IN AAAA 2001:db8::2
+WWW IN CNAME example.go.id.
+@   IN MX 10 mail
+mail IN A 203.0.113.3
+@   IN TXT "v=spf1 mx -all" "second string"
+info IN TXT "a \"quoted\" word; not a comment"
+child IN NS ns.child
+ns.child IN A 203.0.113.4
+"#;
+
+    #[test]
+    fn parses_a_typical_zone() {
+        let z = parse(GOOD, "good.zone", Some(&origin())).unwrap();
+        assert_eq!(z.origin, origin());
+        assert_eq!(z.soa_data().unwrap().serial, 2026010101);
+        assert_eq!(z.soa_data().unwrap().minimum, 300);
+        assert_eq!(z.soa.ttl, 3600);
+        let www = z
+            .records
+            .iter()
+            .find(|r| r.record_type() == RecordType::CNAME)
+            .unwrap();
+        assert_eq!(www.name.to_ascii(), "www.example.go.id.");
+        let ns2 = z
+            .records
+            .iter()
+            .find(|r| r.record_type() == RecordType::AAAA)
+            .unwrap();
+        assert_eq!(ns2.ttl, 300);
+        let txt: Vec<String> = z
+            .records
+            .iter()
+            .filter(|r| r.record_type() == RecordType::TXT)
+            .map(|r| presentation(&r.data))
+            .collect();
+        assert!(txt.contains(&"\"v=spf1 mx -all\" \"second string\"".to_string()));
+        assert!(txt.contains(&"\"a \\\"quoted\\\" word; not a comment\"".to_string()));
+    }
+
+    #[test]
+    fn round_trip_is_a_fixed_point() {
+        let z = parse(GOOD, "good.zone", Some(&origin())).unwrap();
+        let text = write(&z);
+        let z2 = parse(&text, "export", None).unwrap();
+        assert_eq!(z, z2);
+        assert_eq!(write(&z2), text);
+    }
+
+    fn line_of(text: &str) -> usize {
+        parse(text, "bad.zone", Some(&origin())).unwrap_err().line
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let head = "$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 203.0.113.1\n";
+        // A record line without a type is an error, not silently dropped.
+        assert_eq!(line_of(&format!("{head}www 300 IN\n")), 5);
+        assert_eq!(line_of(&format!("{head}\n\nwww IN A 999.1.1.1\n")), 7);
+        assert_eq!(line_of(&format!("{head}www IN BOGUS x\n")), 5);
+        assert_eq!(line_of(&format!("{head}www CH A 1.2.3.4\n")), 5);
+        assert_eq!(line_of(&format!("{head}x IN TXT \"open\n\n")), 5);
+        assert_eq!(line_of(&format!("{head}x IN MX ( 10\n mail\n")), 5);
+        assert_eq!(line_of(&format!("{head}$INCLUDE other.zone\n")), 5);
+        assert_eq!(line_of(&format!("{head}www.other.id. A 203.0.113.9\n")), 5);
+        assert_eq!(line_of(&format!("{head}c CNAME x\nc A 203.0.113.9\n")), 5);
+        assert_eq!(line_of(&format!("{head}a 60 A 203.0.113.9\na 70 A 203.0.113.8\n")), 6);
+        assert_eq!(line_of(&format!("{head}d NS ns1\nx.d TXT \"hidden\"\n")), 6);
+        assert_eq!(line_of(&format!("{head}@ SOA ns1 h 1 2 3 4 5\n")), 5);
+        let err = parse("www A 203.0.113.1\n", "nosoa.zone", Some(&origin())).unwrap_err();
+        assert!(err.message.contains("no TTL") || err.message.contains("SOA"));
+        let err = parse("$TTL 1\n@ SOA a b 1 2 3 4 5\n", "nons.zone", Some(&origin()))
+            .unwrap_err();
+        assert!(err.message.contains("NS"), "{err}");
+    }
+
+    #[test]
+    fn error_message_has_file_and_line() {
+        let e = parse("$TTL 60\n@ SOA a b 1 2 3 4 5\nfoo\n", "z.zone", Some(&origin()))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "z.zone:3: record has no type");
+    }
+
+    #[test]
+    fn quoting_escapes_what_must_be_escaped() {
+        assert_eq!(quote(b"a\"b\\c\x01"), "\"a\\\"b\\\\c\\001\"");
+    }
+}
