@@ -150,6 +150,10 @@ pub struct LogLayer {
     pub format: Option<LogFormat>,
 }
 
+/// Default log filter: hickory-server logs every query at `info`, which costs time on the hot
+/// path and floods the log, so its level starts at `warn`.
+pub const DEFAULT_LOG_FILTER: &str = "info,hickory_server=warn";
+
 /// The variables read from the environment, with the key each one sets.
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RANAH_CONFIG", "(the configuration file itself)"),
@@ -158,7 +162,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RANAH_ZONES_DIR", "zones_dir"),
     ("RANAH_WORKFLOW", "workflow"),
     ("RANAH_DNS_LISTEN", "dns.listen (comma-separated)"),
-    ("RANAH_DNS_TCP_IDLE_TIMEOUT_SECS", "dns.tcp_idle_timeout_secs"),
+    (
+        "RANAH_DNS_TCP_IDLE_TIMEOUT_SECS",
+        "dns.tcp_idle_timeout_secs",
+    ),
     ("RANAH_DNS_STORE_POLL_SECS", "dns.store_poll_secs"),
     ("RANAH_API_LISTEN", "api.listen"),
     ("RANAH_LOG", "log.filter"),
@@ -300,7 +307,7 @@ impl ConfigLayer {
                 message: "must be at least 1".into(),
             });
         }
-        let log_filter = self.log.filter.unwrap_or_else(|| "info".into());
+        let log_filter = self.log.filter.unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             return Err(ConfigError::Invalid {
                 key: "log.filter".into(),
@@ -416,7 +423,11 @@ mod tests {
         assert_eq!(c.zones_dir, PathBuf::from("./zones"));
         assert_eq!(c.workflow, "kaltara");
         assert_eq!(c.log.format, LogFormat::Text);
-        assert!(c.database_url.expose().starts_with("sqlite://./data/ranah.db"));
+        assert!(
+            c.database_url
+                .expose()
+                .starts_with("sqlite://./data/ranah.db")
+        );
     }
 
     #[test]
@@ -513,7 +524,9 @@ mod tests {
         for table in ["[dns]\n", "[api]\n", "[log]\n"] {
             assert!(text.contains(table), "{table}");
             let bogus = text.replacen(table, &format!("{table}bogus_key = 1\n"), 1);
-            let err = ConfigLayer::from_toml(&bogus, &path).unwrap_err().to_string();
+            let err = ConfigLayer::from_toml(&bogus, &path)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("bogus_key"), "{table}: {err}");
         }
     }

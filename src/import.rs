@@ -127,7 +127,11 @@ pub async fn import_file(
         });
     };
     if !replace {
-        if stored.source.as_ref().is_some_and(|s| s.sha256 != source.sha256) {
+        if stored
+            .source
+            .as_ref()
+            .is_some_and(|s| s.sha256 != source.sha256)
+        {
             return Ok(ImportOutcome::FileDiffers { zone, file: label });
         }
         if stored.source.is_some() {
@@ -237,7 +241,11 @@ pub async fn import_zones_dir(store: &Store, dir: &Path, now: DateTime<Utc>) -> 
         match import_file(store, &file, None, false, now).await {
             Ok(outcome) => {
                 match &outcome {
-                    ImportOutcome::Created { zone, records, serial } => {
+                    ImportOutcome::Created {
+                        zone,
+                        records,
+                        serial,
+                    } => {
                         tracing::info!(%zone, records, serial, file = %file.display(), "zone imported");
                     }
                     ImportOutcome::FileDiffers { zone, file } => tracing::warn!(

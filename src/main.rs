@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     for var in unknown_vars {
         tracing::warn!(variable = %var, "unknown RANAH_* variable ignored");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ranah: cannot start the runtime: {e}");

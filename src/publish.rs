@@ -202,7 +202,11 @@ fn bump_serial(view: &ZoneView, now: DateTime<Utc>) -> Result<Record, PublishErr
         data.expire,
         data.minimum,
     );
-    Ok(Record::from_rdata(soa.name.clone(), soa.ttl, RData::SOA(new)))
+    Ok(Record::from_rdata(
+        soa.name.clone(),
+        soa.ttl,
+        RData::SOA(new),
+    ))
 }
 
 /// Turn requested operations into the exact records removed and added, and check the rules
@@ -239,7 +243,11 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
             }
         }
         for a in d.added {
-            if let Some(pos) = diff.removed.iter().position(|r| same_record(r, &a) && r.ttl == a.ttl) {
+            if let Some(pos) = diff
+                .removed
+                .iter()
+                .position(|r| same_record(r, &a) && r.ttl == a.ttl)
+            {
                 diff.removed.remove(pos);
             } else {
                 diff.added.push(a);
@@ -258,10 +266,9 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 let key = LowerName::new(&record.name);
                 touched.insert(key.clone());
                 let existing = scratch.rrset(&key, record.record_type()).cloned();
-                if existing
-                    .as_ref()
-                    .is_some_and(|s| s.records.iter().any(|r| r.data == record.data) && s.ttl == record.ttl)
-                {
+                if existing.as_ref().is_some_and(|s| {
+                    s.records.iter().any(|r| r.data == record.data) && s.ttl == record.ttl
+                }) {
                     continue;
                 }
                 // One TTL per set (RFC 2181 §5.2): re-add the set's other records with the new

@@ -102,9 +102,8 @@ pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneConten
                     let [_, ttl] = tokens.as_slice() else {
                         return Err(err(line, "$TTL takes exactly one value".into()));
                     };
-                    default_ttl = Some(
-                        parse_ttl(ttl).map_err(|e| err(line, format!("$TTL `{ttl}`: {e}")))?,
-                    );
+                    default_ttl =
+                        Some(parse_ttl(ttl).map_err(|e| err(line, format!("$TTL `{ttl}`: {e}")))?);
                 }
                 other => {
                     return Err(err(line, format!("the directive {other} is not supported")));
@@ -143,7 +142,10 @@ pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneConten
             let upper = tok.to_ascii_uppercase();
             if let Ok(class) = DNSClass::from_str(&upper) {
                 if class != DNSClass::IN {
-                    return Err(err(line, format!("class {upper} is not supported (only IN)")));
+                    return Err(err(
+                        line,
+                        format!("class {upper} is not supported (only IN)"),
+                    ));
                 }
                 continue;
             }
@@ -293,7 +295,10 @@ fn build_zone(
         .get(&apex_key)
         .is_some_and(|t| t.contains(&RecordType::NS))
     {
-        return Err(err(soa_line, "the zone has no NS records at its apex".into()));
+        return Err(err(
+            soa_line,
+            "the zone has no NS records at its apex".into(),
+        ));
     }
     let cuts: HashSet<LowerName> = types_at
         .iter()
@@ -322,7 +327,10 @@ fn build_zone(
                 .count()
                 > 1
         {
-            return Err(err(*line, format!("{} has more than one CNAME", record.name)));
+            return Err(err(
+                *line,
+                format!("{} has more than one CNAME", record.name),
+            ));
         }
         if let Some(cut) = enclosing_cut(&name, &apex_key, &cuts) {
             let at_cut = cut == name;
@@ -547,7 +555,9 @@ fn split_entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
                 tokens: Vec::new(),
             });
         }
-        let entry = current.as_mut().ok_or((line, "internal lexer state".to_string()))?;
+        let entry = current
+            .as_mut()
+            .ok_or((line, "internal lexer state".to_string()))?;
         match c {
             '\n' => {
                 line += 1;
@@ -729,20 +739,31 @@ ns.child IN A 203.0.113.4
         assert_eq!(line_of(&format!("{head}$INCLUDE other.zone\n")), 5);
         assert_eq!(line_of(&format!("{head}www.other.id. A 203.0.113.9\n")), 5);
         assert_eq!(line_of(&format!("{head}c CNAME x\nc A 203.0.113.9\n")), 5);
-        assert_eq!(line_of(&format!("{head}a 60 A 203.0.113.9\na 70 A 203.0.113.8\n")), 6);
+        assert_eq!(
+            line_of(&format!("{head}a 60 A 203.0.113.9\na 70 A 203.0.113.8\n")),
+            6
+        );
         assert_eq!(line_of(&format!("{head}d NS ns1\nx.d TXT \"hidden\"\n")), 6);
         assert_eq!(line_of(&format!("{head}@ SOA ns1 h 1 2 3 4 5\n")), 5);
         let err = parse("www A 203.0.113.1\n", "nosoa.zone", Some(&origin())).unwrap_err();
         assert!(err.message.contains("no TTL") || err.message.contains("SOA"));
-        let err = parse("$TTL 1\n@ SOA a b 1 2 3 4 5\n", "nons.zone", Some(&origin()))
-            .unwrap_err();
+        let err = parse(
+            "$TTL 1\n@ SOA a b 1 2 3 4 5\n",
+            "nons.zone",
+            Some(&origin()),
+        )
+        .unwrap_err();
         assert!(err.message.contains("NS"), "{err}");
     }
 
     #[test]
     fn error_message_has_file_and_line() {
-        let e = parse("$TTL 60\n@ SOA a b 1 2 3 4 5\nfoo\n", "z.zone", Some(&origin()))
-            .unwrap_err();
+        let e = parse(
+            "$TTL 60\n@ SOA a b 1 2 3 4 5\nfoo\n",
+            "z.zone",
+            Some(&origin()),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "z.zone:3: record has no type");
     }
 

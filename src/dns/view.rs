@@ -571,7 +571,10 @@ ns.child A 203.0.113.4
             vec![RecordType::CNAME, RecordType::CNAME, RecordType::A]
         );
         let a = q(&v, "loop1.example.go.id.", RecordType::A);
-        assert_eq!(types(&a.answers), vec![RecordType::CNAME, RecordType::CNAME]);
+        assert_eq!(
+            types(&a.answers),
+            vec![RecordType::CNAME, RecordType::CNAME]
+        );
         let a = q(&v, "out.example.go.id.", RecordType::A);
         assert_eq!(types(&a.answers), vec![RecordType::CNAME]);
         assert_eq!(a.rcode, ResponseCode::NoError);
@@ -622,7 +625,9 @@ ns.child A 203.0.113.4
             Record::from_rdata(
                 Name::from_ascii(name).unwrap(),
                 60,
-                RData::A(hickory_proto::rr::rdata::A::from(std::net::Ipv4Addr::from(ip))),
+                RData::A(hickory_proto::rr::rdata::A::from(std::net::Ipv4Addr::from(
+                    ip,
+                ))),
             )
         };
         let deep = rec("x.y.z.example.go.id.", [203, 0, 113, 9]);
@@ -631,12 +636,16 @@ ns.child A 203.0.113.4
             ..Default::default()
         });
         assert!(v.contains(&deep));
-        assert!(v.name_exists(&LowerName::from(Name::from_ascii("y.z.example.go.id.").unwrap())));
+        assert!(v.name_exists(&LowerName::from(
+            Name::from_ascii("y.z.example.go.id.").unwrap()
+        )));
         v.apply(&ZoneDiff {
             removed: vec![deep.clone()],
             ..Default::default()
         });
-        assert!(!v.name_exists(&LowerName::from(Name::from_ascii("z.example.go.id.").unwrap())));
+        assert!(!v.name_exists(&LowerName::from(
+            Name::from_ascii("z.example.go.id.").unwrap()
+        )));
         let a = q(&v, "z.example.go.id.", RecordType::A);
         assert_eq!(a.rcode, ResponseCode::NXDomain);
         // Removing a delegation removes the cut.

@@ -257,7 +257,11 @@ impl Store {
         let zone = origin.to_ascii();
         let new_soa = match diff.soa.as_ref().map(|r| &r.data) {
             Some(RData::SOA(soa)) => soa,
-            _ => return Err(StoreError::Corrupt(format!("change to {zone} without a SOA"))),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "change to {zone} without a SOA"
+                )));
+            }
         };
         let now = ts(now);
         let mut tx = self.sqlite().begin().await?;

@@ -1,0 +1,312 @@
+//! Starts the real `ranah` binary on free loopback ports, and talks to it with a DNS client
+//! built on hickory-proto, with `dig`/`kdig`, and with plain HTTP.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ranah");
+
+/// The zone the behaviour tests serve: the shipped zone's kinds of records plus the cases the
+/// rules need (empty non-terminal, CNAME chain and loop, wildcard, a large answer).
+pub fn test_zone() -> String {
+    let mut z = String::from(
+        r#"$ORIGIN example.go.id.
+$TTL 3600
+@ SOA ns1 hostmaster 2026010100 3600 900 1209600 300
+@ NS ns1
+@ NS ns2
+@ A 203.0.113.1
+@ MX 10 mail
+@ TXT "v=spf1 mx -all"
+ns1 A 203.0.113.2
+ns1 AAAA 2001:db8::2
+ns2 A 203.0.113.3
+mail A 203.0.113.25
+www A 203.0.113.10
+portal CNAME www
+alias CNAME portal
+loop1 CNAME loop2
+loop2 CNAME loop1
+outside CNAME www.example.org.
+a.b.c A 203.0.113.5
+*.wild TXT "wildcard"
+child NS ns1.child
+child NS ns2.child
+ns1.child A 203.0.113.51
+ns2.child A 203.0.113.52
+"#,
+    );
+    for i in 0..40 {
+        z.push_str(&format!("big TXT \"{i:02} {}\"\n", "x".repeat(90)));
+    }
+    z
+}
+
+pub fn origin() -> Name {
+    Name::from_ascii("example.go.id.").unwrap()
+}
+
+/// A free port on 127.0.0.1 for both UDP and TCP.
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+pub struct Daemon {
+    pub dir: PathBuf,
+    pub dns: SocketAddr,
+    pub api: SocketAddr,
+    child: Option<Child>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Daemon {
+    /// A new working directory with `zones/<origin>zone` holding `zone`.
+    pub fn workdir(zone_file: &str, zone: &str) -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("zones")).unwrap();
+        std::fs::write(tmp.path().join("zones").join(zone_file), zone).unwrap();
+        tmp
+    }
+
+    /// Start with the test zone in a fresh directory.
+    pub fn start_test_zone() -> Daemon {
+        let tmp = Self::workdir("example.go.id.zone", &test_zone());
+        let mut d = Self::start_in(tmp.path());
+        d._tmp = Some(tmp);
+        d
+    }
+
+    /// Start in `dir` (data under dir/data, zones from dir/zones) and wait until ready.
+    pub fn start_in(dir: &Path) -> Daemon {
+        let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let api: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .current_dir(dir)
+            .env("RANAH_DATA_DIR", dir.join("data"))
+            .env("RANAH_ZONES_DIR", dir.join("zones"))
+            .env("RANAH_DNS_LISTEN", dns.to_string())
+            .env("RANAH_API_LISTEN", api.to_string())
+            .env("RANAH_DNS_STORE_POLL_SECS", "1")
+            .env("RANAH_LOG", "warn")
+            .env_remove("RANAH_CONFIG")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start ranah");
+        let mut d = Daemon {
+            dir: dir.to_owned(),
+            dns,
+            api,
+            child: Some(child),
+            _tmp: None,
+        };
+        d.wait_ready();
+        d
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("ranah exited before it was ready: {status}");
+            }
+            if let Ok((200, _)) = http_get(self.api, "/readyz") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("ranah was not ready within 20 s");
+    }
+
+    /// SIGTERM, and the exit status (within 10 s).
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("ranah did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Run a `ranah` command against this daemon's store.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        ranah_cli(&self.dir, args)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Run `ranah ARGS` with the data and zones of `dir`.
+pub fn ranah_cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("RANAH_DATA_DIR", dir.join("data"))
+        .env("RANAH_ZONES_DIR", dir.join("zones"))
+        .env("RANAH_LOG", "warn")
+        .env_remove("RANAH_CONFIG")
+        .output()
+        .expect("run ranah")
+}
+
+/// A minimal HTTP/1.1 GET: status and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Options of a query.
+#[derive(Clone, Copy)]
+pub struct Q {
+    pub edns: Option<u16>,
+    pub tcp: bool,
+}
+
+pub const UDP: Q = Q {
+    edns: Some(1232),
+    tcp: false,
+};
+pub const UDP_PLAIN: Q = Q {
+    edns: None,
+    tcp: false,
+};
+pub const TCP: Q = Q {
+    edns: Some(1232),
+    tcp: true,
+};
+
+pub fn build_query(name: &str, rtype: RecordType, q: Q) -> Message {
+    let mut m = Message::query();
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    if let Some(size) = q.edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.edns = Some(e);
+    }
+    m
+}
+
+/// Send raw bytes, return the raw reply.
+pub fn exchange_raw(addr: SocketAddr, bytes: &[u8], tcp: bool) -> Option<Vec<u8>> {
+    if tcp {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+        let len = u16::try_from(bytes.len()).ok()?.to_be_bytes();
+        s.write_all(&len).ok()?;
+        s.write_all(bytes).ok()?;
+        let mut lb = [0u8; 2];
+        s.read_exact(&mut lb).ok()?;
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(lb))];
+        s.read_exact(&mut buf).ok()?;
+        Some(buf)
+    } else {
+        let s = UdpSocket::bind("127.0.0.1:0").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.send_to(bytes, addr).ok()?;
+        let mut buf = vec![0u8; 65535];
+        let (n, _) = s.recv_from(&mut buf).ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+}
+
+pub fn send(addr: SocketAddr, m: &Message, tcp: bool) -> Message {
+    let bytes = m.to_vec().unwrap();
+    let reply = exchange_raw(addr, &bytes, tcp).expect("no DNS reply");
+    let msg = Message::from_vec(&reply).expect("reply does not parse");
+    assert_eq!(msg.metadata.id, m.metadata.id, "reply id");
+    msg
+}
+
+pub fn query(addr: SocketAddr, name: &str, rtype: RecordType, q: Q) -> Message {
+    send(addr, &build_query(name, rtype, q), q.tcp)
+}
+
+/// Run a tool (dig, kdig, named-checkzone, kzonecheck): it must be installed.
+pub fn tool(program: &str, args: &[&str]) -> std::process::Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{program} is required for this test ({e}); the README's test command installs it"
+            )
+        })
+}
+
+pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
+    let server = format!("@{}", addr.ip());
+    let port = addr.port().to_string();
+    let mut all = vec![server.as_str(), "-p", port.as_str(), "+time=2", "+tries=1"];
+    all.extend_from_slice(args);
+    let out = tool("dig", &all);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn kdig(addr: SocketAddr, args: &[&str]) -> String {
+    let server = format!("@{}", addr.ip());
+    let port = addr.port().to_string();
+    let mut all = vec![server.as_str(), "-p", port.as_str(), "+time=2", "+retry=0"];
+    all.extend_from_slice(args);
+    let out = tool("kdig", &all);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Poll `f` until it returns true, for at most `secs` seconds.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}

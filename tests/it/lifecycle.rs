@@ -1,0 +1,229 @@
+//! Start, readiness, configuration, restart and shutdown of the real daemon.
+
+use hickory_proto::rr::{RData, RecordType};
+
+use crate::harness::*;
+
+fn serial(d: &Daemon) -> u32 {
+    let m = query(d.dns, "example.go.id.", RecordType::SOA, UDP);
+    match &m.answers[0].data {
+        RData::SOA(s) => s.serial,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn serves_the_shipped_zone_on_defaults() {
+    // The repository's zones/ directory, as `cargo run -- serve` uses it.
+    let tmp = tempfile::tempdir().unwrap();
+    let zones = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    std::fs::create_dir_all(tmp.path().join("zones")).unwrap();
+    for entry in std::fs::read_dir(zones).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, tmp.path().join("zones").join(p.file_name().unwrap())).unwrap();
+    }
+    let d = Daemon::start_in(tmp.path());
+    let out = dig(d.dns, &["kaltaraprov.go.id", "SOA", "+norec"]);
+    assert!(out.contains("flags: qr aa;"), "{out}");
+    assert!(out.contains("status: NOERROR"), "{out}");
+    let m = query(d.dns, "www.kaltaraprov.go.id.", RecordType::A, UDP);
+    assert_eq!(m.answers.len(), 1);
+    let m = query(d.dns, "x.bulungan.kaltaraprov.go.id.", RecordType::A, UDP);
+    assert!(!m.metadata.authoritative);
+    assert_eq!(m.additionals.len(), 2);
+}
+
+#[test]
+fn health_and_readiness() {
+    let d = Daemon::start_test_zone();
+    let (status, body) = http_get(d.api, "/healthz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_get(d.api, "/readyz").unwrap();
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["zones"][0]["zone"], "example.go.id.");
+    assert_eq!(v["zones"][0]["serial"], 2026010100);
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let mut d = Daemon::start_test_zone();
+    let status = d.stop();
+    assert!(status.success(), "{status}");
+    // The ports are free again.
+    assert!(std::net::TcpListener::bind(d.dns).is_ok());
+    assert!(std::net::TcpListener::bind(d.api).is_ok());
+}
+
+#[test]
+fn serial_moves_forward_across_restarts_and_cli_changes() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let mut d = Daemon::start_in(tmp.path());
+    assert_eq!(serial(&d), 2026010100);
+
+    // An operator replaces the zone from an edited file while the daemon runs: the daemon
+    // picks the change up from the store, and the serial moves to today's.
+    let edited = test_zone().replace("www A 203.0.113.10", "www A 203.0.113.11");
+    let file = tmp.path().join("edited.zone");
+    std::fs::write(&file, &edited).unwrap();
+    let out = d.cli(&[
+        "zone",
+        "import",
+        file.to_str().unwrap(),
+        "--origin",
+        "example.go.id",
+        "--replace",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let today: u32 = chrono::Utc::now()
+        .format("%Y%m%d")
+        .to_string()
+        .parse::<u32>()
+        .unwrap()
+        * 100;
+    assert!(
+        eventually(10, || serial(&d) >= today),
+        "the daemon did not pick up the change"
+    );
+    let after_change = serial(&d);
+    let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
+    assert_eq!(m.answers[0].data.to_string(), "203.0.113.11");
+    assert!(d.stop().success());
+
+    // Restart: same serial, same data; the zone file in zones/ is not imported again.
+    let mut d = Daemon::start_in(tmp.path());
+    assert_eq!(serial(&d), after_change);
+    let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
+    assert_eq!(m.answers[0].data.to_string(), "203.0.113.11");
+
+    // Another change after the restart moves on from there, never back.
+    std::fs::write(&file, test_zone()).unwrap();
+    let out = d.cli(&[
+        "zone",
+        "import",
+        file.to_str().unwrap(),
+        "--origin",
+        "example.go.id",
+        "--replace",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(eventually(10, || serial(&d) == after_change + 1));
+    assert!(d.stop().success());
+}
+
+#[test]
+fn edited_zone_file_is_reported_not_applied() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let mut d = Daemon::start_in(tmp.path());
+    assert!(d.stop().success());
+    let path = tmp.path().join("zones/example.go.id.zone");
+    std::fs::write(&path, test_zone().replace("203.0.113.10", "203.0.113.99")).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["zone", "import", path.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .env("RANAH_DATA_DIR", tmp.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    let d = Daemon::start_in(tmp.path());
+    let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
+    assert_eq!(
+        m.answers[0].data.to_string(),
+        "203.0.113.10",
+        "the store stays the truth"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("ranah.toml");
+    std::fs::write(&cfg, "data_dir = \"/from/file\"\ndatabase_url = \"sqlite:///tmp/pw-s3cret.db\"\n[api]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--api-listen",
+            "127.0.0.1:7777",
+            "check-config",
+        ])
+        .env("RANAH_DNS_LISTEN", "127.0.0.1:5353")
+        .env_remove("RANAH_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("data_dir = \"/from/file\""), "{text}");
+    assert!(
+        text.contains("127.0.0.1:5353"),
+        "env overrides file: {text}"
+    );
+    assert!(
+        text.contains("listen = \"127.0.0.1:7777\""),
+        "flag overrides file: {text}"
+    );
+    assert!(!text.contains("s3cret"), "secret redacted: {text}");
+}
+
+#[test]
+fn unknown_config_key_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("ranah.toml");
+    std::fs::write(&cfg, "[dns]\nlisten_address = \"127.0.0.1:53\"\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["check-config"])
+        .env("RANAH_CONFIG", &cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_address"));
+}
+
+#[test]
+fn migrate_creates_the_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ranah_cli(tmp.path(), &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 migration(s) applied"));
+    assert!(tmp.path().join("data/ranah.db").exists());
+    let out = ranah_cli(tmp.path(), &["migrate"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
+}
+
+#[test]
+fn json_logs_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["zone", "export", "missing.example"])
+        .env("RANAH_DATA_DIR", tmp.path().join("data"))
+        .env("RANAH_LOG_FORMAT", "json")
+        .env("RANAH_UNKNOWN_THING", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warn = stderr
+        .lines()
+        .find(|l| l.contains("RANAH_UNKNOWN_THING"))
+        .expect(&stderr);
+    let v: serde_json::Value = serde_json::from_str(warn).unwrap();
+    assert_eq!(v["level"], "WARN");
+    assert!(!out.status.success());
+}

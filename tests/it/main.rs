@@ -1,0 +1,7 @@
+//! Integration tests: the real `ranah` binary, real DNS clients and real zone checkers.
+
+mod dns_behaviour;
+mod harness;
+mod lifecycle;
+mod publish;
+mod zone_files;

@@ -1,0 +1,405 @@
+//! The runtime change path, in process: store commit, then the served view, then DNS answers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::{A, CNAME};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use ranah::dns::{self, Zones};
+use ranah::import;
+use ranah::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
+use ranah::store::{ChangeMeta, Store, StoreError};
+
+use crate::harness::{self, UDP};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    url: String,
+    store: Store,
+    publisher: Arc<Publisher>,
+    dns: SocketAddr,
+    _server: hickory_server::Server<dns::server::Handler>,
+}
+
+async fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("ranah.db").display()
+    );
+    let store = Store::open(&url).await.unwrap();
+    let file = tmp.path().join("example.go.id.zone");
+    std::fs::write(&file, harness::test_zone()).unwrap();
+    import::import_file(&store, &file, None, false, Utc::now())
+        .await
+        .unwrap();
+    let zones = Arc::new(Zones::new());
+    let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
+    publisher.sync_from_store().await.unwrap();
+    let dns: SocketAddr = ([127, 0, 0, 1], harness::free_port()).into();
+    let server = dns::server::start(zones, &[dns], Duration::from_secs(5))
+        .await
+        .unwrap();
+    Env {
+        _tmp: tmp,
+        url,
+        store,
+        publisher,
+        dns,
+        _server: server,
+    }
+}
+
+fn a(name: &str, ip: [u8; 4], ttl: u32) -> Record {
+    Record::from_rdata(
+        Name::from_ascii(name).unwrap(),
+        ttl,
+        RData::A(A::from(std::net::Ipv4Addr::from(ip))),
+    )
+}
+
+fn change(ops: Vec<ChangeOp>) -> ChangeSet {
+    ChangeSet {
+        zone: harness::origin(),
+        ops,
+        meta: ChangeMeta {
+            reason: "test".into(),
+            agency_id: Some(7),
+            request_id: Some(42),
+        },
+    }
+}
+
+async fn ask(dns: SocketAddr, name: &str, t: RecordType) -> hickory_proto::op::Message {
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || harness::query(dns, &name, t, UDP))
+        .await
+        .unwrap()
+}
+
+fn at(y: i32, m: u32, d: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_answered_when_apply_returns_and_is_stored() {
+    let e = env().await;
+    let applied = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "sipd.example.go.id.",
+                [203, 0, 113, 80],
+                600,
+            ))]),
+            at(2026, 11, 23),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.serial_before, 2026010100);
+    assert_eq!(applied.serial, 2026112300);
+    // No waiting: the answer is there the moment apply returned.
+    let m = ask(e.dns, "sipd.example.go.id.", RecordType::A).await;
+    assert_eq!(m.answers.len(), 1);
+    assert!(m.metadata.authoritative);
+    let m = ask(e.dns, "example.go.id.", RecordType::SOA).await;
+    match &m.answers[0].data {
+        RData::SOA(s) => assert_eq!(s.serial, 2026112300),
+        other => panic!("{other:?}"),
+    }
+    // Stored, with the journal entry, across a reopen of the store.
+    e.store.close().await;
+    let store = Store::open(&e.url).await.unwrap();
+    let zone = store.load_zone(&harness::origin()).await.unwrap().unwrap();
+    assert!(
+        zone.content
+            .records
+            .iter()
+            .any(|r| r.name.to_ascii() == "sipd.example.go.id.")
+    );
+    assert_eq!(zone.content.soa_data().unwrap().serial, 2026112300);
+    let journal = store.journal(&harness::origin(), 2026010100).await.unwrap();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].serial_after, 2026112300);
+    assert_eq!(journal[0].added.len(), 1);
+    assert!(journal[0].removed.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_is_date_based_and_falls_through() {
+    let e = env().await;
+    let day = at(2026, 11, 23);
+    let mut serials = Vec::new();
+    for i in 0..3u8 {
+        let r = a("s.example.go.id.", [203, 0, 113, i], 60);
+        serials.push(
+            e.publisher
+                .apply(&change(vec![ChangeOp::Add(r)]), day)
+                .await
+                .unwrap()
+                .serial,
+        );
+    }
+    assert_eq!(serials, vec![2026112300, 2026112301, 2026112302]);
+    // A later day starts at its own base; an earlier clock never moves the serial back.
+    let next = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "s.example.go.id.",
+                [203, 0, 113, 9],
+                60,
+            ))]),
+            at(2026, 11, 24),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.serial, 2026112400);
+    let back = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "s.example.go.id.",
+                [203, 0, 113, 10],
+                60,
+            ))]),
+            at(2026, 1, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.serial, 2026112401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removals_take_effect_at_once() {
+    let e = env().await;
+    e.publisher
+        .apply(
+            &change(vec![ChangeOp::RemoveName(
+                Name::from_ascii("www.example.go.id.").unwrap(),
+            )]),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let m = ask(e.dns, "www.example.go.id.", RecordType::A).await;
+    // portal and alias point at www; www itself is gone.
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    let m = ask(e.dns, "alias.example.go.id.", RecordType::A).await;
+    assert_eq!(
+        m.metadata.response_code,
+        ResponseCode::NXDomain,
+        "rcode of the chain's end"
+    );
+    assert_eq!(m.answers.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ttl_per_rrset() {
+    let e = env().await;
+    e.publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "t.example.go.id.",
+                [203, 0, 113, 1],
+                60,
+            ))]),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let applied = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "t.example.go.id.",
+                [203, 0, 113, 2],
+                120,
+            ))]),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        applied.diff.removed.len(),
+        1,
+        "the old record leaves with its old TTL"
+    );
+    let m = ask(e.dns, "t.example.go.id.", RecordType::A).await;
+    assert_eq!(m.answers.len(), 2);
+    assert!(m.answers.iter().all(|r| r.ttl == 120));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_breaking_changes_change_nothing() {
+    let e = env().await;
+    let before = e
+        .publisher
+        .zones()
+        .get(&harness::origin().into())
+        .unwrap()
+        .view()
+        .serial();
+    let cname = Record::from_rdata(
+        Name::from_ascii("www.example.go.id.").unwrap(),
+        60,
+        RData::CNAME(CNAME(harness::origin())),
+    );
+    let err = e
+        .publisher
+        .apply(&change(vec![ChangeOp::Add(cname)]), Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PublishError::CnameConflict(_)), "{err}");
+    let err = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "x.example.org.",
+                [203, 0, 113, 1],
+                60,
+            ))]),
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PublishError::OutsideZone { .. }), "{err}");
+    let err = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::RemoveRRset(
+                harness::origin(),
+                RecordType::NS,
+            )]),
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PublishError::ApexWithoutNs), "{err}");
+    let after = e
+        .publisher
+        .zones()
+        .get(&harness::origin().into())
+        .unwrap()
+        .view()
+        .serial();
+    assert_eq!(before, after);
+    let stored = e
+        .store
+        .load_zone(&harness::origin())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.content.soa_data().unwrap().serial, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_are_serialised() {
+    let e = env().await;
+    let mut tasks = Vec::new();
+    for i in 0..20u8 {
+        let p = e.publisher.clone();
+        tasks.push(tokio::spawn(async move {
+            p.apply(
+                &change(vec![ChangeOp::Add(a(
+                    &format!("c{i}.example.go.id."),
+                    [203, 0, 113, i],
+                    60,
+                ))]),
+                at(2026, 11, 23),
+            )
+            .await
+        }));
+    }
+    let mut serials = Vec::new();
+    for t in tasks {
+        serials.push(t.await.unwrap().unwrap().serial);
+    }
+    serials.sort();
+    let expected: Vec<u32> = (0..20).map(|i| 2026112300 + i).collect();
+    assert_eq!(serials, expected);
+    let journal = e
+        .store
+        .journal(&harness::origin(), 2026010100)
+        .await
+        .unwrap();
+    assert_eq!(journal.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_behind_the_store_gets_a_conflict_then_catches_up() {
+    let e = env().await;
+    // Another process commits a change directly to the store.
+    let other = Store::open(&e.url).await.unwrap();
+    let view = e
+        .publisher
+        .zones()
+        .get(&harness::origin().into())
+        .unwrap()
+        .view();
+    let soa = view.soa_record().unwrap().clone();
+    let mut new_soa = soa.clone();
+    if let RData::SOA(s) = &mut new_soa.data {
+        s.serial = 2026112350;
+    }
+    let diff = dns::ZoneDiff {
+        removed: vec![],
+        added: vec![a("ext.example.go.id.", [203, 0, 113, 5], 60)],
+        soa: Some(new_soa),
+    };
+    other
+        .commit_change(
+            &harness::origin(),
+            2026010100,
+            &diff,
+            &ChangeMeta::default(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    let err = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "mine.example.go.id.",
+                [203, 0, 113, 6],
+                60,
+            ))]),
+            at(2026, 11, 23),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PublishError::Store(StoreError::Conflict(_))),
+        "{err}"
+    );
+    let m = ask(e.dns, "mine.example.go.id.", RecordType::A).await;
+    assert_eq!(
+        m.metadata.response_code,
+        ResponseCode::NXDomain,
+        "nothing half-applied"
+    );
+
+    let reloaded = e.publisher.sync_from_store().await.unwrap();
+    assert_eq!(reloaded.len(), 1);
+    let m = ask(e.dns, "ext.example.go.id.", RecordType::A).await;
+    assert_eq!(m.answers.len(), 1);
+    let applied = e
+        .publisher
+        .apply(
+            &change(vec![ChangeOp::Add(a(
+                "mine.example.go.id.",
+                [203, 0, 113, 6],
+                60,
+            ))]),
+            at(2026, 11, 23),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.serial, 2026112351);
+}
