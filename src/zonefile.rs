@@ -239,7 +239,7 @@ fn build_zone(
         .collect();
     let (soa, soa_line) = match soas.as_slice() {
         [] => return Err(err(0, "the zone has no SOA record".into())),
-        [one] => ((*one).0.clone(), one.1),
+        [one] => (one.0.clone(), one.1),
         [_, second, ..] => return Err(err(second.1, "a second SOA record".into())),
     };
     let apex = match origin {

@@ -5,6 +5,7 @@
 //! a change whole or not at all. [`server`] answers queries over UDP and TCP with
 //! hickory-server.
 
+pub mod name_key;
 pub mod server;
 pub mod view;
 
@@ -13,6 +14,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use hickory_proto::rr::{LowerName, RecordType};
+
+use name_key::Key;
 
 pub use view::{Answer, RRset, ZoneDiff, ZoneView};
 
@@ -37,8 +40,10 @@ impl ZoneHandle {
 /// Every zone ranah serves, by apex.
 #[derive(Debug, Default)]
 pub struct Zones {
-    by_origin: ArcSwap<HashMap<LowerName, Arc<ZoneHandle>>>,
+    by_origin: ArcSwap<ZoneMap>,
 }
+
+type ZoneMap = HashMap<Key, Arc<ZoneHandle>, rustc_hash::FxBuildHasher>;
 
 impl Zones {
     /// No zones yet.
@@ -48,7 +53,7 @@ impl Zones {
 
     /// Serve a zone, replacing any earlier view of it.
     pub fn insert(&self, view: ZoneView) {
-        let origin = view.origin().clone();
+        let origin: Key = view.origin_key().into();
         if let Some(handle) = self.by_origin.load().get(&origin) {
             handle.publish(view);
             return;
@@ -57,7 +62,7 @@ impl Zones {
             view: ArcSwap::from_pointee(view),
         });
         self.by_origin.rcu(|map| {
-            let mut map = HashMap::clone(map);
+            let mut map = ZoneMap::clone(map);
             map.insert(origin.clone(), handle.clone());
             map
         });
@@ -65,12 +70,20 @@ impl Zones {
 
     /// The zone with exactly this apex.
     pub fn get(&self, origin: &LowerName) -> Option<Arc<ZoneHandle>> {
-        self.by_origin.load().get(origin).cloned()
+        self.by_origin
+            .load()
+            .get(&*name_key::key_of(origin))
+            .cloned()
     }
 
     /// The apexes served.
     pub fn origins(&self) -> Vec<LowerName> {
-        let mut v: Vec<LowerName> = self.by_origin.load().keys().cloned().collect();
+        let mut v: Vec<LowerName> = self
+            .by_origin
+            .load()
+            .values()
+            .map(|h| h.view.load().origin().clone())
+            .collect();
         v.sort();
         v
     }
@@ -87,27 +100,26 @@ impl Zones {
 
     /// The most specific zone that contains `name`.
     pub fn find(&self, name: &LowerName) -> Option<Arc<ZoneHandle>> {
-        let map = self.by_origin.load();
-        if map.is_empty() {
-            return None;
-        }
-        let mut n = name.clone();
-        loop {
-            if let Some(handle) = map.get(&n) {
-                return Some(handle.clone());
-            }
-            if n.is_root() {
-                return None;
-            }
-            n = n.base_name();
-        }
+        find_in(&self.by_origin.load(), &name_key::key_of(name)).cloned()
     }
 
     /// Answer a query: REFUSED for names outside every zone.
     pub fn resolve(&self, qname: &LowerName, qtype: RecordType) -> Answer {
-        match self.find(qname) {
-            Some(zone) => zone.view.load().lookup(qname, qtype),
+        let key = name_key::key_of(qname);
+        let map = self.by_origin.load();
+        match find_in(&map, &key) {
+            Some(zone) => zone.view.load().lookup_key(qname, &key, qtype),
             None => Answer::refused(),
         }
+    }
+}
+
+fn find_in<'m>(map: &'m ZoneMap, key: &[u8]) -> Option<&'m Arc<ZoneHandle>> {
+    let mut k = key;
+    loop {
+        if let Some(handle) = map.get(k) {
+            return Some(handle);
+        }
+        k = name_key::parent(k)?;
     }
 }

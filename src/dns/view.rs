@@ -16,7 +16,13 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
+use super::name_key::{self, Key};
 use crate::zonefile::ZoneContent;
+
+type NodeMap =
+    imbl::GenericHashMap<Key, Node, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
+type KeySet =
+    imbl::GenericHashSet<Key, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// The records of one owner name and type, sharing one TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,10 +107,11 @@ const MAX_CNAME_CHAIN: usize = 8;
 #[derive(Debug, Clone)]
 pub struct ZoneView {
     origin: LowerName,
+    origin_key: Key,
     soa: Arc<RRset>,
     negative_soa: Arc<RRset>,
-    nodes: imbl::HashMap<LowerName, Node>,
-    cuts: imbl::HashSet<LowerName>,
+    nodes: NodeMap,
+    cuts: KeySet,
     record_count: usize,
 }
 
@@ -112,15 +119,17 @@ impl ZoneView {
     /// Build the view of a whole zone.
     pub fn new(content: &ZoneContent) -> Self {
         let origin = LowerName::new(&content.origin);
+        let origin_key = name_key::key_of(&content.origin);
         let (soa, negative_soa) = soa_sets(&content.soa);
-        let mut nodes = imbl::HashMap::new();
-        nodes.insert(origin.clone(), Node::default());
+        let mut nodes = NodeMap::default();
+        nodes.insert(origin_key.clone(), Node::default());
         let mut view = Self {
             origin,
+            origin_key,
             soa,
             negative_soa,
             nodes,
-            cuts: imbl::HashSet::new(),
+            cuts: KeySet::default(),
             record_count: 0,
         };
         for record in &content.records {
@@ -132,6 +141,11 @@ impl ZoneView {
     /// The apex.
     pub fn origin(&self) -> &LowerName {
         &self.origin
+    }
+
+    /// The apex's lookup key.
+    pub fn origin_key(&self) -> &[u8] {
+        &self.origin_key
     }
 
     /// The current SOA serial.
@@ -180,29 +194,33 @@ impl ZoneView {
 
     /// The record set at a name, if any.
     pub fn rrset(&self, name: &LowerName, rtype: RecordType) -> Option<&Arc<RRset>> {
-        if rtype == RecordType::SOA && *name == self.origin {
+        self.rrset_at(&name_key::key_of(name), rtype)
+    }
+
+    fn rrset_at(&self, key: &[u8], rtype: RecordType) -> Option<&Arc<RRset>> {
+        if rtype == RecordType::SOA && key == &*self.origin_key {
             return Some(&self.soa);
         }
-        self.nodes.get(name).and_then(|n| n.get(rtype))
+        self.nodes.get(key).and_then(|n| n.get(rtype))
     }
 
     /// Whether a name exists in the zone (with records, or as an empty non-terminal).
     pub fn name_exists(&self, name: &LowerName) -> bool {
-        self.nodes.contains_key(name)
+        self.nodes.contains_key(&*name_key::key_of(name))
     }
 
-    /// The delegation point at or above `name`, if `name` lies in delegated space.
-    pub fn enclosing_cut(&self, name: &LowerName) -> Option<LowerName> {
+    /// The delegation point at or above `key` (below the apex), if `key` lies in delegated
+    /// space.
+    fn enclosing_cut<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
         if self.cuts.is_empty() {
             return None;
         }
-        let apex_labels = self.origin.num_labels();
-        let mut n = name.clone();
-        while n.num_labels() > apex_labels {
-            if self.cuts.contains(&n) {
-                return Some(n);
+        let mut k = key;
+        while k.len() > self.origin_key.len() {
+            if self.cuts.contains(k) {
+                return Some(k);
             }
-            n = n.base_name();
+            k = name_key::parent(k)?;
         }
         None
     }
@@ -215,9 +233,12 @@ impl ZoneView {
             self.negative_soa = n;
             return;
         }
-        let name = LowerName::new(&record.name);
+        let name = name_key::key_of(&record.name);
+        if !name_key::is_within(&name, &self.origin_key) {
+            return;
+        }
         self.ensure_node(&name);
-        let Some(node) = self.nodes.get_mut(&name) else {
+        let Some(node) = self.nodes.get_mut(&*name) else {
             return;
         };
         match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
@@ -239,15 +260,15 @@ impl ZoneView {
             })),
         }
         self.record_count += 1;
-        if rtype == RecordType::NS && name != self.origin {
+        if rtype == RecordType::NS && name != self.origin_key {
             self.cuts.insert(name);
         }
     }
 
     fn remove(&mut self, record: &Record) {
         let rtype = record.record_type();
-        let name = LowerName::new(&record.name);
-        let Some(node) = self.nodes.get_mut(&name) else {
+        let name = name_key::key_of(&record.name);
+        let Some(node) = self.nodes.get_mut(&*name) else {
             return;
         };
         let Some(pos) = node.rrsets.iter().position(|s| s.rtype == rtype) else {
@@ -263,35 +284,41 @@ impl ZoneView {
         if set.records.is_empty() {
             node.rrsets.remove(pos);
             if rtype == RecordType::NS {
-                self.cuts.remove(&name);
+                self.cuts.remove(&*name);
             }
         }
-        self.prune(name);
+        self.prune(&name);
     }
 
-    /// Create `name` and any missing ancestors as nodes.
-    fn ensure_node(&mut self, name: &LowerName) {
-        if self.nodes.contains_key(name) || !self.origin.zone_of(name) {
+    /// Create `key` and any missing ancestors as nodes (the caller checked it is in the zone).
+    fn ensure_node(&mut self, key: &[u8]) {
+        if self.nodes.contains_key(key) {
             return;
         }
-        let parent = name.base_name();
-        self.ensure_node(&parent);
-        if let Some(p) = self.nodes.get_mut(&parent) {
+        let Some(parent) = name_key::parent(key) else {
+            return;
+        };
+        self.ensure_node(parent);
+        if let Some(p) = self.nodes.get_mut(parent) {
             p.children += 1;
         }
-        self.nodes.insert(name.clone(), Node::default());
+        self.nodes.insert(key.into(), Node::default());
     }
 
-    /// Remove `name` and then its ancestors while they hold nothing.
-    fn prune(&mut self, mut name: LowerName) {
-        while name != self.origin {
-            match self.nodes.get(&name) {
+    /// Remove `key` and then its ancestors while they hold nothing.
+    fn prune(&mut self, key: &[u8]) {
+        let mut k = key;
+        while k.len() > self.origin_key.len() {
+            match self.nodes.get(k) {
                 Some(n) if n.rrsets.is_empty() && n.children == 0 => {}
                 _ => return,
             }
-            self.nodes.remove(&name);
-            name = name.base_name();
-            if let Some(p) = self.nodes.get_mut(&name) {
+            self.nodes.remove(k);
+            let Some(parent) = name_key::parent(k) else {
+                return;
+            };
+            k = parent;
+            if let Some(p) = self.nodes.get_mut(k) {
                 p.children = p.children.saturating_sub(1);
             }
         }
@@ -300,38 +327,48 @@ impl ZoneView {
     /// Answer a query for a name inside this zone (RFC 1034 §4.3.2, with RFC 2308 negative
     /// answers, RFC 8020 empty non-terminals, RFC 8482 minimal ANY).
     pub fn lookup(&self, qname: &LowerName, qtype: RecordType) -> Answer {
+        self.lookup_key(qname, &name_key::key_of(qname), qtype)
+    }
+
+    /// [`ZoneView::lookup`] with the name's key already computed.
+    pub fn lookup_key(&self, qname: &Name, key: &[u8], qtype: RecordType) -> Answer {
         let mut answer = Answer::new();
-        let mut name = qname.clone();
-        for _ in 0..MAX_CNAME_CHAIN {
-            match self.lookup_step(&name, qtype, &mut answer) {
-                Step::Done => return answer,
-                Step::FollowCname(target) => {
-                    if !self.origin.zone_of(&target) {
-                        return answer;
-                    }
-                    name = target;
-                }
+        let mut step = self.lookup_step(qname, key, qtype, &mut answer);
+        for _ in 1..MAX_CNAME_CHAIN {
+            let Step::FollowCname(target) = step else {
+                break;
+            };
+            let target_key = name_key::key_of(&target);
+            if !name_key::is_within(&target_key, &self.origin_key) {
+                break;
             }
+            step = self.lookup_step(&target, &target_key, qtype, &mut answer);
         }
         answer
     }
 
-    fn lookup_step(&self, qname: &LowerName, qtype: RecordType, answer: &mut Answer) -> Step {
+    fn lookup_step(
+        &self,
+        qname: &Name,
+        key: &[u8],
+        qtype: RecordType,
+        answer: &mut Answer,
+    ) -> Step {
         // Delegated space: a referral, unless a CNAME chain already answered something.
         // DS at the cut belongs to the parent side, so it is answered here (NODATA).
-        if let Some(cut) = self.enclosing_cut(qname)
-            && !(qtype == RecordType::DS && cut == *qname)
+        if let Some(cut) = self.enclosing_cut(key)
+            && !(qtype == RecordType::DS && cut == key)
         {
             if answer.answers.is_empty() {
-                self.referral(&cut, answer);
+                self.referral(cut, answer);
             }
             return Step::Done;
         }
 
         let synthesized;
-        let node = match self.nodes.get(qname) {
+        let node = match self.nodes.get(key) {
             Some(node) => node,
-            None => match self.wildcard_for(qname) {
+            None => match self.wildcard_for(key) {
                 Some(wild) => {
                     synthesized = Node {
                         rrsets: wild
@@ -351,7 +388,7 @@ impl ZoneView {
             },
         };
 
-        if *qname == self.origin && matches!(qtype, RecordType::SOA | RecordType::ANY) {
+        if key == &*self.origin_key && matches!(qtype, RecordType::SOA | RecordType::ANY) {
             answer.answers.push(self.soa.clone());
             return Step::Done;
         }
@@ -361,16 +398,11 @@ impl ZoneView {
             answer.answers.push(cname.clone());
             return match cname.records.first().map(|r| &r.data) {
                 Some(RData::CNAME(target)) if qtype != RecordType::ANY => {
-                    let target = LowerName::new(&target.0);
                     // A loop back to a name already in the chain stops here.
-                    if answer
-                        .answers
-                        .iter()
-                        .any(|s| LowerName::new(&s.records[0].name) == target)
-                    {
+                    if answer.answers.iter().any(|s| s.records[0].name == target.0) {
                         Step::Done
                     } else {
-                        Step::FollowCname(target)
+                        Step::FollowCname(target.0.clone())
                     }
                 }
                 _ => Step::Done,
@@ -393,19 +425,20 @@ impl ZoneView {
 
     /// The wildcard node that covers a name that does not exist, if any (RFC 4592: the
     /// source of synthesis is `*.` the closest encloser).
-    fn wildcard_for(&self, qname: &LowerName) -> Option<&Node> {
-        let mut encloser = qname.base_name();
-        while !self.nodes.contains_key(&encloser) {
-            if encloser.num_labels() <= self.origin.num_labels() {
+    fn wildcard_for(&self, key: &[u8]) -> Option<&Node> {
+        let mut encloser = name_key::parent(key)?;
+        while !self.nodes.contains_key(encloser) {
+            if encloser.len() <= self.origin_key.len() {
                 break;
             }
-            encloser = encloser.base_name();
+            encloser = name_key::parent(encloser)?;
         }
-        let wild = LowerName::from(Name::from(encloser).prepend_label("*").ok()?);
-        self.nodes.get(&wild).filter(|n| !n.rrsets.is_empty())
+        self.nodes
+            .get(&*name_key::wildcard_of(encloser))
+            .filter(|n| !n.rrsets.is_empty())
     }
 
-    fn referral(&self, cut: &LowerName, answer: &mut Answer) {
+    fn referral(&self, cut: &[u8], answer: &mut Answer) {
         answer.authoritative = false;
         if let Some(ns) = self.nodes.get(cut).and_then(|n| n.get(RecordType::NS)) {
             answer.authorities.push(ns.clone());
@@ -423,11 +456,11 @@ impl ZoneView {
                 RData::SRV(srv) => &srv.target,
                 _ => return,
             };
-            let target = LowerName::new(target);
-            if !self.origin.zone_of(&target) {
+            let target = name_key::key_of(target);
+            if !name_key::is_within(&target, &self.origin_key) {
                 continue;
             }
-            if let Some(node) = self.nodes.get(&target) {
+            if let Some(node) = self.nodes.get(&*target) {
                 for rtype in [RecordType::A, RecordType::AAAA] {
                     if let Some(addrs) = node.get(rtype)
                         && !answer.additionals.iter().any(|s| Arc::ptr_eq(s, addrs))
@@ -442,11 +475,11 @@ impl ZoneView {
 
 enum Step {
     Done,
-    FollowCname(LowerName),
+    FollowCname(Name),
 }
 
-fn with_owner(set: &RRset, owner: &LowerName) -> RRset {
-    let name = Name::from(owner.clone());
+fn with_owner(set: &RRset, owner: &Name) -> RRset {
+    let name = owner.clone();
     RRset {
         rtype: set.rtype,
         ttl: set.ttl,

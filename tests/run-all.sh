@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check and test of ranah, installing what the tests need first.
+#
+# The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
+# kdig (knot-dnsutils) and kzonecheck (knot-dnssecutils). They are installed with apt when
+# missing (as root, or through sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A tool_package=(
+  [dig]=bind9-dnsutils
+  [named-checkzone]=bind9-utils
+  [kdig]=knot-dnsutils
+  [kzonecheck]=knot-dnssecutils
+)
+missing=()
+for tool in "${!tool_package[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("${tool_package[$tool]}")
+done
+if ((${#missing[@]})); then
+  echo "installing test tools: ${missing[*]}"
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "== format"
+cargo fmt --all -- --check
+
+echo "== the pure core imports no adapter"
+if grep -rnE '\b(tokio|sqlx|axum|hickory_[a-z]+|instant_acme)::' src/domain; then
+  echo "src/domain must not depend on I/O crates" >&2
+  exit 1
+fi
+
+echo "== clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "== tests"
+cargo test --locked --all-targets
