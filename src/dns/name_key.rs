@@ -11,7 +11,7 @@ pub type Key = Box<[u8]>;
 
 /// The key of `name` (lower-cased; the name is taken as absolute).
 pub fn key_of(name: &Name) -> Key {
-    let mut out = Vec::with_capacity(usize::from(name.len()) + 2);
+    let mut out = Vec::with_capacity(name.len() + 2);
     for label in name.iter() {
         // Labels are at most 63 bytes, so the length fits.
         out.push(label.len() as u8);
