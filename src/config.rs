@@ -130,6 +130,8 @@ pub struct DnsLayer {
     pub tcp_idle_timeout_secs: Option<u64>,
     /// How often (seconds) the daemon looks for zone changes written by other processes.
     pub store_poll_secs: Option<u64>,
+    /// UDP sockets (and threads) per listen address; 0 = one per CPU.
+    pub udp_workers: Option<usize>,
 }
 
 /// `[api]` table.
@@ -167,6 +169,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "dns.tcp_idle_timeout_secs",
     ),
     ("RANAH_DNS_STORE_POLL_SECS", "dns.store_poll_secs"),
+    ("RANAH_DNS_UDP_WORKERS", "dns.udp_workers"),
     ("RANAH_API_LISTEN", "api.listen"),
     ("RANAH_LOG", "log.filter"),
     ("RANAH_LOG_FORMAT", "log.format"),
@@ -223,6 +226,10 @@ impl ConfigLayer {
                     layer.dns.store_poll_secs =
                         Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
                 }
+                "RANAH_DNS_UDP_WORKERS" => {
+                    layer.dns.udp_workers =
+                        Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
+                }
                 "RANAH_API_LISTEN" => {
                     layer.api.listen = Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
                 }
@@ -251,6 +258,7 @@ impl ConfigLayer {
             later.dns.tcp_idle_timeout_secs,
         );
         pick(&mut self.dns.store_poll_secs, later.dns.store_poll_secs);
+        pick(&mut self.dns.udp_workers, later.dns.udp_workers);
         pick(&mut self.api.listen, later.api.listen);
         pick(&mut self.log.filter, later.log.filter);
         pick(&mut self.log.format, later.log.format);
@@ -323,6 +331,10 @@ impl ConfigLayer {
                 listen: dns_listen,
                 tcp_idle_timeout_secs,
                 store_poll_secs,
+                udp_workers: match self.dns.udp_workers.unwrap_or(0) {
+                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    n => n,
+                },
             },
             api: ApiConfig {
                 listen: self
@@ -378,6 +390,8 @@ pub struct DnsConfig {
     pub tcp_idle_timeout_secs: u64,
     /// Interval of the check for zone changes made by other processes.
     pub store_poll_secs: u64,
+    /// UDP sockets and threads per listen address.
+    pub udp_workers: usize,
 }
 
 /// `[api]`.
@@ -510,6 +524,7 @@ mod tests {
             "listen",
             "tcp_idle_timeout_secs",
             "store_poll_secs",
+            "udp_workers",
             "filter",
             "format",
         ] {

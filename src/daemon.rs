@@ -43,10 +43,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         zones_loaded: true.into(),
     });
 
-    let mut dns_server = dns::server::start(
+    let dns_server = dns::server::start(
         zones.clone(),
         &config.dns.listen,
         Duration::from_secs(config.dns.tcp_idle_timeout_secs),
+        config.dns.udp_workers,
     )
     .await?;
     readiness.dns_listening.store(true, Ordering::Release);
@@ -96,9 +97,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     readiness.dns_listening.store(false, Ordering::Release);
-    if let Err(e) = dns_server.shutdown_gracefully().await {
-        tracing::warn!(error = %e, "DNS server did not stop cleanly");
-    }
+    dns_server.shutdown().await;
     let _ = sync.await;
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),

@@ -7,6 +7,7 @@
 
 pub mod name_key;
 pub mod server;
+pub mod udp;
 pub mod view;
 
 use std::collections::HashMap;
@@ -100,7 +101,12 @@ impl Zones {
 
     /// The most specific zone that contains `name`.
     pub fn find(&self, name: &LowerName) -> Option<Arc<ZoneHandle>> {
-        find_in(&self.by_origin.load(), &name_key::key_of(name)).cloned()
+        self.find_key(&name_key::key_of(name))
+    }
+
+    /// The most specific zone that contains the name with this (lower-cased wire) key.
+    pub fn find_key(&self, key: &[u8]) -> Option<Arc<ZoneHandle>> {
+        find_in(&self.by_origin.load(), key).cloned()
     }
 
     /// Answer a query: REFUSED for names outside every zone.

@@ -19,7 +19,7 @@ use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 
 use super::{Answer, Zones};
 
@@ -36,6 +36,11 @@ impl Handler {
     /// A handler over these zones.
     pub fn new(zones: Arc<Zones>) -> Self {
         Self { zones }
+    }
+
+    /// The zones answered from.
+    pub fn zones(&self) -> &Zones {
+        &self.zones
     }
 }
 
@@ -183,21 +188,48 @@ pub enum DnsServerError {
     },
 }
 
-/// Bind UDP and TCP on every address and start serving.
+/// The running DNS server: ranah's UDP workers and hickory-server's TCP listeners.
+pub struct DnsServer {
+    tcp: Server<Handler>,
+    udp: Vec<super::udp::UdpWorkers>,
+}
+
+impl DnsServer {
+    /// Stop accepting queries and wait for the workers.
+    pub async fn shutdown(mut self) {
+        if let Err(e) = self.tcp.shutdown_gracefully().await {
+            tracing::warn!(error = %e, "DNS TCP server did not stop cleanly");
+        }
+        let udp = std::mem::take(&mut self.udp);
+        let _ = tokio::task::spawn_blocking(move || {
+            for workers in udp {
+                workers.stop();
+            }
+        })
+        .await;
+    }
+}
+
+/// Bind UDP (`udp_workers` sockets per address) and TCP on every address and start serving.
 pub async fn start(
     zones: Arc<Zones>,
     listen: &[SocketAddr],
     tcp_idle_timeout: Duration,
-) -> Result<Server<Handler>, DnsServerError> {
-    let mut server = Server::new(Handler::new(zones));
+    udp_workers: usize,
+) -> Result<DnsServer, DnsServerError> {
+    let handler = Handler::new(zones);
+    let mut server = Server::new(handler.clone());
+    let mut udp = Vec::new();
     for addr in listen {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| DnsServerError::Bind {
-                proto: "udp",
-                addr: *addr,
-                source,
-            })?;
+        udp.push(
+            super::udp::start(*addr, udp_workers, handler.clone()).map_err(|source| {
+                DnsServerError::Bind {
+                    proto: "udp",
+                    addr: *addr,
+                    source,
+                }
+            })?,
+        );
         let tcp = TcpListener::bind(addr)
             .await
             .map_err(|source| DnsServerError::Bind {
@@ -205,9 +237,8 @@ pub async fn start(
                 addr: *addr,
                 source,
             })?;
-        tracing::info!(%addr, "serving DNS over UDP and TCP");
-        server.register_socket(udp);
+        tracing::info!(%addr, udp_workers, "serving DNS over UDP and TCP");
         server.register_listener(tcp, tcp_idle_timeout, 64);
     }
-    Ok(server)
+    Ok(DnsServer { tcp: server, udp })
 }

@@ -17,6 +17,7 @@ use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::name_key::{self, Key};
+use super::udp::AnswerCache;
 use crate::zonefile::ZoneContent;
 
 type NodeMap =
@@ -113,6 +114,8 @@ pub struct ZoneView {
     nodes: NodeMap,
     cuts: KeySet,
     record_count: usize,
+    /// Encoded UDP answers made from this view (see `udp`); a new view starts empty.
+    answers: Arc<AnswerCache>,
 }
 
 impl ZoneView {
@@ -131,6 +134,7 @@ impl ZoneView {
             nodes,
             cuts: KeySet::default(),
             record_count: 0,
+            answers: Arc::default(),
         };
         for record in &content.records {
             view.add(record);
@@ -171,8 +175,14 @@ impl ZoneView {
         self.nodes.values().filter(|n| !n.rrsets.is_empty()).count()
     }
 
+    /// The encoded answers made from this view.
+    pub fn answers(&self) -> &AnswerCache {
+        &self.answers
+    }
+
     /// Apply one committed change: O(names touched), never O(zone).
     pub fn apply(&mut self, diff: &ZoneDiff) {
+        self.answers = Arc::default();
         for r in &diff.removed {
             self.remove(r);
         }

@@ -335,3 +335,93 @@ fn soa_answer_has_its_own_ttl() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn udp_fast_path_and_tcp_give_byte_identical_answers() {
+    let d = daemon();
+    let cases = [
+        ("www.example.go.id.", RecordType::A),
+        ("nope.example.go.id.", RecordType::A),
+        ("www.example.go.id.", RecordType::AAAA),
+        ("alias.example.go.id.", RecordType::A),
+        ("x.child.example.go.id.", RecordType::A),
+        ("example.go.id.", RecordType::NS),
+        ("example.go.id.", RecordType::MX),
+        ("example.go.id.", RecordType::ANY),
+        ("b.c.example.go.id.", RecordType::A),
+        ("a.wild.example.go.id.", RecordType::TXT),
+        ("WWW.Example.GO.id.", RecordType::A),
+        ("example.org.", RecordType::A),
+    ];
+    for (name, rtype) in cases {
+        for q in [UDP, UDP_PLAIN] {
+            let mut m = build_query(name, rtype, q);
+            let mut replies = Vec::new();
+            // Twice over UDP (the second is served from the answer cache, with another ID and
+            // RD clear), then over TCP (hickory-server's path).
+            for (id, rd, tcp) in [
+                (0x1111, true, false),
+                (0x2222, false, false),
+                (0x3333, false, true),
+            ] {
+                m.metadata.id = id;
+                m.metadata.recursion_desired = rd;
+                let mut reply = exchange_raw(d.dns, &m.to_vec().unwrap(), tcp).expect("reply");
+                assert_eq!(
+                    u16::from_be_bytes([reply[0], reply[1]]),
+                    id,
+                    "{name} {rtype}"
+                );
+                assert_eq!(reply[2] & 1, u8::from(rd), "RD copied for {name} {rtype}");
+                reply[0] = 0;
+                reply[1] = 0;
+                reply[2] &= !1;
+                replies.push(reply);
+            }
+            assert_eq!(
+                replies[0], replies[1],
+                "cached UDP answer differs: {name} {rtype}"
+            );
+            assert_eq!(
+                replies[1], replies[2],
+                "TCP answer differs from UDP: {name} {rtype}"
+            );
+        }
+    }
+}
+
+#[test]
+fn answers_change_as_soon_as_the_zone_does() {
+    // The UDP answer cache must never serve an answer older than the zone: fill it, change
+    // the zone from the CLI, and the new answer must appear.
+    let d = daemon();
+    for _ in 0..3 {
+        let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
+        assert_eq!(m.answers[0].data.to_string(), "203.0.113.10");
+    }
+    let file = d.dir.join("changed.zone");
+    std::fs::write(
+        &file,
+        test_zone().replace("www A 203.0.113.10", "www A 203.0.113.12"),
+    )
+    .unwrap();
+    let out = d.cli(&[
+        "zone",
+        "import",
+        file.to_str().unwrap(),
+        "--origin",
+        "example.go.id",
+        "--replace",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(eventually(10, || {
+        let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
+        m.answers[0].data.to_string() == "203.0.113.12"
+    }));
+    let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP_PLAIN);
+    assert_eq!(m.answers[0].data.to_string(), "203.0.113.12");
+}

@@ -22,7 +22,7 @@ struct Env {
     store: Store,
     publisher: Arc<Publisher>,
     dns: SocketAddr,
-    _server: hickory_server::Server<dns::server::Handler>,
+    _server: dns::server::DnsServer,
 }
 
 async fn env() -> Env {
@@ -41,7 +41,7 @@ async fn env() -> Env {
     let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
     publisher.sync_from_store().await.unwrap();
     let dns: SocketAddr = ([127, 0, 0, 1], harness::free_port()).into();
-    let server = dns::server::start(zones, &[dns], Duration::from_secs(5))
+    let server = dns::server::start(zones, &[dns], Duration::from_secs(5), 1)
         .await
         .unwrap();
     Env {

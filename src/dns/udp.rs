@@ -1,0 +1,410 @@
+//! ranah's own UDP serving loop.
+//!
+//! hickory-server's UDP path re-encodes every answer, spawns a task and crosses a channel per
+//! query (measured in the performance notes); an authoritative server answers the same
+//! questions over and over from data that changes rarely. So UDP is served here: one socket
+//! per worker thread (`SO_REUSEPORT`, the kernel spreads queries), each query parsed just far
+//! enough to form a cache key, and the answer copied from the current zone view's answer cache
+//! with the query's ID and its RD and CD flags patched in.
+//!
+//! A cache miss, and anything unusual (other opcodes, several questions, records in the query
+//! other than one OPT), goes through the same [`Handler`] that serves TCP, with a response
+//! handler that captures the encoded bytes; a cacheable result is then stored in the view's
+//! cache. Every UDP answer is therefore byte for byte what the handler produces.
+//!
+//! The cache belongs to one zone view: a change publishes a new view with an empty cache, so a
+//! cached answer can never outlive the data it was made from.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Waker};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_server::net::NetError;
+use hickory_server::net::runtime::TokioTime;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use parking_lot::Mutex;
+
+use super::server::{EDNS_UDP_SIZE, Handler};
+
+/// The largest UDP query ranah reads (a query is small; anything longer is cut and fails to
+/// parse).
+const MAX_QUERY: usize = 4096;
+
+/// How often an idle worker looks at the shutdown flag.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Running UDP workers; dropping this does not stop them, [`UdpWorkers::stop`] does.
+pub struct UdpWorkers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl UdpWorkers {
+    /// Signal the workers and wait for them to finish.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Bind `workers` sockets to `addr` with `SO_REUSEPORT` and serve each on its own thread.
+pub fn start(addr: SocketAddr, workers: usize, handler: Handler) -> io::Result<UdpWorkers> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut sockets = Vec::with_capacity(workers);
+    for _ in 0..workers.max(1) {
+        sockets.push(bind_reuseport(addr)?);
+    }
+    let mut threads = Vec::with_capacity(sockets.len());
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let handler = handler.clone();
+        let stop = stop.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("ranah-udp-{i}"))
+                .spawn(move || serve(socket, handler, stop))?,
+        );
+    }
+    Ok(UdpWorkers { stop, threads })
+}
+
+fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(SockProtocol::UDP),
+    )?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    let socket: UdpSocket = socket.into();
+    socket.set_read_timeout(Some(POLL))?;
+    Ok(socket)
+}
+
+fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
+    let mut query = vec![0u8; MAX_QUERY];
+    let mut reply = Vec::with_capacity(usize::from(EDNS_UDP_SIZE));
+    while !stop.load(Ordering::Acquire) {
+        let (len, src) = match socket.recv_from(&mut query) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "UDP receive failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if src.port() == 0 {
+            continue; // cannot answer; also a reflection trick
+        }
+        reply.clear();
+        if handler.answer_udp(&query[..len], src, &mut reply)
+            && let Err(e) = socket.send_to(&reply, src)
+        {
+            tracing::debug!(error = %e, %src, "UDP send failed");
+        }
+    }
+}
+
+/// What makes two UDP queries get the same answer, apart from ID, RD and CD: the question as
+/// sent (name in its case, type, class) and the EDNS buffer size offered (or none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct QueryShape<'q> {
+    /// The question section's bytes.
+    question: &'q [u8],
+    /// The question name's bytes (a prefix of `question`).
+    name: &'q [u8],
+    /// `None` without EDNS, else the buffer size ranah will fill (512..=1232).
+    edns_size: Option<u16>,
+}
+
+/// Parse a query far enough to know whether the cache can answer it. `None` means: let the
+/// full handler decide (including for malformed queries).
+fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
+    let header = q.get(..12)?;
+    let flags = u16::from_be_bytes([header[2], header[3]]);
+    let qr = flags & 0x8000 != 0;
+    let opcode = (flags >> 11) & 0xf;
+    let count = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
+    if qr || opcode != 0 || count(4) != 1 || count(6) != 0 || count(8) != 0 || count(10) > 1 {
+        return None;
+    }
+    // Question name: plain labels only (no compression pointers in a question).
+    let mut i = 12;
+    loop {
+        let len = usize::from(*q.get(i)?);
+        if len == 0 {
+            i += 1;
+            break;
+        }
+        if len > 63 {
+            return None;
+        }
+        i += 1 + len;
+        if i - 12 > 255 {
+            return None;
+        }
+    }
+    let name = &q[12..i];
+    let question = q.get(12..i + 4)?;
+    let mut rest = &q[i + 4..];
+    let edns_size = if count(10) == 1 {
+        // OPT: root name, type 41, class = size, TTL = ext-rcode/version/flags, rdata.
+        let opt = rest.get(..11)?;
+        if opt[0] != 0 || u16::from_be_bytes([opt[1], opt[2]]) != 41 {
+            return None;
+        }
+        let size = u16::from_be_bytes([opt[3], opt[4]]);
+        let version = opt[6];
+        if version != 0 {
+            return None;
+        }
+        let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
+        rest = rest.get(11 + rdlen..)?;
+        Some(size.clamp(512, EDNS_UDP_SIZE))
+    } else {
+        None
+    };
+    if !rest.is_empty() {
+        return None;
+    }
+    Some(QueryShape {
+        question,
+        name,
+        edns_size,
+    })
+}
+
+fn cache_key(shape: &QueryShape<'_>) -> Vec<u8> {
+    let mut key = Vec::with_capacity(shape.question.len() + 3);
+    key.extend_from_slice(shape.question);
+    match shape.edns_size {
+        Some(size) => {
+            key.push(1);
+            key.extend_from_slice(&size.to_be_bytes());
+        }
+        None => key.push(0),
+    }
+    key
+}
+
+/// The answers of one zone view, by query shape. Bounded, so that a flood of random names
+/// cannot grow it without limit: when full, new answers are computed but not kept.
+#[derive(Debug, Default)]
+pub struct AnswerCache {
+    map: parking_lot::RwLock<AnswerMap>,
+}
+
+type AnswerMap = std::collections::HashMap<Box<[u8]>, Arc<[u8]>, rustc_hash::FxBuildHasher>;
+
+/// Most answers kept per zone view.
+const CACHE_CAPACITY: usize = 200_000;
+
+impl AnswerCache {
+    fn get(&self, key: &[u8]) -> Option<Arc<[u8]>> {
+        self.map.read().get(key).cloned()
+    }
+
+    fn insert(&self, key: Vec<u8>, answer: &[u8]) {
+        let mut map = self.map.write();
+        if map.len() < CACHE_CAPACITY {
+            map.insert(key.into_boxed_slice(), Arc::from(answer));
+        }
+    }
+
+    /// Number of answers kept.
+    pub fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// Whether no answer is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Handler {
+    /// Answer one UDP query into `out`; `false` when nothing is to be sent.
+    pub fn answer_udp(&self, query: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        if query.len() < 12 || query[2] & 0x80 != 0 {
+            return false; // not a query: never answer (reflection)
+        }
+        let Some(shape) = shape(query) else {
+            return self.answer_slow(query, src, out);
+        };
+        // The zone the name falls in, found with a lower-cased copy of the name on the stack.
+        let mut lower = [0u8; 256];
+        let name_len = shape.name.len();
+        for (d, s) in lower.iter_mut().zip(shape.name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let Some(zone) = self.zones().find_key(&lower[..name_len]) else {
+            return self.answer_slow(query, src, out);
+        };
+        let view = zone.view();
+        let key = cache_key(&shape);
+        if let Some(answer) = view.answers().get(&key) {
+            out.extend_from_slice(&answer);
+            patch(out, query);
+            return true;
+        }
+        if !self.answer_slow(query, src, out) {
+            return false;
+        }
+        // NOERROR (0) and NXDOMAIN (3) answers come from zone data and are kept.
+        let rcode = out.get(3).map(|b| b & 0x0f).unwrap_or(0xf);
+        if rcode == 0 || rcode == 3 {
+            view.answers().insert(key, out);
+        }
+        true
+    }
+
+    /// The full handler, run to completion on this thread, its encoded answer captured.
+    fn answer_slow(&self, query: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let request = match Request::from_bytes(query.to_vec(), src, Protocol::Udp) {
+            Ok(r) => r,
+            Err(_) => return formerr(query, out),
+        };
+        if request.metadata.message_type == MessageType::Response {
+            return false;
+        }
+        let capture = Capture::default();
+        let mut fut =
+            std::pin::pin!(self.handle_request::<_, TokioTime>(&request, capture.clone()));
+        let mut cx = Context::from_waker(Waker::noop());
+        // The handler never waits on anything (lookups are in memory, the capture is
+        // synchronous), so one poll completes it.
+        if fut.as_mut().poll(&mut cx).is_pending() {
+            tracing::warn!("DNS handler did not complete synchronously");
+            return false;
+        }
+        let bytes = std::mem::take(&mut *capture.bytes.lock());
+        if bytes.is_empty() {
+            return false;
+        }
+        out.extend_from_slice(&bytes);
+        true
+    }
+}
+
+/// Put the query's ID, RD and CD into a cached answer.
+fn patch(answer: &mut [u8], query: &[u8]) {
+    answer[0] = query[0];
+    answer[1] = query[1];
+    answer[2] = (answer[2] & !0x01) | (query[2] & 0x01);
+    answer[3] = (answer[3] & !0x10) | (query[3] & 0x10);
+}
+
+/// FORMERR for a query whose header reads but whose body does not.
+fn formerr(query: &[u8], out: &mut Vec<u8>) -> bool {
+    let Some(id) = query.get(..2) else {
+        return false;
+    };
+    let opcode = OpCode::from_u8((query[2] >> 3) & 0xf);
+    let mut metadata = Metadata::new(
+        u16::from_be_bytes([id[0], id[1]]),
+        MessageType::Response,
+        opcode,
+    );
+    metadata.response_code = ResponseCode::FormErr;
+    let header = Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    };
+    let mut encoder = BinEncoder::new(out);
+    header.emit(&mut encoder).is_ok()
+}
+
+/// A response handler that keeps the encoded message instead of sending it, encoding it the
+/// way hickory-server does for UDP.
+#[derive(Clone, Default)]
+struct Capture {
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for Capture {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let limit = response.edns().map(|e| e.max_payload()).unwrap_or(512);
+        let mut bytes = self.bytes.lock();
+        bytes.clear();
+        let mut encoder = BinEncoder::new(&mut bytes);
+        encoder.set_max_size(limit);
+        Ok(response.destructive_emit(&mut encoder)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        // id, flags RD, 1 question, 1 additional; www.a. A IN; OPT 1232
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+        q.extend_from_slice(b"\x03www\x01a\x00\x00\x01\x00\x01");
+        q.extend_from_slice(&[0, 0, 41, 0x10, 0x00, 0, 0, 0, 0, 0, 0]);
+        let s = shape(&q).unwrap();
+        assert_eq!(s.name, b"\x03www\x01a\x00");
+        assert_eq!(s.edns_size, Some(1232));
+        // EDNS version 1: not cacheable.
+        let mut v1 = q.clone();
+        v1[12 + 11 + 6] = 1;
+        assert!(shape(&v1).is_none());
+        // Trailing garbage, truncated name, pointers: not cacheable, no panic.
+        let mut extra = q.clone();
+        extra.push(0);
+        assert!(shape(&extra).is_none());
+        assert!(shape(&q[..15]).is_none());
+        let mut ptr = q.clone();
+        ptr[12] = 0xc0;
+        assert!(shape(&ptr).is_none());
+        for n in 0..q.len() {
+            let _ = shape(&q[..n]);
+        }
+    }
+
+    #[test]
+    fn patch_sets_id_rd_cd() {
+        let mut answer = vec![0, 0, 0x84, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
+        let query = [0xab, 0xcd, 0x01, 0x10];
+        patch(&mut answer, &query);
+        assert_eq!(&answer[..4], &[0xab, 0xcd, 0x85, 0x10]);
+        let query = [0, 1, 0x00, 0x00];
+        patch(&mut answer, &query);
+        assert_eq!(&answer[..4], &[0, 1, 0x84, 0x00]);
+    }
+}
