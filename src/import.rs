@@ -111,7 +111,32 @@ pub async fn import_file(
 ) -> Result<ImportOutcome, ImportError> {
     let (text, sha256) = read(path)?;
     let label = path.display().to_string();
-    let implied = origin.cloned().or_else(|| origin_from_file_name(path));
+    let implied = origin
+        .map(|o| {
+            let mut o = o.to_lowercase();
+            o.set_fqdn(true);
+            o
+        })
+        .or_else(|| origin_from_file_name(path));
+    // A zone already in the store is only compared, not parsed again (the store is the truth,
+    // and parsing a large file at every start would slow the start down).
+    if !replace && let Some(implied) = &implied {
+        match store.zone_source(implied).await? {
+            Some(Some(s)) if s.sha256 == sha256 => {
+                return Ok(ImportOutcome::Unchanged {
+                    zone: implied.to_ascii(),
+                });
+            }
+            Some(Some(_)) => {
+                return Ok(ImportOutcome::FileDiffers {
+                    zone: implied.to_ascii(),
+                    file: label,
+                });
+            }
+            Some(None) => return Err(ImportError::Exists(implied.to_ascii())),
+            None => {}
+        }
+    }
     let content = zonefile::parse(&text, &label, implied.as_ref())?;
     let zone = content.origin.to_ascii();
     let source = ZoneSource {

@@ -255,6 +255,7 @@ fn build_zone(
 
     let mut rrset_ttl: HashMap<(LowerName, RecordType), (u32, usize)> = HashMap::new();
     let mut types_at: HashMap<LowerName, HashSet<RecordType>> = HashMap::new();
+    let mut cnames_at: HashMap<LowerName, usize> = HashMap::new();
     let mut seen: HashSet<(LowerName, RecordType, Vec<u8>)> = HashSet::new();
     let mut records: Vec<(Record, usize)> = Vec::new();
     for (record, line) in parsed {
@@ -284,8 +285,11 @@ fn build_zone(
             continue;
         }
         let wire = rdata_wire(&record.data).map_err(|m| err(line, m))?;
-        if !seen.insert((key, rtype, wire)) {
+        if !seen.insert((key.clone(), rtype, wire)) {
             continue; // an exact duplicate is the same record (RFC 2181 §5)
+        }
+        if rtype == RecordType::CNAME {
+            *cnames_at.entry(key).or_default() += 1;
         }
         records.push((record, line));
     }
@@ -320,13 +324,7 @@ fn build_zone(
                 return Err(err(*line, "a CNAME cannot stand at the zone apex".into()));
             }
         }
-        if rtype == RecordType::CNAME
-            && records
-                .iter()
-                .filter(|(r, _)| r.record_type() == RecordType::CNAME && r.name == record.name)
-                .count()
-                > 1
-        {
+        if rtype == RecordType::CNAME && cnames_at.get(&name).copied().unwrap_or(0) > 1 {
             return Err(err(
                 *line,
                 format!("{} has more than one CNAME", record.name),
@@ -377,17 +375,18 @@ fn enclosing_cut(
 }
 
 /// Sort records by owner (DNSSEC canonical order), type, then data, so that exports are stable.
-pub fn sort_canonical(records: &mut [Record]) {
-    records.sort_by(|a, b| {
+pub fn sort_canonical(records: &mut Vec<Record>) {
+    let mut keyed: Vec<(Vec<u8>, Record)> = records
+        .drain(..)
+        .map(|r| (rdata_wire(&r.data).unwrap_or_default(), r))
+        .collect();
+    keyed.sort_by(|(wa, a), (wb, b)| {
         a.name
             .cmp(&b.name)
             .then_with(|| u16::from(a.record_type()).cmp(&u16::from(b.record_type())))
-            .then_with(|| {
-                rdata_wire(&a.data)
-                    .unwrap_or_default()
-                    .cmp(&rdata_wire(&b.data).unwrap_or_default())
-            })
+            .then_with(|| wa.cmp(wb))
     });
+    records.extend(keyed.into_iter().map(|(_, r)| r));
 }
 
 /// Uncompressed wire form of record data: the identity of a record within its RRset.
@@ -458,9 +457,11 @@ pub fn write(zone: &ZoneContent) -> String {
     let origin = zone.origin.to_ascii();
     let mut out = String::new();
     let _ = writeln!(out, "$ORIGIN {origin}");
-    let mut all = Vec::with_capacity(zone.records.len() + 1);
+    let mut records = zone.records.clone();
+    sort_canonical(&mut records);
+    let mut all = Vec::with_capacity(records.len() + 1);
     all.push(&zone.soa);
-    all.extend(zone.records.iter());
+    all.extend(records.iter());
     for record in all {
         let owner = relative_owner(&record.name.to_ascii(), &origin);
         let _ = writeln!(

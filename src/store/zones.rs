@@ -144,7 +144,30 @@ impl Store {
             .collect()
     }
 
-    /// Load one zone with all its records.
+    /// Whether a zone exists, and the file it was imported from (cheap: no records read).
+    pub async fn zone_source(
+        &self,
+        origin: &Name,
+    ) -> Result<Option<Option<ZoneSource>>, StoreError> {
+        let row = sqlx::query("SELECT source_file, source_sha256 FROM zones WHERE name = $1")
+            .bind(origin.to_ascii())
+            .fetch_optional(self.sqlite())
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(
+            match (
+                row.try_get::<Option<String>, _>("source_file")?,
+                row.try_get::<Option<String>, _>("source_sha256")?,
+            ) {
+                (Some(file), Some(sha256)) => Some(ZoneSource { file, sha256 }),
+                _ => None,
+            },
+        ))
+    }
+
+    /// Load one zone with all its records (in no particular order).
     pub async fn load_zone(&self, origin: &Name) -> Result<Option<StoredZone>, StoreError> {
         let pool = self.sqlite();
         let Some(row) = sqlx::query("SELECT * FROM zones WHERE name = $1")
@@ -190,7 +213,6 @@ impl Store {
             let rdata: &[u8] = r.try_get("rdata")?;
             records.push(record_from_row(owner, rtype, ttl, rdata)?);
         }
-        zonefile::sort_canonical(&mut records);
         Ok(Some(StoredZone {
             content: ZoneContent {
                 origin: origin.clone(),
