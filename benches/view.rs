@@ -52,6 +52,15 @@ fn zone(names: usize) -> ZoneContent {
     }
 }
 
+/// A new A record, a different name each call.
+fn new_record(i: u32) -> Record {
+    Record::from_rdata(
+        Name::from_ascii(format!("new{i}.bench.example.")).unwrap(),
+        300,
+        RData::A(A::from(Ipv4Addr::new(203, 0, 113, 7))),
+    )
+}
+
 fn lower(s: &str) -> LowerName {
     LowerName::from(Name::from_ascii(s).unwrap())
 }
@@ -89,11 +98,7 @@ fn view_update(c: &mut Criterion) {
             b.iter(|| {
                 // What the publisher does: clone the served view (O(1)), apply, publish.
                 i = i.wrapping_add(1);
-                let record = Record::from_rdata(
-                    Name::from_ascii(format!("new{i}.bench.example.")).unwrap(),
-                    300,
-                    RData::A(A::from(Ipv4Addr::new(203, 0, 113, 7))),
-                );
+                let record = new_record(i);
                 let mut next = ZoneView::clone(&view);
                 next.apply(&ZoneDiff {
                     removed: Vec::new(),
@@ -131,11 +136,7 @@ fn change_with_commit(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(size), |b| {
             b.iter(|| {
                 i = i.wrapping_add(1);
-                let record = Record::from_rdata(
-                    Name::from_ascii(format!("new{i}.bench.example.")).unwrap(),
-                    300,
-                    RData::A(A::from(Ipv4Addr::new(203, 0, 113, 7))),
-                );
+                let record = new_record(i);
                 let change = ChangeSet {
                     zone: content.origin.clone(),
                     ops: vec![ChangeOp::Add(record)],

@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record};
 use sha2::{Digest, Sha256};
 
@@ -216,29 +215,14 @@ fn replacement_diff(old: &ZoneContent, new: &ZoneContent, now: DateTime<Utc>) ->
         .cloned()
         .collect();
     let current = old.soa_data().map(|s| s.serial).unwrap_or(0);
-    let file_soa = new.soa_data();
-    let file_serial = file_soa.map(|s| s.serial).unwrap_or(0);
+    let file_serial = new.soa_data().map(|s| s.serial).unwrap_or(0);
     let ahead = file_serial.wrapping_sub(current);
     let serial = if (1..(1u32 << 31)).contains(&ahead) {
         file_serial
     } else {
         next_serial(current, now.date_naive())
     };
-    let soa = file_soa.map(|s| {
-        Record::from_rdata(
-            new.origin.clone(),
-            new.soa.ttl,
-            RData::SOA(SOA::new(
-                s.mname.clone(),
-                s.rname.clone(),
-                serial,
-                s.refresh,
-                s.retry,
-                s.expire,
-                s.minimum,
-            )),
-        )
-    });
+    let soa = zonefile::soa_with_serial(&new.soa, serial);
     ZoneDiff {
         removed,
         added,

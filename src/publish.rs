@@ -13,13 +13,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use tokio::sync::Mutex;
 
 use crate::dns::{ZoneDiff, ZoneView, Zones};
 use crate::domain::serial::next_serial;
 use crate::store::{ChangeMeta, Store, StoreError};
+use crate::zonefile;
 
 /// One requested change to a zone's records.
 #[derive(Debug, Clone)]
@@ -192,21 +192,8 @@ fn bump_serial(view: &ZoneView, now: DateTime<Utc>) -> Result<Record, PublishErr
     let RData::SOA(data) = &soa.data else {
         return Err(PublishError::UnknownZone(view.origin().to_string()));
     };
-    let serial = next_serial(data.serial, now.date_naive());
-    let new = SOA::new(
-        data.mname.clone(),
-        data.rname.clone(),
-        serial,
-        data.refresh,
-        data.retry,
-        data.expire,
-        data.minimum,
-    );
-    Ok(Record::from_rdata(
-        soa.name.clone(),
-        soa.ttl,
-        RData::SOA(new),
-    ))
+    zonefile::soa_with_serial(soa, next_serial(data.serial, now.date_naive()))
+        .ok_or_else(|| PublishError::UnknownZone(view.origin().to_string()))
 }
 
 /// Turn requested operations into the exact records removed and added, and check the rules

@@ -67,6 +67,27 @@ impl ZoneContent {
     }
 }
 
+/// `soa` (a SOA record) with another serial; `None` if it is not a SOA.
+pub fn soa_with_serial(soa: &Record, serial: u32) -> Option<Record> {
+    let RData::SOA(s) = &soa.data else {
+        return None;
+    };
+    let data = SOA::new(
+        s.mname.clone(),
+        s.rname.clone(),
+        serial,
+        s.refresh,
+        s.retry,
+        s.expire,
+        s.minimum,
+    );
+    Some(Record::from_rdata(
+        soa.name.clone(),
+        soa.ttl,
+        RData::SOA(data),
+    ))
+}
+
 /// Parse a master file. `file` labels errors; `origin` is the zone's apex when known (from the
 /// command line or the file name), otherwise the owner of the SOA decides it.
 pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneContent, ZoneFileError> {

@@ -399,25 +399,7 @@ fn answers_change_as_soon_as_the_zone_does() {
         let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
         assert_eq!(m.answers[0].data.to_string(), "203.0.113.10");
     }
-    let file = d.dir.join("changed.zone");
-    std::fs::write(
-        &file,
-        test_zone().replace("www A 203.0.113.10", "www A 203.0.113.12"),
-    )
-    .unwrap();
-    let out = d.cli(&[
-        "zone",
-        "import",
-        file.to_str().unwrap(),
-        "--origin",
-        "example.go.id",
-        "--replace",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.replace_zone(&test_zone().replace("www A 203.0.113.10", "www A 203.0.113.12"));
     assert!(eventually(10, || {
         let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
         m.answers[0].data.to_string() == "203.0.113.12"

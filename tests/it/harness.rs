@@ -151,6 +151,26 @@ impl Daemon {
         }
     }
 
+    /// Replace the served test zone with `text` through `ranah zone import --replace`, as an
+    /// operator would while the daemon runs.
+    pub fn replace_zone(&self, text: &str) {
+        let file = self.dir.join("replacement.zone");
+        std::fs::write(&file, text).unwrap();
+        let out = self.cli(&[
+            "zone",
+            "import",
+            file.to_str().unwrap(),
+            "--origin",
+            "example.go.id",
+            "--replace",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Run a `ranah` command against this daemon's store.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         ranah_cli(&self.dir, args)

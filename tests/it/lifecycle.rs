@@ -64,22 +64,7 @@ fn serial_moves_forward_across_restarts_and_cli_changes() {
 
     // An operator replaces the zone from an edited file while the daemon runs: the daemon
     // picks the change up from the store, and the serial moves to today's.
-    let edited = test_zone().replace("www A 203.0.113.10", "www A 203.0.113.11");
-    let file = tmp.path().join("edited.zone");
-    std::fs::write(&file, &edited).unwrap();
-    let out = d.cli(&[
-        "zone",
-        "import",
-        file.to_str().unwrap(),
-        "--origin",
-        "example.go.id",
-        "--replace",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.replace_zone(&test_zone().replace("www A 203.0.113.10", "www A 203.0.113.11"));
     let today: u32 = chrono::Utc::now()
         .format("%Y%m%d")
         .to_string()
@@ -102,20 +87,7 @@ fn serial_moves_forward_across_restarts_and_cli_changes() {
     assert_eq!(m.answers[0].data.to_string(), "203.0.113.11");
 
     // Another change after the restart moves on from there, never back.
-    std::fs::write(&file, test_zone()).unwrap();
-    let out = d.cli(&[
-        "zone",
-        "import",
-        file.to_str().unwrap(),
-        "--origin",
-        "example.go.id",
-        "--replace",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.replace_zone(&test_zone());
     assert!(eventually(10, || serial(&d) == after_change + 1));
     assert!(d.stop().success());
 }
