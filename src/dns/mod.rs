@@ -5,6 +5,7 @@
 //! a change whole or not at all. [`server`] answers queries over UDP and TCP with
 //! hickory-server.
 
+pub mod mmsg;
 pub mod name_key;
 pub mod server;
 pub mod udp;

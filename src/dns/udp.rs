@@ -34,6 +34,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponse;
 use parking_lot::Mutex;
 
+use super::mmsg::Batch;
 use super::server::{EDNS_UDP_SIZE, Handler};
 
 /// The largest UDP query ranah reads (a query is small; anything longer is cut and fails to
@@ -97,35 +98,39 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
-    let mut query = vec![0u8; MAX_QUERY];
-    let mut reply = Vec::with_capacity(usize::from(EDNS_UDP_SIZE));
+    let mut batch = Batch::new(MAX_QUERY, usize::from(EDNS_UDP_SIZE));
     while !stop.load(Ordering::Acquire) {
-        let (len, src) = match socket.recv_from(&mut query) {
-            Ok(r) => r,
+        match batch.recv(&socket) {
+            Ok(_) => {}
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 continue;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "UDP receive failed");
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
-        };
-        if src.port() == 0 {
-            continue; // cannot answer; also a reflection trick
         }
-        reply.clear();
-        if handler.answer_udp(&query[..len], src, &mut reply)
-            && let Err(e) = socket.send_to(&reply, src)
-        {
-            tracing::debug!(error = %e, %src, "UDP send failed");
+        for i in 0..batch.len() {
+            let mut reply = std::mem::take(&mut batch.replies[i]);
+            reply.clear();
+            let (query, src) = batch.query(i);
+            // Port 0 cannot be answered (and is a reflection trick).
+            if let Some(src) = src.filter(|s| s.port() != 0)
+                && !handler.answer_udp(query, src, &mut reply)
+            {
+                reply.clear();
+            }
+            batch.replies[i] = reply;
         }
+        batch.send(&socket);
     }
 }
 
