@@ -4,4 +4,5 @@
 //!
 //! This module imports nothing from tokio, sqlx, axum, hickory or instant-acme; CI checks that.
 
+pub mod calendar;
 pub mod serial;
