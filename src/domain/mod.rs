@@ -6,3 +6,4 @@
 
 pub mod calendar;
 pub mod serial;
+pub mod workflow;

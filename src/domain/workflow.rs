@@ -1,0 +1,368 @@
+//! Workflow definitions: the steps of the office's written standard, who acts at each, its
+//! time standard and its effect. Presets `kaltara` (default) and `tarakan` ship in
+//! `deploy/workflows/`; an office may give its own file in the same format.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Deserialize;
+
+use super::calendar::TimeStandard;
+
+/// Roles that exist whatever the workflow: they can never be a step's role.
+pub const FIXED_ROLES: [&str; 4] = ["applicant", "front_office", "auditor", "admin"];
+
+/// A role's name (`head_of_office`, `technical`, …).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleName(String);
+
+impl RoleName {
+    /// A role name: lower-case letters, digits and underscores, starting with a letter.
+    pub fn parse(s: &str) -> Result<Self, WorkflowError> {
+        let ok = s.len() <= 64
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(WorkflowError::Invalid(format!(
+                "role `{s}`: use lower-case letters, digits and underscores"
+            )))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What approving a step does besides moving on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Write the request's records into the zone.
+    Provision,
+    /// Send the response (email and letter) to the applicant.
+    Notify,
+}
+
+/// One step of the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Stable id, used in the API (`disposition`).
+    pub id: String,
+    /// Title staff read, in Bahasa Indonesia.
+    pub title: String,
+    /// The role that acts.
+    pub role: RoleName,
+    /// How long the step may take.
+    pub standard: TimeStandard,
+    /// Effect on approval.
+    pub effect: Option<Effect>,
+}
+
+/// A validated workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workflow {
+    /// Its name.
+    pub name: String,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Reason codes for return and reject.
+    pub reason_codes: Vec<String>,
+    /// Working days after which a returned request is withdrawn automatically.
+    pub auto_withdraw_after_days: u32,
+}
+
+/// Errors in a workflow definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    /// Not valid TOML, or unknown keys.
+    #[error("invalid workflow file: {0}")]
+    Parse(String),
+    /// Valid TOML, invalid workflow.
+    #[error("invalid workflow: {0}")]
+    Invalid(String),
+    /// No preset of that name.
+    #[error("no workflow preset `{0}` (presets: kaltara, tarakan)")]
+    UnknownPreset(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    name: String,
+    reason_codes: Vec<String>,
+    auto_withdraw_after_days: u32,
+    steps: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    id: String,
+    title: String,
+    role: String,
+    standard: String,
+    effect: Option<Effect>,
+}
+
+/// `"3 working hours"`, `"1 working day"`.
+pub fn parse_standard(s: &str) -> Result<TimeStandard, WorkflowError> {
+    let bad = || {
+        WorkflowError::Invalid(format!(
+            "time standard `{s}`: write \"N working hours\" or \"N working days\""
+        ))
+    };
+    let mut words = s.split_whitespace();
+    let n: u32 = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
+    if n == 0 || words.next() != Some("working") {
+        return Err(bad());
+    }
+    let standard = match words.next() {
+        Some("hour" | "hours") => TimeStandard::WorkingHours(n),
+        Some("day" | "days") => TimeStandard::WorkingDays(n),
+        _ => return Err(bad()),
+    };
+    if words.next().is_some() {
+        return Err(bad());
+    }
+    Ok(standard)
+}
+
+impl Workflow {
+    /// A built-in preset.
+    pub fn preset(name: &str) -> Result<Self, WorkflowError> {
+        let text = match name {
+            "kaltara" => include_str!("../../deploy/workflows/kaltara.toml"),
+            "tarakan" => include_str!("../../deploy/workflows/tarakan.toml"),
+            other => return Err(WorkflowError::UnknownPreset(other.to_owned())),
+        };
+        Self::from_toml(text)
+    }
+
+    /// Parse and validate a definition.
+    pub fn from_toml(text: &str) -> Result<Self, WorkflowError> {
+        let raw: RawWorkflow = toml::from_str(text)
+            .map_err(|e| WorkflowError::Parse(e.to_string().trim().to_owned()))?;
+        let invalid = |m: String| WorkflowError::Invalid(m);
+        if raw.steps.is_empty() {
+            return Err(invalid("a workflow needs at least one step".into()));
+        }
+        let mut ids = BTreeSet::new();
+        let mut steps = Vec::with_capacity(raw.steps.len());
+        for s in raw.steps {
+            if s.id.is_empty() || !s.id.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return Err(invalid(format!(
+                    "step id `{}`: use lower-case letters and underscores",
+                    s.id
+                )));
+            }
+            if !ids.insert(s.id.clone()) {
+                return Err(invalid(format!("step id `{}` appears twice", s.id)));
+            }
+            if s.title.trim().is_empty() {
+                return Err(invalid(format!("step `{}` has no title", s.id)));
+            }
+            let role = RoleName::parse(&s.role)?;
+            if FIXED_ROLES.contains(&role.as_str()) {
+                return Err(invalid(format!(
+                    "step `{}`: `{role}` cannot act at a step (applicant, front_office, auditor \
+                     and admin never approve)",
+                    s.id
+                )));
+            }
+            steps.push(Step {
+                id: s.id,
+                title: s.title,
+                role,
+                standard: parse_standard(&s.standard)?,
+                effect: s.effect,
+            });
+        }
+        let provisions = steps
+            .iter()
+            .filter(|s| s.effect == Some(Effect::Provision))
+            .count();
+        if provisions != 1 {
+            return Err(invalid(format!(
+                "exactly one step must have effect = \"provision\" (found {provisions})"
+            )));
+        }
+        if raw.reason_codes.is_empty() {
+            return Err(invalid("reason_codes must not be empty".into()));
+        }
+        let unique: BTreeSet<&String> = raw.reason_codes.iter().collect();
+        if unique.len() != raw.reason_codes.len() {
+            return Err(invalid("reason_codes has a duplicate".into()));
+        }
+        if raw.auto_withdraw_after_days == 0 {
+            return Err(invalid(
+                "auto_withdraw_after_days must be at least 1".into(),
+            ));
+        }
+        Ok(Self {
+            name: raw.name,
+            steps,
+            reason_codes: raw.reason_codes,
+            auto_withdraw_after_days: raw.auto_withdraw_after_days,
+        })
+    }
+
+    /// The step with this id, and its position.
+    pub fn step(&self, id: &str) -> Option<(usize, &Step)> {
+        self.steps.iter().enumerate().find(|(_, s)| s.id == id)
+    }
+
+    /// Every role of this workflow: the fixed ones and those its steps name.
+    pub fn roles(&self) -> BTreeSet<RoleName> {
+        FIXED_ROLES
+            .iter()
+            .filter_map(|r| RoleName::parse(r).ok())
+            .chain(self.steps.iter().map(|s| s.role.clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_match_the_product_tables() {
+        let k = Workflow::preset("kaltara").unwrap();
+        let rows: Vec<(&str, &str, TimeStandard, Option<Effect>)> = k
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), s.role.as_str(), s.standard, s.effect))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "disposition",
+                    "head_of_office",
+                    TimeStandard::WorkingHours(3),
+                    None
+                ),
+                (
+                    "assignment",
+                    "head_of_division",
+                    TimeStandard::WorkingDays(1),
+                    None
+                ),
+                (
+                    "technical_review",
+                    "technical",
+                    TimeStandard::WorkingDays(7),
+                    Some(Effect::Provision)
+                ),
+                (
+                    "response",
+                    "head_of_office",
+                    TimeStandard::WorkingDays(1),
+                    Some(Effect::Notify)
+                ),
+            ]
+        );
+        assert_eq!(k.steps[0].title, "Disposisi Kepala Dinas");
+        let t = Workflow::preset("tarakan").unwrap();
+        let ids: Vec<&str> = t.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "disposition",
+                "division_disposition",
+                "assignment",
+                "creation",
+                "register",
+                "division_report",
+                "response"
+            ]
+        );
+        assert_eq!(
+            t.step("creation").unwrap().1.effect,
+            Some(Effect::Provision)
+        );
+        assert_eq!(t.step("creation").unwrap().1.role.as_str(), "staff");
+        assert!(
+            t.roles()
+                .contains(&RoleName::parse("sub_coordinator").unwrap())
+        );
+        assert!(t.roles().contains(&RoleName::parse("auditor").unwrap()));
+        assert_eq!(
+            k.reason_codes,
+            [
+                "incomplete_documents",
+                "name_policy",
+                "no_recommendation",
+                "technical",
+                "other"
+            ]
+        );
+        assert_eq!(k.auto_withdraw_after_days, 14);
+        assert!(matches!(
+            Workflow::preset("x"),
+            Err(WorkflowError::UnknownPreset(_))
+        ));
+    }
+
+    #[test]
+    fn standards_parse() {
+        assert_eq!(
+            parse_standard("3 working hours"),
+            Ok(TimeStandard::WorkingHours(3))
+        );
+        assert_eq!(
+            parse_standard("1 working day"),
+            Ok(TimeStandard::WorkingDays(1))
+        );
+        for bad in [
+            "",
+            "3 hours",
+            "0 working days",
+            "x working days",
+            "2 working weeks",
+            "1 working day extra",
+        ] {
+            assert!(parse_standard(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_definitions_are_refused() {
+        let base = include_str!("../../deploy/workflows/kaltara.toml");
+        for (from, to, why) in [
+            ("role = \"technical\"", "role = \"admin\"", "admin"),
+            ("effect = \"provision\"", "", "provision"),
+            ("id = \"assignment\"", "id = \"disposition\"", "twice"),
+            (
+                "standard = \"7 working days\"",
+                "standard = \"7 days\"",
+                "working",
+            ),
+            (
+                "auto_withdraw_after_days = 14",
+                "auto_withdraw_after_days = 14\ncolour = 1",
+                "colour",
+            ),
+            (
+                "role = \"technical\"",
+                "role = \"Tim Teknis\"",
+                "lower-case",
+            ),
+        ] {
+            let text = base.replacen(from, to, 1);
+            let err = Workflow::from_toml(&text).unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+    }
+}
