@@ -1,0 +1,765 @@
+//! The life of a subdomain request: `decide` what a command by an actor at a time means, as
+//! events, and `apply` events to the request. Pure: the caller loads the request, passes the
+//! actor (with the roles they hold at that moment) and the time, stores the events and the new
+//! state in one transaction, guarded by the request's `version`.
+
+use chrono::{DateTime, Utc};
+
+use super::calendar::Calendar;
+use super::workflow::{Effect, RoleName, Workflow};
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A new subdomain.
+    Create,
+    /// Replace the record set of an existing subdomain.
+    Change,
+    /// Remove a subdomain.
+    Delete,
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// At a step, waiting for its role.
+    InReview,
+    /// Sent back to the applicant; returns to the same step when resubmitted.
+    Returned,
+    /// Every step approved.
+    Completed,
+    /// Rejected at a step (final).
+    Rejected,
+    /// Withdrawn by the applicant or automatically (final).
+    Withdrawn,
+}
+
+impl Status {
+    /// Completed, rejected and withdrawn requests are final.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Rejected | Self::Withdrawn)
+    }
+
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InReview => "in_review",
+            Self::Returned => "returned",
+            Self::Completed => "completed",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// Who acts, with the roles they hold at the time of acting (acting appointments already
+/// resolved by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The user's id.
+    pub user_id: i64,
+    /// Roles held now.
+    pub roles: Vec<RoleName>,
+    /// The agency of an applicant.
+    pub agency_id: Option<i64>,
+}
+
+impl Actor {
+    /// Whether the actor holds `role`.
+    pub fn has(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r.as_str() == role)
+    }
+}
+
+/// A request as the workflow sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// What it asks for.
+    pub kind: Kind,
+    /// The agency it is for.
+    pub agency_id: i64,
+    /// The user who submitted it (an applicant, or the front office on the agency's behalf).
+    pub submitted_by: i64,
+    /// Whether the front office registered it.
+    pub registered_by_front_office: bool,
+    /// Where it stands.
+    pub status: Status,
+    /// Index of the current step (or the step it was returned from); `None` when finished.
+    pub step: Option<usize>,
+    /// When the current step's clock started.
+    pub step_started_at: DateTime<Utc>,
+    /// When it was returned, while returned.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// Whether the request letter is attached.
+    pub letter_attached: bool,
+    /// Incremented by every event: the store's guard against concurrent changes.
+    pub version: u32,
+}
+
+/// An action on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Approve the current step.
+    Approve {
+        /// Optional note.
+        note: Option<String>,
+    },
+    /// Send back to the applicant.
+    Return {
+        /// Required note.
+        note: String,
+        /// Required reason code.
+        reason: String,
+    },
+    /// Refuse (final).
+    Reject {
+        /// Required note.
+        note: String,
+        /// Required reason code.
+        reason: String,
+    },
+    /// Send a returned request back to its step.
+    Resubmit,
+    /// Withdraw an open request.
+    Withdraw,
+    /// Withdraw a request left returned too long (the system acts).
+    AutoWithdraw,
+}
+
+/// What happened (past tense): stored append-only as the request's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A step was approved; `effect` is what the approval must do (in the same transaction for
+    /// `Provision`); `next` is the next step, `None` when this completes the request.
+    Approved {
+        /// The step approved.
+        step: usize,
+        /// By whom.
+        by: i64,
+        /// Note.
+        note: Option<String>,
+        /// The step's effect.
+        effect: Option<Effect>,
+        /// The next step.
+        next: Option<usize>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Sent back to the applicant.
+    Returned {
+        /// The step that returned it.
+        step: usize,
+        /// By whom.
+        by: i64,
+        /// Note.
+        note: String,
+        /// Reason code.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Refused.
+    Rejected {
+        /// The step that rejected it.
+        step: usize,
+        /// By whom.
+        by: i64,
+        /// Note.
+        note: String,
+        /// Reason code.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Back to the step that returned it; its clock restarts.
+    Resubmitted {
+        /// The step.
+        step: usize,
+        /// By whom.
+        by: i64,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Withdrawn.
+    Withdrawn {
+        /// By whom; `None` when automatic.
+        by: Option<i64>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Why a command is refused. Each maps to one HTTP problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainError {
+    /// The actor does not hold the current step's role (403 `not_your_step`).
+    #[error("step `{step}` is acted on by the role `{role}`")]
+    NotYourStep {
+        /// The step's id.
+        step: String,
+        /// Its role.
+        role: String,
+    },
+    /// The request's state does not allow the command (409 `invalid_state`).
+    #[error("the request is {0} and cannot be acted on that way")]
+    InvalidState(&'static str),
+    /// Approving what one submitted or registered (403 `own_request`).
+    #[error("nobody approves a request they submitted or registered")]
+    OwnRequest,
+    /// The first approval needs the request letter (409 `letter_required`).
+    #[error("the request letter must be attached before the first approval")]
+    LetterRequired,
+    /// Return and reject need a note (422 `validation_failed`).
+    #[error("a note is required")]
+    NoteRequired,
+    /// Unknown reason code (422 `validation_failed`).
+    #[error("unknown reason code `{0}`")]
+    UnknownReason(String),
+    /// Only the request's agency (or the front office that registered it) may do this (403
+    /// `forbidden`).
+    #[error("only the requesting agency may do this")]
+    NotTheApplicant,
+    /// The returned request is not yet due for automatic withdrawal.
+    #[error("the request is not yet due for automatic withdrawal")]
+    NotDue,
+}
+
+/// A new request at the first step.
+pub fn submit(
+    kind: Kind,
+    agency_id: i64,
+    by: &Actor,
+    letter_attached: bool,
+    now: DateTime<Utc>,
+) -> Request {
+    Request {
+        kind,
+        agency_id,
+        submitted_by: by.user_id,
+        registered_by_front_office: by.has("front_office") && by.agency_id != Some(agency_id),
+        status: Status::InReview,
+        step: Some(0),
+        step_started_at: now,
+        returned_at: None,
+        letter_attached,
+        version: 0,
+    }
+}
+
+fn may_act_for_agency(req: &Request, actor: &Actor) -> bool {
+    (actor.has("applicant") && actor.agency_id == Some(req.agency_id))
+        || (actor.has("front_office") && req.registered_by_front_office)
+}
+
+/// Decide what `cmd` by `actor` at `now` means for `req`.
+pub fn decide(
+    req: &Request,
+    cmd: &Command,
+    actor: &Actor,
+    workflow: &Workflow,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    if req.status.is_final() {
+        return Err(DomainError::InvalidState(req.status.as_str()));
+    }
+    match cmd {
+        Command::Approve { .. } | Command::Return { .. } | Command::Reject { .. } => {
+            let (index, step) = match (req.status, req.step) {
+                (Status::InReview, Some(i)) => match workflow.steps.get(i) {
+                    Some(s) => (i, s),
+                    None => return Err(DomainError::InvalidState(req.status.as_str())),
+                },
+                _ => return Err(DomainError::InvalidState(req.status.as_str())),
+            };
+            if !actor.has(step.role.as_str()) {
+                return Err(DomainError::NotYourStep {
+                    step: step.id.clone(),
+                    role: step.role.to_string(),
+                });
+            }
+            match cmd {
+                Command::Approve { note } => {
+                    if actor.user_id == req.submitted_by {
+                        return Err(DomainError::OwnRequest);
+                    }
+                    if index == 0 && !req.letter_attached {
+                        return Err(DomainError::LetterRequired);
+                    }
+                    let next = (index + 1 < workflow.steps.len()).then_some(index + 1);
+                    Ok(vec![Event::Approved {
+                        step: index,
+                        by: actor.user_id,
+                        note: note.clone().filter(|n| !n.trim().is_empty()),
+                        effect: step.effect,
+                        next,
+                        at: now,
+                    }])
+                }
+                Command::Return { note, reason } | Command::Reject { note, reason } => {
+                    if note.trim().is_empty() {
+                        return Err(DomainError::NoteRequired);
+                    }
+                    if !workflow.reason_codes.iter().any(|r| r == reason) {
+                        return Err(DomainError::UnknownReason(reason.clone()));
+                    }
+                    let (note, reason) = (note.trim().to_owned(), reason.clone());
+                    Ok(vec![if matches!(cmd, Command::Return { .. }) {
+                        Event::Returned {
+                            step: index,
+                            by: actor.user_id,
+                            note,
+                            reason,
+                            at: now,
+                        }
+                    } else {
+                        Event::Rejected {
+                            step: index,
+                            by: actor.user_id,
+                            note,
+                            reason,
+                            at: now,
+                        }
+                    }])
+                }
+                _ => Err(DomainError::InvalidState(req.status.as_str())),
+            }
+        }
+        Command::Resubmit => {
+            if req.status != Status::Returned {
+                return Err(DomainError::InvalidState(req.status.as_str()));
+            }
+            if !may_act_for_agency(req, actor) {
+                return Err(DomainError::NotTheApplicant);
+            }
+            let step = req
+                .step
+                .ok_or(DomainError::InvalidState(req.status.as_str()))?;
+            Ok(vec![Event::Resubmitted {
+                step,
+                by: actor.user_id,
+                at: now,
+            }])
+        }
+        Command::Withdraw => {
+            if !may_act_for_agency(req, actor) {
+                return Err(DomainError::NotTheApplicant);
+            }
+            Ok(vec![Event::Withdrawn {
+                by: Some(actor.user_id),
+                at: now,
+            }])
+        }
+        Command::AutoWithdraw => {
+            let returned_at = match (req.status, req.returned_at) {
+                (Status::Returned, Some(t)) => t,
+                _ => return Err(DomainError::InvalidState(req.status.as_str())),
+            };
+            let due = calendar.add_working_days(returned_at, workflow.auto_withdraw_after_days);
+            if now < due {
+                return Err(DomainError::NotDue);
+            }
+            Ok(vec![Event::Withdrawn { by: None, at: now }])
+        }
+    }
+}
+
+/// Apply an event (one that `decide` returned for this request).
+pub fn apply(req: &mut Request, event: &Event) {
+    match event {
+        Event::Approved { next, at, .. } => match next {
+            Some(n) => {
+                req.step = Some(*n);
+                req.step_started_at = *at;
+            }
+            None => {
+                req.status = Status::Completed;
+                req.step = None;
+            }
+        },
+        Event::Returned { at, .. } => {
+            req.status = Status::Returned;
+            req.returned_at = Some(*at);
+        }
+        Event::Rejected { .. } => {
+            req.status = Status::Rejected;
+            req.step = None;
+        }
+        Event::Resubmitted { at, .. } => {
+            req.status = Status::InReview;
+            req.step_started_at = *at;
+            req.returned_at = None;
+        }
+        Event::Withdrawn { .. } => {
+            req.status = Status::Withdrawn;
+            req.step = None;
+            req.returned_at = None;
+        }
+    }
+    req.version += 1;
+}
+
+/// When the current step's time standard runs out (`None` unless in review).
+pub fn due_at(req: &Request, workflow: &Workflow, calendar: &Calendar) -> Option<DateTime<Utc>> {
+    if req.status != Status::InReview {
+        return None;
+    }
+    let step = workflow.steps.get(req.step?)?;
+    Some(calendar.deadline(req.step_started_at, step.standard))
+}
+
+/// Whether the current step is past its time standard at `now`.
+pub fn is_overdue(
+    req: &Request,
+    workflow: &Workflow,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+) -> bool {
+    due_at(req, workflow, calendar).is_some_and(|due| now > due)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn role(r: &str) -> RoleName {
+        RoleName::parse(r).unwrap()
+    }
+
+    fn actor(id: i64, roles: &[&str], agency: Option<i64>) -> Actor {
+        Actor {
+            user_id: id,
+            roles: roles.iter().map(|r| role(r)).collect(),
+            agency_id: agency,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        // Monday 2026-11-23 10:00 WITA.
+        Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap()
+    }
+
+    fn setup() -> (Workflow, Calendar, Request) {
+        let wf = Workflow::preset("kaltara").unwrap();
+        let cal = Calendar::default_wita([]);
+        let applicant = actor(1, &["applicant"], Some(10));
+        (wf, cal, submit(Kind::Create, 10, &applicant, true, now()))
+    }
+
+    fn run(
+        req: &mut Request,
+        cmd: Command,
+        who: &Actor,
+        wf: &Workflow,
+        cal: &Calendar,
+    ) -> Result<Vec<Event>, DomainError> {
+        let events = decide(req, &cmd, who, wf, cal, now())?;
+        for e in &events {
+            apply(req, e);
+        }
+        Ok(events)
+    }
+
+    fn approve() -> Command {
+        Command::Approve { note: None }
+    }
+
+    #[test]
+    fn the_kaltara_chain_end_to_end() {
+        let (wf, cal, mut req) = setup();
+        let head = actor(2, &["head_of_office"], None);
+        let division = actor(3, &["head_of_division"], None);
+        let tech = actor(4, &["technical"], None);
+        let mut effects = Vec::new();
+        for who in [&head, &division, &tech, &head] {
+            let events = run(&mut req, approve(), who, &wf, &cal).unwrap();
+            if let Event::Approved { effect, .. } = &events[0] {
+                effects.push(*effect);
+            }
+        }
+        assert_eq!(
+            effects,
+            vec![None, None, Some(Effect::Provision), Some(Effect::Notify)]
+        );
+        assert_eq!(req.status, Status::Completed);
+        assert_eq!(req.step, None);
+        assert_eq!(req.version, 4);
+        // Finished is final.
+        assert_eq!(
+            run(&mut req, approve(), &head, &wf, &cal),
+            Err(DomainError::InvalidState("completed"))
+        );
+    }
+
+    #[test]
+    fn table_of_refusals() {
+        let (wf, cal, req) = setup();
+        let applicant = actor(1, &["applicant"], Some(10));
+        let other_agency = actor(9, &["applicant"], Some(11));
+        let head = actor(2, &["head_of_office"], None);
+        let admin = actor(5, &["admin"], None);
+        let auditor = actor(6, &["auditor"], None);
+        let tech = actor(4, &["technical"], None);
+        let ret = |note: &str, reason: &str| Command::Return {
+            note: note.into(),
+            reason: reason.into(),
+        };
+        let cases: Vec<(&str, Command, &Actor, DomainError)> = vec![
+            (
+                "admin never approves",
+                approve(),
+                &admin,
+                DomainError::NotYourStep {
+                    step: "disposition".into(),
+                    role: "head_of_office".into(),
+                },
+            ),
+            (
+                "auditor changes nothing",
+                approve(),
+                &auditor,
+                DomainError::NotYourStep {
+                    step: "disposition".into(),
+                    role: "head_of_office".into(),
+                },
+            ),
+            (
+                "no skipping: technical cannot act at disposition",
+                approve(),
+                &tech,
+                DomainError::NotYourStep {
+                    step: "disposition".into(),
+                    role: "head_of_office".into(),
+                },
+            ),
+            (
+                "return needs a note",
+                ret(" ", "other"),
+                &head,
+                DomainError::NoteRequired,
+            ),
+            (
+                "return needs a known reason",
+                ret("x", "bogus"),
+                &head,
+                DomainError::UnknownReason("bogus".into()),
+            ),
+            (
+                "resubmit only when returned",
+                Command::Resubmit,
+                &applicant,
+                DomainError::InvalidState("in_review"),
+            ),
+            (
+                "withdraw only by the agency",
+                Command::Withdraw,
+                &other_agency,
+                DomainError::NotTheApplicant,
+            ),
+            (
+                "auto-withdraw only when returned",
+                Command::AutoWithdraw,
+                &applicant,
+                DomainError::InvalidState("in_review"),
+            ),
+        ];
+        for (why, cmd, who, expected) in cases {
+            assert_eq!(
+                decide(&req, &cmd, who, &wf, &cal, now()),
+                Err(expected),
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn nobody_approves_their_own_request() {
+        let (wf, cal, _) = setup();
+        // A head of office who also submitted (as front office, on an agency's behalf).
+        let both = actor(2, &["head_of_office", "front_office"], None);
+        let req = submit(Kind::Create, 10, &both, true, now());
+        assert!(req.registered_by_front_office);
+        assert_eq!(
+            decide(&req, &approve(), &both, &wf, &cal, now()),
+            Err(DomainError::OwnRequest)
+        );
+    }
+
+    #[test]
+    fn the_letter_is_required_before_the_first_approval() {
+        let (wf, cal, _) = setup();
+        let applicant = actor(1, &["applicant"], Some(10));
+        let req = submit(Kind::Create, 10, &applicant, false, now());
+        let head = actor(2, &["head_of_office"], None);
+        assert_eq!(
+            decide(&req, &approve(), &head, &wf, &cal, now()),
+            Err(DomainError::LetterRequired)
+        );
+    }
+
+    #[test]
+    fn return_then_resubmit_goes_back_to_the_same_step_with_a_new_clock() {
+        let (wf, cal, mut req) = setup();
+        let applicant = actor(1, &["applicant"], Some(10));
+        let head = actor(2, &["head_of_office"], None);
+        let division = actor(3, &["head_of_division"], None);
+        run(&mut req, approve(), &head, &wf, &cal).unwrap();
+        let events = run(
+            &mut req,
+            Command::Return {
+                note: "Lengkapi surat rekomendasi".into(),
+                reason: "no_recommendation".into(),
+            },
+            &division,
+            &wf,
+            &cal,
+        )
+        .unwrap();
+        assert!(matches!(events[0], Event::Returned { step: 1, .. }));
+        assert_eq!(req.status, Status::Returned);
+        assert_eq!(due_at(&req, &wf, &cal), None);
+        // The step cannot act while returned.
+        assert_eq!(
+            decide(&req, &approve(), &division, &wf, &cal, now()),
+            Err(DomainError::InvalidState("returned"))
+        );
+        let later = now() + chrono::Duration::days(2);
+        let events = decide(&req, &Command::Resubmit, &applicant, &wf, &cal, later).unwrap();
+        apply(&mut req, &events[0]);
+        assert_eq!((req.status, req.step), (Status::InReview, Some(1)));
+        assert_eq!(req.step_started_at, later);
+        // One working day from Wednesday 10:00 WITA.
+        assert_eq!(
+            due_at(&req, &wf, &cal),
+            Some(cal.deadline(later, crate::domain::calendar::TimeStandard::WorkingDays(1)))
+        );
+    }
+
+    #[test]
+    fn reject_is_final() {
+        let (wf, cal, mut req) = setup();
+        let head = actor(2, &["head_of_office"], None);
+        run(
+            &mut req,
+            Command::Reject {
+                note: "Nama tidak sesuai".into(),
+                reason: "name_policy".into(),
+            },
+            &head,
+            &wf,
+            &cal,
+        )
+        .unwrap();
+        assert_eq!(req.status, Status::Rejected);
+        let applicant = actor(1, &["applicant"], Some(10));
+        assert_eq!(
+            run(&mut req, Command::Withdraw, &applicant, &wf, &cal),
+            Err(DomainError::InvalidState("rejected"))
+        );
+    }
+
+    #[test]
+    fn automatic_withdrawal_after_the_configured_working_days() {
+        let (wf, cal, mut req) = setup();
+        let head = actor(2, &["head_of_office"], None);
+        run(
+            &mut req,
+            Command::Return {
+                note: "x".into(),
+                reason: "other".into(),
+            },
+            &head,
+            &wf,
+            &cal,
+        )
+        .unwrap();
+        let system = actor(0, &[], None);
+        let early = now() + chrono::Duration::days(10);
+        assert_eq!(
+            decide(&req, &Command::AutoWithdraw, &system, &wf, &cal, early),
+            Err(DomainError::NotDue)
+        );
+        let due = cal.add_working_days(now(), 14);
+        let events = decide(&req, &Command::AutoWithdraw, &system, &wf, &cal, due).unwrap();
+        assert_eq!(events, vec![Event::Withdrawn { by: None, at: due }]);
+    }
+
+    #[test]
+    fn overdue_follows_the_time_standard() {
+        let (wf, cal, req) = setup();
+        // disposition: 3 working hours from Monday 10:00 → 13:00 WITA (05:00 UTC).
+        let due = due_at(&req, &wf, &cal).unwrap();
+        assert_eq!(due, Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap());
+        assert!(!is_overdue(&req, &wf, &cal, due));
+        assert!(is_overdue(
+            &req,
+            &wf,
+            &cal,
+            due + chrono::Duration::minutes(1)
+        ));
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn people() -> Vec<Actor> {
+            vec![
+                actor(1, &["applicant"], Some(10)),
+                actor(2, &["head_of_office"], None),
+                actor(3, &["head_of_division"], None),
+                actor(4, &["technical"], None),
+                actor(5, &["admin"], None),
+                actor(6, &["auditor"], None),
+                actor(7, &["applicant"], Some(11)),
+                actor(8, &["head_of_office", "technical"], None),
+            ]
+        }
+
+        fn command() -> impl Strategy<Value = Command> {
+            prop_oneof![
+                4 => Just(Command::Approve { note: None }),
+                1 => Just(Command::Return { note: "n".into(), reason: "other".into() }),
+                1 => Just(Command::Reject { note: "n".into(), reason: "technical".into() }),
+                2 => Just(Command::Resubmit),
+                1 => Just(Command::Withdraw),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn invariants_hold_for_any_sequence(steps in proptest::collection::vec((command(), 0usize..8), 1..60)) {
+                let wf = Workflow::preset("kaltara").unwrap();
+                let cal = Calendar::default_wita([]);
+                let people = people();
+                let mut req = submit(Kind::Create, 10, &people[0], true, now());
+                for (cmd, who) in steps {
+                    let before = req.clone();
+                    let actor = &people[who];
+                    match decide(&req, &cmd, actor, &wf, &cal, now()) {
+                        Ok(events) => {
+                            prop_assert!(!before.status.is_final(), "a final request changed");
+                            for e in &events {
+                                if let Event::Approved { step, by, next, .. } = e {
+                                    // Only the step's role approves, never the submitter, and
+                                    // the next step is the following one.
+                                    prop_assert!(actor.has(wf.steps[*step].role.as_str()));
+                                    prop_assert_ne!(*by, before.submitted_by);
+                                    prop_assert_eq!(Some(*step), before.step);
+                                    prop_assert!(next.is_none() || *next == Some(step + 1));
+                                    prop_assert!(!actor.has("admin") && !actor.has("auditor"));
+                                }
+                                apply(&mut req, e);
+                            }
+                            prop_assert_eq!(req.version, before.version + events.len() as u32);
+                        }
+                        Err(_) => prop_assert_eq!(&req, &before),
+                    }
+                    prop_assert_eq!(req.status == Status::InReview || req.status == Status::Returned, req.step.is_some());
+                }
+            }
+        }
+    }
+}
