@@ -5,6 +5,7 @@
 //! This module imports nothing from tokio, sqlx, axum, hickory or instant-acme; CI checks that.
 
 pub mod calendar;
+pub mod policy;
 pub mod request;
 pub mod serial;
 pub mod workflow;
