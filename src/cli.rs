@@ -83,6 +83,72 @@ pub enum Command {
     /// Zone files: import and export.
     #[command(subcommand)]
     Zone(ZoneCommand),
+    /// Agencies (OPD) that request subdomains.
+    #[command(subcommand)]
+    Agency(AgencyCommand),
+    /// Users and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `ranah agency …`
+#[derive(Debug, Subcommand)]
+pub enum AgencyCommand {
+    /// Register an agency.
+    Add {
+        /// Short code, e.g. DINKES (letters, digits, `-`, `_`).
+        code: String,
+        /// Full name, e.g. "Dinas Kesehatan".
+        name: String,
+    },
+}
+
+/// `ranah user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        /// Login name.
+        name: String,
+        /// A role (repeatable). `ROLE@FROM..UNTIL` holds it only between two dates
+        /// (inclusive, YYYY-MM-DD), e.g. an acting head of office.
+        #[arg(long = "role", required = true, value_name = "ROLE")]
+        roles: Vec<String>,
+        /// The agency of an applicant.
+        #[arg(long, value_name = "CODE")]
+        agency: Option<String>,
+        /// Email address for notifications.
+        #[arg(long, value_name = "ADDR")]
+        email: Option<String>,
+    },
+    /// Disable a user: their tokens stop working at once.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+}
+
+/// `ranah token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once, alone on standard output.
+    Create {
+        /// The user.
+        user: String,
+        /// Last valid day (YYYY-MM-DD, through the end of that day in UTC).
+        #[arg(long, value_name = "DATE")]
+        expires: Option<chrono::NaiveDate>,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token.
+    Revoke {
+        /// The token's id, from `token list`.
+        id: i64,
+    },
 }
 
 /// `ranah zone …`

@@ -411,6 +411,25 @@ pub struct LogConfig {
 }
 
 impl Config {
+    /// The workflow named by `workflow`: a preset, or a TOML file.
+    pub fn load_workflow(&self) -> Result<crate::domain::workflow::Workflow, ConfigError> {
+        use crate::domain::workflow::Workflow;
+        let invalid = |message: String| ConfigError::Invalid {
+            key: "workflow".into(),
+            message,
+        };
+        if self.workflow.ends_with(".toml") || self.workflow.contains('/') {
+            let path = PathBuf::from(&self.workflow);
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Workflow::from_toml(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))
+        } else {
+            Workflow::preset(&self.workflow).map_err(|e| invalid(e.to_string()))
+        }
+    }
+
     /// The effective configuration as TOML, secrets redacted (for `ranah check-config`).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))

@@ -14,12 +14,14 @@
 //! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
 //! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, graceful shutdown | everything above |
+//! | [`admin`] | agencies, users, tokens from the command line | store |
 //! | [`cli`], [`telemetry`] | command line and logging | clap, tracing |
 //!
 //! Adapters depend on `domain`, never the other way round.
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -15,7 +15,7 @@ use ranah::cli::{Cli, Command, ZoneCommand};
 use ranah::config::{Config, ConfigLayer};
 use ranah::import::{self, ImportOutcome};
 use ranah::store::Store;
-use ranah::{daemon, telemetry, zonefile};
+use ranah::{admin, daemon, telemetry, zonefile};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -76,11 +76,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let store = Store::connect(config.database_url.expose()).await?;
-            let applied = store.migrate().await?;
-            println!("{applied} migration(s) applied; the schema is up to date");
+            let applied = store.migrate().await;
             store.close().await;
+            println!(
+                "{} migration(s) applied; the schema is up to date",
+                applied?
+            );
             Ok(())
         }
+        command => {
+            // Every other command works on the store: open it once, close it also on error.
+            let store = Store::open(config.database_url.expose()).await?;
+            let result = store_command(&store, &config, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn store_command(store: &Store, config: &Config, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve | Command::CheckConfig | Command::Migrate => Ok(()),
+        Command::Agency(cmd) => admin::agency(store, cmd).await,
+        Command::User(cmd) => admin::user(store, config, cmd).await,
+        Command::Token(cmd) => admin::token(store, cmd).await,
         Command::Zone(ZoneCommand::Import {
             file,
             origin,
@@ -89,12 +108,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let origin = origin
                 .map(|o| Name::from_ascii(&o).with_context(|| format!("invalid --origin {o}")))
                 .transpose()?;
-            let store = Store::open(config.database_url.expose()).await?;
             let outcome =
-                import::import_file(&store, &file, origin.as_ref(), replace, chrono::Utc::now())
-                    .await;
-            store.close().await;
-            match outcome? {
+                import::import_file(store, &file, origin.as_ref(), replace, chrono::Utc::now())
+                    .await?;
+            match outcome {
                 ImportOutcome::Created {
                     zone,
                     records,
@@ -120,10 +137,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Name::from_ascii(&zone).with_context(|| format!("invalid zone name {zone}"))?;
             origin.set_fqdn(true);
             let origin = origin.to_lowercase();
-            let store = Store::open(config.database_url.expose()).await?;
-            let stored = store.load_zone(&origin).await;
-            store.close().await;
-            let stored = stored?.with_context(|| format!("no zone {origin} in the store"))?;
+            let stored = store
+                .load_zone(&origin)
+                .await?
+                .with_context(|| format!("no zone {origin} in the store"))?;
             let text = zonefile::write(&stored.content);
             match output {
                 Some(path) => std::fs::write(&path, text)

@@ -11,6 +11,7 @@
 //! [`StoreError::Conflict`]), the records are added and removed, and the journal gets the
 //! change with each record it removed and added.
 
+mod people;
 mod zones;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+pub use people::{Agency, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use zones::{ChangeMeta, JournalEntry, StoredZone, ZoneSource};
 
 /// Errors of the store.
@@ -52,6 +54,12 @@ pub enum StoreError {
     /// No such zone.
     #[error("no zone {0}")]
     NoSuchZone(String),
+    /// Something with that name or code exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// No such thing.
+    #[error("no {0}")]
+    NotFound(String),
     /// Stored data cannot be read back (should never happen; names the row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

@@ -174,7 +174,17 @@ fn migrate_creates_the_schema() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 migration(s) applied"));
+    let migrations = std::fs::read_dir(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"),
+    )
+    .unwrap()
+    .count();
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("{migrations} migration(s) applied")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(tmp.path().join("data/ranah.db").exists());
     let out = ranah_cli(tmp.path(), &["migrate"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));

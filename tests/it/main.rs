@@ -1,5 +1,6 @@
 //! Integration tests: the real `ranah` binary, real DNS clients and real zone checkers.
 
+mod admin_cli;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;

@@ -1,0 +1,207 @@
+//! The administration commands: agencies, users and tokens (`ranah agency|user|token …`).
+//! They print what they did on standard output; `token create` prints only the token.
+
+use anyhow::{Context as _, bail};
+use chrono::{NaiveDate, Utc};
+
+use crate::cli::{AgencyCommand, TokenCommand, UserCommand};
+use crate::config::Config;
+use crate::store::{RoleGrant, Store};
+
+/// `ROLE` or `ROLE@FROM..UNTIL`.
+pub fn parse_role_grant(s: &str) -> anyhow::Result<RoleGrant> {
+    let (role, period) = match s.split_once('@') {
+        Some((r, p)) => (r, Some(p)),
+        None => (s, None),
+    };
+    let (from, until) = match period {
+        None => (None, None),
+        Some(p) => {
+            let (a, b) = p
+                .split_once("..")
+                .with_context(|| format!("`{s}`: write ROLE@YYYY-MM-DD..YYYY-MM-DD"))?;
+            let date = |d: &str| -> anyhow::Result<Option<NaiveDate>> {
+                if d.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(d.parse().with_context(|| {
+                    format!("`{d}` is not a date (YYYY-MM-DD)")
+                })?))
+            };
+            (date(a)?, date(b)?)
+        }
+    };
+    if let (Some(f), Some(u)) = (from, until)
+        && u < f
+    {
+        bail!("`{s}`: the period ends before it starts");
+    }
+    Ok(RoleGrant {
+        role: role.to_owned(),
+        from,
+        until,
+    })
+}
+
+fn check_code(code: &str) -> anyhow::Result<()> {
+    let ok = !code.is_empty()
+        && code.len() <= 32
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        bail!("agency code `{code}`: 1 to 32 letters, digits, `-` or `_`");
+    }
+    Ok(())
+}
+
+fn check_email(email: &str) -> anyhow::Result<()> {
+    let ok = email.split_once('@').is_some_and(|(user, domain)| {
+        !user.is_empty() && domain.contains('.') && !domain.starts_with('.')
+    }) && !email.chars().any(char::is_whitespace);
+    if !ok {
+        bail!("`{email}` is not an email address");
+    }
+    Ok(())
+}
+
+/// `ranah agency …`
+pub async fn agency(store: &Store, cmd: AgencyCommand) -> anyhow::Result<()> {
+    match cmd {
+        AgencyCommand::Add { code, name } => {
+            check_code(&code)?;
+            if name.trim().is_empty() {
+                bail!("the agency needs a name");
+            }
+            let id = store.add_agency(&code, name.trim(), Utc::now()).await?;
+            println!("agency {code} added (id {id})");
+        }
+    }
+    Ok(())
+}
+
+/// `ranah user …`
+pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            name,
+            roles,
+            agency,
+            email,
+        } => {
+            if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
+                bail!("user name `{name}`: no spaces");
+            }
+            if let Some(e) = &email {
+                check_email(e)?;
+            }
+            let workflow = config.load_workflow()?;
+            let known = workflow.roles();
+            let grants = roles
+                .iter()
+                .map(|r| parse_role_grant(r))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for g in &grants {
+                if !known.iter().any(|k| k.as_str() == g.role) {
+                    let names: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
+                    bail!(
+                        "unknown role `{}` for workflow {} (roles: {})",
+                        g.role,
+                        workflow.name,
+                        names.join(", ")
+                    );
+                }
+            }
+            let is_applicant = grants.iter().any(|g| g.role == "applicant");
+            let agency_id = match &agency {
+                Some(code) => Some(
+                    store
+                        .agency(code)
+                        .await?
+                        .with_context(|| {
+                            format!("no agency {code} (add it with `ranah agency add`)")
+                        })?
+                        .id,
+                ),
+                None if is_applicant => {
+                    bail!("an applicant belongs to an agency: give --agency CODE")
+                }
+                None => None,
+            };
+            let id = store
+                .add_user(&name, email.as_deref(), agency_id, &grants, Utc::now())
+                .await?;
+            println!("user {name} added (id {id})");
+        }
+        UserCommand::Disable { name } => {
+            store.disable_user(&name).await?;
+            println!("user {name} disabled; their tokens no longer work");
+        }
+    }
+    Ok(())
+}
+
+/// `ranah token …`
+pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Create { user, expires } => {
+            let expires_at = expires
+                .map(|d| {
+                    d.succ_opt()
+                        .unwrap_or(d)
+                        .and_hms_opt(0, 0, 0)
+                        .map(|t| t.and_utc())
+                        .context("invalid date")
+                })
+                .transpose()?;
+            if expires_at.is_some_and(|e| e <= Utc::now()) {
+                bail!("the expiry date is in the past");
+            }
+            let (_, token) = store.create_token(&user, expires_at, Utc::now()).await?;
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            println!(
+                "{:>5}  {:<16}  {:<14}  {:<20}  {:<20}  revoked",
+                "id", "user", "prefix", "created", "expires"
+            );
+            for t in store.list_tokens().await? {
+                println!(
+                    "{:>5}  {:<16}  {:<14}  {:<20}  {:<20}  {}",
+                    t.id,
+                    t.user,
+                    format!("{}…", t.prefix),
+                    t.created_at,
+                    t.expires_at.unwrap_or_else(|| "-".into()),
+                    t.revoked_at.unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            store.revoke_token(id, Utc::now()).await?;
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_grants() {
+        assert_eq!(parse_role_grant("technical").unwrap().from, None);
+        let g = parse_role_grant("head_of_office@2026-12-01..2026-12-31").unwrap();
+        assert_eq!(g.role, "head_of_office");
+        assert_eq!(g.until, Some("2026-12-31".parse().unwrap()));
+        let open = parse_role_grant("head_of_office@2026-12-01..").unwrap();
+        assert_eq!(open.until, None);
+        assert!(parse_role_grant("x@2026-12-31..2026-12-01").is_err());
+        assert!(parse_role_grant("x@tomorrow").is_err());
+        assert!(check_email("andi@dinkes.example").is_ok());
+        assert!(check_email("andi").is_err());
+        assert!(check_code("DINKES").is_ok());
+        assert!(check_code("DIN KES").is_err());
+    }
+}

@@ -1,0 +1,411 @@
+//! Agencies, users, roles and API tokens.
+
+use base64::Engine as _;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A role held by a user, optionally only between two dates (inclusive): an acting official.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    /// The role's name.
+    pub role: String,
+    /// First day, if limited.
+    pub from: Option<NaiveDate>,
+    /// Last day, if limited.
+    pub until: Option<NaiveDate>,
+}
+
+/// An agency (OPD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agency {
+    /// Id.
+    pub id: i64,
+    /// Short code, e.g. `DINKES`.
+    pub code: String,
+    /// Full name.
+    pub name: String,
+}
+
+/// A token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Id (for `token revoke`).
+    pub id: i64,
+    /// The user's name.
+    pub user: String,
+    /// First characters of the token.
+    pub prefix: String,
+    /// Created.
+    pub created_at: String,
+    /// Expiry, if any.
+    pub expires_at: Option<String>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// Who a valid token belongs to, with the roles held on the given day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// User id.
+    pub user_id: i64,
+    /// User name.
+    pub name: String,
+    /// The user's agency, for applicants.
+    pub agency_id: Option<i64>,
+    /// Roles held today.
+    pub roles: Vec<String>,
+}
+
+/// Tokens start with this, so that a leaked one is recognisable (secret scanners).
+pub const TOKEN_PREFIX: &str = "ranah_";
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Store {
+    /// Register an agency.
+    pub async fn add_agency(
+        &self,
+        code: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO agencies (code, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (code) DO NOTHING RETURNING id",
+        )
+        .bind(code)
+        .bind(name)
+        .bind(ts(now))
+        .fetch_optional(self.sqlite())
+        .await?;
+        match row {
+            Some(r) => Ok(r.try_get(0)?),
+            None => Err(StoreError::AlreadyExists(format!("agency {code}"))),
+        }
+    }
+
+    /// An agency by code.
+    pub async fn agency(&self, code: &str) -> Result<Option<Agency>, StoreError> {
+        let row = sqlx::query("SELECT id, code, name FROM agencies WHERE code = $1")
+            .bind(code)
+            .fetch_optional(self.sqlite())
+            .await?;
+        row.map(|r| {
+            Ok(Agency {
+                id: r.try_get("id")?,
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Add a user with roles, in one transaction.
+    pub async fn add_user(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        agency_id: Option<i64>,
+        roles: &[RoleGrant],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO users (name, email, agency_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(name)
+        .bind(email)
+        .bind(agency_id)
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::AlreadyExists(format!("user {name}")));
+        };
+        let user_id: i64 = row.try_get(0)?;
+        for grant in roles {
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, role, valid_from, valid_until) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(user_id)
+            .bind(&grant.role)
+            .bind(grant.from.map(|d| d.to_string()))
+            .bind(grant.until.map(|d| d.to_string()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(user_id)
+    }
+
+    /// Disable a user: their tokens stop working at once.
+    pub async fn disable_user(&self, name: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1")
+            .bind(name)
+            .execute(self.sqlite())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        Ok(())
+    }
+
+    /// Create a token for a user: 256 random bits, returned once; only its hash is stored.
+    pub async fn create_token(
+        &self,
+        user: &str,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, String), StoreError> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+        let token = format!(
+            "{TOKEN_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        );
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, prefix, expires_at, created_at) \
+             SELECT id, $2, $3, $4, $5 FROM users WHERE name = $1 AND disabled = 0 RETURNING id",
+        )
+        .bind(user)
+        .bind(token_hash(&token))
+        .bind(&token[..TOKEN_PREFIX.len() + 6])
+        .bind(expires_at.map(ts))
+        .bind(ts(now))
+        .fetch_optional(self.sqlite())
+        .await?;
+        match row {
+            Some(r) => Ok((r.try_get(0)?, token)),
+            None => Err(StoreError::NotFound(format!("active user {user}"))),
+        }
+    }
+
+    /// Every token, newest first.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, u.name, t.prefix, t.created_at, t.expires_at, t.revoked_at \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id DESC",
+        )
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    user: r.try_get("name")?,
+                    prefix: r.try_get("prefix")?,
+                    created_at: r.try_get("created_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revoke a token.
+    pub async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(ts(now))
+        .execute(self.sqlite())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("unrevoked token {id}")));
+        }
+        Ok(())
+    }
+
+    /// The user a token belongs to, if it is valid at `now`, with the roles held on `today`
+    /// (the date in the office's time zone).
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        today: NaiveDate,
+    ) -> Result<Option<Authenticated>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.agency_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0 \
+             AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        )
+        .bind(token_hash(token))
+        .bind(ts(now))
+        .fetch_optional(self.sqlite())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user_id: i64 = row.try_get("id")?;
+        let day = today.to_string();
+        let roles = sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT role FROM user_roles WHERE user_id = $1 \
+             AND (valid_from IS NULL OR valid_from <= $2) \
+             AND (valid_until IS NULL OR valid_until >= $2) ORDER BY role",
+        )
+        .bind(user_id)
+        .bind(&day)
+        .fetch_all(self.sqlite())
+        .await?;
+        Ok(Some(Authenticated {
+            user_id,
+            name: row.try_get("name")?,
+            agency_id: row.try_get("agency_id")?,
+            roles,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        (dir, Store::open(&url).await.unwrap())
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn tokens_roles_and_their_limits() {
+        let (_dir, s) = store().await;
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
+        let agency = s
+            .add_agency("DINKES", "Dinas Kesehatan", now)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.add_agency("DINKES", "x", now).await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+        s.add_user(
+            "andi",
+            Some("andi@dinkes.example"),
+            Some(agency),
+            &[RoleGrant {
+                role: "applicant".into(),
+                from: None,
+                until: None,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+        s.add_user(
+            "budi",
+            None,
+            None,
+            &[
+                RoleGrant {
+                    role: "head_of_division".into(),
+                    from: None,
+                    until: None,
+                },
+                RoleGrant {
+                    role: "head_of_office".into(),
+                    from: Some(day("2026-12-01")),
+                    until: Some(day("2026-12-31")),
+                },
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+        let (_, andi) = s.create_token("andi", None, now).await.unwrap();
+        assert!(andi.starts_with(TOKEN_PREFIX) && andi.len() > 40);
+        let who = s
+            .authenticate(&andi, now, day("2026-11-23"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (who.name.as_str(), who.agency_id, who.roles.clone()),
+            ("andi", Some(agency), vec!["applicant".to_string()])
+        );
+        assert_eq!(
+            s.authenticate("ranah_wrong", now, day("2026-11-23"))
+                .await
+                .unwrap(),
+            None
+        );
+
+        // An acting appointment holds only within its dates.
+        let (_, budi) = s
+            .create_token("budi", Some(now + chrono::Duration::days(60)), now)
+            .await
+            .unwrap();
+        let roles = |d: &'static str| {
+            let s = s.clone();
+            let budi = budi.clone();
+            async move {
+                s.authenticate(&budi, now, day(d))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .roles
+            }
+        };
+        assert_eq!(roles("2026-11-30").await, ["head_of_division"]);
+        assert_eq!(
+            roles("2026-12-01").await,
+            ["head_of_division", "head_of_office"]
+        );
+        assert_eq!(
+            roles("2026-12-31").await,
+            ["head_of_division", "head_of_office"]
+        );
+        assert_eq!(roles("2027-01-01").await, ["head_of_division"]);
+        // Expiry.
+        assert_eq!(
+            s.authenticate(&budi, now + chrono::Duration::days(61), day("2027-01-23"))
+                .await
+                .unwrap(),
+            None
+        );
+
+        // Revocation and disabling end access at once; the listing never shows the token.
+        let listed = s.list_tokens().await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(
+            listed
+                .iter()
+                .all(|t| !andi.starts_with(&format!("{}x", t.prefix)) && t.prefix.len() < 20)
+        );
+        s.revoke_token(listed[0].id, now).await.unwrap();
+        assert_eq!(
+            s.authenticate(&budi, now, day("2026-11-23")).await.unwrap(),
+            None
+        );
+        assert!(matches!(
+            s.revoke_token(listed[0].id, now).await,
+            Err(StoreError::NotFound(_))
+        ));
+        s.disable_user("andi").await.unwrap();
+        assert_eq!(
+            s.authenticate(&andi, now, day("2026-11-23")).await.unwrap(),
+            None
+        );
+        assert!(matches!(
+            s.create_token("andi", None, now).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
