@@ -11,6 +11,7 @@
 //! | [`store`] | sqlx persistence: zones, records, change journal; migrations | sqlx |
 //! | [`dns`] | in-memory zone views, lookup rules, the UDP/TCP server | hickory |
 //! | [`publish`] | the single entry point for record changes: store, then served view | store, dns, domain |
+//! | [`service`] | workflow services: load → decide → persist in one transaction → publish | domain, store, publish |
 //! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
 //! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, graceful shutdown | everything above |
@@ -30,6 +31,7 @@ pub mod dns;
 pub mod domain;
 pub mod import;
 pub mod publish;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod zonefile;

@@ -17,8 +17,9 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use tokio::sync::Mutex;
 
 use crate::dns::{ZoneDiff, ZoneView, Zones};
+use crate::domain::request::Request;
 use crate::domain::serial::next_serial;
-use crate::store::{ChangeMeta, Store, StoreError};
+use crate::store::{ChangeMeta, HistoryEntry, Store, StoreError, ZoneChangeCommit};
 use crate::zonefile;
 
 /// One requested change to a zone's records.
@@ -43,6 +44,19 @@ pub struct ChangeSet {
     pub ops: Vec<ChangeOp>,
     /// Why, and on whose behalf.
     pub meta: ChangeMeta,
+}
+
+/// A request's new state to commit with a zone change.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCommit<'a> {
+    /// The request.
+    pub id: i64,
+    /// The version its new state was decided on.
+    pub expected_version: u32,
+    /// The new state.
+    pub state: &'a Request,
+    /// The history entries to append.
+    pub history: &'a [HistoryEntry],
 }
 
 /// What a change did.
@@ -116,6 +130,26 @@ impl Publisher {
         change: &ChangeSet,
         now: DateTime<Utc>,
     ) -> Result<Applied, PublishError> {
+        self.apply_inner(change, None, now).await
+    }
+
+    /// Apply a change and a request's new state in one store transaction (an approval that
+    /// provisions): both commit or neither does. Returns when DNS answers the change.
+    pub async fn apply_with_request(
+        &self,
+        change: &ChangeSet,
+        request: RequestCommit<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, PublishError> {
+        self.apply_inner(change, Some(request), now).await
+    }
+
+    async fn apply_inner(
+        &self,
+        change: &ChangeSet,
+        request: Option<RequestCommit<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, PublishError> {
         let zone_name = lower(&change.zone);
         let handle = self
             .zones
@@ -126,6 +160,11 @@ impl Publisher {
         let serial_before = view.serial();
         let mut diff = resolve(&view, &zone_name, &change.ops)?;
         if diff.added.is_empty() && diff.removed.is_empty() {
+            if let Some(r) = request {
+                self.store
+                    .commit_request(r.id, r.expected_version, r.state, r.history, None, now)
+                    .await?;
+            }
             return Ok(Applied {
                 serial_before,
                 serial: serial_before,
@@ -138,9 +177,31 @@ impl Publisher {
             _ => serial_before,
         };
         diff.soa = Some(new_soa);
-        self.store
-            .commit_change(&zone_name, serial_before, &diff, &change.meta, now)
-            .await?;
+        match request {
+            None => {
+                self.store
+                    .commit_change(&zone_name, serial_before, &diff, &change.meta, now)
+                    .await?
+            }
+            Some(r) => {
+                let zone_change = ZoneChangeCommit {
+                    origin: &zone_name,
+                    serial_before,
+                    diff: &diff,
+                    meta: &change.meta,
+                };
+                self.store
+                    .commit_request(
+                        r.id,
+                        r.expected_version,
+                        r.state,
+                        r.history,
+                        Some(zone_change),
+                        now,
+                    )
+                    .await?
+            }
+        }
         let mut next = ZoneView::clone(&view);
         next.apply(&diff);
         handle.publish(next);

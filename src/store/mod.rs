@@ -12,6 +12,7 @@
 //! change with each record it removed and added.
 
 mod people;
+mod requests;
 mod zones;
 
 use std::path::PathBuf;
@@ -22,6 +23,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Sqlite};
 
 pub use people::{Agency, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
+pub use requests::{
+    HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
+};
 pub use zones::{ChangeMeta, JournalEntry, StoredZone, ZoneSource};
 
 /// Errors of the store.

@@ -74,7 +74,7 @@ fn record_from_row(owner: &str, rtype: i64, ttl: i64, rdata: &[u8]) -> Result<Re
     Ok(Record::from_rdata(name, ttl, data))
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
 async fn insert_record(
     tx: &mut Tx<'_>,
@@ -276,76 +276,8 @@ impl Store {
         meta: &ChangeMeta,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let zone = origin.to_ascii();
-        let new_soa = match diff.soa.as_ref().map(|r| &r.data) {
-            Some(RData::SOA(soa)) => soa,
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "change to {zone} without a SOA"
-                )));
-            }
-        };
-        let now = ts(now);
         let mut tx = self.sqlite().begin().await?;
-        // The first statement writes, so SQLite takes the write lock at once (no deferred
-        // upgrade that could deadlock against another writer).
-        let updated = sqlx::query(
-            "UPDATE zones SET soa_serial = $1, soa_mname = $2, soa_rname = $3, soa_refresh = $4, \
-             soa_retry = $5, soa_expire = $6, soa_minimum = $7, updated_at = $8 \
-             WHERE name = $9 AND soa_serial = $10 RETURNING id",
-        )
-        .bind(i64::from(new_soa.serial))
-        .bind(new_soa.mname.to_ascii())
-        .bind(new_soa.rname.to_ascii())
-        .bind(i64::from(new_soa.refresh))
-        .bind(i64::from(new_soa.retry))
-        .bind(i64::from(new_soa.expire))
-        .bind(i64::from(new_soa.minimum))
-        .bind(&now)
-        .bind(&zone)
-        .bind(i64::from(serial_before))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = updated else {
-            return Err(StoreError::Conflict(zone));
-        };
-        let zone_id: i64 = row.try_get(0)?;
-
-        let change_id: i64 = sqlx::query_scalar(
-            "INSERT INTO zone_changes (zone_id, serial_before, serial_after, changed_at, reason, \
-             agency_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(zone_id)
-        .bind(i64::from(serial_before))
-        .bind(i64::from(new_soa.serial))
-        .bind(&now)
-        .bind(&meta.reason)
-        .bind(meta.agency_id)
-        .bind(meta.request_id)
-        .fetch_one(&mut *tx)
-        .await?;
-
-        let mut seq = 0i64;
-        for record in &diff.removed {
-            let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
-            sqlx::query(
-                "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 \
-                 AND rdata = $4",
-            )
-            .bind(zone_id)
-            .bind(record.name.to_ascii())
-            .bind(i64::from(u16::from(record.record_type())))
-            .bind(wire)
-            .execute(&mut *tx)
-            .await?;
-            journal_record(&mut tx, change_id, seq, "del", record).await?;
-            seq += 1;
-        }
-        for record in &diff.added {
-            insert_record(&mut tx, zone_id, record, meta, &now).await?;
-            journal_record(&mut tx, change_id, seq, "add", record).await?;
-            seq += 1;
-        }
+        write_change(&mut tx, origin, serial_before, diff, meta, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -405,4 +337,86 @@ impl Store {
         }
         Ok(entries)
     }
+}
+
+/// The writes of one zone change, inside the caller's transaction (so that an approval and
+/// the records it provisions commit together).
+pub(crate) async fn write_change(
+    tx: &mut Tx<'_>,
+    origin: &Name,
+    serial_before: u32,
+    diff: &ZoneDiff,
+    meta: &ChangeMeta,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let zone = origin.to_ascii();
+    let new_soa = match diff.soa.as_ref().map(|r| &r.data) {
+        Some(RData::SOA(soa)) => soa,
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "change to {zone} without a SOA"
+            )));
+        }
+    };
+    let now = ts(now);
+    // The first statement writes, so SQLite takes the write lock at once (no deferred
+    // upgrade that could deadlock against another writer).
+    let updated = sqlx::query(
+        "UPDATE zones SET soa_serial = $1, soa_mname = $2, soa_rname = $3, soa_refresh = $4, \
+         soa_retry = $5, soa_expire = $6, soa_minimum = $7, updated_at = $8 \
+         WHERE name = $9 AND soa_serial = $10 RETURNING id",
+    )
+    .bind(i64::from(new_soa.serial))
+    .bind(new_soa.mname.to_ascii())
+    .bind(new_soa.rname.to_ascii())
+    .bind(i64::from(new_soa.refresh))
+    .bind(i64::from(new_soa.retry))
+    .bind(i64::from(new_soa.expire))
+    .bind(i64::from(new_soa.minimum))
+    .bind(&now)
+    .bind(&zone)
+    .bind(i64::from(serial_before))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = updated else {
+        return Err(StoreError::Conflict(zone));
+    };
+    let zone_id: i64 = row.try_get(0)?;
+
+    let change_id: i64 = sqlx::query_scalar(
+        "INSERT INTO zone_changes (zone_id, serial_before, serial_after, changed_at, reason, \
+         agency_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(zone_id)
+    .bind(i64::from(serial_before))
+    .bind(i64::from(new_soa.serial))
+    .bind(&now)
+    .bind(&meta.reason)
+    .bind(meta.agency_id)
+    .bind(meta.request_id)
+    .fetch_one(&mut **tx)
+    .await?;
+
+    let mut seq = 0i64;
+    for record in &diff.removed {
+        let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+        sqlx::query(
+            "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 \
+             AND rdata = $4",
+        )
+        .bind(zone_id)
+        .bind(record.name.to_ascii())
+        .bind(i64::from(u16::from(record.record_type())))
+        .bind(wire)
+        .execute(&mut **tx)
+        .await?;
+        journal_record(tx, change_id, seq, "del", record).await?;
+        seq += 1;
+    }
+    for record in &diff.added {
+        insert_record(tx, zone_id, record, meta, &now).await?;
+        journal_record(tx, change_id, seq, "add", record).await?;
+        seq += 1;
+    }
+    Ok(())
 }

@@ -5,4 +5,5 @@ mod dns_behaviour;
 mod harness;
 mod lifecycle;
 mod publish;
+mod requests;
 mod zone_files;

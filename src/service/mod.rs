@@ -1,0 +1,5 @@
+//! Services: load → decide (pure core) → persist in one transaction → publish. The API and
+//! the command line call these; they never touch the store or the zones directly for the
+//! workflow.
+
+pub mod requests;

@@ -1,0 +1,537 @@
+//! Subdomain requests: submit, and act on them (approve, return, reject, resubmit, withdraw),
+//! provisioning the records in the same transaction as the approval of the `provision` step.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
+use hickory_proto::rr::{LowerName, Name, RData, Record};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::calendar::Calendar;
+use crate::domain::policy::{FieldError, Policy, RecordValue, RequestedRecord};
+use crate::domain::request::{self, Actor, Command, DomainError, Event, Kind, Request};
+use crate::domain::workflow::{Effect, RoleName, Workflow};
+use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher, RequestCommit};
+use crate::store::{
+    Authenticated, ChangeMeta, HistoryEntry, RequestData, Store, StoreError, StoredRequest,
+};
+
+/// Why a service call failed; the API maps each to one problem type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// A workflow rule refused the action.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The input is invalid; every problem is listed.
+    #[error("the request is invalid")]
+    Validation(Vec<FieldError>),
+    /// No such request, or not visible to the caller.
+    #[error("no such request")]
+    NotFound,
+    /// The caller's roles do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The name exists or another open request holds it.
+    #[error("{message}")]
+    NameTaken {
+        /// What holds it.
+        message: String,
+        /// The open request that holds it, if that is what holds it.
+        held_by: Option<i64>,
+    },
+    /// Someone else changed the request or the zone first.
+    #[error("{0}")]
+    Conflict(String),
+    /// Provisioning failed on the zone's rules.
+    #[error(transparent)]
+    Publish(PublishError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => {
+                Self::Conflict(format!("{what} was changed concurrently; reload and retry"))
+            }
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<PublishError> for ServiceError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Store(s) => s.into(),
+            other => Self::Publish(other),
+        }
+    }
+}
+
+/// The contact person of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A requested record as submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordInput {
+    /// `A`, `AAAA`, `CNAME`, `TXT` or `MX`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// The value.
+    pub value: String,
+    /// TTL (default 3600).
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+}
+
+fn default_ttl() -> u32 {
+    3600
+}
+
+/// A new request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewRequest {
+    /// create, change or delete.
+    pub kind: String,
+    /// The zone.
+    pub zone: String,
+    /// The label under the zone.
+    pub name: String,
+    /// The records (not for delete).
+    #[serde(default)]
+    pub records: Vec<RecordInput>,
+    /// Contact person.
+    pub contact: Contact,
+    /// Purpose.
+    pub purpose: String,
+    /// Recommendation reference.
+    #[serde(default)]
+    pub recommendation_ref: Option<String>,
+    /// Whether a certificate is wanted.
+    #[serde(default)]
+    pub certificate: bool,
+    /// The agency's code, when the front office registers on its behalf.
+    #[serde(default)]
+    pub agency: Option<String>,
+}
+
+/// The requests service.
+pub struct Requests {
+    store: Store,
+    publisher: Arc<Publisher>,
+    workflow: Arc<Workflow>,
+    calendar: Arc<Calendar>,
+    policy: Policy,
+}
+
+fn actor(caller: &Authenticated) -> Actor {
+    Actor {
+        user_id: caller.user_id,
+        roles: caller
+            .roles
+            .iter()
+            .filter_map(|r| RoleName::parse(r).ok())
+            .collect(),
+        agency_id: caller.agency_id,
+    }
+}
+
+fn field(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        code,
+        message: message.into(),
+    }
+}
+
+impl Requests {
+    /// The service over a store, the zones' publisher, a workflow, a calendar and a policy.
+    pub fn new(
+        store: Store,
+        publisher: Arc<Publisher>,
+        workflow: Arc<Workflow>,
+        calendar: Arc<Calendar>,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            store,
+            publisher,
+            workflow,
+            calendar,
+            policy,
+        }
+    }
+
+    /// The workflow in force.
+    pub fn workflow(&self) -> &Workflow {
+        &self.workflow
+    }
+
+    /// Submit a request; returns its id.
+    pub async fn submit(
+        &self,
+        caller: &Authenticated,
+        input: NewRequest,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ServiceError> {
+        let who = actor(caller);
+        let agency_id = if who.has("front_office") && input.agency.is_some() {
+            let code = input.agency.as_deref().unwrap_or_default();
+            match self.store.agency(code).await? {
+                Some(a) => a.id,
+                None => {
+                    return Err(ServiceError::Validation(vec![field(
+                        "agency",
+                        "unknown_agency",
+                        format!("no agency {code}"),
+                    )]));
+                }
+            }
+        } else if who.has("applicant") {
+            caller
+                .agency_id
+                .ok_or_else(|| ServiceError::Forbidden("the applicant has no agency".into()))?
+        } else if who.has("front_office") {
+            return Err(ServiceError::Validation(vec![field(
+                "agency",
+                "required",
+                "the front office names the agency it registers for",
+            )]));
+        } else {
+            return Err(ServiceError::Forbidden(
+                "only applicants and the front office submit requests".into(),
+            ));
+        };
+
+        let mut errors = Vec::new();
+        let kind = match input.kind.as_str() {
+            "create" => Some(Kind::Create),
+            "change" => Some(Kind::Change),
+            "delete" => Some(Kind::Delete),
+            other => {
+                errors.push(field(
+                    "kind",
+                    "invalid_kind",
+                    format!("`{other}`: create, change or delete"),
+                ));
+                None
+            }
+        };
+        let zone = input.zone.trim().trim_end_matches('.').to_ascii_lowercase();
+        let zone_name = Name::from_ascii(format!("{zone}.")).ok();
+        let served = zone_name
+            .as_ref()
+            .and_then(|z| self.publisher.zones().get(&LowerName::new(z)));
+        if served.is_none() {
+            errors.push(field(
+                "zone",
+                "unknown_zone",
+                format!("ranah does not serve {zone}"),
+            ));
+        }
+        let label = match self.policy.check_label(&input.name, &zone) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        if kind != Some(Kind::Delete) {
+            let requested: Vec<RequestedRecord> = input
+                .records
+                .iter()
+                .map(|r| RequestedRecord {
+                    rtype: r.rtype.clone(),
+                    value: r.value.clone(),
+                    ttl: r.ttl,
+                })
+                .collect();
+            if let Err(mut e) = self.policy.check_records(&requested) {
+                errors.append(&mut e);
+            }
+        }
+        if input.contact.name.trim().is_empty() {
+            errors.push(field(
+                "contact.name",
+                "required",
+                "the contact person's name is required",
+            ));
+        }
+        if !input.contact.email.contains('@') {
+            errors.push(field(
+                "contact.email",
+                "invalid_email",
+                "the contact's email address is required",
+            ));
+        }
+        if input.purpose.trim().is_empty() {
+            errors.push(field(
+                "purpose",
+                "required",
+                "say what the subdomain is for",
+            ));
+        }
+        let (Some(kind), Some(label), Some(view)) = (kind, label, served.map(|s| s.view())) else {
+            return Err(ServiceError::Validation(errors));
+        };
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+
+        let fqdn = format!("{label}.{zone}.");
+        let exists = Name::from_ascii(&fqdn)
+            .map(|n| view.name_exists(&LowerName::new(&n)))
+            .unwrap_or(false);
+        if let Some(held) = self.store.open_request_for(&zone, &label).await? {
+            return Err(ServiceError::NameTaken {
+                message: format!("{fqdn} is held by open request {held}"),
+                held_by: Some(held),
+            });
+        }
+        match kind {
+            Kind::Create if exists => {
+                return Err(ServiceError::NameTaken {
+                    message: format!("{fqdn} already exists"),
+                    held_by: None,
+                });
+            }
+            Kind::Change | Kind::Delete => {
+                let owners = self.store.owners_of(&format!("{zone}."), &fqdn).await?;
+                if owners.is_empty() {
+                    return Err(ServiceError::Validation(vec![field(
+                        "name",
+                        "no_such_name",
+                        format!("{fqdn} does not exist"),
+                    )]));
+                }
+                if owners.iter().any(|o| *o != Some(agency_id)) {
+                    return Err(ServiceError::Forbidden(format!(
+                        "{fqdn} is not owned by this agency (an admin assigns owners of imported names)"
+                    )));
+                }
+            }
+            Kind::Create => {}
+        }
+
+        let state = request::submit(kind, agency_id, &who, false, now);
+        let data = RequestData {
+            kind,
+            zone,
+            name: label,
+            records: serde_json::to_value(&input.records).unwrap_or_default(),
+            contact: serde_json::to_value(&input.contact).unwrap_or_default(),
+            purpose: input.purpose.trim().to_owned(),
+            recommendation_ref: input.recommendation_ref,
+            certificate: input.certificate,
+            workflow: self.workflow.name.clone(),
+        };
+        let submitted = HistoryEntry {
+            at: now,
+            actor_id: Some(caller.user_id),
+            action: "submitted".into(),
+            step: None,
+            note: None,
+            reason: None,
+        };
+        Ok(self.store.insert_request(&data, &state, &submitted).await?)
+    }
+
+    /// A request as the caller may see it (applicants: their agency's only).
+    pub async fn get(
+        &self,
+        caller: &Authenticated,
+        id: i64,
+    ) -> Result<StoredRequest, ServiceError> {
+        let stored = self
+            .store
+            .load_request(id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let who = actor(caller);
+        let office = who.roles.iter().any(|r| r.as_str() != "applicant");
+        if !office && caller.agency_id != Some(stored.state.agency_id) {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(stored)
+    }
+
+    /// Act on a request. An approval of the `provision` step writes the records and the new
+    /// state in one transaction and returns when DNS answers them.
+    pub async fn act(
+        &self,
+        caller: &Authenticated,
+        id: i64,
+        command: Command,
+        now: DateTime<Utc>,
+    ) -> Result<Request, ServiceError> {
+        let stored = self.get(caller, id).await?;
+        let events = request::decide(
+            &stored.state,
+            &command,
+            &actor(caller),
+            &self.workflow,
+            &self.calendar,
+            now,
+        )?;
+        let mut state = stored.state.clone();
+        let mut history = Vec::with_capacity(events.len());
+        let mut provision = false;
+        for e in &events {
+            request::apply(&mut state, e);
+            history.push(self.history_entry(e));
+            provision |= matches!(
+                e,
+                Event::Approved {
+                    effect: Some(Effect::Provision),
+                    ..
+                }
+            );
+        }
+        let commit = RequestCommit {
+            id,
+            expected_version: stored.state.version,
+            state: &state,
+            history: &history,
+        };
+        if provision {
+            let change = self.provisioning(&stored)?;
+            self.publisher
+                .apply_with_request(&change, commit, now)
+                .await?;
+        } else {
+            self.store
+                .commit_request(id, stored.state.version, &state, &history, None, now)
+                .await?;
+        }
+        Ok(state)
+    }
+
+    fn history_entry(&self, e: &Event) -> HistoryEntry {
+        let step = |i: &usize| self.workflow.steps.get(*i).map(|s| s.id.clone());
+        let (at, actor_id, action, step, note, reason) = match e {
+            Event::Approved {
+                step: s,
+                by,
+                note,
+                at,
+                ..
+            } => (*at, Some(*by), "approved", step(s), note.clone(), None),
+            Event::Returned {
+                step: s,
+                by,
+                note,
+                reason,
+                at,
+            } => (
+                *at,
+                Some(*by),
+                "returned",
+                step(s),
+                Some(note.clone()),
+                Some(reason.clone()),
+            ),
+            Event::Rejected {
+                step: s,
+                by,
+                note,
+                reason,
+                at,
+            } => (
+                *at,
+                Some(*by),
+                "rejected",
+                step(s),
+                Some(note.clone()),
+                Some(reason.clone()),
+            ),
+            Event::Resubmitted { step: s, by, at } => {
+                (*at, Some(*by), "resubmitted", step(s), None, None)
+            }
+            Event::Withdrawn { by, at } => (*at, *by, "withdrawn", None, None, None),
+        };
+        HistoryEntry {
+            at,
+            actor_id,
+            action: action.into(),
+            step,
+            note,
+            reason,
+        }
+    }
+
+    /// The zone change a request makes when provisioned.
+    fn provisioning(&self, stored: &StoredRequest) -> Result<ChangeSet, ServiceError> {
+        let d = &stored.data;
+        let zone = Name::from_ascii(format!("{}.", d.zone))
+            .map_err(|e| ServiceError::Conflict(format!("stored zone {}: {e}", d.zone)))?;
+        let owner = Name::from_ascii(format!("{}.{}.", d.name, d.zone))
+            .map_err(|e| ServiceError::Conflict(format!("stored name {}: {e}", d.name)))?;
+        let inputs: Vec<RecordInput> =
+            serde_json::from_value(d.records.clone()).unwrap_or_default();
+        let requested: Vec<RequestedRecord> = inputs
+            .iter()
+            .map(|r| RequestedRecord {
+                rtype: r.rtype.clone(),
+                value: r.value.clone(),
+                ttl: r.ttl,
+            })
+            .collect();
+        let mut ops = Vec::new();
+        if matches!(d.kind, Kind::Change | Kind::Delete) {
+            ops.push(ChangeOp::RemoveName(owner.clone()));
+        }
+        if d.kind != Kind::Delete {
+            // The policy is checked again: it may have changed since submission.
+            let values = self
+                .policy
+                .check_records(&requested)
+                .map_err(ServiceError::Validation)?;
+            for (value, ttl) in values {
+                ops.push(ChangeOp::Add(Record::from_rdata(
+                    owner.clone(),
+                    ttl,
+                    rdata(value)?,
+                )));
+            }
+        }
+        Ok(ChangeSet {
+            zone,
+            ops,
+            meta: ChangeMeta {
+                reason: format!("request {} approved", stored.id),
+                agency_id: Some(stored.state.agency_id),
+                request_id: Some(stored.id),
+            },
+        })
+    }
+}
+
+fn host(name: &str) -> Result<Name, ServiceError> {
+    Name::from_ascii(name).map_err(|e| ServiceError::Conflict(format!("host {name}: {e}")))
+}
+
+fn rdata(value: RecordValue) -> Result<RData, ServiceError> {
+    Ok(match value {
+        RecordValue::A(ip) => RData::A(A::from(ip)),
+        RecordValue::Aaaa(ip) => RData::AAAA(AAAA::from(ip)),
+        RecordValue::Cname(target) => RData::CNAME(CNAME(host(&target)?)),
+        RecordValue::Mx {
+            preference,
+            exchange,
+        } => RData::MX(MX::new(preference, host(&exchange)?)),
+        RecordValue::Txt(parts) => RData::TXT(TXT::new(parts)),
+    })
+}

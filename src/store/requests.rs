@@ -1,0 +1,360 @@
+//! Subdomain requests and their append-only history.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hickory_proto::rr::Name;
+use sqlx::Row;
+
+use super::zones::{Tx, write_change};
+use super::{ChangeMeta, Store, StoreError};
+use crate::dns::ZoneDiff;
+use crate::domain::request::{Kind, Request, Status};
+
+/// The fields of a request that the workflow does not move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestData {
+    /// Create, change or delete.
+    pub kind: Kind,
+    /// The zone's apex, without the trailing dot.
+    pub zone: String,
+    /// The label under the zone.
+    pub name: String,
+    /// The requested records, JSON `[{"type", "value", "ttl"}]`.
+    pub records: serde_json::Value,
+    /// Contact person, JSON `{"name", "email", "phone"}`.
+    pub contact: serde_json::Value,
+    /// What the subdomain is for.
+    pub purpose: String,
+    /// Reference of the recommendation letter.
+    pub recommendation_ref: Option<String>,
+    /// Whether a certificate is wanted.
+    pub certificate: bool,
+    /// The workflow's name when submitted.
+    pub workflow: String,
+}
+
+/// A stored request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRequest {
+    /// Id.
+    pub id: i64,
+    /// Its data.
+    pub data: RequestData,
+    /// Its workflow state.
+    pub state: Request,
+    /// Submitted.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+/// One entry of a request's history, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (none for the system).
+    pub actor_id: Option<i64>,
+    /// `submitted`, `approved`, `returned`, `rejected`, `resubmitted`, `withdrawn`.
+    pub action: String,
+    /// The step's id, where one applies.
+    pub step: Option<String>,
+    /// Note.
+    pub note: Option<String>,
+    /// Reason code.
+    pub reason: Option<String>,
+}
+
+/// A history entry as read back, with its sequence number and the actor's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHistoryEntry {
+    /// 1, 2, 3, … per request.
+    pub seq: i64,
+    /// The entry.
+    pub entry: HistoryEntry,
+    /// The actor's user name.
+    pub actor_name: Option<String>,
+}
+
+/// A zone change that must commit together with a request's state.
+pub struct ZoneChangeCommit<'a> {
+    /// The zone.
+    pub origin: &'a Name,
+    /// The serial the change was computed from.
+    pub serial_before: u32,
+    /// The exact records removed and added, and the new SOA.
+    pub diff: &'a ZoneDiff,
+    /// Why, and provenance.
+    pub meta: &'a ChangeMeta,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {s}: {e}")))
+}
+
+fn kind_str(k: Kind) -> &'static str {
+    match k {
+        Kind::Create => "create",
+        Kind::Change => "change",
+        Kind::Delete => "delete",
+    }
+}
+
+fn kind_of(s: &str) -> Result<Kind, StoreError> {
+    Ok(match s {
+        "create" => Kind::Create,
+        "change" => Kind::Change,
+        "delete" => Kind::Delete,
+        other => return Err(StoreError::Corrupt(format!("request kind {other}"))),
+    })
+}
+
+fn status_of(s: &str) -> Result<Status, StoreError> {
+    Ok(match s {
+        "in_review" => Status::InReview,
+        "returned" => Status::Returned,
+        "completed" => Status::Completed,
+        "rejected" => Status::Rejected,
+        "withdrawn" => Status::Withdrawn,
+        other => return Err(StoreError::Corrupt(format!("request status {other}"))),
+    })
+}
+
+async fn append_history(
+    tx: &mut Tx<'_>,
+    request_id: i64,
+    entries: &[HistoryEntry],
+) -> Result<(), StoreError> {
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM request_events WHERE request_id = $1",
+    )
+    .bind(request_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    for (i, e) in entries.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO request_events (request_id, seq, at, actor_id, action, step, note, \
+             reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(request_id)
+        .bind(next + i as i64)
+        .bind(ts(e.at))
+        .bind(e.actor_id)
+        .bind(&e.action)
+        .bind(&e.step)
+        .bind(&e.note)
+        .bind(&e.reason)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Store a new request with its first history entry; returns its id.
+    pub async fn insert_request(
+        &self,
+        data: &RequestData,
+        state: &Request,
+        submitted: &HistoryEntry,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        let now = ts(submitted.at);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO requests (kind, zone, name, agency_id, submitted_by, \
+             registered_by_front_office, records, contact, purpose, recommendation_ref, \
+             certificate, workflow, status, step, step_started_at, returned_at, letter_attached, \
+             version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+        )
+        .bind(kind_str(data.kind))
+        .bind(&data.zone)
+        .bind(&data.name)
+        .bind(state.agency_id)
+        .bind(state.submitted_by)
+        .bind(state.registered_by_front_office)
+        .bind(data.records.to_string())
+        .bind(data.contact.to_string())
+        .bind(&data.purpose)
+        .bind(&data.recommendation_ref)
+        .bind(data.certificate)
+        .bind(&data.workflow)
+        .bind(state.status.as_str())
+        .bind(state.step.map(|s| s as i64))
+        .bind(ts(state.step_started_at))
+        .bind(state.returned_at.map(ts))
+        .bind(state.letter_attached)
+        .bind(i64::from(state.version))
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        append_history(&mut tx, id, std::slice::from_ref(submitted)).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// One request.
+    pub async fn load_request(&self, id: i64) -> Result<Option<StoredRequest>, StoreError> {
+        let row = sqlx::query("SELECT * FROM requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.sqlite())
+            .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let json = |col: &str| -> Result<serde_json::Value, StoreError> {
+            let s: String = r.try_get(col)?;
+            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+        };
+        let step: Option<i64> = r.try_get("step")?;
+        let returned_at: Option<String> = r.try_get("returned_at")?;
+        Ok(Some(StoredRequest {
+            id,
+            data: RequestData {
+                kind: kind_of(r.try_get("kind")?)?,
+                zone: r.try_get("zone")?,
+                name: r.try_get("name")?,
+                records: json("records")?,
+                contact: json("contact")?,
+                purpose: r.try_get("purpose")?,
+                recommendation_ref: r.try_get("recommendation_ref")?,
+                certificate: r.try_get("certificate")?,
+                workflow: r.try_get("workflow")?,
+            },
+            state: Request {
+                kind: kind_of(r.try_get("kind")?)?,
+                agency_id: r.try_get("agency_id")?,
+                submitted_by: r.try_get("submitted_by")?,
+                registered_by_front_office: r.try_get("registered_by_front_office")?,
+                status: status_of(r.try_get("status")?)?,
+                step: step.and_then(|s| usize::try_from(s).ok()),
+                step_started_at: parse_ts(r.try_get("step_started_at")?)?,
+                returned_at: returned_at.as_deref().map(parse_ts).transpose()?,
+                letter_attached: r.try_get("letter_attached")?,
+                version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
+            },
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+        }))
+    }
+
+    /// The history of a request, oldest first.
+    pub async fn request_history(&self, id: i64) -> Result<Vec<StoredHistoryEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.seq, e.at, e.actor_id, u.name AS actor_name, e.action, e.step, e.note, \
+             e.reason FROM request_events e LEFT JOIN users u ON u.id = e.actor_id \
+             WHERE e.request_id = $1 ORDER BY e.seq",
+        )
+        .bind(id)
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredHistoryEntry {
+                    seq: r.try_get("seq")?,
+                    actor_name: r.try_get("actor_name")?,
+                    entry: HistoryEntry {
+                        at: parse_ts(r.try_get("at")?)?,
+                        actor_id: r.try_get("actor_id")?,
+                        action: r.try_get("action")?,
+                        step: r.try_get("step")?,
+                        note: r.try_get("note")?,
+                        reason: r.try_get("reason")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The open request (in review or returned) that holds a name, if any.
+    pub async fn open_request_for(
+        &self,
+        zone: &str,
+        name: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM requests WHERE zone = $1 AND name = $2 \
+             AND status IN ('in_review', 'returned') ORDER BY id LIMIT 1",
+        )
+        .bind(zone)
+        .bind(name)
+        .fetch_optional(self.sqlite())
+        .await?)
+    }
+
+    /// Move a request to `state` (decided on `expected_version`), append its history, and, when
+    /// given, commit a zone change in the same transaction. A concurrent change of the request
+    /// is [`StoreError::Conflict`] and nothing is written.
+    pub async fn commit_request(
+        &self,
+        id: i64,
+        expected_version: u32,
+        state: &Request,
+        history: &[HistoryEntry],
+        zone_change: Option<ZoneChangeCommit<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        // Claim the request first: this write takes SQLite's write lock and settles which of
+        // two simultaneous actions wins.
+        let updated = sqlx::query(
+            "UPDATE requests SET status = $1, step = $2, step_started_at = $3, returned_at = $4, \
+             letter_attached = $5, version = $6, updated_at = $7 WHERE id = $8 AND version = $9",
+        )
+        .bind(state.status.as_str())
+        .bind(state.step.map(|s| s as i64))
+        .bind(ts(state.step_started_at))
+        .bind(state.returned_at.map(ts))
+        .bind(state.letter_attached)
+        .bind(i64::from(state.version))
+        .bind(ts(now))
+        .bind(id)
+        .bind(i64::from(expected_version))
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("request {id}")));
+        }
+        if let Some(z) = zone_change {
+            write_change(&mut tx, z.origin, z.serial_before, z.diff, z.meta, now).await?;
+        }
+        append_history(&mut tx, id, history).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Record that the request letter is attached (the attachment itself is stored by the
+    /// caller); moves the version like any change of the request.
+    pub async fn mark_letter_attached(&self, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE requests SET letter_attached = 1, version = version + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .execute(self.sqlite())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("request {id}")));
+        }
+        Ok(())
+    }
+
+    /// The agencies that own the records at a name (`None` for records imported without an
+    /// owner); empty when the name has no records.
+    pub async fn owners_of(&self, zone: &str, owner: &str) -> Result<Vec<Option<i64>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT r.agency_id FROM records r JOIN zones z ON z.id = r.zone_id \
+             WHERE z.name = $1 AND r.owner = $2",
+        )
+        .bind(zone)
+        .bind(owner)
+        .fetch_all(self.sqlite())
+        .await?)
+    }
+}

@@ -1,0 +1,382 @@
+//! The request workflow through the service, with a real store, the real publisher and a real
+//! DNS server: provisioning is visible in DNS when the approval returns.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use ranah::dns::{self, Zones};
+use ranah::domain::calendar::Calendar;
+use ranah::domain::policy::Policy;
+use ranah::domain::request::{Command, DomainError, Status};
+use ranah::domain::workflow::Workflow;
+use ranah::import;
+use ranah::publish::Publisher;
+use ranah::service::requests::{Contact, NewRequest, RecordInput, Requests, ServiceError};
+use ranah::store::{Authenticated, RoleGrant, Store};
+
+use crate::harness::{self, UDP};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    url: String,
+    store: Store,
+    service: Arc<Requests>,
+    dns: SocketAddr,
+    _server: dns::server::DnsServer,
+    applicant: Authenticated,
+    other_applicant: Authenticated,
+    head: Authenticated,
+    division: Authenticated,
+    technical: Authenticated,
+}
+
+async fn user(store: &Store, name: &str, roles: &[&str], agency: Option<i64>) -> Authenticated {
+    let grants: Vec<RoleGrant> = roles
+        .iter()
+        .map(|r| RoleGrant {
+            role: r.to_string(),
+            from: None,
+            until: None,
+        })
+        .collect();
+    store
+        .add_user(name, None, agency, &grants, Utc::now())
+        .await
+        .unwrap();
+    let (_, token) = store.create_token(name, None, Utc::now()).await.unwrap();
+    store
+        .authenticate(&token, Utc::now(), Utc::now().date_naive())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("ranah.db").display()
+    );
+    let store = Store::open(&url).await.unwrap();
+    let file = tmp.path().join("example.go.id.zone");
+    std::fs::write(&file, harness::test_zone()).unwrap();
+    import::import_file(&store, &file, None, false, Utc::now())
+        .await
+        .unwrap();
+    let zones = Arc::new(Zones::new());
+    let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
+    publisher.sync_from_store().await.unwrap();
+    let dns: SocketAddr = ([127, 0, 0, 1], harness::free_port()).into();
+    let server = dns::server::start(zones, &[dns], Duration::from_secs(5), 1)
+        .await
+        .unwrap();
+    let dinkes = store
+        .add_agency("DINKES", "Dinas Kesehatan", Utc::now())
+        .await
+        .unwrap();
+    let dishub = store
+        .add_agency("DISHUB", "Dinas Perhubungan", Utc::now())
+        .await
+        .unwrap();
+    let service = Arc::new(Requests::new(
+        store.clone(),
+        publisher,
+        Arc::new(Workflow::preset("kaltara").unwrap()),
+        Arc::new(Calendar::default_wita([])),
+        Policy::default(),
+    ));
+    Env {
+        applicant: user(&store, "andi", &["applicant"], Some(dinkes)).await,
+        other_applicant: user(&store, "dewi", &["applicant"], Some(dishub)).await,
+        head: user(&store, "kadis", &["head_of_office"], None).await,
+        division: user(&store, "kabid", &["head_of_division"], None).await,
+        technical: user(&store, "teknis", &["technical"], None).await,
+        _tmp: tmp,
+        url,
+        store,
+        service,
+        dns,
+        _server: server,
+    }
+}
+
+fn new_request(name: &str, ip: &str) -> NewRequest {
+    NewRequest {
+        kind: "create".into(),
+        zone: "example.go.id".into(),
+        name: name.into(),
+        records: vec![RecordInput {
+            rtype: "A".into(),
+            value: ip.into(),
+            ttl: 3600,
+        }],
+        contact: Contact {
+            name: "Andi".into(),
+            email: "andi@dinkes.example".into(),
+            phone: None,
+        },
+        purpose: "Sistem informasi pelayanan kesehatan".into(),
+        recommendation_ref: Some("REK/045/2026".into()),
+        certificate: false,
+        agency: None,
+    }
+}
+
+fn approve() -> Command {
+    Command::Approve { note: None }
+}
+
+async fn ask(dns: SocketAddr, name: &str) -> hickory_proto::op::Message {
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || harness::query(dns, &name, RecordType::A, UDP))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_goes_through_every_step_and_is_provisioned() {
+    let e = env().await;
+    let s = &e.service;
+    let id = s
+        .submit(
+            &e.applicant,
+            new_request("SIPD", "203.0.113.80"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    // The name is held while the request is open.
+    match s
+        .submit(
+            &e.other_applicant,
+            new_request("sipd", "203.0.113.81"),
+            Utc::now(),
+        )
+        .await
+    {
+        Err(ServiceError::NameTaken { held_by, .. }) => assert_eq!(held_by, Some(id)),
+        other => panic!("{other:?}"),
+    }
+    // Another agency cannot see it.
+    assert!(matches!(
+        s.get(&e.other_applicant, id).await,
+        Err(ServiceError::NotFound)
+    ));
+
+    // The letter first; then only the step's role acts.
+    assert!(matches!(
+        s.act(&e.head, id, approve(), Utc::now()).await,
+        Err(ServiceError::Domain(DomainError::LetterRequired))
+    ));
+    e.store.mark_letter_attached(id).await.unwrap();
+    assert!(matches!(
+        s.act(&e.applicant, id, approve(), Utc::now()).await,
+        Err(ServiceError::Domain(DomainError::NotYourStep { .. }))
+    ));
+    s.act(&e.head, id, approve(), Utc::now()).await.unwrap();
+    s.act(&e.division, id, approve(), Utc::now()).await.unwrap();
+
+    let m = ask(e.dns, "sipd.example.go.id.").await;
+    assert_eq!(
+        m.metadata.response_code,
+        ResponseCode::NXDomain,
+        "not before the technical step"
+    );
+    let state = s
+        .act(
+            &e.technical,
+            id,
+            Command::Approve {
+                note: Some("OK".into()),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(state.step, Some(3));
+    // Answered the moment the approval returned.
+    let m = ask(e.dns, "sipd.example.go.id.").await;
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.answers[0].data.to_string(), "203.0.113.80");
+    // With its provenance.
+    let owners = e
+        .store
+        .owners_of("example.go.id.", "sipd.example.go.id.")
+        .await
+        .unwrap();
+    assert_eq!(owners, vec![Some(e.applicant.agency_id.unwrap())]);
+
+    let state = s.act(&e.head, id, approve(), Utc::now()).await.unwrap();
+    assert_eq!(state.status, Status::Completed);
+    let history = e.store.request_history(id).await.unwrap();
+    let actions: Vec<(&str, Option<&str>)> = history
+        .iter()
+        .map(|h| (h.entry.action.as_str(), h.entry.step.as_deref()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("submitted", None),
+            ("approved", Some("disposition")),
+            ("approved", Some("assignment")),
+            ("approved", Some("technical_review")),
+            ("approved", Some("response")),
+        ]
+    );
+    assert_eq!(history[3].entry.note.as_deref(), Some("OK"));
+    assert_eq!(history[3].actor_name.as_deref(), Some("teknis"));
+
+    // The history is append-only in the store itself.
+    let pool = sqlx::SqlitePool::connect(&e.url).await.unwrap();
+    for sql in [
+        "UPDATE request_events SET note = 'x'",
+        "DELETE FROM request_events",
+    ] {
+        let err = sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("append-only"), "{err}");
+    }
+
+    // Finished is final; the name now exists.
+    assert!(matches!(
+        s.act(&e.head, id, approve(), Utc::now()).await,
+        Err(ServiceError::Domain(DomainError::InvalidState("completed")))
+    ));
+    assert!(matches!(
+        s.submit(
+            &e.applicant,
+            new_request("sipd", "203.0.113.82"),
+            Utc::now()
+        )
+        .await,
+        Err(ServiceError::NameTaken { held_by: None, .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_simultaneous_approvals_one_wins() {
+    let e = env().await;
+    let id = e
+        .service
+        .submit(
+            &e.applicant,
+            new_request("race", "203.0.113.90"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    e.store.mark_letter_attached(id).await.unwrap();
+    let head2 = user(&e.store, "plt_kadis", &["head_of_office"], None).await;
+    let (a, b) = tokio::join!(
+        e.service.act(&e.head, id, approve(), Utc::now()),
+        e.service.act(&head2, id, approve(), Utc::now())
+    );
+    let wins = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+    assert_eq!(wins, 1, "{a:?} {b:?}");
+    let loser = if a.is_ok() { b } else { a };
+    assert!(matches!(loser, Err(ServiceError::Conflict(_))), "{loser:?}");
+    let history = e.store.request_history(id).await.unwrap();
+    assert_eq!(history.len(), 2, "one approval recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_and_delete_need_ownership_and_replace_the_records() {
+    let e = env().await;
+    let s = &e.service;
+    let e = &e;
+    let run = |id| async move {
+        e.store.mark_letter_attached(id).await.unwrap();
+        for who in [&e.head, &e.division, &e.technical, &e.head] {
+            e.service.act(who, id, approve(), Utc::now()).await.unwrap();
+        }
+    };
+    let id = s
+        .submit(&e.applicant, new_request("app", "203.0.113.5"), Utc::now())
+        .await
+        .unwrap();
+    run(id).await;
+
+    // Another agency may not change it; an imported name (no owner) may not be changed either.
+    let mut change = new_request("app", "203.0.113.6");
+    change.kind = "change".into();
+    assert!(matches!(
+        s.submit(&e.other_applicant, change.clone(), Utc::now())
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    let mut www = change.clone();
+    www.name = "mail".into();
+    assert!(
+        matches!(
+            s.submit(&e.applicant, www, Utc::now()).await,
+            Err(ServiceError::Validation(_))
+        ),
+        "reserved"
+    );
+    let mut imported = change.clone();
+    imported.name = "portal".into();
+    assert!(matches!(
+        s.submit(&e.applicant, imported, Utc::now()).await,
+        Err(ServiceError::Forbidden(_))
+    ));
+
+    // A change replaces the record set at once.
+    let cid = s.submit(&e.applicant, change, Utc::now()).await.unwrap();
+    run(cid).await;
+    let m = ask(e.dns, "app.example.go.id.").await;
+    let values: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+    assert_eq!(values, ["203.0.113.6"]);
+
+    // A delete removes the name.
+    let mut delete = new_request("app", "203.0.113.6");
+    delete.kind = "delete".into();
+    delete.records.clear();
+    let did = s.submit(&e.applicant, delete, Utc::now()).await.unwrap();
+    run(did).await;
+    let m = ask(e.dns, "app.example.go.id.").await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_requests_list_every_problem() {
+    let e = env().await;
+    let mut bad = new_request("-bad-", "10.0.0.1");
+    bad.records.push(RecordInput {
+        rtype: "SRV".into(),
+        value: "x".into(),
+        ttl: 5,
+    });
+    bad.contact.email = "nope".into();
+    match e.service.submit(&e.applicant, bad, Utc::now()).await {
+        Err(ServiceError::Validation(errors)) => {
+            let fields: Vec<&str> = errors.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(
+                fields,
+                [
+                    "name",
+                    "records[0].value",
+                    "records[1].ttl",
+                    "records[1].value",
+                    "contact.email"
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Officials other than applicants and the front office do not submit.
+    assert!(matches!(
+        e.service
+            .submit(&e.head, new_request("x", "203.0.113.1"), Utc::now())
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+}
