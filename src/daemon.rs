@@ -11,12 +11,17 @@ use tokio::sync::watch;
 use crate::api::{self, AppState, Readiness};
 use crate::config::Config;
 use crate::dns::{self, Zones};
+use crate::domain::calendar::Calendar;
+use crate::domain::policy::Policy;
 use crate::import;
 use crate::publish::Publisher;
+use crate::service::requests::Requests;
 use crate::store::Store;
 
 /// Run the daemon until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let workflow = config.load_workflow()?;
+    tracing::info!(workflow = %workflow.name, steps = workflow.steps.len(), "workflow loaded");
     let store = Store::open(config.database_url.expose())
         .await
         .context("opening the store")?;
@@ -57,8 +62,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {}", config.api.listen))?;
     tracing::info!(addr = %config.api.listen, "serving the HTTP API");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let calendar = Arc::new(Calendar::default_wita([]));
+    let requests = Arc::new(Requests::new(
+        store.clone(),
+        publisher.clone(),
+        Arc::new(workflow),
+        calendar.clone(),
+        Policy::default(),
+    ));
     let app = api::router(AppState {
         readiness: readiness.clone(),
+        requests,
+        calendar,
+        data_dir: config.data_dir.clone(),
     });
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {

@@ -12,6 +12,7 @@ declare -A tool_package=(
   [named-checkzone]=bind9-utils
   [kdig]=knot-dnsutils
   [kzonecheck]=knot-dnssecutils
+  [curl]=curl
 )
 missing=()
 for tool in "${!tool_package[@]}"; do

@@ -1,4 +1,8 @@
-//! The HTTP API. This foundation serves health and readiness; the workflow API mounts here.
+//! The HTTP API: health and readiness, and `/api/v1` (bearer tokens, RFC 9457 problems).
+
+pub mod auth;
+pub mod problem;
+pub mod requests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,16 +32,28 @@ pub struct Readiness {
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct AppState {
-    /// Readiness inputs.
+    /// Readiness inputs (and the store).
     pub readiness: Arc<Readiness>,
+    /// The requests service.
+    pub requests: Arc<crate::service::requests::Requests>,
+    /// The office calendar.
+    pub calendar: Arc<crate::domain::calendar::Calendar>,
+    /// Where attachments are kept.
+    pub data_dir: std::path::PathBuf,
 }
 
-/// The router: `/healthz`, `/readyz`.
+/// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(requests::routes())
+        .fallback(not_found)
         .with_state(state)
+}
+
+async fn not_found() -> problem::Problem {
+    problem::Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
 }
 
 /// The process is alive.

@@ -24,7 +24,7 @@ use sqlx::{Pool, Sqlite};
 
 pub use people::{Agency, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
-    HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
+    Attachment, HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
 pub use zones::{ChangeMeta, JournalEntry, StoredZone, ZoneSource};
 

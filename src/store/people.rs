@@ -109,6 +109,22 @@ impl Store {
         .transpose()
     }
 
+    /// An agency by id.
+    pub async fn agency_by_id(&self, id: i64) -> Result<Option<Agency>, StoreError> {
+        let row = sqlx::query("SELECT id, code, name FROM agencies WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.sqlite())
+            .await?;
+        row.map(|r| {
+            Ok(Agency {
+                id: r.try_get("id")?,
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .transpose()
+    }
+
     /// Add a user with roles, in one transaction.
     pub async fn add_user(
         &self,

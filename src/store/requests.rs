@@ -358,3 +358,99 @@ impl Store {
         .await?)
     }
 }
+
+/// A stored attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// `letter` or `recommendation`.
+    pub kind: String,
+    /// SHA-256 of the bytes, hex: also the file's name under `attachments/`.
+    pub sha256: String,
+    /// `application/pdf`, `image/png` or `image/jpeg`.
+    pub media_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// When.
+    pub uploaded_at: String,
+}
+
+impl Store {
+    /// Record an attachment (the caller has written the file); a letter also marks the
+    /// request's letter as attached. One transaction.
+    pub async fn add_attachment(
+        &self,
+        request_id: i64,
+        attachment: &Attachment,
+        uploaded_by: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        sqlx::query(
+            "INSERT INTO attachments (request_id, kind, sha256, media_type, size, uploaded_by, \
+             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(request_id)
+        .bind(&attachment.kind)
+        .bind(&attachment.sha256)
+        .bind(&attachment.media_type)
+        .bind(attachment.size)
+        .bind(uploaded_by)
+        .bind(&attachment.uploaded_at)
+        .execute(&mut *tx)
+        .await?;
+        if attachment.kind == "letter" {
+            sqlx::query(
+                "UPDATE requests SET letter_attached = 1, version = version + 1 WHERE id = $1",
+            )
+            .bind(request_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The attachments of a request, latest of each kind last.
+    pub async fn attachments(&self, request_id: i64) -> Result<Vec<Attachment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, sha256, media_type, size, uploaded_at FROM attachments \
+             WHERE request_id = $1 ORDER BY id",
+        )
+        .bind(request_id)
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attachment {
+                    kind: r.try_get("kind")?,
+                    sha256: r.try_get("sha256")?,
+                    media_type: r.try_get("media_type")?,
+                    size: r.try_get("size")?,
+                    uploaded_at: r.try_get("uploaded_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Requests, newest first, optionally only of one status and one agency.
+    pub async fn list_requests(
+        &self,
+        status: Option<&str>,
+        agency_id: Option<i64>,
+    ) -> Result<Vec<StoredRequest>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM requests WHERE ($1 IS NULL OR status = $1) \
+             AND ($2 IS NULL OR agency_id = $2) ORDER BY id DESC",
+        )
+        .bind(status)
+        .bind(agency_id)
+        .fetch_all(self.sqlite())
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.load_request(id).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+}

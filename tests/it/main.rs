@@ -1,6 +1,7 @@
 //! Integration tests: the real `ranah` binary, real DNS clients and real zone checkers.
 
 mod admin_cli;
+mod api_requests;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;

@@ -1,0 +1,230 @@
+//! RFC 9457 problem details: every error the API returns, with a stable `code` and, for
+//! validation, the list of field errors. The one place where service errors become HTTP.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::policy::FieldError;
+use crate::domain::request::DomainError;
+use crate::publish::PublishError;
+use crate::service::requests::ServiceError;
+
+/// A field error as sent.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field.
+    pub field: String,
+    /// Stable code.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// An `application/problem+json` response (boxed: handlers return it as their error, and it
+/// should not make every `Result` large).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Problem(Box<ProblemDetails>);
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
+    }
+}
+
+/// The members of a problem (RFC 9457 §3, plus `code`, `errors` and `held_by`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemDetails {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short title.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What happened.
+    pub detail: String,
+    /// Stable code.
+    pub code: &'static str,
+    /// Field errors (validation only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+    /// The open request that holds a name (`name_taken` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<i64>,
+}
+
+impl Problem {
+    /// A problem with a status, a code and a detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(ProblemDetails {
+            kind: format!("https://ranah.dev/problems/{}", code.replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code,
+            errors: Vec::new(),
+            held_by: None,
+        }))
+    }
+
+    /// 422 with field errors.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "the request has invalid fields",
+        );
+        p.errors = errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field,
+                code: e.code.to_owned(),
+                message: e.message,
+            })
+            .collect();
+        p
+    }
+
+    /// 401.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(code = self.code, detail = %self.detail, "request failed");
+        } else {
+            tracing::warn!(code = self.code, status = self.status, detail = %self.detail, "request refused");
+        }
+        let unauthorized = status == StatusCode::UNAUTHORIZED;
+        let mut response = (status, axum::Json(self.0)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if unauthorized {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(e: ServiceError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ServiceError::Domain(d) => match d {
+                DomainError::NotYourStep { .. } => {
+                    Self::new(StatusCode::FORBIDDEN, "not_your_step", detail)
+                }
+                DomainError::InvalidState(_) | DomainError::NotDue => {
+                    Self::new(StatusCode::CONFLICT, "invalid_state", detail)
+                }
+                DomainError::OwnRequest => Self::new(StatusCode::FORBIDDEN, "own_request", detail),
+                DomainError::LetterRequired => {
+                    Self::new(StatusCode::CONFLICT, "letter_required", detail)
+                }
+                DomainError::NoteRequired => Self::validation(vec![FieldError {
+                    field: "note".into(),
+                    code: "required",
+                    message: detail,
+                }]),
+                DomainError::UnknownReason(_) => Self::validation(vec![FieldError {
+                    field: "reason".into(),
+                    code: "unknown_reason",
+                    message: detail,
+                }]),
+                DomainError::NotTheApplicant => {
+                    Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+                }
+            },
+            ServiceError::Validation(errors) => Self::validation(errors),
+            ServiceError::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            ServiceError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            ServiceError::NameTaken { held_by, .. } => {
+                let mut p = Self::new(StatusCode::CONFLICT, "name_taken", detail);
+                p.held_by = held_by;
+                p
+            }
+            ServiceError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::Publish(PublishError::Store(_)) | ServiceError::Store(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the server log",
+            ),
+            ServiceError::Publish(p) => Self::new(StatusCode::CONFLICT, "zone_rule", p.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(p: Problem) -> serde_json::Value {
+        serde_json::to_value(p).unwrap()
+    }
+
+    /// The wire form of each problem is part of the contract: golden values.
+    #[test]
+    fn golden_problems() {
+        let v = json(Problem::from(ServiceError::Domain(
+            DomainError::NotYourStep {
+                step: "disposition".into(),
+                role: "head_of_office".into(),
+            },
+        )));
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "type": "https://ranah.dev/problems/not-your-step",
+                "title": "Forbidden",
+                "status": 403,
+                "detail": "step `disposition` is acted on by the role `head_of_office`",
+                "code": "not_your_step",
+            })
+        );
+        let v = json(Problem::from(ServiceError::NameTaken {
+            message: "sipd.kaltaraprov.go.id. is held by open request 7".into(),
+            held_by: Some(7),
+        }));
+        assert_eq!(v["status"], 409);
+        assert_eq!(v["code"], "name_taken");
+        assert_eq!(v["held_by"], 7);
+        let v = json(Problem::from(ServiceError::Domain(
+            DomainError::InvalidState("completed"),
+        )));
+        assert_eq!(
+            (v["status"].as_u64(), v["code"].as_str()),
+            (Some(409), Some("invalid_state"))
+        );
+        let v = json(Problem::validation(vec![FieldError {
+            field: "records[0].value".into(),
+            code: "address_not_allowed",
+            message: "private address".into(),
+        }]));
+        assert_eq!(v["status"], 422);
+        assert_eq!(
+            v["errors"],
+            serde_json::json!([{"field": "records[0].value", "code": "address_not_allowed", "message": "private address"}])
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! `/api/v1/requests`: submit, list, read, act on requests, and their attachments.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::auth::AuthUser;
+use super::problem::Problem;
+use crate::domain::request::{self, Command};
+use crate::service::requests::{NewRequest, ServiceError};
+use crate::store::{Attachment, StoredRequest};
+
+/// Largest attachment accepted.
+pub const MAX_ATTACHMENT: usize = 10 * 1024 * 1024;
+
+/// The routes of this resource.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/v1/requests", post(submit).get(list))
+        .route("/api/v1/requests/{id}", get(read))
+        .route(
+            "/api/v1/requests/{id}/attachments",
+            post(attach).layer(DefaultBodyLimit::max(MAX_ATTACHMENT + 64 * 1024)),
+        )
+        .route("/api/v1/requests/{id}/attachments/{kind}", get(download))
+        .route("/api/v1/requests/{id}/{action}", post(act))
+}
+
+fn parse_id(raw: &str) -> Result<i64, Problem> {
+    raw.parse().map_err(|_| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no request {raw}"),
+        )
+    })
+}
+
+fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid: {e}"),
+        )
+    })
+}
+
+/// The request as the API shows it.
+async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem> {
+    let store = &state.readiness.store;
+    let wf = state.requests.workflow();
+    let history = store
+        .request_history(stored.id)
+        .await
+        .map_err(ServiceError::from)?;
+    let attachments = store
+        .attachments(stored.id)
+        .await
+        .map_err(ServiceError::from)?;
+    let agency = store
+        .agency_by_id(stored.state.agency_id)
+        .await
+        .map_err(ServiceError::from)?
+        .map(|a| a.code);
+    let step = stored.state.step.and_then(|i| wf.steps.get(i));
+    let due = request::due_at(&stored.state, wf, &state.calendar);
+    let overdue = request::is_overdue(&stored.state, wf, &state.calendar, Utc::now());
+    Ok(json!({
+        "id": stored.id,
+        "kind": match stored.data.kind {
+            request::Kind::Create => "create",
+            request::Kind::Change => "change",
+            request::Kind::Delete => "delete",
+        },
+        "zone": stored.data.zone,
+        "name": stored.data.name,
+        "records": stored.data.records,
+        "agency": agency,
+        "status": stored.state.status.as_str(),
+        "step": step.map(|s| s.id.clone()),
+        "step_title": step.map(|s| s.title.clone()),
+        "step_role": step.map(|s| s.role.to_string()),
+        "due_at": due,
+        "overdue": overdue,
+        "certificate": stored.data.certificate,
+        "certificate_status": if stored.data.certificate { "not_started" } else { "not_requested" },
+        "contact": stored.data.contact,
+        "purpose": stored.data.purpose,
+        "recommendation_ref": stored.data.recommendation_ref,
+        "letter_attached": stored.state.letter_attached,
+        "attachments": attachments.iter().map(|a| json!({
+            "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
+            "uploaded_at": a.uploaded_at,
+        })).collect::<Vec<_>>(),
+        "history": history.iter().map(|h| json!({
+            "seq": h.seq, "at": h.entry.at, "actor": h.actor_name, "action": h.entry.action,
+            "step": h.entry.step, "note": h.entry.note, "reason": h.entry.reason,
+        })).collect::<Vec<_>>(),
+        "created_at": stored.created_at,
+        "updated_at": stored.updated_at,
+    }))
+}
+
+async fn submit(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, Problem> {
+    let input: NewRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("the body is not a request: {e}"),
+        )
+    })?;
+    let id = state.requests.submit(&user, input, Utc::now()).await?;
+    let stored = state.requests.get(&user, id).await?;
+    let body = view(&state, &stored).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/requests/{id}"))],
+        Json(body),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    step: Option<String>,
+    agency: Option<String>,
+    overdue: Option<bool>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+async fn list(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, Problem> {
+    let store = &state.readiness.store;
+    let wf = state.requests.workflow();
+    let office = user.roles.iter().any(|r| r != "applicant");
+    let agency_filter = match (&q.agency, office) {
+        (_, false) => user.agency_id,
+        (Some(code), true) => match store.agency(code).await.map_err(ServiceError::from)? {
+            Some(a) => Some(a.id),
+            None => {
+                return Ok(Json(
+                    json!({"items": [], "page": 1, "per_page": 0, "total": 0}),
+                ));
+            }
+        },
+        (None, true) => None,
+    };
+    let step_index = match &q.step {
+        Some(id) => match wf.step(id) {
+            Some((i, _)) => Some(i),
+            None => {
+                return Err(Problem::validation(vec![
+                    crate::domain::policy::FieldError {
+                        field: "step".into(),
+                        code: "unknown_step",
+                        message: format!("no step `{id}` in workflow {}", wf.name),
+                    },
+                ]));
+            }
+        },
+        None => None,
+    };
+    let now = Utc::now();
+    let all = store
+        .list_requests(q.status.as_deref(), agency_filter)
+        .await
+        .map_err(ServiceError::from)?;
+    let matching: Vec<&StoredRequest> = all
+        .iter()
+        .filter(|r| step_index.is_none() || r.state.step == step_index)
+        .filter(|r| {
+            q.overdue
+                .is_none_or(|o| request::is_overdue(&r.state, wf, &state.calendar, now) == o)
+        })
+        .collect();
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 200);
+    let page = q.page.unwrap_or(1).max(1);
+    let mut items = Vec::new();
+    for r in matching.iter().skip((page - 1) * per_page).take(per_page) {
+        items.push(view(&state, r).await?);
+    }
+    Ok(Json(
+        json!({"items": items, "page": page, "per_page": per_page, "total": matching.len()}),
+    ))
+}
+
+async fn read(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let stored = state.requests.get(&user, parse_id(&id)?).await?;
+    Ok(Json(view(&state, &stored).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    note: Option<String>,
+    reason: Option<String>,
+}
+
+async fn act(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let id = parse_id(&id)?;
+    let b: ActionBody = body(&bytes)?;
+    let command = match action.as_str() {
+        "approve" => Command::Approve { note: b.note },
+        "return" | "reject" => {
+            let note = b.note.unwrap_or_default();
+            let reason = b.reason.unwrap_or_default();
+            if action == "return" {
+                Command::Return { note, reason }
+            } else {
+                Command::Reject { note, reason }
+            }
+        }
+        "resubmit" => Command::Resubmit,
+        "withdraw" => Command::Withdraw,
+        other => {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no action `{other}`"),
+            ));
+        }
+    };
+    state.requests.act(&user, id, command, Utc::now()).await?;
+    let stored = state.requests.get(&user, id).await?;
+    Ok(Json(view(&state, &stored).await?))
+}
+
+/// The media type of a file, recognised by its content.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+async fn attach(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Json<Value>, Problem> {
+    let id = parse_id(&id)?;
+    let stored = state.requests.get(&user, id).await?;
+    let own_agency = user.agency_id == Some(stored.state.agency_id)
+        && user.roles.iter().any(|r| r == "applicant");
+    let front_office = user.roles.iter().any(|r| r == "front_office");
+    if !(own_agency || front_office) {
+        return Err(ServiceError::Forbidden(
+            "only the requesting agency or the front office attach files".into(),
+        )
+        .into());
+    }
+    if stored.state.status.is_final() {
+        return Err(ServiceError::Domain(request::DomainError::InvalidState(
+            stored.state.status.as_str(),
+        ))
+        .into());
+    }
+    let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_upload", m);
+    let mut saved = 0;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(e.to_string()))?
+    {
+        let kind = match field.name() {
+            Some("letter") => "letter",
+            Some("recommendation") => "recommendation",
+            other => {
+                return Err(bad(format!(
+                    "unknown field {other:?}: use `letter` or `recommendation`"
+                )));
+            }
+        };
+        let bytes = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "attachments are limited to 10 MiB",
+                )
+            } else {
+                bad(e.to_string())
+            }
+        })?;
+        if bytes.len() > MAX_ATTACHMENT {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "attachments are limited to 10 MiB",
+            ));
+        }
+        let media_type = sniff(&bytes).ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("`{kind}` is not a PDF, PNG or JPEG file"),
+            )
+        })?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let dir = state.data_dir.join("attachments");
+        let path = dir.join(&sha256);
+        let write = async {
+            tokio::fs::create_dir_all(&dir).await?;
+            // Write then rename: a crash never leaves half a file under the final name.
+            let tmp = dir.join(format!(".{sha256}.tmp"));
+            tokio::fs::write(&tmp, &bytes).await?;
+            tokio::fs::File::open(&tmp).await?.sync_all().await?;
+            tokio::fs::rename(&tmp, &path).await
+        };
+        write.await.map_err(|e| {
+            tracing::error!(error = %e, "cannot store an attachment");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "cannot store the file",
+            )
+        })?;
+        let attachment = Attachment {
+            kind: kind.into(),
+            sha256,
+            media_type: media_type.into(),
+            size: bytes.len() as i64,
+            uploaded_at: Utc::now().to_rfc3339(),
+        };
+        state
+            .readiness
+            .store
+            .add_attachment(id, &attachment, user.user_id)
+            .await
+            .map_err(ServiceError::from)?;
+        saved += 1;
+    }
+    if saved == 0 {
+        return Err(bad(
+            "no file: send a multipart form with `letter` or `recommendation`".into(),
+        ));
+    }
+    let stored = state.requests.get(&user, id).await?;
+    Ok(Json(view(&state, &stored).await?))
+}
+
+async fn download(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let id = parse_id(&id)?;
+    state.requests.get(&user, id).await?;
+    let attachments = state
+        .readiness
+        .store
+        .attachments(id)
+        .await
+        .map_err(ServiceError::from)?;
+    let Some(a) = attachments.iter().rev().find(|a| a.kind == kind) else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {kind} attached"),
+        ));
+    };
+    let bytes = tokio::fs::read(state.data_dir.join("attachments").join(&a.sha256))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "attachment file missing");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the file is missing",
+            )
+        })?;
+    Ok(([(header::CONTENT_TYPE, a.media_type.clone())], bytes).into_response())
+}
+
+impl From<ServiceError> for Response {
+    fn from(e: ServiceError) -> Self {
+        Problem::from(e).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff(b"%PDF-1.7\n..."), Some("application/pdf"));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(sniff(&[0xff, 0xd8, 0xff, 0xe0]), Some("image/jpeg"));
+        assert_eq!(sniff(b"<html>"), None);
+        assert_eq!(sniff(b""), None);
+    }
+}

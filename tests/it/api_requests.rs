@@ -1,0 +1,327 @@
+//! The request workflow through the REST API of the real daemon, with curl as the client.
+
+use std::process::Command;
+
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+use crate::harness::*;
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    json: Value,
+}
+
+fn curl(d: &Daemon, method: &str, path: &str, token: Option<&str>, args: &[&str]) -> Reply {
+    let url = format!("http://{}{}", d.api, path);
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code} %{content_type}",
+        "--max-time",
+        "20",
+    ]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    cmd.args(args).arg(&url);
+    let out = cmd.output().expect("curl is required for this test");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let mut tail = tail.splitn(2, ' ');
+    let status = tail.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let content_type = tail.next().unwrap_or("").to_owned();
+    Reply {
+        status,
+        content_type,
+        json: serde_json::from_str(body).unwrap_or(Value::Null),
+    }
+}
+
+fn post_json(d: &Daemon, path: &str, token: &str, body: &str) -> Reply {
+    curl(
+        d,
+        "POST",
+        path,
+        Some(token),
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+        ],
+    )
+}
+
+fn setup_people(d: &Daemon) -> [String; 5] {
+    let ok = |args: &[&str]| {
+        let out = d.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    ok(&["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    ok(&["agency", "add", "DISHUB", "Dinas Perhubungan"]);
+    ok(&[
+        "user",
+        "add",
+        "andi",
+        "--role",
+        "applicant",
+        "--agency",
+        "DINKES",
+    ]);
+    ok(&[
+        "user",
+        "add",
+        "dewi",
+        "--role",
+        "applicant",
+        "--agency",
+        "DISHUB",
+    ]);
+    ok(&["user", "add", "kadis", "--role", "head_of_office"]);
+    ok(&["user", "add", "kabid", "--role", "head_of_division"]);
+    ok(&["user", "add", "teknis", "--role", "technical"]);
+    ["andi", "dewi", "kadis", "kabid", "teknis"].map(|u| ok(&["token", "create", u]))
+}
+
+const REQUEST: &str = r#"{"kind": "create", "zone": "example.go.id", "name": "sipd",
+ "records": [{"type": "A", "value": "203.0.113.80", "ttl": 3600}],
+ "contact": {"name": "Andi", "email": "andi@dinkes.example", "phone": "+62 811 000"},
+ "purpose": "Sistem informasi pelayanan kesehatan", "recommendation_ref": "REK/045/2026",
+ "certificate": false}"#;
+
+#[test]
+fn a_request_through_the_api() {
+    let d = Daemon::start_test_zone();
+    let [andi, dewi, kadis, kabid, teknis] = setup_people(&d);
+
+    // No token, a bad token: 401 problems.
+    for token in [None, Some("ranah_nope")] {
+        let r = curl(&d, "GET", "/api/v1/requests", token, &[]);
+        assert_eq!(r.status, 401);
+        assert_eq!(r.content_type, "application/problem+json");
+        assert_eq!(r.json["code"], "unauthorized");
+    }
+
+    // Submit.
+    let r = post_json(&d, "/api/v1/requests", &andi, REQUEST);
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_i64().unwrap();
+    assert_eq!(r.json["status"], "in_review");
+    assert_eq!(r.json["step"], "disposition");
+    assert_eq!(r.json["step_title"], "Disposisi Kepala Dinas");
+    assert_eq!(r.json["agency"], "DINKES");
+    assert!(r.json["due_at"].is_string());
+    let path = format!("/api/v1/requests/{id}");
+
+    // The name is held; bad input lists every field; malformed JSON is a 4xx, never a 500.
+    let r = post_json(&d, "/api/v1/requests", &dewi, REQUEST);
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (409, Some("name_taken"))
+    );
+    assert_eq!(r.json["held_by"], id);
+    let bad = REQUEST
+        .replace("203.0.113.80", "192.168.1.1")
+        .replace("\"sipd\"", "\"www\"");
+    let r = post_json(&d, "/api/v1/requests", &dewi, &bad);
+    assert_eq!(r.status, 422);
+    let fields: Vec<&str> = r.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "records[0].value"]);
+    for body in ["{", "[]", "{\"kind\": 5}"] {
+        let r = post_json(&d, "/api/v1/requests", &andi, body);
+        assert!((400..500).contains(&r.status), "{body}: {}", r.status);
+        assert_eq!(r.content_type, "application/problem+json");
+    }
+
+    // Other agencies do not see it.
+    assert_eq!(curl(&d, "GET", &path, Some(&dewi), &[]).status, 404);
+    assert_eq!(
+        curl(&d, "GET", "/api/v1/requests/abc", Some(&andi), &[]).status,
+        404
+    );
+
+    // The letter first: a file that is not PDF/PNG/JPEG is refused, a PDF accepted.
+    let r = post_json(&d, &format!("{path}/approve"), &kadis, "");
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (409, Some("letter_required"))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("letter.pdf");
+    std::fs::write(&html, "<html>not a pdf</html>").unwrap();
+    let r = curl(
+        &d,
+        "POST",
+        &format!("{path}/attachments"),
+        Some(&andi),
+        &["-F", &format!("letter=@{}", html.display())],
+    );
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let big = dir.path().join("big.pdf");
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.resize(11 * 1024 * 1024, b'x');
+    std::fs::write(&big, &bytes).unwrap();
+    let r = curl(
+        &d,
+        "POST",
+        &format!("{path}/attachments"),
+        Some(&andi),
+        &["-F", &format!("letter=@{}", big.display())],
+    );
+    assert_eq!(r.status, 413);
+    let pdf = dir.path().join("surat.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
+    let r = curl(
+        &d,
+        "POST",
+        &format!("{path}/attachments"),
+        Some(&andi),
+        &["-F", &format!("letter=@{}", pdf.display())],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["letter_attached"], true);
+    assert_eq!(r.json["attachments"][0]["media_type"], "application/pdf");
+    let r = curl(
+        &d,
+        "GET",
+        &format!("{path}/attachments/letter"),
+        Some(&kadis),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (200, "application/pdf")
+    );
+
+    // Each role at its step only.
+    let r = post_json(&d, &format!("{path}/approve"), &andi, "{}");
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (403, Some("not_your_step"))
+    );
+    let r = post_json(
+        &d,
+        &format!("{path}/return"),
+        &kadis,
+        r#"{"note": "", "reason": "other"}"#,
+    );
+    assert_eq!(r.status, 422);
+    let r = post_json(
+        &d,
+        &format!("{path}/approve"),
+        &kadis,
+        r#"{"note": "Lanjutkan"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json["step"].as_str()),
+        (200, Some("assignment"))
+    );
+    let r = post_json(
+        &d,
+        &format!("{path}/return"),
+        &kabid,
+        r#"{"note": "Lengkapi rekomendasi", "reason": "no_recommendation"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (200, Some("returned"))
+    );
+    let r = post_json(&d, &format!("{path}/resubmit"), &andi, "");
+    assert_eq!(
+        (r.status, r.json["step"].as_str()),
+        (200, Some("assignment"))
+    );
+    let r = post_json(&d, &format!("{path}/approve"), &kabid, "");
+    assert_eq!(r.status, 200);
+
+    // Provisioning: DNS answers when the approval's response arrives.
+    assert_eq!(
+        query(d.dns, "sipd.example.go.id.", RecordType::A, UDP)
+            .answers
+            .len(),
+        0
+    );
+    let r = post_json(&d, &format!("{path}/approve"), &teknis, "");
+    assert_eq!(
+        (r.status, r.json["step"].as_str()),
+        (200, Some("response")),
+        "{}",
+        r.json
+    );
+    let m = query(d.dns, "sipd.example.go.id.", RecordType::A, UDP);
+    assert_eq!(m.answers[0].data.to_string(), "203.0.113.80");
+
+    let r = post_json(&d, &format!("{path}/approve"), &kadis, "");
+    assert_eq!(
+        (r.status, r.json["status"].as_str(), r.json["step"].clone()),
+        (200, Some("completed"), Value::Null)
+    );
+    let actions: Vec<&str> = r.json["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "submitted",
+            "approved",
+            "returned",
+            "resubmitted",
+            "approved",
+            "approved",
+            "approved"
+        ]
+    );
+    let r = post_json(&d, &format!("{path}/approve"), &kadis, "");
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (409, Some("invalid_state"))
+    );
+    let r = post_json(&d, &format!("{path}/frobnicate"), &kadis, "");
+    assert_eq!(r.status, 404);
+
+    // Listing: filters and visibility.
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/requests?status=completed",
+        Some(&kadis),
+        &[],
+    );
+    assert_eq!(r.json["total"], 1);
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/requests?status=in_review",
+        Some(&kadis),
+        &[],
+    );
+    assert_eq!(r.json["total"], 0);
+    let r = curl(&d, "GET", "/api/v1/requests", Some(&dewi), &[]);
+    assert_eq!(
+        r.json["total"], 0,
+        "applicants see their agency's requests only"
+    );
+    let r = curl(&d, "GET", "/api/v1/requests?step=nope", Some(&kadis), &[]);
+    assert_eq!(r.status, 422);
+}
