@@ -33,6 +33,9 @@ pub enum ChangeOp {
     RemoveRRset(Name, RecordType),
     /// Remove every record at a name.
     RemoveName(Name),
+    /// Refuse the whole change if the name exists (with records or as an empty non-terminal):
+    /// checked under the write lock, so a name taken meanwhile fails the change.
+    RequireAbsent(Name),
 }
 
 /// A change to one zone, applied whole or not at all.
@@ -94,6 +97,12 @@ pub enum PublishError {
     /// A CNAME at the apex.
     #[error("a CNAME cannot stand at the zone apex")]
     CnameAtApex,
+    /// The name exists already.
+    #[error("{0} exists already")]
+    NameExists(String),
+    /// An MX points at a name that is a CNAME in this zone (RFC 2181 §10.3).
+    #[error("the mail exchanger {0} is an alias (CNAME); an MX must name a host")]
+    MxToCname(String),
     /// The apex would have no name servers.
     #[error("the zone apex must keep at least one NS record")]
     ApexWithoutNs,
@@ -366,6 +375,12 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                     step(&mut scratch, set.records.clone(), Vec::new());
                 }
             }
+            ChangeOp::RequireAbsent(name) => {
+                let name = check_owner(name)?;
+                if scratch.name_exists(&LowerName::new(&name)) {
+                    return Err(PublishError::NameExists(name.to_ascii()));
+                }
+            }
             ChangeOp::RemoveName(name) => {
                 let name = check_owner(name)?;
                 let key = LowerName::new(&name);
@@ -405,6 +420,17 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
         }
         if *name == apex && !has(RecordType::NS) {
             return Err(PublishError::ApexWithoutNs);
+        }
+        if let Some(mx) = scratch.rrset(name, RecordType::MX) {
+            for r in &mx.records {
+                if let RData::MX(m) = &r.data
+                    && scratch
+                        .rrset(&LowerName::new(&m.exchange), RecordType::CNAME)
+                        .is_some()
+                {
+                    return Err(PublishError::MxToCname(m.exchange.to_ascii()));
+                }
+            }
         }
     }
     Ok(diff)

@@ -170,6 +170,9 @@ impl From<ServiceError> for Problem {
                 "internal",
                 "internal error; see the server log",
             ),
+            ServiceError::Publish(PublishError::NameExists(_)) => {
+                Self::new(StatusCode::CONFLICT, "name_taken", detail)
+            }
             ServiceError::Publish(p) => Self::new(StatusCode::CONFLICT, "zone_rule", p.to_string()),
         }
     }

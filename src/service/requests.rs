@@ -490,8 +490,10 @@ impl Requests {
             })
             .collect();
         let mut ops = Vec::new();
-        if matches!(d.kind, Kind::Change | Kind::Delete) {
-            ops.push(ChangeOp::RemoveName(owner.clone()));
+        match d.kind {
+            // Taken meanwhile (an import, another change): the approval fails, nothing changes.
+            Kind::Create => ops.push(ChangeOp::RequireAbsent(owner.clone())),
+            Kind::Change | Kind::Delete => ops.push(ChangeOp::RemoveName(owner.clone())),
         }
         if d.kind != Kind::Delete {
             // The policy is checked again: it may have changed since submission.

@@ -280,6 +280,20 @@ async fn rule_breaking_changes_change_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, PublishError::ApexWithoutNs), "{err}");
+    let mx = Record::from_rdata(
+        harness::origin(),
+        60,
+        RData::MX(hickory_proto::rr::rdata::MX::new(
+            20,
+            Name::from_ascii("portal.example.go.id.").unwrap(),
+        )),
+    );
+    let err = e
+        .publisher
+        .apply(&change(vec![ChangeOp::Add(mx)]), Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PublishError::MxToCname(_)), "{err}");
     let after = e
         .publisher
         .zones()

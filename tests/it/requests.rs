@@ -26,6 +26,7 @@ struct Env {
     url: String,
     store: Store,
     service: Arc<Requests>,
+    publisher: Arc<Publisher>,
     dns: SocketAddr,
     _server: dns::server::DnsServer,
     applicant: Authenticated,
@@ -85,7 +86,7 @@ async fn env() -> Env {
         .unwrap();
     let service = Arc::new(Requests::new(
         store.clone(),
-        publisher,
+        publisher.clone(),
         Arc::new(Workflow::preset("kaltara").unwrap()),
         Arc::new(Calendar::default_wita([])),
         Policy::default(),
@@ -100,6 +101,7 @@ async fn env() -> Env {
         url,
         store,
         service,
+        publisher,
         dns,
         _server: server,
     }
@@ -379,4 +381,61 @@ async fn invalid_requests_list_every_problem() {
             .await,
         Err(ServiceError::Forbidden(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_taken_meanwhile_fails_the_approval_and_changes_nothing() {
+    let e = env().await;
+    let id = e
+        .service
+        .submit(
+            &e.applicant,
+            new_request("late", "203.0.113.70"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    e.store.mark_letter_attached(id).await.unwrap();
+    e.service
+        .act(&e.head, id, approve(), Utc::now())
+        .await
+        .unwrap();
+    e.service
+        .act(&e.division, id, approve(), Utc::now())
+        .await
+        .unwrap();
+    // Someone creates the name by another way before the technical approval.
+    let record = hickory_proto::rr::Record::from_rdata(
+        hickory_proto::rr::Name::from_ascii("late.example.go.id.").unwrap(),
+        60,
+        hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A::new(203, 0, 113, 71)),
+    );
+    let change = ranah::publish::ChangeSet {
+        zone: harness::origin(),
+        ops: vec![ranah::publish::ChangeOp::Add(record)],
+        meta: Default::default(),
+    };
+    e.publisher.apply(&change, Utc::now()).await.unwrap();
+    let before = e.store.load_request(id).await.unwrap().unwrap();
+    let err = e
+        .service
+        .act(&e.technical, id, approve(), Utc::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::Publish(ranah::publish::PublishError::NameExists(_))
+        ),
+        "{err:?}"
+    );
+    let after = e.store.load_request(id).await.unwrap().unwrap();
+    assert_eq!(before.state, after.state, "the request did not move");
+    assert_eq!(e.store.request_history(id).await.unwrap().len(), 3);
+    let m = ask(e.dns, "late.example.go.id.").await;
+    assert_eq!(
+        m.answers[0].data.to_string(),
+        "203.0.113.71",
+        "the other record stands"
+    );
 }
