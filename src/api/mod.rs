@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod problem;
 pub mod requests;
+pub mod zones;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(requests::routes())
+        .merge(zones::routes())
         .fallback(not_found)
         .with_state(state)
 }

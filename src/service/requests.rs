@@ -175,6 +175,11 @@ impl Requests {
         }
     }
 
+    /// The zones' publisher.
+    pub fn publisher(&self) -> &Arc<Publisher> {
+        &self.publisher
+    }
+
     /// The workflow in force.
     pub fn workflow(&self) -> &Workflow {
         &self.workflow

@@ -26,7 +26,7 @@ pub use people::{Agency, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
     Attachment, HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
-pub use zones::{ChangeMeta, JournalEntry, StoredZone, ZoneSource};
+pub use zones::{ChangeMeta, JournalEntry, LastChange, RecordRow, StoredZone, ZoneSource};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

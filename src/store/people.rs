@@ -109,6 +109,22 @@ impl Store {
         .transpose()
     }
 
+    /// Every agency, by code.
+    pub async fn agencies(&self) -> Result<Vec<Agency>, StoreError> {
+        let rows = sqlx::query("SELECT id, code, name FROM agencies ORDER BY code")
+            .fetch_all(self.sqlite())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Agency {
+                    id: r.try_get("id")?,
+                    code: r.try_get("code")?,
+                    name: r.try_get("name")?,
+                })
+            })
+            .collect()
+    }
+
     /// An agency by id.
     pub async fn agency_by_id(&self, id: i64) -> Result<Option<Agency>, StoreError> {
         let row = sqlx::query("SELECT id, code, name FROM agencies WHERE id = $1")

@@ -420,3 +420,85 @@ pub(crate) async fn write_change(
     }
     Ok(())
 }
+
+/// A record as listed, with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    /// The zone's apex.
+    pub zone: String,
+    /// Owner name.
+    pub owner: String,
+    /// Type code.
+    pub rtype: u16,
+    /// TTL.
+    pub ttl: u32,
+    /// Master-file text of the data.
+    pub data: String,
+    /// Owning agency (NULL for imported records without an owner).
+    pub agency_id: Option<i64>,
+    /// The request that created it.
+    pub request_id: Option<i64>,
+    /// When it was written.
+    pub created_at: String,
+}
+
+/// The last change of a zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastChange {
+    /// Serial it produced.
+    pub serial: u32,
+    /// When.
+    pub at: String,
+    /// Why.
+    pub reason: String,
+    /// The request, if one caused it.
+    pub request_id: Option<i64>,
+}
+
+impl Store {
+    /// Records with their provenance, of one zone or all, by owner name.
+    pub async fn record_rows(&self, zone: Option<&str>) -> Result<Vec<RecordRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT z.name AS zone, r.owner, r.rtype, r.ttl, r.data, r.agency_id, r.request_id, \
+             r.created_at FROM records r JOIN zones z ON z.id = r.zone_id \
+             WHERE ($1 IS NULL OR z.name = $1) ORDER BY z.name, r.owner, r.rtype, r.id",
+        )
+        .bind(zone)
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecordRow {
+                    zone: r.try_get("zone")?,
+                    owner: r.try_get("owner")?,
+                    rtype: u16::try_from(r.try_get::<i64, _>("rtype")?).unwrap_or(0),
+                    ttl: u32::try_from(r.try_get::<i64, _>("ttl")?).unwrap_or(0),
+                    data: r.try_get("data")?,
+                    agency_id: r.try_get("agency_id")?,
+                    request_id: r.try_get("request_id")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The latest change of a zone, if it changed since it was imported.
+    pub async fn last_change(&self, zone: &str) -> Result<Option<LastChange>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.serial_after, c.changed_at, c.reason, c.request_id FROM zone_changes c \
+             JOIN zones z ON z.id = c.zone_id WHERE z.name = $1 ORDER BY c.id DESC LIMIT 1",
+        )
+        .bind(zone)
+        .fetch_optional(self.sqlite())
+        .await?;
+        row.map(|r| {
+            Ok(LastChange {
+                serial: u32::try_from(r.try_get::<i64, _>("serial_after")?).unwrap_or(0),
+                at: r.try_get("changed_at")?,
+                reason: r.try_get("reason")?,
+                request_id: r.try_get("request_id")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -57,7 +57,7 @@ fn post_json(d: &Daemon, path: &str, token: &str, body: &str) -> Reply {
     )
 }
 
-fn setup_people(d: &Daemon) -> [String; 5] {
+fn setup_people(d: &Daemon) -> [String; 6] {
     let ok = |args: &[&str]| {
         let out = d.cli(args);
         assert!(
@@ -90,7 +90,8 @@ fn setup_people(d: &Daemon) -> [String; 5] {
     ok(&["user", "add", "kadis", "--role", "head_of_office"]);
     ok(&["user", "add", "kabid", "--role", "head_of_division"]);
     ok(&["user", "add", "teknis", "--role", "technical"]);
-    ["andi", "dewi", "kadis", "kabid", "teknis"].map(|u| ok(&["token", "create", u]))
+    ok(&["user", "add", "ops", "--role", "admin"]);
+    ["andi", "dewi", "kadis", "kabid", "teknis", "ops"].map(|u| ok(&["token", "create", u]))
 }
 
 const REQUEST: &str = r#"{"kind": "create", "zone": "example.go.id", "name": "sipd",
@@ -102,7 +103,7 @@ const REQUEST: &str = r#"{"kind": "create", "zone": "example.go.id", "name": "si
 #[test]
 fn a_request_through_the_api() {
     let d = Daemon::start_test_zone();
-    let [andi, dewi, kadis, kabid, teknis] = setup_people(&d);
+    let [andi, dewi, kadis, kabid, teknis, ops] = setup_people(&d);
 
     // No token, a bad token: 401 problems.
     for token in [None, Some("ranah_nope")] {
@@ -324,4 +325,113 @@ fn a_request_through_the_api() {
     );
     let r = curl(&d, "GET", "/api/v1/requests?step=nope", Some(&kadis), &[]);
     assert_eq!(r.status, 422);
+
+    // Zones, records with provenance, the register.
+    let r = curl(&d, "GET", "/api/v1/zones", Some(&dewi), &[]);
+    assert_eq!(r.json["items"][0]["zone"], "example.go.id");
+    assert_eq!(r.json["items"][0]["last_change"]["request"], id);
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/zones/example.go.id/records",
+        Some(&dewi),
+        &[],
+    );
+    let sipd: Vec<&Value> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["name"] == "sipd.example.go.id.")
+        .collect();
+    assert_eq!(sipd.len(), 1);
+    assert_eq!(
+        (sipd[0]["agency"].as_str(), sipd[0]["request"].as_i64()),
+        (Some("DINKES"), Some(id))
+    );
+    assert_eq!(
+        curl(
+            &d,
+            "GET",
+            "/api/v1/zones/nope.example/records",
+            Some(&dewi),
+            &[]
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        curl(
+            &d,
+            "GET",
+            "/api/v1/zones/example.go.id/export",
+            Some(&kadis),
+            &[]
+        )
+        .status,
+        403
+    );
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/zones/example.go.id/export",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&dewi), &[]);
+    let entry = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "sipd.example.go.id")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["agency"], "DINKES");
+    assert_eq!(entry["purpose"], "Sistem informasi pelayanan kesehatan");
+    assert_eq!(
+        entry["contact"],
+        Value::Null,
+        "another agency does not see the contact"
+    );
+    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&andi), &[]);
+    let entry = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "sipd.example.go.id")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["contact"]["email"], "andi@dinkes.example");
+    // An admin never approves.
+    let r = post_json(
+        &d,
+        "/api/v1/requests",
+        &andi,
+        &REQUEST.replace("\"sipd\"", "\"sipd2\""),
+    );
+    assert_eq!(r.status, 201);
+    let second = r.json["id"].as_i64().unwrap();
+    let r = post_json(&d, &format!("/api/v1/requests/{second}/approve"), &ops, "");
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (403, Some("not_your_step"))
+    );
+    // Withdraw by the applicant; then it is final.
+    let r = post_json(
+        &d,
+        &format!("/api/v1/requests/{second}/withdraw"),
+        &andi,
+        "",
+    );
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (200, Some("withdrawn"))
+    );
+    let r = post_json(
+        &d,
+        &format!("/api/v1/requests/{second}/withdraw"),
+        &andi,
+        "",
+    );
+    assert_eq!(r.status, 409);
 }

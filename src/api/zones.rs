@@ -1,0 +1,205 @@
+//! `/api/v1/zones` (zone state and records) and `/api/v1/subdomains` (the register).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hickory_proto::rr::{LowerName, Name, RecordType};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::AuthUser;
+use super::problem::Problem;
+use crate::service::requests::ServiceError;
+use crate::store::Authenticated;
+
+/// The routes of these resources.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/v1/zones", get(list))
+        .route("/api/v1/zones/{zone}", get(one))
+        .route("/api/v1/zones/{zone}/records", get(records))
+        .route("/api/v1/zones/{zone}/export", get(export))
+        .route("/api/v1/subdomains", get(subdomains))
+}
+
+fn origin(raw: &str) -> Result<Name, Problem> {
+    let not_found = || Problem::new(StatusCode::NOT_FOUND, "not_found", format!("no zone {raw}"));
+    let mut n = Name::from_ascii(raw).map_err(|_| not_found())?;
+    n.set_fqdn(true);
+    Ok(n.to_lowercase())
+}
+
+async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
+    let handle = state
+        .requests
+        .publisher()
+        .zones()
+        .get(&LowerName::new(origin))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no zone {origin}"),
+            )
+        })?;
+    let view = handle.view();
+    let last = state
+        .readiness
+        .store
+        .last_change(&origin.to_ascii())
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(json!({
+        "zone": origin.to_ascii().trim_end_matches('.'),
+        "serial": view.serial(),
+        "records": view.record_count(),
+        "names": view.name_count(),
+        "last_change": last.map(|c| json!({
+            "serial": c.serial, "at": c.at, "reason": c.reason, "request": c.request_id,
+        })),
+        // Secondaries (NOTIFY, transfers, their serials) come with the secondaries work.
+        "secondaries": [],
+    }))
+}
+
+async fn list(_user: AuthUser, State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+    let mut zones = Vec::new();
+    for o in state.requests.publisher().zones().origins() {
+        zones.push(zone_json(&state, &Name::from(o)).await?);
+    }
+    Ok(Json(json!({ "items": zones })))
+}
+
+async fn one(
+    _user: AuthUser,
+    State(state): State<AppState>,
+    Path(zone): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    Ok(Json(zone_json(&state, &origin(&zone)?).await?))
+}
+
+async fn records(
+    _user: AuthUser,
+    State(state): State<AppState>,
+    Path(zone): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let origin = origin(&zone)?;
+    zone_json(&state, &origin).await?; // 404 for zones not served
+    let store = &state.readiness.store;
+    let rows = store
+        .record_rows(Some(&origin.to_ascii()))
+        .await
+        .map_err(ServiceError::from)?;
+    let codes = agency_codes(&state).await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.owner, "type": RecordType::from(r.rtype).to_string(), "ttl": r.ttl,
+                "value": r.data, "agency": r.agency_id.and_then(|a| codes.get(&a).cloned()),
+                "request": r.request_id,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn export(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(zone): Path<String>,
+) -> Result<Response, Problem> {
+    if !user.roles.iter().any(|r| r == "admin") {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin exports zones",
+        ));
+    }
+    let origin = origin(&zone)?;
+    let stored = state
+        .readiness
+        .store
+        .load_zone(&origin)
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no zone {origin}"),
+            )
+        })?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
+        crate::zonefile::write(&stored.content),
+    )
+        .into_response())
+}
+
+async fn agency_codes(state: &AppState) -> Result<BTreeMap<i64, String>, Problem> {
+    Ok(state
+        .readiness
+        .store
+        .agencies()
+        .await
+        .map_err(ServiceError::from)?
+        .into_iter()
+        .map(|a| (a.id, a.code))
+        .collect())
+}
+
+fn sees_contacts(user: &Authenticated, agency: Option<i64>) -> bool {
+    user.roles.iter().any(|r| r != "applicant") || (agency.is_some() && user.agency_id == agency)
+}
+
+/// The register (daftar subdomain): every name below a zone's apex that has records, with its
+/// agency, records, the request that made it, purpose and dates.
+async fn subdomains(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, Problem> {
+    let store = &state.readiness.store;
+    let rows = store.record_rows(None).await.map_err(ServiceError::from)?;
+    let codes = agency_codes(&state).await?;
+    let mut by_name: BTreeMap<(String, String), Vec<&crate::store::RecordRow>> = BTreeMap::new();
+    for r in &rows {
+        if r.owner != r.zone {
+            by_name
+                .entry((r.zone.clone(), r.owner.clone()))
+                .or_default()
+                .push(r);
+        }
+    }
+    let mut items = Vec::with_capacity(by_name.len());
+    for ((zone, owner), records) in by_name {
+        let agency = records.iter().find_map(|r| r.agency_id);
+        let request_id = records.iter().filter_map(|r| r.request_id).max();
+        let request = match request_id {
+            Some(id) => store.load_request(id).await.map_err(ServiceError::from)?,
+            None => None,
+        };
+        let contact = request
+            .as_ref()
+            .filter(|_| sees_contacts(&user, agency))
+            .map(|r| r.data.contact.clone());
+        items.push(json!({
+            "name": owner.trim_end_matches('.'),
+            "zone": zone.trim_end_matches('.'),
+            "agency": agency.and_then(|a| codes.get(&a).cloned()),
+            "records": records.iter().map(|r| json!({
+                "type": RecordType::from(r.rtype).to_string(), "ttl": r.ttl, "value": r.data,
+            })).collect::<Vec<_>>(),
+            "request": request_id,
+            "purpose": request.as_ref().map(|r| r.data.purpose.clone()),
+            "contact": contact,
+            "certificate": request.as_ref().map(|r| r.data.certificate),
+            "created_at": records.iter().map(|r| r.created_at.clone()).min(),
+        }));
+    }
+    Ok(Json(json!({ "items": items })))
+}
