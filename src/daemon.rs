@@ -70,6 +70,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         calendar.clone(),
         Policy::default(),
     ));
+    // Requests left returned too long are withdrawn; checked every quarter hour.
+    let sweeper_requests = requests.clone();
+    let mut sweeper_shutdown = shutdown_rx.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(15 * 60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = sweeper_shutdown.wait_for(|stop| *stop) => return,
+            }
+            match sweeper_requests
+                .withdraw_stale_returns(chrono::Utc::now())
+                .await
+            {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::info!(requests = ?ids, "withdrew requests left returned too long")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot withdraw stale returned requests"),
+            }
+        }
+    });
     let app = api::router(AppState {
         readiness: readiness.clone(),
         requests,
@@ -115,6 +137,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     readiness.dns_listening.store(false, Ordering::Release);
     dns_server.shutdown().await;
     let _ = sync.await;
+    let _ = sweeper.await;
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),

@@ -424,6 +424,56 @@ impl Requests {
         Ok(state)
     }
 
+    /// Withdraw every request left returned longer than the workflow allows (in working days
+    /// from its return). Returns the ids withdrawn. Run periodically by the daemon.
+    pub async fn withdraw_stale_returns(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, ServiceError> {
+        let system = Actor {
+            user_id: 0,
+            roles: Vec::new(),
+            agency_id: None,
+        };
+        let mut withdrawn = Vec::new();
+        for stored in self.store.list_requests(Some("returned"), None).await? {
+            let events = match request::decide(
+                &stored.state,
+                &Command::AutoWithdraw,
+                &system,
+                &self.workflow,
+                &self.calendar,
+                now,
+            ) {
+                Ok(events) => events,
+                Err(DomainError::NotDue) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let mut state = stored.state.clone();
+            let mut history = Vec::new();
+            for e in &events {
+                request::apply(&mut state, e);
+                let mut entry = self.history_entry(e);
+                entry.note = Some(format!(
+                    "ditarik otomatis: dikembalikan lebih dari {} hari kerja",
+                    self.workflow.auto_withdraw_after_days
+                ));
+                history.push(entry);
+            }
+            match self
+                .store
+                .commit_request(stored.id, stored.state.version, &state, &history, None, now)
+                .await
+            {
+                Ok(()) => withdrawn.push(stored.id),
+                // Resubmitted or withdrawn meanwhile: nothing to do.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(withdrawn)
+    }
+
     fn history_entry(&self, e: &Event) -> HistoryEntry {
         let step = |i: &usize| self.workflow.steps.get(*i).map(|s| s.id.clone());
         let (at, actor_id, action, step, note, reason) = match e {

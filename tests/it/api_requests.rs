@@ -434,4 +434,26 @@ fn a_request_through_the_api() {
         "",
     );
     assert_eq!(r.status, 409);
+
+    // A revoked token, a disabled user: 401 at once.
+    let list = d.cli(&["token", "list"]);
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    let kabid_id = list
+        .lines()
+        .find(|l| l.contains("kabid"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(d.cli(&["token", "revoke", &kabid_id]).status.success());
+    assert_eq!(
+        curl(&d, "GET", "/api/v1/requests", Some(&kabid), &[]).status,
+        401
+    );
+    assert!(d.cli(&["user", "disable", "teknis"]).status.success());
+    assert_eq!(
+        curl(&d, "GET", "/api/v1/requests", Some(&teknis), &[]).status,
+        401
+    );
 }

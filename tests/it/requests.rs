@@ -58,6 +58,10 @@ async fn user(store: &Store, name: &str, roles: &[&str], agency: Option<i64>) ->
 }
 
 async fn env() -> Env {
+    env_with("kaltara").await
+}
+
+async fn env_with(workflow: &str) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -87,7 +91,7 @@ async fn env() -> Env {
     let service = Arc::new(Requests::new(
         store.clone(),
         publisher.clone(),
-        Arc::new(Workflow::preset("kaltara").unwrap()),
+        Arc::new(Workflow::preset(workflow).unwrap()),
         Arc::new(Calendar::default_wita([])),
         Policy::default(),
     ));
@@ -437,5 +441,188 @@ async fn a_name_taken_meanwhile_fails_the_approval_and_changes_nothing() {
         m.answers[0].data.to_string(),
         "203.0.113.71",
         "the other record stands"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_left_returned_too_long_are_withdrawn() {
+    let e = env().await;
+    let cal = Calendar::default_wita([]);
+    let id = e
+        .service
+        .submit(
+            &e.applicant,
+            new_request("stale", "203.0.113.60"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let returned_at = Utc::now();
+    e.service
+        .act(
+            &e.head,
+            id,
+            Command::Return {
+                note: "Lengkapi".into(),
+                reason: "incomplete_documents".into(),
+            },
+            returned_at,
+        )
+        .await
+        .unwrap();
+    let almost = cal.add_working_days(returned_at, 13);
+    assert!(
+        e.service
+            .withdraw_stale_returns(almost)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = cal.add_working_days(returned_at, 14);
+    assert_eq!(
+        e.service.withdraw_stale_returns(due).await.unwrap(),
+        vec![id]
+    );
+    let stored = e.store.load_request(id).await.unwrap().unwrap();
+    assert_eq!(stored.state.status, Status::Withdrawn);
+    let history = e.store.request_history(id).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.entry.action.as_str(), last.entry.actor_id),
+        ("withdrawn", None)
+    );
+    assert!(
+        last.entry
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("14 hari kerja")
+    );
+    // Once withdrawn, the name is free again.
+    assert!(
+        e.service
+            .submit(
+                &e.applicant,
+                new_request("stale", "203.0.113.60"),
+                Utc::now()
+            )
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_is_final_and_frees_the_name() {
+    let e = env().await;
+    let id = e
+        .service
+        .submit(
+            &e.applicant,
+            new_request("nope", "203.0.113.61"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let r = e
+        .service
+        .act(
+            &e.head,
+            id,
+            Command::Reject {
+                note: "Nama tidak sesuai".into(),
+                reason: "name_policy".into(),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, Status::Rejected);
+    assert!(matches!(
+        e.service
+            .act(&e.applicant, id, Command::Resubmit, Utc::now())
+            .await,
+        Err(ServiceError::Domain(DomainError::InvalidState("rejected")))
+    ));
+    let h = e.store.request_history(id).await.unwrap();
+    assert_eq!(h[1].entry.reason.as_deref(), Some("name_policy"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_office_registers_for_an_agency() {
+    let e = env().await;
+    let front = user(&e.store, "loket", &["front_office"], None).await;
+    let mut input = new_request("loket-app", "203.0.113.62");
+    assert!(matches!(
+        e.service.submit(&front, input.clone(), Utc::now()).await,
+        Err(ServiceError::Validation(_))
+    ));
+    input.agency = Some("NOPE".into());
+    assert!(matches!(
+        e.service.submit(&front, input.clone(), Utc::now()).await,
+        Err(ServiceError::Validation(_))
+    ));
+    input.agency = Some("DINKES".into());
+    let id = e.service.submit(&front, input, Utc::now()).await.unwrap();
+    let stored = e.service.get(&e.applicant, id).await.unwrap();
+    assert_eq!(stored.state.agency_id, e.applicant.agency_id.unwrap());
+    assert!(stored.state.registered_by_front_office);
+    // The agency's applicant may withdraw what the front office registered for it.
+    let r = e
+        .service
+        .act(&e.applicant, id, Command::Withdraw, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(r.status, Status::Withdrawn);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tarakan_chain_runs_to_the_end() {
+    let e = env_with("tarakan").await;
+    let subco = user(&e.store, "subko", &["sub_coordinator"], None).await;
+    let staff = user(&e.store, "staf", &["staff"], None).await;
+    let id = e
+        .service
+        .submit(
+            &e.applicant,
+            new_request("tarakan-app", "203.0.113.63"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    e.store.mark_letter_attached(id).await.unwrap();
+    let chain = [
+        &e.head,
+        &e.division,
+        &subco,
+        &staff,
+        &subco,
+        &e.division,
+        &e.head,
+    ];
+    for (i, who) in chain.iter().enumerate() {
+        let r = e.service.act(who, id, approve(), Utc::now()).await.unwrap();
+        let provisioned = ask(e.dns, "tarakan-app.example.go.id.").await.answers.len() == 1;
+        assert_eq!(provisioned, i >= 3, "after step {i}");
+        assert_eq!(r.status == Status::Completed, i == 6);
+    }
+    let steps: Vec<String> = e
+        .store
+        .request_history(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|h| h.entry.step.clone())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "disposition",
+            "division_disposition",
+            "assignment",
+            "creation",
+            "register",
+            "division_report",
+            "response"
+        ]
     );
 }
