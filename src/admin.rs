@@ -4,9 +4,9 @@
 use anyhow::{Context as _, bail};
 use chrono::{NaiveDate, Utc};
 
-use crate::cli::{AgencyCommand, TokenCommand, UserCommand};
+use crate::cli::{AgencyCommand, SubdomainCommand, TokenCommand, UserCommand};
 use crate::config::Config;
-use crate::store::{RoleGrant, Store};
+use crate::store::{Assignment, RoleGrant, Store};
 
 /// `ROLE` or `ROLE@FROM..UNTIL`.
 pub fn parse_role_grant(s: &str) -> anyhow::Result<RoleGrant> {
@@ -185,6 +185,74 @@ pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn owner_name(name: &str) -> anyhow::Result<String> {
+    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    if n.is_empty() || !n.contains('.') {
+        bail!("`{name}`: give the whole name, e.g. portal.kaltaraprov.go.id");
+    }
+    Ok(format!("{n}."))
+}
+
+/// Parse `name,agency` lines; errors name the line.
+pub fn parse_assignments(text: &str, file: &str) -> anyhow::Result<Vec<Assignment>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty()
+            || line.starts_with('#')
+            || (i == 0 && line.eq_ignore_ascii_case("name,agency"))
+        {
+            continue;
+        }
+        let (name, agency) = line
+            .split_once(',')
+            .with_context(|| format!("{file}:{}: expected `name,agency`", i + 1))?;
+        let owner = owner_name(name).with_context(|| format!("{file}:{}", i + 1))?;
+        let agency = agency.trim();
+        check_code(agency).with_context(|| format!("{file}:{}", i + 1))?;
+        out.push(Assignment {
+            owner,
+            agency: agency.to_owned(),
+        });
+    }
+    if out.is_empty() {
+        bail!("{file}: no assignments");
+    }
+    Ok(out)
+}
+
+/// `ranah subdomain …`
+pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<()> {
+    match cmd {
+        SubdomainCommand::Assign { name, agency, csv } => {
+            let (assignments, source) = match (csv, name, agency) {
+                (Some(path), _, _) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let label = path.display().to_string();
+                    (parse_assignments(&text, &label)?, format!("csv {label}"))
+                }
+                (None, Some(name), Some(agency)) => {
+                    check_code(&agency)?;
+                    (
+                        vec![Assignment {
+                            owner: owner_name(&name)?,
+                            agency,
+                        }],
+                        "cli".to_owned(),
+                    )
+                }
+                _ => bail!("give NAME --agency CODE, or --csv FILE"),
+            };
+            let records = store
+                .assign_names(&assignments, &source, Utc::now())
+                .await?;
+            println!("{} name(s) assigned ({records} records)", assignments.len());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +271,19 @@ mod tests {
         assert!(check_email("andi").is_err());
         assert!(check_code("DINKES").is_ok());
         assert!(check_code("DIN KES").is_err());
+        let a = parse_assignments(
+            "name,agency\nportal.example.go.id,DINKES\n\n# x\nwww.example.go.id., DISHUB\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            a[1],
+            Assignment {
+                owner: "www.example.go.id.".into(),
+                agency: "DISHUB".into()
+            }
+        );
+        let err = parse_assignments("portal.example.go.id,DINKES\nbroken\n", "f.csv").unwrap_err();
+        assert!(format!("{err:#}").contains("f.csv:2"), "{err:#}");
     }
 }

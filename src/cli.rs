@@ -92,6 +92,26 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Subdomains: owners of names imported from zone files.
+    #[command(subcommand)]
+    Subdomain(SubdomainCommand),
+}
+
+/// `ranah subdomain …`
+#[derive(Debug, Subcommand)]
+pub enum SubdomainCommand {
+    /// Give an imported name an owning agency (then it can change or delete it by request).
+    Assign {
+        /// The name, e.g. portal.kaltaraprov.go.id (omit with --csv).
+        #[arg(required_unless_present = "csv")]
+        name: Option<String>,
+        /// The agency's code.
+        #[arg(long, required_unless_present = "csv", value_name = "CODE")]
+        agency: Option<String>,
+        /// A CSV file of `name,agency` lines (a header line `name,agency` is allowed).
+        #[arg(long, conflicts_with_all = ["name", "agency"], value_name = "FILE")]
+        csv: Option<std::path::PathBuf>,
+    },
 }
 
 /// `ranah agency …`

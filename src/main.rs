@@ -100,6 +100,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
         Command::Agency(cmd) => admin::agency(store, cmd).await,
         Command::User(cmd) => admin::user(store, config, cmd).await,
         Command::Token(cmd) => admin::token(store, cmd).await,
+        Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
         Command::Zone(ZoneCommand::Import {
             file,
             origin,

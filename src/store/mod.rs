@@ -22,7 +22,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
-pub use people::{Agency, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
+pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
     Attachment, HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };

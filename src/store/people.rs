@@ -441,3 +441,79 @@ mod tests {
         ));
     }
 }
+
+/// One name to give an owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Owner name, absolute with the trailing dot, lower-case.
+    pub owner: String,
+    /// The agency's code.
+    pub agency: String,
+}
+
+impl Store {
+    /// Give names an owning agency, all or nothing: every name must have records in a zone
+    /// and every agency must exist. Returns how many records changed owner.
+    pub async fn assign_names(
+        &self,
+        assignments: &[Assignment],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        let mut changed = 0;
+        for a in assignments {
+            let agency: Option<i64> = sqlx::query_scalar("SELECT id FROM agencies WHERE code = $1")
+                .bind(&a.agency)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let agency =
+                agency.ok_or_else(|| StoreError::NotFound(format!("agency {}", a.agency)))?;
+            let row = sqlx::query(
+                "SELECT z.name AS zone, MAX(r.agency_id) AS previous, COUNT(*) AS n FROM records r \
+                 JOIN zones z ON z.id = r.zone_id WHERE r.owner = $1 GROUP BY z.name",
+            )
+            .bind(&a.owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound(format!(
+                    "name {} (no records)",
+                    a.owner
+                )));
+            };
+            let zone: String = row.try_get("zone")?;
+            if zone == a.owner {
+                return Err(StoreError::NotFound(format!(
+                    "subdomain {} (that is a zone apex)",
+                    a.owner
+                )));
+            }
+            let previous: Option<i64> = row.try_get("previous")?;
+            let done = sqlx::query(
+                "UPDATE records SET agency_id = $1 WHERE owner = $2 AND zone_id = \
+                 (SELECT id FROM zones WHERE name = $3)",
+            )
+            .bind(agency)
+            .bind(&a.owner)
+            .bind(&zone)
+            .execute(&mut *tx)
+            .await?;
+            changed += done.rows_affected();
+            sqlx::query(
+                "INSERT INTO name_assignments (zone, owner, agency_id, previous, assigned_at, \
+                 source) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&zone)
+            .bind(&a.owner)
+            .bind(agency)
+            .bind(previous)
+            .bind(ts(now))
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}

@@ -104,3 +104,71 @@ fn agencies_users_and_tokens() {
     let (ok, _, _) = run(d, &["user", "disable", "nobody"]);
     assert!(!ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_names_get_owners_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let zone = d.join("example.go.id.zone");
+    std::fs::write(&zone, crate::harness::test_zone()).unwrap();
+    assert!(run(d, &["zone", "import", zone.to_str().unwrap()]).0);
+    assert!(run(d, &["agency", "add", "DINKES", "Dinas Kesehatan"]).0);
+    let owners = |name: &'static str| {
+        let url = format!("sqlite://{}", d.join("data/ranah.db").display());
+        async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let v: Vec<Option<i64>> =
+                sqlx::query_scalar("SELECT DISTINCT agency_id FROM records WHERE owner = ?1")
+                    .bind(name)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            pool.close().await;
+            v
+        }
+    };
+    assert_eq!(owners("portal.example.go.id.").await, vec![None]);
+
+    // A CSV with one bad line changes nothing.
+    let csv = d.join("owners.csv");
+    std::fs::write(
+        &csv,
+        "name,agency\nportal.example.go.id,DINKES\nmissing.example.go.id,DINKES\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(d, &["subdomain", "assign", "--csv", csv.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("missing.example.go.id"), "{err}");
+    assert_eq!(owners("portal.example.go.id.").await, vec![None]);
+
+    let (ok, out, err) = run(
+        d,
+        &[
+            "subdomain",
+            "assign",
+            "Portal.Example.go.id",
+            "--agency",
+            "DINKES",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("1 name(s) assigned"), "{out}");
+    assert_eq!(owners("portal.example.go.id.").await.len(), 1);
+    assert!(owners("portal.example.go.id.").await[0].is_some());
+    let (ok, _, err) = run(
+        d,
+        &["subdomain", "assign", "example.go.id", "--agency", "DINKES"],
+    );
+    assert!(!ok, "the apex is not a subdomain: {err}");
+    let (ok, _, _) = run(
+        d,
+        &[
+            "subdomain",
+            "assign",
+            "www.example.go.id",
+            "--agency",
+            "NOPE",
+        ],
+    );
+    assert!(!ok);
+}
