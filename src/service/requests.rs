@@ -490,15 +490,8 @@ impl Requests {
                 note,
                 reason,
                 at,
-            } => (
-                *at,
-                Some(*by),
-                "returned",
-                step(s),
-                Some(note.clone()),
-                Some(reason.clone()),
-            ),
-            Event::Rejected {
+            }
+            | Event::Rejected {
                 step: s,
                 by,
                 note,
@@ -507,7 +500,11 @@ impl Requests {
             } => (
                 *at,
                 Some(*by),
-                "rejected",
+                if matches!(e, Event::Returned { .. }) {
+                    "returned"
+                } else {
+                    "rejected"
+                },
                 step(s),
                 Some(note.clone()),
                 Some(reason.clone()),

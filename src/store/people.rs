@@ -19,7 +19,7 @@ pub struct RoleGrant {
 }
 
 /// An agency (OPD).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Agency {
     /// Id.
     pub id: i64,
@@ -30,7 +30,7 @@ pub struct Agency {
 }
 
 /// A token as listed (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TokenInfo {
     /// Id (for `token revoke`).
     pub id: i64,
@@ -95,50 +95,31 @@ impl Store {
 
     /// An agency by code.
     pub async fn agency(&self, code: &str) -> Result<Option<Agency>, StoreError> {
-        let row = sqlx::query("SELECT id, code, name FROM agencies WHERE code = $1")
-            .bind(code)
-            .fetch_optional(self.sqlite())
-            .await?;
-        row.map(|r| {
-            Ok(Agency {
-                id: r.try_get("id")?,
-                code: r.try_get("code")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .transpose()
+        Ok(
+            sqlx::query_as::<_, Agency>("SELECT id, code, name FROM agencies WHERE code = $1")
+                .bind(code)
+                .fetch_optional(self.sqlite())
+                .await?,
+        )
     }
 
     /// Every agency, by code.
     pub async fn agencies(&self) -> Result<Vec<Agency>, StoreError> {
-        let rows = sqlx::query("SELECT id, code, name FROM agencies ORDER BY code")
-            .fetch_all(self.sqlite())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Agency {
-                    id: r.try_get("id")?,
-                    code: r.try_get("code")?,
-                    name: r.try_get("name")?,
-                })
-            })
-            .collect()
+        Ok(
+            sqlx::query_as::<_, Agency>("SELECT id, code, name FROM agencies ORDER BY code")
+                .fetch_all(self.sqlite())
+                .await?,
+        )
     }
 
     /// An agency by id.
     pub async fn agency_by_id(&self, id: i64) -> Result<Option<Agency>, StoreError> {
-        let row = sqlx::query("SELECT id, code, name FROM agencies WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.sqlite())
-            .await?;
-        row.map(|r| {
-            Ok(Agency {
-                id: r.try_get("id")?,
-                code: r.try_get("code")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .transpose()
+        Ok(
+            sqlx::query_as::<_, Agency>("SELECT id, code, name FROM agencies WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.sqlite())
+                .await?,
+        )
     }
 
     /// Add a user with roles, in one transaction.
@@ -226,24 +207,12 @@ impl Store {
 
     /// Every token, newest first.
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT t.id, u.name, t.prefix, t.created_at, t.expires_at, t.revoked_at \
+        Ok(sqlx::query_as::<_, TokenInfo>(
+            "SELECT t.id, u.name AS user, t.prefix, t.created_at, t.expires_at, t.revoked_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id DESC",
         )
         .fetch_all(self.sqlite())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TokenInfo {
-                    id: r.try_get("id")?,
-                    user: r.try_get("name")?,
-                    prefix: r.try_get("prefix")?,
-                    created_at: r.try_get("created_at")?,
-                    expires_at: r.try_get("expires_at")?,
-                    revoked_at: r.try_get("revoked_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Revoke a token.

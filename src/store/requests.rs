@@ -360,7 +360,7 @@ impl Store {
 }
 
 /// A stored attachment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Attachment {
     /// `letter` or `recommendation`.
     pub kind: String,
@@ -411,24 +411,13 @@ impl Store {
 
     /// The attachments of a request, latest of each kind last.
     pub async fn attachments(&self, request_id: i64) -> Result<Vec<Attachment>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Attachment>(
             "SELECT kind, sha256, media_type, size, uploaded_at FROM attachments \
              WHERE request_id = $1 ORDER BY id",
         )
         .bind(request_id)
         .fetch_all(self.sqlite())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Attachment {
-                    kind: r.try_get("kind")?,
-                    sha256: r.try_get("sha256")?,
-                    media_type: r.try_get("media_type")?,
-                    size: r.try_get("size")?,
-                    uploaded_at: r.try_get("uploaded_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Requests, newest first, optionally only of one status and one agency.
