@@ -404,6 +404,27 @@ impl Requests {
                     ..
                 }
             );
+            if let Event::Approved {
+                effect: Some(Effect::Notify),
+                at,
+                ..
+            } = e
+            {
+                // Email and the response letter are not sent by ranah yet: the history says
+                // that the response to the applicant is still due, so nobody assumes it went.
+                history.push(HistoryEntry {
+                    at: *at,
+                    actor_id: None,
+                    action: "response_due".into(),
+                    step: None,
+                    note: Some(
+                        "Tanggapan kepada pemohon (email dan surat tanggapan) belum dikirim oleh \
+                         ranah; kirimkan secara manual."
+                            .into(),
+                    ),
+                    reason: None,
+                });
+            }
         }
         let commit = RequestCommit {
             id,

@@ -290,7 +290,8 @@ fn a_request_through_the_api() {
             "resubmitted",
             "approved",
             "approved",
-            "approved"
+            "approved",
+            "response_due"
         ]
     );
     let r = post_json(&d, &format!("{path}/approve"), &kadis, "");

@@ -233,6 +233,7 @@ async fn a_request_goes_through_every_step_and_is_provisioned() {
             ("approved", Some("assignment")),
             ("approved", Some("technical_review")),
             ("approved", Some("response")),
+            ("response_due", None),
         ]
     );
     assert_eq!(history[3].entry.note.as_deref(), Some("OK"));
