@@ -118,6 +118,34 @@ pub struct ConfigLayer {
     /// Logging settings.
     #[serde(default)]
     pub log: LogLayer,
+    /// The office calendar for time standards.
+    #[serde(default)]
+    pub calendar: CalendarLayer,
+    /// The name and record policy.
+    #[serde(default)]
+    pub names: NamesLayer,
+}
+
+/// `[calendar]` table.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarLayer {
+    /// IANA time zone, e.g. `Asia/Makassar`.
+    pub time_zone: Option<String>,
+    /// Working hours per weekday, `"08:00-16:00"`; a day left out is not a working day.
+    pub hours: Option<std::collections::BTreeMap<String, String>>,
+    /// Holidays (`YYYY-MM-DD`).
+    pub holidays: Option<Vec<chrono::NaiveDate>>,
+}
+
+/// `[names]` table.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamesLayer {
+    /// Labels nobody may request.
+    pub reserved: Option<Vec<String>>,
+    /// Accept private address ranges (internal applications).
+    pub allow_private_addresses: Option<bool>,
 }
 
 /// `[dns]` table.
@@ -262,6 +290,14 @@ impl ConfigLayer {
         pick(&mut self.api.listen, later.api.listen);
         pick(&mut self.log.filter, later.log.filter);
         pick(&mut self.log.format, later.log.format);
+        pick(&mut self.calendar.time_zone, later.calendar.time_zone);
+        pick(&mut self.calendar.hours, later.calendar.hours);
+        pick(&mut self.calendar.holidays, later.calendar.holidays);
+        pick(&mut self.names.reserved, later.names.reserved);
+        pick(
+            &mut self.names.allow_private_addresses,
+            later.names.allow_private_addresses,
+        );
         self
     }
 
@@ -322,7 +358,41 @@ impl ConfigLayer {
                 message: e.to_string(),
             });
         }
+        let calendar = resolve_calendar(&self.calendar)?;
+        let mut policy = crate::domain::policy::Policy::default();
+        if let Some(reserved) = self.names.reserved {
+            policy.reserved = reserved.iter().map(|r| r.to_ascii_lowercase()).collect();
+        }
+        policy.allow_private_addresses = self.names.allow_private_addresses.unwrap_or(false);
+        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let calendar_settings = CalendarLayer {
+            time_zone: Some(calendar.time_zone().name().to_owned()),
+            hours: Some(
+                calendar
+                    .week()
+                    .iter()
+                    .zip(DAYS)
+                    .filter_map(|(h, d)| {
+                        h.map(|h| {
+                            (
+                                d.to_owned(),
+                                format!("{}-{}", h.open.format("%H:%M"), h.close.format("%H:%M")),
+                            )
+                        })
+                    })
+                    .collect(),
+            ),
+            holidays: Some(self.calendar.holidays.clone().unwrap_or_default()),
+        };
+        let names_settings = NamesLayer {
+            reserved: Some(policy.reserved.clone()),
+            allow_private_addresses: Some(policy.allow_private_addresses),
+        };
         Ok(Config {
+            calendar,
+            policy,
+            calendar_settings,
+            names_settings,
             zones_dir: self.zones_dir.unwrap_or_else(|| PathBuf::from("./zones")),
             data_dir,
             database_url,
@@ -362,6 +432,49 @@ fn parse_addr_list(value: &str) -> Result<Vec<SocketAddr>, String> {
         .collect()
 }
 
+fn resolve_calendar(
+    layer: &CalendarLayer,
+) -> Result<crate::domain::calendar::Calendar, ConfigError> {
+    use crate::domain::calendar::{Calendar, Hours};
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: format!("calendar.{key}"),
+        message,
+    };
+    let default = Calendar::default_wita(layer.holidays.clone().unwrap_or_default());
+    let tz = match &layer.time_zone {
+        Some(name) => name
+            .parse::<chrono_tz::Tz>()
+            .map_err(|e| invalid("time_zone", format!("`{name}`: {e}")))?,
+        None => default.time_zone(),
+    };
+    let Some(hours) = &layer.hours else {
+        return Calendar::new(
+            tz,
+            default.week(),
+            layer.holidays.clone().unwrap_or_default(),
+        )
+        .map_err(|e| invalid("hours", e.to_string()));
+    };
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let mut week = [None; 7];
+    for (day, span) in hours {
+        let i = DAYS.iter().position(|d| d == day).ok_or_else(|| {
+            invalid(
+                "hours",
+                format!("`{day}`: use mon, tue, wed, thu, fri, sat, sun"),
+            )
+        })?;
+        let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M");
+        let (open, close) = span
+            .split_once('-')
+            .and_then(|(a, b)| Some((parse(a).ok()?, parse(b).ok()?)))
+            .ok_or_else(|| invalid("hours", format!("{day} = `{span}`: write \"08:00-16:00\"")))?;
+        week[i] = Some(Hours { open, close });
+    }
+    Calendar::new(tz, week, layer.holidays.clone().unwrap_or_default())
+        .map_err(|e| invalid("hours", e.to_string()))
+}
+
 /// The effective configuration: immutable after start.
 #[derive(Clone, Debug, Serialize)]
 pub struct Config {
@@ -379,6 +492,18 @@ pub struct Config {
     pub api: ApiConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The office calendar.
+    #[serde(skip)]
+    pub calendar: crate::domain::calendar::Calendar,
+    /// The name and record policy.
+    #[serde(skip)]
+    pub policy: crate::domain::policy::Policy,
+    /// `[calendar]` as in force, for `check-config`.
+    #[serde(rename = "calendar")]
+    pub calendar_settings: CalendarLayer,
+    /// `[names]` as in force, for `check-config`.
+    #[serde(rename = "names")]
+    pub names_settings: NamesLayer,
 }
 
 /// `[dns]`.
@@ -514,6 +639,44 @@ mod tests {
     }
 
     #[test]
+    fn calendar_and_names_settings() {
+        let layer = ConfigLayer::from_toml(
+            "[calendar]\ntime_zone = \"Asia/Jakarta\"\nholidays = [\"2026-12-25\"]\n\
+             [calendar.hours]\nmon = \"07:30-15:30\"\n[names]\nreserved = [\"Portal\"]\n\
+             allow_private_addresses = true\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let c = layer.resolve().unwrap();
+        assert_eq!(c.calendar.time_zone(), chrono_tz::Asia::Jakarta);
+        let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(
+            c.calendar.hours(monday).unwrap().open.to_string(),
+            "07:30:00"
+        );
+        assert!(
+            c.calendar.hours(monday.succ_opt().unwrap()).is_none(),
+            "only Monday works"
+        );
+        assert!(
+            c.calendar
+                .hours(chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap())
+                .is_none()
+        );
+        assert_eq!(c.policy.reserved, vec!["portal".to_string()]);
+        assert!(c.policy.allow_private_addresses);
+        for bad in [
+            "[calendar]\ntime_zone = \"Mars/Base\"\n",
+            "[calendar.hours]\nmonday = \"08:00-16:00\"\n",
+            "[calendar.hours]\nmon = \"16:00-08:00\"\n",
+            "[calendar.hours]\nmon = \"8 to 4\"\n",
+        ] {
+            let layer = ConfigLayer::from_toml(bad, Path::new("c.toml")).unwrap();
+            assert!(layer.resolve().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let layer = ConfigLayer {
             database_url: Some(Secret::new("sqlite:///tmp/s3cr3t.db")),
@@ -544,6 +707,10 @@ mod tests {
             "tcp_idle_timeout_secs",
             "store_poll_secs",
             "udp_workers",
+            "time_zone",
+            "holidays",
+            "reserved",
+            "allow_private_addresses",
             "filter",
             "format",
         ] {
@@ -555,7 +722,7 @@ mod tests {
         // Injecting a bogus key into every table is refused.
         let bogus = format!("bogus_key = 1\n{text}");
         assert!(ConfigLayer::from_toml(&bogus, &path).is_err());
-        for table in ["[dns]\n", "[api]\n", "[log]\n"] {
+        for table in ["[dns]\n", "[api]\n", "[log]\n", "[calendar]\n", "[names]\n"] {
             assert!(text.contains(table), "{table}");
             let bogus = text.replacen(table, &format!("{table}bogus_key = 1\n"), 1);
             let err = ConfigLayer::from_toml(&bogus, &path)

@@ -11,8 +11,6 @@ use tokio::sync::watch;
 use crate::api::{self, AppState, Readiness};
 use crate::config::Config;
 use crate::dns::{self, Zones};
-use crate::domain::calendar::Calendar;
-use crate::domain::policy::Policy;
 use crate::import;
 use crate::publish::Publisher;
 use crate::service::requests::Requests;
@@ -62,13 +60,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {}", config.api.listen))?;
     tracing::info!(addr = %config.api.listen, "serving the HTTP API");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let calendar = Arc::new(Calendar::default_wita([]));
+    let calendar = Arc::new(config.calendar.clone());
     let requests = Arc::new(Requests::new(
         store.clone(),
         publisher.clone(),
         Arc::new(workflow),
         calendar.clone(),
-        Policy::default(),
+        config.policy.clone(),
     ));
     // Requests left returned too long are withdrawn; checked every quarter hour.
     let sweeper_requests = requests.clone();

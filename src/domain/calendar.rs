@@ -97,6 +97,11 @@ impl Calendar {
         }
     }
 
+    /// Working hours per weekday, Monday first.
+    pub fn week(&self) -> [Option<Hours>; 7] {
+        self.week
+    }
+
     /// The calendar's time zone.
     pub fn time_zone(&self) -> Tz {
         self.tz
