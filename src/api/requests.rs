@@ -228,6 +228,15 @@ async fn act(
     bytes: Bytes,
 ) -> Result<Json<Value>, Problem> {
     let id = parse_id(&id)?;
+    if action == "resubmit" {
+        let changes: crate::service::requests::Changes = body(&bytes)?;
+        state
+            .requests
+            .resubmit(&user, id, changes, Utc::now())
+            .await?;
+        let stored = state.requests.get(&user, id).await?;
+        return Ok(Json(view(&state, &stored).await?));
+    }
     let b: ActionBody = body(&bytes)?;
     let command = match action.as_str() {
         "approve" => Command::Approve { note: b.note },
@@ -240,7 +249,6 @@ async fn act(
                 Command::Reject { note, reason }
             }
         }
-        "resubmit" => Command::Resubmit,
         "withdraw" => Command::Withdraw,
         other => {
             return Err(Problem::new(

@@ -128,6 +128,20 @@ pub struct NewRequest {
     pub agency: Option<String>,
 }
 
+/// What a resubmission may change (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    /// New records.
+    pub records: Option<Vec<RecordInput>>,
+    /// New contact.
+    pub contact: Option<Contact>,
+    /// New purpose.
+    pub purpose: Option<String>,
+    /// New recommendation reference.
+    pub recommendation_ref: Option<String>,
+}
+
 /// The requests service.
 pub struct Requests {
     store: Store,
@@ -442,6 +456,90 @@ impl Requests {
                 .commit_request(id, stored.state.version, &state, &history, None, now)
                 .await?;
         }
+        Ok(state)
+    }
+
+    /// Resubmit a returned request, with changed fields if any: checked like a submission,
+    /// stored with the state change in one transaction.
+    pub async fn resubmit(
+        &self,
+        caller: &Authenticated,
+        id: i64,
+        changes: Changes,
+        now: DateTime<Utc>,
+    ) -> Result<Request, ServiceError> {
+        if changes == Changes::default() {
+            return self.act(caller, id, Command::Resubmit, now).await;
+        }
+        let stored = self.get(caller, id).await?;
+        let events = request::decide(
+            &stored.state,
+            &Command::Resubmit,
+            &actor(caller),
+            &self.workflow,
+            &self.calendar,
+            now,
+        )?;
+        let mut data = stored.data.clone();
+        let mut errors = Vec::new();
+        if let Some(records) = changes.records {
+            if data.kind == Kind::Delete {
+                errors.push(field(
+                    "records",
+                    "not_allowed",
+                    "a delete request carries no records",
+                ));
+            }
+            let requested: Vec<RequestedRecord> = records
+                .iter()
+                .map(|r| RequestedRecord {
+                    rtype: r.rtype.clone(),
+                    value: r.value.clone(),
+                    ttl: r.ttl,
+                })
+                .collect();
+            if let Err(mut e) = self.policy.check_records(&requested) {
+                errors.append(&mut e);
+            }
+            data.records = serde_json::to_value(&records).unwrap_or_default();
+        }
+        if let Some(contact) = changes.contact {
+            if contact.name.trim().is_empty() || !contact.email.contains('@') {
+                errors.push(field(
+                    "contact",
+                    "invalid_contact",
+                    "name and email are required",
+                ));
+            }
+            data.contact = serde_json::to_value(&contact).unwrap_or_default();
+        }
+        if let Some(purpose) = changes.purpose {
+            if purpose.trim().is_empty() {
+                errors.push(field(
+                    "purpose",
+                    "required",
+                    "say what the subdomain is for",
+                ));
+            }
+            data.purpose = purpose.trim().to_owned();
+        }
+        if let Some(r) = changes.recommendation_ref {
+            data.recommendation_ref = Some(r);
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let mut state = stored.state.clone();
+        let mut history = Vec::new();
+        for e in &events {
+            request::apply(&mut state, e);
+            let mut entry = self.history_entry(e);
+            entry.note = Some("diajukan kembali dengan perubahan".into());
+            history.push(entry);
+        }
+        self.store
+            .commit_resubmission(id, stored.state.version, &state, &data, &history, now)
+            .await?;
         Ok(state)
     }
 

@@ -287,6 +287,45 @@ impl Store {
         .await?)
     }
 
+    /// Replace the changeable fields of a request (records, contact, purpose, recommendation)
+    /// and move it to `state`, with its history: a resubmission with changes, one transaction.
+    pub async fn commit_resubmission(
+        &self,
+        id: i64,
+        expected_version: u32,
+        state: &Request,
+        data: &RequestData,
+        history: &[HistoryEntry],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE requests SET records = $1, contact = $2, purpose = $3, recommendation_ref = $4, \
+             status = $5, step = $6, step_started_at = $7, returned_at = $8, version = $9, \
+             updated_at = $10 WHERE id = $11 AND version = $12",
+        )
+        .bind(data.records.to_string())
+        .bind(data.contact.to_string())
+        .bind(&data.purpose)
+        .bind(&data.recommendation_ref)
+        .bind(state.status.as_str())
+        .bind(state.step.map(|s| s as i64))
+        .bind(ts(state.step_started_at))
+        .bind(state.returned_at.map(ts))
+        .bind(i64::from(state.version))
+        .bind(ts(now))
+        .bind(id)
+        .bind(i64::from(expected_version))
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("request {id}")));
+        }
+        append_history(&mut tx, id, history).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Move a request to `state` (decided on `expected_version`), append its history, and, when
     /// given, commit a zone change in the same transaction. A concurrent change of the request
     /// is [`StoreError::Conflict`] and nothing is written.

@@ -245,7 +245,29 @@ fn a_request_through_the_api() {
         (r.status, r.json["status"].as_str()),
         (200, Some("returned"))
     );
-    let r = post_json(&d, &format!("{path}/resubmit"), &andi, "");
+    let r = post_json(
+        &d,
+        &format!("{path}/resubmit"),
+        &andi,
+        r#"{"records": [{"type": "A", "value": "10.1.1.1", "ttl": 3600}]}"#,
+    );
+    assert_eq!(
+        (r.status, r.json["errors"][0]["code"].as_str()),
+        (422, Some("address_not_allowed"))
+    );
+    let r = post_json(
+        &d,
+        &format!("{path}/resubmit"),
+        &andi,
+        r#"{"colour": "red"}"#,
+    );
+    assert_eq!(r.status, 400);
+    let r = post_json(
+        &d,
+        &format!("{path}/resubmit"),
+        &andi,
+        r#"{"records": [{"type": "A", "value": "203.0.113.81", "ttl": 3600}]}"#,
+    );
     assert_eq!(
         (r.status, r.json["step"].as_str()),
         (200, Some("assignment"))
@@ -268,7 +290,11 @@ fn a_request_through_the_api() {
         r.json
     );
     let m = query(d.dns, "sipd.example.go.id.", RecordType::A, UDP);
-    assert_eq!(m.answers[0].data.to_string(), "203.0.113.80");
+    assert_eq!(
+        m.answers[0].data.to_string(),
+        "203.0.113.81",
+        "the resubmitted address"
+    );
 
     let r = post_json(&d, &format!("{path}/approve"), &kadis, "");
     assert_eq!(
