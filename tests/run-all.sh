@@ -38,5 +38,8 @@ fi
 echo "== clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== benchmarks, once each as a smoke test"
+cargo test --locked --benches
+
 echo "== tests"
-cargo test --locked --all-targets
+cargo test --locked
