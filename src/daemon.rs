@@ -14,6 +14,7 @@ use crate::dns::{self, Zones};
 use crate::import;
 use crate::publish::Publisher;
 use crate::service::requests::Requests;
+use crate::service::subdomains::Subdomains;
 use crate::store::Store;
 
 /// Run the daemon until a shutdown signal.
@@ -90,8 +91,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     });
+    let subdomains = Arc::new(Subdomains::new(store.clone(), publisher.clone()));
     let app = api::router(AppState {
         readiness: readiness.clone(),
+        subdomains,
         requests,
         calendar,
         data_dir: config.data_dir.clone(),

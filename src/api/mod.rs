@@ -37,6 +37,8 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// The requests service.
     pub requests: Arc<crate::service::requests::Requests>,
+    /// Suspensions.
+    pub subdomains: Arc<crate::service::subdomains::Subdomains>,
     /// The office calendar.
     pub calendar: Arc<crate::domain::calendar::Calendar>,
     /// Where attachments are kept.

@@ -24,6 +24,14 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/zones/{zone}/records", get(records))
         .route("/api/v1/zones/{zone}/export", get(export))
         .route("/api/v1/subdomains", get(subdomains))
+        .route(
+            "/api/v1/subdomains/{name}/suspend",
+            axum::routing::post(suspend),
+        )
+        .route(
+            "/api/v1/subdomains/{name}/unsuspend",
+            axum::routing::post(unsuspend),
+        )
 }
 
 fn origin(raw: &str) -> Result<Name, Problem> {
@@ -178,6 +186,15 @@ async fn subdomains(
     let mut items = Vec::with_capacity(by_name.len());
     for ((zone, owner), records) in by_name {
         let agency = records.iter().find_map(|r| r.agency_id);
+        let suspended = records.iter().any(|r| r.suspension_id.is_some());
+        let suspension = if suspended {
+            store
+                .active_suspension(&zone, &owner)
+                .await
+                .map_err(ServiceError::from)?
+        } else {
+            None
+        };
         let request_id = records.iter().filter_map(|r| r.request_id).max();
         let request = match request_id {
             Some(id) => store.load_request(id).await.map_err(ServiceError::from)?,
@@ -198,8 +215,66 @@ async fn subdomains(
             "purpose": request.as_ref().map(|r| r.data.purpose.clone()),
             "contact": contact,
             "certificate": request.as_ref().map(|r| r.data.certificate),
+            "state": if suspended { "suspended" } else { "active" },
+            "suspension": suspension.map(|s| json!({
+                "reason": s.reason, "since": s.suspended_at,
+            })),
             "created_at": records.iter().map(|r| r.created_at.clone()).min(),
         }));
     }
     Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspendBody {
+    reason: Option<String>,
+}
+
+fn suspension_json(s: &crate::store::Suspension) -> Value {
+    json!({
+        "name": s.owner.trim_end_matches('.'), "reason": s.reason, "suspended_at": s.suspended_at,
+        "lifted_at": s.lifted_at,
+    })
+}
+
+async fn suspend(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, Problem> {
+    let body: SuspendBody = if bytes.is_empty() {
+        SuspendBody::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body is not valid: {e}"),
+            )
+        })?
+    };
+    let s = state
+        .subdomains
+        .suspend(
+            &user,
+            &name,
+            body.reason.as_deref().unwrap_or(""),
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(Json(suspension_json(&s)))
+}
+
+async fn unsuspend(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let s = state
+        .subdomains
+        .lift(&user, &name, chrono::Utc::now())
+        .await?;
+    Ok(Json(suspension_json(&s)))
 }

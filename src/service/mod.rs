@@ -3,3 +3,4 @@
 //! workflow.
 
 pub mod requests;
+pub mod subdomains;

@@ -320,15 +320,26 @@ impl Requests {
                 held_by: Some(held),
             });
         }
+        let stored_owners = self.store.owners_of(&format!("{zone}."), &fqdn).await?;
         match kind {
-            Kind::Create if exists => {
+            Kind::Create if exists || !stored_owners.is_empty() => {
                 return Err(ServiceError::NameTaken {
                     message: format!("{fqdn} already exists"),
                     held_by: None,
                 });
             }
             Kind::Change | Kind::Delete => {
-                let owners = self.store.owners_of(&format!("{zone}."), &fqdn).await?;
+                if self
+                    .store
+                    .active_suspension(&format!("{zone}."), &fqdn)
+                    .await?
+                    .is_some()
+                {
+                    return Err(ServiceError::Conflict(format!(
+                        "{fqdn} is suspended; an admin must lift the suspension first"
+                    )));
+                }
+                let owners = stored_owners;
                 if owners.is_empty() {
                     return Err(ServiceError::Validation(vec![field(
                         "name",
@@ -687,6 +698,7 @@ impl Requests {
                 reason: format!("request {} approved", stored.id),
                 agency_id: Some(stored.state.agency_id),
                 request_id: Some(stored.id),
+                suspension_id: None,
             },
         })
     }

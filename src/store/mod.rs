@@ -26,7 +26,9 @@ pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, Tok
 pub use requests::{
     Attachment, HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
-pub use zones::{ChangeMeta, JournalEntry, LastChange, RecordRow, StoredZone, ZoneSource};
+pub use zones::{
+    ChangeMeta, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
+};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -36,6 +36,8 @@ pub struct ChangeMeta {
     pub agency_id: Option<i64>,
     /// The request that caused the change.
     pub request_id: Option<i64>,
+    /// Set when the change suspends a name: its records are kept, marked, not deleted.
+    pub suspension_id: Option<i64>,
 }
 
 /// One change in the journal.
@@ -87,7 +89,8 @@ async fn insert_record(
     sqlx::query(
         "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, request_id, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl",
+         ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl, \
+         suspension_id = NULL",
     )
     .bind(zone_id)
     .bind(record.name.to_ascii())
@@ -201,10 +204,13 @@ impl Store {
             _ => None,
         };
 
-        let rows = sqlx::query("SELECT owner, rtype, ttl, rdata FROM records WHERE zone_id = $1")
-            .bind(zone_id)
-            .fetch_all(pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT owner, rtype, ttl, rdata FROM records WHERE zone_id = $1 \
+             AND suspension_id IS NULL",
+        )
+        .bind(zone_id)
+        .fetch_all(pool)
+        .await?;
         let mut records = Vec::with_capacity(rows.len());
         for r in &rows {
             let owner: &str = r.try_get("owner")?;
@@ -400,16 +406,27 @@ pub(crate) async fn write_change(
     let mut seq = 0i64;
     for record in &diff.removed {
         let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
-        sqlx::query(
-            "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 \
-             AND rdata = $4",
-        )
-        .bind(zone_id)
-        .bind(record.name.to_ascii())
-        .bind(i64::from(u16::from(record.record_type())))
-        .bind(wire)
-        .execute(&mut **tx)
-        .await?;
+        // A suspension keeps the rows, marked; any other change deletes them.
+        let query = match meta.suspension_id {
+            Some(suspension) => sqlx::query(
+                "UPDATE records SET suspension_id = $5 WHERE zone_id = $1 AND owner = $2 \
+                 AND rtype = $3 AND rdata = $4",
+            )
+            .bind(zone_id)
+            .bind(record.name.to_ascii())
+            .bind(i64::from(u16::from(record.record_type())))
+            .bind(wire)
+            .bind(suspension),
+            None => sqlx::query(
+                "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 \
+                 AND rdata = $4",
+            )
+            .bind(zone_id)
+            .bind(record.name.to_ascii())
+            .bind(i64::from(u16::from(record.record_type())))
+            .bind(wire),
+        };
+        query.execute(&mut **tx).await?;
         journal_record(tx, change_id, seq, "del", record).await?;
         seq += 1;
     }
@@ -440,6 +457,8 @@ pub struct RecordRow {
     pub request_id: Option<i64>,
     /// When it was written.
     pub created_at: String,
+    /// The suspension that holds it out of the zone, if any.
+    pub suspension_id: Option<i64>,
 }
 
 /// The last change of a zone.
@@ -460,7 +479,7 @@ impl Store {
     pub async fn record_rows(&self, zone: Option<&str>) -> Result<Vec<RecordRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT z.name AS zone, r.owner, r.rtype, r.ttl, r.data, r.agency_id, r.request_id, \
-             r.created_at FROM records r JOIN zones z ON z.id = r.zone_id \
+             r.created_at, r.suspension_id FROM records r JOIN zones z ON z.id = r.zone_id \
              WHERE ($1 IS NULL OR z.name = $1) ORDER BY z.name, r.owner, r.rtype, r.id",
         )
         .bind(zone)
@@ -477,6 +496,7 @@ impl Store {
                     agency_id: r.try_get("agency_id")?,
                     request_id: r.try_get("request_id")?,
                     created_at: r.try_get("created_at")?,
+                    suspension_id: r.try_get("suspension_id")?,
                 })
             })
             .collect()
@@ -500,5 +520,125 @@ impl Store {
             })
         })
         .transpose()
+    }
+}
+
+/// A suspension of a name.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Suspension {
+    /// Id.
+    pub id: i64,
+    /// Zone apex.
+    pub zone: String,
+    /// The name.
+    pub owner: String,
+    /// Why.
+    pub reason: String,
+    /// Who suspended it.
+    pub suspended_by: i64,
+    /// When.
+    pub suspended_at: String,
+    /// Who lifted it.
+    pub lifted_by: Option<i64>,
+    /// When it was lifted.
+    pub lifted_at: Option<String>,
+}
+
+impl Store {
+    /// Open a suspension record (before the zone change that takes the records out).
+    pub async fn create_suspension(
+        &self,
+        zone: &str,
+        owner: &str,
+        reason: &str,
+        by: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO suspensions (zone, owner, reason, suspended_by, suspended_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(zone)
+        .bind(owner)
+        .bind(reason)
+        .bind(by)
+        .bind(ts(now))
+        .fetch_one(self.sqlite())
+        .await?)
+    }
+
+    /// Remove a suspension record whose zone change failed.
+    pub async fn discard_suspension(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM suspensions WHERE id = $1 AND lifted_at IS NULL")
+            .bind(id)
+            .execute(self.sqlite())
+            .await?;
+        Ok(())
+    }
+
+    /// The suspension in force for a name, if any.
+    pub async fn active_suspension(
+        &self,
+        zone: &str,
+        owner: &str,
+    ) -> Result<Option<Suspension>, StoreError> {
+        Ok(sqlx::query_as::<_, Suspension>(
+            "SELECT * FROM suspensions WHERE zone = $1 AND owner = $2 AND lifted_at IS NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(zone)
+        .bind(owner)
+        .fetch_optional(self.sqlite())
+        .await?)
+    }
+
+    /// Every suspension of a name, oldest first.
+    pub async fn suspensions(
+        &self,
+        zone: &str,
+        owner: &str,
+    ) -> Result<Vec<Suspension>, StoreError> {
+        Ok(sqlx::query_as::<_, Suspension>(
+            "SELECT * FROM suspensions WHERE zone = $1 AND owner = $2 ORDER BY id",
+        )
+        .bind(zone)
+        .bind(owner)
+        .fetch_all(self.sqlite())
+        .await?)
+    }
+
+    /// The records a suspension holds out of the zone.
+    pub async fn suspended_records(&self, suspension_id: i64) -> Result<Vec<Record>, StoreError> {
+        let rows =
+            sqlx::query("SELECT owner, rtype, ttl, rdata FROM records WHERE suspension_id = $1")
+                .bind(suspension_id)
+                .fetch_all(self.sqlite())
+                .await?;
+        rows.iter()
+            .map(|r| {
+                record_from_row(
+                    r.try_get("owner")?,
+                    r.try_get("rtype")?,
+                    r.try_get("ttl")?,
+                    r.try_get("rdata")?,
+                )
+            })
+            .collect()
+    }
+
+    /// Mark a suspension lifted.
+    pub async fn lift_suspension(
+        &self,
+        id: i64,
+        by: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE suspensions SET lifted_by = $2, lifted_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(by)
+            .bind(ts(now))
+            .execute(self.sqlite())
+            .await?;
+        Ok(())
     }
 }

@@ -429,6 +429,78 @@ fn a_request_through_the_api() {
         .unwrap()
         .clone();
     assert_eq!(entry["contact"]["email"], "andi@dinkes.example");
+    // Emergency suspension: only an admin, with a reason; the records leave DNS at once, stay
+    // in the store and come back when it is lifted.
+    let suspend = |token: &str, body: &str| {
+        post_json(
+            &d,
+            "/api/v1/subdomains/sipd.example.go.id/suspend",
+            token,
+            body,
+        )
+    };
+    assert_eq!(suspend(&kadis, r#"{"reason": "x"}"#).status, 403);
+    assert_eq!(suspend(&ops, "{}").status, 422);
+    assert_eq!(
+        post_json(
+            &d,
+            "/api/v1/subdomains/nope.example.go.id/suspend",
+            &ops,
+            r#"{"reason": "x"}"#
+        )
+        .status,
+        404
+    );
+    let r = suspend(&ops, r#"{"reason": "Defacement terdeteksi"}"#);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let m = query(d.dns, "sipd.example.go.id.", RecordType::A, UDP);
+    assert_eq!(
+        m.metadata.response_code,
+        hickory_proto::op::ResponseCode::NXDomain
+    );
+    assert_eq!(suspend(&ops, r#"{"reason": "again"}"#).status, 409);
+    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&kadis), &[]);
+    let entry = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "sipd.example.go.id")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            entry["state"].as_str(),
+            entry["suspension"]["reason"].as_str()
+        ),
+        (Some("suspended"), Some("Defacement terdeteksi"))
+    );
+    let r = post_json(&d, "/api/v1/requests", &dewi, REQUEST);
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (409, Some("name_taken")),
+        "a suspended name is not free"
+    );
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/sipd.example.go.id/unsuspend",
+        &ops,
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json["lifted_at"].is_string());
+    let m = query(d.dns, "sipd.example.go.id.", RecordType::A, UDP);
+    assert_eq!(m.answers[0].data.to_string(), "203.0.113.81");
+    assert_eq!(
+        post_json(
+            &d,
+            "/api/v1/subdomains/sipd.example.go.id/unsuspend",
+            &ops,
+            ""
+        )
+        .status,
+        409
+    );
+
     // An admin never approves.
     let r = post_json(
         &d,

@@ -70,6 +70,7 @@ fn change(ops: Vec<ChangeOp>) -> ChangeSet {
             reason: "test".into(),
             agency_id: Some(7),
             request_id: Some(42),
+            suspension_id: None,
         },
     }
 }

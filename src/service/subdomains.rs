@@ -1,0 +1,139 @@
+//! Emergency suspension of a subdomain (defacement, abuse): an admin takes its records out of
+//! the zone at once, with a reason; they stay in the store and come back when it is lifted.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hickory_proto::rr::{LowerName, Name};
+
+use super::requests::ServiceError;
+use crate::domain::policy::FieldError;
+use crate::publish::{ChangeOp, ChangeSet, Publisher};
+use crate::store::{Authenticated, ChangeMeta, Store, Suspension};
+
+/// Suspensions and their lifting.
+pub struct Subdomains {
+    store: Store,
+    publisher: Arc<Publisher>,
+}
+
+fn admin_only(caller: &Authenticated) -> Result<(), ServiceError> {
+    if caller.roles.iter().any(|r| r == "admin") {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "only an admin suspends or restores a subdomain".into(),
+        ))
+    }
+}
+
+impl Subdomains {
+    /// The service over the store and the publisher.
+    pub fn new(store: Store, publisher: Arc<Publisher>) -> Self {
+        Self { store, publisher }
+    }
+
+    /// The zone apex and the absolute name of a subdomain given as text.
+    fn locate(&self, name: &str) -> Result<(Name, Name), ServiceError> {
+        let not_found = || ServiceError::NotFound;
+        let mut owner = Name::from_ascii(name.trim()).map_err(|_| not_found())?;
+        owner.set_fqdn(true);
+        let owner = owner.to_lowercase();
+        let zone = self
+            .publisher
+            .zones()
+            .find(&LowerName::new(&owner))
+            .ok_or_else(not_found)?;
+        let apex = Name::from(zone.view().origin().clone());
+        if apex == owner {
+            return Err(not_found());
+        }
+        Ok((apex, owner))
+    }
+
+    /// Suspend a name now: its records leave the zone (DNS answers NXDOMAIN when this
+    /// returns) and stay in the store.
+    pub async fn suspend(
+        &self,
+        caller: &Authenticated,
+        name: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Suspension, ServiceError> {
+        admin_only(caller)?;
+        if reason.trim().is_empty() {
+            return Err(ServiceError::Validation(vec![FieldError {
+                field: "reason".into(),
+                code: "required",
+                message: "a suspension needs a reason".into(),
+            }]));
+        }
+        let (apex, owner) = self.locate(name)?;
+        let (zone, fqdn) = (apex.to_ascii(), owner.to_ascii());
+        if self.store.active_suspension(&zone, &fqdn).await?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "{fqdn} is suspended already"
+            )));
+        }
+        if self.store.owners_of(&zone, &fqdn).await?.is_empty() {
+            return Err(ServiceError::NotFound);
+        }
+        let id = self
+            .store
+            .create_suspension(&zone, &fqdn, reason.trim(), caller.user_id, now)
+            .await?;
+        let change = ChangeSet {
+            zone: apex,
+            ops: vec![ChangeOp::RemoveName(owner)],
+            meta: ChangeMeta {
+                reason: format!("suspended: {}", reason.trim()),
+                suspension_id: Some(id),
+                ..Default::default()
+            },
+        };
+        if let Err(e) = self.publisher.apply(&change, now).await {
+            self.store.discard_suspension(id).await?;
+            return Err(e.into());
+        }
+        tracing::warn!(name = %fqdn, reason = %reason.trim(), by = %caller.name, "subdomain suspended");
+        self.store
+            .active_suspension(&zone, &fqdn)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Lift the suspension of a name: its records come back into the zone.
+    pub async fn lift(
+        &self,
+        caller: &Authenticated,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Suspension, ServiceError> {
+        admin_only(caller)?;
+        let (apex, owner) = self.locate(name)?;
+        let (zone, fqdn) = (apex.to_ascii(), owner.to_ascii());
+        let suspension = self
+            .store
+            .active_suspension(&zone, &fqdn)
+            .await?
+            .ok_or_else(|| ServiceError::Conflict(format!("{fqdn} is not suspended")))?;
+        let records = self.store.suspended_records(suspension.id).await?;
+        let change = ChangeSet {
+            zone: apex,
+            ops: records.into_iter().map(ChangeOp::Add).collect(),
+            meta: ChangeMeta {
+                reason: format!("suspension {} lifted", suspension.id),
+                ..Default::default()
+            },
+        };
+        self.publisher.apply(&change, now).await?;
+        self.store
+            .lift_suspension(suspension.id, caller.user_id, now)
+            .await?;
+        tracing::warn!(name = %fqdn, by = %caller.name, "subdomain suspension lifted");
+        let all = self.store.suspensions(&zone, &fqdn).await?;
+        all.into_iter()
+            .find(|s| s.id == suspension.id)
+            .ok_or(ServiceError::NotFound)
+    }
+}
