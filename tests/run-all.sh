@@ -26,6 +26,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The OpenAPI test validates the document with openapi-spec-validator (PyPI).
+if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
+  echo "installing openapi-spec-validator"
+  python3 -m pip install --quiet openapi-spec-validator
+fi
+
 echo "== format"
 cargo fmt --all -- --check
 

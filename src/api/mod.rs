@@ -1,6 +1,7 @@
 //! The HTTP API: health and readiness, and `/api/v1` (bearer tokens, RFC 9457 problems).
 
 pub mod auth;
+pub mod openapi;
 pub mod problem;
 pub mod requests;
 pub mod zones;
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::viewer))
         .merge(requests::routes())
         .merge(zones::routes())
         .fallback(not_found)
@@ -61,12 +64,16 @@ async fn not_found() -> problem::Problem {
 }
 
 /// The process is alive.
-async fn healthz() -> impl IntoResponse {
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health", responses((status = 200, description = "alive", body = serde_json::Value)))]
+pub(crate) async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// The store answers, DNS is listening and the zones are loaded.
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health",
+    responses((status = 200, description = "ready, with the zones served", body = serde_json::Value),
+        (status = 503, description = "not ready: which check failed", body = serde_json::Value)))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let r = &state.readiness;
     let store_ok = r.store.ping().await.is_ok();
     let dns = r.dns_listening.load(Ordering::Acquire);

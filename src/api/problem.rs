@@ -11,7 +11,7 @@ use crate::publish::PublishError;
 use crate::service::requests::ServiceError;
 
 /// A field error as sent.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldProblem {
     /// The field.
     pub field: String,
@@ -41,7 +41,7 @@ impl std::ops::DerefMut for Problem {
 }
 
 /// The members of a problem (RFC 9457 §3, plus `code`, `errors` and `held_by`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProblemDetails {
     /// A URI naming the problem type.
     #[serde(rename = "type")]

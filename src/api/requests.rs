@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::auth::AuthUser;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemDetails};
 use crate::domain::request::{self, Command};
 use crate::service::requests::{NewRequest, ServiceError};
 use crate::store::{Attachment, StoredRequest};
@@ -113,7 +113,12 @@ async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem
     }))
 }
 
-async fn submit(
+#[utoipa::path(post, path = "/api/v1/requests", operation_id = "submit_request", tag = "requests", request_body = NewRequest,
+    responses((status = 201, description = "The request, at its first step", body = serde_json::Value),
+        (status = 409, description = "`name_taken`", body = ProblemDetails),
+        (status = 422, description = "`validation_failed` with field `errors`", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn submit(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     bytes: Bytes,
@@ -137,7 +142,7 @@ async fn submit(
 }
 
 #[derive(Debug, Deserialize)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     status: Option<String>,
     step: Option<String>,
     agency: Option<String>,
@@ -146,7 +151,14 @@ struct ListQuery {
     per_page: Option<usize>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/v1/requests", operation_id = "list_requests", tag = "requests",
+    params(("status" = Option<String>, Query, description = "in_review, returned, completed, rejected, withdrawn"),
+        ("step" = Option<String>, Query, description = "a step id of the workflow"),
+        ("agency" = Option<String>, Query, description = "an agency code (office roles)"),
+        ("overdue" = Option<bool>, Query), ("page" = Option<usize>, Query), ("per_page" = Option<usize>, Query)),
+    responses((status = 200, description = "`items`, `page`, `per_page`, `total`", body = serde_json::Value)),
+    security(("bearer" = [])))]
+pub(crate) async fn list(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -205,7 +217,12 @@ async fn list(
     ))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/api/v1/requests/{id}", operation_id = "get_request", tag = "requests",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The request with its history, due time and overdue flag", body = serde_json::Value),
+        (status = 404, description = "No such request, or another agency's", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn read(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -214,14 +231,25 @@ async fn read(
     Ok(Json(view(&state, &stored).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The body of approve, return and reject.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ActionBody {
+pub(crate) struct ActionBody {
+    /// A note (required for return and reject).
     note: Option<String>,
+    /// A reason code (required for return and reject).
     reason: Option<String>,
 }
 
-async fn act(
+#[utoipa::path(post, path = "/api/v1/requests/{id}/{action}", operation_id = "act_on_request", tag = "requests",
+    params(("id" = i64, Path), ("action" = String, Path, description = "approve, return, reject, resubmit or withdraw")),
+    request_body(content = ActionBody, description = "approve: optional `note`; return and reject: `note` and `reason`; resubmit: optional changed `records`, `contact`, `purpose`, `recommendation_ref`"),
+    responses((status = 200, description = "The request after the action", body = serde_json::Value),
+        (status = 403, description = "`not_your_step`, `own_request`, `forbidden`", body = ProblemDetails),
+        (status = 409, description = "`invalid_state`, `letter_required`, `conflict`, `name_taken`", body = ProblemDetails),
+        (status = 422, description = "`validation_failed`", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn act(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
@@ -276,7 +304,14 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-async fn attach(
+#[utoipa::path(post, path = "/api/v1/requests/{id}/attachments", operation_id = "attach_files", tag = "requests",
+    params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", description = "fields `letter` and/or `recommendation`: PDF, PNG or JPEG, at most 10 MiB"),
+    responses((status = 200, description = "The request with its attachments", body = serde_json::Value),
+        (status = 413, description = "`too_large`", body = ProblemDetails),
+        (status = 415, description = "`unsupported_media_type`", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn attach(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -383,7 +418,12 @@ async fn attach(
     Ok(Json(view(&state, &stored).await?))
 }
 
-async fn download(
+#[utoipa::path(get, path = "/api/v1/requests/{id}/attachments/{kind}", operation_id = "download_attachment", tag = "requests",
+    params(("id" = i64, Path), ("kind" = String, Path, description = "letter or recommendation")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 404, description = "`not_found`", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn download(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path((id, kind)): Path<(String, String)>,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::AuthUser;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemDetails};
 use crate::service::requests::ServiceError;
 use crate::store::Authenticated;
 
@@ -74,7 +74,13 @@ async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
     }))
 }
 
-async fn list(_user: AuthUser, State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+#[utoipa::path(get, path = "/api/v1/zones", operation_id = "list_zones", tag = "zones",
+    responses((status = 200, description = "Every zone: serial, records, names, last change", body = serde_json::Value)),
+    security(("bearer" = [])))]
+pub(crate) async fn list(
+    _user: AuthUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, Problem> {
     let mut zones = Vec::new();
     for o in state.requests.publisher().zones().origins() {
         zones.push(zone_json(&state, &Name::from(o)).await?);
@@ -82,7 +88,11 @@ async fn list(_user: AuthUser, State(state): State<AppState>) -> Result<Json<Val
     Ok(Json(json!({ "items": zones })))
 }
 
-async fn one(
+#[utoipa::path(get, path = "/api/v1/zones/{zone}", operation_id = "get_zone", tag = "zones", params(("zone" = String, Path)),
+    responses((status = 200, description = "The zone's state", body = serde_json::Value),
+        (status = 404, description = "`not_found`", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn one(
     _user: AuthUser,
     State(state): State<AppState>,
     Path(zone): Path<String>,
@@ -90,7 +100,11 @@ async fn one(
     Ok(Json(zone_json(&state, &origin(&zone)?).await?))
 }
 
-async fn records(
+#[utoipa::path(get, path = "/api/v1/zones/{zone}/records", operation_id = "list_records", tag = "zones", params(("zone" = String, Path)),
+    responses((status = 200, description = "The records with their owning agency and request", body = serde_json::Value),
+        (status = 404, description = "`not_found`", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn records(
     _user: AuthUser,
     State(state): State<AppState>,
     Path(zone): Path<String>,
@@ -116,7 +130,11 @@ async fn records(
     Ok(Json(json!({ "items": items })))
 }
 
-async fn export(
+#[utoipa::path(get, path = "/api/v1/zones/{zone}/export", operation_id = "export_zone", tag = "zones", params(("zone" = String, Path)),
+    responses((status = 200, description = "The zone as an RFC 1035 master file", content_type = "text/dns"),
+        (status = 403, description = "admins only", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn export(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(zone): Path<String>,
@@ -167,7 +185,10 @@ fn sees_contacts(user: &Authenticated, agency: Option<i64>) -> bool {
 
 /// The register (daftar subdomain): every name below a zone's apex that has records, with its
 /// agency, records, the request that made it, purpose and dates.
-async fn subdomains(
+#[utoipa::path(get, path = "/api/v1/subdomains", operation_id = "list_subdomains", tag = "subdomains",
+    responses((status = 200, description = "The register (daftar subdomain)", body = serde_json::Value)),
+    security(("bearer" = [])))]
+pub(crate) async fn subdomains(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, Problem> {
@@ -225,9 +246,11 @@ async fn subdomains(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+/// The body of a suspension.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SuspendBody {
+pub(crate) struct SuspendBody {
+    /// Why (required).
     reason: Option<String>,
 }
 
@@ -238,7 +261,14 @@ fn suspension_json(s: &crate::store::Suspension) -> Value {
     })
 }
 
-async fn suspend(
+#[utoipa::path(post, path = "/api/v1/subdomains/{name}/suspend", operation_id = "suspend_subdomain", tag = "subdomains", params(("name" = String, Path)),
+    request_body = SuspendBody,
+    responses((status = 200, description = "Suspended: the records left the zone", body = serde_json::Value),
+        (status = 403, description = "admins only", body = ProblemDetails),
+        (status = 409, description = "suspended already", body = ProblemDetails),
+        (status = 422, description = "a reason is required", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn suspend(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -267,7 +297,11 @@ async fn suspend(
     Ok(Json(suspension_json(&s)))
 }
 
-async fn unsuspend(
+#[utoipa::path(post, path = "/api/v1/subdomains/{name}/unsuspend", operation_id = "unsuspend_subdomain", tag = "subdomains", params(("name" = String, Path)),
+    responses((status = 200, description = "Lifted: the records are back", body = serde_json::Value),
+        (status = 409, description = "not suspended", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn unsuspend(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(name): Path<String>,

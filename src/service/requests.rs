@@ -73,7 +73,7 @@ impl From<PublishError> for ServiceError {
 }
 
 /// The contact person of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
     /// Name.
     pub name: String,
@@ -85,7 +85,7 @@ pub struct Contact {
 }
 
 /// A requested record as submitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordInput {
     /// `A`, `AAAA`, `CNAME`, `TXT` or `MX`.
     #[serde(rename = "type")]
@@ -102,7 +102,7 @@ fn default_ttl() -> u32 {
 }
 
 /// A new request.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct NewRequest {
     /// create, change or delete.
     pub kind: String,
@@ -129,7 +129,7 @@ pub struct NewRequest {
 }
 
 /// What a resubmission may change (all optional).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Changes {
     /// New records.

@@ -5,6 +5,7 @@ mod api_requests;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;
+mod openapi;
 mod publish;
 mod requests;
 mod zone_files;
