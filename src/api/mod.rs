@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(requests::routes())
         .merge(zones::routes())
         .fallback(not_found)
+        .layer(axum::middleware::map_response(problem::ensure_problem))
         .with_state(state)
 }
 

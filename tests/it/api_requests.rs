@@ -113,6 +113,43 @@ fn a_request_through_the_api() {
         assert_eq!(r.json["code"], "unauthorized");
     }
 
+    // axum's own rejections are problems too: a wrong method, a bad query, a huge body.
+    let r = curl(&d, "DELETE", "/api/v1/requests", Some(&andi), &[]);
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (405, "application/problem+json")
+    );
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/requests?overdue=maybe",
+        Some(&kadis),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (400, "application/problem+json")
+    );
+    let huge = format!("{{\"purpose\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let body_file = d.dir.join("huge.json");
+    std::fs::write(&body_file, huge).unwrap();
+    let r = curl(
+        &d,
+        "POST",
+        "/api/v1/requests",
+        Some(&andi),
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!("@{}", body_file.display()),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (413, Some("too_large"))
+    );
+
     // Submit.
     let r = post_json(&d, "/api/v1/requests", &andi, REQUEST);
     assert_eq!(r.status, 201, "{}", r.json);
@@ -554,5 +591,27 @@ fn a_request_through_the_api() {
     assert_eq!(
         curl(&d, "GET", "/api/v1/requests", Some(&teknis), &[]).status,
         401
+    );
+
+    // An expired token (made through the store: the CLI refuses a past expiry).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let expired = rt.block_on(async {
+        let url = format!("sqlite://{}", d.dir.join("data/ranah.db").display());
+        let store = ranah::store::Store::open(&url).await.unwrap();
+        let now = chrono::Utc::now();
+        let (_, token) = store
+            .create_token("kadis", Some(now - chrono::Duration::minutes(1)), now)
+            .await
+            .unwrap();
+        store.close().await;
+        token
+    });
+    let r = curl(&d, "GET", "/api/v1/requests", Some(&expired), &[]);
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (401, Some("unauthorized"))
     );
 }
