@@ -97,6 +97,18 @@ pub struct RecordInput {
     pub ttl: u32,
 }
 
+/// The records as the policy checks them.
+fn requested_records(records: &[RecordInput]) -> Vec<RequestedRecord> {
+    records
+        .iter()
+        .map(|r| RequestedRecord {
+            rtype: r.rtype.clone(),
+            value: r.value.clone(),
+            ttl: r.ttl,
+        })
+        .collect()
+}
+
 fn default_ttl() -> u32 {
     3600
 }
@@ -269,15 +281,7 @@ impl Requests {
             }
         };
         if kind != Some(Kind::Delete) {
-            let requested: Vec<RequestedRecord> = input
-                .records
-                .iter()
-                .map(|r| RequestedRecord {
-                    rtype: r.rtype.clone(),
-                    value: r.value.clone(),
-                    ttl: r.ttl,
-                })
-                .collect();
+            let requested = requested_records(&input.records);
             if let Err(mut e) = self.policy.check_records(&requested) {
                 errors.append(&mut e);
             }
@@ -501,14 +505,7 @@ impl Requests {
                     "a delete request carries no records",
                 ));
             }
-            let requested: Vec<RequestedRecord> = records
-                .iter()
-                .map(|r| RequestedRecord {
-                    rtype: r.rtype.clone(),
-                    value: r.value.clone(),
-                    ttl: r.ttl,
-                })
-                .collect();
+            let requested = requested_records(&records);
             if let Err(mut e) = self.policy.check_records(&requested) {
                 errors.append(&mut e);
             }
@@ -663,14 +660,7 @@ impl Requests {
             .map_err(|e| ServiceError::Conflict(format!("stored name {}: {e}", d.name)))?;
         let inputs: Vec<RecordInput> =
             serde_json::from_value(d.records.clone()).unwrap_or_default();
-        let requested: Vec<RequestedRecord> = inputs
-            .iter()
-            .map(|r| RequestedRecord {
-                rtype: r.rtype.clone(),
-                value: r.value.clone(),
-                ttl: r.ttl,
-            })
-            .collect();
+        let requested = requested_records(&inputs);
         let mut ops = Vec::new();
         match d.kind {
             // Taken meanwhile (an import, another change): the approval fails, nothing changes.

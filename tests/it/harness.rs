@@ -330,3 +330,50 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// The library in process: a store with the test zone imported, the publisher, and a DNS
+/// server on a free port answering from it.
+pub struct InProcess {
+    /// Holds the store's directory.
+    pub _tmp: tempfile::TempDir,
+    /// The store's URL.
+    pub url: String,
+    /// The store.
+    pub store: ranah::store::Store,
+    /// The change entry point.
+    pub publisher: std::sync::Arc<ranah::publish::Publisher>,
+    /// Where DNS answers.
+    pub dns: SocketAddr,
+    /// The running server.
+    pub _server: ranah::dns::server::DnsServer,
+}
+
+pub async fn in_process() -> InProcess {
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("ranah.db").display()
+    );
+    let store = ranah::store::Store::open(&url).await.unwrap();
+    let file = tmp.path().join("example.go.id.zone");
+    std::fs::write(&file, test_zone()).unwrap();
+    ranah::import::import_file(&store, &file, None, false, chrono::Utc::now())
+        .await
+        .unwrap();
+    let zones = Arc::new(ranah::dns::Zones::new());
+    let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
+    publisher.sync_from_store().await.unwrap();
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let server = ranah::dns::server::start(zones, &[dns], Duration::from_secs(5), 1)
+        .await
+        .unwrap();
+    InProcess {
+        _tmp: tmp,
+        url,
+        store,
+        publisher,
+        dns,
+        _server: server,
+    }
+}

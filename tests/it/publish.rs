@@ -1,57 +1,22 @@
 //! The runtime change path, in process: store commit, then the served view, then DNS answers.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, CNAME};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use ranah::dns::{self, Zones};
-use ranah::import;
-use ranah::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
+use ranah::dns::{self};
+use ranah::publish::{ChangeOp, ChangeSet, PublishError};
 use ranah::store::{ChangeMeta, Store, StoreError};
 
 use crate::harness::{self, UDP};
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    url: String,
-    store: Store,
-    publisher: Arc<Publisher>,
-    dns: SocketAddr,
-    _server: dns::server::DnsServer,
-}
+type Env = harness::InProcess;
 
 async fn env() -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        tmp.path().join("ranah.db").display()
-    );
-    let store = Store::open(&url).await.unwrap();
-    let file = tmp.path().join("example.go.id.zone");
-    std::fs::write(&file, harness::test_zone()).unwrap();
-    import::import_file(&store, &file, None, false, Utc::now())
-        .await
-        .unwrap();
-    let zones = Arc::new(Zones::new());
-    let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
-    publisher.sync_from_store().await.unwrap();
-    let dns: SocketAddr = ([127, 0, 0, 1], harness::free_port()).into();
-    let server = dns::server::start(zones, &[dns], Duration::from_secs(5), 1)
-        .await
-        .unwrap();
-    Env {
-        _tmp: tmp,
-        url,
-        store,
-        publisher,
-        dns,
-        _server: server,
-    }
+    harness::in_process().await
 }
 
 fn a(name: &str, ip: [u8; 4], ttl: u32) -> Record {

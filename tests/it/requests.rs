@@ -3,18 +3,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use ranah::dns::{self, Zones};
 use ranah::domain::calendar::Calendar;
 use ranah::domain::policy::Policy;
 use ranah::domain::request::{Command, DomainError, Status};
 use ranah::domain::workflow::Workflow;
-use ranah::import;
 use ranah::publish::Publisher;
 use ranah::service::requests::{Contact, NewRequest, RecordInput, Requests, ServiceError};
 use ranah::store::{Authenticated, RoleGrant, Store};
@@ -22,13 +19,12 @@ use ranah::store::{Authenticated, RoleGrant, Store};
 use crate::harness::{self, UDP};
 
 struct Env {
-    _tmp: tempfile::TempDir,
+    _base: harness::InProcess,
     url: String,
     store: Store,
     service: Arc<Requests>,
     publisher: Arc<Publisher>,
     dns: SocketAddr,
-    _server: dns::server::DnsServer,
     applicant: Authenticated,
     other_applicant: Authenticated,
     head: Authenticated,
@@ -62,24 +58,13 @@ async fn env() -> Env {
 }
 
 async fn env_with(workflow: &str) -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        tmp.path().join("ranah.db").display()
+    let base = harness::in_process().await;
+    let (store, publisher, dns, url) = (
+        base.store.clone(),
+        base.publisher.clone(),
+        base.dns,
+        base.url.clone(),
     );
-    let store = Store::open(&url).await.unwrap();
-    let file = tmp.path().join("example.go.id.zone");
-    std::fs::write(&file, harness::test_zone()).unwrap();
-    import::import_file(&store, &file, None, false, Utc::now())
-        .await
-        .unwrap();
-    let zones = Arc::new(Zones::new());
-    let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
-    publisher.sync_from_store().await.unwrap();
-    let dns: SocketAddr = ([127, 0, 0, 1], harness::free_port()).into();
-    let server = dns::server::start(zones, &[dns], Duration::from_secs(5), 1)
-        .await
-        .unwrap();
     let dinkes = store
         .add_agency("DINKES", "Dinas Kesehatan", Utc::now())
         .await
@@ -101,13 +86,12 @@ async fn env_with(workflow: &str) -> Env {
         head: user(&store, "kadis", &["head_of_office"], None).await,
         division: user(&store, "kabid", &["head_of_division"], None).await,
         technical: user(&store, "teknis", &["technical"], None).await,
-        _tmp: tmp,
+        _base: base,
         url,
         store,
         service,
         publisher,
         dns,
-        _server: server,
     }
 }
 
