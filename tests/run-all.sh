@@ -48,4 +48,11 @@ echo "== benchmarks, once each as a smoke test"
 cargo test --locked --benches
 
 echo "== tests"
-cargo test --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# Unit, integration and property tests (there are no doctests); the summary line adds them up.
+cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}' || true)
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}' || true)
+echo
+echo "tests: $passed passed, $failed failed"
