@@ -41,8 +41,12 @@ fn origin(raw: &str) -> Result<Name, Problem> {
     Ok(n.to_lowercase())
 }
 
-async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
-    let handle = state
+/// The served zone with this apex, or a 404 problem.
+fn served(
+    state: &AppState,
+    origin: &Name,
+) -> Result<std::sync::Arc<crate::dns::ZoneHandle>, Problem> {
+    state
         .requests
         .publisher()
         .zones()
@@ -53,7 +57,11 @@ async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
                 "not_found",
                 format!("no zone {origin}"),
             )
-        })?;
+        })
+}
+
+async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
+    let handle = served(state, origin)?;
     let view = handle.view();
     let last = state
         .readiness
@@ -110,7 +118,7 @@ pub(crate) async fn records(
     Path(zone): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let origin = origin(&zone)?;
-    zone_json(&state, &origin).await?; // 404 for zones not served
+    served(&state, &origin)?;
     let store = &state.readiness.store;
     let rows = store
         .record_rows(Some(&origin.to_ascii()))
@@ -195,6 +203,14 @@ pub(crate) async fn subdomains(
     let store = &state.readiness.store;
     let rows = store.record_rows(None).await.map_err(ServiceError::from)?;
     let codes = agency_codes(&state).await?;
+    // Every request once, rather than one query per name.
+    let requests: BTreeMap<i64, crate::store::StoredRequest> = store
+        .list_requests(None, None)
+        .await
+        .map_err(ServiceError::from)?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     let mut by_name: BTreeMap<(String, String), Vec<&crate::store::RecordRow>> = BTreeMap::new();
     for r in &rows {
         if r.owner != r.zone {
@@ -217,10 +233,7 @@ pub(crate) async fn subdomains(
             None
         };
         let request_id = records.iter().filter_map(|r| r.request_id).max();
-        let request = match request_id {
-            Some(id) => store.load_request(id).await.map_err(ServiceError::from)?,
-            None => None,
-        };
+        let request = request_id.and_then(|id| requests.get(&id));
         let contact = request
             .as_ref()
             .filter(|_| sees_contacts(&user, agency))

@@ -169,7 +169,8 @@ fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
             return None;
         }
         i += 1 + len;
-        if i - 12 > 255 {
+        if i - 12 > 254 {
+            // A name is at most 255 bytes with its final zero (RFC 1035 §3.1).
             return None;
         }
     }
@@ -203,17 +204,27 @@ fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
     })
 }
 
-fn cache_key(shape: &QueryShape<'_>) -> Vec<u8> {
-    let mut key = Vec::with_capacity(shape.question.len() + 3);
-    key.extend_from_slice(shape.question);
+/// The longest cache key: a question (name of at most 255 bytes, type, class) and 3 bytes of
+/// EDNS size.
+const MAX_KEY: usize = 255 + 4 + 3;
+
+/// Write the cache key of a query into `buf` (on the stack: no allocation per query) and
+/// return its length.
+fn cache_key(shape: &QueryShape<'_>, buf: &mut [u8; MAX_KEY]) -> usize {
+    // `shape` keeps names within 255 bytes, so a question always fits.
+    let q = shape.question.len().min(MAX_KEY - 3);
+    buf[..q].copy_from_slice(&shape.question[..q]);
     match shape.edns_size {
         Some(size) => {
-            key.push(1);
-            key.extend_from_slice(&size.to_be_bytes());
+            buf[q] = 1;
+            buf[q + 1..q + 3].copy_from_slice(&size.to_be_bytes());
+            q + 3
         }
-        None => key.push(0),
+        None => {
+            buf[q] = 0;
+            q + 1
+        }
     }
-    key
 }
 
 /// The answers of one zone view, by query shape. Bounded, so that a flood of random names
@@ -233,10 +244,10 @@ impl AnswerCache {
         self.map.read().get(key).cloned()
     }
 
-    fn insert(&self, key: Vec<u8>, answer: &[u8]) {
+    fn insert(&self, key: &[u8], answer: &[u8]) {
         let mut map = self.map.write();
         if map.len() < CACHE_CAPACITY {
-            map.insert(key.into_boxed_slice(), Arc::from(answer));
+            map.insert(Box::from(key), Arc::from(answer));
         }
     }
 
@@ -270,8 +281,10 @@ impl Handler {
             return self.answer_slow(query, src, out);
         };
         let view = zone.view();
-        let key = cache_key(&shape);
-        if let Some(answer) = view.answers().get(&key) {
+        let mut key_buf = [0u8; MAX_KEY];
+        let key_len = cache_key(&shape, &mut key_buf);
+        let key = &key_buf[..key_len];
+        if let Some(answer) = view.answers().get(key) {
             out.extend_from_slice(&answer);
             patch(out, query);
             return true;

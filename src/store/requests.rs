@@ -125,6 +125,44 @@ fn status_of(s: &str) -> Result<Status, StoreError> {
     })
 }
 
+/// A request from its row.
+fn request_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredRequest, StoreError> {
+    let json = |col: &str| -> Result<serde_json::Value, StoreError> {
+        let s: String = r.try_get(col)?;
+        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    };
+    let step: Option<i64> = r.try_get("step")?;
+    let returned_at: Option<String> = r.try_get("returned_at")?;
+    Ok(StoredRequest {
+        id: r.try_get("id")?,
+        data: RequestData {
+            kind: kind_of(r.try_get("kind")?)?,
+            zone: r.try_get("zone")?,
+            name: r.try_get("name")?,
+            records: json("records")?,
+            contact: json("contact")?,
+            purpose: r.try_get("purpose")?,
+            recommendation_ref: r.try_get("recommendation_ref")?,
+            certificate: r.try_get("certificate")?,
+            workflow: r.try_get("workflow")?,
+        },
+        state: Request {
+            kind: kind_of(r.try_get("kind")?)?,
+            agency_id: r.try_get("agency_id")?,
+            submitted_by: r.try_get("submitted_by")?,
+            registered_by_front_office: r.try_get("registered_by_front_office")?,
+            status: status_of(r.try_get("status")?)?,
+            step: step.and_then(|s| usize::try_from(s).ok()),
+            step_started_at: parse_ts(r.try_get("step_started_at")?)?,
+            returned_at: returned_at.as_deref().map(parse_ts).transpose()?,
+            letter_attached: r.try_get("letter_attached")?,
+            version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
+        },
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
 async fn append_history(
     tx: &mut Tx<'_>,
     request_id: i64,
@@ -204,43 +242,7 @@ impl Store {
             .bind(id)
             .fetch_optional(self.sqlite())
             .await?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let json = |col: &str| -> Result<serde_json::Value, StoreError> {
-            let s: String = r.try_get(col)?;
-            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
-        };
-        let step: Option<i64> = r.try_get("step")?;
-        let returned_at: Option<String> = r.try_get("returned_at")?;
-        Ok(Some(StoredRequest {
-            id,
-            data: RequestData {
-                kind: kind_of(r.try_get("kind")?)?,
-                zone: r.try_get("zone")?,
-                name: r.try_get("name")?,
-                records: json("records")?,
-                contact: json("contact")?,
-                purpose: r.try_get("purpose")?,
-                recommendation_ref: r.try_get("recommendation_ref")?,
-                certificate: r.try_get("certificate")?,
-                workflow: r.try_get("workflow")?,
-            },
-            state: Request {
-                kind: kind_of(r.try_get("kind")?)?,
-                agency_id: r.try_get("agency_id")?,
-                submitted_by: r.try_get("submitted_by")?,
-                registered_by_front_office: r.try_get("registered_by_front_office")?,
-                status: status_of(r.try_get("status")?)?,
-                step: step.and_then(|s| usize::try_from(s).ok()),
-                step_started_at: parse_ts(r.try_get("step_started_at")?)?,
-                returned_at: returned_at.as_deref().map(parse_ts).transpose()?,
-                letter_attached: r.try_get("letter_attached")?,
-                version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
-            },
-            created_at: r.try_get("created_at")?,
-            updated_at: r.try_get("updated_at")?,
-        }))
+        row.as_ref().map(request_from_row).transpose()
     }
 
     /// The history of a request, oldest first.
@@ -465,20 +467,14 @@ impl Store {
         status: Option<&str>,
         agency_id: Option<i64>,
     ) -> Result<Vec<StoredRequest>, StoreError> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM requests WHERE ($1 IS NULL OR status = $1) \
+        let rows = sqlx::query(
+            "SELECT * FROM requests WHERE ($1 IS NULL OR status = $1) \
              AND ($2 IS NULL OR agency_id = $2) ORDER BY id DESC",
         )
         .bind(status)
         .bind(agency_id)
         .fetch_all(self.sqlite())
         .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(r) = self.load_request(id).await? {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        rows.iter().map(request_from_row).collect()
     }
 }
