@@ -253,6 +253,70 @@ pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<(
     Ok(())
 }
 
+/// `ranah status`: every zone (serial, records, last change) and every secondary (the serial
+/// it serves, sync, lag, last NOTIFY and transfer), as tables.
+pub async fn status(store: &Store) -> anyhow::Result<()> {
+    let zones = store.zone_summaries().await?;
+    println!(
+        "{:<32} {:>10} {:>8}  LAST CHANGE",
+        "ZONE", "SERIAL", "RECORDS"
+    );
+    for (zone, serial, records) in &zones {
+        let last = store
+            .last_change(zone)
+            .await?
+            .map(|c| format!("{} {}", c.at, c.reason))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<32} {:>10} {:>8}  {last}",
+            zone.trim_end_matches('.'),
+            serial,
+            records
+        );
+    }
+    println!();
+    println!(
+        "{:<32} {:<22} {:>10} {:<7} {:>9}  {:<40} LAST TRANSFER",
+        "ZONE", "SECONDARY", "SERIAL", "SYNC", "LAG", "LAST NOTIFY"
+    );
+    let dash = || "-".to_owned();
+    for (zone, serial, _) in &zones {
+        for r in crate::secondaries::reports(store, zone, *serial).await? {
+            let s = &r.state;
+            let lag = match (r.lag_changes, r.lag_seconds) {
+                (Some(c), Some(secs)) => format!("{c}/{secs}s"),
+                _ => "?".into(),
+            };
+            let notify = match (
+                &s.last_notify_serial,
+                &s.last_notify_result,
+                &s.last_notify_at,
+            ) {
+                (Some(n), Some(res), Some(at)) => format!("{n} {res} {at}"),
+                _ => dash(),
+            };
+            let transfer = match (
+                &s.last_transfer_kind,
+                &s.last_transfer_serial,
+                &s.last_transfer_at,
+            ) {
+                (Some(k), Some(n), Some(at)) => format!("{k} {n} {at}"),
+                _ => dash(),
+            };
+            println!(
+                "{:<32} {:<22} {:>10} {:<7} {:>9}  {:<40} {transfer}",
+                zone.trim_end_matches('.'),
+                s.secondary,
+                s.served_serial.map_or_else(dash, |v| v.to_string()),
+                if r.in_sync { "yes" } else { "NO" },
+                lag,
+                notify,
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,8 @@ pub enum Command {
     /// Subdomains: owners of names imported from zone files.
     #[command(subcommand)]
     Subdomain(SubdomainCommand),
+    /// Zones and their secondaries: serials, sync, last NOTIFY and transfer.
+    Status,
 }
 
 /// `ranah subdomain …`

@@ -124,6 +124,38 @@ pub struct ConfigLayer {
     /// The name and record policy.
     #[serde(default)]
     pub names: NamesLayer,
+    /// TSIG keys (`[[tsig_keys]]`).
+    pub tsig_keys: Option<Vec<TsigKeyLayer>>,
+    /// Secondaries per zone (`[[secondaries]]`).
+    pub secondaries: Option<Vec<SecondaryLayer>>,
+}
+
+/// One `[[tsig_keys]]` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyLayer {
+    /// The key's name as the secondaries know it.
+    pub name: String,
+    /// `hmac-sha256` (default), `hmac-sha384` or `hmac-sha512`.
+    pub algorithm: Option<String>,
+    /// The secret, base64.
+    pub secret: Option<Secret>,
+    /// The environment variable holding the secret (base64), instead of `secret`.
+    pub secret_env: Option<String>,
+}
+
+/// One `[[secondaries]]` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondaryLayer {
+    /// The zone it serves.
+    pub zone: String,
+    /// Where NOTIFY goes (and where its serial is polled), `ADDRESS:PORT`.
+    pub notify: SocketAddr,
+    /// Addresses or prefixes it may transfer from (`127.0.0.1`, `192.0.2.0/24`).
+    pub allow_transfer: Vec<String>,
+    /// The key its transfers must be signed with.
+    pub tsig_key: Option<String>,
 }
 
 /// `[calendar]` table.
@@ -160,6 +192,12 @@ pub struct DnsLayer {
     pub store_poll_secs: Option<u64>,
     /// UDP sockets (and threads) per listen address; 0 = one per CPU.
     pub udp_workers: Option<usize>,
+    /// How many journaled changes an IXFR may span before AXFR is sent instead.
+    pub ixfr_journal_depth: Option<usize>,
+    /// NOTIFY attempts per secondary and serial before giving up.
+    pub notify_retries: Option<u32>,
+    /// Seconds between SOA polls of each secondary.
+    pub secondary_poll_secs: Option<u64>,
 }
 
 /// `[api]` table.
@@ -287,6 +325,17 @@ impl ConfigLayer {
         );
         pick(&mut self.dns.store_poll_secs, later.dns.store_poll_secs);
         pick(&mut self.dns.udp_workers, later.dns.udp_workers);
+        pick(
+            &mut self.dns.ixfr_journal_depth,
+            later.dns.ixfr_journal_depth,
+        );
+        pick(&mut self.dns.notify_retries, later.dns.notify_retries);
+        pick(
+            &mut self.dns.secondary_poll_secs,
+            later.dns.secondary_poll_secs,
+        );
+        pick(&mut self.tsig_keys, later.tsig_keys);
+        pick(&mut self.secondaries, later.secondaries);
         pick(&mut self.api.listen, later.api.listen);
         pick(&mut self.log.filter, later.log.filter);
         pick(&mut self.log.format, later.log.format);
@@ -359,6 +408,18 @@ impl ConfigLayer {
             });
         }
         let calendar = resolve_calendar(&self.calendar)?;
+        let transfers = resolve_transfers(
+            self.tsig_keys.as_deref().unwrap_or_default(),
+            self.secondaries.as_deref().unwrap_or_default(),
+            |name| std::env::var(name).ok(),
+        )?;
+        let secondary_poll_secs = self.dns.secondary_poll_secs.unwrap_or(30);
+        if secondary_poll_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "dns.secondary_poll_secs".into(),
+                message: "must be at least 1".into(),
+            });
+        }
         let mut policy = crate::domain::policy::Policy::default();
         if let Some(reserved) = self.names.reserved {
             policy.reserved = reserved.iter().map(|r| r.to_ascii_lowercase()).collect();
@@ -405,7 +466,12 @@ impl ConfigLayer {
                     0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                     n => n,
                 },
+                ixfr_journal_depth: self.dns.ixfr_journal_depth.unwrap_or(1000),
+                notify_retries: self.dns.notify_retries.unwrap_or(5),
+                secondary_poll_secs,
             },
+            tsig_keys: transfers.0,
+            secondaries: transfers.1,
             api: ApiConfig {
                 listen: self
                     .api
@@ -490,6 +556,10 @@ pub struct Config {
     pub dns: DnsConfig,
     /// HTTP API.
     pub api: ApiConfig,
+    /// TSIG keys.
+    pub tsig_keys: Vec<TsigKeyConfig>,
+    /// Secondaries.
+    pub secondaries: Vec<SecondaryConfig>,
     /// Logging.
     pub log: LogConfig,
     /// The office calendar.
@@ -517,6 +587,131 @@ pub struct DnsConfig {
     pub store_poll_secs: u64,
     /// UDP sockets and threads per listen address.
     pub udp_workers: usize,
+    /// Journaled changes an IXFR may span.
+    pub ixfr_journal_depth: usize,
+    /// NOTIFY attempts per secondary and serial.
+    pub notify_retries: u32,
+    /// Seconds between SOA polls of each secondary.
+    pub secondary_poll_secs: u64,
+}
+
+/// A TSIG key, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct TsigKeyConfig {
+    /// Name.
+    pub name: String,
+    /// Algorithm name.
+    pub algorithm: String,
+    /// The decoded secret (redacted in output).
+    #[serde(serialize_with = "redacted")]
+    pub secret: Vec<u8>,
+}
+
+fn redacted<S: serde::Serializer, T>(_: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("<redacted>")
+}
+
+/// A secondary, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct SecondaryConfig {
+    /// The zone's apex, absolute (`example.go.id.`).
+    pub zone: String,
+    /// NOTIFY address.
+    pub notify: SocketAddr,
+    /// Prefixes it may transfer from.
+    pub allow_transfer: Vec<ipnet::IpNet>,
+    /// Its key's name.
+    pub tsig_key: Option<String>,
+}
+
+type Transfers = (Vec<TsigKeyConfig>, Vec<SecondaryConfig>);
+
+/// Check the keys and secondaries: decodable secrets from exactly one source, supported
+/// algorithms, prefixes, and keys that exist. `env` looks up `secret_env` variables.
+fn resolve_transfers(
+    keys: &[TsigKeyLayer],
+    secondaries: &[SecondaryLayer],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Transfers, ConfigError> {
+    use base64::Engine as _;
+    let mut resolved_keys = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let invalid = |message: String| ConfigError::Invalid {
+            key: format!("tsig_keys[{i}] ({})", key.name),
+            message,
+        };
+        let encoded = match (&key.secret, &key.secret_env) {
+            (Some(secret), None) => secret.expose().to_owned(),
+            (None, Some(var)) => env(var).ok_or_else(|| {
+                invalid(format!("the variable {var} named by secret_env is not set"))
+            })?,
+            _ => {
+                return Err(invalid(
+                    "set exactly one of `secret` and `secret_env`".into(),
+                ));
+            }
+        };
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| invalid(format!("the secret is not base64: {e}")))?;
+        let algorithm = key
+            .algorithm
+            .clone()
+            .unwrap_or_else(|| "hmac-sha256".into());
+        crate::dns::tsig::TsigKey::new(&key.name, &algorithm, secret.clone())
+            .map_err(|e| invalid(e.to_string()))?;
+        if resolved_keys
+            .iter()
+            .any(|k: &TsigKeyConfig| k.name.eq_ignore_ascii_case(&key.name))
+        {
+            return Err(invalid("a key with this name is already defined".into()));
+        }
+        resolved_keys.push(TsigKeyConfig {
+            name: key.name.clone(),
+            algorithm,
+            secret,
+        });
+    }
+    let mut resolved = Vec::new();
+    for (i, secondary) in secondaries.iter().enumerate() {
+        let invalid = |message: String| ConfigError::Invalid {
+            key: format!("secondaries[{i}] ({} {})", secondary.zone, secondary.notify),
+            message,
+        };
+        let mut zone = secondary.zone.trim().to_ascii_lowercase();
+        if !zone.ends_with('.') {
+            zone.push('.');
+        }
+        hickory_proto::rr::Name::from_ascii(&zone)
+            .map_err(|e| invalid(format!("zone `{}`: {e}", secondary.zone)))?;
+        let allow_transfer = secondary
+            .allow_transfer
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(format!("allow_transfer `{p}` is not an address or prefix"))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(key) = &secondary.tsig_key
+            && !resolved_keys
+                .iter()
+                .any(|k| k.name.eq_ignore_ascii_case(key))
+        {
+            return Err(invalid(format!(
+                "tsig_key `{key}` is not defined in [[tsig_keys]]"
+            )));
+        }
+        resolved.push(SecondaryConfig {
+            zone,
+            notify: secondary.notify,
+            allow_transfer,
+            tsig_key: secondary.tsig_key.clone(),
+        });
+    }
+    Ok((resolved_keys, resolved))
 }
 
 /// `[api]`.

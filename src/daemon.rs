@@ -47,8 +47,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         zones_loaded: true.into(),
     });
 
-    let dns_server = dns::server::start(
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let (policy, secondary_list) = crate::secondaries::from_config(
+        &config.tsig_keys,
+        &config.secondaries,
+        config.dns.ixfr_journal_depth,
+    )?;
+    let secondaries = crate::secondaries::Secondaries::new(
         zones.clone(),
+        store.clone(),
+        metrics.clone(),
+        secondary_list,
+        config.dns.notify_retries,
+        Duration::from_secs(config.dns.secondary_poll_secs),
+    )
+    .await
+    .context("loading the state of the secondaries")?;
+    let handler = dns::server::Handler::with_transfers(
+        zones.clone(),
+        Arc::new(dns::server::Transfers {
+            policy,
+            store: Some(store.clone()),
+            observer: Some(secondaries.observer()),
+        }),
+    );
+    let dns_server = dns::server::start(
+        handler,
         &config.dns.listen,
         Duration::from_secs(config.dns.tcp_idle_timeout_secs),
         config.dns.udp_workers,
@@ -98,7 +122,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         requests,
         calendar,
         data_dir: config.data_dir.clone(),
+        metrics,
+        secondaries: secondaries.clone(),
     });
+    let secondaries_task = tokio::spawn(secondaries.run(shutdown_rx.clone()));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -139,6 +166,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     dns_server.shutdown().await;
     let _ = sync.await;
     let _ = sweeper.await;
+    let _ = secondaries_task.await;
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),

@@ -12,6 +12,8 @@
 //! | [`dns`] | in-memory zone views, lookup rules, the UDP/TCP server | hickory |
 //! | [`publish`] | the single entry point for record changes: store, then served view | store, dns, domain |
 //! | [`service`] | workflow services: load → decide → persist in one transaction → publish | domain, store, publish |
+//! | [`secondaries`] | NOTIFY, SOA polls of secondaries, their state | dns, store, metrics |
+//! | [`metrics`] | Prometheus metrics for `/metrics` | prometheus-client |
 //! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
 //! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, graceful shutdown | everything above |
@@ -30,7 +32,9 @@ pub mod daemon;
 pub mod dns;
 pub mod domain;
 pub mod import;
+pub mod metrics;
 pub mod publish;
+pub mod secondaries;
 pub mod service;
 pub mod store;
 pub mod telemetry;

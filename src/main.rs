@@ -101,6 +101,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
         Command::User(cmd) => admin::user(store, config, cmd).await,
         Command::Token(cmd) => admin::token(store, cmd).await,
         Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
+        Command::Status => admin::status(store).await,
         Command::Zone(ZoneCommand::Import {
             file,
             origin,

@@ -44,6 +44,42 @@ pub struct AppState {
     pub calendar: Arc<crate::domain::calendar::Calendar>,
     /// Where attachments are kept.
     pub data_dir: std::path::PathBuf,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The secondaries and their state.
+    pub secondaries: Arc<crate::secondaries::Secondaries>,
+}
+
+/// Prometheus metrics in the text format; state gauges are set from the current state first.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let zones = state.requests.publisher().zones();
+    for origin in zones.origins() {
+        if let Some(zone) = zones.get(&origin) {
+            let view = zone.view();
+            let labels = crate::metrics::ZoneLabels {
+                zone: crate::metrics::zone_label(&origin.to_string()),
+            };
+            state
+                .metrics
+                .zone_serial
+                .get_or_create(&labels)
+                .set(i64::from(view.serial()));
+            state
+                .metrics
+                .zone_records
+                .get_or_create(&labels)
+                .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
+        }
+    }
+    state.secondaries.refresh_gauges().await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.
@@ -51,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::viewer))
         .merge(requests::routes())

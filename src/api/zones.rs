@@ -69,6 +69,10 @@ async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
         .last_change(&origin.to_ascii())
         .await
         .map_err(ServiceError::from)?;
+    let secondaries =
+        crate::secondaries::reports(&state.readiness.store, &origin.to_ascii(), view.serial())
+            .await
+            .map_err(ServiceError::from)?;
     Ok(json!({
         "zone": origin.to_ascii().trim_end_matches('.'),
         "serial": view.serial(),
@@ -77,8 +81,7 @@ async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
         "last_change": last.map(|c| json!({
             "serial": c.serial, "at": c.at, "reason": c.reason, "request": c.request_id,
         })),
-        // Secondaries (NOTIFY, transfers, their serials) come with the secondaries work.
-        "secondaries": [],
+        "secondaries": secondaries,
     }))
 }
 

@@ -8,6 +8,8 @@
 pub mod mmsg;
 pub mod name_key;
 pub mod server;
+pub mod transfer;
+pub mod tsig;
 pub mod udp;
 pub mod view;
 
@@ -25,6 +27,7 @@ pub use view::{Answer, RRset, ZoneDiff, ZoneView};
 #[derive(Debug)]
 pub struct ZoneHandle {
     view: ArcSwap<ZoneView>,
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl ZoneHandle {
@@ -36,13 +39,25 @@ impl ZoneHandle {
     /// Publish a new view (the caller holds the zone's write lock, see `publish`).
     pub fn publish(&self, view: ZoneView) {
         self.view.store(Arc::new(view));
+        self.changed.send_modify(|generation| *generation += 1);
     }
 }
 
 /// Every zone ranah serves, by apex.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Zones {
     by_origin: ArcSwap<ZoneMap>,
+    /// Counts every publication, so that NOTIFY can follow changes without polling.
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for Zones {
+    fn default() -> Self {
+        Self {
+            by_origin: ArcSwap::default(),
+            changed: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
 }
 
 type ZoneMap = HashMap<Key, Arc<ZoneHandle>, rustc_hash::FxBuildHasher>;
@@ -51,6 +66,11 @@ impl Zones {
     /// No zones yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A receiver that sees a new value after every zone publication.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// Serve a zone, replacing any earlier view of it.
@@ -62,12 +82,14 @@ impl Zones {
         }
         let handle = Arc::new(ZoneHandle {
             view: ArcSwap::from_pointee(view),
+            changed: self.changed.clone(),
         });
         self.by_origin.rcu(|map| {
             let mut map = ZoneMap::clone(map);
             map.insert(origin.clone(), handle.clone());
             map
         });
+        self.changed.send_modify(|generation| *generation += 1);
     }
 
     /// The zone with exactly this apex.

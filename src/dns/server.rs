@@ -4,38 +4,76 @@
 //! The handler applies the protocol rules that do not depend on zone data: one question, class
 //! IN, opcode QUERY, EDNS version 0 (BADVERS otherwise), our EDNS buffer size of 1232 (the DNS
 //! flag day 2020 value), TC with an empty answer when a UDP answer does not fit the client's
-//! buffer, REFUSED for zone transfers (they come with the secondaries work) and for names
-//! outside our zones. Malformed packets get FORMERR from hickory-server before they reach us.
+//! buffer, and REFUSED for names outside our zones. A request signed with TSIG is checked
+//! first (NOTAUTH with the TSIG error when it fails) and its response is signed. Zone transfers
+//! (AXFR, IXFR) go to secondaries only, as [`transfer`](super::transfer) decides, in as many
+//! messages as the zone needs. Malformed packets get FORMERR from hickory-server before they
+//! reach us.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Record, RecordType};
+use hickory_proto::rr::rdata::tsig::{TSIG, TsigError};
+use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::Server;
+use hickory_server::net::NetError;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::TcpListener;
 
+use super::transfer::{self, Denial, TransferAnswer, TransferKind, TransferPolicy};
+use super::tsig::{self, Rejection, Session};
 use super::{Answer, Zones};
+use crate::store::Store;
 
 /// The EDNS UDP payload size ranah advertises and the most it sends over UDP.
 pub const EDNS_UDP_SIZE: u16 = 1232;
+
+/// Room left in a UDP answer for the TSIG record of a signed response.
+const TSIG_ROOM: u16 = 160;
+
+/// What happened to a transfer request, for metrics and the secondaries' state.
+pub trait TransferObserver: Send + Sync {
+    /// A transfer was sent to `secondary`.
+    fn served(&self, zone: &LowerName, secondary: &str, kind: TransferKind, serial: u32);
+    /// A transfer was refused.
+    fn refused(&self, zone: &LowerName, reason: &str, src: SocketAddr);
+    /// A signed request failed its TSIG check (`BADKEY`, `BADSIG`, `BADTIME`).
+    fn tsig_failed(&self, error: &str, src: SocketAddr);
+}
+
+/// Zone transfers: who may transfer, the journal IXFR reads, and who is told.
+#[derive(Default)]
+pub struct Transfers {
+    /// Secondaries and keys.
+    pub policy: TransferPolicy,
+    /// The change journal; without it every IXFR is answered with AXFR.
+    pub store: Option<Store>,
+    /// Told about every transfer served or refused.
+    pub observer: Option<Arc<dyn TransferObserver>>,
+}
 
 /// Answers DNS requests from [`Zones`].
 #[derive(Clone)]
 pub struct Handler {
     zones: Arc<Zones>,
+    transfers: Arc<Transfers>,
 }
 
 impl Handler {
-    /// A handler over these zones.
+    /// A handler over these zones, with no secondaries and no keys.
     pub fn new(zones: Arc<Zones>) -> Self {
-        Self { zones }
+        Self::with_transfers(zones, Arc::default())
+    }
+
+    /// A handler over these zones that serves transfers as `transfers` says.
+    pub fn with_transfers(zones: Arc<Zones>, transfers: Arc<Transfers>) -> Self {
+        Self { zones, transfers }
     }
 
     /// The zones answered from.
@@ -44,10 +82,16 @@ impl Handler {
     }
 }
 
-/// What to send: an answer from the zones, or an error code with no records.
+/// What to send: an answer from the zones, a transfer, or an error code with no records.
 enum Reply {
     Answer(Answer),
+    Transfer(TransferRequest),
     Error(ResponseCode),
+}
+
+struct TransferRequest {
+    zone: LowerName,
+    qtype: RecordType,
 }
 
 #[async_trait::async_trait]
@@ -57,6 +101,21 @@ impl RequestHandler for Handler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
+        let mut session = None;
+        if let Some(signature) = &request.signature {
+            match tsig::verify_request(
+                self.transfers.policy.keys(),
+                request.as_slice(),
+                signature,
+                tsig::unix_now(),
+            ) {
+                Ok(s) => session = Some(s),
+                Err(rejection) => {
+                    return self.reject_tsig(request, rejection, response_handle).await;
+                }
+            }
+        }
+
         let mut response_edns = None;
         let reply = match &request.edns {
             Some(req_edns) => {
@@ -77,6 +136,18 @@ impl RequestHandler for Handler {
         metadata.message_type = MessageType::Response;
         let answer = match reply {
             Reply::Answer(answer) => answer,
+            Reply::Transfer(xfr) => {
+                return self
+                    .transfer(
+                        request,
+                        xfr,
+                        metadata,
+                        response_edns.as_ref(),
+                        session,
+                        response_handle,
+                    )
+                    .await;
+            }
             Reply::Error(code) => Answer {
                 rcode: code,
                 ..Answer::refused()
@@ -85,43 +156,131 @@ impl RequestHandler for Handler {
         metadata.response_code = answer.rcode;
         metadata.authoritative = answer.authoritative;
 
+        let answers: Vec<&Record> = Answer::records(&answer.answers).collect();
+        let authorities: Vec<&Record> = Answer::records(&answer.authorities).collect();
+        let additionals: Vec<&Record> = Answer::records(&answer.additionals).collect();
         // UDP: a reply that does not fit the client's buffer goes out as TC with no records,
         // and the client retries over TCP (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
-        let mut truncated = false;
-        if request.protocol() == Protocol::Udp {
-            let limit = match &request.edns {
+        let sections = if request.protocol() == Protocol::Udp {
+            let mut limit = match &request.edns {
                 Some(e) => e.max_payload().clamp(512, EDNS_UDP_SIZE),
                 None => 512,
             };
-            truncated = !fits(request, &metadata, response_edns.as_ref(), &answer, limit);
-        }
-        let builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
-        let result = if truncated {
-            metadata.truncation = true;
-            let none: [&Record; 0] = [];
-            let response = builder.build(metadata, none, none, none, none);
-            response_handle.send_response(response).await
-        } else {
-            let response = builder.build(
-                metadata,
-                Answer::records(&answer.answers),
-                Answer::records(&answer.authorities),
-                std::iter::empty::<&Record>(),
-                Answer::records(&answer.additionals),
-            );
-            response_handle.send_response(response).await
-        };
-        match result {
-            Ok(info) => info,
-            Err(error) => {
-                tracing::debug!(%error, "cannot send DNS response");
-                let mut metadata = Metadata::response_from_request(&request.metadata);
-                metadata.response_code = ResponseCode::ServFail;
-                ResponseInfo::from(Header {
-                    metadata,
-                    counts: HeaderCounts::default(),
-                })
+            if session.is_some() {
+                limit -= TSIG_ROOM;
             }
+            let all = Sections {
+                answers: &answers,
+                authorities: &authorities,
+                additionals: &additionals,
+            };
+            if encode(request, &metadata, response_edns.as_ref(), all, None, limit).is_some() {
+                all
+            } else {
+                metadata.truncation = true;
+                Sections::EMPTY
+            }
+        } else {
+            Sections {
+                answers: &answers,
+                authorities: &authorities,
+                additionals: &additionals,
+            }
+        };
+        let result = send(
+            &mut response_handle,
+            request,
+            metadata,
+            response_edns.as_ref(),
+            sections,
+            session.as_mut(),
+        )
+        .await;
+        finish(request, result)
+    }
+}
+
+/// The records of one response message, by section.
+#[derive(Clone, Copy)]
+struct Sections<'s, 'a> {
+    answers: &'s [&'a Record],
+    authorities: &'s [&'a Record],
+    additionals: &'s [&'a Record],
+}
+
+impl Sections<'_, '_> {
+    const EMPTY: Sections<'static, 'static> = Sections {
+        answers: &[],
+        authorities: &[],
+        additionals: &[],
+    };
+}
+
+/// The message's encoding, or `None` when it does not fit in `limit` bytes.
+fn encode(
+    request: &Request,
+    metadata: &Metadata,
+    edns: Option<&Edns>,
+    sections: Sections<'_, '_>,
+    signature: Option<Box<Record<TSIG>>>,
+    limit: u16,
+) -> Option<Vec<u8>> {
+    let builder = MessageResponseBuilder::new(&request.queries, edns);
+    let mut response = builder.build(
+        *metadata,
+        sections.answers.iter().copied(),
+        sections.authorities.iter().copied(),
+        std::iter::empty::<&Record>(),
+        sections.additionals.iter().copied(),
+    );
+    if let Some(signature) = signature {
+        response.set_signature(signature);
+    }
+    let mut buf = Vec::with_capacity(512);
+    let mut encoder = BinEncoder::new(&mut buf);
+    encoder.set_max_size(limit);
+    match response.destructive_emit(&mut encoder) {
+        Ok(info) if !info.truncation => Some(buf),
+        _ => None,
+    }
+}
+
+/// Send one message, signed when the request was.
+async fn send<R: ResponseHandler>(
+    handle: &mut R,
+    request: &Request,
+    metadata: Metadata,
+    edns: Option<&Edns>,
+    sections: Sections<'_, '_>,
+    session: Option<&mut Session>,
+) -> Result<ResponseInfo, NetError> {
+    let builder = MessageResponseBuilder::new(&request.queries, edns);
+    let mut response = builder.build(
+        metadata,
+        sections.answers.iter().copied(),
+        sections.authorities.iter().copied(),
+        std::iter::empty::<&Record>(),
+        sections.additionals.iter().copied(),
+    );
+    if let Some(session) = session {
+        let unsigned =
+            encode(request, &metadata, edns, sections, None, u16::MAX).unwrap_or_default();
+        response.set_signature(session.sign(&unsigned, tsig::unix_now()));
+    }
+    handle.send_response(response).await
+}
+
+fn finish(request: &Request, result: Result<ResponseInfo, NetError>) -> ResponseInfo {
+    match result {
+        Ok(info) => info,
+        Err(error) => {
+            tracing::debug!(%error, "cannot send DNS response");
+            let mut metadata = Metadata::response_from_request(&request.metadata);
+            metadata.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            })
         }
     }
 }
@@ -138,37 +297,197 @@ impl Handler {
             return Reply::Error(ResponseCode::Refused);
         }
         match query.query_type() {
-            RecordType::AXFR | RecordType::IXFR => Reply::Error(ResponseCode::Refused),
+            qtype @ (RecordType::AXFR | RecordType::IXFR) => Reply::Transfer(TransferRequest {
+                zone: query.name().clone(),
+                qtype,
+            }),
             RecordType::OPT | RecordType::TSIG | RecordType::SIG => {
                 Reply::Error(ResponseCode::FormErr)
             }
             qtype => Reply::Answer(self.zones.resolve(query.name(), qtype)),
         }
     }
-}
 
-/// Whether the whole reply fits in `limit` bytes.
-fn fits(
-    request: &Request,
-    metadata: &Metadata,
-    edns: Option<&Edns>,
-    answer: &Answer,
-    limit: u16,
-) -> bool {
-    let builder = MessageResponseBuilder::new(&request.queries, edns);
-    let response = builder.build(
-        *metadata,
-        Answer::records(&answer.answers),
-        Answer::records(&answer.authorities),
-        std::iter::empty::<&Record>(),
-        Answer::records(&answer.additionals),
-    );
-    let mut buf = Vec::with_capacity(usize::from(limit));
-    let mut encoder = BinEncoder::new(&mut buf);
-    encoder.set_max_size(limit);
-    match response.destructive_emit(&mut encoder) {
-        Ok(info) => !info.truncation,
-        Err(_) => false,
+    /// NOTAUTH with the TSIG error of a request whose signature failed.
+    async fn reject_tsig<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        rejection: Rejection,
+        mut handle: R,
+    ) -> ResponseInfo {
+        tracing::info!(src = %request.src(), error = rejection.name(), "TSIG check failed");
+        if let Some(observer) = &self.transfers.observer {
+            observer.tsig_failed(rejection.name(), request.src());
+        }
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.message_type = MessageType::Response;
+        metadata.response_code = ResponseCode::NotAuth;
+        let unsigned =
+            encode(request, &metadata, None, Sections::EMPTY, None, u16::MAX).unwrap_or_default();
+        let signature = rejection.answer_tsig(&unsigned, tsig::unix_now());
+        let mut response =
+            MessageResponseBuilder::new(&request.queries, None).build_no_records(metadata);
+        response.set_signature(signature);
+        finish(request, handle.send_response(response).await)
+    }
+
+    /// Serve an AXFR or IXFR request.
+    async fn transfer<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        xfr: TransferRequest,
+        mut metadata: Metadata,
+        edns: Option<&Edns>,
+        mut session: Option<Session>,
+        mut handle: R,
+    ) -> ResponseInfo {
+        let src = request.src();
+        let refuse = |reason: &str| {
+            tracing::info!(%src, zone = %xfr.zone, qtype = %xfr.qtype, reason, "zone transfer refused");
+            if let Some(observer) = &self.transfers.observer {
+                observer.refused(&xfr.zone, reason, src);
+            }
+        };
+        let udp = request.protocol() == Protocol::Udp;
+        let zone = match self.zones.get(&xfr.zone) {
+            Some(zone) if !(udp && xfr.qtype == RecordType::AXFR) => zone,
+            _ => {
+                refuse(if udp {
+                    "axfr_over_udp"
+                } else {
+                    "not_a_zone_apex"
+                });
+                metadata.response_code = ResponseCode::Refused;
+                let result = send(
+                    &mut handle,
+                    request,
+                    metadata,
+                    edns,
+                    Sections::EMPTY,
+                    session.as_mut(),
+                )
+                .await;
+                return finish(request, result);
+            }
+        };
+        let rule = match self
+            .transfers
+            .policy
+            .authorize(&xfr.zone, src.ip(), session.as_ref())
+        {
+            Ok(rule) => rule,
+            Err(denial) => {
+                refuse(denial.reason());
+                if denial == Denial::WrongKey {
+                    // A good signature with a key this secondary does not use: BADKEY.
+                    if let Some(signature) = &request.signature {
+                        let bad = Rejection::unsigned(signature, TsigError::BadKey);
+                        return self.reject_tsig(request, bad, handle).await;
+                    }
+                }
+                metadata.response_code = ResponseCode::Refused;
+                let result = send(
+                    &mut handle,
+                    request,
+                    metadata,
+                    edns,
+                    Sections::EMPTY,
+                    session.as_mut(),
+                )
+                .await;
+                return finish(request, result);
+            }
+        };
+        let view = zone.view();
+        let answer = if xfr.qtype == RecordType::IXFR {
+            let client_serial = request.authorities.iter().find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(soa.serial),
+                _ => None,
+            });
+            let Some(client_serial) = client_serial else {
+                refuse("ixfr_without_soa");
+                metadata.response_code = ResponseCode::FormErr;
+                let result = send(
+                    &mut handle,
+                    request,
+                    metadata,
+                    edns,
+                    Sections::EMPTY,
+                    session.as_mut(),
+                )
+                .await;
+                return finish(request, result);
+            };
+            if udp {
+                // Over UDP only the current SOA is sent: the secondary asks again over TCP
+                // when it is behind (RFC 1995 §2).
+                let soa = view.soa_record().cloned();
+                TransferAnswer {
+                    kind: TransferKind::UpToDate,
+                    serial: view.serial(),
+                    messages: vec![soa.into_iter().collect()],
+                }
+            } else {
+                self.ixfr_or_axfr(&view, client_serial).await
+            }
+        } else {
+            transfer::axfr(&view)
+        };
+        metadata.response_code = ResponseCode::NoError;
+        metadata.authoritative = true;
+        let started = std::time::Instant::now();
+        let mut result = Err(NetError::from("empty transfer"));
+        for (i, message) in answer.messages.iter().enumerate() {
+            let records: Vec<&Record> = message.iter().collect();
+            let sections = Sections {
+                answers: &records,
+                authorities: &[],
+                additionals: &[],
+            };
+            let edns = if i == 0 { edns } else { None };
+            result = send(
+                &mut handle,
+                request,
+                metadata,
+                edns,
+                sections,
+                session.as_mut(),
+            )
+            .await;
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            tracing::info!(
+                %src, zone = %xfr.zone, secondary = %rule.id, kind = answer.kind.as_str(),
+                serial = answer.serial, messages = answer.messages.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64, "zone transfer served"
+            );
+            if let Some(observer) = &self.transfers.observer {
+                observer.served(&xfr.zone, &rule.id, answer.kind, answer.serial);
+            }
+        }
+        finish(request, result)
+    }
+
+    /// The IXFR from `client_serial`, or the AXFR when the journal does not reach it.
+    async fn ixfr_or_axfr(&self, view: &super::ZoneView, client_serial: u32) -> TransferAnswer {
+        let depth = self.transfers.policy.journal_depth();
+        let journal = match &self.transfers.store {
+            Some(store) if !transfer::serial_at_or_ahead(client_serial, view.serial()) => {
+                let origin = view.origin().clone().into();
+                match store.journal(&origin, client_serial, depth + 1).await {
+                    Ok(journal) => journal,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the change journal; sending AXFR");
+                        Vec::new()
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
+        transfer::ixfr(view, client_serial, &journal, depth).unwrap_or_else(|| transfer::axfr(view))
     }
 }
 
@@ -212,12 +531,11 @@ impl DnsServer {
 
 /// Bind UDP (`udp_workers` sockets per address) and TCP on every address and start serving.
 pub async fn start(
-    zones: Arc<Zones>,
+    handler: Handler,
     listen: &[SocketAddr],
     tcp_idle_timeout: Duration,
     udp_workers: usize,
 ) -> Result<DnsServer, DnsServerError> {
-    let handler = Handler::new(zones);
     let mut server = Server::new(handler.clone());
     let mut udp = Vec::new();
     for addr in listen {

@@ -175,6 +175,11 @@ impl ZoneView {
         self.nodes.values().filter(|n| !n.rrsets.is_empty()).count()
     }
 
+    /// Every RRset except the SOA, in no particular order (for zone transfers).
+    pub fn rrsets(&self) -> impl Iterator<Item = &Arc<RRset>> {
+        self.nodes.values().flat_map(|n| n.rrsets.iter())
+    }
+
     /// The encoded answers made from this view.
     pub fn answers(&self) -> &AnswerCache {
         &self.answers

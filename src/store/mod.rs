@@ -13,6 +13,7 @@
 
 mod people;
 mod requests;
+mod secondaries;
 mod zones;
 
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, Tok
 pub use requests::{
     Attachment, HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
+pub use secondaries::{Lag, SecondaryState};
 pub use zones::{
     ChangeMeta, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
 };

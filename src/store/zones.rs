@@ -55,6 +55,10 @@ pub struct JournalEntry {
     pub removed: Vec<Record>,
     /// Records added.
     pub added: Vec<Record>,
+    /// The SOA before the change (absent for changes journaled before it was kept).
+    pub soa_before: Option<Record>,
+    /// The SOA after it.
+    pub soa_after: Option<Record>,
 }
 
 fn ts(now: DateTime<Utc>) -> String {
@@ -74,6 +78,24 @@ fn record_from_row(owner: &str, rtype: i64, ttl: i64, rdata: &[u8]) -> Result<Re
     let name = Name::from_ascii(owner).map_err(|e| corrupt(e.to_string()))?;
     let data = zonefile::rdata_from_wire(rtype, rdata).map_err(corrupt)?;
     Ok(Record::from_rdata(name, ttl, data))
+}
+
+/// The SOA data of a `zones` row (its `soa_*` columns).
+fn soa_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SOA, StoreError> {
+    let name = |col: &str| -> Result<Name, StoreError> {
+        let s: String = row.try_get(col)?;
+        Name::from_ascii(&s).map_err(|e| StoreError::Corrupt(format!("{col} {s}: {e}")))
+    };
+    let int = |col: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(col)?) };
+    Ok(SOA::new(
+        name("soa_mname")?,
+        name("soa_rname")?,
+        u32::try_from(int("soa_serial")?).unwrap_or(0),
+        i32::try_from(int("soa_refresh")?).unwrap_or(i32::MAX),
+        i32::try_from(int("soa_retry")?).unwrap_or(i32::MAX),
+        i32::try_from(int("soa_expire")?).unwrap_or(i32::MAX),
+        u32::try_from(int("soa_minimum")?).unwrap_or(0),
+    ))
 }
 
 pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
@@ -131,6 +153,25 @@ async fn journal_record(
 }
 
 impl Store {
+    /// Every zone's apex, serial and number of served records (the SOA included).
+    pub async fn zone_summaries(&self) -> Result<Vec<(String, u32, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT z.name, z.soa_serial, (SELECT COUNT(*) FROM records r WHERE r.zone_id = z.id \
+             AND r.suspension_id IS NULL) AS records FROM zones z ORDER BY z.name",
+        )
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("name")?,
+                    u32::try_from(r.try_get::<i64, _>("soa_serial")?).unwrap_or(0),
+                    u64::try_from(r.try_get::<i64, _>("records")?).unwrap_or(0) + 1,
+                ))
+            })
+            .collect()
+    }
+
     /// Every zone's apex and serial (cheap: used to notice changes by other processes).
     pub async fn zone_serials(&self) -> Result<Vec<(Name, u32)>, StoreError> {
         let rows = sqlx::query("SELECT name, soa_serial FROM zones ORDER BY name")
@@ -181,21 +222,8 @@ impl Store {
             return Ok(None);
         };
         let zone_id: i64 = row.try_get("id")?;
-        let name = |col: &str| -> Result<Name, StoreError> {
-            let s: String = row.try_get(col)?;
-            Name::from_ascii(&s).map_err(|e| StoreError::Corrupt(format!("{col} {s}: {e}")))
-        };
-        let int = |col: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(col)?) };
-        let soa = SOA::new(
-            name("soa_mname")?,
-            name("soa_rname")?,
-            u32::try_from(int("soa_serial")?).unwrap_or(0),
-            i32::try_from(int("soa_refresh")?).unwrap_or(i32::MAX),
-            i32::try_from(int("soa_retry")?).unwrap_or(i32::MAX),
-            i32::try_from(int("soa_expire")?).unwrap_or(i32::MAX),
-            u32::try_from(int("soa_minimum")?).unwrap_or(0),
-        );
-        let soa_ttl = u32::try_from(int("soa_ttl")?).unwrap_or(0);
+        let soa = soa_from_row(&row)?;
+        let soa_ttl = u32::try_from(row.try_get::<i64, _>("soa_ttl")?).unwrap_or(0);
         let source = match (
             row.try_get::<Option<String>, _>("source_file")?,
             row.try_get::<Option<String>, _>("source_sha256")?,
@@ -288,22 +316,25 @@ impl Store {
         Ok(())
     }
 
-    /// The journal of a zone from `since_serial` on (changes whose `serial_before` is at or
-    /// after it, in order).
+    /// The journal of a zone from the change that left `since_serial` on, in order, at most
+    /// `limit` changes. Empty when no change left that serial.
     pub async fn journal(
         &self,
         origin: &Name,
         since_serial: u32,
+        limit: usize,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         let pool = self.sqlite();
         let changes = sqlx::query(
-            "SELECT c.id, c.serial_before, c.serial_after, c.changed_at, c.reason \
+            "SELECT c.id, c.serial_before, c.serial_after, c.changed_at, c.reason, \
+             c.soa_before, c.soa_after, c.soa_ttl \
              FROM zone_changes c JOIN zones z ON z.id = c.zone_id \
-             WHERE z.name = $1 AND c.id >= COALESCE((SELECT MIN(c2.id) FROM zone_changes c2 \
-             WHERE c2.zone_id = z.id AND c2.serial_before = $2), 0) ORDER BY c.id",
+             WHERE z.name = $1 AND c.id >= (SELECT MAX(c2.id) FROM zone_changes c2 \
+             WHERE c2.zone_id = z.id AND c2.serial_before = $2) ORDER BY c.id LIMIT $3",
         )
         .bind(origin.to_ascii())
         .bind(i64::from(since_serial))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await?;
         let mut entries = Vec::with_capacity(changes.len());
@@ -332,7 +363,19 @@ impl Store {
                     added.push(record);
                 }
             }
+            let soa_ttl: Option<i64> = c.try_get("soa_ttl")?;
+            let soa = |col: &str| -> Result<Option<Record>, StoreError> {
+                let wire: Option<Vec<u8>> = c.try_get(col)?;
+                match (wire, soa_ttl) {
+                    (Some(wire), Some(ttl)) => {
+                        record_from_row(&origin.to_ascii(), 6, ttl, &wire).map(Some)
+                    }
+                    _ => Ok(None),
+                }
+            };
             entries.push(JournalEntry {
+                soa_before: soa("soa_before")?,
+                soa_after: soa("soa_after")?,
                 serial_before: u32::try_from(c.try_get::<i64, _>("serial_before")?).unwrap_or(0),
                 serial_after: u32::try_from(c.try_get::<i64, _>("serial_after")?).unwrap_or(0),
                 changed_at: c.try_get("changed_at")?,
@@ -366,11 +409,27 @@ pub(crate) async fn write_change(
     };
     let now = ts(now);
     // The first statement writes, so SQLite takes the write lock at once (no deferred
-    // upgrade that could deadlock against another writer).
-    let updated = sqlx::query(
+    // upgrade that could deadlock against another writer); it also returns the SOA the change
+    // moves from, which the journal keeps for IXFR.
+    let before = sqlx::query(
+        "UPDATE zones SET updated_at = $1 WHERE name = $2 AND soa_serial = $3 \
+         RETURNING id, soa_ttl, soa_mname, soa_rname, soa_serial, soa_refresh, soa_retry, \
+         soa_expire, soa_minimum",
+    )
+    .bind(&now)
+    .bind(&zone)
+    .bind(i64::from(serial_before))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(before) = before else {
+        return Err(StoreError::Conflict(zone));
+    };
+    let zone_id: i64 = before.try_get("id")?;
+    let soa_ttl: i64 = before.try_get("soa_ttl")?;
+    let old_soa = soa_from_row(&before)?;
+    sqlx::query(
         "UPDATE zones SET soa_serial = $1, soa_mname = $2, soa_rname = $3, soa_refresh = $4, \
-         soa_retry = $5, soa_expire = $6, soa_minimum = $7, updated_at = $8 \
-         WHERE name = $9 AND soa_serial = $10 RETURNING id",
+         soa_retry = $5, soa_expire = $6, soa_minimum = $7 WHERE id = $8",
     )
     .bind(i64::from(new_soa.serial))
     .bind(new_soa.mname.to_ascii())
@@ -379,19 +438,16 @@ pub(crate) async fn write_change(
     .bind(i64::from(new_soa.retry))
     .bind(i64::from(new_soa.expire))
     .bind(i64::from(new_soa.minimum))
-    .bind(&now)
-    .bind(&zone)
-    .bind(i64::from(serial_before))
-    .fetch_optional(&mut **tx)
+    .bind(zone_id)
+    .execute(&mut **tx)
     .await?;
-    let Some(row) = updated else {
-        return Err(StoreError::Conflict(zone));
-    };
-    let zone_id: i64 = row.try_get(0)?;
 
+    let soa_wire =
+        |soa: &SOA| zonefile::rdata_wire(&RData::SOA(soa.clone())).map_err(StoreError::Corrupt);
     let change_id: i64 = sqlx::query_scalar(
         "INSERT INTO zone_changes (zone_id, serial_before, serial_after, changed_at, reason, \
-         agency_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+         agency_id, request_id, soa_before, soa_after, soa_ttl) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(zone_id)
     .bind(i64::from(serial_before))
@@ -400,6 +456,9 @@ pub(crate) async fn write_change(
     .bind(&meta.reason)
     .bind(meta.agency_id)
     .bind(meta.request_id)
+    .bind(soa_wire(&old_soa)?)
+    .bind(soa_wire(new_soa)?)
+    .bind(soa_ttl)
     .fetch_one(&mut **tx)
     .await?;
 

@@ -365,9 +365,14 @@ pub async fn in_process() -> InProcess {
     let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
     publisher.sync_from_store().await.unwrap();
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let server = ranah::dns::server::start(zones, &[dns], Duration::from_secs(5), 1)
-        .await
-        .unwrap();
+    let server = ranah::dns::server::start(
+        ranah::dns::server::Handler::new(zones),
+        &[dns],
+        Duration::from_secs(5),
+        1,
+    )
+    .await
+    .unwrap();
     InProcess {
         _tmp: tmp,
         url,

@@ -88,7 +88,10 @@ async fn a_change_is_answered_when_apply_returns_and_is_stored() {
             .any(|r| r.name.to_ascii() == "sipd.example.go.id.")
     );
     assert_eq!(zone.content.soa_data().unwrap().serial, 2026112300);
-    let journal = store.journal(&harness::origin(), 2026010100).await.unwrap();
+    let journal = store
+        .journal(&harness::origin(), 2026010100, 1000)
+        .await
+        .unwrap();
     assert_eq!(journal.len(), 1);
     assert_eq!(journal[0].serial_after, 2026112300);
     assert_eq!(journal[0].added.len(), 1);
@@ -304,7 +307,7 @@ async fn concurrent_changes_are_serialised() {
     assert_eq!(serials, expected);
     let journal = e
         .store
-        .journal(&harness::origin(), 2026010100)
+        .journal(&harness::origin(), 2026010100, 1000)
         .await
         .unwrap();
     assert_eq!(journal.len(), 20);

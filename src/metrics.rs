@@ -1,0 +1,184 @@
+//! Prometheus metrics (`GET /metrics`), through `prometheus-client`.
+//!
+//! Counters are bumped where things happen; gauges that describe state (zone serials, records,
+//! each secondary's serial and lag) are set from the current state when the metrics are read,
+//! so they are never stale.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Labels of a zone.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ZoneLabels {
+    /// The zone's apex.
+    pub zone: String,
+}
+
+/// Labels of a secondary.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SecondaryLabels {
+    /// The zone's apex.
+    pub zone: String,
+    /// The secondary (its NOTIFY address).
+    pub secondary: String,
+}
+
+/// Labels of a transfer served.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransferLabels {
+    /// The zone's apex.
+    pub zone: String,
+    /// The secondary.
+    pub secondary: String,
+    /// `axfr`, `ixfr` or `up_to_date`.
+    pub kind: String,
+}
+
+/// Labels of a refused transfer.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// The zone asked for.
+    pub zone: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Labels of a TSIG failure.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TsigLabels {
+    /// `BADKEY`, `BADSIG` or `BADTIME`.
+    pub error: String,
+}
+
+/// Every metric ranah exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Transfers served, by zone, secondary and kind.
+    pub transfers: Family<TransferLabels, Counter>,
+    /// Transfers refused, by zone and reason.
+    pub transfers_refused: Family<RefusalLabels, Counter>,
+    /// Signed requests whose TSIG failed.
+    pub tsig_failures: Family<TsigLabels, Counter>,
+    /// NOTIFY messages acknowledged.
+    pub notify_acknowledged: Family<SecondaryLabels, Counter>,
+    /// NOTIFY attempts that failed (timeout, error answer, bad signature).
+    pub notify_failures: Family<SecondaryLabels, Counter>,
+    /// The serial of each zone.
+    pub zone_serial: Family<ZoneLabels, Gauge>,
+    /// Records in each zone.
+    pub zone_records: Family<ZoneLabels, Gauge>,
+    /// The serial each secondary serves (last poll).
+    pub secondary_serial: Family<SecondaryLabels, Gauge>,
+    /// 1 when the secondary serves the current serial.
+    pub secondary_in_sync: Family<SecondaryLabels, Gauge>,
+    /// Changes the secondary does not have yet.
+    pub secondary_lag_changes: Family<SecondaryLabels, Gauge>,
+    /// Seconds since the first change the secondary does not have.
+    pub secondary_lag_seconds: Family<SecondaryLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Register every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ranah");
+        let transfers = Family::default();
+        registry.register(
+            "dns_transfers",
+            "Zone transfers served, by kind",
+            transfers.clone(),
+        );
+        let transfers_refused = Family::default();
+        registry.register(
+            "dns_transfers_refused",
+            "Zone transfers refused, by reason",
+            transfers_refused.clone(),
+        );
+        let tsig_failures = Family::default();
+        registry.register(
+            "dns_tsig_failures",
+            "Signed requests whose TSIG check failed",
+            tsig_failures.clone(),
+        );
+        let notify_acknowledged = Family::default();
+        registry.register(
+            "notify_acknowledged",
+            "NOTIFY messages acknowledged by secondaries",
+            notify_acknowledged.clone(),
+        );
+        let notify_failures = Family::default();
+        registry.register(
+            "notify_failures",
+            "NOTIFY attempts that failed",
+            notify_failures.clone(),
+        );
+        let zone_serial = Family::default();
+        registry.register(
+            "zone_serial",
+            "SOA serial of each zone",
+            zone_serial.clone(),
+        );
+        let zone_records = Family::default();
+        registry.register("zone_records", "Records in each zone", zone_records.clone());
+        let secondary_serial = Family::default();
+        registry.register(
+            "secondary_serial",
+            "Serial each secondary served at its last poll",
+            secondary_serial.clone(),
+        );
+        let secondary_in_sync = Family::default();
+        registry.register(
+            "secondary_in_sync",
+            "1 when the secondary serves the current serial",
+            secondary_in_sync.clone(),
+        );
+        let secondary_lag_changes = Family::default();
+        registry.register(
+            "secondary_lag_changes",
+            "Zone changes the secondary does not have yet",
+            secondary_lag_changes.clone(),
+        );
+        let secondary_lag_seconds = Family::default();
+        registry.register(
+            "secondary_lag_seconds",
+            "Seconds since the first change the secondary does not have",
+            secondary_lag_seconds.clone(),
+        );
+        Self {
+            registry,
+            transfers,
+            transfers_refused,
+            tsig_failures,
+            notify_acknowledged,
+            notify_failures,
+            zone_serial,
+            zone_records,
+            secondary_serial,
+            secondary_in_sync,
+            secondary_lag_changes,
+            secondary_lag_seconds,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::warn!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+/// `zone` without its final dot, as labels and the API show it.
+pub fn zone_label(zone: &str) -> String {
+    zone.trim_end_matches('.').to_owned()
+}
