@@ -883,6 +883,100 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_secondaries_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ranah.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let block: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [[tsig_keys]]"))
+            .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+            .collect();
+        let layer = ConfigLayer::from_toml(&block, &path).unwrap();
+        let (keys, secondaries) = resolve_transfers(
+            layer.tsig_keys.as_deref().unwrap(),
+            layer.secondaries.as_deref().unwrap(),
+            |_| Some("c2VjcmV0".into()),
+        )
+        .unwrap();
+        assert_eq!((keys.len(), secondaries.len()), (1, 1));
+    }
+
+    #[test]
+    fn keys_and_secondaries() {
+        let text = r#"
+[[tsig_keys]]
+name = "xfr-key"
+secret_env = "XFR_SECRET"
+
+[[secondaries]]
+zone = "Example.go.id"
+notify = "127.0.0.1:5301"
+allow_transfer = ["127.0.0.1", "2001:db8::/32"]
+tsig_key = "xfr-key"
+"#;
+        let layer = ConfigLayer::from_toml(text, Path::new("f.toml")).unwrap();
+        let env = |name: &str| (name == "XFR_SECRET").then(|| "c2VjcmV0".to_owned());
+        let (keys, secondaries) = resolve_transfers(
+            layer.tsig_keys.as_deref().unwrap(),
+            layer.secondaries.as_deref().unwrap(),
+            env,
+        )
+        .unwrap();
+        assert_eq!(keys[0].secret, b"secret");
+        assert_eq!(keys[0].algorithm, "hmac-sha256");
+        assert_eq!(secondaries[0].zone, "example.go.id.");
+        assert_eq!(
+            secondaries[0].allow_transfer,
+            vec![
+                "127.0.0.1/32".parse::<ipnet::IpNet>().unwrap(),
+                "2001:db8::/32".parse().unwrap()
+            ]
+        );
+
+        let err = |keys: &str, secondaries: &str| {
+            let layer =
+                ConfigLayer::from_toml(&format!("{keys}\n{secondaries}"), Path::new("f.toml"))
+                    .unwrap();
+            resolve_transfers(
+                layer.tsig_keys.as_deref().unwrap_or_default(),
+                layer.secondaries.as_deref().unwrap_or_default(),
+                env,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let secondary = |key: &str| {
+            format!(
+                "[[secondaries]]\nzone = \"example.go.id\"\nnotify = \"127.0.0.1:5301\"\n\
+                 allow_transfer = [\"127.0.0.1\"]\ntsig_key = \"{key}\""
+            )
+        };
+        let key = |body: &str| format!("[[tsig_keys]]\nname = \"xfr-key\"\n{body}");
+        assert!(err(&key("secret_env = \"NOPE\""), "").contains("NOPE"));
+        assert!(err(&key("secret = \"not base64!\""), "").contains("base64"));
+        assert!(err(&key(""), "").contains("exactly one"));
+        assert!(
+            err(&key("secret = \"c2VjcmV0\"\nalgorithm = \"hmac-md5\""), "")
+                .contains("unsupported algorithm")
+        );
+        assert!(err(&key("secret = \"c2VjcmV0\""), &secondary("other")).contains("not defined"));
+        let bad_prefix = "[[secondaries]]\nzone = \"example.go.id\"\nnotify = \"127.0.0.1:5301\"\n\
+                          allow_transfer = [\"localhost\"]";
+        assert!(err("", bad_prefix).contains("localhost"));
+        // The secret never shows in check-config's output.
+        let layer = ConfigLayer::from_toml(
+            &format!("{}\n{}", key("secret = \"c2VjcmV0\""), secondary("xfr-key")),
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        let shown = layer.resolve().unwrap().to_toml();
+        assert!(
+            shown.contains("<redacted>") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn example_config_parses_and_documents_every_key() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ranah.example.toml");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -901,6 +995,9 @@ mod tests {
             "listen",
             "tcp_idle_timeout_secs",
             "store_poll_secs",
+            "ixfr_journal_depth",
+            "notify_retries",
+            "secondary_poll_secs",
             "udp_workers",
             "time_zone",
             "holidays",

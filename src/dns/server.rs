@@ -34,6 +34,12 @@ use crate::store::Store;
 /// The EDNS UDP payload size ranah advertises and the most it sends over UDP.
 pub const EDNS_UDP_SIZE: u16 = 1232;
 
+/// Messages a TCP connection may queue. hickory-server writes a connection's responses only
+/// between requests, so a zone transfer is queued whole before it is written: with messages of
+/// up to 60 KiB of records this admits zones of about 2,000,000 names. The queue's entries are
+/// allocated as they are used, so the bound costs nothing on ordinary connections.
+pub const TCP_RESPONSE_QUEUE: usize = 4096;
+
 /// Room left in a UDP answer for the TSIG record of a signed response.
 const TSIG_ROOM: u16 = 160;
 
@@ -454,7 +460,11 @@ impl Handler {
                 session.as_mut(),
             )
             .await;
-            if result.is_err() {
+            if let Err(error) = &result {
+                tracing::warn!(
+                    %src, zone = %xfr.zone, message = i, of = answer.messages.len(), %error,
+                    "zone transfer aborted"
+                );
                 break;
             }
         }
@@ -556,7 +566,7 @@ pub async fn start(
                 source,
             })?;
         tracing::info!(%addr, udp_workers, "serving DNS over UDP and TCP");
-        server.register_listener(tcp, tcp_idle_timeout, 64);
+        server.register_listener(tcp, tcp_idle_timeout, TCP_RESPONSE_QUEUE);
     }
     Ok(DnsServer { tcp: server, udp })
 }

@@ -17,7 +17,7 @@ use crate::store::JournalEntry;
 
 /// Record data per message: well under the 65,535 bytes of a TCP message, whatever
 /// compression achieves, leaving room for the header, question and TSIG.
-const MESSAGE_BUDGET: usize = 32 * 1024;
+const MESSAGE_BUDGET: usize = 60 * 1024;
 
 /// One secondary of one zone, as the transfer rules see it.
 #[derive(Debug, Clone)]

@@ -1,98 +1,9 @@
 //! The request workflow through the REST API of the real daemon, with curl as the client.
 
-use std::process::Command;
-
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
 use crate::harness::*;
-
-struct Reply {
-    status: u16,
-    content_type: String,
-    json: Value,
-}
-
-fn curl(d: &Daemon, method: &str, path: &str, token: Option<&str>, args: &[&str]) -> Reply {
-    let url = format!("http://{}{}", d.api, path);
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-s",
-        "-X",
-        method,
-        "-w",
-        "\n%{http_code} %{content_type}",
-        "--max-time",
-        "20",
-    ]);
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
-    }
-    cmd.args(args).arg(&url);
-    let out = cmd.output().expect("curl is required for this test");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let mut tail = tail.splitn(2, ' ');
-    let status = tail.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let content_type = tail.next().unwrap_or("").to_owned();
-    Reply {
-        status,
-        content_type,
-        json: serde_json::from_str(body).unwrap_or(Value::Null),
-    }
-}
-
-fn post_json(d: &Daemon, path: &str, token: &str, body: &str) -> Reply {
-    curl(
-        d,
-        "POST",
-        path,
-        Some(token),
-        &[
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            body,
-        ],
-    )
-}
-
-fn setup_people(d: &Daemon) -> [String; 6] {
-    let ok = |args: &[&str]| {
-        let out = d.cli(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    ok(&["agency", "add", "DINKES", "Dinas Kesehatan"]);
-    ok(&["agency", "add", "DISHUB", "Dinas Perhubungan"]);
-    ok(&[
-        "user",
-        "add",
-        "andi",
-        "--role",
-        "applicant",
-        "--agency",
-        "DINKES",
-    ]);
-    ok(&[
-        "user",
-        "add",
-        "dewi",
-        "--role",
-        "applicant",
-        "--agency",
-        "DISHUB",
-    ]);
-    ok(&["user", "add", "kadis", "--role", "head_of_office"]);
-    ok(&["user", "add", "kabid", "--role", "head_of_division"]);
-    ok(&["user", "add", "teknis", "--role", "technical"]);
-    ok(&["user", "add", "ops", "--role", "admin"]);
-    ["andi", "dewi", "kadis", "kabid", "teknis", "ops"].map(|u| ok(&["token", "create", u]))
-}
 
 const REQUEST: &str = r#"{"kind": "create", "zone": "example.go.id", "name": "sipd",
  "records": [{"type": "A", "value": "203.0.113.80", "ttl": 3600}],

@@ -1,6 +1,7 @@
 //! Starts the real `ranah` binary on free loopback ports, and talks to it with a DNS client
 //! built on hickory-proto, with `dig`/`kdig`, and with plain HTTP.
 
+use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -92,8 +93,22 @@ impl Daemon {
     /// Start in `dir` (data under dir/data, zones from dir/zones) and wait until ready.
     pub fn start_in(dir: &Path) -> Daemon {
         let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        Self::start_configured(dir, dns, None)
+    }
+
+    /// Start in `dir` with DNS on `dns` and, if given, `dir/ranah.toml` as the configuration
+    /// file (for what only the file sets: keys, secondaries).
+    pub fn start_configured(dir: &Path, dns: SocketAddr, config: Option<&str>) -> Daemon {
         let api: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        if let Some(text) = config {
+            let file = dir.join("ranah.toml");
+            std::fs::write(&file, text).unwrap();
+            command.env("RANAH_CONFIG", file);
+        } else {
+            command.env_remove("RANAH_CONFIG");
+        }
+        let child = command
             .arg("serve")
             .current_dir(dir)
             .env("RANAH_DATA_DIR", dir.join("data"))
@@ -102,7 +117,6 @@ impl Daemon {
             .env("RANAH_API_LISTEN", api.to_string())
             .env("RANAH_DNS_STORE_POLL_SECS", "1")
             .env("RANAH_LOG", "warn")
-            .env_remove("RANAH_CONFIG")
             .stdin(Stdio::null())
             .spawn()
             .expect("start ranah");
@@ -381,4 +395,125 @@ pub async fn in_process() -> InProcess {
         dns,
         _server: server,
     }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub json: Value,
+}
+
+pub fn curl(d: &Daemon, method: &str, path: &str, token: Option<&str>, args: &[&str]) -> Reply {
+    let url = format!("http://{}{}", d.api, path);
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code} %{content_type}",
+        "--max-time",
+        "20",
+    ]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    cmd.args(args).arg(&url);
+    let out = cmd.output().expect("curl is required for this test");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let mut tail = tail.splitn(2, ' ');
+    let status = tail.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let content_type = tail.next().unwrap_or("").to_owned();
+    Reply {
+        status,
+        content_type,
+        json: serde_json::from_str(body).unwrap_or(Value::Null),
+    }
+}
+
+pub fn post_json(d: &Daemon, path: &str, token: &str, body: &str) -> Reply {
+    curl(
+        d,
+        "POST",
+        path,
+        Some(token),
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+        ],
+    )
+}
+
+/// Two agencies, their applicants and the kaltara office roles; their tokens: andi, dewi,
+/// kadis, kabid, teknis, ops.
+pub fn setup_people(d: &Daemon) -> [String; 6] {
+    let ok = |args: &[&str]| {
+        let out = d.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    ok(&["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    ok(&["agency", "add", "DISHUB", "Dinas Perhubungan"]);
+    ok(&[
+        "user",
+        "add",
+        "andi",
+        "--role",
+        "applicant",
+        "--agency",
+        "DINKES",
+    ]);
+    ok(&[
+        "user",
+        "add",
+        "dewi",
+        "--role",
+        "applicant",
+        "--agency",
+        "DISHUB",
+    ]);
+    ok(&["user", "add", "kadis", "--role", "head_of_office"]);
+    ok(&["user", "add", "kabid", "--role", "head_of_division"]);
+    ok(&["user", "add", "teknis", "--role", "technical"]);
+    ok(&["user", "add", "ops", "--role", "admin"]);
+    ["andi", "dewi", "kadis", "kabid", "teknis", "ops"].map(|u| ok(&["token", "create", u]))
+}
+
+/// Walk a `create` request for `name` with one A record through the kaltara chain until it
+/// is provisioned (andi submits for DINKES; kadis, kabid, teknis approve). Returns its id.
+pub fn provision(d: &Daemon, tokens: &[String; 6], name: &str, address: &str) -> i64 {
+    let [andi, _, kadis, kabid, teknis, _] = tokens;
+    let body = format!(
+        r#"{{"kind": "create", "zone": "example.go.id", "name": "{name}",
+        "records": [{{"type": "A", "value": "{address}", "ttl": 3600}}],
+        "contact": {{"name": "Andi", "email": "andi@dinkes.example", "phone": "+62 811 000"}},
+        "purpose": "Aplikasi layanan", "recommendation_ref": "REK/001/2026",
+        "certificate": false}}"#
+    );
+    let r = post_json(d, "/api/v1/requests", andi, &body);
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_i64().unwrap();
+    let path = format!("/api/v1/requests/{id}");
+    let pdf = d.dir.join(format!("surat-{name}.pdf"));
+    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
+    let r = curl(
+        d,
+        "POST",
+        &format!("{path}/attachments"),
+        Some(andi),
+        &["-F", &format!("letter=@{}", pdf.display())],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    for token in [kadis, kabid, teknis] {
+        let r = post_json(d, &format!("{path}/approve"), token, "{}");
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    id
 }

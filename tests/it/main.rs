@@ -8,4 +8,5 @@ mod lifecycle;
 mod openapi;
 mod publish;
 mod requests;
+mod secondaries;
 mod zone_files;
