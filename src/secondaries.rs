@@ -313,51 +313,40 @@ impl Secondaries {
 
     /// Set the gauges from the current state (before the metrics are read).
     pub async fn refresh_gauges(&self) {
-        let states: Vec<SecondaryState> = self.state.lock().values().cloned().collect();
-        let now = Utc::now();
-        for s in states {
-            let labels = SecondaryLabels {
-                zone: zone_label(&s.zone),
-                secondary: s.secondary.clone(),
+        let mut zones: Vec<&Name> = self.list.iter().map(|s| &s.zone).collect();
+        zones.dedup();
+        for zone in zones {
+            let Some(current) = self.current_serial(zone) else {
+                continue;
             };
-            let current = Name::from_ascii(&s.zone)
-                .ok()
-                .and_then(|z| self.current_serial(&z));
-            let in_sync = s.served_serial.is_some() && s.served_serial == current;
-            self.metrics
-                .secondary_serial
-                .get_or_create(&labels)
-                .set(s.served_serial.map_or(-1, i64::from));
-            self.metrics
-                .secondary_in_sync
-                .get_or_create(&labels)
-                .set(i64::from(in_sync));
-            let lag = match s.served_serial {
-                Some(serial) => self
-                    .store
-                    .changes_after(&s.zone, serial)
-                    .await
-                    .ok()
-                    .flatten(),
-                None => None,
+            let zone_name = zone.to_ascii();
+            let reports = match reports(&self.store, &zone_name, current).await {
+                Ok(reports) => reports,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the state of the secondaries");
+                    continue;
+                }
             };
-            let (changes, seconds) = match lag {
-                Some(lag) => (
-                    i64::try_from(lag.changes).unwrap_or(i64::MAX),
-                    lag.since
-                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                        .map_or(0, |t| (now - t.with_timezone(&Utc)).num_seconds().max(0)),
-                ),
-                None => (-1, -1),
-            };
-            self.metrics
-                .secondary_lag_changes
-                .get_or_create(&labels)
-                .set(changes);
-            self.metrics
-                .secondary_lag_seconds
-                .get_or_create(&labels)
-                .set(seconds);
+            for r in reports {
+                let labels = SecondaryLabels {
+                    zone: zone_label(&zone_name),
+                    secondary: r.state.secondary.clone(),
+                };
+                let m = &self.metrics;
+                m.secondary_serial
+                    .get_or_create(&labels)
+                    .set(r.state.served_serial.map_or(-1, i64::from));
+                m.secondary_in_sync
+                    .get_or_create(&labels)
+                    .set(i64::from(r.in_sync));
+                m.secondary_lag_changes.get_or_create(&labels).set(
+                    r.lag_changes
+                        .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)),
+                );
+                m.secondary_lag_seconds
+                    .get_or_create(&labels)
+                    .set(r.lag_seconds.unwrap_or(-1));
+            }
         }
     }
 }

@@ -343,6 +343,62 @@ mod tests {
         assert!(!serial_at_or_ahead(u32::MAX, 1));
     }
 
+    fn journal_entry(before: u32, after: u32, added: &str) -> JournalEntry {
+        JournalEntry {
+            serial_before: before,
+            serial_after: after,
+            changed_at: String::new(),
+            reason: String::new(),
+            removed: Vec::new(),
+            added: vec![Record::from_rdata(
+                Name::from_ascii(added).unwrap(),
+                300,
+                RData::A(std::net::Ipv4Addr::new(203, 0, 113, 7).into()),
+            )],
+            soa_before: None,
+            soa_after: None,
+        }
+    }
+
+    #[test]
+    fn ixfr_from_a_contiguous_journal_or_none() {
+        let text = "$ORIGIN example.go.id.\n@ 3600 IN SOA ns1 hostmaster 3 3600 900 1209600 300\n\
+                    @ 3600 IN NS ns1\nns1 3600 IN A 203.0.113.2\n";
+        let content = crate::zonefile::parse(
+            text,
+            "t.zone",
+            Some(&Name::from_ascii("example.go.id.").unwrap()),
+        )
+        .unwrap();
+        let view = ZoneView::new(&content);
+        let j = [
+            journal_entry(1, 2, "a.example.go.id."),
+            journal_entry(2, 3, "b.example.go.id."),
+        ];
+        let answer = ixfr(&view, 1, &j, 10).unwrap();
+        assert_eq!(answer.kind, TransferKind::Ixfr);
+        let records: Vec<&Record> = answer.messages.iter().flatten().collect();
+        let serials: Vec<u32> = records
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SOA(s) => Some(s.serial),
+                _ => None,
+            })
+            .collect();
+        // Current, then each change's old and new SOA, then current again.
+        assert_eq!(serials, [3, 1, 2, 2, 3, 3]);
+        assert_eq!(records.len(), 8);
+        // Up to date: the SOA alone. A gap, too deep, or not reaching the current serial: None.
+        assert_eq!(
+            ixfr(&view, 3, &[], 10).unwrap().kind,
+            TransferKind::UpToDate
+        );
+        assert!(ixfr(&view, 1, &j[1..], 10).is_none());
+        assert!(ixfr(&view, 1, &j, 1).is_none());
+        assert!(ixfr(&view, 1, &j[..1], 10).is_none());
+        assert!(ixfr(&view, 1, &[], 10).is_none());
+    }
+
     #[test]
     fn split_respects_budget() {
         let name = Name::from_ascii("host.example.go.id.").unwrap();
