@@ -2,8 +2,8 @@
 # Runs every check and test of ranah, installing what the tests need first.
 #
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
-# kdig (knot-dnsutils) and kzonecheck (knot-dnssecutils). They are installed with apt when
-# missing (as root, or through sudo).
+# kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), and real secondaries: knotd (knot) and
+# nsd. They are installed with apt when missing (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,10 +13,13 @@ declare -A tool_package=(
   [kdig]=knot-dnsutils
   [kzonecheck]=knot-dnssecutils
   [curl]=curl
+  [knotd]=knot
+  [nsd]=nsd
 )
 missing=()
 for tool in "${!tool_package[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("${tool_package[$tool]}")
+  # The servers live in /usr/sbin, which is not on every user's PATH.
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${tool_package[$tool]}")
 done
 if ((${#missing[@]})); then
   echo "installing test tools: ${missing[*]}"
