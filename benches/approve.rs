@@ -18,6 +18,7 @@ use ranah::domain::request::Command;
 use ranah::domain::workflow::Workflow;
 use ranah::publish::Publisher;
 use ranah::service::requests::{Contact, NewRequest, RecordInput, Requests};
+use ranah::store::Actor;
 use ranah::store::{RoleGrant, Store};
 
 fn main() {
@@ -44,7 +45,7 @@ async fn run(names: usize, requests: usize) {
     }
     let file = tmp.path().join("bench.example.zone");
     std::fs::write(&file, zone).unwrap();
-    ranah::import::import_file(&store, &file, None, false, Utc::now())
+    ranah::import::import_file(&store, &file, None, false, &Actor::cli(), Utc::now())
         .await
         .unwrap();
     let zones = Arc::new(Zones::new());
@@ -57,7 +58,10 @@ async fn run(names: usize, requests: usize) {
         Arc::new(Calendar::default_wita([])),
         Policy::default(),
     );
-    let agency = store.add_agency("A", "Agency", Utc::now()).await.unwrap();
+    let agency = store
+        .add_agency("A", "Agency", &Actor::cli(), Utc::now())
+        .await
+        .unwrap();
     let mut people = Vec::new();
     for (name, role, agency) in [
         ("app", "applicant", Some(agency)),
@@ -71,10 +75,13 @@ async fn run(names: usize, requests: usize) {
             until: None,
         };
         store
-            .add_user(name, None, agency, &[grant], Utc::now())
+            .add_user(name, None, agency, &[grant], &Actor::cli(), Utc::now())
             .await
             .unwrap();
-        let (_, token) = store.create_token(name, None, Utc::now()).await.unwrap();
+        let (_, token) = store
+            .create_token(name, None, &Actor::cli(), Utc::now())
+            .await
+            .unwrap();
         people.push(
             store
                 .authenticate(&token, Utc::now(), Utc::now().date_naive())

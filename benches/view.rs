@@ -126,7 +126,10 @@ fn change_with_commit(c: &mut Criterion) {
         let content = zone(size);
         let publisher = rt.block_on(async {
             let store = Store::open(&url).await.unwrap();
-            store.create_zone(&content, None, Utc::now()).await.unwrap();
+            store
+                .create_zone(&content, None, &ranah::store::Actor::cli(), Utc::now())
+                .await
+                .unwrap();
             let zones = Arc::new(Zones::new());
             let p = Publisher::new(store, zones);
             p.sync_from_store().await.unwrap();

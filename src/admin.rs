@@ -6,6 +6,7 @@ use chrono::{NaiveDate, Utc};
 
 use crate::cli::{AgencyCommand, SubdomainCommand, TokenCommand, UserCommand};
 use crate::config::Config;
+use crate::store::Actor;
 use crate::store::{Assignment, RoleGrant, Store};
 
 /// `ROLE` or `ROLE@FROM..UNTIL`.
@@ -73,7 +74,9 @@ pub async fn agency(store: &Store, cmd: AgencyCommand) -> anyhow::Result<()> {
             if name.trim().is_empty() {
                 bail!("the agency needs a name");
             }
-            let id = store.add_agency(&code, name.trim(), Utc::now()).await?;
+            let id = store
+                .add_agency(&code, name.trim(), &Actor::cli(), Utc::now())
+                .await?;
             println!("agency {code} added (id {id})");
         }
     }
@@ -129,12 +132,19 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                 None => None,
             };
             let id = store
-                .add_user(&name, email.as_deref(), agency_id, &grants, Utc::now())
+                .add_user(
+                    &name,
+                    email.as_deref(),
+                    agency_id,
+                    &grants,
+                    &Actor::cli(),
+                    Utc::now(),
+                )
                 .await?;
             println!("user {name} added (id {id})");
         }
         UserCommand::Disable { name } => {
-            store.disable_user(&name).await?;
+            store.disable_user(&name, &Actor::cli(), Utc::now()).await?;
             println!("user {name} disabled; their tokens no longer work");
         }
     }
@@ -157,7 +167,9 @@ pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
             if expires_at.is_some_and(|e| e <= Utc::now()) {
                 bail!("the expiry date is in the past");
             }
-            let (_, token) = store.create_token(&user, expires_at, Utc::now()).await?;
+            let (_, token) = store
+                .create_token(&user, expires_at, &Actor::cli(), Utc::now())
+                .await?;
             println!("{token}");
         }
         TokenCommand::List => {
@@ -178,7 +190,7 @@ pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            store.revoke_token(id, Utc::now()).await?;
+            store.revoke_token(id, &Actor::cli(), Utc::now()).await?;
             println!("token {id} revoked");
         }
     }
@@ -245,7 +257,7 @@ pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<(
                 _ => bail!("give NAME --agency CODE, or --csv FILE"),
             };
             let records = store
-                .assign_names(&assignments, &source, Utc::now())
+                .assign_names(&assignments, &source, &Actor::cli(), Utc::now())
                 .await?;
             println!("{} name(s) assigned ({records} records)", assignments.len());
         }

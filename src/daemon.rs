@@ -128,11 +128,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let secondaries_task = tokio::spawn(secondaries.run(shutdown_rx.clone()));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
     });
 
     // Pick up zones created or changed by other processes (the CLI) while we run.

@@ -106,6 +106,7 @@ pub async fn import_file(
     path: &Path,
     origin: Option<&Name>,
     replace: bool,
+    actor: &crate::store::Actor,
     now: DateTime<Utc>,
 ) -> Result<ImportOutcome, ImportError> {
     let (text, sha256) = read(path)?;
@@ -136,14 +137,19 @@ pub async fn import_file(
             None => {}
         }
     }
-    let content = zonefile::parse(&text, &label, implied.as_ref())?;
+    let mut content = zonefile::parse(&text, &label, implied.as_ref())?;
+    // An exported `_audit` anchor from elsewhere is not this installation's: ranah sets its own.
+    let origin = content.origin.clone();
+    content.records.retain(|r| !zonefile::is_managed(r, &origin));
     let zone = content.origin.to_ascii();
     let source = ZoneSource {
         file: label.clone(),
         sha256,
     };
     let Some(stored) = store.load_zone(&content.origin).await? else {
-        store.create_zone(&content, Some(&source), now).await?;
+        store
+            .create_zone(&content, Some(&source), actor, now)
+            .await?;
         return Ok(ImportOutcome::Created {
             zone,
             records: content.records.len() + 1,
@@ -175,6 +181,7 @@ pub async fn import_file(
         .unwrap_or(serial_before);
     let meta = ChangeMeta {
         reason: format!("zone import --replace {label}"),
+        actor: Some(actor.clone()),
         ..Default::default()
     };
     store
@@ -200,18 +207,20 @@ fn replacement_diff(old: &ZoneContent, new: &ZoneContent, now: DateTime<Utc>) ->
             zonefile::rdata_wire(&r.data).unwrap_or_default(),
         )
     };
+    // The `_audit` anchor is ranah's own: a file never removes or sets it.
+    let managed = |r: &Record| zonefile::is_managed(r, &old.origin);
     let old_keys: HashSet<_> = old.records.iter().map(key).collect();
     let new_keys: HashSet<_> = new.records.iter().map(key).collect();
     let removed = old
         .records
         .iter()
-        .filter(|r| !new_keys.contains(&key(r)))
+        .filter(|r| !managed(r) && !new_keys.contains(&key(r)))
         .cloned()
         .collect();
     let added = new
         .records
         .iter()
-        .filter(|r| !old_keys.contains(&key(r)))
+        .filter(|r| !managed(r) && !old_keys.contains(&key(r)))
         .cloned()
         .collect();
     let current = old.soa_data().map(|s| s.serial).unwrap_or(0);
@@ -247,7 +256,16 @@ pub async fn import_zones_dir(store: &Store, dir: &Path, now: DateTime<Utc>) -> 
     files.sort();
     let mut outcomes = Vec::new();
     for file in files {
-        match import_file(store, &file, None, false, now).await {
+        match import_file(
+            store,
+            &file,
+            None,
+            false,
+            &crate::store::Actor::system(),
+            now,
+        )
+        .await
+        {
             Ok(outcome) => {
                 match &outcome {
                     ImportOutcome::Created {

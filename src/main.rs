@@ -110,9 +110,15 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
             let origin = origin
                 .map(|o| Name::from_ascii(&o).with_context(|| format!("invalid --origin {o}")))
                 .transpose()?;
-            let outcome =
-                import::import_file(store, &file, origin.as_ref(), replace, chrono::Utc::now())
-                    .await?;
+            let outcome = import::import_file(
+                store,
+                &file,
+                origin.as_ref(),
+                replace,
+                &ranah::store::Actor::cli(),
+                chrono::Utc::now(),
+            )
+            .await?;
             match outcome {
                 ImportOutcome::Created {
                     zone,
@@ -143,7 +149,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
                 .load_zone(&origin)
                 .await?
                 .with_context(|| format!("no zone {origin} in the store"))?;
-            let text = zonefile::write(&stored.content);
+            let text = zonefile::export(&stored.content);
             match output {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("cannot write {}", path.display()))?,

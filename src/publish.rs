@@ -186,7 +186,9 @@ impl Publisher {
             _ => serial_before,
         };
         diff.soa = Some(new_soa);
-        match request {
+        // The store also moves the zone's `_audit` TXT to the trail's new head, in the same
+        // transaction and serial; the view takes that change too.
+        let anchor = match request {
             None => {
                 self.store
                     .commit_change(&zone_name, serial_before, &diff, &change.meta, now)
@@ -209,10 +211,12 @@ impl Publisher {
                         now,
                     )
                     .await?
+                    .unwrap_or_default()
             }
-        }
+        };
         let mut next = ZoneView::clone(&view);
         next.apply(&diff);
+        next.apply(&anchor);
         handle.publish(next);
         tracing::info!(
             zone = %zone_name, serial_before, serial,

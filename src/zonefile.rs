@@ -472,6 +472,27 @@ fn lower_rdata_names(data: RData) -> RData {
     }
 }
 
+/// Whether `record` is one ranah manages itself: the `_audit.<zone>` TXT that carries the
+/// audit trail's head. Exports leave it out and imports ignore it, because its value belongs to
+/// this installation's trail (a re-import starts a new one).
+pub fn is_managed(record: &Record, origin: &Name) -> bool {
+    record.record_type() == RecordType::TXT
+        && record.name.num_labels() == origin.num_labels() + 1
+        && record
+            .name
+            .iter()
+            .next()
+            .is_some_and(|l| l.eq_ignore_ascii_case(b"_audit"))
+}
+
+/// The zone as a master file for export: [`write`] without the records ranah manages.
+pub fn export(zone: &ZoneContent) -> String {
+    let mut zone = zone.clone();
+    let origin = zone.origin.clone();
+    zone.records.retain(|r| !is_managed(r, &origin));
+    write(&zone)
+}
+
 /// Write a zone as an RFC 1035 master file: `$ORIGIN`, the SOA first, then every record in
 /// canonical order with explicit TTL and class, owners relative to the origin.
 pub fn write(zone: &ZoneContent) -> String {

@@ -31,7 +31,14 @@ impl FromRequestParts<AppState> for AuthUser {
         let now = Utc::now();
         let today = now.with_timezone(&state.calendar.time_zone()).date_naive();
         match state.readiness.store.authenticate(token, now, today).await {
-            Ok(Some(user)) => Ok(Self(user)),
+            Ok(Some(mut user)) => {
+                // The peer address, for the audit trail (the daemon serves with ConnectInfo).
+                user.client = parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string());
+                Ok(Self(user))
+            }
             Ok(None) => Err(Problem::unauthorized()),
             Err(e) => {
                 tracing::error!(error = %e, "cannot check a token");

@@ -173,7 +173,7 @@ pub(crate) async fn export(
         })?;
     Ok((
         [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
-        crate::zonefile::write(&stored.content),
+        crate::zonefile::export(&stored.content),
     )
         .into_response())
 }

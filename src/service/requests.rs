@@ -379,6 +379,8 @@ impl Requests {
             step: None,
             note: None,
             reason: None,
+            role: caller.roles.first().cloned(),
+            client: caller.client.clone(),
         };
         Ok(self.store.insert_request(&data, &state, &submitted).await?)
     }
@@ -425,7 +427,7 @@ impl Requests {
         let mut provision = false;
         for e in &events {
             request::apply(&mut state, e);
-            history.push(self.history_entry(e));
+            history.push(self.history_entry(e, Some(caller)));
             provision |= matches!(
                 e,
                 Event::Approved {
@@ -445,6 +447,8 @@ impl Requests {
                     at: *at,
                     actor_id: None,
                     action: "response_due".into(),
+                    role: None,
+                    client: None,
                     step: None,
                     note: Some(
                         "Tanggapan kepada pemohon (email dan surat tanggapan) belum dikirim oleh \
@@ -462,7 +466,12 @@ impl Requests {
             history: &history,
         };
         if provision {
-            let change = self.provisioning(&stored)?;
+            let mut change = self.provisioning(&stored)?;
+            change.meta.actor = Some(crate::store::Actor {
+                name: caller.name.clone(),
+                role: history.iter().rev().find_map(|h| h.role.clone()),
+                client: caller.client.clone().unwrap_or_else(|| "system".into()),
+            });
             self.publisher
                 .apply_with_request(&change, commit, now)
                 .await?;
@@ -541,7 +550,7 @@ impl Requests {
         let mut history = Vec::new();
         for e in &events {
             request::apply(&mut state, e);
-            let mut entry = self.history_entry(e);
+            let mut entry = self.history_entry(e, Some(caller));
             entry.note = Some("diajukan kembali dengan perubahan".into());
             history.push(entry);
         }
@@ -580,7 +589,7 @@ impl Requests {
             let mut history = Vec::new();
             for e in &events {
                 request::apply(&mut state, e);
-                let mut entry = self.history_entry(e);
+                let mut entry = self.history_entry(e, None);
                 entry.note = Some(format!(
                     "ditarik otomatis: dikembalikan lebih dari {} hari kerja",
                     self.workflow.auto_withdraw_after_days
@@ -592,7 +601,7 @@ impl Requests {
                 .commit_request(stored.id, stored.state.version, &state, &history, None, now)
                 .await
             {
-                Ok(()) => withdrawn.push(stored.id),
+                Ok(_) => withdrawn.push(stored.id),
                 // Resubmitted or withdrawn meanwhile: nothing to do.
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
@@ -601,8 +610,18 @@ impl Requests {
         Ok(withdrawn)
     }
 
-    fn history_entry(&self, e: &Event) -> HistoryEntry {
+    /// The history entry of an event; `caller` is who caused it (none for ranah itself), whose
+    /// role and address go to the audit trail.
+    fn history_entry(&self, e: &Event, caller: Option<&Authenticated>) -> HistoryEntry {
         let step = |i: &usize| self.workflow.steps.get(*i).map(|s| s.id.clone());
+        let step_role = match e {
+            Event::Approved { step: s, .. }
+            | Event::Returned { step: s, .. }
+            | Event::Rejected { step: s, .. } => {
+                self.workflow.steps.get(*s).map(|s| s.role.to_string())
+            }
+            _ => None,
+        };
         let (at, actor_id, action, step, note, reason) = match e {
             Event::Approved {
                 step: s,
@@ -648,6 +667,8 @@ impl Requests {
             step,
             note,
             reason,
+            role: step_role.or_else(|| caller.and_then(|c| c.roles.first().cloned())),
+            client: caller.and_then(|c| c.client.clone()),
         }
     }
 
@@ -689,6 +710,7 @@ impl Requests {
                 agency_id: Some(stored.state.agency_id),
                 request_id: Some(stored.id),
                 suspension_id: None,
+                actor: None,
             },
         })
     }

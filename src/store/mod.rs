@@ -11,6 +11,7 @@
 //! [`StoreError::Conflict`]), the records are added and removed, and the journal gets the
 //! change with each record it removed and added.
 
+mod audit;
 mod people;
 mod requests;
 mod secondaries;
@@ -23,6 +24,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+pub(crate) use audit::append as append_audit;
+pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
     Attachment, HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,

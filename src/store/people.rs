@@ -2,10 +2,11 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Actor, AuditEntry, Store, StoreError, append_audit};
 
 /// A role held by a user, optionally only between two dates (inclusive): an acting official.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub struct Authenticated {
     pub agency_id: Option<i64>,
     /// Roles held today.
     pub roles: Vec<String>,
+    /// The address the request came from (set by the API, for the audit trail).
+    pub client: Option<String>,
 }
 
 /// Tokens start with this, so that a leaked one is recognisable (secret scanners).
@@ -76,8 +79,10 @@ impl Store {
         &self,
         code: &str,
         name: &str,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
+        let mut tx = self.sqlite().begin().await?;
         let row = sqlx::query(
             "INSERT INTO agencies (code, name, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (code) DO NOTHING RETURNING id",
@@ -85,12 +90,21 @@ impl Store {
         .bind(code)
         .bind(name)
         .bind(ts(now))
-        .fetch_optional(self.sqlite())
+        .fetch_optional(&mut *tx)
         .await?;
-        match row {
-            Some(r) => Ok(r.try_get(0)?),
-            None => Err(StoreError::AlreadyExists(format!("agency {code}"))),
-        }
+        let Some(r) = row else {
+            return Err(StoreError::AlreadyExists(format!("agency {code}")));
+        };
+        let id: i64 = r.try_get(0)?;
+        let entry = AuditEntry::by(
+            actor,
+            "agency.add",
+            format!("agency/{code}"),
+            json!({"name": name}),
+        );
+        append_audit(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// An agency by code.
@@ -129,6 +143,7 @@ impl Store {
         email: Option<&str>,
         agency_id: Option<i64>,
         roles: &[RoleGrant],
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.sqlite().begin().await?;
@@ -158,19 +173,39 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let roles: Vec<serde_json::Value> = roles
+            .iter()
+            .map(|g| json!({"role": g.role, "from": g.from, "until": g.until}))
+            .collect();
+        let entry = AuditEntry::by(
+            actor,
+            "user.add",
+            format!("user/{name}"),
+            json!({"email": email, "agency": agency_id, "roles": roles}),
+        );
+        append_audit(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(user_id)
     }
 
     /// Disable a user: their tokens stop working at once.
-    pub async fn disable_user(&self, name: &str) -> Result<(), StoreError> {
+    pub async fn disable_user(
+        &self,
+        name: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.sqlite().begin().await?;
         let done = sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1")
             .bind(name)
-            .execute(self.sqlite())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("user {name}")));
         }
+        let entry = AuditEntry::by(actor, "user.disable", format!("user/{name}"), json!({}));
+        append_audit(&mut tx, &entry, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -179,6 +214,7 @@ impl Store {
         &self,
         user: &str,
         expires_at: Option<DateTime<Utc>>,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(i64, String), StoreError> {
         let mut secret = [0u8; 32];
@@ -188,6 +224,7 @@ impl Store {
             "{TOKEN_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
         );
+        let mut tx = self.sqlite().begin().await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (user_id, token_hash, prefix, expires_at, created_at) \
              SELECT id, $2, $3, $4, $5 FROM users WHERE name = $1 AND disabled = 0 RETURNING id",
@@ -197,12 +234,22 @@ impl Store {
         .bind(&token[..TOKEN_PREFIX.len() + 6])
         .bind(expires_at.map(ts))
         .bind(ts(now))
-        .fetch_optional(self.sqlite())
+        .fetch_optional(&mut *tx)
         .await?;
-        match row {
-            Some(r) => Ok((r.try_get(0)?, token)),
-            None => Err(StoreError::NotFound(format!("active user {user}"))),
-        }
+        let Some(r) = row else {
+            return Err(StoreError::NotFound(format!("active user {user}")));
+        };
+        let id: i64 = r.try_get(0)?;
+        // The token itself never enters the trail: its id and visible prefix do.
+        let entry = AuditEntry::by(
+            actor,
+            "token.create",
+            format!("user/{user}"),
+            json!({"token": id, "prefix": &token[..TOKEN_PREFIX.len() + 6], "expires_at": expires_at.map(ts)}),
+        );
+        append_audit(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok((id, token))
     }
 
     /// Every token, newest first.
@@ -216,17 +263,26 @@ impl Store {
     }
 
     /// Revoke a token.
-    pub async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn revoke_token(
+        &self,
+        id: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.sqlite().begin().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(id)
         .bind(ts(now))
-        .execute(self.sqlite())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("unrevoked token {id}")));
         }
+        let entry = AuditEntry::by(actor, "token.revoke", format!("token/{id}"), json!({}));
+        append_audit(&mut tx, &entry, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -266,6 +322,7 @@ impl Store {
             name: row.try_get("name")?,
             agency_id: row.try_get("agency_id")?,
             roles,
+            client: None,
         }))
     }
 }
@@ -290,11 +347,11 @@ mod tests {
         let (_dir, s) = store().await;
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
         let agency = s
-            .add_agency("DINKES", "Dinas Kesehatan", now)
+            .add_agency("DINKES", "Dinas Kesehatan", &Actor::cli(), now)
             .await
             .unwrap();
         assert!(matches!(
-            s.add_agency("DINKES", "x", now).await,
+            s.add_agency("DINKES", "x", &Actor::cli(), now).await,
             Err(StoreError::AlreadyExists(_))
         ));
         s.add_user(
@@ -306,6 +363,7 @@ mod tests {
                 from: None,
                 until: None,
             }],
+            &Actor::cli(),
             now,
         )
         .await
@@ -326,11 +384,15 @@ mod tests {
                     until: Some(day("2026-12-31")),
                 },
             ],
+            &Actor::cli(),
             now,
         )
         .await
         .unwrap();
-        let (_, andi) = s.create_token("andi", None, now).await.unwrap();
+        let (_, andi) = s
+            .create_token("andi", None, &Actor::cli(), now)
+            .await
+            .unwrap();
         assert!(andi.starts_with(TOKEN_PREFIX) && andi.len() > 40);
         let who = s
             .authenticate(&andi, now, day("2026-11-23"))
@@ -350,7 +412,12 @@ mod tests {
 
         // An acting appointment holds only within its dates.
         let (_, budi) = s
-            .create_token("budi", Some(now + chrono::Duration::days(60)), now)
+            .create_token(
+                "budi",
+                Some(now + chrono::Duration::days(60)),
+                &Actor::cli(),
+                now,
+            )
             .await
             .unwrap();
         let roles = |d: &'static str| {
@@ -392,22 +459,24 @@ mod tests {
                 .all(|t| t.prefix.len() == TOKEN_PREFIX.len() + 6)
         );
         assert!(listed.iter().any(|t| andi.starts_with(&t.prefix)));
-        s.revoke_token(listed[0].id, now).await.unwrap();
+        s.revoke_token(listed[0].id, &Actor::cli(), now)
+            .await
+            .unwrap();
         assert_eq!(
             s.authenticate(&budi, now, day("2026-11-23")).await.unwrap(),
             None
         );
         assert!(matches!(
-            s.revoke_token(listed[0].id, now).await,
+            s.revoke_token(listed[0].id, &Actor::cli(), now).await,
             Err(StoreError::NotFound(_))
         ));
-        s.disable_user("andi").await.unwrap();
+        s.disable_user("andi", &Actor::cli(), now).await.unwrap();
         assert_eq!(
             s.authenticate(&andi, now, day("2026-11-23")).await.unwrap(),
             None
         );
         assert!(matches!(
-            s.create_token("andi", None, now).await,
+            s.create_token("andi", None, &Actor::cli(), now).await,
             Err(StoreError::NotFound(_))
         ));
     }
@@ -429,6 +498,7 @@ impl Store {
         &self,
         assignments: &[Assignment],
         source: &str,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.sqlite().begin().await?;
@@ -483,6 +553,13 @@ impl Store {
             .bind(source)
             .execute(&mut *tx)
             .await?;
+            let entry = AuditEntry::by(
+                actor,
+                "subdomain.assign",
+                format!("name/{}", a.owner.trim_end_matches('.')),
+                json!({"zone": zone, "agency": a.agency, "previous_agency": previous, "source": source}),
+            );
+            append_audit(&mut tx, &entry, now).await?;
         }
         tx.commit().await?;
         Ok(changed)

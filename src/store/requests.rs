@@ -5,7 +5,7 @@ use hickory_proto::rr::Name;
 use sqlx::Row;
 
 use super::zones::{Tx, write_change};
-use super::{ChangeMeta, Store, StoreError};
+use super::{AuditEntry, ChangeMeta, Store, StoreError, append_audit};
 use crate::dns::ZoneDiff;
 use crate::domain::request::{Kind, Request, Status};
 
@@ -62,6 +62,10 @@ pub struct HistoryEntry {
     pub note: Option<String>,
     /// Reason code.
     pub reason: Option<String>,
+    /// The role the actor acted in (for the audit trail; not kept in the history).
+    pub role: Option<String>,
+    /// The client address (for the audit trail; not kept in the history).
+    pub client: Option<String>,
 }
 
 /// A history entry as read back, with its sequence number and the actor's name.
@@ -163,10 +167,13 @@ fn request_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredRequest, StoreE
     })
 }
 
+/// Append history entries, each also to the audit trail (`request.<action>`), with `details`
+/// (e.g. the submitted data) merged into the first entry's summary.
 async fn append_history(
     tx: &mut Tx<'_>,
     request_id: i64,
     entries: &[HistoryEntry],
+    details: Option<serde_json::Value>,
 ) -> Result<(), StoreError> {
     let next: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM request_events WHERE request_id = $1",
@@ -189,6 +196,32 @@ async fn append_history(
         .bind(&e.reason)
         .execute(&mut **tx)
         .await?;
+        let actor: Option<String> = match e.actor_id {
+            Some(id) => {
+                sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            None => None,
+        };
+        let mut summary = serde_json::json!({ "step": e.step, "reason": e.reason });
+        if i == 0
+            && let (Some(serde_json::Value::Object(extra)), Some(map)) =
+                (&details, summary.as_object_mut())
+        {
+            map.extend(extra.clone());
+        }
+        let entry = AuditEntry {
+            actor: actor.unwrap_or_else(|| "system".into()),
+            role: e.role.clone(),
+            action: format!("request.{}", e.action),
+            target: format!("request/{request_id}"),
+            summary,
+            note: e.note.clone(),
+            client: e.client.clone().unwrap_or_else(|| "system".into()),
+        };
+        append_audit(tx, &entry, e.at).await?;
     }
     Ok(())
 }
@@ -231,7 +264,12 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *tx)
         .await?;
-        append_history(&mut tx, id, std::slice::from_ref(submitted)).await?;
+        let details = serde_json::json!({
+            "kind": kind_str(data.kind), "zone": data.zone, "name": data.name,
+            "records": data.records, "purpose": data.purpose,
+            "recommendation_ref": data.recommendation_ref, "certificate": data.certificate,
+        });
+        append_history(&mut tx, id, std::slice::from_ref(submitted), Some(details)).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -261,6 +299,8 @@ impl Store {
                     seq: r.try_get("seq")?,
                     actor_name: r.try_get("actor_name")?,
                     entry: HistoryEntry {
+                        role: None,
+                        client: None,
                         at: parse_ts(r.try_get("at")?)?,
                         actor_id: r.try_get("actor_id")?,
                         action: r.try_get("action")?,
@@ -323,7 +363,11 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("request {id}")));
         }
-        append_history(&mut tx, id, history).await?;
+        let details = serde_json::json!({
+            "records": data.records, "purpose": data.purpose,
+            "recommendation_ref": data.recommendation_ref,
+        });
+        append_history(&mut tx, id, history, Some(details)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -339,7 +383,7 @@ impl Store {
         history: &[HistoryEntry],
         zone_change: Option<ZoneChangeCommit<'_>>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<crate::dns::ZoneDiff>, StoreError> {
         let mut tx = self.sqlite().begin().await?;
         // Claim the request first: this write takes SQLite's write lock and settles which of
         // two simultaneous actions wins.
@@ -361,12 +405,15 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("request {id}")));
         }
-        if let Some(z) = zone_change {
-            write_change(&mut tx, z.origin, z.serial_before, z.diff, z.meta, now).await?;
-        }
-        append_history(&mut tx, id, history).await?;
+        let anchor = match zone_change {
+            Some(z) => {
+                Some(write_change(&mut tx, z.origin, z.serial_before, z.diff, z.meta, now).await?)
+            }
+            None => None,
+        };
+        append_history(&mut tx, id, history, None).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(anchor)
     }
 }
 

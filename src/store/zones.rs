@@ -38,6 +38,106 @@ pub struct ChangeMeta {
     pub request_id: Option<i64>,
     /// Set when the change suspends a name: its records are kept, marked, not deleted.
     pub suspension_id: Option<i64>,
+    /// Who made the change, for the audit trail (ranah itself when not set).
+    pub actor: Option<super::Actor>,
+}
+
+/// Label of the TXT record that carries the audit trail's head in every zone.
+pub const AUDIT_LABEL: &str = "_audit";
+/// TTL of the `_audit` TXT record.
+const AUDIT_TTL: u32 = 300;
+/// Records listed in a zone change's audit summary; larger changes list this many and count
+/// the rest.
+const AUDIT_RECORDS_LISTED: usize = 200;
+
+fn record_line(r: &Record) -> String {
+    format!(
+        "{} {} {} {}",
+        r.name.to_ascii(),
+        r.ttl,
+        r.record_type(),
+        zonefile::presentation(&r.data)
+    )
+}
+
+fn listed(records: &[Record]) -> serde_json::Value {
+    let lines: Vec<String> = records
+        .iter()
+        .take(AUDIT_RECORDS_LISTED)
+        .map(record_line)
+        .collect();
+    serde_json::json!({ "count": records.len(), "records": lines })
+}
+
+/// The `_audit.<zone>` TXT record naming the trail's head.
+fn anchor_record(
+    origin: &Name,
+    event: &crate::domain::audit::AuditEvent,
+) -> Result<Record, StoreError> {
+    let name = Name::from_ascii(AUDIT_LABEL)
+        .and_then(|l| l.append_domain(origin))
+        .map_err(|e| StoreError::Corrupt(format!("anchor name: {e}")))?;
+    let text = format!("seq={} head={}", event.seq, event.hash);
+    Ok(Record::from_rdata(
+        name,
+        AUDIT_TTL,
+        RData::TXT(hickory_proto::rr::rdata::TXT::new(vec![text])),
+    ))
+}
+
+/// Record the change in the audit trail and move the zone's `_audit` TXT to the new head, in
+/// the caller's transaction. Returns the anchor's change (old TXT removed, new one added),
+/// which the caller also applies to the served view.
+async fn anchor_change(
+    tx: &mut Tx<'_>,
+    zone_id: i64,
+    origin: &Name,
+    entry: &super::AuditEntry,
+    now: DateTime<Utc>,
+    change_id: Option<i64>,
+    mut seq: i64,
+) -> Result<ZoneDiff, StoreError> {
+    let event = super::append_audit(tx, entry, now).await?;
+    let anchor = anchor_record(origin, &event)?;
+    let owner = anchor.name.to_ascii();
+    let old = sqlx::query(
+        "SELECT owner, rtype, ttl, rdata FROM records WHERE zone_id = $1 AND owner = $2 \
+         AND rtype = $3",
+    )
+    .bind(zone_id)
+    .bind(&owner)
+    .bind(i64::from(u16::from(RecordType::TXT)))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut removed = Vec::new();
+    for r in &old {
+        removed.push(record_from_row(
+            r.try_get("owner")?,
+            r.try_get("rtype")?,
+            r.try_get("ttl")?,
+            r.try_get("rdata")?,
+        )?);
+    }
+    sqlx::query("DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3")
+        .bind(zone_id)
+        .bind(&owner)
+        .bind(i64::from(u16::from(RecordType::TXT)))
+        .execute(&mut **tx)
+        .await?;
+    let stamp = ts(now);
+    insert_record(tx, zone_id, &anchor, &ChangeMeta::default(), &stamp).await?;
+    if let Some(change_id) = change_id {
+        for r in &removed {
+            journal_record(tx, change_id, seq, "del", r).await?;
+            seq += 1;
+        }
+        journal_record(tx, change_id, seq, "add", &anchor).await?;
+    }
+    Ok(ZoneDiff {
+        removed,
+        added: vec![anchor],
+        soa: None,
+    })
 }
 
 /// One change in the journal.
@@ -262,9 +362,11 @@ impl Store {
         &self,
         content: &ZoneContent,
         source: Option<&ZoneSource>,
+        actor: &super::Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let soa = soa_of(content)?;
+        let now_utc = now;
         let now = ts(now);
         let mut tx = self.sqlite().begin().await?;
         let result = sqlx::query(
@@ -295,6 +397,18 @@ impl Store {
         for record in &content.records {
             insert_record(&mut tx, zone_id, record, &meta, &now).await?;
         }
+        let entry = super::AuditEntry::by(
+            actor,
+            "zone.import",
+            format!("zone/{}", content.origin.to_ascii().trim_end_matches('.')),
+            serde_json::json!({
+                "serial": soa.serial,
+                "records": content.records.len() + 1,
+                "file": source.map(|s| s.file.clone()),
+                "sha256": source.map(|s| s.sha256.clone()),
+            }),
+        );
+        anchor_change(&mut tx, zone_id, &content.origin, &entry, now_utc, None, 0).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -309,11 +423,11 @@ impl Store {
         diff: &ZoneDiff,
         meta: &ChangeMeta,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ZoneDiff, StoreError> {
         let mut tx = self.sqlite().begin().await?;
-        write_change(&mut tx, origin, serial_before, diff, meta, now).await?;
+        let anchor = write_change(&mut tx, origin, serial_before, diff, meta, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(anchor)
     }
 
     /// The journal of a zone from the change that left `since_serial` on, in order, at most
@@ -397,7 +511,7 @@ pub(crate) async fn write_change(
     diff: &ZoneDiff,
     meta: &ChangeMeta,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<ZoneDiff, StoreError> {
     let zone = origin.to_ascii();
     let new_soa = match diff.soa.as_ref().map(|r| &r.data) {
         Some(RData::SOA(soa)) => soa,
@@ -407,6 +521,7 @@ pub(crate) async fn write_change(
             )));
         }
     };
+    let now_utc = now;
     let now = ts(now);
     // The first statement writes, so SQLite takes the write lock at once (no deferred
     // upgrade that could deadlock against another writer); it also returns the SOA the change
@@ -494,7 +609,23 @@ pub(crate) async fn write_change(
         journal_record(tx, change_id, seq, "add", record).await?;
         seq += 1;
     }
-    Ok(())
+    let actor = meta.actor.clone().unwrap_or_else(super::Actor::system);
+    let mut entry = super::AuditEntry::by(
+        &actor,
+        "zone.change",
+        format!("zone/{}", zone.trim_end_matches('.')),
+        serde_json::json!({
+            "serial_before": serial_before,
+            "serial_after": new_soa.serial,
+            "reason": meta.reason,
+            "request": meta.request_id,
+            "suspension": meta.suspension_id,
+            "removed": listed(&diff.removed),
+            "added": listed(&diff.added),
+        }),
+    );
+    entry.note = None;
+    anchor_change(tx, zone_id, origin, &entry, now_utc, Some(change_id), seq).await
 }
 
 /// A record as listed, with its provenance.

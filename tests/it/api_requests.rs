@@ -514,7 +514,12 @@ fn a_request_through_the_api() {
         let store = ranah::store::Store::open(&url).await.unwrap();
         let now = chrono::Utc::now();
         let (_, token) = store
-            .create_token("kadis", Some(now - chrono::Duration::minutes(1)), now)
+            .create_token(
+                "kadis",
+                Some(now - chrono::Duration::minutes(1)),
+                &ranah::store::Actor::cli(),
+                now,
+            )
             .await
             .unwrap();
         store.close().await;

@@ -372,9 +372,16 @@ pub async fn in_process() -> InProcess {
     let store = ranah::store::Store::open(&url).await.unwrap();
     let file = tmp.path().join("example.go.id.zone");
     std::fs::write(&file, test_zone()).unwrap();
-    ranah::import::import_file(&store, &file, None, false, chrono::Utc::now())
-        .await
-        .unwrap();
+    ranah::import::import_file(
+        &store,
+        &file,
+        None,
+        false,
+        &ranah::store::Actor::cli(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let zones = Arc::new(ranah::dns::Zones::new());
     let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
     publisher.sync_from_store().await.unwrap();

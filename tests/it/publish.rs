@@ -35,6 +35,7 @@ fn change(ops: Vec<ChangeOp>) -> ChangeSet {
             reason: "test".into(),
             agency_id: Some(7),
             request_id: Some(42),
+            actor: None,
             suspension_id: None,
         },
     }
@@ -94,8 +95,10 @@ async fn a_change_is_answered_when_apply_returns_and_is_stored() {
         .unwrap();
     assert_eq!(journal.len(), 1);
     assert_eq!(journal[0].serial_after, 2026112300);
-    assert_eq!(journal[0].added.len(), 1);
-    assert!(journal[0].removed.is_empty());
+    // The record, and the zone's `_audit` TXT moved to the audit trail's new head.
+    let added: Vec<String> = journal[0].added.iter().map(|r| r.name.to_ascii()).collect();
+    assert_eq!(added, ["sipd.example.go.id.", "_audit.example.go.id."]);
+    assert_eq!(journal[0].removed.len(), 1, "the previous anchor");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@ use ranah::domain::request::{Command, DomainError, Status};
 use ranah::domain::workflow::Workflow;
 use ranah::publish::Publisher;
 use ranah::service::requests::{Contact, NewRequest, RecordInput, Requests, ServiceError};
+use ranah::store::Actor;
 use ranah::store::{Authenticated, RoleGrant, Store};
 
 use crate::harness::{self, UDP};
@@ -42,10 +43,13 @@ async fn user(store: &Store, name: &str, roles: &[&str], agency: Option<i64>) ->
         })
         .collect();
     store
-        .add_user(name, None, agency, &grants, Utc::now())
+        .add_user(name, None, agency, &grants, &Actor::cli(), Utc::now())
         .await
         .unwrap();
-    let (_, token) = store.create_token(name, None, Utc::now()).await.unwrap();
+    let (_, token) = store
+        .create_token(name, None, &Actor::cli(), Utc::now())
+        .await
+        .unwrap();
     store
         .authenticate(&token, Utc::now(), Utc::now().date_naive())
         .await
@@ -66,11 +70,11 @@ async fn env_with(workflow: &str) -> Env {
         base.url.clone(),
     );
     let dinkes = store
-        .add_agency("DINKES", "Dinas Kesehatan", Utc::now())
+        .add_agency("DINKES", "Dinas Kesehatan", &Actor::cli(), Utc::now())
         .await
         .unwrap();
     let dishub = store
-        .add_agency("DISHUB", "Dinas Perhubungan", Utc::now())
+        .add_agency("DISHUB", "Dinas Perhubungan", &Actor::cli(), Utc::now())
         .await
         .unwrap();
     let service = Arc::new(Requests::new(

@@ -1,0 +1,184 @@
+//! The audit trail's hash chain: each event's hash is SHA-256 over the RFC 8785 (JSON
+//! Canonicalization Scheme) encoding of all its other fields, the previous event's hash among
+//! them, so that editing, deleting or reordering any event breaks the chain from there on.
+//!
+//! The encoding is standard on purpose: an auditor recomputes every hash with any JCS library
+//! and any SHA-256 tool (docs/audit.md shows how), without ranah's code.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One event of the trail, as stored and as hashed (every field but `hash`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// 1, 2, 3, … without gaps.
+    pub seq: i64,
+    /// When (RFC 3339, UTC, milliseconds).
+    pub at: String,
+    /// Who: a user name, `cli` or `system`.
+    pub actor: String,
+    /// The role the actor acted in, if any.
+    pub role: Option<String>,
+    /// What, e.g. `request.approve`, `zone.change`, `token.create`.
+    pub action: String,
+    /// On what, e.g. `request/42`, `zone/example.go.id`, `user/andi`.
+    pub target: String,
+    /// What changed, as a JSON object.
+    pub summary: serde_json::Value,
+    /// The actor's note or reason, if any.
+    pub note: Option<String>,
+    /// The client address (API), or `cli`, or `system`.
+    pub client: String,
+    /// The previous event's hash ([`GENESIS`] for the first).
+    pub prev_hash: String,
+    /// SHA-256 (hex) of the JCS encoding of the fields above.
+    pub hash: String,
+}
+
+/// The fields that are hashed: every field of the event except `hash`.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: i64,
+    at: &'a str,
+    actor: &'a str,
+    role: Option<&'a str>,
+    action: &'a str,
+    target: &'a str,
+    summary: &'a serde_json::Value,
+    note: Option<&'a str>,
+    client: &'a str,
+    prev_hash: &'a str,
+}
+
+impl AuditEvent {
+    /// The hash this event should carry.
+    pub fn compute_hash(&self) -> String {
+        let hashed = Hashed {
+            seq: self.seq,
+            at: &self.at,
+            actor: &self.actor,
+            role: self.role.as_deref(),
+            action: &self.action,
+            target: &self.target,
+            summary: &self.summary,
+            note: self.note.as_deref(),
+            client: &self.client,
+            prev_hash: &self.prev_hash,
+        };
+        // JCS of plain strings, integers and a JSON value cannot fail.
+        let canonical = serde_jcs::to_vec(&hashed).unwrap_or_default();
+        hex::encode(Sha256::digest(&canonical))
+    }
+}
+
+/// The result of checking a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Whether every event is where and what it should be.
+    pub ok: bool,
+    /// Events checked.
+    pub events: u64,
+    /// The last event's hash (the head), if any.
+    pub head: Option<String>,
+    /// The first sequence number at which the chain breaks.
+    pub first_bad: Option<i64>,
+}
+
+/// Check events given in stored order: sequence numbers 1, 2, … without gaps, each
+/// `prev_hash` the previous event's hash, each hash recomputed.
+pub fn verify<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Verification {
+    let mut prev = GENESIS.to_owned();
+    let mut count = 0;
+    let mut head = None;
+    for (expected_seq, event) in (1_i64..).zip(events) {
+        count += 1;
+        let intact = event.seq == expected_seq
+            && event.prev_hash == prev
+            && event.compute_hash() == event.hash;
+        if !intact {
+            return Verification {
+                ok: false,
+                events: count,
+                head: Some(event.hash.clone()),
+                first_bad: Some(expected_seq),
+            };
+        }
+        prev.clone_from(&event.hash);
+        head = Some(event.hash.clone());
+    }
+    Verification {
+        ok: true,
+        events: count,
+        head,
+        first_bad: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<AuditEvent> {
+        let mut prev = GENESIS.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut e = AuditEvent {
+                    seq,
+                    at: format!("2026-11-23T08:00:0{seq}.000Z"),
+                    actor: "kadis".into(),
+                    role: Some("head_of_office".into()),
+                    action: "request.approve".into(),
+                    target: format!("request/{seq}"),
+                    summary: serde_json::json!({"step": "disposition", "b": 1, "a": [1, 2]}),
+                    note: Some("Lanjutkan".into()),
+                    client: "203.0.113.5".into(),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                e.hash = e.compute_hash();
+                prev.clone_from(&e.hash);
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let c = chain(5);
+        let v = verify(&c);
+        assert!(v.ok);
+        assert_eq!(v.events, 5);
+        assert_eq!(v.head.as_deref(), Some(c[4].hash.as_str()));
+        assert_eq!(verify(&[]).head, None);
+    }
+
+    #[test]
+    fn edit_delete_reorder_are_found() {
+        let mut edited = chain(5);
+        edited[2].note = Some("Tolak".into());
+        assert_eq!(verify(&edited).first_bad, Some(3));
+        let mut deleted = chain(5);
+        deleted.remove(1);
+        assert_eq!(verify(&deleted).first_bad, Some(2));
+        let mut reordered = chain(5);
+        reordered.swap(3, 4);
+        assert_eq!(verify(&reordered).first_bad, Some(4));
+        // Rehashing an edited event does not help: the next one's prev_hash no longer matches.
+        let mut rehashed = chain(5);
+        rehashed[1].note = None;
+        rehashed[1].hash = rehashed[1].compute_hash();
+        assert_eq!(verify(&rehashed).first_bad, Some(3));
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_the_canonical_json() {
+        let e = &chain(1)[0];
+        let canonical = format!(
+            r#"{{"action":"request.approve","actor":"kadis","at":"2026-11-23T08:00:01.000Z","client":"203.0.113.5","note":"Lanjutkan","prev_hash":"{GENESIS}","role":"head_of_office","seq":1,"summary":{{"a":[1,2],"b":1,"step":"disposition"}},"target":"request/1"}}"#
+        );
+        assert_eq!(e.hash, hex::encode(Sha256::digest(canonical.as_bytes())));
+    }
+}

@@ -1,0 +1,250 @@
+//! The audit trail in the store: appended inside the transaction of the change it records,
+//! read back for the API and checked with [`crate::domain::audit::verify`].
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::Row;
+
+use super::zones::Tx;
+use super::{Store, StoreError};
+use crate::domain::audit::{self, AuditEvent, GENESIS, Verification};
+
+/// Who acted, as the trail names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// A user name, `cli` or `system`.
+    pub name: String,
+    /// The role acted in.
+    pub role: Option<String>,
+    /// Client address, `cli` or `system`.
+    pub client: String,
+}
+
+impl Actor {
+    /// ranah itself.
+    pub fn system() -> Self {
+        Self {
+            name: "system".into(),
+            role: None,
+            client: "system".into(),
+        }
+    }
+
+    /// The command line.
+    pub fn cli() -> Self {
+        Self {
+            name: "cli".into(),
+            role: None,
+            client: "cli".into(),
+        }
+    }
+}
+
+/// What an action records: who, in which role, from where, what and on what.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// A user name, `cli` or `system`.
+    pub actor: String,
+    /// The role acted in.
+    pub role: Option<String>,
+    /// The action, e.g. `request.approve`.
+    pub action: String,
+    /// The target, e.g. `request/42`.
+    pub target: String,
+    /// What changed (a JSON object).
+    pub summary: serde_json::Value,
+    /// Note or reason.
+    pub note: Option<String>,
+    /// Client address, `cli` or `system`.
+    pub client: String,
+}
+
+impl AuditEntry {
+    /// An entry by `actor`.
+    pub fn by(
+        actor: &Actor,
+        action: &str,
+        target: impl Into<String>,
+        summary: serde_json::Value,
+    ) -> Self {
+        Self {
+            actor: actor.name.clone(),
+            role: actor.role.clone(),
+            action: action.into(),
+            target: target.into(),
+            summary,
+            note: None,
+            client: actor.client.clone(),
+        }
+    }
+
+    /// An entry by the command line (`actor` and `client` are `cli`).
+    pub fn cli(action: &str, target: impl Into<String>, summary: serde_json::Value) -> Self {
+        Self {
+            actor: "cli".into(),
+            role: None,
+            action: action.into(),
+            target: target.into(),
+            summary,
+            note: None,
+            client: "cli".into(),
+        }
+    }
+
+    /// An entry by ranah itself (`actor` and `client` are `system`).
+    pub fn system(action: &str, target: impl Into<String>, summary: serde_json::Value) -> Self {
+        Self {
+            actor: "system".into(),
+            role: None,
+            action: action.into(),
+            target: target.into(),
+            summary,
+            note: None,
+            client: "system".into(),
+        }
+    }
+}
+
+/// Filters of the trail's listing.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Events on this target (`request/42`).
+    pub target: Option<String>,
+    /// By this actor.
+    pub actor: Option<String>,
+    /// This action.
+    pub action: Option<String>,
+    /// At or after (RFC 3339).
+    pub since: Option<String>,
+    /// Before (RFC 3339).
+    pub until: Option<String>,
+    /// Events after this sequence number (paging).
+    pub after_seq: i64,
+    /// At most this many.
+    pub limit: i64,
+}
+
+fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<AuditEvent, StoreError> {
+    let summary: String = r.try_get("summary")?;
+    Ok(AuditEvent {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        actor: r.try_get("actor")?,
+        role: r.try_get("role")?,
+        action: r.try_get("action")?,
+        target: r.try_get("target")?,
+        // A summary that no longer parses is kept as a string: verify then reports the break.
+        summary: serde_json::from_str(&summary).unwrap_or(serde_json::Value::String(summary)),
+        note: r.try_get("note")?,
+        client: r.try_get("client")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+/// Append an event in the caller's transaction; returns it (its hash is the new head).
+pub(crate) async fn append(
+    tx: &mut Tx<'_>,
+    entry: &AuditEntry,
+    now: DateTime<Utc>,
+) -> Result<AuditEvent, StoreError> {
+    let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (seq, prev_hash) = match last {
+        Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get("hash")?),
+        None => (1, GENESIS.to_owned()),
+    };
+    let mut event = AuditEvent {
+        seq,
+        at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        actor: entry.actor.clone(),
+        role: entry.role.clone(),
+        action: entry.action.clone(),
+        target: entry.target.clone(),
+        summary: entry.summary.clone(),
+        note: entry.note.clone(),
+        client: entry.client.clone(),
+        prev_hash,
+        hash: String::new(),
+    };
+    event.hash = event.compute_hash();
+    sqlx::query(
+        "INSERT INTO audit_events (seq, at, actor, role, action, target, summary, note, client, \
+         prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(event.seq)
+    .bind(&event.at)
+    .bind(&event.actor)
+    .bind(&event.role)
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(event.summary.to_string())
+    .bind(&event.note)
+    .bind(&event.client)
+    .bind(&event.prev_hash)
+    .bind(&event.hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(event)
+}
+
+impl Store {
+    /// Append one event on its own (for actions without another write).
+    pub async fn audit(
+        &self,
+        entry: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.sqlite().begin().await?;
+        // Take the write lock first, so that two appenders cannot pick the same sequence.
+        sqlx::query("UPDATE audit_events SET seq = seq WHERE 0")
+            .execute(&mut *tx)
+            .await?;
+        let event = append(&mut tx, entry, now).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// Events matching `filter`, in sequence order.
+    pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE seq > $1 \
+             AND ($2 IS NULL OR target = $2) AND ($3 IS NULL OR actor = $3) \
+             AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR at >= $5) \
+             AND ($6 IS NULL OR at < $6) ORDER BY seq LIMIT $7",
+        )
+        .bind(filter.after_seq)
+        .bind(&filter.target)
+        .bind(&filter.actor)
+        .bind(&filter.action)
+        .bind(&filter.since)
+        .bind(&filter.until)
+        .bind(filter.limit)
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Check the whole chain, in stored order.
+    pub async fn verify_audit(&self) -> Result<Verification, StoreError> {
+        // Read in the file's row order, not by seq, so that rows moved around are noticed.
+        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY rowid")
+            .fetch_all(self.sqlite())
+            .await?;
+        let events = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(audit::verify(&events))
+    }
+
+    /// Whether the event `seq` exists with this hash (an anchor seen earlier is in the chain).
+    pub async fn audit_has(&self, seq: i64, hash: &str) -> Result<bool, StoreError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(self.sqlite())
+                .await?;
+        Ok(found.as_deref() == Some(hash))
+    }
+}
