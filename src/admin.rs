@@ -4,7 +4,7 @@
 use anyhow::{Context as _, bail};
 use chrono::{NaiveDate, Utc};
 
-use crate::cli::{AgencyCommand, SubdomainCommand, TokenCommand, UserCommand};
+use crate::cli::{AgencyCommand, AuditCommand, SubdomainCommand, TokenCommand, UserCommand};
 use crate::config::Config;
 use crate::store::Actor;
 use crate::store::{Assignment, RoleGrant, Store};
@@ -261,6 +261,34 @@ pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<(
                 .await?;
             println!("{} name(s) assigned ({records} records)", assignments.len());
         }
+    }
+    Ok(())
+}
+
+/// `ranah audit verify [--against HASH@SEQ …]`: the chain's state as JSON; an error (exit 1)
+/// when the chain is broken or a head seen earlier is not in it.
+pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::Verify { against } = cmd;
+    let verification = store.verify_audit().await?;
+    println!("{}", serde_json::to_string_pretty(&verification)?);
+    let mut missing = Vec::new();
+    for anchor in &against {
+        let (hash, seq) = anchor
+            .split_once('@')
+            .and_then(|(h, s)| Some((h, s.parse::<i64>().ok()?)))
+            .with_context(|| format!("--against {anchor}: write HASH@SEQ"))?;
+        if store.audit_has(seq, hash).await? {
+            println!("{anchor}: in the chain");
+        } else {
+            println!("{anchor}: NOT in the chain");
+            missing.push(anchor.clone());
+        }
+    }
+    if let Some(seq) = verification.first_bad {
+        bail!("the audit trail is broken at sequence {seq}");
+    }
+    if !missing.is_empty() {
+        bail!("heads not in the chain: {}", missing.join(", "));
     }
     Ok(())
 }

@@ -97,6 +97,22 @@ pub enum Command {
     Subdomain(SubdomainCommand),
     /// Zones and their secondaries: serials, sync, last NOTIFY and transfer.
     Status,
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `ranah audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole trail; exits 1 when it is broken, naming the first
+    /// bad sequence number.
+    Verify {
+        /// A head seen earlier, as `HASH@SEQ` (e.g. from `_audit.<zone>` TXT, which reads
+        /// `seq=SEQ head=HASH`): checks that it is still in the chain. Repeatable.
+        #[arg(long, value_name = "HASH@SEQ")]
+        against: Vec<String>,
+    },
 }
 
 /// `ranah subdomain …`

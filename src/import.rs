@@ -140,7 +140,9 @@ pub async fn import_file(
     let mut content = zonefile::parse(&text, &label, implied.as_ref())?;
     // An exported `_audit` anchor from elsewhere is not this installation's: ranah sets its own.
     let origin = content.origin.clone();
-    content.records.retain(|r| !zonefile::is_managed(r, &origin));
+    content
+        .records
+        .retain(|r| !zonefile::is_managed(r, &origin));
     let zone = content.origin.to_ascii();
     let source = ZoneSource {
         file: label.clone(),

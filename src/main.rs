@@ -102,6 +102,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
         Command::Token(cmd) => admin::token(store, cmd).await,
         Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
         Command::Status => admin::status(store).await,
+        Command::Audit(cmd) => admin::audit(store, cmd).await,
         Command::Zone(ZoneCommand::Import {
             file,
             origin,

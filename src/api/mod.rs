@@ -1,5 +1,6 @@
 //! The HTTP API: health and readiness, and `/api/v1` (bearer tokens, RFC 9457 problems).
 
+pub mod audit;
 pub mod auth;
 pub mod openapi;
 pub mod problem;
@@ -51,7 +52,9 @@ pub struct AppState {
 }
 
 /// Prometheus metrics in the text format; state gauges are set from the current state first.
-async fn metrics(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format: zones, secondaries, NOTIFY, transfers, TSIG failures", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let zones = state.requests.publisher().zones();
     for origin in zones.origins() {
         if let Some(zone) = zones.get(&origin) {
@@ -92,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::viewer))
         .merge(requests::routes())
         .merge(zones::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::ensure_problem))
         .with_state(state)

@@ -6,7 +6,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{requests, zones};
+use super::{audit, requests, zones};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use super::{requests, zones};
     paths(
         super::healthz,
         super::readyz,
+        super::metrics,
         requests::submit,
         requests::list,
         requests::read,
@@ -33,6 +34,8 @@ use super::{requests, zones};
         zones::subdomains,
         zones::suspend,
         zones::unsuspend,
+        audit::list,
+        audit::verify,
     ),
     components(schemas(super::problem::ProblemDetails, super::problem::FieldProblem)),
     modifiers(&BearerAuth),

@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod api_requests;
+mod audit;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;

@@ -33,12 +33,15 @@ fn the_document_validates_and_lists_every_route() {
         "/api/v1/subdomains",
         "/api/v1/subdomains/{name}/suspend",
         "/api/v1/subdomains/{name}/unsuspend",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
+        "/metrics",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
     assert_eq!(
         paths.len(),
-        14,
+        17,
         "a route is served but not documented, or the reverse"
     );
     assert_eq!(

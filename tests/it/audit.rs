@@ -1,0 +1,314 @@
+//! The audit trail against the real daemon: every kind of action lands in it, `_audit.<zone>`
+//! carries its head, an independent script recomputes every hash, and an edit, a deletion or a
+//! reordering of the stored rows (the guarding triggers dropped first, as an intruder would) is
+//! found and named.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// Recompute every hash of the trail in `db` with Python's sqlite3, json and hashlib: RFC 8785
+/// canonical JSON of the fields other than `hash` (for these values, sorted keys and no
+/// whitespace), SHA-256, the chain from 64 zeros. Prints `ok N` or `bad SEQ`.
+const RECOMPUTE: &str = r#"
+import hashlib, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+prev, n = "0" * 64, 0
+for row in db.execute("SELECT seq, at, actor, role, action, target, summary, note, client, prev_hash, hash FROM audit_events ORDER BY rowid"):
+    seq, at, actor, role, action, target, summary, note, client, prev_hash, stored = row
+    n += 1
+    fields = {"seq": seq, "at": at, "actor": actor, "role": role, "action": action,
+              "target": target, "summary": json.loads(summary), "note": note,
+              "client": client, "prev_hash": prev_hash}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    if seq != n or prev_hash != prev or digest != stored:
+        print("bad", n)
+        sys.exit(0)
+    prev = stored
+print("ok", n)
+"#;
+
+fn python(args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 is required for this test");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn recompute(db: &Path) -> String {
+    python(&["-c", RECOMPUTE, db.to_str().unwrap()])
+}
+
+/// Run SQL on `db` as an intruder: the triggers that refuse UPDATE and DELETE dropped first.
+fn tamper(db: &Path, sql: &str) {
+    let script = "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1])\n\
+         db.executescript('DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; ' + sys.argv[2])\n\
+         db.commit()\n";
+    python(&["-c", script, db.to_str().unwrap(), sql]);
+}
+
+/// A copy of the stopped daemon's directory (store and all), to tamper with.
+fn copy_of(dir: &Path) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("data")).unwrap();
+    for entry in std::fs::read_dir(dir.join("data")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(
+                entry.path(),
+                tmp.path().join("data").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+    }
+    tmp
+}
+
+fn verify_cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
+    let mut all = vec!["audit", "verify"];
+    all.extend_from_slice(args);
+    let out = ranah_cli(dir, &all);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let json_end = stdout.find("\n}").map_or(stdout.len(), |i| i + 2);
+    let json = serde_json::from_str(&stdout[..json_end]).unwrap_or(Value::Null);
+    let text = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), json, text)
+}
+
+#[test]
+fn every_action_is_in_a_verifiable_chain() {
+    let mut d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let ops = tokens[5].clone();
+    let out = d.cli(&["user", "add", "inspektur", "--role", "auditor"]);
+    assert!(out.status.success());
+    let auditor = String::from_utf8_lossy(&d.cli(&["token", "create", "inspektur"]).stdout)
+        .trim()
+        .to_owned();
+
+    // Actions of every kind: a request walked to provisioning (the API), a suspension and its
+    // lifting, an owner assignment and a token revocation (the CLI).
+    let id = provision(&d, &tokens, "sipd", "203.0.113.80");
+    for action in ["suspend", "unsuspend"] {
+        let r = post_json(
+            &d,
+            &format!("/api/v1/subdomains/sipd.example.go.id/{action}"),
+            &ops,
+            r#"{"reason": "Pemeriksaan keamanan"}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    assert!(
+        d.cli(&[
+            "subdomain",
+            "assign",
+            "www.example.go.id",
+            "--agency",
+            "DISHUB"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        d.cli(&["user", "add", "sementara", "--role", "technical"])
+            .status
+            .success()
+    );
+    assert!(d.cli(&["token", "create", "sementara"]).status.success());
+    let listed = String::from_utf8_lossy(&d.cli(&["token", "list"]).stdout).into_owned();
+    let token_id = listed
+        .lines()
+        .find(|l| l.contains("sementara"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(d.cli(&["token", "revoke", &token_id]).status.success());
+    assert!(d.cli(&["user", "disable", "sementara"]).status.success());
+
+    // Only auditors and admins read the trail.
+    let r = curl(&d, "GET", "/api/v1/audit", Some(&tokens[0]), &[]);
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let r = curl(&d, "GET", "/api/v1/audit?limit=1000", Some(&auditor), &[]);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let events = r.json["items"].as_array().unwrap().clone();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "zone.import",
+        "agency.add",
+        "user.add",
+        "token.create",
+        "request.submitted",
+        "request.approved",
+        "zone.change",
+        "subdomain.assign",
+        "token.revoke",
+        "user.disable",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    // The approvals of the request, in order, with actor, role, client and step.
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/audit?request={id}"),
+        Some(&auditor),
+        &[],
+    );
+    let steps: Vec<(&str, &str, &str)> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"].as_str().unwrap(),
+                e["role"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps[..4],
+        [
+            ("request.submitted", "andi", "applicant"),
+            ("request.approved", "kadis", "head_of_office"),
+            ("request.approved", "kabid", "head_of_division"),
+            ("request.approved", "teknis", "technical"),
+        ]
+    );
+    assert_eq!(r.json["items"][0]["client"], "127.0.0.1");
+    assert_eq!(r.json["items"][0]["summary"]["name"], "sipd");
+    // The provisioning change names the records and both serials; the suspension its reason.
+    let changes: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "zone.change")
+        .collect();
+    assert_eq!(changes.len(), 3);
+    assert_eq!(changes[0]["actor"], "teknis");
+    assert_eq!(changes[0]["summary"]["request"], id);
+    assert!(
+        changes[0]["summary"]["added"]["records"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("sipd.example.go.id. 3600 A 203.0.113.80")
+    );
+    assert!(
+        changes[0]["summary"]["serial_after"].as_u64()
+            > changes[0]["summary"]["serial_before"].as_u64()
+    );
+    assert!(
+        changes[1]["summary"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Pemeriksaan keamanan")
+    );
+    // Paging.
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/audit?limit=2&after=2",
+        Some(&auditor),
+        &[],
+    );
+    let seqs: Vec<i64> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!((seqs, r.json["next_after"].as_i64()), (vec![3, 4], Some(4)));
+    let r = curl(&d, "GET", "/api/v1/audit?limit=0", Some(&auditor), &[]);
+    assert_eq!(r.status, 400);
+
+    // DNS serves the head as of the last zone change; it is in the chain.
+    let txt = dig(d.dns, &["+short", "_audit.example.go.id.", "TXT"]);
+    let txt = txt.trim().trim_matches('"');
+    let (seq, head) = txt
+        .strip_prefix("seq=")
+        .and_then(|t| t.split_once(" head="))
+        .unwrap_or_else(|| panic!("unexpected anchor {txt}"));
+    let anchored = events
+        .iter()
+        .find(|e| e["seq"].as_i64() == seq.parse().ok())
+        .unwrap();
+    assert_eq!(anchored["hash"], head);
+    assert_eq!(anchored["action"], "zone.change");
+    let (ok, json, text) = verify_cli(&d.dir, &["--against", &format!("{head}@{seq}")]);
+    assert!(ok, "{text}");
+    assert_eq!(json["ok"], true);
+    let (ok, _, text) = verify_cli(&d.dir, &["--against", &format!("{}@{seq}", "0".repeat(64))]);
+    assert!(!ok && text.contains("NOT in the chain"), "{text}");
+
+    // The API agrees, and so does an independent recomputation.
+    let r = curl(&d, "GET", "/api/v1/audit/verify", Some(&auditor), &[]);
+    let total = r.json["events"].as_u64().unwrap();
+    assert_eq!(
+        (r.json["ok"].as_bool(), r.json["first_bad"].is_null()),
+        (Some(true), true)
+    );
+    assert!(total as usize >= events.len());
+    d.stop();
+    let db = d.dir.join("data/ranah.db");
+    assert_eq!(recompute(&db), format!("ok {total}"));
+    assert_eq!(r.json["head"], json["head"]);
+
+    // The store refuses UPDATE and DELETE of events.
+    let refused = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute('DELETE FROM audit_events WHERE seq = 1'); db.commit()",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("append-only"));
+
+    // An intruder edits, deletes or reorders rows: verify fails and names the sequence.
+    let cases = [
+        (
+            "UPDATE audit_events SET note = 'disetujui' WHERE seq = 7",
+            7,
+        ),
+        ("DELETE FROM audit_events WHERE seq = 5", 5),
+        (
+            "UPDATE audit_events SET seq = -1 WHERE seq = 9; \
+             UPDATE audit_events SET seq = 9 WHERE seq = 10; \
+             UPDATE audit_events SET seq = 10 WHERE seq = -1; \
+             CREATE TABLE t AS SELECT * FROM audit_events ORDER BY seq; DELETE FROM audit_events; \
+             INSERT INTO audit_events SELECT * FROM t; DROP TABLE t;",
+            9,
+        ),
+    ];
+    for (sql, bad) in cases {
+        let copy = copy_of(&d.dir);
+        let db = copy.path().join("data/ranah.db");
+        tamper(&db, sql);
+        let (ok, json, text) = verify_cli(copy.path(), &[]);
+        assert!(!ok, "{sql}: {text}");
+        assert_eq!(json["first_bad"], bad, "{sql}: {text}");
+        assert!(
+            text.contains(&format!("broken at sequence {bad}")),
+            "{text}"
+        );
+        assert_eq!(recompute(&db), format!("bad {bad}"), "{sql}");
+    }
+}
