@@ -16,6 +16,7 @@ use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
 use crate::domain::request::{self, Command};
 use crate::service::requests::{NewRequest, ServiceError};
+use crate::store::Actor;
 use crate::store::{Attachment, StoredRequest};
 
 /// Largest attachment accepted.
@@ -404,7 +405,7 @@ pub(crate) async fn attach(
         state
             .readiness
             .store
-            .add_attachment(id, &attachment, user.user_id)
+            .add_attachment(id, &attachment, user.user_id, &Actor::of(&user))
             .await
             .map_err(ServiceError::from)?;
         saved += 1;

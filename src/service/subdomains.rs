@@ -88,6 +88,7 @@ impl Subdomains {
             meta: ChangeMeta {
                 reason: format!("suspended: {}", reason.trim()),
                 suspension_id: Some(id),
+                actor: Some(admin_actor(caller)),
                 ..Default::default()
             },
         };
@@ -123,6 +124,7 @@ impl Subdomains {
             ops: records.into_iter().map(ChangeOp::Add).collect(),
             meta: ChangeMeta {
                 reason: format!("suspension {} lifted", suspension.id),
+                actor: Some(admin_actor(caller)),
                 ..Default::default()
             },
         };
@@ -135,5 +137,13 @@ impl Subdomains {
         all.into_iter()
             .find(|s| s.id == suspension.id)
             .ok_or(ServiceError::NotFound)
+    }
+}
+
+/// The admin acting, for the audit trail.
+fn admin_actor(caller: &Authenticated) -> crate::store::Actor {
+    crate::store::Actor {
+        role: Some("admin".into()),
+        ..crate::store::Actor::of(caller)
     }
 }

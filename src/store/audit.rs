@@ -29,6 +29,15 @@ impl Actor {
         }
     }
 
+    /// A user of the API, in the first role they hold.
+    pub fn of(user: &super::Authenticated) -> Self {
+        Self {
+            name: user.name.clone(),
+            role: user.roles.first().cloned(),
+            client: user.client.clone().unwrap_or_else(|| "system".into()),
+        }
+    }
+
     /// The command line.
     pub fn cli() -> Self {
         Self {

@@ -470,6 +470,7 @@ impl Store {
         request_id: i64,
         attachment: &Attachment,
         uploaded_by: i64,
+        actor: &super::Actor,
     ) -> Result<(), StoreError> {
         let mut tx = self.sqlite().begin().await?;
         sqlx::query(
@@ -493,6 +494,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let entry = AuditEntry::by(
+            actor,
+            "request.attachment",
+            format!("request/{request_id}"),
+            serde_json::json!({
+                "kind": attachment.kind, "sha256": attachment.sha256,
+                "media_type": attachment.media_type, "size": attachment.size,
+            }),
+        );
+        append_audit(&mut tx, &entry, Utc::now()).await?;
         tx.commit().await?;
         Ok(())
     }
