@@ -124,10 +124,70 @@ pub struct ConfigLayer {
     /// The name and record policy.
     #[serde(default)]
     pub names: NamesLayer,
+    /// Outgoing mail.
+    #[serde(default)]
+    pub smtp: SmtpLayer,
     /// TSIG keys (`[[tsig_keys]]`).
     pub tsig_keys: Option<Vec<TsigKeyLayer>>,
     /// Secondaries per zone (`[[secondaries]]`).
     pub secondaries: Option<Vec<SecondaryLayer>>,
+}
+
+/// `[smtp]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpLayer {
+    /// The mail server; without it no email is queued.
+    pub host: Option<String>,
+    /// Its port (default 587).
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit, port 465) or `none` (a relay on the same host).
+    pub tls: Option<SmtpTls>,
+    /// Login.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Secret>,
+    /// The variable holding the password, instead of `password`.
+    pub password_env: Option<String>,
+    /// The sender, e.g. `"Diskominfo <noreply@example.go.id>"`.
+    pub from: Option<String>,
+    /// First retry delay in seconds (doubles with each failure).
+    pub retry_base_secs: Option<u64>,
+    /// Longest retry delay in seconds.
+    pub retry_max_secs: Option<u64>,
+}
+
+/// How SMTP is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// No TLS: only for a relay on the same machine or network.
+    None,
+    /// STARTTLS (required) on the submission port.
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+/// `[smtp]`, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct SmtpConfig {
+    /// Server.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: SmtpTls,
+    /// Login.
+    pub username: Option<String>,
+    /// Password (redacted in output).
+    pub password: Option<Secret>,
+    /// Sender.
+    pub from: String,
+    /// First retry delay.
+    pub retry_base_secs: u64,
+    /// Longest retry delay.
+    pub retry_max_secs: u64,
 }
 
 /// One `[[tsig_keys]]` entry.
@@ -335,6 +395,15 @@ impl ConfigLayer {
             later.dns.secondary_poll_secs,
         );
         pick(&mut self.tsig_keys, later.tsig_keys);
+        pick(&mut self.smtp.host, later.smtp.host);
+        pick(&mut self.smtp.port, later.smtp.port);
+        pick(&mut self.smtp.tls, later.smtp.tls);
+        pick(&mut self.smtp.username, later.smtp.username);
+        pick(&mut self.smtp.password, later.smtp.password);
+        pick(&mut self.smtp.password_env, later.smtp.password_env);
+        pick(&mut self.smtp.from, later.smtp.from);
+        pick(&mut self.smtp.retry_base_secs, later.smtp.retry_base_secs);
+        pick(&mut self.smtp.retry_max_secs, later.smtp.retry_max_secs);
         pick(&mut self.secondaries, later.secondaries);
         pick(&mut self.api.listen, later.api.listen);
         pick(&mut self.log.filter, later.log.filter);
@@ -413,6 +482,7 @@ impl ConfigLayer {
             self.secondaries.as_deref().unwrap_or_default(),
             |name| std::env::var(name).ok(),
         )?;
+        let smtp = resolve_smtp(&self.smtp, |name| std::env::var(name).ok())?;
         let secondary_poll_secs = self.dns.secondary_poll_secs.unwrap_or(30);
         if secondary_poll_secs == 0 {
             return Err(ConfigError::Invalid {
@@ -470,6 +540,7 @@ impl ConfigLayer {
                 notify_retries: self.dns.notify_retries.unwrap_or(5),
                 secondary_poll_secs,
             },
+            smtp,
             tsig_keys: transfers.0,
             secondaries: transfers.1,
             api: ApiConfig {
@@ -556,6 +627,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// HTTP API.
     pub api: ApiConfig,
+    /// Outgoing mail; `None` when no server is configured.
+    pub smtp: Option<SmtpConfig>,
     /// TSIG keys.
     pub tsig_keys: Vec<TsigKeyConfig>,
     /// Secondaries.
@@ -622,6 +695,57 @@ pub struct SecondaryConfig {
     pub allow_transfer: Vec<ipnet::IpNet>,
     /// Its key's name.
     pub tsig_key: Option<String>,
+}
+
+fn resolve_smtp(
+    layer: &SmtpLayer,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<SmtpConfig>, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: format!("smtp.{key}"),
+        message,
+    };
+    let Some(host) = layer.host.clone().filter(|h| !h.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let password = match (&layer.password, &layer.password_env) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "password",
+                "set `password` or `password_env`, not both".into(),
+            ));
+        }
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(var)) => Some(Secret::new(env(var).ok_or_else(|| {
+            invalid("password_env", format!("the variable {var} is not set"))
+        })?)),
+        (None, None) => None,
+    };
+    let from = layer
+        .from
+        .clone()
+        .unwrap_or_else(|| format!("ranah <ranah@{host}>"));
+    if !from.contains('@') {
+        return Err(invalid("from", format!("`{from}` is not an email address")));
+    }
+    let retry_base_secs = layer.retry_base_secs.unwrap_or(30);
+    let retry_max_secs = layer.retry_max_secs.unwrap_or(3600);
+    if retry_base_secs == 0 || retry_max_secs < retry_base_secs {
+        return Err(invalid(
+            "retry_base_secs",
+            "must be at least 1 and at most retry_max_secs".into(),
+        ));
+    }
+    Ok(Some(SmtpConfig {
+        host,
+        port: layer.port.unwrap_or(587),
+        tls: layer.tls.unwrap_or(SmtpTls::Starttls),
+        username: layer.username.clone(),
+        password,
+        from,
+        retry_base_secs,
+        retry_max_secs,
+    }))
 }
 
 type Transfers = (Vec<TsigKeyConfig>, Vec<SecondaryConfig>);
@@ -880,6 +1004,41 @@ mod tests {
         let c = layer.resolve().unwrap();
         assert!(!format!("{c:?}").contains("s3cr3t"));
         assert!(!c.to_toml().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn the_commented_smtp_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ranah.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let block: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [smtp]"))
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+            .collect();
+        let layer = ConfigLayer::from_toml(&block, &path).unwrap();
+        let smtp = resolve_smtp(&layer.smtp, |_| Some("rahasia".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::Starttls));
+        assert_eq!(smtp.password.unwrap().expose(), "rahasia");
+        // No host: no mail.
+        assert!(
+            resolve_smtp(&SmtpLayer::default(), |_| None)
+                .unwrap()
+                .is_none()
+        );
+        let bad = SmtpLayer {
+            host: Some("mail".into()),
+            password_env: Some("UNSET".into()),
+            ..Default::default()
+        };
+        assert!(
+            resolve_smtp(&bad, |_| None)
+                .unwrap_err()
+                .to_string()
+                .contains("UNSET")
+        );
     }
 
     #[test]

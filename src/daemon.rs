@@ -86,13 +86,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %config.api.listen, "serving the HTTP API");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let calendar = Arc::new(config.calendar.clone());
-    let requests = Arc::new(Requests::new(
-        store.clone(),
-        publisher.clone(),
-        Arc::new(workflow),
-        calendar.clone(),
-        config.policy.clone(),
-    ));
+    let requests = Arc::new(
+        Requests::new(
+            store.clone(),
+            publisher.clone(),
+            Arc::new(workflow),
+            calendar.clone(),
+            config.policy.clone(),
+        )
+        .with_notifications(config.smtp.is_some()),
+    );
+    let mailer = match &config.smtp {
+        Some(smtp) => {
+            let mailer = Arc::new(crate::notify::Mailer::new(smtp)?);
+            tracing::info!(host = %smtp.host, port = smtp.port, "email notifications on");
+            Some(tokio::spawn(mailer.run(
+                store.clone(),
+                metrics.clone(),
+                shutdown_rx.clone(),
+            )))
+        }
+        None => {
+            tracing::info!("no [smtp] server configured: no email notifications are queued");
+            None
+        }
+    };
     // Requests left returned too long are withdrawn; checked every quarter hour.
     let sweeper_requests = requests.clone();
     let mut sweeper_shutdown = shutdown_rx.clone();
@@ -170,6 +188,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = sync.await;
     let _ = sweeper.await;
     let _ = secondaries_task.await;
+    if let Some(mailer) = mailer {
+        let _ = mailer.await;
+    }
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),

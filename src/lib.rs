@@ -14,6 +14,7 @@
 //! | [`service`] | workflow services: load → decide → persist in one transaction → publish | domain, store, publish |
 //! | [`secondaries`] | NOTIFY, SOA polls of secondaries, their state | dns, store, metrics |
 //! | [`metrics`] | Prometheus metrics for `/metrics` | prometheus-client |
+//! | [`notify`] | delivery of the outbox by SMTP, with retries | store, lettre |
 //! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
 //! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, graceful shutdown | everything above |
@@ -33,6 +34,7 @@ pub mod dns;
 pub mod domain;
 pub mod import;
 pub mod metrics;
+pub mod notify;
 pub mod publish;
 pub mod secondaries;
 pub mod service;

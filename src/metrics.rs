@@ -78,6 +78,14 @@ pub struct Metrics {
     pub secondary_lag_changes: Family<SecondaryLabels, Gauge>,
     /// Seconds since the first change the secondary does not have.
     pub secondary_lag_seconds: Family<SecondaryLabels, Gauge>,
+    /// Audit events in the trail.
+    pub audit_events: Gauge,
+    /// Messages waiting in the outbox.
+    pub outbox_backlog: Gauge,
+    /// Messages sent.
+    pub outbox_sent: Counter,
+    /// Delivery attempts that failed.
+    pub outbox_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -152,7 +160,31 @@ impl Metrics {
             "Seconds since the first change the secondary does not have",
             secondary_lag_seconds.clone(),
         );
+        let audit_events = Gauge::default();
+        registry.register(
+            "audit_events",
+            "Events in the audit trail",
+            audit_events.clone(),
+        );
+        let outbox_backlog = Gauge::default();
+        registry.register(
+            "outbox_backlog",
+            "Messages waiting in the outbox",
+            outbox_backlog.clone(),
+        );
+        let outbox_sent = Counter::default();
+        registry.register("outbox_sent", "Messages sent", outbox_sent.clone());
+        let outbox_failures = Counter::default();
+        registry.register(
+            "outbox_failures",
+            "Delivery attempts that failed",
+            outbox_failures.clone(),
+        );
         Self {
+            audit_events,
+            outbox_backlog,
+            outbox_sent,
+            outbox_failures,
             registry,
             transfers,
             transfers_refused,

@@ -17,9 +17,8 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use tokio::sync::Mutex;
 
 use crate::dns::{ZoneDiff, ZoneView, Zones};
-use crate::domain::request::Request;
 use crate::domain::serial::next_serial;
-use crate::store::{ChangeMeta, HistoryEntry, Store, StoreError, ZoneChangeCommit};
+use crate::store::{ChangeMeta, Store, StoreError, ZoneChangeCommit};
 use crate::zonefile;
 
 /// One requested change to a zone's records.
@@ -49,18 +48,8 @@ pub struct ChangeSet {
     pub meta: ChangeMeta,
 }
 
-/// A request's new state to commit with a zone change.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestCommit<'a> {
-    /// The request.
-    pub id: i64,
-    /// The version its new state was decided on.
-    pub expected_version: u32,
-    /// The new state.
-    pub state: &'a Request,
-    /// The history entries to append.
-    pub history: &'a [HistoryEntry],
-}
+/// A request's new state committed with a zone change (see [`Publisher::apply_with_request`]).
+pub type RequestCommit<'a> = crate::store::RequestChange<'a>;
 
 /// What a change did.
 #[derive(Debug, Clone)]
@@ -170,9 +159,7 @@ impl Publisher {
         let mut diff = resolve(&view, &zone_name, &change.ops)?;
         if diff.added.is_empty() && diff.removed.is_empty() {
             if let Some(r) = request {
-                self.store
-                    .commit_request(r.id, r.expected_version, r.state, r.history, None, now)
-                    .await?;
+                self.store.commit_request(&r, None, now).await?;
             }
             return Ok(Applied {
                 serial_before,
@@ -202,14 +189,7 @@ impl Publisher {
                     meta: &change.meta,
                 };
                 self.store
-                    .commit_request(
-                        r.id,
-                        r.expected_version,
-                        r.state,
-                        r.history,
-                        Some(zone_change),
-                        now,
-                    )
+                    .commit_request(&r, Some(zone_change), now)
                     .await?
                     .unwrap_or_default()
             }

@@ -34,6 +34,11 @@ if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
   echo "installing openapi-spec-validator"
   python3 -m pip install --quiet openapi-spec-validator
 fi
+# The notification test runs a real SMTP server: aiosmtpd (PyPI).
+if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
+  echo "installing aiosmtpd"
+  python3 -m pip install --quiet aiosmtpd
+fi
 
 echo "== format"
 cargo fmt --all -- --check

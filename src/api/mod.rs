@@ -75,6 +75,13 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         }
     }
     state.secondaries.refresh_gauges().await;
+    let store = &state.readiness.store;
+    if let Ok((pending, _)) = store.outbox_backlog().await {
+        state.metrics.outbox_backlog.set(pending);
+    }
+    if let Ok(events) = store.audit_count().await {
+        state.metrics.audit_events.set(events);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -9,12 +9,14 @@ use hickory_proto::rr::{LowerName, Name, RData, Record};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::calendar::Calendar;
+use crate::domain::notice;
 use crate::domain::policy::{FieldError, Policy, RecordValue, RequestedRecord};
 use crate::domain::request::{self, Actor, Command, DomainError, Event, Kind, Request};
 use crate::domain::workflow::{Effect, RoleName, Workflow};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher, RequestCommit};
 use crate::store::{
-    Authenticated, ChangeMeta, HistoryEntry, RequestData, Store, StoreError, StoredRequest,
+    Authenticated, ChangeMeta, HistoryEntry, OutboxMessage, RequestData, Store, StoreError,
+    StoredRequest,
 };
 
 /// Why a service call failed; the API maps each to one problem type.
@@ -161,6 +163,8 @@ pub struct Requests {
     workflow: Arc<Workflow>,
     calendar: Arc<Calendar>,
     policy: Policy,
+    /// Whether transitions queue emails (an SMTP server is configured).
+    notifications: bool,
 }
 
 fn actor(caller: &Authenticated) -> Actor {
@@ -198,7 +202,87 @@ impl Requests {
             workflow,
             calendar,
             policy,
+            notifications: false,
         }
+    }
+
+    /// Queue emails on each transition (when an SMTP server is configured).
+    pub fn with_notifications(mut self, on: bool) -> Self {
+        self.notifications = on;
+        self
+    }
+
+    /// The emails that announce `notices` about a request: to the holders of a role today, or
+    /// to the request's contact.
+    async fn messages(
+        &self,
+        notices: Vec<notice::Notice>,
+        data: &RequestData,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        if !self.notifications {
+            return Ok(Vec::new());
+        }
+        let today = now.with_timezone(&self.calendar.time_zone()).date_naive();
+        let mut out = Vec::new();
+        for n in notices {
+            let recipients = match &n.audience {
+                notice::Audience::Role(role) => self.store.emails_for_role(role, today).await?,
+                notice::Audience::Applicant => data
+                    .contact
+                    .get("email")
+                    .and_then(|e| e.as_str())
+                    .filter(|e| e.contains('@'))
+                    .map(|e| vec![e.to_owned()])
+                    .unwrap_or_default(),
+            };
+            for recipient in recipients {
+                out.push(OutboxMessage {
+                    recipient,
+                    subject: n.subject.clone(),
+                    body: n.body.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the notices name: the request, its full name and its agency.
+    async fn about(
+        &self,
+        data: &RequestData,
+        agency_id: i64,
+    ) -> Result<(String, String), ServiceError> {
+        let agency = self
+            .store
+            .agency_by_id(agency_id)
+            .await?
+            .map_or_else(|| format!("instansi {agency_id}"), |a| a.name);
+        Ok((format!("{}.{}", data.name, data.zone), agency))
+    }
+
+    async fn event_messages(
+        &self,
+        id: i64,
+        data: &RequestData,
+        agency_id: i64,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        if !self.notifications {
+            return Ok(Vec::new());
+        }
+        let (fqdn, agency) = self.about(data, agency_id).await?;
+        let about = notice::About {
+            id: Some(id),
+            fqdn: &fqdn,
+            agency: &agency,
+        };
+        let notices = events
+            .iter()
+            .flat_map(|e| notice::on_event(&self.workflow, e, about))
+            .collect();
+        self.messages(notices, data, now).await
     }
 
     /// The zones' publisher.
@@ -382,7 +466,22 @@ impl Requests {
             role: caller.roles.first().cloned(),
             client: caller.client.clone(),
         };
-        Ok(self.store.insert_request(&data, &state, &submitted).await?)
+        let outbox = if self.notifications {
+            let (fqdn, agency) = self.about(&data, state.agency_id).await?;
+            let about = notice::About {
+                id: None,
+                fqdn: &fqdn,
+                agency: &agency,
+            };
+            self.messages(notice::on_submission(&self.workflow, about), &data, now)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok(self
+            .store
+            .insert_request(&data, &state, &submitted, &outbox)
+            .await?)
     }
 
     /// A request as the caller may see it (applicants: their agency's only).
@@ -441,8 +540,15 @@ impl Requests {
                 ..
             } = e
             {
-                // Email and the response letter are not sent by ranah yet: the history says
-                // that the response to the applicant is still due, so nobody assumes it went.
+                // The response letter is not made by ranah yet (and without SMTP neither is
+                // the email): the history says what is still due, so nobody assumes it went.
+                let due = if self.notifications {
+                    "Email pemberitahuan dikirim oleh ranah; surat tanggapan belum dibuat oleh \
+                     ranah, kirimkan secara manual."
+                } else {
+                    "Tanggapan kepada pemohon (email dan surat tanggapan) belum dikirim oleh \
+                     ranah; kirimkan secara manual."
+                };
                 history.push(HistoryEntry {
                     at: *at,
                     actor_id: None,
@@ -450,20 +556,20 @@ impl Requests {
                     role: None,
                     client: None,
                     step: None,
-                    note: Some(
-                        "Tanggapan kepada pemohon (email dan surat tanggapan) belum dikirim oleh \
-                         ranah; kirimkan secara manual."
-                            .into(),
-                    ),
+                    note: Some(due.into()),
                     reason: None,
                 });
             }
         }
+        let outbox = self
+            .event_messages(id, &stored.data, stored.state.agency_id, &events, now)
+            .await?;
         let commit = RequestCommit {
             id,
             expected_version: stored.state.version,
             state: &state,
             history: &history,
+            outbox: &outbox,
         };
         if provision {
             let mut change = self.provisioning(&stored)?;
@@ -476,9 +582,7 @@ impl Requests {
                 .apply_with_request(&change, commit, now)
                 .await?;
         } else {
-            self.store
-                .commit_request(id, stored.state.version, &state, &history, None, now)
-                .await?;
+            self.store.commit_request(&commit, None, now).await?;
         }
         Ok(state)
     }
@@ -554,8 +658,21 @@ impl Requests {
             entry.note = Some("diajukan kembali dengan perubahan".into());
             history.push(entry);
         }
+        let outbox = self
+            .event_messages(id, &data, stored.state.agency_id, &events, now)
+            .await?;
         self.store
-            .commit_resubmission(id, stored.state.version, &state, &data, &history, now)
+            .commit_resubmission(
+                &RequestCommit {
+                    id,
+                    expected_version: stored.state.version,
+                    state: &state,
+                    history: &history,
+                    outbox: &outbox,
+                },
+                &data,
+                now,
+            )
             .await?;
         Ok(state)
     }
@@ -598,7 +715,17 @@ impl Requests {
             }
             match self
                 .store
-                .commit_request(stored.id, stored.state.version, &state, &history, None, now)
+                .commit_request(
+                    &RequestCommit {
+                        id: stored.id,
+                        expected_version: stored.state.version,
+                        state: &state,
+                        history: &history,
+                        outbox: &[],
+                    },
+                    None,
+                    now,
+                )
                 .await
             {
                 Ok(_) => withdrawn.push(stored.id),

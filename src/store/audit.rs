@@ -234,6 +234,15 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// Number of events (the last sequence number).
+    pub async fn audit_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+                .fetch_one(self.sqlite())
+                .await?,
+        )
+    }
+
     /// Check the whole chain, in stored order.
     pub async fn verify_audit(&self) -> Result<Verification, StoreError> {
         // Read in the file's row order, not by seq, so that rows moved around are noticed.

@@ -12,6 +12,7 @@
 //! change with each record it removed and added.
 
 mod audit;
+mod outbox;
 mod people;
 mod requests;
 mod secondaries;
@@ -26,9 +27,12 @@ use sqlx::{Pool, Sqlite};
 
 pub(crate) use audit::append as append_audit;
 pub use audit::{Actor, AuditEntry, AuditFilter};
+pub(crate) use outbox::enqueue as enqueue_messages;
+pub use outbox::{OutboxMessage, QueuedMessage};
 pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
-    Attachment, HistoryEntry, RequestData, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
+    Attachment, HistoryEntry, RequestChange, RequestData, StoredHistoryEntry, StoredRequest,
+    ZoneChangeCommit,
 };
 pub use secondaries::{Lag, SecondaryState};
 pub use zones::{

@@ -5,7 +5,9 @@ use hickory_proto::rr::Name;
 use sqlx::Row;
 
 use super::zones::{Tx, write_change};
-use super::{AuditEntry, ChangeMeta, Store, StoreError, append_audit};
+use super::{
+    AuditEntry, ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages,
+};
 use crate::dns::ZoneDiff;
 use crate::domain::request::{Kind, Request, Status};
 
@@ -77,6 +79,22 @@ pub struct StoredHistoryEntry {
     pub entry: HistoryEntry,
     /// The actor's user name.
     pub actor_name: Option<String>,
+}
+
+/// A request's move to a new state, decided on `expected_version`, with the history entries
+/// and the messages that go with it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestChange<'a> {
+    /// The request.
+    pub id: i64,
+    /// The version its new state was decided on.
+    pub expected_version: u32,
+    /// The new state.
+    pub state: &'a Request,
+    /// The history entries to append.
+    pub history: &'a [HistoryEntry],
+    /// The messages that announce the change.
+    pub outbox: &'a [OutboxMessage],
 }
 
 /// A zone change that must commit together with a request's state.
@@ -233,6 +251,7 @@ impl Store {
         data: &RequestData,
         state: &Request,
         submitted: &HistoryEntry,
+        outbox: &[OutboxMessage],
     ) -> Result<i64, StoreError> {
         let mut tx = self.sqlite().begin().await?;
         let now = ts(submitted.at);
@@ -270,6 +289,7 @@ impl Store {
             "recommendation_ref": data.recommendation_ref, "certificate": data.certificate,
         });
         append_history(&mut tx, id, std::slice::from_ref(submitted), Some(details)).await?;
+        enqueue_messages(&mut tx, outbox, Some(id), submitted.at).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -333,13 +353,17 @@ impl Store {
     /// and move it to `state`, with its history: a resubmission with changes, one transaction.
     pub async fn commit_resubmission(
         &self,
-        id: i64,
-        expected_version: u32,
-        state: &Request,
+        change: &RequestChange<'_>,
         data: &RequestData,
-        history: &[HistoryEntry],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let RequestChange {
+            id,
+            expected_version,
+            state,
+            history,
+            outbox,
+        } = *change;
         let mut tx = self.sqlite().begin().await?;
         let updated = sqlx::query(
             "UPDATE requests SET records = $1, contact = $2, purpose = $3, recommendation_ref = $4, \
@@ -368,6 +392,7 @@ impl Store {
             "recommendation_ref": data.recommendation_ref,
         });
         append_history(&mut tx, id, history, Some(details)).await?;
+        enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -377,13 +402,17 @@ impl Store {
     /// is [`StoreError::Conflict`] and nothing is written.
     pub async fn commit_request(
         &self,
-        id: i64,
-        expected_version: u32,
-        state: &Request,
-        history: &[HistoryEntry],
+        change: &RequestChange<'_>,
         zone_change: Option<ZoneChangeCommit<'_>>,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::dns::ZoneDiff>, StoreError> {
+        let RequestChange {
+            id,
+            expected_version,
+            state,
+            history,
+            outbox,
+        } = *change;
         let mut tx = self.sqlite().begin().await?;
         // Claim the request first: this write takes SQLite's write lock and settles which of
         // two simultaneous actions wins.
@@ -412,6 +441,7 @@ impl Store {
             None => None,
         };
         append_history(&mut tx, id, history, None).await?;
+        enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         tx.commit().await?;
         Ok(anchor)
     }

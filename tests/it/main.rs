@@ -6,6 +6,7 @@ mod audit;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;
+mod notifications;
 mod openapi;
 mod publish;
 mod requests;

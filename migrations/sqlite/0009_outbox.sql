@@ -1,0 +1,17 @@
+-- Messages waiting to be sent (email now; webhooks can join), written in the same transaction
+-- as the change they announce, so that a mail server outage loses nothing and never blocks
+-- the change. A sender in the daemon delivers them with retries.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    channel         TEXT    NOT NULL CHECK (channel IN ('email')),
+    recipient       TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    request_id      INTEGER,
+    created_at      TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT    NOT NULL,
+    sent_at         TEXT,
+    last_error      TEXT
+);
+CREATE INDEX outbox_due ON outbox (sent_at, next_attempt_at);

@@ -1,0 +1,159 @@
+//! The outbox: messages written with the change they announce, delivered later.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use sqlx::Row;
+
+use super::zones::Tx;
+use super::{Store, StoreError};
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Email address.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+}
+
+/// A queued message, as the sender reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// Id.
+    pub id: i64,
+    /// Email address.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Queue messages in the caller's transaction.
+pub(crate) async fn enqueue(
+    tx: &mut Tx<'_>,
+    messages: &[OutboxMessage],
+    request_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for m in messages {
+        sqlx::query(
+            "INSERT INTO outbox (channel, recipient, subject, body, request_id, created_at, \
+             next_attempt_at) VALUES ('email', $1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&m.recipient)
+        .bind(&m.subject)
+        .bind(&m.body)
+        .bind(request_id)
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Messages due for (another) attempt, oldest first.
+    pub async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, recipient, subject, body, attempts FROM outbox WHERE sent_at IS NULL \
+             AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QueuedMessage {
+                    id: r.try_get("id")?,
+                    recipient: r.try_get("recipient")?,
+                    subject: r.try_get("subject")?,
+                    body: r.try_get("body")?,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// When the next unsent message is due, if any.
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<String> =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL")
+                .fetch_one(self.sqlite())
+                .await?;
+        Ok(at
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)))
+    }
+
+    /// A message went out.
+    pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET sent_at = $2, attempts = attempts + 1 WHERE id = $1")
+            .bind(id)
+            .bind(ts(now))
+            .execute(self.sqlite())
+            .await?;
+        Ok(())
+    }
+
+    /// An attempt failed: try again at `next`.
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(ts(next))
+        .execute(self.sqlite())
+        .await?;
+        Ok(())
+    }
+
+    /// Unsent messages, and how many of them have failed at least once.
+    pub async fn outbox_backlog(&self) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, COALESCE(SUM(attempts > 0), 0) AS failing FROM outbox \
+             WHERE sent_at IS NULL",
+        )
+        .fetch_one(self.sqlite())
+        .await?;
+        Ok((row.try_get("pending")?, row.try_get("failing")?))
+    }
+
+    /// The email addresses of the enabled users who hold `role` on `day`.
+    pub async fn emails_for_role(
+        &self,
+        role: &str,
+        day: NaiveDate,
+    ) -> Result<Vec<String>, StoreError> {
+        let day = day.to_string();
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT u.email FROM users u JOIN user_roles r ON r.user_id = u.id \
+             WHERE r.role = $1 AND u.disabled = 0 AND u.email IS NOT NULL AND u.email <> '' \
+             AND (r.valid_from IS NULL OR r.valid_from <= $2) \
+             AND (r.valid_until IS NULL OR r.valid_until >= $2) ORDER BY u.email",
+        )
+        .bind(role)
+        .bind(day)
+        .fetch_all(self.sqlite())
+        .await?)
+    }
+}

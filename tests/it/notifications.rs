@@ -1,0 +1,218 @@
+//! Email notifications against a real SMTP server on loopback (Python's aiosmtpd, started by
+//! the test): who gets what along a request, and an outage that loses nothing and blocks
+//! nothing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::harness::*;
+
+/// aiosmtpd printing every message it receives to a file; killed when dropped.
+struct Smtp {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Smtp {
+    fn start(port: u16, log: &Path) -> Smtp {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Debugging",
+            ])
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd is required; the README's test command installs it");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        assert!(
+            eventually(10, || std::net::TcpStream::connect(addr).is_ok()),
+            "aiosmtpd did not start"
+        );
+        Smtp {
+            child,
+            log: log.to_owned(),
+        }
+    }
+
+    /// The messages received so far: (recipients, subject), headers unfolded.
+    fn received(&self) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = text.replace("\r\n", "\n").replace("\n ", " ");
+        text.split("---------- MESSAGE FOLLOWS ----------")
+            .skip(1)
+            .map(|m| {
+                let header = |name: &str| {
+                    m.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .unwrap_or("")
+                        .trim()
+                        .to_owned()
+                };
+                (header("To:"), header("Subject:"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.cli(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn request(name: &str) -> String {
+    format!(
+        r#"{{"kind": "create", "zone": "example.go.id", "name": "{name}",
+        "records": [{{"type": "A", "value": "203.0.113.90", "ttl": 3600}}],
+        "contact": {{"name": "Andi", "email": "andi@dinkes.example", "phone": "+62 811 000"}},
+        "purpose": "Aplikasi layanan", "recommendation_ref": "REK/001/2026",
+        "certificate": false}}"#
+    )
+}
+
+fn attach_letter(d: &Daemon, token: &str, id: i64) {
+    let pdf = d.dir.join("surat.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
+    let r = curl(
+        d,
+        "POST",
+        &format!("/api/v1/requests/{id}/attachments"),
+        Some(token),
+        &["-F", &format!("letter=@{}", pdf.display())],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+}
+
+#[test]
+fn the_people_who_must_act_and_the_applicant_are_emailed() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let smtp_port = free_port();
+    let log = tmp.path().join("smtp.log");
+    let config = format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\n\
+         from = \"Diskominfo <noreply@example.go.id>\"\nretry_base_secs = 1\nretry_max_secs = 2\n"
+    );
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let d = Daemon::start_configured(tmp.path(), dns, Some(&config));
+    let mut smtp = Smtp::start(smtp_port, &log);
+
+    ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    let people = [
+        ("andi", "applicant", "andi@dinkes.example"),
+        ("kadis", "head_of_office", "kadis@kominfo.example"),
+        ("kabid", "head_of_division", "kabid@kominfo.example"),
+        ("teknis", "technical", "teknis@kominfo.example"),
+    ];
+    let mut tokens = Vec::new();
+    for (name, role, email) in people {
+        let mut args = vec!["user", "add", name, "--role", role, "--email", email];
+        if role == "applicant" {
+            args.extend(["--agency", "DINKES"]);
+        }
+        ok(&d, &args);
+        tokens.push(ok(&d, &["token", "create", name]));
+    }
+    let [andi, kadis, kabid, teknis] = [&tokens[0], &tokens[1], &tokens[2], &tokens[3]];
+
+    // A request walks the chain: each step's role is told, then the applicant.
+    let r = post_json(&d, "/api/v1/requests", andi, &request("sipd"));
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_i64().unwrap();
+    attach_letter(&d, andi, id);
+    for token in [kadis, kabid, teknis, kadis] {
+        let r = post_json(&d, &format!("/api/v1/requests/{id}/approve"), token, "{}");
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    let expected = [
+        ("kadis@kominfo.example", "Disposisi"),
+        ("kabid@kominfo.example", "sipd.example.go.id"),
+        ("teknis@kominfo.example", "sipd.example.go.id"),
+        ("kadis@kominfo.example", "sipd.example.go.id"),
+        ("andi@dinkes.example", "selesai"),
+    ];
+    assert!(
+        eventually(15, || smtp.received().len() >= expected.len()),
+        "received {:?}",
+        smtp.received()
+    );
+    let got = smtp.received();
+    for (i, (to, subject)) in expected.iter().enumerate() {
+        assert!(
+            got[i].0.contains(to) && got[i].1.contains(subject),
+            "message {i}: {:?}, expected to {to} about {subject}; all: {got:?}",
+            got[i]
+        );
+    }
+
+    // A return tells the applicant, with the reason.
+    let r = post_json(&d, "/api/v1/requests", andi, &request("simpeg"));
+    let second = r.json["id"].as_i64().unwrap();
+    attach_letter(&d, andi, second);
+    let r = post_json(
+        &d,
+        &format!("/api/v1/requests/{second}/return"),
+        kadis,
+        r#"{"note": "Lengkapi surat rekomendasi", "reason": "no_recommendation"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(eventually(15, || smtp.received().iter().any(|(to, s)| to
+        .contains("andi@")
+        && s.contains("dikembalikan"))));
+
+    // The mail server goes down: the approval still succeeds at once, the message waits.
+    drop(smtp);
+    let before = std::time::Instant::now();
+    let r = post_json(
+        &d,
+        &format!("/api/v1/requests/{second}/resubmit"),
+        andi,
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(before.elapsed() < std::time::Duration::from_secs(5));
+    assert!(eventually(10, || {
+        let (_, body) = http_get(d.api, "/metrics").unwrap();
+        body.lines().any(|l| l == "ranah_outbox_backlog 1")
+            && body
+                .lines()
+                .any(|l| l.starts_with("ranah_outbox_failures_total") && !l.ends_with(" 0"))
+    }));
+    // Back up: the message goes out.
+    smtp = Smtp::start(smtp_port, &log);
+    assert!(
+        eventually(15, || smtp
+            .received()
+            .iter()
+            .any(|(to, s)| to.contains("kadis@") && s.contains("simpeg"))),
+        "{:?}",
+        smtp.received()
+    );
+    assert!(eventually(5, || {
+        let (_, body) = http_get(d.api, "/metrics").unwrap();
+        body.lines().any(|l| l == "ranah_outbox_backlog 0")
+    }));
+}
