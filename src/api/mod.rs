@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod openapi;
 pub mod problem;
+pub mod reports;
 pub mod requests;
 pub mod zones;
 
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(requests::routes())
         .merge(zones::routes())
         .merge(audit::routes())
+        .merge(reports::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::ensure_problem))
         .with_state(state)

@@ -6,7 +6,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, requests, zones};
+use super::{audit, reports, requests, zones};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -36,6 +36,7 @@ use super::{audit, requests, zones};
         zones::unsuspend,
         audit::list,
         audit::verify,
+        reports::service,
     ),
     components(schemas(super::problem::ProblemDetails, super::problem::FieldProblem)),
     modifiers(&BearerAuth),

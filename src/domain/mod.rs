@@ -8,6 +8,7 @@ pub mod audit;
 pub mod calendar;
 pub mod notice;
 pub mod policy;
+pub mod report;
 pub mod request;
 pub mod serial;
 pub mod workflow;

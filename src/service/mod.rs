@@ -2,5 +2,6 @@
 //! the command line call these; they never touch the store or the zones directly for the
 //! workflow.
 
+pub mod reports;
 pub mod requests;
 pub mod subdomains;

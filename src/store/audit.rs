@@ -234,6 +234,21 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// The last event before `t`: its sequence number and hash (the head at that time).
+    pub async fn audit_head_before(
+        &self,
+        t: DateTime<Utc>,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .fetch_optional(self.sqlite())
+        .await?;
+        row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+            .transpose()
+    }
+
     /// Number of events (the last sequence number).
     pub async fn audit_count(&self) -> Result<i64, StoreError> {
         Ok(

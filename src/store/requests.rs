@@ -294,6 +294,25 @@ impl Store {
         Ok(id)
     }
 
+    /// The ids and final states of the requests that finished in `[from, to)`.
+    pub async fn finished_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, status FROM requests WHERE status IN ('completed', 'rejected', \
+             'withdrawn') AND updated_at >= $1 AND updated_at < $2 ORDER BY id",
+        )
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_all(self.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("status")?)))
+            .collect()
+    }
+
     /// One request.
     pub async fn load_request(&self, id: i64) -> Result<Option<StoredRequest>, StoreError> {
         let row = sqlx::query("SELECT * FROM requests WHERE id = $1")

@@ -9,6 +9,7 @@ mod lifecycle;
 mod notifications;
 mod openapi;
 mod publish;
+mod reports;
 mod requests;
 mod secondaries;
 mod zone_files;

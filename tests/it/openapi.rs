@@ -35,13 +35,14 @@ fn the_document_validates_and_lists_every_route() {
         "/api/v1/subdomains/{name}/unsuspend",
         "/api/v1/audit",
         "/api/v1/audit/verify",
+        "/api/v1/reports/service",
         "/metrics",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
     assert_eq!(
         paths.len(),
-        17,
+        18,
         "a route is served but not documented, or the reverse"
     );
     assert_eq!(

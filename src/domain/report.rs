@@ -1,0 +1,266 @@
+//! The monthly service report: per step and in total, how many, the median and 90th-percentile
+//! working time, the share within the time standard, and returns and rejections by reason.
+//!
+//! Working time is the office's time: a step's clock runs from the moment the request reaches
+//! it (submission, the previous approval, or a resubmission after a return) to the decision at
+//! that step, counted in the calendar's working minutes; time spent returned to the applicant
+//! does not count. A request is within the standard in total when every decision it got was
+//! within its step's standard.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::calendar::{Calendar, TimeStandard};
+use super::workflow::Workflow;
+
+/// One history entry of a finished request, as the report reads it.
+#[derive(Debug, Clone)]
+pub struct ReportEvent {
+    /// `submitted`, `approved`, `returned`, `rejected`, `resubmitted`, `withdrawn`, ….
+    pub action: String,
+    /// The step's id, for decisions.
+    pub step: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Reason code, for returns and rejections.
+    pub reason: Option<String>,
+}
+
+/// A request that finished in the month.
+#[derive(Debug, Clone)]
+pub struct FinishedRequest {
+    /// `completed`, `rejected` or `withdrawn`.
+    pub status: String,
+    /// Its history in order.
+    pub events: Vec<ReportEvent>,
+}
+
+/// Count, median, 90th percentile (working minutes) and share within standard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timing {
+    /// Decisions (steps) or requests (total).
+    pub count: usize,
+    /// Median working minutes.
+    pub median_minutes: Option<i64>,
+    /// 90th percentile of working minutes (nearest rank).
+    pub p90_minutes: Option<i64>,
+    /// Share of them within the standard, 0..1.
+    pub within_standard: Option<f64>,
+}
+
+/// One step's line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepLine {
+    /// The step's id.
+    pub step: String,
+    /// Its title.
+    pub title: String,
+    /// Its standard, e.g. `1 working day`.
+    pub standard: String,
+    /// Its figures.
+    #[serde(flatten)]
+    pub timing: Timing,
+}
+
+/// The report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Requests finished in the month, by final state.
+    pub finished: BTreeMap<String, usize>,
+    /// Per step, in workflow order.
+    pub steps: Vec<StepLine>,
+    /// Completed requests, submission to completion.
+    pub total: Timing,
+    /// Returns by reason code.
+    pub returns: BTreeMap<String, usize>,
+    /// Rejections by reason code.
+    pub rejections: BTreeMap<String, usize>,
+}
+
+fn describe(standard: TimeStandard) -> String {
+    match standard {
+        TimeStandard::WorkingHours(1) => "1 working hour".into(),
+        TimeStandard::WorkingHours(h) => format!("{h} working hours"),
+        TimeStandard::WorkingDays(1) => "1 working day".into(),
+        TimeStandard::WorkingDays(d) => format!("{d} working days"),
+    }
+}
+
+fn timing(samples: &[(i64, bool)]) -> Timing {
+    let mut minutes: Vec<i64> = samples.iter().map(|s| s.0).collect();
+    minutes.sort_unstable();
+    let rank = |p: f64| -> Option<i64> {
+        if minutes.is_empty() {
+            return None;
+        }
+        // Nearest rank: the smallest value with at least p of the samples at or below it.
+        let k = ((p * minutes.len() as f64).ceil() as usize).clamp(1, minutes.len());
+        Some(minutes[k - 1])
+    };
+    Timing {
+        count: samples.len(),
+        median_minutes: rank(0.5),
+        p90_minutes: rank(0.9),
+        within_standard: (!samples.is_empty())
+            .then(|| samples.iter().filter(|s| s.1).count() as f64 / samples.len() as f64),
+    }
+}
+
+/// The report of `month` (`YYYY-MM`) over the requests that finished in it.
+pub fn monthly(
+    workflow: &Workflow,
+    calendar: &Calendar,
+    month: &str,
+    requests: &[FinishedRequest],
+) -> ServiceReport {
+    let mut per_step: BTreeMap<&str, Vec<(i64, bool)>> = BTreeMap::new();
+    let mut total = Vec::new();
+    let mut finished = BTreeMap::new();
+    let mut returns = BTreeMap::new();
+    let mut rejections = BTreeMap::new();
+    for r in requests {
+        *finished.entry(r.status.clone()).or_insert(0) += 1;
+        let mut clock: Option<DateTime<Utc>> = None;
+        let mut office_minutes = 0;
+        let mut all_within = true;
+        for e in &r.events {
+            match e.action.as_str() {
+                "submitted" | "resubmitted" => clock = Some(e.at),
+                "approved" | "returned" | "rejected" => {
+                    let step = e
+                        .step
+                        .as_deref()
+                        .and_then(|id| workflow.steps.iter().find(|s| s.id == id));
+                    if let (Some(start), Some(step)) = (clock, step) {
+                        let minutes = calendar.working_minutes_between(start, e.at);
+                        let within = e.at <= calendar.deadline(start, step.standard);
+                        per_step
+                            .entry(step.id.as_str())
+                            .or_default()
+                            .push((minutes, within));
+                        office_minutes += minutes;
+                        all_within &= within;
+                    }
+                    let reason = e.reason.clone().unwrap_or_else(|| "other".into());
+                    match e.action.as_str() {
+                        "returned" => *returns.entry(reason).or_insert(0) += 1,
+                        "rejected" => *rejections.entry(reason).or_insert(0) += 1,
+                        _ => {}
+                    }
+                    // The next step's clock starts at an approval; a return stops it.
+                    clock = (e.action == "approved").then_some(e.at);
+                }
+                _ => {}
+            }
+        }
+        if r.status == "completed" {
+            total.push((office_minutes, all_within));
+        }
+    }
+    ServiceReport {
+        month: month.to_owned(),
+        finished,
+        steps: workflow
+            .steps
+            .iter()
+            .map(|s| StepLine {
+                step: s.id.clone(),
+                title: s.title.clone(),
+                standard: describe(s.standard),
+                timing: timing(per_step.get(s.id.as_str()).map_or(&[][..], Vec::as_slice)),
+            })
+            .collect(),
+        total: timing(&total),
+        returns,
+        rejections,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+        // 2026-11-02 is a Monday; WITA is UTC+8.
+        chrono_tz::Asia::Makassar
+            .with_ymd_and_hms(2026, 11, day, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn ev(action: &str, step: Option<&str>, t: DateTime<Utc>, reason: Option<&str>) -> ReportEvent {
+        ReportEvent {
+            action: action.into(),
+            step: step.map(Into::into),
+            at: t,
+            reason: reason.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn steps_total_and_reasons() {
+        let wf = Workflow::preset("kaltara").unwrap();
+        let cal = Calendar::default_wita([]);
+        let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
+        // Completed: every step one working hour, but a return at the first step waits for the
+        // applicant overnight (not counted).
+        let mut events = vec![
+            ev("submitted", None, at(2, 8, 0), None),
+            ev(
+                "returned",
+                Some(ids[0]),
+                at(2, 9, 0),
+                Some("no_recommendation"),
+            ),
+            ev("resubmitted", None, at(3, 10, 0), None),
+        ];
+        let mut t = at(3, 10, 0);
+        for id in &ids {
+            t += chrono::Duration::hours(1);
+            events.push(ev("approved", Some(id), t, None));
+        }
+        let completed = FinishedRequest {
+            status: "completed".into(),
+            events,
+        };
+        // Rejected at the first step after three working days (over its standard).
+        let rejected = FinishedRequest {
+            status: "rejected".into(),
+            events: vec![
+                ev("submitted", None, at(2, 8, 0), None),
+                ev("rejected", Some(ids[0]), at(5, 8, 0), Some("name_policy")),
+            ],
+        };
+        let r = monthly(&wf, &cal, "2026-11", &[completed, rejected]);
+        assert_eq!(r.finished["completed"], 1);
+        assert_eq!(r.finished["rejected"], 1);
+        assert_eq!(r.returns["no_recommendation"], 1);
+        assert_eq!(r.rejections["name_policy"], 1);
+        let first = &r.steps[0];
+        assert_eq!(first.standard, "3 working hours");
+        // Three decisions at the first step: 60 min, 60 min, 3 days = 3 × 480 min.
+        assert_eq!(first.timing.count, 3);
+        assert_eq!(first.timing.median_minutes, Some(60));
+        assert_eq!(first.timing.p90_minutes, Some(1440));
+        assert_eq!(first.timing.within_standard, Some(2.0 / 3.0));
+        // Total: only the completed request, office time 60 + 60 × steps.
+        assert_eq!(r.total.count, 1);
+        assert_eq!(r.total.median_minutes, Some(60 * (ids.len() as i64 + 1)));
+        assert_eq!(r.total.within_standard, Some(1.0));
+        assert_eq!(r.steps[1].timing.count, 1);
+    }
+
+    #[test]
+    fn an_empty_month() {
+        let wf = Workflow::preset("kaltara").unwrap();
+        let r = monthly(&wf, &Calendar::default_wita([]), "2026-10", &[]);
+        assert_eq!(r.total.count, 0);
+        assert_eq!(r.total.median_minutes, None);
+        assert!(r.steps.iter().all(|s| s.timing.count == 0));
+    }
+}

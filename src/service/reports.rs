@@ -1,0 +1,147 @@
+//! The monthly service report: the finished requests of a month read from the store, the
+//! figures computed by the pure core ([`crate::domain::report`]).
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+
+use super::requests::ServiceError;
+use crate::domain::calendar::Calendar;
+use crate::domain::policy::FieldError;
+use crate::domain::report::{self, FinishedRequest, ReportEvent, ServiceReport};
+use crate::domain::workflow::Workflow;
+use crate::store::Store;
+
+/// The report with the audit trail's head at the month's end.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyReport {
+    /// The figures.
+    #[serde(flatten)]
+    pub report: ServiceReport,
+    /// The calendar's time zone, in which the month is counted.
+    pub time_zone: String,
+    /// The workflow.
+    pub workflow: String,
+    /// The last audit event before the month's end: `{"seq", "hash"}`.
+    pub audit_head: Option<AuditHead>,
+}
+
+/// A point in the audit trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditHead {
+    /// Sequence number.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+}
+
+fn bad_month(month: &str) -> ServiceError {
+    ServiceError::Validation(vec![FieldError {
+        field: "month".into(),
+        code: "invalid_month",
+        message: format!("`{month}`: write YYYY-MM"),
+    }])
+}
+
+/// The month's first instant and the next month's, in the calendar's time zone.
+fn bounds(calendar: &Calendar, month: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    if month.len() != 7 {
+        return None;
+    }
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    let tz = calendar.time_zone();
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some((start(first)?, start(next)?))
+}
+
+/// The report of `month` (`YYYY-MM`).
+pub async fn monthly(
+    store: &Store,
+    workflow: &Workflow,
+    calendar: &Calendar,
+    month: &str,
+) -> Result<MonthlyReport, ServiceError> {
+    let (from, to) = bounds(calendar, month).ok_or_else(|| bad_month(month))?;
+    let mut requests = Vec::new();
+    for (id, status) in store.finished_between(from, to).await? {
+        let events = store
+            .request_history(id)
+            .await?
+            .into_iter()
+            .map(|h| ReportEvent {
+                action: h.entry.action,
+                step: h.entry.step,
+                at: h.entry.at,
+                reason: h.entry.reason,
+            })
+            .collect();
+        requests.push(FinishedRequest { status, events });
+    }
+    let audit_head = store
+        .audit_head_before(to)
+        .await?
+        .map(|(seq, hash)| AuditHead { seq, hash });
+    Ok(MonthlyReport {
+        report: report::monthly(workflow, calendar, month, &requests),
+        time_zone: calendar.time_zone().name().to_owned(),
+        workflow: workflow.name.clone(),
+        audit_head,
+    })
+}
+
+/// The report as CSV: one line per step, one for the total, one per reason code.
+pub fn to_csv(r: &MonthlyReport) -> String {
+    let mut out =
+        String::from("section,step,title,count,median_minutes,p90_minutes,within_standard\n");
+    let num = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let share = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    for s in &r.report.steps {
+        out.push_str(&format!(
+            "step,{},{},{},{},{},{}\n",
+            s.step,
+            quote(&s.title),
+            s.timing.count,
+            num(s.timing.median_minutes),
+            num(s.timing.p90_minutes),
+            share(s.timing.within_standard)
+        ));
+    }
+    let t = &r.report.total;
+    out.push_str(&format!(
+        "total,,,{},{},{},{}\n",
+        t.count,
+        num(t.median_minutes),
+        num(t.p90_minutes),
+        share(t.within_standard)
+    ));
+    for (reason, n) in &r.report.returns {
+        out.push_str(&format!("returned,{reason},,{n},,,\n"));
+    }
+    for (reason, n) in &r.report.rejections {
+        out.push_str(&format!("rejected,{reason},,{n},,,\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_bounds_in_the_office_time_zone() {
+        let cal = Calendar::default_wita([]);
+        let (from, to) = bounds(&cal, "2026-11").unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-10-31T16:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2026-11-30T16:00:00+00:00");
+        let (_, to) = bounds(&cal, "2026-12").unwrap();
+        assert_eq!(to.to_rfc3339(), "2026-12-31T16:00:00+00:00");
+        for bad in ["2026-13", "2026-1", "nope", "2026-11-01"] {
+            assert!(bounds(&cal, bad).is_none(), "{bad}");
+        }
+    }
+}
