@@ -17,6 +17,15 @@ pub struct ZoneLabels {
     pub zone: String,
 }
 
+/// Labels of a request count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `in_review`, `returned`, `completed`, `rejected`, `withdrawn`.
+    pub status: String,
+    /// The step's id (empty when not at a step).
+    pub step: String,
+}
+
 /// Labels of a secondary.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SecondaryLabels {
@@ -80,6 +89,10 @@ pub struct Metrics {
     pub secondary_lag_seconds: Family<SecondaryLabels, Gauge>,
     /// Audit events in the trail.
     pub audit_events: Gauge,
+    /// Requests by state and step.
+    pub requests: Family<RequestLabels, Gauge>,
+    /// Requests past their step's due time.
+    pub requests_overdue: Gauge,
     /// Messages waiting in the outbox.
     pub outbox_backlog: Gauge,
     /// Messages sent.
@@ -160,6 +173,14 @@ impl Metrics {
             "Seconds since the first change the secondary does not have",
             secondary_lag_seconds.clone(),
         );
+        let requests = Family::default();
+        registry.register("requests", "Requests by state and step", requests.clone());
+        let requests_overdue = Gauge::default();
+        registry.register(
+            "requests_overdue",
+            "Requests past their step's due time",
+            requests_overdue.clone(),
+        );
         let audit_events = Gauge::default();
         registry.register(
             "audit_events",
@@ -181,6 +202,8 @@ impl Metrics {
             outbox_failures.clone(),
         );
         Self {
+            requests,
+            requests_overdue,
             audit_events,
             outbox_backlog,
             outbox_sent,

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod reports;
@@ -52,53 +53,12 @@ pub struct AppState {
     pub secondaries: Arc<crate::secondaries::Secondaries>,
 }
 
-/// Prometheus metrics in the text format; state gauges are set from the current state first.
-#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format: zones, secondaries, NOTIFY, transfers, TSIG failures", content_type = "text/plain", body = String)))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let zones = state.requests.publisher().zones();
-    for origin in zones.origins() {
-        if let Some(zone) = zones.get(&origin) {
-            let view = zone.view();
-            let labels = crate::metrics::ZoneLabels {
-                zone: crate::metrics::zone_label(&origin.to_string()),
-            };
-            state
-                .metrics
-                .zone_serial
-                .get_or_create(&labels)
-                .set(i64::from(view.serial()));
-            state
-                .metrics
-                .zone_records
-                .get_or_create(&labels)
-                .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
-        }
-    }
-    state.secondaries.refresh_gauges().await;
-    let store = &state.readiness.store;
-    if let Ok((pending, _)) = store.outbox_backlog().await {
-        state.metrics.outbox_backlog.set(pending);
-    }
-    if let Ok(events) = store.audit_count().await {
-        state.metrics.audit_events.set(events);
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
-}
-
 /// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::viewer))
         .merge(requests::routes())

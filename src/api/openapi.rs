@@ -20,7 +20,7 @@ use super::{audit, reports, requests, zones};
     paths(
         super::healthz,
         super::readyz,
-        super::metrics,
+        super::metrics::metrics,
         requests::submit,
         requests::list,
         requests::read,

@@ -105,6 +105,25 @@ fn the_month_in_figures() {
     assert!(lines.iter().any(|l| l.starts_with("total,,,1,")), "{csv}");
     assert!(lines.contains(&"rejected,name_policy,,1,,,"), "{csv}");
 
+    // The metrics count requests by state and step.
+    let (_, metrics) = http_get(d.api, "/metrics").unwrap();
+    for line in [
+        "ranah_requests{status=\"completed\",step=\"\"} 1",
+        "ranah_requests{status=\"rejected\",step=\"\"} 1",
+        "ranah_requests{status=\"in_review\",step=\"disposition\"} 0",
+        "ranah_requests_overdue 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing:\n{metrics}"
+        );
+    }
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ranah_audit_events "))
+    );
+
     // Not for applicants; a bad month is a 422 problem, a missing one a 400.
     assert_eq!(curl(&d, "GET", &url, Some(andi), &[]).status, 403);
     let r = curl(

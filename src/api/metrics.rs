@@ -1,0 +1,100 @@
+//! `GET /metrics`: Prometheus text format. Counters are kept as things happen; the gauges of
+//! state (zones, secondaries, requests, outbox, audit trail) are set from the current state
+//! on each read.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// Prometheus metrics in the text format; state gauges are set from the current state first.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format: zones, secondaries, NOTIFY, transfers, TSIG failures", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let zones = state.requests.publisher().zones();
+    for origin in zones.origins() {
+        if let Some(zone) = zones.get(&origin) {
+            let view = zone.view();
+            let labels = crate::metrics::ZoneLabels {
+                zone: crate::metrics::zone_label(&origin.to_string()),
+            };
+            state
+                .metrics
+                .zone_serial
+                .get_or_create(&labels)
+                .set(i64::from(view.serial()));
+            state
+                .metrics
+                .zone_records
+                .get_or_create(&labels)
+                .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
+        }
+    }
+    state.secondaries.refresh_gauges().await;
+    let store = &state.readiness.store;
+    if let Ok((pending, _)) = store.outbox_backlog().await {
+        state.metrics.outbox_backlog.set(pending);
+    }
+    if let Ok(events) = store.audit_count().await {
+        state.metrics.audit_events.set(events);
+    }
+    if let Ok(requests) = store.list_requests(None, None).await {
+        let wf = state.requests.workflow();
+        let now = chrono::Utc::now();
+        let mut counts: std::collections::HashMap<crate::metrics::RequestLabels, i64> =
+            std::collections::HashMap::new();
+        // Every known state and step appears, at 0 when empty, so that dashboards see them.
+        for status in [
+            "in_review",
+            "returned",
+            "completed",
+            "rejected",
+            "withdrawn",
+        ] {
+            let steps: Vec<String> = if status == "in_review" || status == "returned" {
+                wf.steps.iter().map(|s| s.id.clone()).collect()
+            } else {
+                vec![String::new()]
+            };
+            for step in steps {
+                counts.insert(
+                    crate::metrics::RequestLabels {
+                        status: status.into(),
+                        step,
+                    },
+                    0,
+                );
+            }
+        }
+        let mut overdue = 0;
+        for r in &requests {
+            let step = r
+                .state
+                .step
+                .and_then(|i| wf.steps.get(i))
+                .map(|s| s.id.clone())
+                .unwrap_or_default();
+            *counts
+                .entry(crate::metrics::RequestLabels {
+                    status: r.state.status.as_str().into(),
+                    step,
+                })
+                .or_insert(0) += 1;
+            if crate::domain::request::is_overdue(&r.state, wf, &state.calendar, now) {
+                overdue += 1;
+            }
+        }
+        for (labels, n) in counts {
+            state.metrics.requests.get_or_create(&labels).set(n);
+        }
+        state.metrics.requests_overdue.set(overdue);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
