@@ -284,8 +284,28 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
             missing.push(anchor.clone());
         }
     }
+    let mut bad_checkpoints = Vec::new();
+    let checkpoints = store.checkpoints().await?;
+    for c in &checkpoints {
+        let ok = crate::checkpoint::signature_valid(c) && store.audit_has(c.seq, &c.hash).await?;
+        if !ok {
+            println!("checkpoint {} {} (seq {}): BAD", c.kind, c.label, c.seq);
+            bad_checkpoints.push(format!("{} {}", c.kind, c.label));
+        }
+    }
+    println!(
+        "signed checkpoints: {} checked, {} bad",
+        checkpoints.len(),
+        bad_checkpoints.len()
+    );
     if let Some(seq) = verification.first_bad {
         bail!("the audit trail is broken at sequence {seq}");
+    }
+    if !bad_checkpoints.is_empty() {
+        bail!(
+            "signed checkpoints that do not verify: {}",
+            bad_checkpoints.join(", ")
+        );
     }
     if !missing.is_empty() {
         bail!("heads not in the chain: {}", missing.join(", "));

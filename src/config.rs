@@ -127,10 +127,23 @@ pub struct ConfigLayer {
     /// Outgoing mail.
     #[serde(default)]
     pub smtp: SmtpLayer,
+    /// The audit trail's signed checkpoints.
+    #[serde(default)]
+    pub audit: AuditLayer,
     /// TSIG keys (`[[tsig_keys]]`).
     pub tsig_keys: Option<Vec<TsigKeyLayer>>,
     /// Secondaries per zone (`[[secondaries]]`).
     pub secondaries: Option<Vec<SecondaryLayer>>,
+}
+
+/// `[audit]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditLayer {
+    /// Ed25519 seed (base64 of 32 bytes) that signs the trail's head daily and per month.
+    pub signing_key: Option<Secret>,
+    /// The variable holding the seed, instead of `signing_key`.
+    pub signing_key_env: Option<String>,
 }
 
 /// `[smtp]` table.
@@ -395,6 +408,8 @@ impl ConfigLayer {
             later.dns.secondary_poll_secs,
         );
         pick(&mut self.tsig_keys, later.tsig_keys);
+        pick(&mut self.audit.signing_key, later.audit.signing_key);
+        pick(&mut self.audit.signing_key_env, later.audit.signing_key_env);
         pick(&mut self.smtp.host, later.smtp.host);
         pick(&mut self.smtp.port, later.smtp.port);
         pick(&mut self.smtp.tls, later.smtp.tls);
@@ -483,6 +498,30 @@ impl ConfigLayer {
             |name| std::env::var(name).ok(),
         )?;
         let smtp = resolve_smtp(&self.smtp, |name| std::env::var(name).ok())?;
+        let audit_signing_key = match (&self.audit.signing_key, &self.audit.signing_key_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "audit.signing_key".into(),
+                    message: "set `signing_key` or `signing_key_env`, not both".into(),
+                });
+            }
+            (Some(k), None) => Some(k.clone()),
+            (None, Some(var)) => Some(Secret::new(std::env::var(var).map_err(|_| {
+                ConfigError::Invalid {
+                    key: "audit.signing_key_env".into(),
+                    message: format!("the variable {var} is not set"),
+                }
+            })?)),
+            (None, None) => None,
+        };
+        if let Some(key) = &audit_signing_key {
+            crate::checkpoint::Signer::from_base64(key.expose()).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "audit.signing_key".into(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
         let secondary_poll_secs = self.dns.secondary_poll_secs.unwrap_or(30);
         if secondary_poll_secs == 0 {
             return Err(ConfigError::Invalid {
@@ -541,6 +580,7 @@ impl ConfigLayer {
                 secondary_poll_secs,
             },
             smtp,
+            audit_signing_key,
             tsig_keys: transfers.0,
             secondaries: transfers.1,
             api: ApiConfig {
@@ -629,6 +669,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Outgoing mail; `None` when no server is configured.
     pub smtp: Option<SmtpConfig>,
+    /// The key that signs the audit trail's checkpoints (redacted in output).
+    pub audit_signing_key: Option<Secret>,
     /// TSIG keys.
     pub tsig_keys: Vec<TsigKeyConfig>,
     /// Secondaries.

@@ -134,6 +134,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     let subdomains = Arc::new(Subdomains::new(store.clone(), publisher.clone()));
+    let signer = match &config.audit_signing_key {
+        Some(key) => Some(Arc::new(crate::checkpoint::Signer::from_base64(
+            key.expose(),
+        )?)),
+        None => None,
+    };
     let app = api::router(AppState {
         readiness: readiness.clone(),
         subdomains,
@@ -142,6 +148,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         data_dir: config.data_dir.clone(),
         metrics,
         secondaries: secondaries.clone(),
+        signer: signer.clone(),
+    });
+    let signer_task = signer.map(|s| {
+        tokio::spawn(s.run(
+            store.clone(),
+            Arc::new(config.calendar.clone()),
+            shutdown_rx.clone(),
+        ))
     });
     let secondaries_task = tokio::spawn(secondaries.run(shutdown_rx.clone()));
     let mut http_shutdown = shutdown_rx.clone();
@@ -190,6 +204,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = secondaries_task.await;
     if let Some(mailer) = mailer {
         let _ = mailer.await;
+    }
+    if let Some(task) = signer_task {
+        let _ = task.await;
     }
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),

@@ -14,6 +14,7 @@
 //! | [`service`] | workflow services: load → decide → persist in one transaction → publish | domain, store, publish |
 //! | [`secondaries`] | NOTIFY, SOA polls of secondaries, their state | dns, store, metrics |
 //! | [`metrics`] | Prometheus metrics for `/metrics` | prometheus-client |
+//! | [`checkpoint`] | Ed25519-signed checkpoints of the audit trail's head | store, domain |
 //! | [`notify`] | delivery of the outbox by SMTP, with retries | store, lettre |
 //! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
 //! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
@@ -27,6 +28,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod daemon;

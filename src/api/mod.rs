@@ -51,6 +51,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The secondaries and their state.
     pub secondaries: Arc<crate::secondaries::Secondaries>,
+    /// The key that signs the audit trail's checkpoints, if configured.
+    pub signer: Option<Arc<crate::checkpoint::Signer>>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.

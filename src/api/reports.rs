@@ -50,6 +50,7 @@ pub(crate) async fn service(
         state.requests.workflow(),
         &state.calendar,
         &q.month,
+        state.signer.as_deref(),
     )
     .await?;
     let wants_csv = headers

@@ -117,6 +117,13 @@ pub fn verify<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Verificat
     }
 }
 
+/// The text a checkpoint signs: the kind (`daily`, `monthly`), its label (date or month), and
+/// the head. Plain and line-based so that it can be checked with any Ed25519 tool
+/// (docs/audit.md).
+pub fn checkpoint_text(kind: &str, label: &str, seq: i64, hash: &str) -> String {
+    format!("ranah-audit-checkpoint\n{kind} {label}\nseq={seq}\nhead={hash}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,13 +25,17 @@ pub struct MonthlyReport {
     pub audit_head: Option<AuditHead>,
 }
 
-/// A point in the audit trail.
+/// A point in the audit trail, signed when the month is over and a key is configured.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditHead {
     /// Sequence number.
     pub seq: i64,
     /// Its hash.
     pub hash: String,
+    /// The Ed25519 signature over the checkpoint text (docs/audit.md), hex.
+    pub signature: Option<String>,
+    /// The public key, hex.
+    pub public_key: Option<String>,
 }
 
 fn bad_month(month: &str) -> ServiceError {
@@ -64,6 +68,7 @@ pub async fn monthly(
     workflow: &Workflow,
     calendar: &Calendar,
     month: &str,
+    signer: Option<&crate::checkpoint::Signer>,
 ) -> Result<MonthlyReport, ServiceError> {
     let (from, to) = bounds(calendar, month).ok_or_else(|| bad_month(month))?;
     let mut requests = Vec::new();
@@ -81,10 +86,32 @@ pub async fn monthly(
             .collect();
         requests.push(FinishedRequest { status, events });
     }
-    let audit_head = store
+    let mut audit_head = store
         .audit_head_before(to)
         .await?
-        .map(|(seq, hash)| AuditHead { seq, hash });
+        .map(|(seq, hash)| AuditHead {
+            seq,
+            hash,
+            signature: None,
+            public_key: None,
+        });
+    // A month that is over gets its head signed once; the signature is kept and shown again.
+    if let (Some(head), Some(signer)) = (audit_head.as_mut(), signer)
+        && to <= Utc::now()
+    {
+        let checkpoint = match store.checkpoint("monthly", month).await? {
+            Some(c) => c,
+            None => {
+                let c = signer.sign("monthly", month, head.seq, &head.hash, Utc::now());
+                store.save_checkpoint(&c).await?;
+                c
+            }
+        };
+        head.seq = checkpoint.seq;
+        head.hash = checkpoint.hash;
+        head.signature = Some(checkpoint.signature);
+        head.public_key = Some(checkpoint.public_key);
+    }
     Ok(MonthlyReport {
         report: report::monthly(workflow, calendar, month, &requests),
         time_zone: calendar.time_zone().name().to_owned(),

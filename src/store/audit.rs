@@ -281,3 +281,84 @@ impl Store {
         Ok(found.as_deref() == Some(hash))
     }
 }
+
+/// A signed checkpoint of the trail's head.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Checkpoint {
+    /// `daily` or `monthly`.
+    pub kind: String,
+    /// The date or month.
+    pub label: String,
+    /// The head's sequence number.
+    pub seq: i64,
+    /// The head's hash.
+    pub hash: String,
+    /// When it was signed.
+    pub signed_at: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    /// Signature over [`crate::domain::audit::checkpoint_text`], hex.
+    pub signature: String,
+}
+
+impl Store {
+    /// Keep a checkpoint; `false` when one of that kind and label exists already.
+    pub async fn save_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO audit_checkpoints (kind, label, seq, hash, signed_at, public_key, \
+             signature) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kind, label) DO NOTHING",
+        )
+        .bind(&c.kind)
+        .bind(&c.label)
+        .bind(c.seq)
+        .bind(&c.hash)
+        .bind(&c.signed_at)
+        .bind(&c.public_key)
+        .bind(&c.signature)
+        .execute(self.sqlite())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The checkpoint of this kind and label.
+    pub async fn checkpoint(
+        &self,
+        kind: &str,
+        label: &str,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(self
+            .checkpoints()
+            .await?
+            .into_iter()
+            .find(|c| c.kind == kind && c.label == label))
+    }
+
+    /// Every checkpoint, oldest first.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_checkpoints ORDER BY id")
+            .fetch_all(self.sqlite())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Checkpoint {
+                    kind: r.try_get("kind")?,
+                    label: r.try_get("label")?,
+                    seq: r.try_get("seq")?,
+                    hash: r.try_get("hash")?,
+                    signed_at: r.try_get("signed_at")?,
+                    public_key: r.try_get("public_key")?,
+                    signature: r.try_get("signature")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The current head: the last event's sequence number and hash.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(self.sqlite())
+            .await?;
+        row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+            .transpose()
+    }
+}

@@ -3,7 +3,7 @@
 //! reordering of the stored rows (the guarding triggers dropped first, as an intruder would) is
 //! found and named.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -317,4 +317,153 @@ fn every_action_is_in_a_verifiable_chain() {
         );
         assert_eq!(recompute(&db), format!("bad {bad}"), "{sql}");
     }
+}
+
+/// An Ed25519 public key (hex) as a PEM file openssl reads.
+fn public_pem(dir: &Path, hex_key: &str) -> PathBuf {
+    use base64::Engine as _;
+    let mut der = hex::decode("302a300506032b6570032100").unwrap();
+    der.extend(hex::decode(hex_key).unwrap());
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der)
+    );
+    let file = dir.join("audit-public.pem");
+    std::fs::write(&file, pem).unwrap();
+    file
+}
+
+/// Check a checkpoint's signature with openssl, not ranah's code.
+fn openssl_verifies(dir: &Path, c: &Value) -> bool {
+    let text = format!(
+        "ranah-audit-checkpoint\n{} {}\nseq={}\nhead={}\n",
+        c["kind"].as_str().unwrap(),
+        c["label"].as_str().unwrap(),
+        c["seq"],
+        c["hash"].as_str().unwrap()
+    );
+    std::fs::write(dir.join("checkpoint.txt"), text).unwrap();
+    std::fs::write(
+        dir.join("checkpoint.sig"),
+        hex::decode(c["signature"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let pem = public_pem(dir, c["public_key"].as_str().unwrap());
+    Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+        .arg(&pem)
+        .arg("-rawin")
+        .arg("-in")
+        .arg(dir.join("checkpoint.txt"))
+        .arg("-sigfile")
+        .arg(dir.join("checkpoint.sig"))
+        .output()
+        .expect("openssl is required for this test")
+        .status
+        .success()
+}
+
+#[test]
+fn the_head_is_signed_daily_and_checked() {
+    use base64::Engine as _;
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let seed = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let config = format!("[audit]\nsigning_key = \"{seed}\"\n");
+    let dns: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let mut d = Daemon::start_configured(tmp.path(), dns, Some(&config));
+    // The daily checkpoint is signed at start.
+    assert!(eventually(10, || {
+        let (ok, _, text) = verify_cli(&d.dir, &[]);
+        ok && text.contains("signed checkpoints: 1 checked, 0 bad")
+    }));
+    d.stop();
+    let db = d.dir.join("data/ranah.db");
+    let row = python(&[
+        "-c",
+        "import json, sqlite3, sys\n\
+         db = sqlite3.connect(sys.argv[1])\n\
+         r = db.execute('SELECT kind, label, seq, hash, public_key, signature FROM audit_checkpoints').fetchone()\n\
+         print(json.dumps(dict(zip(['kind', 'label', 'seq', 'hash', 'public_key', 'signature'], r))))",
+        db.to_str().unwrap(),
+    ]);
+    let checkpoint: Value = serde_json::from_str(&row).unwrap();
+    assert_eq!(checkpoint["kind"], "daily");
+    assert!(openssl_verifies(tmp.path(), &checkpoint), "{checkpoint}");
+
+    // A forged checkpoint (another head) does not verify.
+    let copy = copy_of(&d.dir);
+    tamper_checkpoints(
+        &copy.path().join("data/ranah.db"),
+        "UPDATE audit_checkpoints SET seq = seq - 1",
+    );
+    let (ok, _, text) = verify_cli(copy.path(), &[]);
+    assert!(!ok && text.contains("do not verify"), "{text}");
+}
+
+fn tamper_checkpoints(db: &Path, sql: &str) {
+    let script = "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1])\n\
+         db.executescript('DROP TRIGGER audit_checkpoints_no_update; ' + sys.argv[2])\n\
+         db.commit()\n";
+    python(&["-c", script, db.to_str().unwrap(), sql]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_month_is_signed_in_its_report() {
+    use base64::Engine as _;
+    use chrono::TimeZone;
+    let env = in_process().await;
+    let store = &env.store;
+    // Events in October (office time), then one in November.
+    let october = chrono::Utc.with_ymd_and_hms(2026, 10, 20, 2, 0, 0).unwrap();
+    for i in 0..3 {
+        let entry =
+            ranah::store::AuditEntry::cli("test.event", format!("t/{i}"), serde_json::json!({}));
+        store.audit(&entry, october).await.unwrap();
+    }
+    let november = chrono::Utc.with_ymd_and_hms(2026, 11, 2, 2, 0, 0).unwrap();
+    let entry = ranah::store::AuditEntry::cli("test.event", "t/late", serde_json::json!({}));
+    store.audit(&entry, november).await.unwrap();
+
+    let signer = ranah::checkpoint::Signer::from_base64(
+        &base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+    )
+    .unwrap();
+    let workflow = ranah::domain::workflow::Workflow::preset("kaltara").unwrap();
+    let calendar = ranah::domain::calendar::Calendar::default_wita([]);
+    let report =
+        ranah::service::reports::monthly(store, &workflow, &calendar, "2026-10", Some(&signer))
+            .await
+            .unwrap();
+    let head = report.audit_head.unwrap();
+    // The head at October's end is the last October event.
+    let events = store
+        .audit_events(&ranah::store::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let last_october = events
+        .iter()
+        .rev()
+        .find(|e| e.at.starts_with("2026-10"))
+        .unwrap();
+    assert_eq!(
+        (head.seq, head.hash.as_str()),
+        (last_october.seq, last_october.hash.as_str())
+    );
+    let c = serde_json::json!({
+        "kind": "monthly", "label": "2026-10", "seq": head.seq, "hash": head.hash,
+        "public_key": head.public_key.unwrap(), "signature": head.signature.unwrap(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    assert!(openssl_verifies(dir.path(), &c));
+    // The current month is not over: its head is not signed.
+    let month = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m")
+        .to_string();
+    let now = ranah::service::reports::monthly(store, &workflow, &calendar, &month, Some(&signer))
+        .await
+        .unwrap();
+    assert!(now.audit_head.unwrap().signature.is_none());
 }
