@@ -130,10 +130,42 @@ pub struct ConfigLayer {
     /// The audit trail's signed checkpoints.
     #[serde(default)]
     pub audit: AuditLayer,
+    /// A webhook called on every request transition.
+    #[serde(default)]
+    pub webhook: WebhookLayer,
     /// TSIG keys (`[[tsig_keys]]`).
     pub tsig_keys: Option<Vec<TsigKeyLayer>>,
     /// Secondaries per zone (`[[secondaries]]`).
     pub secondaries: Option<Vec<SecondaryLayer>>,
+}
+
+/// `[webhook]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookLayer {
+    /// Where the JSON is POSTed; without it no webhook is called.
+    pub url: Option<String>,
+    /// The HMAC-SHA256 key of the `X-Ranah-Signature` header.
+    pub secret: Option<Secret>,
+    /// The variable holding the key, instead of `secret`.
+    pub secret_env: Option<String>,
+    /// First retry delay in seconds (doubles with each failure).
+    pub retry_base_secs: Option<u64>,
+    /// Longest retry delay in seconds.
+    pub retry_max_secs: Option<u64>,
+}
+
+/// `[webhook]`, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct WebhookConfig {
+    /// URL.
+    pub url: String,
+    /// HMAC key (redacted in output).
+    pub secret: Secret,
+    /// First retry delay.
+    pub retry_base_secs: u64,
+    /// Longest retry delay.
+    pub retry_max_secs: u64,
 }
 
 /// `[audit]` table.
@@ -408,6 +440,17 @@ impl ConfigLayer {
             later.dns.secondary_poll_secs,
         );
         pick(&mut self.tsig_keys, later.tsig_keys);
+        pick(&mut self.webhook.url, later.webhook.url);
+        pick(&mut self.webhook.secret, later.webhook.secret);
+        pick(&mut self.webhook.secret_env, later.webhook.secret_env);
+        pick(
+            &mut self.webhook.retry_base_secs,
+            later.webhook.retry_base_secs,
+        );
+        pick(
+            &mut self.webhook.retry_max_secs,
+            later.webhook.retry_max_secs,
+        );
         pick(&mut self.audit.signing_key, later.audit.signing_key);
         pick(&mut self.audit.signing_key_env, later.audit.signing_key_env);
         pick(&mut self.smtp.host, later.smtp.host);
@@ -498,6 +541,7 @@ impl ConfigLayer {
             |name| std::env::var(name).ok(),
         )?;
         let smtp = resolve_smtp(&self.smtp, |name| std::env::var(name).ok())?;
+        let webhook = resolve_webhook(&self.webhook, |name| std::env::var(name).ok())?;
         let audit_signing_key = match (&self.audit.signing_key, &self.audit.signing_key_env) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Invalid {
@@ -580,6 +624,7 @@ impl ConfigLayer {
                 secondary_poll_secs,
             },
             smtp,
+            webhook,
             audit_signing_key,
             tsig_keys: transfers.0,
             secondaries: transfers.1,
@@ -669,6 +714,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Outgoing mail; `None` when no server is configured.
     pub smtp: Option<SmtpConfig>,
+    /// The webhook; `None` when not configured.
+    pub webhook: Option<WebhookConfig>,
     /// The key that signs the audit trail's checkpoints (redacted in output).
     pub audit_signing_key: Option<Secret>,
     /// TSIG keys.
@@ -737,6 +784,49 @@ pub struct SecondaryConfig {
     pub allow_transfer: Vec<ipnet::IpNet>,
     /// Its key's name.
     pub tsig_key: Option<String>,
+}
+
+fn resolve_webhook(
+    layer: &WebhookLayer,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<WebhookConfig>, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: format!("webhook.{key}"),
+        message,
+    };
+    let Some(url) = layer.url.clone().filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(invalid("url", format!("`{url}` is not an http(s) URL")));
+    }
+    let secret = match (&layer.secret, &layer.secret_env) {
+        (Some(s), None) => s.clone(),
+        (None, Some(var)) => Secret::new(
+            env(var)
+                .ok_or_else(|| invalid("secret_env", format!("the variable {var} is not set")))?,
+        ),
+        _ => {
+            return Err(invalid(
+                "secret",
+                "set exactly one of `secret` and `secret_env`: calls are signed".into(),
+            ));
+        }
+    };
+    let retry_base_secs = layer.retry_base_secs.unwrap_or(30);
+    let retry_max_secs = layer.retry_max_secs.unwrap_or(3600);
+    if retry_base_secs == 0 || retry_max_secs < retry_base_secs {
+        return Err(invalid(
+            "retry_base_secs",
+            "must be at least 1 and at most retry_max_secs".into(),
+        ));
+    }
+    Ok(Some(WebhookConfig {
+        url,
+        secret,
+        retry_base_secs,
+        retry_max_secs,
+    }))
 }
 
 fn resolve_smtp(

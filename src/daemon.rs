@@ -94,23 +94,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             calendar.clone(),
             config.policy.clone(),
         )
-        .with_notifications(config.smtp.is_some()),
+        .with_notifications(config.smtp.is_some())
+        .with_webhook(config.webhook.as_ref().map(|w| w.url.clone())),
     );
-    let mailer = match &config.smtp {
-        Some(smtp) => {
-            let mailer = Arc::new(crate::notify::Mailer::new(smtp)?);
-            tracing::info!(host = %smtp.host, port = smtp.port, "email notifications on");
-            Some(tokio::spawn(mailer.run(
-                store.clone(),
-                metrics.clone(),
-                shutdown_rx.clone(),
-            )))
-        }
-        None => {
-            tracing::info!("no [smtp] server configured: no email notifications are queued");
-            None
-        }
+    let courier = crate::notify::Courier {
+        mailer: config
+            .smtp
+            .as_ref()
+            .map(crate::notify::Mailer::new)
+            .transpose()?,
+        webhook: config
+            .webhook
+            .as_ref()
+            .map(crate::notify::Webhook::new)
+            .transpose()?,
     };
+    if let Some(smtp) = &config.smtp {
+        tracing::info!(host = %smtp.host, port = smtp.port, "email notifications on");
+    } else {
+        tracing::info!("no [smtp] server configured: no email notifications are queued");
+    }
+    let courier_task =
+        tokio::spawn(Arc::new(courier).run(store.clone(), metrics.clone(), shutdown_rx.clone()));
     // Requests left returned too long are withdrawn; checked every quarter hour.
     let sweeper_requests = requests.clone();
     let mut sweeper_shutdown = shutdown_rx.clone();
@@ -202,9 +207,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = sync.await;
     let _ = sweeper.await;
     let _ = secondaries_task.await;
-    if let Some(mailer) = mailer {
-        let _ = mailer.await;
-    }
+    let _ = courier_task.await;
     if let Some(task) = signer_task {
         let _ = task.await;
     }

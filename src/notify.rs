@@ -1,4 +1,5 @@
-//! Delivery of the outbox: emails through SMTP (lettre), with retries.
+//! Delivery of the outbox: emails through SMTP (lettre) and webhook calls (reqwest), with
+//! retries.
 //!
 //! Messages are queued in the store in the same transaction as the change they announce; this
 //! sender delivers what is due, oldest first, and on failure tries again after a delay that
@@ -15,7 +16,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;
 
-use crate::config::{SmtpConfig, SmtpTls};
+use crate::config::{SmtpConfig, SmtpTls, WebhookConfig};
 use crate::metrics::Metrics;
 use crate::store::{QueuedMessage, Store};
 
@@ -92,8 +93,7 @@ impl Mailer {
 
     /// The delay before attempt `attempts + 1`.
     fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX);
-        self.retry_base.saturating_mul(factor).min(self.retry_max)
+        backoff(self.retry_base, self.retry_max, attempts)
     }
 
     #[cfg(test)]
@@ -129,6 +129,89 @@ impl Mailer {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+}
+
+/// Calls of the webhook: a JSON POST signed with HMAC-SHA256 of the body.
+pub struct Webhook {
+    client: reqwest::Client,
+    secret: Vec<u8>,
+    retry_base: Duration,
+    retry_max: Duration,
+}
+
+/// The header that carries the signature: `sha256=<hex of HMAC-SHA256(secret, body)>`.
+pub const SIGNATURE_HEADER: &str = "X-Ranah-Signature";
+
+impl Webhook {
+    /// A webhook caller.
+    pub fn new(config: &WebhookConfig) -> Result<Self, MailerError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| MailerError::Transport {
+                host: config.url.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            client,
+            secret: config.secret.expose().as_bytes().to_vec(),
+            retry_base: Duration::from_secs(config.retry_base_secs),
+            retry_max: Duration::from_secs(config.retry_max_secs),
+        })
+    }
+
+    /// The signature header's value for `body`.
+    pub fn signature(&self, body: &[u8]) -> String {
+        use hmac::Mac as _;
+        // HMAC accepts keys of any length.
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    async fn send(&self, m: &QueuedMessage) -> Result<(), String> {
+        let response = self
+            .client
+            .post(&m.recipient)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, self.signature(m.body.as_bytes()))
+            .header("X-Ranah-Delivery", m.id.to_string())
+            .header("X-Ranah-Event", &m.subject)
+            .body(m.body.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("answered {}", response.status()))
+        }
+    }
+}
+
+/// Delivers the outbox: emails through the mailer, calls through the webhook.
+pub struct Courier {
+    /// SMTP, if configured.
+    pub mailer: Option<Mailer>,
+    /// The webhook, if configured.
+    pub webhook: Option<Webhook>,
+}
+
+impl Courier {
+    async fn deliver(&self, m: &QueuedMessage) -> (Result<(), String>, Duration) {
+        match (m.channel.as_str(), &self.mailer, &self.webhook) {
+            ("email", Some(mailer), _) => (mailer.send(m).await, mailer.backoff(m.attempts)),
+            ("webhook", _, Some(webhook)) => {
+                let delay = backoff(webhook.retry_base, webhook.retry_max, m.attempts);
+                (webhook.send(m).await, delay)
+            }
+            (channel, _, _) => (
+                Err(format!("no {channel} transport is configured")),
+                Duration::from_secs(3600),
+            ),
+        }
+    }
 
     /// Deliver due messages until `shutdown`.
     pub async fn run(
@@ -152,20 +235,20 @@ impl Mailer {
                 }
             };
             for m in due {
-                let result = self.send(&m).await;
+                let (result, delay) = self.deliver(&m).await;
                 let now = Utc::now();
                 let saved = match &result {
                     Ok(()) => {
                         metrics.outbox_sent.inc();
-                        tracing::info!(id = m.id, to = %m.recipient, "email sent");
+                        tracing::info!(id = m.id, channel = %m.channel, to = %m.recipient, "message delivered");
                         store.mark_sent(m.id, now).await
                     }
                     Err(error) => {
                         metrics.outbox_failures.inc();
-                        let delay = self.backoff(m.attempts);
                         tracing::warn!(
-                            id = m.id, to = %m.recipient, attempt = m.attempts + 1, %error,
-                            retry_in_secs = delay.as_secs(), "email not sent"
+                            id = m.id, channel = %m.channel, to = %m.recipient,
+                            attempt = m.attempts + 1, %error,
+                            retry_in_secs = delay.as_secs(), "message not delivered"
                         );
                         let next = now
                             + chrono::Duration::from_std(delay)
@@ -179,6 +262,12 @@ impl Mailer {
             }
         }
     }
+}
+
+/// The delay before attempt `attempts + 1`: `base` doubled per failure, at most `max`.
+fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
+    let factor = 1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX);
+    base.saturating_mul(factor).min(max)
 }
 
 #[cfg(test)]

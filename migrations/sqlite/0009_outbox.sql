@@ -1,9 +1,9 @@
--- Messages waiting to be sent (email now; webhooks can join), written in the same transaction
+-- Messages waiting to be sent (emails and webhook calls), written in the same transaction
 -- as the change they announce, so that a mail server outage loses nothing and never blocks
 -- the change. A sender in the daemon delivers them with retries.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
-    channel         TEXT    NOT NULL CHECK (channel IN ('email')),
+    channel         TEXT    NOT NULL CHECK (channel IN ('email', 'webhook')),
     recipient       TEXT    NOT NULL,
     subject         TEXT    NOT NULL,
     body            TEXT    NOT NULL,

@@ -165,6 +165,8 @@ pub struct Requests {
     policy: Policy,
     /// Whether transitions queue emails (an SMTP server is configured).
     notifications: bool,
+    /// The webhook called on each transition, if any.
+    webhook: Option<String>,
 }
 
 fn actor(caller: &Authenticated) -> Actor {
@@ -203,7 +205,49 @@ impl Requests {
             calendar,
             policy,
             notifications: false,
+            webhook: None,
         }
+    }
+
+    /// Call this webhook (through the outbox) on each transition.
+    pub fn with_webhook(mut self, url: Option<String>) -> Self {
+        self.webhook = url;
+        self
+    }
+
+    /// The webhook call announcing a transition: the request, its state, and the history
+    /// entries the transition appended. `id` is `None` for a submission (the store fills it in).
+    fn webhook_message(
+        &self,
+        id: Option<i64>,
+        data: &RequestData,
+        state: &Request,
+        history: &[HistoryEntry],
+    ) -> Option<OutboxMessage> {
+        let url = self.webhook.clone()?;
+        let action = history.last().map_or("changed", |h| h.action.as_str());
+        let request = match id {
+            Some(id) => serde_json::json!(id),
+            None => serde_json::json!("{{request_id}}"),
+        };
+        let payload = serde_json::json!({
+            "type": format!("request.{action}"),
+            "request": request,
+            "zone": data.zone,
+            "name": format!("{}.{}", data.name, data.zone),
+            "status": state.status.as_str(),
+            "step": state.step.and_then(|i| self.workflow.steps.get(i)).map(|s| s.id.clone()),
+            "events": history.iter().map(|h| serde_json::json!({
+                "action": h.action, "step": h.step, "reason": h.reason, "note": h.note,
+                "at": h.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            })).collect::<Vec<_>>(),
+        });
+        Some(OutboxMessage {
+            channel: "webhook",
+            recipient: url,
+            subject: format!("request.{action}"),
+            body: payload.to_string(),
+        })
     }
 
     /// Queue emails on each transition (when an SMTP server is configured).
@@ -238,6 +282,7 @@ impl Requests {
             };
             for recipient in recipients {
                 out.push(OutboxMessage {
+                    channel: "email",
                     recipient,
                     subject: n.subject.clone(),
                     body: n.body.clone(),
@@ -478,6 +523,8 @@ impl Requests {
         } else {
             Vec::new()
         };
+        let mut outbox = outbox;
+        outbox.extend(self.webhook_message(None, &data, &state, std::slice::from_ref(&submitted)));
         Ok(self
             .store
             .insert_request(&data, &state, &submitted, &outbox)
@@ -561,9 +608,10 @@ impl Requests {
                 });
             }
         }
-        let outbox = self
+        let mut outbox = self
             .event_messages(id, &stored.data, stored.state.agency_id, &events, now)
             .await?;
+        outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
         let commit = RequestCommit {
             id,
             expected_version: stored.state.version,
@@ -658,9 +706,10 @@ impl Requests {
             entry.note = Some("diajukan kembali dengan perubahan".into());
             history.push(entry);
         }
-        let outbox = self
+        let mut outbox = self
             .event_messages(id, &data, stored.state.agency_id, &events, now)
             .await?;
+        outbox.extend(self.webhook_message(Some(id), &data, &state, &history));
         self.store
             .commit_resubmission(
                 &RequestCommit {
@@ -713,6 +762,10 @@ impl Requests {
                 ));
                 history.push(entry);
             }
+            let webhook: Vec<OutboxMessage> = self
+                .webhook_message(Some(stored.id), &stored.data, &state, &history)
+                .into_iter()
+                .collect();
             match self
                 .store
                 .commit_request(
@@ -721,7 +774,7 @@ impl Requests {
                         expected_version: stored.state.version,
                         state: &state,
                         history: &history,
-                        outbox: &[],
+                        outbox: &webhook,
                     },
                     None,
                     now,

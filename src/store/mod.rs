@@ -28,7 +28,7 @@ use sqlx::{Pool, Sqlite};
 pub(crate) use audit::append as append_audit;
 pub use audit::{Actor, AuditEntry, AuditFilter, Checkpoint};
 pub(crate) use outbox::enqueue as enqueue_messages;
-pub use outbox::{OutboxMessage, QueuedMessage};
+pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
 pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
     Attachment, HistoryEntry, RequestChange, RequestData, StoredHistoryEntry, StoredRequest,

@@ -9,7 +9,9 @@ use super::{Store, StoreError};
 /// A message to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
-    /// Email address.
+    /// `email` or `webhook`.
+    pub channel: &'static str,
+    /// Email address, or the webhook's URL.
     pub recipient: String,
     /// Subject.
     pub subject: String,
@@ -22,7 +24,9 @@ pub struct OutboxMessage {
 pub struct QueuedMessage {
     /// Id.
     pub id: i64,
-    /// Email address.
+    /// `email` or `webhook`.
+    pub channel: String,
+    /// Email address, or the webhook's URL.
     pub recipient: String,
     /// Subject.
     pub subject: String,
@@ -36,6 +40,10 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// In a queued message's subject and body, this (with its quotes) becomes the request's number:
+/// a submission's messages are made before the insert assigns it.
+pub const REQUEST_ID_PLACEHOLDER: &str = "\"{{request_id}}\"";
+
 /// Queue messages in the caller's transaction.
 pub(crate) async fn enqueue(
     tx: &mut Tx<'_>,
@@ -44,15 +52,20 @@ pub(crate) async fn enqueue(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for m in messages {
+        let fill = |text: &str| match request_id {
+            Some(id) => text.replace(REQUEST_ID_PLACEHOLDER, &id.to_string()),
+            None => text.to_owned(),
+        };
         sqlx::query(
             "INSERT INTO outbox (channel, recipient, subject, body, request_id, created_at, \
-             next_attempt_at) VALUES ('email', $1, $2, $3, $4, $5, $5)",
+             next_attempt_at) VALUES ($6, $1, $2, $3, $4, $5, $5)",
         )
         .bind(&m.recipient)
-        .bind(&m.subject)
-        .bind(&m.body)
+        .bind(fill(&m.subject))
+        .bind(fill(&m.body))
         .bind(request_id)
         .bind(ts(now))
+        .bind(m.channel)
         .execute(&mut **tx)
         .await?;
     }
@@ -67,7 +80,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, recipient, subject, body, attempts FROM outbox WHERE sent_at IS NULL \
+            "SELECT id, channel, recipient, subject, body, attempts FROM outbox WHERE sent_at IS NULL \
              AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
         )
         .bind(ts(now))
@@ -78,6 +91,7 @@ impl Store {
             .map(|r| {
                 Ok(QueuedMessage {
                     id: r.try_get("id")?,
+                    channel: r.try_get("channel")?,
                     recipient: r.try_get("recipient")?,
                     subject: r.try_get("subject")?,
                     body: r.try_get("body")?,

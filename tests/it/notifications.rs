@@ -216,3 +216,72 @@ fn the_people_who_must_act_and_the_applicant_are_emailed() {
         body.lines().any(|l| l == "ranah_outbox_backlog 0")
     }));
 }
+
+/// A webhook receiver: writes each POST as one JSON line (signature header and body) and
+/// answers 204. Python's standard library only.
+const RECEIVER: &str = r#"
+import http.server, json, sys
+log = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        with open(log, "a") as f:
+            f.write(json.dumps({"signature": self.headers.get("X-Ranah-Signature"),
+                                "event": self.headers.get("X-Ranah-Event"), "body": body}) + "\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
+/// Check each received call's signature with Python's hmac (not ranah's code); print the
+/// events' types and request numbers.
+const CHECK: &str = r#"
+import hashlib, hmac, json, sys
+for line in open(sys.argv[1]):
+    call = json.loads(line)
+    want = "sha256=" + hmac.new(sys.argv[2].encode(), call["body"].encode(), hashlib.sha256).hexdigest()
+    body = json.loads(call["body"])
+    print(call["event"], body["type"], body["request"], body["status"], hmac.compare_digest(want, call["signature"]))
+"#;
+
+#[test]
+fn the_webhook_gets_signed_calls() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let port = free_port();
+    let log = tmp.path().join("hook.log");
+    let config = format!(
+        "[webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"s3cret-webhook\"\n\
+         retry_base_secs = 1\nretry_max_secs = 2\n"
+    );
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let d = Daemon::start_configured(tmp.path(), dns, Some(&config));
+    let mut receiver = Command::new("python3")
+        .args(["-c", RECEIVER, &port.to_string(), log.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let tokens = setup_people(&d);
+    let id = provision(&d, &tokens, "sipd", "203.0.113.80");
+    let check = || {
+        let out = Command::new("python3")
+            .args(["-c", CHECK, log.to_str().unwrap(), "s3cret-webhook"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let done = eventually(15, || check().lines().count() >= 4);
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(done, "{}", check());
+    let lines: Vec<String> = check().lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("request.submitted request.submitted {id} in_review True"),
+            format!("request.approved request.approved {id} in_review True"),
+            format!("request.approved request.approved {id} in_review True"),
+            format!("request.approved request.approved {id} in_review True"),
+        ]
+    );
+}
