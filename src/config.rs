@@ -133,10 +133,48 @@ pub struct ConfigLayer {
     /// A webhook called on every request transition.
     #[serde(default)]
     pub webhook: WebhookLayer,
+    /// The response letter.
+    pub letter: Option<LetterConfig>,
     /// TSIG keys (`[[tsig_keys]]`).
     pub tsig_keys: Option<Vec<TsigKeyLayer>>,
     /// Secondaries per zone (`[[secondaries]]`).
     pub secondaries: Option<Vec<SecondaryLayer>>,
+}
+
+/// `[letter]`: what the response letter (Surat Tanggapan) prints. Placeholders by default:
+/// every office sets its own.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LetterConfig {
+    /// The letterhead, line by line (the first two in bold).
+    pub letterhead: Vec<String>,
+    /// The city the letter is written in.
+    pub city: String,
+    /// The signatory's title.
+    pub signatory_title: String,
+    /// The signatory's name.
+    pub signatory_name: String,
+    /// The signatory's staff number line, e.g. `NIP. …`.
+    pub signatory_id: Option<String>,
+    /// The letter number: `{id}` (the request), `{month}` (Roman), `{year}`.
+    pub number_format: String,
+}
+
+impl Default for LetterConfig {
+    fn default() -> Self {
+        Self {
+            letterhead: vec![
+                "PEMERINTAH DAERAH".into(),
+                "DINAS KOMUNIKASI DAN INFORMATIKA".into(),
+                "Alamat kantor, telepon, email".into(),
+            ],
+            city: "Kota".into(),
+            signatory_title: "Kepala Dinas Komunikasi dan Informatika".into(),
+            signatory_name: "Nama Penandatangan".into(),
+            signatory_id: None,
+            number_format: "555/{id}/DKISP/{month}/{year}".into(),
+        }
+    }
 }
 
 /// `[webhook]` table.
@@ -440,6 +478,7 @@ impl ConfigLayer {
             later.dns.secondary_poll_secs,
         );
         pick(&mut self.tsig_keys, later.tsig_keys);
+        pick(&mut self.letter, later.letter);
         pick(&mut self.webhook.url, later.webhook.url);
         pick(&mut self.webhook.secret, later.webhook.secret);
         pick(&mut self.webhook.secret_env, later.webhook.secret_env);
@@ -625,6 +664,7 @@ impl ConfigLayer {
             },
             smtp,
             webhook,
+            letter: self.letter.unwrap_or_default(),
             audit_signing_key,
             tsig_keys: transfers.0,
             secondaries: transfers.1,
@@ -716,6 +756,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// The webhook; `None` when not configured.
     pub webhook: Option<WebhookConfig>,
+    /// The response letter.
+    pub letter: LetterConfig,
     /// The key that signs the audit trail's checkpoints (redacted in output).
     pub audit_signing_key: Option<Secret>,
     /// TSIG keys.

@@ -95,13 +95,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             config.policy.clone(),
         )
         .with_notifications(config.smtp.is_some())
-        .with_webhook(config.webhook.as_ref().map(|w| w.url.clone())),
+        .with_webhook(config.webhook.as_ref().map(|w| w.url.clone()))
+        .with_letters(config.letter.clone(), config.data_dir.clone()),
     );
     let courier = crate::notify::Courier {
         mailer: config
             .smtp
             .as_ref()
-            .map(crate::notify::Mailer::new)
+            .map(|smtp| crate::notify::Mailer::new(smtp, config.data_dir.join("attachments")))
             .transpose()?,
         webhook: config
             .webhook

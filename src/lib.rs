@@ -15,6 +15,7 @@
 //! | [`secondaries`] | NOTIFY, SOA polls of secondaries, their state | dns, store, metrics |
 //! | [`metrics`] | Prometheus metrics for `/metrics` | prometheus-client |
 //! | [`checkpoint`] | Ed25519-signed checkpoints of the audit trail's head | store, domain |
+//! | [`letter`] | the response letter as PDF (printpdf) | config |
 //! | [`notify`] | delivery of the outbox by SMTP, with retries | store, lettre |
 //! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
 //! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
@@ -35,6 +36,7 @@ pub mod daemon;
 pub mod dns;
 pub mod domain;
 pub mod import;
+pub mod letter;
 pub mod metrics;
 pub mod notify;
 pub mod publish;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;
@@ -45,6 +45,8 @@ pub enum MailerError {
 /// The SMTP sender.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Where attached files are kept (the data directory's `attachments/`).
+    attachments: std::path::PathBuf,
     from: Mailbox,
     retry_base: Duration,
     retry_max: Duration,
@@ -52,7 +54,7 @@ pub struct Mailer {
 
 impl Mailer {
     /// A mailer for this server.
-    pub fn new(config: &SmtpConfig) -> Result<Self, MailerError> {
+    pub fn new(config: &SmtpConfig, attachments: std::path::PathBuf) -> Result<Self, MailerError> {
         let from: Mailbox = config
             .from
             .parse()
@@ -85,6 +87,7 @@ impl Mailer {
         }
         Ok(Self {
             transport: builder.build(),
+            attachments,
             from,
             retry_base: Duration::from_secs(config.retry_base_secs),
             retry_max: Duration::from_secs(config.retry_max_secs),
@@ -108,7 +111,7 @@ impl Mailer {
             retry_base_secs: base,
             retry_max_secs: max,
         };
-        Self::new(&config).unwrap()
+        Self::new(&config, std::path::PathBuf::from("/nonexistent")).unwrap()
     }
 
     async fn send(&self, m: &QueuedMessage) -> Result<(), String> {
@@ -116,13 +119,25 @@ impl Mailer {
             .recipient
             .parse()
             .map_err(|e| format!("recipient `{}`: {e}", m.recipient))?;
-        let email = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(m.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(m.body.clone())
-            .map_err(|e| e.to_string())?;
+            .subject(m.subject.clone());
+        let email = match &m.attachment {
+            None => builder.header(ContentType::TEXT_PLAIN).body(m.body.clone()),
+            Some((sha256, name)) => {
+                let bytes = tokio::fs::read(self.attachments.join(sha256))
+                    .await
+                    .map_err(|e| format!("attachment {name}: {e}"))?;
+                let pdf = ContentType::parse("application/pdf").map_err(|e| e.to_string())?;
+                builder.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::plain(m.body.clone()))
+                        .singlepart(Attachment::new(name.clone()).body(bytes, pdf)),
+                )
+            }
+        }
+        .map_err(|e| e.to_string())?;
         self.transport
             .send(email)
             .await

@@ -15,6 +15,7 @@ declare -A tool_package=(
   [curl]=curl
   [knotd]=knot
   [nsd]=nsd
+  [pdftotext]=poppler-utils
 )
 missing=()
 for tool in "${!tool_package[@]}"; do

@@ -7,6 +7,9 @@ CREATE TABLE outbox (
     recipient       TEXT    NOT NULL,
     subject         TEXT    NOT NULL,
     body            TEXT    NOT NULL,
+    -- An attached file: its SHA-256 under the data directory's attachments/, and its name.
+    attachment_sha256 TEXT,
+    attachment_name   TEXT,
     request_id      INTEGER,
     created_at      TEXT    NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,

@@ -202,11 +202,15 @@ impl From<ServiceError> for Problem {
                 p
             }
             ServiceError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", detail),
-            ServiceError::Publish(PublishError::Store(_)) | ServiceError::Store(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the server log",
-            ),
+            ServiceError::Publish(PublishError::Store(_)) | ServiceError::Store(_) => {
+                // The client gets no internals; the log gets the cause.
+                tracing::error!(error = %detail, "store error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the server log",
+                )
+            }
             ServiceError::Publish(PublishError::NameExists(_)) => {
                 Self::new(StatusCode::CONFLICT, "name_taken", detail)
             }

@@ -23,6 +23,8 @@ pub struct Notice {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// Whether the response letter goes with it (the applicant's completion notice).
+    pub with_letter: bool,
 }
 
 /// What the texts name.
@@ -46,6 +48,7 @@ impl About<'_> {
 fn waiting(workflow: &Workflow, step: usize, about: About<'_>, what: &str) -> Option<Notice> {
     let s = workflow.steps.get(step)?;
     Some(Notice {
+        with_letter: false,
         audience: Audience::Role(s.role.to_string()),
         subject: format!(
             "[ranah] Permohonan {}{} menunggu {}",
@@ -66,6 +69,7 @@ fn waiting(workflow: &Workflow, step: usize, about: About<'_>, what: &str) -> Op
 
 fn to_applicant(about: About<'_>, subject: &str, body: String) -> Notice {
     Notice {
+        with_letter: false,
         audience: Audience::Applicant,
         subject: format!(
             "[ranah] Permohonan {}{}: {subject}",
@@ -96,15 +100,18 @@ pub fn on_event(workflow: &Workflow, event: &Event, about: About<'_>) -> Vec<Not
         )
         .into_iter()
         .collect(),
-        Event::Approved { next: None, .. } => vec![to_applicant(
-            about,
-            "selesai",
-            format!(
-                "Permohonan subdomain {} telah selesai diproses dan disetujui. Subdomain telah \
-                 aktif di DNS.",
-                about.fqdn
-            ),
-        )],
+        Event::Approved { next: None, .. } => vec![Notice {
+            with_letter: true,
+            ..to_applicant(
+                about,
+                "selesai",
+                format!(
+                    "Permohonan subdomain {} telah selesai diproses dan disetujui. Subdomain \
+                     telah aktif di DNS. Surat tanggapan terlampir bila tersedia.",
+                    about.fqdn
+                ),
+            )
+        }],
         Event::Returned { note, reason, .. } => vec![to_applicant(
             about,
             "dikembalikan",

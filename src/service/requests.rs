@@ -8,6 +8,8 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 use serde::{Deserialize, Serialize};
 
+use sha2::Digest as _;
+
 use crate::domain::calendar::Calendar;
 use crate::domain::notice;
 use crate::domain::policy::{FieldError, Policy, RecordValue, RequestedRecord};
@@ -15,8 +17,8 @@ use crate::domain::request::{self, Actor, Command, DomainError, Event, Kind, Req
 use crate::domain::workflow::{Effect, RoleName, Workflow};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher, RequestCommit};
 use crate::store::{
-    Authenticated, ChangeMeta, HistoryEntry, OutboxMessage, RequestData, Store, StoreError,
-    StoredRequest,
+    Attachment, Authenticated, ChangeMeta, HistoryEntry, OutboxMessage, RequestData, Store,
+    StoreError, StoredRequest,
 };
 
 /// Why a service call failed; the API maps each to one problem type.
@@ -167,6 +169,8 @@ pub struct Requests {
     notifications: bool,
     /// The webhook called on each transition, if any.
     webhook: Option<String>,
+    /// The response letter's settings and where attachments are kept.
+    letters: Option<(crate::config::LetterConfig, std::path::PathBuf)>,
 }
 
 fn actor(caller: &Authenticated) -> Actor {
@@ -206,7 +210,80 @@ impl Requests {
             policy,
             notifications: false,
             webhook: None,
+            letters: None,
         }
+    }
+
+    /// Make the response letter (PDF) at the `notify` step, keeping it under `data_dir`.
+    pub fn with_letters(
+        mut self,
+        config: crate::config::LetterConfig,
+        data_dir: std::path::PathBuf,
+    ) -> Self {
+        self.letters = Some((config, data_dir));
+        self
+    }
+
+    /// Render the response letter of a request and store the file; the attachment to record.
+    async fn response_letter(
+        &self,
+        stored: &StoredRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Attachment>, ServiceError> {
+        let Some((config, dir)) = &self.letters else {
+            return Ok(None);
+        };
+        let d = &stored.data;
+        let (fqdn, agency) = self.about(d, stored.state.agency_id).await?;
+        let records = d
+            .records
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| {
+                        format!(
+                            "{} {}",
+                            r.get("type").and_then(|v| v.as_str()).unwrap_or(""),
+                            r.get("value").and_then(|v| v.as_str()).unwrap_or("")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let content = crate::letter::LetterContent {
+            request_id: stored.id,
+            agency,
+            fqdn,
+            records,
+            purpose: d.purpose.clone(),
+            certificate: if d.certificate {
+                "diminta; diterbitkan otomatis melalui ACME".into()
+            } else {
+                "tidak diminta".into()
+            },
+            date: now.with_timezone(&self.calendar.time_zone()),
+        };
+        let pdf = crate::letter::render(config, &content)
+            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
+        let folder = dir.join("attachments");
+        let written = async {
+            tokio::fs::create_dir_all(&folder).await?;
+            tokio::fs::write(folder.join(&sha256), &pdf).await
+        }
+        .await;
+        if let Err(e) = written {
+            return Err(ServiceError::Conflict(format!(
+                "cannot store the response letter: {e}"
+            )));
+        }
+        Ok(Some(Attachment {
+            kind: "response_letter".into(),
+            sha256,
+            media_type: "application/pdf".into(),
+            size: pdf.len() as i64,
+            uploaded_at: now.to_rfc3339(),
+        }))
     }
 
     /// Call this webhook (through the outbox) on each transition.
@@ -247,6 +324,7 @@ impl Requests {
             recipient: url,
             subject: format!("request.{action}"),
             body: payload.to_string(),
+            attachment: None,
         })
     }
 
@@ -286,6 +364,8 @@ impl Requests {
                     recipient,
                     subject: n.subject.clone(),
                     body: n.body.clone(),
+                    // Marked here, filled in with the letter by the caller that made it.
+                    attachment: n.with_letter.then(|| (String::new(), String::new())),
                 });
             }
         }
@@ -608,16 +688,38 @@ impl Requests {
                 });
             }
         }
+        let notify = events.iter().any(|e| {
+            matches!(
+                e,
+                Event::Approved {
+                    effect: Some(Effect::Notify),
+                    ..
+                }
+            )
+        });
+        let letter = if notify {
+            self.response_letter(&stored, now).await?
+        } else {
+            None
+        };
         let mut outbox = self
             .event_messages(id, &stored.data, stored.state.agency_id, &events, now)
             .await?;
+        // The applicant's completion email carries the letter, when one was made.
+        for m in outbox.iter_mut().filter(|m| m.attachment.is_some()) {
+            m.attachment = letter
+                .as_ref()
+                .map(|l| (l.sha256.clone(), format!("surat-tanggapan-{id}.pdf")));
+        }
         outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
+        let attachments: Vec<Attachment> = letter.into_iter().collect();
         let commit = RequestCommit {
             id,
             expected_version: stored.state.version,
             state: &state,
             history: &history,
             outbox: &outbox,
+            attachments: &attachments,
         };
         if provision {
             let mut change = self.provisioning(&stored)?;
@@ -718,6 +820,7 @@ impl Requests {
                     state: &state,
                     history: &history,
                     outbox: &outbox,
+                    attachments: &[],
                 },
                 &data,
                 now,
@@ -775,6 +878,7 @@ impl Requests {
                         state: &state,
                         history: &history,
                         outbox: &webhook,
+                        attachments: &[],
                     },
                     None,
                     now,

@@ -17,6 +17,8 @@ pub struct OutboxMessage {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// An attached file from the attachments store: its SHA-256 and file name.
+    pub attachment: Option<(String, String)>,
 }
 
 /// A queued message, as the sender reads it.
@@ -34,6 +36,8 @@ pub struct QueuedMessage {
     pub body: String,
     /// Attempts so far.
     pub attempts: u32,
+    /// An attached file: its SHA-256 and file name.
+    pub attachment: Option<(String, String)>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -58,7 +62,8 @@ pub(crate) async fn enqueue(
         };
         sqlx::query(
             "INSERT INTO outbox (channel, recipient, subject, body, request_id, created_at, \
-             next_attempt_at) VALUES ($6, $1, $2, $3, $4, $5, $5)",
+             next_attempt_at, attachment_sha256, attachment_name) \
+             VALUES ($6, $1, $2, $3, $4, $5, $5, $7, $8)",
         )
         .bind(&m.recipient)
         .bind(fill(&m.subject))
@@ -66,6 +71,8 @@ pub(crate) async fn enqueue(
         .bind(request_id)
         .bind(ts(now))
         .bind(m.channel)
+        .bind(m.attachment.as_ref().map(|a| a.0.clone()))
+        .bind(m.attachment.as_ref().map(|a| a.1.clone()))
         .execute(&mut **tx)
         .await?;
     }
@@ -80,7 +87,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, channel, recipient, subject, body, attempts FROM outbox WHERE sent_at IS NULL \
+            "SELECT id, channel, recipient, subject, body, attempts, attachment_sha256, \
+             attachment_name FROM outbox WHERE sent_at IS NULL \
              AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
         )
         .bind(ts(now))
@@ -96,6 +104,13 @@ impl Store {
                     subject: r.try_get("subject")?,
                     body: r.try_get("body")?,
                     attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                    attachment: match (
+                        r.try_get::<Option<String>, _>("attachment_sha256")?,
+                        r.try_get::<Option<String>, _>("attachment_name")?,
+                    ) {
+                        (Some(sha), Some(name)) => Some((sha, name)),
+                        _ => None,
+                    },
                 })
             })
             .collect()

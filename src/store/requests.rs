@@ -95,6 +95,8 @@ pub struct RequestChange<'a> {
     pub history: &'a [HistoryEntry],
     /// The messages that announce the change.
     pub outbox: &'a [OutboxMessage],
+    /// Files the change attaches to the request (the response letter), already stored.
+    pub attachments: &'a [Attachment],
 }
 
 /// A zone change that must commit together with a request's state.
@@ -382,6 +384,7 @@ impl Store {
             state,
             history,
             outbox,
+            ..
         } = *change;
         let mut tx = self.sqlite().begin().await?;
         let updated = sqlx::query(
@@ -431,6 +434,7 @@ impl Store {
             state,
             history,
             outbox,
+            attachments,
         } = *change;
         let mut tx = self.sqlite().begin().await?;
         // Claim the request first: this write takes SQLite's write lock and settles which of
@@ -461,6 +465,39 @@ impl Store {
         };
         append_history(&mut tx, id, history, None).await?;
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
+        for a in attachments {
+            sqlx::query(
+                "INSERT INTO attachments (request_id, kind, sha256, media_type, size, \
+                 uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(&a.kind)
+            .bind(&a.sha256)
+            .bind(&a.media_type)
+            .bind(a.size)
+            .bind(
+                history
+                    .iter()
+                    .rev()
+                    .find_map(|h| h.actor_id)
+                    .unwrap_or(state.submitted_by),
+            )
+            .bind(&a.uploaded_at)
+            .execute(&mut *tx)
+            .await?;
+            let entry = AuditEntry {
+                actor: "system".into(),
+                role: None,
+                action: "request.attachment".into(),
+                target: format!("request/{id}"),
+                summary: serde_json::json!({
+                    "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
+                }),
+                note: None,
+                client: "system".into(),
+            };
+            append_audit(&mut tx, &entry, now).await?;
+        }
         tx.commit().await?;
         Ok(anchor)
     }

@@ -168,6 +168,47 @@ fn the_people_who_must_act_and_the_applicant_are_emailed() {
         );
     }
 
+    // The response letter: attached to the request and to the applicant's email, and
+    // pdftotext reads the subdomain and the agency in it.
+    let pdf = tmp.path().join("surat.pdf");
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            pdf.to_str().unwrap(),
+            "-w",
+            "%{http_code} %{content_type}",
+        ])
+        .args(["-H", &format!("Authorization: Bearer {andi}")])
+        .arg(format!(
+            "http://{}/api/v1/requests/{id}/attachments/response_letter",
+            d.api
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200 application/pdf");
+    let text = Command::new("pdftotext")
+        .args([pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is required; the README's test command installs it");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expected in [
+        "sipd.example.go.id",
+        "Dinas Kesehatan",
+        "A 203.0.113.90",
+        "Nomor",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} not in the letter:\n{text}"
+        );
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains(&format!("surat-tanggapan-{id}.pdf")),
+        "the completion email has no letter attached"
+    );
+
     // A return tells the applicant, with the reason.
     let r = post_json(&d, "/api/v1/requests", andi, &request("simpeg"));
     let second = r.json["id"].as_i64().unwrap();
