@@ -256,8 +256,9 @@ impl Requests {
             fqdn,
             records,
             purpose: d.purpose.clone(),
+            // The certificate's own state once issuance exists; until then, what is true.
             certificate: if d.certificate {
-                "diminta; diterbitkan otomatis melalui ACME".into()
+                "diminta, belum diterbitkan".into()
             } else {
                 "tidak diminta".into()
             },
