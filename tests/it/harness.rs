@@ -281,13 +281,19 @@ pub fn exchange_raw(addr: SocketAddr, bytes: &[u8], tcp: bool) -> Option<Vec<u8>
         s.read_exact(&mut buf).ok()?;
         Some(buf)
     } else {
+        // Like every DNS client over UDP, try again when no answer comes: a datagram can be
+        // dropped on a loaded machine (a server that never answers still fails the test).
         let s = UdpSocket::bind("127.0.0.1:0").ok()?;
         s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        s.send_to(bytes, addr).ok()?;
         let mut buf = vec![0u8; 65535];
-        let (n, _) = s.recv_from(&mut buf).ok()?;
-        buf.truncate(n);
-        Some(buf)
+        for _ in 0..3 {
+            s.send_to(bytes, addr).ok()?;
+            if let Ok((n, _)) = s.recv_from(&mut buf) {
+                buf.truncate(n);
+                return Some(buf);
+            }
+        }
+        None
     }
 }
 
