@@ -581,22 +581,13 @@ impl ConfigLayer {
         )?;
         let smtp = resolve_smtp(&self.smtp, |name| std::env::var(name).ok())?;
         let webhook = resolve_webhook(&self.webhook, |name| std::env::var(name).ok())?;
-        let audit_signing_key = match (&self.audit.signing_key, &self.audit.signing_key_env) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid {
-                    key: "audit.signing_key".into(),
-                    message: "set `signing_key` or `signing_key_env`, not both".into(),
-                });
-            }
-            (Some(k), None) => Some(k.clone()),
-            (None, Some(var)) => Some(Secret::new(std::env::var(var).map_err(|_| {
-                ConfigError::Invalid {
-                    key: "audit.signing_key_env".into(),
-                    message: format!("the variable {var} is not set"),
-                }
-            })?)),
-            (None, None) => None,
-        };
+        let audit_signing_key = secret_from(
+            "audit",
+            "signing_key",
+            self.audit.signing_key.as_ref(),
+            self.audit.signing_key_env.as_deref(),
+            &|name: &str| std::env::var(name).ok(),
+        )?;
         if let Some(key) = &audit_signing_key {
             crate::checkpoint::Signer::from_base64(key.expose()).map_err(|e| {
                 ConfigError::Invalid {
@@ -828,6 +819,49 @@ pub struct SecondaryConfig {
     pub tsig_key: Option<String>,
 }
 
+/// A secret given in the file (`value`, under the key `section.name`) or in the variable it
+/// names (`var`, under `section.name_env`); at most one of them.
+fn secret_from(
+    section: &str,
+    name: &str,
+    value: Option<&Secret>,
+    var: Option<&str>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    match (value, var) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid {
+            key: format!("{section}.{name}"),
+            message: format!("set `{name}` or `{name}_env`, not both"),
+        }),
+        (Some(v), None) => Ok(Some(v.clone())),
+        (None, Some(var)) => {
+            env(var)
+                .map(|v| Some(Secret::new(v)))
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: format!("{section}.{name}_env"),
+                    message: format!("the variable {var} is not set"),
+                })
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The retry delays of an outbox channel: first delay (default 30 s) and longest (1 h).
+fn retry_delays(
+    section: &str,
+    base: Option<u64>,
+    max: Option<u64>,
+) -> Result<(u64, u64), ConfigError> {
+    let (base, max) = (base.unwrap_or(30), max.unwrap_or(3600));
+    if base == 0 || max < base {
+        return Err(ConfigError::Invalid {
+            key: format!("{section}.retry_base_secs"),
+            message: "must be at least 1 and at most retry_max_secs".into(),
+        });
+    }
+    Ok((base, max))
+}
+
 fn resolve_webhook(
     layer: &WebhookLayer,
     env: impl Fn(&str) -> Option<String>,
@@ -842,27 +876,21 @@ fn resolve_webhook(
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(invalid("url", format!("`{url}` is not an http(s) URL")));
     }
-    let secret = match (&layer.secret, &layer.secret_env) {
-        (Some(s), None) => s.clone(),
-        (None, Some(var)) => Secret::new(
-            env(var)
-                .ok_or_else(|| invalid("secret_env", format!("the variable {var} is not set")))?,
-        ),
-        _ => {
-            return Err(invalid(
-                "secret",
-                "set exactly one of `secret` and `secret_env`: calls are signed".into(),
-            ));
-        }
-    };
-    let retry_base_secs = layer.retry_base_secs.unwrap_or(30);
-    let retry_max_secs = layer.retry_max_secs.unwrap_or(3600);
-    if retry_base_secs == 0 || retry_max_secs < retry_base_secs {
-        return Err(invalid(
-            "retry_base_secs",
-            "must be at least 1 and at most retry_max_secs".into(),
-        ));
-    }
+    let secret = secret_from(
+        "webhook",
+        "secret",
+        layer.secret.as_ref(),
+        layer.secret_env.as_deref(),
+        &env,
+    )?
+    .ok_or_else(|| {
+        invalid(
+            "secret",
+            "set exactly one of `secret` and `secret_env`: calls are signed".into(),
+        )
+    })?;
+    let (retry_base_secs, retry_max_secs) =
+        retry_delays("webhook", layer.retry_base_secs, layer.retry_max_secs)?;
     Ok(Some(WebhookConfig {
         url,
         secret,
@@ -882,19 +910,13 @@ fn resolve_smtp(
     let Some(host) = layer.host.clone().filter(|h| !h.trim().is_empty()) else {
         return Ok(None);
     };
-    let password = match (&layer.password, &layer.password_env) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "password",
-                "set `password` or `password_env`, not both".into(),
-            ));
-        }
-        (Some(p), None) => Some(p.clone()),
-        (None, Some(var)) => Some(Secret::new(env(var).ok_or_else(|| {
-            invalid("password_env", format!("the variable {var} is not set"))
-        })?)),
-        (None, None) => None,
-    };
+    let password = secret_from(
+        "smtp",
+        "password",
+        layer.password.as_ref(),
+        layer.password_env.as_deref(),
+        &env,
+    )?;
     let from = layer
         .from
         .clone()
@@ -902,14 +924,8 @@ fn resolve_smtp(
     if !from.contains('@') {
         return Err(invalid("from", format!("`{from}` is not an email address")));
     }
-    let retry_base_secs = layer.retry_base_secs.unwrap_or(30);
-    let retry_max_secs = layer.retry_max_secs.unwrap_or(3600);
-    if retry_base_secs == 0 || retry_max_secs < retry_base_secs {
-        return Err(invalid(
-            "retry_base_secs",
-            "must be at least 1 and at most retry_max_secs".into(),
-        ));
-    }
+    let (retry_base_secs, retry_max_secs) =
+        retry_delays("smtp", layer.retry_base_secs, layer.retry_max_secs)?;
     Ok(Some(SmtpConfig {
         host,
         port: layer.port.unwrap_or(587),
@@ -938,19 +954,16 @@ fn resolve_transfers(
             key: format!("tsig_keys[{i}] ({})", key.name),
             message,
         };
-        let encoded = match (&key.secret, &key.secret_env) {
-            (Some(secret), None) => secret.expose().to_owned(),
-            (None, Some(var)) => env(var).ok_or_else(|| {
-                invalid(format!("the variable {var} named by secret_env is not set"))
-            })?,
-            _ => {
-                return Err(invalid(
-                    "set exactly one of `secret` and `secret_env`".into(),
-                ));
-            }
-        };
+        let encoded = secret_from(
+            &format!("tsig_keys[{i}] ({})", key.name),
+            "secret",
+            key.secret.as_ref(),
+            key.secret_env.as_deref(),
+            &env,
+        )?
+        .ok_or_else(|| invalid("set exactly one of `secret` and `secret_env`".into()))?;
         let secret = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
+            .decode(encoded.expose().trim())
             .map_err(|e| invalid(format!("the secret is not base64: {e}")))?;
         let algorithm = key
             .algorithm

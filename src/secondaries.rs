@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use parking_lot::Mutex;
@@ -26,7 +26,7 @@ use crate::dns::tsig::{self, KeyRing, TsigKey};
 use crate::metrics::{
     Metrics, RefusalLabels, SecondaryLabels, TransferLabels, TsigLabels, zone_label,
 };
-use crate::store::{SecondaryState, Store};
+use crate::store::{SecondaryState, Store, ts};
 
 /// How long to wait for one answer from a secondary.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -94,10 +94,6 @@ pub fn from_config(
     Ok((TransferPolicy::new(rules, ring, journal_depth), list))
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// The secondaries and what ranah knows of them.
 pub struct Secondaries {
     zones: Arc<Zones>,
@@ -151,11 +147,6 @@ impl Secondaries {
             poll_soon: tokio::sync::Notify::new(),
             runtime: tokio::runtime::Handle::current(),
         }))
-    }
-
-    /// The configured secondaries.
-    pub fn list(&self) -> &[Secondary] {
-        &self.list
     }
 
     /// Send NOTIFY on every change and poll the secondaries until `shutdown`.

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use crate::metrics::RequestLabels;
 
 /// Prometheus metrics in the text format; state gauges are set from the current state first.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health",
@@ -38,56 +39,8 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     if let Ok(events) = store.audit_count().await {
         state.metrics.audit_events.set(events);
     }
-    if let Ok(requests) = store.list_requests(None, None).await {
-        let wf = state.requests.workflow();
-        let now = chrono::Utc::now();
-        let mut counts: std::collections::HashMap<crate::metrics::RequestLabels, i64> =
-            std::collections::HashMap::new();
-        // Every known state and step appears, at 0 when empty, so that dashboards see them.
-        for status in [
-            "in_review",
-            "returned",
-            "completed",
-            "rejected",
-            "withdrawn",
-        ] {
-            let steps: Vec<String> = if status == "in_review" || status == "returned" {
-                wf.steps.iter().map(|s| s.id.clone()).collect()
-            } else {
-                vec![String::new()]
-            };
-            for step in steps {
-                counts.insert(
-                    crate::metrics::RequestLabels {
-                        status: status.into(),
-                        step,
-                    },
-                    0,
-                );
-            }
-        }
-        let mut overdue = 0;
-        for r in &requests {
-            let step = r
-                .state
-                .step
-                .and_then(|i| wf.steps.get(i))
-                .map(|s| s.id.clone())
-                .unwrap_or_default();
-            *counts
-                .entry(crate::metrics::RequestLabels {
-                    status: r.state.status.as_str().into(),
-                    step,
-                })
-                .or_insert(0) += 1;
-            if crate::domain::request::is_overdue(&r.state, wf, &state.calendar, now) {
-                overdue += 1;
-            }
-        }
-        for (labels, n) in counts {
-            state.metrics.requests.get_or_create(&labels).set(n);
-        }
-        state.metrics.requests_overdue.set(overdue);
+    if let Err(e) = set_request_gauges(&state).await {
+        tracing::warn!(error = %e, "cannot count the requests for the metrics");
     }
     (
         [(
@@ -97,4 +50,65 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// Requests by state and step (counted in the store), and how many open ones are overdue (only
+/// the open requests are read: their due times come from the workflow and the calendar).
+async fn set_request_gauges(state: &AppState) -> Result<(), crate::store::StoreError> {
+    let store = &state.readiness.store;
+    let wf = state.requests.workflow();
+    let step_id = |i: Option<i64>| {
+        i.and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| wf.steps.get(i))
+            .map(|s| s.id.clone())
+            .unwrap_or_default()
+    };
+    // Every known state and step appears, at 0 when empty, so that dashboards see them.
+    let mut counts = std::collections::HashMap::new();
+    for status in [
+        "in_review",
+        "returned",
+        "completed",
+        "rejected",
+        "withdrawn",
+    ] {
+        let steps: Vec<String> = if status == "in_review" || status == "returned" {
+            wf.steps.iter().map(|s| s.id.clone()).collect()
+        } else {
+            vec![String::new()]
+        };
+        for step in steps {
+            counts.insert(
+                RequestLabels {
+                    status: status.into(),
+                    step,
+                },
+                0,
+            );
+        }
+    }
+    for (status, step, n) in store.request_counts().await? {
+        counts.insert(
+            RequestLabels {
+                status,
+                step: step_id(step),
+            },
+            n,
+        );
+    }
+    for (labels, n) in counts {
+        state.metrics.requests.get_or_create(&labels).set(n);
+    }
+    let now = chrono::Utc::now();
+    let overdue = store
+        .list_requests(Some("in_review"), None)
+        .await?
+        .iter()
+        .filter(|r| crate::domain::request::is_overdue(&r.state, wf, &state.calendar, now))
+        .count();
+    state
+        .metrics
+        .requests_overdue
+        .set(i64::try_from(overdue).unwrap_or(i64::MAX));
+    Ok(())
 }

@@ -276,6 +276,20 @@ async fn send<R: ResponseHandler>(
     handle.send_response(response).await
 }
 
+/// An answer with this code and no records (signed when the request was).
+async fn reply_code<R: ResponseHandler>(
+    handle: &mut R,
+    request: &Request,
+    mut metadata: Metadata,
+    edns: Option<&Edns>,
+    session: Option<&mut Session>,
+    code: ResponseCode,
+) -> ResponseInfo {
+    metadata.response_code = code;
+    let result = send(handle, request, metadata, edns, Sections::EMPTY, session).await;
+    finish(request, result)
+}
+
 fn finish(request: &Request, result: Result<ResponseInfo, NetError>) -> ResponseInfo {
     match result {
         Ok(info) => info,
@@ -363,17 +377,15 @@ impl Handler {
                 } else {
                     "not_a_zone_apex"
                 });
-                metadata.response_code = ResponseCode::Refused;
-                let result = send(
+                return reply_code(
                     &mut handle,
                     request,
                     metadata,
                     edns,
-                    Sections::EMPTY,
                     session.as_mut(),
+                    ResponseCode::Refused,
                 )
                 .await;
-                return finish(request, result);
             }
         };
         let rule = match self
@@ -391,17 +403,15 @@ impl Handler {
                         return self.reject_tsig(request, bad, handle).await;
                     }
                 }
-                metadata.response_code = ResponseCode::Refused;
-                let result = send(
+                return reply_code(
                     &mut handle,
                     request,
                     metadata,
                     edns,
-                    Sections::EMPTY,
                     session.as_mut(),
+                    ResponseCode::Refused,
                 )
                 .await;
-                return finish(request, result);
             }
         };
         let view = zone.view();
@@ -412,17 +422,15 @@ impl Handler {
             });
             let Some(client_serial) = client_serial else {
                 refuse("ixfr_without_soa");
-                metadata.response_code = ResponseCode::FormErr;
-                let result = send(
+                return reply_code(
                     &mut handle,
                     request,
                     metadata,
                     edns,
-                    Sections::EMPTY,
                     session.as_mut(),
+                    ResponseCode::FormErr,
                 )
                 .await;
-                return finish(request, result);
             };
             if udp {
                 // Over UDP only the current SOA is sent: the secondary asks again over TCP

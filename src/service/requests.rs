@@ -336,11 +336,13 @@ impl Requests {
     }
 
     /// The emails that announce `notices` about a request: to the holders of a role today, or
-    /// to the request's contact.
+    /// to the request's contact. `letter` (its SHA-256 and file name) goes with the notices
+    /// that carry the response letter.
     async fn messages(
         &self,
         notices: Vec<notice::Notice>,
         data: &RequestData,
+        letter: Option<(String, String)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxMessage>, ServiceError> {
         if !self.notifications {
@@ -365,8 +367,7 @@ impl Requests {
                     recipient,
                     subject: n.subject.clone(),
                     body: n.body.clone(),
-                    // Marked here, filled in with the letter by the caller that made it.
-                    attachment: n.with_letter.then(|| (String::new(), String::new())),
+                    attachment: letter.clone().filter(|_| n.with_letter),
                 });
             }
         }
@@ -393,6 +394,7 @@ impl Requests {
         data: &RequestData,
         agency_id: i64,
         events: &[Event],
+        letter: Option<&Attachment>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxMessage>, ServiceError> {
         if !self.notifications {
@@ -408,7 +410,8 @@ impl Requests {
             .iter()
             .flat_map(|e| notice::on_event(&self.workflow, e, about))
             .collect();
-        self.messages(notices, data, now).await
+        let letter = letter.map(|l| (l.sha256.clone(), format!("surat-tanggapan-{id}.pdf")));
+        self.messages(notices, data, letter, now).await
     }
 
     /// The zones' publisher.
@@ -599,8 +602,13 @@ impl Requests {
                 fqdn: &fqdn,
                 agency: &agency,
             };
-            self.messages(notice::on_submission(&self.workflow, about), &data, now)
-                .await?
+            self.messages(
+                notice::on_submission(&self.workflow, about),
+                &data,
+                None,
+                now,
+            )
+            .await?
         } else {
             Vec::new()
         };
@@ -704,14 +712,15 @@ impl Requests {
             None
         };
         let mut outbox = self
-            .event_messages(id, &stored.data, stored.state.agency_id, &events, now)
+            .event_messages(
+                id,
+                &stored.data,
+                stored.state.agency_id,
+                &events,
+                letter.as_ref(),
+                now,
+            )
             .await?;
-        // The applicant's completion email carries the letter, when one was made.
-        for m in outbox.iter_mut().filter(|m| m.attachment.is_some()) {
-            m.attachment = letter
-                .as_ref()
-                .map(|l| (l.sha256.clone(), format!("surat-tanggapan-{id}.pdf")));
-        }
         outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
         let attachments: Vec<Attachment> = letter.into_iter().collect();
         let commit = RequestCommit {
@@ -810,7 +819,7 @@ impl Requests {
             history.push(entry);
         }
         let mut outbox = self
-            .event_messages(id, &data, stored.state.agency_id, &events, now)
+            .event_messages(id, &data, stored.state.agency_id, &events, None, now)
             .await?;
         outbox.extend(self.webhook_message(Some(id), &data, &state, &history));
         self.store

@@ -1,11 +1,11 @@
 //! The audit trail in the store: appended inside the transaction of the change it records,
 //! read back for the API and checked with [`crate::domain::audit::verify`].
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::zones::Tx;
-use super::{Store, StoreError};
+use super::{Store, StoreError, ts};
 use crate::domain::audit::{self, AuditEvent, GENESIS, Verification};
 
 /// Who acted, as the trail names them.
@@ -88,28 +88,7 @@ impl AuditEntry {
 
     /// An entry by the command line (`actor` and `client` are `cli`).
     pub fn cli(action: &str, target: impl Into<String>, summary: serde_json::Value) -> Self {
-        Self {
-            actor: "cli".into(),
-            role: None,
-            action: action.into(),
-            target: target.into(),
-            summary,
-            note: None,
-            client: "cli".into(),
-        }
-    }
-
-    /// An entry by ranah itself (`actor` and `client` are `system`).
-    pub fn system(action: &str, target: impl Into<String>, summary: serde_json::Value) -> Self {
-        Self {
-            actor: "system".into(),
-            role: None,
-            action: action.into(),
-            target: target.into(),
-            summary,
-            note: None,
-            client: "system".into(),
-        }
+        Self::by(&Actor::cli(), action, target, summary)
     }
 }
 
@@ -165,7 +144,7 @@ pub(crate) async fn append(
     };
     let mut event = AuditEvent {
         seq,
-        at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        at: ts(now),
         actor: entry.actor.clone(),
         role: entry.role.clone(),
         action: entry.action.clone(),
@@ -242,7 +221,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1",
         )
-        .bind(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .bind(ts(t))
         .fetch_optional(self.sqlite())
         .await?;
         row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))

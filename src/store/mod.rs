@@ -39,6 +39,12 @@ pub use zones::{
     ChangeMeta, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
 };
 
+/// How the store writes instants: RFC 3339, UTC, milliseconds (so that text order is time
+/// order).
+pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,10 +1,10 @@
 //! The outbox: messages written with the change they announce, delivered later.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::zones::Tx;
-use super::{Store, StoreError};
+use super::{Store, StoreError, ts};
 
 /// A message to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +38,6 @@ pub struct QueuedMessage {
     pub attempts: u32,
     /// An attached file: its SHA-256 and file name.
     pub attachment: Option<(String, String)>,
-}
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// In a queued message's subject and body, this (with its quotes) becomes the request's number:
@@ -114,17 +110,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// When the next unsent message is due, if any.
-    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<String> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL")
-                .fetch_one(self.sqlite())
-                .await?;
-        Ok(at
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc)))
     }
 
     /// A message went out.

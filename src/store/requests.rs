@@ -1,12 +1,12 @@
 //! Subdomain requests and their append-only history.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use hickory_proto::rr::Name;
 use sqlx::Row;
 
 use super::zones::{Tx, write_change};
 use super::{
-    AuditEntry, ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages,
+    AuditEntry, ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts,
 };
 use crate::dns::ZoneDiff;
 use crate::domain::request::{Kind, Request, Status};
@@ -109,10 +109,6 @@ pub struct ZoneChangeCommit<'a> {
     pub diff: &'a ZoneDiff,
     /// Why, and provenance.
     pub meta: &'a ChangeMeta,
-}
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -294,6 +290,17 @@ impl Store {
         enqueue_messages(&mut tx, outbox, Some(id), submitted.at).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// How many requests there are by state and step (the step's index, if at one).
+    pub async fn request_counts(&self) -> Result<Vec<(String, Option<i64>, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT status, step, COUNT(*) AS n FROM requests GROUP BY status, step")
+                .fetch_all(self.sqlite())
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("step")?, r.try_get("n")?)))
+            .collect()
     }
 
     /// The ids and final states of the requests that finished in `[from, to)`.
@@ -485,17 +492,14 @@ impl Store {
             .bind(&a.uploaded_at)
             .execute(&mut *tx)
             .await?;
-            let entry = AuditEntry {
-                actor: "system".into(),
-                role: None,
-                action: "request.attachment".into(),
-                target: format!("request/{id}"),
-                summary: serde_json::json!({
+            let entry = AuditEntry::by(
+                &super::Actor::system(),
+                "request.attachment",
+                format!("request/{id}"),
+                serde_json::json!({
                     "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
                 }),
-                note: None,
-                client: "system".into(),
-            };
+            );
             append_audit(&mut tx, &entry, now).await?;
         }
         tx.commit().await?;

@@ -1,11 +1,11 @@
 //! Zones, records and the change journal.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, ts};
 use crate::dns::ZoneDiff;
 use crate::zonefile::{self, ZoneContent};
 
@@ -109,15 +109,7 @@ async fn anchor_change(
     .bind(i64::from(u16::from(RecordType::TXT)))
     .fetch_all(&mut **tx)
     .await?;
-    let mut removed = Vec::new();
-    for r in &old {
-        removed.push(record_from_row(
-            r.try_get("owner")?,
-            r.try_get("rtype")?,
-            r.try_get("ttl")?,
-            r.try_get("rdata")?,
-        )?);
-    }
+    let removed = old.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
     sqlx::query("DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3")
         .bind(zone_id)
         .bind(&owner)
@@ -161,14 +153,20 @@ pub struct JournalEntry {
     pub soa_after: Option<Record>,
 }
 
-fn ts(now: DateTime<Utc>) -> String {
-    now.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 fn soa_of(content: &ZoneContent) -> Result<&SOA, StoreError> {
     content
         .soa_data()
         .ok_or_else(|| StoreError::Corrupt(format!("zone {} has no SOA data", content.origin)))
+}
+
+/// The record in a row with the columns `owner`, `rtype`, `ttl` and `rdata`.
+fn record_of(r: &sqlx::sqlite::SqliteRow) -> Result<Record, StoreError> {
+    record_from_row(
+        r.try_get("owner")?,
+        r.try_get("rtype")?,
+        r.try_get("ttl")?,
+        r.try_get("rdata")?,
+    )
 }
 
 fn record_from_row(owner: &str, rtype: i64, ttl: i64, rdata: &[u8]) -> Result<Record, StoreError> {
@@ -339,14 +337,7 @@ impl Store {
         .bind(zone_id)
         .fetch_all(pool)
         .await?;
-        let mut records = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let owner: &str = r.try_get("owner")?;
-            let rtype: i64 = r.try_get("rtype")?;
-            let ttl: i64 = r.try_get("ttl")?;
-            let rdata: &[u8] = r.try_get("rdata")?;
-            records.push(record_from_row(owner, rtype, ttl, rdata)?);
-        }
+        let records = rows.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
         Ok(Some(StoredZone {
             content: ZoneContent {
                 origin: origin.clone(),
@@ -465,12 +456,7 @@ impl Store {
             let mut added = Vec::new();
             for r in &rows {
                 let op: &str = r.try_get("op")?;
-                let record = record_from_row(
-                    r.try_get("owner")?,
-                    r.try_get("rtype")?,
-                    r.try_get("ttl")?,
-                    r.try_get("rdata")?,
-                )?;
+                let record = record_of(r)?;
                 if op == "del" {
                     removed.push(record);
                 } else {
@@ -610,7 +596,7 @@ pub(crate) async fn write_change(
         seq += 1;
     }
     let actor = meta.actor.clone().unwrap_or_else(super::Actor::system);
-    let mut entry = super::AuditEntry::by(
+    let entry = super::AuditEntry::by(
         &actor,
         "zone.change",
         format!("zone/{}", zone.trim_end_matches('.')),
@@ -624,7 +610,6 @@ pub(crate) async fn write_change(
             "added": listed(&diff.added),
         }),
     );
-    entry.note = None;
     anchor_change(tx, zone_id, origin, &entry, now_utc, Some(change_id), seq).await
 }
 
@@ -804,16 +789,7 @@ impl Store {
                 .bind(suspension_id)
                 .fetch_all(self.sqlite())
                 .await?;
-        rows.iter()
-            .map(|r| {
-                record_from_row(
-                    r.try_get("owner")?,
-                    r.try_get("rtype")?,
-                    r.try_get("ttl")?,
-                    r.try_get("rdata")?,
-                )
-            })
-            .collect()
+        rows.iter().map(record_of).collect()
     }
 
     /// Mark a suspension lifted.

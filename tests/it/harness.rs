@@ -53,12 +53,21 @@ pub fn origin() -> Name {
     Name::from_ascii("example.go.id.").unwrap()
 }
 
-/// A free port on 127.0.0.1 for both UDP and TCP.
+/// A free port on 127.0.0.1 for both UDP and TCP, never the same twice in this process.
+///
+/// Ports come from below the kernel's ephemeral range (32768 and up on Linux): a port the
+/// kernel hands out for `bind(0)` can be taken again at any moment by an outgoing socket
+/// (curl, dig, a NOTIFY), and tests running in parallel then race the daemon for it.
 pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 10_000 + (std::process::id() % 500) as u16 * 20;
+    for _ in 0..2000 {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        let port = base + offset;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
