@@ -313,6 +313,41 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `ranah cert renew NAME`, `ranah cert list`.
+pub async fn cert(store: &Store, cmd: crate::cli::CertCommand) -> anyhow::Result<()> {
+    match cmd {
+        crate::cli::CertCommand::Renew { name } => {
+            let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+            let audit = crate::store::AuditEntry::cli(
+                "certificate.renew",
+                format!("certificate/{name}"),
+                serde_json::json!({"reason": "ranah cert renew"}),
+            );
+            store
+                .renew_certificate(&name, &audit, chrono::Utc::now())
+                .await?;
+            println!("renewal of {name} ordered; the daemon picks it up at its next check");
+        }
+        crate::cli::CertCommand::List => {
+            println!(
+                "{:<40} {:<9} {:<25} {:<25} LAST ERROR",
+                "NAME", "STATUS", "NOT AFTER", "RENEW AT"
+            );
+            for c in store.certificates().await? {
+                println!(
+                    "{:<40} {:<9} {:<25} {:<25} {}",
+                    c.name,
+                    c.status.as_str(),
+                    c.not_after.as_deref().unwrap_or("-"),
+                    c.renew_at.as_deref().unwrap_or("-"),
+                    c.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `ranah status`: every zone (serial, records, last change) and every secondary (the serial
 /// it serves, sync, lag, last NOTIFY and transfer), as tables.
 pub async fn status(store: &Store) -> anyhow::Result<()> {

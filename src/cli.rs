@@ -100,6 +100,22 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+/// `ranah cert …`
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Order a new certificate for NAME now (the running daemon picks it up within
+    /// `acme.check_interval_secs`); the current one stays served until the new one is stored.
+    Renew {
+        /// The certificate's name, e.g. sipd.kaltaraprov.go.id.
+        name: String,
+    },
+    /// Every certificate: state, expiry, last error.
+    List,
 }
 
 /// `ranah audit …`

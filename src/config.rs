@@ -139,6 +139,72 @@ pub struct ConfigLayer {
     pub tsig_keys: Option<Vec<TsigKeyLayer>>,
     /// Secondaries per zone (`[[secondaries]]`).
     pub secondaries: Option<Vec<SecondaryLayer>>,
+    /// Certificates through ACME.
+    #[serde(default)]
+    pub acme: AcmeLayer,
+}
+
+/// `[acme]` table: certificates through ACME (off without `directory`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeLayer {
+    /// The ACME directory URL (Let's Encrypt, its staging, or a private CA).
+    pub directory: Option<String>,
+    /// A root certificate (PEM) to trust for the directory's TLS, for a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// The account's contact address.
+    pub email: Option<String>,
+    /// External account binding: the key id the CA gave.
+    pub eab_kid: Option<String>,
+    /// External account binding: the HMAC key (base64url) the CA gave.
+    pub eab_hmac_key: Option<Secret>,
+    /// The variable holding `eab_hmac_key`, instead.
+    pub eab_hmac_key_env: Option<String>,
+    /// The key (base64, 32 bytes) that encrypts private keys in the store.
+    pub key_encryption_key: Option<Secret>,
+    /// The variable holding `key_encryption_key`, instead.
+    pub key_encryption_key_env: Option<String>,
+    /// First delay after a failed order (seconds); it doubles up to `retry_max_secs`.
+    pub retry_base_secs: Option<u64>,
+    /// Longest delay between attempts.
+    pub retry_max_secs: Option<u64>,
+    /// Failed attempts after which ranah stops retrying by itself.
+    pub max_attempts: Option<u32>,
+    /// How long one order may take before it counts as failed.
+    pub order_timeout_secs: Option<u64>,
+    /// How long to wait for the secondaries to serve a challenge before going on.
+    pub propagation_timeout_secs: Option<u64>,
+    /// Seconds between checks for due orders, renewals and revocations.
+    pub check_interval_secs: Option<u64>,
+}
+
+/// `[acme]`, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct AcmeConfig {
+    /// The directory URL.
+    pub directory: String,
+    /// A root to trust for the directory's TLS.
+    pub ca_file: Option<PathBuf>,
+    /// Contact address.
+    pub email: Option<String>,
+    /// External account binding key id.
+    pub eab_kid: Option<String>,
+    /// External account binding HMAC key (redacted in output).
+    pub eab_hmac_key: Option<Secret>,
+    /// The key that encrypts private keys in the store (redacted in output).
+    pub key_encryption_key: Secret,
+    /// First retry delay.
+    pub retry_base_secs: u64,
+    /// Longest retry delay.
+    pub retry_max_secs: u64,
+    /// Failed attempts before automatic retries stop.
+    pub max_attempts: u32,
+    /// Time limit of one order.
+    pub order_timeout_secs: u64,
+    /// Time limit of the wait for secondaries.
+    pub propagation_timeout_secs: u64,
+    /// Interval of the check for due work.
+    pub check_interval_secs: u64,
 }
 
 /// `[letter]`: what the response letter (Surat Tanggapan) prints. Placeholders by default:
@@ -380,6 +446,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RANAH_DNS_STORE_POLL_SECS", "dns.store_poll_secs"),
     ("RANAH_DNS_UDP_WORKERS", "dns.udp_workers"),
     ("RANAH_API_LISTEN", "api.listen"),
+    ("RANAH_ACME_DIRECTORY", "acme.directory"),
+    ("RANAH_ACME_CA_FILE", "acme.ca_file"),
+    ("RANAH_ACME_EMAIL", "acme.email"),
     ("RANAH_LOG", "log.filter"),
     ("RANAH_LOG_FORMAT", "log.format"),
 ];
@@ -442,6 +511,9 @@ impl ConfigLayer {
                 "RANAH_API_LISTEN" => {
                     layer.api.listen = Some(value.parse().map_err(|e| invalid(format!("{e}")))?);
                 }
+                "RANAH_ACME_DIRECTORY" => layer.acme.directory = Some(value),
+                "RANAH_ACME_CA_FILE" => layer.acme.ca_file = Some(value.into()),
+                "RANAH_ACME_EMAIL" => layer.acme.email = Some(value),
                 "RANAH_LOG" => layer.log.filter = Some(value),
                 "RANAH_LOG_FORMAT" => layer.log.format = Some(value.parse().map_err(invalid)?),
                 _ => unknown.push(name),
@@ -480,6 +552,30 @@ impl ConfigLayer {
         pick(&mut self.tsig_keys, later.tsig_keys);
         pick(&mut self.letter, later.letter);
         pick(&mut self.webhook.url, later.webhook.url);
+        let (acme, later_acme) = (&mut self.acme, later.acme);
+        pick(&mut acme.directory, later_acme.directory);
+        pick(&mut acme.ca_file, later_acme.ca_file);
+        pick(&mut acme.email, later_acme.email);
+        pick(&mut acme.eab_kid, later_acme.eab_kid);
+        pick(&mut acme.eab_hmac_key, later_acme.eab_hmac_key);
+        pick(&mut acme.eab_hmac_key_env, later_acme.eab_hmac_key_env);
+        pick(&mut acme.key_encryption_key, later_acme.key_encryption_key);
+        pick(
+            &mut acme.key_encryption_key_env,
+            later_acme.key_encryption_key_env,
+        );
+        pick(&mut acme.retry_base_secs, later_acme.retry_base_secs);
+        pick(&mut acme.retry_max_secs, later_acme.retry_max_secs);
+        pick(&mut acme.max_attempts, later_acme.max_attempts);
+        pick(&mut acme.order_timeout_secs, later_acme.order_timeout_secs);
+        pick(
+            &mut acme.propagation_timeout_secs,
+            later_acme.propagation_timeout_secs,
+        );
+        pick(
+            &mut acme.check_interval_secs,
+            later_acme.check_interval_secs,
+        );
         pick(&mut self.webhook.secret, later.webhook.secret);
         pick(&mut self.webhook.secret_env, later.webhook.secret_env);
         pick(
@@ -581,6 +677,7 @@ impl ConfigLayer {
         )?;
         let smtp = resolve_smtp(&self.smtp, |name| std::env::var(name).ok())?;
         let webhook = resolve_webhook(&self.webhook, |name| std::env::var(name).ok())?;
+        let acme = resolve_acme(&self.acme, |name| std::env::var(name).ok())?;
         let audit_signing_key = secret_from(
             "audit",
             "signing_key",
@@ -655,6 +752,7 @@ impl ConfigLayer {
             },
             smtp,
             webhook,
+            acme,
             letter: self.letter.unwrap_or_default(),
             audit_signing_key,
             tsig_keys: transfers.0,
@@ -747,6 +845,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// The webhook; `None` when not configured.
     pub webhook: Option<WebhookConfig>,
+    /// Certificates through ACME; `None` when no directory is configured.
+    pub acme: Option<AcmeConfig>,
     /// The response letter.
     pub letter: LetterConfig,
     /// The key that signs the audit trail's checkpoints (redacted in output).
@@ -860,6 +960,90 @@ fn retry_delays(
         });
     }
     Ok((base, max))
+}
+
+fn resolve_acme(
+    layer: &AcmeLayer,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<AcmeConfig>, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: format!("acme.{key}"),
+        message,
+    };
+    let Some(directory) = layer.directory.clone() else {
+        return Ok(None);
+    };
+    if !directory.starts_with("https://") {
+        return Err(invalid(
+            "directory",
+            format!("`{directory}` is not an https:// URL"),
+        ));
+    }
+    if let Some(file) = &layer.ca_file
+        && !file.is_file()
+    {
+        return Err(invalid(
+            "ca_file",
+            format!("{} is not a readable file", file.display()),
+        ));
+    }
+    let key_encryption_key = secret_from(
+        "acme",
+        "key_encryption_key",
+        layer.key_encryption_key.as_ref(),
+        layer.key_encryption_key_env.as_deref(),
+        &env,
+    )?
+    .ok_or_else(|| {
+        invalid(
+            "key_encryption_key",
+            "required with acme.directory: 32 random bytes in base64 (`openssl rand -base64 \
+             32`), in the file or in the variable named by key_encryption_key_env"
+                .into(),
+        )
+    })?;
+    crate::sealing::KeyCipher::from_base64(key_encryption_key.expose())
+        .map_err(|e| invalid("key_encryption_key", e.to_string()))?;
+    let eab_hmac_key = secret_from(
+        "acme",
+        "eab_hmac_key",
+        layer.eab_hmac_key.as_ref(),
+        layer.eab_hmac_key_env.as_deref(),
+        &env,
+    )?;
+    if eab_hmac_key.is_some() != layer.eab_kid.is_some() {
+        return Err(invalid(
+            "eab_kid",
+            "external account binding needs both eab_kid and eab_hmac_key".into(),
+        ));
+    }
+    let (retry_base_secs, retry_max_secs) =
+        retry_delays("acme", layer.retry_base_secs, layer.retry_max_secs)?;
+    let positive = |key: &str, value: Option<u64>, default: u64| match value.unwrap_or(default) {
+        0 => Err(invalid(key, "must be at least 1".into())),
+        n => Ok(n),
+    };
+    Ok(Some(AcmeConfig {
+        directory,
+        ca_file: layer.ca_file.clone(),
+        email: layer.email.clone(),
+        eab_kid: layer.eab_kid.clone(),
+        eab_hmac_key,
+        key_encryption_key,
+        retry_base_secs,
+        retry_max_secs,
+        max_attempts: match layer.max_attempts.unwrap_or(10) {
+            0 => return Err(invalid("max_attempts", "must be at least 1".into())),
+            n => n,
+        },
+        order_timeout_secs: positive("order_timeout_secs", layer.order_timeout_secs, 300)?,
+        propagation_timeout_secs: positive(
+            "propagation_timeout_secs",
+            layer.propagation_timeout_secs,
+            120,
+        )?,
+        check_interval_secs: positive("check_interval_secs", layer.check_interval_secs, 30)?,
+    }))
 }
 
 fn resolve_webhook(

@@ -86,18 +86,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %config.api.listen, "serving the HTTP API");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let calendar = Arc::new(config.calendar.clone());
-    let requests = Arc::new(
-        Requests::new(
-            store.clone(),
-            publisher.clone(),
-            Arc::new(workflow),
-            calendar.clone(),
-            config.policy.clone(),
-        )
-        .with_notifications(config.smtp.is_some())
-        .with_webhook(config.webhook.as_ref().map(|w| w.url.clone()))
-        .with_letters(config.letter.clone(), config.data_dir.clone()),
-    );
+    let certificates = match &config.acme {
+        Some(acme) => {
+            tracing::info!(directory = %acme.directory, "certificates through ACME on");
+            Some(Arc::new(crate::acme::Certificates::new(
+                store.clone(),
+                publisher.clone(),
+                acme.clone(),
+                metrics.clone(),
+                crate::acme::Delivery {
+                    email: config.smtp.is_some(),
+                    webhook: config.webhook.as_ref().map(|w| w.url.clone()),
+                },
+            )?))
+        }
+        None => {
+            tracing::info!("no [acme] directory configured: no certificates are issued");
+            None
+        }
+    };
+    let mut requests = Requests::new(
+        store.clone(),
+        publisher.clone(),
+        Arc::new(workflow),
+        calendar.clone(),
+        config.policy.clone(),
+    )
+    .with_notifications(config.smtp.is_some())
+    .with_webhook(config.webhook.as_ref().map(|w| w.url.clone()))
+    .with_letters(config.letter.clone(), config.data_dir.clone());
+    if let Some(c) = &certificates {
+        requests = requests.with_certificates(c.waker());
+    }
+    let requests = Arc::new(requests);
     let courier = crate::notify::Courier {
         mailer: config
             .smtp
@@ -155,7 +176,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics,
         secondaries: secondaries.clone(),
         signer: signer.clone(),
+        certificates: certificates.clone(),
     });
+    let certificates_task = certificates.map(|c| tokio::spawn(c.run(shutdown_rx.clone())));
     let signer_task = signer.map(|s| {
         tokio::spawn(s.run(
             store.clone(),
@@ -209,6 +232,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = sweeper.await;
     let _ = secondaries_task.await;
     let _ = courier_task.await;
+    if let Some(task) = certificates_task {
+        let _ = task.await;
+    }
     if let Some(task) = signer_task {
         let _ = task.await;
     }

@@ -16,6 +16,8 @@
 //! | [`metrics`] | Prometheus metrics for `/metrics` | prometheus-client |
 //! | [`checkpoint`] | Ed25519-signed checkpoints of the audit trail's head | store, domain |
 //! | [`letter`] | the response letter as PDF (printpdf) | config |
+//! | [`acme`] | certificates: ACME orders with DNS-01 through [`publish`], renewal, revocation | instant-acme, store, publish |
+//! | [`sealing`] | private keys at rest (AES-256-GCM) | aes-gcm |
 //! | [`notify`] | delivery of the outbox by SMTP, with retries | store, lettre |
 //! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
 //! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
@@ -27,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acme;
 pub mod admin;
 pub mod api;
 pub mod checkpoint;
@@ -40,6 +43,7 @@ pub mod letter;
 pub mod metrics;
 pub mod notify;
 pub mod publish;
+pub mod sealing;
 pub mod secondaries;
 pub mod service;
 pub mod store;

@@ -103,6 +103,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
         Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
         Command::Status => admin::status(store).await,
         Command::Audit(cmd) => admin::audit(store, cmd).await,
+        Command::Cert(cmd) => admin::cert(store, cmd).await,
         Command::Zone(ZoneCommand::Import {
             file,
             origin,

@@ -62,6 +62,20 @@ pub struct TsigLabels {
     pub error: String,
 }
 
+/// Labels of a certificate count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CertStatusLabels {
+    /// `pending`, `issued`, `failed`, `revoking`, `revoked`.
+    pub status: String,
+}
+
+/// Labels of one certificate.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CertNameLabels {
+    /// The certificate's name.
+    pub name: String,
+}
+
 /// Every metric ranah exports.
 pub struct Metrics {
     registry: Registry,
@@ -99,6 +113,16 @@ pub struct Metrics {
     pub outbox_sent: Counter,
     /// Delivery attempts that failed.
     pub outbox_failures: Counter,
+    /// Certificates by state.
+    pub certificates: Family<CertStatusLabels, Gauge>,
+    /// Days until each current certificate expires.
+    pub certificate_expiry_days: Family<CertNameLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Certificates issued or renewed.
+    pub certificates_issued: Counter,
+    /// Failed first issuances.
+    pub certificate_issuance_failures: Counter,
+    /// Failed renewals.
+    pub certificate_renewal_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -201,7 +225,42 @@ impl Metrics {
             "Delivery attempts that failed",
             outbox_failures.clone(),
         );
+        let certificates = Family::default();
+        registry.register(
+            "certificates",
+            "Certificates by state",
+            certificates.clone(),
+        );
+        let certificate_expiry_days = Family::default();
+        registry.register(
+            "certificate_expiry_days",
+            "Days until the current certificate of each name expires",
+            certificate_expiry_days.clone(),
+        );
+        let certificates_issued = Counter::default();
+        registry.register(
+            "certificates_issued",
+            "Certificates issued or renewed",
+            certificates_issued.clone(),
+        );
+        let certificate_issuance_failures = Counter::default();
+        registry.register(
+            "certificate_issuance_failures",
+            "Failed attempts at a first issuance",
+            certificate_issuance_failures.clone(),
+        );
+        let certificate_renewal_failures = Counter::default();
+        registry.register(
+            "certificate_renewal_failures",
+            "Failed attempts at a renewal",
+            certificate_renewal_failures.clone(),
+        );
         Self {
+            certificates,
+            certificate_expiry_days,
+            certificates_issued,
+            certificate_issuance_failures,
+            certificate_renewal_failures,
             requests,
             requests_overdue,
             audit_events,

@@ -39,6 +39,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     if let Ok(events) = store.audit_count().await {
         state.metrics.audit_events.set(events);
     }
+    if let Err(e) = set_certificate_gauges(&state).await {
+        tracing::warn!(error = %e, "cannot count the certificates for the metrics");
+    }
     if let Err(e) = set_request_gauges(&state).await {
         tracing::warn!(error = %e, "cannot count the requests for the metrics");
     }
@@ -110,5 +113,47 @@ async fn set_request_gauges(state: &AppState) -> Result<(), crate::store::StoreE
         .metrics
         .requests_overdue
         .set(i64::try_from(overdue).unwrap_or(i64::MAX));
+    Ok(())
+}
+
+/// Certificates by state, and days to expiry of each current chain.
+async fn set_certificate_gauges(state: &AppState) -> Result<(), crate::store::StoreError> {
+    use crate::domain::certificate::CertStatus;
+    use crate::metrics::{CertNameLabels, CertStatusLabels};
+    let store = &state.readiness.store;
+    let counts = store.certificate_counts().await?;
+    for status in CertStatus::ALL {
+        let n = counts
+            .iter()
+            .find(|(s, _)| s == status.as_str())
+            .map_or(0, |(_, n)| *n);
+        state
+            .metrics
+            .certificates
+            .get_or_create(&CertStatusLabels {
+                status: status.as_str().into(),
+            })
+            .set(n);
+    }
+    let now = chrono::Utc::now();
+    state.metrics.certificate_expiry_days.clear();
+    for c in store.certificates().await? {
+        if matches!(c.status, CertStatus::Revoking | CertStatus::Revoked) {
+            continue;
+        }
+        let Some(not_after) = c
+            .not_after
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            continue;
+        };
+        let days = (not_after.with_timezone(&chrono::Utc) - now).num_seconds() as f64 / 86_400.0;
+        state
+            .metrics
+            .certificate_expiry_days
+            .get_or_create(&CertNameLabels { name: c.name })
+            .set(days);
+    }
     Ok(())
 }

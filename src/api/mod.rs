@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod certificates;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub secondaries: Arc<crate::secondaries::Secondaries>,
     /// The key that signs the audit trail's checkpoints, if configured.
     pub signer: Option<Arc<crate::checkpoint::Signer>>,
+    /// Certificates through ACME, if a directory is configured.
+    pub certificates: Option<Arc<crate::acme::Certificates>>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(zones::routes())
         .merge(audit::routes())
         .merge(reports::routes())
+        .merge(certificates::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::ensure_problem))
         .with_state(state)

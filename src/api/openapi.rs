@@ -6,7 +6,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, reports, requests, zones};
+use super::{audit, certificates, reports, requests, zones};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -37,13 +37,19 @@ use super::{audit, reports, requests, zones};
         audit::list,
         audit::verify,
         reports::service,
+        certificates::list,
+        certificates::one,
+        certificates::chain,
+        certificates::key,
+        certificates::order,
     ),
-    components(schemas(super::problem::ProblemDetails, super::problem::FieldProblem)),
+    components(schemas(super::problem::ProblemDetails, super::problem::FieldProblem, certificates::OrderBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "requests", description = "Subdomain requests and their workflow"),
         (name = "zones", description = "Zones and their records"),
         (name = "subdomains", description = "The subdomain register and emergency suspension"),
+        (name = "certificates", description = "TLS certificates through ACME: state, chains, managed keys"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

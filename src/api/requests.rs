@@ -76,6 +76,22 @@ async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem
         .map_err(ServiceError::from)?
         .map(|a| a.code);
     let step = stored.state.step.and_then(|i| wf.steps.get(i));
+    let certificate = if stored.data.certificate {
+        let fqdn = format!("{}.{}", stored.data.name, stored.data.zone).to_ascii_lowercase();
+        store
+            .certificate(&fqdn)
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|c| c.request_id == Some(stored.id) || c.request_id.is_none())
+    } else {
+        None
+    };
+    let certificate_status = match (&certificate, stored.data.certificate) {
+        (Some(c), _) => c.status.as_str(),
+        (None, true) if state.certificates.is_none() => "not_configured",
+        (None, true) => "not_started",
+        (None, false) => "not_requested",
+    };
     let due = request::due_at(&stored.state, wf, &state.calendar);
     let overdue = request::is_overdue(&stored.state, wf, &state.calendar, Utc::now());
     Ok(json!({
@@ -96,7 +112,8 @@ async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem
         "due_at": due,
         "overdue": overdue,
         "certificate": stored.data.certificate,
-        "certificate_status": if stored.data.certificate { "not_started" } else { "not_requested" },
+        "certificate_status": certificate_status,
+        "certificate_error": certificate.as_ref().and_then(|c| c.last_error.clone()),
         "contact": stored.data.contact,
         "purpose": stored.data.purpose,
         "recommendation_ref": stored.data.recommendation_ref,

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod certificate;
 pub mod notice;
 pub mod policy;
 pub mod report;

@@ -171,6 +171,9 @@ pub struct Requests {
     webhook: Option<String>,
     /// The response letter's settings and where attachments are kept.
     letters: Option<(crate::config::LetterConfig, std::path::PathBuf)>,
+    /// Wakes the certificate worker when a provisioning orders a certificate (`None`: no ACME
+    /// directory is configured, so no certificate is ordered).
+    certificates: Option<Arc<tokio::sync::Notify>>,
 }
 
 fn actor(caller: &Authenticated) -> Actor {
@@ -211,7 +214,71 @@ impl Requests {
             notifications: false,
             webhook: None,
             letters: None,
+            certificates: None,
         }
+    }
+
+    /// Order certificates when a request that asks for one is provisioned, waking the worker
+    /// through `wake`.
+    pub fn with_certificates(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.certificates = Some(wake);
+        self
+    }
+
+    /// Whether certificates are issued (an ACME directory is configured).
+    pub fn issues_certificates(&self) -> bool {
+        self.certificates.is_some()
+    }
+
+    /// What a provisioning does to the name's certificate: a deletion withdraws it; a request
+    /// that asks for one orders it, unless the name holds a live certificate already.
+    async fn certificate_commit(
+        &self,
+        stored: &StoredRequest,
+        caller: &Authenticated,
+    ) -> Result<Option<crate::store::CertificateCommit>, ServiceError> {
+        use crate::store::{AuditEntry, CertificateCommit, NewCertificate};
+        let d = &stored.data;
+        let fqdn = format!("{}.{}", d.name, d.zone).to_ascii_lowercase();
+        let who = crate::store::Actor::of(caller);
+        if d.kind == Kind::Delete {
+            let existing = self.store.certificate(&fqdn).await?;
+            return Ok(existing.map(|_| {
+                CertificateCommit::Withdraw(
+                    fqdn.clone(),
+                    AuditEntry::by(
+                        &who,
+                        "certificate.withdraw",
+                        format!("certificate/{fqdn}"),
+                        serde_json::json!({"request": stored.id, "reason": "name deleted"}),
+                    ),
+                )
+            }));
+        }
+        if !d.certificate || self.certificates.is_none() {
+            return Ok(None);
+        }
+        if let Some(existing) = self.store.certificate(&fqdn).await?
+            && existing.status != crate::domain::certificate::CertStatus::Revoked
+        {
+            return Ok(None);
+        }
+        Ok(Some(CertificateCommit::Order(
+            NewCertificate {
+                name: fqdn.clone(),
+                zone: format!("{}.", d.zone.to_ascii_lowercase()),
+                agency_id: Some(stored.state.agency_id),
+                request_id: Some(stored.id),
+                mode: crate::domain::certificate::KeyMode::Managed,
+                csr: None,
+            },
+            AuditEntry::by(
+                &who,
+                "certificate.order",
+                format!("certificate/{fqdn}"),
+                serde_json::json!({"request": stored.id, "mode": "managed"}),
+            ),
+        )))
     }
 
     /// Make the response letter (PDF) at the `notify` step, keeping it under `data_dir`.
@@ -723,6 +790,11 @@ impl Requests {
             .await?;
         outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
         let attachments: Vec<Attachment> = letter.into_iter().collect();
+        let certificate = if provision {
+            self.certificate_commit(&stored, caller).await?
+        } else {
+            None
+        };
         let commit = RequestCommit {
             id,
             expected_version: stored.state.version,
@@ -730,6 +802,7 @@ impl Requests {
             history: &history,
             outbox: &outbox,
             attachments: &attachments,
+            certificate: certificate.as_ref(),
         };
         if provision {
             let mut change = self.provisioning(&stored)?;
@@ -741,6 +814,9 @@ impl Requests {
             self.publisher
                 .apply_with_request(&change, commit, now)
                 .await?;
+            if let (Some(_), Some(wake)) = (&certificate, &self.certificates) {
+                wake.notify_one();
+            }
         } else {
             self.store.commit_request(&commit, None, now).await?;
         }
@@ -831,6 +907,7 @@ impl Requests {
                     history: &history,
                     outbox: &outbox,
                     attachments: &[],
+                    certificate: None,
                 },
                 &data,
                 now,
@@ -889,6 +966,7 @@ impl Requests {
                         history: &history,
                         outbox: &webhook,
                         attachments: &[],
+                        certificate: None,
                     },
                     None,
                     now,

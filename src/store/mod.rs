@@ -12,6 +12,7 @@
 //! change with each record it removed and added.
 
 mod audit;
+mod certificates;
 mod outbox;
 mod people;
 mod requests;
@@ -27,12 +28,13 @@ use sqlx::{Pool, Sqlite};
 
 pub(crate) use audit::append as append_audit;
 pub use audit::{Actor, AuditEntry, AuditFilter, Checkpoint};
+pub use certificates::{CertificateRow, IssuedChain, NewCertificate};
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
 pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
-    Attachment, HistoryEntry, RequestChange, RequestData, StoredHistoryEntry, StoredRequest,
-    ZoneChangeCommit,
+    Attachment, CertificateCommit, HistoryEntry, RequestChange, RequestData, StoredHistoryEntry,
+    StoredRequest, ZoneChangeCommit,
 };
 pub use secondaries::{Lag, SecondaryState};
 pub use zones::{

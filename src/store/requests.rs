@@ -97,6 +97,17 @@ pub struct RequestChange<'a> {
     pub outbox: &'a [OutboxMessage],
     /// Files the change attaches to the request (the response letter), already stored.
     pub attachments: &'a [Attachment],
+    /// A certificate ordered or withdrawn with the change (a provisioning approval).
+    pub certificate: Option<&'a CertificateCommit>,
+}
+
+/// What a provisioning approval does to the name's certificate, in the same transaction.
+#[derive(Debug, Clone)]
+pub enum CertificateCommit {
+    /// Order one (the request asked for it).
+    Order(super::NewCertificate, super::AuditEntry),
+    /// The name is deleted: revoke its certificate and stop renewing it.
+    Withdraw(String, super::AuditEntry),
 }
 
 /// A zone change that must commit together with a request's state.
@@ -442,6 +453,7 @@ impl Store {
             history,
             outbox,
             attachments,
+            certificate,
         } = *change;
         let mut tx = self.sqlite().begin().await?;
         // Claim the request first: this write takes SQLite's write lock and settles which of
@@ -472,6 +484,15 @@ impl Store {
         };
         append_history(&mut tx, id, history, None).await?;
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
+        match certificate {
+            Some(CertificateCommit::Order(new, audit)) => {
+                super::certificates::order(&mut tx, new, audit, now).await?;
+            }
+            Some(CertificateCommit::Withdraw(name, audit)) => {
+                super::certificates::withdraw(&mut tx, name, audit, now).await?;
+            }
+            None => {}
+        }
         for a in attachments {
             sqlx::query(
                 "INSERT INTO attachments (request_id, kind, sha256, media_type, size, \

@@ -1,0 +1,208 @@
+//! Certificates: their states, when to renew, when to retry. Pure rules; the ACME adapter
+//! ([`crate::acme`]) does the talking.
+
+use chrono::{DateTime, Duration, Utc};
+
+/// Where a certificate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertStatus {
+    /// An order is due or in flight (a first issuance or a renewal).
+    Pending,
+    /// The chain is issued and current.
+    Issued,
+    /// The last attempt failed; retried at `next_attempt_at` unless attempts ran out.
+    Failed,
+    /// The name was deleted: to be revoked at the CA.
+    Revoking,
+    /// Revoked (or cancelled before issuance); not renewed.
+    Revoked,
+}
+
+impl CertStatus {
+    /// The stored and displayed word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Issued => "issued",
+            Self::Failed => "failed",
+            Self::Revoking => "revoking",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Parse the stored word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "issued" => Self::Issued,
+            "failed" => Self::Failed,
+            "revoking" => Self::Revoking,
+            "revoked" => Self::Revoked,
+            _ => return None,
+        })
+    }
+
+    /// All states, for metrics.
+    pub const ALL: [CertStatus; 5] = [
+        Self::Pending,
+        Self::Issued,
+        Self::Failed,
+        Self::Revoking,
+        Self::Revoked,
+    ];
+
+    /// The state in the applicant's words (the response letter).
+    pub fn in_indonesian(self) -> &'static str {
+        match self {
+            Self::Pending => "sedang diterbitkan",
+            Self::Issued => "telah diterbitkan",
+            Self::Failed => "gagal diterbitkan, dicoba ulang otomatis",
+            Self::Revoking | Self::Revoked => "dicabut",
+        }
+    }
+}
+
+/// Who holds the private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMode {
+    /// ranah made an ECDSA P-256 key and keeps it sealed.
+    Managed,
+    /// The agency sent a CSR; its key never leaves its server.
+    Csr,
+}
+
+impl KeyMode {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Managed => "managed",
+            Self::Csr => "csr",
+        }
+    }
+
+    /// Parse the stored word.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "managed" => Some(Self::Managed),
+            "csr" => Some(Self::Csr),
+            _ => None,
+        }
+    }
+}
+
+/// When to renew a certificate valid from `not_before` to `not_after`: at two thirds of its
+/// lifetime (Let's Encrypt's advice), or earlier when the CA's renewal window (ARI, RFC 9773)
+/// starts earlier.
+pub fn renewal_time(
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    ari_window_start: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let lifetime = not_after - not_before;
+    let two_thirds = not_before + lifetime * 2 / 3;
+    match ari_window_start {
+        Some(start) if start < two_thirds => start,
+        _ => two_thirds,
+    }
+}
+
+/// The delay before attempt `attempts + 1` after `attempts` failures: `base`, doubling, at most
+/// `max`. `None` once `max_attempts` failures are reached: then only a person restarts it.
+pub fn retry_delay(
+    attempts: u32,
+    base_secs: u64,
+    max_secs: u64,
+    max_attempts: u32,
+) -> Option<Duration> {
+    if attempts >= max_attempts {
+        return None;
+    }
+    let factor = 1u64 << attempts.saturating_sub(1).min(30);
+    let secs = base_secs.saturating_mul(factor).min(max_secs);
+    Some(Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)))
+}
+
+/// The owner of the DNS-01 challenge TXT for `name` (RFC 8555 §8.4).
+pub fn challenge_owner(name: &str) -> String {
+    format!("_acme-challenge.{}", name.trim_end_matches('.'))
+}
+
+/// The notice to the owning agency that a (renewed) certificate is ready: subject and body, in
+/// Indonesian.
+pub fn issued_notice(
+    name: &str,
+    serial: &str,
+    not_after: DateTime<Utc>,
+    renewal: bool,
+    mode: KeyMode,
+) -> (String, String) {
+    let what = if renewal { "diperbarui" } else { "diterbitkan" };
+    let subject = format!("Sertifikat SSL {name} telah {what}");
+    let key = match mode {
+        KeyMode::Managed => format!(
+            "Kunci privat dapat diunduh oleh pengelola instansi di \
+             /api/v1/certificates/{name}/key.pem (setiap unduhan tercatat).\n"
+        ),
+        KeyMode::Csr => "Sertifikat ini dibuat dari CSR instansi; kunci privat tetap di server \
+                         instansi.\n"
+            .to_string(),
+    };
+    let body = format!(
+        "Yth. Pengelola {name},\n\n\
+         Sertifikat SSL untuk {name} telah {what}.\n\
+         Nomor seri   : {serial}\n\
+         Berlaku s.d. : {}\n\n\
+         Rantai sertifikat dapat diambil di /api/v1/certificates/{name}/chain.pem. \
+         Pasang rantai yang baru pada server Anda; sertifikat lama tetap berlaku sampai masa \
+         berlakunya habis.\n{key}\n\
+         Pesan ini dikirim otomatis oleh ranah.",
+        not_after.format("%Y-%m-%d %H:%M UTC")
+    );
+    (subject, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn renews_at_two_thirds_or_the_ari_window() {
+        let nb = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let na = nb + Duration::days(90);
+        assert_eq!(renewal_time(nb, na, None), nb + Duration::days(60));
+        let early = nb + Duration::days(30);
+        assert_eq!(renewal_time(nb, na, Some(early)), early);
+        assert_eq!(
+            renewal_time(nb, na, Some(nb + Duration::days(80))),
+            nb + Duration::days(60)
+        );
+    }
+
+    #[test]
+    fn retries_double_up_to_the_cap_and_stop() {
+        let d = |n| retry_delay(n, 30, 3600, 5).map(|d| d.num_seconds());
+        assert_eq!(d(1), Some(30));
+        assert_eq!(d(2), Some(60));
+        assert_eq!(d(3), Some(120));
+        assert_eq!(d(4), Some(240));
+        assert_eq!(d(5), None);
+        assert_eq!(
+            retry_delay(9, 30, 3600, 20).map(|d| d.num_seconds()),
+            Some(3600)
+        );
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in CertStatus::ALL {
+            assert_eq!(CertStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(
+            challenge_owner("sipd.example.go.id."),
+            "_acme-challenge.sipd.example.go.id"
+        );
+    }
+}
