@@ -511,19 +511,29 @@ pub fn setup_people(d: &Daemon) -> [String; 6] {
 /// Walk a `create` request for `name` with one A record through the kaltara chain until it
 /// is provisioned (andi submits for DINKES; kadis, kabid, teknis approve). Returns its id.
 pub fn provision(d: &Daemon, tokens: &[String; 6], name: &str, address: &str) -> i64 {
-    let [andi, _, kadis, kabid, teknis, _] = tokens;
-    let body = format!(
-        r#"{{"kind": "create", "zone": "example.go.id", "name": "{name}",
+    walk_request(d, tokens, &request_body("create", name, address, false))
+}
+
+/// A request body for `name` in example.go.id with one A record.
+pub fn request_body(kind: &str, name: &str, address: &str, certificate: bool) -> String {
+    format!(
+        r#"{{"kind": "{kind}", "zone": "example.go.id", "name": "{name}",
         "records": [{{"type": "A", "value": "{address}", "ttl": 3600}}],
         "contact": {{"name": "Andi", "email": "andi@dinkes.example", "phone": "+62 811 000"}},
         "purpose": "Aplikasi layanan", "recommendation_ref": "REK/001/2026",
-        "certificate": false}}"#
-    );
-    let r = post_json(d, "/api/v1/requests", andi, &body);
+        "certificate": {certificate}}}"#
+    )
+}
+
+/// Walk a request (submitted by andi for DINKES, with its letter) through kadis, kabid and
+/// teknis until it is provisioned. Returns its id.
+pub fn walk_request(d: &Daemon, tokens: &[String; 6], body: &str) -> i64 {
+    let [andi, _, kadis, kabid, teknis, _] = tokens;
+    let r = post_json(d, "/api/v1/requests", andi, body);
     assert_eq!(r.status, 201, "{}", r.json);
     let id = r.json["id"].as_i64().unwrap();
     let path = format!("/api/v1/requests/{id}");
-    let pdf = d.dir.join(format!("surat-{name}.pdf"));
+    let pdf = d.dir.join(format!("surat-{id}.pdf"));
     std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
     let r = curl(
         d,

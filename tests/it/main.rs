@@ -3,6 +3,7 @@
 mod admin_cli;
 mod api_requests;
 mod audit;
+mod certificates;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;

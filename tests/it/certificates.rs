@@ -1,0 +1,671 @@
+//! Certificates against Debian's `pebble`, Let's Encrypt's test CA, on loopback: it validates
+//! DNS-01 by asking ranah's own DNS port, so every issuance here proves that ranah published
+//! the challenge in its zone. No test uses `PEBBLE_VA_ALWAYS_VALID`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// A throwaway CA and pebble's listener certificate for 127.0.0.1, made with openssl.
+fn listener_certificate(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ranah test listener CA",
+    ]);
+    run(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&csr);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+/// pebble, killed when dropped.
+struct Pebble {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+    management: u16,
+    dns: SocketAddr,
+}
+
+impl Pebble {
+    /// Start pebble in `dir` (which holds the listener certificate) asking `dns` for DNS-01.
+    fn start(dir: &Path, port: u16, management: u16, dns: SocketAddr) -> Pebble {
+        let config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{port}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": dir.join("cert.pem"), "privateKey": dir.join("key.pem"),
+            "httpPort": free_port(), "tlsPort": free_port(),
+            "ocspResponderURL": "", "externalAccountBindingRequired": false,
+        }});
+        let file = dir.join("pebble.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        let mut p = Pebble {
+            child: None,
+            dir: dir.to_owned(),
+            port,
+            management,
+            dns,
+        };
+        p.spawn();
+        p
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("pebble")
+            .args(["-config", self.dir.join("pebble.json").to_str().unwrap()])
+            .args(["-dnsserver", &self.dns.to_string()])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble is required; the README's test command installs it");
+        self.child = Some(child);
+        assert!(
+            eventually(20, || self.get(self.port, "/dir").is_some()),
+            "pebble did not serve /dir within 20 s"
+        );
+    }
+
+    fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.port)
+    }
+
+    /// GET over TLS trusting the listener CA.
+    fn get(&self, port: u16, path: &str) -> Option<String> {
+        let out = Command::new("curl")
+            .args(["-sf", "--max-time", "5", "--cacert"])
+            .arg(self.dir.join("ca.pem"))
+            .arg(format!("https://127.0.0.1:{port}{path}"))
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The root that issued this run's certificates (it changes with every start).
+    fn root(&self) -> String {
+        self.get(self.management, "/roots/0")
+            .expect("pebble's root")
+    }
+
+    /// What pebble's management interface says of a serial: `Valid` or `Revoked`.
+    fn status_of(&self, serial_hex: &str) -> String {
+        let body = self
+            .get(
+                self.management,
+                &format!("/cert-status-by-serial/{serial_hex}"),
+            )
+            .unwrap_or_default();
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        v["Status"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const KEY_ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A daemon with the test zone, whose `[acme]` points at `pebble`.
+fn daemon(dir: &Path, dns: SocketAddr, pebble: &Pebble) -> Daemon {
+    let config = format!(
+        r#"
+[acme]
+directory = "{}"
+ca_file = "{}"
+email = "ops@example.go.id"
+key_encryption_key = "{KEY_ENCRYPTION_KEY}"
+retry_base_secs = 1
+retry_max_secs = 2
+check_interval_secs = 1
+order_timeout_secs = 30
+"#,
+        pebble.directory(),
+        pebble.dir.join("ca.pem").display()
+    );
+    Daemon::start_configured(dir, dns, Some(&config))
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    dns: SocketAddr,
+    pebble: Pebble,
+}
+
+fn setup() -> Setup {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let dir = tmp.path().to_owned();
+    let pki = dir.join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    listener_certificate(&pki);
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let pebble = Pebble::start(&pki, free_port(), free_port(), dns);
+    Setup {
+        _tmp: tmp,
+        dir,
+        dns,
+        pebble,
+    }
+}
+
+fn certificate(d: &Daemon, token: &str, name: &str) -> Reply {
+    curl(
+        d,
+        "GET",
+        &format!("/api/v1/certificates/{name}"),
+        Some(token),
+        &[],
+    )
+}
+
+/// Wait until the certificate's status is `status` (and, if given, its serial differs from
+/// `not_serial`); returns it.
+fn wait_status(
+    d: &Daemon,
+    token: &str,
+    name: &str,
+    status: &str,
+    not_serial: Option<&str>,
+) -> Value {
+    let mut last = Value::Null;
+    let ok = eventually(40, || {
+        last = certificate(d, token, name).json;
+        last["status"] == status && not_serial.is_none_or(|s| last["serial"] != s)
+    });
+    assert!(ok, "{name} did not become {status}: {last}");
+    last
+}
+
+/// Download a text body.
+fn text(d: &Daemon, token: &str, path: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+        ])
+        .arg(format!("http://{}{}", d.api, path))
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = t.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_owned())
+}
+
+/// `openssl verify` of the chain's leaf against `root`, for `name`; and the leaf's public key.
+fn verify_chain(dir: &Path, chain: &str, root: &str, name: &str) -> String {
+    let chain_file = dir.join(format!("{name}.chain.pem"));
+    let root_file = dir.join("pebble-root.pem");
+    std::fs::write(&chain_file, chain).unwrap();
+    std::fs::write(&root_file, root).unwrap();
+    let out = Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(&root_file)
+        .arg("-untrusted")
+        .arg(&chain_file)
+        .args(["-verify_hostname", name])
+        .arg(&chain_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let san = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(&chain_file)
+        .output()
+        .unwrap();
+    let san = String::from_utf8_lossy(&san.stdout);
+    assert_eq!(
+        san.lines().nth(1).map(str::trim),
+        Some(format!("DNS:{name}").as_str()),
+        "the certificate must name exactly {name}: {san}"
+    );
+    public_key(&["x509", "-pubkey", "-noout", "-in"], &chain_file)
+}
+
+fn public_key(args: &[&str], file: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = String::from_utf8_lossy(&out.stdout).into_owned();
+    if pem.contains("PUBLIC KEY") {
+        return pem;
+    }
+    // A private key: derive its public half.
+    let tmp = file.with_extension("pub");
+    let out = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(file)
+        .arg("-out")
+        .arg(&tmp)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(tmp).unwrap()
+}
+
+fn cli_ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.cli(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn audit_actions(d: &Daemon, ops: &str) -> Vec<String> {
+    let r = curl(d, "GET", "/api/v1/audit?limit=1000", Some(ops), &[]);
+    r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap_or(""),
+                e["target"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_request_with_a_certificate_is_issued_renewed_and_revoked_on_delete() {
+    let s = setup();
+    let d = daemon(&s.dir, s.dns, &s.pebble);
+    let tokens = setup_people(&d);
+    let [andi, dewi, kadis, _, _, ops] = &tokens;
+    let name = "sipd.example.go.id";
+
+    let id = walk_request(
+        &d,
+        &tokens,
+        &request_body("create", "sipd", "203.0.113.10", true),
+    );
+    let cert = wait_status(&d, andi, name, "issued", None);
+    assert_eq!(cert["mode"], "managed");
+    assert_eq!(cert["request"], id);
+    assert!(cert["last_error"].is_null(), "{cert}");
+    let request = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/requests/{id}"),
+        Some(andi),
+        &[],
+    )
+    .json;
+    assert_eq!(request["certificate_status"], "issued", "{request}");
+
+    // The chain verifies against pebble's root, for exactly that name, with the managed key.
+    let (code, chain) = text(&d, dewi, &format!("/api/v1/certificates/{name}/chain.pem"));
+    assert_eq!(code, 200, "the chain is public");
+    let leaf_key = verify_chain(&s.dir, &chain, &s.pebble.root(), name);
+    let (code, key) = text(&d, andi, &format!("/api/v1/certificates/{name}/key.pem"));
+    assert_eq!(code, 200, "{key}");
+    let key_file = s.dir.join("managed.key");
+    std::fs::write(&key_file, &key).unwrap();
+    assert_eq!(public_key(&["pkey", "-pubout", "-in"], &key_file), leaf_key);
+    // Another agency gets no key, and the key is stored sealed, not in clear.
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/certificates/{name}/key.pem"),
+        Some(dewi),
+        &[],
+    );
+    assert_eq!(r.status, 403, "{}", r.json);
+    assert!(r.content_type.starts_with("application/problem+json"));
+    let db = std::fs::read(s.dir.join("data/ranah.db")).unwrap();
+    let body: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(
+        !db.windows(body[0].len()).any(|w| w == body[0].as_bytes()),
+        "the private key is in the database in clear"
+    );
+    let actions = audit_actions(&d, ops);
+    for expected in [
+        format!("certificate.order certificate/{name}"),
+        format!("certificate.issued certificate/{name}"),
+        format!("certificate.key_download certificate/{name}"),
+    ] {
+        assert!(actions.contains(&expected), "{expected} not in {actions:?}");
+    }
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.starts_with("acme.account_registered"))
+    );
+    // The challenge TXT is gone once the order is done.
+    let answer = dig(
+        s.dns,
+        &[&format!("_acme-challenge.{name}"), "TXT", "+norec"],
+    );
+    assert!(answer.contains("status: NXDOMAIN"), "{answer}");
+
+    // Metrics.
+    let (_, metrics) = http_get(d.api, "/metrics").unwrap();
+    assert!(
+        metrics.contains("ranah_certificates{status=\"issued\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!("ranah_certificate_expiry_days{{name=\"{name}\"}}")));
+
+    // `ranah cert renew` replaces it: a new serial, same key, chain still valid meanwhile.
+    let first_serial = cert["serial"].as_str().unwrap().to_owned();
+    cli_ok(&d, &["cert", "renew", name]);
+    let renewed = wait_status(&d, andi, name, "issued", Some(&first_serial));
+    assert_ne!(renewed["serial"], first_serial);
+    let (_, chain2) = text(&d, dewi, &format!("/api/v1/certificates/{name}/chain.pem"));
+    assert_ne!(chain2, chain);
+    assert_eq!(
+        verify_chain(&s.dir, &chain2, &s.pebble.root(), name),
+        leaf_key
+    );
+    assert!(audit_actions(&d, ops).contains(&format!("certificate.renewed certificate/{name}")));
+    let listed = cli_ok(&d, &["cert", "list"]);
+    assert!(
+        listed.contains(name) && listed.contains("issued"),
+        "{listed}"
+    );
+
+    // Deleting the name (once the creation is answered) revokes the certificate at the CA and
+    // stops renewal.
+    let r = post_json(&d, &format!("/api/v1/requests/{id}/approve"), kadis, "{}");
+    assert_eq!(r.status, 200, "{}", r.json);
+    let serial = renewed["serial"].as_str().unwrap().to_owned();
+    assert_eq!(s.pebble.status_of(&serial), "Valid");
+    walk_request(
+        &d,
+        &tokens,
+        &request_body("delete", "sipd", "203.0.113.10", false),
+    );
+    let revoked = wait_status(&d, andi, name, "revoked", None);
+    assert!(revoked["renew_at"].is_null(), "{revoked}");
+    assert!(
+        eventually(10, || s.pebble.status_of(&serial) == "Revoked"),
+        "pebble does not list {serial} as revoked"
+    );
+    assert!(audit_actions(&d, ops).contains(&format!("certificate.revoked certificate/{name}")));
+    let out = d.cli(&["cert", "renew", name]);
+    assert!(
+        !out.status.success(),
+        "a revoked certificate is not renewed"
+    );
+}
+
+#[test]
+fn an_agency_csr_is_issued_for_its_key_and_bad_orders_are_refused() {
+    let s = setup();
+    let d = daemon(&s.dir, s.dns, &s.pebble);
+    let tokens = setup_people(&d);
+    let [andi, dewi, _, _, _, ops] = &tokens;
+    provision(&d, &tokens, "pelayanan", "203.0.113.20");
+    let name = "pelayanan.example.go.id";
+
+    // The agency's own key and CSR, made with openssl.
+    let csr = |cn: &str, file: &str| -> String {
+        let key = s.dir.join(format!("{file}.key"));
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .args([
+                "-subj",
+                &format!("/CN={cn}"),
+                "-addext",
+                &format!("subjectAltName=DNS:{cn}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let order =
+        |token: &str, body: Value| post_json(&d, "/api/v1/certificates", token, &body.to_string());
+
+    // Refusals: a CSR for another name, another agency, a name that does not exist, garbage.
+    let r = order(
+        andi,
+        serde_json::json!({"name": name, "csr": csr("other.example.go.id", "other")}),
+    );
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert_eq!(r.json["errors"][0]["code"], "invalid_csr");
+    assert!(
+        r.json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("other.example.go.id")
+    );
+    let r = order(dewi, serde_json::json!({"name": name}));
+    assert_eq!(r.status, 403, "{}", r.json);
+    let r = order(andi, serde_json::json!({"name": "nothing.example.go.id"}));
+    assert_eq!(r.status, 422, "{}", r.json);
+    let r = order(andi, serde_json::json!({"name": name, "csr": "not a csr"}));
+    assert_eq!(r.status, 422, "{}", r.json);
+    let r = post_json(&d, "/api/v1/certificates", andi, "{\"name\": ");
+    assert_eq!(r.status, 400, "{}", r.json);
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/certificates/nothing.example.go.id",
+        Some(andi),
+        &[],
+    );
+    assert_eq!(r.status, 404, "{}", r.json);
+
+    // The CSR for exactly the name is issued for the CSR's key.
+    let good = csr(name, "agency");
+    let r = order(andi, serde_json::json!({"name": name, "csr": good}));
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(r.json["status"], "pending");
+    let again = order(ops, serde_json::json!({"name": name}));
+    assert!(
+        again.status == 409 || again.status == 202,
+        "a second order while one is pending is refused (or the first is done): {}",
+        again.json
+    );
+    let cert = wait_status(&d, andi, name, "issued", None);
+    assert_eq!(cert["mode"], "csr", "{cert}");
+    let (_, chain) = text(&d, andi, &format!("/api/v1/certificates/{name}/chain.pem"));
+    let leaf_key = verify_chain(&s.dir, &chain, &s.pebble.root(), name);
+    let agency_key = public_key(&["pkey", "-pubout", "-in"], &s.dir.join("agency.key"));
+    assert_eq!(leaf_key, agency_key, "the certificate is for the CSR's key");
+    // ranah never had that key.
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/certificates/{name}/key.pem"),
+        Some(andi),
+        &[],
+    );
+    assert_eq!(r.status, 404, "{}", r.json);
+    assert_eq!(r.json["code"], "no_managed_key");
+    let list = curl(&d, "GET", "/api/v1/certificates", Some(dewi), &[]);
+    assert_eq!(list.json["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_order_survives_a_restart_and_a_ca_outage() {
+    let mut s = setup();
+    let mut d = daemon(&s.dir, s.dns, &s.pebble);
+    let tokens = setup_people(&d);
+    let [andi, _, _, _, _, ops] = &tokens;
+    let name = "layanan.example.go.id";
+
+    // The CA hangs (stopped); the approval still returns, the order is pending.
+    s.pebble.signal("-STOP");
+    walk_request(
+        &d,
+        &tokens,
+        &request_body("create", "layanan", "203.0.113.30", true),
+    );
+    let cert = certificate(&d, andi, name).json;
+    assert_eq!(cert["status"], "pending", "{cert}");
+    // ranah stays ready while the CA does not answer.
+    assert_eq!(http_get(d.api, "/readyz").unwrap().0, 200);
+    // A crash mid-order (SIGKILL), then the CA comes back and ranah restarts.
+    drop(d);
+    s.pebble.signal("-CONT");
+    d = daemon(&s.dir, s.dns, &s.pebble);
+    let issued = wait_status(&d, andi, name, "issued", None);
+    let (_, chain) = text(&d, andi, &format!("/api/v1/certificates/{name}/chain.pem"));
+    verify_chain(&s.dir, &chain, &s.pebble.root(), name);
+
+    // The CA is down: the renewal fails with a clear error, the old chain stays served.
+    s.pebble.kill();
+    cli_ok(&d, &["cert", "renew", name]);
+    let failed = wait_status(&d, andi, name, "failed", None);
+    let error = failed["last_error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("ACME server") && error.contains(&s.pebble.directory()),
+        "the error names the CA: {error}"
+    );
+    assert_eq!(
+        failed["serial"], issued["serial"],
+        "the old certificate stays"
+    );
+    assert_eq!(
+        text(&d, andi, &format!("/api/v1/certificates/{name}/chain.pem")).1,
+        chain
+    );
+    assert_eq!(
+        http_get(d.api, "/readyz").unwrap().0,
+        200,
+        "a CA outage is not unreadiness"
+    );
+    let (_, metrics) = http_get(d.api, "/metrics").unwrap();
+    assert!(
+        !metrics.contains("ranah_certificate_renewal_failures_total 0"),
+        "{metrics}"
+    );
+
+    // A fresh pebble (it forgot the account): ranah registers again and the retry succeeds.
+    s.pebble.spawn();
+    let renewed = wait_status(&d, andi, name, "issued", issued["serial"].as_str());
+    let (_, chain) = text(&d, andi, &format!("/api/v1/certificates/{name}/chain.pem"));
+    verify_chain(&s.dir, &chain, &s.pebble.root(), name);
+    assert!(renewed["last_error"].is_null());
+    let registrations = audit_actions(&d, ops)
+        .iter()
+        .filter(|a| a.starts_with("acme.account_registered"))
+        .count();
+    assert_eq!(
+        registrations, 2,
+        "registered once, and again after the CA forgot it"
+    );
+}
