@@ -91,13 +91,27 @@ struct Pebble {
 impl Pebble {
     /// Start pebble in `dir` (which holds the listener certificate) asking `dns` for DNS-01.
     fn start(dir: &Path, port: u16, management: u16, dns: SocketAddr) -> Pebble {
-        let config = serde_json::json!({"pebble": {
+        Self::start_with_validity(dir, port, management, dns, None)
+    }
+
+    /// As [`Pebble::start`], issuing certificates valid for `validity` seconds if given.
+    fn start_with_validity(
+        dir: &Path,
+        port: u16,
+        management: u16,
+        dns: SocketAddr,
+        validity: Option<u64>,
+    ) -> Pebble {
+        let mut config = serde_json::json!({"pebble": {
             "listenAddress": format!("127.0.0.1:{port}"),
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": dir.join("cert.pem"), "privateKey": dir.join("key.pem"),
             "httpPort": free_port(), "tlsPort": free_port(),
             "ocspResponderURL": "", "externalAccountBindingRequired": false,
         }});
+        if let Some(secs) = validity {
+            config["pebble"]["certificateValidityPeriod"] = secs.into();
+        }
         let file = dir.join("pebble.json");
         std::fs::write(&file, config.to_string()).unwrap();
         let mut p = Pebble {
@@ -193,6 +207,11 @@ const KEY_ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// A daemon with the test zone, whose `[acme]` points at `pebble`.
 fn daemon(dir: &Path, dns: SocketAddr, pebble: &Pebble) -> Daemon {
+    daemon_with(dir, dns, pebble, "")
+}
+
+/// As [`daemon`], with more configuration.
+fn daemon_with(dir: &Path, dns: SocketAddr, pebble: &Pebble, more: &str) -> Daemon {
     let config = format!(
         r#"
 [acme]
@@ -204,7 +223,7 @@ retry_base_secs = 1
 retry_max_secs = 2
 check_interval_secs = 1
 order_timeout_secs = 30
-"#,
+{more}"#,
         pebble.directory(),
         pebble.dir.join("ca.pem").display()
     );
@@ -219,13 +238,17 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with_validity(None)
+}
+
+fn setup_with_validity(validity: Option<u64>) -> Setup {
     let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
     let dir = tmp.path().to_owned();
     let pki = dir.join("pki");
     std::fs::create_dir_all(&pki).unwrap();
     listener_certificate(&pki);
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let pebble = Pebble::start(&pki, free_port(), free_port(), dns);
+    let pebble = Pebble::start_with_validity(&pki, free_port(), free_port(), dns, validity);
     Setup {
         _tmp: tmp,
         dir,
@@ -667,5 +690,85 @@ fn an_order_survives_a_restart_and_a_ca_outage() {
     assert_eq!(
         registrations, 2,
         "registered once, and again after the CA forgot it"
+    );
+}
+
+#[test]
+fn a_certificate_renews_itself_at_two_thirds_of_its_lifetime_and_the_agency_hears_of_it() {
+    // pebble issues 12-second certificates here: the renewal is due 8 s after issuance.
+    let s = setup_with_validity(Some(12));
+    let hook_port = free_port();
+    let log = s.dir.join("hook.log");
+    let d = daemon_with(
+        &s.dir,
+        s.dns,
+        &s.pebble,
+        &format!(
+            "\n[webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret = \"s3cret\"\nretry_base_secs = 1\n"
+        ),
+    );
+    let mut receiver = Command::new("python3")
+        .args([
+            "-c",
+            crate::notifications::RECEIVER,
+            &hook_port.to_string(),
+            log.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let tokens = setup_people(&d);
+    let andi = &tokens[0];
+    let name = "jadwal.example.go.id";
+    walk_request(
+        &d,
+        &tokens,
+        &request_body("create", "jadwal", "203.0.113.40", true),
+    );
+    let first = wait_status(&d, andi, name, "issued", None);
+    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let (nb, na, renew_at) = (
+        time(&first["not_before"]),
+        time(&first["not_after"]),
+        time(&first["renew_at"]),
+    );
+    let expected = nb + (na - nb) * 2 / 3;
+    assert!(
+        (renew_at - expected).num_milliseconds().abs() <= 1000,
+        "renewal at two thirds: {first}"
+    );
+    // Nobody asks: the scheduler renews it, and the agency's webhook hears of both.
+    let second = wait_status(&d, andi, name, "issued", first["serial"].as_str());
+    assert!(time(&second["not_after"]) > na);
+    let events = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|call| serde_json::from_str::<Value>(call["body"].as_str()?).ok())
+            .filter(|body| {
+                body["name"] == name
+                    && body["type"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("certificate."))
+            })
+            .map(|body| {
+                format!(
+                    "{} {}",
+                    body["type"].as_str().unwrap_or(""),
+                    body["serial"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    let heard = eventually(15, || events().len() >= 2);
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(heard, "{:?}", events());
+    assert_eq!(
+        events()[..2],
+        [
+            format!("certificate.issued {}", first["serial"].as_str().unwrap()),
+            format!("certificate.renewed {}", second["serial"].as_str().unwrap()),
+        ]
     );
 }

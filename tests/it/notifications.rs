@@ -260,7 +260,7 @@ fn the_people_who_must_act_and_the_applicant_are_emailed() {
 
 /// A webhook receiver: writes each POST as one JSON line (signature header and body) and
 /// answers 204. Python's standard library only.
-const RECEIVER: &str = r#"
+pub(crate) const RECEIVER: &str = r#"
 import http.server, json, sys
 log = sys.argv[2]
 class H(http.server.BaseHTTPRequestHandler):
