@@ -1378,6 +1378,61 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_acme_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ranah.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let block: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [acme]"))
+            .take_while(|l| l.starts_with('#'))
+            .filter(|l| !l.contains("ca_file"))
+            .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+            .collect();
+        let layer = ConfigLayer::from_toml(&block, &path).unwrap();
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let vars = |name: &str| match name {
+            "RANAH_ACME_KEY" => Some(key.to_string()),
+            "RANAH_ACME_EAB_HMAC" => Some("c2VjcmV0".to_string()),
+            _ => None,
+        };
+        let acme = resolve_acme(&layer.acme, vars).unwrap().unwrap();
+        assert!(acme.directory.contains("letsencrypt.org"));
+        assert_eq!(acme.key_encryption_key.expose(), key);
+        assert_eq!((acme.retry_base_secs, acme.max_attempts), (30, 10));
+        // No directory: no certificates; a directory without a key, or a bad key, is an error.
+        assert!(
+            resolve_acme(&AcmeLayer::default(), |_| None)
+                .unwrap()
+                .is_none()
+        );
+        let no_key = AcmeLayer {
+            directory: Some("https://acme.example/dir".into()),
+            ..Default::default()
+        };
+        let err = resolve_acme(&no_key, |_| None).unwrap_err().to_string();
+        assert!(err.contains("acme.key_encryption_key"), "{err}");
+        let short = AcmeLayer {
+            key_encryption_key: Some(Secret::new("c2hvcnQ=")),
+            ..no_key.clone()
+        };
+        assert!(resolve_acme(&short, |_| None).is_err());
+        let http = AcmeLayer {
+            directory: Some("http://acme.example/dir".into()),
+            ..short
+        };
+        let err = resolve_acme(&http, |_| None).unwrap_err().to_string();
+        assert!(err.contains("https"), "{err}");
+        // The variables of the contract set the directory, the CA file and the contact.
+        let (env_layer, unknown) = ConfigLayer::from_env(env(&[
+            ("RANAH_ACME_DIRECTORY", "https://acme.example/dir"),
+            ("RANAH_ACME_EMAIL", "ops@example.go.id"),
+        ]))
+        .unwrap();
+        assert!(unknown.is_empty());
+        assert_eq!(env_layer.acme.email.as_deref(), Some("ops@example.go.id"));
+    }
+
+    #[test]
     fn the_commented_smtp_example_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ranah.example.toml");
         let text = std::fs::read_to_string(&path).unwrap();

@@ -2,8 +2,9 @@
 # Runs every check and test of ranah, installing what the tests need first.
 #
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
-# kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), and real secondaries: knotd (knot) and
-# nsd. They are installed with apt when missing (as root, or through sudo).
+# kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
+# nsd, and Let's Encrypt's test CA, pebble, with openssl for its listener certificate. They are
+# installed with apt when missing (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ declare -A tool_package=(
   [knotd]=knot
   [nsd]=nsd
   [pdftotext]=poppler-utils
+  [pebble]=pebble
+  [openssl]=openssl
 )
 missing=()
 for tool in "${!tool_package[@]}"; do

@@ -160,9 +160,10 @@ mod tests {
 
     fn csr_pem(names: &[&str]) -> String {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let params =
+        let mut params =
             rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params.serialize_request(&key).unwrap().pem().unwrap()
     }
 
@@ -170,6 +171,16 @@ mod tests {
     fn a_csr_for_exactly_the_name_passes() {
         let der = check_csr(&csr_pem(&["sipd.example.go.id"]), "SIPD.example.go.id.").unwrap();
         assert!(!der.is_empty());
+    }
+
+    #[test]
+    fn a_common_name_that_differs_is_refused() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        // rcgen's default subject is "CN=rcgen self signed cert".
+        let params = rcgen::CertificateParams::new(vec!["a.example".to_string()]).unwrap();
+        let pem_text = params.serialize_request(&key).unwrap().pem().unwrap();
+        let err = check_csr(&pem_text, "a.example").unwrap_err();
+        assert!(err.to_string().contains("rcgen self signed cert"), "{err}");
     }
 
     #[test]

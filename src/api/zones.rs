@@ -214,6 +214,13 @@ pub(crate) async fn subdomains(
         .into_iter()
         .map(|r| (r.id, r))
         .collect();
+    let certificates: BTreeMap<String, crate::store::CertificateRow> = store
+        .certificates()
+        .await
+        .map_err(ServiceError::from)?
+        .into_iter()
+        .map(|c| (c.name.clone(), c))
+        .collect();
     let mut by_name: BTreeMap<(String, String), Vec<&crate::store::RecordRow>> = BTreeMap::new();
     for r in &rows {
         if r.owner != r.zone {
@@ -251,7 +258,11 @@ pub(crate) async fn subdomains(
             "request": request_id,
             "purpose": request.as_ref().map(|r| r.data.purpose.clone()),
             "contact": contact,
-            "certificate": request.as_ref().map(|r| r.data.certificate),
+            // The name's certificate (state and expiry), or null when it has none.
+            "certificate": certificates.get(owner.trim_end_matches('.')).map(|c| json!({
+                "status": c.status.as_str(), "serial": c.serial, "not_after": c.not_after,
+            })),
+            "certificate_requested": request.as_ref().map(|r| r.data.certificate),
             "state": if suspended { "suspended" } else { "active" },
             "suspension": suspension.map(|s| json!({
                 "reason": s.reason, "since": s.suspended_at,

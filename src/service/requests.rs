@@ -323,12 +323,7 @@ impl Requests {
             fqdn,
             records,
             purpose: d.purpose.clone(),
-            // The certificate's own state once issuance exists; until then, what is true.
-            certificate: if d.certificate {
-                "diminta, belum diterbitkan".into()
-            } else {
-                "tidak diminta".into()
-            },
+            certificate: self.certificate_words(d).await?,
             date: now.with_timezone(&self.calendar.time_zone()),
         };
         let pdf = crate::letter::render(config, &content)
@@ -352,6 +347,28 @@ impl Requests {
             size: pdf.len() as i64,
             uploaded_at: now.to_rfc3339(),
         }))
+    }
+
+    /// The certificate's state for the response letter, in Indonesian.
+    async fn certificate_words(&self, d: &RequestData) -> Result<String, ServiceError> {
+        if !d.certificate {
+            return Ok("tidak diminta".into());
+        }
+        if self.certificates.is_none() {
+            return Ok("diminta; diterbitkan terpisah oleh pengelola".into());
+        }
+        let fqdn = format!("{}.{}", d.name, d.zone).to_ascii_lowercase();
+        Ok(match self.store.certificate(&fqdn).await? {
+            Some(c) => match (c.status, &c.not_after) {
+                (crate::domain::certificate::CertStatus::Issued, Some(until)) => format!(
+                    "{}, berlaku s.d. {}",
+                    c.status.in_indonesian(),
+                    until.get(..10).unwrap_or(until)
+                ),
+                _ => c.status.in_indonesian().into(),
+            },
+            None => "diminta, belum diterbitkan".into(),
+        })
     }
 
     /// Call this webhook (through the outbox) on each transition.
@@ -743,14 +760,25 @@ impl Requests {
                 ..
             } = e
             {
-                // The response letter is not made by ranah yet (and without SMTP neither is
-                // the email): the history says what is still due, so nobody assumes it went.
-                let due = if self.notifications {
-                    "Email pemberitahuan dikirim oleh ranah; surat tanggapan belum dibuat oleh \
-                     ranah, kirimkan secara manual."
-                } else {
-                    "Tanggapan kepada pemohon (email dan surat tanggapan) belum dikirim oleh \
-                     ranah; kirimkan secara manual."
+                // The history says what ranah sends and what is still due by hand, so that
+                // nobody assumes a response went that did not.
+                let due = match (self.notifications, self.letters.is_some()) {
+                    (true, true) => {
+                        "Email pemberitahuan dengan surat tanggapan (PDF) terlampir dikirim oleh \
+                         ranah."
+                    }
+                    (false, true) => {
+                        "Surat tanggapan (PDF) dibuat oleh ranah dan dilampirkan pada permohonan; \
+                         email belum dikirim oleh ranah, sampaikan kepada pemohon secara manual."
+                    }
+                    (true, false) => {
+                        "Email pemberitahuan dikirim oleh ranah; surat tanggapan belum dibuat oleh \
+                         ranah, kirimkan secara manual."
+                    }
+                    (false, false) => {
+                        "Tanggapan kepada pemohon (email dan surat tanggapan) belum dikirim oleh \
+                         ranah; kirimkan secara manual."
+                    }
                 };
                 history.push(HistoryEntry {
                     at: *at,

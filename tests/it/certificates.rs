@@ -89,13 +89,9 @@ struct Pebble {
 }
 
 impl Pebble {
-    /// Start pebble in `dir` (which holds the listener certificate) asking `dns` for DNS-01.
-    fn start(dir: &Path, port: u16, management: u16, dns: SocketAddr) -> Pebble {
-        Self::start_with_validity(dir, port, management, dns, None)
-    }
-
-    /// As [`Pebble::start`], issuing certificates valid for `validity` seconds if given.
-    fn start_with_validity(
+    /// Start pebble in `dir` (which holds the listener certificate) asking `dns` for DNS-01,
+    /// issuing certificates valid for `validity` seconds if given (else its default, 5 years).
+    fn start(
         dir: &Path,
         port: u16,
         management: u16,
@@ -248,7 +244,7 @@ fn setup_with_validity(validity: Option<u64>) -> Setup {
     std::fs::create_dir_all(&pki).unwrap();
     listener_certificate(&pki);
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let pebble = Pebble::start_with_validity(&pki, free_port(), free_port(), dns, validity);
+    let pebble = Pebble::start(&pki, free_port(), free_port(), dns, validity);
     Setup {
         _tmp: tmp,
         dir,

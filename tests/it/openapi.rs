@@ -36,13 +36,17 @@ fn the_document_validates_and_lists_every_route() {
         "/api/v1/audit",
         "/api/v1/audit/verify",
         "/api/v1/reports/service",
+        "/api/v1/certificates",
+        "/api/v1/certificates/{name}",
+        "/api/v1/certificates/{name}/chain.pem",
+        "/api/v1/certificates/{name}/key.pem",
         "/metrics",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
     assert_eq!(
         paths.len(),
-        18,
+        22,
         "a route is served but not documented, or the reverse"
     );
     assert_eq!(
