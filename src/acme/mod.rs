@@ -42,11 +42,15 @@ const CHALLENGE_TTL: u32 = 60;
 #[non_exhaustive]
 pub enum AcmeError {
     /// The CA answered with a problem, or could not be reached.
-    #[error("ACME server {directory}: {source}")]
+    #[error("ACME server {directory}: {detail}")]
     Acme {
         /// The directory URL.
         directory: String,
-        /// What instant-acme reported (the CA's problem text, or the connection error).
+        /// What instant-acme reported, with its causes (the CA's problem text, or why the
+        /// connection failed).
+        detail: String,
+        /// The error itself.
+        #[source]
         source: instant_acme::Error,
     },
     /// The CA found the challenge wrong.
@@ -86,6 +90,26 @@ pub enum AcmeError {
 }
 
 impl AcmeError {
+    /// The error of a call to the CA at `directory`, its causes spelled out ("client error
+    /// (Connect): Connection refused" rather than "client error (Connect)").
+    fn acme(directory: &str, source: instant_acme::Error) -> Self {
+        let mut detail = source.to_string();
+        let mut cause = std::error::Error::source(&source);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !detail.contains(&text) {
+                detail.push_str(": ");
+                detail.push_str(&text);
+            }
+            cause = c.source();
+        }
+        Self::Acme {
+            directory: directory.to_owned(),
+            detail,
+            source,
+        }
+    }
+
     /// Whether the CA no longer knows the account (a CA reset, or a test CA restarted).
     fn account_unknown(&self) -> bool {
         matches!(self, Self::Acme { source: instant_acme::Error::Api(p), .. }
@@ -312,10 +336,7 @@ impl Certificates {
         account: &Account,
         row: &CertificateRow,
     ) -> Result<IssuedChain, AcmeError> {
-        let acme = |source| AcmeError::Acme {
-            directory: self.config.directory.clone(),
-            source,
-        };
+        let acme = |source| AcmeError::acme(&self.config.directory, source);
         let identifiers = [Identifier::Dns(row.name.clone())];
         // Resume the order in flight before a restart, if the CA still has it usable.
         let resumed = match &row.order_url {
@@ -562,10 +583,7 @@ impl Certificates {
                 {
                     Ok(leaf.serial)
                 }
-                Err(source) => Err(AcmeError::Acme {
-                    directory: self.config.directory.clone(),
-                    source,
-                }),
+                Err(source) => Err(AcmeError::acme(&self.config.directory, source)),
             }
         }
         .await;
@@ -620,10 +638,7 @@ impl Certificates {
             return Ok(account.clone());
         }
         let directory = self.config.directory.clone();
-        let acme = |source| AcmeError::Acme {
-            directory: directory.clone(),
-            source,
-        };
+        let acme = |source| AcmeError::acme(&directory, source);
         let label = format!("acme-account:{directory}");
         let stored = if fresh {
             None

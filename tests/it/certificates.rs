@@ -651,8 +651,10 @@ fn an_order_survives_a_restart_and_a_ca_outage() {
     let failed = wait_status(&d, andi, name, "failed", None);
     let error = failed["last_error"].as_str().unwrap_or("");
     assert!(
-        error.contains("ACME server") && error.contains(&s.pebble.directory()),
-        "the error names the CA: {error}"
+        error.contains("ACME server")
+            && error.contains(&s.pebble.directory())
+            && error.contains("Connection refused"),
+        "the error names the CA and why: {error}"
     );
     assert_eq!(
         failed["serial"], issued["serial"],
