@@ -51,7 +51,7 @@ pub enum AcmeError {
         detail: String,
         /// The error itself.
         #[source]
-        source: instant_acme::Error,
+        source: Box<instant_acme::Error>,
     },
     /// The CA found the challenge wrong.
     #[error("the CA refused the DNS-01 challenge for {name}: {detail}")]
@@ -106,14 +106,17 @@ impl AcmeError {
         Self::Acme {
             directory: directory.to_owned(),
             detail,
-            source,
+            source: Box::new(source),
         }
     }
 
     /// Whether the CA no longer knows the account (a CA reset, or a test CA restarted).
     fn account_unknown(&self) -> bool {
-        matches!(self, Self::Acme { source: instant_acme::Error::Api(p), .. }
-            if p.r#type.as_deref().is_some_and(|t| t.ends_with(":accountDoesNotExist")))
+        match self {
+            Self::Acme { source, .. } => matches!(&**source, instant_acme::Error::Api(p)
+                if p.r#type.as_deref().is_some_and(|t| t.ends_with(":accountDoesNotExist"))),
+            _ => false,
+        }
     }
 }
 
