@@ -612,6 +612,29 @@ impl ConfigLayer {
         self
     }
 
+    /// The variables that `*_env` keys name (secrets kept out of the file): they are not
+    /// unknown `RANAH_*` variables, whatever their names.
+    pub fn secret_variables(&self) -> Vec<String> {
+        let mut names: Vec<String> = [
+            &self.webhook.secret_env,
+            &self.audit.signing_key_env,
+            &self.smtp.password_env,
+            &self.acme.key_encryption_key_env,
+            &self.acme.eab_hmac_key_env,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        names.extend(
+            self.tsig_keys
+                .iter()
+                .flatten()
+                .filter_map(|k| k.secret_env.clone()),
+        );
+        names
+    }
+
     /// Apply defaults and validate.
     pub fn resolve(self) -> Result<Config, ConfigError> {
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
@@ -1395,6 +1418,13 @@ mod tests {
             "RANAH_ACME_EAB_HMAC" => Some("c2VjcmV0".to_string()),
             _ => None,
         };
+        // The variables it names are secrets, not unknown RANAH_* variables.
+        let named = layer.secret_variables();
+        assert!(named.contains(&"RANAH_ACME_KEY".to_string()), "{named:?}");
+        assert!(
+            named.contains(&"RANAH_ACME_EAB_HMAC".to_string()),
+            "{named:?}"
+        );
         let acme = resolve_acme(&layer.acme, vars).unwrap().unwrap();
         assert!(acme.directory.contains("letsencrypt.org"));
         assert_eq!(acme.key_encryption_key.expose(), key);

@@ -59,11 +59,11 @@ fn load_config(cli: &Cli) -> anyhow::Result<(Config, Vec<String>)> {
         Some(path) => ConfigLayer::from_file(path)?,
         None => ConfigLayer::default(),
     };
-    let (env_layer, unknown) = ConfigLayer::from_env(std::env::vars())?;
-    let config = file_layer
-        .merge(env_layer)
-        .merge(cli.global.layer())
-        .resolve()?;
+    let (env_layer, mut unknown) = ConfigLayer::from_env(std::env::vars())?;
+    let layer = file_layer.merge(env_layer).merge(cli.global.layer());
+    let secrets = layer.secret_variables();
+    unknown.retain(|var| !secrets.contains(var));
+    let config = layer.resolve()?;
     Ok((config, unknown))
 }
 
