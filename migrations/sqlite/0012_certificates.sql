@@ -29,6 +29,9 @@ CREATE TABLE certificates (
     renew_at        TEXT,
     -- The ACME order in flight, so that a restart resumes it.
     order_url       TEXT,
+    -- Bumped by every new order, renewal and withdrawal: the worker writes its outcome only
+    -- if the generation it started from is still current (a superseded order changes nothing).
+    order_gen       INTEGER NOT NULL DEFAULT 0,
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT,
     last_error      TEXT,

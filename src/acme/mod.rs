@@ -184,6 +184,7 @@ impl Certificates {
     /// once when woken.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_secs(self.config.check_interval_secs);
+        self.clear_leftover_challenges().await;
         loop {
             match self.store.due_certificates(Utc::now()).await {
                 Ok(due) => {
@@ -191,6 +192,15 @@ impl Certificates {
                         if *shutdown.borrow() {
                             return;
                         }
+                        // The list is a snapshot: take the row as it is now, if still due.
+                        let row = match self.store.certificate(&row.name).await {
+                            Ok(Some(row)) if is_due(&row, Utc::now()) => row,
+                            Ok(_) => continue,
+                            Err(e) => {
+                                tracing::warn!(name = %row.name, error = %e, "cannot reload");
+                                continue;
+                            }
+                        };
                         tokio::select! {
                             _ = self.work(row) => {}
                             // An order cut short here stays due and resumes after the restart.
@@ -205,6 +215,21 @@ impl Certificates {
                 _ = self.wake.notified() => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
+        }
+    }
+
+    /// Remove challenge TXT records that an order cut short (a shutdown mid-order, a failed
+    /// removal) left behind. Names without a left-over record change nothing.
+    async fn clear_leftover_challenges(&self) {
+        match self.store.certificates().await {
+            Ok(rows) => {
+                for row in rows.iter().filter(|r| r.status != CertStatus::Pending) {
+                    if let Err(e) = self.clear_challenge(row).await {
+                        tracing::debug!(name = %row.name, error = %e, "no challenge to clear");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list the certificates"),
         }
     }
 
@@ -270,14 +295,15 @@ impl Certificates {
                 let outbox = self.notices(&row, &chain, renewal).await;
                 match self
                     .store
-                    .certificate_issued(row.id, &chain, &audit, &outbox, now)
+                    .certificate_issued(row.id, row.order_gen, &chain, &audit, &outbox, now)
                     .await
                 {
-                    Ok(()) => {
+                    Ok(true) => {
                         self.metrics.certificates_issued.inc();
                         tracing::info!(name = %row.name, serial = %chain.serial,
                             not_after = %chain.not_after, "certificate stored");
                     }
+                    Ok(false) => self.revoke_superseded(&row, &chain).await,
                     Err(e) => {
                         tracing::error!(name = %row.name, error = %e, "cannot store the issued certificate")
                     }
@@ -308,12 +334,57 @@ impl Certificates {
                 );
                 if let Err(e) = self
                     .store
-                    .certificate_failed(row.id, &text, next, &audit, now)
+                    .certificate_failed(row.id, row.order_gen, &text, next, &audit, now)
                     .await
                 {
                     tracing::error!(name = %row.name, error = %e, "cannot record the failure");
                 }
             }
+        }
+    }
+
+    /// A chain issued for an order that was superseded meanwhile (a new order, or the name was
+    /// deleted): nobody will use it, so it is revoked at once, and the event is audited.
+    async fn revoke_superseded(&self, row: &CertificateRow, chain: &IssuedChain) {
+        let outcome = match x509::leaf_of(&chain.chain_pem) {
+            Ok(leaf) => self
+                .revoke_at_ca(leaf.der, RevocationReason::Superseded)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        tracing::info!(name = %row.name, serial = %chain.serial, ?outcome,
+            "an order was superseded while in flight: its certificate is revoked");
+        let audit = AuditEntry::by(
+            &Actor::system(),
+            "certificate.superseded",
+            target(&row.name),
+            serde_json::json!({"serial": chain.serial, "revoked": outcome.is_ok(),
+                "error": outcome.err()}),
+        );
+        if let Err(e) = self.store.audit(&audit, Utc::now()).await {
+            tracing::error!(name = %row.name, error = %e, "cannot audit the superseded order");
+        }
+    }
+
+    /// Revoke a certificate (DER) at the CA; one the CA revoked already counts as revoked.
+    async fn revoke_at_ca(&self, der: Vec<u8>, reason: RevocationReason) -> Result<(), AcmeError> {
+        let der = rustls_pki_types::CertificateDer::from(der);
+        let account = self.account(false).await?;
+        let request = RevocationRequest {
+            certificate: &der,
+            reason: Some(reason),
+        };
+        match account.revoke(&request).await {
+            Ok(()) => Ok(()),
+            Err(instant_acme::Error::Api(p))
+                if p.r#type
+                    .as_deref()
+                    .is_some_and(|t| t.ends_with(":alreadyRevoked")) =>
+            {
+                Ok(())
+            }
+            Err(source) => Err(AcmeError::acme(&self.config.directory, source)),
         }
     }
 
@@ -363,7 +434,12 @@ impl Certificates {
             .set_certificate_order(row.id, order.url())
             .await?;
 
-        if matches!(order.state().status, OrderStatus::Pending) {
+        let polling = RetryPolicy::new()
+            .initial_delay(Duration::from_millis(250))
+            .timeout(Duration::from_secs(self.config.order_timeout_secs));
+        // A resumed order may be past its challenges already (ready, processing or valid).
+        let mut status = order.state().status;
+        if matches!(status, OrderStatus::Pending) {
             let mut authorizations = order.authorizations();
             while let Some(authz) = authorizations.next().await {
                 let mut authz = authz.map_err(acme)?;
@@ -388,12 +464,8 @@ impl Certificates {
                 self.publish_challenge(row, &[value]).await?;
                 challenge.set_ready().await.map_err(acme)?;
             }
+            status = order.poll_ready(&polling).await.map_err(acme)?;
         }
-
-        let polling = RetryPolicy::new()
-            .initial_delay(Duration::from_millis(250))
-            .timeout(Duration::from_secs(self.config.order_timeout_secs));
-        let status = order.poll_ready(&polling).await.map_err(acme)?;
         match status {
             OrderStatus::Ready => {
                 let csr = match row.mode {
@@ -565,29 +637,18 @@ impl Certificates {
     /// Revoke the certificate of a deleted name at the CA.
     async fn revoke(&self, row: CertificateRow) {
         let now = Utc::now();
+        if let Err(e) = self.clear_challenge(&row).await {
+            tracing::debug!(name = %row.name, error = %e, "no challenge to clear");
+        }
         let result = async {
             let chain = row
                 .chain_pem
                 .as_deref()
                 .ok_or_else(|| AcmeError::Invalid("no chain to revoke".into()))?;
             let leaf = x509::leaf_of(chain)?;
-            let der = rustls_pki_types::CertificateDer::from(leaf.der);
-            let account = self.account(false).await?;
-            let request = RevocationRequest {
-                certificate: &der,
-                reason: Some(RevocationReason::CessationOfOperation),
-            };
-            match account.revoke(&request).await {
-                Ok(()) => Ok(leaf.serial),
-                Err(instant_acme::Error::Api(p))
-                    if p.r#type
-                        .as_deref()
-                        .is_some_and(|t| t.ends_with(":alreadyRevoked")) =>
-                {
-                    Ok(leaf.serial)
-                }
-                Err(source) => Err(AcmeError::acme(&self.config.directory, source)),
-            }
+            self.revoke_at_ca(leaf.der, RevocationReason::CessationOfOperation)
+                .await?;
+            Ok::<_, AcmeError>(leaf.serial)
         }
         .await;
         match result {
@@ -598,8 +659,13 @@ impl Certificates {
                     target(&row.name),
                     serde_json::json!({"serial": serial, "reason": "cessationOfOperation"}),
                 );
-                match self.store.certificate_revoked(row.id, &audit, now).await {
-                    Ok(()) => tracing::info!(name = %row.name, %serial, "certificate revoked"),
+                match self
+                    .store
+                    .certificate_revoked(row.id, row.order_gen, &audit, now)
+                    .await
+                {
+                    Ok(true) => tracing::info!(name = %row.name, %serial, "certificate revoked"),
+                    Ok(false) => {}
                     Err(e) => {
                         tracing::error!(name = %row.name, error = %e, "cannot record the revocation")
                     }
@@ -607,13 +673,20 @@ impl Certificates {
             }
             Err(e) => {
                 let attempts = row.attempts + 1;
-                let next = certificate::retry_delay(
-                    attempts,
-                    self.config.retry_base_secs,
-                    self.config.retry_max_secs,
-                    self.config.max_attempts,
-                )
-                .map(|d| now + d);
+                // A revocation is never given up: after the cap it is retried at the longest delay.
+                let next = Some(
+                    now + certificate::retry_delay(
+                        attempts,
+                        self.config.retry_base_secs,
+                        self.config.retry_max_secs,
+                        self.config.max_attempts,
+                    )
+                    .unwrap_or_else(|| {
+                        chrono::Duration::seconds(
+                            i64::try_from(self.config.retry_max_secs).unwrap_or(i64::MAX),
+                        )
+                    }),
+                );
                 let text = e.to_string();
                 tracing::warn!(name = %row.name, error = %text, "revocation failed");
                 let audit = AuditEntry::by(
@@ -624,7 +697,7 @@ impl Certificates {
                 );
                 if let Err(e) = self
                     .store
-                    .certificate_failed(row.id, &text, next, &audit, now)
+                    .certificate_failed(row.id, row.order_gen, &text, next, &audit, now)
                     .await
                 {
                     tracing::error!(name = %row.name, error = %e, "cannot record the failure");
@@ -667,7 +740,10 @@ impl Certificates {
                         use base64::Engine as _;
                         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
                             .decode(key.expose().trim().trim_end_matches('='))
-                            .map_err(|e| AcmeError::Invalid(format!("acme.eab_hmac_key: {e}")))?;
+                            .map_err(|_| {
+                                // The decoder's message quotes a byte of the key: not shown.
+                                AcmeError::Invalid("acme.eab_hmac_key is not base64url".into())
+                            })?;
                         Some(ExternalAccountKey::new(kid.clone(), &bytes))
                     }
                     _ => None,
@@ -777,6 +853,22 @@ async fn invalid_reason(order: &mut instant_acme::Order) -> String {
         }
     }
     "the order is invalid (no reason given)".into()
+}
+
+/// Whether the worker should act on `row` at `now` (the due list is a snapshot).
+fn is_due(row: &CertificateRow, now: DateTime<Utc>) -> bool {
+    let passed = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t <= now)
+    };
+    match row.status {
+        CertStatus::Pending | CertStatus::Failed | CertStatus::Revoking => {
+            passed(&row.next_attempt_at)
+        }
+        CertStatus::Issued => passed(&row.renew_at),
+        CertStatus::Revoked => false,
+    }
 }
 
 fn key_label(name: &str) -> String {

@@ -2,6 +2,7 @@
 //! and reading an issued chain.
 
 use chrono::{DateTime, Utc};
+use x509_parser::cri_attributes::ParsedCriAttribute;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
 
@@ -58,15 +59,33 @@ pub fn check_csr(pem_text: &str, name: &str) -> Result<Vec<u8>, X509Error> {
             .map_err(|e| X509Error::NotACsr(format!("common name: {e}")))?;
         names.push(normal(value));
     }
-    if let Some(extensions) = csr.requested_extensions() {
-        for ext in extensions {
-            if let ParsedExtension::SubjectAlternativeName(san) = ext {
-                for general in &san.general_names {
-                    match general {
-                        GeneralName::DNSName(d) => names.push(normal(d)),
-                        other => names.push(format!("{other}")),
+    // Every extension request (a CSR may carry more than one), every extension in it.
+    for attribute in csr.certification_request_info.iter_attributes() {
+        let ParsedCriAttribute::ExtensionRequest(request) = attribute.parsed_attribute() else {
+            continue;
+        };
+        for ext in &request.extensions {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    for general in &san.general_names {
+                        match general {
+                            GeneralName::DNSName(d) => names.push(normal(d)),
+                            other => names.push(format!("{other}")),
+                        }
                     }
                 }
+                ParsedExtension::ParseError { error } => {
+                    return Err(X509Error::NotACsr(format!(
+                        "an extension cannot be read: {error}"
+                    )));
+                }
+                ParsedExtension::UnsupportedExtension { .. } if ext.critical => {
+                    return Err(X509Error::NotACsr(format!(
+                        "unknown critical extension {}",
+                        ext.oid
+                    )));
+                }
+                _ => {}
             }
         }
     }

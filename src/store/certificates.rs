@@ -43,6 +43,8 @@ pub struct CertificateRow {
     pub renew_at: Option<String>,
     /// The ACME order in flight.
     pub order_url: Option<String>,
+    /// The generation of the current order (see the migration).
+    pub order_gen: i64,
     /// Failed attempts of the current order.
     pub attempts: u32,
     /// When the next attempt is due.
@@ -112,6 +114,7 @@ fn row_of(r: &sqlx::sqlite::SqliteRow) -> Result<CertificateRow, StoreError> {
         issuer: r.try_get("issuer")?,
         renew_at: r.try_get("renew_at")?,
         order_url: r.try_get("order_url")?,
+        order_gen: r.try_get("order_gen")?,
         attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
         next_attempt_at: r.try_get("next_attempt_at")?,
         last_error: r.try_get("last_error")?,
@@ -121,26 +124,43 @@ fn row_of(r: &sqlx::sqlite::SqliteRow) -> Result<CertificateRow, StoreError> {
 }
 
 /// Order a certificate in the caller's transaction: a new row, or a new order for an existing
-/// one (its current chain stays until the new one is stored). Refused while an order is
-/// already due or in flight for the name.
+/// one (its current chain stays until the new one is stored). Refused while an order or a
+/// revocation is due or in flight for the name. With `only_if_absent` (a provisioning), a name
+/// that has a live certificate keeps it and nothing is written. Returns whether it ordered.
 pub(crate) async fn order(
     tx: &mut Tx<'_>,
     new: &NewCertificate,
     audit: &AuditEntry,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    only_if_absent: bool,
+) -> Result<bool, StoreError> {
     let stamp = ts(now);
     let existing: Option<String> =
         sqlx::query_scalar("SELECT status FROM certificates WHERE name = $1")
             .bind(&new.name)
             .fetch_optional(&mut **tx)
             .await?;
-    if existing.as_deref() == Some(CertStatus::Pending.as_str()) {
-        return Err(StoreError::AlreadyExists(format!(
-            "an order for a certificate for {}",
-            new.name
-        )));
+    let existing = existing.as_deref().and_then(CertStatus::parse);
+    if only_if_absent && existing.is_some_and(|s| s != CertStatus::Revoked) {
+        return Ok(false);
     }
+    match existing {
+        Some(CertStatus::Pending) => {
+            return Err(StoreError::AlreadyExists(format!(
+                "an order for a certificate for {}",
+                new.name
+            )));
+        }
+        Some(CertStatus::Revoking) => {
+            return Err(StoreError::AlreadyExists(format!(
+                "the revocation of the certificate for {}",
+                new.name
+            )));
+        }
+        _ => {}
+    }
+    // A managed key is kept for a new order of the same agency; a new owner, a CSR, or a
+    // revoked certificate starts without one.
     sqlx::query(
         "INSERT INTO certificates (name, zone, agency_id, request_id, mode, csr, status, \
          attempts, next_attempt_at, created_at, updated_at) \
@@ -149,10 +169,11 @@ pub(crate) async fn order(
          request_id = COALESCE(excluded.request_id, certificates.request_id), \
          private_key = CASE WHEN excluded.mode = 'managed' AND certificates.mode = 'managed' \
                        AND certificates.status <> 'revoked' \
+                       AND certificates.agency_id IS excluded.agency_id \
                        THEN certificates.private_key ELSE NULL END, \
          mode = excluded.mode, csr = excluded.csr, status = 'pending', attempts = 0, \
          next_attempt_at = excluded.next_attempt_at, last_error = NULL, order_url = NULL, \
-         updated_at = excluded.updated_at",
+         order_gen = certificates.order_gen + 1, updated_at = excluded.updated_at",
     )
     .bind(&new.name)
     .bind(&new.zone)
@@ -164,7 +185,7 @@ pub(crate) async fn order(
     .execute(&mut **tx)
     .await?;
     append_audit(tx, audit, now).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Stop a name's certificate in the caller's transaction (its name is deleted): an issued
@@ -181,7 +202,8 @@ pub(crate) async fn withdraw(
         "UPDATE certificates SET \
          status = CASE WHEN chain_pem IS NOT NULL THEN 'revoking' ELSE 'revoked' END, \
          revoked_at = CASE WHEN chain_pem IS NOT NULL THEN NULL ELSE $2 END, \
-         attempts = 0, next_attempt_at = $2, renew_at = NULL, order_url = NULL, updated_at = $2 \
+         attempts = 0, next_attempt_at = $2, renew_at = NULL, order_url = NULL, updated_at = $2, \
+         order_gen = order_gen + 1 \
          WHERE name = $1 AND status NOT IN ('revoking', 'revoked')",
     )
     .bind(name)
@@ -238,7 +260,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.sqlite().begin().await?;
-        order(&mut tx, new, audit, now).await?;
+        order(&mut tx, new, audit, now, false).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -294,7 +316,7 @@ impl Store {
         let mut tx = self.sqlite().begin().await?;
         let updated = sqlx::query(
             "UPDATE certificates SET status = 'pending', attempts = 0, next_attempt_at = $2, \
-             last_error = NULL, order_url = NULL, updated_at = $2 \
+             last_error = NULL, order_url = NULL, updated_at = $2, order_gen = order_gen + 1 \
              WHERE name = $1 AND status IN ('issued', 'failed', 'pending')",
         )
         .bind(name)
@@ -331,23 +353,24 @@ impl Store {
         Ok(())
     }
 
-    /// Store an issued chain, with its audit event and the messages that announce it. A name
-    /// withdrawn meanwhile stays `revoking` (the new chain is revoked too).
+    /// Store an issued chain, with its audit event and the messages that announce it, if the
+    /// order of generation `order_gen` is still the current one. Returns `false` (and writes
+    /// nothing) when it was superseded meanwhile: a new order, a renewal or a withdrawal.
     pub async fn certificate_issued(
         &self,
         id: i64,
+        order_gen: i64,
         chain: &IssuedChain,
         audit: &AuditEntry,
         outbox: &[OutboxMessage],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.sqlite().begin().await?;
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE certificates SET chain_pem = $2, serial = $3, not_before = $4, \
              not_after = $5, issuer = $6, renew_at = $7, issued_at = $8, updated_at = $8, \
-             status = CASE WHEN status = 'revoking' THEN 'revoking' ELSE 'issued' END, \
-             next_attempt_at = CASE WHEN status = 'revoking' THEN $8 ELSE NULL END, \
-             attempts = 0, last_error = NULL, order_url = NULL WHERE id = $1",
+             status = 'issued', next_attempt_at = NULL, attempts = 0, last_error = NULL, \
+             order_url = NULL WHERE id = $1 AND order_gen = $9 AND status IN ('pending', 'failed')",
         )
         .bind(id)
         .bind(&chain.chain_pem)
@@ -357,61 +380,79 @@ impl Store {
         .bind(&chain.issuer)
         .bind(ts(chain.renew_at))
         .bind(ts(now))
+        .bind(order_gen)
         .execute(&mut *tx)
         .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
         append_audit(&mut tx, audit, now).await?;
         enqueue_messages(&mut tx, outbox, None, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
-    /// Record a failed attempt; `next_attempt` is `None` when retries ran out. A certificate
-    /// withdrawn meanwhile keeps its state.
+    /// Record a failed attempt of generation `order_gen` (an order, or a revocation, which
+    /// stays `revoking`); `next_attempt` is `None` when retries ran out. The order's URL is
+    /// dropped: the next attempt orders afresh. Returns `false` (and writes nothing) when the
+    /// attempt was superseded meanwhile.
     pub async fn certificate_failed(
         &self,
         id: i64,
+        order_gen: i64,
         error: &str,
         next_attempt: Option<DateTime<Utc>>,
         audit: &AuditEntry,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.sqlite().begin().await?;
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE certificates SET \
-             status = CASE WHEN status IN ('pending', 'failed') THEN 'failed' ELSE status END, \
-             attempts = attempts + 1, next_attempt_at = $3, last_error = $2, updated_at = $4 \
-             WHERE id = $1",
+             status = CASE WHEN status = 'revoking' THEN 'revoking' ELSE 'failed' END, \
+             attempts = attempts + 1, next_attempt_at = $3, last_error = $2, updated_at = $4, \
+             order_url = NULL WHERE id = $1 AND order_gen = $5 \
+             AND status IN ('pending', 'failed', 'revoking')",
         )
         .bind(id)
         .bind(error)
         .bind(next_attempt.map(ts))
         .bind(ts(now))
+        .bind(order_gen)
         .execute(&mut *tx)
         .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
-    /// Record that the CA revoked the certificate.
+    /// Record that the CA revoked the certificate (of generation `order_gen`).
     pub async fn certificate_revoked(
         &self,
         id: i64,
+        order_gen: i64,
         audit: &AuditEntry,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.sqlite().begin().await?;
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE certificates SET status = 'revoked', revoked_at = $2, next_attempt_at = NULL, \
-             renew_at = NULL, last_error = NULL, updated_at = $2 WHERE id = $1",
+             renew_at = NULL, last_error = NULL, updated_at = $2 \
+             WHERE id = $1 AND order_gen = $3 AND status = 'revoking'",
         )
         .bind(id)
         .bind(ts(now))
+        .bind(order_gen)
         .execute(&mut *tx)
         .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Certificates by state, for the metrics.
@@ -433,5 +474,188 @@ impl Store {
         .bind(agency_id)
         .fetch_all(self.sqlite())
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        (dir, Store::open(&url).await.unwrap())
+    }
+
+    fn audit(action: &str) -> AuditEntry {
+        AuditEntry::cli(action, "certificate/a.example", serde_json::json!({}))
+    }
+
+    fn chain(serial: &str, now: DateTime<Utc>) -> IssuedChain {
+        IssuedChain {
+            chain_pem: format!("chain {serial}"),
+            serial: serial.into(),
+            not_before: now,
+            not_after: now + chrono::Duration::days(90),
+            issuer: "CN=test".into(),
+            renew_at: now + chrono::Duration::days(60),
+        }
+    }
+
+    async fn new_order(
+        s: &Store,
+        agency: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let new = NewCertificate {
+            name: "a.example".into(),
+            zone: "example.".into(),
+            agency_id: agency,
+            request_id: None,
+            mode: KeyMode::Managed,
+            csr: None,
+        };
+        s.order_certificate(&new, &audit("certificate.order"), now)
+            .await
+    }
+
+    async fn withdraw_now(s: &Store, now: DateTime<Utc>) -> bool {
+        let mut tx = s.sqlite().begin().await.unwrap();
+        let w = withdraw(&mut tx, "a.example", &audit("certificate.withdraw"), now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        w
+    }
+
+    #[tokio::test]
+    async fn a_superseded_order_writes_nothing() {
+        let (_dir, s) = store().await;
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+        new_order(&s, None, now).await.unwrap();
+        let first = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(first.status, CertStatus::Pending);
+        // A second order while one is pending is refused.
+        assert!(matches!(
+            new_order(&s, None, now).await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+        // The name is deleted while the order is in flight: no chain yet, so it is cancelled,
+        // and the order's outcome (issued or failed) no longer lands.
+        assert!(withdraw_now(&s, now).await);
+        let none: &[OutboxMessage] = &[];
+        assert!(
+            !s.certificate_issued(
+                first.id,
+                first.order_gen,
+                &chain("01", now),
+                &audit("i"),
+                none,
+                now
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !s.certificate_failed(first.id, first.order_gen, "x", Some(now), &audit("f"), now)
+                .await
+                .unwrap()
+        );
+        let row = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(row.status, CertStatus::Revoked);
+        assert!(row.chain_pem.is_none());
+    }
+
+    #[tokio::test]
+    async fn issue_renew_withdraw_revoke() {
+        let (_dir, s) = store().await;
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+        new_order(&s, None, now).await.unwrap();
+        let row = s.certificate("a.example").await.unwrap().unwrap();
+        s.set_certificate_key(row.id, b"sealed").await.unwrap();
+        let none: &[OutboxMessage] = &[];
+        assert!(
+            s.certificate_issued(
+                row.id,
+                row.order_gen,
+                &chain("01", now),
+                &audit("i"),
+                none,
+                now
+            )
+            .await
+            .unwrap()
+        );
+        // Not due before its renewal time; due after it.
+        assert!(s.due_certificates(now).await.unwrap().is_empty());
+        let later = now + chrono::Duration::days(61);
+        assert_eq!(s.due_certificates(later).await.unwrap().len(), 1);
+        // A renewal keeps the chain and the key until the new one is stored.
+        s.renew_certificate("a.example", &audit("r"), later)
+            .await
+            .unwrap();
+        let renewing = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(renewing.status, CertStatus::Pending);
+        assert_eq!(renewing.chain_pem.as_deref(), Some("chain 01"));
+        assert_eq!(renewing.private_key.as_deref(), Some(&b"sealed"[..]));
+        assert!(renewing.order_gen > row.order_gen);
+        // The name is deleted during the renewal: the old chain is to be revoked, the
+        // renewal's outcome is discarded, a new order is refused until the revocation is done.
+        assert!(withdraw_now(&s, later).await);
+        assert!(
+            !s.certificate_issued(
+                renewing.id,
+                renewing.order_gen,
+                &chain("02", later),
+                &audit("i"),
+                none,
+                later
+            )
+            .await
+            .unwrap()
+        );
+        let revoking = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(revoking.status, CertStatus::Revoking);
+        assert_eq!(revoking.chain_pem.as_deref(), Some("chain 01"));
+        assert!(matches!(
+            new_order(&s, None, later).await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+        // A failed revocation stays `revoking`, with its error.
+        assert!(
+            s.certificate_failed(
+                revoking.id,
+                revoking.order_gen,
+                "CA down",
+                Some(later),
+                &audit("f"),
+                later
+            )
+            .await
+            .unwrap()
+        );
+        let still = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(
+            (still.status, still.last_error.as_deref()),
+            (CertStatus::Revoking, Some("CA down"))
+        );
+        assert!(
+            s.certificate_revoked(still.id, still.order_gen, &audit("v"), later)
+                .await
+                .unwrap()
+        );
+        let revoked = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(revoked.status, CertStatus::Revoked);
+        assert!(
+            s.renew_certificate("a.example", &audit("r"), later)
+                .await
+                .is_err()
+        );
+        // A new order after the revocation starts without the old key.
+        new_order(&s, None, later).await.unwrap();
+        let fresh = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(fresh.status, CertStatus::Pending);
+        assert!(fresh.private_key.is_none());
     }
 }

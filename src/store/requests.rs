@@ -486,7 +486,8 @@ impl Store {
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         match certificate {
             Some(CertificateCommit::Order(new, audit)) => {
-                super::certificates::order(&mut tx, new, audit, now).await?;
+                // A certificate ordered meanwhile by other means stays; the approval goes on.
+                super::certificates::order(&mut tx, new, audit, now, true).await?;
             }
             Some(CertificateCommit::Withdraw(name, audit)) => {
                 super::certificates::withdraw(&mut tx, name, audit, now).await?;
