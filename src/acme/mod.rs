@@ -570,6 +570,26 @@ impl Certificates {
                 Utc::now(),
             )
             .await?;
+        // `apply` returns once the view is published; ask the view the DNS server answers
+        // from, as a resolver would, so that the CA is told only what DNS says.
+        let answer = self
+            .publisher
+            .zones()
+            .resolve(&hickory_proto::rr::LowerName::new(&owner), RecordType::TXT);
+        let served: Vec<String> = answer
+            .answers
+            .iter()
+            .flat_map(|set| set.records.iter())
+            .filter_map(|r| match &r.data {
+                RData::TXT(txt) => Some(txt.to_string()),
+                _ => None,
+            })
+            .collect();
+        if let Some(missing) = values.iter().find(|v| !served.contains(v)) {
+            return Err(AcmeError::Invalid(format!(
+                "DNS does not answer the challenge {missing} at {owner} after publishing it"
+            )));
+        }
         self.wait_for_secondaries(&row.zone, applied.serial).await;
         Ok(())
     }
