@@ -697,12 +697,16 @@ fn a_certificate_renews_itself_at_two_thirds_of_its_lifetime_and_the_agency_hear
     let s = setup_with_validity(Some(12));
     let hook_port = free_port();
     let log = s.dir.join("hook.log");
+    let smtp_port = free_port();
+    let smtp = crate::notifications::Smtp::start(smtp_port, &s.dir.join("smtp.log"));
     let d = daemon_with(
         &s.dir,
         s.dns,
         &s.pebble,
         &format!(
-            "\n[webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret = \"s3cret\"\nretry_base_secs = 1\n"
+            "\n[webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret = \"s3cret\"\n\
+             retry_base_secs = 1\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\n\
+             tls = \"none\"\nfrom = \"Diskominfo <noreply@example.go.id>\"\nretry_base_secs = 1\n"
         ),
     );
     let mut receiver = Command::new("python3")
@@ -717,6 +721,21 @@ fn a_certificate_renews_itself_at_two_thirds_of_its_lifetime_and_the_agency_hear
     let tokens = setup_people(&d);
     let andi = &tokens[0];
     let name = "jadwal.example.go.id";
+    // The agency's server administrator, who must fetch each new chain.
+    cli_ok(
+        &d,
+        &[
+            "user",
+            "add",
+            "rina",
+            "--role",
+            "applicant",
+            "--agency",
+            "DINKES",
+            "--email",
+            "rina@dinkes.example",
+        ],
+    );
     walk_request(
         &d,
         &tokens,
@@ -767,6 +786,31 @@ fn a_certificate_renews_itself_at_two_thirds_of_its_lifetime_and_the_agency_hear
         [
             format!("certificate.issued {}", first["serial"].as_str().unwrap()),
             format!("certificate.renewed {}", second["serial"].as_str().unwrap()),
+        ]
+    );
+    // And the agency's people by email, in Indonesian.
+    let mails = || -> Vec<(String, String)> {
+        smtp.received()
+            .into_iter()
+            .filter(|(_, subject)| subject.starts_with("Sertifikat SSL"))
+            .collect()
+    };
+    assert!(
+        eventually(15, || mails().len() >= 2),
+        "{:?}",
+        smtp.received()
+    );
+    assert_eq!(
+        mails()[..2],
+        [
+            (
+                "rina@dinkes.example".to_string(),
+                format!("Sertifikat SSL {name} telah diterbitkan")
+            ),
+            (
+                "rina@dinkes.example".to_string(),
+                format!("Sertifikat SSL {name} telah diperbarui")
+            ),
         ]
     );
 }

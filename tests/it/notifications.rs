@@ -9,13 +9,13 @@ use std::process::{Child, Command, Stdio};
 use crate::harness::*;
 
 /// aiosmtpd printing every message it receives to a file; killed when dropped.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
     log: PathBuf,
 }
 
 impl Smtp {
-    fn start(port: u16, log: &Path) -> Smtp {
+    pub(crate) fn start(port: u16, log: &Path) -> Smtp {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -48,7 +48,7 @@ impl Smtp {
     }
 
     /// The messages received so far: (recipients, subject), headers unfolded.
-    fn received(&self) -> Vec<(String, String)> {
+    pub(crate) fn received(&self) -> Vec<(String, String)> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let text = text.replace("\r\n", "\n").replace("\n ", " ");
         text.split("---------- MESSAGE FOLLOWS ----------")
