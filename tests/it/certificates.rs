@@ -814,3 +814,94 @@ fn a_certificate_renews_itself_at_two_thirds_of_its_lifetime_and_the_agency_hear
         ]
     );
 }
+
+#[test]
+fn with_a_secondary_the_ca_may_ask_the_secondary() {
+    // Let's Encrypt asks whichever of the zone's name servers it picks, often a secondary.
+    // Here pebble asks only Knot, a secondary of ranah: the order succeeds only because ranah
+    // waits until Knot serves the serial that carries the challenge.
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let dir = tmp.path().to_owned();
+    let pki = dir.join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    listener_certificate(&pki);
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let knot_port = free_port();
+    let knot_addr: SocketAddr = ([127, 0, 0, 1], knot_port).into();
+    let pebble = Pebble::start(&pki, free_port(), free_port(), knot_addr, None);
+    let secret = crate::secondaries::SECRET;
+    let d = daemon_with(
+        &dir,
+        dns,
+        &pebble,
+        &format!(
+            r#"
+[dns]
+secondary_poll_secs = 1
+
+[[tsig_keys]]
+name = "xfr-key"
+secret = "{secret}"
+
+[[secondaries]]
+zone = "example.go.id"
+notify = "127.0.0.1:{knot_port}"
+allow_transfer = ["127.0.0.2"]
+tsig_key = "xfr-key"
+"#
+        ),
+    );
+    let knot = crate::secondaries::start_knot(&dir, knot_port, dns);
+    let ranah_serial = || {
+        dig(dns, &["example.go.id.", "SOA", "+short"])
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse::<u32>().ok())
+    };
+    assert!(
+        eventually(20, || knot.serial().is_some()
+            && knot.serial() == ranah_serial()),
+        "knot did not load the zone"
+    );
+    let tokens = setup_people(&d);
+    let [andi, .., ops] = &tokens;
+    let name = "arsip.example.go.id";
+    // Knot is held (stopped) while the challenge is published: ranah must not tell the CA yet,
+    // or pebble would ask a secondary that does not have it and the order would fail.
+    knot.signal("-STOP");
+    walk_request(
+        &d,
+        &tokens,
+        &request_body("create", "arsip", "203.0.113.50", true),
+    );
+    let held = std::time::Instant::now();
+    while held.elapsed() < std::time::Duration::from_secs(3) {
+        let c = certificate(&d, andi, name).json;
+        assert_eq!(c["status"], "pending", "{c}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    knot.signal("-CONT");
+    let cert = wait_status(&d, andi, name, "issued", None);
+    assert!(cert["last_error"].is_null(), "{cert}");
+    let (_, chain) = text(&d, andi, &format!("/api/v1/certificates/{name}/chain.pem"));
+    verify_chain(&dir, &chain, &pebble.root(), name);
+    let failures: Vec<String> = audit_actions(&d, ops)
+        .into_iter()
+        .filter(|a| a.starts_with("certificate.failed"))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "ranah told the CA too early: {failures:?}"
+    );
+    // Knot follows the removal of the challenge too.
+    assert!(
+        eventually(10, || {
+            dig(
+                knot_addr,
+                &[&format!("_acme-challenge.{name}"), "TXT", "+norec"],
+            )
+            .contains("status: NXDOMAIN")
+        }),
+        "the challenge stays on the secondary"
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::harness::*;
 
-const SECRET: &str = "c2VjcmV0LW9mLXRoZS10ZXN0LXRzaWcta2V5LTMyYnk=";
+pub(crate) const SECRET: &str = "c2VjcmV0LW9mLXRoZS10ZXN0LXRzaWcta2V5LTMyYnk=";
 const NAMES: usize = 20_000;
 
 /// The test zone with `NAMES` more hosts: several AXFR messages.
@@ -31,14 +31,14 @@ fn big_zone() -> String {
 }
 
 /// A secondary server process, killed when dropped.
-struct Secondary {
+pub(crate) struct Secondary {
     name: &'static str,
     addr: SocketAddr,
     child: Child,
 }
 
 impl Secondary {
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -46,7 +46,7 @@ impl Secondary {
         assert!(status.success());
     }
 
-    fn serial(&self) -> Option<u32> {
+    pub(crate) fn serial(&self) -> Option<u32> {
         dig(self.addr, &["example.go.id.", "SOA", "+short"])
             .split_whitespace()
             .nth(2)
@@ -71,7 +71,7 @@ fn program(name: &str) -> Command {
     }
 }
 
-fn start_knot(dir: &Path, port: u16, primary: SocketAddr) -> Secondary {
+pub(crate) fn start_knot(dir: &Path, port: u16, primary: SocketAddr) -> Secondary {
     let dir = dir.join("knot");
     std::fs::create_dir_all(&dir).unwrap();
     let conf = format!(
