@@ -317,7 +317,7 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
 pub async fn cert(store: &Store, cmd: crate::cli::CertCommand) -> anyhow::Result<()> {
     match cmd {
         crate::cli::CertCommand::Renew { name } => {
-            let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+            let name = crate::domain::certificate::normal_name(&name);
             let audit = crate::store::AuditEntry::cli(
                 "certificate.renew",
                 format!("certificate/{name}"),

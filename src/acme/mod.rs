@@ -316,13 +316,7 @@ impl Certificates {
                     self.metrics.certificate_issuance_failures.inc();
                 }
                 let attempts = row.attempts + 1;
-                let next = certificate::retry_delay(
-                    attempts,
-                    self.config.retry_base_secs,
-                    self.config.retry_max_secs,
-                    self.config.max_attempts,
-                )
-                .map(|d| now + d);
+                let next = self.next_attempt(attempts, now);
                 let text = e.to_string();
                 tracing::warn!(name = %row.name, attempts, retry_at = ?next, error = %text,
                     "certificate order failed");
@@ -341,6 +335,17 @@ impl Certificates {
                 }
             }
         }
+    }
+
+    /// When to try again after `attempts` failures; `None` once they reach the cap.
+    fn next_attempt(&self, attempts: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        certificate::retry_delay(
+            attempts,
+            self.config.retry_base_secs,
+            self.config.retry_max_secs,
+            self.config.max_attempts,
+        )
+        .map(|d| now + d)
     }
 
     /// A chain issued for an order that was superseded meanwhile (a new order, or the name was
@@ -633,7 +638,7 @@ impl Certificates {
                     .iter()
                     .filter(|s| {
                         s.served_serial
-                            .is_none_or(|x| (x.wrapping_sub(serial) as i32) < 0)
+                            .is_none_or(|x| !crate::dns::transfer::serial_at_or_ahead(x, serial))
                     })
                     .count(),
                 Err(_) => 0,
@@ -694,19 +699,10 @@ impl Certificates {
             Err(e) => {
                 let attempts = row.attempts + 1;
                 // A revocation is never given up: after the cap it is retried at the longest delay.
-                let next = Some(
-                    now + certificate::retry_delay(
-                        attempts,
-                        self.config.retry_base_secs,
-                        self.config.retry_max_secs,
-                        self.config.max_attempts,
-                    )
-                    .unwrap_or_else(|| {
-                        chrono::Duration::seconds(
-                            i64::try_from(self.config.retry_max_secs).unwrap_or(i64::MAX),
-                        )
-                    }),
+                let longest = chrono::Duration::seconds(
+                    i64::try_from(self.config.retry_max_secs).unwrap_or(i64::MAX),
                 );
+                let next = Some(self.next_attempt(attempts, now).unwrap_or(now + longest));
                 let text = e.to_string();
                 tracing::warn!(name = %row.name, error = %text, "revocation failed");
                 let audit = AuditEntry::by(

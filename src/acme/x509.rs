@@ -1,6 +1,7 @@
 //! The X.509 side of certificates: checking an agency's CSR, making a managed key and its CSR,
 //! and reading an issued chain.
 
+use crate::domain::certificate::normal_name as normal;
 use chrono::{DateTime, Utc};
 use x509_parser::cri_attributes::ParsedCriAttribute;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -30,10 +31,6 @@ pub enum X509Error {
     /// Making a key or a CSR failed.
     #[error("cannot make the key or the CSR: {0}")]
     Generate(String),
-}
-
-fn normal(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// Read a PEM CSR, check its signature and that it names exactly `name` (in the subject's

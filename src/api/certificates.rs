@@ -12,7 +12,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
 use crate::acme::x509;
-use crate::domain::certificate::KeyMode;
+use crate::domain::certificate::{KeyMode, normal_name as normal};
 use crate::domain::policy::FieldError;
 use crate::service::requests::ServiceError;
 use crate::store::{Actor, AuditEntry, CertificateRow, NewCertificate, StoreError};
@@ -23,11 +23,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/certificates/{name}", get(one))
         .route("/api/v1/certificates/{name}/chain.pem", get(chain))
         .route("/api/v1/certificates/{name}/key.pem", get(key))
-}
-
-/// A name as the certificates table keys it: lower case, no trailing dot.
-fn normal(name: &str) -> String {
-    name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 fn not_found(name: &str) -> Problem {

@@ -116,28 +116,24 @@ async fn set_request_gauges(state: &AppState) -> Result<(), crate::store::StoreE
     Ok(())
 }
 
-/// Certificates by state, and days to expiry of each current chain.
+/// Certificates by state, and days to expiry of each current chain (one read of the table).
 async fn set_certificate_gauges(state: &AppState) -> Result<(), crate::store::StoreError> {
     use crate::domain::certificate::CertStatus;
     use crate::metrics::{CertNameLabels, CertStatusLabels};
-    let store = &state.readiness.store;
-    let counts = store.certificate_counts().await?;
+    let certificates = state.readiness.store.certificates().await?;
     for status in CertStatus::ALL {
-        let n = counts
-            .iter()
-            .find(|(s, _)| s == status.as_str())
-            .map_or(0, |(_, n)| *n);
+        let n = certificates.iter().filter(|c| c.status == status).count();
         state
             .metrics
             .certificates
             .get_or_create(&CertStatusLabels {
                 status: status.as_str().into(),
             })
-            .set(n);
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
     let now = chrono::Utc::now();
     state.metrics.certificate_expiry_days.clear();
-    for c in store.certificates().await? {
+    for c in certificates {
         if matches!(c.status, CertStatus::Revoking | CertStatus::Revoked) {
             continue;
         }

@@ -77,9 +77,8 @@ async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem
         .map(|a| a.code);
     let step = stored.state.step.and_then(|i| wf.steps.get(i));
     let certificate = if stored.data.certificate {
-        let fqdn = format!("{}.{}", stored.data.name, stored.data.zone).to_ascii_lowercase();
         store
-            .certificate(&fqdn)
+            .certificate(&stored.data.fqdn())
             .await
             .map_err(ServiceError::from)?
             .filter(|c| c.request_id == Some(stored.id) || c.request_id.is_none())

@@ -124,6 +124,11 @@ pub fn retry_delay(
     Some(Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
+/// A certificate's name as ranah keys it: lower case, without the trailing dot.
+pub fn normal_name(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// The owner of the DNS-01 challenge TXT for `name` (RFC 8555 §8.4).
 pub fn challenge_owner(name: &str) -> String {
     format!("_acme-challenge.{}", name.trim_end_matches('.'))

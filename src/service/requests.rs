@@ -225,60 +225,48 @@ impl Requests {
         self
     }
 
-    /// Whether certificates are issued (an ACME directory is configured).
-    pub fn issues_certificates(&self) -> bool {
-        self.certificates.is_some()
-    }
-
-    /// What a provisioning does to the name's certificate: a deletion withdraws it; a request
-    /// that asks for one orders it, unless the name holds a live certificate already.
-    async fn certificate_commit(
+    /// What a provisioning does to the name's certificate: a deletion withdraws it, a request
+    /// that asks for one orders it. The store skips what does not apply (no certificate to
+    /// withdraw; a live certificate already there) in the provisioning's transaction.
+    fn certificate_commit(
         &self,
         stored: &StoredRequest,
         caller: &Authenticated,
-    ) -> Result<Option<crate::store::CertificateCommit>, ServiceError> {
+    ) -> Option<crate::store::CertificateCommit> {
         use crate::store::{AuditEntry, CertificateCommit, NewCertificate};
         let d = &stored.data;
-        let fqdn = format!("{}.{}", d.name, d.zone).to_ascii_lowercase();
+        let fqdn = d.fqdn();
         let who = crate::store::Actor::of(caller);
+        let target = format!("certificate/{fqdn}");
         if d.kind == Kind::Delete {
-            let existing = self.store.certificate(&fqdn).await?;
-            return Ok(existing.map(|_| {
-                CertificateCommit::Withdraw(
-                    fqdn.clone(),
-                    AuditEntry::by(
-                        &who,
-                        "certificate.withdraw",
-                        format!("certificate/{fqdn}"),
-                        serde_json::json!({"request": stored.id, "reason": "name deleted"}),
-                    ),
-                )
-            }));
+            let audit = AuditEntry::by(
+                &who,
+                "certificate.withdraw",
+                target,
+                serde_json::json!({"request": stored.id, "reason": "name deleted"}),
+            );
+            return Some(CertificateCommit::Withdraw(fqdn, audit));
         }
         if !d.certificate || self.certificates.is_none() {
-            return Ok(None);
+            return None;
         }
-        if let Some(existing) = self.store.certificate(&fqdn).await?
-            && existing.status != crate::domain::certificate::CertStatus::Revoked
-        {
-            return Ok(None);
-        }
-        Ok(Some(CertificateCommit::Order(
+        let audit = AuditEntry::by(
+            &who,
+            "certificate.order",
+            target,
+            serde_json::json!({"request": stored.id, "mode": "managed"}),
+        );
+        Some(CertificateCommit::Order(
             NewCertificate {
-                name: fqdn.clone(),
+                name: fqdn,
                 zone: format!("{}.", d.zone.to_ascii_lowercase()),
                 agency_id: Some(stored.state.agency_id),
                 request_id: Some(stored.id),
                 mode: crate::domain::certificate::KeyMode::Managed,
                 csr: None,
             },
-            AuditEntry::by(
-                &who,
-                "certificate.order",
-                format!("certificate/{fqdn}"),
-                serde_json::json!({"request": stored.id, "mode": "managed"}),
-            ),
-        )))
+            audit,
+        ))
     }
 
     /// Make the response letter (PDF) at the `notify` step, keeping it under `data_dir`.
@@ -357,8 +345,7 @@ impl Requests {
         if self.certificates.is_none() {
             return Ok("diminta; diterbitkan terpisah oleh pengelola".into());
         }
-        let fqdn = format!("{}.{}", d.name, d.zone).to_ascii_lowercase();
-        Ok(match self.store.certificate(&fqdn).await? {
+        Ok(match self.store.certificate(&d.fqdn()).await? {
             Some(c) => match (c.status, &c.not_after) {
                 (crate::domain::certificate::CertStatus::Issued, Some(until)) => format!(
                     "{}, berlaku s.d. {}",
@@ -819,7 +806,7 @@ impl Requests {
         outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
         let attachments: Vec<Attachment> = letter.into_iter().collect();
         let certificate = if provision {
-            self.certificate_commit(&stored, caller).await?
+            self.certificate_commit(&stored, caller)
         } else {
             None
         };

@@ -455,16 +455,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Certificates by state, for the metrics.
-    pub async fn certificate_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM certificates GROUP BY status")
-            .fetch_all(self.sqlite())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
-            .collect()
-    }
-
     /// The email addresses of an agency's enabled users.
     pub async fn agency_emails(&self, agency_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(

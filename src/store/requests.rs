@@ -34,6 +34,13 @@ pub struct RequestData {
     pub workflow: String,
 }
 
+impl RequestData {
+    /// The fully qualified name, lower case, without the trailing dot (a certificate's key).
+    pub fn fqdn(&self) -> String {
+        format!("{}.{}", self.name, self.zone).to_ascii_lowercase()
+    }
+}
+
 /// A stored request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRequest {
@@ -486,7 +493,7 @@ impl Store {
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         match certificate {
             Some(CertificateCommit::Order(new, audit)) => {
-                // A certificate ordered meanwhile by other means stays; the approval goes on.
+                // A name that holds a live certificate keeps it; the approval goes on.
                 super::certificates::order(&mut tx, new, audit, now, true).await?;
             }
             Some(CertificateCommit::Withdraw(name, audit)) => {

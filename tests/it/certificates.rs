@@ -234,17 +234,25 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    setup_with_validity(None)
+    setup_with(None, None)
 }
 
-fn setup_with_validity(validity: Option<u64>) -> Setup {
+/// A work directory and pebble, issuing for `validity` seconds if given and asking
+/// `pebble_asks` for DNS-01 (ranah's DNS port by default).
+fn setup_with(validity: Option<u64>, pebble_asks: Option<SocketAddr>) -> Setup {
     let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
     let dir = tmp.path().to_owned();
     let pki = dir.join("pki");
     std::fs::create_dir_all(&pki).unwrap();
     listener_certificate(&pki);
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let pebble = Pebble::start(&pki, free_port(), free_port(), dns, validity);
+    let pebble = Pebble::start(
+        &pki,
+        free_port(),
+        free_port(),
+        pebble_asks.unwrap_or(dns),
+        validity,
+    );
     Setup {
         _tmp: tmp,
         dir,
@@ -364,16 +372,6 @@ fn public_key(args: &[&str], file: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::read_to_string(tmp).unwrap()
-}
-
-fn cli_ok(d: &Daemon, args: &[&str]) -> String {
-    let out = d.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn audit_actions(d: &Daemon, ops: &str) -> Vec<String> {
@@ -694,7 +692,7 @@ fn an_order_survives_a_restart_and_a_ca_outage() {
 #[test]
 fn a_certificate_renews_itself_at_two_thirds_of_its_lifetime_and_the_agency_hears_of_it() {
     // pebble issues 12-second certificates here: the renewal is due 8 s after issuance.
-    let s = setup_with_validity(Some(12));
+    let s = setup_with(Some(12), None);
     let hook_port = free_port();
     let log = s.dir.join("hook.log");
     let smtp_port = free_port();
@@ -820,20 +818,15 @@ fn with_a_secondary_the_ca_may_ask_the_secondary() {
     // Let's Encrypt asks whichever of the zone's name servers it picks, often a secondary.
     // Here pebble asks only Knot, a secondary of ranah: the order succeeds only because ranah
     // waits until Knot serves the serial that carries the challenge.
-    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
-    let dir = tmp.path().to_owned();
-    let pki = dir.join("pki");
-    std::fs::create_dir_all(&pki).unwrap();
-    listener_certificate(&pki);
-    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let knot_port = free_port();
     let knot_addr: SocketAddr = ([127, 0, 0, 1], knot_port).into();
-    let pebble = Pebble::start(&pki, free_port(), free_port(), knot_addr, None);
+    let s = setup_with(None, Some(knot_addr));
+    let (dir, dns, pebble) = (&s.dir, s.dns, &s.pebble);
     let secret = crate::secondaries::SECRET;
     let d = daemon_with(
-        &dir,
+        dir,
         dns,
-        &pebble,
+        pebble,
         &format!(
             r#"
 [dns]
@@ -851,7 +844,7 @@ tsig_key = "xfr-key"
 "#
         ),
     );
-    let knot = crate::secondaries::start_knot(&dir, knot_port, dns);
+    let knot = crate::secondaries::start_knot(dir, knot_port, dns);
     let ranah_serial = || {
         dig(dns, &["example.go.id.", "SOA", "+short"])
             .split_whitespace()
@@ -884,7 +877,7 @@ tsig_key = "xfr-key"
     let cert = wait_status(&d, andi, name, "issued", None);
     assert!(cert["last_error"].is_null(), "{cert}");
     let (_, chain) = text(&d, andi, &format!("/api/v1/certificates/{name}/chain.pem"));
-    verify_chain(&dir, &chain, &pebble.root(), name);
+    verify_chain(dir, &chain, &pebble.root(), name);
     let failures: Vec<String> = audit_actions(&d, ops)
         .into_iter()
         .filter(|a| a.starts_with("certificate.failed"))

@@ -469,18 +469,21 @@ pub fn post_json(d: &Daemon, path: &str, token: &str, body: &str) -> Reply {
     )
 }
 
+/// Run `ranah ARGS` against the daemon's store; it must succeed. Its standard output, trimmed.
+pub fn cli_ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.cli(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// Two agencies, their applicants and the kaltara office roles; their tokens: andi, dewi,
 /// kadis, kabid, teknis, ops.
 pub fn setup_people(d: &Daemon) -> [String; 6] {
-    let ok = |args: &[&str]| {
-        let out = d.cli(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let ok = |args: &[&str]| cli_ok(d, args);
     ok(&["agency", "add", "DINKES", "Dinas Kesehatan"]);
     ok(&["agency", "add", "DISHUB", "Dinas Perhubungan"]);
     ok(&[

@@ -74,16 +74,6 @@ impl Drop for Smtp {
     }
 }
 
-fn ok(d: &Daemon, args: &[&str]) -> String {
-    let out = d.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 fn request(name: &str) -> String {
     format!(
         r#"{{"kind": "create", "zone": "example.go.id", "name": "{name}",
@@ -120,7 +110,7 @@ fn the_people_who_must_act_and_the_applicant_are_emailed() {
     let d = Daemon::start_configured(tmp.path(), dns, Some(&config));
     let mut smtp = Smtp::start(smtp_port, &log);
 
-    ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    cli_ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
     let people = [
         ("andi", "applicant", "andi@dinkes.example"),
         ("kadis", "head_of_office", "kadis@kominfo.example"),
@@ -133,8 +123,8 @@ fn the_people_who_must_act_and_the_applicant_are_emailed() {
         if role == "applicant" {
             args.extend(["--agency", "DINKES"]);
         }
-        ok(&d, &args);
-        tokens.push(ok(&d, &["token", "create", name]));
+        cli_ok(&d, &args);
+        tokens.push(cli_ok(&d, &["token", "create", name]));
     }
     let [andi, kadis, kabid, teknis] = [&tokens[0], &tokens[1], &tokens[2], &tokens[3]];
 
