@@ -12,14 +12,15 @@ use chrono::Utc;
 use hickory_proto::rr::{LowerName, Name};
 
 use ranah::dns::Zones;
+use ranah::domain::access::{Grant, Role};
+use ranah::domain::audit::Attribution;
 use ranah::domain::calendar::Calendar;
 use ranah::domain::policy::Policy;
 use ranah::domain::request::Command;
 use ranah::domain::workflow::Workflow;
 use ranah::publish::Publisher;
 use ranah::service::requests::{Contact, NewRequest, RecordInput, Requests};
-use ranah::store::Actor;
-use ranah::store::{RoleGrant, Store};
+use ranah::store::Store;
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this as a quick smoke test.
@@ -45,7 +46,7 @@ async fn run(names: usize, requests: usize) {
     }
     let file = tmp.path().join("bench.example.zone");
     std::fs::write(&file, zone).unwrap();
-    ranah::import::import_file(&store, &file, None, false, &Actor::cli(), Utc::now())
+    ranah::import::import_file(&store, &file, None, false, &Attribution::cli(), Utc::now())
         .await
         .unwrap();
     let zones = Arc::new(Zones::new());
@@ -59,7 +60,7 @@ async fn run(names: usize, requests: usize) {
         Policy::default(),
     );
     let agency = store
-        .add_agency("A", "Agency", &Actor::cli(), Utc::now())
+        .add_agency("A", "Agency", &Attribution::cli(), Utc::now())
         .await
         .unwrap();
     let mut people = Vec::new();
@@ -69,25 +70,29 @@ async fn run(names: usize, requests: usize) {
         ("div", "head_of_division", None),
         ("tech", "technical", None),
     ] {
-        let grant = RoleGrant {
-            role: role.into(),
-            from: None,
-            until: None,
-        };
+        let grant = Grant::permanent(Role::parse(role).unwrap());
         store
-            .add_user(name, None, agency, &[grant], &Actor::cli(), Utc::now())
+            .add_user(
+                name,
+                None,
+                agency,
+                &[grant],
+                &Attribution::cli(),
+                Utc::now(),
+            )
             .await
             .unwrap();
         let (_, token) = store
-            .create_token(name, None, &Actor::cli(), Utc::now())
+            .create_token(name, None, &Attribution::cli(), Utc::now())
             .await
             .unwrap();
         people.push(
             store
-                .authenticate(&token, Utc::now(), Utc::now().date_naive())
+                .authenticate(&token, Utc::now())
                 .await
                 .unwrap()
-                .unwrap(),
+                .unwrap()
+                .on(Utc::now().date_naive()),
         );
     }
     // Requests waiting at the technical step.

@@ -127,7 +127,12 @@ fn change_with_commit(c: &mut Criterion) {
         let publisher = rt.block_on(async {
             let store = Store::open(&url).await.unwrap();
             store
-                .create_zone(&content, None, &ranah::store::Actor::cli(), Utc::now())
+                .create_zone(
+                    &content,
+                    None,
+                    &ranah::domain::audit::Attribution::cli(),
+                    Utc::now(),
+                )
                 .await
                 .unwrap();
             let zones = Arc::new(Zones::new());

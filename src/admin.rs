@@ -6,11 +6,13 @@ use chrono::{NaiveDate, Utc};
 
 use crate::cli::{AgencyCommand, AuditCommand, SubdomainCommand, TokenCommand, UserCommand};
 use crate::config::Config;
-use crate::store::Actor;
-use crate::store::{Assignment, RoleGrant, Store};
+use crate::domain::access::{self, Grant, Role};
+use crate::domain::audit::Attribution;
+use crate::domain::workflow::Workflow;
+use crate::store::{Assignment, Store};
 
-/// `ROLE` or `ROLE@FROM..UNTIL`.
-pub fn parse_role_grant(s: &str) -> anyhow::Result<RoleGrant> {
+/// `ROLE` or `ROLE@FROM..UNTIL`, a role of `workflow`.
+pub fn parse_role_grant(s: &str, workflow: &Workflow) -> anyhow::Result<Grant> {
     let (role, period) = match s.split_once('@') {
         Some((r, p)) => (r, Some(p)),
         None => (s, None),
@@ -37,8 +39,8 @@ pub fn parse_role_grant(s: &str) -> anyhow::Result<RoleGrant> {
     {
         bail!("`{s}`: the period ends before it starts");
     }
-    Ok(RoleGrant {
-        role: role.to_owned(),
+    Ok(Grant {
+        role: Role::known(role, workflow)?,
         from,
         until,
     })
@@ -75,7 +77,7 @@ pub async fn agency(store: &Store, cmd: AgencyCommand) -> anyhow::Result<()> {
                 bail!("the agency needs a name");
             }
             let id = store
-                .add_agency(&code, name.trim(), &Actor::cli(), Utc::now())
+                .add_agency(&code, name.trim(), &Attribution::cli(), Utc::now())
                 .await?;
             println!("agency {code} added (id {id})");
         }
@@ -99,23 +101,10 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                 check_email(e)?;
             }
             let workflow = config.load_workflow()?;
-            let known = workflow.roles();
             let grants = roles
                 .iter()
-                .map(|r| parse_role_grant(r))
+                .map(|r| parse_role_grant(r, &workflow))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            for g in &grants {
-                if !known.iter().any(|k| k.as_str() == g.role) {
-                    let names: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
-                    bail!(
-                        "unknown role `{}` for workflow {} (roles: {})",
-                        g.role,
-                        workflow.name,
-                        names.join(", ")
-                    );
-                }
-            }
-            let is_applicant = grants.iter().any(|g| g.role == "applicant");
             let agency_id = match &agency {
                 Some(code) => Some(
                     store
@@ -126,25 +115,25 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                         })?
                         .id,
                 ),
-                None if is_applicant => {
-                    bail!("an applicant belongs to an agency: give --agency CODE")
-                }
                 None => None,
             };
+            access::check_grants(&grants, agency_id)?;
             let id = store
                 .add_user(
                     &name,
                     email.as_deref(),
                     agency_id,
                     &grants,
-                    &Actor::cli(),
+                    &Attribution::cli(),
                     Utc::now(),
                 )
                 .await?;
             println!("user {name} added (id {id})");
         }
         UserCommand::Disable { name } => {
-            store.disable_user(&name, &Actor::cli(), Utc::now()).await?;
+            store
+                .disable_user(&name, &Attribution::cli(), Utc::now())
+                .await?;
             println!("user {name} disabled; their tokens no longer work");
         }
     }
@@ -168,7 +157,7 @@ pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
                 bail!("the expiry date is in the past");
             }
             let (_, token) = store
-                .create_token(&user, expires_at, &Actor::cli(), Utc::now())
+                .create_token(&user, expires_at, &Attribution::cli(), Utc::now())
                 .await?;
             println!("{token}");
         }
@@ -190,7 +179,9 @@ pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            store.revoke_token(id, &Actor::cli(), Utc::now()).await?;
+            store
+                .revoke_token(id, &Attribution::cli(), Utc::now())
+                .await?;
             println!("token {id} revoked");
         }
     }
@@ -257,7 +248,7 @@ pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<(
                 _ => bail!("give NAME --agency CODE, or --csv FILE"),
             };
             let records = store
-                .assign_names(&assignments, &source, &Actor::cli(), Utc::now())
+                .assign_names(&assignments, &source, &Attribution::cli(), Utc::now())
                 .await?;
             println!("{} name(s) assigned ({records} records)", assignments.len());
         }
@@ -318,7 +309,7 @@ pub async fn cert(store: &Store, cmd: crate::cli::CertCommand) -> anyhow::Result
     match cmd {
         crate::cli::CertCommand::Renew { name } => {
             let name = crate::domain::certificate::normal_name(&name);
-            let audit = crate::store::AuditEntry::cli(
+            let audit = crate::domain::audit::AuditEntry::cli(
                 "certificate.renew",
                 format!("certificate/{name}"),
                 serde_json::json!({"reason": "ranah cert renew"}),
@@ -418,14 +409,15 @@ mod tests {
 
     #[test]
     fn role_grants() {
-        assert_eq!(parse_role_grant("technical").unwrap().from, None);
-        let g = parse_role_grant("head_of_office@2026-12-01..2026-12-31").unwrap();
-        assert_eq!(g.role, "head_of_office");
+        let wf = Workflow::preset("kaltara").unwrap();
+        assert_eq!(parse_role_grant("technical", &wf).unwrap().from, None);
+        let g = parse_role_grant("head_of_office@2026-12-01..2026-12-31", &wf).unwrap();
+        assert_eq!(g.role.as_str(), "head_of_office");
         assert_eq!(g.until, Some("2026-12-31".parse().unwrap()));
-        let open = parse_role_grant("head_of_office@2026-12-01..").unwrap();
+        let open = parse_role_grant("head_of_office@2026-12-01..", &wf).unwrap();
         assert_eq!(open.until, None);
-        assert!(parse_role_grant("x@2026-12-31..2026-12-01").is_err());
-        assert!(parse_role_grant("x@tomorrow").is_err());
+        assert!(parse_role_grant("technical@2026-12-31..2026-12-01", &wf).is_err());
+        assert!(parse_role_grant("technical@tomorrow", &wf).is_err());
         assert!(check_email("andi@dinkes.example").is_ok());
         assert!(check_email("andi").is_err());
         assert!(check_code("DINKES").is_ok());

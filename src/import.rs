@@ -106,7 +106,7 @@ pub async fn import_file(
     path: &Path,
     origin: Option<&Name>,
     replace: bool,
-    actor: &crate::store::Actor,
+    actor: &crate::domain::audit::Attribution,
     now: DateTime<Utc>,
 ) -> Result<ImportOutcome, ImportError> {
     let (text, sha256) = read(path)?;
@@ -263,7 +263,7 @@ pub async fn import_zones_dir(store: &Store, dir: &Path, now: DateTime<Utc>) -> 
             &file,
             None,
             false,
-            &crate::store::Actor::system(),
+            &crate::domain::audit::Attribution::system(),
             now,
         )
         .await

@@ -117,7 +117,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
                 &file,
                 origin.as_ref(),
                 replace,
-                &ranah::store::Actor::cli(),
+                &ranah::domain::audit::Attribution::cli(),
                 chrono::Utc::now(),
             )
             .await?;

@@ -25,6 +25,9 @@ for tool in "${!tool_package[@]}"; do
   # The servers live in /usr/sbin, which is not on every user's PATH.
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${tool_package[$tool]}")
 done
+# The Python test tools live in a virtual environment: python3 -m venv needs python3-venv.
+command -v python3 >/dev/null 2>&1 && python3 -c 'import ensurepip' >/dev/null 2>&1 ||
+  missing+=(python3 python3-venv)
 if ((${#missing[@]})); then
   echo "installing test tools: ${missing[*]}"
   as_root=()
@@ -33,16 +36,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The OpenAPI test validates the document with openapi-spec-validator (PyPI).
-if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
-  echo "installing openapi-spec-validator"
-  python3 -m pip install --quiet openapi-spec-validator
+# Python tools go into a virtual environment of the project's own (Debian's Python refuses
+# `pip install` into itself): openapi-spec-validator and jsonschema for the OpenAPI tests,
+# aiosmtpd for the notification tests' SMTP server. The tests run `python3` from it.
+venv=target/test-venv
+if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd" >/dev/null 2>&1; then
+  echo "installing the Python test tools into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    openapi-spec-validator jsonschema aiosmtpd
 fi
-# The notification test runs a real SMTP server: aiosmtpd (PyPI).
-if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
-  echo "installing aiosmtpd"
-  python3 -m pip install --quiet aiosmtpd
-fi
+export PATH="$PWD/$venv/bin:$PATH"
 
 echo "== format"
 cargo fmt --all -- --check

@@ -26,13 +26,12 @@ use instant_acme::{
 use tokio::sync::{Mutex, Notify, watch};
 
 use crate::config::AcmeConfig;
+use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::certificate::{self, CertStatus, KeyMode};
 use crate::metrics::Metrics;
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::sealing::{KeyCipher, SealError};
-use crate::store::{
-    Actor, AuditEntry, CertificateRow, ChangeMeta, IssuedChain, OutboxMessage, Store, StoreError,
-};
+use crate::store::{CertificateRow, ChangeMeta, IssuedChain, OutboxMessage, Store, StoreError};
 
 /// TTL of the challenge TXT records: short, they live for seconds.
 const CHALLENGE_TTL: u32 = 60;
@@ -239,7 +238,7 @@ impl Certificates {
             CertStatus::Issued => {
                 // The renewal time came: a new order; the current chain stays until replaced.
                 let audit = AuditEntry::by(
-                    &Actor::system(),
+                    &Attribution::system(),
                     "certificate.renew",
                     target(&row.name),
                     serde_json::json!({"reason": "renewal due", "renew_at": row.renew_at}),
@@ -280,7 +279,7 @@ impl Certificates {
         match result {
             Ok(chain) => {
                 let audit = AuditEntry::by(
-                    &Actor::system(),
+                    &Attribution::system(),
                     if renewal {
                         "certificate.renewed"
                     } else {
@@ -321,7 +320,7 @@ impl Certificates {
                 tracing::warn!(name = %row.name, attempts, retry_at = ?next, error = %text,
                     "certificate order failed");
                 let audit = AuditEntry::by(
-                    &Actor::system(),
+                    &Attribution::system(),
                     "certificate.failed",
                     target(&row.name),
                     serde_json::json!({"error": text, "attempts": attempts, "retry_at": next}),
@@ -361,7 +360,7 @@ impl Certificates {
         tracing::info!(name = %row.name, serial = %chain.serial, ?outcome,
             "an order was superseded while in flight: its certificate is revoked");
         let audit = AuditEntry::by(
-            &Actor::system(),
+            &Attribution::system(),
             "certificate.superseded",
             target(&row.name),
             serde_json::json!({"serial": chain.serial, "revoked": outcome.is_ok(),
@@ -568,7 +567,7 @@ impl Certificates {
                     ops,
                     meta: ChangeMeta {
                         reason: format!("ACME challenge for {}", row.name),
-                        actor: Some(Actor::system()),
+                        actor: Some(Attribution::system()),
                         ..ChangeMeta::default()
                     },
                 },
@@ -608,7 +607,7 @@ impl Certificates {
                     ops: vec![ChangeOp::RemoveRRset(owner, RecordType::TXT)],
                     meta: ChangeMeta {
                         reason: format!("ACME challenge for {} done", row.name),
-                        actor: Some(Actor::system()),
+                        actor: Some(Attribution::system()),
                         ..ChangeMeta::default()
                     },
                 },
@@ -679,7 +678,7 @@ impl Certificates {
         match result {
             Ok(serial) => {
                 let audit = AuditEntry::by(
-                    &Actor::system(),
+                    &Attribution::system(),
                     "certificate.revoked",
                     target(&row.name),
                     serde_json::json!({"serial": serial, "reason": "cessationOfOperation"}),
@@ -706,7 +705,7 @@ impl Certificates {
                 let text = e.to_string();
                 tracing::warn!(name = %row.name, error = %text, "revocation failed");
                 let audit = AuditEntry::by(
-                    &Actor::system(),
+                    &Attribution::system(),
                     "certificate.revoke_failed",
                     target(&row.name),
                     serde_json::json!({"error": text, "attempts": attempts}),
@@ -782,7 +781,7 @@ impl Certificates {
                     .map_err(|e| AcmeError::Invalid(format!("ACME account: {e}")))?;
                 let sealed = self.cipher.seal(&json, &label)?;
                 let audit = AuditEntry::by(
-                    &Actor::system(),
+                    &Attribution::system(),
                     "acme.account_registered",
                     format!("acme/{directory}"),
                     serde_json::json!({"account": account.id(), "contact": contact}),

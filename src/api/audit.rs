@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
+use crate::domain::access::{self, Actor};
 use crate::service::requests::ServiceError;
-use crate::store::{AuditFilter, Authenticated};
+use crate::store::AuditFilter;
 
 /// Most events per page.
 const MAX_PAGE: i64 = 1000;
@@ -23,8 +24,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/audit/verify", get(verify))
 }
 
-fn allowed(user: &Authenticated) -> Result<(), Problem> {
-    if user.roles.iter().any(|r| r == "auditor" || r == "admin") {
+fn allowed(user: &Actor) -> Result<(), Problem> {
+    if access::may_read_audit(user) {
         return Ok(());
     }
     Err(Problem::new(

@@ -7,11 +7,12 @@ use chrono::Utc;
 
 use super::AppState;
 use super::problem::Problem;
-use crate::store::Authenticated;
+use crate::domain::access::{self, Actor};
 
-/// The caller, with the roles they hold today (in the office's time zone).
+/// The caller, with the roles in effect today (in the office's time zone). A user with no role
+/// in effect (an acting period not begun or ended) is refused here, whatever they ask for.
 #[derive(Debug, Clone)]
-pub struct AuthUser(pub Authenticated);
+pub struct AuthUser(pub Actor);
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Problem;
@@ -30,8 +31,16 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(Problem::unauthorized)?;
         let now = Utc::now();
         let today = now.with_timezone(&state.calendar.time_zone()).date_naive();
-        match state.readiness.store.authenticate(token, now, today).await {
-            Ok(Some(mut user)) => {
+        match state.readiness.store.authenticate(token, now).await {
+            Ok(Some(account)) => {
+                let mut user = account.on(today);
+                if !access::may_use_api(&user) {
+                    return Err(Problem::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "no_role_in_effect",
+                        format!("{} holds no role on {today}", user.name),
+                    ));
+                }
                 // The peer address, for the audit trail (the daemon serves with ConnectInfo).
                 user.client = parts
                     .extensions

@@ -12,10 +12,12 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
 use crate::acme::x509;
+use crate::domain::access;
+use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::certificate::{KeyMode, normal_name as normal};
 use crate::domain::policy::FieldError;
 use crate::service::requests::ServiceError;
-use crate::store::{Actor, AuditEntry, CertificateRow, NewCertificate, StoreError};
+use crate::store::{CertificateRow, NewCertificate, StoreError};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -134,7 +136,7 @@ pub(crate) async fn key(
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
     let row = load(&state, &name).await?;
-    if row.agency_id.is_none() || user.agency_id != row.agency_id {
+    if !access::may_download_key(&user, row.agency_id) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -171,7 +173,7 @@ pub(crate) async fn key(
         .store
         .audit(
             &AuditEntry::by(
-                &Actor::of(&user),
+                &Attribution::of(&user),
                 "certificate.key_download",
                 format!("certificate/{}", row.name),
                 json!({"serial": row.serial}),
@@ -265,8 +267,7 @@ pub(crate) async fn order(
         ));
     }
     let agency = owners.iter().find_map(|o| *o);
-    let admin = user.roles.iter().any(|r| r == "admin");
-    if !admin && (agency.is_none() || user.agency_id != agency) {
+    if !access::may_order_certificate(&user, agency) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -284,7 +285,7 @@ pub(crate) async fn order(
         None => (KeyMode::Managed, None),
     };
     let audit = AuditEntry::by(
-        &Actor::of(&user),
+        &Attribution::of(&user),
         "certificate.order",
         format!("certificate/{name}"),
         json!({"mode": mode.as_str()}),

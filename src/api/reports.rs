@@ -34,11 +34,7 @@ pub(crate) async fn service(
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, Problem> {
-    if !user
-        .roles
-        .iter()
-        .any(|r| r != "applicant" && r != "front_office")
-    {
+    if !crate::domain::access::may_read_reports(&user) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",

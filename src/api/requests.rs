@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
+use crate::domain::access;
+use crate::domain::audit::Attribution;
 use crate::domain::request::{self, Command};
 use crate::service::requests::{NewRequest, ServiceError};
-use crate::store::Actor;
 use crate::store::{Attachment, StoredRequest};
 
 /// Largest attachment accepted.
@@ -182,18 +183,24 @@ pub(crate) async fn list(
 ) -> Result<Json<Value>, Problem> {
     let store = &state.readiness.store;
     let wf = state.requests.workflow();
-    let office = user.roles.iter().any(|r| r != "applicant");
-    let agency_filter = match (&q.agency, office) {
-        (_, false) => user.agency_id,
-        (Some(code), true) => match store.agency(code).await.map_err(ServiceError::from)? {
-            Some(a) => Some(a.id),
-            None => {
-                return Ok(Json(
-                    json!({"items": [], "page": 1, "per_page": 0, "total": 0}),
-                ));
+    let agency_filter = match (access::request_scope(&user), &q.agency) {
+        (access::Scope::Nothing, _) => {
+            return Ok(Json(
+                json!({"items": [], "page": 1, "per_page": 0, "total": 0}),
+            ));
+        }
+        (access::Scope::Agency(own), _) => Some(own),
+        (access::Scope::All, Some(code)) => {
+            match store.agency(code).await.map_err(ServiceError::from)? {
+                Some(a) => Some(a.id),
+                None => {
+                    return Ok(Json(
+                        json!({"items": [], "page": 1, "per_page": 0, "total": 0}),
+                    ));
+                }
             }
-        },
-        (None, true) => None,
+        }
+        (access::Scope::All, None) => None,
     };
     let step_index = match &q.step {
         Some(id) => match wf.step(id) {
@@ -336,10 +343,7 @@ pub(crate) async fn attach(
 ) -> Result<Json<Value>, Problem> {
     let id = parse_id(&id)?;
     let stored = state.requests.get(&user, id).await?;
-    let own_agency = user.agency_id == Some(stored.state.agency_id)
-        && user.roles.iter().any(|r| r == "applicant");
-    let front_office = user.roles.iter().any(|r| r == "front_office");
-    if !(own_agency || front_office) {
+    if !access::may_attach(&user, stored.state.agency_id) {
         return Err(ServiceError::Forbidden(
             "only the requesting agency or the front office attach files".into(),
         )
@@ -421,7 +425,7 @@ pub(crate) async fn attach(
         state
             .readiness
             .store
-            .add_attachment(id, &attachment, user.user_id, &Actor::of(&user))
+            .add_attachment(id, &attachment, user.user_id, &Attribution::of(&user))
             .await
             .map_err(ServiceError::from)?;
         saved += 1;

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
+use crate::domain::access::{self, Actor};
 use crate::service::requests::ServiceError;
-use crate::store::Authenticated;
 
 /// The routes of these resources.
 pub fn routes() -> axum::Router<AppState> {
@@ -150,7 +150,7 @@ pub(crate) async fn export(
     State(state): State<AppState>,
     Path(zone): Path<String>,
 ) -> Result<Response, Problem> {
-    if !user.roles.iter().any(|r| r == "admin") {
+    if !access::may_manage_zones(&user) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -190,8 +190,8 @@ async fn agency_codes(state: &AppState) -> Result<BTreeMap<i64, String>, Problem
         .collect())
 }
 
-fn sees_contacts(user: &Authenticated, agency: Option<i64>) -> bool {
-    user.roles.iter().any(|r| r != "applicant") || (agency.is_some() && user.agency_id == agency)
+fn sees_contacts(user: &Actor, agency: Option<i64>) -> bool {
+    access::may_see_contacts(user, agency)
 }
 
 /// The register (daftar subdomain): every name below a zone's apex that has records, with its

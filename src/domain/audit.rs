@@ -8,8 +8,113 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::access::Actor;
+
 /// The `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who an event names: a user in the role they acted in, the command line, or ranah itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    /// A user name, `cli` or `system`.
+    pub name: String,
+    /// The role acted in.
+    pub role: Option<String>,
+    /// Client address, `cli` or `system`.
+    pub client: String,
+}
+
+impl Attribution {
+    /// ranah itself.
+    pub fn system() -> Self {
+        Self::of(&Actor::system())
+    }
+
+    /// The command line.
+    pub fn cli() -> Self {
+        Self::of(&Actor::cli())
+    }
+
+    /// An actor, in the first role they hold now.
+    pub fn of(actor: &Actor) -> Self {
+        Self {
+            name: actor.name.clone(),
+            role: actor.roles.first().map(|r| r.to_string()),
+            client: actor.client.clone().unwrap_or_else(|| "system".into()),
+        }
+    }
+
+    /// The same actor, named in `role` (the role a step was acted on in).
+    pub fn in_role(mut self, role: impl Into<String>) -> Self {
+        self.role = Some(role.into());
+        self
+    }
+}
+
+/// What an action records, before the trail gives it a place: who, in which role, from where,
+/// what and on what.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// A user name, `cli` or `system`.
+    pub actor: String,
+    /// The role acted in.
+    pub role: Option<String>,
+    /// The action, e.g. `request.approve`.
+    pub action: String,
+    /// The target, e.g. `request/42`.
+    pub target: String,
+    /// What changed (a JSON object).
+    pub summary: serde_json::Value,
+    /// Note or reason.
+    pub note: Option<String>,
+    /// Client address, `cli` or `system`.
+    pub client: String,
+}
+
+impl AuditEntry {
+    /// An entry by `who`.
+    pub fn by(
+        who: &Attribution,
+        action: &str,
+        target: impl Into<String>,
+        summary: serde_json::Value,
+    ) -> Self {
+        Self {
+            actor: who.name.clone(),
+            role: who.role.clone(),
+            action: action.into(),
+            target: target.into(),
+            summary,
+            note: None,
+            client: who.client.clone(),
+        }
+    }
+
+    /// An entry by the command line (`actor` and `client` are `cli`).
+    pub fn cli(action: &str, target: impl Into<String>, summary: serde_json::Value) -> Self {
+        Self::by(&Attribution::cli(), action, target, summary)
+    }
+
+    /// The event this entry becomes at `seq`, after the event whose hash is `prev_hash`, at
+    /// `at` (the store's timestamp): hashed, ready to append.
+    pub fn chain(&self, seq: i64, prev_hash: String, at: String) -> AuditEvent {
+        let mut event = AuditEvent {
+            seq,
+            at,
+            actor: self.actor.clone(),
+            role: self.role.clone(),
+            action: self.action.clone(),
+            target: self.target.clone(),
+            summary: self.summary.clone(),
+            note: self.note.clone(),
+            client: self.client.clone(),
+            prev_hash,
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        event
+    }
+}
 
 /// One event of the trail, as stored and as hashed (every field but `hash`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

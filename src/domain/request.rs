@@ -5,8 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
+pub use super::access::Actor;
+use super::access::{self, Role};
 use super::calendar::Calendar;
-use super::workflow::{Effect, RoleName, Workflow};
+use super::workflow::{Effect, Workflow};
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,25 +51,6 @@ impl Status {
             Self::Rejected => "rejected",
             Self::Withdrawn => "withdrawn",
         }
-    }
-}
-
-/// Who acts, with the roles they hold at the time of acting (acting appointments already
-/// resolved by the caller).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    /// The user's id.
-    pub user_id: i64,
-    /// Roles held now.
-    pub roles: Vec<RoleName>,
-    /// The agency of an applicant.
-    pub agency_id: Option<i64>,
-}
-
-impl Actor {
-    /// Whether the actor holds `role`.
-    pub fn has(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r.as_str() == role)
     }
 }
 
@@ -237,7 +220,7 @@ pub fn submit(
         kind,
         agency_id,
         submitted_by: by.user_id,
-        registered_by_front_office: by.has("front_office") && by.agency_id != Some(agency_id),
+        registered_by_front_office: by.has(&Role::FrontOffice) && by.agency_id != Some(agency_id),
         status: Status::InReview,
         step: Some(0),
         step_started_at: now,
@@ -248,8 +231,7 @@ pub fn submit(
 }
 
 fn may_act_for_agency(req: &Request, actor: &Actor) -> bool {
-    (actor.has("applicant") && actor.agency_id == Some(req.agency_id))
-        || (actor.has("front_office") && req.registered_by_front_office)
+    access::may_act_for_agency(actor, req.agency_id, req.registered_by_front_office)
 }
 
 /// Decide what `cmd` by `actor` at `now` means for `req`.
@@ -273,7 +255,7 @@ pub fn decide(
                 },
                 _ => return Err(DomainError::InvalidState(req.status.as_str())),
             };
-            if !actor.has(step.role.as_str()) {
+            if !access::may_act_on_step(actor, &step.role) {
                 return Err(DomainError::NotYourStep {
                     step: step.id.clone(),
                     role: step.role.to_string(),
@@ -424,16 +406,12 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn role(r: &str) -> RoleName {
-        RoleName::parse(r).unwrap()
-    }
-
     fn actor(id: i64, roles: &[&str], agency: Option<i64>) -> Actor {
-        Actor {
-            user_id: id,
-            roles: roles.iter().map(|r| role(r)).collect(),
-            agency_id: agency,
-        }
+        let grants: Vec<access::Grant> = roles
+            .iter()
+            .map(|r| access::Grant::permanent(Role::parse(r).unwrap()))
+            .collect();
+        Actor::user(id, format!("user{id}"), agency, &grants, now().date_naive())
     }
 
     fn now() -> DateTime<Utc> {
@@ -745,11 +723,11 @@ mod tests {
                                 if let Event::Approved { step, by, next, .. } = e {
                                     // Only the step's role approves, never the submitter, and
                                     // the next step is the following one.
-                                    prop_assert!(actor.has(wf.steps[*step].role.as_str()));
+                                    prop_assert!(actor.has(&Role::Step(wf.steps[*step].role.clone())));
                                     prop_assert_ne!(*by, before.submitted_by);
                                     prop_assert_eq!(Some(*step), before.step);
                                     prop_assert!(next.is_none() || *next == Some(step + 1));
-                                    prop_assert!(!actor.has("admin") && !actor.has("auditor"));
+                                    prop_assert!(!actor.has(&Role::Admin) && !actor.has(&Role::Auditor));
                                 }
                                 apply(&mut req, e);
                             }

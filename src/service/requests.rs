@@ -10,15 +10,17 @@ use serde::{Deserialize, Serialize};
 
 use sha2::Digest as _;
 
+use crate::domain::access::{self, Actor, Refusal};
+use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::calendar::Calendar;
 use crate::domain::notice;
 use crate::domain::policy::{FieldError, Policy, RecordValue, RequestedRecord};
-use crate::domain::request::{self, Actor, Command, DomainError, Event, Kind, Request};
-use crate::domain::workflow::{Effect, RoleName, Workflow};
+use crate::domain::request::{self, Command, DomainError, Event, Kind, Request};
+use crate::domain::workflow::{Effect, Workflow};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher, RequestCommit};
 use crate::store::{
-    Attachment, Authenticated, ChangeMeta, HistoryEntry, OutboxMessage, RequestData, Store,
-    StoreError, StoredRequest,
+    Attachment, ChangeMeta, HistoryEntry, OutboxMessage, RequestData, Store, StoreError,
+    StoredRequest,
 };
 
 /// Why a service call failed; the API maps each to one problem type.
@@ -176,18 +178,6 @@ pub struct Requests {
     certificates: Option<Arc<tokio::sync::Notify>>,
 }
 
-fn actor(caller: &Authenticated) -> Actor {
-    Actor {
-        user_id: caller.user_id,
-        roles: caller
-            .roles
-            .iter()
-            .filter_map(|r| RoleName::parse(r).ok())
-            .collect(),
-        agency_id: caller.agency_id,
-    }
-}
-
 fn field(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
     FieldError {
         field: field.into(),
@@ -231,12 +221,12 @@ impl Requests {
     fn certificate_commit(
         &self,
         stored: &StoredRequest,
-        caller: &Authenticated,
+        caller: &Actor,
     ) -> Option<crate::store::CertificateCommit> {
-        use crate::store::{AuditEntry, CertificateCommit, NewCertificate};
+        use crate::store::{CertificateCommit, NewCertificate};
         let d = &stored.data;
         let fqdn = d.fqdn();
-        let who = crate::store::Actor::of(caller);
+        let who = Attribution::of(caller);
         let target = format!("certificate/{fqdn}");
         if d.kind == Kind::Delete {
             let audit = AuditEntry::by(
@@ -423,7 +413,18 @@ impl Requests {
         let mut out = Vec::new();
         for n in notices {
             let recipients = match &n.audience {
-                notice::Audience::Role(role) => self.store.emails_for_role(role, today).await?,
+                notice::Audience::Role(role) => {
+                    let mut emails: Vec<String> = self
+                        .store
+                        .holders_of(role)
+                        .await?
+                        .into_iter()
+                        .filter(|(_, grants)| access::holds_on(grants, role, today))
+                        .map(|(email, _)| email)
+                        .collect();
+                    emails.dedup();
+                    emails
+                }
                 notice::Audience::Applicant => data
                     .contact
                     .get("email")
@@ -498,37 +499,40 @@ impl Requests {
     /// Submit a request; returns its id.
     pub async fn submit(
         &self,
-        caller: &Authenticated,
+        caller: &Actor,
         input: NewRequest,
         now: DateTime<Utc>,
     ) -> Result<i64, ServiceError> {
-        let who = actor(caller);
-        let agency_id = if who.has("front_office") && input.agency.is_some() {
-            let code = input.agency.as_deref().unwrap_or_default();
-            match self.store.agency(code).await? {
-                Some(a) => a.id,
-                None => {
-                    return Err(ServiceError::Validation(vec![field(
-                        "agency",
-                        "unknown_agency",
-                        format!("no agency {code}"),
-                    )]));
+        let named = match input.agency.as_deref() {
+            Some(code) if caller.has(&access::Role::FrontOffice) => {
+                match self.store.agency(code).await? {
+                    Some(a) => Some(a.id),
+                    None => {
+                        return Err(ServiceError::Validation(vec![field(
+                            "agency",
+                            "unknown_agency",
+                            format!("no agency {code}"),
+                        )]));
+                    }
                 }
             }
-        } else if who.has("applicant") {
-            caller
-                .agency_id
-                .ok_or_else(|| ServiceError::Forbidden("the applicant has no agency".into()))?
-        } else if who.has("front_office") {
-            return Err(ServiceError::Validation(vec![field(
-                "agency",
-                "required",
-                "the front office names the agency it registers for",
-            )]));
-        } else {
-            return Err(ServiceError::Forbidden(
-                "only applicants and the front office submit requests".into(),
-            ));
+            _ => None,
+        };
+        let agency_id = match access::submission_agency(caller, named) {
+            Ok(id) => id,
+            Err(Refusal::AgencyRequired) => {
+                return Err(ServiceError::Validation(vec![field(
+                    "agency",
+                    "required",
+                    "the front office names the agency it registers for",
+                )]));
+            }
+            Err(Refusal::NoAgency) => {
+                return Err(ServiceError::Forbidden(
+                    "the applicant has no agency".into(),
+                ));
+            }
+            Err(Refusal::Forbidden(why)) => return Err(ServiceError::Forbidden(why.into())),
         };
 
         let mut errors = Vec::new();
@@ -644,7 +648,7 @@ impl Requests {
             Kind::Create => {}
         }
 
-        let state = request::submit(kind, agency_id, &who, false, now);
+        let state = request::submit(kind, agency_id, caller, false, now);
         let data = RequestData {
             kind,
             zone,
@@ -663,7 +667,7 @@ impl Requests {
             step: None,
             note: None,
             reason: None,
-            role: caller.roles.first().cloned(),
+            role: caller.roles.first().map(|r| r.to_string()),
             client: caller.client.clone(),
         };
         let outbox = if self.notifications {
@@ -692,19 +696,13 @@ impl Requests {
     }
 
     /// A request as the caller may see it (applicants: their agency's only).
-    pub async fn get(
-        &self,
-        caller: &Authenticated,
-        id: i64,
-    ) -> Result<StoredRequest, ServiceError> {
+    pub async fn get(&self, caller: &Actor, id: i64) -> Result<StoredRequest, ServiceError> {
         let stored = self
             .store
             .load_request(id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let who = actor(caller);
-        let office = who.roles.iter().any(|r| r.as_str() != "applicant");
-        if !office && caller.agency_id != Some(stored.state.agency_id) {
+        if !access::request_scope(caller).covers(Some(stored.state.agency_id)) {
             return Err(ServiceError::NotFound);
         }
         Ok(stored)
@@ -714,7 +712,7 @@ impl Requests {
     /// state in one transaction and returns when DNS answers them.
     pub async fn act(
         &self,
-        caller: &Authenticated,
+        caller: &Actor,
         id: i64,
         command: Command,
         now: DateTime<Utc>,
@@ -723,7 +721,7 @@ impl Requests {
         let events = request::decide(
             &stored.state,
             &command,
-            &actor(caller),
+            caller,
             &self.workflow,
             &self.calendar,
             now,
@@ -821,11 +819,9 @@ impl Requests {
         };
         if provision {
             let mut change = self.provisioning(&stored)?;
-            change.meta.actor = Some(crate::store::Actor {
-                name: caller.name.clone(),
-                role: history.iter().rev().find_map(|h| h.role.clone()),
-                client: caller.client.clone().unwrap_or_else(|| "system".into()),
-            });
+            let mut who = Attribution::of(caller);
+            who.role = history.iter().rev().find_map(|h| h.role.clone());
+            change.meta.actor = Some(who);
             self.publisher
                 .apply_with_request(&change, commit, now)
                 .await?;
@@ -842,7 +838,7 @@ impl Requests {
     /// stored with the state change in one transaction.
     pub async fn resubmit(
         &self,
-        caller: &Authenticated,
+        caller: &Actor,
         id: i64,
         changes: Changes,
         now: DateTime<Utc>,
@@ -854,7 +850,7 @@ impl Requests {
         let events = request::decide(
             &stored.state,
             &Command::Resubmit,
-            &actor(caller),
+            caller,
             &self.workflow,
             &self.calendar,
             now,
@@ -937,11 +933,7 @@ impl Requests {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<i64>, ServiceError> {
-        let system = Actor {
-            user_id: 0,
-            roles: Vec::new(),
-            agency_id: None,
-        };
+        let system = Actor::system();
         let mut withdrawn = Vec::new();
         for stored in self.store.list_requests(Some("returned"), None).await? {
             let events = match request::decide(
@@ -999,7 +991,7 @@ impl Requests {
 
     /// The history entry of an event; `caller` is who caused it (none for ranah itself), whose
     /// role and address go to the audit trail.
-    fn history_entry(&self, e: &Event, caller: Option<&Authenticated>) -> HistoryEntry {
+    fn history_entry(&self, e: &Event, caller: Option<&Actor>) -> HistoryEntry {
         let step = |i: &usize| self.workflow.steps.get(*i).map(|s| s.id.clone());
         let step_role = match e {
             Event::Approved { step: s, .. }
@@ -1054,7 +1046,7 @@ impl Requests {
             step,
             note,
             reason,
-            role: step_role.or_else(|| caller.and_then(|c| c.roles.first().cloned())),
+            role: step_role.or_else(|| caller.and_then(|c| c.roles.first().map(|r| r.to_string()))),
             client: caller.and_then(|c| c.client.clone()),
         }
     }

@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 use hickory_proto::rr::{LowerName, Name};
 
 use super::requests::ServiceError;
+use crate::domain::access::{self, Actor};
+use crate::domain::audit::Attribution;
 use crate::domain::policy::FieldError;
 use crate::publish::{ChangeOp, ChangeSet, Publisher};
-use crate::store::{Authenticated, ChangeMeta, Store, Suspension};
+use crate::store::{ChangeMeta, Store, Suspension};
 
 /// Suspensions and their lifting.
 pub struct Subdomains {
@@ -17,8 +19,8 @@ pub struct Subdomains {
     publisher: Arc<Publisher>,
 }
 
-fn admin_only(caller: &Authenticated) -> Result<(), ServiceError> {
-    if caller.roles.iter().any(|r| r == "admin") {
+fn admin_only(caller: &Actor) -> Result<(), ServiceError> {
+    if access::may_manage_zones(caller) {
         Ok(())
     } else {
         Err(ServiceError::Forbidden(
@@ -55,7 +57,7 @@ impl Subdomains {
     /// returns) and stay in the store.
     pub async fn suspend(
         &self,
-        caller: &Authenticated,
+        caller: &Actor,
         name: &str,
         reason: &str,
         now: DateTime<Utc>,
@@ -106,7 +108,7 @@ impl Subdomains {
     /// Lift the suspension of a name: its records come back into the zone.
     pub async fn lift(
         &self,
-        caller: &Authenticated,
+        caller: &Actor,
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<Suspension, ServiceError> {
@@ -141,9 +143,6 @@ impl Subdomains {
 }
 
 /// The admin acting, for the audit trail.
-fn admin_actor(caller: &Authenticated) -> crate::store::Actor {
-    crate::store::Actor {
-        role: Some("admin".into()),
-        ..crate::store::Actor::of(caller)
-    }
+fn admin_actor(caller: &Actor) -> Attribution {
+    Attribution::of(caller).in_role("admin")
 }

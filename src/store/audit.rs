@@ -6,91 +6,7 @@ use sqlx::Row;
 
 use super::zones::Tx;
 use super::{Store, StoreError, ts};
-use crate::domain::audit::{self, AuditEvent, GENESIS, Verification};
-
-/// Who acted, as the trail names them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    /// A user name, `cli` or `system`.
-    pub name: String,
-    /// The role acted in.
-    pub role: Option<String>,
-    /// Client address, `cli` or `system`.
-    pub client: String,
-}
-
-impl Actor {
-    /// ranah itself.
-    pub fn system() -> Self {
-        Self {
-            name: "system".into(),
-            role: None,
-            client: "system".into(),
-        }
-    }
-
-    /// A user of the API, in the first role they hold.
-    pub fn of(user: &super::Authenticated) -> Self {
-        Self {
-            name: user.name.clone(),
-            role: user.roles.first().cloned(),
-            client: user.client.clone().unwrap_or_else(|| "system".into()),
-        }
-    }
-
-    /// The command line.
-    pub fn cli() -> Self {
-        Self {
-            name: "cli".into(),
-            role: None,
-            client: "cli".into(),
-        }
-    }
-}
-
-/// What an action records: who, in which role, from where, what and on what.
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    /// A user name, `cli` or `system`.
-    pub actor: String,
-    /// The role acted in.
-    pub role: Option<String>,
-    /// The action, e.g. `request.approve`.
-    pub action: String,
-    /// The target, e.g. `request/42`.
-    pub target: String,
-    /// What changed (a JSON object).
-    pub summary: serde_json::Value,
-    /// Note or reason.
-    pub note: Option<String>,
-    /// Client address, `cli` or `system`.
-    pub client: String,
-}
-
-impl AuditEntry {
-    /// An entry by `actor`.
-    pub fn by(
-        actor: &Actor,
-        action: &str,
-        target: impl Into<String>,
-        summary: serde_json::Value,
-    ) -> Self {
-        Self {
-            actor: actor.name.clone(),
-            role: actor.role.clone(),
-            action: action.into(),
-            target: target.into(),
-            summary,
-            note: None,
-            client: actor.client.clone(),
-        }
-    }
-
-    /// An entry by the command line (`actor` and `client` are `cli`).
-    pub fn cli(action: &str, target: impl Into<String>, summary: serde_json::Value) -> Self {
-        Self::by(&Actor::cli(), action, target, summary)
-    }
-}
+use crate::domain::audit::{self, AuditEntry, AuditEvent, GENESIS, Verification};
 
 /// Filters of the trail's listing.
 #[derive(Debug, Clone, Default)]
@@ -142,20 +58,7 @@ pub(crate) async fn append(
         Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get("hash")?),
         None => (1, GENESIS.to_owned()),
     };
-    let mut event = AuditEvent {
-        seq,
-        at: ts(now),
-        actor: entry.actor.clone(),
-        role: entry.role.clone(),
-        action: entry.action.clone(),
-        target: entry.target.clone(),
-        summary: entry.summary.clone(),
-        note: entry.note.clone(),
-        client: entry.client.clone(),
-        prev_hash,
-        hash: String::new(),
-    };
-    event.hash = event.compute_hash();
+    let event = entry.chain(seq, prev_hash, ts(now));
     sqlx::query(
         "INSERT INTO audit_events (seq, at, actor, role, action, target, summary, note, client, \
          prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -183,7 +86,7 @@ impl Store {
         entry: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         // Take the write lock first, so that two appenders cannot pick the same sequence.
         sqlx::query("UPDATE audit_events SET seq = seq WHERE 0")
             .execute(&mut *tx)

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::zones::Tx;
-use super::{AuditEntry, OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts};
+use super::{OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts};
+use crate::domain::audit::AuditEntry;
 use crate::domain::certificate::{CertStatus, KeyMode};
 
 /// A certificate as stored.
@@ -236,7 +237,7 @@ impl Store {
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO acme_accounts (directory, credentials, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (directory) DO UPDATE SET credentials = excluded.credentials, \
@@ -259,7 +260,7 @@ impl Store {
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         order(&mut tx, new, audit, now, false).await?;
         tx.commit().await?;
         Ok(())
@@ -313,7 +314,7 @@ impl Store {
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let updated = sqlx::query(
             "UPDATE certificates SET status = 'pending', attempts = 0, next_attempt_at = $2, \
              last_error = NULL, order_url = NULL, updated_at = $2, order_gen = order_gen + 1 \
@@ -365,7 +366,7 @@ impl Store {
         outbox: &[OutboxMessage],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let updated = sqlx::query(
             "UPDATE certificates SET chain_pem = $2, serial = $3, not_before = $4, \
              not_after = $5, issuer = $6, renew_at = $7, issued_at = $8, updated_at = $8, \
@@ -405,7 +406,7 @@ impl Store {
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let updated = sqlx::query(
             "UPDATE certificates SET \
              status = CASE WHEN status = 'revoking' THEN 'revoking' ELSE 'failed' END, \
@@ -436,7 +437,7 @@ impl Store {
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let updated = sqlx::query(
             "UPDATE certificates SET status = 'revoked', revoked_at = $2, next_attempt_at = NULL, \
              renew_at = NULL, last_error = NULL, updated_at = $2 \
@@ -511,7 +512,7 @@ mod tests {
     }
 
     async fn withdraw_now(s: &Store, now: DateTime<Utc>) -> bool {
-        let mut tx = s.sqlite().begin().await.unwrap();
+        let mut tx = s.write().await.unwrap();
         let w = withdraw(&mut tx, "a.example", &audit("certificate.withdraw"), now)
             .await
             .unwrap();

@@ -27,11 +27,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Sqlite};
 
 pub(crate) use audit::append as append_audit;
-pub use audit::{Actor, AuditEntry, AuditFilter, Checkpoint};
+pub use audit::{AuditFilter, Checkpoint};
 pub use certificates::{CertificateRow, IssuedChain, NewCertificate};
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
-pub use people::{Agency, Assignment, Authenticated, RoleGrant, TOKEN_PREFIX, TokenInfo};
+pub use people::{Account, Agency, Assignment, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
     Attachment, CertificateCommit, HistoryEntry, RequestChange, RequestData, StoredHistoryEntry,
     StoredRequest, ZoneChangeCommit,
@@ -165,6 +165,14 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(pool) => pool.close().await,
         }
+    }
+
+    /// A write transaction. It takes SQLite's write lock when it begins (`BEGIN IMMEDIATE`),
+    /// waiting up to the busy timeout for another writer: a transaction that began by reading
+    /// (sqlx's default `BEGIN DEFERRED`) could not wait when it came to write after another
+    /// connection had written, and failed at once with "database is locked".
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.sqlite().begin_with("BEGIN IMMEDIATE").await?)
     }
 
     fn sqlite(&self) -> &Pool<Sqlite> {

@@ -1,10 +1,11 @@
 //! The outbox: messages written with the change they announce, delivered later.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::zones::Tx;
 use super::{Store, StoreError, ts};
+use crate::domain::access::Grant;
 
 /// A message to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,22 +153,22 @@ impl Store {
         Ok((row.try_get("pending")?, row.try_get("failing")?))
     }
 
-    /// The email addresses of the enabled users who hold `role` on `day`.
-    pub async fn emails_for_role(
-        &self,
-        role: &str,
-        day: NaiveDate,
-    ) -> Result<Vec<String>, StoreError> {
-        let day = day.to_string();
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT u.email FROM users u JOIN user_roles r ON r.user_id = u.id \
+    /// The enabled users with an email address who were granted `role`, each with all of
+    /// their grants (whether the role is in effect on a day is the caller's to decide).
+    pub async fn holders_of(&self, role: &str) -> Result<Vec<(String, Vec<Grant>)>, StoreError> {
+        let mut conn = self.sqlite().acquire().await?;
+        let users: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT DISTINCT u.id, u.email FROM users u JOIN user_roles r ON r.user_id = u.id \
              WHERE r.role = $1 AND u.disabled = 0 AND u.email IS NOT NULL AND u.email <> '' \
-             AND (r.valid_from IS NULL OR r.valid_from <= $2) \
-             AND (r.valid_until IS NULL OR r.valid_until >= $2) ORDER BY u.email",
+             ORDER BY u.email",
         )
         .bind(role)
-        .bind(day)
-        .fetch_all(self.sqlite())
-        .await?)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(users.len());
+        for (id, email) in users {
+            out.push((email, super::people::grants_of(&mut conn, id).await?));
+        }
+        Ok(out)
     }
 }

@@ -6,18 +6,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{Actor, AuditEntry, Store, StoreError, append_audit};
-
-/// A role held by a user, optionally only between two dates (inclusive): an acting official.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleGrant {
-    /// The role's name.
-    pub role: String,
-    /// First day, if limited.
-    pub from: Option<NaiveDate>,
-    /// Last day, if limited.
-    pub until: Option<NaiveDate>,
-}
+use super::{Store, StoreError, append_audit};
+use crate::domain::access::{Actor, Grant, Role};
+use crate::domain::audit::{Attribution, AuditEntry};
 
 /// An agency (OPD).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -47,19 +38,62 @@ pub struct TokenInfo {
     pub revoked_at: Option<String>,
 }
 
-/// Who a valid token belongs to, with the roles held on the given day.
+/// The account a valid token belongs to, with every role granted to it (which of them are in
+/// effect on a day is [`Actor::user`]'s to decide).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authenticated {
+pub struct Account {
     /// User id.
     pub user_id: i64,
     /// User name.
     pub name: String,
     /// The user's agency, for applicants.
     pub agency_id: Option<i64>,
-    /// Roles held today.
-    pub roles: Vec<String>,
-    /// The address the request came from (set by the API, for the audit trail).
-    pub client: Option<String>,
+    /// Every grant, with its period.
+    pub grants: Vec<Grant>,
+}
+
+impl Account {
+    /// The account acting on `today` (the date in the office's time zone).
+    pub fn on(&self, today: NaiveDate) -> Actor {
+        Actor::user(
+            self.user_id,
+            self.name.clone(),
+            self.agency_id,
+            &self.grants,
+            today,
+        )
+    }
+}
+
+/// Every grant of a user, read back.
+pub(crate) async fn grants_of(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: i64,
+) -> Result<Vec<Grant>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT role, valid_from, valid_until FROM user_roles WHERE user_id = $1 ORDER BY role",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let date = |v: Option<String>| -> Result<Option<NaiveDate>, StoreError> {
+        v.map(|d| {
+            d.parse()
+                .map_err(|_| StoreError::Corrupt(format!("user {user_id}: role date {d}")))
+        })
+        .transpose()
+    };
+    rows.iter()
+        .map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(Grant {
+                role: Role::parse(&role)
+                    .map_err(|e| StoreError::Corrupt(format!("user {user_id}: {e}")))?,
+                from: date(r.try_get("valid_from")?)?,
+                until: date(r.try_get("valid_until")?)?,
+            })
+        })
+        .collect()
 }
 
 /// Tokens start with this, so that a leaked one is recognisable (secret scanners).
@@ -79,10 +113,10 @@ impl Store {
         &self,
         code: &str,
         name: &str,
-        actor: &Actor,
+        actor: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let row = sqlx::query(
             "INSERT INTO agencies (code, name, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (code) DO NOTHING RETURNING id",
@@ -142,11 +176,11 @@ impl Store {
         name: &str,
         email: Option<&str>,
         agency_id: Option<i64>,
-        roles: &[RoleGrant],
-        actor: &Actor,
+        roles: &[Grant],
+        actor: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let row = sqlx::query(
             "INSERT INTO users (name, email, agency_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO NOTHING RETURNING id",
@@ -167,7 +201,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4)",
             )
             .bind(user_id)
-            .bind(&grant.role)
+            .bind(grant.role.as_str())
             .bind(grant.from.map(|d| d.to_string()))
             .bind(grant.until.map(|d| d.to_string()))
             .execute(&mut *tx)
@@ -175,7 +209,7 @@ impl Store {
         }
         let roles: Vec<serde_json::Value> = roles
             .iter()
-            .map(|g| json!({"role": g.role, "from": g.from, "until": g.until}))
+            .map(|g| json!({"role": g.role.as_str(), "from": g.from, "until": g.until}))
             .collect();
         let entry = AuditEntry::by(
             actor,
@@ -192,10 +226,10 @@ impl Store {
     pub async fn disable_user(
         &self,
         name: &str,
-        actor: &Actor,
+        actor: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -214,7 +248,7 @@ impl Store {
         &self,
         user: &str,
         expires_at: Option<DateTime<Utc>>,
-        actor: &Actor,
+        actor: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<(i64, String), StoreError> {
         let mut secret = [0u8; 32];
@@ -224,7 +258,7 @@ impl Store {
             "{TOKEN_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
         );
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (user_id, token_hash, prefix, expires_at, created_at) \
              SELECT id, $2, $3, $4, $5 FROM users WHERE name = $1 AND disabled = 0 RETURNING id",
@@ -266,10 +300,10 @@ impl Store {
     pub async fn revoke_token(
         &self,
         id: i64,
-        actor: &Actor,
+        actor: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
         )
@@ -286,14 +320,13 @@ impl Store {
         Ok(())
     }
 
-    /// The user a token belongs to, if it is valid at `now`, with the roles held on `today`
-    /// (the date in the office's time zone).
+    /// The account a token belongs to, if the token is valid at `now` and the user enabled.
     pub async fn authenticate(
         &self,
         token: &str,
         now: DateTime<Utc>,
-        today: NaiveDate,
-    ) -> Result<Option<Authenticated>, StoreError> {
+    ) -> Result<Option<Account>, StoreError> {
+        let mut conn = self.sqlite().acquire().await?;
         let row = sqlx::query(
             "SELECT u.id, u.name, u.agency_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0 \
@@ -301,28 +334,17 @@ impl Store {
         )
         .bind(token_hash(token))
         .bind(ts(now))
-        .fetch_optional(self.sqlite())
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let user_id: i64 = row.try_get("id")?;
-        let day = today.to_string();
-        let roles = sqlx::query_scalar::<_, String>(
-            "SELECT DISTINCT role FROM user_roles WHERE user_id = $1 \
-             AND (valid_from IS NULL OR valid_from <= $2) \
-             AND (valid_until IS NULL OR valid_until >= $2) ORDER BY role",
-        )
-        .bind(user_id)
-        .bind(&day)
-        .fetch_all(self.sqlite())
-        .await?;
-        Ok(Some(Authenticated {
+        Ok(Some(Account {
             user_id,
             name: row.try_get("name")?,
             agency_id: row.try_get("agency_id")?,
-            roles,
-            client: None,
+            grants: grants_of(&mut conn, user_id).await?,
         }))
     }
 }
@@ -347,23 +369,19 @@ mod tests {
         let (_dir, s) = store().await;
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
         let agency = s
-            .add_agency("DINKES", "Dinas Kesehatan", &Actor::cli(), now)
+            .add_agency("DINKES", "Dinas Kesehatan", &Attribution::cli(), now)
             .await
             .unwrap();
         assert!(matches!(
-            s.add_agency("DINKES", "x", &Actor::cli(), now).await,
+            s.add_agency("DINKES", "x", &Attribution::cli(), now).await,
             Err(StoreError::AlreadyExists(_))
         ));
         s.add_user(
             "andi",
             Some("andi@dinkes.example"),
             Some(agency),
-            &[RoleGrant {
-                role: "applicant".into(),
-                from: None,
-                until: None,
-            }],
-            &Actor::cli(),
+            &[Grant::permanent(Role::Applicant)],
+            &Attribution::cli(),
             now,
         )
         .await
@@ -373,49 +391,41 @@ mod tests {
             None,
             None,
             &[
-                RoleGrant {
-                    role: "head_of_division".into(),
-                    from: None,
-                    until: None,
-                },
-                RoleGrant {
-                    role: "head_of_office".into(),
+                Grant::permanent(Role::parse("head_of_division").unwrap()),
+                Grant {
+                    role: Role::parse("head_of_office").unwrap(),
                     from: Some(day("2026-12-01")),
                     until: Some(day("2026-12-31")),
                 },
             ],
-            &Actor::cli(),
+            &Attribution::cli(),
             now,
         )
         .await
         .unwrap();
         let (_, andi) = s
-            .create_token("andi", None, &Actor::cli(), now)
+            .create_token("andi", None, &Attribution::cli(), now)
             .await
             .unwrap();
         assert!(andi.starts_with(TOKEN_PREFIX) && andi.len() > 40);
         let who = s
-            .authenticate(&andi, now, day("2026-11-23"))
+            .authenticate(&andi, now)
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .on(day("2026-11-23"));
         assert_eq!(
             (who.name.as_str(), who.agency_id, who.roles.clone()),
-            ("andi", Some(agency), vec!["applicant".to_string()])
+            ("andi", Some(agency), vec![Role::Applicant])
         );
-        assert_eq!(
-            s.authenticate("ranah_wrong", now, day("2026-11-23"))
-                .await
-                .unwrap(),
-            None
-        );
+        assert_eq!(s.authenticate("ranah_wrong", now).await.unwrap(), None);
 
         // An acting appointment holds only within its dates.
         let (_, budi) = s
             .create_token(
                 "budi",
                 Some(now + chrono::Duration::days(60)),
-                &Actor::cli(),
+                &Attribution::cli(),
                 now,
             )
             .await
@@ -424,11 +434,15 @@ mod tests {
             let s = s.clone();
             let budi = budi.clone();
             async move {
-                s.authenticate(&budi, now, day(d))
+                s.authenticate(&budi, now)
                     .await
                     .unwrap()
                     .unwrap()
+                    .on(day(d))
                     .roles
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
             }
         };
         assert_eq!(roles("2026-11-30").await, ["head_of_division"]);
@@ -443,7 +457,7 @@ mod tests {
         assert_eq!(roles("2027-01-01").await, ["head_of_division"]);
         // Expiry.
         assert_eq!(
-            s.authenticate(&budi, now + chrono::Duration::days(61), day("2027-01-23"))
+            s.authenticate(&budi, now + chrono::Duration::days(61))
                 .await
                 .unwrap(),
             None
@@ -459,24 +473,20 @@ mod tests {
                 .all(|t| t.prefix.len() == TOKEN_PREFIX.len() + 6)
         );
         assert!(listed.iter().any(|t| andi.starts_with(&t.prefix)));
-        s.revoke_token(listed[0].id, &Actor::cli(), now)
+        s.revoke_token(listed[0].id, &Attribution::cli(), now)
             .await
             .unwrap();
-        assert_eq!(
-            s.authenticate(&budi, now, day("2026-11-23")).await.unwrap(),
-            None
-        );
+        assert_eq!(s.authenticate(&budi, now).await.unwrap(), None);
         assert!(matches!(
-            s.revoke_token(listed[0].id, &Actor::cli(), now).await,
+            s.revoke_token(listed[0].id, &Attribution::cli(), now).await,
             Err(StoreError::NotFound(_))
         ));
-        s.disable_user("andi", &Actor::cli(), now).await.unwrap();
-        assert_eq!(
-            s.authenticate(&andi, now, day("2026-11-23")).await.unwrap(),
-            None
-        );
+        s.disable_user("andi", &Attribution::cli(), now)
+            .await
+            .unwrap();
+        assert_eq!(s.authenticate(&andi, now).await.unwrap(), None);
         assert!(matches!(
-            s.create_token("andi", None, &Actor::cli(), now).await,
+            s.create_token("andi", None, &Attribution::cli(), now).await,
             Err(StoreError::NotFound(_))
         ));
     }
@@ -498,10 +508,10 @@ impl Store {
         &self,
         assignments: &[Assignment],
         source: &str,
-        actor: &Actor,
+        actor: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let mut changed = 0;
         for a in assignments {
             let agency: Option<i64> = sqlx::query_scalar("SELECT id FROM agencies WHERE code = $1")

@@ -5,10 +5,9 @@ use hickory_proto::rr::Name;
 use sqlx::Row;
 
 use super::zones::{Tx, write_change};
-use super::{
-    AuditEntry, ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts,
-};
+use super::{ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts};
 use crate::dns::ZoneDiff;
+use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::request::{Kind, Request, Status};
 
 /// The fields of a request that the workflow does not move.
@@ -112,9 +111,9 @@ pub struct RequestChange<'a> {
 #[derive(Debug, Clone)]
 pub enum CertificateCommit {
     /// Order one (the request asked for it).
-    Order(super::NewCertificate, super::AuditEntry),
+    Order(super::NewCertificate, AuditEntry),
     /// The name is deleted: revoke its certificate and stop renewing it.
-    Withdraw(String, super::AuditEntry),
+    Withdraw(String, AuditEntry),
 }
 
 /// A zone change that must commit together with a request's state.
@@ -269,7 +268,7 @@ impl Store {
         submitted: &HistoryEntry,
         outbox: &[OutboxMessage],
     ) -> Result<i64, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let now = ts(submitted.at);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO requests (kind, zone, name, agency_id, submitted_by, \
@@ -411,7 +410,7 @@ impl Store {
             outbox,
             ..
         } = *change;
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let updated = sqlx::query(
             "UPDATE requests SET records = $1, contact = $2, purpose = $3, recommendation_ref = $4, \
              status = $5, step = $6, step_started_at = $7, returned_at = $8, version = $9, \
@@ -462,7 +461,7 @@ impl Store {
             attachments,
             certificate,
         } = *change;
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         // Claim the request first: this write takes SQLite's write lock and settles which of
         // two simultaneous actions wins.
         let updated = sqlx::query(
@@ -522,7 +521,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let entry = AuditEntry::by(
-                &super::Actor::system(),
+                &Attribution::system(),
                 "request.attachment",
                 format!("request/{id}"),
                 serde_json::json!({
@@ -589,9 +588,9 @@ impl Store {
         request_id: i64,
         attachment: &Attachment,
         uploaded_by: i64,
-        actor: &super::Actor,
+        actor: &Attribution,
     ) -> Result<(), StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO attachments (request_id, kind, sha256, media_type, size, uploaded_by, \
              uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

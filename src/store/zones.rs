@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError, ts};
 use crate::dns::ZoneDiff;
+use crate::domain::audit::{Attribution, AuditEntry};
 use crate::zonefile::{self, ZoneContent};
 
 /// Where a zone was imported from.
@@ -39,7 +40,7 @@ pub struct ChangeMeta {
     /// Set when the change suspends a name: its records are kept, marked, not deleted.
     pub suspension_id: Option<i64>,
     /// Who made the change, for the audit trail (ranah itself when not set).
-    pub actor: Option<super::Actor>,
+    pub actor: Option<Attribution>,
 }
 
 /// Label of the TXT record that carries the audit trail's head in every zone.
@@ -92,7 +93,7 @@ async fn anchor_change(
     tx: &mut Tx<'_>,
     zone_id: i64,
     origin: &Name,
-    entry: &super::AuditEntry,
+    entry: &AuditEntry,
     now: DateTime<Utc>,
     change_id: Option<i64>,
     mut seq: i64,
@@ -353,13 +354,13 @@ impl Store {
         &self,
         content: &ZoneContent,
         source: Option<&ZoneSource>,
-        actor: &super::Actor,
+        actor: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let soa = soa_of(content)?;
         let now_utc = now;
         let now = ts(now);
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let result = sqlx::query(
             "INSERT INTO zones (name, soa_ttl, soa_mname, soa_rname, soa_serial, soa_refresh, \
              soa_retry, soa_expire, soa_minimum, source_file, source_sha256, created_at, \
@@ -388,7 +389,7 @@ impl Store {
         for record in &content.records {
             insert_record(&mut tx, zone_id, record, &meta, &now).await?;
         }
-        let entry = super::AuditEntry::by(
+        let entry = AuditEntry::by(
             actor,
             "zone.import",
             format!("zone/{}", content.origin.to_ascii().trim_end_matches('.')),
@@ -415,7 +416,7 @@ impl Store {
         meta: &ChangeMeta,
         now: DateTime<Utc>,
     ) -> Result<ZoneDiff, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.write().await?;
         let anchor = write_change(&mut tx, origin, serial_before, diff, meta, now).await?;
         tx.commit().await?;
         Ok(anchor)
@@ -595,8 +596,8 @@ pub(crate) async fn write_change(
         journal_record(tx, change_id, seq, "add", record).await?;
         seq += 1;
     }
-    let actor = meta.actor.clone().unwrap_or_else(super::Actor::system);
-    let entry = super::AuditEntry::by(
+    let actor = meta.actor.clone().unwrap_or_else(Attribution::system);
+    let entry = AuditEntry::by(
         &actor,
         "zone.change",
         format!("zone/{}", zone.trim_end_matches('.')),

@@ -517,7 +517,7 @@ fn a_request_through_the_api() {
             .create_token(
                 "kadis",
                 Some(now - chrono::Duration::minutes(1)),
-                &ranah::store::Actor::cli(),
+                &ranah::domain::audit::Attribution::cli(),
                 now,
             )
             .await

@@ -416,12 +416,16 @@ async fn a_finished_month_is_signed_in_its_report() {
     // Events in October (office time), then one in November.
     let october = chrono::Utc.with_ymd_and_hms(2026, 10, 20, 2, 0, 0).unwrap();
     for i in 0..3 {
-        let entry =
-            ranah::store::AuditEntry::cli("test.event", format!("t/{i}"), serde_json::json!({}));
+        let entry = ranah::domain::audit::AuditEntry::cli(
+            "test.event",
+            format!("t/{i}"),
+            serde_json::json!({}),
+        );
         store.audit(&entry, october).await.unwrap();
     }
     let november = chrono::Utc.with_ymd_and_hms(2026, 11, 2, 2, 0, 0).unwrap();
-    let entry = ranah::store::AuditEntry::cli("test.event", "t/late", serde_json::json!({}));
+    let entry =
+        ranah::domain::audit::AuditEntry::cli("test.event", "t/late", serde_json::json!({}));
     store.audit(&entry, november).await.unwrap();
 
     let signer = ranah::checkpoint::Signer::from_base64(

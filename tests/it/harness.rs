@@ -392,7 +392,7 @@ pub async fn in_process() -> InProcess {
         &file,
         None,
         false,
-        &ranah::store::Actor::cli(),
+        &ranah::domain::audit::Attribution::cli(),
         chrono::Utc::now(),
     )
     .await

@@ -1,5 +1,6 @@
 //! Integration tests: the real `ranah` binary, real DNS clients and real zone checkers.
 
+mod access;
 mod admin_cli;
 mod api_requests;
 mod audit;
@@ -13,4 +14,5 @@ mod publish;
 mod reports;
 mod requests;
 mod secondaries;
+mod writers;
 mod zone_files;

@@ -8,14 +8,15 @@ use chrono::Utc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
+use ranah::domain::access::{Actor, Grant, Role};
+use ranah::domain::audit::Attribution;
 use ranah::domain::calendar::Calendar;
 use ranah::domain::policy::Policy;
 use ranah::domain::request::{Command, DomainError, Status};
 use ranah::domain::workflow::Workflow;
 use ranah::publish::Publisher;
 use ranah::service::requests::{Contact, NewRequest, RecordInput, Requests, ServiceError};
-use ranah::store::Actor;
-use ranah::store::{Authenticated, RoleGrant, Store};
+use ranah::store::Store;
 
 use crate::harness::{self, UDP};
 
@@ -26,35 +27,32 @@ struct Env {
     service: Arc<Requests>,
     publisher: Arc<Publisher>,
     dns: SocketAddr,
-    applicant: Authenticated,
-    other_applicant: Authenticated,
-    head: Authenticated,
-    division: Authenticated,
-    technical: Authenticated,
+    applicant: Actor,
+    other_applicant: Actor,
+    head: Actor,
+    division: Actor,
+    technical: Actor,
 }
 
-async fn user(store: &Store, name: &str, roles: &[&str], agency: Option<i64>) -> Authenticated {
-    let grants: Vec<RoleGrant> = roles
+async fn user(store: &Store, name: &str, roles: &[&str], agency: Option<i64>) -> Actor {
+    let grants: Vec<Grant> = roles
         .iter()
-        .map(|r| RoleGrant {
-            role: r.to_string(),
-            from: None,
-            until: None,
-        })
+        .map(|r| Grant::permanent(Role::parse(r).unwrap()))
         .collect();
     store
-        .add_user(name, None, agency, &grants, &Actor::cli(), Utc::now())
+        .add_user(name, None, agency, &grants, &Attribution::cli(), Utc::now())
         .await
         .unwrap();
     let (_, token) = store
-        .create_token(name, None, &Actor::cli(), Utc::now())
+        .create_token(name, None, &Attribution::cli(), Utc::now())
         .await
         .unwrap();
     store
-        .authenticate(&token, Utc::now(), Utc::now().date_naive())
+        .authenticate(&token, Utc::now())
         .await
         .unwrap()
         .unwrap()
+        .on(Utc::now().date_naive())
 }
 
 async fn env() -> Env {
@@ -70,11 +68,16 @@ async fn env_with(workflow: &str) -> Env {
         base.url.clone(),
     );
     let dinkes = store
-        .add_agency("DINKES", "Dinas Kesehatan", &Actor::cli(), Utc::now())
+        .add_agency("DINKES", "Dinas Kesehatan", &Attribution::cli(), Utc::now())
         .await
         .unwrap();
     let dishub = store
-        .add_agency("DISHUB", "Dinas Perhubungan", &Actor::cli(), Utc::now())
+        .add_agency(
+            "DISHUB",
+            "Dinas Perhubungan",
+            &Attribution::cli(),
+            Utc::now(),
+        )
         .await
         .unwrap();
     let service = Arc::new(Requests::new(

@@ -1,0 +1,583 @@
+//! Who may do what, in one place: the roles, the roles a user holds on a given day (acting
+//! officials, Plt/Plh, hold a role only for a period), the combinations that may not be
+//! granted, and one function for each thing an actor may do or see.
+//!
+//! Every adapter asks here; none compares role names itself. The matrix these functions
+//! implement is product.md's "Who uses it" table, stated role by role in the tests below.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+
+use super::workflow::{RoleName, Workflow, WorkflowError};
+
+/// A role. The four fixed roles exist whatever the workflow; every other role is named by a
+/// step of the active workflow (`head_of_office`, `technical`, …) and approves at that step.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// An agency's officer: submits, revises and withdraws its agency's requests.
+    Applicant,
+    /// The office's front desk: registers requests on behalf of any agency.
+    FrontOffice,
+    /// Oversight: reads everything, changes nothing.
+    Auditor,
+    /// Operations: zones, agencies, users, tokens, suspensions; never approves.
+    Admin,
+    /// A role that acts at a workflow step.
+    Step(RoleName),
+}
+
+/// Why a role or a set of roles is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// Not a role name at all.
+    #[error("`{0}` is not a role name: use lower-case letters, digits and underscores")]
+    InvalidRole(String),
+    /// A well-formed name that the workflow does not know.
+    #[error("unknown role `{role}` for workflow {workflow} (roles: {known})")]
+    UnknownRole {
+        /// The role given.
+        role: String,
+        /// The workflow's name.
+        workflow: String,
+        /// The roles it knows, comma-separated.
+        known: String,
+    },
+    /// Two roles that one person may not hold together.
+    #[error("`{0}` and `{1}` may not be held together: {2}")]
+    Incompatible(String, String, &'static str),
+    /// An applicant without an agency.
+    #[error("an applicant belongs to an agency: give --agency CODE")]
+    ApplicantWithoutAgency,
+}
+
+impl Role {
+    /// The role with this name (`admin`, `head_of_office`, …).
+    pub fn parse(name: &str) -> Result<Self, AccessError> {
+        Ok(match name {
+            "applicant" => Self::Applicant,
+            "front_office" => Self::FrontOffice,
+            "auditor" => Self::Auditor,
+            "admin" => Self::Admin,
+            other => Self::Step(
+                RoleName::parse(other).map_err(|_| AccessError::InvalidRole(other.to_owned()))?,
+            ),
+        })
+    }
+
+    /// The role of a workflow, refusing a name the workflow does not know.
+    pub fn known(name: &str, workflow: &Workflow) -> Result<Self, AccessError> {
+        let role = Self::parse(name)?;
+        if let Self::Step(r) = &role
+            && !workflow.steps.iter().any(|s| &s.role == r)
+        {
+            let known: Vec<String> = workflow.roles().iter().map(|r| r.to_string()).collect();
+            return Err(AccessError::UnknownRole {
+                role: name.to_owned(),
+                workflow: workflow.name.clone(),
+                known: known.join(", "),
+            });
+        }
+        Ok(role)
+    }
+
+    /// The name used in the API, the store and the command line.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Applicant => "applicant",
+            Self::FrontOffice => "front_office",
+            Self::Auditor => "auditor",
+            Self::Admin => "admin",
+            Self::Step(r) => r.as_str(),
+        }
+    }
+
+    /// A role of the office's own staff (front desk, approvers, operations): they work on every
+    /// agency's requests.
+    pub fn is_office(&self) -> bool {
+        matches!(self, Self::FrontOffice | Self::Admin | Self::Step(_))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<WorkflowError> for AccessError {
+    fn from(e: WorkflowError) -> Self {
+        Self::InvalidRole(e.to_string())
+    }
+}
+
+/// A role granted to a user, optionally only from one day to another (inclusive), in the
+/// office's time zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The role.
+    pub role: Role,
+    /// First day, if limited.
+    pub from: Option<NaiveDate>,
+    /// Last day, if limited.
+    pub until: Option<NaiveDate>,
+}
+
+impl Grant {
+    /// A grant without a period.
+    pub fn permanent(role: Role) -> Self {
+        Self {
+            role,
+            from: None,
+            until: None,
+        }
+    }
+
+    /// Whether the grant is in effect on `day`.
+    pub fn in_effect(&self, day: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= day) && self.until.is_none_or(|u| day <= u)
+    }
+}
+
+/// Whether `grants` hold the role named `role` on `day`.
+pub fn holds_on(grants: &[Grant], role: &str, day: NaiveDate) -> bool {
+    grants
+        .iter()
+        .any(|g| g.role.as_str() == role && g.in_effect(day))
+}
+
+/// Refuse roles that one person may not hold together, whatever their periods: an admin never
+/// approves (product.md), and an applicant acts for one agency only, so an office role in the
+/// same account would let one person both ask and grant.
+pub fn check_grants(grants: &[Grant], agency_id: Option<i64>) -> Result<(), AccessError> {
+    let roles: Vec<&Role> = grants.iter().map(|g| &g.role).collect();
+    for a in &roles {
+        for b in &roles {
+            if **a == Role::Admin
+                && let Role::Step(_) = b
+            {
+                return Err(AccessError::Incompatible(
+                    a.to_string(),
+                    b.to_string(),
+                    "an admin never approves requests; give the approving role to another account",
+                ));
+            }
+            if **a == Role::Applicant && **b != Role::Applicant {
+                return Err(AccessError::Incompatible(
+                    a.to_string(),
+                    b.to_string(),
+                    "an applicant acts only for its agency; office work needs another account",
+                ));
+            }
+        }
+    }
+    if roles.contains(&&Role::Applicant) && agency_id.is_none() {
+        return Err(AccessError::ApplicantWithoutAgency);
+    }
+    Ok(())
+}
+
+/// Who acts: a user with the roles in effect at the time of acting, or ranah itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The user's id (0 for ranah itself and the command line).
+    pub user_id: i64,
+    /// The user's name (`system` for ranah itself, `cli` for the command line).
+    pub name: String,
+    /// The agency an applicant belongs to.
+    pub agency_id: Option<i64>,
+    /// The roles in effect now.
+    pub roles: Vec<Role>,
+    /// The address the call came from, for the audit trail.
+    pub client: Option<String>,
+}
+
+impl Actor {
+    /// A user with the grants in effect on `today`.
+    pub fn user(
+        user_id: i64,
+        name: impl Into<String>,
+        agency_id: Option<i64>,
+        grants: &[Grant],
+        today: NaiveDate,
+    ) -> Self {
+        let mut roles: Vec<Role> = grants
+            .iter()
+            .filter(|g| g.in_effect(today))
+            .map(|g| g.role.clone())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        Self {
+            user_id,
+            name: name.into(),
+            agency_id,
+            roles,
+            client: None,
+        }
+    }
+
+    /// ranah itself (the sweeper, the certificate worker).
+    pub fn system() -> Self {
+        Self {
+            user_id: 0,
+            name: "system".into(),
+            agency_id: None,
+            roles: Vec::new(),
+            client: Some("system".into()),
+        }
+    }
+
+    /// The command line, run by the operator on the server.
+    pub fn cli() -> Self {
+        Self {
+            user_id: 0,
+            name: "cli".into(),
+            agency_id: None,
+            roles: Vec::new(),
+            client: Some("cli".into()),
+        }
+    }
+
+    /// Whether the actor holds `role` now.
+    pub fn has(&self, role: &Role) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// Whether the actor holds any office role now.
+    fn is_office(&self) -> bool {
+        self.roles.iter().any(Role::is_office)
+    }
+
+    /// Whether the actor is, now, an applicant of `agency`.
+    fn applicant_of(&self, agency: Option<i64>) -> bool {
+        agency.is_some() && self.agency_id == agency && self.has(&Role::Applicant)
+    }
+}
+
+/// Which requests (and register entries with their contact details) an actor may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every agency's: the office and auditors.
+    All,
+    /// One agency's: an applicant.
+    Agency(i64),
+    /// None: a user with no role in effect (an acting period not begun or ended).
+    Nothing,
+}
+
+impl Scope {
+    /// Whether something of `agency` is in the scope.
+    pub fn covers(self, agency: Option<i64>) -> bool {
+        match self {
+            Self::All => true,
+            Self::Agency(a) => agency == Some(a),
+            Self::Nothing => false,
+        }
+    }
+}
+
+/// Whether the actor may use the API at all: any role in effect. A user whose only role has
+/// ended (or not begun) is refused everything, public reads included.
+pub fn may_use_api(actor: &Actor) -> bool {
+    !actor.roles.is_empty()
+}
+
+/// The requests an actor may list and read, with every field (contacts included).
+pub fn request_scope(actor: &Actor) -> Scope {
+    if actor.is_office() || actor.has(&Role::Auditor) {
+        return Scope::All;
+    }
+    match actor.agency_id {
+        Some(a) if actor.has(&Role::Applicant) => Scope::Agency(a),
+        _ => Scope::Nothing,
+    }
+}
+
+/// Whether the actor may see the contact details of a name owned by `agency` (the register
+/// shows names to every role, contacts only to the owning agency and the office).
+pub fn may_see_contacts(actor: &Actor, agency: Option<i64>) -> bool {
+    request_scope(actor).covers(agency)
+}
+
+/// Whether the actor may filter a list by agency (the office and auditors; an applicant sees
+/// its own agency only, so the filter is not theirs to give).
+pub fn may_filter_by_agency(actor: &Actor) -> bool {
+    request_scope(actor) == Scope::All
+}
+
+/// For which agency the actor submits: an applicant for its own; the front office for the
+/// agency it names (required). `Err` says why not.
+pub fn submission_agency(actor: &Actor, named: Option<i64>) -> Result<i64, Refusal> {
+    if actor.has(&Role::FrontOffice) {
+        return named.ok_or(Refusal::AgencyRequired);
+    }
+    if actor.has(&Role::Applicant) {
+        return actor.agency_id.ok_or(Refusal::NoAgency);
+    }
+    Err(Refusal::Forbidden(
+        "only applicants and the front office submit requests",
+    ))
+}
+
+/// Why a submission is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The front office must name the agency.
+    AgencyRequired,
+    /// An applicant with no agency (an account made before agencies were required).
+    NoAgency,
+    /// Not the actor's to do.
+    Forbidden(&'static str),
+}
+
+/// Whether the actor may act at a step whose role is `step_role`: they hold it now, and are not
+/// an admin (an admin never approves, even with a role granted before that was refused).
+pub fn may_act_on_step(actor: &Actor, step_role: &RoleName) -> bool {
+    !actor.has(&Role::Admin) && actor.has(&Role::Step(step_role.clone()))
+}
+
+/// Whether the actor may resubmit or withdraw a request of `agency`: its applicants, or the
+/// front office when it registered the request.
+pub fn may_act_for_agency(actor: &Actor, agency: i64, registered_by_front_office: bool) -> bool {
+    actor.applicant_of(Some(agency))
+        || (actor.has(&Role::FrontOffice) && registered_by_front_office)
+}
+
+/// Whether the actor may attach files to a request of `agency`: its applicants and the front
+/// office (which scans letters that arrive on paper).
+pub fn may_attach(actor: &Actor, agency: i64) -> bool {
+    actor.applicant_of(Some(agency)) || actor.has(&Role::FrontOffice)
+}
+
+/// Whether the actor may order a certificate for a name owned by `agency`: its applicants, or
+/// an admin.
+pub fn may_order_certificate(actor: &Actor, agency: Option<i64>) -> bool {
+    actor.has(&Role::Admin) || actor.applicant_of(agency)
+}
+
+/// Whether the actor may download the managed private key of a name owned by `agency`: only
+/// its applicants (not even an admin: the key is the agency's).
+pub fn may_download_key(actor: &Actor, agency: Option<i64>) -> bool {
+    actor.applicant_of(agency)
+}
+
+/// Whether the actor may read the monthly service report: approvers, admins and auditors.
+pub fn may_read_reports(actor: &Actor) -> bool {
+    actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Step(_) | Role::Admin | Role::Auditor))
+}
+
+/// Whether the actor may read and verify the audit trail: auditors and admins.
+pub fn may_read_audit(actor: &Actor) -> bool {
+    actor.has(&Role::Auditor) || actor.has(&Role::Admin)
+}
+
+/// Whether the actor may manage zones: export them, suspend and restore names.
+pub fn may_manage_zones(actor: &Actor) -> bool {
+    actor.has(&Role::Admin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(name: &str) -> Role {
+        Role::parse(name).unwrap()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    const OWN: i64 = 10;
+    const OTHER: i64 = 11;
+
+    fn actor(roles: &[&str], agency: Option<i64>) -> Actor {
+        let grants: Vec<Grant> = roles.iter().map(|r| Grant::permanent(role(r))).collect();
+        Actor::user(1, "x", agency, &grants, day("2026-12-02"))
+    }
+
+    /// product.md's matrix, role by role: what each may do and see. Columns: use the API,
+    /// scope of requests, contacts of its own agency's name / another's, submit, act at the
+    /// `head_of_office` step, attach to its own agency's request, order a certificate for its
+    /// own agency's name / another's, download its own agency's key, reports, audit, zones.
+    #[test]
+    fn the_role_matrix() {
+        type Row = (
+            &'static [&'static str],
+            Option<i64>,
+            bool,
+            Scope,
+            [bool; 2],
+            bool,
+            bool,
+            bool,
+            [bool; 2],
+            bool,
+            bool,
+            bool,
+            bool,
+        );
+        let head = RoleName::parse("head_of_office").unwrap();
+        #[rustfmt::skip]
+        let rows: [Row; 8] = [
+            // roles, agency, api, scope, contacts, submit, step, attach, order, key, reports, audit, zones
+            (&["applicant"], Some(OWN), true, Scope::Agency(OWN), [true, false], true, false, true, [true, false], true, false, false, false),
+            (&["front_office"], None, true, Scope::All, [true, true], true, false, true, [false, false], false, false, false, false),
+            (&["head_of_office"], None, true, Scope::All, [true, true], false, true, false, [false, false], false, true, false, false),
+            (&["technical"], None, true, Scope::All, [true, true], false, false, false, [false, false], false, true, false, false),
+            (&["auditor"], None, true, Scope::All, [true, true], false, false, false, [false, false], false, true, true, false),
+            (&["admin"], None, true, Scope::All, [true, true], false, false, false, [true, true], false, true, true, true),
+            // An admin holding an approving role granted before that was refused still never approves.
+            (&["admin", "head_of_office"], None, true, Scope::All, [true, true], false, false, false, [true, true], false, true, true, true),
+            // No role in effect: nothing at all.
+            (&[], Some(OWN), false, Scope::Nothing, [false, false], false, false, false, [false, false], false, false, false, false),
+        ];
+        for (
+            roles,
+            agency,
+            api,
+            scope,
+            contacts,
+            submit,
+            step,
+            attach,
+            order,
+            key,
+            reports,
+            audit,
+            zones,
+        ) in rows
+        {
+            let a = actor(roles, agency);
+            let what = format!("{roles:?}");
+            assert_eq!(may_use_api(&a), api, "api {what}");
+            assert_eq!(request_scope(&a), scope, "scope {what}");
+            assert_eq!(
+                [
+                    may_see_contacts(&a, Some(OWN)),
+                    may_see_contacts(&a, Some(OTHER))
+                ],
+                contacts,
+                "contacts {what}"
+            );
+            assert_eq!(
+                submission_agency(&a, Some(OWN)).is_ok(),
+                submit,
+                "submit {what}"
+            );
+            assert_eq!(may_act_on_step(&a, &head), step, "step {what}");
+            assert_eq!(may_attach(&a, OWN), attach, "attach {what}");
+            assert_eq!(
+                [
+                    may_order_certificate(&a, Some(OWN)),
+                    may_order_certificate(&a, Some(OTHER))
+                ],
+                order,
+                "order {what}"
+            );
+            assert_eq!(may_download_key(&a, Some(OWN)), key, "key {what}");
+            assert!(!may_download_key(&a, Some(OTHER)), "another's key {what}");
+            assert_eq!(may_read_reports(&a), reports, "reports {what}");
+            assert_eq!(may_read_audit(&a), audit, "audit {what}");
+            assert_eq!(may_manage_zones(&a), zones, "zones {what}");
+            assert!(
+                !may_act_for_agency(&a, OTHER, false),
+                "another agency's request {what}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_applicant_submits_for_its_own_agency_and_the_front_office_names_one() {
+        let andi = actor(&["applicant"], Some(OWN));
+        assert_eq!(submission_agency(&andi, None), Ok(OWN));
+        let desk = actor(&["front_office"], None);
+        assert_eq!(submission_agency(&desk, Some(OTHER)), Ok(OTHER));
+        assert_eq!(submission_agency(&desk, None), Err(Refusal::AgencyRequired));
+        let orphan = actor(&["applicant"], None);
+        assert_eq!(submission_agency(&orphan, None), Err(Refusal::NoAgency));
+        // The front office resubmits and withdraws only what it registered.
+        assert!(may_act_for_agency(&desk, OTHER, true));
+        assert!(!may_act_for_agency(&desk, OTHER, false));
+        assert!(may_act_for_agency(&andi, OWN, false));
+    }
+
+    #[test]
+    fn acting_periods_before_during_and_after() {
+        let plt = [Grant {
+            role: role("head_of_office"),
+            from: Some(day("2026-12-01")),
+            until: Some(day("2026-12-31")),
+        }];
+        let head = RoleName::parse("head_of_office").unwrap();
+        for (today, in_effect) in [
+            ("2026-11-30", false),
+            ("2026-12-01", true),
+            ("2026-12-31", true),
+            ("2027-01-01", false),
+        ] {
+            let a = Actor::user(2, "plt", None, &plt, day(today));
+            assert_eq!(may_use_api(&a), in_effect, "{today}");
+            assert_eq!(may_act_on_step(&a, &head), in_effect, "{today}");
+            let scope = if in_effect {
+                Scope::All
+            } else {
+                Scope::Nothing
+            };
+            assert_eq!(request_scope(&a), scope, "{today}");
+            assert_eq!(may_see_contacts(&a, Some(OWN)), in_effect, "{today}");
+        }
+        // An applicant whose acting office role ended keeps only the agency's scope.
+        let mixed = [
+            Grant::permanent(role("applicant")),
+            Grant {
+                role: role("front_office"),
+                from: None,
+                until: Some(day("2026-11-30")),
+            },
+        ];
+        let a = Actor::user(3, "x", Some(OWN), &mixed, day("2026-12-02"));
+        assert_eq!(request_scope(&a), Scope::Agency(OWN));
+    }
+
+    #[test]
+    fn refused_combinations() {
+        let g = |names: &[&str]| -> Vec<Grant> {
+            names.iter().map(|r| Grant::permanent(role(r))).collect()
+        };
+        for (roles, agency, ok) in [
+            (&["admin", "head_of_office"][..], None, false),
+            (&["technical", "admin"][..], None, false),
+            (&["applicant", "front_office"][..], Some(OWN), false),
+            (&["applicant", "head_of_division"][..], Some(OWN), false),
+            (&["applicant", "admin"][..], Some(OWN), false),
+            (&["applicant", "auditor"][..], Some(OWN), false),
+            (&["applicant"][..], None, false),
+            (&["applicant"][..], Some(OWN), true),
+            (&["admin", "auditor"][..], None, true),
+            (&["head_of_office", "head_of_division"][..], None, true),
+            (&["front_office", "technical"][..], None, true),
+        ] {
+            assert_eq!(check_grants(&g(roles), agency).is_ok(), ok, "{roles:?}");
+        }
+        let e = check_grants(&g(&["admin", "head_of_office"]), None).unwrap_err();
+        assert!(e.to_string().contains("never approves"), "{e}");
+    }
+
+    #[test]
+    fn role_names() {
+        assert_eq!(role("admin"), Role::Admin);
+        assert_eq!(role("technical").as_str(), "technical");
+        assert!(Role::parse("Kepala Dinas").is_err());
+        let kaltara = Workflow::preset("kaltara").unwrap();
+        assert!(Role::known("technical", &kaltara).is_ok());
+        assert!(Role::known("auditor", &kaltara).is_ok());
+        let e = Role::known("staff", &kaltara).unwrap_err();
+        assert!(e.to_string().contains("unknown role `staff`"), "{e}");
+    }
+}
