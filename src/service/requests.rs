@@ -64,6 +64,10 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict(what) => {
                 Self::Conflict(format!("{what} was changed concurrently; reload and retry"))
             }
+            StoreError::NameHeld(held) => Self::NameTaken {
+                message: format!("the name is held by open request {held}"),
+                held_by: Some(held),
+            },
             other => Self::Store(other),
         }
     }
@@ -606,12 +610,6 @@ impl Requests {
         let exists = Name::from_ascii(&fqdn)
             .map(|n| view.name_exists(&LowerName::new(&n)))
             .unwrap_or(false);
-        if let Some(held) = self.store.open_request_for(&zone, &label).await? {
-            return Err(ServiceError::NameTaken {
-                message: format!("{fqdn} is held by open request {held}"),
-                held_by: Some(held),
-            });
-        }
         let stored_owners = self.store.owners_of(&format!("{zone}."), &fqdn).await?;
         match kind {
             Kind::Create if exists || !stored_owners.is_empty() => {
@@ -689,10 +687,18 @@ impl Requests {
         };
         let mut outbox = outbox;
         outbox.extend(self.webhook_message(None, &data, &state, std::slice::from_ref(&submitted)));
-        Ok(self
+        match self
             .store
             .insert_request(&data, &state, &submitted, &outbox)
-            .await?)
+            .await
+        {
+            Ok(id) => Ok(id),
+            Err(StoreError::NameHeld(held)) => Err(ServiceError::NameTaken {
+                message: format!("{fqdn} is held by open request {held}"),
+                held_by: Some(held),
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A request as the caller may see it (applicants: their agency's only).

@@ -83,6 +83,9 @@ pub enum StoreError {
     /// No such thing.
     #[error("no {0}")]
     NotFound(String),
+    /// An open request holds the name already.
+    #[error("the name is held by open request {0}")]
+    NameHeld(i64),
     /// Stored data cannot be read back (should never happen; names the row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

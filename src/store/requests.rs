@@ -259,8 +259,27 @@ async fn append_history(
     Ok(())
 }
 
+/// The open request (in review or returned) that holds a name, if any.
+async fn open_request_for(
+    conn: &mut sqlx::SqliteConnection,
+    zone: &str,
+    name: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM requests WHERE zone = $1 AND name = $2 \
+         AND status IN ('in_review', 'returned') ORDER BY id LIMIT 1",
+    )
+    .bind(zone)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
 impl Store {
-    /// Store a new request with its first history entry; returns its id.
+    /// Store a new request with its first history entry; returns its id. A name may be held by
+    /// one open request only: if another holds it, nothing is stored and the answer is
+    /// [`StoreError::NameHeld`] with that request (decided inside the transaction, and backed by
+    /// a unique index over open requests' names).
     pub async fn insert_request(
         &self,
         data: &RequestData,
@@ -269,8 +288,11 @@ impl Store {
         outbox: &[OutboxMessage],
     ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
+        if let Some(held) = open_request_for(&mut tx, &data.zone, &data.name).await? {
+            return Err(StoreError::NameHeld(held));
+        }
         let now = ts(submitted.at);
-        let id: i64 = sqlx::query_scalar(
+        let inserted = sqlx::query_scalar(
             "INSERT INTO requests (kind, zone, name, agency_id, submitted_by, \
              registered_by_front_office, records, contact, purpose, recommendation_ref, \
              certificate, workflow, status, step, step_started_at, returned_at, letter_attached, \
@@ -297,7 +319,19 @@ impl Store {
         .bind(i64::from(state.version))
         .bind(&now)
         .fetch_one(&mut *tx)
-        .await?;
+        .await;
+        let id: i64 = match inserted {
+            Ok(id) => id,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                drop(tx);
+                let holder = self.open_request_id(&data.zone, &data.name).await?;
+                return Err(holder.map_or_else(
+                    || StoreError::Conflict(format!("{}.{}", data.name, data.zone)),
+                    StoreError::NameHeld,
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let details = serde_json::json!({
             "kind": kind_str(data.kind), "zone": data.zone, "name": data.name,
             "records": data.records, "purpose": data.purpose,
@@ -379,19 +413,9 @@ impl Store {
     }
 
     /// The open request (in review or returned) that holds a name, if any.
-    pub async fn open_request_for(
-        &self,
-        zone: &str,
-        name: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM requests WHERE zone = $1 AND name = $2 \
-             AND status IN ('in_review', 'returned') ORDER BY id LIMIT 1",
-        )
-        .bind(zone)
-        .bind(name)
-        .fetch_optional(self.sqlite())
-        .await?)
+    async fn open_request_id(&self, zone: &str, name: &str) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.sqlite().acquire().await?;
+        open_request_for(&mut conn, zone, name).await
     }
 
     /// Replace the changeable fields of a request (records, contact, purpose, recommendation)

@@ -531,3 +531,33 @@ fn a_request_through_the_api() {
         (401, Some("unauthorized"))
     );
 }
+
+/// Two simultaneous submissions for one new name, from two agencies: exactly one is accepted,
+/// the other is told which request holds the name. (Both were accepted in most tries when the
+/// check ran outside the submission's transaction.)
+#[test]
+fn two_simultaneous_submissions_for_one_name() {
+    let d = Daemon::start_test_zone();
+    let [andi, dewi, ..] = setup_people(&d);
+    for round in 0..8 {
+        let name = format!("rebutan{round}");
+        let body = request_body("create", &name, "203.0.113.70", false);
+        let replies = std::thread::scope(|s| {
+            let a = s.spawn(|| post_json(&d, "/api/v1/requests", &andi, &body));
+            let b = s.spawn(|| post_json(&d, "/api/v1/requests", &dewi, &body));
+            [a.join().unwrap(), b.join().unwrap()]
+        });
+        let mut statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "round {round}: {replies:?}");
+        let won = replies.iter().find(|r| r.status == 201).unwrap();
+        let lost = replies.iter().find(|r| r.status == 409).unwrap();
+        assert_eq!(lost.json["code"], "name_taken", "{}", lost.json);
+        assert_eq!(lost.json["held_by"], won.json["id"], "{}", lost.json);
+    }
+    // The register of open requests agrees: one per name.
+    let r = curl(&d, "GET", "/api/v1/requests?per_page=200", Some(&andi), &[]);
+    let mine = r.json["total"].as_u64().unwrap();
+    let r = curl(&d, "GET", "/api/v1/requests?per_page=200", Some(&dewi), &[]);
+    assert_eq!(mine + r.json["total"].as_u64().unwrap(), 8);
+}

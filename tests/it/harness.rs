@@ -419,6 +419,7 @@ pub async fn in_process() -> InProcess {
     }
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
