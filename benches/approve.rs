@@ -54,6 +54,7 @@ async fn run(names: usize, requests: usize) {
     publisher.sync_from_store().await.unwrap();
     let service = Requests::new(
         store.clone(),
+        ranah::store::Files::new(&std::env::temp_dir().join("ranah-test-files")),
         publisher,
         Arc::new(Workflow::preset("kaltara").unwrap()),
         Arc::new(Calendar::default_wita([])),

@@ -107,6 +107,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let mut requests = Requests::new(
         store.clone(),
+        crate::store::Files::new(&config.data_dir),
         publisher.clone(),
         Arc::new(workflow),
         calendar.clone(),
@@ -114,7 +115,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .with_notifications(config.smtp.is_some())
     .with_webhook(config.webhook.as_ref().map(|w| w.url.clone()))
-    .with_letters(config.letter.clone(), config.data_dir.clone());
+    .with_letters(config.letter.clone());
     if let Some(c) = &certificates {
         requests = requests.with_certificates(c.waker());
     }
@@ -172,11 +173,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         subdomains,
         requests,
         calendar,
-        data_dir: config.data_dir.clone(),
         metrics,
         secondaries: secondaries.clone(),
         signer: signer.clone(),
-        certificates: certificates.clone(),
+        certificates: Arc::new(crate::service::certificates::Certificates::new(
+            store.clone(),
+            publisher.clone(),
+            certificates.clone(),
+        )),
     });
     let certificates_task = certificates.map(|c| tokio::spawn(c.run(shutdown_rx.clone())));
     let signer_task = signer.map(|s| {

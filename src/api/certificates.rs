@@ -11,13 +11,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
-use crate::acme::x509;
-use crate::domain::access;
-use crate::domain::audit::{Attribution, AuditEntry};
-use crate::domain::certificate::{KeyMode, normal_name as normal};
-use crate::domain::policy::FieldError;
-use crate::service::requests::ServiceError;
-use crate::store::{CertificateRow, NewCertificate, StoreError};
+use crate::store::CertificateRow;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -25,14 +19,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/certificates/{name}", get(one))
         .route("/api/v1/certificates/{name}/chain.pem", get(chain))
         .route("/api/v1/certificates/{name}/key.pem", get(key))
-}
-
-fn not_found(name: &str) -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no certificate for {name}"),
-    )
 }
 
 /// The JSON of a certificate.
@@ -57,17 +43,6 @@ pub(crate) fn certificate_json(c: &CertificateRow) -> Value {
     })
 }
 
-async fn load(state: &AppState, name: &str) -> Result<CertificateRow, Problem> {
-    let name = normal(name);
-    state
-        .readiness
-        .store
-        .certificate(&name)
-        .await
-        .map_err(ServiceError::from)?
-        .ok_or_else(|| not_found(&name))
-}
-
 #[utoipa::path(get, path = "/api/v1/certificates", operation_id = "list_certificates", tag = "certificates",
     responses((status = 200, description = "`items`: every certificate with its state and expiry", body = serde_json::Value)),
     security(("bearer" = [])))]
@@ -75,12 +50,7 @@ pub(crate) async fn list(
     AuthUser(_user): AuthUser,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, Problem> {
-    let rows = state
-        .readiness
-        .store
-        .certificates()
-        .await
-        .map_err(ServiceError::from)?;
+    let rows = state.certificates.list().await?;
     Ok(Json(
         json!({ "items": rows.iter().map(certificate_json).collect::<Vec<_>>() }),
     ))
@@ -96,7 +66,9 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    Ok(Json(certificate_json(&load(&state, &name).await?)))
+    Ok(Json(certificate_json(
+        &state.certificates.get(&name).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/certificates/{name}/chain.pem", operation_id = "get_certificate_chain", tag = "certificates",
@@ -109,14 +81,7 @@ pub(crate) async fn chain(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
-    let row = load(&state, &name).await?;
-    let chain = row.chain_pem.ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "not_issued",
-            format!("the certificate for {} is not issued yet", row.name),
-        )
-    })?;
+    let chain = state.certificates.chain(&name).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
         chain,
@@ -135,53 +100,10 @@ pub(crate) async fn key(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
-    let row = load(&state, &name).await?;
-    if !access::may_download_key(&user, row.agency_id) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "only the agency that owns {} may download its key",
-                row.name
-            ),
-        ));
-    }
-    let certificates = state.certificates.as_ref().ok_or_else(acme_off)?;
-    let pem = certificates
-        .private_key_pem(&row)
-        .map_err(|e| {
-            tracing::error!(name = %row.name, error = %e, "cannot open a stored key");
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the server log",
-            )
-        })?
-        .ok_or_else(|| {
-            let why = match row.mode {
-                KeyMode::Csr => "was made from the agency's CSR: its key never left the agency",
-                KeyMode::Managed => "has no key yet (its first order has not started)",
-            };
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "no_managed_key",
-                format!("the certificate for {} {why}", row.name),
-            )
-        })?;
-    state
-        .readiness
-        .store
-        .audit(
-            &AuditEntry::by(
-                &Attribution::of(&user),
-                "certificate.key_download",
-                format!("certificate/{}", row.name),
-                json!({"serial": row.serial}),
-            ),
-            chrono::Utc::now(),
-        )
-        .await
-        .map_err(ServiceError::from)?;
+    let pem = state
+        .certificates
+        .key(&user, &name, chrono::Utc::now())
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-pem-file"),
@@ -190,14 +112,6 @@ pub(crate) async fn key(
         pem,
     )
         .into_response())
-}
-
-fn acme_off() -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "certificates_off",
-        "certificates are not issued here: no ACME directory is configured ([acme] directory)",
-    )
 }
 
 /// The body of an order.
@@ -230,91 +144,9 @@ pub(crate) async fn order(
             format!("the body is not valid: {e}"),
         )
     })?;
-    let certificates = state.certificates.as_ref().ok_or_else(acme_off)?;
-    let name = normal(&body.name);
-    let field = |code: &'static str, field: &str, message: String| {
-        Problem::validation(vec![FieldError {
-            field: field.into(),
-            code,
-            message,
-        }])
-    };
-    let zones = state.requests.publisher().zones();
-    let lower = hickory_proto::rr::Name::from_ascii(format!("{name}."))
-        .map(|n| hickory_proto::rr::LowerName::new(&n))
-        .map_err(|e| field("invalid_name", "name", format!("{name}: {e}")))?;
-    let zone = zones
-        .find(&lower)
-        .map(|h| h.view().origin().to_ascii().to_ascii_lowercase())
-        .ok_or_else(|| {
-            field(
-                "no_such_zone",
-                "name",
-                format!("{name} is in no zone served here"),
-            )
-        })?;
-    let owners = state
-        .readiness
-        .store
-        .owners_of(&zone, &format!("{name}."))
-        .await
-        .map_err(ServiceError::from)?;
-    if owners.is_empty() || format!("{name}.") == zone {
-        return Err(field(
-            "no_such_name",
-            "name",
-            format!("{name} has no records here: a certificate is for an existing subdomain"),
-        ));
-    }
-    let agency = owners.iter().find_map(|o| *o);
-    if !access::may_order_certificate(&user, agency) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("only the agency that owns {name} or an admin may order its certificate"),
-        ));
-    }
-    let (mode, csr) = match &body.csr {
-        Some(pem_text) => (
-            KeyMode::Csr,
-            Some(
-                x509::check_csr(pem_text, &name)
-                    .map_err(|e| field("invalid_csr", "csr", e.to_string()))?,
-            ),
-        ),
-        None => (KeyMode::Managed, None),
-    };
-    let audit = AuditEntry::by(
-        &Attribution::of(&user),
-        "certificate.order",
-        format!("certificate/{name}"),
-        json!({"mode": mode.as_str()}),
-    );
-    let new = NewCertificate {
-        name: name.clone(),
-        zone,
-        agency_id: agency,
-        request_id: None,
-        mode,
-        csr,
-    };
-    match state
-        .readiness
-        .store
-        .order_certificate(&new, &audit, chrono::Utc::now())
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists(what)) => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "order_in_flight",
-                format!("{what} is in flight already"),
-            ));
-        }
-        Err(e) => return Err(ServiceError::from(e).into()),
-    }
-    certificates.waker().notify_one();
-    let row = load(&state, &name).await?;
+    let row = state
+        .certificates
+        .order(&user, &body.name, body.csr.as_deref(), chrono::Utc::now())
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(certificate_json(&row))).into_response())
 }

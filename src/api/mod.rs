@@ -46,16 +46,14 @@ pub struct AppState {
     pub subdomains: Arc<crate::service::subdomains::Subdomains>,
     /// The office calendar.
     pub calendar: Arc<crate::domain::calendar::Calendar>,
-    /// Where attachments are kept.
-    pub data_dir: std::path::PathBuf,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The secondaries and their state.
     pub secondaries: Arc<crate::secondaries::Secondaries>,
     /// The key that signs the audit trail's checkpoints, if configured.
     pub signer: Option<Arc<crate::checkpoint::Signer>>,
-    /// Certificates through ACME, if a directory is configured.
-    pub certificates: Option<Arc<crate::acme::Certificates>>,
+    /// Certificates.
+    pub certificates: Arc<crate::service::certificates::Certificates>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.

@@ -8,7 +8,8 @@ use serde::Serialize;
 use crate::domain::policy::FieldError;
 use crate::domain::request::DomainError;
 use crate::publish::PublishError;
-use crate::service::requests::ServiceError;
+use crate::service::ServiceError;
+use crate::service::certificates::CertificateRefusal;
 
 /// A field error as sent.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -22,21 +23,27 @@ pub struct FieldProblem {
 }
 
 /// An `application/problem+json` response (boxed: handlers return it as their error, and it
-/// should not make every `Result` large).
-#[derive(Debug, Clone, Serialize)]
-#[serde(transparent)]
-pub struct Problem(Box<ProblemDetails>);
+/// should not make every `Result` large). A fault of ours keeps its cause for the log, never
+/// for the client.
+#[derive(Debug, Clone)]
+pub struct Problem(Box<(ProblemDetails, Option<String>)>);
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.0.serialize(s)
+    }
+}
 
 impl std::ops::Deref for Problem {
     type Target = ProblemDetails;
     fn deref(&self) -> &ProblemDetails {
-        &self.0
+        &self.0.0
     }
 }
 
 impl std::ops::DerefMut for Problem {
     fn deref_mut(&mut self) -> &mut ProblemDetails {
-        &mut self.0
+        &mut self.0.0
     }
 }
 
@@ -65,15 +72,30 @@ pub struct ProblemDetails {
 impl Problem {
     /// A problem with a status, a code and a detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self(Box::new(ProblemDetails {
-            kind: format!("https://ranah.dev/problems/{}", code.replace('_', "-")),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: detail.into(),
-            code,
-            errors: Vec::new(),
-            held_by: None,
-        }))
+        Self(Box::new((
+            ProblemDetails {
+                kind: format!("https://ranah.dev/problems/{}", code.replace('_', "-")),
+                title: status.canonical_reason().unwrap_or("Error").to_owned(),
+                status: status.as_u16(),
+                detail: detail.into(),
+                code,
+                errors: Vec::new(),
+                held_by: None,
+            },
+            None,
+        )))
+    }
+
+    /// 500 for a fault of ours: the client learns nothing of it; `cause` is logged once, when
+    /// the response is sent.
+    pub fn internal(cause: impl Into<String>) -> Self {
+        let mut p = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        );
+        p.0.1 = Some(cause.into());
+        p
     }
 
     /// 422 with field errors.
@@ -108,12 +130,13 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
-            tracing::error!(code = self.code, detail = %self.detail, "request failed");
+            let cause = self.0.1.as_deref().unwrap_or(&self.detail);
+            tracing::error!(code = self.code, cause, "request failed");
         } else {
             tracing::warn!(code = self.code, status = self.status, detail = %self.detail, "request refused");
         }
         let unauthorized = status == StatusCode::UNAUTHORIZED;
-        let mut response = (status, axum::Json(self.0)).into_response();
+        let mut response = (status, axum::Json(self.0.0)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -194,7 +217,15 @@ impl From<ServiceError> for Problem {
                 }
             },
             ServiceError::Validation(errors) => Self::validation(errors),
-            ServiceError::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            ServiceError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            ServiceError::TooLarge(_) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", detail)
+            }
+            ServiceError::UnsupportedMediaType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                detail,
+            ),
             ServiceError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
             ServiceError::NameTaken { held_by, .. } => {
                 let mut p = Self::new(StatusCode::CONFLICT, "name_taken", detail);
@@ -202,14 +233,22 @@ impl From<ServiceError> for Problem {
                 p
             }
             ServiceError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", detail),
-            ServiceError::Publish(PublishError::Store(_)) | ServiceError::Store(_) => {
-                // The client gets no internals; the log gets the cause.
-                tracing::error!(error = %detail, "store error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; see the server log",
-                )
+            ServiceError::Certificate(c) => match c {
+                CertificateRefusal::Off => {
+                    Self::new(StatusCode::CONFLICT, "certificates_off", detail)
+                }
+                CertificateRefusal::InFlight(_) => {
+                    Self::new(StatusCode::CONFLICT, "order_in_flight", detail)
+                }
+                CertificateRefusal::NotIssued(_) => {
+                    Self::new(StatusCode::NOT_FOUND, "not_issued", detail)
+                }
+                CertificateRefusal::NoManagedKey { .. } => {
+                    Self::new(StatusCode::NOT_FOUND, "no_managed_key", detail)
+                }
+            },
+            ServiceError::Publish(PublishError::Store(_)) | ServiceError::Internal { .. } => {
+                Self::internal(detail)
             }
             ServiceError::Publish(PublishError::NameExists(_)) => {
                 Self::new(StatusCode::CONFLICT, "name_taken", detail)
@@ -270,5 +309,86 @@ mod tests {
             v["errors"],
             serde_json::json!([{"field": "records[0].value", "code": "address_not_allowed", "message": "private address"}])
         );
+    }
+
+    /// Every service error maps to one status and code; faults of ours are 500s without their
+    /// cause, real conflicts stay 409s.
+    #[test]
+    fn each_mapping() {
+        let cases: Vec<(ServiceError, u16, &str)> = vec![
+            (ServiceError::Validation(vec![]), 422, "validation_failed"),
+            (ServiceError::NotFound("request 9".into()), 404, "not_found"),
+            (ServiceError::Forbidden("no".into()), 403, "forbidden"),
+            (
+                ServiceError::Conflict("request 9 was changed".into()),
+                409,
+                "conflict",
+            ),
+            (ServiceError::TooLarge("10 MiB".into()), 413, "too_large"),
+            (
+                ServiceError::UnsupportedMediaType("x".into()),
+                415,
+                "unsupported_media_type",
+            ),
+            (DomainError::LetterRequired.into(), 409, "letter_required"),
+            (DomainError::OwnRequest.into(), 403, "own_request"),
+            (DomainError::NotTheApplicant.into(), 403, "forbidden"),
+            (DomainError::NoteRequired.into(), 422, "validation_failed"),
+            (
+                ServiceError::Publish(PublishError::CnameAtApex),
+                409,
+                "zone_rule",
+            ),
+            (
+                ServiceError::Publish(PublishError::NameExists("a.".into())),
+                409,
+                "name_taken",
+            ),
+            (CertificateRefusal::Off.into(), 409, "certificates_off"),
+            (
+                CertificateRefusal::InFlight("a".into()).into(),
+                409,
+                "order_in_flight",
+            ),
+            (
+                CertificateRefusal::NotIssued("a".into()).into(),
+                404,
+                "not_issued",
+            ),
+            (
+                ServiceError::internal(
+                    "cannot store the response letter",
+                    "Permission denied (os error 13): /var/lib/ranah/attachments/ab12",
+                ),
+                500,
+                "internal",
+            ),
+            (
+                crate::store::StoreError::Corrupt("request 9: records".into()).into(),
+                500,
+                "internal",
+            ),
+            (
+                crate::store::StoreError::NameHeld(4).into(),
+                409,
+                "name_taken",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let what = format!("{error:?}");
+            let p = Problem::from(error);
+            let v = json(p.clone());
+            assert_eq!(
+                (v["status"].as_u64(), v["code"].as_str()),
+                (Some(status as u64), Some(code)),
+                "{what}"
+            );
+            if status == 500 {
+                assert_eq!(v["detail"], "internal error; see the server log", "{what}");
+                assert!(!v.to_string().contains("var/lib") && !v.to_string().contains("request 9"));
+                // The cause is kept for the log.
+                assert!(p.0.1.is_some(), "{what}");
+            }
+        }
     }
 }

@@ -9,19 +9,15 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
 use crate::domain::access;
-use crate::domain::audit::Attribution;
+use crate::domain::attachment;
 use crate::domain::request::{self, Command};
-use crate::service::requests::{NewRequest, ServiceError};
-use crate::store::{Attachment, StoredRequest};
-
-/// Largest attachment accepted.
-pub const MAX_ATTACHMENT: usize = 10 * 1024 * 1024;
+use crate::service::requests::{NewRequest, ServiceError, Upload};
+use crate::store::StoredRequest;
 
 /// The routes of this resource.
 pub fn routes() -> axum::Router<AppState> {
@@ -30,7 +26,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/requests/{id}", get(read))
         .route(
             "/api/v1/requests/{id}/attachments",
-            post(attach).layer(DefaultBodyLimit::max(MAX_ATTACHMENT + 64 * 1024)),
+            post(attach).layer(DefaultBodyLimit::max(attachment::MAX_SIZE + 64 * 1024)),
         )
         .route("/api/v1/requests/{id}/attachments/{kind}", get(download))
         .route("/api/v1/requests/{id}/{action}", post(act))
@@ -88,7 +84,7 @@ async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem
     };
     let certificate_status = match (&certificate, stored.data.certificate) {
         (Some(c), _) => c.status.as_str(),
-        (None, true) if state.certificates.is_none() => "not_configured",
+        (None, true) if !state.certificates.configured() => "not_configured",
         (None, true) => "not_started",
         (None, false) => "not_requested",
     };
@@ -315,19 +311,6 @@ pub(crate) async fn act(
     Ok(Json(view(&state, &stored).await?))
 }
 
-/// The media type of a file, recognised by its content.
-fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else {
-        None
-    }
-}
-
 #[utoipa::path(post, path = "/api/v1/requests/{id}/attachments", operation_id = "attach_files", tag = "requests",
     params(("id" = i64, Path)),
     request_body(content_type = "multipart/form-data", description = "fields `letter` and/or `recommendation`: PDF, PNG or JPEG, at most 10 MiB"),
@@ -342,35 +325,22 @@ pub(crate) async fn attach(
     mut multipart: Multipart,
 ) -> Result<Json<Value>, Problem> {
     let id = parse_id(&id)?;
-    let stored = state.requests.get(&user, id).await?;
-    if !access::may_attach(&user, stored.state.agency_id) {
-        return Err(ServiceError::Forbidden(
-            "only the requesting agency or the front office attach files".into(),
-        )
-        .into());
-    }
-    if stored.state.status.is_final() {
-        return Err(ServiceError::Domain(request::DomainError::InvalidState(
-            stored.state.status.as_str(),
-        ))
-        .into());
-    }
     let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_upload", m);
-    let mut saved = 0;
+    let mut uploads = Vec::new();
     while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| bad(e.to_string()))?
     {
-        let kind = match field.name() {
-            Some("letter") => "letter",
-            Some("recommendation") => "recommendation",
-            other => {
-                return Err(bad(format!(
-                    "unknown field {other:?}: use `letter` or `recommendation`"
-                )));
-            }
-        };
+        let kind = field
+            .name()
+            .and_then(attachment::Kind::parse)
+            .ok_or_else(|| {
+                bad(format!(
+                    "unknown field {:?}: use `letter` or `recommendation`",
+                    field.name()
+                ))
+            })?;
         let bytes = field.bytes().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Problem::new(
@@ -382,65 +352,23 @@ pub(crate) async fn attach(
                 bad(e.to_string())
             }
         })?;
-        if bytes.len() > MAX_ATTACHMENT {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "attachments are limited to 10 MiB",
-            ));
-        }
-        let media_type = sniff(&bytes).ok_or_else(|| {
-            Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("`{kind}` is not a PDF, PNG or JPEG file"),
-            )
-        })?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let dir = state.data_dir.join("attachments");
-        let path = dir.join(&sha256);
-        let write = async {
-            tokio::fs::create_dir_all(&dir).await?;
-            // Write then rename: a crash never leaves half a file under the final name.
-            let tmp = dir.join(format!(".{sha256}.tmp"));
-            tokio::fs::write(&tmp, &bytes).await?;
-            tokio::fs::File::open(&tmp).await?.sync_all().await?;
-            tokio::fs::rename(&tmp, &path).await
-        };
-        write.await.map_err(|e| {
-            tracing::error!(error = %e, "cannot store an attachment");
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "cannot store the file",
-            )
-        })?;
-        let attachment = Attachment {
-            kind: kind.into(),
-            sha256,
-            media_type: media_type.into(),
-            size: bytes.len() as i64,
-            uploaded_at: Utc::now().to_rfc3339(),
-        };
-        state
-            .readiness
-            .store
-            .add_attachment(id, &attachment, user.user_id, &Attribution::of(&user))
-            .await
-            .map_err(ServiceError::from)?;
-        saved += 1;
+        uploads.push(Upload { kind, bytes });
     }
-    if saved == 0 {
+    if uploads.is_empty() {
         return Err(bad(
             "no file: send a multipart form with `letter` or `recommendation`".into(),
         ));
     }
+    state
+        .requests
+        .attach(&user, id, uploads, Utc::now())
+        .await?;
     let stored = state.requests.get(&user, id).await?;
     Ok(Json(view(&state, &stored).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/requests/{id}/attachments/{kind}", operation_id = "download_attachment", tag = "requests",
-    params(("id" = i64, Path), ("kind" = String, Path, description = "letter or recommendation")),
+    params(("id" = i64, Path), ("kind" = String, Path, description = "letter, recommendation or response_letter")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"),
         (status = 404, description = "`not_found`", body = ProblemDetails)),
     security(("bearer" = [])))]
@@ -449,50 +377,15 @@ pub(crate) async fn download(
     State(state): State<AppState>,
     Path((id, kind)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let id = parse_id(&id)?;
-    state.requests.get(&user, id).await?;
-    let attachments = state
-        .readiness
-        .store
-        .attachments(id)
-        .await
-        .map_err(ServiceError::from)?;
-    let Some(a) = attachments.iter().rev().find(|a| a.kind == kind) else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no {kind} attached"),
-        ));
-    };
-    let bytes = tokio::fs::read(state.data_dir.join("attachments").join(&a.sha256))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "attachment file missing");
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the file is missing",
-            )
-        })?;
-    Ok(([(header::CONTENT_TYPE, a.media_type.clone())], bytes).into_response())
+    let (media_type, bytes) = state
+        .requests
+        .attachment(&user, parse_id(&id)?, &kind)
+        .await?;
+    Ok(([(header::CONTENT_TYPE, media_type)], bytes).into_response())
 }
 
 impl From<ServiceError> for Response {
     fn from(e: ServiceError) -> Self {
         Problem::from(e).into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sniffing() {
-        assert_eq!(sniff(b"%PDF-1.7\n..."), Some("application/pdf"));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
-        assert_eq!(sniff(&[0xff, 0xd8, 0xff, 0xe0]), Some("image/jpeg"));
-        assert_eq!(sniff(b"<html>"), None);
-        assert_eq!(sniff(b""), None);
     }
 }

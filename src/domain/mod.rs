@@ -5,6 +5,7 @@
 //! This module imports nothing from tokio, sqlx, axum, hickory or instant-acme; CI checks that.
 
 pub mod access;
+pub mod attachment;
 pub mod audit;
 pub mod calendar;
 pub mod certificate;

@@ -2,6 +2,10 @@
 //! the command line call these; they never touch the store or the zones directly for the
 //! workflow.
 
+pub mod certificates;
+mod error;
 pub mod reports;
 pub mod requests;
 pub mod subdomains;
+
+pub use error::ServiceError;

@@ -8,78 +8,29 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 use serde::{Deserialize, Serialize};
 
-use sha2::Digest as _;
-
 use crate::domain::access::{self, Actor, Refusal};
+use crate::domain::attachment;
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::calendar::Calendar;
 use crate::domain::notice;
 use crate::domain::policy::{FieldError, Policy, RecordValue, RequestedRecord};
 use crate::domain::request::{self, Command, DomainError, Event, Kind, Request};
 use crate::domain::workflow::{Effect, Workflow};
-use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher, RequestCommit};
+use crate::publish::{ChangeOp, ChangeSet, Publisher, RequestCommit};
 use crate::store::{
-    Attachment, ChangeMeta, HistoryEntry, OutboxMessage, RequestData, Store, StoreError,
+    Attachment, ChangeMeta, Files, HistoryEntry, OutboxMessage, RequestData, Store, StoreError,
     StoredRequest,
 };
 
-/// Why a service call failed; the API maps each to one problem type.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServiceError {
-    /// A workflow rule refused the action.
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    /// The input is invalid; every problem is listed.
-    #[error("the request is invalid")]
-    Validation(Vec<FieldError>),
-    /// No such request, or not visible to the caller.
-    #[error("no such request")]
-    NotFound,
-    /// The caller's roles do not allow this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The name exists or another open request holds it.
-    #[error("{message}")]
-    NameTaken {
-        /// What holds it.
-        message: String,
-        /// The open request that holds it, if that is what holds it.
-        held_by: Option<i64>,
-    },
-    /// Someone else changed the request or the zone first.
-    #[error("{0}")]
-    Conflict(String),
-    /// Provisioning failed on the zone's rules.
-    #[error(transparent)]
-    Publish(PublishError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(StoreError),
-}
+pub use super::error::ServiceError;
 
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => {
-                Self::Conflict(format!("{what} was changed concurrently; reload and retry"))
-            }
-            StoreError::NameHeld(held) => Self::NameTaken {
-                message: format!("the name is held by open request {held}"),
-                held_by: Some(held),
-            },
-            other => Self::Store(other),
-        }
-    }
-}
-
-impl From<PublishError> for ServiceError {
-    fn from(e: PublishError) -> Self {
-        match e {
-            PublishError::Store(s) => s.into(),
-            other => Self::Publish(other),
-        }
-    }
+/// A file sent with a request.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// What it is.
+    pub kind: attachment::Kind,
+    /// Its bytes.
+    pub bytes: bytes::Bytes,
 }
 
 /// The contact person of a request.
@@ -175,8 +126,10 @@ pub struct Requests {
     notifications: bool,
     /// The webhook called on each transition, if any.
     webhook: Option<String>,
-    /// The response letter's settings and where attachments are kept.
-    letters: Option<(crate::config::LetterConfig, std::path::PathBuf)>,
+    /// Attachments and response letters.
+    files: Files,
+    /// The response letter's settings, if ranah makes the letter.
+    letters: Option<crate::config::LetterConfig>,
     /// Wakes the certificate worker when a provisioning orders a certificate (`None`: no ACME
     /// directory is configured, so no certificate is ordered).
     certificates: Option<Arc<tokio::sync::Notify>>,
@@ -194,6 +147,7 @@ impl Requests {
     /// The service over a store, the zones' publisher, a workflow, a calendar and a policy.
     pub fn new(
         store: Store,
+        files: Files,
         publisher: Arc<Publisher>,
         workflow: Arc<Workflow>,
         calendar: Arc<Calendar>,
@@ -201,6 +155,7 @@ impl Requests {
     ) -> Self {
         Self {
             store,
+            files,
             publisher,
             workflow,
             calendar,
@@ -263,13 +218,9 @@ impl Requests {
         ))
     }
 
-    /// Make the response letter (PDF) at the `notify` step, keeping it under `data_dir`.
-    pub fn with_letters(
-        mut self,
-        config: crate::config::LetterConfig,
-        data_dir: std::path::PathBuf,
-    ) -> Self {
-        self.letters = Some((config, data_dir));
+    /// Make the response letter (PDF) at the `notify` step, keeping it with the attachments.
+    pub fn with_letters(mut self, config: crate::config::LetterConfig) -> Self {
+        self.letters = Some(config);
         self
     }
 
@@ -279,7 +230,7 @@ impl Requests {
         stored: &StoredRequest,
         now: DateTime<Utc>,
     ) -> Result<Option<Attachment>, ServiceError> {
-        let Some((config, dir)) = &self.letters else {
+        let Some(config) = &self.letters else {
             return Ok(None);
         };
         let d = &stored.data;
@@ -309,19 +260,12 @@ impl Requests {
             date: now.with_timezone(&self.calendar.time_zone()),
         };
         let pdf = crate::letter::render(config, &content)
-            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-        let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
-        let folder = dir.join("attachments");
-        let written = async {
-            tokio::fs::create_dir_all(&folder).await?;
-            tokio::fs::write(folder.join(&sha256), &pdf).await
-        }
-        .await;
-        if let Err(e) = written {
-            return Err(ServiceError::Conflict(format!(
-                "cannot store the response letter: {e}"
-            )));
-        }
+            .map_err(|e| ServiceError::internal("cannot render the response letter", e))?;
+        let sha256 = self
+            .files
+            .put(&pdf)
+            .await
+            .map_err(|e| ServiceError::internal("cannot store the response letter", e))?;
         Ok(Some(Attachment {
             kind: "response_letter".into(),
             sha256,
@@ -701,15 +645,98 @@ impl Requests {
         }
     }
 
+    /// Attach files to a request: its agency's applicants and the front office, while the
+    /// request is open. Each file is kept, then recorded with its audit entry.
+    pub async fn attach(
+        &self,
+        caller: &Actor,
+        id: i64,
+        uploads: Vec<Upload>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let stored = self.get(caller, id).await?;
+        if !access::may_attach(caller, stored.state.agency_id) {
+            return Err(ServiceError::Forbidden(
+                "only the requesting agency or the front office attach files".into(),
+            ));
+        }
+        if stored.state.status.is_final() {
+            return Err(DomainError::InvalidState(stored.state.status.as_str()).into());
+        }
+        // Every file is checked before any is kept.
+        let mut checked = Vec::with_capacity(uploads.len());
+        for u in &uploads {
+            if u.bytes.len() > attachment::MAX_SIZE {
+                return Err(ServiceError::TooLarge(
+                    "attachments are limited to 10 MiB".into(),
+                ));
+            }
+            let media_type = attachment::media_type(&u.bytes).ok_or_else(|| {
+                ServiceError::UnsupportedMediaType(format!(
+                    "`{}` is not a PDF, PNG or JPEG file",
+                    u.kind.as_str()
+                ))
+            })?;
+            checked.push((u, media_type));
+        }
+        for (u, media_type) in checked {
+            let sha256 = self
+                .files
+                .put(&u.bytes)
+                .await
+                .map_err(|e| ServiceError::internal("cannot store an attachment", e))?;
+            let a = Attachment {
+                kind: u.kind.as_str().into(),
+                sha256,
+                media_type: media_type.into(),
+                size: u.bytes.len() as i64,
+                uploaded_at: now.to_rfc3339(),
+            };
+            let audit = AuditEntry::by(
+                &Attribution::of(caller),
+                "request.attachment",
+                format!("request/{id}"),
+                serde_json::json!({
+                    "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
+                }),
+            );
+            self.store
+                .add_attachment(id, &a, caller.user_id, &audit, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The latest file of `kind` attached to a request the caller may see: its media type and
+    /// bytes.
+    pub async fn attachment(
+        &self,
+        caller: &Actor,
+        id: i64,
+        kind: &str,
+    ) -> Result<(String, Vec<u8>), ServiceError> {
+        self.get(caller, id).await?;
+        let attachments = self.store.attachments(id).await?;
+        let a = attachments
+            .iter()
+            .rev()
+            .find(|a| a.kind == kind)
+            .ok_or_else(|| ServiceError::NotFound(format!("{kind} attached to request {id}")))?;
+        let bytes = self.files.get(&a.sha256).await.map_err(|e| {
+            ServiceError::internal(format!("the file {} of request {id}", a.sha256), e)
+        })?;
+        Ok((a.media_type.clone(), bytes))
+    }
+
     /// A request as the caller may see it (applicants: their agency's only).
     pub async fn get(&self, caller: &Actor, id: i64) -> Result<StoredRequest, ServiceError> {
         let stored = self
             .store
             .load_request(id)
             .await?
-            .ok_or(ServiceError::NotFound)?;
+            .ok_or_else(|| ServiceError::NotFound(format!("request {id}")))?;
         if !access::request_scope(caller).covers(Some(stored.state.agency_id)) {
-            return Err(ServiceError::NotFound);
+            return Err(ServiceError::NotFound(format!("request {id}")));
         }
         Ok(stored)
     }
@@ -1060,10 +1087,18 @@ impl Requests {
     /// The zone change a request makes when provisioned.
     fn provisioning(&self, stored: &StoredRequest) -> Result<ChangeSet, ServiceError> {
         let d = &stored.data;
-        let zone = Name::from_ascii(format!("{}.", d.zone))
-            .map_err(|e| ServiceError::Conflict(format!("stored zone {}: {e}", d.zone)))?;
-        let owner = Name::from_ascii(format!("{}.{}.", d.name, d.zone))
-            .map_err(|e| ServiceError::Conflict(format!("stored name {}: {e}", d.name)))?;
+        let zone = Name::from_ascii(format!("{}.", d.zone)).map_err(|e| {
+            ServiceError::internal(
+                format!("stored zone {} of request {}", d.zone, stored.id),
+                e,
+            )
+        })?;
+        let owner = Name::from_ascii(format!("{}.{}.", d.name, d.zone)).map_err(|e| {
+            ServiceError::internal(
+                format!("stored name {} of request {}", d.name, stored.id),
+                e,
+            )
+        })?;
         let inputs: Vec<RecordInput> =
             serde_json::from_value(d.records.clone()).unwrap_or_default();
         let requested = requested_records(&inputs);
@@ -1102,7 +1137,8 @@ impl Requests {
 }
 
 fn host(name: &str) -> Result<Name, ServiceError> {
-    Name::from_ascii(name).map_err(|e| ServiceError::Conflict(format!("host {name}: {e}")))
+    Name::from_ascii(name)
+        .map_err(|e| ServiceError::internal(format!("checked host name {name}"), e))
 }
 
 fn rdata(value: RecordValue) -> Result<RData, ServiceError> {

@@ -37,7 +37,7 @@ impl Subdomains {
 
     /// The zone apex and the absolute name of a subdomain given as text.
     fn locate(&self, name: &str) -> Result<(Name, Name), ServiceError> {
-        let not_found = || ServiceError::NotFound;
+        let not_found = || ServiceError::NotFound(format!("subdomain {name}"));
         let mut owner = Name::from_ascii(name.trim()).map_err(|_| not_found())?;
         owner.set_fqdn(true);
         let owner = owner.to_lowercase();
@@ -78,7 +78,7 @@ impl Subdomains {
             )));
         }
         if self.store.owners_of(&zone, &fqdn).await?.is_empty() {
-            return Err(ServiceError::NotFound);
+            return Err(ServiceError::NotFound(format!("subdomain {name}")));
         }
         let id = self
             .store
@@ -102,7 +102,7 @@ impl Subdomains {
         self.store
             .active_suspension(&zone, &fqdn)
             .await?
-            .ok_or(ServiceError::NotFound)
+            .ok_or(ServiceError::NotFound(format!("subdomain {name}")))
     }
 
     /// Lift the suspension of a name: its records come back into the zone.
@@ -138,7 +138,7 @@ impl Subdomains {
         let all = self.store.suspensions(&zone, &fqdn).await?;
         all.into_iter()
             .find(|s| s.id == suspension.id)
-            .ok_or(ServiceError::NotFound)
+            .ok_or(ServiceError::NotFound(format!("subdomain {name}")))
     }
 }
 

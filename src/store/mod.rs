@@ -13,6 +13,7 @@
 
 mod audit;
 mod certificates;
+mod files;
 mod outbox;
 mod people;
 mod requests;
@@ -29,6 +30,7 @@ use sqlx::{Pool, Sqlite};
 pub(crate) use audit::append as append_audit;
 pub use audit::{AuditFilter, Checkpoint};
 pub use certificates::{CertificateRow, IssuedChain, NewCertificate};
+pub use files::Files;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
 pub use people::{Account, Agency, Assignment, TOKEN_PREFIX, TokenInfo};

@@ -605,14 +605,15 @@ pub struct Attachment {
 }
 
 impl Store {
-    /// Record an attachment (the caller has written the file); a letter also marks the
-    /// request's letter as attached. One transaction.
+    /// Record an attachment (the caller has written the file) with its audit entry; a letter
+    /// also marks the request's letter as attached. One transaction.
     pub async fn add_attachment(
         &self,
         request_id: i64,
         attachment: &Attachment,
         uploaded_by: i64,
-        actor: &Attribution,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -636,16 +637,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let entry = AuditEntry::by(
-            actor,
-            "request.attachment",
-            format!("request/{request_id}"),
-            serde_json::json!({
-                "kind": attachment.kind, "sha256": attachment.sha256,
-                "media_type": attachment.media_type, "size": attachment.size,
-            }),
-        );
-        append_audit(&mut tx, &entry, Utc::now()).await?;
+        append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }

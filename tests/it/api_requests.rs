@@ -561,3 +561,70 @@ fn two_simultaneous_submissions_for_one_name() {
     let r = curl(&d, "GET", "/api/v1/requests?per_page=200", Some(&dewi), &[]);
     assert_eq!(mine + r.json["total"].as_u64().unwrap(), 8);
 }
+
+/// A fault of ours (here: the attachments folder cannot be written) is a 500 problem that
+/// tells the client nothing of the cause, never a 409; nothing is half done, and the same
+/// call succeeds once the fault is mended.
+#[test]
+fn internal_faults_are_500_problems_without_internals() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let [andi, _, kadis, ..] = &tokens;
+    let id = provision(&d, &tokens, "gangguan", "203.0.113.71");
+    let path = format!("/api/v1/requests/{id}");
+    let folder = d.dir.join("data").join("attachments");
+    let aside = d.dir.join("data").join("attachments.aside");
+    std::fs::rename(&folder, &aside).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
+
+    let internal = |r: &Reply, what: &str| {
+        assert_eq!(
+            (r.status, r.content_type.as_str(), r.json["code"].as_str()),
+            (500, "application/problem+json", Some("internal")),
+            "{what}: {}",
+            r.json
+        );
+        let text = r.json.to_string();
+        for secret in [
+            "attachments",
+            "os error",
+            "Not a directory",
+            "/tmp",
+            "File exists",
+        ] {
+            assert!(!text.contains(secret), "{what} leaks {secret}: {text}");
+        }
+    };
+    // The response step renders the letter and cannot keep it.
+    let r = post_json(&d, &format!("{path}/approve"), kadis, "{}");
+    internal(&r, "approve");
+    let r = curl(&d, "GET", &path, Some(kadis), &[]);
+    assert_eq!(
+        (r.json["status"].as_str(), r.json["step"].as_str()),
+        (Some("in_review"), Some("response")),
+        "{}",
+        r.json
+    );
+    // An upload cannot be kept either.
+    let pdf = d.dir.join("rekomendasi.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\n%%EOF\n").unwrap();
+    let r = curl(
+        &d,
+        "POST",
+        &format!("{path}/attachments"),
+        Some(andi),
+        &["-F", &format!("recommendation=@{}", pdf.display())],
+    );
+    internal(&r, "upload");
+
+    // Mended: the same calls succeed.
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::rename(&aside, &folder).unwrap();
+    let r = post_json(&d, &format!("{path}/approve"), kadis, "{}");
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (200, Some("completed")),
+        "{}",
+        r.json
+    );
+}

@@ -82,6 +82,7 @@ async fn env_with(workflow: &str) -> Env {
         .unwrap();
     let service = Arc::new(Requests::new(
         store.clone(),
+        ranah::store::Files::new(&std::env::temp_dir().join("ranah-test-files")),
         publisher.clone(),
         Arc::new(Workflow::preset(workflow).unwrap()),
         Arc::new(Calendar::default_wita([])),
@@ -163,7 +164,7 @@ async fn a_request_goes_through_every_step_and_is_provisioned() {
     // Another agency cannot see it.
     assert!(matches!(
         s.get(&e.other_applicant, id).await,
-        Err(ServiceError::NotFound)
+        Err(ServiceError::NotFound(_))
     ));
 
     // The letter first; then only the step's role acts.

@@ -1,0 +1,71 @@
+//! Files kept beside the database: attachments and response letters, under
+//! `<data_dir>/attachments/`, each named by the SHA-256 of its bytes (so a file is written once
+//! however often it is attached, and its name proves its content).
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The folder of stored files.
+#[derive(Debug, Clone)]
+pub struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    /// The files under `data_dir/attachments`.
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            dir: data_dir.join("attachments"),
+        }
+    }
+
+    /// The folder itself (the mailer attaches from it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Keep `bytes`; returns their SHA-256 (hex), the name to find them by. Written to a
+    /// temporary name, synced, then renamed: a crash never leaves half a file under the final
+    /// name.
+    pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let path = self.dir.join(&sha256);
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let tmp = self.dir.join(format!(".{sha256}.tmp"));
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::File::open(&tmp).await?.sync_all().await?;
+        tokio::fs::rename(&tmp, &path).await?;
+        Ok(sha256)
+    }
+
+    /// The bytes kept under `sha256`.
+    pub async fn get(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a SHA-256",
+            ));
+        }
+        tokio::fs::read(self.dir.join(sha256)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_then_get() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = Files::new(tmp.path());
+        let sha = files.put(b"%PDF-1.7").await.unwrap();
+        assert_eq!(sha, hex::encode(Sha256::digest(b"%PDF-1.7")));
+        assert_eq!(files.get(&sha).await.unwrap(), b"%PDF-1.7");
+        assert!(files.get("../ranah.db").await.is_err());
+        // The folder is a file: a fault, reported, not a panic.
+        let broken = tempfile::tempdir().unwrap();
+        std::fs::write(broken.path().join("attachments"), b"x").unwrap();
+        assert!(Files::new(broken.path()).put(b"y").await.is_err());
+    }
+}
