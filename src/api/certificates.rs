@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::AuthUser;
+use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
 use crate::store::CertificateRow;
 
@@ -135,15 +136,8 @@ pub(crate) struct OrderBody {
 pub(crate) async fn order(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
-    bytes: axum::body::Bytes,
+    JsonBody(body): JsonBody<OrderBody>,
 ) -> Result<Response, Problem> {
-    let body: OrderBody = serde_json::from_slice(&bytes).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not valid: {e}"),
-        )
-    })?;
     let row = state
         .certificates
         .order(&user, &body.name, body.csr.as_deref(), chrono::Utc::now())

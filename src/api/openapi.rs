@@ -25,6 +25,7 @@ use super::{audit, certificates, reports, requests, zones};
         requests::list,
         requests::read,
         requests::act,
+        requests::resubmit,
         requests::attach,
         requests::download,
         zones::list,

@@ -1,7 +1,6 @@
 //! `/api/v1/requests`: submit, list, read, act on requests, and their attachments.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,11 +11,12 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::AuthUser;
+use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
 use crate::domain::access;
 use crate::domain::attachment;
 use crate::domain::request::{self, Command};
-use crate::service::requests::{NewRequest, ServiceError, Upload};
+use crate::service::requests::{Changes, NewRequest, ServiceError, Upload};
 use crate::store::StoredRequest;
 
 /// The routes of this resource.
@@ -29,6 +29,7 @@ pub fn routes() -> axum::Router<AppState> {
             post(attach).layer(DefaultBodyLimit::max(attachment::MAX_SIZE + 64 * 1024)),
         )
         .route("/api/v1/requests/{id}/attachments/{kind}", get(download))
+        .route("/api/v1/requests/{id}/resubmit", post(resubmit))
         .route("/api/v1/requests/{id}/{action}", post(act))
 }
 
@@ -38,19 +39,6 @@ fn parse_id(raw: &str) -> Result<i64, Problem> {
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no request {raw}"),
-        )
-    })
-}
-
-fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Problem> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not valid: {e}"),
         )
     })
 }
@@ -135,15 +123,8 @@ async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem
 pub(crate) async fn submit(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
-    bytes: Bytes,
+    JsonBody(input): JsonBody<NewRequest>,
 ) -> Result<Response, Problem> {
-    let input: NewRequest = serde_json::from_slice(&bytes).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            format!("the body is not a request: {e}"),
-        )
-    })?;
     let id = state.requests.submit(&user, input, Utc::now()).await?;
     let stored = state.requests.get(&user, id).await?;
     let body = view(&state, &stored).await?;
@@ -262,8 +243,8 @@ pub(crate) struct ActionBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/{action}", operation_id = "act_on_request", tag = "requests",
-    params(("id" = i64, Path), ("action" = String, Path, description = "approve, return, reject, resubmit or withdraw")),
-    request_body(content = ActionBody, description = "approve: optional `note`; return and reject: `note` and `reason`; resubmit: optional changed `records`, `contact`, `purpose`, `recommendation_ref`"),
+    params(("id" = i64, Path), ("action" = String, Path, description = "approve, return, reject or withdraw")),
+    request_body(content = ActionBody, description = "approve: optional `note`; return and reject: `note` and `reason`; withdraw: none"),
     responses((status = 200, description = "The request after the action", body = serde_json::Value),
         (status = 403, description = "`not_your_step`, `own_request`, `forbidden`", body = ProblemDetails),
         (status = 409, description = "`invalid_state`, `letter_required`, `conflict`, `name_taken`", body = ProblemDetails),
@@ -273,19 +254,9 @@ pub(crate) async fn act(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
-    bytes: Bytes,
+    JsonBody(b): JsonBody<ActionBody>,
 ) -> Result<Json<Value>, Problem> {
     let id = parse_id(&id)?;
-    if action == "resubmit" {
-        let changes: crate::service::requests::Changes = body(&bytes)?;
-        state
-            .requests
-            .resubmit(&user, id, changes, Utc::now())
-            .await?;
-        let stored = state.requests.get(&user, id).await?;
-        return Ok(Json(view(&state, &stored).await?));
-    }
-    let b: ActionBody = body(&bytes)?;
     let command = match action.as_str() {
         "approve" => Command::Approve { note: b.note },
         "return" | "reject" => {
@@ -307,6 +278,29 @@ pub(crate) async fn act(
         }
     };
     state.requests.act(&user, id, command, Utc::now()).await?;
+    let stored = state.requests.get(&user, id).await?;
+    Ok(Json(view(&state, &stored).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/requests/{id}/resubmit", operation_id = "resubmit_request", tag = "requests",
+    params(("id" = i64, Path)),
+    request_body(content = Changes, description = "optional changed `records`, `contact`, `purpose`, `recommendation_ref`; an empty body resubmits unchanged"),
+    responses((status = 200, description = "The request, back at the step that returned it", body = serde_json::Value),
+        (status = 403, description = "`forbidden`: not the requesting agency", body = ProblemDetails),
+        (status = 409, description = "`invalid_state`: not returned", body = ProblemDetails),
+        (status = 422, description = "`validation_failed`", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn resubmit(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(changes): JsonBody<Changes>,
+) -> Result<Json<Value>, Problem> {
+    let id = parse_id(&id)?;
+    state
+        .requests
+        .resubmit(&user, id, changes, Utc::now())
+        .await?;
     let stored = state.requests.get(&user, id).await?;
     Ok(Json(view(&state, &stored).await?))
 }

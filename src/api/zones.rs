@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::AuthUser;
+use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
 use crate::domain::access::{self, Actor};
 use crate::service::requests::ServiceError;
@@ -299,19 +300,8 @@ pub(crate) async fn suspend(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(name): Path<String>,
-    bytes: axum::body::Bytes,
+    JsonBody(body): JsonBody<SuspendBody>,
 ) -> Result<Json<Value>, Problem> {
-    let body: SuspendBody = if bytes.is_empty() {
-        SuspendBody::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("the body is not valid: {e}"),
-            )
-        })?
-    };
     let s = state
         .subdomains
         .suspend(

@@ -76,6 +76,7 @@ fn default_ttl() -> u32 {
 
 /// A new request.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// create, change or delete.
     pub kind: String,

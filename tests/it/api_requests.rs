@@ -209,7 +209,16 @@ fn a_request_through_the_api() {
         &andi,
         r#"{"colour": "red"}"#,
     );
-    assert_eq!(r.status, 400);
+    assert_eq!(
+        (
+            r.status,
+            r.json["code"].as_str(),
+            r.json["errors"][0]["field"].as_str()
+        ),
+        (422, Some("validation_failed"), Some("colour")),
+        "{}",
+        r.json
+    );
     let r = post_json(
         &d,
         &format!("{path}/resubmit"),
@@ -624,6 +633,90 @@ fn internal_faults_are_500_problems_without_internals() {
     assert_eq!(
         (r.status, r.json["status"].as_str()),
         (200, Some("completed")),
+        "{}",
+        r.json
+    );
+}
+
+/// One JSON-body extractor answers every route alike: 415 for a body not declared JSON, 400
+/// for a body that is not JSON, 422 naming the field for JSON of the wrong shape, and an empty
+/// body where the fields are optional.
+#[test]
+fn json_bodies_are_read_alike_on_every_route() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let [andi, _, kadis, _, _, ops] = &tokens;
+    let id = provision(&d, &tokens, "badan", "203.0.113.72");
+    let send = |path: &str, token: &str, ct: Option<&str>, body: &str| {
+        let mut args = vec!["--data-binary", body];
+        let header;
+        if let Some(ct) = ct {
+            header = format!("Content-Type: {ct}");
+            args.extend(["-H", &header]);
+        } else {
+            args.extend(["-H", "Content-Type:"]);
+        }
+        curl(&d, "POST", path, Some(token), &args)
+    };
+    let routes = [
+        ("/api/v1/requests".to_owned(), andi),
+        (format!("/api/v1/requests/{id}/approve"), kadis),
+        (format!("/api/v1/requests/{id}/resubmit"), andi),
+        ("/api/v1/certificates".to_owned(), andi),
+        (
+            "/api/v1/subdomains/badan.example.go.id/suspend".to_owned(),
+            ops,
+        ),
+    ];
+    for (path, token) in &routes {
+        for (ct, body, status, code) in [
+            (Some("text/plain"), "{}", 415, "unsupported_media_type"),
+            (None, r#"{"note": "x"}"#, 415, "unsupported_media_type"),
+            (Some("application/json"), "note=x", 400, "invalid_json"),
+            (Some("application/json"), "{\"note\": ", 400, "invalid_json"),
+            (
+                Some("application/json"),
+                r#"{"bogus": 1}"#,
+                422,
+                "validation_failed",
+            ),
+        ] {
+            let r = send(path, token, ct, body);
+            assert_eq!(
+                (r.status, r.json["code"].as_str(), r.content_type.as_str()),
+                (status, Some(code), "application/problem+json"),
+                "{path} {ct:?} {body}: {}",
+                r.json
+            );
+        }
+    }
+    // The field is named.
+    let r = send(
+        "/api/v1/requests",
+        andi,
+        Some("application/json"),
+        r#"{"kind": "create", "zone": "example.go.id", "name": "x", "contact": {"name": "A", "email": "a@b.example"}, "purpose": 7}"#,
+    );
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert_eq!(r.json["errors"][0]["field"], "purpose", "{}", r.json);
+    // An empty body where every field is optional (and a charset parameter) is fine.
+    let r = send(
+        "/api/v1/subdomains/badan.example.go.id/suspend",
+        ops,
+        Some("application/json; charset=utf-8"),
+        r#"{"reason": "uji"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = curl(
+        &d,
+        "POST",
+        &format!("/api/v1/requests/{id}/withdraw"),
+        Some(andi),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (200, Some("withdrawn")),
         "{}",
         r.json
     );

@@ -24,6 +24,7 @@ fn the_document_validates_and_lists_every_route() {
         "/api/v1/requests",
         "/api/v1/requests/{id}",
         "/api/v1/requests/{id}/{action}",
+        "/api/v1/requests/{id}/resubmit",
         "/api/v1/requests/{id}/attachments",
         "/api/v1/requests/{id}/attachments/{kind}",
         "/api/v1/zones",
@@ -46,7 +47,7 @@ fn the_document_validates_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        22,
+        23,
         "a route is served but not documented, or the reverse"
     );
     assert_eq!(

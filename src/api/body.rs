@@ -1,0 +1,175 @@
+//! The one JSON-body extractor of `/api/v1`. Every route that takes a JSON body takes it
+//! through [`JsonBody`], so that every route answers the same way (docs/api.md, "Errors"):
+//!
+//! - an empty body is read as `{}` (the bodies of approve, withdraw or suspend are optional,
+//!   and a body that needs fields then names the missing one);
+//! - a body that is not declared JSON (`Content-Type: application/json` or `…+json`) is
+//!   `415 unsupported_media_type`;
+//! - a body that is not JSON at all is `400 invalid_json`;
+//! - JSON of the wrong shape (a missing or unknown field, a wrong type) is
+//!   `422 validation_failed`, naming the field;
+//! - a body over the route's limit is `413 too_large`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::problem::Problem;
+use crate::domain::policy::FieldError;
+
+/// A JSON body of type `T`.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+fn declared_json(req: &Request) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 5
+            && essence[..essence.len() - 5].starts_with("application/")
+            && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// Read `bytes` as `T` with the answers above (the content type already checked).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    // Syntax first: a body that is not JSON at all is a 400, whatever T is.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not JSON: {e}"),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let message = e.into_inner().to_string();
+        // serde's message ends with the position; the field says where.
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        Problem::validation(vec![FieldError {
+            field,
+            code: "invalid",
+            message,
+        }])
+    })
+}
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let declared = declared_json(&req);
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the body is larger than this route accepts",
+                )
+            } else {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+            }
+        })?;
+        if !declared && !bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as Content-Type: application/json",
+            ));
+        }
+        parse(&bytes).map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        name: String,
+        #[allow(dead_code)]
+        #[serde(default)]
+        note: Option<String>,
+    }
+
+    fn status(r: Result<Body, Problem>) -> (u16, &'static str, String) {
+        match r {
+            Ok(_) => (200, "", String::new()),
+            Err(p) => (
+                p.status,
+                p.code,
+                p.errors
+                    .first()
+                    .map(|e| e.field.clone())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    #[test]
+    fn answers() {
+        assert_eq!(status(parse(br#"{"name": "a"}"#)).0, 200);
+        assert_eq!(
+            status(parse(b"name=a")),
+            (400, "invalid_json", String::new())
+        );
+        assert_eq!(
+            status(parse(b"{\"name\": ")),
+            (400, "invalid_json", String::new())
+        );
+        assert_eq!(
+            status(parse(b"")),
+            (422, "validation_failed", String::new())
+        );
+        assert_eq!(
+            status(parse(br#"{"name": 1}"#)),
+            (422, "validation_failed", "name".into())
+        );
+        assert_eq!(
+            status(parse(br#"{"name": "a", "agency": "X"}"#)).1,
+            "validation_failed"
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        let req = |ct: Option<&str>| {
+            let mut b = Request::builder();
+            if let Some(ct) = ct {
+                b = b.header(header::CONTENT_TYPE, ct);
+            }
+            b.body(axum::body::Body::empty()).unwrap()
+        };
+        assert!(declared_json(&req(Some("application/json"))));
+        assert!(declared_json(&req(Some("Application/JSON; charset=utf-8"))));
+        assert!(declared_json(&req(Some("application/merge-patch+json"))));
+        assert!(!declared_json(&req(Some("text/plain"))));
+        assert!(!declared_json(&req(Some(
+            "application/x-www-form-urlencoded"
+        ))));
+        assert!(!declared_json(&req(None)));
+    }
+}
