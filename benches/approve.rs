@@ -46,9 +46,16 @@ async fn run(names: usize, requests: usize) {
     }
     let file = tmp.path().join("bench.example.zone");
     std::fs::write(&file, zone).unwrap();
-    ranah::import::import_file(&store, &file, None, false, &Attribution::cli(), Utc::now())
-        .await
-        .unwrap();
+    ranah::publish::import::import_file(
+        &store,
+        &file,
+        None,
+        false,
+        &Attribution::cli(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     let zones = Arc::new(Zones::new());
     let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
     publisher.sync_from_store().await.unwrap();

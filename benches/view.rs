@@ -13,10 +13,11 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hickory_proto::rr::rdata::{A, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use ranah::dns::{ZoneDiff, ZoneView, Zones};
+use ranah::dns::{ZoneView, Zones};
 use ranah::publish::{ChangeOp, ChangeSet, Publisher};
 use ranah::store::{ChangeMeta, Store};
-use ranah::zonefile::ZoneContent;
+use ranah::zone::ZoneDiff;
+use ranah::zone::file::ZoneContent;
 
 const SIZES: [usize; 2] = [1_000, 100_000];
 

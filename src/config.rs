@@ -709,7 +709,7 @@ impl ConfigLayer {
             &|name: &str| std::env::var(name).ok(),
         )?;
         if let Some(key) = &audit_signing_key {
-            crate::checkpoint::Signer::from_base64(key.expose()).map_err(|e| {
+            crate::audit::checkpoint::Signer::from_base64(key.expose()).map_err(|e| {
                 ConfigError::Invalid {
                     key: "audit.signing_key".into(),
                     message: e.to_string(),
@@ -1025,7 +1025,7 @@ fn resolve_acme(
                 .into(),
         )
     })?;
-    crate::sealing::KeyCipher::from_base64(key_encryption_key.expose())
+    crate::acme::sealing::KeyCipher::from_base64(key_encryption_key.expose())
         .map_err(|e| invalid("key_encryption_key", e.to_string()))?;
     let eab_hmac_key = secret_from(
         "acme",

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 use crate::api::{self, AppState, Readiness};
 use crate::config::Config;
 use crate::dns::{self, Zones};
-use crate::import;
 use crate::publish::Publisher;
+use crate::publish::import;
 use crate::service::requests::Requests;
 use crate::service::subdomains::Subdomains;
 use crate::store::Store;
@@ -47,13 +47,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         zones_loaded: true.into(),
     });
 
-    let metrics = Arc::new(crate::metrics::Metrics::new());
-    let (policy, secondary_list) = crate::secondaries::from_config(
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    let (policy, secondary_list) = crate::dns::secondaries::from_config(
         &config.tsig_keys,
         &config.secondaries,
         config.dns.ixfr_journal_depth,
     )?;
-    let secondaries = crate::secondaries::Secondaries::new(
+    let secondaries = crate::dns::secondaries::Secondaries::new(
         zones.clone(),
         store.clone(),
         metrics.clone(),
@@ -63,15 +63,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("loading the state of the secondaries")?;
-    let handler = dns::server::Handler::with_transfers(
+    let handler = dns::handler::Handler::with_transfers(
         zones.clone(),
-        Arc::new(dns::server::Transfers {
+        Arc::new(dns::handler::Transfers {
             policy,
             store: Some(store.clone()),
             observer: Some(secondaries.observer()),
         }),
     );
-    let dns_server = dns::server::start(
+    let dns_server = dns::listen::start(
         handler,
         &config.dns.listen,
         Duration::from_secs(config.dns.tcp_idle_timeout_secs),
@@ -120,16 +120,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         requests = requests.with_certificates(c.waker());
     }
     let requests = Arc::new(requests);
-    let courier = crate::notify::Courier {
+    let courier = crate::outbox::Courier {
         mailer: config
             .smtp
             .as_ref()
-            .map(|smtp| crate::notify::Mailer::new(smtp, config.data_dir.join("attachments")))
+            .map(|smtp| crate::outbox::Mailer::new(smtp, config.data_dir.join("attachments")))
             .transpose()?,
         webhook: config
             .webhook
             .as_ref()
-            .map(crate::notify::Webhook::new)
+            .map(crate::outbox::Webhook::new)
             .transpose()?,
     };
     if let Some(smtp) = &config.smtp {
@@ -163,7 +163,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let subdomains = Arc::new(Subdomains::new(store.clone(), publisher.clone()));
     let signer = match &config.audit_signing_key {
-        Some(key) => Some(Arc::new(crate::checkpoint::Signer::from_base64(
+        Some(key) => Some(Arc::new(crate::audit::checkpoint::Signer::from_base64(
             key.expose(),
         )?)),
         None => None,

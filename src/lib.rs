@@ -30,22 +30,16 @@
 #![warn(missing_docs)]
 
 pub mod acme;
-pub mod admin;
 pub mod api;
-pub mod checkpoint;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod dns;
 pub mod domain;
-pub mod import;
-pub mod letter;
-pub mod metrics;
-pub mod notify;
+pub mod outbox;
 pub mod publish;
-pub mod sealing;
-pub mod secondaries;
 pub mod service;
 pub mod store;
 pub mod telemetry;
-pub mod zonefile;
+pub mod zone;

@@ -11,11 +11,13 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use hickory_proto::rr::Name;
 
+use ranah::cli::admin;
 use ranah::cli::{Cli, Command, ZoneCommand};
 use ranah::config::{Config, ConfigLayer};
-use ranah::import::{self, ImportOutcome};
+use ranah::publish::import::{self, ImportOutcome};
 use ranah::store::Store;
-use ranah::{admin, daemon, telemetry, zonefile};
+use ranah::zone::file;
+use ranah::{daemon, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -151,7 +153,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
                 .load_zone(&origin)
                 .await?
                 .with_context(|| format!("no zone {origin} in the store"))?;
-            let text = zonefile::export(&stored.content);
+            let text = file::export(&stored.content);
             match output {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("cannot write {}", path.display()))?,

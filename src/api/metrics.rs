@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::metrics::RequestLabels;
+use crate::telemetry::metrics::RequestLabels;
 
 /// Prometheus metrics in the text format; state gauges are set from the current state first.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health",
@@ -16,8 +16,8 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     for origin in zones.origins() {
         if let Some(zone) = zones.get(&origin) {
             let view = zone.view();
-            let labels = crate::metrics::ZoneLabels {
-                zone: crate::metrics::zone_label(&origin.to_string()),
+            let labels = crate::telemetry::metrics::ZoneLabels {
+                zone: crate::telemetry::metrics::zone_label(&origin.to_string()),
             };
             state
                 .metrics
@@ -119,7 +119,7 @@ async fn set_request_gauges(state: &AppState) -> Result<(), crate::store::StoreE
 /// Certificates by state, and days to expiry of each current chain (one read of the table).
 async fn set_certificate_gauges(state: &AppState) -> Result<(), crate::store::StoreError> {
     use crate::domain::certificate::CertStatus;
-    use crate::metrics::{CertNameLabels, CertStatusLabels};
+    use crate::telemetry::metrics::{CertNameLabels, CertStatusLabels};
     let certificates = state.readiness.store.certificates().await?;
     for status in CertStatus::ALL {
         let n = certificates.iter().filter(|c| c.status == status).count();

@@ -48,11 +48,11 @@ pub struct AppState {
     /// The office calendar.
     pub calendar: Arc<crate::domain::calendar::Calendar>,
     /// Prometheus metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     /// The secondaries and their state.
-    pub secondaries: Arc<crate::secondaries::Secondaries>,
+    pub secondaries: Arc<crate::dns::secondaries::Secondaries>,
     /// The key that signs the audit trail's checkpoints, if configured.
-    pub signer: Option<Arc<crate::checkpoint::Signer>>,
+    pub signer: Option<Arc<crate::audit::checkpoint::Signer>>,
     /// Certificates.
     pub certificates: Arc<crate::service::certificates::Certificates>,
 }

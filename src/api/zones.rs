@@ -71,7 +71,7 @@ async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
         .await
         .map_err(ServiceError::from)?;
     let secondaries =
-        crate::secondaries::reports(&state.readiness.store, &origin.to_ascii(), view.serial())
+        crate::dns::secondaries::reports(&state.readiness.store, &origin.to_ascii(), view.serial())
             .await
             .map_err(ServiceError::from)?;
     Ok(json!({
@@ -174,7 +174,7 @@ pub(crate) async fn export(
         })?;
     Ok((
         [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
-        crate::zonefile::export(&stored.content),
+        crate::zone::file::export(&stored.content),
     )
         .into_response())
 }

@@ -5,9 +5,12 @@
 //! a change whole or not at all. [`server`] answers queries over UDP and TCP with
 //! hickory-server.
 
+pub mod cache;
+pub mod handler;
+pub mod listen;
 pub mod mmsg;
 pub mod name_key;
-pub mod server;
+pub mod secondaries;
 pub mod transfer;
 pub mod tsig;
 pub mod udp;
@@ -21,7 +24,7 @@ use hickory_proto::rr::{LowerName, RecordType};
 
 use name_key::Key;
 
-pub use view::{Answer, RRset, ZoneDiff, ZoneView};
+pub use view::{Answer, RRset, ZoneView};
 
 /// One served zone: its current view.
 #[derive(Debug)]

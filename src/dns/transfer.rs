@@ -275,7 +275,7 @@ fn split(records: Vec<Record>) -> Vec<Vec<Record>> {
 
 /// The uncompressed wire length of a record (name, type, class, TTL, length, data).
 fn wire_len(record: &Record) -> usize {
-    let rdata = crate::zonefile::rdata_wire(&record.data).map_or(512, |w| w.len());
+    let rdata = crate::zone::file::rdata_wire(&record.data).map_or(512, |w| w.len());
     record.name.len() + 1 + 10 + rdata
 }
 
@@ -364,7 +364,7 @@ mod tests {
     fn ixfr_from_a_contiguous_journal_or_none() {
         let text = "$ORIGIN example.go.id.\n@ 3600 IN SOA ns1 hostmaster 3 3600 900 1209600 300\n\
                     @ 3600 IN NS ns1\nns1 3600 IN A 203.0.113.2\n";
-        let content = crate::zonefile::parse(
+        let content = crate::zone::file::parse(
             text,
             "t.zone",
             Some(&Name::from_ascii("example.go.id.").unwrap()),

@@ -34,8 +34,8 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponse;
 use parking_lot::Mutex;
 
+use super::handler::{EDNS_UDP_SIZE, Handler};
 use super::mmsg::Batch;
-use super::server::{EDNS_UDP_SIZE, Handler};
 
 /// The largest UDP query ranah reads (a query is small; anything longer is cut and fails to
 /// parse).
@@ -224,41 +224,6 @@ fn cache_key(shape: &QueryShape<'_>, buf: &mut [u8; MAX_KEY]) -> usize {
             buf[q] = 0;
             q + 1
         }
-    }
-}
-
-/// The answers of one zone view, by query shape. Bounded, so that a flood of random names
-/// cannot grow it without limit: when full, new answers are computed but not kept.
-#[derive(Debug, Default)]
-pub struct AnswerCache {
-    map: parking_lot::RwLock<AnswerMap>,
-}
-
-type AnswerMap = std::collections::HashMap<Box<[u8]>, Arc<[u8]>, rustc_hash::FxBuildHasher>;
-
-/// Most answers kept per zone view.
-const CACHE_CAPACITY: usize = 200_000;
-
-impl AnswerCache {
-    fn get(&self, key: &[u8]) -> Option<Arc<[u8]>> {
-        self.map.read().get(key).cloned()
-    }
-
-    fn insert(&self, key: &[u8], answer: &[u8]) {
-        let mut map = self.map.write();
-        if map.len() < CACHE_CAPACITY {
-            map.insert(Box::from(key), Arc::from(answer));
-        }
-    }
-
-    /// Number of answers kept.
-    pub fn len(&self) -> usize {
-        self.map.read().len()
-    }
-
-    /// Whether no answer is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

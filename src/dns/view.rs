@@ -16,9 +16,10 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
+use super::cache::AnswerCache;
 use super::name_key::{self, Key};
-use super::udp::AnswerCache;
-use crate::zonefile::ZoneContent;
+use crate::zone::ZoneDiff;
+use crate::zone::file::ZoneContent;
 
 type NodeMap =
     imbl::GenericHashMap<Key, Node, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
@@ -47,17 +48,6 @@ impl Node {
     fn get(&self, rtype: RecordType) -> Option<&Arc<RRset>> {
         self.rrsets.iter().find(|s| s.rtype == rtype)
     }
-}
-
-/// The records of one change, as the store committed them.
-#[derive(Debug, Clone, Default)]
-pub struct ZoneDiff {
-    /// Records removed (exact matches of owner, type and data).
-    pub removed: Vec<Record>,
-    /// Records added.
-    pub added: Vec<Record>,
-    /// The new SOA (with the new serial).
-    pub soa: Option<Record>,
 }
 
 /// What a lookup found, before encoding.
@@ -537,7 +527,7 @@ fn soa_sets(soa: &Record) -> (Arc<RRset>, Arc<RRset>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zonefile;
+    use crate::zone::file;
 
     const ZONE: &str = r#"$ORIGIN example.go.id.
 $TTL 3600
@@ -563,7 +553,7 @@ ns.child A 203.0.113.4
 
     fn view() -> ZoneView {
         let origin = Name::from_ascii("example.go.id.").unwrap();
-        ZoneView::new(&zonefile::parse(ZONE, "t", Some(&origin)).unwrap())
+        ZoneView::new(&file::parse(ZONE, "t", Some(&origin)).unwrap())
     }
 
     fn q(v: &ZoneView, name: &str, t: RecordType) -> Answer {
@@ -721,7 +711,7 @@ mod prop {
     //! The incremental view must answer exactly like a view built from scratch from the same
     //! records, whatever the order of changes.
     use super::*;
-    use crate::zonefile;
+    use crate::zone::file;
     use hickory_proto::rr::rdata::{A, CNAME, NS};
     use proptest::prelude::*;
 
@@ -758,7 +748,7 @@ mod prop {
     }
 
     fn base() -> ZoneContent {
-        zonefile::parse(ZONE, "t", None).unwrap()
+        file::parse(ZONE, "t", None).unwrap()
     }
 
     proptest! {

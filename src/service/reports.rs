@@ -68,7 +68,7 @@ pub async fn monthly(
     workflow: &Workflow,
     calendar: &Calendar,
     month: &str,
-    signer: Option<&crate::checkpoint::Signer>,
+    signer: Option<&crate::audit::checkpoint::Signer>,
 ) -> Result<MonthlyReport, ServiceError> {
     let (from, to) = bounds(calendar, month).ok_or_else(|| bad_month(month))?;
     let mut requests = Vec::new();

@@ -251,7 +251,7 @@ impl Requests {
                     .collect()
             })
             .unwrap_or_default();
-        let content = crate::letter::LetterContent {
+        let content = crate::outbox::letter::LetterContent {
             request_id: stored.id,
             agency,
             fqdn,
@@ -260,7 +260,7 @@ impl Requests {
             certificate: self.certificate_words(d).await?,
             date: now.with_timezone(&self.calendar.time_zone()),
         };
-        let pdf = crate::letter::render(config, &content)
+        let pdf = crate::outbox::letter::render(config, &content)
             .map_err(|e| ServiceError::internal("cannot render the response letter", e))?;
         let sha256 = self
             .files

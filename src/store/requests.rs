@@ -6,9 +6,9 @@ use sqlx::Row;
 
 use super::zones::{Tx, write_change};
 use super::{ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts};
-use crate::dns::ZoneDiff;
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::request::{Kind, Request, Status};
+use crate::zone::ZoneDiff;
 
 /// The fields of a request that the workflow does not move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -475,7 +475,7 @@ impl Store {
         change: &RequestChange<'_>,
         zone_change: Option<ZoneChangeCommit<'_>>,
         now: DateTime<Utc>,
-    ) -> Result<Option<crate::dns::ZoneDiff>, StoreError> {
+    ) -> Result<Option<crate::zone::ZoneDiff>, StoreError> {
         let RequestChange {
             id,
             expected_version,

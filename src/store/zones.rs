@@ -6,9 +6,9 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use sqlx::Row;
 
 use super::{Store, StoreError, ts};
-use crate::dns::ZoneDiff;
 use crate::domain::audit::{Attribution, AuditEntry};
-use crate::zonefile::{self, ZoneContent};
+use crate::zone::ZoneDiff;
+use crate::zone::file::{self, ZoneContent};
 
 /// Where a zone was imported from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ fn record_line(r: &Record) -> String {
         r.name.to_ascii(),
         r.ttl,
         r.record_type(),
-        zonefile::presentation(&r.data)
+        file::presentation(&r.data)
     )
 }
 
@@ -175,7 +175,7 @@ fn record_from_row(owner: &str, rtype: i64, ttl: i64, rdata: &[u8]) -> Result<Re
     let rtype = RecordType::from(u16::try_from(rtype).map_err(|e| corrupt(e.to_string()))?);
     let ttl = u32::try_from(ttl).map_err(|e| corrupt(e.to_string()))?;
     let name = Name::from_ascii(owner).map_err(|e| corrupt(e.to_string()))?;
-    let data = zonefile::rdata_from_wire(rtype, rdata).map_err(corrupt)?;
+    let data = file::rdata_from_wire(rtype, rdata).map_err(corrupt)?;
     Ok(Record::from_rdata(name, ttl, data))
 }
 
@@ -206,7 +206,7 @@ async fn insert_record(
     meta: &ChangeMeta,
     now: &str,
 ) -> Result<(), StoreError> {
-    let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+    let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
     sqlx::query(
         "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, request_id, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -218,7 +218,7 @@ async fn insert_record(
     .bind(i64::from(u16::from(record.record_type())))
     .bind(i64::from(record.ttl))
     .bind(wire)
-    .bind(zonefile::presentation(&record.data))
+    .bind(file::presentation(&record.data))
     .bind(meta.agency_id)
     .bind(meta.request_id)
     .bind(now)
@@ -234,7 +234,7 @@ async fn journal_record(
     op: &str,
     record: &Record,
 ) -> Result<(), StoreError> {
-    let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+    let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
     sqlx::query(
         "INSERT INTO zone_change_records (change_id, seq, op, owner, rtype, ttl, rdata) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -545,7 +545,7 @@ pub(crate) async fn write_change(
     .await?;
 
     let soa_wire =
-        |soa: &SOA| zonefile::rdata_wire(&RData::SOA(soa.clone())).map_err(StoreError::Corrupt);
+        |soa: &SOA| file::rdata_wire(&RData::SOA(soa.clone())).map_err(StoreError::Corrupt);
     let change_id: i64 = sqlx::query_scalar(
         "INSERT INTO zone_changes (zone_id, serial_before, serial_after, changed_at, reason, \
          agency_id, request_id, soa_before, soa_after, soa_ttl) \
@@ -566,7 +566,7 @@ pub(crate) async fn write_change(
 
     let mut seq = 0i64;
     for record in &diff.removed {
-        let wire = zonefile::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+        let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
         // A suspension keeps the rows, marked; any other change deletes them.
         let query = match meta.suspension_id {
             Some(suspension) => sqlx::query(

@@ -428,7 +428,7 @@ async fn a_finished_month_is_signed_in_its_report() {
         ranah::domain::audit::AuditEntry::cli("test.event", "t/late", serde_json::json!({}));
     store.audit(&entry, november).await.unwrap();
 
-    let signer = ranah::checkpoint::Signer::from_base64(
+    let signer = ranah::audit::checkpoint::Signer::from_base64(
         &base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
     )
     .unwrap();

@@ -374,7 +374,7 @@ pub struct InProcess {
     /// Where DNS answers.
     pub dns: SocketAddr,
     /// The running server.
-    pub _server: ranah::dns::server::DnsServer,
+    pub _server: ranah::dns::listen::DnsServer,
 }
 
 pub async fn in_process() -> InProcess {
@@ -387,7 +387,7 @@ pub async fn in_process() -> InProcess {
     let store = ranah::store::Store::open(&url).await.unwrap();
     let file = tmp.path().join("example.go.id.zone");
     std::fs::write(&file, test_zone()).unwrap();
-    ranah::import::import_file(
+    ranah::publish::import::import_file(
         &store,
         &file,
         None,
@@ -401,8 +401,8 @@ pub async fn in_process() -> InProcess {
     let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
     publisher.sync_from_store().await.unwrap();
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let server = ranah::dns::server::start(
-        ranah::dns::server::Handler::new(zones),
+    let server = ranah::dns::listen::start(
+        ranah::dns::handler::Handler::new(zones),
         &[dns],
         Duration::from_secs(5),
         1,

@@ -7,7 +7,6 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, CNAME};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use ranah::dns::{self};
 use ranah::publish::{ChangeOp, ChangeSet, PublishError};
 use ranah::store::{ChangeMeta, Store, StoreError};
 
@@ -332,7 +331,7 @@ async fn a_writer_behind_the_store_gets_a_conflict_then_catches_up() {
     if let RData::SOA(s) = &mut new_soa.data {
         s.serial = 2026112350;
     }
-    let diff = dns::ZoneDiff {
+    let diff = ranah::zone::ZoneDiff {
         removed: vec![],
         added: vec![a("ext.example.go.id.", [203, 0, 113, 5], 60)],
         soa: Some(new_soa),

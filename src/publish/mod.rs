@@ -9,6 +9,8 @@
 //! The same lock guards [`Publisher::sync_from_store`], which picks up zones created or changed
 //! by another process (`ranah zone import` while the daemon runs).
 
+pub mod import;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -16,10 +18,11 @@ use chrono::{DateTime, Utc};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use tokio::sync::Mutex;
 
-use crate::dns::{ZoneDiff, ZoneView, Zones};
+use crate::dns::{ZoneView, Zones};
 use crate::domain::serial::next_serial;
 use crate::store::{ChangeMeta, Store, StoreError, ZoneChangeCommit};
-use crate::zonefile;
+use crate::zone::ZoneDiff;
+use crate::zone::file;
 
 /// One requested change to a zone's records.
 #[derive(Debug, Clone)]
@@ -246,7 +249,7 @@ fn bump_serial(view: &ZoneView, now: DateTime<Utc>) -> Result<Record, PublishErr
     let RData::SOA(data) = &soa.data else {
         return Err(PublishError::UnknownZone(view.origin().to_string()));
     };
-    zonefile::soa_with_serial(soa, next_serial(data.serial, now.date_naive()))
+    file::soa_with_serial(soa, next_serial(data.serial, now.date_naive()))
         .ok_or_else(|| PublishError::UnknownZone(view.origin().to_string()))
 }
 
@@ -370,7 +373,7 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 let key = LowerName::new(&name);
                 touched.insert(key.clone());
                 let mut removed = Vec::new();
-                for rtype in crate::zonefile::SUPPORTED_TYPES {
+                for rtype in crate::zone::file::SUPPORTED_TYPES {
                     if *rtype == RecordType::SOA {
                         continue;
                     }
@@ -391,7 +394,7 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
             if *name == apex {
                 return Err(PublishError::CnameAtApex);
             }
-            let others = crate::zonefile::SUPPORTED_TYPES
+            let others = crate::zone::file::SUPPORTED_TYPES
                 .iter()
                 .filter(|t| **t != RecordType::CNAME && **t != RecordType::SOA)
                 .any(|t| has(*t));

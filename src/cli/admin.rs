@@ -278,7 +278,8 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
     let mut bad_checkpoints = Vec::new();
     let checkpoints = store.checkpoints().await?;
     for c in &checkpoints {
-        let ok = crate::checkpoint::signature_valid(c) && store.audit_has(c.seq, &c.hash).await?;
+        let ok =
+            crate::audit::checkpoint::signature_valid(c) && store.audit_has(c.seq, &c.hash).await?;
         if !ok {
             println!("checkpoint {} {} (seq {}): BAD", c.kind, c.label, c.seq);
             bad_checkpoints.push(format!("{} {}", c.kind, c.label));
@@ -367,7 +368,7 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
     );
     let dash = || "-".to_owned();
     for (zone, serial, _) in &zones {
-        for r in crate::secondaries::reports(store, zone, *serial).await? {
+        for r in crate::dns::secondaries::reports(store, zone, *serial).await? {
             let s = &r.state;
             let lag = match (r.lag_changes, r.lag_seconds) {
                 (Some(c), Some(secs)) => format!("{c}/{secs}s"),

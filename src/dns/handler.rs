@@ -12,19 +12,16 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::tsig::{TSIG, TsigError};
 use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::Server;
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use tokio::net::TcpListener;
 
 use super::transfer::{self, Denial, TransferAnswer, TransferKind, TransferPolicy};
 use super::tsig::{self, Rejection, Session};
@@ -507,74 +504,4 @@ impl Handler {
         };
         transfer::ixfr(view, client_serial, &journal, depth).unwrap_or_else(|| transfer::axfr(view))
     }
-}
-
-/// Errors starting the DNS server.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DnsServerError {
-    /// A listen address could not be bound.
-    #[error("cannot listen for DNS on {proto} {addr}: {source}")]
-    Bind {
-        /// `udp` or `tcp`.
-        proto: &'static str,
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-}
-
-/// The running DNS server: ranah's UDP workers and hickory-server's TCP listeners.
-pub struct DnsServer {
-    tcp: Server<Handler>,
-    udp: Vec<super::udp::UdpWorkers>,
-}
-
-impl DnsServer {
-    /// Stop accepting queries and wait for the workers.
-    pub async fn shutdown(mut self) {
-        if let Err(e) = self.tcp.shutdown_gracefully().await {
-            tracing::warn!(error = %e, "DNS TCP server did not stop cleanly");
-        }
-        let udp = std::mem::take(&mut self.udp);
-        let _ = tokio::task::spawn_blocking(move || {
-            for workers in udp {
-                workers.stop();
-            }
-        })
-        .await;
-    }
-}
-
-/// Bind UDP (`udp_workers` sockets per address) and TCP on every address and start serving.
-pub async fn start(
-    handler: Handler,
-    listen: &[SocketAddr],
-    tcp_idle_timeout: Duration,
-    udp_workers: usize,
-) -> Result<DnsServer, DnsServerError> {
-    let mut server = Server::new(handler.clone());
-    let mut udp = Vec::new();
-    for addr in listen {
-        udp.push(
-            super::udp::start(*addr, udp_workers, handler.clone()).map_err(|source| {
-                DnsServerError::Bind {
-                    proto: "udp",
-                    addr: *addr,
-                    source,
-                }
-            })?,
-        );
-        let tcp = TcpListener::bind(addr)
-            .await
-            .map_err(|source| DnsServerError::Bind {
-                proto: "tcp",
-                addr: *addr,
-                source,
-            })?;
-        tracing::info!(%addr, udp_workers, "serving DNS over UDP and TCP");
-        server.register_listener(tcp, tcp_idle_timeout, TCP_RESPONSE_QUEUE);
-    }
-    Ok(DnsServer { tcp: server, udp })
 }

@@ -1,5 +1,7 @@
 //! The command line: global options that override the configuration, and one type per command.
 
+pub mod admin;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

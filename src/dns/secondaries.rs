@@ -20,13 +20,13 @@ use tokio::sync::watch;
 
 use crate::config::{SecondaryConfig, TsigKeyConfig};
 use crate::dns::Zones;
-use crate::dns::server::TransferObserver;
+use crate::dns::handler::TransferObserver;
 use crate::dns::transfer::{SecondaryRule, TransferKind, TransferPolicy};
 use crate::dns::tsig::{self, KeyRing, TsigKey};
-use crate::metrics::{
+use crate::store::{SecondaryState, Store, ts};
+use crate::telemetry::metrics::{
     Metrics, RefusalLabels, SecondaryLabels, TransferLabels, TsigLabels, zone_label,
 };
-use crate::store::{SecondaryState, Store, ts};
 
 /// How long to wait for one answer from a secondary.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);

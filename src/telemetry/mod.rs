@@ -1,5 +1,7 @@
 //! Logging set-up: `tracing` with an `EnvFilter`, human-readable or JSON lines on stderr.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};

@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use hickory_proto::rr::{Name, RData, Record};
 use sha2::{Digest, Sha256};
 
-use crate::dns::ZoneDiff;
 use crate::domain::serial::next_serial;
 use crate::store::{ChangeMeta, Store, StoreError, ZoneSource};
-use crate::zonefile::{self, ZoneContent, ZoneFileError};
+use crate::zone::ZoneDiff;
+use crate::zone::file::{self, ZoneContent, ZoneFileError};
 
 /// Errors importing a zone.
 #[derive(Debug, thiserror::Error)]
@@ -137,12 +137,10 @@ pub async fn import_file(
             None => {}
         }
     }
-    let mut content = zonefile::parse(&text, &label, implied.as_ref())?;
+    let mut content = file::parse(&text, &label, implied.as_ref())?;
     // An exported `_audit` anchor from elsewhere is not this installation's: ranah sets its own.
     let origin = content.origin.clone();
-    content
-        .records
-        .retain(|r| !zonefile::is_managed(r, &origin));
+    content.records.retain(|r| !file::is_managed(r, &origin));
     let zone = content.origin.to_ascii();
     let source = ZoneSource {
         file: label.clone(),
@@ -206,11 +204,11 @@ fn replacement_diff(old: &ZoneContent, new: &ZoneContent, now: DateTime<Utc>) ->
             r.name.to_ascii(),
             u16::from(r.record_type()),
             r.ttl,
-            zonefile::rdata_wire(&r.data).unwrap_or_default(),
+            file::rdata_wire(&r.data).unwrap_or_default(),
         )
     };
     // The `_audit` anchor is ranah's own: a file never removes or sets it.
-    let managed = |r: &Record| zonefile::is_managed(r, &old.origin);
+    let managed = |r: &Record| file::is_managed(r, &old.origin);
     let old_keys: HashSet<_> = old.records.iter().map(key).collect();
     let new_keys: HashSet<_> = new.records.iter().map(key).collect();
     let removed = old
@@ -233,7 +231,7 @@ fn replacement_diff(old: &ZoneContent, new: &ZoneContent, now: DateTime<Utc>) ->
     } else {
         next_serial(current, now.date_naive())
     };
-    let soa = zonefile::soa_with_serial(&new.soa, serial);
+    let soa = file::soa_with_serial(&new.soa, serial);
     ZoneDiff {
         removed,
         added,
