@@ -632,9 +632,21 @@ impl Requests {
         };
         let mut outbox = outbox;
         outbox.extend(self.webhook_message(None, &data, &state, std::slice::from_ref(&submitted)));
+        let details = serde_json::json!({
+            "kind": input.kind, "zone": data.zone, "name": data.name,
+            "records": data.records, "purpose": data.purpose,
+            "recommendation_ref": data.recommendation_ref, "certificate": data.certificate,
+        });
+        let audit = audit_entries(
+            crate::store::NEW_REQUEST,
+            std::slice::from_ref(&submitted),
+            Some(caller),
+            Some(details),
+        );
+        let due = request::due_at(&state, &self.workflow, &self.calendar);
         match self
             .store
-            .insert_request(&data, &state, &submitted, &outbox)
+            .insert_request(&data, &state, due, &submitted, &audit, &outbox)
             .await
         {
             Ok(id) => Ok(id),
@@ -842,11 +854,24 @@ impl Requests {
         } else {
             None
         };
+        let mut audit = audit_entries(&format!("request/{id}"), &history, Some(caller), None);
+        audit.extend(attachments.iter().map(|a| {
+            AuditEntry::by(
+                &Attribution::system(),
+                "request.attachment",
+                format!("request/{id}"),
+                serde_json::json!({
+                    "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
+                }),
+            )
+        }));
         let commit = RequestCommit {
             id,
             expected_version: stored.state.version,
             state: &state,
+            due_at: request::due_at(&state, &self.workflow, &self.calendar),
             history: &history,
+            audit: &audit,
             outbox: &outbox,
             attachments: &attachments,
             certificate: certificate.as_ref(),
@@ -943,13 +968,25 @@ impl Requests {
             .event_messages(id, &data, stored.state.agency_id, &events, None, now)
             .await?;
         outbox.extend(self.webhook_message(Some(id), &data, &state, &history));
+        let details = serde_json::json!({
+            "records": data.records, "purpose": data.purpose,
+            "recommendation_ref": data.recommendation_ref,
+        });
+        let audit = audit_entries(
+            &format!("request/{id}"),
+            &history,
+            Some(caller),
+            Some(details),
+        );
         self.store
             .commit_resubmission(
                 &RequestCommit {
                     id,
                     expected_version: stored.state.version,
                     state: &state,
+                    due_at: request::due_at(&state, &self.workflow, &self.calendar),
                     history: &history,
+                    audit: &audit,
                     outbox: &outbox,
                     attachments: &[],
                     certificate: None,
@@ -997,6 +1034,7 @@ impl Requests {
                 .webhook_message(Some(stored.id), &stored.data, &state, &history)
                 .into_iter()
                 .collect();
+            let audit = audit_entries(&format!("request/{}", stored.id), &history, None, None);
             match self
                 .store
                 .commit_request(
@@ -1004,7 +1042,9 @@ impl Requests {
                         id: stored.id,
                         expected_version: stored.state.version,
                         state: &state,
+                        due_at: None,
                         history: &history,
+                        audit: &audit,
                         outbox: &webhook,
                         attachments: &[],
                         certificate: None,
@@ -1135,6 +1175,43 @@ impl Requests {
             },
         })
     }
+}
+
+/// The audit trail's entries for history entries on `target` (`request.<action>`), by
+/// `caller` (ranah itself for entries without an actor), with `details` (the submitted data)
+/// in the first entry's summary.
+fn audit_entries(
+    target: &str,
+    history: &[HistoryEntry],
+    caller: Option<&Actor>,
+    details: Option<serde_json::Value>,
+) -> Vec<AuditEntry> {
+    history
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut summary = serde_json::json!({ "step": e.step, "reason": e.reason });
+            if i == 0
+                && let (Some(serde_json::Value::Object(extra)), Some(map)) =
+                    (&details, summary.as_object_mut())
+            {
+                map.extend(extra.clone());
+            }
+            let actor = match (e.actor_id, caller) {
+                (Some(_), Some(c)) => c.name.clone(),
+                _ => "system".into(),
+            };
+            AuditEntry {
+                actor,
+                role: e.role.clone(),
+                action: format!("request.{}", e.action),
+                target: target.to_owned(),
+                summary,
+                note: e.note.clone(),
+                client: e.client.clone().unwrap_or_else(|| "system".into()),
+            }
+        })
+        .collect()
 }
 
 fn host(name: &str) -> Result<Name, ServiceError> {

@@ -35,8 +35,8 @@ pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
 pub use people::{Account, Agency, Assignment, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
-    Attachment, CertificateCommit, HistoryEntry, RequestChange, RequestData, StoredHistoryEntry,
-    StoredRequest, ZoneChangeCommit,
+    Attachment, CertificateCommit, HistoryEntry, NEW_REQUEST, RequestChange, RequestData,
+    StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
 pub use secondaries::{Lag, SecondaryState};
 pub use zones::{

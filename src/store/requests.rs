@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::zones::{Tx, write_change};
 use super::{ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts};
-use crate::domain::audit::{Attribution, AuditEntry};
+use crate::domain::audit::AuditEntry;
 use crate::domain::request::{Kind, Request, Status};
 use crate::zone::ZoneDiff;
 
@@ -97,8 +97,12 @@ pub struct RequestChange<'a> {
     pub expected_version: u32,
     /// The new state.
     pub state: &'a Request,
+    /// When the new state's step is due (none unless in review).
+    pub due_at: Option<DateTime<Utc>>,
     /// The history entries to append.
     pub history: &'a [HistoryEntry],
+    /// The audit trail's entries for the change, in order.
+    pub audit: &'a [AuditEntry],
     /// The messages that announce the change.
     pub outbox: &'a [OutboxMessage],
     /// Files the change attaches to the request (the response letter), already stored.
@@ -200,13 +204,11 @@ fn request_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredRequest, StoreE
     })
 }
 
-/// Append history entries, each also to the audit trail (`request.<action>`), with `details`
-/// (e.g. the submitted data) merged into the first entry's summary.
+/// Append history entries.
 async fn append_history(
     tx: &mut Tx<'_>,
     request_id: i64,
     entries: &[HistoryEntry],
-    details: Option<serde_json::Value>,
 ) -> Result<(), StoreError> {
     let next: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM request_events WHERE request_id = $1",
@@ -229,32 +231,28 @@ async fn append_history(
         .bind(&e.reason)
         .execute(&mut **tx)
         .await?;
-        let actor: Option<String> = match e.actor_id {
-            Some(id) => {
-                sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-            None => None,
-        };
-        let mut summary = serde_json::json!({ "step": e.step, "reason": e.reason });
-        if i == 0
-            && let (Some(serde_json::Value::Object(extra)), Some(map)) =
-                (&details, summary.as_object_mut())
-        {
-            map.extend(extra.clone());
+    }
+    Ok(())
+}
+
+/// The audit target of a request not stored yet: the store puts in its id.
+pub const NEW_REQUEST: &str = "request/new";
+
+/// Append audit entries at `at`; a target of [`NEW_REQUEST`] becomes `request/<request_id>`.
+async fn append_audits(
+    tx: &mut Tx<'_>,
+    request_id: i64,
+    entries: &[AuditEntry],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for e in entries {
+        if e.target == NEW_REQUEST {
+            let mut e = e.clone();
+            e.target = format!("request/{request_id}");
+            append_audit(tx, &e, at).await?;
+        } else {
+            append_audit(tx, e, at).await?;
         }
-        let entry = AuditEntry {
-            actor: actor.unwrap_or_else(|| "system".into()),
-            role: e.role.clone(),
-            action: format!("request.{}", e.action),
-            target: format!("request/{request_id}"),
-            summary,
-            note: e.note.clone(),
-            client: e.client.clone().unwrap_or_else(|| "system".into()),
-        };
-        append_audit(tx, &entry, e.at).await?;
     }
     Ok(())
 }
@@ -284,7 +282,9 @@ impl Store {
         &self,
         data: &RequestData,
         state: &Request,
+        due_at: Option<DateTime<Utc>>,
         submitted: &HistoryEntry,
+        audit: &[AuditEntry],
         outbox: &[OutboxMessage],
     ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
@@ -296,8 +296,8 @@ impl Store {
             "INSERT INTO requests (kind, zone, name, agency_id, submitted_by, \
              registered_by_front_office, records, contact, purpose, recommendation_ref, \
              certificate, workflow, status, step, step_started_at, returned_at, letter_attached, \
-             version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+             version, created_at, updated_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20) RETURNING id",
         )
         .bind(kind_str(data.kind))
         .bind(&data.zone)
@@ -318,6 +318,7 @@ impl Store {
         .bind(state.letter_attached)
         .bind(i64::from(state.version))
         .bind(&now)
+        .bind(due_at.map(ts))
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -332,12 +333,8 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        let details = serde_json::json!({
-            "kind": kind_str(data.kind), "zone": data.zone, "name": data.name,
-            "records": data.records, "purpose": data.purpose,
-            "recommendation_ref": data.recommendation_ref, "certificate": data.certificate,
-        });
-        append_history(&mut tx, id, std::slice::from_ref(submitted), Some(details)).await?;
+        append_history(&mut tx, id, std::slice::from_ref(submitted)).await?;
+        append_audits(&mut tx, id, audit, submitted.at).await?;
         enqueue_messages(&mut tx, outbox, Some(id), submitted.at).await?;
         tx.commit().await?;
         Ok(id)
@@ -430,7 +427,9 @@ impl Store {
             id,
             expected_version,
             state,
+            due_at,
             history,
+            audit,
             outbox,
             ..
         } = *change;
@@ -438,7 +437,7 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE requests SET records = $1, contact = $2, purpose = $3, recommendation_ref = $4, \
              status = $5, step = $6, step_started_at = $7, returned_at = $8, version = $9, \
-             updated_at = $10 WHERE id = $11 AND version = $12",
+             updated_at = $10, due_at = $13 WHERE id = $11 AND version = $12",
         )
         .bind(data.records.to_string())
         .bind(data.contact.to_string())
@@ -452,16 +451,14 @@ impl Store {
         .bind(ts(now))
         .bind(id)
         .bind(i64::from(expected_version))
+        .bind(due_at.map(ts))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("request {id}")));
         }
-        let details = serde_json::json!({
-            "records": data.records, "purpose": data.purpose,
-            "recommendation_ref": data.recommendation_ref,
-        });
-        append_history(&mut tx, id, history, Some(details)).await?;
+        append_history(&mut tx, id, history).await?;
+        append_audits(&mut tx, id, audit, now).await?;
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         tx.commit().await?;
         Ok(())
@@ -480,7 +477,9 @@ impl Store {
             id,
             expected_version,
             state,
+            due_at,
             history,
+            audit,
             outbox,
             attachments,
             certificate,
@@ -490,7 +489,8 @@ impl Store {
         // two simultaneous actions wins.
         let updated = sqlx::query(
             "UPDATE requests SET status = $1, step = $2, step_started_at = $3, returned_at = $4, \
-             letter_attached = $5, version = $6, updated_at = $7 WHERE id = $8 AND version = $9",
+             letter_attached = $5, version = $6, updated_at = $7, due_at = $10 \
+             WHERE id = $8 AND version = $9",
         )
         .bind(state.status.as_str())
         .bind(state.step.map(|s| s as i64))
@@ -501,18 +501,21 @@ impl Store {
         .bind(ts(now))
         .bind(id)
         .bind(i64::from(expected_version))
+        .bind(due_at.map(ts))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("request {id}")));
         }
+        // The request's own events come first in the trail, then the zone change they cause.
+        append_audits(&mut tx, id, audit, now).await?;
         let anchor = match zone_change {
             Some(z) => {
                 Some(write_change(&mut tx, z.origin, z.serial_before, z.diff, z.meta, now).await?)
             }
             None => None,
         };
-        append_history(&mut tx, id, history, None).await?;
+        append_history(&mut tx, id, history).await?;
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         match certificate {
             Some(CertificateCommit::Order(new, audit)) => {
@@ -544,15 +547,6 @@ impl Store {
             .bind(&a.uploaded_at)
             .execute(&mut *tx)
             .await?;
-            let entry = AuditEntry::by(
-                &Attribution::system(),
-                "request.attachment",
-                format!("request/{id}"),
-                serde_json::json!({
-                    "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
-                }),
-            );
-            append_audit(&mut tx, &entry, now).await?;
         }
         tx.commit().await?;
         Ok(anchor)
