@@ -1,5 +1,9 @@
 //! `ranah serve`: open the store, import new zone files, load the zones, start DNS and the API,
 //! keep the served zones in step with the store, and shut down cleanly on SIGTERM or SIGINT.
+//!
+//! [`start`] wires everything and returns a [`Running`] daemon with the addresses it bound
+//! (port 0 lets the kernel choose, as the tests do) and a shutdown; [`run`] is `start`, then
+//! wait for a signal, then shut down.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
-use crate::api::{self, AppState, Readiness};
+use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::dns::{self, Zones};
 use crate::publish::Publisher;
@@ -19,6 +23,49 @@ use crate::store::Store;
 
 /// Run the daemon until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    tracing::info!("ranah is ready");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A running daemon.
+pub struct Running {
+    /// The DNS addresses served (UDP and TCP on each).
+    pub dns: Vec<std::net::SocketAddr>,
+    /// The HTTP API's address.
+    pub api: std::net::SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    health: Arc<crate::service::health::Health>,
+    dns_server: dns::listen::DnsServer,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    store: Store,
+}
+
+impl Running {
+    /// Stop DNS, the API and every background task, waiting for each, and close the store.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        self.health.dns_listening.store(false, Ordering::Release);
+        self.dns_server.shutdown().await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        match self.http.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
+            Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+            Ok(Ok(())) => {}
+        }
+        self.store.close().await;
+    }
+}
+
+/// Start the daemon: store, zones, DNS, the API and the background tasks.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
     let workflow = config.load_workflow()?;
     tracing::info!(workflow = %workflow.name, steps = workflow.steps.len(), "workflow loaded");
     let store = Store::open(config.database_url.expose())
@@ -39,13 +86,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "no zones to serve: put master files in the zones directory or run `ranah zone import`"
         );
     }
-
-    let readiness = Arc::new(Readiness {
-        store: store.clone(),
-        zones: zones.clone(),
-        dns_listening: false.into(),
-        zones_loaded: true.into(),
-    });
 
     let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
     let (policy, secondary_list) = crate::dns::secondaries::from_config(
@@ -78,12 +118,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.dns.udp_workers,
     )
     .await?;
-    readiness.dns_listening.store(true, Ordering::Release);
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.api.listen))?;
-    tracing::info!(addr = %config.api.listen, "serving the HTTP API");
+    let api_addr = listener.local_addr()?;
+    tracing::info!(addr = %api_addr, "serving the HTTP API");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let calendar = Arc::new(config.calendar.clone());
     let certificates = match &config.acme {
@@ -120,6 +160,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         requests = requests.with_certificates(c.waker());
     }
     let requests = Arc::new(requests);
+    let open = requests
+        .refresh_due_times()
+        .await
+        .context("computing the due times of the open requests")?;
+    tracing::info!(
+        requests = open,
+        "due times of the requests in review computed"
+    );
     let courier = crate::outbox::Courier {
         mailer: config
             .smtp
@@ -168,19 +216,40 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )?)),
         None => None,
     };
+    let workflow = requests.workflow_arc();
+    let health = Arc::new(crate::service::health::Health::new(
+        store.clone(),
+        zones.clone(),
+        requests.clone(),
+        secondaries.clone(),
+        metrics.clone(),
+    ));
+    health.zones_loaded.store(true, Ordering::Release);
+    health.dns_listening.store(true, Ordering::Release);
     let app = api::router(AppState {
-        readiness: readiness.clone(),
+        people: Arc::new(crate::service::people::People::new(
+            store.clone(),
+            calendar.clone(),
+        )),
         subdomains,
-        requests,
-        calendar,
-        metrics,
-        secondaries: secondaries.clone(),
-        signer: signer.clone(),
+        zones: Arc::new(crate::service::zones::Zones::new(
+            store.clone(),
+            publisher.clone(),
+        )),
         certificates: Arc::new(crate::service::certificates::Certificates::new(
             store.clone(),
             publisher.clone(),
             certificates.clone(),
         )),
+        audit: Arc::new(crate::service::audit::Audit::new(store.clone())),
+        reports: Arc::new(crate::service::reports::Reports::new(
+            store.clone(),
+            workflow,
+            calendar.clone(),
+            signer.clone(),
+        )),
+        health: health.clone(),
+        requests,
     });
     let certificates_task = certificates.map(|c| tokio::spawn(c.run(shutdown_rx.clone())));
     let signer_task = signer.map(|s| {
@@ -226,30 +295,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
 
-    tracing::info!("ranah is ready");
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    let _ = shutdown_tx.send(true);
-    readiness.dns_listening.store(false, Ordering::Release);
-    dns_server.shutdown().await;
-    let _ = sync.await;
-    let _ = sweeper.await;
-    let _ = secondaries_task.await;
-    let _ = courier_task.await;
-    if let Some(task) = certificates_task {
-        let _ = task.await;
-    }
-    if let Some(task) = signer_task {
-        let _ = task.await;
-    }
-    match http.await {
-        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
-        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
-        Ok(Ok(())) => {}
-    }
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
+    let mut tasks = vec![sync, sweeper, secondaries_task, courier_task];
+    tasks.extend(certificates_task);
+    tasks.extend(signer_task);
+    Ok(Running {
+        dns: dns_server.local_addrs(),
+        api: api_addr,
+        shutdown_tx,
+        health,
+        dns_server,
+        tasks,
+        http,
+        store,
+    })
 }
 
 async fn shutdown_signal() {

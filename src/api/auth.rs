@@ -29,16 +29,13 @@ impl FromRequestParts<AppState> for AuthUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(Problem::unauthorized)?;
-        let now = Utc::now();
-        let today = now.with_timezone(&state.calendar.time_zone()).date_naive();
-        match state.readiness.store.authenticate(token, now).await {
-            Ok(Some(account)) => {
-                let mut user = account.on(today);
+        match state.people.authenticate(token, Utc::now()).await {
+            Ok(Some(mut user)) => {
                 if !access::may_use_api(&user) {
                     return Err(Problem::new(
                         axum::http::StatusCode::FORBIDDEN,
                         "no_role_in_effect",
-                        format!("{} holds no role on {today}", user.name),
+                        format!("{} holds no role in effect today", user.name),
                     ));
                 }
                 // The peer address, for the audit trail (the daemon serves with ConnectInfo).

@@ -12,49 +12,43 @@ pub mod requests;
 pub mod zones;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::dns::Zones;
-use crate::store::Store;
+use crate::service::audit::Audit;
+use crate::service::certificates::Certificates;
+use crate::service::health::Health;
+use crate::service::people::People;
+use crate::service::reports::Reports;
+use crate::service::requests::Requests;
+use crate::service::subdomains::Subdomains;
+use crate::service::zones::Zones;
 
-/// What `/readyz` checks.
-pub struct Readiness {
-    /// The store.
-    pub store: Store,
-    /// The served zones.
-    pub zones: Arc<Zones>,
-    /// Set once the DNS listeners are bound.
-    pub dns_listening: AtomicBool,
-    /// Set once the zones are loaded from the store.
-    pub zones_loaded: AtomicBool,
-}
-
-/// Shared state of the HTTP handlers.
+/// Shared state of the HTTP handlers: the services, and nothing else (handlers never reach
+/// the store or the zones themselves).
 #[derive(Clone)]
 pub struct AppState {
-    /// Readiness inputs (and the store).
-    pub readiness: Arc<Readiness>,
-    /// The requests service.
-    pub requests: Arc<crate::service::requests::Requests>,
+    /// Tokens and the roles in effect.
+    pub people: Arc<People>,
+    /// Subdomain requests.
+    pub requests: Arc<Requests>,
     /// Suspensions.
-    pub subdomains: Arc<crate::service::subdomains::Subdomains>,
-    /// The office calendar.
-    pub calendar: Arc<crate::domain::calendar::Calendar>,
-    /// Prometheus metrics.
-    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
-    /// The secondaries and their state.
-    pub secondaries: Arc<crate::dns::secondaries::Secondaries>,
-    /// The key that signs the audit trail's checkpoints, if configured.
-    pub signer: Option<Arc<crate::audit::checkpoint::Signer>>,
+    pub subdomains: Arc<Subdomains>,
+    /// Zones and the register.
+    pub zones: Arc<Zones>,
     /// Certificates.
-    pub certificates: Arc<crate::service::certificates::Certificates>,
+    pub certificates: Arc<Certificates>,
+    /// The audit trail.
+    pub audit: Arc<Audit>,
+    /// The monthly service report.
+    pub reports: Arc<Reports>,
+    /// Health, readiness and the metrics.
+    pub health: Arc<Health>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.
@@ -80,40 +74,80 @@ async fn not_found() -> problem::Problem {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health", responses((status = 200, description = "alive", body = serde_json::Value)))]
-pub(crate) async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Alive {
+    /// Always `ok`.
+    pub status: String,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health", responses((status = 200, description = "alive", body = Alive)))]
+pub(crate) async fn healthz() -> Json<Alive> {
+    Json(Alive {
+        status: "ok".into(),
+    })
+}
+
+/// The checks of readiness.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReadyChecks {
+    /// The store answers.
+    pub store: bool,
+    /// DNS is listening.
+    pub dns_listening: bool,
+    /// The zones are loaded.
+    pub zones_loaded: bool,
+}
+
+/// A zone served.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServedZone {
+    /// Its apex, absolute.
+    pub zone: String,
+    /// Its serial.
+    pub serial: u32,
+    /// Its records.
+    pub records: usize,
+}
+
+/// Readiness: the checks and the zones served.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    /// Whether every check passed.
+    pub ready: bool,
+    /// The checks.
+    pub checks: ReadyChecks,
+    /// The zones served.
+    pub zones: Vec<ServedZone>,
 }
 
 /// The store answers, DNS is listening and the zones are loaded.
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health",
-    responses((status = 200, description = "ready, with the zones served", body = serde_json::Value),
-        (status = 503, description = "not ready: which check failed", body = serde_json::Value)))]
+    responses((status = 200, description = "ready, with the zones served", body = Ready),
+        (status = 503, description = "not ready: which check failed", body = Ready)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    let r = &state.readiness;
-    let store_ok = r.store.ping().await.is_ok();
-    let dns = r.dns_listening.load(Ordering::Acquire);
-    let zones_loaded = r.zones_loaded.load(Ordering::Acquire);
-    let ready = store_ok && dns && zones_loaded;
-    let zones: Vec<serde_json::Value> = r
-        .zones
-        .origins()
-        .iter()
-        .filter_map(|o| r.zones.get(o))
-        .map(|h| {
-            let v = h.view();
-            json!({"zone": v.origin().to_string(), "serial": v.serial(), "records": v.record_count()})
-        })
-        .collect();
-    let body = Json(json!({
-        "ready": ready,
-        "checks": {"store": store_ok, "dns_listening": dns, "zones_loaded": zones_loaded},
-        "zones": zones,
-    }));
-    let status = if ready {
+    let r = state.health.readiness().await;
+    let body = Ready {
+        ready: r.ready,
+        checks: ReadyChecks {
+            store: r.store,
+            dns_listening: r.dns_listening,
+            zones_loaded: r.zones_loaded,
+        },
+        zones: r
+            .zones
+            .into_iter()
+            .map(|(zone, serial, records)| ServedZone {
+                zone,
+                serial,
+                records,
+            })
+            .collect(),
+    };
+    let status = if r.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, body).into_response()
+    (status, Json(body)).into_response()
 }

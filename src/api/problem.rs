@@ -218,6 +218,9 @@ impl From<ServiceError> for Problem {
             },
             ServiceError::Validation(errors) => Self::validation(errors),
             ServiceError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
+            ServiceError::InvalidQuery(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_query", detail)
+            }
             ServiceError::TooLarge(_) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", detail)
             }

@@ -1,16 +1,19 @@
 //! The monthly service report over HTTP: JSON, or CSV with `Accept: text/csv`.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
-use crate::service::reports;
+use crate::domain::report::Timing;
+use crate::service::reports::{self, MonthlyReport};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/reports/service", get(service))
@@ -22,9 +25,116 @@ pub(crate) struct ReportQuery {
     month: String,
 }
 
+/// Working-time figures of a step or of the whole service.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TimingBody {
+    /// Decisions (a step) or requests (the whole service).
+    pub count: usize,
+    /// Median working minutes.
+    pub median_minutes: Option<i64>,
+    /// 90th percentile of working minutes (nearest rank).
+    pub p90_minutes: Option<i64>,
+    /// Share within the time standard, 0..1.
+    pub within_standard: Option<f64>,
+}
+
+impl From<Timing> for TimingBody {
+    fn from(t: Timing) -> Self {
+        Self {
+            count: t.count,
+            median_minutes: t.median_minutes,
+            p90_minutes: t.p90_minutes,
+            within_standard: t.within_standard,
+        }
+    }
+}
+
+/// One step's line of the report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StepLineBody {
+    /// The step's id.
+    pub step: String,
+    /// Its title.
+    pub title: String,
+    /// Its time standard, e.g. `1 working day`.
+    pub standard: String,
+    /// Its figures.
+    #[serde(flatten)]
+    pub timing: TimingBody,
+}
+
+/// The audit trail's head at the month's end.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditHeadBody {
+    /// Sequence number.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+    /// Ed25519 signature over the checkpoint text (docs/audit.md), hex.
+    pub signature: Option<String>,
+    /// The public key, hex.
+    pub public_key: Option<String>,
+}
+
+/// The monthly service report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReportBody {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Requests finished in the month, by final state.
+    pub finished: BTreeMap<String, usize>,
+    /// Per step, in workflow order.
+    pub steps: Vec<StepLineBody>,
+    /// Completed requests, submission to completion.
+    pub total: TimingBody,
+    /// Returns by reason code.
+    pub returns: BTreeMap<String, usize>,
+    /// Rejections by reason code.
+    pub rejections: BTreeMap<String, usize>,
+    /// The calendar's time zone, in which the month is counted.
+    pub time_zone: String,
+    /// The workflow.
+    pub workflow: String,
+    /// The last audit event before the month's end.
+    pub audit_head: Option<AuditHeadBody>,
+}
+
+impl From<MonthlyReport> for ReportBody {
+    fn from(m: MonthlyReport) -> Self {
+        let r = m.report;
+        Self {
+            month: r.month,
+            finished: r.finished,
+            steps: r
+                .steps
+                .into_iter()
+                .map(|s| StepLineBody {
+                    step: s.step,
+                    title: s.title,
+                    standard: s.standard,
+                    timing: s.timing.into(),
+                })
+                .collect(),
+            total: r.total.into(),
+            returns: r.returns,
+            rejections: r.rejections,
+            time_zone: m.time_zone,
+            workflow: m.workflow,
+            audit_head: m.audit_head.map(|h| AuditHeadBody {
+                seq: h.seq,
+                hash: h.hash,
+                signature: h.signature,
+                public_key: h.public_key,
+            }),
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/reports/service", operation_id = "service_report", tag = "reports",
     params(("month" = String, Query, description = "YYYY-MM, in the calendar's time zone")),
-    responses((status = 200, description = "Per step and in total: count, median and p90 working minutes, share within standard; returns and rejections by reason; the audit head at the month's end. CSV with `Accept: text/csv`.", body = serde_json::Value),
+    responses((status = 200, description = "Per step and in total: count, median and p90 working minutes, share within standard; returns and rejections by reason; the audit head at the month's end. CSV with `Accept: text/csv`.",
+            content((ReportBody = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "`bad_request`: no month", body = ProblemDetails),
         (status = 403, description = "office roles and auditors only", body = ProblemDetails),
         (status = 422, description = "`validation_failed`: month is not YYYY-MM", body = ProblemDetails)),
     security(("bearer" = [])))]
@@ -34,21 +144,7 @@ pub(crate) async fn service(
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, Problem> {
-    if !crate::domain::access::may_read_reports(&user) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the service report is for the office and auditors",
-        ));
-    }
-    let report = reports::monthly(
-        &state.readiness.store,
-        state.requests.workflow(),
-        &state.calendar,
-        &q.month,
-        state.signer.as_deref(),
-    )
-    .await?;
+    let report = state.reports.monthly(&user, &q.month).await?;
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -60,5 +156,5 @@ pub(crate) async fn service(
         )
             .into_response());
     }
-    Ok(Json(report).into_response())
+    Ok(Json(ReportBody::from(report)).into_response())
 }

@@ -5,19 +5,21 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::DateTime;
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::AuthUser;
 use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
-use crate::domain::access;
+use crate::domain::access::Actor;
 use crate::domain::attachment;
 use crate::domain::request::{self, Command};
-use crate::service::requests::{Changes, NewRequest, ServiceError, Upload};
-use crate::store::StoredRequest;
+use crate::service::ServiceError;
+use crate::service::requests::{
+    Changes, Contact, ListQuery, NewRequest, RecordInput, RequestView, Upload,
+};
 
 /// The routes of this resource.
 pub fn routes() -> axum::Router<AppState> {
@@ -43,80 +45,200 @@ fn parse_id(raw: &str) -> Result<i64, Problem> {
     })
 }
 
-/// The request as the API shows it.
-async fn view(state: &AppState, stored: &StoredRequest) -> Result<Value, Problem> {
-    let store = &state.readiness.store;
-    let wf = state.requests.workflow();
-    let history = store
-        .request_history(stored.id)
-        .await
-        .map_err(ServiceError::from)?;
-    let attachments = store
-        .attachments(stored.id)
-        .await
-        .map_err(ServiceError::from)?;
-    let agency = store
-        .agency_by_id(stored.state.agency_id)
-        .await
-        .map_err(ServiceError::from)?
-        .map(|a| a.code);
-    let step = stored.state.step.and_then(|i| wf.steps.get(i));
-    let certificate = if stored.data.certificate {
-        store
-            .certificate(&stored.data.fqdn())
-            .await
-            .map_err(ServiceError::from)?
-            .filter(|c| c.request_id == Some(stored.id) || c.request_id.is_none())
-    } else {
-        None
-    };
-    let certificate_status = match (&certificate, stored.data.certificate) {
-        (Some(c), _) => c.status.as_str(),
-        (None, true) if !state.certificates.configured() => "not_configured",
-        (None, true) => "not_started",
-        (None, false) => "not_requested",
-    };
-    let due = request::due_at(&stored.state, wf, &state.calendar);
-    let overdue = request::is_overdue(&stored.state, wf, &state.calendar, Utc::now());
-    Ok(json!({
-        "id": stored.id,
-        "kind": match stored.data.kind {
-            request::Kind::Create => "create",
-            request::Kind::Change => "change",
-            request::Kind::Delete => "delete",
-        },
-        "zone": stored.data.zone,
-        "name": stored.data.name,
-        "records": stored.data.records,
-        "agency": agency,
-        "status": stored.state.status.as_str(),
-        "step": step.map(|s| s.id.clone()),
-        "step_title": step.map(|s| s.title.clone()),
-        "step_role": step.map(|s| s.role.to_string()),
-        "due_at": due,
-        "overdue": overdue,
-        "certificate": stored.data.certificate,
-        "certificate_status": certificate_status,
-        "certificate_error": certificate.as_ref().and_then(|c| c.last_error.clone()),
-        "contact": stored.data.contact,
-        "purpose": stored.data.purpose,
-        "recommendation_ref": stored.data.recommendation_ref,
-        "letter_attached": stored.state.letter_attached,
-        "attachments": attachments.iter().map(|a| json!({
-            "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
-            "uploaded_at": a.uploaded_at,
-        })).collect::<Vec<_>>(),
-        "history": history.iter().map(|h| json!({
-            "seq": h.seq, "at": h.entry.at, "actor": h.actor_name, "action": h.entry.action,
-            "step": h.entry.step, "note": h.entry.note, "reason": h.entry.reason,
-        })).collect::<Vec<_>>(),
-        "created_at": stored.created_at,
-        "updated_at": stored.updated_at,
-    }))
+/// A requested record, as shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecordBody {
+    /// `A`, `AAAA`, `CNAME`, `TXT` or `MX`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// The value.
+    pub value: String,
+    /// TTL in seconds.
+    pub ttl: u32,
+}
+
+/// A file attached to a request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AttachmentBody {
+    /// `letter`, `recommendation` or `response_letter`.
+    pub kind: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// `application/pdf`, `image/png` or `image/jpeg`.
+    pub media_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// When (RFC 3339).
+    pub uploaded_at: String,
+}
+
+/// One entry of a request's history.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryBody {
+    /// 1, 2, 3, …
+    pub seq: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The user who acted; null for ranah itself.
+    pub actor: Option<String>,
+    /// `submitted`, `approved`, `returned`, `rejected`, `resubmitted`, `withdrawn`,
+    /// `response_due`.
+    pub action: String,
+    /// The step acted on.
+    pub step: Option<String>,
+    /// The note.
+    pub note: Option<String>,
+    /// The reason code (return, reject).
+    pub reason: Option<String>,
+}
+
+/// A subdomain request with its history, due time and certificate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequestBody {
+    /// The request's number.
+    pub id: i64,
+    /// `create`, `change` or `delete`.
+    pub kind: String,
+    /// The zone, without the trailing dot.
+    pub zone: String,
+    /// The label under the zone.
+    pub name: String,
+    /// The requested records.
+    pub records: Vec<RecordBody>,
+    /// The requesting agency's code.
+    pub agency: Option<String>,
+    /// `in_review`, `returned`, `completed`, `rejected` or `withdrawn`.
+    pub status: String,
+    /// The current step's id (null when finished).
+    pub step: Option<String>,
+    /// The current step's title, in Bahasa Indonesia.
+    pub step_title: Option<String>,
+    /// The role that acts at the current step.
+    pub step_role: Option<String>,
+    /// When the current step is due (null unless in review).
+    pub due_at: Option<DateTime<Utc>>,
+    /// Whether the current step is past its due time.
+    pub overdue: bool,
+    /// Whether a certificate was asked for.
+    pub certificate: bool,
+    /// `not_requested`, `not_configured`, `not_started`, `pending`, `issued`, `failed`,
+    /// `revoking` or `revoked`.
+    pub certificate_status: String,
+    /// Why the last certificate attempt failed, if it did.
+    pub certificate_error: Option<String>,
+    /// The contact person.
+    pub contact: Contact,
+    /// What the subdomain is for.
+    pub purpose: String,
+    /// The recommendation's reference.
+    pub recommendation_ref: Option<String>,
+    /// Whether the signed request letter is attached.
+    pub letter_attached: bool,
+    /// The attached files.
+    pub attachments: Vec<AttachmentBody>,
+    /// What happened, oldest first.
+    pub history: Vec<HistoryBody>,
+    /// Submitted (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+impl RequestBody {
+    fn of(v: RequestView) -> Result<Self, Problem> {
+        let r = v.request;
+        let corrupt = |what: &str, e: serde_json::Error| {
+            Problem::from(ServiceError::internal(
+                format!("stored {what} of request {}", r.id),
+                e,
+            ))
+        };
+        let records: Vec<RecordInput> =
+            serde_json::from_value(r.data.records.clone()).map_err(|e| corrupt("records", e))?;
+        let contact: Contact =
+            serde_json::from_value(r.data.contact.clone()).map_err(|e| corrupt("contact", e))?;
+        Ok(Self {
+            id: r.id,
+            kind: match r.data.kind {
+                request::Kind::Create => "create",
+                request::Kind::Change => "change",
+                request::Kind::Delete => "delete",
+            }
+            .into(),
+            zone: r.data.zone,
+            name: r.data.name,
+            records: records
+                .into_iter()
+                .map(|x| RecordBody {
+                    rtype: x.rtype,
+                    value: x.value,
+                    ttl: x.ttl,
+                })
+                .collect(),
+            agency: r.agency,
+            status: r.state.status.as_str().into(),
+            step: v.step.as_ref().map(|s| s.id.clone()),
+            step_title: v.step.as_ref().map(|s| s.title.clone()),
+            step_role: v.step.as_ref().map(|s| s.role.to_string()),
+            due_at: v.due_at,
+            overdue: v.overdue,
+            certificate: r.data.certificate,
+            certificate_status: v.certificate_status.into(),
+            certificate_error: v.certificate.and_then(|c| c.last_error),
+            contact,
+            purpose: r.data.purpose,
+            recommendation_ref: r.data.recommendation_ref,
+            letter_attached: r.state.letter_attached,
+            attachments: v
+                .attachments
+                .into_iter()
+                .map(|a| AttachmentBody {
+                    kind: a.kind,
+                    sha256: a.sha256,
+                    media_type: a.media_type,
+                    size: a.size,
+                    uploaded_at: a.uploaded_at,
+                })
+                .collect(),
+            history: v
+                .history
+                .into_iter()
+                .map(|h| HistoryBody {
+                    seq: h.seq,
+                    at: h.entry.at,
+                    actor: h.actor_name,
+                    action: h.entry.action,
+                    step: h.entry.step,
+                    note: h.entry.note,
+                    reason: h.entry.reason,
+                })
+                .collect(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// One page of requests.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequestPage {
+    /// The requests on this page, newest first.
+    pub items: Vec<RequestBody>,
+    /// The page, from 1.
+    pub page: u32,
+    /// Requests per page.
+    pub per_page: u32,
+    /// Requests on all pages.
+    pub total: u64,
+}
+
+/// The request `id` as the caller sees it, as a response body.
+async fn shown(state: &AppState, user: &Actor, id: i64) -> Result<RequestBody, Problem> {
+    RequestBody::of(state.requests.view(user, id, Utc::now()).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/requests", operation_id = "submit_request", tag = "requests", request_body = NewRequest,
-    responses((status = 201, description = "The request, at its first step", body = serde_json::Value),
+    responses((status = 201, description = "The request, at its first step", body = RequestBody),
         (status = 409, description = "`name_taken`", body = ProblemDetails),
         (status = 422, description = "`validation_failed` with field `errors`", body = ProblemDetails)),
     security(("bearer" = [])))]
@@ -126,8 +248,7 @@ pub(crate) async fn submit(
     JsonBody(input): JsonBody<NewRequest>,
 ) -> Result<Response, Problem> {
     let id = state.requests.submit(&user, input, Utc::now()).await?;
-    let stored = state.requests.get(&user, id).await?;
-    let body = view(&state, &stored).await?;
+    let body = shown(&state, &user, id).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/requests/{id}"))],
@@ -136,100 +257,45 @@ pub(crate) async fn submit(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListQuery {
-    status: Option<String>,
-    step: Option<String>,
-    agency: Option<String>,
-    overdue: Option<bool>,
-    page: Option<usize>,
-    per_page: Option<usize>,
-}
-
 #[utoipa::path(get, path = "/api/v1/requests", operation_id = "list_requests", tag = "requests",
     params(("status" = Option<String>, Query, description = "in_review, returned, completed, rejected, withdrawn"),
         ("step" = Option<String>, Query, description = "a step id of the workflow"),
-        ("agency" = Option<String>, Query, description = "an agency code (office roles)"),
-        ("overdue" = Option<bool>, Query), ("page" = Option<usize>, Query), ("per_page" = Option<usize>, Query)),
-    responses((status = 200, description = "`items`, `page`, `per_page`, `total`", body = serde_json::Value)),
+        ("agency" = Option<String>, Query, description = "an agency code (office roles and auditors)"),
+        ("overdue" = Option<bool>, Query, description = "only requests past (true) or within (false) their step's due time"),
+        ("page" = Option<u32>, Query, description = "from 1"),
+        ("per_page" = Option<u32>, Query, description = "default 50, at most 200")),
+    responses((status = 200, description = "One page of the requests the caller may see, newest first", body = RequestPage),
+        (status = 422, description = "`validation_failed`: an unknown status or step", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, Problem> {
-    let store = &state.readiness.store;
-    let wf = state.requests.workflow();
-    let agency_filter = match (access::request_scope(&user), &q.agency) {
-        (access::Scope::Nothing, _) => {
-            return Ok(Json(
-                json!({"items": [], "page": 1, "per_page": 0, "total": 0}),
-            ));
-        }
-        (access::Scope::Agency(own), _) => Some(own),
-        (access::Scope::All, Some(code)) => {
-            match store.agency(code).await.map_err(ServiceError::from)? {
-                Some(a) => Some(a.id),
-                None => {
-                    return Ok(Json(
-                        json!({"items": [], "page": 1, "per_page": 0, "total": 0}),
-                    ));
-                }
-            }
-        }
-        (access::Scope::All, None) => None,
-    };
-    let step_index = match &q.step {
-        Some(id) => match wf.step(id) {
-            Some((i, _)) => Some(i),
-            None => {
-                return Err(Problem::validation(vec![
-                    crate::domain::policy::FieldError {
-                        field: "step".into(),
-                        code: "unknown_step",
-                        message: format!("no step `{id}` in workflow {}", wf.name),
-                    },
-                ]));
-            }
-        },
-        None => None,
-    };
-    let now = Utc::now();
-    let all = store
-        .list_requests(q.status.as_deref(), agency_filter)
-        .await
-        .map_err(ServiceError::from)?;
-    let matching: Vec<&StoredRequest> = all
-        .iter()
-        .filter(|r| step_index.is_none() || r.state.step == step_index)
-        .filter(|r| {
-            q.overdue
-                .is_none_or(|o| request::is_overdue(&r.state, wf, &state.calendar, now) == o)
-        })
-        .collect();
-    let per_page = q.per_page.unwrap_or(50).clamp(1, 200);
-    let page = q.page.unwrap_or(1).max(1);
-    let mut items = Vec::new();
-    for r in matching.iter().skip((page - 1) * per_page).take(per_page) {
-        items.push(view(&state, r).await?);
-    }
-    Ok(Json(
-        json!({"items": items, "page": page, "per_page": per_page, "total": matching.len()}),
-    ))
+) -> Result<Json<RequestPage>, Problem> {
+    let page = state.requests.list(&user, &q, Utc::now()).await?;
+    Ok(Json(RequestPage {
+        items: page
+            .items
+            .into_iter()
+            .map(RequestBody::of)
+            .collect::<Result<_, _>>()?,
+        page: page.page,
+        per_page: page.per_page,
+        total: page.total,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/requests/{id}", operation_id = "get_request", tag = "requests",
     params(("id" = i64, Path)),
-    responses((status = 200, description = "The request with its history, due time and overdue flag", body = serde_json::Value),
+    responses((status = 200, description = "The request with its history, due time and overdue flag", body = RequestBody),
         (status = 404, description = "No such request, or another agency's", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn read(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    let stored = state.requests.get(&user, parse_id(&id)?).await?;
-    Ok(Json(view(&state, &stored).await?))
+) -> Result<Json<RequestBody>, Problem> {
+    Ok(Json(shown(&state, &user, parse_id(&id)?).await?))
 }
 
 /// The body of approve, return and reject.
@@ -245,7 +311,7 @@ pub(crate) struct ActionBody {
 #[utoipa::path(post, path = "/api/v1/requests/{id}/{action}", operation_id = "act_on_request", tag = "requests",
     params(("id" = i64, Path), ("action" = String, Path, description = "approve, return, reject or withdraw")),
     request_body(content = ActionBody, description = "approve: optional `note`; return and reject: `note` and `reason`; withdraw: none"),
-    responses((status = 200, description = "The request after the action", body = serde_json::Value),
+    responses((status = 200, description = "The request after the action", body = RequestBody),
         (status = 403, description = "`not_your_step`, `own_request`, `forbidden`", body = ProblemDetails),
         (status = 409, description = "`invalid_state`, `letter_required`, `conflict`, `name_taken`", body = ProblemDetails),
         (status = 422, description = "`validation_failed`", body = ProblemDetails)),
@@ -255,7 +321,7 @@ pub(crate) async fn act(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
     JsonBody(b): JsonBody<ActionBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RequestBody>, Problem> {
     let id = parse_id(&id)?;
     let command = match action.as_str() {
         "approve" => Command::Approve { note: b.note },
@@ -278,14 +344,13 @@ pub(crate) async fn act(
         }
     };
     state.requests.act(&user, id, command, Utc::now()).await?;
-    let stored = state.requests.get(&user, id).await?;
-    Ok(Json(view(&state, &stored).await?))
+    Ok(Json(shown(&state, &user, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/resubmit", operation_id = "resubmit_request", tag = "requests",
     params(("id" = i64, Path)),
     request_body(content = Changes, description = "optional changed `records`, `contact`, `purpose`, `recommendation_ref`; an empty body resubmits unchanged"),
-    responses((status = 200, description = "The request, back at the step that returned it", body = serde_json::Value),
+    responses((status = 200, description = "The request, back at the step that returned it", body = RequestBody),
         (status = 403, description = "`forbidden`: not the requesting agency", body = ProblemDetails),
         (status = 409, description = "`invalid_state`: not returned", body = ProblemDetails),
         (status = 422, description = "`validation_failed`", body = ProblemDetails)),
@@ -295,20 +360,19 @@ pub(crate) async fn resubmit(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(changes): JsonBody<Changes>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RequestBody>, Problem> {
     let id = parse_id(&id)?;
     state
         .requests
         .resubmit(&user, id, changes, Utc::now())
         .await?;
-    let stored = state.requests.get(&user, id).await?;
-    Ok(Json(view(&state, &stored).await?))
+    Ok(Json(shown(&state, &user, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/attachments", operation_id = "attach_files", tag = "requests",
     params(("id" = i64, Path)),
     request_body(content_type = "multipart/form-data", description = "fields `letter` and/or `recommendation`: PDF, PNG or JPEG, at most 10 MiB"),
-    responses((status = 200, description = "The request with its attachments", body = serde_json::Value),
+    responses((status = 200, description = "The request with its attachments", body = RequestBody),
         (status = 413, description = "`too_large`", body = ProblemDetails),
         (status = 415, description = "`unsupported_media_type`", body = ProblemDetails)),
     security(("bearer" = [])))]
@@ -317,7 +381,7 @@ pub(crate) async fn attach(
     State(state): State<AppState>,
     Path(id): Path<String>,
     mut multipart: Multipart,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<RequestBody>, Problem> {
     let id = parse_id(&id)?;
     let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_upload", m);
     let mut uploads = Vec::new();
@@ -357,8 +421,7 @@ pub(crate) async fn attach(
         .requests
         .attach(&user, id, uploads, Utc::now())
         .await?;
-    let stored = state.requests.get(&user, id).await?;
-    Ok(Json(view(&state, &stored).await?))
+    Ok(Json(shown(&state, &user, id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/requests/{id}/attachments/{kind}", operation_id = "download_attachment", tag = "requests",

@@ -1,21 +1,21 @@
-//! `/api/v1/zones` (zone state and records) and `/api/v1/subdomains` (the register).
-
-use std::collections::BTreeMap;
+//! `/api/v1/zones` (zone state, records, export) and `/api/v1/subdomains` (the register,
+//! suspensions).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use hickory_proto::rr::{LowerName, Name, RecordType};
-use serde_json::{Value, json};
+use axum::routing::{get, post};
+use serde::Serialize;
 
 use super::AppState;
 use super::auth::AuthUser;
 use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
-use crate::domain::access::{self, Actor};
-use crate::service::requests::ServiceError;
+use super::requests::RecordBody;
+use crate::service::requests::Contact;
+use crate::service::zones::{RecordEntry, RegisterEntry, ZoneState};
+use crate::store::Suspension;
 
 /// The routes of these resources.
 pub fn routes() -> axum::Router<AppState> {
@@ -25,253 +25,337 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/zones/{zone}/records", get(records))
         .route("/api/v1/zones/{zone}/export", get(export))
         .route("/api/v1/subdomains", get(subdomains))
-        .route(
-            "/api/v1/subdomains/{name}/suspend",
-            axum::routing::post(suspend),
-        )
-        .route(
-            "/api/v1/subdomains/{name}/unsuspend",
-            axum::routing::post(unsuspend),
-        )
+        .route("/api/v1/subdomains/{name}/suspend", post(suspend))
+        .route("/api/v1/subdomains/{name}/unsuspend", post(unsuspend))
 }
 
-fn origin(raw: &str) -> Result<Name, Problem> {
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "not_found", format!("no zone {raw}"));
-    let mut n = Name::from_ascii(raw).map_err(|_| not_found())?;
-    n.set_fqdn(true);
-    Ok(n.to_lowercase())
+/// The zone's last change.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LastChangeBody {
+    /// The serial it produced.
+    pub serial: u32,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why.
+    pub reason: String,
+    /// The request that caused it.
+    pub request: Option<i64>,
 }
 
-/// The served zone with this apex, or a 404 problem.
-fn served(
-    state: &AppState,
-    origin: &Name,
-) -> Result<std::sync::Arc<crate::dns::ZoneHandle>, Problem> {
-    state
-        .requests
-        .publisher()
-        .zones()
-        .get(&LowerName::new(origin))
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no zone {origin}"),
-            )
-        })
+/// A secondary of the zone as last seen.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SecondaryBody {
+    /// Where NOTIFY goes.
+    pub secondary: String,
+    /// The serial its SOA answered at the last poll.
+    pub served_serial: Option<u32>,
+    /// Whether that is the zone's current serial.
+    pub in_sync: bool,
+    /// Changes it does not have yet (null: unknown).
+    pub lag_changes: Option<u64>,
+    /// Seconds since the first change it does not have.
+    pub lag_seconds: Option<i64>,
+    /// When it was last polled.
+    pub polled_at: Option<String>,
+    /// Why the last poll failed.
+    pub poll_error: Option<String>,
+    /// When the last NOTIFY was sent.
+    pub last_notify_at: Option<String>,
+    /// The serial announced.
+    pub last_notify_serial: Option<u32>,
+    /// `acknowledged`, or what went wrong.
+    pub last_notify_result: Option<String>,
+    /// When it last pulled a transfer.
+    pub last_transfer_at: Option<String>,
+    /// `axfr`, `ixfr` or `up_to_date`.
+    pub last_transfer_kind: Option<String>,
+    /// The serial transferred.
+    pub last_transfer_serial: Option<u32>,
 }
 
-async fn zone_json(state: &AppState, origin: &Name) -> Result<Value, Problem> {
-    let handle = served(state, origin)?;
-    let view = handle.view();
-    let last = state
-        .readiness
-        .store
-        .last_change(&origin.to_ascii())
-        .await
-        .map_err(ServiceError::from)?;
-    let secondaries =
-        crate::dns::secondaries::reports(&state.readiness.store, &origin.to_ascii(), view.serial())
-            .await
-            .map_err(ServiceError::from)?;
-    Ok(json!({
-        "zone": origin.to_ascii().trim_end_matches('.'),
-        "serial": view.serial(),
-        "records": view.record_count(),
-        "names": view.name_count(),
-        "last_change": last.map(|c| json!({
-            "serial": c.serial, "at": c.at, "reason": c.reason, "request": c.request_id,
-        })),
-        "secondaries": secondaries,
-    }))
+/// A zone's state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneBody {
+    /// The apex, without the trailing dot.
+    pub zone: String,
+    /// The SOA serial served now.
+    pub serial: u32,
+    /// Records served.
+    pub records: usize,
+    /// Names served.
+    pub names: usize,
+    /// The last change.
+    pub last_change: Option<LastChangeBody>,
+    /// The secondaries.
+    pub secondaries: Vec<SecondaryBody>,
+}
+
+impl From<ZoneState> for ZoneBody {
+    fn from(z: ZoneState) -> Self {
+        Self {
+            zone: z.zone,
+            serial: z.serial,
+            records: z.records,
+            names: z.names,
+            last_change: z.last_change.map(|c| LastChangeBody {
+                serial: c.serial,
+                at: c.at,
+                reason: c.reason,
+                request: c.request_id,
+            }),
+            secondaries: z
+                .secondaries
+                .into_iter()
+                .map(|s| SecondaryBody {
+                    secondary: s.state.secondary,
+                    served_serial: s.state.served_serial,
+                    in_sync: s.in_sync,
+                    lag_changes: s.lag_changes,
+                    lag_seconds: s.lag_seconds,
+                    polled_at: s.state.polled_at,
+                    poll_error: s.state.poll_error,
+                    last_notify_at: s.state.last_notify_at,
+                    last_notify_serial: s.state.last_notify_serial,
+                    last_notify_result: s.state.last_notify_result,
+                    last_transfer_at: s.state.last_transfer_at,
+                    last_transfer_kind: s.state.last_transfer_kind,
+                    last_transfer_serial: s.state.last_transfer_serial,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Every zone.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneList {
+    /// The zones.
+    pub items: Vec<ZoneBody>,
+}
+
+/// A record with its provenance.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneRecordBody {
+    /// Owner name, absolute.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// TTL.
+    pub ttl: u32,
+    /// Data in master-file form.
+    pub value: String,
+    /// Owning agency's code.
+    pub agency: Option<String>,
+    /// The request that created it.
+    pub request: Option<i64>,
+}
+
+impl From<RecordEntry> for ZoneRecordBody {
+    fn from(r: RecordEntry) -> Self {
+        Self {
+            name: r.name,
+            rtype: r.rtype,
+            ttl: r.ttl,
+            value: r.value,
+            agency: r.agency,
+            request: r.request,
+        }
+    }
+}
+
+/// A zone's records.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ZoneRecordList {
+    /// The records, by owner name.
+    pub items: Vec<ZoneRecordBody>,
+}
+
+/// A certificate as the register shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RegisterCertificate {
+    /// Its state.
+    pub status: String,
+    /// The current chain's serial.
+    pub serial: Option<String>,
+    /// Its expiry.
+    pub not_after: Option<String>,
+}
+
+/// A suspension as the register shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RegisterSuspension {
+    /// Why.
+    pub reason: String,
+    /// Since when.
+    pub since: String,
+}
+
+/// One name of the register (daftar subdomain).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RegisterBody {
+    /// The name, without the trailing dot.
+    pub name: String,
+    /// Its zone.
+    pub zone: String,
+    /// The owning agency's code.
+    pub agency: Option<String>,
+    /// Its records.
+    pub records: Vec<RecordBody>,
+    /// The request that last made or changed it.
+    pub request: Option<i64>,
+    /// What it is for.
+    pub purpose: Option<String>,
+    /// The contact person: only for the owning agency and the office.
+    pub contact: Option<Contact>,
+    /// The name's certificate, or null when it has none.
+    pub certificate: Option<RegisterCertificate>,
+    /// Whether the request asked for a certificate.
+    pub certificate_requested: Option<bool>,
+    /// `active` or `suspended`.
+    pub state: String,
+    /// The suspension, while suspended.
+    pub suspension: Option<RegisterSuspension>,
+    /// When its first record was written.
+    pub created_at: Option<String>,
+}
+
+impl From<RegisterEntry> for RegisterBody {
+    fn from(e: RegisterEntry) -> Self {
+        let contact = e
+            .request
+            .as_ref()
+            .filter(|_| e.contact_visible)
+            .and_then(|r| serde_json::from_value(r.data.contact.clone()).ok());
+        Self {
+            name: e.name,
+            zone: e.zone,
+            agency: e.agency,
+            records: e
+                .records
+                .into_iter()
+                .map(|(rtype, ttl, value)| RecordBody { rtype, value, ttl })
+                .collect(),
+            request: e.request.as_ref().map(|r| r.id),
+            purpose: e.request.as_ref().map(|r| r.data.purpose.clone()),
+            contact,
+            certificate: e.certificate.map(|c| RegisterCertificate {
+                status: c.status.as_str().into(),
+                serial: c.serial,
+                not_after: c.not_after,
+            }),
+            certificate_requested: e.request.as_ref().map(|r| r.data.certificate),
+            state: if e.suspension.is_some() {
+                "suspended"
+            } else {
+                "active"
+            }
+            .into(),
+            suspension: e.suspension.map(|s| RegisterSuspension {
+                reason: s.reason,
+                since: s.suspended_at,
+            }),
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// The register.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RegisterList {
+    /// Every name below a zone's apex that has records.
+    pub items: Vec<RegisterBody>,
+}
+
+/// A suspension.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SuspensionBody {
+    /// The name, without the trailing dot.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub suspended_at: String,
+    /// When it was lifted.
+    pub lifted_at: Option<String>,
+}
+
+impl From<Suspension> for SuspensionBody {
+    fn from(s: Suspension) -> Self {
+        Self {
+            name: s.owner.trim_end_matches('.').to_owned(),
+            reason: s.reason,
+            suspended_at: s.suspended_at,
+            lifted_at: s.lifted_at,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/zones", operation_id = "list_zones", tag = "zones",
-    responses((status = 200, description = "Every zone: serial, records, names, last change", body = serde_json::Value)),
+    responses((status = 200, description = "Every zone: serial, records, names, last change, secondaries", body = ZoneList)),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     _user: AuthUser,
     State(state): State<AppState>,
-) -> Result<Json<Value>, Problem> {
-    let mut zones = Vec::new();
-    for o in state.requests.publisher().zones().origins() {
-        zones.push(zone_json(&state, &Name::from(o)).await?);
-    }
-    Ok(Json(json!({ "items": zones })))
+) -> Result<Json<ZoneList>, Problem> {
+    let items = state.zones.list().await?;
+    Ok(Json(ZoneList {
+        items: items.into_iter().map(ZoneBody::from).collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/zones/{zone}", operation_id = "get_zone", tag = "zones", params(("zone" = String, Path)),
-    responses((status = 200, description = "The zone's state", body = serde_json::Value),
+    responses((status = 200, description = "The zone's state", body = ZoneBody),
         (status = 404, description = "`not_found`", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn one(
     _user: AuthUser,
     State(state): State<AppState>,
     Path(zone): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    Ok(Json(zone_json(&state, &origin(&zone)?).await?))
+) -> Result<Json<ZoneBody>, Problem> {
+    Ok(Json(state.zones.get(&zone).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/zones/{zone}/records", operation_id = "list_records", tag = "zones", params(("zone" = String, Path)),
-    responses((status = 200, description = "The records with their owning agency and request", body = serde_json::Value),
+    responses((status = 200, description = "The records with their owning agency and request", body = ZoneRecordList),
         (status = 404, description = "`not_found`", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn records(
     _user: AuthUser,
     State(state): State<AppState>,
     Path(zone): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    let origin = origin(&zone)?;
-    served(&state, &origin)?;
-    let store = &state.readiness.store;
-    let rows = store
-        .record_rows(Some(&origin.to_ascii()))
-        .await
-        .map_err(ServiceError::from)?;
-    let codes = agency_codes(&state).await?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "name": r.owner, "type": RecordType::from(r.rtype).to_string(), "ttl": r.ttl,
-                "value": r.data, "agency": r.agency_id.and_then(|a| codes.get(&a).cloned()),
-                "request": r.request_id,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<ZoneRecordList>, Problem> {
+    let items = state.zones.records(&zone).await?;
+    Ok(Json(ZoneRecordList {
+        items: items.into_iter().map(ZoneRecordBody::from).collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/zones/{zone}/export", operation_id = "export_zone", tag = "zones", params(("zone" = String, Path)),
-    responses((status = 200, description = "The zone as an RFC 1035 master file", content_type = "text/dns"),
-        (status = 403, description = "admins only", body = ProblemDetails)),
+    responses((status = 200, description = "The zone as an RFC 1035 master file", content_type = "text/dns", body = String),
+        (status = 403, description = "admins only", body = ProblemDetails),
+        (status = 404, description = "`not_found`", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn export(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(zone): Path<String>,
 ) -> Result<Response, Problem> {
-    if !access::may_manage_zones(&user) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only an admin exports zones",
-        ));
-    }
-    let origin = origin(&zone)?;
-    let stored = state
-        .readiness
-        .store
-        .load_zone(&origin)
-        .await
-        .map_err(ServiceError::from)?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no zone {origin}"),
-            )
-        })?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
-        crate::zone::file::export(&stored.content),
-    )
-        .into_response())
+    let text = state.zones.export(&user, &zone).await?;
+    Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())
 }
 
-async fn agency_codes(state: &AppState) -> Result<BTreeMap<i64, String>, Problem> {
-    Ok(state
-        .readiness
-        .store
-        .agencies()
-        .await
-        .map_err(ServiceError::from)?
-        .into_iter()
-        .map(|a| (a.id, a.code))
-        .collect())
-}
-
-fn sees_contacts(user: &Actor, agency: Option<i64>) -> bool {
-    access::may_see_contacts(user, agency)
-}
-
-/// The register (daftar subdomain): every name below a zone's apex that has records, with its
-/// agency, records, the request that made it, purpose and dates.
 #[utoipa::path(get, path = "/api/v1/subdomains", operation_id = "list_subdomains", tag = "subdomains",
-    responses((status = 200, description = "The register (daftar subdomain)", body = serde_json::Value)),
+    responses((status = 200, description = "The register (daftar subdomain)", body = RegisterList)),
     security(("bearer" = [])))]
 pub(crate) async fn subdomains(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
-) -> Result<Json<Value>, Problem> {
-    let store = &state.readiness.store;
-    let rows = store.record_rows(None).await.map_err(ServiceError::from)?;
-    let codes = agency_codes(&state).await?;
-    // Every request once, rather than one query per name.
-    let requests: BTreeMap<i64, crate::store::StoredRequest> = store
-        .list_requests(None, None)
-        .await
-        .map_err(ServiceError::from)?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let certificates: BTreeMap<String, crate::store::CertificateRow> = store
-        .certificates()
-        .await
-        .map_err(ServiceError::from)?
-        .into_iter()
-        .map(|c| (c.name.clone(), c))
-        .collect();
-    let mut by_name: BTreeMap<(String, String), Vec<&crate::store::RecordRow>> = BTreeMap::new();
-    for r in &rows {
-        if r.owner != r.zone {
-            by_name
-                .entry((r.zone.clone(), r.owner.clone()))
-                .or_default()
-                .push(r);
-        }
-    }
-    let mut items = Vec::with_capacity(by_name.len());
-    for ((zone, owner), records) in by_name {
-        let agency = records.iter().find_map(|r| r.agency_id);
-        let suspended = records.iter().any(|r| r.suspension_id.is_some());
-        let suspension = if suspended {
-            store
-                .active_suspension(&zone, &owner)
-                .await
-                .map_err(ServiceError::from)?
-        } else {
-            None
-        };
-        let request_id = records.iter().filter_map(|r| r.request_id).max();
-        let request = request_id.and_then(|id| requests.get(&id));
-        let contact = request
-            .as_ref()
-            .filter(|_| sees_contacts(&user, agency))
-            .map(|r| r.data.contact.clone());
-        items.push(json!({
-            "name": owner.trim_end_matches('.'),
-            "zone": zone.trim_end_matches('.'),
-            "agency": agency.and_then(|a| codes.get(&a).cloned()),
-            "records": records.iter().map(|r| json!({
-                "type": RecordType::from(r.rtype).to_string(), "ttl": r.ttl, "value": r.data,
-            })).collect::<Vec<_>>(),
-            "request": request_id,
-            "purpose": request.as_ref().map(|r| r.data.purpose.clone()),
-            "contact": contact,
-            // The name's certificate (state and expiry), or null when it has none.
-            "certificate": certificates.get(owner.trim_end_matches('.')).map(|c| json!({
-                "status": c.status.as_str(), "serial": c.serial, "not_after": c.not_after,
-            })),
-            "certificate_requested": request.as_ref().map(|r| r.data.certificate),
-            "state": if suspended { "suspended" } else { "active" },
-            "suspension": suspension.map(|s| json!({
-                "reason": s.reason, "since": s.suspended_at,
-            })),
-            "created_at": records.iter().map(|r| r.created_at.clone()).min(),
-        }));
-    }
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<RegisterList>, Problem> {
+    let items = state.zones.register(&user).await?;
+    Ok(Json(RegisterList {
+        items: items.into_iter().map(RegisterBody::from).collect(),
+    }))
 }
 
 /// The body of a suspension.
@@ -282,17 +366,11 @@ pub(crate) struct SuspendBody {
     reason: Option<String>,
 }
 
-fn suspension_json(s: &crate::store::Suspension) -> Value {
-    json!({
-        "name": s.owner.trim_end_matches('.'), "reason": s.reason, "suspended_at": s.suspended_at,
-        "lifted_at": s.lifted_at,
-    })
-}
-
 #[utoipa::path(post, path = "/api/v1/subdomains/{name}/suspend", operation_id = "suspend_subdomain", tag = "subdomains", params(("name" = String, Path)),
     request_body = SuspendBody,
-    responses((status = 200, description = "Suspended: the records left the zone", body = serde_json::Value),
+    responses((status = 200, description = "Suspended: the records left the zone", body = SuspensionBody),
         (status = 403, description = "admins only", body = ProblemDetails),
+        (status = 404, description = "no such subdomain", body = ProblemDetails),
         (status = 409, description = "suspended already", body = ProblemDetails),
         (status = 422, description = "a reason is required", body = ProblemDetails)),
     security(("bearer" = [])))]
@@ -301,7 +379,7 @@ pub(crate) async fn suspend(
     State(state): State<AppState>,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<SuspendBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<SuspensionBody>, Problem> {
     let s = state
         .subdomains
         .suspend(
@@ -311,21 +389,23 @@ pub(crate) async fn suspend(
             chrono::Utc::now(),
         )
         .await?;
-    Ok(Json(suspension_json(&s)))
+    Ok(Json(s.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/subdomains/{name}/unsuspend", operation_id = "unsuspend_subdomain", tag = "subdomains", params(("name" = String, Path)),
-    responses((status = 200, description = "Lifted: the records are back", body = serde_json::Value),
+    responses((status = 200, description = "Lifted: the records are back", body = SuspensionBody),
+        (status = 403, description = "admins only", body = ProblemDetails),
+        (status = 404, description = "no such subdomain", body = ProblemDetails),
         (status = 409, description = "not suspended", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn unsuspend(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<SuspensionBody>, Problem> {
     let s = state
         .subdomains
         .lift(&user, &name, chrono::Utc::now())
         .await?;
-    Ok(Json(suspension_json(&s)))
+    Ok(Json(s.into()))
 }

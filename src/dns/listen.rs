@@ -33,6 +33,11 @@ pub struct DnsServer {
 }
 
 impl DnsServer {
+    /// The addresses served, UDP and TCP on each (the ports chosen, where port 0 was given).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.udp.iter().map(UdpWorkers::local_addr).collect()
+    }
+
     /// Stop accepting queries and wait for the workers.
     pub async fn shutdown(mut self) {
         if let Err(e) = self.tcp.shutdown_gracefully().await {
@@ -58,23 +63,40 @@ pub async fn start(
     let mut server = Server::new(handler.clone());
     let mut udp = Vec::new();
     for addr in listen {
-        udp.push(
-            udp::start(*addr, udp_workers, handler.clone()).map_err(|source| {
+        // Port 0 (tests, or an operator who lets the kernel choose): UDP takes a free port and
+        // TCP the same one; if another program holds that port for TCP, try another.
+        let attempts = if addr.port() == 0 { 20 } else { 1 };
+        let mut bound = None;
+        for attempt in 1..=attempts {
+            let workers = udp::start(*addr, udp_workers, handler.clone()).map_err(|source| {
                 DnsServerError::Bind {
                     proto: "udp",
                     addr: *addr,
                     source,
                 }
-            })?,
-        );
-        let tcp = TcpListener::bind(addr)
-            .await
-            .map_err(|source| DnsServerError::Bind {
-                proto: "tcp",
-                addr: *addr,
-                source,
             })?;
-        tracing::info!(%addr, udp_workers, "serving DNS over UDP and TCP");
+            let chosen = workers.local_addr();
+            match TcpListener::bind(chosen).await {
+                Ok(tcp) => {
+                    bound = Some((workers, tcp));
+                    break;
+                }
+                Err(source) if attempt == attempts => {
+                    workers.stop();
+                    return Err(DnsServerError::Bind {
+                        proto: "tcp",
+                        addr: chosen,
+                        source,
+                    });
+                }
+                Err(_) => workers.stop(),
+            }
+        }
+        let Some((workers, tcp)) = bound else {
+            continue;
+        };
+        tracing::info!(addr = %workers.local_addr(), udp_workers, "serving DNS over UDP and TCP");
+        udp.push(workers);
         server.register_listener(tcp, tcp_idle_timeout, TCP_RESPONSE_QUEUE);
     }
     Ok(DnsServer { tcp: server, udp })

@@ -48,9 +48,15 @@ const POLL: Duration = Duration::from_millis(200);
 pub struct UdpWorkers {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    addr: SocketAddr,
 }
 
 impl UdpWorkers {
+    /// The address the workers bound (the port the kernel chose, when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Signal the workers and wait for them to finish.
     pub fn stop(self) {
         self.stop.store(true, Ordering::Release);
@@ -60,11 +66,15 @@ impl UdpWorkers {
     }
 }
 
-/// Bind `workers` sockets to `addr` with `SO_REUSEPORT` and serve each on its own thread.
+/// Bind `workers` sockets to `addr` with `SO_REUSEPORT` and serve each on its own thread. With
+/// port 0, the first socket takes the port the kernel chooses and the others share it.
 pub fn start(addr: SocketAddr, workers: usize, handler: Handler) -> io::Result<UdpWorkers> {
     let stop = Arc::new(AtomicBool::new(false));
+    let first = bind_reuseport(addr)?;
+    let addr = first.local_addr()?;
     let mut sockets = Vec::with_capacity(workers);
-    for _ in 0..workers.max(1) {
+    sockets.push(first);
+    for _ in 1..workers.max(1) {
         sockets.push(bind_reuseport(addr)?);
     }
     let mut threads = Vec::with_capacity(sockets.len());
@@ -77,7 +87,11 @@ pub fn start(addr: SocketAddr, workers: usize, handler: Handler) -> io::Result<U
                 .spawn(move || serve(socket, handler, stop))?,
         );
     }
-    Ok(UdpWorkers { stop, threads })
+    Ok(UdpWorkers {
+        stop,
+        threads,
+        addr,
+    })
 }
 
 fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {

@@ -42,6 +42,19 @@ impl Status {
         matches!(self, Self::Completed | Self::Rejected | Self::Withdrawn)
     }
 
+    /// The status with this API name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::InReview,
+            Self::Returned,
+            Self::Completed,
+            Self::Rejected,
+            Self::Withdrawn,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
     /// The name used in the API.
     pub fn as_str(self) -> &'static str {
         match self {

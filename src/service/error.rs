@@ -22,6 +22,9 @@ pub enum ServiceError {
     /// No such thing, or not visible to the caller: what was looked for.
     #[error("no {0}")]
     NotFound(String),
+    /// A query parameter out of its range.
+    #[error("{0}")]
+    InvalidQuery(String),
     /// A file over the limit.
     #[error("{0}")]
     TooLarge(String),

@@ -2,10 +2,14 @@
 //! the command line call these; they never touch the store or the zones directly for the
 //! workflow.
 
+pub mod audit;
 pub mod certificates;
 mod error;
+pub mod health;
+pub mod people;
 pub mod reports;
 pub mod requests;
 pub mod subdomains;
+pub mod zones;
 
 pub use error::ServiceError;

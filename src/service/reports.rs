@@ -4,7 +4,10 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
-use super::requests::ServiceError;
+use std::sync::Arc;
+
+use super::ServiceError;
+use crate::domain::access::{self, Actor};
 use crate::domain::calendar::Calendar;
 use crate::domain::policy::FieldError;
 use crate::domain::report::{self, FinishedRequest, ReportEvent, ServiceReport};
@@ -36,6 +39,52 @@ pub struct AuditHead {
     pub signature: Option<String>,
     /// The public key, hex.
     pub public_key: Option<String>,
+}
+
+/// The monthly service report for the office and auditors.
+pub struct Reports {
+    store: Store,
+    workflow: Arc<Workflow>,
+    calendar: Arc<Calendar>,
+    signer: Option<Arc<crate::audit::checkpoint::Signer>>,
+}
+
+impl Reports {
+    /// The service over the store, the workflow, the calendar and the checkpoint key.
+    pub fn new(
+        store: Store,
+        workflow: Arc<Workflow>,
+        calendar: Arc<Calendar>,
+        signer: Option<Arc<crate::audit::checkpoint::Signer>>,
+    ) -> Self {
+        Self {
+            store,
+            workflow,
+            calendar,
+            signer,
+        }
+    }
+
+    /// The report of `month` (`YYYY-MM` in the calendar's time zone).
+    pub async fn monthly(
+        &self,
+        caller: &Actor,
+        month: &str,
+    ) -> Result<MonthlyReport, ServiceError> {
+        if !access::may_read_reports(caller) {
+            return Err(ServiceError::Forbidden(
+                "the service report is for the office and auditors".into(),
+            ));
+        }
+        monthly(
+            &self.store,
+            &self.workflow,
+            &self.calendar,
+            month,
+            self.signer.as_deref(),
+        )
+        .await
+    }
 }
 
 fn bad_month(month: &str) -> ServiceError {

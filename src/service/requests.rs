@@ -24,6 +24,61 @@ use crate::store::{
 
 pub use super::error::ServiceError;
 
+/// Most requests on one page of a list.
+pub const MAX_PER_PAGE: u32 = 200;
+
+/// The filters and page of a request list, as the caller gives them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `in_review`, `returned`, `completed`, `rejected` or `withdrawn`.
+    pub status: Option<String>,
+    /// A step id of the workflow.
+    pub step: Option<String>,
+    /// An agency's code (office roles and auditors; an applicant sees its own agency only).
+    pub agency: Option<String>,
+    /// Only requests past (true) or within (false) their step's due time.
+    pub overdue: Option<bool>,
+    /// The page, from 1.
+    pub page: Option<u32>,
+    /// Requests per page (default 50, at most 200).
+    pub per_page: Option<u32>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The page, from 1.
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+    /// Items on all pages.
+    pub total: u64,
+}
+
+/// A request as it is shown: with its history, attachments, certificate and due time.
+#[derive(Debug, Clone)]
+pub struct RequestView {
+    /// The request.
+    pub request: StoredRequest,
+    /// Its history, oldest first.
+    pub history: Vec<crate::store::StoredHistoryEntry>,
+    /// Its attachments, oldest first.
+    pub attachments: Vec<Attachment>,
+    /// The current step, while in review or returned.
+    pub step: Option<crate::domain::workflow::Step>,
+    /// When the current step is due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Whether it is past that.
+    pub overdue: bool,
+    /// The name's certificate, if the request asked for one and it exists.
+    pub certificate: Option<crate::store::CertificateRow>,
+    /// `not_requested`, `not_configured`, `not_started`, or the certificate's status.
+    pub certificate_status: &'static str,
+}
+
 /// A file sent with a request.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -445,6 +500,11 @@ impl Requests {
         &self.workflow
     }
 
+    /// The workflow in force, shared.
+    pub fn workflow_arc(&self) -> Arc<Workflow> {
+        self.workflow.clone()
+    }
+
     /// Submit a request; returns its id.
     pub async fn submit(
         &self,
@@ -741,6 +801,177 @@ impl Requests {
         Ok((a.media_type.clone(), bytes))
     }
 
+    /// A request as the caller sees it, with its history, attachments and certificate.
+    pub async fn view(
+        &self,
+        caller: &Actor,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<RequestView, ServiceError> {
+        let stored = self.get(caller, id).await?;
+        let mut views = self.views(vec![stored], now).await?;
+        views
+            .pop()
+            .ok_or_else(|| ServiceError::NotFound(format!("request {id}")))
+    }
+
+    /// One page of the requests the caller may see that match `q`, newest first.
+    pub async fn list(
+        &self,
+        caller: &Actor,
+        q: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Page<RequestView>, ServiceError> {
+        let per_page = q.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE);
+        let page = q.page.unwrap_or(1).max(1);
+        let empty = || Page {
+            items: Vec::new(),
+            page,
+            per_page,
+            total: 0,
+        };
+        let mut errors = Vec::new();
+        let status = match q.status.as_deref() {
+            None => None,
+            Some(s) => match request::Status::parse(s) {
+                Some(s) => Some(s),
+                None => {
+                    errors.push(field(
+                        "status",
+                        "unknown_status",
+                        format!("`{s}`: in_review, returned, completed, rejected or withdrawn"),
+                    ));
+                    None
+                }
+            },
+        };
+        let step = match q.step.as_deref() {
+            None => None,
+            Some(id) => match self.workflow.step(id) {
+                Some((i, _)) => Some(i),
+                None => {
+                    errors.push(field(
+                        "step",
+                        "unknown_step",
+                        format!("no step `{id}` in workflow {}", self.workflow.name),
+                    ));
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let agency_id = match (access::request_scope(caller), q.agency.as_deref()) {
+            (access::Scope::Nothing, _) => return Ok(empty()),
+            (access::Scope::Agency(own), _) => Some(own),
+            (access::Scope::All, None) => None,
+            (access::Scope::All, Some(code)) => match self.store.agency(code).await? {
+                Some(a) => Some(a.id),
+                None => return Ok(empty()),
+            },
+        };
+        let filter = crate::store::RequestFilter {
+            status,
+            step,
+            agency_id,
+            overdue: q.overdue,
+        };
+        let offset = i64::from(page - 1) * i64::from(per_page);
+        let (stored, total) = self
+            .store
+            .page_requests(&filter, now, offset, i64::from(per_page))
+            .await?;
+        Ok(Page {
+            items: self.views(stored, now).await?,
+            page,
+            per_page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    /// The views of several requests: their details in three queries, whatever their number.
+    async fn views(
+        &self,
+        requests: Vec<StoredRequest>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RequestView>, ServiceError> {
+        let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
+        let (mut histories, mut attachments) = self.store.request_details(&ids).await?;
+        let names: Vec<String> = requests
+            .iter()
+            .filter(|r| r.data.certificate)
+            .map(|r| r.data.fqdn())
+            .collect();
+        let certificates: std::collections::HashMap<String, crate::store::CertificateRow> = self
+            .store
+            .certificates_named(&names)
+            .await?
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        Ok(requests
+            .into_iter()
+            .map(|r| {
+                let certificate = if r.data.certificate {
+                    certificates
+                        .get(&r.data.fqdn())
+                        .filter(|c| c.request_id == Some(r.id) || c.request_id.is_none())
+                        .cloned()
+                } else {
+                    None
+                };
+                let certificate_status = match (&certificate, r.data.certificate) {
+                    (Some(c), _) => c.status.as_str(),
+                    (None, true) if self.certificates.is_none() => "not_configured",
+                    (None, true) => "not_started",
+                    (None, false) => "not_requested",
+                };
+                RequestView {
+                    history: histories.remove(&r.id).unwrap_or_default(),
+                    attachments: attachments.remove(&r.id).unwrap_or_default(),
+                    step: r
+                        .state
+                        .step
+                        .and_then(|i| self.workflow.steps.get(i))
+                        .cloned(),
+                    due_at: request::due_at(&r.state, &self.workflow, &self.calendar),
+                    overdue: request::is_overdue(&r.state, &self.workflow, &self.calendar, now),
+                    certificate,
+                    certificate_status,
+                    request: r,
+                }
+            })
+            .collect())
+    }
+
+    /// Compute the due time of every request in review again (at start: the calendar or the
+    /// workflow may have changed since it was stored). Returns how many there are.
+    pub async fn refresh_due_times(&self) -> Result<usize, ServiceError> {
+        let open = self.store.requests_in(request::Status::InReview).await?;
+        let due: Vec<(i64, Option<DateTime<Utc>>)> = open
+            .iter()
+            .map(|r| {
+                (
+                    r.id,
+                    request::due_at(&r.state, &self.workflow, &self.calendar),
+                )
+            })
+            .collect();
+        self.store.set_due_times(&due).await?;
+        Ok(due.len())
+    }
+
+    /// How many requests in review are past their step's due time at `now`.
+    pub async fn overdue_count(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let filter = crate::store::RequestFilter {
+            overdue: Some(true),
+            ..Default::default()
+        };
+        let (_, total) = self.store.page_requests(&filter, now, 0, 0).await?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
     /// A request as the caller may see it (applicants: their agency's only).
     pub async fn get(&self, caller: &Actor, id: i64) -> Result<StoredRequest, ServiceError> {
         let stored = self
@@ -1006,7 +1237,7 @@ impl Requests {
     ) -> Result<Vec<i64>, ServiceError> {
         let system = Actor::system();
         let mut withdrawn = Vec::new();
-        for stored in self.store.list_requests(Some("returned"), None).await? {
+        for stored in self.store.requests_in(request::Status::Returned).await? {
             let events = match request::decide(
                 &stored.state,
                 &Command::AutoWithdraw,

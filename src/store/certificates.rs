@@ -277,6 +277,28 @@ impl Store {
             .transpose()
     }
 
+    /// The certificates of these names.
+    pub async fn certificates_named(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<CertificateRow>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::new("SELECT * FROM certificates WHERE name IN (");
+        let mut list = q.separated(", ");
+        for n in names {
+            list.push_bind(n.as_str());
+        }
+        q.push(")");
+        q.build()
+            .fetch_all(self.sqlite())
+            .await?
+            .iter()
+            .map(row_of)
+            .collect()
+    }
+
     /// Every certificate, by name.
     pub async fn certificates(&self) -> Result<Vec<CertificateRow>, StoreError> {
         sqlx::query("SELECT * FROM certificates ORDER BY name")

@@ -36,7 +36,7 @@ pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
 pub use people::{Account, Agency, Assignment, TOKEN_PREFIX, TokenInfo};
 pub use requests::{
     Attachment, CertificateCommit, HistoryEntry, NEW_REQUEST, RequestChange, RequestData,
-    StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
+    RequestFilter, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
 pub use secondaries::{Lag, SecondaryState};
 pub use zones::{

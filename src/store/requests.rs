@@ -1,5 +1,7 @@
 //! Subdomain requests and their append-only history.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use hickory_proto::rr::Name;
 use sqlx::Row;
@@ -49,6 +51,8 @@ pub struct StoredRequest {
     pub data: RequestData,
     /// Its workflow state.
     pub state: Request,
+    /// The agency's code.
+    pub agency: Option<String>,
     /// Submitted.
     pub created_at: String,
     /// Last changed.
@@ -199,6 +203,7 @@ fn request_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredRequest, StoreE
             letter_attached: r.try_get("letter_attached")?,
             version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
         },
+        agency: r.try_get("agency_code")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -372,10 +377,12 @@ impl Store {
 
     /// One request.
     pub async fn load_request(&self, id: i64) -> Result<Option<StoredRequest>, StoreError> {
-        let row = sqlx::query("SELECT * FROM requests WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.sqlite())
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_REQUEST} WHERE r.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.sqlite())
+        .await?;
         row.as_ref().map(request_from_row).transpose()
     }
 
@@ -389,24 +396,7 @@ impl Store {
         .bind(id)
         .fetch_all(self.sqlite())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredHistoryEntry {
-                    seq: r.try_get("seq")?,
-                    actor_name: r.try_get("actor_name")?,
-                    entry: HistoryEntry {
-                        role: None,
-                        client: None,
-                        at: parse_ts(r.try_get("at")?)?,
-                        actor_id: r.try_get("actor_id")?,
-                        action: r.try_get("action")?,
-                        step: r.try_get("step")?,
-                        note: r.try_get("note")?,
-                        reason: r.try_get("reason")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(history_from_row).collect()
     }
 
     /// The open request (in review or returned) that holds a name, if any.
@@ -647,20 +637,184 @@ impl Store {
         .await?)
     }
 
-    /// Requests, newest first, optionally only of one status and one agency.
-    pub async fn list_requests(
+    /// One page of the requests that match `filter` (newest first), and how many match in all.
+    pub async fn page_requests(
         &self,
-        status: Option<&str>,
-        agency_id: Option<i64>,
-    ) -> Result<Vec<StoredRequest>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM requests WHERE ($1 IS NULL OR status = $1) \
-             AND ($2 IS NULL OR agency_id = $2) ORDER BY id DESC",
-        )
+        filter: &RequestFilter,
+        now: DateTime<Utc>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<StoredRequest>, i64), StoreError> {
+        // One WHERE clause for both the page and the count: the filters are optional, and
+        // `overdue` compares the stored due time with `now`.
+        const WHERE: &str = "($1 IS NULL OR r.status = $1) AND ($2 IS NULL OR r.step = $2) \
+             AND ($3 IS NULL OR r.agency_id = $3) \
+             AND ($4 IS NULL OR $4 = (r.status = 'in_review' AND r.due_at IS NOT NULL \
+                                      AND r.due_at < $5))";
+        let status = filter.status.map(Status::as_str);
+        let step = filter.step.map(|s| s as i64);
+        let now = ts(now);
+        let mut conn = self.sqlite().acquire().await?;
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM requests r WHERE {WHERE}"
+        )))
         .bind(status)
-        .bind(agency_id)
+        .bind(step)
+        .bind(filter.agency_id)
+        .bind(filter.overdue)
+        .bind(&now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_REQUEST} WHERE {WHERE} ORDER BY r.id DESC LIMIT $6 OFFSET $7"
+        )))
+        .bind(status)
+        .bind(step)
+        .bind(filter.agency_id)
+        .bind(filter.overdue)
+        .bind(&now)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let page = rows
+            .iter()
+            .map(request_from_row)
+            .collect::<Result<_, _>>()?;
+        Ok((page, total))
+    }
+
+    /// Every request in `status`, oldest first (the sweeper's and the due times' work list).
+    pub async fn requests_in(&self, status: Status) -> Result<Vec<StoredRequest>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_REQUEST} WHERE r.status = $1 ORDER BY r.id"
+        )))
+        .bind(status.as_str())
         .fetch_all(self.sqlite())
         .await?;
         rows.iter().map(request_from_row).collect()
     }
+
+    /// Requests by id (those that exist).
+    pub async fn requests_by_id(&self, ids: &[i64]) -> Result<Vec<StoredRequest>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::new(format!("{SELECT_REQUEST} WHERE r.id IN ("));
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(self.sqlite()).await?;
+        rows.iter().map(request_from_row).collect()
+    }
+
+    /// Store the due times the service computed (the daemon's start, after a calendar change).
+    pub async fn set_due_times(
+        &self,
+        due: &[(i64, Option<DateTime<Utc>>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for (id, at) in due {
+            sqlx::query("UPDATE requests SET due_at = $1 WHERE id = $2")
+                .bind(at.map(ts))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The histories and attachments of several requests, in two queries.
+    pub async fn request_details(
+        &self,
+        ids: &[i64],
+    ) -> Result<
+        (
+            HashMap<i64, Vec<StoredHistoryEntry>>,
+            HashMap<i64, Vec<Attachment>>,
+        ),
+        StoreError,
+    > {
+        let mut histories: HashMap<i64, Vec<StoredHistoryEntry>> = HashMap::new();
+        let mut attachments: HashMap<i64, Vec<Attachment>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok((histories, attachments));
+        }
+        let mut conn = self.sqlite().acquire().await?;
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT e.request_id, e.seq, e.at, e.actor_id, u.name AS actor_name, e.action, e.step, \
+             e.note, e.reason FROM request_events e LEFT JOIN users u ON u.id = e.actor_id \
+             WHERE e.request_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(") ORDER BY e.request_id, e.seq");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            histories
+                .entry(r.try_get("request_id")?)
+                .or_default()
+                .push(history_from_row(&r)?);
+        }
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT request_id, kind, sha256, media_type, size, uploaded_at FROM attachments \
+             WHERE request_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(") ORDER BY id");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            attachments
+                .entry(r.try_get("request_id")?)
+                .or_default()
+                .push(Attachment {
+                    kind: r.try_get("kind")?,
+                    sha256: r.try_get("sha256")?,
+                    media_type: r.try_get("media_type")?,
+                    size: r.try_get("size")?,
+                    uploaded_at: r.try_get("uploaded_at")?,
+                });
+        }
+        Ok((histories, attachments))
+    }
+}
+
+/// Which requests a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestFilter {
+    /// Only in this state.
+    pub status: Option<Status>,
+    /// Only at this step (its index in the workflow).
+    pub step: Option<usize>,
+    /// Only of this agency.
+    pub agency_id: Option<i64>,
+    /// Only those past (or not past) their step's due time.
+    pub overdue: Option<bool>,
+}
+
+/// A request row with its agency's code.
+const SELECT_REQUEST: &str =
+    "SELECT r.*, a.code AS agency_code FROM requests r LEFT JOIN agencies a ON a.id = r.agency_id";
+
+fn history_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredHistoryEntry, StoreError> {
+    Ok(StoredHistoryEntry {
+        seq: r.try_get("seq")?,
+        actor_name: r.try_get("actor_name")?,
+        entry: HistoryEntry {
+            role: None,
+            client: None,
+            at: parse_ts(r.try_get("at")?)?,
+            actor_id: r.try_get("actor_id")?,
+            action: r.try_get("action")?,
+            step: r.try_get("step")?,
+            note: r.try_get("note")?,
+            reason: r.try_get("reason")?,
+        },
+    })
 }

@@ -1,0 +1,212 @@
+//! Health, readiness and the state gauges of `/metrics`: what operations staff watch. Counters
+//! are kept where things happen; the gauges of state (zones, secondaries, requests, outbox,
+//! audit trail, certificates) are set from the current state on each read.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::ServiceError;
+use super::requests::Requests;
+use crate::dns::Zones;
+use crate::dns::secondaries::Secondaries;
+use crate::store::Store;
+use crate::telemetry::metrics::{Metrics, RequestLabels};
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    /// Whether every check passed.
+    pub ready: bool,
+    /// The store answers.
+    pub store: bool,
+    /// The DNS listeners are bound.
+    pub dns_listening: bool,
+    /// The zones are loaded from the store.
+    pub zones_loaded: bool,
+    /// Each zone served: apex, serial, records.
+    pub zones: Vec<(String, u32, usize)>,
+}
+
+/// Health and the gauges.
+pub struct Health {
+    store: Store,
+    zones: Arc<Zones>,
+    requests: Arc<Requests>,
+    secondaries: Arc<Secondaries>,
+    metrics: Arc<Metrics>,
+    /// Set once the DNS listeners are bound (and cleared at shutdown).
+    pub dns_listening: AtomicBool,
+    /// Set once the zones are loaded from the store.
+    pub zones_loaded: AtomicBool,
+}
+
+impl Health {
+    /// The service over what it watches.
+    pub fn new(
+        store: Store,
+        zones: Arc<Zones>,
+        requests: Arc<Requests>,
+        secondaries: Arc<Secondaries>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            store,
+            zones,
+            requests,
+            secondaries,
+            metrics,
+            dns_listening: false.into(),
+            zones_loaded: false.into(),
+        }
+    }
+
+    /// The store answers, DNS is listening and the zones are loaded.
+    pub async fn readiness(&self) -> Readiness {
+        let store = self.store.ping().await.is_ok();
+        let dns_listening = self.dns_listening.load(Ordering::Acquire);
+        let zones_loaded = self.zones_loaded.load(Ordering::Acquire);
+        let zones = self
+            .zones
+            .origins()
+            .iter()
+            .filter_map(|o| self.zones.get(o))
+            .map(|h| {
+                let v = h.view();
+                (v.origin().to_string(), v.serial(), v.record_count())
+            })
+            .collect();
+        Readiness {
+            ready: store && dns_listening && zones_loaded,
+            store,
+            dns_listening,
+            zones_loaded,
+            zones,
+        }
+    }
+
+    /// Set the state gauges from the current state, then render every metric in the
+    /// Prometheus text format.
+    pub async fn metrics(&self) -> String {
+        for origin in self.zones.origins() {
+            if let Some(zone) = self.zones.get(&origin) {
+                let view = zone.view();
+                let labels = crate::telemetry::metrics::ZoneLabels {
+                    zone: crate::telemetry::metrics::zone_label(&origin.to_string()),
+                };
+                self.metrics
+                    .zone_serial
+                    .get_or_create(&labels)
+                    .set(i64::from(view.serial()));
+                self.metrics
+                    .zone_records
+                    .get_or_create(&labels)
+                    .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
+            }
+        }
+        self.secondaries.refresh_gauges().await;
+        if let Ok((pending, _)) = self.store.outbox_backlog().await {
+            self.metrics.outbox_backlog.set(pending);
+        }
+        if let Ok(events) = self.store.audit_count().await {
+            self.metrics.audit_events.set(events);
+        }
+        if let Err(e) = self.set_certificate_gauges().await {
+            tracing::warn!(error = %e, "cannot count the certificates for the metrics");
+        }
+        if let Err(e) = self.set_request_gauges().await {
+            tracing::warn!(error = %e, "cannot count the requests for the metrics");
+        }
+        self.metrics.render()
+    }
+
+    /// Requests by state and step (counted in the store), and how many open ones are overdue (only
+    /// the open requests are read: their due times come from the workflow and the calendar).
+    async fn set_request_gauges(&self) -> Result<(), ServiceError> {
+        let store = &self.store;
+        let wf = self.requests.workflow();
+        let step_id = |i: Option<i64>| {
+            i.and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| wf.steps.get(i))
+                .map(|s| s.id.clone())
+                .unwrap_or_default()
+        };
+        // Every known state and step appears, at 0 when empty, so that dashboards see them.
+        let mut counts = std::collections::HashMap::new();
+        for status in [
+            "in_review",
+            "returned",
+            "completed",
+            "rejected",
+            "withdrawn",
+        ] {
+            let steps: Vec<String> = if status == "in_review" || status == "returned" {
+                wf.steps.iter().map(|s| s.id.clone()).collect()
+            } else {
+                vec![String::new()]
+            };
+            for step in steps {
+                counts.insert(
+                    RequestLabels {
+                        status: status.into(),
+                        step,
+                    },
+                    0,
+                );
+            }
+        }
+        for (status, step, n) in store.request_counts().await? {
+            counts.insert(
+                RequestLabels {
+                    status,
+                    step: step_id(step),
+                },
+                n,
+            );
+        }
+        for (labels, n) in counts {
+            self.metrics.requests.get_or_create(&labels).set(n);
+        }
+        let overdue = self.requests.overdue_count(chrono::Utc::now()).await?;
+        self.metrics
+            .requests_overdue
+            .set(i64::try_from(overdue).unwrap_or(i64::MAX));
+        Ok(())
+    }
+
+    /// Certificates by state, and days to expiry of each current chain (one read of the table).
+    async fn set_certificate_gauges(&self) -> Result<(), ServiceError> {
+        use crate::domain::certificate::CertStatus;
+        use crate::telemetry::metrics::{CertNameLabels, CertStatusLabels};
+        let certificates = self.store.certificates().await?;
+        for status in CertStatus::ALL {
+            let n = certificates.iter().filter(|c| c.status == status).count();
+            self.metrics
+                .certificates
+                .get_or_create(&CertStatusLabels {
+                    status: status.as_str().into(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let now = chrono::Utc::now();
+        self.metrics.certificate_expiry_days.clear();
+        for c in certificates {
+            if matches!(c.status, CertStatus::Revoking | CertStatus::Revoked) {
+                continue;
+            }
+            let Some(not_after) = c
+                .not_after
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            else {
+                continue;
+            };
+            let days =
+                (not_after.with_timezone(&chrono::Utc) - now).num_seconds() as f64 / 86_400.0;
+            self.metrics
+                .certificate_expiry_days
+                .get_or_create(&CertNameLabels { name: c.name })
+                .set(days);
+        }
+        Ok(())
+    }
+}

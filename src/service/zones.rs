@@ -1,0 +1,244 @@
+//! Zones as the API and the operators see them: each zone's serial, size, last change and
+//! secondaries; its records with their provenance; its export as a master file; and the
+//! register of subdomains (daftar subdomain) across the zones.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hickory_proto::rr::{LowerName, Name, RecordType};
+
+use super::ServiceError;
+use crate::dns::secondaries::{self, SecondaryReport};
+use crate::domain::access::{self, Actor};
+use crate::publish::Publisher;
+use crate::store::{CertificateRow, LastChange, Store, StoredRequest, Suspension};
+use crate::zone::file;
+
+/// A zone's state.
+#[derive(Debug, Clone)]
+pub struct ZoneState {
+    /// The apex, without the trailing dot.
+    pub zone: String,
+    /// The SOA serial served now.
+    pub serial: u32,
+    /// Records served.
+    pub records: usize,
+    /// Names served.
+    pub names: usize,
+    /// The last change, if any.
+    pub last_change: Option<LastChange>,
+    /// The secondaries as last seen.
+    pub secondaries: Vec<SecondaryReport>,
+}
+
+/// A record with its provenance.
+#[derive(Debug, Clone)]
+pub struct RecordEntry {
+    /// Owner name, absolute.
+    pub name: String,
+    /// Type.
+    pub rtype: String,
+    /// TTL.
+    pub ttl: u32,
+    /// Data in master-file form.
+    pub value: String,
+    /// Owning agency's code.
+    pub agency: Option<String>,
+    /// The request that created it.
+    pub request: Option<i64>,
+}
+
+/// One name of the register.
+#[derive(Debug, Clone)]
+pub struct RegisterEntry {
+    /// The name, without the trailing dot.
+    pub name: String,
+    /// Its zone, without the trailing dot.
+    pub zone: String,
+    /// Owning agency's code.
+    pub agency: Option<String>,
+    /// Its records: type, TTL, value.
+    pub records: Vec<(String, u32, String)>,
+    /// The request that last made or changed it.
+    pub request: Option<StoredRequest>,
+    /// Whether the caller may see the request's contact.
+    pub contact_visible: bool,
+    /// The name's certificate.
+    pub certificate: Option<CertificateRow>,
+    /// The active suspension, if suspended.
+    pub suspension: Option<Suspension>,
+    /// When its first record was written.
+    pub created_at: Option<String>,
+}
+
+/// Zones and the register.
+pub struct Zones {
+    store: Store,
+    publisher: Arc<Publisher>,
+}
+
+fn not_found(zone: &str) -> ServiceError {
+    ServiceError::NotFound(format!("zone {zone}"))
+}
+
+impl Zones {
+    /// The service over the store and the served zones.
+    pub fn new(store: Store, publisher: Arc<Publisher>) -> Self {
+        Self { store, publisher }
+    }
+
+    /// The apex of a served zone given as text (any case, with or without the final dot).
+    fn served(&self, zone: &str) -> Result<Name, ServiceError> {
+        let mut n = Name::from_ascii(zone).map_err(|_| not_found(zone))?;
+        n.set_fqdn(true);
+        let n = n.to_lowercase();
+        self.publisher
+            .zones()
+            .get(&LowerName::new(&n))
+            .ok_or_else(|| not_found(zone))?;
+        Ok(n)
+    }
+
+    async fn state(&self, origin: &Name) -> Result<ZoneState, ServiceError> {
+        let handle = self
+            .publisher
+            .zones()
+            .get(&LowerName::new(origin))
+            .ok_or_else(|| not_found(&origin.to_ascii()))?;
+        let view = handle.view();
+        let apex = origin.to_ascii();
+        Ok(ZoneState {
+            zone: apex.trim_end_matches('.').to_owned(),
+            serial: view.serial(),
+            records: view.record_count(),
+            names: view.name_count(),
+            last_change: self.store.last_change(&apex).await?,
+            secondaries: secondaries::reports(&self.store, &apex, view.serial()).await?,
+        })
+    }
+
+    /// Every zone served.
+    pub async fn list(&self) -> Result<Vec<ZoneState>, ServiceError> {
+        let mut out = Vec::new();
+        for o in self.publisher.zones().origins() {
+            out.push(self.state(&Name::from(o)).await?);
+        }
+        Ok(out)
+    }
+
+    /// One zone.
+    pub async fn get(&self, zone: &str) -> Result<ZoneState, ServiceError> {
+        self.state(&self.served(zone)?).await
+    }
+
+    /// A zone's records with their provenance.
+    pub async fn records(&self, zone: &str) -> Result<Vec<RecordEntry>, ServiceError> {
+        let origin = self.served(zone)?;
+        let rows = self.store.record_rows(Some(&origin.to_ascii())).await?;
+        let codes = self.agency_codes().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RecordEntry {
+                name: r.owner,
+                rtype: RecordType::from(r.rtype).to_string(),
+                ttl: r.ttl,
+                value: r.data,
+                agency: r.agency_id.and_then(|a| codes.get(&a).cloned()),
+                request: r.request_id,
+            })
+            .collect())
+    }
+
+    /// A zone as an RFC 1035 master file: for admins.
+    pub async fn export(&self, caller: &Actor, zone: &str) -> Result<String, ServiceError> {
+        if !access::may_manage_zones(caller) {
+            return Err(ServiceError::Forbidden(
+                "only an admin exports zones".into(),
+            ));
+        }
+        let origin = self.served(zone)?;
+        let stored = self
+            .store
+            .load_zone(&origin)
+            .await?
+            .ok_or_else(|| not_found(zone))?;
+        Ok(file::export(&stored.content))
+    }
+
+    async fn agency_codes(&self) -> Result<BTreeMap<i64, String>, ServiceError> {
+        Ok(self
+            .store
+            .agencies()
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.code))
+            .collect())
+    }
+
+    /// The register (daftar subdomain): every name below a zone's apex that has records, with
+    /// its agency, records, the request that made it, certificate and state. Contacts only to
+    /// the owning agency and the office.
+    pub async fn register(&self, caller: &Actor) -> Result<Vec<RegisterEntry>, ServiceError> {
+        let rows = self.store.record_rows(None).await?;
+        let codes = self.agency_codes().await?;
+        let mut by_name: BTreeMap<(String, String), Vec<&crate::store::RecordRow>> =
+            BTreeMap::new();
+        for r in &rows {
+            if r.owner != r.zone {
+                by_name
+                    .entry((r.zone.clone(), r.owner.clone()))
+                    .or_default()
+                    .push(r);
+            }
+        }
+        // The requests and certificates of every name at once, rather than one query per name.
+        let ids: Vec<i64> = by_name
+            .values()
+            .filter_map(|rs| rs.iter().filter_map(|r| r.request_id).max())
+            .collect();
+        let mut requests: BTreeMap<i64, StoredRequest> = self
+            .store
+            .requests_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let names: Vec<String> = by_name
+            .keys()
+            .map(|(_, owner)| owner.trim_end_matches('.').to_owned())
+            .collect();
+        let mut certificates: BTreeMap<String, CertificateRow> = self
+            .store
+            .certificates_named(&names)
+            .await?
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        let mut out = Vec::with_capacity(by_name.len());
+        for ((zone, owner), records) in by_name {
+            let agency = records.iter().find_map(|r| r.agency_id);
+            let suspension = if records.iter().any(|r| r.suspension_id.is_some()) {
+                self.store.active_suspension(&zone, &owner).await?
+            } else {
+                None
+            };
+            let request_id = records.iter().filter_map(|r| r.request_id).max();
+            let name = owner.trim_end_matches('.').to_owned();
+            out.push(RegisterEntry {
+                zone: zone.trim_end_matches('.').to_owned(),
+                agency: agency.and_then(|a| codes.get(&a).cloned()),
+                records: records
+                    .iter()
+                    .map(|r| (RecordType::from(r.rtype).to_string(), r.ttl, r.data.clone()))
+                    .collect(),
+                request: request_id.and_then(|id| requests.remove(&id)),
+                contact_visible: access::may_see_contacts(caller, agency),
+                certificate: certificates.remove(&name),
+                suspension,
+                created_at: records.iter().map(|r| r.created_at.clone()).min(),
+                name,
+            });
+        }
+        Ok(out)
+    }
+}
