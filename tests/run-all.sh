@@ -52,9 +52,20 @@ export PATH="$PWD/$venv/bin:$PATH"
 echo "== format"
 cargo fmt --all -- --check
 
-echo "== the pure core imports no adapter"
-if grep -rnE '\b(tokio|sqlx|axum|hickory_[a-z]+|instant_acme)::' src/domain; then
-  echo "src/domain must not depend on I/O crates" >&2
+echo "== the parts depend inward"
+# The pure core imports no I/O crate and no other part of ranah.
+if grep -rnE '\b(tokio|sqlx|axum|hickory_[a-z]+|instant_acme|reqwest|lettre)::|crate::(api|service|store|dns|zone|publish|acme|outbox|audit|config|daemon|cli|telemetry)\b' src/domain; then
+  echo "src/domain must not depend on I/O crates or on other parts" >&2
+  exit 1
+fi
+# Handlers reach the store only through services.
+if grep -rnE '\bcrate::store\b|\bsqlx::' src/api; then
+  echo "src/api must not use the store directly: call a service" >&2
+  exit 1
+fi
+# The store persists what it is given: it knows nothing of DNS serving or the API.
+if grep -rnE '\bcrate::(dns|api|service|publish|acme|outbox)\b' src/store; then
+  echo "src/store must not use dns/, api/ or the services" >&2
   exit 1
 fi
 

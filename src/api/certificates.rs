@@ -12,7 +12,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
-use crate::store::CertificateRow;
+use crate::service::certificates::CertificateRow;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

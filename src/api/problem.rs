@@ -366,16 +366,6 @@ mod tests {
                 500,
                 "internal",
             ),
-            (
-                crate::store::StoreError::Corrupt("request 9: records".into()).into(),
-                500,
-                "internal",
-            ),
-            (
-                crate::store::StoreError::NameHeld(4).into(),
-                409,
-                "name_taken",
-            ),
         ];
         for (error, status, code) in cases {
             let what = format!("{error:?}");

@@ -14,8 +14,8 @@ use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
 use super::requests::RecordBody;
 use crate::service::requests::Contact;
+use crate::service::subdomains::Suspension;
 use crate::service::zones::{RecordEntry, RegisterEntry, ZoneState};
-use crate::store::Suspension;
 
 /// The routes of these resources.
 pub fn routes() -> axum::Router<AppState> {

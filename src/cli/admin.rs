@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 
 use crate::cli::{AgencyCommand, AuditCommand, SubdomainCommand, TokenCommand, UserCommand};
 use crate::config::Config;
-use crate::domain::access::{self, Grant, Role};
+use crate::domain::access::{Grant, Role};
 use crate::domain::audit::Attribution;
 use crate::domain::workflow::Workflow;
 use crate::store::{Assignment, Store};
@@ -117,8 +117,11 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                 ),
                 None => None,
             };
-            access::check_grants(&grants, agency_id)?;
-            let id = store
+            let people = crate::service::people::People::new(
+                store.clone(),
+                std::sync::Arc::new(config.calendar.clone()),
+            );
+            let id = people
                 .add_user(
                     &name,
                     email.as_deref(),

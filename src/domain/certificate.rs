@@ -1,5 +1,5 @@
 //! Certificates: their states, when to renew, when to retry. Pure rules; the ACME adapter
-//! ([`crate::acme`]) does the talking.
+//! (the `acme` part) does the talking.
 
 use chrono::{DateTime, Duration, Utc};
 

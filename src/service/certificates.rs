@@ -14,7 +14,8 @@ use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::certificate::{KeyMode, normal_name};
 use crate::domain::policy::FieldError;
 use crate::publish::Publisher;
-use crate::store::{CertificateRow, NewCertificate, Store, StoreError};
+pub use crate::store::CertificateRow;
+use crate::store::{NewCertificate, Store, StoreError};
 
 /// Certificates for the API.
 pub struct Certificates {

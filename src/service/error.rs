@@ -96,3 +96,27 @@ impl From<PublishError> for ServiceError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors() {
+        let e = ServiceError::from(StoreError::Corrupt("request 9: records".into()));
+        assert!(matches!(e, ServiceError::Internal { .. }), "{e:?}");
+        let e = ServiceError::from(StoreError::NameHeld(4));
+        assert!(
+            matches!(
+                e,
+                ServiceError::NameTaken {
+                    held_by: Some(4),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = ServiceError::from(StoreError::Conflict("request 9".into()));
+        assert!(matches!(e, ServiceError::Conflict(_)), "{e:?}");
+    }
+}

@@ -11,7 +11,8 @@ use crate::domain::access::{self, Actor};
 use crate::domain::audit::Attribution;
 use crate::domain::policy::FieldError;
 use crate::publish::{ChangeOp, ChangeSet, Publisher};
-use crate::store::{ChangeMeta, Store, Suspension};
+pub use crate::store::Suspension;
+use crate::store::{ChangeMeta, Store};
 
 /// Suspensions and their lifting.
 pub struct Subdomains {
