@@ -45,7 +45,7 @@ use super::{audit, certificates, reports, requests, zones};
         certificates::order,
     ),
     components(schemas(super::problem::ProblemDetails, super::problem::FieldProblem, certificates::OrderBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Problems),
     tags(
         (name = "requests", description = "Subdomain requests and their workflow"),
         (name = "zones", description = "Zones and their records"),
@@ -65,6 +65,135 @@ impl Modify for BearerAuth {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        }
+    }
+}
+
+/// Every error an operation can answer, in one place: the problem media type on every problem
+/// response, and the refusals that come from the layers every route shares (authentication,
+/// the JSON-body extractor, path and query parsing, faults of ours), so that no operation can
+/// forget them.
+struct Problems;
+
+impl Problems {
+    fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_JSON,
+                utoipa::openapi::Content::new(Some(utoipa::openapi::Ref::from_schema_name(
+                    "ProblemDetails",
+                ))),
+            )
+            .build()
+            .into()
+    }
+}
+
+/// The media type of every error body (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                // Problem bodies are served as application/problem+json.
+                for response in responses.values_mut() {
+                    if let RefOr::T(r) = response
+                        && let Some(content) = r.content.shift_remove("application/json")
+                    {
+                        let is_problem = matches!(&content, RefOr::T(c)
+                            if matches!(&c.schema, Some(RefOr::Ref(x)) if x.ref_location.ends_with("/ProblemDetails")));
+                        r.content.insert(
+                            if is_problem {
+                                PROBLEM_JSON
+                            } else {
+                                "application/json"
+                            }
+                            .into(),
+                            content,
+                        );
+                    }
+                }
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| Self::problem(description));
+                };
+                if op.security.is_some() {
+                    add(
+                        "401",
+                        "`unauthorized`: no token, or an unknown, expired or revoked one, or a disabled user",
+                    );
+                    add(
+                        "403",
+                        "`no_role_in_effect`: none of the user's roles is in effect today; `forbidden`: the role does not allow this",
+                    );
+                    add(
+                        "503",
+                        "`store_unavailable`: the store cannot be reached to check the token",
+                    );
+                }
+                if let Some(RefOr::T(body)) = &op.request_body {
+                    if body.content.contains_key("multipart/form-data") {
+                        add(
+                            "400",
+                            "`invalid_upload`: not a multipart form, an unknown field, or no file",
+                        );
+                        add("413", "`too_large`: a file over the limit");
+                        add(
+                            "415",
+                            "`unsupported_media_type`: not a PDF, PNG or JPEG file",
+                        );
+                    } else {
+                        add("400", "`invalid_json`: the body is not JSON");
+                        add("413", "`too_large`: the body is over the limit");
+                        add(
+                            "415",
+                            "`unsupported_media_type`: the body is not sent as application/json",
+                        );
+                        add(
+                            "422",
+                            "`validation_failed`: a missing, unknown or invalid field",
+                        );
+                    }
+                }
+                let params = op.parameters.iter().flatten().filter_map(|p| match p {
+                    RefOr::T(p) => Some(p),
+                    RefOr::Ref(_) => None,
+                });
+                let (mut in_path, mut in_query) = (false, false);
+                for p in params {
+                    in_path |= matches!(p.parameter_in, ParameterIn::Path);
+                    in_query |= matches!(p.parameter_in, ParameterIn::Query);
+                }
+                if in_path || path.contains('{') {
+                    add(
+                        "404",
+                        "`not_found`: no such thing, or not visible to the caller",
+                    );
+                }
+                if in_query {
+                    add(
+                        "400",
+                        "`bad_request`: a query parameter that cannot be read",
+                    );
+                }
+                add(
+                    "500",
+                    "`internal`: a fault of ranah's own (the server log has the cause)",
+                );
+            }
         }
     }
 }

@@ -448,11 +448,20 @@ pub fn curl(d: &Daemon, method: &str, path: &str, token: Option<&str>, args: &[&
     let mut tail = tail.splitn(2, ' ');
     let status = tail.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     let content_type = tail.next().unwrap_or("").to_owned();
-    Reply {
+    let reply = Reply {
         status,
         content_type,
         json: serde_json::from_str(body).unwrap_or(Value::Null),
-    }
+    };
+    crate::contract::check(
+        d.api,
+        method,
+        path,
+        reply.status,
+        &reply.content_type,
+        &reply.json,
+    );
+    reply
 }
 
 pub fn post_json(d: &Daemon, path: &str, token: &str, body: &str) -> Reply {

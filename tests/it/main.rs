@@ -5,6 +5,7 @@ mod admin_cli;
 mod api_requests;
 mod audit;
 mod certificates;
+mod contract;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;
