@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, at_least_one};
 
-/// `[dns]`: as written (with its defaults) and, after [`DnsConfig::resolve`], as in force.
+/// `[dns]`: as written (with its defaults) and, once checked, as in force.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
