@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigLayer, LogFormat, Secret};
+use crate::config::{ConfigLayer, LogFormat};
 
 /// ranah: authoritative DNS and subdomain requests for a government agency's zone.
 #[derive(Debug, Parser)]
@@ -55,21 +55,17 @@ fn parse_log_format(s: &str) -> Result<LogFormat, String> {
 }
 
 impl GlobalArgs {
-    /// The flags as a configuration layer.
+    /// The flags as a configuration layer: each flag sets one key.
     pub fn layer(&self) -> ConfigLayer {
-        let mut layer = ConfigLayer {
-            data_dir: self.data_dir.clone(),
-            database_url: self.database_url.clone().map(Secret::new),
-            zones_dir: self.zones_dir.clone(),
-            ..Default::default()
-        };
-        if !self.dns_listen.is_empty() {
-            layer.dns.listen = Some(self.dns_listen.clone());
-        }
-        layer.api.listen = self.api_listen;
-        layer.log.filter = self.log.clone();
-        layer.log.format = self.log_format;
-        layer
+        let dns_listen = Some(&self.dns_listen).filter(|listen| !listen.is_empty());
+        ConfigLayer::default()
+            .flag("--data-dir", "data_dir", self.data_dir.as_ref())
+            .flag("--database-url", "database_url", self.database_url.as_ref())
+            .flag("--zones-dir", "zones_dir", self.zones_dir.as_ref())
+            .flag("--dns-listen", "dns.listen", dns_listen)
+            .flag("--api-listen", "api.listen", self.api_listen)
+            .flag("--log", "log.filter", self.log.as_ref())
+            .flag("--log-format", "log.format", self.log_format)
     }
 }
 

@@ -1,0 +1,61 @@
+//! `[dns]`: the DNS server.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, at_least_one};
+
+/// `[dns]`: as written (with its defaults) and, once checked, as in force.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Addresses to serve DNS on, UDP and TCP each.
+    pub listen: Vec<SocketAddr>,
+    /// Seconds an idle TCP connection is kept.
+    pub tcp_idle_timeout_secs: u64,
+    /// How often (seconds) the daemon looks for zone changes written by other processes.
+    pub store_poll_secs: u64,
+    /// UDP sockets (and threads) per listen address; 0 in the file means one per CPU, and is
+    /// replaced by that number when resolved.
+    pub udp_workers: usize,
+    /// How many journaled changes an IXFR may span before AXFR is sent instead.
+    pub ixfr_journal_depth: usize,
+    /// NOTIFY attempts per secondary and serial before giving up.
+    pub notify_retries: u32,
+    /// Seconds between SOA polls of each secondary.
+    pub secondary_poll_secs: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 5300))],
+            tcp_idle_timeout_secs: 10,
+            store_poll_secs: 2,
+            udp_workers: 0,
+            ixfr_journal_depth: 1000,
+            notify_retries: 5,
+            secondary_poll_secs: 30,
+        }
+    }
+}
+
+impl DnsConfig {
+    /// Check the values and count the CPUs for `udp_workers = 0`.
+    pub(super) fn resolve(mut self) -> Result<Self, ConfigError> {
+        if self.listen.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "dns.listen".into(),
+                message: "at least one address is required".into(),
+            });
+        }
+        at_least_one("dns.tcp_idle_timeout_secs", self.tcp_idle_timeout_secs)?;
+        at_least_one("dns.store_poll_secs", self.store_poll_secs)?;
+        at_least_one("dns.secondary_poll_secs", self.secondary_poll_secs)?;
+        if self.udp_workers == 0 {
+            self.udp_workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        }
+        Ok(self)
+    }
+}

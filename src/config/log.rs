@@ -1,0 +1,62 @@
+//! `[log]`: the log's filter and format.
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// Default log filter: hickory-server logs every query at `info`, which costs time on the hot
+/// path and floods the log, so its level starts at `warn`.
+pub const DEFAULT_LOG_FILTER: &str = "info,hickory_server=warn";
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected `text` or `json`, found `{other}`")),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter directive, e.g. `info,ranah=debug`.
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: DEFAULT_LOG_FILTER.into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Check that the filter parses, so that a typo fails at start instead of logging nothing.
+    pub(super) fn resolve(self) -> Result<Self, ConfigError> {
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.filter) {
+            return Err(ConfigError::Invalid {
+                key: "log.filter".into(),
+                message: e.to_string(),
+            });
+        }
+        Ok(self)
+    }
+}
