@@ -133,7 +133,7 @@ pub(super) fn resolve_acme(
                 .into(),
         )
     })?;
-    crate::sealing::KeyCipher::from_base64(key_encryption_key.expose())
+    crate::acme::sealing::KeyCipher::from_base64(key_encryption_key.expose())
         .map_err(|e| invalid("key_encryption_key", e.to_string()))?;
     let eab_hmac_key = secret_from(
         "acme",

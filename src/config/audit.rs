@@ -28,9 +28,11 @@ pub(super) fn resolve_audit(
         &env,
     )?;
     if let Some(key) = &key {
-        crate::checkpoint::Signer::from_base64(key.expose()).map_err(|e| ConfigError::Invalid {
-            key: "audit.signing_key".into(),
-            message: e.to_string(),
+        crate::audit::checkpoint::Signer::from_base64(key.expose()).map_err(|e| {
+            ConfigError::Invalid {
+                key: "audit.signing_key".into(),
+                message: e.to_string(),
+            }
         })?;
     }
     Ok(key)

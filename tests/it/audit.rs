@@ -271,7 +271,7 @@ fn every_action_is_in_a_verifiable_chain() {
         (Some(true), true)
     );
     assert!(total as usize >= events.len());
-    d.stop();
+    d.shutdown();
     let db = d.dir.join("data/ranah.db");
     assert_eq!(recompute(&db), format!("ok {total}"));
     assert_eq!(r.json["head"], json["head"]);
@@ -376,7 +376,7 @@ fn the_head_is_signed_daily_and_checked() {
         let (ok, _, text) = verify_cli(&d.dir, &[]);
         ok && text.contains("signed checkpoints: 1 checked, 0 bad")
     }));
-    d.stop();
+    d.shutdown();
     let db = d.dir.join("data/ranah.db");
     let row = python(&[
         "-c",

@@ -223,7 +223,8 @@ order_timeout_secs = 30
         pebble.directory(),
         pebble.dir.join("ca.pem").display()
     );
-    Daemon::start_configured(dir, dns, Some(&config))
+    // The real binary: one test kills it mid-order.
+    Daemon::start_process(dir, dns, Some(&config))
 }
 
 struct Setup {

@@ -74,11 +74,15 @@ pub fn free_port() -> u16 {
     panic!("no free port");
 }
 
+/// A running ranah: in this process (the default: started on port 0 where the test lets it,
+/// ready when `start` returns, stopped when dropped), or as the real binary (for what only a
+/// process shows: signals, exit codes, a crash).
 pub struct Daemon {
     pub dir: PathBuf,
     pub dns: SocketAddr,
     pub api: SocketAddr,
     child: Option<Child>,
+    in_process: Option<(tokio::runtime::Runtime, ranah::daemon::Running)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -99,15 +103,53 @@ impl Daemon {
         d
     }
 
-    /// Start in `dir` (data under dir/data, zones from dir/zones) and wait until ready.
+    /// Start in `dir` (data under dir/data, zones from dir/zones), DNS and the API on ports
+    /// the kernel chooses.
     pub fn start_in(dir: &Path) -> Daemon {
-        let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        Self::start_configured(dir, dns, None)
+        Self::start_configured(dir, ([127, 0, 0, 1], 0).into(), None)
     }
 
-    /// Start in `dir` with DNS on `dns` and, if given, `dir/ranah.toml` as the configuration
-    /// file (for what only the file sets: keys, secondaries).
+    /// Start in this process in `dir` with DNS on `dns` (port 0: any) and, if given,
+    /// `dir/ranah.toml` as the configuration file (for what only the file sets: keys,
+    /// secondaries). Ready when this returns.
     pub fn start_configured(dir: &Path, dns: SocketAddr, config: Option<&str>) -> Daemon {
+        let mut file_layer = ranah::config::ConfigLayer::default();
+        if let Some(text) = config {
+            let file = dir.join("ranah.toml");
+            std::fs::write(&file, text).unwrap();
+            file_layer = ranah::config::ConfigLayer::from_file(&file).unwrap();
+        }
+        let vars = [
+            ("RANAH_DATA_DIR", dir.join("data").display().to_string()),
+            ("RANAH_ZONES_DIR", dir.join("zones").display().to_string()),
+            ("RANAH_DNS_LISTEN", dns.to_string()),
+            ("RANAH_API_LISTEN", "127.0.0.1:0".to_owned()),
+            ("RANAH_DNS_STORE_POLL_SECS", "1".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v));
+        let (env_layer, unknown) = ranah::config::ConfigLayer::from_env(vars).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let config = file_layer.merge(env_layer).resolve().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = rt
+            .block_on(ranah::daemon::start(config))
+            .unwrap_or_else(|e| panic!("ranah did not start: {e:#}"));
+        Daemon {
+            dir: dir.to_owned(),
+            dns: running.dns[0],
+            api: running.api,
+            child: None,
+            in_process: Some((rt, running)),
+            _tmp: None,
+        }
+    }
+
+    /// Start the real binary in `dir` with DNS on `dns`, and wait until it is ready.
+    pub fn start_process(dir: &Path, dns: SocketAddr, config: Option<&str>) -> Daemon {
         let api: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let mut command = Command::new(BIN);
         if let Some(text) = config {
@@ -134,10 +176,32 @@ impl Daemon {
             dns,
             api,
             child: Some(child),
+            in_process: None,
             _tmp: None,
         };
         d.wait_ready();
         d
+    }
+
+    /// The real binary with the test zone in a fresh directory.
+    pub fn start_process_test_zone() -> Daemon {
+        let tmp = Self::workdir("example.go.id.zone", &test_zone());
+        let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let mut d = Self::start_process(tmp.path(), dns, None);
+        d._tmp = Some(tmp);
+        d
+    }
+
+    /// Stop the daemon and wait until it has stopped (in process: a clean shutdown; the binary:
+    /// SIGTERM, which must end it with success).
+    pub fn shutdown(&mut self) {
+        if let Some((rt, running)) = self.in_process.take() {
+            rt.block_on(running.shutdown());
+            rt.shutdown_timeout(Duration::from_secs(5));
+        } else if self.child.is_some() {
+            let status = self.stop();
+            assert!(status.success(), "{status}");
+        }
     }
 
     fn wait_ready(&mut self) {
@@ -156,7 +220,7 @@ impl Daemon {
         panic!("ranah was not ready within 20 s");
     }
 
-    /// SIGTERM, and the exit status (within 10 s).
+    /// SIGTERM to the binary, and its exit status (within 10 s).
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");
         let pid = child.id().to_string();
@@ -202,6 +266,10 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if let Some((rt, running)) = self.in_process.take() {
+            rt.block_on(running.shutdown());
+            rt.shutdown_timeout(Duration::from_secs(5));
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

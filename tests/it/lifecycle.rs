@@ -48,7 +48,7 @@ fn health_and_readiness() {
 
 #[test]
 fn sigterm_shuts_down_cleanly() {
-    let mut d = Daemon::start_test_zone();
+    let mut d = Daemon::start_process_test_zone();
     let status = d.stop();
     assert!(status.success(), "{status}");
     // The ports are free again.
@@ -59,7 +59,7 @@ fn sigterm_shuts_down_cleanly() {
 #[test]
 fn serial_moves_forward_across_restarts_and_cli_changes() {
     let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
-    let mut d = Daemon::start_in(tmp.path());
+    let mut d = Daemon::start_process(tmp.path(), ([127, 0, 0, 1], free_port()).into(), None);
     assert_eq!(serial(&d), 2026010100);
 
     // An operator replaces the zone from an edited file while the daemon runs: the daemon
@@ -81,7 +81,7 @@ fn serial_moves_forward_across_restarts_and_cli_changes() {
     assert!(d.stop().success());
 
     // Restart: same serial, same data; the zone file in zones/ is not imported again.
-    let mut d = Daemon::start_in(tmp.path());
+    let mut d = Daemon::start_process(tmp.path(), ([127, 0, 0, 1], free_port()).into(), None);
     assert_eq!(serial(&d), after_change);
     let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
     assert_eq!(m.answers[0].data.to_string(), "203.0.113.11");
@@ -95,7 +95,7 @@ fn serial_moves_forward_across_restarts_and_cli_changes() {
 #[test]
 fn edited_zone_file_is_reported_not_applied() {
     let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
-    let mut d = Daemon::start_in(tmp.path());
+    let mut d = Daemon::start_process(tmp.path(), ([127, 0, 0, 1], free_port()).into(), None);
     assert!(d.stop().success());
     let path = tmp.path().join("zones/example.go.id.zone");
     std::fs::write(&path, test_zone().replace("203.0.113.10", "203.0.113.99")).unwrap();
