@@ -33,7 +33,7 @@ use tokio::sync::{Mutex, Notify, watch};
 use crate::acme::sealing::{KeyCipher, SealError};
 use crate::config::AcmeConfig;
 use crate::domain::audit::{Attribution, AuditEntry};
-use crate::domain::certificate::{self, CertStatus, KeyMode};
+use crate::domain::certificate::{self, CertStatus, KeyMode, Transition};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::store::{CertificateRow, ChangeMeta, IssuedChain, OutboxMessage, Store, StoreError};
 use crate::telemetry::metrics::Metrics;

@@ -36,7 +36,7 @@ impl Certificates {
                 let outbox = self.notices(&row, &chain, renewal).await;
                 match self
                     .store
-                    .certificate_issued(row.id, row.order_gen, &chain, &audit, &outbox, now)
+                    .certificate_issued(row.id, row.guard(), &chain, &audit, &outbox, now)
                     .await
                 {
                     Ok(true) => {
@@ -67,9 +67,12 @@ impl Certificates {
                     target(&row.name),
                     serde_json::json!({"error": text, "attempts": attempts, "retry_at": next}),
                 );
+                let Ok(to) = certificate::next(Some(row.status), Transition::Failed, false) else {
+                    return;
+                };
                 if let Err(e) = self
                     .store
-                    .certificate_failed(row.id, row.order_gen, &text, next, &audit, now)
+                    .certificate_failed(row.id, (row.guard(), to), &text, next, &audit, now)
                     .await
                 {
                     tracing::error!(name = %row.name, error = %e, "cannot record the failure");

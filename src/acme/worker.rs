@@ -70,7 +70,7 @@ impl Certificates {
                 );
                 if let Err(e) = self
                     .store
-                    .renew_certificate(&row.name, &audit, Utc::now())
+                    .renew_certificate(&row.name, row.guard(), &audit, Utc::now())
                     .await
                 {
                     tracing::warn!(name = %row.name, error = %e, "cannot start the renewal");
@@ -174,7 +174,7 @@ impl Certificates {
                 );
                 match self
                     .store
-                    .certificate_revoked(row.id, row.order_gen, &audit, now)
+                    .certificate_revoked(row.id, row.guard(), &audit, now)
                     .await
                 {
                     Ok(true) => tracing::info!(name = %row.name, %serial, "certificate revoked"),
@@ -199,9 +199,12 @@ impl Certificates {
                     target(&row.name),
                     serde_json::json!({"error": text, "attempts": attempts}),
                 );
+                let Ok(to) = certificate::next(Some(row.status), Transition::Failed, true) else {
+                    return;
+                };
                 if let Err(e) = self
                     .store
-                    .certificate_failed(row.id, row.order_gen, &text, next, &audit, now)
+                    .certificate_failed(row.id, (row.guard(), to), &text, next, &audit, now)
                     .await
                 {
                     tracing::error!(name = %row.name, error = %e, "cannot record the failure");

@@ -318,8 +318,18 @@ pub async fn cert(store: &Store, cmd: crate::cli::CertCommand) -> anyhow::Result
                 format!("certificate/{name}"),
                 serde_json::json!({"reason": "ranah cert renew"}),
             );
+            let row = store
+                .certificate(&name)
+                .await?
+                .with_context(|| format!("no certificate for {name}"))?;
+            crate::domain::certificate::next(
+                Some(row.status),
+                crate::domain::certificate::Transition::Renew,
+                row.chain_pem.is_some(),
+            )
+            .with_context(|| format!("the certificate for {name} cannot be renewed"))?;
             store
-                .renew_certificate(&name, &audit, chrono::Utc::now())
+                .renew_certificate(&name, row.guard(), &audit, chrono::Utc::now())
                 .await?;
             println!("renewal of {name} ordered; the daemon picks it up at its next check");
         }

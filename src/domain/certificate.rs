@@ -168,6 +168,83 @@ pub fn issued_notice(
     (subject, body)
 }
 
+/// What can happen to a name's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// A new order: a provisioning, an agency's or admin's order.
+    Order,
+    /// A renewal: its time came, or `ranah cert renew`.
+    Renew,
+    /// The CA issued the chain.
+    Issued,
+    /// An attempt (an order or a revocation) failed.
+    Failed,
+    /// The CA revoked it.
+    Revoked,
+    /// Its name was deleted.
+    Withdraw,
+}
+
+/// Why a transition does not apply to a certificate's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionRefused {
+    /// An order is in flight already.
+    #[error("an order for this certificate is in flight already")]
+    InFlight,
+    /// The certificate is being revoked.
+    #[error("this certificate is being revoked")]
+    Revoking,
+    /// Nothing to renew: it is revoked.
+    #[error("a revoked certificate is not renewed")]
+    Revoked,
+    /// The transition does not apply (an outcome of a superseded attempt, a withdrawal of what
+    /// is withdrawn already): nothing is written.
+    #[error("the certificate is {0:?}; this does not apply")]
+    NotApplicable(Option<CertStatus>),
+}
+
+/// The state a certificate in state `from` (`None`: none yet) takes on `t`; `has_chain` says
+/// whether a chain was ever issued (a withdrawal revokes it at the CA, or cancels an order that
+/// never issued). The store writes the new state only if the certificate is still in `from`.
+pub fn next(
+    from: Option<CertStatus>,
+    t: Transition,
+    has_chain: bool,
+) -> Result<CertStatus, TransitionRefused> {
+    use CertStatus::*;
+    use Transition as T;
+    match (t, from) {
+        (T::Order, Some(Pending)) => Err(TransitionRefused::InFlight),
+        (T::Order, Some(Revoking)) => Err(TransitionRefused::Revoking),
+        (T::Order, _) => Ok(Pending),
+        (T::Renew, Some(Issued | Failed | Pending)) => Ok(Pending),
+        (T::Renew, Some(Revoking)) => Err(TransitionRefused::Revoking),
+        (T::Renew, Some(Revoked)) => Err(TransitionRefused::Revoked),
+        (T::Issued, Some(Pending | Failed)) => Ok(Issued),
+        (T::Failed, Some(Pending | Failed)) => Ok(Failed),
+        // A failed revocation stays to be revoked: it is never given up.
+        (T::Failed, Some(Revoking)) => Ok(Revoking),
+        (T::Revoked, Some(Revoking)) => Ok(Revoked),
+        (T::Withdraw, Some(Pending | Issued | Failed)) if has_chain => Ok(Revoking),
+        (T::Withdraw, Some(Pending | Issued | Failed)) => Ok(Revoked),
+        (_, from) => Err(TransitionRefused::NotApplicable(from)),
+    }
+}
+
+/// Whether a new order keeps the managed key of the certificate it replaces: only a managed key
+/// of the same agency that was not revoked (a new owner, a CSR, or a revocation starts afresh).
+pub fn keeps_managed_key(
+    current: (KeyMode, CertStatus, Option<i64>),
+    new_mode: KeyMode,
+    new_agency: Option<i64>,
+) -> bool {
+    let (mode, status, agency) = current;
+    new_mode == KeyMode::Managed
+        && mode == KeyMode::Managed
+        && status != CertStatus::Revoked
+        && agency == new_agency
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +286,61 @@ mod tests {
             challenge_owner("sipd.example.go.id."),
             "_acme-challenge.sipd.example.go.id"
         );
+    }
+
+    #[test]
+    fn transitions() {
+        use CertStatus::*;
+        use Transition as T;
+        // Every transition from every state: the lifecycle the store follows.
+        let from = [
+            None,
+            Some(Pending),
+            Some(Issued),
+            Some(Failed),
+            Some(Revoking),
+            Some(Revoked),
+        ];
+        #[rustfmt::skip]
+        let table: [(Transition, [Option<CertStatus>; 6]); 5] = [
+            (T::Order,   [Some(Pending), None,          Some(Pending), Some(Pending), None,           Some(Pending)]),
+            (T::Renew,   [None,          Some(Pending), Some(Pending), Some(Pending), None,           None]),
+            (T::Issued,  [None,          Some(Issued),  None,          Some(Issued),  None,           None]),
+            (T::Failed,  [None,          Some(Failed),  None,          Some(Failed),  Some(Revoking), None]),
+            (T::Revoked, [None,          None,          None,          None,          Some(Revoked),  None]),
+        ];
+        for (t, expected) in table {
+            for (f, e) in from.iter().zip(expected) {
+                assert_eq!(next(*f, t, true).ok(), e, "{t:?} from {f:?}");
+            }
+        }
+        assert_eq!(
+            next(Some(Pending), T::Order, false),
+            Err(TransitionRefused::InFlight)
+        );
+        assert_eq!(next(Some(Issued), T::Withdraw, true), Ok(Revoking));
+        assert_eq!(next(Some(Pending), T::Withdraw, false), Ok(Revoked));
+        assert!(next(Some(Revoked), T::Withdraw, true).is_err());
+        assert!(next(None, T::Withdraw, false).is_err());
+        assert!(keeps_managed_key(
+            (KeyMode::Managed, Issued, Some(1)),
+            KeyMode::Managed,
+            Some(1)
+        ));
+        assert!(!keeps_managed_key(
+            (KeyMode::Managed, Revoked, Some(1)),
+            KeyMode::Managed,
+            Some(1)
+        ));
+        assert!(!keeps_managed_key(
+            (KeyMode::Managed, Issued, Some(1)),
+            KeyMode::Managed,
+            Some(2)
+        ));
+        assert!(!keeps_managed_key(
+            (KeyMode::Csr, Issued, Some(1)),
+            KeyMode::Managed,
+            Some(1)
+        ));
     }
 }

@@ -11,11 +11,13 @@ use super::ServiceError;
 use crate::acme::{Certificates as Worker, x509};
 use crate::domain::access::{self, Actor};
 use crate::domain::audit::{Attribution, AuditEntry};
-use crate::domain::certificate::{KeyMode, normal_name};
+use crate::domain::certificate::{
+    self as cert, KeyMode, Transition, TransitionRefused, normal_name,
+};
 use crate::domain::policy::FieldError;
 use crate::publish::Publisher;
 pub use crate::store::CertificateRow;
-use crate::store::{NewCertificate, Store, StoreError};
+use crate::store::{NewCertificate, OrderPlan, Store, StoreError};
 
 /// Certificates for the API.
 pub struct Certificates {
@@ -183,6 +185,28 @@ impl Certificates {
             format!("certificate/{name}"),
             serde_json::json!({"mode": mode.as_str()}),
         );
+        let current = self.store.certificate(&name).await?;
+        match cert::next(current.as_ref().map(|c| c.status), Transition::Order, false) {
+            Ok(_) => {}
+            Err(TransitionRefused::Revoking) => {
+                return Err(CertificateRefusal::InFlight(format!(
+                    "the revocation of the certificate for {name}"
+                ))
+                .into());
+            }
+            Err(_) => {
+                return Err(CertificateRefusal::InFlight(format!(
+                    "an order for a certificate for {name}"
+                ))
+                .into());
+            }
+        }
+        let plan = OrderPlan {
+            replaces: current.as_ref().map(CertificateRow::guard),
+            keep_key: current.as_ref().is_some_and(|c| {
+                cert::keeps_managed_key((c.mode, c.status, c.agency_id), mode, agency)
+            }),
+        };
         let new = NewCertificate {
             name: name.clone(),
             zone,
@@ -191,10 +215,14 @@ impl Certificates {
             mode,
             csr,
         };
-        match self.store.order_certificate(&new, &audit, now).await {
+        match self.store.order_certificate(&new, &plan, &audit, now).await {
             Ok(()) => {}
-            Err(StoreError::AlreadyExists(what)) => {
-                return Err(CertificateRefusal::InFlight(what).into());
+            // Another order came first, between the read and the write.
+            Err(StoreError::Conflict(_)) => {
+                return Err(CertificateRefusal::InFlight(format!(
+                    "an order for a certificate for {name}"
+                ))
+                .into());
             }
             Err(e) => return Err(e.into()),
         }

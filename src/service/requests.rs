@@ -233,45 +233,80 @@ impl Requests {
     /// What a provisioning does to the name's certificate: a deletion withdraws it, a request
     /// that asks for one orders it. The store skips what does not apply (no certificate to
     /// withdraw; a live certificate already there) in the provisioning's transaction.
-    fn certificate_commit(
+    async fn certificate_commit(
         &self,
         stored: &StoredRequest,
         caller: &Actor,
-    ) -> Option<crate::store::CertificateCommit> {
-        use crate::store::{CertificateCommit, NewCertificate};
+    ) -> Result<Option<crate::store::CertificateCommit>, ServiceError> {
+        use crate::domain::certificate::{self as cert, KeyMode, Transition};
+        use crate::store::{CertificateCommit, NewCertificate, OrderPlan};
         let d = &stored.data;
         let fqdn = d.fqdn();
         let who = Attribution::of(caller);
         let target = format!("certificate/{fqdn}");
+        // Decided on the certificate as it is now; the store writes the decision only if it
+        // is still so when the approval commits (else the approval is a conflict).
+        let current = self.store.certificate(&fqdn).await?;
         if d.kind == Kind::Delete {
+            let Some(c) = current else {
+                return Ok(None);
+            };
+            let Ok(to) = cert::next(Some(c.status), Transition::Withdraw, c.chain_pem.is_some())
+            else {
+                return Ok(None); // withdrawn already
+            };
             let audit = AuditEntry::by(
                 &who,
                 "certificate.withdraw",
                 target,
                 serde_json::json!({"request": stored.id, "reason": "name deleted"}),
             );
-            return Some(CertificateCommit::Withdraw(fqdn, audit));
+            return Ok(Some(CertificateCommit::Withdraw(
+                fqdn,
+                c.guard(),
+                to,
+                audit,
+            )));
         }
         if !d.certificate || self.certificates.is_none() {
-            return None;
+            return Ok(None);
         }
+        // A name that holds a live certificate keeps it; the approval goes on.
+        if current
+            .as_ref()
+            .is_some_and(|c| c.status != cert::CertStatus::Revoked)
+        {
+            return Ok(None);
+        }
+        let agency_id = Some(stored.state.agency_id);
+        let plan = OrderPlan {
+            replaces: current.as_ref().map(|c| c.guard()),
+            keep_key: current.as_ref().is_some_and(|c| {
+                cert::keeps_managed_key(
+                    (c.mode, c.status, c.agency_id),
+                    KeyMode::Managed,
+                    agency_id,
+                )
+            }),
+        };
         let audit = AuditEntry::by(
             &who,
             "certificate.order",
             target,
             serde_json::json!({"request": stored.id, "mode": "managed"}),
         );
-        Some(CertificateCommit::Order(
+        Ok(Some(CertificateCommit::Order(
             NewCertificate {
                 name: fqdn,
                 zone: format!("{}.", d.zone.to_ascii_lowercase()),
-                agency_id: Some(stored.state.agency_id),
+                agency_id,
                 request_id: Some(stored.id),
-                mode: crate::domain::certificate::KeyMode::Managed,
+                mode: KeyMode::Managed,
                 csr: None,
             },
+            plan,
             audit,
-        ))
+        )))
     }
 
     /// Make the response letter (PDF) at the `notify` step, keeping it with the attachments.
@@ -1081,7 +1116,7 @@ impl Requests {
         outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
         let attachments: Vec<Attachment> = letter.into_iter().collect();
         let certificate = if provision {
-            self.certificate_commit(&stored, caller)
+            self.certificate_commit(&stored, caller).await?
         } else {
             None
         };

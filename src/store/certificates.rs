@@ -124,98 +124,127 @@ fn row_of(r: &sqlx::sqlite::SqliteRow) -> Result<CertificateRow, StoreError> {
     })
 }
 
-/// Order a certificate in the caller's transaction: a new row, or a new order for an existing
-/// one (its current chain stays until the new one is stored). Refused while an order or a
-/// revocation is due or in flight for the name. With `only_if_absent` (a provisioning), a name
-/// that has a live certificate keeps it and nothing is written. Returns whether it ordered.
+/// Which state of a certificate a decision was made on: its order generation and status. A
+/// write guarded by it changes nothing (and says so) if the certificate moved on meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertGuard {
+    /// The order generation.
+    pub order_gen: i64,
+    /// The status.
+    pub status: CertStatus,
+}
+
+impl CertificateRow {
+    /// The state this row was read in.
+    pub fn guard(&self) -> CertGuard {
+        CertGuard {
+            order_gen: self.order_gen,
+            status: self.status,
+        }
+    }
+}
+
+/// A new order decided by the core: on which state (none: there is no certificate yet) and
+/// whether the managed key is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderPlan {
+    /// The state the order replaces.
+    pub replaces: Option<CertGuard>,
+    /// Whether the current managed key is kept.
+    pub keep_key: bool,
+}
+
+/// Store a new order in the caller's transaction, as `plan` says. A certificate that appeared
+/// or moved on since the plan was made is [`StoreError::Conflict`].
 pub(crate) async fn order(
     tx: &mut Tx<'_>,
     new: &NewCertificate,
+    plan: &OrderPlan,
     audit: &AuditEntry,
     now: DateTime<Utc>,
-    only_if_absent: bool,
-) -> Result<bool, StoreError> {
+) -> Result<(), StoreError> {
     let stamp = ts(now);
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT status FROM certificates WHERE name = $1")
+    let written =
+        match plan.replaces {
+            None => sqlx::query(
+                "INSERT INTO certificates (name, zone, agency_id, request_id, mode, csr, status, \
+             attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) \
+             ON CONFLICT (name) DO NOTHING",
+            )
             .bind(&new.name)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let existing = existing.as_deref().and_then(CertStatus::parse);
-    if only_if_absent && existing.is_some_and(|s| s != CertStatus::Revoked) {
-        return Ok(false);
+            .bind(&new.zone)
+            .bind(new.agency_id)
+            .bind(new.request_id)
+            .bind(new.mode.as_str())
+            .bind(&new.csr)
+            .bind(&stamp)
+            .execute(&mut **tx)
+            .await?,
+            Some(guard) => {
+                sqlx::query(
+                    "UPDATE certificates SET zone = $2, agency_id = $3, \
+             request_id = COALESCE($4, request_id), \
+             private_key = CASE WHEN $8 THEN private_key ELSE NULL END, \
+             mode = $5, csr = $6, status = 'pending', attempts = 0, next_attempt_at = $7, \
+             last_error = NULL, order_url = NULL, order_gen = order_gen + 1, updated_at = $7 \
+             WHERE name = $1 AND order_gen = $9 AND status = $10",
+                )
+                .bind(&new.name)
+                .bind(&new.zone)
+                .bind(new.agency_id)
+                .bind(new.request_id)
+                .bind(new.mode.as_str())
+                .bind(&new.csr)
+                .bind(&stamp)
+                .bind(plan.keep_key)
+                .bind(guard.order_gen)
+                .bind(guard.status.as_str())
+                .execute(&mut **tx)
+                .await?
+            }
+        };
+    if written.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!(
+            "the certificate for {}",
+            new.name
+        )));
     }
-    match existing {
-        Some(CertStatus::Pending) => {
-            return Err(StoreError::AlreadyExists(format!(
-                "an order for a certificate for {}",
-                new.name
-            )));
-        }
-        Some(CertStatus::Revoking) => {
-            return Err(StoreError::AlreadyExists(format!(
-                "the revocation of the certificate for {}",
-                new.name
-            )));
-        }
-        _ => {}
-    }
-    // A managed key is kept for a new order of the same agency; a new owner, a CSR, or a
-    // revoked certificate starts without one.
-    sqlx::query(
-        "INSERT INTO certificates (name, zone, agency_id, request_id, mode, csr, status, \
-         attempts, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) \
-         ON CONFLICT (name) DO UPDATE SET zone = excluded.zone, agency_id = excluded.agency_id, \
-         request_id = COALESCE(excluded.request_id, certificates.request_id), \
-         private_key = CASE WHEN excluded.mode = 'managed' AND certificates.mode = 'managed' \
-                       AND certificates.status <> 'revoked' \
-                       AND certificates.agency_id IS excluded.agency_id \
-                       THEN certificates.private_key ELSE NULL END, \
-         mode = excluded.mode, csr = excluded.csr, status = 'pending', attempts = 0, \
-         next_attempt_at = excluded.next_attempt_at, last_error = NULL, order_url = NULL, \
-         order_gen = certificates.order_gen + 1, updated_at = excluded.updated_at",
-    )
-    .bind(&new.name)
-    .bind(&new.zone)
-    .bind(new.agency_id)
-    .bind(new.request_id)
-    .bind(new.mode.as_str())
-    .bind(&new.csr)
-    .bind(&stamp)
-    .execute(&mut **tx)
-    .await?;
     append_audit(tx, audit, now).await?;
-    Ok(true)
+    Ok(())
 }
 
-/// Stop a name's certificate in the caller's transaction (its name is deleted): an issued
-/// chain is revoked at the CA by the worker; an order not yet issued is cancelled. Returns
-/// whether there was a certificate.
+/// Stop a name's certificate in the caller's transaction (its name is deleted), moving it to
+/// `to` (`revoking`: the worker revokes its chain at the CA; `revoked`: an order that never
+/// issued is cancelled), if it is still as `guard` says.
 pub(crate) async fn withdraw(
     tx: &mut Tx<'_>,
     name: &str,
+    guard: CertGuard,
+    to: CertStatus,
     audit: &AuditEntry,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<(), StoreError> {
     let stamp = ts(now);
+    let revoked_at = (to == CertStatus::Revoked).then(|| stamp.clone());
     let updated = sqlx::query(
-        "UPDATE certificates SET \
-         status = CASE WHEN chain_pem IS NOT NULL THEN 'revoking' ELSE 'revoked' END, \
-         revoked_at = CASE WHEN chain_pem IS NOT NULL THEN NULL ELSE $2 END, \
-         attempts = 0, next_attempt_at = $2, renew_at = NULL, order_url = NULL, updated_at = $2, \
-         order_gen = order_gen + 1 \
-         WHERE name = $1 AND status NOT IN ('revoking', 'revoked')",
+        "UPDATE certificates SET status = $2, revoked_at = $3, attempts = 0, \
+         next_attempt_at = $4, renew_at = NULL, order_url = NULL, updated_at = $4, \
+         order_gen = order_gen + 1 WHERE name = $1 AND order_gen = $5 AND status = $6",
     )
     .bind(name)
+    .bind(to.as_str())
+    .bind(revoked_at)
     .bind(&stamp)
+    .bind(guard.order_gen)
+    .bind(guard.status.as_str())
     .execute(&mut **tx)
     .await?;
     if updated.rows_affected() == 0 {
-        return Ok(false);
+        return Err(StoreError::Conflict(format!("the certificate for {name}")));
     }
     append_audit(tx, audit, now).await?;
-    Ok(true)
+    Ok(())
 }
 
 impl Store {
@@ -257,11 +286,12 @@ impl Store {
     pub async fn order_certificate(
         &self,
         new: &NewCertificate,
+        plan: &OrderPlan,
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        order(&mut tx, new, audit, now, false).await?;
+        order(&mut tx, new, plan, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -333,6 +363,7 @@ impl Store {
     pub async fn renew_certificate(
         &self,
         name: &str,
+        guard: CertGuard,
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -340,16 +371,16 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE certificates SET status = 'pending', attempts = 0, next_attempt_at = $2, \
              last_error = NULL, order_url = NULL, updated_at = $2, order_gen = order_gen + 1 \
-             WHERE name = $1 AND status IN ('issued', 'failed', 'pending')",
+             WHERE name = $1 AND order_gen = $3 AND status = $4",
         )
         .bind(name)
         .bind(ts(now))
+        .bind(guard.order_gen)
+        .bind(guard.status.as_str())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "certificate for {name} that can be renewed (revoked or unknown)"
-            )));
+            return Err(StoreError::Conflict(format!("the certificate for {name}")));
         }
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
@@ -382,7 +413,7 @@ impl Store {
     pub async fn certificate_issued(
         &self,
         id: i64,
-        order_gen: i64,
+        guard: CertGuard,
         chain: &IssuedChain,
         audit: &AuditEntry,
         outbox: &[OutboxMessage],
@@ -393,7 +424,7 @@ impl Store {
             "UPDATE certificates SET chain_pem = $2, serial = $3, not_before = $4, \
              not_after = $5, issuer = $6, renew_at = $7, issued_at = $8, updated_at = $8, \
              status = 'issued', next_attempt_at = NULL, attempts = 0, last_error = NULL, \
-             order_url = NULL WHERE id = $1 AND order_gen = $9 AND status IN ('pending', 'failed')",
+             order_url = NULL WHERE id = $1 AND order_gen = $9 AND status = $10",
         )
         .bind(id)
         .bind(&chain.chain_pem)
@@ -403,7 +434,8 @@ impl Store {
         .bind(&chain.issuer)
         .bind(ts(chain.renew_at))
         .bind(ts(now))
-        .bind(order_gen)
+        .bind(guard.order_gen)
+        .bind(guard.status.as_str())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -422,7 +454,7 @@ impl Store {
     pub async fn certificate_failed(
         &self,
         id: i64,
-        order_gen: i64,
+        (guard, to): (CertGuard, CertStatus),
         error: &str,
         next_attempt: Option<DateTime<Utc>>,
         audit: &AuditEntry,
@@ -430,17 +462,17 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let updated = sqlx::query(
-            "UPDATE certificates SET \
-             status = CASE WHEN status = 'revoking' THEN 'revoking' ELSE 'failed' END, \
+            "UPDATE certificates SET status = $7, \
              attempts = attempts + 1, next_attempt_at = $3, last_error = $2, updated_at = $4, \
-             order_url = NULL WHERE id = $1 AND order_gen = $5 \
-             AND status IN ('pending', 'failed', 'revoking')",
+             order_url = NULL WHERE id = $1 AND order_gen = $5 AND status = $6",
         )
         .bind(id)
         .bind(error)
         .bind(next_attempt.map(ts))
         .bind(ts(now))
-        .bind(order_gen)
+        .bind(guard.order_gen)
+        .bind(guard.status.as_str())
+        .bind(to.as_str())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -455,7 +487,7 @@ impl Store {
     pub async fn certificate_revoked(
         &self,
         id: i64,
-        order_gen: i64,
+        guard: CertGuard,
         audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -463,11 +495,12 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE certificates SET status = 'revoked', revoked_at = $2, next_attempt_at = NULL, \
              renew_at = NULL, last_error = NULL, updated_at = $2 \
-             WHERE id = $1 AND order_gen = $3 AND status = 'revoking'",
+             WHERE id = $1 AND order_gen = $3 AND status = $4",
         )
         .bind(id)
         .bind(ts(now))
-        .bind(order_gen)
+        .bind(guard.order_gen)
+        .bind(guard.status.as_str())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -516,11 +549,17 @@ mod tests {
         }
     }
 
+    use crate::domain::certificate::{self as cert, Transition, TransitionRefused};
+
+    /// A new order as the services make one: decided by the core on the current state,
+    /// written guarded by it.
     async fn new_order(
         s: &Store,
         agency: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), TransitionRefused> {
+        let current = s.certificate("a.example").await.unwrap();
+        cert::next(current.as_ref().map(|c| c.status), Transition::Order, false)?;
         let new = NewCertificate {
             name: "a.example".into(),
             zone: "example.".into(),
@@ -529,17 +568,83 @@ mod tests {
             mode: KeyMode::Managed,
             csr: None,
         };
-        s.order_certificate(&new, &audit("certificate.order"), now)
-            .await
-    }
-
-    async fn withdraw_now(s: &Store, now: DateTime<Utc>) -> bool {
-        let mut tx = s.write().await.unwrap();
-        let w = withdraw(&mut tx, "a.example", &audit("certificate.withdraw"), now)
+        let plan = OrderPlan {
+            replaces: current.as_ref().map(CertificateRow::guard),
+            keep_key: current.as_ref().is_some_and(|c| {
+                cert::keeps_managed_key((c.mode, c.status, c.agency_id), KeyMode::Managed, agency)
+            }),
+        };
+        s.order_certificate(&new, &plan, &audit("certificate.order"), now)
             .await
             .unwrap();
+        Ok(())
+    }
+
+    /// The name is deleted: the withdrawal the core decides, if any.
+    async fn withdraw_now(s: &Store, now: DateTime<Utc>) -> bool {
+        let Some(c) = s.certificate("a.example").await.unwrap() else {
+            return false;
+        };
+        let Ok(to) = cert::next(Some(c.status), Transition::Withdraw, c.chain_pem.is_some()) else {
+            return false;
+        };
+        let mut tx = s.write().await.unwrap();
+        withdraw(
+            &mut tx,
+            "a.example",
+            c.guard(),
+            to,
+            &audit("certificate.withdraw"),
+            now,
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
-        w
+        true
+    }
+
+    /// A write guarded by a state the certificate left is refused, and writes nothing.
+    #[tokio::test]
+    async fn writes_guarded_by_a_stale_state_are_conflicts() {
+        let (_dir, s) = store().await;
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+        new_order(&s, None, now).await.unwrap();
+        let stale = s.certificate("a.example").await.unwrap().unwrap();
+        assert!(withdraw_now(&s, now).await);
+        let new = NewCertificate {
+            name: "a.example".into(),
+            zone: "example.".into(),
+            agency_id: None,
+            request_id: None,
+            mode: KeyMode::Managed,
+            csr: None,
+        };
+        let plan = OrderPlan {
+            replaces: Some(stale.guard()),
+            keep_key: false,
+        };
+        assert!(matches!(
+            s.order_certificate(&new, &plan, &audit("o"), now).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // An order planned on no certificate, when one exists meanwhile.
+        let plan = OrderPlan {
+            replaces: None,
+            keep_key: false,
+        };
+        assert!(matches!(
+            s.order_certificate(&new, &plan, &audit("o"), now).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.renew_certificate("a.example", stale.guard(), &audit("r"), now)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            s.certificate("a.example").await.unwrap().unwrap().status,
+            CertStatus::Revoked
+        );
     }
 
     #[tokio::test]
@@ -550,10 +655,10 @@ mod tests {
         let first = s.certificate("a.example").await.unwrap().unwrap();
         assert_eq!(first.status, CertStatus::Pending);
         // A second order while one is pending is refused.
-        assert!(matches!(
+        assert_eq!(
             new_order(&s, None, now).await,
-            Err(StoreError::AlreadyExists(_))
-        ));
+            Err(TransitionRefused::InFlight)
+        );
         // The name is deleted while the order is in flight: no chain yet, so it is cancelled,
         // and the order's outcome (issued or failed) no longer lands.
         assert!(withdraw_now(&s, now).await);
@@ -561,7 +666,7 @@ mod tests {
         assert!(
             !s.certificate_issued(
                 first.id,
-                first.order_gen,
+                first.guard(),
                 &chain("01", now),
                 &audit("i"),
                 none,
@@ -571,9 +676,16 @@ mod tests {
             .unwrap()
         );
         assert!(
-            !s.certificate_failed(first.id, first.order_gen, "x", Some(now), &audit("f"), now)
-                .await
-                .unwrap()
+            !s.certificate_failed(
+                first.id,
+                (first.guard(), CertStatus::Failed),
+                "x",
+                Some(now),
+                &audit("f"),
+                now
+            )
+            .await
+            .unwrap()
         );
         let row = s.certificate("a.example").await.unwrap().unwrap();
         assert_eq!(row.status, CertStatus::Revoked);
@@ -591,7 +703,7 @@ mod tests {
         assert!(
             s.certificate_issued(
                 row.id,
-                row.order_gen,
+                row.guard(),
                 &chain("01", now),
                 &audit("i"),
                 none,
@@ -605,7 +717,12 @@ mod tests {
         let later = now + chrono::Duration::days(61);
         assert_eq!(s.due_certificates(later).await.unwrap().len(), 1);
         // A renewal keeps the chain and the key until the new one is stored.
-        s.renew_certificate("a.example", &audit("r"), later)
+        let issued = s.certificate("a.example").await.unwrap().unwrap();
+        assert_eq!(
+            cert::next(Some(issued.status), Transition::Renew, true),
+            Ok(CertStatus::Pending)
+        );
+        s.renew_certificate("a.example", issued.guard(), &audit("r"), later)
             .await
             .unwrap();
         let renewing = s.certificate("a.example").await.unwrap().unwrap();
@@ -619,7 +736,7 @@ mod tests {
         assert!(
             !s.certificate_issued(
                 renewing.id,
-                renewing.order_gen,
+                renewing.guard(),
                 &chain("02", later),
                 &audit("i"),
                 none,
@@ -631,15 +748,18 @@ mod tests {
         let revoking = s.certificate("a.example").await.unwrap().unwrap();
         assert_eq!(revoking.status, CertStatus::Revoking);
         assert_eq!(revoking.chain_pem.as_deref(), Some("chain 01"));
-        assert!(matches!(
+        assert_eq!(
             new_order(&s, None, later).await,
-            Err(StoreError::AlreadyExists(_))
-        ));
+            Err(TransitionRefused::Revoking)
+        );
         // A failed revocation stays `revoking`, with its error.
         assert!(
             s.certificate_failed(
                 revoking.id,
-                revoking.order_gen,
+                (
+                    revoking.guard(),
+                    cert::next(Some(revoking.status), Transition::Failed, true).unwrap()
+                ),
                 "CA down",
                 Some(later),
                 &audit("f"),
@@ -654,16 +774,15 @@ mod tests {
             (CertStatus::Revoking, Some("CA down"))
         );
         assert!(
-            s.certificate_revoked(still.id, still.order_gen, &audit("v"), later)
+            s.certificate_revoked(still.id, still.guard(), &audit("v"), later)
                 .await
                 .unwrap()
         );
         let revoked = s.certificate("a.example").await.unwrap().unwrap();
         assert_eq!(revoked.status, CertStatus::Revoked);
-        assert!(
-            s.renew_certificate("a.example", &audit("r"), later)
-                .await
-                .is_err()
+        assert_eq!(
+            cert::next(Some(revoked.status), Transition::Renew, true),
+            Err(TransitionRefused::Revoked)
         );
         // A new order after the revocation starts without the old key.
         new_order(&s, None, later).await.unwrap();

@@ -29,7 +29,7 @@ use sqlx::{Pool, Sqlite};
 
 pub(crate) use audit::append as append_audit;
 pub use audit::{AuditFilter, Checkpoint};
-pub use certificates::{CertificateRow, IssuedChain, NewCertificate};
+pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, OrderPlan};
 pub use files::Files;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};

@@ -118,10 +118,16 @@ pub struct RequestChange<'a> {
 /// What a provisioning approval does to the name's certificate, in the same transaction.
 #[derive(Debug, Clone)]
 pub enum CertificateCommit {
-    /// Order one (the request asked for it).
-    Order(super::NewCertificate, AuditEntry),
-    /// The name is deleted: revoke its certificate and stop renewing it.
-    Withdraw(String, AuditEntry),
+    /// Order one (the request asked for it), as planned on the certificate's current state.
+    Order(super::NewCertificate, super::OrderPlan, AuditEntry),
+    /// The name is deleted: move its certificate (read in the guard's state) to the given
+    /// state (revoking, or revoked when no chain was ever issued) and stop renewing it.
+    Withdraw(
+        String,
+        super::CertGuard,
+        crate::domain::certificate::CertStatus,
+        AuditEntry,
+    ),
 }
 
 /// A zone change that must commit together with a request's state.
@@ -508,12 +514,11 @@ impl Store {
         append_history(&mut tx, id, history).await?;
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         match certificate {
-            Some(CertificateCommit::Order(new, audit)) => {
-                // A name that holds a live certificate keeps it; the approval goes on.
-                super::certificates::order(&mut tx, new, audit, now, true).await?;
+            Some(CertificateCommit::Order(new, plan, audit)) => {
+                super::certificates::order(&mut tx, new, plan, audit, now).await?;
             }
-            Some(CertificateCommit::Withdraw(name, audit)) => {
-                super::certificates::withdraw(&mut tx, name, audit, now).await?;
+            Some(CertificateCommit::Withdraw(name, guard, to, audit)) => {
+                super::certificates::withdraw(&mut tx, name, *guard, *to, audit, now).await?;
             }
             None => {}
         }

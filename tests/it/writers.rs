@@ -86,7 +86,11 @@ async fn every_writer_at_once_never_meets_a_locked_database() {
                 format!("certificate/{name}"),
                 serde_json::json!({}),
             );
-            s.order_certificate(&new, &audit, Utc::now())
+            let plan = ranah::store::OrderPlan {
+                replaces: None,
+                keep_key: false,
+            };
+            s.order_certificate(&new, &plan, &audit, Utc::now())
                 .await
                 .map_err(|e| format!("order {i}: {e}"))?;
             let row = s
@@ -94,9 +98,16 @@ async fn every_writer_at_once_never_meets_a_locked_database() {
                 .await
                 .map_err(|e| format!("read {i}: {e}"))?
                 .ok_or("no row")?;
-            s.certificate_failed(row.id, row.order_gen, "CA away", None, &audit, Utc::now())
-                .await
-                .map_err(|e| format!("failed {i}: {e}"))?;
+            s.certificate_failed(
+                row.id,
+                (row.guard(), ranah::domain::certificate::CertStatus::Failed),
+                "CA away",
+                None,
+                &audit,
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| format!("failed {i}: {e}"))?;
         }
         Ok("certificates")
     });
