@@ -131,7 +131,11 @@ fn change_with_commit(c: &mut Criterion) {
                 .create_zone(
                     &content,
                     None,
-                    &ranah::domain::audit::Attribution::cli(),
+                    &ranah::domain::audit::AuditEntry::cli(
+                        "zone.import",
+                        "zone/bench",
+                        serde_json::json!({}),
+                    ),
                     Utc::now(),
                 )
                 .await

@@ -116,6 +116,12 @@ impl AuditEntry {
     }
 }
 
+/// The text of the `_audit.<zone>` TXT record that publishes the trail's head after event
+/// `seq` with hash `hash`: anyone can compare what DNS answers with the trail.
+pub fn anchor_text(seq: i64, hash: &str) -> String {
+    format!("seq={seq} head={hash}")
+}
+
 /// One event of the trail, as stored and as hashed (every field but `hash`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use hickory_proto::rr::{Name, RData, Record};
 use sha2::{Digest, Sha256};
 
+use crate::domain::audit::AuditEntry;
 use crate::domain::serial::next_serial;
 use crate::store::{ChangeMeta, Store, StoreError, ZoneSource};
 use crate::zone::ZoneDiff;
@@ -147,8 +148,19 @@ pub async fn import_file(
         sha256,
     };
     let Some(stored) = store.load_zone(&content.origin).await? else {
+        let audit = AuditEntry::by(
+            actor,
+            "zone.import",
+            format!("zone/{}", zone.trim_end_matches('.')),
+            serde_json::json!({
+                "serial": content.soa_data().map(|s| s.serial).unwrap_or(0),
+                "records": content.records.len() + 1,
+                "file": source.file,
+                "sha256": source.sha256,
+            }),
+        );
         store
-            .create_zone(&content, Some(&source), actor, now)
+            .create_zone(&content, Some(&source), &audit, now)
             .await?;
         return Ok(ImportOutcome::Created {
             zone,
@@ -184,8 +196,9 @@ pub async fn import_file(
         actor: Some(actor.clone()),
         ..Default::default()
     };
+    let audit = super::change_audit(&content.origin, serial_before, &diff, &meta);
     store
-        .commit_change(&content.origin, serial_before, &diff, &meta, now)
+        .commit_change(&content.origin, serial_before, &diff, &meta, &audit, now)
         .await?;
     Ok(ImportOutcome::Replaced {
         zone,

@@ -19,6 +19,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use tokio::sync::Mutex;
 
 use crate::dns::{ZoneView, Zones};
+use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::serial::next_serial;
 use crate::store::{ChangeMeta, Store, StoreError, ZoneChangeCommit};
 use crate::zone::ZoneDiff;
@@ -178,10 +179,11 @@ impl Publisher {
         diff.soa = Some(new_soa);
         // The store also moves the zone's `_audit` TXT to the trail's new head, in the same
         // transaction and serial; the view takes that change too.
+        let audit = change_audit(&zone_name, serial_before, &diff, &change.meta);
         let anchor = match request {
             None => {
                 self.store
-                    .commit_change(&zone_name, serial_before, &diff, &change.meta, now)
+                    .commit_change(&zone_name, serial_before, &diff, &change.meta, &audit, now)
                     .await?
             }
             Some(r) => {
@@ -190,6 +192,7 @@ impl Publisher {
                     serial_before,
                     diff: &diff,
                     meta: &change.meta,
+                    audit: &audit,
                 };
                 self.store
                     .commit_request(&r, Some(zone_change), now)
@@ -425,4 +428,30 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
 
 fn same_record(a: &Record, b: &Record) -> bool {
     a.name == b.name && a.record_type() == b.record_type() && a.data == b.data
+}
+
+/// The audit trail's entry for a zone change: who made it (ranah itself when nobody is named),
+/// the serials, why, its provenance and the records removed and added.
+pub fn change_audit(
+    origin: &Name,
+    serial_before: u32,
+    diff: &ZoneDiff,
+    meta: &ChangeMeta,
+) -> AuditEntry {
+    let actor = meta.actor.clone().unwrap_or_else(Attribution::system);
+    let (removed, added) = diff.audit_summary();
+    AuditEntry::by(
+        &actor,
+        "zone.change",
+        format!("zone/{}", origin.to_ascii().trim_end_matches('.')),
+        serde_json::json!({
+            "serial_before": serial_before,
+            "serial_after": diff.new_serial().unwrap_or(serial_before),
+            "reason": meta.reason,
+            "request": meta.request_id,
+            "suspension": meta.suspension_id,
+            "removed": removed,
+            "added": added,
+        }),
+    )
 }

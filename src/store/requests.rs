@@ -140,6 +140,8 @@ pub struct ZoneChangeCommit<'a> {
     pub diff: &'a ZoneDiff,
     /// Why, and provenance.
     pub meta: &'a ChangeMeta,
+    /// The change's audit entry.
+    pub audit: &'a AuditEntry,
 }
 
 fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -506,9 +508,18 @@ impl Store {
         // The request's own events come first in the trail, then the zone change they cause.
         append_audits(&mut tx, id, audit, now).await?;
         let anchor = match zone_change {
-            Some(z) => {
-                Some(write_change(&mut tx, z.origin, z.serial_before, z.diff, z.meta, now).await?)
-            }
+            Some(z) => Some(
+                write_change(
+                    &mut tx,
+                    z.origin,
+                    z.serial_before,
+                    z.diff,
+                    z.meta,
+                    z.audit,
+                    now,
+                )
+                .await?,
+            ),
             None => None,
         };
         append_history(&mut tx, id, history).await?;

@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::{Store, StoreError, ts};
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::zone::ZoneDiff;
+use crate::zone::anchor;
 use crate::zone::file::{self, ZoneContent};
 
 /// Where a zone was imported from.
@@ -43,49 +44,6 @@ pub struct ChangeMeta {
     pub actor: Option<Attribution>,
 }
 
-/// Label of the TXT record that carries the audit trail's head in every zone.
-pub const AUDIT_LABEL: &str = "_audit";
-/// TTL of the `_audit` TXT record.
-const AUDIT_TTL: u32 = 300;
-/// Records listed in a zone change's audit summary; larger changes list this many and count
-/// the rest.
-const AUDIT_RECORDS_LISTED: usize = 200;
-
-fn record_line(r: &Record) -> String {
-    format!(
-        "{} {} {} {}",
-        r.name.to_ascii(),
-        r.ttl,
-        r.record_type(),
-        file::presentation(&r.data)
-    )
-}
-
-fn listed(records: &[Record]) -> serde_json::Value {
-    let lines: Vec<String> = records
-        .iter()
-        .take(AUDIT_RECORDS_LISTED)
-        .map(record_line)
-        .collect();
-    serde_json::json!({ "count": records.len(), "records": lines })
-}
-
-/// The `_audit.<zone>` TXT record naming the trail's head.
-fn anchor_record(
-    origin: &Name,
-    event: &crate::domain::audit::AuditEvent,
-) -> Result<Record, StoreError> {
-    let name = Name::from_ascii(AUDIT_LABEL)
-        .and_then(|l| l.append_domain(origin))
-        .map_err(|e| StoreError::Corrupt(format!("anchor name: {e}")))?;
-    let text = format!("seq={} head={}", event.seq, event.hash);
-    Ok(Record::from_rdata(
-        name,
-        AUDIT_TTL,
-        RData::TXT(hickory_proto::rr::rdata::TXT::new(vec![text])),
-    ))
-}
-
 /// Record the change in the audit trail and move the zone's `_audit` TXT to the new head, in
 /// the caller's transaction. Returns the anchor's change (old TXT removed, new one added),
 /// which the caller also applies to the served view.
@@ -99,7 +57,7 @@ async fn anchor_change(
     mut seq: i64,
 ) -> Result<ZoneDiff, StoreError> {
     let event = super::append_audit(tx, entry, now).await?;
-    let anchor = anchor_record(origin, &event)?;
+    let anchor = anchor::record(origin, event.seq, &event.hash).map_err(StoreError::Corrupt)?;
     let owner = anchor.name.to_ascii();
     let old = sqlx::query(
         "SELECT owner, rtype, ttl, rdata FROM records WHERE zone_id = $1 AND owner = $2 \
@@ -354,7 +312,7 @@ impl Store {
         &self,
         content: &ZoneContent,
         source: Option<&ZoneSource>,
-        actor: &Attribution,
+        audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let soa = soa_of(content)?;
@@ -389,18 +347,7 @@ impl Store {
         for record in &content.records {
             insert_record(&mut tx, zone_id, record, &meta, &now).await?;
         }
-        let entry = AuditEntry::by(
-            actor,
-            "zone.import",
-            format!("zone/{}", content.origin.to_ascii().trim_end_matches('.')),
-            serde_json::json!({
-                "serial": soa.serial,
-                "records": content.records.len() + 1,
-                "file": source.map(|s| s.file.clone()),
-                "sha256": source.map(|s| s.sha256.clone()),
-            }),
-        );
-        anchor_change(&mut tx, zone_id, &content.origin, &entry, now_utc, None, 0).await?;
+        anchor_change(&mut tx, zone_id, &content.origin, audit, now_utc, None, 0).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -414,10 +361,11 @@ impl Store {
         serial_before: u32,
         diff: &ZoneDiff,
         meta: &ChangeMeta,
+        audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<ZoneDiff, StoreError> {
         let mut tx = self.write().await?;
-        let anchor = write_change(&mut tx, origin, serial_before, diff, meta, now).await?;
+        let anchor = write_change(&mut tx, origin, serial_before, diff, meta, audit, now).await?;
         tx.commit().await?;
         Ok(anchor)
     }
@@ -497,6 +445,7 @@ pub(crate) async fn write_change(
     serial_before: u32,
     diff: &ZoneDiff,
     meta: &ChangeMeta,
+    audit: &AuditEntry,
     now: DateTime<Utc>,
 ) -> Result<ZoneDiff, StoreError> {
     let zone = origin.to_ascii();
@@ -596,22 +545,7 @@ pub(crate) async fn write_change(
         journal_record(tx, change_id, seq, "add", record).await?;
         seq += 1;
     }
-    let actor = meta.actor.clone().unwrap_or_else(Attribution::system);
-    let entry = AuditEntry::by(
-        &actor,
-        "zone.change",
-        format!("zone/{}", zone.trim_end_matches('.')),
-        serde_json::json!({
-            "serial_before": serial_before,
-            "serial_after": new_soa.serial,
-            "reason": meta.reason,
-            "request": meta.request_id,
-            "suspension": meta.suspension_id,
-            "removed": listed(&diff.removed),
-            "added": listed(&diff.added),
-        }),
-    );
-    anchor_change(tx, zone_id, origin, &entry, now_utc, Some(change_id), seq).await
+    anchor_change(tx, zone_id, origin, audit, now_utc, Some(change_id), seq).await
 }
 
 /// A record as listed, with its provenance.

@@ -2,6 +2,7 @@
 //! BIND, Knot and NSD) and the record diffs that a change makes. The store keeps them, the DNS
 //! views apply them; neither depends on the other through this module.
 
+pub mod anchor;
 pub mod diff;
 pub mod file;
 

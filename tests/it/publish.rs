@@ -336,12 +336,15 @@ async fn a_writer_behind_the_store_gets_a_conflict_then_catches_up() {
         added: vec![a("ext.example.go.id.", [203, 0, 113, 5], 60)],
         soa: Some(new_soa),
     };
+    let meta = ChangeMeta::default();
+    let audit = ranah::publish::change_audit(&harness::origin(), 2026010100, &diff, &meta);
     other
         .commit_change(
             &harness::origin(),
             2026010100,
             &diff,
-            &ChangeMeta::default(),
+            &meta,
+            &audit,
             Utc::now(),
         )
         .await
