@@ -67,7 +67,9 @@ async fn run(names: usize, requests: usize) {
         Arc::new(Calendar::default_wita([])),
         Policy::default(),
     );
-    let agency = store
+    let staff =
+        ranah::service::people::People::new(store.clone(), Arc::new(Calendar::default_wita([])));
+    let agency = staff
         .add_agency("A", "Agency", &Attribution::cli(), Utc::now())
         .await
         .unwrap();
@@ -79,7 +81,7 @@ async fn run(names: usize, requests: usize) {
         ("tech", "technical", None),
     ] {
         let grant = Grant::permanent(Role::parse(role).unwrap());
-        store
+        staff
             .add_user(
                 name,
                 None,
@@ -90,7 +92,7 @@ async fn run(names: usize, requests: usize) {
             )
             .await
             .unwrap();
-        let (_, token) = store
+        let (_, token) = staff
             .create_token(name, None, &Attribution::cli(), Utc::now())
             .await
             .unwrap();

@@ -99,9 +99,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 async fn store_command(store: &Store, config: &Config, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve | Command::CheckConfig | Command::Migrate => Ok(()),
-        Command::Agency(cmd) => admin::agency(store, cmd).await,
+        Command::Agency(cmd) => admin::agency(store, config, cmd).await,
         Command::User(cmd) => admin::user(store, config, cmd).await,
-        Command::Token(cmd) => admin::token(store, cmd).await,
+        Command::Token(cmd) => admin::token(store, config, cmd).await,
         Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
         Command::Status => admin::status(store).await,
         Command::Audit(cmd) => admin::audit(store, cmd).await,

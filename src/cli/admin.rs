@@ -68,15 +68,21 @@ fn check_email(email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The people service for the command line.
+fn people(store: &Store, config: &Config) -> crate::service::people::People {
+    crate::service::people::People::new(store.clone(), std::sync::Arc::new(config.calendar.clone()))
+}
+
 /// `ranah agency …`
-pub async fn agency(store: &Store, cmd: AgencyCommand) -> anyhow::Result<()> {
+pub async fn agency(store: &Store, config: &Config, cmd: AgencyCommand) -> anyhow::Result<()> {
+    let people = people(store, config);
     match cmd {
         AgencyCommand::Add { code, name } => {
             check_code(&code)?;
             if name.trim().is_empty() {
                 bail!("the agency needs a name");
             }
-            let id = store
+            let id = people
                 .add_agency(&code, name.trim(), &Attribution::cli(), Utc::now())
                 .await?;
             println!("agency {code} added (id {id})");
@@ -87,6 +93,7 @@ pub async fn agency(store: &Store, cmd: AgencyCommand) -> anyhow::Result<()> {
 
 /// `ranah user …`
 pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let people = people(store, config);
     match cmd {
         UserCommand::Add {
             name,
@@ -117,10 +124,6 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                 ),
                 None => None,
             };
-            let people = crate::service::people::People::new(
-                store.clone(),
-                std::sync::Arc::new(config.calendar.clone()),
-            );
             let id = people
                 .add_user(
                     &name,
@@ -134,7 +137,7 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
             println!("user {name} added (id {id})");
         }
         UserCommand::Disable { name } => {
-            store
+            people
                 .disable_user(&name, &Attribution::cli(), Utc::now())
                 .await?;
             println!("user {name} disabled; their tokens no longer work");
@@ -144,7 +147,8 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
 }
 
 /// `ranah token …`
-pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
+pub async fn token(store: &Store, config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
+    let people = people(store, config);
     match cmd {
         TokenCommand::Create { user, expires } => {
             let expires_at = expires
@@ -159,7 +163,7 @@ pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
             if expires_at.is_some_and(|e| e <= Utc::now()) {
                 bail!("the expiry date is in the past");
             }
-            let (_, token) = store
+            let (_, token) = people
                 .create_token(&user, expires_at, &Attribution::cli(), Utc::now())
                 .await?;
             println!("{token}");
@@ -182,7 +186,7 @@ pub async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            store
+            people
                 .revoke_token(id, &Attribution::cli(), Utc::now())
                 .await?;
             println!("token {id} revoked");

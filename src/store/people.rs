@@ -1,6 +1,5 @@
 //! Agencies, users, roles and API tokens.
 
-use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -107,13 +106,21 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The visible start of a token (listed, and named in the audit trail).
+pub fn token_prefix(token: &str) -> &str {
+    token.get(..TOKEN_PREFIX.len() + 6).unwrap_or(token)
+}
+
+/// The audit target of a token not stored yet: the store puts in its id.
+pub const NEW_TOKEN: &str = "token/new";
+
 impl Store {
     /// Register an agency.
     pub async fn add_agency(
         &self,
         code: &str,
         name: &str,
-        actor: &Attribution,
+        audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
@@ -130,13 +137,7 @@ impl Store {
             return Err(StoreError::AlreadyExists(format!("agency {code}")));
         };
         let id: i64 = r.try_get(0)?;
-        let entry = AuditEntry::by(
-            actor,
-            "agency.add",
-            format!("agency/{code}"),
-            json!({"name": name}),
-        );
-        append_audit(&mut tx, &entry, now).await?;
+        append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -177,7 +178,7 @@ impl Store {
         email: Option<&str>,
         agency_id: Option<i64>,
         roles: &[Grant],
-        actor: &Attribution,
+        audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
@@ -207,17 +208,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let roles: Vec<serde_json::Value> = roles
-            .iter()
-            .map(|g| json!({"role": g.role.as_str(), "from": g.from, "until": g.until}))
-            .collect();
-        let entry = AuditEntry::by(
-            actor,
-            "user.add",
-            format!("user/{name}"),
-            json!({"email": email, "agency": agency_id, "roles": roles}),
-        );
-        append_audit(&mut tx, &entry, now).await?;
+        append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(user_id)
     }
@@ -226,7 +217,7 @@ impl Store {
     pub async fn disable_user(
         &self,
         name: &str,
-        actor: &Attribution,
+        audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
@@ -237,35 +228,29 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("user {name}")));
         }
-        let entry = AuditEntry::by(actor, "user.disable", format!("user/{name}"), json!({}));
-        append_audit(&mut tx, &entry, now).await?;
+        append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Create a token for a user: 256 random bits, returned once; only its hash is stored.
+    /// Store a token of an enabled user (only its hash and visible prefix); returns its id. The
+    /// audit entry's target [`NEW_TOKEN`] becomes `token/<id>`.
     pub async fn create_token(
         &self,
         user: &str,
+        token: &str,
         expires_at: Option<DateTime<Utc>>,
-        actor: &Attribution,
+        audit: &AuditEntry,
         now: DateTime<Utc>,
-    ) -> Result<(i64, String), StoreError> {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)
-            .map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
-        let token = format!(
-            "{TOKEN_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-        );
+    ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (user_id, token_hash, prefix, expires_at, created_at) \
              SELECT id, $2, $3, $4, $5 FROM users WHERE name = $1 AND disabled = 0 RETURNING id",
         )
         .bind(user)
-        .bind(token_hash(&token))
-        .bind(&token[..TOKEN_PREFIX.len() + 6])
+        .bind(token_hash(token))
+        .bind(token_prefix(token))
         .bind(expires_at.map(ts))
         .bind(ts(now))
         .fetch_optional(&mut *tx)
@@ -274,16 +259,13 @@ impl Store {
             return Err(StoreError::NotFound(format!("active user {user}")));
         };
         let id: i64 = r.try_get(0)?;
-        // The token itself never enters the trail: its id and visible prefix do.
-        let entry = AuditEntry::by(
-            actor,
-            "token.create",
-            format!("user/{user}"),
-            json!({"token": id, "prefix": &token[..TOKEN_PREFIX.len() + 6], "expires_at": expires_at.map(ts)}),
-        );
+        let mut entry = audit.clone();
+        if entry.target == NEW_TOKEN {
+            entry.target = format!("token/{id}");
+        }
         append_audit(&mut tx, &entry, now).await?;
         tx.commit().await?;
-        Ok((id, token))
+        Ok(id)
     }
 
     /// Every token, newest first.
@@ -300,7 +282,7 @@ impl Store {
     pub async fn revoke_token(
         &self,
         id: i64,
-        actor: &Attribution,
+        audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
@@ -314,8 +296,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("unrevoked token {id}")));
         }
-        let entry = AuditEntry::by(actor, "token.revoke", format!("token/{id}"), json!({}));
-        append_audit(&mut tx, &entry, now).await?;
+        append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -346,149 +327,6 @@ impl Store {
             agency_id: row.try_get("agency_id")?,
             grants: grants_of(&mut conn, user_id).await?,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        (dir, Store::open(&url).await.unwrap())
-    }
-
-    fn day(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    #[tokio::test]
-    async fn tokens_roles_and_their_limits() {
-        let (_dir, s) = store().await;
-        let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
-        let agency = s
-            .add_agency("DINKES", "Dinas Kesehatan", &Attribution::cli(), now)
-            .await
-            .unwrap();
-        assert!(matches!(
-            s.add_agency("DINKES", "x", &Attribution::cli(), now).await,
-            Err(StoreError::AlreadyExists(_))
-        ));
-        s.add_user(
-            "andi",
-            Some("andi@dinkes.example"),
-            Some(agency),
-            &[Grant::permanent(Role::Applicant)],
-            &Attribution::cli(),
-            now,
-        )
-        .await
-        .unwrap();
-        s.add_user(
-            "budi",
-            None,
-            None,
-            &[
-                Grant::permanent(Role::parse("head_of_division").unwrap()),
-                Grant {
-                    role: Role::parse("head_of_office").unwrap(),
-                    from: Some(day("2026-12-01")),
-                    until: Some(day("2026-12-31")),
-                },
-            ],
-            &Attribution::cli(),
-            now,
-        )
-        .await
-        .unwrap();
-        let (_, andi) = s
-            .create_token("andi", None, &Attribution::cli(), now)
-            .await
-            .unwrap();
-        assert!(andi.starts_with(TOKEN_PREFIX) && andi.len() > 40);
-        let who = s
-            .authenticate(&andi, now)
-            .await
-            .unwrap()
-            .unwrap()
-            .on(day("2026-11-23"));
-        assert_eq!(
-            (who.name.as_str(), who.agency_id, who.roles.clone()),
-            ("andi", Some(agency), vec![Role::Applicant])
-        );
-        assert_eq!(s.authenticate("ranah_wrong", now).await.unwrap(), None);
-
-        // An acting appointment holds only within its dates.
-        let (_, budi) = s
-            .create_token(
-                "budi",
-                Some(now + chrono::Duration::days(60)),
-                &Attribution::cli(),
-                now,
-            )
-            .await
-            .unwrap();
-        let roles = |d: &'static str| {
-            let s = s.clone();
-            let budi = budi.clone();
-            async move {
-                s.authenticate(&budi, now)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .on(day(d))
-                    .roles
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-            }
-        };
-        assert_eq!(roles("2026-11-30").await, ["head_of_division"]);
-        assert_eq!(
-            roles("2026-12-01").await,
-            ["head_of_division", "head_of_office"]
-        );
-        assert_eq!(
-            roles("2026-12-31").await,
-            ["head_of_division", "head_of_office"]
-        );
-        assert_eq!(roles("2027-01-01").await, ["head_of_division"]);
-        // Expiry.
-        assert_eq!(
-            s.authenticate(&budi, now + chrono::Duration::days(61))
-                .await
-                .unwrap(),
-            None
-        );
-
-        // Revocation and disabling end access at once; the listing never shows the token.
-        let listed = s.list_tokens().await.unwrap();
-        assert_eq!(listed.len(), 2);
-        // Only a short prefix is kept: enough to recognise a token, far from enough to use it.
-        assert!(
-            listed
-                .iter()
-                .all(|t| t.prefix.len() == TOKEN_PREFIX.len() + 6)
-        );
-        assert!(listed.iter().any(|t| andi.starts_with(&t.prefix)));
-        s.revoke_token(listed[0].id, &Attribution::cli(), now)
-            .await
-            .unwrap();
-        assert_eq!(s.authenticate(&budi, now).await.unwrap(), None);
-        assert!(matches!(
-            s.revoke_token(listed[0].id, &Attribution::cli(), now).await,
-            Err(StoreError::NotFound(_))
-        ));
-        s.disable_user("andi", &Attribution::cli(), now)
-            .await
-            .unwrap();
-        assert_eq!(s.authenticate(&andi, now).await.unwrap(), None);
-        assert!(matches!(
-            s.create_token("andi", None, &Attribution::cli(), now).await,
-            Err(StoreError::NotFound(_))
-        ));
     }
 }
 

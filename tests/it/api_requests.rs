@@ -522,7 +522,11 @@ fn a_request_through_the_api() {
         let url = format!("sqlite://{}", d.dir.join("data/ranah.db").display());
         let store = ranah::store::Store::open(&url).await.unwrap();
         let now = chrono::Utc::now();
-        let (_, token) = store
+        let people = ranah::service::people::People::new(
+            store.clone(),
+            std::sync::Arc::new(ranah::domain::calendar::Calendar::default_wita([])),
+        );
+        let (_, token) = people
             .create_token(
                 "kadis",
                 Some(now - chrono::Duration::minutes(1)),

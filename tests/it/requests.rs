@@ -39,11 +39,12 @@ async fn user(store: &Store, name: &str, roles: &[&str], agency: Option<i64>) ->
         .iter()
         .map(|r| Grant::permanent(Role::parse(r).unwrap()))
         .collect();
-    store
+    let people = people(store);
+    people
         .add_user(name, None, agency, &grants, &Attribution::cli(), Utc::now())
         .await
         .unwrap();
-    let (_, token) = store
+    let (_, token) = people
         .create_token(name, None, &Attribution::cli(), Utc::now())
         .await
         .unwrap();
@@ -53,6 +54,10 @@ async fn user(store: &Store, name: &str, roles: &[&str], agency: Option<i64>) ->
         .unwrap()
         .unwrap()
         .on(Utc::now().date_naive())
+}
+
+fn people(store: &Store) -> ranah::service::people::People {
+    ranah::service::people::People::new(store.clone(), Arc::new(Calendar::default_wita([])))
 }
 
 async fn env() -> Env {
@@ -67,11 +72,11 @@ async fn env_with(workflow: &str) -> Env {
         base.dns,
         base.url.clone(),
     );
-    let dinkes = store
+    let dinkes = people(&store)
         .add_agency("DINKES", "Dinas Kesehatan", &Attribution::cli(), Utc::now())
         .await
         .unwrap();
-    let dishub = store
+    let dishub = people(&store)
         .add_agency(
             "DISHUB",
             "Dinas Perhubungan",

@@ -51,7 +51,10 @@ async fn every_writer_at_once_never_meets_a_locked_database() {
         Ok::<_, String>("publish")
     });
     // The command line: agencies, users and tokens (each read-then-write, audited).
-    let s = cli.clone();
+    let s = ranah::service::people::People::new(
+        cli.clone(),
+        std::sync::Arc::new(ranah::domain::calendar::Calendar::default_wita([])),
+    );
     tasks.spawn(async move {
         for i in 0..ROUNDS {
             let who = Attribution::cli();
