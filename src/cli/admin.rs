@@ -255,7 +255,22 @@ pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<(
                 _ => bail!("give NAME --agency CODE, or --csv FILE"),
             };
             let records = store
-                .assign_names(&assignments, &source, &Attribution::cli(), Utc::now())
+                .assign_names(
+                    &assignments,
+                    &source,
+                    &|done: crate::store::Assigned<'_>| {
+                        crate::domain::audit::AuditEntry::by(
+                            &Attribution::cli(),
+                            "subdomain.assign",
+                            format!("name/{}", done.assignment.owner.trim_end_matches('.')),
+                            serde_json::json!({
+                                "zone": done.zone, "agency": done.assignment.agency,
+                                "previous_agency": done.previous, "source": source,
+                            }),
+                        )
+                    },
+                    Utc::now(),
+                )
                 .await?;
             println!("{} name(s) assigned ({records} records)", assignments.len());
         }

@@ -33,7 +33,9 @@ pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, O
 pub use files::Files;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
-pub use people::{Account, Agency, Assignment, NEW_TOKEN, TOKEN_PREFIX, TokenInfo, token_prefix};
+pub use people::{
+    Account, Agency, Assigned, Assignment, NEW_TOKEN, TOKEN_PREFIX, TokenInfo, token_prefix,
+};
 pub use requests::{
     Attachment, CertificateCommit, HistoryEntry, NEW_REQUEST, RequestChange, RequestData,
     RequestFilter, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,

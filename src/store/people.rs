@@ -1,13 +1,12 @@
 //! Agencies, users, roles and API tokens.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{Store, StoreError, append_audit};
 use crate::domain::access::{Actor, Grant, Role};
-use crate::domain::audit::{Attribution, AuditEntry};
+use crate::domain::audit::AuditEntry;
 
 /// An agency (OPD).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -339,6 +338,17 @@ pub struct Assignment {
     pub agency: String,
 }
 
+/// What an assignment found and did, for the caller's audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assigned<'a> {
+    /// The assignment.
+    pub assignment: &'a Assignment,
+    /// The name's zone.
+    pub zone: &'a str,
+    /// The agency that owned it before, if any.
+    pub previous: Option<i64>,
+}
+
 impl Store {
     /// Give names an owning agency, all or nothing: every name must have records in a zone
     /// and every agency must exist. Returns how many records changed owner.
@@ -346,7 +356,7 @@ impl Store {
         &self,
         assignments: &[Assignment],
         source: &str,
-        actor: &Attribution,
+        audit: &(dyn Fn(Assigned<'_>) -> AuditEntry + Sync),
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
@@ -401,12 +411,11 @@ impl Store {
             .bind(source)
             .execute(&mut *tx)
             .await?;
-            let entry = AuditEntry::by(
-                actor,
-                "subdomain.assign",
-                format!("name/{}", a.owner.trim_end_matches('.')),
-                json!({"zone": zone, "agency": a.agency, "previous_agency": previous, "source": source}),
-            );
+            let entry = audit(Assigned {
+                assignment: a,
+                zone: &zone,
+                previous,
+            });
             append_audit(&mut tx, &entry, now).await?;
         }
         tx.commit().await?;
