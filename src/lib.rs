@@ -3,29 +3,27 @@
 //!
 //! # Module map
 //!
-//! | module | what it is | depends on |
-//! |---|---|---|
-//! | [`domain`] | the pure core: rules without I/O or clocks (serials now; workflow, roles, time standards next) | nothing of tokio, sqlx, axum, hickory |
-//! | [`config`] | layered configuration → one immutable [`config::Config`] | — |
-//! | [`zonefile`] | RFC 1035 master files: parse with line numbers, write for BIND/Knot/NSD | hickory-proto |
-//! | [`store`] | sqlx persistence: zones, records, change journal; migrations | sqlx |
-//! | [`dns`] | in-memory zone views, lookup rules, the UDP/TCP server | hickory |
-//! | [`publish`] | the single entry point for record changes: store, then served view | store, dns, domain |
-//! | [`service`] | workflow services: load → decide → persist in one transaction → publish | domain, store, publish |
-//! | [`secondaries`] | NOTIFY, SOA polls of secondaries, their state | dns, store, metrics |
-//! | [`metrics`] | Prometheus metrics for `/metrics` | prometheus-client |
-//! | [`checkpoint`] | Ed25519-signed checkpoints of the audit trail's head | store, domain |
-//! | [`letter`] | the response letter as PDF (printpdf) | config |
-//! | [`acme`] | certificates: ACME orders with DNS-01 through [`publish`], renewal, revocation | instant-acme, store, publish |
-//! | [`sealing`] | private keys at rest (AES-256-GCM) | aes-gcm |
-//! | [`notify`] | delivery of the outbox by SMTP, with retries | store, lettre |
-//! | [`import`] | first-start import of `zones/`, `ranah zone import` | store, zonefile |
-//! | [`api`] | HTTP: health and readiness (the workflow API mounts here) | axum |
-//! | [`daemon`] | `ranah serve`: wiring, background tasks, graceful shutdown | everything above |
-//! | [`admin`] | agencies, users, tokens from the command line | store |
-//! | [`cli`], [`telemetry`] | command line and logging | clap, tracing |
+//! From the bottom up; each part depends only on parts above it in this table (and on the
+//! crates named), never on one below. `tests/run-all.sh` checks the core's purity, that `api`
+//! reaches the store only through `service`, and that `store` knows nothing of `dns`, `api` or
+//! the services.
 //!
-//! Adapters depend on `domain`, never the other way round.
+//! | part | what it is | depends on |
+//! |---|---|---|
+//! | [`domain`] | the pure core: who may do what ([`domain::access`]), the request state machine, time standards, policies, the certificate lifecycle, the audit chain; no I/O, no clock | nothing of ranah; serde, chrono |
+//! | [`zone`] | the zone's data without I/O: RFC 1035 master files, record diffs, the `_audit` anchor record | domain, hickory-proto |
+//! | [`store`] | sqlx persistence of what it is given: zones, records, journal, requests, people, certificates, outbox, audit rows, files beside the database | domain, zone, sqlx |
+//! | [`audit`] | signed checkpoints of the audit trail's head | domain, store |
+//! | [`config`] | layered configuration → one immutable [`config::Config`], one module per section | domain, zone; XXX: it checks keys with `dns::tsig`, `acme::sealing` and `audit::checkpoint`, three imports that run up the table |
+//! | [`telemetry`] | logs (tracing) and Prometheus metrics | config |
+//! | [`outbox`] | delivery of queued messages: mail (lettre), webhook (reqwest), the response letter (PDF) | store, config, telemetry |
+//! | [`dns`] | serving: zone views, the answer cache, the handler, UDP and TCP listeners, TSIG, transfers, NOTIFY and polls of secondaries | zone, store, config, telemetry, hickory |
+//! | [`publish`] | the change path: records change only here (store, then the served view), zone imports | dns, store, zone, domain |
+//! | [`acme`] | certificates: the ACME worker (order, challenge through [`publish`], account), CSRs, keys at rest | publish, store, domain, instant-acme |
+//! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, health): load, decide with the core, persist in one transaction, publish | everything above |
+//! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI | service, axum, utoipa |
+//! | [`cli`] | the command line: global options and the administration commands | service, store, config |
+//! | [`daemon`] | `ranah serve`: wiring, background tasks, start and shutdown | everything |
 
 #![warn(missing_docs)]
 

@@ -6,7 +6,7 @@
 //! flag day 2020 value), TC with an empty answer when a UDP answer does not fit the client's
 //! buffer, and REFUSED for names outside our zones. A request signed with TSIG is checked
 //! first (NOTAUTH with the TSIG error when it fails) and its response is signed. Zone transfers
-//! (AXFR, IXFR) go to secondaries only, as [`transfer`](super::transfer) decides, in as many
+//! (AXFR, IXFR) go to secondaries only, as [`super::transfer`] decides, in as many
 //! messages as the zone needs. Malformed packets get FORMERR from hickory-server before they
 //! reach us.
 

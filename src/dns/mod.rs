@@ -2,8 +2,8 @@
 //!
 //! [`Zones`] holds one [`ZoneView`] per zone behind an atomic pointer: lookups load the current
 //! view without locking, and a change publishes a new view in one pointer swap, so a query sees
-//! a change whole or not at all. [`server`] answers queries over UDP and TCP with
-//! hickory-server.
+//! a change whole or not at all. [`handler`] answers queries; [`listen`] binds ranah's own UDP
+//! workers ([`udp`]) and hickory-server's TCP listeners on every address.
 
 pub mod cache;
 pub mod handler;

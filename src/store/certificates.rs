@@ -282,7 +282,7 @@ impl Store {
         Ok(())
     }
 
-    /// Order a certificate (see [`order`]) on its own.
+    /// Order a certificate (as a provisioning does, see `order`) on its own.
     pub async fn order_certificate(
         &self,
         new: &NewCertificate,

@@ -485,7 +485,7 @@ pub fn is_managed(record: &Record, origin: &Name) -> bool {
             .is_some_and(|l| l.eq_ignore_ascii_case(b"_audit"))
 }
 
-/// The zone as a master file for export: [`write`] without the records ranah manages.
+/// The zone as a master file for export: [`write()`] without the records ranah manages.
 pub fn export(zone: &ZoneContent) -> String {
     let mut zone = zone.clone();
     let origin = zone.origin.clone();
