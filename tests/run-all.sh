@@ -58,6 +58,11 @@ if grep -rnE '\b(tokio|sqlx|axum|hickory_[a-z]+|instant_acme|reqwest|lettre)::|c
   echo "src/domain must not depend on I/O crates or on other parts" >&2
   exit 1
 fi
+# Who may do what is decided in one place: no role's name is written outside the core.
+if grep -rnE '"(applicant|front_office|auditor|admin)"' src --include='*.rs' | grep -v '^src/domain/'; then
+  echo "roles are the core's (domain::access): compare with access::Role, not with a name" >&2
+  exit 1
+fi
 # Handlers reach the store only through services.
 if grep -rnE '\bcrate::store\b|\bsqlx::' src/api; then
   echo "src/api must not use the store directly: call a service" >&2

@@ -145,5 +145,5 @@ impl Subdomains {
 
 /// The admin acting, for the audit trail.
 fn admin_actor(caller: &Actor) -> Attribution {
-    Attribution::of(caller).in_role("admin")
+    Attribution::of(caller).in_role(access::Role::Admin.as_str())
 }
