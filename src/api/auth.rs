@@ -46,14 +46,9 @@ impl FromRequestParts<AppState> for AuthUser {
                 Ok(Self(user))
             }
             Ok(None) => Err(Problem::unauthorized()),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot check a token");
-                Err(Problem::new(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the store cannot be reached; retry later",
-                ))
-            }
+            // A store that cannot be reached is a 503, a fault of ours a 500; either is logged
+            // once, with its cause, when the response is sent.
+            Err(e) => Err(Problem::from(e)),
         }
     }
 }

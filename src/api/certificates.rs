@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::AppState;
 use super::auth::AuthUser;
@@ -22,52 +22,100 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/certificates/{name}/key.pem", get(key))
 }
 
-/// The JSON of a certificate.
-pub(crate) fn certificate_json(c: &CertificateRow) -> Value {
-    json!({
-        "name": c.name,
-        "zone": c.zone.trim_end_matches('.'),
-        "status": c.status.as_str(),
-        "mode": c.mode.as_str(),
-        "request": c.request_id,
-        "serial": c.serial,
-        "not_before": c.not_before,
-        "not_after": c.not_after,
-        "issuer": c.issuer,
-        "issued_at": c.issued_at,
-        "renew_at": c.renew_at,
-        "attempts": c.attempts,
-        "next_attempt_at": c.next_attempt_at,
-        "last_error": c.last_error,
-        "revoked_at": c.revoked_at,
-        "chain": c.chain_pem.as_ref().map(|_| format!("/api/v1/certificates/{}/chain.pem", c.name)),
-    })
+/// A certificate: public facts, as in Certificate Transparency logs.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CertificateBody {
+    /// The fully qualified name, without the trailing dot.
+    pub name: String,
+    /// Its zone.
+    pub zone: String,
+    /// `pending`, `issued`, `failed`, `revoking` or `revoked`.
+    pub status: String,
+    /// `managed` (ranah keeps the key) or `csr` (the agency's own key).
+    pub mode: String,
+    /// The request that asked for it.
+    pub request: Option<i64>,
+    /// The current chain's serial, hex.
+    pub serial: Option<String>,
+    /// Valid from (RFC 3339).
+    pub not_before: Option<String>,
+    /// Valid until (RFC 3339).
+    pub not_after: Option<String>,
+    /// The issuer's name.
+    pub issuer: Option<String>,
+    /// When the current chain was stored.
+    pub issued_at: Option<String>,
+    /// When it is renewed.
+    pub renew_at: Option<String>,
+    /// Attempts of the current order or revocation.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: Option<String>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+    /// Where the chain is, once issued.
+    pub chain: Option<String>,
+}
+
+impl From<&CertificateRow> for CertificateBody {
+    fn from(c: &CertificateRow) -> Self {
+        Self {
+            name: c.name.clone(),
+            zone: c.zone.trim_end_matches('.').to_owned(),
+            status: c.status.as_str().into(),
+            mode: c.mode.as_str().into(),
+            request: c.request_id,
+            serial: c.serial.clone(),
+            not_before: c.not_before.clone(),
+            not_after: c.not_after.clone(),
+            issuer: c.issuer.clone(),
+            issued_at: c.issued_at.clone(),
+            renew_at: c.renew_at.clone(),
+            attempts: c.attempts,
+            next_attempt_at: c.next_attempt_at.clone(),
+            last_error: c.last_error.clone(),
+            revoked_at: c.revoked_at.clone(),
+            chain: c
+                .chain_pem
+                .as_ref()
+                .map(|_| format!("/api/v1/certificates/{}/chain.pem", c.name)),
+        }
+    }
+}
+
+/// Every certificate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CertificateList {
+    /// The certificates, by name.
+    pub items: Vec<CertificateBody>,
 }
 
 #[utoipa::path(get, path = "/api/v1/certificates", operation_id = "list_certificates", tag = "certificates",
-    responses((status = 200, description = "`items`: every certificate with its state and expiry", body = serde_json::Value)),
+    responses((status = 200, description = "Every certificate with its state and expiry", body = CertificateList)),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     AuthUser(_user): AuthUser,
     State(state): State<AppState>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<CertificateList>, Problem> {
     let rows = state.certificates.list().await?;
-    Ok(Json(
-        json!({ "items": rows.iter().map(certificate_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(CertificateList {
+        items: rows.iter().map(CertificateBody::from).collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/certificates/{name}", operation_id = "get_certificate", tag = "certificates",
     params(("name" = String, Path, description = "the fully qualified name")),
-    responses((status = 200, description = "status, serial, not_before, not_after, issuer, last_error", body = serde_json::Value),
+    responses((status = 200, description = "status, serial, not_before, not_after, issuer, last_error", body = CertificateBody),
         (status = 404, description = "no certificate for that name", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn one(
     AuthUser(_user): AuthUser,
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    Ok(Json(certificate_json(
+) -> Result<Json<CertificateBody>, Problem> {
+    Ok(Json(CertificateBody::from(
         &state.certificates.get(&name).await?,
     )))
 }
@@ -128,7 +176,7 @@ pub(crate) struct OrderBody {
 
 #[utoipa::path(post, path = "/api/v1/certificates", operation_id = "order_certificate", tag = "certificates",
     request_body = OrderBody,
-    responses((status = 202, description = "Ordered: the certificate is `pending`; issuance runs in the background", body = serde_json::Value),
+    responses((status = 202, description = "Ordered: the certificate is `pending`; issuance runs in the background", body = CertificateBody),
         (status = 403, description = "neither the owning agency nor an admin", body = ProblemDetails),
         (status = 409, description = "an order is in flight already, or ACME is not configured", body = ProblemDetails),
         (status = 422, description = "no such name, or the CSR names something else", body = ProblemDetails)),
@@ -142,5 +190,5 @@ pub(crate) async fn order(
         .certificates
         .order(&user, &body.name, body.csr.as_deref(), chrono::Utc::now())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(certificate_json(&row))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(CertificateBody::from(&row))).into_response())
 }

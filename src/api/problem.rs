@@ -253,6 +253,15 @@ impl From<ServiceError> for Problem {
             ServiceError::Publish(PublishError::Store(_)) | ServiceError::Internal { .. } => {
                 Self::internal(detail)
             }
+            ServiceError::Unavailable(_) => {
+                let mut p = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store cannot be reached; retry later",
+                );
+                p.0.1 = Some(detail);
+                p
+            }
             ServiceError::Publish(PublishError::NameExists(_)) => {
                 Self::new(StatusCode::CONFLICT, "name_taken", detail)
             }
@@ -328,6 +337,16 @@ mod tests {
                 "conflict",
             ),
             (ServiceError::TooLarge("10 MiB".into()), 413, "too_large"),
+            (
+                ServiceError::Unavailable("pool timed out".into()),
+                503,
+                "store_unavailable",
+            ),
+            (
+                ServiceError::InvalidQuery("limit".into()),
+                400,
+                "invalid_query",
+            ),
             (
                 ServiceError::UnsupportedMediaType("x".into()),
                 415,

@@ -45,6 +45,8 @@ pub struct LastChangeBody {
 /// A secondary of the zone as last seen.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SecondaryBody {
+    /// The zone's apex, absolute.
+    pub zone: String,
     /// Where NOTIFY goes.
     pub secondary: String,
     /// The serial its SOA answered at the last poll.
@@ -107,6 +109,7 @@ impl From<ZoneState> for ZoneBody {
                 .secondaries
                 .into_iter()
                 .map(|s| SecondaryBody {
+                    zone: s.state.zone,
                     secondary: s.state.secondary,
                     served_serial: s.state.served_serial,
                     in_sync: s.in_sync,

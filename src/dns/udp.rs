@@ -51,6 +51,14 @@ pub struct UdpWorkers {
     addr: SocketAddr,
 }
 
+impl Drop for UdpWorkers {
+    /// Workers dropped without `stop` (a start that failed half-way) still end: they see the
+    /// flag at their next poll.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
 impl UdpWorkers {
     /// The address the workers bound (the port the kernel chose, when asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
@@ -58,9 +66,9 @@ impl UdpWorkers {
     }
 
     /// Signal the workers and wait for them to finish.
-    pub fn stop(self) {
+    pub fn stop(mut self) {
         self.stop.store(true, Ordering::Release);
-        for t in self.threads {
+        for t in std::mem::take(&mut self.threads) {
             let _ = t.join();
         }
     }

@@ -207,7 +207,8 @@ impl Actor {
             .filter(|g| g.in_effect(today))
             .map(|g| g.role.clone())
             .collect();
-        roles.sort();
+        // By name, as the trail has always named the first of them.
+        roles.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         roles.dedup();
         Self {
             user_id,

@@ -51,6 +51,10 @@ pub enum ServiceError {
     /// A certificate cannot be ordered or handed out.
     #[error(transparent)]
     Certificate(#[from] super::certificates::CertificateRefusal),
+    /// The store cannot be reached now (its pool timed out or closed, or its file cannot be
+    /// read): the client may retry.
+    #[error("the store cannot be reached: {0}")]
+    Unavailable(String),
     /// A fault of ours (the store failed, a file could not be written, stored data cannot be
     /// read back): `what` failed because of `cause`. Logged once with both; the client is told
     /// only that it was an internal error.
@@ -83,6 +87,7 @@ impl From<StoreError> for ServiceError {
                 message: format!("the name is held by open request {held}"),
                 held_by: Some(held),
             },
+            e if e.is_unavailable() => Self::Unavailable(e.to_string()),
             other => Self::internal("the store failed", other),
         }
     }

@@ -9,7 +9,7 @@ use super::ServiceError;
 use crate::domain::access::{self, Actor, Grant};
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::calendar::Calendar;
-use crate::store::{NEW_TOKEN, Store, StoreError, TOKEN_PREFIX, token_prefix};
+use crate::store::{Store, StoreError, TOKEN_PREFIX, token_prefix};
 
 /// People and their tokens.
 pub struct People {
@@ -110,12 +110,14 @@ impl People {
             "{TOKEN_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
         );
+        // The token itself never enters the trail: its id (filled in by the store) and its
+        // visible prefix do.
         let audit = AuditEntry::by(
             by,
             "token.create",
-            NEW_TOKEN,
+            format!("user/{user}"),
             json!({
-                "user": user,
+                "token": null,
                 "prefix": token_prefix(&token),
                 "expires_at": expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             }),

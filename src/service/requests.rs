@@ -27,9 +27,9 @@ pub use super::error::ServiceError;
 /// Most requests on one page of a list.
 pub const MAX_PER_PAGE: u32 = 200;
 
-/// The filters and page of a request list, as the caller gives them.
+/// The filters and page of a request list, as the caller gives them. Unknown parameters are
+/// ignored (a cache-buster such as `?_=123` must not break a list).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `in_review`, `returned`, `completed`, `rejected` or `withdrawn`.
     pub status: Option<String>,
@@ -1406,8 +1406,9 @@ impl Requests {
                 e,
             )
         })?;
-        let inputs: Vec<RecordInput> =
-            serde_json::from_value(d.records.clone()).unwrap_or_default();
+        let inputs: Vec<RecordInput> = serde_json::from_value(d.records.clone()).map_err(|e| {
+            ServiceError::internal(format!("stored records of request {}", stored.id), e)
+        })?;
         let requested = requested_records(&inputs);
         let mut ops = Vec::new();
         match d.kind {

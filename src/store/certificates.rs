@@ -312,21 +312,19 @@ impl Store {
         &self,
         names: &[String],
     ) -> Result<Vec<CertificateRow>, StoreError> {
-        if names.is_empty() {
-            return Ok(Vec::new());
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(super::IN_LIST) {
+            let mut q = sqlx::QueryBuilder::new("SELECT * FROM certificates WHERE name IN (");
+            let mut list = q.separated(", ");
+            for n in chunk {
+                list.push_bind(n.as_str());
+            }
+            q.push(")");
+            for row in q.build().fetch_all(self.sqlite()).await? {
+                out.push(row_of(&row)?);
+            }
         }
-        let mut q = sqlx::QueryBuilder::new("SELECT * FROM certificates WHERE name IN (");
-        let mut list = q.separated(", ");
-        for n in names {
-            list.push_bind(n.as_str());
-        }
-        q.push(")");
-        q.build()
-            .fetch_all(self.sqlite())
-            .await?
-            .iter()
-            .map(row_of)
-            .collect()
+        Ok(out)
     }
 
     /// Every certificate, by name.

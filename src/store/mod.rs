@@ -33,9 +33,7 @@ pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, O
 pub use files::Files;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
-pub use people::{
-    Account, Agency, Assigned, Assignment, NEW_TOKEN, TOKEN_PREFIX, TokenInfo, token_prefix,
-};
+pub use people::{Account, Agency, Assigned, Assignment, TOKEN_PREFIX, TokenInfo, token_prefix};
 pub use requests::{
     Attachment, CertificateCommit, HistoryEntry, NEW_REQUEST, RequestChange, RequestData,
     RequestFilter, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
@@ -44,6 +42,10 @@ pub use secondaries::{Lag, SecondaryState};
 pub use zones::{
     ChangeMeta, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
 };
+
+/// Most values bound in one `IN (…)` list: SQLite allows 32,766 variables in a statement, and a
+/// register of an imported zone may name more; longer lists are read in chunks.
+const IN_LIST: usize = 500;
 
 /// How the store writes instants: RFC 3339, UTC, milliseconds (so that text order is time
 /// order).
@@ -93,6 +95,19 @@ pub enum StoreError {
     /// Stored data cannot be read back (should never happen; names the row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the database cannot be reached now (a retry may succeed), rather than refused
+    /// or failed a statement.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
 }
 
 /// The database behind ranah.
@@ -200,5 +215,59 @@ fn scheme_of(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, _)) => format!("{scheme}:// (only sqlite:// is supported by this build)"),
         None => "a URL without a scheme".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before migration 13 that holds two open requests for one name (the race
+    /// it closes) migrates: the later twin is marked, nothing else changes, and the name stays
+    /// held by the earlier one.
+    #[tokio::test]
+    async fn twins_from_before_the_unique_index_migrate() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let all = sqlx::migrate!("migrations/sqlite");
+        let mut before = sqlx::migrate::Migrator::with_migrations(
+            all.iter().filter(|m| m.version < 13).cloned().collect(),
+        );
+        before.locking = false;
+        before.run(store.sqlite()).await.unwrap();
+        let setup = "INSERT INTO agencies (id, code, name, created_at) VALUES (1, 'A', 'A', 'x'); \
+             INSERT INTO users (id, name, created_at) VALUES (1, 'u', 'x'); \
+             INSERT INTO requests (id, kind, zone, name, agency_id, submitted_by, \
+               registered_by_front_office, records, contact, purpose, certificate, workflow, \
+               status, step, step_started_at, version, created_at, updated_at) VALUES \
+             (1, 'create', 'example.go.id', 'kembar', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'in_review', 0, 'x', 0, 'x', 'x'), \
+             (2, 'create', 'example.go.id', 'kembar', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'returned', 0, 'x', 0, 'x', 'x'), \
+             (3, 'create', 'example.go.id', 'lain', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'in_review', 0, 'x', 0, 'x', 'x');";
+        sqlx::raw_sql(setup).execute(store.sqlite()).await.unwrap();
+        store.migrate().await.unwrap();
+        let marks: Vec<(i64, String, Option<i64>)> =
+            sqlx::query_as("SELECT id, status, duplicate_of FROM requests ORDER BY id")
+                .fetch_all(store.sqlite())
+                .await
+                .unwrap();
+        assert_eq!(
+            marks,
+            [
+                (1, "in_review".into(), None),
+                (2, "returned".into(), Some(1)),
+                (3, "in_review".into(), None)
+            ]
+        );
+        // A third open request for the name is still refused by the index.
+        let third = sqlx::raw_sql(
+            "INSERT INTO requests (kind, zone, name, agency_id, submitted_by, \
+               registered_by_front_office, records, contact, purpose, certificate, workflow, \
+               status, step, step_started_at, version, created_at, updated_at) VALUES \
+             ('create', 'example.go.id', 'kembar', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'in_review', 0, 'x', 0, 'x', 'x')",
+        )
+        .execute(store.sqlite())
+        .await;
+        assert!(third.is_err(), "{third:?}");
     }
 }

@@ -110,9 +110,6 @@ pub fn token_prefix(token: &str) -> &str {
     token.get(..TOKEN_PREFIX.len() + 6).unwrap_or(token)
 }
 
-/// The audit target of a token not stored yet: the store puts in its id.
-pub const NEW_TOKEN: &str = "token/new";
-
 impl Store {
     /// Register an agency.
     pub async fn add_agency(
@@ -233,7 +230,7 @@ impl Store {
     }
 
     /// Store a token of an enabled user (only its hash and visible prefix); returns its id. The
-    /// audit entry's target [`NEW_TOKEN`] becomes `token/<id>`.
+    /// audit entry's summary gets the id the database gave the token as `token`.
     pub async fn create_token(
         &self,
         user: &str,
@@ -259,8 +256,8 @@ impl Store {
         };
         let id: i64 = r.try_get(0)?;
         let mut entry = audit.clone();
-        if entry.target == NEW_TOKEN {
-            entry.target = format!("token/{id}");
+        if let Some(map) = entry.summary.as_object_mut() {
+            map.insert("token".into(), id.into());
         }
         append_audit(&mut tx, &entry, now).await?;
         tx.commit().await?;

@@ -713,17 +713,19 @@ impl Store {
 
     /// Requests by id (those that exist).
     pub async fn requests_by_id(&self, ids: &[i64]) -> Result<Vec<StoredRequest>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(super::IN_LIST) {
+            let mut q = sqlx::QueryBuilder::new(format!("{SELECT_REQUEST} WHERE r.id IN ("));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            for row in q.build().fetch_all(self.sqlite()).await? {
+                out.push(request_from_row(&row)?);
+            }
         }
-        let mut q = sqlx::QueryBuilder::new(format!("{SELECT_REQUEST} WHERE r.id IN ("));
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let rows = q.build().fetch_all(self.sqlite()).await?;
-        rows.iter().map(request_from_row).collect()
+        Ok(out)
     }
 
     /// Store the due times the service computed (the daemon's start, after a calendar change).
@@ -760,42 +762,46 @@ impl Store {
             return Ok((histories, attachments));
         }
         let mut conn = self.sqlite().acquire().await?;
-        let mut q = sqlx::QueryBuilder::new(
-            "SELECT e.request_id, e.seq, e.at, e.actor_id, u.name AS actor_name, e.action, e.step, \
-             e.note, e.reason FROM request_events e LEFT JOIN users u ON u.id = e.actor_id \
-             WHERE e.request_id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
+        for chunk in ids.chunks(super::IN_LIST) {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT e.request_id, e.seq, e.at, e.actor_id, u.name AS actor_name, e.action, \
+                 e.step, e.note, e.reason FROM request_events e \
+                 LEFT JOIN users u ON u.id = e.actor_id WHERE e.request_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY e.request_id, e.seq");
+            for r in q.build().fetch_all(&mut *conn).await? {
+                histories
+                    .entry(r.try_get("request_id")?)
+                    .or_default()
+                    .push(history_from_row(&r)?);
+            }
         }
-        q.push(") ORDER BY e.request_id, e.seq");
-        for r in q.build().fetch_all(&mut *conn).await? {
-            histories
-                .entry(r.try_get("request_id")?)
-                .or_default()
-                .push(history_from_row(&r)?);
-        }
-        let mut q = sqlx::QueryBuilder::new(
-            "SELECT request_id, kind, sha256, media_type, size, uploaded_at FROM attachments \
-             WHERE request_id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        q.push(") ORDER BY id");
-        for r in q.build().fetch_all(&mut *conn).await? {
-            attachments
-                .entry(r.try_get("request_id")?)
-                .or_default()
-                .push(Attachment {
-                    kind: r.try_get("kind")?,
-                    sha256: r.try_get("sha256")?,
-                    media_type: r.try_get("media_type")?,
-                    size: r.try_get("size")?,
-                    uploaded_at: r.try_get("uploaded_at")?,
-                });
+        for chunk in ids.chunks(super::IN_LIST) {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT request_id, kind, sha256, media_type, size, uploaded_at FROM attachments \
+                 WHERE request_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            for r in q.build().fetch_all(&mut *conn).await? {
+                attachments
+                    .entry(r.try_get("request_id")?)
+                    .or_default()
+                    .push(Attachment {
+                        kind: r.try_get("kind")?,
+                        sha256: r.try_get("sha256")?,
+                        media_type: r.try_get("media_type")?,
+                        size: r.try_get("size")?,
+                        uploaded_at: r.try_get("uploaded_at")?,
+                    });
+            }
         }
         Ok((histories, attachments))
     }
