@@ -67,16 +67,7 @@ impl Certificates {
                     target(&row.name),
                     serde_json::json!({"error": text, "attempts": attempts, "retry_at": next}),
                 );
-                let Ok(to) = certificate::next(Some(row.status), Transition::Failed, false) else {
-                    return;
-                };
-                if let Err(e) = self
-                    .store
-                    .certificate_failed(row.id, (row.guard(), to), &text, next, &audit, now)
-                    .await
-                {
-                    tracing::error!(name = %row.name, error = %e, "cannot record the failure");
-                }
+                self.record_failure(&row, &text, next, &audit, now).await;
             }
         }
     }

@@ -199,17 +199,34 @@ impl Certificates {
                     target(&row.name),
                     serde_json::json!({"error": text, "attempts": attempts}),
                 );
-                let Ok(to) = certificate::next(Some(row.status), Transition::Failed, true) else {
-                    return;
-                };
-                if let Err(e) = self
-                    .store
-                    .certificate_failed(row.id, (row.guard(), to), &text, next, &audit, now)
-                    .await
-                {
-                    tracing::error!(name = %row.name, error = %e, "cannot record the failure");
-                }
+                self.record_failure(&row, &text, next, &audit, now).await;
             }
+        }
+    }
+
+    /// Record a failed attempt (an order's or a revocation's) as the core's lifecycle says: a
+    /// failed order is `failed`, a revocation stays `revoking`.
+    pub(super) async fn record_failure(
+        &self,
+        row: &CertificateRow,
+        error: &str,
+        next: Option<DateTime<Utc>>,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) {
+        let Ok(to) = certificate::next(
+            Some(row.status),
+            Transition::Failed,
+            row.chain_pem.is_some(),
+        ) else {
+            return;
+        };
+        if let Err(e) = self
+            .store
+            .certificate_failed(row.id, (row.guard(), to), error, next, audit, now)
+            .await
+        {
+            tracing::error!(name = %row.name, error = %e, "cannot record the failure");
         }
     }
 

@@ -43,7 +43,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     } else {
         bytes
     };
-    // Syntax first: a body that is not JSON at all is a 400, whatever T is.
+    // Syntax first, over the whole body: a body that is not JSON at all is a 400, whatever T
+    // is (a typed read would stop at the first unknown field of a truncated body and say 422).
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,

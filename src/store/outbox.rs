@@ -153,22 +153,39 @@ impl Store {
         Ok((row.try_get("pending")?, row.try_get("failing")?))
     }
 
-    /// The enabled users with an email address who were granted `role`, each with all of
-    /// their grants (whether the role is in effect on a day is the caller's to decide).
+    /// The enabled users with an email address who were granted `role`, each with their grants
+    /// of it (whether it is in effect on a day is the caller's to decide); one query.
     pub async fn holders_of(&self, role: &str) -> Result<Vec<(String, Vec<Grant>)>, StoreError> {
-        let mut conn = self.sqlite().acquire().await?;
-        let users: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT DISTINCT u.id, u.email FROM users u JOIN user_roles r ON r.user_id = u.id \
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT u.id, u.email, r.valid_from, r.valid_until FROM users u \
+             JOIN user_roles r ON r.user_id = u.id \
              WHERE r.role = $1 AND u.disabled = 0 AND u.email IS NOT NULL AND u.email <> '' \
-             ORDER BY u.email",
+             ORDER BY u.email, u.id",
         )
         .bind(role)
-        .fetch_all(&mut *conn)
+        .fetch_all(self.sqlite())
         .await?;
-        let mut out = Vec::with_capacity(users.len());
-        for (id, email) in users {
-            out.push((email, super::people::grants_of(&mut conn, id).await?));
+        let parsed = crate::domain::access::Role::parse(role)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let date = |d: Option<String>| -> Result<Option<chrono::NaiveDate>, StoreError> {
+            d.map(|d| {
+                d.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("role date {d}")))
+            })
+            .transpose()
+        };
+        let mut out: Vec<(i64, String, Vec<Grant>)> = Vec::new();
+        for (id, email, from, until) in rows {
+            let grant = Grant {
+                role: parsed.clone(),
+                from: date(from)?,
+                until: date(until)?,
+            };
+            match out.last_mut() {
+                Some((last, _, grants)) if *last == id => grants.push(grant),
+                _ => out.push((id, email, vec![grant])),
+            }
         }
-        Ok(out)
+        Ok(out.into_iter().map(|(_, e, g)| (e, g)).collect())
     }
 }

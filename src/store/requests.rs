@@ -681,6 +681,9 @@ impl Store {
         .bind(&now)
         .fetch_one(&mut *conn)
         .await?;
+        if limit == 0 {
+            return Ok((Vec::new(), total));
+        }
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT_REQUEST} WHERE {WHERE} ORDER BY r.id DESC LIMIT $6 OFFSET $7"
         )))

@@ -47,17 +47,8 @@ fn acting_officials_see_and_act_only_within_their_period() {
         &request_body("create", "acting-two", "203.0.113.62", false),
     );
     assert_eq!(r.status, 201, "{}", r.json);
-    let pdf = d.dir.join("surat.pdf");
-    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
     let path = format!("/api/v1/requests/{id}");
-    let r = curl(
-        &d,
-        "POST",
-        &format!("{path}/attachments"),
-        Some(&andi),
-        &["-F", &format!("letter=@{}", pdf.display())],
-    );
-    assert_eq!(r.status, 200, "{}", r.json);
+    attach_letter(&d, &andi, id);
 
     // Outside the period: no list (this returned every agency's requests with their contacts),
     // no detail, no action, no register.

@@ -606,6 +606,20 @@ pub fn request_body(kind: &str, name: &str, address: &str, certificate: bool) ->
     )
 }
 
+/// Attach a (minimal) signed request letter to request `id` as `token`; it must be accepted.
+pub fn attach_letter(d: &Daemon, token: &str, id: i64) {
+    let pdf = d.dir.join(format!("surat-{id}.pdf"));
+    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
+    let r = curl(
+        d,
+        "POST",
+        &format!("/api/v1/requests/{id}/attachments"),
+        Some(token),
+        &["-F", &format!("letter=@{}", pdf.display())],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+}
+
 /// Walk a request (submitted by andi for DINKES, with its letter) through kadis, kabid and
 /// teknis until it is provisioned. Returns its id.
 pub fn walk_request(d: &Daemon, tokens: &[String; 6], body: &str) -> i64 {
@@ -614,16 +628,7 @@ pub fn walk_request(d: &Daemon, tokens: &[String; 6], body: &str) -> i64 {
     assert_eq!(r.status, 201, "{}", r.json);
     let id = r.json["id"].as_i64().unwrap();
     let path = format!("/api/v1/requests/{id}");
-    let pdf = d.dir.join(format!("surat-{id}.pdf"));
-    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
-    let r = curl(
-        d,
-        "POST",
-        &format!("{path}/attachments"),
-        Some(andi),
-        &["-F", &format!("letter=@{}", pdf.display())],
-    );
-    assert_eq!(r.status, 200, "{}", r.json);
+    attach_letter(d, andi, id);
     for token in [kadis, kabid, teknis] {
         let r = post_json(d, &format!("{path}/approve"), token, "{}");
         assert_eq!(r.status, 200, "{}", r.json);
