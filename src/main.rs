@@ -44,6 +44,9 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`ranah audit verify | head -3`): what it wanted
+        // was written, and the shell's pipeline decides what that means.
+        Err(e) if ranah::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ranah: {e:#}");
             ExitCode::FAILURE
@@ -73,17 +76,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => daemon::run(config).await,
         Command::CheckConfig => {
-            print!("{}", config.to_toml());
+            ranah::out!("{}", config.to_toml())?;
             Ok(())
         }
         Command::Migrate => {
             let store = Store::connect(config.database_url.expose()).await?;
             let applied = store.migrate().await;
             store.close().await;
-            println!(
+            ranah::outln!(
                 "{} migration(s) applied; the schema is up to date",
                 applied?
-            );
+            )?;
             Ok(())
         }
         command => {
@@ -128,15 +131,17 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
                     zone,
                     records,
                     serial,
-                } => println!("imported {zone}: {records} records, serial {serial}"),
+                } => ranah::outln!("imported {zone}: {records} records, serial {serial}")?,
                 ImportOutcome::Replaced {
                     zone,
                     removed,
                     added,
                     serial,
-                } => println!("replaced {zone}: {removed} removed, {added} added, serial {serial}"),
+                } => ranah::outln!(
+                    "replaced {zone}: {removed} removed, {added} added, serial {serial}"
+                )?,
                 ImportOutcome::Unchanged { zone } => {
-                    println!("{zone} is already imported from this file; nothing to do")
+                    ranah::outln!("{zone} is already imported from this file; nothing to do")?
                 }
                 ImportOutcome::FileDiffers { zone, .. } => anyhow::bail!(
                     "zone {zone} already exists; use --replace to replace its records with the file's"
@@ -157,7 +162,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
             match output {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("cannot write {}", path.display()))?,
-                None => print!("{text}"),
+                None => ranah::out!("{text}")?,
             }
             Ok(())
         }

@@ -25,9 +25,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or_else(Problem::unauthorized)?;
         match state.people.authenticate(token, Utc::now()).await {
             Ok(Some(mut user)) => {
@@ -50,5 +48,30 @@ impl FromRequestParts<AppState> for AuthUser {
             // once, with its cause, when the response is sent.
             Err(e) => Err(Problem::from(e)),
         }
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header. The scheme's name is case-insensitive
+/// (RFC 9110 §11.1), so `bearer` and `BEARER` are the same scheme; spaces around the token are
+/// not part of it.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer   "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
     }
 }

@@ -195,9 +195,9 @@ impl From<ServiceError> for Problem {
                 DomainError::NotYourStep { .. } => {
                     Self::new(StatusCode::FORBIDDEN, "not_your_step", detail)
                 }
-                DomainError::InvalidState(_) | DomainError::NotDue => {
-                    Self::new(StatusCode::CONFLICT, "invalid_state", detail)
-                }
+                DomainError::InvalidState(_)
+                | DomainError::MovedOn { .. }
+                | DomainError::NotDue => Self::new(StatusCode::CONFLICT, "invalid_state", detail),
                 DomainError::OwnRequest => Self::new(StatusCode::FORBIDDEN, "own_request", detail),
                 DomainError::LetterRequired => {
                     Self::new(StatusCode::CONFLICT, "letter_required", detail)

@@ -85,7 +85,7 @@ pub async fn agency(store: &Store, config: &Config, cmd: AgencyCommand) -> anyho
             let id = people
                 .add_agency(&code, name.trim(), &Attribution::cli(), Utc::now())
                 .await?;
-            println!("agency {code} added (id {id})");
+            crate::outln!("agency {code} added (id {id})")?;
         }
     }
     Ok(())
@@ -134,13 +134,13 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                     Utc::now(),
                 )
                 .await?;
-            println!("user {name} added (id {id})");
+            crate::outln!("user {name} added (id {id})")?;
         }
         UserCommand::Disable { name } => {
             people
                 .disable_user(&name, &Attribution::cli(), Utc::now())
                 .await?;
-            println!("user {name} disabled; their tokens no longer work");
+            crate::outln!("user {name} disabled; their tokens no longer work")?;
         }
     }
     Ok(())
@@ -166,15 +166,19 @@ pub async fn token(store: &Store, config: &Config, cmd: TokenCommand) -> anyhow:
             let (_, token) = people
                 .create_token(&user, expires_at, &Attribution::cli(), Utc::now())
                 .await?;
-            println!("{token}");
+            crate::outln!("{token}")?;
         }
         TokenCommand::List => {
-            println!(
+            crate::outln!(
                 "{:>5}  {:<16}  {:<14}  {:<20}  {:<20}  revoked",
-                "id", "user", "prefix", "created", "expires"
-            );
+                "id",
+                "user",
+                "prefix",
+                "created",
+                "expires"
+            )?;
             for t in store.list_tokens().await? {
-                println!(
+                crate::outln!(
                     "{:>5}  {:<16}  {:<14}  {:<20}  {:<20}  {}",
                     t.id,
                     t.user,
@@ -182,14 +186,14 @@ pub async fn token(store: &Store, config: &Config, cmd: TokenCommand) -> anyhow:
                     t.created_at,
                     t.expires_at.unwrap_or_else(|| "-".into()),
                     t.revoked_at.unwrap_or_else(|| "-".into())
-                );
+                )?;
             }
         }
         TokenCommand::Revoke { id } => {
             people
                 .revoke_token(id, &Attribution::cli(), Utc::now())
                 .await?;
-            println!("token {id} revoked");
+            crate::outln!("token {id} revoked")?;
         }
     }
     Ok(())
@@ -272,7 +276,7 @@ pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<(
                     Utc::now(),
                 )
                 .await?;
-            println!("{} name(s) assigned ({records} records)", assignments.len());
+            crate::outln!("{} name(s) assigned ({records} records)", assignments.len())?;
         }
     }
     Ok(())
@@ -283,7 +287,7 @@ pub async fn subdomain(store: &Store, cmd: SubdomainCommand) -> anyhow::Result<(
 pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
     let AuditCommand::Verify { against } = cmd;
     let verification = store.verify_audit().await?;
-    println!("{}", serde_json::to_string_pretty(&verification)?);
+    crate::outln!("{}", serde_json::to_string_pretty(&verification)?)?;
     let mut missing = Vec::new();
     for anchor in &against {
         let (hash, seq) = anchor
@@ -291,9 +295,9 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
             .and_then(|(h, s)| Some((h, s.parse::<i64>().ok()?)))
             .with_context(|| format!("--against {anchor}: write HASH@SEQ"))?;
         if store.audit_has(seq, hash).await? {
-            println!("{anchor}: in the chain");
+            crate::outln!("{anchor}: in the chain")?;
         } else {
-            println!("{anchor}: NOT in the chain");
+            crate::outln!("{anchor}: NOT in the chain")?;
             missing.push(anchor.clone());
         }
     }
@@ -303,15 +307,15 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
         let ok =
             crate::audit::checkpoint::signature_valid(c) && store.audit_has(c.seq, &c.hash).await?;
         if !ok {
-            println!("checkpoint {} {} (seq {}): BAD", c.kind, c.label, c.seq);
+            crate::outln!("checkpoint {} {} (seq {}): BAD", c.kind, c.label, c.seq)?;
             bad_checkpoints.push(format!("{} {}", c.kind, c.label));
         }
     }
-    println!(
+    crate::outln!(
         "signed checkpoints: {} checked, {} bad",
         checkpoints.len(),
         bad_checkpoints.len()
-    );
+    )?;
     if let Some(seq) = verification.first_bad {
         bail!("the audit trail is broken at sequence {seq}");
     }
@@ -350,22 +354,25 @@ pub async fn cert(store: &Store, cmd: crate::cli::CertCommand) -> anyhow::Result
             store
                 .renew_certificate(&name, row.guard(), &audit, chrono::Utc::now())
                 .await?;
-            println!("renewal of {name} ordered; the daemon picks it up at its next check");
+            crate::outln!("renewal of {name} ordered; the daemon picks it up at its next check")?;
         }
         crate::cli::CertCommand::List => {
-            println!(
+            crate::outln!(
                 "{:<40} {:<9} {:<25} {:<25} LAST ERROR",
-                "NAME", "STATUS", "NOT AFTER", "RENEW AT"
-            );
+                "NAME",
+                "STATUS",
+                "NOT AFTER",
+                "RENEW AT"
+            )?;
             for c in store.certificates().await? {
-                println!(
+                crate::outln!(
                     "{:<40} {:<9} {:<25} {:<25} {}",
                     c.name,
                     c.status.as_str(),
                     c.not_after.as_deref().unwrap_or("-"),
                     c.renew_at.as_deref().unwrap_or("-"),
                     c.last_error.as_deref().unwrap_or("")
-                );
+                )?;
             }
         }
     }
@@ -376,28 +383,35 @@ pub async fn cert(store: &Store, cmd: crate::cli::CertCommand) -> anyhow::Result
 /// it serves, sync, lag, last NOTIFY and transfer), as tables.
 pub async fn status(store: &Store) -> anyhow::Result<()> {
     let zones = store.zone_summaries().await?;
-    println!(
+    crate::outln!(
         "{:<32} {:>10} {:>8}  LAST CHANGE",
-        "ZONE", "SERIAL", "RECORDS"
-    );
+        "ZONE",
+        "SERIAL",
+        "RECORDS"
+    )?;
     for (zone, serial, records) in &zones {
         let last = store
             .last_change(zone)
             .await?
             .map(|c| format!("{} {}", c.at, c.reason))
             .unwrap_or_else(|| "-".into());
-        println!(
+        crate::outln!(
             "{:<32} {:>10} {:>8}  {last}",
             zone.trim_end_matches('.'),
             serial,
             records
-        );
+        )?;
     }
-    println!();
-    println!(
+    crate::outln!()?;
+    crate::outln!(
         "{:<32} {:<22} {:>10} {:<7} {:>9}  {:<40} LAST TRANSFER",
-        "ZONE", "SECONDARY", "SERIAL", "SYNC", "LAG", "LAST NOTIFY"
-    );
+        "ZONE",
+        "SECONDARY",
+        "SERIAL",
+        "SYNC",
+        "LAG",
+        "LAST NOTIFY"
+    )?;
     let dash = || "-".to_owned();
     for (zone, serial, _) in &zones {
         for r in crate::dns::secondaries::reports(store, zone, *serial).await? {
@@ -422,7 +436,7 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
                 (Some(k), Some(n), Some(at)) => format!("{k} {n} {at}"),
                 _ => dash(),
             };
-            println!(
+            crate::outln!(
                 "{:<32} {:<22} {:>10} {:<7} {:>9}  {:<40} {transfer}",
                 zone.trim_end_matches('.'),
                 s.secondary,
@@ -430,7 +444,7 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
                 if r.in_sync { "yes" } else { "NO" },
                 lag,
                 notify,
-            );
+            )?;
         }
     }
     Ok(())

@@ -2,6 +2,45 @@
 
 pub mod admin;
 
+/// Print a line to standard output as `println!` does, but return the write error instead of
+/// panicking: `ranah audit verify | head -3` closes the pipe early, and `main` ends quietly on
+/// [`std::io::ErrorKind::BrokenPipe`] (see [`is_broken_pipe`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Print to standard output as `print!` does; errors as [`outln!`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
+/// Write to standard output; the error is returned, never a panic.
+pub fn write_out(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_fmt(args)?;
+    stdout.flush()
+}
+
+/// Whether a command failed only because its reader closed standard output (`| head`): the
+/// output wanted was written, so this is not a failure to report.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -200,6 +200,14 @@ pub enum DomainError {
     /// The request's state does not allow the command (409 `invalid_state`).
     #[error("the request is {0} and cannot be acted on that way")]
     InvalidState(&'static str),
+    /// The request has moved on past the actor's step while they acted: another holder of
+    /// the role approved it first (409 `invalid_state`, as the contract gives the loser of two
+    /// simultaneous approvals).
+    #[error("the request has already moved on to step `{step}`; reload it")]
+    MovedOn {
+        /// The step it is at now, or its state when it is no longer in review.
+        step: String,
+    },
     /// Approving what one submitted or registered (403 `own_request`).
     #[error("nobody approves a request they submitted or registered")]
     OwnRequest,
@@ -269,6 +277,17 @@ pub fn decide(
                 _ => return Err(DomainError::InvalidState(req.status.as_str())),
             };
             if !access::may_act_on_step(actor, &step.role) {
+                // An approver whose own step the request has already passed meets a state
+                // that moved on (a second click, or the loser of two simultaneous
+                // approvals): a conflict with the state, not a lack of permission.
+                let passed = workflow.steps[..index]
+                    .iter()
+                    .any(|s| access::may_act_on_step(actor, &s.role));
+                if passed {
+                    return Err(DomainError::MovedOn {
+                        step: step.id.clone(),
+                    });
+                }
                 return Err(DomainError::NotYourStep {
                     step: step.id.clone(),
                     role: step.role.to_string(),
@@ -482,6 +501,28 @@ mod tests {
             run(&mut req, approve(), &head, &wf, &cal),
             Err(DomainError::InvalidState("completed"))
         );
+    }
+
+    #[test]
+    fn a_second_approval_of_a_step_already_passed_is_a_state_conflict() {
+        let (wf, cal, mut req) = setup();
+        let head = actor(2, &["head_of_office"], None);
+        let other_head = actor(3, &["head_of_office"], None);
+        let staff = actor(4, &["sub_coordinator"], None);
+        run(&mut req, approve(), &head, &wf, &cal).unwrap();
+        // The other holder of the role approved the same step a moment later: the request
+        // is at the next step now, which is theirs no more.
+        assert_eq!(
+            run(&mut req, approve(), &other_head, &wf, &cal),
+            Err(DomainError::MovedOn {
+                step: wf.steps[1].id.clone()
+            })
+        );
+        // Someone whose step lies ahead is still refused for want of the role.
+        assert!(matches!(
+            run(&mut req, approve(), &staff, &wf, &cal),
+            Err(DomainError::NotYourStep { .. })
+        ));
     }
 
     #[test]

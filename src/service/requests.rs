@@ -1142,21 +1142,57 @@ impl Requests {
             attachments: &attachments,
             certificate: certificate.as_ref(),
         };
-        if provision {
+        let committed: Result<(), ServiceError> = if provision {
             let mut change = self.provisioning(&stored)?;
             let mut who = Attribution::of(caller);
             who.role = history.iter().rev().find_map(|h| h.role.clone());
             change.meta.actor = Some(who);
             self.publisher
                 .apply_with_request(&change, commit, now)
-                .await?;
-            if let (Some(_), Some(wake)) = (&certificate, &self.certificates) {
-                wake.notify_one();
-            }
+                .await
+                .map(drop)
+                .map_err(ServiceError::from)
         } else {
-            self.store.commit_request(&commit, None, now).await?;
+            self.store
+                .commit_request(&commit, None, now)
+                .await
+                .map(drop)
+                .map_err(ServiceError::from)
+        };
+        if let Err(e) = committed {
+            return Err(self.lost_race(id, stored.state.version, e).await);
+        }
+        if let (true, Some(_), Some(wake)) = (provision, &certificate, &self.certificates) {
+            wake.notify_one();
         }
         Ok(state)
+    }
+
+    /// What to tell an approver whose action could not be committed: when the request itself
+    /// moved on meanwhile (another holder of the role approved first; at `provision` the
+    /// winner's records make the loser's look like a taken name), that is the state
+    /// conflict the contract names, 409 `invalid_state`; any other failure stands.
+    async fn lost_race(&self, id: i64, version: u32, error: ServiceError) -> ServiceError {
+        if !matches!(
+            error,
+            ServiceError::Conflict(_) | ServiceError::NameTaken { .. } | ServiceError::Publish(_)
+        ) {
+            return error;
+        }
+        match self.store.load_request(id).await {
+            Ok(Some(now)) if now.state.version != version => {
+                let step = match (now.state.status, now.state.step) {
+                    (request::Status::InReview, Some(i)) => self
+                        .workflow
+                        .steps
+                        .get(i)
+                        .map_or_else(|| i.to_string(), |s| s.id.clone()),
+                    (status, _) => status.as_str().to_string(),
+                };
+                DomainError::MovedOn { step }.into()
+            }
+            _ => error,
+        }
     }
 
     /// Resubmit a returned request, with changed fields if any: checked like a submission,

@@ -172,3 +172,31 @@ async fn imported_names_get_owners_all_or_nothing() {
     );
     assert!(!ok);
 }
+
+/// `ranah audit verify | head -3`: a reader that goes away early ends the command quietly
+/// (exit 0, nothing on standard error), never with a panic.
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (ok, _, err) = run(d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    assert!(ok, "{err}");
+    // The pipe's reading end is closed before the command starts: its first write fails with
+    // EPIPE, deterministically (Rust ignores SIGPIPE, so the write returns the error).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["audit", "verify"])
+        .current_dir(d)
+        .env("RANAH_DATA_DIR", d.join("data"))
+        .env("RANAH_ZONES_DIR", d.join("zones"))
+        .env("RANAH_LOG", "warn")
+        .env_remove("RANAH_CONFIG")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}

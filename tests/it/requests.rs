@@ -286,21 +286,69 @@ async fn of_two_simultaneous_approvals_one_wins() {
     );
     let wins = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
     assert_eq!(wins, 1, "{a:?} {b:?}");
-    // The loser decided on the same version as the winner (the store refuses its stale
-    // decision: a conflict), or it loaded the request after the winner moved it on (the next
-    // step is not its step). Which of the two depends on scheduling; the store-level test
-    // below pins the first case down.
+    // Whether the loser decided on the same version as the winner (the store refuses its
+    // stale decision) or loaded the request after the winner moved it on, it is told the
+    // request moved on: 409 `invalid_state`, as the contract says.
     let loser = if a.is_ok() { b } else { a };
     assert!(
         matches!(
             loser,
-            Err(ServiceError::Conflict(_))
-                | Err(ServiceError::Domain(DomainError::NotYourStep { .. }))
+            Err(ServiceError::Domain(DomainError::MovedOn { ref step })) if step == "assignment"
         ),
         "{loser:?}"
     );
     let history = e.store.request_history(id).await.unwrap();
     assert_eq!(history.len(), 2, "one approval recorded");
+}
+
+/// At the step that writes the records, the winner's records make the loser's look like a
+/// taken name; the loser is still told the request moved on, not that the name is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_simultaneous_provisions_one_wins_and_the_other_is_told_it_moved_on() {
+    let e = env().await;
+    let id = e
+        .service
+        .submit(
+            &e.applicant,
+            new_request("race-prov", "203.0.113.92"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    e.store.mark_letter_attached(id).await.unwrap();
+    e.service
+        .act(&e.head, id, approve(), Utc::now())
+        .await
+        .unwrap();
+    e.service
+        .act(&e.division, id, approve(), Utc::now())
+        .await
+        .unwrap();
+    let technical2 = user(&e.store, "teknis2", &["technical"], None).await;
+    for _ in 0..3 {
+        // The first round is the race; later rounds meet a request that moved on already.
+        let (a, b) = tokio::join!(
+            e.service.act(&e.technical, id, approve(), Utc::now()),
+            e.service.act(&technical2, id, approve(), Utc::now())
+        );
+        let wins = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+        assert!(wins <= 1, "{a:?} {b:?}");
+        for r in [a, b].into_iter().filter(Result::is_err) {
+            assert!(
+                matches!(r, Err(ServiceError::Domain(DomainError::MovedOn { .. }))),
+                "{r:?}"
+            );
+        }
+    }
+    let provisioned = e
+        .store
+        .request_history(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|h| h.entry.step.as_deref() == Some("technical_review"))
+        .count();
+    assert_eq!(provisioned, 1, "one provisioning recorded");
 }
 
 /// Two decisions made on one version of a request, committed at once: exactly one commits, the
