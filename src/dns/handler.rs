@@ -2,11 +2,11 @@
 //! zone views.
 //!
 //! The handler applies the protocol rules that do not depend on zone data: one question, class
-//! IN, opcode QUERY, EDNS version 0 (BADVERS otherwise), our EDNS buffer size of 1232 (the DNS
-//! flag day 2020 value), TC with an empty answer when a UDP answer does not fit the client's
-//! buffer, and REFUSED for names outside our zones. A request signed with TSIG is checked
-//! first (NOTAUTH with the TSIG error when it fails) and its response is signed. Zone transfers
-//! (AXFR, IXFR) go to secondaries only, as [`super::transfer`] decides, in as many
+//! IN (or ANY, answered as IN), opcode QUERY, EDNS version 0 (BADVERS otherwise), our EDNS
+//! buffer size of 1232 (the DNS flag day 2020 value), a UDP answer cut to the client's buffer
+//! (see `fit_udp`), and REFUSED for names outside our zones. A request signed with TSIG is
+//! checked first (NOTAUTH with the TSIG error when it fails) and its response is signed. Zone
+//! transfers (AXFR, IXFR) go to secondaries only, as [`super::transfer`] decides, in as many
 //! messages as the zone needs. Malformed packets get FORMERR from hickory-server before they
 //! reach us.
 
@@ -162,8 +162,6 @@ impl RequestHandler for Handler {
         let answers: Vec<&Record> = Answer::records(&answer.answers).collect();
         let authorities: Vec<&Record> = Answer::records(&answer.authorities).collect();
         let additionals: Vec<&Record> = Answer::records(&answer.additionals).collect();
-        // UDP: a reply that does not fit the client's buffer goes out as TC with no records,
-        // and the client retries over TCP (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
         let sections = if request.protocol() == Protocol::Udp {
             let mut limit = match &request.edns {
                 Some(e) => e.max_payload().clamp(512, EDNS_UDP_SIZE),
@@ -177,12 +175,16 @@ impl RequestHandler for Handler {
                 authorities: &authorities,
                 additionals: &additionals,
             };
-            if encode(request, &metadata, response_edns.as_ref(), all, None, limit).is_some() {
-                all
-            } else {
-                metadata.truncation = true;
-                Sections::EMPTY
-            }
+            let (sections, truncated) = fit_udp(
+                request,
+                &metadata,
+                response_edns.as_ref(),
+                all,
+                &answer,
+                limit,
+            );
+            metadata.truncation = truncated;
+            sections
         } else {
             Sections {
                 answers: &answers,
@@ -217,6 +219,50 @@ impl Sections<'_, '_> {
         authorities: &[],
         additionals: &[],
     };
+}
+
+/// What of an answer goes into a UDP message of at most `limit` bytes, and whether it is
+/// truncated (TC). Everything when it fits. Otherwise the additional section gives way first,
+/// whole RRsets from its end, without TC (RFC 2181 §9), unless a referral's in-domain glue is
+/// lost (RFC 9471); and when the answer and authority sections alone do not fit, TC with no
+/// records, and the client asks again over TCP (RFC 1035 §4.2.1, RFC 6891 §7). Knot answers
+/// the same way; NSD too, except that it never sets TC for glue.
+fn fit_udp<'s, 'a>(
+    request: &Request,
+    metadata: &Metadata,
+    edns: Option<&Edns>,
+    all: Sections<'s, 'a>,
+    answer: &Answer,
+    limit: u16,
+) -> (Sections<'s, 'a>, bool) {
+    let fits = |s: Sections<'_, '_>| encode(request, metadata, edns, s, None, limit).is_some();
+    if fits(all) {
+        return (all, false);
+    }
+    // The additional records up to the end of each set, so that sets are kept whole.
+    let mut ends = Vec::with_capacity(answer.additionals.len() + 1);
+    ends.push(0);
+    for set in &answer.additionals {
+        ends.push(ends[ends.len() - 1] + set.records.len());
+    }
+    let with = |sets: usize| Sections {
+        additionals: &all.additionals[..ends[sets]],
+        ..all
+    };
+    if !fits(with(0)) {
+        return (Sections::EMPTY, true);
+    }
+    // The most sets that fit: `lo` fits, `hi` does not (every set adds bytes).
+    let (mut lo, mut hi) = (0, answer.additionals.len());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(with(mid)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (with(lo), lo < answer.required_glue)
 }
 
 /// The message's encoding, or `None` when it does not fit in `limit` bytes.
@@ -310,10 +356,17 @@ impl Handler {
         let [query] = request.queries.queries() else {
             return Reply::Error(ResponseCode::FormErr);
         };
-        if query.query_class() != DNSClass::IN {
+        // Our zones are class IN. A question of class ANY (RFC 1035 §3.2.5) is answered from
+        // them as one of class IN, as NSD and Knot do; the records keep class IN and the
+        // question is echoed as asked. Zone transfers are of class IN only.
+        let class = query.query_class();
+        if class != DNSClass::IN && class != DNSClass::ANY {
             return Reply::Error(ResponseCode::Refused);
         }
         match query.query_type() {
+            RecordType::AXFR | RecordType::IXFR if class != DNSClass::IN => {
+                Reply::Error(ResponseCode::Refused)
+            }
             qtype @ (RecordType::AXFR | RecordType::IXFR) => Reply::Transfer(TransferRequest {
                 zone: query.name().clone(),
                 qtype,

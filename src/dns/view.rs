@@ -63,6 +63,10 @@ pub struct Answer {
     pub authorities: Vec<Arc<RRset>>,
     /// Additional section (addresses of name servers and mail exchangers in the zone).
     pub additionals: Vec<Arc<RRset>>,
+    /// How many of the first `additionals` are a referral's in-domain glue (addresses of name
+    /// servers at or below the cut): a UDP answer that cannot carry them all is truncated (RFC
+    /// 9471). Any other additional set may be left out of a UDP answer that cannot carry it.
+    pub required_glue: usize,
 }
 
 impl Answer {
@@ -73,6 +77,7 @@ impl Answer {
             answers: Vec::new(),
             authorities: Vec::new(),
             additionals: Vec::new(),
+            required_glue: 0,
         }
     }
 
@@ -359,14 +364,14 @@ impl ZoneView {
         qtype: RecordType,
         answer: &mut Answer,
     ) -> Step {
-        // Delegated space: a referral, unless a CNAME chain already answered something.
-        // DS at the cut belongs to the parent side, so it is answered here (NODATA).
+        // Delegated space: a referral (RFC 1034 §4.3.2 step 3b), also at the end of a CNAME
+        // chain that led here, as NSD and Knot answer: the CNAMEs stay in the answer section
+        // (and the answer authoritative), the cut's NS and glue follow. DS at the cut belongs
+        // to the parent side, so it is answered here (NODATA).
         if let Some(cut) = self.enclosing_cut(key)
             && !(qtype == RecordType::DS && cut == key)
         {
-            if answer.answers.is_empty() {
-                self.referral(cut, answer);
-            }
+            self.referral(cut, answer);
             return Step::Done;
         }
 
@@ -422,7 +427,7 @@ impl ZoneView {
         match found {
             Some(set) => {
                 answer.answers.push(set.clone());
-                self.add_addresses_for(set, answer);
+                self.add_addresses_for(set, answer, |_| true);
             }
             None => answer.authorities.push(self.negative_soa.clone()),
         }
@@ -444,17 +449,27 @@ impl ZoneView {
             .filter(|n| !n.rrsets.is_empty())
     }
 
+    /// The cut's NS in authority and their addresses in additional; AA is cleared only when
+    /// the referral is the whole answer (no CNAME of ours before it).
     fn referral(&self, cut: &[u8], answer: &mut Answer) {
-        answer.authoritative = false;
+        if answer.answers.is_empty() {
+            answer.authoritative = false;
+        }
         if let Some(ns) = self.nodes.get(cut).and_then(|n| n.get(RecordType::NS)) {
             answer.authorities.push(ns.clone());
-            self.add_addresses_for(ns, answer);
+            // In-domain glue first (the delegation cannot be followed without it), then the
+            // addresses of the other name servers in the zone (sibling glue, optional). A
+            // referral ends the lookup and only a CNAME can come before it, so the additional
+            // section is still empty here and the required sets are its first ones.
+            self.add_addresses_for(ns, answer, |target| name_key::is_within(target, cut));
+            answer.required_glue = answer.additionals.len();
+            self.add_addresses_for(ns, answer, |target| !name_key::is_within(target, cut));
         }
     }
 
     /// Addresses (glue) for the name servers, mail exchangers or service targets in a set,
-    /// for every target inside this zone.
-    fn add_addresses_for(&self, set: &RRset, answer: &mut Answer) {
+    /// for every target inside this zone that `wanted` accepts.
+    fn add_addresses_for(&self, set: &RRset, answer: &mut Answer, wanted: impl Fn(&[u8]) -> bool) {
         for record in &set.records {
             let target = match &record.data {
                 RData::NS(ns) => &ns.0,
@@ -463,7 +478,7 @@ impl ZoneView {
                 _ => return,
             };
             let target = name_key::key_of(target);
-            if !name_key::is_within(&target, &self.origin_key) {
+            if !name_key::is_within(&target, &self.origin_key) || !wanted(&target) {
                 continue;
             }
             if let Some(node) = self.nodes.get(&*target) {
@@ -544,6 +559,8 @@ alias CNAME www
 loop1 CNAME loop2
 loop2 CNAME loop1
 out CNAME example.org.
+todeleg CNAME www.child
+tocut CNAME child
 a.b.c A 203.0.113.5
 *.wild TXT "wild"
 child NS ns.child
@@ -631,6 +648,41 @@ ns.child A 203.0.113.4
         }
         let a = q(&v, "child.example.go.id.", RecordType::DS);
         assert!(a.authoritative);
+    }
+
+    #[test]
+    fn cname_into_a_delegation_ends_with_its_referral() {
+        // RFC 1034 §4.3.2 step 3b at the end of the chain: the CNAME stays authoritative, the
+        // cut's NS and glue follow (as NSD and Knot answer).
+        let v = view();
+        for name in ["todeleg.example.go.id.", "tocut.example.go.id."] {
+            let a = q(&v, name, RecordType::A);
+            assert_eq!(a.rcode, ResponseCode::NoError, "{name}");
+            assert!(a.authoritative, "{name}");
+            assert_eq!(types(&a.answers), vec![RecordType::CNAME], "{name}");
+            assert_eq!(types(&a.authorities), vec![RecordType::NS], "{name}");
+            assert_eq!(
+                a.authorities[0].records[0].name.to_ascii(),
+                "child.example.go.id."
+            );
+            assert_eq!(types(&a.additionals), vec![RecordType::A, RecordType::A]);
+        }
+    }
+
+    #[test]
+    fn in_domain_glue_comes_first_and_is_required() {
+        // child's servers: ns.child (below the cut: required) and ns1 (a sibling: optional).
+        let a = q(&view(), "x.child.example.go.id.", RecordType::A);
+        assert_eq!(a.required_glue, 1);
+        let glue: Vec<String> = Answer::records(&a.additionals)
+            .map(|r| r.name.to_ascii())
+            .collect();
+        assert_eq!(glue, ["ns.child.example.go.id.", "ns1.example.go.id."]);
+        // Nothing else is required.
+        assert_eq!(
+            q(&view(), "example.go.id.", RecordType::NS).required_glue,
+            0
+        );
     }
 
     #[test]

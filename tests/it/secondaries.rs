@@ -30,14 +30,14 @@ fn big_zone() -> String {
     z
 }
 
-/// A secondary server process, killed when dropped.
-pub(crate) struct Secondary {
-    name: &'static str,
-    addr: SocketAddr,
+/// A Knot or NSD server process, killed when dropped.
+pub(crate) struct Peer {
+    pub(crate) name: &'static str,
+    pub(crate) addr: SocketAddr,
     child: Child,
 }
 
-impl Secondary {
+impl Peer {
     pub(crate) fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
@@ -54,11 +54,21 @@ impl Secondary {
     }
 }
 
-impl Drop for Secondary {
+impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Where a peer's copy of example.go.id comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// Transferred from ranah at this address (NOTIFY and transfers keyed with `xfr-key`): the
+    /// peer is ranah's secondary.
+    Primary(SocketAddr),
+    /// Loaded from this zone file: the peer is a primary of its own (the differential test).
+    File(&'a Path),
 }
 
 fn program(name: &str) -> Command {
@@ -71,19 +81,17 @@ fn program(name: &str) -> Command {
     }
 }
 
-pub(crate) fn start_knot(dir: &Path, port: u16, primary: SocketAddr) -> Secondary {
+/// Knot as ranah's secondary.
+pub(crate) fn start_knot(dir: &Path, port: u16, primary: SocketAddr) -> Peer {
+    knot(dir, port, Source::Primary(primary))
+}
+
+pub(crate) fn knot(dir: &Path, port: u16, source: Source<'_>) -> Peer {
     let dir = dir.join("knot");
     std::fs::create_dir_all(&dir).unwrap();
-    let conf = format!(
-        r#"server:
-    listen: 127.0.0.1@{port}
-    rundir: {d}
-log:
-  - target: {d}/knot.log
-    any: info
-database:
-    storage: {d}
-key:
+    let zone = match source {
+        Source::Primary(primary) => format!(
+            r#"key:
   - id: xfr-key
     algorithm: hmac-sha256
     secret: {SECRET}
@@ -111,9 +119,35 @@ zone:
     master: primary
     acl: [from_primary, compare]
 "#,
+            d = dir.display(),
+            ip = primary.ip(),
+            pport = primary.port(),
+        ),
+        Source::File(file) => format!(
+            r#"template:
+  - id: default
+    storage: {d}
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: example.go.id
+    file: {f}
+"#,
+            d = dir.display(),
+            f = file.display(),
+        ),
+    };
+    let conf = format!(
+        r#"server:
+    listen: 127.0.0.1@{port}
+    rundir: {d}
+log:
+  - target: {d}/knot.log
+    any: info
+database:
+    storage: {d}
+{zone}"#,
         d = dir.display(),
-        ip = primary.ip(),
-        pport = primary.port(),
     );
     let file = dir.join("knot.conf");
     std::fs::write(&file, conf).unwrap();
@@ -124,16 +158,42 @@ zone:
         .stderr(Stdio::null())
         .spawn()
         .expect("knotd is required for this test; the README's test command installs it");
-    Secondary {
+    Peer {
         name: "knot",
         addr: ([127, 0, 0, 1], port).into(),
         child,
     }
 }
 
-fn start_nsd(dir: &Path, port: u16, primary: SocketAddr) -> Secondary {
+pub(crate) fn nsd(dir: &Path, port: u16, source: Source<'_>) -> Peer {
     let dir = dir.join("nsd");
     std::fs::create_dir_all(&dir).unwrap();
+    let zone = match source {
+        Source::Primary(primary) => format!(
+            r#"key:
+    name: xfr-key
+    algorithm: hmac-sha256
+    secret: "{SECRET}"
+zone:
+    name: example.go.id
+    zonefile: example.go.id.zone
+    allow-notify: 127.0.0.1 xfr-key
+    request-xfr: {ip}@{pport} xfr-key
+    outgoing-interface: 127.0.0.3
+    provide-xfr: 127.0.0.1 NOKEY
+"#,
+            ip = primary.ip(),
+            pport = primary.port(),
+        ),
+        Source::File(file) => format!(
+            r#"zone:
+    name: example.go.id
+    zonefile: {f}
+"#,
+            f = file.display(),
+        ),
+    };
+    // Response rate limiting off: the tests ask thousands of questions from one address.
     let conf = format!(
         r#"server:
     ip-address: 127.0.0.1@{port}
@@ -150,21 +210,8 @@ fn start_nsd(dir: &Path, port: u16, primary: SocketAddr) -> Secondary {
     rrl-ratelimit: 0
 remote-control:
     control-enable: no
-key:
-    name: xfr-key
-    algorithm: hmac-sha256
-    secret: "{SECRET}"
-zone:
-    name: example.go.id
-    zonefile: example.go.id.zone
-    allow-notify: 127.0.0.1 xfr-key
-    request-xfr: {ip}@{pport} xfr-key
-    outgoing-interface: 127.0.0.3
-    provide-xfr: 127.0.0.1 NOKEY
-"#,
+{zone}"#,
         d = dir.display(),
-        ip = primary.ip(),
-        pport = primary.port(),
     );
     let file = dir.join("nsd.conf");
     std::fs::write(&file, conf).unwrap();
@@ -175,7 +222,7 @@ zone:
         .stderr(Stdio::null())
         .spawn()
         .expect("nsd is required for this test; the README's test command installs it");
-    Secondary {
+    Peer {
         name: "nsd",
         addr: ([127, 0, 0, 1], port).into(),
         child,
@@ -211,7 +258,7 @@ fn metric(d: &Daemon, prefix: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn transfers(d: &Daemon, secondary: &Secondary, kind: &str) -> f64 {
+fn transfers(d: &Daemon, secondary: &Peer, kind: &str) -> f64 {
     metric(
         d,
         &format!(
@@ -221,7 +268,7 @@ fn transfers(d: &Daemon, secondary: &Secondary, kind: &str) -> f64 {
     )
 }
 
-fn in_sync(d: &Daemon, token: &str, secondary: &Secondary) -> Option<bool> {
+fn in_sync(d: &Daemon, token: &str, secondary: &Peer) -> Option<bool> {
     let r = curl(d, "GET", "/api/v1/zones/example.go.id", Some(token), &[]);
     assert_eq!(r.status, 200, "{}", r.json);
     r.json["secondaries"]
@@ -282,7 +329,7 @@ tsig_key = "xfr-key"
         ),
     );
     let knot = start_knot(tmp.path(), knot_port, d.dns);
-    let nsd = start_nsd(tmp.path(), nsd_port, d.dns);
+    let nsd = nsd(tmp.path(), nsd_port, Source::Primary(d.dns));
     let secondaries = [&knot, &nsd];
     let current = serial_of_ranah().unwrap();
     for s in secondaries {
