@@ -14,6 +14,7 @@ mod openapi;
 mod publish;
 mod reports;
 mod requests;
+mod rrl;
 mod secondaries;
 mod writers;
 mod zone_files;
