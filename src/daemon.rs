@@ -111,6 +111,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             observer: Some(secondaries.observer()),
         }),
     );
+    let handler = if config.dns.rrl.enabled {
+        let rrl = &config.dns.rrl;
+        let limiter = dns::rrl::Limiter::new(rrl, &config.secondaries, Some(&metrics));
+        tracing::info!(
+            rate = rrl.rate,
+            slip = rrl.slip,
+            ipv4_prefix = rrl.ipv4_prefix,
+            ipv6_prefix = rrl.ipv6_prefix,
+            exempt = limiter.exempt_count(),
+            buckets = limiter.table_len(),
+            "response rate limiting on for DNS over UDP"
+        );
+        handler.with_rrl(Arc::new(limiter))
+    } else {
+        tracing::info!("response rate limiting off");
+        handler
+    };
     let dns_server = dns::listen::start(
         handler,
         &config.dns.listen,

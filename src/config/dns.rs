@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::rrl::RrlConfig;
 use super::{ConfigError, at_least_one};
 
 /// `[dns]`: as written (with its defaults) and, once checked, as in force.
@@ -25,6 +26,8 @@ pub struct DnsConfig {
     pub notify_retries: u32,
     /// Seconds between SOA polls of each secondary.
     pub secondary_poll_secs: u64,
+    /// `[dns.rrl]`: response rate limiting over UDP.
+    pub rrl: RrlConfig,
 }
 
 impl Default for DnsConfig {
@@ -37,6 +40,7 @@ impl Default for DnsConfig {
             ixfr_journal_depth: 1000,
             notify_retries: 5,
             secondary_poll_secs: 30,
+            rrl: RrlConfig::default(),
         }
     }
 }
@@ -53,6 +57,7 @@ impl DnsConfig {
         at_least_one("dns.tcp_idle_timeout_secs", self.tcp_idle_timeout_secs)?;
         at_least_one("dns.store_poll_secs", self.store_poll_secs)?;
         at_least_one("dns.secondary_poll_secs", self.secondary_poll_secs)?;
+        self.rrl = self.rrl.resolve()?;
         if self.udp_workers == 0 {
             self.udp_workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         }

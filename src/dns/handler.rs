@@ -66,6 +66,8 @@ pub struct Transfers {
 pub struct Handler {
     zones: Arc<Zones>,
     transfers: Arc<Transfers>,
+    /// Response rate limiting of UDP answers, when on.
+    rrl: Option<Arc<super::rrl::Limiter>>,
 }
 
 impl Handler {
@@ -76,7 +78,22 @@ impl Handler {
 
     /// A handler over these zones that serves transfers as `transfers` says.
     pub fn with_transfers(zones: Arc<Zones>, transfers: Arc<Transfers>) -> Self {
-        Self { zones, transfers }
+        Self {
+            zones,
+            transfers,
+            rrl: None,
+        }
+    }
+
+    /// This handler, with its UDP answers rate limited by `limiter`.
+    pub fn with_rrl(mut self, limiter: Arc<super::rrl::Limiter>) -> Self {
+        self.rrl = Some(limiter);
+        self
+    }
+
+    /// A UDP worker's handle on the rate limiter, when it is on.
+    pub fn rrl_worker(&self) -> Option<super::rrl::Worker> {
+        self.rrl.as_ref().map(super::rrl::Limiter::worker)
     }
 
     /// The zones answered from.

@@ -36,6 +36,7 @@ use parking_lot::Mutex;
 
 use super::handler::{EDNS_UDP_SIZE, Handler};
 use super::mmsg::Batch;
+use super::rrl;
 
 /// The largest UDP query ranah reads (a query is small; anything longer is cut and fails to
 /// parse).
@@ -121,6 +122,7 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
 
 fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
     let mut batch = Batch::new(MAX_QUERY, usize::from(EDNS_UDP_SIZE));
+    let mut rrl = handler.rrl_worker();
     while !stop.load(Ordering::Acquire) {
         match batch.recv(&socket) {
             Ok(_) => {}
@@ -140,19 +142,25 @@ fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
                 continue;
             }
         }
+        if let Some(rrl) = rrl.as_mut() {
+            rrl.begin();
+        }
         for i in 0..batch.len() {
             let mut reply = std::mem::take(&mut batch.replies[i]);
             reply.clear();
             let (query, src) = batch.query(i);
             // Port 0 cannot be answered (and is a reflection trick).
             if let Some(src) = src.filter(|s| s.port() != 0)
-                && !handler.answer_udp(query, src, &mut reply)
+                && !handler.answer_udp(query, src, &mut reply, rrl.as_mut())
             {
                 reply.clear();
             }
             batch.replies[i] = reply;
         }
         batch.send(&socket);
+        if let Some(rrl) = rrl.as_mut() {
+            rrl.flush();
+        }
     }
 }
 
@@ -250,13 +258,20 @@ fn cache_key(shape: &QueryShape<'_>, buf: &mut [u8; MAX_KEY]) -> usize {
 }
 
 impl Handler {
-    /// Answer one UDP query into `out`; `false` when nothing is to be sent.
-    pub fn answer_udp(&self, query: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+    /// Answer one UDP query into `out`; `false` when nothing is to be sent. With `rrl`, the
+    /// answer is rate limited: it may come back truncated, or not at all.
+    pub fn answer_udp(
+        &self,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+        rrl: Option<&mut rrl::Worker>,
+    ) -> bool {
         if query.len() < 12 || query[2] & 0x80 != 0 {
             return false; // not a query: never answer (reflection)
         }
         let Some(shape) = shape(query) else {
-            return self.answer_slow(query, src, out);
+            return self.answer_uncached(query, src, out, rrl);
         };
         // The zone the name falls in, found with a lower-cased copy of the name on the stack.
         let mut lower = [0u8; 256];
@@ -265,26 +280,58 @@ impl Handler {
             *d = s.to_ascii_lowercase();
         }
         let Some(zone) = self.zones().find_key(&lower[..name_len]) else {
-            return self.answer_slow(query, src, out);
+            return self.answer_uncached(query, src, out, rrl);
         };
         let view = zone.view();
         let mut key_buf = [0u8; MAX_KEY];
         let key_len = cache_key(&shape, &mut key_buf);
         let key = &key_buf[..key_len];
-        if let Some(answer) = view.answers().get(key) {
-            out.extend_from_slice(&answer);
+        if let Some(hit) = view.answers().get(key) {
+            out.extend_from_slice(&hit.answer);
             patch(out, query);
-            return true;
+            return match rrl {
+                Some(rrl) => rrl.apply(src.ip(), hit.class, out),
+                None => true,
+            };
         }
         if !self.answer_slow(query, src, out) {
             return false;
         }
+        // Classified once, here, for every later answer from the cache.
+        let class = match &rrl {
+            Some(rrl) => rrl::classify(out, self.zones(), rrl.limiter()),
+            None => rrl::Class::default(),
+        };
         // NOERROR (0) and NXDOMAIN (3) answers come from zone data and are kept.
         let rcode = out.get(3).map(|b| b & 0x0f).unwrap_or(0xf);
         if rcode == 0 || rcode == 3 {
-            view.answers().insert(key, out);
+            view.answers().insert(key, out, class);
         }
-        true
+        match rrl {
+            Some(rrl) => rrl.apply(src.ip(), class, out),
+            None => true,
+        }
+    }
+
+    /// A query the cache cannot answer (unusual, or outside our zones): the full handler,
+    /// then the rate limit.
+    fn answer_uncached(
+        &self,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+        rrl: Option<&mut rrl::Worker>,
+    ) -> bool {
+        if !self.answer_slow(query, src, out) {
+            return false;
+        }
+        match rrl {
+            Some(rrl) => {
+                let class = rrl::classify(out, self.zones(), rrl.limiter());
+                rrl.apply(src.ip(), class, out)
+            }
+            None => true,
+        }
     }
 
     /// The full handler, run to completion on this thread, its encoded answer captured.
@@ -400,6 +447,144 @@ mod tests {
         for n in 0..q.len() {
             let _ = shape(&q[..n]);
         }
+    }
+
+    /// Each answer kind is limited in its own bucket, keyed as the module says: the name for
+    /// positive and NODATA answers, the zone for NXDOMAIN and wildcards, the delegation for
+    /// referrals, the root outside our zones; from the cache as from the handler.
+    #[test]
+    fn rate_limits_each_kind_in_its_bucket() {
+        use super::super::rrl::{Action, Kind, Limiter};
+        use super::super::{ZoneView, Zones};
+        use hickory_proto::op::{Message, Query};
+        use hickory_proto::rr::{Name, RecordType};
+        use std::time::Duration;
+
+        let text = "$ORIGIN example.\n$TTL 300\n@ SOA ns1 host 1 3600 900 1209600 300\n\
+                    @ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\nmail A 192.0.2.25\n\
+                    *.wild TXT \"w\"\nchild NS ns1.child\nns1.child A 192.0.2.53\n";
+        let origin = Name::from_ascii("example.").unwrap();
+        let zones = Arc::new(Zones::new());
+        zones.insert(ZoneView::new(
+            &crate::zone::file::parse(text, "t", Some(&origin)).unwrap(),
+        ));
+        let config = crate::config::RrlConfig {
+            rate: 1,
+            slip: 1,
+            exempt: vec!["198.51.100.7".into()],
+            table_size: 4096,
+            ..Default::default()
+        };
+        let limiter = Arc::new(Limiter::new(&config, &[], None));
+        let handler = Handler::new(zones.clone()).with_rrl(limiter.clone());
+        let mut w = handler.rrl_worker().unwrap();
+        let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
+        // Sent whole (true), truncated (false), or not at all (None).
+        let ask = |w: &mut super::super::rrl::Worker, src: SocketAddr, name: &str, rtype| {
+            let mut m = Message::query();
+            m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+            let q = m.to_vec().unwrap();
+            let mut out = Vec::new();
+            if !handler.answer_udp(&q, src, &mut out, Some(w)) {
+                return None;
+            }
+            let reply = Message::from_vec(&out).unwrap();
+            assert_eq!(reply.metadata.id, m.metadata.id);
+            assert_eq!(reply.queries.len(), 1, "{name}");
+            if reply.metadata.truncation {
+                assert!(reply.answers.is_empty() && reply.authorities.is_empty());
+                assert!(reply.additionals.is_empty());
+            }
+            Some(!reply.metadata.truncation)
+        };
+        w.begin_at(Duration::from_secs(1));
+        let cases: [(&str, RecordType, &str, RecordType); 6] = [
+            // (first, then the same bucket)
+            ("www.example.", RecordType::A, "WWW.example.", RecordType::A),
+            (
+                "www.example.",
+                RecordType::AAAA,
+                "www.example.",
+                RecordType::TXT,
+            ),
+            (
+                "nx1.example.",
+                RecordType::A,
+                "nx2.example.",
+                RecordType::MX,
+            ),
+            (
+                "a.wild.example.",
+                RecordType::TXT,
+                "b.wild.example.",
+                RecordType::A,
+            ),
+            (
+                "x.child.example.",
+                RecordType::A,
+                "y.z.child.example.",
+                RecordType::A,
+            ),
+            (
+                "www.example.org.",
+                RecordType::A,
+                "other.example.net.",
+                RecordType::A,
+            ),
+        ];
+        for (first, t1, second, t2) in cases {
+            assert_eq!(ask(&mut w, src, first, t1), Some(true), "{first}");
+            assert_eq!(
+                ask(&mut w, src, second, t2),
+                Some(false),
+                "{second} after {first}"
+            );
+            // The exempt source is answered whatever the bucket says.
+            let exempt: SocketAddr = "198.51.100.7:53".parse().unwrap();
+            assert_eq!(ask(&mut w, exempt, second, t2), Some(true), "{second}");
+        }
+        // Other names have buckets of their own for positive and NODATA answers.
+        assert_eq!(ask(&mut w, src, "mail.example.", RecordType::A), Some(true));
+        assert_eq!(
+            ask(&mut w, src, "mail.example.", RecordType::TXT),
+            Some(true)
+        );
+        // Another /24 too.
+        let other: SocketAddr = "192.0.3.1:5353".parse().unwrap();
+        assert_eq!(
+            ask(&mut w, other, "www.example.", RecordType::A),
+            Some(true)
+        );
+        // A second later the bucket has refilled; the cached answer is whole.
+        w.begin_at(Duration::from_secs(2));
+        assert_eq!(ask(&mut w, src, "www.example.", RecordType::A), Some(true));
+        w.flush();
+        let count = |k, a| limiter.count(k, a);
+        // www, WWW (exempt), mail, www from another /24, www a second later.
+        assert_eq!(count(Kind::Positive, Action::Answered), 5);
+        assert_eq!(count(Kind::Positive, Action::Slipped), 1);
+        for kind in [Kind::Nxdomain, Kind::Wildcard, Kind::Referral, Kind::Error] {
+            assert_eq!(count(kind, Action::Answered), 2, "{kind:?}");
+            assert_eq!(count(kind, Action::Slipped), 1, "{kind:?}");
+        }
+        assert_eq!(count(Kind::Nodata, Action::Answered), 3);
+        assert_eq!(count(Kind::Nodata, Action::Slipped), 1);
+        // slip 0: dropped.
+        let limiter = Arc::new(Limiter::new(
+            &crate::config::RrlConfig { slip: 0, ..config },
+            &[],
+            None,
+        ));
+        let handler2 = Handler::new(zones).with_rrl(limiter);
+        let mut w = handler2.rrl_worker().unwrap();
+        w.begin_at(Duration::from_secs(1));
+        let mut m = Message::query();
+        m.add_query(Query::query(origin, RecordType::SOA));
+        let q = m.to_vec().unwrap();
+        let mut out = Vec::new();
+        assert!(handler2.answer_udp(&q, src, &mut out, Some(&mut w)));
+        out.clear();
+        assert!(!handler2.answer_udp(&q, src, &mut out, Some(&mut w)));
     }
 
     #[test]

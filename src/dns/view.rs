@@ -219,6 +219,17 @@ impl ZoneView {
         self.nodes.contains_key(&*name_key::key_of(name))
     }
 
+    /// Whether the name with this key (lower-cased wire form) is a node of the zone.
+    pub fn has_name_key(&self, key: &[u8]) -> bool {
+        self.nodes.contains_key(key)
+    }
+
+    /// The delegation point at or above the name with this key, if it lies in delegated
+    /// space (rate limiting keys referrals by it).
+    pub fn delegation_of<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        self.enclosing_cut(key)
+    }
+
     /// The delegation point at or above `key` (below the apex), if `key` lies in delegated
     /// space.
     fn enclosing_cut<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {

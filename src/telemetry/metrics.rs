@@ -62,6 +62,15 @@ pub struct TsigLabels {
     pub error: String,
 }
 
+/// Labels of an answer under response rate limiting: fixed values only, never from a packet.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RrlLabels {
+    /// `positive`, `nodata`, `nxdomain`, `referral`, `wildcard` or `error`.
+    pub kind: &'static str,
+    /// `answered`, `slipped` (sent truncated) or `dropped`.
+    pub action: &'static str,
+}
+
 /// Labels of a certificate count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CertStatusLabels {
@@ -85,6 +94,8 @@ pub struct Metrics {
     pub transfers_refused: Family<RefusalLabels, Counter>,
     /// Signed requests whose TSIG failed.
     pub tsig_failures: Family<TsigLabels, Counter>,
+    /// UDP answers under response rate limiting, by answer kind and what was sent.
+    pub rrl_responses: Family<RrlLabels, Counter>,
     /// NOTIFY messages acknowledged.
     pub notify_acknowledged: Family<SecondaryLabels, Counter>,
     /// NOTIFY attempts that failed (timeout, error answer, bad signature).
@@ -152,6 +163,12 @@ impl Metrics {
             "dns_tsig_failures",
             "Signed requests whose TSIG check failed",
             tsig_failures.clone(),
+        );
+        let rrl_responses = Family::default();
+        registry.register(
+            "dns_rrl_responses",
+            "UDP answers under response rate limiting, by answer kind and action",
+            rrl_responses.clone(),
         );
         let notify_acknowledged = Family::default();
         registry.register(
@@ -271,6 +288,7 @@ impl Metrics {
             transfers,
             transfers_refused,
             tsig_failures,
+            rrl_responses,
             notify_acknowledged,
             notify_failures,
             zone_serial,

@@ -11,6 +11,11 @@
 # For ranah it also prints the first start (import of the zone file), the cold start from the
 # store (process start to /readyz) and resident memory after start and after the load.
 #
+# ranah runs with response rate limiting on, at a rate no bucket of the benchmark reaches
+# (RANAH_DNS_RRL_RATE=1000000): every answer is classified and counted in its bucket, so the
+# figures include its cost, and none is limited. RRL=off in the environment turns it off (for
+# a comparison); NSD's own rate limiting is off.
+#
 # Needs dnsperf, nsd, knot and curl (installed with apt when missing). Loopback only; every
 # dnsperf run is bounded by -l, every wait by a deadline.
 set -euo pipefail
@@ -22,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     -n) SIZES=$2; shift 2 ;;
     -l) SECONDS_PER_RUN=$2; shift 2 ;;
     -r) RUNS=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -147,8 +152,11 @@ start_ranah() { # dir zone
   local d=$1
   mkdir -p "$d/zones"
   [[ -f $d/zones/$ORIGIN.zone ]] || cp "$2" "$d/zones/$ORIGIN.zone"
+  local rrl=true
+  [[ ${RRL:-on} == off ]] && rrl=false
   RANAH_DATA_DIR="$d/data" RANAH_ZONES_DIR="$d/zones" RANAH_DNS_LISTEN="127.0.0.1:$PORT" \
     RANAH_API_LISTEN="127.0.0.1:$((PORT + 1))" RANAH_DNS_UDP_WORKERS=1 RANAH_LOG=warn \
+    RANAH_DNS_RRL_ENABLED=$rrl RANAH_DNS_RRL_RATE=1000000 \
     taskset -c 1 "$RANAH" serve >>"$d/log" 2>&1 &
   SERVER_PID=$!
 }

@@ -15,6 +15,7 @@ mod openapi;
 mod publish;
 mod reports;
 mod requests;
+mod rrl;
 mod secondaries;
 mod writers;
 mod zone_files;
