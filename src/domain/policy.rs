@@ -480,7 +480,7 @@ const HEADER_BYTES: usize = 12;
 const OPT_BYTES: usize = 11;
 /// Type, class, TTL and RDLENGTH of a resource record.
 const RR_FIXED_BYTES: usize = 10;
-/// A compressed owner name (a pointer to the question's name).
+/// A compressed owner name (a pointer to the first answer's owner).
 const POINTER_BYTES: usize = 2;
 
 impl RecordValue {
@@ -518,16 +518,26 @@ pub trait Carried {
 }
 
 /// The size of the largest UDP answer to a query (with EDNS) for the type of `set` at `owner`:
-/// the header, the question (the name as asked and its type and class), the set with owners
-/// compressed to the question, what the set makes the answer carry (the addresses of
+/// the header, the question (the name as asked and its type and class), the set (the first
+/// owner in full, the others compressed), what the set makes the answer carry (the addresses of
 /// in-zone mail exchangers, the target's records after a CNAME), and the OPT record. Positive
 /// answers carry nothing in the authority section (ranah answers minimally), so nothing is
 /// counted there; a negative answer's SOA does not depend on the request.
 pub fn answer_size(owner: &str, set: &[&RecordValue], carried: &dyn Carried) -> usize {
     let question = wire_len(owner) + 4;
+    // The question goes out as the client wrote it, so the first record's owner is written
+    // in full (no earlier name to point to) and the others point to it.
     let records: usize = set
         .iter()
-        .map(|v| POINTER_BYTES + RR_FIXED_BYTES + v.rdata_len())
+        .enumerate()
+        .map(|(i, v)| {
+            let owner = if i == 0 {
+                wire_len(owner)
+            } else {
+                POINTER_BYTES
+            };
+            owner + RR_FIXED_BYTES + v.rdata_len()
+        })
         .sum();
     let mut targets: Vec<&str> = Vec::new();
     let mut extra = 0;
@@ -1006,11 +1016,13 @@ mod tests {
         assert_eq!(wire_len(owner), 24);
         assert_eq!(wire_len("."), 1);
         let a = RecordValue::A("203.0.113.1".parse().unwrap());
-        // 12 header + (24 + 4) question + (2 + 10 + 4) record + 11 OPT.
-        assert_eq!(answer_size(owner, &[&a], &none), 67);
+        // 12 header + (24 + 4) question + (24 + 10 + 4) record + 11 OPT.
+        assert_eq!(answer_size(owner, &[&a], &none), 89);
+        // More records of the set point to the first one's owner.
+        assert_eq!(answer_size(owner, &[&a, &a, &a], &none), 89 + 2 * 16);
         let txt = RecordValue::Txt(vec!["x".repeat(255), "y".repeat(10)]);
         assert_eq!(txt.rdata_len(), 256 + 11);
-        assert_eq!(answer_size(owner, &[&txt], &none), 12 + 28 + 12 + 267 + 11);
+        assert_eq!(answer_size(owner, &[&txt], &none), 12 + 28 + 34 + 267 + 11);
         let mx = |e: &str| RecordValue::Mx {
             preference: 10,
             exchange: e.into(),
@@ -1020,12 +1032,12 @@ mod tests {
         // The same exchange twice carries its addresses once.
         assert_eq!(
             answer_size(owner, &[&m1, &m2], &zone),
-            12 + 28 + 2 * (12 + 2 + 24) + 100 + 11
+            12 + 28 + (24 + 10 + 26) + (2 + 10 + 26) + 100 + 11
         );
         let c = RecordValue::Cname("mail.kaltaraprov.go.id.".into());
         assert_eq!(
             answer_size(owner, &[&c], &zone),
-            12 + 28 + 12 + 24 + 300 + 11
+            12 + 28 + 34 + 24 + 300 + 11
         );
 
         // The attacker's 2 KB TXT and 100 of them: refused, naming the limit and the size.
@@ -1036,7 +1048,7 @@ mod tests {
         let errs = p.check_answer_sizes(owner, &big, &none).unwrap_err();
         assert_eq!(errs[0].code, "answer_too_large");
         assert!(
-            errs[0].message.contains("1232") && errs[0].message.contains("2120"),
+            errs[0].message.contains("1232") && errs[0].message.contains("2142"),
             "{}",
             errs[0].message
         );
@@ -1050,15 +1062,15 @@ mod tests {
             .map(|e| e.code)
             .collect();
         assert_eq!(codes, ["rrset_too_large"]);
-        // The largest TXT that fits: 1232 - 12 - 28 - 12 - 11 = 1169 bytes of RDATA, i.e. 4
-        // strings of 255 (1024 bytes with their length bytes) and one of 144 (145 bytes).
+        // The largest TXT that fits: 1232 - 12 - 28 - 34 - 11 = 1147 bytes of RDATA, i.e. 4
+        // strings of 255 (1024 bytes with their length bytes) and one of 122 (123 bytes).
         let fits = p
-            .check_records(&[rec("TXT", &"x".repeat(1164), 300)], Z)
+            .check_records(&[rec("TXT", &"x".repeat(1142), 300)], Z)
             .unwrap();
         assert_eq!(answer_size(owner, &[&fits[0].0], &none), 1232);
         assert_eq!(p.check_answer_sizes(owner, &fits, &none), Ok(()));
         let over = p
-            .check_records(&[rec("TXT", &"x".repeat(1165), 300)], Z)
+            .check_records(&[rec("TXT", &"x".repeat(1143), 300)], Z)
             .unwrap();
         assert!(p.check_answer_sizes(owner, &over, &none).is_err());
         // Limits are the policy's.

@@ -7,6 +7,7 @@ mod audit;
 mod certificates;
 mod contract;
 mod dns_behaviour;
+mod edge;
 mod harness;
 mod lifecycle;
 mod notifications;
