@@ -11,7 +11,8 @@
 //! - a body over the route's limit is `413 too_large`;
 //! - a string anywhere in the body (a value or a member's name) with a control character (C0,
 //!   DEL or C1: NUL, line breaks, escapes) is `422 validation_failed` with the code
-//!   `control_character`, naming the field: text fields are single lines of printable text.
+//!   `control_character`, naming the field: text fields are single lines of printable text
+//!   (a PEM document, the `csr` of a certificate order, may have line breaks).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -82,6 +83,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     })
 }
 
+/// Top-level fields that hold a PEM document (RFC 7468: lines of base64), where line breaks
+/// are the format's and not a control character smuggled into text.
+const PEM_FIELDS: &[&str] = &["csr"];
+
 /// Every string in `value` with a control character, as field errors (`path` is where
 /// `value` is: `contact.name`, `records[0].value`).
 fn control_characters(value: &serde_json::Value, path: &mut String, errors: &mut Vec<FieldError>) {
@@ -90,8 +95,14 @@ fn control_characters(value: &serde_json::Value, path: &mut String, errors: &mut
     const MOST: usize = 20;
     match value {
         serde_json::Value::String(text) => {
+            let pem = PEM_FIELDS.iter().any(|f| path == f);
+            let found = if pem {
+                crate::domain::policy::control_character_in_lines(text)
+            } else {
+                crate::domain::policy::control_character(text)
+            };
             if errors.len() < MOST
-                && let Some(c) = crate::domain::policy::control_character(text)
+                && let Some(c) = found
             {
                 errors.push(control_error(path, c));
             }
@@ -244,6 +255,15 @@ mod tests {
         .unwrap_err();
         let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["a\\u{1}", "records[1].value"]);
+        // A PEM document keeps its lines, and only them.
+        assert!(
+            parse::<serde_json::Value>(
+                br#"{"csr": "-----BEGIN X-----\nMIIB\r\n-----END X-----\n"}"#
+            )
+            .is_ok()
+        );
+        assert!(parse::<serde_json::Value>(br#"{"csr": "MIIB\u0000"}"#).is_err());
+        assert!(parse::<serde_json::Value>(br#"{"note": "MIIB\n"}"#).is_err());
         // Printable text of any script passes.
         assert_eq!(
             status(parse("{\"name\": \"Dinas Pariwisata — ñ 😀\"}".as_bytes())).0,

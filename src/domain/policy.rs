@@ -467,6 +467,13 @@ pub fn control_character(text: &str) -> Option<char> {
     text.chars().find(|c| c.is_control())
 }
 
+/// The first control character in `text` other than a line break (CR, LF): for PEM
+/// documents (a CSR), which are lines by definition (RFC 7468).
+pub fn control_character_in_lines(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r'))
+}
+
 /// Bytes of a name in DNS wire form without compression (`a.b.` is 5).
 pub fn wire_len(fqdn: &str) -> usize {
     let name = fqdn.trim_end_matches('.');
@@ -997,6 +1004,12 @@ mod tests {
         }
         // U+00A0 (no-break space) and U+200B are not control characters (Cc).
         assert_eq!(control_character("a\u{a0}b\u{200b}"), None);
+        // A PEM document has lines, and nothing else.
+        let pem =
+            "-----BEGIN CERTIFICATE REQUEST-----\r\nMIIB\n-----END CERTIFICATE REQUEST-----\n";
+        assert_eq!(control_character_in_lines(pem), None);
+        assert_eq!(control_character_in_lines("MIIB\u{0}"), Some('\u{0}'));
+        assert_eq!(control_character_in_lines("MIIB\t"), Some('\t'));
     }
 
     struct Zone(Vec<(&'static str, usize, usize)>);
