@@ -549,15 +549,19 @@ pub fn answer_size(owner: &str, set: &[&RecordValue], carried: &dyn Carried) -> 
     let mut targets: Vec<&str> = Vec::new();
     let mut extra = 0;
     for v in set {
-        let (target, bytes): (&str, fn(&dyn Carried, &str) -> usize) = match v {
-            RecordValue::Mx { exchange, .. } => (exchange, |c, t| c.addresses(t)),
-            RecordValue::Cname(target) => (target, |c, t| c.largest_set(t)),
+        let target = match v {
+            RecordValue::Mx { exchange, .. } => exchange,
+            RecordValue::Cname(target) => target,
             _ => continue,
         };
-        if !targets.contains(&target) {
-            targets.push(target);
-            extra += bytes(carried, target);
+        if targets.contains(&target.as_str()) {
+            continue;
         }
+        targets.push(target);
+        extra += match v {
+            RecordValue::Cname(_) => carried.largest_set(target),
+            _ => carried.addresses(target),
+        };
     }
     HEADER_BYTES + question + records + extra + OPT_BYTES
 }
