@@ -189,11 +189,13 @@ impl Modify for Problems {
                         "400",
                         "`bad_request`: a query parameter that cannot be read",
                     );
-                    add(
-                        "422",
-                        "`validation_failed`: a control character in a query parameter",
-                    );
                 }
+                // Every route refuses a control character in the query string, whether it
+                // takes parameters or not.
+                add(
+                    "422",
+                    "`validation_failed`: a control character in a query parameter (`control_character`)",
+                );
                 add(
                     "500",
                     "`internal`: a fault of ranah's own (the server log has the cause)",
