@@ -172,7 +172,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .with_notifications(config.smtp.is_some())
     .with_webhook(config.webhook.as_ref().map(|w| w.url.clone()))
-    .with_letters(config.letter.clone());
+    .with_letters(config.letter.clone())
+    .with_attachment_limit(config.attachments.max_per_request);
     if let Some(c) = &certificates {
         requests = requests.with_certificates(c.waker());
     }
@@ -268,6 +269,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         health: health.clone(),
         requests,
     });
+    let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
     let certificates_task = certificates.map(|c| tokio::spawn(c.run(shutdown_rx.clone())));
     let signer_task = signer.map(|s| {
         tokio::spawn(s.run(

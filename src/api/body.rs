@@ -8,7 +8,11 @@
 //! - a body that is not JSON at all is `400 invalid_json`;
 //! - JSON of the wrong shape (a missing or unknown field, a wrong type) is
 //!   `422 validation_failed`, naming the field;
-//! - a body over the route's limit is `413 too_large`.
+//! - a body over the route's limit is `413 too_large`;
+//! - a string anywhere in the body (a value or a member's name) with a control character (C0,
+//!   DEL or C1: NUL, line breaks, escapes) is `422 validation_failed` with the code
+//!   `control_character`, naming the field: text fields are single lines of printable text
+//!   (a PEM document, the `csr` of a certificate order, may have line breaks).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -45,12 +49,20 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     };
     // Syntax first, over the whole body: a body that is not JSON at all is a 400, whatever T
     // is (a typed read would stop at the first unknown field of a truncated body and say 422).
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not JSON: {e}"),
-        ));
+    let value = match serde_json::from_slice::<serde_json::Value>(text) {
+        Ok(value) => value,
+        Err(e) => {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body is not JSON: {e}"),
+            ));
+        }
+    };
+    let mut errors = Vec::new();
+    control_characters(&value, &mut String::new(), &mut errors);
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
     }
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -69,6 +81,70 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             message,
         }])
     })
+}
+
+/// Top-level fields that hold a PEM document (RFC 7468: lines of base64), where line breaks
+/// are the format's and not a control character smuggled into text.
+const PEM_FIELDS: &[&str] = &["csr"];
+
+/// Every string in `value` with a control character, as field errors (`path` is where
+/// `value` is: `contact.name`, `records[0].value`).
+fn control_characters(value: &serde_json::Value, path: &mut String, errors: &mut Vec<FieldError>) {
+    // Bounded: a body is at most the route's limit, and one error per field is enough to
+    // show; more than a few would only repeat.
+    const MOST: usize = 20;
+    match value {
+        serde_json::Value::String(text) => {
+            let pem = PEM_FIELDS.iter().any(|f| path == f);
+            let found = if pem {
+                crate::domain::policy::control_character_in_lines(text)
+            } else {
+                crate::domain::policy::control_character(text)
+            };
+            if errors.len() < MOST
+                && let Some(c) = found
+            {
+                errors.push(control_error(path, c));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                control_characters(item, path, errors);
+                path.truncate(len);
+            }
+        }
+        serde_json::Value::Object(members) => {
+            for (name, item) in members {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(name);
+                if errors.len() < MOST
+                    && let Some(c) = crate::domain::policy::control_character(name)
+                {
+                    errors.push(control_error(path, c));
+                }
+                control_characters(item, path, errors);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The field error of a control character found at `field`.
+pub fn control_error(field: &str, c: char) -> FieldError {
+    FieldError {
+        field: field.escape_default().to_string(),
+        code: "control_character",
+        message: format!(
+            "a control character ({}) is not accepted in text",
+            c.escape_unicode()
+        ),
+    }
 }
 
 impl<T, S> FromRequest<S> for JsonBody<T>
@@ -152,6 +228,46 @@ mod tests {
         assert_eq!(
             status(parse(br#"{"name": "a", "agency": "X"}"#)).1,
             "validation_failed"
+        );
+    }
+
+    #[test]
+    fn control_characters_anywhere() {
+        for (body, field) in [
+            (r#"{"name": "a\u0000b"}"#, "name"),
+            (r#"{"name": "a\nb"}"#, "name"),
+            (r#"{"name": "a", "note": "\u001b[31m"}"#, "note"),
+            ("{\"name\": \"a\u{7f}\"}", "name"),
+            ("{\"name\": \"a\u{85}\"}", "name"),
+        ] {
+            assert_eq!(
+                status(parse(body.as_bytes())),
+                (422, "validation_failed", field.to_owned()),
+                "{body}"
+            );
+            let p = parse::<Body>(body.as_bytes()).unwrap_err();
+            assert_eq!(p.errors[0].code, "control_character");
+        }
+        // Nested fields are named by their path; member names are checked too.
+        let p = parse::<serde_json::Value>(
+            br#"{"records": [{"value": "ok"}, {"value": "x\ty"}], "a\u0001": 1}"#,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["a\\u{1}", "records[1].value"]);
+        // A PEM document keeps its lines, and only them.
+        assert!(
+            parse::<serde_json::Value>(
+                br#"{"csr": "-----BEGIN X-----\nMIIB\r\n-----END X-----\n"}"#
+            )
+            .is_ok()
+        );
+        assert!(parse::<serde_json::Value>(br#"{"csr": "MIIB\u0000"}"#).is_err());
+        assert!(parse::<serde_json::Value>(br#"{"note": "MIIB\n"}"#).is_err());
+        // Printable text of any script passes.
+        assert_eq!(
+            status(parse("{\"name\": \"Dinas Pariwisata — ñ 😀\"}".as_bytes())).0,
+            200
         );
     }
 

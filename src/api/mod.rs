@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod certificates;
+pub mod edge;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -51,7 +52,8 @@ pub struct AppState {
     pub health: Arc<Health>,
 }
 
-/// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem.
+/// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem. Every
+/// answer carries the security headers of [`edge`]; CORS is added by [`edge::with_cors`].
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -66,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .merge(certificates::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::ensure_problem))
+        .layer(axum::middleware::from_fn(edge::query_text))
+        .layer(axum::middleware::from_fn(edge::security_headers))
         .with_state(state)
 }
 

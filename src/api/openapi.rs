@@ -164,7 +164,8 @@ impl Modify for Problems {
                         );
                         add(
                             "422",
-                            "`validation_failed`: a missing, unknown or invalid field",
+                            "`validation_failed`: a missing, unknown or invalid field, or a \
+                             control character in any text (`control_character`)",
                         );
                     }
                 }
@@ -189,6 +190,12 @@ impl Modify for Problems {
                         "`bad_request`: a query parameter that cannot be read",
                     );
                 }
+                // Every route refuses a control character in the query string, whether it
+                // takes parameters or not.
+                add(
+                    "422",
+                    "`validation_failed`: a control character in a query parameter (`control_character`)",
+                );
                 add(
                     "500",
                     "`internal`: a fault of ranah's own (the server log has the cause)",
@@ -206,7 +213,19 @@ pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
 /// `GET /docs`: a page that renders the document. The viewer script comes from a CDN in the
 /// reader's browser; the document itself is served here and loads into Postman, Bruno or
 /// Insomnia from `/openapi.json` without it.
-pub(crate) async fn viewer() -> Html<&'static str> {
+/// The viewer is a page that loads ReDoc: its own policy lets that one script run.
+pub(crate) async fn viewer() -> impl axum::response::IntoResponse {
+    const VIEWER_CSP: &str = "default-src 'none'; script-src https://cdn.redoc.ly; \
+        style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; \
+        img-src 'self' data: https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; \
+        frame-ancestors 'none'";
+    (
+        [(axum::http::header::CONTENT_SECURITY_POLICY, VIEWER_CSP)],
+        viewer_page(),
+    )
+}
+
+fn viewer_page() -> Html<&'static str> {
     Html(
         r#"<!doctype html>
 <html lang="id">

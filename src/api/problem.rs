@@ -230,6 +230,12 @@ impl From<ServiceError> for Problem {
                 detail,
             ),
             ServiceError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            ServiceError::NotYourAgency(_) => {
+                Self::new(StatusCode::FORBIDDEN, "not_your_agency", detail)
+            }
+            ServiceError::TooManyAttachments(_) => {
+                Self::new(StatusCode::CONFLICT, "too_many_attachments", detail)
+            }
             ServiceError::NameTaken { held_by, .. } => {
                 let mut p = Self::new(StatusCode::CONFLICT, "name_taken", detail);
                 p.held_by = held_by;
@@ -331,6 +337,16 @@ mod tests {
             (ServiceError::Validation(vec![]), 422, "validation_failed"),
             (ServiceError::NotFound("request 9".into()), 404, "not_found"),
             (ServiceError::Forbidden("no".into()), 403, "forbidden"),
+            (
+                ServiceError::NotYourAgency("agency X".into()),
+                403,
+                "not_your_agency",
+            ),
+            (
+                ServiceError::TooManyAttachments("20".into()),
+                409,
+                "too_many_attachments",
+            ),
             (
                 ServiceError::Conflict("request 9 was changed".into()),
                 409,

@@ -239,8 +239,9 @@ async fn shown(state: &AppState, user: &Actor, id: i64) -> Result<RequestBody, P
 
 #[utoipa::path(post, path = "/api/v1/requests", operation_id = "submit_request", tag = "requests", request_body = NewRequest,
     responses((status = 201, description = "The request, at its first step", body = RequestBody),
-        (status = 409, description = "`name_taken`", body = ProblemDetails),
-        (status = 422, description = "`validation_failed` with field `errors`", body = ProblemDetails)),
+        (status = 403, description = "`not_your_agency`: an applicant named an agency other than its own", body = ProblemDetails),
+        (status = 409, description = "`name_taken`; `zone_rule`: the records would break a rule of the zone (an MX naming an alias, a CNAME beside other data), as the approval would find", body = ProblemDetails),
+        (status = 422, description = "`validation_failed` with field `errors` (codes such as `invalid_label`, `invalid_host`, `control_character`, `rrset_too_large`, `answer_too_large`)", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn submit(
     AuthUser(user): AuthUser,
@@ -265,7 +266,8 @@ pub(crate) async fn submit(
         ("page" = Option<u32>, Query, description = "from 1"),
         ("per_page" = Option<u32>, Query, description = "default 50, at most 200")),
     responses((status = 200, description = "One page of the requests the caller may see, newest first", body = RequestPage),
-        (status = 422, description = "`validation_failed`: an unknown status or step", body = ProblemDetails)),
+        (status = 403, description = "`not_your_agency`: an applicant filtered by an agency other than its own", body = ProblemDetails),
+        (status = 422, description = "`validation_failed`: an unknown status or step, or a control character in a parameter", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     AuthUser(user): AuthUser,
@@ -352,7 +354,7 @@ pub(crate) async fn act(
     request_body(content = Changes, description = "optional changed `records`, `contact`, `purpose`, `recommendation_ref`; an empty body resubmits unchanged"),
     responses((status = 200, description = "The request, back at the step that returned it", body = RequestBody),
         (status = 403, description = "`forbidden`: not the requesting agency", body = ProblemDetails),
-        (status = 409, description = "`invalid_state`: not returned", body = ProblemDetails),
+        (status = 409, description = "`invalid_state`: not returned; `zone_rule`: the changed records would break a rule of the zone", body = ProblemDetails),
         (status = 422, description = "`validation_failed`", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn resubmit(
@@ -373,8 +375,9 @@ pub(crate) async fn resubmit(
     params(("id" = i64, Path)),
     request_body(content_type = "multipart/form-data", description = "fields `letter` and/or `recommendation`: PDF, PNG or JPEG, at most 10 MiB"),
     responses((status = 200, description = "The request with its attachments", body = RequestBody),
+        (status = 409, description = "`too_many_attachments`: the request would hold more files than `attachments.max_per_request`; `invalid_state`: the request is finished", body = ProblemDetails),
         (status = 413, description = "`too_large`", body = ProblemDetails),
-        (status = 415, description = "`unsupported_media_type`", body = ProblemDetails)),
+        (status = 415, description = "`unsupported_media_type`: not a PDF, PNG or JPEG file as a whole (a PDF that does not parse, an image that does not decode, something appended)", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn attach(
     AuthUser(user): AuthUser,
@@ -385,11 +388,19 @@ pub(crate) async fn attach(
     let id = parse_id(&id)?;
     let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_upload", m);
     let mut uploads = Vec::new();
+    let limit = state.requests.attachment_limit();
     while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| bad(e.to_string()))?
     {
+        // Parts past the limit are not read: the upload is refused whole.
+        if uploads.len() == limit {
+            return Err(ServiceError::TooManyAttachments(format!(
+                "an upload has at most {limit} files (attachments.max_per_request)"
+            ))
+            .into());
+        }
         let kind = field
             .name()
             .and_then(attachment::Kind::parse)
@@ -426,7 +437,8 @@ pub(crate) async fn attach(
 
 #[utoipa::path(get, path = "/api/v1/requests/{id}/attachments/{kind}", operation_id = "download_attachment", tag = "requests",
     params(("id" = i64, Path), ("kind" = String, Path, description = "letter, recommendation or response_letter")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The file, as an attachment to save (`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`)", content_type = "application/octet-stream",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"request-ID-KIND.EXT\"`"))),
         (status = 404, description = "`not_found`", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn download(
@@ -434,11 +446,32 @@ pub(crate) async fn download(
     State(state): State<AppState>,
     Path((id, kind)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let (media_type, bytes) = state
-        .requests
-        .attachment(&user, parse_id(&id)?, &kind)
-        .await?;
-    Ok(([(header::CONTENT_TYPE, media_type)], bytes).into_response())
+    let id = parse_id(&id)?;
+    let (media_type, bytes) = state.requests.attachment(&user, id, &kind).await?;
+    // Saved, never shown in the browser: a file is the applicant's, not ours to render. The
+    // name is ours (the kind was found among the request's files, so it is a known word).
+    let extension = match media_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ => "bin",
+    };
+    let kind: String = kind
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, media_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"request-{id}-{kind}.{extension}\""),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 impl From<ServiceError> for Response {

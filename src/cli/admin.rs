@@ -200,8 +200,10 @@ pub async fn token(store: &Store, config: &Config, cmd: TokenCommand) -> anyhow:
 }
 
 fn owner_name(name: &str) -> anyhow::Result<String> {
-    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
-    if n.is_empty() || !n.contains('.') {
+    // One trailing dot at most, IDNA 2008 labels: the rule of every name ranah accepts.
+    let n = crate::domain::policy::normal_name(name)
+        .map_err(|why| anyhow::anyhow!("`{name}`: {why}"))?;
+    if !n.contains('.') {
         bail!("`{name}`: give the whole name, e.g. portal.kaltaraprov.go.id");
     }
     Ok(format!("{n}."))
@@ -453,6 +455,26 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owner_names_take_one_trailing_dot_at_most() {
+        assert_eq!(
+            owner_name("Portal.Example.go.id.").unwrap(),
+            "portal.example.go.id."
+        );
+        assert_eq!(
+            owner_name("bücher.example.go.id").unwrap(),
+            "xn--bcher-kva.example.go.id."
+        );
+        for bad in [
+            "portal.example.go.id..",
+            "xn--zz.example.go.id",
+            "portal",
+            "",
+        ] {
+            assert!(owner_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn role_grants() {

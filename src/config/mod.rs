@@ -36,6 +36,7 @@
 
 mod acme;
 mod api;
+mod attachments;
 mod audit;
 mod calendar;
 mod dns;
@@ -59,6 +60,7 @@ use serde::{Deserialize, Serialize};
 
 pub use acme::{AcmeConfig, AcmeSettings};
 pub use api::ApiConfig;
+pub use attachments::AttachmentSettings;
 pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
 pub use dns::DnsConfig;
@@ -147,6 +149,8 @@ pub struct Settings {
     pub secondaries: Vec<SecondarySettings>,
     /// Certificates through ACME.
     pub acme: AcmeSettings,
+    /// The files a request takes.
+    pub attachments: AttachmentSettings,
 }
 
 impl Default for Settings {
@@ -168,6 +172,7 @@ impl Default for Settings {
             tsig_keys: Vec::new(),
             secondaries: Vec::new(),
             acme: AcmeSettings::default(),
+            attachments: AttachmentSettings::default(),
         }
     }
 }
@@ -232,7 +237,14 @@ impl Settings {
         let webhook = resolve_webhook(&self.webhook, &env)?;
         let acme = resolve_acme(&self.acme, &env)?;
         let audit_signing_key = resolve_audit(&self.audit, &env)?;
-        let policy = self.names.resolve();
+        let policy = self.names.resolve()?;
+        self.api.check()?;
+        if self.attachments.max_per_request == 0 {
+            return Err(ConfigError::Invalid {
+                key: "attachments.max_per_request".into(),
+                message: "must be at least 1".into(),
+            });
+        }
         Ok(Config {
             calendar_settings: CalendarSettings::of(&calendar, self.calendar.holidays),
             names_settings: NamesSettings::of(&policy),
@@ -248,6 +260,7 @@ impl Settings {
             webhook,
             acme,
             letter: self.letter,
+            attachments: self.attachments,
             audit_signing_key,
             tsig_keys,
             secondaries,
@@ -279,6 +292,8 @@ pub struct Config {
     pub acme: Option<AcmeConfig>,
     /// The response letter.
     pub letter: LetterConfig,
+    /// The files a request takes.
+    pub attachments: AttachmentSettings,
     /// The key that signs the audit trail's checkpoints (redacted in output).
     pub audit_signing_key: Option<Secret>,
     /// TSIG keys.

@@ -70,6 +70,58 @@ fn bad_values_are_rejected() {
 }
 
 #[test]
+fn edge_limits_and_origins() {
+    let layer = ConfigLayer::from_toml(
+        "[names]\nmax_rrset_records = 4\nmax_answer_bytes = 4096\n[attachments]\n\
+         max_per_request = 5\n[api]\ncors_allowed_origins = [\"https://portal.example.go.id\", \
+         \"http://127.0.0.1:3000\"]\n",
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    let c = layer.resolve().unwrap();
+    assert_eq!(
+        (c.policy.max_rrset_records, c.policy.max_answer_bytes),
+        (4, 4096)
+    );
+    assert_eq!(c.attachments.max_per_request, 5);
+    assert_eq!(c.api.cors_allowed_origins.len(), 2);
+    for (bad, key) in [
+        (
+            "[names]\nmax_rrset_records = 0\n",
+            "names.max_rrset_records",
+        ),
+        (
+            "[names]\nmax_answer_bytes = 511\n",
+            "names.max_answer_bytes",
+        ),
+        (
+            "[names]\nmax_answer_bytes = 65536\n",
+            "names.max_answer_bytes",
+        ),
+        (
+            "[attachments]\nmax_per_request = 0\n",
+            "attachments.max_per_request",
+        ),
+        (
+            "[api]\ncors_allowed_origins = [\"*\"]\n",
+            "api.cors_allowed_origins",
+        ),
+        (
+            "[api]\ncors_allowed_origins = [\"https://a.example/path\"]\n",
+            "api.cors_allowed_origins",
+        ),
+        (
+            "[api]\ncors_allowed_origins = [\"portal.example.go.id\"]\n",
+            "api.cors_allowed_origins",
+        ),
+    ] {
+        let layer = ConfigLayer::from_toml(bad, Path::new("c.toml")).unwrap();
+        let err = layer.resolve().unwrap_err().to_string();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn calendar_and_names_settings() {
     let layer = ConfigLayer::from_toml(
         "[calendar]\ntime_zone = \"Asia/Jakarta\"\nholidays = [\"2026-12-25\"]\n\

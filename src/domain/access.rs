@@ -308,25 +308,77 @@ pub fn may_filter_by_agency(actor: &Actor) -> bool {
     request_scope(actor) == Scope::All
 }
 
-/// For which agency the actor submits: an applicant for its own; the front office for the
-/// agency it names (required). `Err` says why not.
-pub fn submission_agency(actor: &Actor, named: Option<i64>) -> Result<i64, Refusal> {
+/// An agency a caller names, in a body (`agency`) or a list's filter (`?agency=`), as the
+/// store found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// None named.
+    Nothing,
+    /// A code no agency has.
+    Unknown,
+    /// That agency.
+    Agency(i64),
+}
+
+/// For which agency the actor submits: an applicant for its own (naming it is allowed, naming
+/// any other, or a code that is no agency, is refused: an applicant never learns which codes
+/// exist); the front office for the agency it names (required). `Err` says why not.
+pub fn submission_agency(actor: &Actor, named: Named) -> Result<i64, Refusal> {
     if actor.has(&Role::FrontOffice) {
-        return named.ok_or(Refusal::AgencyRequired);
+        return match named {
+            Named::Agency(a) => Ok(a),
+            Named::Nothing => Err(Refusal::AgencyRequired),
+            Named::Unknown => Err(Refusal::UnknownAgency),
+        };
     }
     if actor.has(&Role::Applicant) {
-        return actor.agency_id.ok_or(Refusal::NoAgency);
+        let own = actor.agency_id.ok_or(Refusal::NoAgency)?;
+        return match named {
+            Named::Nothing => Ok(own),
+            Named::Agency(a) if a == own => Ok(own),
+            Named::Agency(_) | Named::Unknown => Err(Refusal::NotYourAgency),
+        };
     }
     Err(Refusal::Forbidden(
         "only applicants and the front office submit requests",
     ))
 }
 
-/// Why a submission is refused.
+/// Which agency's requests a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgencyFilter {
+    /// Every agency's.
+    All,
+    /// One agency's.
+    Agency(i64),
+    /// None (an agency that does not exist, or a caller with no scope).
+    Nothing,
+}
+
+/// The agency filter of a list: the office and auditors filter by any agency; an applicant
+/// sees its own agency's requests, may name it, and is refused for naming another (or a code
+/// that is no agency).
+pub fn agency_filter(actor: &Actor, named: Named) -> Result<AgencyFilter, Refusal> {
+    match (request_scope(actor), named) {
+        (Scope::Nothing, _) => Ok(AgencyFilter::Nothing),
+        (Scope::Agency(own), Named::Nothing) => Ok(AgencyFilter::Agency(own)),
+        (Scope::Agency(own), Named::Agency(a)) if a == own => Ok(AgencyFilter::Agency(own)),
+        (Scope::Agency(_), _) => Err(Refusal::NotYourAgency),
+        (Scope::All, Named::Nothing) => Ok(AgencyFilter::All),
+        (Scope::All, Named::Agency(a)) => Ok(AgencyFilter::Agency(a)),
+        (Scope::All, Named::Unknown) => Ok(AgencyFilter::Nothing),
+    }
+}
+
+/// Why a submission or a filter is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// The front office must name the agency.
     AgencyRequired,
+    /// The front office named a code that is no agency.
+    UnknownAgency,
+    /// An applicant named an agency other than its own.
+    NotYourAgency,
     /// An applicant with no agency (an account made before agencies were required).
     NoAgency,
     /// Not the actor's to do.
@@ -467,7 +519,7 @@ mod tests {
                 "contacts {what}"
             );
             assert_eq!(
-                submission_agency(&a, Some(OWN)).is_ok(),
+                submission_agency(&a, Named::Agency(OWN)).is_ok(),
                 submit,
                 "submit {what}"
             );
@@ -496,16 +548,72 @@ mod tests {
     #[test]
     fn an_applicant_submits_for_its_own_agency_and_the_front_office_names_one() {
         let andi = actor(&["applicant"], Some(OWN));
-        assert_eq!(submission_agency(&andi, None), Ok(OWN));
+        assert_eq!(submission_agency(&andi, Named::Nothing), Ok(OWN));
+        assert_eq!(submission_agency(&andi, Named::Agency(OWN)), Ok(OWN));
+        // Naming another agency, or a code that is none, is refused (never silently ignored).
+        assert_eq!(
+            submission_agency(&andi, Named::Agency(OTHER)),
+            Err(Refusal::NotYourAgency)
+        );
+        assert_eq!(
+            submission_agency(&andi, Named::Unknown),
+            Err(Refusal::NotYourAgency)
+        );
         let desk = actor(&["front_office"], None);
-        assert_eq!(submission_agency(&desk, Some(OTHER)), Ok(OTHER));
-        assert_eq!(submission_agency(&desk, None), Err(Refusal::AgencyRequired));
+        assert_eq!(submission_agency(&desk, Named::Agency(OTHER)), Ok(OTHER));
+        assert_eq!(
+            submission_agency(&desk, Named::Nothing),
+            Err(Refusal::AgencyRequired)
+        );
+        assert_eq!(
+            submission_agency(&desk, Named::Unknown),
+            Err(Refusal::UnknownAgency)
+        );
         let orphan = actor(&["applicant"], None);
-        assert_eq!(submission_agency(&orphan, None), Err(Refusal::NoAgency));
+        assert_eq!(
+            submission_agency(&orphan, Named::Nothing),
+            Err(Refusal::NoAgency)
+        );
         // The front office resubmits and withdraws only what it registered.
         assert!(may_act_for_agency(&desk, OTHER, true));
         assert!(!may_act_for_agency(&desk, OTHER, false));
         assert!(may_act_for_agency(&andi, OWN, false));
+    }
+
+    #[test]
+    fn list_filters_by_agency() {
+        let andi = actor(&["applicant"], Some(OWN));
+        assert_eq!(
+            agency_filter(&andi, Named::Nothing),
+            Ok(AgencyFilter::Agency(OWN))
+        );
+        assert_eq!(
+            agency_filter(&andi, Named::Agency(OWN)),
+            Ok(AgencyFilter::Agency(OWN))
+        );
+        assert_eq!(
+            agency_filter(&andi, Named::Agency(OTHER)),
+            Err(Refusal::NotYourAgency)
+        );
+        assert_eq!(
+            agency_filter(&andi, Named::Unknown),
+            Err(Refusal::NotYourAgency)
+        );
+        let desk = actor(&["front_office"], None);
+        assert_eq!(agency_filter(&desk, Named::Nothing), Ok(AgencyFilter::All));
+        assert_eq!(
+            agency_filter(&desk, Named::Agency(OTHER)),
+            Ok(AgencyFilter::Agency(OTHER))
+        );
+        assert_eq!(
+            agency_filter(&desk, Named::Unknown),
+            Ok(AgencyFilter::Nothing)
+        );
+        let auditor = actor(&["auditor"], None);
+        assert_eq!(
+            agency_filter(&auditor, Named::Agency(OWN)),
+            Ok(AgencyFilter::Agency(OWN))
+        );
     }
 
     #[test]

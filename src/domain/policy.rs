@@ -57,13 +57,27 @@ pub struct Policy {
     pub reserved: Vec<String>,
     /// Accept private ranges (RFC 1918, fc00::/7) for internal applications.
     pub allow_private_addresses: bool,
+    /// Most records of one type a request may put at its name.
+    pub max_rrset_records: usize,
+    /// Largest UDP answer (bytes, with the question and EDNS) a requested set may make.
+    pub max_answer_bytes: usize,
 }
+
+/// Most records of one type at a requested name, by default.
+pub const DEFAULT_MAX_RRSET_RECORDS: usize = 16;
+
+/// Largest answer a requested set may make, by default: the EDNS buffer size of the DNS flag
+/// day 2020, which ranah advertises and never exceeds over UDP, so that no answer of a
+/// requested name needs TCP.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 1232;
 
 impl Default for Policy {
     fn default() -> Self {
         Self {
             reserved: DEFAULT_RESERVED.iter().map(|s| s.to_string()).collect(),
             allow_private_addresses: false,
+            max_rrset_records: DEFAULT_MAX_RRSET_RECORDS,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
         }
     }
 }
@@ -101,19 +115,18 @@ pub struct RequestedRecord {
 
 impl Policy {
     /// Check a requested label under `zone` (`sipd` under `kaltaraprov.go.id`); returns it
-    /// lower-cased.
+    /// as an A-label in lower case (a U-label such as `bücher` becomes `xn--bcher-kva`).
     pub fn check_label(&self, label: &str, zone: &str) -> Result<String, FieldError> {
-        let label = label.trim().to_ascii_lowercase();
-        let bad = |m: &str| FieldError::new("name", "invalid_label", m);
-        if label.is_empty() || label.len() > 63 {
-            return Err(bad("a label has 1 to 63 characters"));
+        // Spaces around are forgiven; control characters (which `trim` would also take)
+        // are not.
+        let raw = label.trim_matches(' ');
+        let bad = |m: String| FieldError::new("name", "invalid_label", m);
+        if raw.contains('.') {
+            return Err(bad(
+                "a label has no dots: name one label under the zone".into()
+            ));
         }
-        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(bad("a label has only letters, digits and hyphens"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(bad("a label does not start or end with a hyphen"));
-        }
+        let label = a_label(raw, false).map_err(|m| bad(m.to_owned()))?;
         if self.reserved.iter().any(|r| r.eq_ignore_ascii_case(&label)) {
             return Err(FieldError::new(
                 "name",
@@ -123,7 +136,9 @@ impl Policy {
         }
         let full = label.len() + 1 + zone.trim_end_matches('.').len();
         if full > 253 {
-            return Err(bad("the whole name would be longer than 253 characters"));
+            return Err(bad(
+                "the whole name would be longer than 253 characters".into()
+            ));
         }
         Ok(label)
     }
@@ -145,11 +160,14 @@ impl Policy {
         }
     }
 
-    /// Check the records of a request: types, values, TTLs, CNAME alone, one TTL per type.
-    /// Returns the parsed values, or every problem found.
+    /// Check the records of a request in `zone`: types, values, TTLs, CNAME alone, one TTL
+    /// per type, at most `max_rrset_records` of a type. Host names in values are read as in a
+    /// master file whose origin is the zone: `portal` is `portal.<zone>.`, `mail.example.com.`
+    /// (with the trailing dot) is itself. Returns the parsed values, or every problem found.
     pub fn check_records(
         &self,
         records: &[RequestedRecord],
+        zone: &str,
     ) -> Result<Vec<(RecordValue, u32)>, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut values = Vec::new();
@@ -172,7 +190,7 @@ impl Policy {
                     ),
                 ));
             }
-            match self.parse_value(&r.rtype, &r.value) {
+            match self.parse_value(&r.rtype, &r.value, zone) {
                 Ok(v) => values.push((v, r.ttl)),
                 Err((code, message)) => {
                     errors.push(FieldError::new(format!("{field}.value"), code, message))
@@ -189,6 +207,17 @@ impl Policy {
             ));
         }
         for (i, (v, ttl)) in values.iter().enumerate() {
+            let of_type = values[..i].iter().filter(|(w, _)| same_type(v, w)).count();
+            if of_type == self.max_rrset_records {
+                errors.push(FieldError::new(
+                    format!("records[{i}]"),
+                    "rrset_too_large",
+                    format!(
+                        "at most {} records of one type at a name (names.max_rrset_records)",
+                        self.max_rrset_records
+                    ),
+                ));
+            }
             if values[..i].iter().any(|(w, t)| same_type(v, w) && t != ttl) {
                 errors.push(FieldError::new(
                     format!("records[{i}].ttl"),
@@ -211,7 +240,12 @@ impl Policy {
         }
     }
 
-    fn parse_value(&self, rtype: &str, value: &str) -> Result<RecordValue, (&'static str, String)> {
+    fn parse_value(
+        &self,
+        rtype: &str,
+        value: &str,
+        zone: &str,
+    ) -> Result<RecordValue, (&'static str, String)> {
         let value = value.trim();
         match rtype.to_ascii_uppercase().as_str() {
             "A" => {
@@ -236,7 +270,7 @@ impl Policy {
                     .map_err(|m| ("address_not_allowed", m.to_string()))?;
                 Ok(RecordValue::Aaaa(ip))
             }
-            "CNAME" => Ok(RecordValue::Cname(host_name(value)?)),
+            "CNAME" => Ok(RecordValue::Cname(host_name(value, zone)?)),
             "MX" => {
                 let (pref, host) = value
                     .split_once(char::is_whitespace)
@@ -249,7 +283,7 @@ impl Policy {
                 })?;
                 Ok(RecordValue::Mx {
                     preference,
-                    exchange: host_name(host.trim())?,
+                    exchange: host_name(host.trim(), zone)?,
                 })
             }
             "TXT" => {
@@ -284,26 +318,296 @@ fn same_type(a: &RecordValue, b: &RecordValue) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
-/// A host name as a record target: absolute, lower-case, with the trailing dot.
-fn host_name(value: &str) -> Result<String, (&'static str, String)> {
-    let v = value.trim().trim_end_matches('.').to_ascii_lowercase();
-    let bad = || ("invalid_host", format!("`{value}` is not a host name"));
-    if v.is_empty() || v.len() > 253 {
-        return Err(bad());
+/// A host name as a record target, read as in a master file whose origin is `zone`: with a
+/// trailing dot it is absolute, without one it is relative to the zone (`portal` is
+/// `portal.<zone>.`, `@` is the zone itself). Returns it absolute, in A-labels, lower-case,
+/// with the trailing dot.
+fn host_name(value: &str, zone: &str) -> Result<String, (&'static str, String)> {
+    let value = value.trim_matches(' ');
+    let bad = |why: &str| {
+        (
+            "invalid_host",
+            format!("`{value}` is not a host name: {why}"),
+        )
+    };
+    let zone = zone.trim_end_matches('.');
+    let absolute = if value == "@" {
+        format!("{zone}.")
+    } else if let Some(name) = value.strip_suffix('.') {
+        format!("{}.", name_of(name, true).map_err(bad)?)
+    } else {
+        format!("{}.{zone}.", name_of(value, true).map_err(bad)?)
+    };
+    if absolute.len() > 254 {
+        return Err(bad("longer than 253 characters"));
     }
-    for label in v.split('.') {
-        if label.is_empty()
-            || label.len() > 63
-            || label.starts_with('-')
-            || label.ends_with('-')
-            || !label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(bad());
+    Ok(absolute)
+}
+
+/// A domain name as ranah keeps it: A-labels, lower case, without the trailing dot. At most
+/// one trailing dot is accepted (`kaltaraprov.go.id.` but not `kaltaraprov.go.id..`); every
+/// label must be a valid IDNA 2008 label (see [`a_label`]). Names given as U-labels are
+/// converted. Used for zones, owner names and record targets, wherever a name is accepted.
+pub fn normal_name(input: &str) -> Result<String, &'static str> {
+    let input = input.trim_matches(' ');
+    let name = input.strip_suffix('.').unwrap_or(input);
+    name_of(name, false)
+}
+
+/// Every label of `name` (no trailing dot) through [`a_label`], joined again.
+fn name_of(name: &str, underscore: bool) -> Result<String, &'static str> {
+    if name.is_empty() {
+        return Err("an empty name");
+    }
+    if name.ends_with('.') {
+        return Err("more than one trailing dot");
+    }
+    let labels: Vec<String> = name
+        .split('.')
+        .map(|l| a_label(l, underscore))
+        .collect::<Result<_, _>>()?;
+    let joined = labels.join(".");
+    if joined.len() > 253 {
+        return Err("longer than 253 characters");
+    }
+    Ok(joined)
+}
+
+/// One label as a valid IDNA 2008 A-label (RFC 5890), lower case: letters, digits and inner
+/// hyphens in ASCII (no `--` in the third and fourth place unless it is an A-label that
+/// decodes), or a U-label converted to its A-label. UTS 46 (the `idna` crate, without
+/// transitional mapping) maps and checks the label, refusing invalid Punycode (`xn--zz`),
+/// bidi and joiner errors; RFC 5892's categories are then checked on the Unicode form, since
+/// UTS 46 still lets through symbols and punctuation that IDNA 2008 disallows (`☃`).
+/// `underscore` admits ASCII labels with `_` (service labels in record targets, such as
+/// `_dmarc`), which are DNS names but not host names.
+pub fn a_label(label: &str, underscore: bool) -> Result<String, &'static str> {
+    use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+    if label.is_empty() {
+        return Err("an empty label");
+    }
+    if control_character(label).is_some() {
+        return Err("a label has no control characters");
+    }
+    if label.len() > 255 {
+        return Err("a label has at most 63 characters");
+    }
+    if underscore
+        && label.contains('_')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        if label.len() > 63 {
+            return Err("a label has at most 63 characters");
+        }
+        return Ok(label.to_ascii_lowercase());
+    }
+    let uts46 = Uts46::new();
+    let ascii = uts46
+        .to_ascii(
+            label.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::Check,
+            DnsLength::Ignore,
+        )
+        .map_err(|_| {
+            if label.is_ascii() && label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--") {
+                "not a valid IDNA A-label (invalid Punycode or a disallowed character)"
+            } else {
+                "a label has only letters, digits and inner hyphens (IDNA 2008)"
+            }
+        })?;
+    if ascii.is_empty() || ascii.contains('.') {
+        return Err("a label has only letters, digits and inner hyphens (IDNA 2008)");
+    }
+    if ascii.len() > 63 {
+        return Err("a label has at most 63 characters");
+    }
+    if let Some(_encoded) = ascii.strip_prefix("xn--") {
+        let (unicode, ok) = uts46.to_unicode(ascii.as_bytes(), AsciiDenyList::STD3, Hyphens::Check);
+        if ok.is_err() || !unicode.chars().all(idna2008_valid) {
+            return Err("not a valid IDNA 2008 label (a disallowed character)");
         }
     }
-    Ok(format!("{v}."))
+    Ok(ascii.into_owned())
+}
+
+/// Whether a code point may stand in an IDNA 2008 U-label (RFC 5892 §2: letters, marks and
+/// digits, the exceptions of §2.6, the joiners UTS 46 has checked in context, and ASCII's
+/// hyphen and LDH).
+fn idna2008_valid(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
+    if c.is_ascii() {
+        return c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    }
+    // RFC 5892 §2.6: exceptions.
+    match c {
+        '\u{df}' | '\u{3c2}' | '\u{6fd}' | '\u{6fe}' | '\u{f0b}' | '\u{3007}' => return true,
+        '\u{640}' | '\u{7fa}' | '\u{302e}' | '\u{302f}' | '\u{3031}'..='\u{3035}' | '\u{303b}' => {
+            return false;
+        }
+        '\u{200c}' | '\u{200d}' => return true,
+        _ => {}
+    }
+    matches!(
+        get_general_category(c),
+        G::LowercaseLetter
+            | G::OtherLetter
+            | G::ModifierLetter
+            | G::NonspacingMark
+            | G::SpacingMark
+            | G::DecimalNumber
+    )
+}
+
+/// The first control character in `text` (C0, DEL or C1, Unicode's category Cc), if any.
+/// Every text field the API accepts is refused with one (`control_character`).
+pub fn control_character(text: &str) -> Option<char> {
+    text.chars().find(|c| c.is_control())
+}
+
+/// The first control character in `text` other than a line break (CR, LF): for PEM
+/// documents (a CSR), which are lines by definition (RFC 7468).
+pub fn control_character_in_lines(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r'))
+}
+
+/// Bytes of a name in DNS wire form without compression (`a.b.` is 5).
+pub fn wire_len(fqdn: &str) -> usize {
+    let name = fqdn.trim_end_matches('.');
+    if name.is_empty() { 1 } else { name.len() + 2 }
+}
+
+/// The DNS message header.
+const HEADER_BYTES: usize = 12;
+/// The EDNS OPT record ranah adds to an answer to an EDNS query (root owner, type, class,
+/// TTL, empty RDATA: RFC 6891 §6.1.2).
+const OPT_BYTES: usize = 11;
+/// Type, class, TTL and RDLENGTH of a resource record.
+const RR_FIXED_BYTES: usize = 10;
+/// A compressed owner name (a pointer to the first answer's owner).
+const POINTER_BYTES: usize = 2;
+
+impl RecordValue {
+    /// Bytes of its RDATA (names uncompressed).
+    pub fn rdata_len(&self) -> usize {
+        match self {
+            Self::A(_) => 4,
+            Self::Aaaa(_) => 16,
+            Self::Cname(target) => wire_len(target),
+            Self::Mx { exchange, .. } => 2 + wire_len(exchange),
+            Self::Txt(parts) => parts.iter().map(|p| 1 + p.len()).sum(),
+        }
+    }
+
+    /// The record type's name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::A(_) => "A",
+            Self::Aaaa(_) => "AAAA",
+            Self::Cname(_) => "CNAME",
+            Self::Mx { .. } => "MX",
+            Self::Txt(_) => "TXT",
+        }
+    }
+}
+
+/// What the zone holds at other names that an answer carries along, as the caller knows it
+/// (the zone as it will be once the request is provisioned). Both are in bytes of whole
+/// resource records with uncompressed owners, and 0 for names outside the zone.
+pub trait Carried {
+    /// The address records (A and AAAA) at `target`: the additional data of an MX answer.
+    fn addresses(&self, target: &str) -> usize;
+    /// The largest record set at `target`: the rest of the answer that follows a CNAME.
+    fn largest_set(&self, target: &str) -> usize;
+}
+
+/// The size of the largest UDP answer to a query (with EDNS) for the type of `set` at `owner`:
+/// the header, the question (the name as asked and its type and class), the set (the first
+/// owner in full, the others compressed), what the set makes the answer carry (the addresses of
+/// in-zone mail exchangers, the target's records after a CNAME), and the OPT record. Positive
+/// answers carry nothing in the authority section (ranah answers minimally), so nothing is
+/// counted there; a negative answer's SOA does not depend on the request.
+pub fn answer_size(owner: &str, set: &[&RecordValue], carried: &dyn Carried) -> usize {
+    let question = wire_len(owner) + 4;
+    // The question goes out as the client wrote it, so the first record's owner is written
+    // in full (no earlier name to point to) and the others point to it.
+    let records: usize = set
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let owner = if i == 0 {
+                wire_len(owner)
+            } else {
+                POINTER_BYTES
+            };
+            owner + RR_FIXED_BYTES + v.rdata_len()
+        })
+        .sum();
+    let mut targets: Vec<&str> = Vec::new();
+    let mut extra = 0;
+    for v in set {
+        let target = match v {
+            RecordValue::Mx { exchange, .. } => exchange,
+            RecordValue::Cname(target) => target,
+            _ => continue,
+        };
+        if targets.contains(&target.as_str()) {
+            continue;
+        }
+        targets.push(target);
+        extra += match v {
+            RecordValue::Cname(_) => carried.largest_set(target),
+            _ => carried.addresses(target),
+        };
+    }
+    HEADER_BYTES + question + records + extra + OPT_BYTES
+}
+
+impl Policy {
+    /// Check that no set of `values` at `owner` makes an answer larger than
+    /// `max_answer_bytes` (the error names the limit and the size).
+    pub fn check_answer_sizes(
+        &self,
+        owner: &str,
+        values: &[(RecordValue, u32)],
+        carried: &dyn Carried,
+    ) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut seen: Vec<&'static str> = Vec::new();
+        for (v, _) in values {
+            let t = v.type_name();
+            if seen.contains(&t) {
+                continue;
+            }
+            seen.push(t);
+            let set: Vec<&RecordValue> = values
+                .iter()
+                .map(|(w, _)| w)
+                .filter(|w| same_type(v, w))
+                .collect();
+            let size = answer_size(owner, &set, carried);
+            if size > self.max_answer_bytes {
+                errors.push(FieldError::new(
+                    "records",
+                    "answer_too_large",
+                    format!(
+                        "the answer for the {t} records would be {size} bytes; the limit is {} \
+                         bytes (names.max_answer_bytes), so that every answer fits one UDP \
+                         message",
+                        self.max_answer_bytes
+                    ),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// What an address is, by IANA's special-purpose registries.
@@ -501,6 +805,8 @@ mod tests {
         );
     }
 
+    const Z: &str = "kaltaraprov.go.id";
+
     fn rec(t: &str, v: &str, ttl: u32) -> RequestedRecord {
         RequestedRecord {
             rtype: t.into(),
@@ -513,12 +819,15 @@ mod tests {
     fn records() {
         let p = Policy::default();
         let ok = p
-            .check_records(&[
-                rec("A", "203.0.113.10", 3600),
-                rec("AAAA", "2001:db8::10", 3600),
-                rec("MX", "10 Mail.Example.go.id", 3600),
-                rec("TXT", &"x".repeat(300), 300),
-            ])
+            .check_records(
+                &[
+                    rec("A", "203.0.113.10", 3600),
+                    rec("AAAA", "2001:db8::10", 3600),
+                    rec("MX", "10 Mail.Example.go.id.", 3600),
+                    rec("TXT", &"x".repeat(300), 300),
+                ],
+                Z,
+            )
             .unwrap();
         assert_eq!(
             ok[2].0,
@@ -532,7 +841,7 @@ mod tests {
         );
 
         let codes = |rs: &[RequestedRecord]| -> Vec<&'static str> {
-            p.check_records(rs)
+            p.check_records(rs, Z)
                 .unwrap_err()
                 .into_iter()
                 .map(|e| e.code)
@@ -562,12 +871,236 @@ mod tests {
         assert_eq!(codes(&[rec("CNAME", "bad..name", 300)]), ["invalid_host"]);
         // Every problem at once, each naming its field.
         let errs = p
-            .check_records(&[rec("A", "10.0.0.1", 5), rec("TXT", "", 300)])
+            .check_records(&[rec("A", "10.0.0.1", 5), rec("TXT", "", 300)], Z)
             .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             ["records[0].ttl", "records[0].value", "records[1].value"]
         );
+    }
+
+    #[test]
+    fn idna_labels() {
+        let p = Policy::default();
+        let ok = |l: &str| p.check_label(l, Z);
+        assert_eq!(ok("bücher"), Ok("xn--bcher-kva".into()));
+        assert_eq!(ok("BÜCHER"), Ok("xn--bcher-kva".into()));
+        assert_eq!(ok("xn--bcher-kva"), Ok("xn--bcher-kva".into()));
+        assert_eq!(ok("XN--BCHER-KVA"), Ok("xn--bcher-kva".into()));
+        assert_eq!(ok("pariwisata"), Ok("pariwisata".into()));
+        for bad in [
+            "xn--zz",  // not Punycode that decodes
+            "xn--",    // nothing encoded
+            "xn--a",   // decodes to a lone control-range value
+            "xn--n3h", // ☃: valid in UTS 46, disallowed in IDNA 2008
+            "☃",       // the same as a U-label
+            "a☃b",
+            "ab--cd", // hyphens in the third and fourth place
+            "a b",
+            "a\u{0}b", // NUL
+            "a\u{7f}", // DEL
+            "x\u{85}", // C1
+            "dinas.kesehatan",
+            "sipd.",
+            "sipd..",
+            "😀",
+            "\u{640}", // Arabic tatweel: RFC 5892 §2.6 disallowed
+        ] {
+            assert_eq!(ok(bad).unwrap_err().code, "invalid_label", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_take_one_trailing_dot_at_most() {
+        assert_eq!(
+            normal_name("kaltaraprov.go.id"),
+            Ok("kaltaraprov.go.id".into())
+        );
+        assert_eq!(
+            normal_name("Kaltaraprov.GO.id."),
+            Ok("kaltaraprov.go.id".into())
+        );
+        assert_eq!(
+            normal_name(" kaltaraprov.go.id. "),
+            Ok("kaltaraprov.go.id".into())
+        );
+        assert_eq!(
+            normal_name("bücher.example"),
+            Ok("xn--bcher-kva.example".into())
+        );
+        for bad in [
+            "kaltaraprov.go.id..",
+            "kaltaraprov..go.id",
+            ".kaltaraprov.go.id",
+            "",
+            ".",
+            "..",
+            "xn--zz.go.id",
+            "a_b.go.id",
+        ] {
+            assert!(normal_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn targets_relative_to_the_zone_as_in_master_files() {
+        let p = Policy::default();
+        let mx = |v: &str| -> Result<RecordValue, Vec<&'static str>> {
+            p.check_records(&[rec("MX", v, 300)], Z)
+                .map(|mut v| v.remove(0).0)
+                .map_err(|e| e.into_iter().map(|e| e.code).collect())
+        };
+        let exchange = |e: &str| RecordValue::Mx {
+            preference: 10,
+            exchange: e.into(),
+        };
+        // The attacker's "10 portal" is portal.<zone>., not the root's portal.
+        assert_eq!(mx("10 portal"), Ok(exchange("portal.kaltaraprov.go.id.")));
+        assert_eq!(
+            mx("10 Portal.Dinkes"),
+            Ok(exchange("portal.dinkes.kaltaraprov.go.id."))
+        );
+        assert_eq!(
+            mx("10 mail.example.com."),
+            Ok(exchange("mail.example.com."))
+        );
+        assert_eq!(mx("10 @"), Ok(exchange("kaltaraprov.go.id.")));
+        assert_eq!(
+            mx("10 bücher.example."),
+            Ok(exchange("xn--bcher-kva.example."))
+        );
+        assert_eq!(mx("10 mail.example.com.."), Err(vec!["invalid_host"]));
+        assert_eq!(mx("10 xn--zz.example."), Err(vec!["invalid_host"]));
+        assert_eq!(mx("10 ."), Err(vec!["invalid_host"]));
+        assert_eq!(mx("10"), Err(vec!["invalid_mx"]));
+        let cname = p
+            .check_records(&[rec("CNAME", "www.dinkes", 300)], Z)
+            .unwrap();
+        assert_eq!(
+            cname[0].0,
+            RecordValue::Cname("www.dinkes.kaltaraprov.go.id.".into())
+        );
+        let cname = p
+            .check_records(&[rec("CNAME", "_x.example.com.", 300)], Z)
+            .unwrap();
+        assert_eq!(cname[0].0, RecordValue::Cname("_x.example.com.".into()));
+        // A relative name that would be longer than 253 characters in the zone.
+        let long = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(50)
+        );
+        assert_eq!(mx(&format!("10 {long}")), Err(vec!["invalid_host"]));
+        assert!(mx(&format!("10 {long}.")).is_ok());
+    }
+
+    #[test]
+    fn control_characters() {
+        assert_eq!(control_character("Sistem informasi kesehatan"), None);
+        assert_eq!(control_character("Dinas Pariwisata — Tarakan ñ 😀"), None);
+        for c in [
+            '\u{0}', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}',
+        ] {
+            assert_eq!(control_character(&format!("a{c}b")), Some(c), "{c:?}");
+        }
+        // U+00A0 (no-break space) and U+200B are not control characters (Cc).
+        assert_eq!(control_character("a\u{a0}b\u{200b}"), None);
+        // A PEM document has lines, and nothing else.
+        let pem =
+            "-----BEGIN CERTIFICATE REQUEST-----\r\nMIIB\n-----END CERTIFICATE REQUEST-----\n";
+        assert_eq!(control_character_in_lines(pem), None);
+        assert_eq!(control_character_in_lines("MIIB\u{0}"), Some('\u{0}'));
+        assert_eq!(control_character_in_lines("MIIB\t"), Some('\t'));
+    }
+
+    struct Zone(Vec<(&'static str, usize, usize)>);
+    impl Carried for Zone {
+        fn addresses(&self, t: &str) -> usize {
+            self.0.iter().find(|(n, _, _)| *n == t).map_or(0, |x| x.1)
+        }
+        fn largest_set(&self, t: &str) -> usize {
+            self.0.iter().find(|(n, _, _)| *n == t).map_or(0, |x| x.2)
+        }
+    }
+
+    #[test]
+    fn answer_sizes() {
+        let none = Zone(vec![]);
+        let owner = "sipd.kaltaraprov.go.id.";
+        assert_eq!(wire_len(owner), 24);
+        assert_eq!(wire_len("."), 1);
+        let a = RecordValue::A("203.0.113.1".parse().unwrap());
+        // 12 header + (24 + 4) question + (24 + 10 + 4) record + 11 OPT.
+        assert_eq!(answer_size(owner, &[&a], &none), 89);
+        // More records of the set point to the first one's owner.
+        assert_eq!(answer_size(owner, &[&a, &a, &a], &none), 89 + 2 * 16);
+        let txt = RecordValue::Txt(vec!["x".repeat(255), "y".repeat(10)]);
+        assert_eq!(txt.rdata_len(), 256 + 11);
+        assert_eq!(answer_size(owner, &[&txt], &none), 12 + 28 + 34 + 267 + 11);
+        let mx = |e: &str| RecordValue::Mx {
+            preference: 10,
+            exchange: e.into(),
+        };
+        let (m1, m2) = (mx("mail.kaltaraprov.go.id."), mx("mail.kaltaraprov.go.id."));
+        let zone = Zone(vec![("mail.kaltaraprov.go.id.", 100, 300)]);
+        // The same exchange twice carries its addresses once.
+        assert_eq!(
+            answer_size(owner, &[&m1, &m2], &zone),
+            12 + 28 + (24 + 10 + 26) + (2 + 10 + 26) + 100 + 11
+        );
+        let c = RecordValue::Cname("mail.kaltaraprov.go.id.".into());
+        assert_eq!(
+            answer_size(owner, &[&c], &zone),
+            12 + 28 + 34 + 24 + 300 + 11
+        );
+
+        // The attacker's 2 KB TXT and 100 of them: refused, naming the limit and the size.
+        let p = Policy::default();
+        let big = p
+            .check_records(&[rec("TXT", &"x".repeat(2048), 300)], Z)
+            .unwrap();
+        let errs = p.check_answer_sizes(owner, &big, &none).unwrap_err();
+        assert_eq!(errs[0].code, "answer_too_large");
+        assert!(
+            errs[0].message.contains("1232") && errs[0].message.contains("2142"),
+            "{}",
+            errs[0].message
+        );
+        let many: Vec<RequestedRecord> = (0..100)
+            .map(|i| rec("TXT", &format!("{i}{}", "x".repeat(20)), 300))
+            .collect();
+        let codes: Vec<&str> = p
+            .check_records(&many, Z)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.code)
+            .collect();
+        assert_eq!(codes, ["rrset_too_large"]);
+        // The largest TXT that fits: 1232 - 12 - 28 - 34 - 11 = 1147 bytes of RDATA, i.e. 4
+        // strings of 255 (1024 bytes with their length bytes) and one of 122 (123 bytes).
+        let fits = p
+            .check_records(&[rec("TXT", &"x".repeat(1142), 300)], Z)
+            .unwrap();
+        assert_eq!(answer_size(owner, &[&fits[0].0], &none), 1232);
+        assert_eq!(p.check_answer_sizes(owner, &fits, &none), Ok(()));
+        let over = p
+            .check_records(&[rec("TXT", &"x".repeat(1143), 300)], Z)
+            .unwrap();
+        assert!(p.check_answer_sizes(owner, &over, &none).is_err());
+        // Limits are the policy's.
+        let strict = Policy {
+            max_answer_bytes: 512,
+            max_rrset_records: 2,
+            ..Policy::default()
+        };
+        assert!(strict.check_answer_sizes(owner, &fits, &none).is_err());
+        let three: Vec<RequestedRecord> = (1..=3)
+            .map(|i| rec("A", &format!("203.0.113.{i}"), 300))
+            .collect();
+        assert!(strict.check_records(&three, Z).is_err());
+        assert!(p.check_records(&three, Z).is_ok());
     }
 }

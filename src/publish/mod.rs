@@ -135,6 +135,23 @@ impl Publisher {
         self.apply_inner(change, None, now).await
     }
 
+    /// The zone as `change` would leave it, without changing anything: the same resolution
+    /// and the same rules as [`Publisher::apply`] (so a submission is refused with the error
+    /// its approval would get), against the view served now. Another change may still come
+    /// first; `apply` checks again under the lock.
+    pub fn check(&self, change: &ChangeSet) -> Result<ZoneView, PublishError> {
+        let zone_name = lower(&change.zone);
+        let handle = self
+            .zones
+            .get(&LowerName::new(&zone_name))
+            .ok_or_else(|| PublishError::UnknownZone(zone_name.to_ascii()))?;
+        let view = handle.view();
+        let diff = resolve(&view, &zone_name, &change.ops)?;
+        let mut next = ZoneView::clone(&view);
+        next.apply(&diff);
+        Ok(next)
+    }
+
     /// Apply a change and a request's new state in one store transaction (an approval that
     /// provisions): both commit or neither does. Returns when DNS answers the change.
     pub async fn apply_with_request(

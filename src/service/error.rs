@@ -34,6 +34,12 @@ pub enum ServiceError {
     /// The caller's roles do not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// An applicant named an agency other than its own (in a body or a filter).
+    #[error("{0}")]
+    NotYourAgency(String),
+    /// A request holds as many attachments as it may.
+    #[error("{0}")]
+    TooManyAttachments(String),
     /// The name exists or another open request holds it.
     #[error("{message}")]
     NameTaken {

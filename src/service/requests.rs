@@ -5,15 +5,18 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
-use hickory_proto::rr::{LowerName, Name, RData, Record};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::access::{self, Actor, Refusal};
+use crate::domain::access::{self, Actor, AgencyFilter, Named, Refusal};
 use crate::domain::attachment;
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::calendar::Calendar;
 use crate::domain::notice;
-use crate::domain::policy::{FieldError, Policy, RecordValue, RequestedRecord};
+use crate::domain::policy::{
+    self, Carried, FieldError, Policy, RecordValue, RequestedRecord, wire_len,
+};
 use crate::domain::request::{self, Command, DomainError, Event, Kind, Request};
 use crate::domain::workflow::{Effect, Workflow};
 use crate::publish::{ChangeOp, ChangeSet, Publisher, RequestCommit};
@@ -189,6 +192,11 @@ pub struct Requests {
     /// Wakes the certificate worker when a provisioning orders a certificate (`None`: no ACME
     /// directory is configured, so no certificate is ordered).
     certificates: Option<Arc<tokio::sync::Notify>>,
+    /// Most files a request holds.
+    max_attachments: usize,
+    /// One file checked at a time: decoding an image takes up to a few hundred MB, so the
+    /// checks queue rather than add up.
+    file_checks: Arc<tokio::sync::Semaphore>,
 }
 
 fn field(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
@@ -220,6 +228,8 @@ impl Requests {
             webhook: None,
             letters: None,
             certificates: None,
+            max_attachments: attachment::DEFAULT_MAX_PER_REQUEST,
+            file_checks: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -307,6 +317,17 @@ impl Requests {
             plan,
             audit,
         )))
+    }
+
+    /// At most `n` files a request (`attachments.max_per_request`).
+    pub fn with_attachment_limit(mut self, n: usize) -> Self {
+        self.max_attachments = n.max(1);
+        self
+    }
+
+    /// Most files a request holds.
+    pub fn attachment_limit(&self) -> usize {
+        self.max_attachments
     }
 
     /// Make the response letter (PDF) at the `notify` step, keeping it with the attachments.
@@ -548,20 +569,13 @@ impl Requests {
         now: DateTime<Utc>,
     ) -> Result<i64, ServiceError> {
         let named = match input.agency.as_deref() {
-            Some(code) if caller.has(&access::Role::FrontOffice) => {
-                match self.store.agency(code).await? {
-                    Some(a) => Some(a.id),
-                    None => {
-                        return Err(ServiceError::Validation(vec![field(
-                            "agency",
-                            "unknown_agency",
-                            format!("no agency {code}"),
-                        )]));
-                    }
-                }
-            }
-            _ => None,
+            None => Named::Nothing,
+            Some(code) => match self.store.agency(code).await? {
+                Some(a) => Named::Agency(a.id),
+                None => Named::Unknown,
+            },
         };
+        let code = input.agency.as_deref().unwrap_or_default();
         let agency_id = match access::submission_agency(caller, named) {
             Ok(id) => id,
             Err(Refusal::AgencyRequired) => {
@@ -570,6 +584,19 @@ impl Requests {
                     "required",
                     "the front office names the agency it registers for",
                 )]));
+            }
+            Err(Refusal::UnknownAgency) => {
+                return Err(ServiceError::Validation(vec![field(
+                    "agency",
+                    "unknown_agency",
+                    format!("no agency {code}"),
+                )]));
+            }
+            Err(Refusal::NotYourAgency) => {
+                return Err(ServiceError::NotYourAgency(format!(
+                    "`{code}` is not your agency: an applicant submits for its own agency \
+                     (leave `agency` out)"
+                )));
             }
             Err(Refusal::NoAgency) => {
                 return Err(ServiceError::Forbidden(
@@ -593,18 +620,29 @@ impl Requests {
                 None
             }
         };
-        let zone = input.zone.trim().trim_end_matches('.').to_ascii_lowercase();
-        let zone_name = Name::from_ascii(format!("{zone}.")).ok();
-        let served = zone_name
-            .as_ref()
-            .and_then(|z| self.publisher.zones().get(&LowerName::new(z)));
-        if served.is_none() {
+        let zone = match policy::normal_name(&input.zone) {
+            Ok(zone) => Some(zone),
+            Err(why) => {
+                errors.push(field(
+                    "zone",
+                    "invalid_name",
+                    format!("`{}`: {why}", input.zone.trim()),
+                ));
+                None
+            }
+        };
+        let served = zone.as_ref().and_then(|zone| {
+            let name = Name::from_ascii(format!("{zone}.")).ok()?;
+            self.publisher.zones().get(&LowerName::new(&name))
+        });
+        if let (Some(zone), None) = (&zone, &served) {
             errors.push(field(
                 "zone",
                 "unknown_zone",
                 format!("ranah does not serve {zone}"),
             ));
         }
+        let zone = zone.unwrap_or_default();
         let label = match self.policy.check_label(&input.name, &zone) {
             Ok(l) => Some(l),
             Err(e) => {
@@ -612,10 +650,12 @@ impl Requests {
                 None
             }
         };
+        let mut values = Vec::new();
         if kind != Some(Kind::Delete) {
             let requested = requested_records(&input.records);
-            if let Err(mut e) = self.policy.check_records(&requested) {
-                errors.append(&mut e);
+            match self.policy.check_records(&requested, &zone) {
+                Ok(v) => values = v,
+                Err(mut e) => errors.append(&mut e),
             }
         }
         if input.contact.name.trim().is_empty() {
@@ -686,12 +726,13 @@ impl Requests {
             Kind::Create => {}
         }
 
+        let records = self.zone_rules(kind, &zone, &label, &input.records, &values)?;
         let state = request::submit(kind, agency_id, caller, false, now);
         let data = RequestData {
             kind,
             zone,
             name: label,
-            records: serde_json::to_value(&input.records).unwrap_or_default(),
+            records: serde_json::to_value(&records).unwrap_or_default(),
             contact: serde_json::to_value(&input.contact).unwrap_or_default(),
             purpose: input.purpose.trim().to_owned(),
             recommendation_ref: input.recommendation_ref,
@@ -771,7 +812,16 @@ impl Requests {
         if stored.state.status.is_final() {
             return Err(DomainError::InvalidState(stored.state.status.as_str()).into());
         }
-        // Every file is checked before any is kept.
+        let held = self.store.attachments(id).await?.len();
+        if held + uploads.len() > self.max_attachments {
+            return Err(ServiceError::TooManyAttachments(format!(
+                "request {id} holds {held} files and this upload has {}: a request holds at \
+                 most {} (attachments.max_per_request)",
+                uploads.len(),
+                self.max_attachments
+            )));
+        }
+        // Every file is checked, whole, before any is kept.
         let mut checked = Vec::with_capacity(uploads.len());
         for u in &uploads {
             if u.bytes.len() > attachment::MAX_SIZE {
@@ -779,11 +829,21 @@ impl Requests {
                     "attachments are limited to 10 MiB".into(),
                 ));
             }
-            let media_type = attachment::media_type(&u.bytes).ok_or_else(|| {
-                ServiceError::UnsupportedMediaType(format!(
-                    "`{}` is not a PDF, PNG or JPEG file",
-                    u.kind.as_str()
-                ))
+            let permit = self
+                .file_checks
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| ServiceError::internal("the file checks' queue", e))?;
+            let bytes = u.bytes.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                attachment::check(&bytes)
+            })
+            .await
+            .map_err(|e| ServiceError::internal("checking an attachment", e))?;
+            let media_type = result.map_err(|why| {
+                ServiceError::UnsupportedMediaType(format!("`{}`: {why}", u.kind.as_str()))
             })?;
             checked.push((u, media_type));
         }
@@ -897,14 +957,24 @@ impl Requests {
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
         }
-        let agency_id = match (access::request_scope(caller), q.agency.as_deref()) {
-            (access::Scope::Nothing, _) => return Ok(empty()),
-            (access::Scope::Agency(own), _) => Some(own),
-            (access::Scope::All, None) => None,
-            (access::Scope::All, Some(code)) => match self.store.agency(code).await? {
-                Some(a) => Some(a.id),
-                None => return Ok(empty()),
+        let named = match q.agency.as_deref() {
+            None => Named::Nothing,
+            Some(code) => match self.store.agency(code).await? {
+                Some(a) => Named::Agency(a.id),
+                None => Named::Unknown,
             },
+        };
+        let agency_id = match access::agency_filter(caller, named) {
+            Ok(AgencyFilter::Nothing) => return Ok(empty()),
+            Ok(AgencyFilter::All) => None,
+            Ok(AgencyFilter::Agency(a)) => Some(a),
+            Err(_) => {
+                return Err(ServiceError::NotYourAgency(format!(
+                    "`{}` is not your agency: an applicant lists its own agency's requests \
+                     (leave `agency` out)",
+                    q.agency.as_deref().unwrap_or_default()
+                )));
+            }
         };
         let filter = crate::store::RequestFilter {
             status,
@@ -1227,10 +1297,15 @@ impl Requests {
                 ));
             }
             let requested = requested_records(&records);
-            if let Err(mut e) = self.policy.check_records(&requested) {
-                errors.append(&mut e);
+            match self.policy.check_records(&requested, &data.zone) {
+                Ok(values) if errors.is_empty() => {
+                    let records =
+                        self.zone_rules(data.kind, &data.zone, &data.name, &records, &values)?;
+                    data.records = serde_json::to_value(&records).unwrap_or_default();
+                }
+                Ok(_) => {}
+                Err(mut e) => errors.append(&mut e),
             }
-            data.records = serde_json::to_value(&records).unwrap_or_default();
         }
         if let Some(contact) = changes.contact {
             if contact.name.trim().is_empty() || !contact.email.contains('@') {
@@ -1427,6 +1502,56 @@ impl Requests {
         }
     }
 
+    /// The rules a request's records must keep in its zone, checked at submission and
+    /// resubmission with the code the approval runs: the zone's rules (a CNAME alone, no MX
+    /// at an alias, ...) on the zone as the request would leave it, and the size of every
+    /// answer the name would give. Returns the records as they will be published (host
+    /// names absolute, addresses in canonical form).
+    fn zone_rules(
+        &self,
+        kind: Kind,
+        zone: &str,
+        label: &str,
+        inputs: &[RecordInput],
+        values: &[(RecordValue, u32)],
+    ) -> Result<Vec<RecordInput>, ServiceError> {
+        if kind == Kind::Delete {
+            return Ok(Vec::new());
+        }
+        let fqdn = format!("{label}.{zone}.");
+        let bad = |e: hickory_proto::ProtoError| {
+            ServiceError::Validation(vec![field("name", "invalid_name", e.to_string())])
+        };
+        let owner = Name::from_ascii(&fqdn).map_err(bad)?;
+        let change = ChangeSet {
+            zone: Name::from_ascii(format!("{zone}.")).map_err(bad)?,
+            ops: change_ops(kind, &owner, values.to_vec())?,
+            meta: ChangeMeta::default(),
+        };
+        let next = self.publisher.check(&change)?;
+        self.policy
+            .check_answer_sizes(&fqdn, values, &ViewCarried(&next))
+            .map_err(ServiceError::Validation)?;
+        Ok(inputs
+            .iter()
+            .zip(values)
+            .map(|(input, (value, ttl))| RecordInput {
+                rtype: value.type_name().into(),
+                value: match value {
+                    RecordValue::A(ip) => ip.to_string(),
+                    RecordValue::Aaaa(ip) => ip.to_string(),
+                    RecordValue::Cname(target) => target.clone(),
+                    RecordValue::Mx {
+                        preference,
+                        exchange,
+                    } => format!("{preference} {exchange}"),
+                    RecordValue::Txt(_) => input.value.trim().to_owned(),
+                },
+                ttl: *ttl,
+            })
+            .collect())
+    }
+
     /// The zone change a request makes when provisioned.
     fn provisioning(&self, stored: &StoredRequest) -> Result<ChangeSet, ServiceError> {
         let d = &stored.data;
@@ -1446,29 +1571,17 @@ impl Requests {
             ServiceError::internal(format!("stored records of request {}", stored.id), e)
         })?;
         let requested = requested_records(&inputs);
-        let mut ops = Vec::new();
-        match d.kind {
-            // Taken meanwhile (an import, another change): the approval fails, nothing changes.
-            Kind::Create => ops.push(ChangeOp::RequireAbsent(owner.clone())),
-            Kind::Change | Kind::Delete => ops.push(ChangeOp::RemoveName(owner.clone())),
-        }
-        if d.kind != Kind::Delete {
+        let values = if d.kind == Kind::Delete {
+            Vec::new()
+        } else {
             // The policy is checked again: it may have changed since submission.
-            let values = self
-                .policy
-                .check_records(&requested)
-                .map_err(ServiceError::Validation)?;
-            for (value, ttl) in values {
-                ops.push(ChangeOp::Add(Record::from_rdata(
-                    owner.clone(),
-                    ttl,
-                    rdata(value)?,
-                )));
-            }
-        }
+            self.policy
+                .check_records(&requested, &d.zone)
+                .map_err(ServiceError::Validation)?
+        };
         Ok(ChangeSet {
             zone,
-            ops,
+            ops: change_ops(d.kind, &owner, values)?,
             meta: ChangeMeta {
                 reason: format!("request {} approved", stored.id),
                 agency_id: Some(stored.state.agency_id),
@@ -1533,4 +1646,72 @@ fn rdata(value: RecordValue) -> Result<RData, ServiceError> {
         } => RData::MX(MX::new(preference, host(&exchange)?)),
         RecordValue::Txt(parts) => RData::TXT(TXT::new(parts)),
     })
+}
+
+/// The operations that provision a request at `owner`: a new name must still be absent; a
+/// change or a deletion replaces whatever the name holds.
+fn change_ops(
+    kind: Kind,
+    owner: &Name,
+    values: Vec<(RecordValue, u32)>,
+) -> Result<Vec<ChangeOp>, ServiceError> {
+    let mut ops = vec![match kind {
+        // Taken meanwhile (an import, another change): the approval fails, nothing changes.
+        Kind::Create => ChangeOp::RequireAbsent(owner.clone()),
+        Kind::Change | Kind::Delete => ChangeOp::RemoveName(owner.clone()),
+    }];
+    if kind != Kind::Delete {
+        for (value, ttl) in values {
+            ops.push(ChangeOp::Add(Record::from_rdata(
+                owner.clone(),
+                ttl,
+                rdata(value)?,
+            )));
+        }
+    }
+    Ok(ops)
+}
+
+/// What a zone view holds at the targets of requested records, for the size of answers.
+struct ViewCarried<'v>(&'v crate::dns::ZoneView);
+
+impl ViewCarried<'_> {
+    /// Bytes of each set at `target` with its types, as whole records with uncompressed
+    /// owners (the answer compresses them; this is the most they take).
+    fn sets(&self, target: &str) -> Vec<(RecordType, usize)> {
+        let Ok(name) = Name::from_ascii(target) else {
+            return Vec::new();
+        };
+        let name = LowerName::new(&name);
+        crate::zone::file::SUPPORTED_TYPES
+            .iter()
+            .filter_map(|t| {
+                let set = self.0.rrset(&name, *t)?;
+                let bytes = set
+                    .records
+                    .iter()
+                    .map(|r| wire_len(target) + 10 + r.data.to_bytes().map_or(0, |b| b.len()))
+                    .sum();
+                Some((*t, bytes))
+            })
+            .collect()
+    }
+}
+
+impl Carried for ViewCarried<'_> {
+    fn addresses(&self, target: &str) -> usize {
+        self.sets(target)
+            .into_iter()
+            .filter(|(t, _)| matches!(t, RecordType::A | RecordType::AAAA))
+            .map(|(_, b)| b)
+            .sum()
+    }
+
+    fn largest_set(&self, target: &str) -> usize {
+        self.sets(target)
+            .into_iter()
+            .map(|(_, b)| b)
+            .max()
+            .unwrap_or(0)
+    }
 }

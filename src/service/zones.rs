@@ -87,11 +87,11 @@ impl Zones {
         Self { store, publisher }
     }
 
-    /// The apex of a served zone given as text (any case, with or without the final dot).
+    /// The apex of a served zone given as text (any case, U-labels or A-labels, with or
+    /// without one final dot: the policy's [`normal_name`](crate::domain::policy::normal_name)).
     fn served(&self, zone: &str) -> Result<Name, ServiceError> {
-        let mut n = Name::from_ascii(zone).map_err(|_| not_found(zone))?;
-        n.set_fqdn(true);
-        let n = n.to_lowercase();
+        let normal = crate::domain::policy::normal_name(zone).map_err(|_| not_found(zone))?;
+        let n = Name::from_ascii(format!("{normal}.")).map_err(|_| not_found(zone))?;
         self.publisher
             .zones()
             .get(&LowerName::new(&n))

@@ -137,7 +137,7 @@ fn a_request_through_the_api() {
     );
     assert_eq!(r.status, 413);
     let pdf = dir.path().join("surat.pdf");
-    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
+    std::fs::write(&pdf, crate::harness::LETTER_PDF).unwrap();
     let r = curl(
         &d,
         "POST",
@@ -627,7 +627,7 @@ fn internal_faults_are_500_problems_without_internals() {
     );
     // An upload cannot be kept either.
     let pdf = d.dir.join("rekomendasi.pdf");
-    std::fs::write(&pdf, b"%PDF-1.7\n%%EOF\n").unwrap();
+    std::fs::write(&pdf, crate::harness::LETTER_PDF).unwrap();
     let r = curl(
         &d,
         "POST",

@@ -13,6 +13,12 @@ use hickory_proto::rr::{Name, RecordType};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ranah");
 
+/// A real one-page PDF (a request letter), a PNG and a JPEG scan: attachments are checked
+/// whole, so tests upload real files.
+pub const LETTER_PDF: &[u8] = include_bytes!("../fixtures/letter.pdf");
+pub const SCAN_PNG: &[u8] = include_bytes!("../fixtures/scan.png");
+pub const SCAN_JPEG: &[u8] = include_bytes!("../fixtures/scan.jpg");
+
 /// The zone the behaviour tests serve: the shipped zone's kinds of records plus the cases the
 /// rules need (empty non-terminal, CNAME chain and loop, wildcard, a large answer).
 pub fn test_zone() -> String {
@@ -609,7 +615,7 @@ pub fn request_body(kind: &str, name: &str, address: &str, certificate: bool) ->
 /// Attach a (minimal) signed request letter to request `id` as `token`; it must be accepted.
 pub fn attach_letter(d: &Daemon, token: &str, id: i64) {
     let pdf = d.dir.join(format!("surat-{id}.pdf"));
-    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
+    std::fs::write(&pdf, crate::harness::LETTER_PDF).unwrap();
     let r = curl(
         d,
         "POST",

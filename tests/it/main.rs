@@ -8,6 +8,7 @@ mod certificates;
 mod contract;
 mod differential;
 mod dns_behaviour;
+mod edge;
 mod harness;
 mod lifecycle;
 mod notifications;

@@ -86,7 +86,7 @@ fn request(name: &str) -> String {
 
 fn attach_letter(d: &Daemon, token: &str, id: i64) {
     let pdf = d.dir.join("surat.pdf");
-    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n").unwrap();
+    std::fs::write(&pdf, crate::harness::LETTER_PDF).unwrap();
     let r = curl(
         d,
         "POST",
