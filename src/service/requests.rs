@@ -356,7 +356,7 @@ impl Requests {
             .files
             .put(&pdf)
             .await
-            .map_err(|e| ServiceError::internal("cannot store the response letter", e))?;
+            .map_err(|e| ServiceError::file("cannot store the response letter", e))?;
         Ok(Some(Attachment {
             kind: "response_letter".into(),
             sha256,
@@ -792,7 +792,7 @@ impl Requests {
                 .files
                 .put(&u.bytes)
                 .await
-                .map_err(|e| ServiceError::internal("cannot store an attachment", e))?;
+                .map_err(|e| ServiceError::file("cannot store an attachment", e))?;
             let a = Attachment {
                 kind: u.kind.as_str().into(),
                 sha256,
