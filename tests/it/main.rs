@@ -11,6 +11,7 @@ mod harness;
 mod lifecycle;
 mod notifications;
 mod openapi;
+mod pebble;
 mod publish;
 mod reports;
 mod requests;
