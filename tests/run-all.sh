@@ -3,8 +3,9 @@
 #
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
-# nsd, and Let's Encrypt's test CA, pebble, with openssl for its listener certificate. They are
-# installed with apt when missing (as root, or through sudo).
+# nsd, and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; the
+# fault tests (tests/faults/) add dnsperf, and mount a tmpfs (util-linux's mount, as root). They
+# are installed with apt when missing (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ declare -A tool_package=(
   [pdftotext]=poppler-utils
   [pebble]=pebble
   [openssl]=openssl
+  [dnsperf]=dnsperf
+  [mount]=mount
 )
 missing=()
 for tool in "${!tool_package[@]}"; do
@@ -38,14 +41,15 @@ fi
 
 # Python tools go into a virtual environment of the project's own (Debian's Python refuses
 # `pip install` into itself): openapi-spec-validator and jsonschema for the OpenAPI tests,
-# aiosmtpd for the notification tests' SMTP server. The tests run `python3` from it.
+# aiosmtpd for the notification tests' SMTP server, schemathesis for the fault tests' fuzzing of
+# the API. The tests run `python3` and `schemathesis` from it.
 venv=target/test-venv
-if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd" >/dev/null 2>&1; then
+if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd, schemathesis" >/dev/null 2>&1; then
   echo "installing the Python test tools into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    openapi-spec-validator jsonschema aiosmtpd
+    openapi-spec-validator jsonschema aiosmtpd schemathesis
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
@@ -84,6 +88,8 @@ echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Unit, integration and property tests (there are no doctests); the summary line adds them up.
+# Cargo runs the test binaries one after another: the fault tests (tests/faults/, a binary of
+# their own, one test at a time inside it) never share the machine with the integration tests.
 cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}' || true)
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}' || true)

@@ -141,7 +141,7 @@ impl Modify for Problems {
                     );
                     add(
                         "503",
-                        "`store_unavailable`: the store cannot be reached to check the token",
+                        "`store_unavailable`: the store cannot be reached, or the disk of the data directory is full (the detail says which); nothing was saved, retry later",
                     );
                 }
                 if let Some(RefOr::T(body)) = &op.request_body {

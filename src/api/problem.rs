@@ -259,12 +259,8 @@ impl From<ServiceError> for Problem {
             ServiceError::Publish(PublishError::Store(_)) | ServiceError::Internal { .. } => {
                 Self::internal(detail)
             }
-            ServiceError::Unavailable(_) => {
-                let mut p = Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the store cannot be reached; retry later",
-                );
+            ServiceError::Unavailable { detail: told, .. } => {
+                let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", told);
                 p.0.1 = Some(detail);
                 p
             }
@@ -354,7 +350,10 @@ mod tests {
             ),
             (ServiceError::TooLarge("10 MiB".into()), 413, "too_large"),
             (
-                ServiceError::Unavailable("pool timed out".into()),
+                ServiceError::Unavailable {
+                    detail: "the store cannot be reached; retry later",
+                    cause: "pool timed out".into(),
+                },
                 503,
                 "store_unavailable",
             ),

@@ -263,9 +263,10 @@ pub(crate) async fn submit(
         ("step" = Option<String>, Query, description = "a step id of the workflow"),
         ("agency" = Option<String>, Query, description = "an agency code (office roles and auditors)"),
         ("overdue" = Option<bool>, Query, description = "only requests past (true) or within (false) their step's due time"),
-        ("page" = Option<u32>, Query, description = "from 1"),
-        ("per_page" = Option<u32>, Query, description = "default 50, at most 200")),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 2147483647, description = "from 1"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 200, description = "default 50, at most 200")),
     responses((status = 200, description = "One page of the requests the caller may see, newest first", body = RequestPage),
+        (status = 400, description = "`invalid_query`: a page or page size out of range; `bad_request`: a query parameter that cannot be read", body = ProblemDetails),
         (status = 403, description = "`not_your_agency`: an applicant filtered by an agency other than its own", body = ProblemDetails),
         (status = 422, description = "`validation_failed`: an unknown status or step, or a control character in a parameter", body = ProblemDetails)),
     security(("bearer" = [])))]
@@ -437,7 +438,8 @@ pub(crate) async fn attach(
 
 #[utoipa::path(get, path = "/api/v1/requests/{id}/attachments/{kind}", operation_id = "download_attachment", tag = "requests",
     params(("id" = i64, Path), ("kind" = String, Path, description = "letter, recommendation or response_letter")),
-    responses((status = 200, description = "The file, as an attachment to save (`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`)", content_type = "application/octet-stream",
+    responses((status = 200, description = "The file, as the type it was recognised as when it was attached, to save (`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`)",
+            content(("application/pdf"), ("image/png"), ("image/jpeg")),
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"request-ID-KIND.EXT\"`"))),
         (status = 404, description = "`not_found`", body = ProblemDetails)),
     security(("bearer" = [])))]

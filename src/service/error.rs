@@ -57,10 +57,16 @@ pub enum ServiceError {
     /// A certificate cannot be ordered or handed out.
     #[error(transparent)]
     Certificate(#[from] super::certificates::CertificateRefusal),
-    /// The store cannot be reached now (its pool timed out or closed, or its file cannot be
-    /// read): the client may retry.
-    #[error("the store cannot be reached: {0}")]
-    Unavailable(String),
+    /// The store cannot take the call now, and nothing of it was written: its pool timed out
+    /// or closed, its file cannot be read, or the disk is full. The client may retry. `detail`
+    /// is what the client is told; `cause`, for the log.
+    #[error("{detail}: {cause}")]
+    Unavailable {
+        /// For the client: what is unavailable.
+        detail: &'static str,
+        /// For the log: the error underneath.
+        cause: String,
+    },
     /// A fault of ours (the store failed, a file could not be written, stored data cannot be
     /// read back): `what` failed because of `cause`. Logged once with both; the client is told
     /// only that it was an internal error.
@@ -73,12 +79,31 @@ pub enum ServiceError {
     },
 }
 
+/// What a client is told when the store cannot be reached.
+pub const STORE_UNREACHABLE: &str = "the store cannot be reached; retry later";
+/// What a client is told when the disk of the data directory is full.
+pub const DISK_FULL: &str =
+    "the disk of ranah's data directory is full; nothing was saved, retry once space is freed";
+
 impl ServiceError {
     /// A fault of ours: `what` failed because of `cause`.
     pub fn internal(what: impl Into<String>, cause: impl std::fmt::Display) -> Self {
         Self::Internal {
             what: what.into(),
             cause: cause.to_string(),
+        }
+    }
+
+    /// A stored file (an attachment, a response letter) could not be written or read: a full
+    /// disk is unavailability that passes (503), anything else a fault of ours.
+    pub fn file(what: impl Into<String>, e: std::io::Error) -> Self {
+        if crate::store::is_disk_full(&e) {
+            Self::Unavailable {
+                detail: DISK_FULL,
+                cause: format!("{}: {e}", what.into()),
+            }
+        } else {
+            Self::internal(what, e)
         }
     }
 }
@@ -93,7 +118,14 @@ impl From<StoreError> for ServiceError {
                 message: format!("the name is held by open request {held}"),
                 held_by: Some(held),
             },
-            e if e.is_unavailable() => Self::Unavailable(e.to_string()),
+            e if e.is_disk_full() => Self::Unavailable {
+                detail: DISK_FULL,
+                cause: e.to_string(),
+            },
+            e if e.is_unavailable() => Self::Unavailable {
+                detail: STORE_UNREACHABLE,
+                cause: e.to_string(),
+            },
             other => Self::internal("the store failed", other),
         }
     }
@@ -129,5 +161,62 @@ mod tests {
         );
         let e = ServiceError::from(StoreError::Conflict("request 9".into()));
         assert!(matches!(e, ServiceError::Conflict(_)), "{e:?}");
+        let e = ServiceError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert!(
+            matches!(
+                e,
+                ServiceError::Unavailable {
+                    detail: STORE_UNREACHABLE,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    /// A full disk is a 503 that says so, whether SQLite or a stored file found it; other file
+    /// faults are ours.
+    #[test]
+    fn a_full_disk_is_unavailability() {
+        let full = std::io::Error::from_raw_os_error(28); // ENOSPC
+        let e = ServiceError::file("an attachment", full);
+        assert!(
+            matches!(&e, ServiceError::Unavailable { detail: DISK_FULL, cause } if cause.contains("an attachment")),
+            "{e:?}"
+        );
+        let other = std::io::Error::from_raw_os_error(13); // EACCES
+        let e = ServiceError::file("an attachment", other);
+        assert!(matches!(e, ServiceError::Internal { .. }), "{e:?}");
+    }
+
+    /// SQLITE_FULL from a real database on a full disk is recognised, through sqlx, as the
+    /// disk full: an in-memory database capped at its current size stands for the disk.
+    #[tokio::test]
+    async fn sqlite_full_is_the_disk_full() {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE t (x BLOB); PRAGMA max_page_count = 2;")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let err = sqlx::query("INSERT INTO t VALUES (zeroblob(100000))")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        let e = StoreError::Database(err);
+        assert!(e.is_disk_full() && e.is_unavailable(), "{e:?}");
+        let e = ServiceError::from(e);
+        assert!(
+            matches!(
+                e,
+                ServiceError::Unavailable {
+                    detail: DISK_FULL,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

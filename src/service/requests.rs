@@ -29,6 +29,8 @@ pub use super::error::ServiceError;
 
 /// Most requests on one page of a list.
 pub const MAX_PER_PAGE: u32 = 200;
+/// The highest page number of a list (the document's `int32`).
+pub const MAX_PAGE_NUMBER: u32 = i32::MAX as u32;
 
 /// The filters and page of a request list, as the caller gives them. Unknown parameters are
 /// ignored (a cache-buster such as `?_=123` must not break a list).
@@ -42,9 +44,9 @@ pub struct ListQuery {
     pub agency: Option<String>,
     /// Only requests past (true) or within (false) their step's due time.
     pub overdue: Option<bool>,
-    /// The page, from 1.
+    /// The page, from 1 (a page out of range is refused).
     pub page: Option<u32>,
-    /// Requests per page (default 50, at most 200).
+    /// Requests per page (default 50, at most 200; more is refused).
     pub per_page: Option<u32>,
 }
 
@@ -377,7 +379,7 @@ impl Requests {
             .files
             .put(&pdf)
             .await
-            .map_err(|e| ServiceError::internal("cannot store the response letter", e))?;
+            .map_err(|e| ServiceError::file("cannot store the response letter", e))?;
         Ok(Some(Attachment {
             kind: "response_letter".into(),
             sha256,
@@ -852,7 +854,7 @@ impl Requests {
                 .files
                 .put(&u.bytes)
                 .await
-                .map_err(|e| ServiceError::internal("cannot store an attachment", e))?;
+                .map_err(|e| ServiceError::file("cannot store an attachment", e))?;
             let a = Attachment {
                 kind: u.kind.as_str().into(),
                 sha256,
@@ -917,8 +919,18 @@ impl Requests {
         q: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<Page<RequestView>, ServiceError> {
-        let per_page = q.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE);
-        let page = q.page.unwrap_or(1).max(1);
+        let per_page = q.per_page.unwrap_or(50);
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ServiceError::InvalidQuery(format!(
+                "per_page must be between 1 and {MAX_PER_PAGE}"
+            )));
+        }
+        let page = q.page.unwrap_or(1);
+        if !(1..=MAX_PAGE_NUMBER).contains(&page) {
+            return Err(ServiceError::InvalidQuery(format!(
+                "page must be between 1 and {MAX_PAGE_NUMBER}"
+            )));
+        }
         let empty = || Page {
             items: Vec::new(),
             page,

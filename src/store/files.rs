@@ -26,16 +26,34 @@ impl Files {
     }
 
     /// Keep `bytes`; returns their SHA-256 (hex), the name to find them by. Written to a
-    /// temporary name, synced, then renamed: a crash never leaves half a file under the final
-    /// name.
+    /// temporary name of its own, synced, then renamed: a crash never leaves half a file under
+    /// the final name, two uploads of the same bytes at once do not take each other's
+    /// temporary file, and a write that fails (the disk full) removes what it wrote. Bytes kept
+    /// already are not written again.
     pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static WRITES: AtomicU64 = AtomicU64::new(0);
         let sha256 = hex::encode(Sha256::digest(bytes));
         let path = self.dir.join(&sha256);
+        if tokio::fs::try_exists(&path).await? {
+            return Ok(sha256);
+        }
         tokio::fs::create_dir_all(&self.dir).await?;
-        let tmp = self.dir.join(format!(".{sha256}.tmp"));
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::File::open(&tmp).await?.sync_all().await?;
-        tokio::fs::rename(&tmp, &path).await?;
+        let tmp = self.dir.join(format!(
+            ".{sha256}.{}.{}.tmp",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = async {
+            tokio::fs::write(&tmp, bytes).await?;
+            tokio::fs::File::open(&tmp).await?.sync_all().await?;
+            tokio::fs::rename(&tmp, &path).await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
         Ok(sha256)
     }
 
@@ -67,5 +85,28 @@ mod tests {
         let broken = tempfile::tempdir().unwrap();
         std::fs::write(broken.path().join("attachments"), b"x").unwrap();
         assert!(Files::new(broken.path()).put(b"y").await.is_err());
+    }
+
+    /// The same bytes from many uploads at once (every applicant's template letter): each
+    /// upload succeeds, the file is kept once, and no temporary file is left. (One temporary
+    /// name for all made the later renames fail: a 500 for an upload.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_same_bytes_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = Files::new(tmp.path());
+        let puts: Vec<_> = (0..16)
+            .map(|_| {
+                let files = files.clone();
+                tokio::spawn(async move { files.put(b"%PDF-1.7 same").await })
+            })
+            .collect();
+        for p in puts {
+            p.await.unwrap().unwrap();
+        }
+        let names: Vec<String> = std::fs::read_dir(files.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

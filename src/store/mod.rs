@@ -97,17 +97,44 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// SQLite's primary result code for a write that found the disk full (`SQLITE_FULL`); extended
+/// codes carry it in their low byte.
+const SQLITE_FULL: i32 = 13;
+
 impl StoreError {
-    /// Whether the database cannot be reached now (a retry may succeed), rather than refused
-    /// or failed a statement.
+    /// Whether the database cannot take the call now (a retry may succeed), rather than refused
+    /// or failed a statement: it cannot be reached, or its disk is full.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            Self::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        self.is_disk_full()
+            || matches!(
+                self,
+                Self::Database(
+                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+                )
             )
-        )
     }
+
+    /// Whether the write failed because the disk of the database is full. SQLite then rolls
+    /// the transaction back whole (nothing of it is kept), and the same write succeeds once
+    /// space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(e)) => e
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| c & 0xff == SQLITE_FULL),
+            Self::Database(sqlx::Error::Io(e)) => is_disk_full(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error means that the disk (or the user's quota on it) is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// The database behind ranah.
@@ -152,6 +179,20 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A connection goes back to the pool only outside a transaction. When a write
+            // fails with the disk full, SQLite rolls the transaction back itself; sqlx's
+            // ROLLBACK on drop then fails ("no transaction is active") and sqlx still counts
+            // the connection as inside one, so every later `BEGIN IMMEDIATE` on it failed
+            // ("non-zero transaction depth") until a restart. The ping waits for that queued
+            // rollback; a connection still counted inside a transaction is closed, and the
+            // pool opens a fresh one when it needs it.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self {

@@ -580,6 +580,22 @@ fn two_simultaneous_submissions_for_one_name() {
     let mine = r.json["total"].as_u64().unwrap();
     let r = curl(&d, "GET", "/api/v1/requests?per_page=200", Some(&dewi), &[]);
     assert_eq!(mine + r.json["total"].as_u64().unwrap(), 8);
+    // A page or page size out of the documented range is refused, not clamped.
+    for query in ["per_page=201", "per_page=0", "page=0", "page=2147483648"] {
+        let r = curl(
+            &d,
+            "GET",
+            &format!("/api/v1/requests?{query}"),
+            Some(&dewi),
+            &[],
+        );
+        assert_eq!(
+            (r.status, r.json["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{query}: {}",
+            r.json
+        );
+    }
 }
 
 /// A fault of ours (here: the attachments folder cannot be written) is a 500 problem that

@@ -13,6 +13,7 @@ mod harness;
 mod lifecycle;
 mod notifications;
 mod openapi;
+mod pebble;
 mod publish;
 mod reports;
 mod requests;

@@ -73,3 +73,61 @@ fn the_document_validates_and_lists_every_route() {
     assert_eq!(status, 200);
     assert!(page.contains("/openapi.json"));
 }
+
+/// The checker is real: replies that match pass, and a body of the wrong shape, an undocumented
+/// status or a problem served under the wrong media type fail.
+#[test]
+fn the_checker_refuses_what_the_document_does_not_describe() {
+    use crate::contract::{CHECKED, check};
+    use serde_json::{Value, json};
+    let d = Daemon::start_test_zone();
+    let before = CHECKED.load(std::sync::atomic::Ordering::Relaxed);
+    let r = curl(&d, "GET", "/healthz", None, &[]);
+    assert_eq!(r.status, 200);
+    let r = curl(&d, "GET", "/api/v1/zones", Some("ranah_nope"), &[]);
+    assert_eq!(r.status, 401);
+    assert!(CHECKED.load(std::sync::atomic::Ordering::Relaxed) >= before + 2);
+    let fails = |method: &'static str,
+                 path: &'static str,
+                 status: u16,
+                 media: &'static str,
+                 body: Value| {
+        let api = d.api;
+        std::panic::catch_unwind(move || check(api, method, path, status, media, &body)).is_err()
+    };
+    assert!(fails(
+        "GET",
+        "/healthz",
+        200,
+        "application/json",
+        json!({"status": 1})
+    ));
+    assert!(fails(
+        "GET",
+        "/api/v1/zones",
+        418,
+        "application/problem+json",
+        json!({})
+    ));
+    assert!(fails(
+        "GET",
+        "/api/v1/zones/example.go.id",
+        404,
+        "application/json",
+        json!({"type": "x", "title": "Not Found", "status": 404, "detail": "no", "code": "not_found"})
+    ));
+    assert!(fails(
+        "GET",
+        "/api/v1/requests",
+        200,
+        "application/json",
+        json!({"items": [{"id": "seven"}], "page": 1, "per_page": 50, "total": 1})
+    ));
+    assert!(!fails(
+        "GET",
+        "/api/v1/zones/example.go.id",
+        404,
+        "application/problem+json",
+        json!({"type": "x", "title": "Not Found", "status": 404, "detail": "no", "code": "not_found"})
+    ));
+}
