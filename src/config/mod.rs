@@ -223,6 +223,7 @@ impl Settings {
             });
         }
         let dns = self.dns.resolve()?;
+        let api = self.api.resolve()?;
         let log = self.log.resolve()?;
         let calendar = resolve_calendar(&self.calendar)?;
         let (tsig_keys, secondaries) = resolve_transfers(&self.tsig_keys, &self.secondaries, &env)?;
@@ -241,7 +242,7 @@ impl Settings {
             zones_dir: self.zones_dir,
             workflow: self.workflow,
             dns,
-            api: self.api,
+            api,
             smtp,
             webhook,
             acme,

@@ -9,6 +9,7 @@ mod contract;
 mod dns_behaviour;
 mod harness;
 mod lifecycle;
+mod limits;
 mod notifications;
 mod openapi;
 mod publish;
