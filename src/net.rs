@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use prometheus_client::metrics::gauge::Gauge;
 
 /// Why a connection was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +35,8 @@ impl Refusal {
     }
 }
 
-/// Counts connections open, in total and per source, against two limits.
+/// Counts connections open, in total and per source, against two limits, and shows the total
+/// in a gauge.
 #[derive(Clone)]
 pub struct ConnectionLimiter {
     inner: Arc<Inner>,
@@ -44,6 +46,7 @@ struct Inner {
     max_total: usize,
     max_per_source: usize,
     open: Mutex<Open>,
+    gauge: Gauge,
 }
 
 #[derive(Default)]
@@ -59,13 +62,15 @@ pub struct Slot {
 }
 
 impl ConnectionLimiter {
-    /// Limits of `max_total` connections, and `max_per_source` from one source.
-    pub fn new(max_total: usize, max_per_source: usize) -> Self {
+    /// Limits of `max_total` connections, and `max_per_source` from one source; `gauge`
+    /// follows the connections open.
+    pub fn new(max_total: usize, max_per_source: usize, gauge: Gauge) -> Self {
         Self {
             inner: Arc::new(Inner {
                 max_total,
                 max_per_source,
                 open: Mutex::new(Open::default()),
+                gauge,
             }),
         }
     }
@@ -83,6 +88,7 @@ impl ConnectionLimiter {
         }
         *n += 1;
         open.total += 1;
+        self.inner.gauge.inc();
         Ok(Slot {
             inner: self.inner.clone(),
             source,
@@ -104,6 +110,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.inner.open.lock();
         open.total = open.total.saturating_sub(1);
+        self.inner.gauge.dec();
         if let Some(n) = open.by_source.get_mut(&self.source) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -209,7 +216,8 @@ mod tests {
 
     #[test]
     fn limits_in_total_and_per_source_and_the_map_holds_only_open_sources() {
-        let l = ConnectionLimiter::new(4, 2);
+        let gauge = Gauge::default();
+        let l = ConnectionLimiter::new(4, 2, gauge.clone());
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let a1 = l.acquire(a).unwrap();
@@ -219,14 +227,14 @@ mod tests {
         let b2 = l.acquire(b).unwrap();
         let c: IpAddr = "192.0.2.3".parse().unwrap();
         assert_eq!(l.acquire(c).err(), Some(Refusal::Total));
-        assert_eq!((l.open(), l.sources()), (4, 2));
+        assert_eq!((l.open(), l.sources(), gauge.get()), (4, 2, 4));
         drop(a1);
         assert!(
             l.acquire(c).is_ok(),
             "the slot is given back (and dropped again)"
         );
         drop((a2, b1, b2));
-        assert_eq!((l.open(), l.sources()), (0, 0));
+        assert_eq!((l.open(), l.sources(), gauge.get()), (0, 0, 0));
     }
 
     #[test]

@@ -392,7 +392,10 @@ mod tests {
         let r = Problem::from(ServiceError::Unavailable("pool timed out".into())).into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
         let record = r.extensions().get::<ProblemRecord>().unwrap();
-        assert_eq!(record.cause.as_deref(), Some("the store cannot be reached: pool timed out"));
+        assert_eq!(
+            record.cause.as_deref(),
+            Some("the store cannot be reached: pool timed out")
+        );
         let r = Problem::unauthorized().into_response();
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
         assert!(r.headers().get(header::RETRY_AFTER).is_none());

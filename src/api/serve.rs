@@ -45,7 +45,6 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::{ServiceBuilder, ServiceExt};
@@ -53,7 +52,7 @@ use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use super::problem::{Problem, ProblemRecord};
 use crate::config::ApiConfig;
-use crate::net::{AcceptBackoff, ConnectionLimiter, Slot, is_connection_error};
+use crate::net::{AcceptBackoff, ConnectionLimiter, is_connection_error};
 use crate::telemetry::metrics::{Metrics, ProblemLabels, inc_reason};
 
 /// How long a shutdown waits for requests in progress before it cuts them.
@@ -88,7 +87,11 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(config.header_read_timeout_secs))
         .keep_alive(true);
-    let limiter = ConnectionLimiter::new(config.max_connections, config.max_connections_per_source);
+    let limiter = ConnectionLimiter::new(
+        config.max_connections,
+        config.max_connections_per_source,
+        metrics.http_connections.clone(),
+    );
     let graceful = GracefulShutdown::new();
     let mut backoff = AcceptBackoff::default();
     loop {
@@ -124,7 +127,6 @@ pub async fn serve(
                 continue;
             }
         };
-        let open = Open::new(slot, metrics.http_connections.clone());
         let service = service.clone();
         let handler = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -133,7 +135,7 @@ pub async fn serve(
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), handler));
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            let _open = open;
+            let _slot = slot;
             if let Err(error) = connection.await {
                 if error.is_timeout() {
                     metrics.http_header_timeouts.inc();
@@ -154,25 +156,6 @@ pub async fn serve(
 /// The only error under the request limit is its refusal (the router's is `Infallible`).
 async fn overloaded(_: tower::BoxError) -> Problem {
     Problem::overloaded()
-}
-
-/// A connection's slot under the limits and its place in the gauge, given back when dropped.
-struct Open {
-    _slot: Slot,
-    gauge: Gauge,
-}
-
-impl Open {
-    fn new(slot: Slot, gauge: Gauge) -> Self {
-        gauge.inc();
-        Self { _slot: slot, gauge }
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.gauge.dec();
-    }
 }
 
 /// The request body may pause at most `timeout` between two reads (tower-http's

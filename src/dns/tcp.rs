@@ -33,7 +33,6 @@ use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
-use prometheus_client::metrics::gauge::Gauge;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -99,6 +98,7 @@ impl Shared {
             limiter: ConnectionLimiter::new(
                 limits.max_connections,
                 limits.max_connections_per_source,
+                metrics.dns_tcp_connections.clone(),
             ),
             handler,
             limits: Arc::new(limits),
@@ -125,8 +125,7 @@ pub(super) async fn serve(listener: TcpListener, shared: Shared) {
                 backoff.reset();
                 match shared.limiter.acquire(peer.ip()) {
                     Ok(slot) => {
-                        let open = Open::new(slot, shared.metrics.dns_tcp_connections.clone());
-                        connections.spawn(connection(stream, peer, shared.clone(), open));
+                        connections.spawn(connection(stream, peer, shared.clone(), slot));
                     }
                     Err(refusal) => {
                         // Closed at once: nothing is read or written for it.
@@ -164,25 +163,6 @@ pub(super) async fn serve(listener: TcpListener, shared: Shared) {
     }
 }
 
-/// A connection's slot under the limits and its place in the gauge, given back when dropped.
-struct Open {
-    _slot: Slot,
-    gauge: Gauge,
-}
-
-impl Open {
-    fn new(slot: Slot, gauge: Gauge) -> Self {
-        gauge.inc();
-        Self { _slot: slot, gauge }
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.gauge.dec();
-    }
-}
-
 /// Why a connection ended, when ranah ended it.
 #[derive(Clone, Copy)]
 enum Closed {
@@ -203,7 +183,8 @@ impl Closed {
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared, _open: Open) {
+/// Serve one connection; its slot under the limits is given back when it ends.
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared, _slot: Slot) {
     if let Some(closed) = answer_messages(stream, peer, &shared).await {
         inc_reason(&shared.metrics.dns_tcp_closed, closed.reason());
     }
