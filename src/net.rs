@@ -79,14 +79,15 @@ impl ConnectionLimiter {
     pub fn acquire(&self, peer: IpAddr) -> Result<Slot, Refusal> {
         let source = source_of(peer);
         let mut open = self.inner.open.lock();
+        // The source's own limit first: a source at its limit is refused even when the total
+        // has room, and is never a reason to make room (see `api::serve`).
+        if open.by_source.get(&source).copied().unwrap_or(0) >= self.inner.max_per_source {
+            return Err(Refusal::PerSource);
+        }
         if open.total >= self.inner.max_total {
             return Err(Refusal::Total);
         }
-        let n = open.by_source.entry(source).or_insert(0);
-        if *n >= self.inner.max_per_source {
-            return Err(Refusal::PerSource);
-        }
-        *n += 1;
+        *open.by_source.entry(source).or_insert(0) += 1;
         open.total += 1;
         self.inner.gauge.inc();
         Ok(Slot {
@@ -227,6 +228,11 @@ mod tests {
         let b2 = l.acquire(b).unwrap();
         let c: IpAddr = "192.0.2.3".parse().unwrap();
         assert_eq!(l.acquire(c).err(), Some(Refusal::Total));
+        assert_eq!(
+            l.acquire(a).err(),
+            Some(Refusal::PerSource),
+            "its own limit first"
+        );
         assert_eq!((l.open(), l.sources(), gauge.get()), (4, 2, 4));
         drop(a1);
         assert!(

@@ -6,9 +6,12 @@
 //! accept loop, on hyper's HTTP/1.1 server:
 //!
 //! - limits connections open at once in total (`api.max_connections`) and per source
-//!   (`api.max_connections_per_source`: an IPv4 address, an IPv6 /64). Beyond a limit a new
+//!   (`api.max_connections_per_source`: an IPv4 address, an IPv6 /64). At the total limit the
+//!   connection idle for longest (no request in progress: its headers not sent yet, or kept
+//!   alive between requests) is closed to make room (`ranah_http_connections_reclaimed`); when
+//!   every connection has a request in progress, or the source is at its own limit, the new
 //!   connection is **closed at once**, before anything is read: answering it would mean reading
-//!   a request from a client we have no room for. Counted in `ranah_http_connections_refused`;
+//!   a request from a client we have no room for (`ranah_http_connections_refused`);
 //! - closes a connection whose request headers do not arrive within
 //!   `api.header_read_timeout_secs`, counted from the connection's start or the end of the
 //!   previous response, so an idle kept-alive connection is closed after as long;
@@ -22,17 +25,21 @@
 //! - logs and counts every problem answered (`ranah_http_problems`), at most one log line per
 //!   interval and code (`log.repeat_interval_secs`).
 //!
-//! What it guarantees: a source holding its `max_connections_per_source` idle connections
-//! does not keep anyone else out, and a connection that sends nothing gives its place back
-//! after `header_read_timeout_secs`. Sources together holding `max_connections` can fill the
-//! server until their connections time out; the limit exists to keep the process within its
-//! descriptors (checked against the limit of open files at start).
+//! What it guarantees: a new connection is refused only when its source already holds
+//! `max_connections_per_source` connections, or when all `max_connections` have a request in
+//! progress (and at most `max_requests_in_flight` of those are handled, the rest answered 503
+//! at once). Idle connections, however many sources hold them, never keep a client out: the
+//! oldest makes room, and each is closed after `header_read_timeout_secs` anyway. A connection
+//! reclaimed at the moment its request arrives is closed like any idle kept-alive connection
+//! (clients retry those). The total limit keeps the process within its file descriptors
+//! (checked against the limit of open files at start).
 //!
 //! HTTP/2 is not served: a TLS front end speaks it to clients and HTTP/1.1 to ranah.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -45,14 +52,15 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use super::problem::{Problem, ProblemRecord};
 use crate::config::ApiConfig;
-use crate::net::{AcceptBackoff, ConnectionLimiter, is_connection_error};
+use crate::net::{AcceptBackoff, ConnectionLimiter, Refusal, Slot, is_connection_error};
 use crate::telemetry::metrics::{Metrics, ProblemLabels, inc_reason};
 
 /// How long a shutdown waits for requests in progress before it cuts them.
@@ -92,6 +100,7 @@ pub async fn serve(
         config.max_connections_per_source,
         metrics.http_connections.clone(),
     );
+    let open = OpenConnections::default();
     let graceful = GracefulShutdown::new();
     let mut backoff = AcceptBackoff::default();
     loop {
@@ -117,6 +126,15 @@ pub async fn serve(
             }
         };
         let slot = match limiter.acquire(peer.ip()) {
+            Ok(slot) => Ok(slot),
+            // At the total limit, the connection idle for longest makes room.
+            Err(Refusal::Total) if open.reclaim_idle() => {
+                metrics.http_connections_reclaimed.inc();
+                limiter.acquire(peer.ip())
+            }
+            Err(refusal) => Err(refusal),
+        };
+        let slot = match slot {
             Ok(slot) => slot,
             Err(refusal) => {
                 drop(stream);
@@ -127,21 +145,35 @@ pub async fn serve(
                 continue;
             }
         };
+        let (id, busy, reclaimed) = open.insert(slot);
         let service = service.clone();
         let handler = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            service.clone().oneshot(request.map(Body::new))
+            let in_progress = Busy::new(busy.clone());
+            let response = service.clone().oneshot(request.map(Body::new));
+            async move {
+                let response = response.await;
+                drop(in_progress);
+                response
+            }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), handler));
         let metrics = metrics.clone();
+        let open = open.clone();
         tokio::spawn(async move {
-            let _slot = slot;
-            if let Err(error) = connection.await {
-                if error.is_timeout() {
-                    metrics.http_header_timeouts.inc();
+            tokio::select! {
+                result = connection => {
+                    if let Err(error) = result {
+                        if error.is_timeout() {
+                            metrics.http_header_timeouts.inc();
+                        }
+                        tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+                    }
                 }
-                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+                // Reclaimed while idle: dropping the connection closes it.
+                _ = reclaimed.notified() => {}
             }
+            open.remove(id);
         });
     }
     drop(listener);
@@ -150,6 +182,86 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("HTTP requests still in progress at shutdown were cut");
+    }
+}
+
+/// The connections open, oldest first, each with its place under the limits, whether it has a
+/// request in progress, and the signal that closes it when it is reclaimed.
+#[derive(Clone, Default)]
+struct OpenConnections(Arc<Mutex<OpenMap>>);
+
+#[derive(Default)]
+struct OpenMap {
+    next: u64,
+    by_age: BTreeMap<u64, OpenConnection>,
+}
+
+struct OpenConnection {
+    _slot: Slot,
+    /// Requests in progress on it (0 or 1 over HTTP/1.1).
+    busy: Arc<AtomicUsize>,
+    reclaim: Arc<Notify>,
+}
+
+impl OpenConnections {
+    /// Keep `slot` for a new connection: its id, its count of requests in progress, and what
+    /// tells it it was reclaimed.
+    fn insert(&self, slot: Slot) -> (u64, Arc<AtomicUsize>, Arc<Notify>) {
+        let mut map = self.0.lock();
+        let id = map.next;
+        map.next += 1;
+        let busy = Arc::new(AtomicUsize::new(0));
+        let reclaim = Arc::new(Notify::new());
+        map.by_age.insert(
+            id,
+            OpenConnection {
+                _slot: slot,
+                busy: busy.clone(),
+                reclaim: reclaim.clone(),
+            },
+        );
+        (id, busy, reclaim)
+    }
+
+    /// The connection ended: give its place back (if it was not reclaimed already).
+    fn remove(&self, id: u64) {
+        self.0.lock().by_age.remove(&id);
+    }
+
+    /// Close the oldest connection with no request in progress (one that has not sent its
+    /// headers yet, or is kept alive between requests) and give its place back at once.
+    /// `false` when every connection has a request in progress.
+    fn reclaim_idle(&self) -> bool {
+        let mut map = self.0.lock();
+        let Some(id) = map
+            .by_age
+            .iter()
+            .find(|(_, c)| c.busy.load(Ordering::Acquire) == 0)
+            .map(|(id, _)| *id)
+        else {
+            return false;
+        };
+        if let Some(victim) = map.by_age.remove(&id) {
+            // notify_one keeps the signal if the task is not waiting yet.
+            victim.reclaim.notify_one();
+        }
+        true
+    }
+}
+
+/// A request in progress on a connection, for as long as this lives.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn new(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

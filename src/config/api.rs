@@ -12,7 +12,8 @@ use super::{ConfigError, at_least_one};
 pub struct ApiConfig {
     /// Address of the HTTP API.
     pub listen: SocketAddr,
-    /// HTTP connections open at once; beyond it a new connection is closed at once.
+    /// HTTP connections open at once; at the limit the one idle for longest makes room, and a
+    /// new connection is closed at once only when every one has a request in progress.
     pub max_connections: usize,
     /// HTTP connections open at once from one source (an IPv4 address, an IPv6 /64). Behind a
     /// reverse proxy every connection comes from the proxy: raise it to `max_connections`.

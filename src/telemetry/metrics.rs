@@ -158,6 +158,8 @@ pub struct Metrics {
     pub http_connections_refused: Family<ReasonLabels, Counter>,
     /// HTTP connections closed because the headers did not come in time.
     pub http_header_timeouts: Counter,
+    /// Idle HTTP connections closed to make room for a new one at the total limit.
+    pub http_connections_reclaimed: Counter,
     /// HTTP problems answered, by status and code.
     pub http_problems: Family<ProblemLabels, Counter>,
     /// The one-line-per-interval limit of the log lines a client can cause.
@@ -330,6 +332,12 @@ impl Metrics {
             "HTTP connections closed because a request's headers did not come in time",
             http_header_timeouts.clone(),
         );
+        let http_connections_reclaimed = Counter::default();
+        registry.register(
+            "http_connections_reclaimed",
+            "Idle HTTP connections closed to make room for a new one at the total limit",
+            http_connections_reclaimed.clone(),
+        );
         let http_problems = Family::default();
         registry.register(
             "http_problems",
@@ -353,6 +361,7 @@ impl Metrics {
             http_connections,
             http_connections_refused,
             http_header_timeouts,
+            http_connections_reclaimed,
             http_problems,
             log,
             certificates,

@@ -11,23 +11,23 @@ number of series and the size of /metrics and the daemon's RSS and open descript
 after.
 
 idle: N connections to the API (or DNS over TCP) that send nothing, from SOURCES loopback
-addresses (127.0.0.1, 127.0.0.2, ...). Prints how many the daemon kept open and how many it
-closed at once, its open descriptors, whether and how fast a fresh client (127.0.1.1) is answered
-by the API, by DNS over TCP and over UDP while they are held, and when the held ones were closed.
+addresses (127.0.0.1, 127.0.0.2, ...). Prints how many the daemon kept open, refused at once and
+reclaimed to make room (from its own metrics, read from 127.0.1.2), its open descriptors, whether
+and how fast a fresh client (127.0.1.1) is answered by the API, by DNS over TCP and over UDP
+while they are held, and when the kept ones were closed.
 
 Standard library only; loopback only; every loop ends by a deadline.
 """
 
 import argparse
+import http.client
 import os
 import random
 import resource
-import selectors
 import socket
 import struct
 import sys
 import time
-import urllib.request
 
 DEADLINE_SECS = 600
 
@@ -38,8 +38,11 @@ def addr(text):
 
 
 def metrics(api):
-    with urllib.request.urlopen(f"http://{api[0]}:{api[1]}/metrics", timeout=10) as r:
-        body = r.read().decode()
+    # From a source of its own: the flooding ones may be at their limit.
+    conn = http.client.HTTPConnection(api[0], api[1], timeout=10, source_address=("127.0.1.2", 0))
+    conn.request("GET", "/metrics")
+    body = conn.getresponse().read().decode()
+    conn.close()
     series = [l for l in body.splitlines() if l and not l.startswith("#")]
     return series, len(body)
 
@@ -163,6 +166,27 @@ def fresh_dns(dns, source, tcp):
         return f"no answer ({e.__class__.__name__})", (time.monotonic() - t) * 1000
 
 
+def counters(api, target):
+    """What the daemon says of the flood's connections: open now (without the reader's own),
+    refused at once, reclaimed to make room, closed by a timeout."""
+    series, _ = metrics(api)
+    if target == "api":
+        return {
+            "open": metric(series, "ranah_http_connections ") - 1,
+            "refused": sum(metric(series, f'ranah_http_connections_refused_total{{reason="{r}"}}')
+                           for r in ("max_connections", "max_connections_per_source")),
+            "reclaimed": metric(series, "ranah_http_connections_reclaimed_total"),
+            "timed_out": metric(series, "ranah_http_header_timeouts_total"),
+        }
+    return {
+        "open": metric(series, "ranah_dns_tcp_connections "),
+        "refused": sum(metric(series, f'ranah_dns_tcp_refused_total{{reason="{r}"}}')
+                       for r in ("max_connections", "max_connections_per_source")),
+        "reclaimed": 0.0,
+        "timed_out": metric(series, 'ranah_dns_tcp_closed_total{reason="idle"}'),
+    }
+
+
 def flood_idle(args):
     dns, api = addr(args.dns), addr(args.api)
     target = api if args.target == "api" else dns
@@ -170,6 +194,7 @@ def flood_idle(args):
     want = args.n + 1024
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    base = counters(api, args.target)
     print(f"before: {open_fds(args.pid)} descriptors, RSS {rss_mib(args.pid):.1f} MiB")
     per_source = -(-args.n // args.sources)
     socks = []
@@ -192,25 +217,27 @@ def flood_idle(args):
         socks.append(s)
     print(f"opened {len(socks)} connections from {args.sources} source(s) in "
           f"{time.monotonic() - started:.1f} s ({failed_connect} failed to connect)")
-    # Let the daemon accept (or refuse) every one of them, then see which it closed.
-    sel = selectors.DefaultSelector()
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
-    closed = set()
-    settle = time.monotonic() + 3
-    while time.monotonic() < settle:
-        for key, _ in sel.select(timeout=0.2):
-            try:
-                data = key.fileobj.recv(1)
-            except OSError:
-                data = b""
-            if not data:
-                closed.add(key.fileobj)
-                sel.unregister(key.fileobj)
-    held = len(socks) - len(closed)
+    # Wait until the daemon has taken every one (kept, refused or reclaimed), or nothing moved
+    # for a second, at most 4 s (the ones it keeps time out after 10 s): connections beyond the
+    # listen backlog come in only as the client's SYNs are retried.
+    end = time.monotonic() + 4
+    last, still = -1, time.monotonic()
+    while True:
+        c = counters(api, args.target)
+        # (A read of /metrics may itself reclaim one idle connection: counted.)
+        seen = (c["open"] + c["refused"] - base["refused"] + c["reclaimed"] - base["reclaimed"]
+                + c["timed_out"] - base["timed_out"])
+        if seen != last:
+            last, still = seen, time.monotonic()
+        if seen >= len(socks) or time.monotonic() - still > 1 or time.monotonic() > end:
+            break
+        time.sleep(0.1)
     t_held = time.monotonic()
-    print(f"held by the daemon: {held}; closed at once: {len(closed)}; daemon descriptors: "
-          f"{open_fds(args.pid)}, RSS {rss_mib(args.pid):.1f} MiB")
+    print(f"taken by the daemon after {t_held - started:.1f} s: kept open {c['open']:.0f}, "
+          f"refused at once {c['refused'] - base['refused']:.0f}, reclaimed to make room "
+          f"{c['reclaimed'] - base['reclaimed']:.0f}, not arrived yet {len(socks) - seen:.0f}; "
+          f"daemon descriptors {open_fds(args.pid)}, "
+          f"RSS {rss_mib(args.pid):.1f} MiB")
     fresh = "127.0.1.1"
     status, ms = fresh_http(api, fresh)
     print(f"while held: API /readyz from {fresh}: {status} in {ms:.1f} ms")
@@ -219,23 +246,13 @@ def flood_idle(args):
     for tcp in (True, False):
         answer, ms = fresh_dns(dns, fresh, tcp)
         print(f"while held: DNS over {'TCP' if tcp else 'UDP'} from {fresh}: {answer} in {ms:.1f} ms")
-    series, _ = metrics(api)
-    for line in series:
-        if "_connections" in line or "refused_total" in line or "header_timeouts" in line:
-            print("  " + line)
-    # Wait for the daemon to close the held ones (its timeout), at most 60 s.
+    # Wait for the daemon to close the ones it kept (its timeout), at most 60 s.
     end = time.monotonic() + 60
-    while len(closed) < len(socks) and time.monotonic() < end:
-        for key, _ in sel.select(timeout=0.5):
-            try:
-                data = key.fileobj.recv(1)
-            except OSError:
-                data = b""
-            if not data:
-                closed.add(key.fileobj)
-                sel.unregister(key.fileobj)
-    print(f"held ones closed by the daemon within {time.monotonic() - t_held:.1f} s: "
-          f"{len(closed) - (len(socks) - held)} of {held}")
+    while counters(api, args.target)["open"] > 0 and time.monotonic() < end:
+        time.sleep(0.5)
+    c = counters(api, args.target)
+    print(f"kept ones closed by the daemon within {time.monotonic() - t_held:.1f} s "
+          f"({c['open']:.0f} still open)")
     status, ms = fresh_http(api, "127.0.0.1")
     print(f"after: API /readyz from 127.0.0.1: {status} in {ms:.1f} ms; daemon descriptors: "
           f"{open_fds(args.pid)}")

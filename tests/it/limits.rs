@@ -6,8 +6,9 @@
 //! - metric labels come from our own names: refused transfers for any number of random names
 //!   add no series, and are logged once per interval with the rest counted;
 //! - DNS over TCP and HTTP: one source holds at most its per-source number of connections, and
-//!   another source is still answered while it does; the total limit closes any connection
-//!   beyond it at once; a
+//!   another source is still answered while it does; at the total limit (DNS) a new
+//!   connection is closed at once, (HTTP) the oldest idle connection makes room, and only when
+//!   every one has a request in progress is the new one closed; a
 //!   connection that sends nothing (or a message, or headers, a byte at a time) is closed after
 //!   its timeout and its place given back;
 //! - HTTP: requests beyond the limit in flight get a 503 problem with `Retry-After`, a stalled
@@ -457,28 +458,77 @@ fn http_idle_flood_from_one_source_leaves_others_answered_and_is_reclaimed() {
 }
 
 #[test]
-fn http_connections_beyond_the_total_limit_are_closed_at_once() {
+fn at_the_total_limit_the_oldest_idle_http_connection_makes_room() {
     let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
     let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(HTTP_LIMITS));
-    // 24 connections from three sources, each within its own limit, fill the server.
+    // 24 idle connections from three sources, each within its own limit, fill the server.
     let mut held = hold("127.0.0.1", d.api, 8);
     held.extend(hold("127.0.0.2", d.api, 8));
     held.extend(hold("127.0.0.3", d.api, 8));
-    // A fourth source is closed at once; the server takes connections in order, so the 24
-    // before it were taken (and kept) by then.
-    let mut fourth = connect_from("127.0.0.4", d.api).unwrap();
+    // A fourth source is answered: the oldest idle connection is closed to make room.
+    let (status, _, body) = http_from("127.0.0.4", d.api, &get("/healthz"));
+    assert_eq!(status, 200, "{body}");
+    let mut oldest = held.remove(0);
     assert!(
-        closed_within(&mut fourth, Duration::from_secs(2)),
-        "beyond the total limit"
+        closed_within(&mut oldest, Duration::from_secs(2)),
+        "the oldest was kept"
     );
     let (closed, held) = kept(held);
-    assert_eq!((closed, held.len()), (0, 24));
+    assert_eq!((closed, held.len()), (0, 23), "only the oldest makes room");
     drop(held);
+    assert_eq!(metric(&d, "ranah_http_connections_reclaimed_total"), 1.0);
+}
+
+/// Stalled request bodies from `src`: each connection has a request in progress until the
+/// body timeout answers it with a 408.
+fn stall(src: &str, api: SocketAddr, token: &str, n: usize) -> Vec<TcpStream> {
+    let stalled = format!(
+        "POST /api/v1/requests HTTP/1.1\r\nHost: ranah\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 80\r\n\r\n{{\"kind\""
+    );
+    (0..n)
+        .map(|_| {
+            let mut s = connect_from(src, api).unwrap();
+            s.write_all(stalled.as_bytes()).unwrap();
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn http_connections_are_refused_only_when_every_one_has_a_request_in_progress() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let d = Daemon::start_configured(
+        tmp.path(),
+        ([127, 0, 0, 1], 0).into(),
+        Some("[api]\nmax_connections = 3\nbody_read_timeout_secs = 5\n"),
+    );
+    let [andi, ..] = setup_people(&d);
+    let mut busy = stall("127.0.0.1", d.api, &andi, 3);
+    // Each probe sends a stalled request too, so that a probe let in (in place of a connection
+    // whose headers had not been read yet) is in progress itself: once every place has a
+    // request in progress, a new connection finds nothing to reclaim and is closed at once.
+    let mut refused = false;
+    assert!(
+        eventually(10, || {
+            let mut probe = stall("127.0.0.2", d.api, &andi, 1).remove(0);
+            refused = closed_within(&mut probe, Duration::from_millis(300));
+            if !refused {
+                busy.push(probe);
+            }
+            refused
+        }),
+        "a connection was let in while every place had a request in progress"
+    );
+    // The stalled bodies get their 408s, and then there is room again.
+    for s in &mut busy {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = read_response(s);
+    }
     assert!(eventually(5, || http_get(d.api, "/healthz")
         .map(|r| r.0)
         .unwrap_or(0)
         == 200));
-    // (The first requests after may still have met the full server.)
     assert!(
         metric(
             &d,
@@ -497,17 +547,7 @@ fn requests_beyond_the_limit_get_503_and_a_stalled_body_408() {
     );
     let [andi, ..] = setup_people(&d);
     // Two requests whose bodies never come hold the two places.
-    let stalled = format!(
-        "POST /api/v1/requests HTTP/1.1\r\nHost: ranah\r\nAuthorization: Bearer {andi}\r\n\
-         Content-Type: application/json\r\nContent-Length: 80\r\n\r\n{{\"kind\""
-    );
-    let mut holders: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = connect_from("127.0.0.1", d.api).unwrap();
-            s.write_all(stalled.as_bytes()).unwrap();
-            s
-        })
-        .collect();
+    let mut holders = stall("127.0.0.1", d.api, &andi, 2);
     let started = Instant::now();
     let mut refused = None;
     assert!(
