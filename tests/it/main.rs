@@ -11,6 +11,7 @@ mod dns_behaviour;
 mod edge;
 mod harness;
 mod lifecycle;
+mod limits;
 mod notifications;
 mod openapi;
 mod pebble;
