@@ -90,8 +90,8 @@ pub fn attach(api: SocketAddr, token: &str, id: i64, file: &std::path::Path) -> 
     )
 }
 
-/// A minimal PDF, the request letter of every request here.
-pub const LETTER: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n";
+/// A real PDF (ranah reads an attachment whole), the request letter of every request here.
+pub const LETTER: &[u8] = crate::harness::LETTER_PDF;
 
 /// What DNS said of a name's A records.
 #[derive(Debug, Clone, PartialEq, Eq)]

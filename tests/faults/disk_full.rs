@@ -212,12 +212,9 @@ fn a_full_disk_refuses_writes_with_503_keeps_dns_answering_and_recovers() {
         let r = post_json(&d, &format!("{path}/approve"), teknis, "{}");
         assert_full("an approval", &r);
     }
-    let upload = tmp.path().join("rekomendasi.pdf");
-    std::fs::write(
-        &upload,
-        b"%PDF-1.7\n% rekomendasi\n1 0 obj\n<<>>\nendobj\n%%EOF\n",
-    )
-    .unwrap();
+    let upload = tmp.path().join("rekomendasi.png");
+    // Bytes not stored yet (a stored file is kept once), so the upload has to write.
+    std::fs::write(&upload, SCAN_PNG).unwrap();
     let r = curl(
         &d,
         "POST",
