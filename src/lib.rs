@@ -24,6 +24,7 @@
 //! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI | service, axum, utoipa |
 //! | [`cli`] | the command line: global options and the administration commands | service, store, config |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, start and shutdown | everything |
+//! | `fuzzing` | hidden: the JSON bodies read and checked as the handlers would, for the fuzz targets in `tests/fuzz` | api, service, domain, acme |
 
 #![warn(missing_docs)]
 
@@ -35,6 +36,8 @@ pub mod config;
 pub mod daemon;
 pub mod dns;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod outbox;
 pub mod publish;
 pub mod service;
