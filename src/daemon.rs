@@ -21,6 +21,10 @@ use crate::service::requests::Requests;
 use crate::service::subdomains::Subdomains;
 use crate::store::Store;
 
+/// Descriptors kept for everything but connections (the store, files, outgoing sockets) when
+/// the connection limits are checked against the limit of open files.
+const OPEN_FILES_RESERVE: usize = 128;
+
 /// Run the daemon until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let running = start(config).await?;
@@ -42,7 +46,7 @@ pub struct Running {
     health: Arc<crate::service::health::Health>,
     dns_server: dns::listen::DnsServer,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    http: tokio::task::JoinHandle<()>,
     store: Store,
 }
 
@@ -55,10 +59,8 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
-        match self.http.await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
-            Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
-            Ok(Ok(())) => {}
+        if let Err(e) = self.http.await {
+            tracing::warn!(error = %e, "HTTP server task failed");
         }
         self.store.close().await;
     }
@@ -88,6 +90,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
 
     let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    metrics
+        .log
+        .set_interval(Duration::from_secs(config.log.repeat_interval_secs));
+    // Every connection is a descriptor: raise the soft limit to the hard one and check that
+    // the connection limits fit, with room for the store, the UDP sockets and files.
+    let udp_sockets = config.dns.udp_workers * config.dns.listen.len();
+    crate::net::raise_open_files_limit(
+        (config.dns.tcp_max_connections + config.api.max_connections) as u64,
+        (OPEN_FILES_RESERVE + udp_sockets) as u64,
+    );
     let (policy, secondary_list) = crate::dns::secondaries::from_config(
         &config.tsig_keys,
         &config.secondaries,
@@ -128,13 +140,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tracing::info!("response rate limiting off");
         handler
     };
-    let dns_server = dns::listen::start(
-        handler,
-        &config.dns.listen,
-        Duration::from_secs(config.dns.tcp_idle_timeout_secs),
-        config.dns.udp_workers,
-    )
-    .await?;
+    let dns_server = dns::listen::start(handler, &config.dns, metrics.clone()).await?;
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -279,17 +285,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ))
     });
     let secondaries_task = tokio::spawn(secondaries.run(shutdown_rx.clone()));
-    let mut http_shutdown = shutdown_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = http_shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
-    });
+    let http = tokio::spawn(api::serve::serve(
+        listener,
+        app,
+        config.api.clone(),
+        metrics.clone(),
+        shutdown_rx.clone(),
+    ));
+    let log_throttle = tokio::spawn(metrics.log.clone().run(shutdown_rx.clone()));
 
     // Pick up zones created or changed by other processes (the CLI) while we run.
     let poll = Duration::from_secs(config.dns.store_poll_secs);
@@ -314,7 +317,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
     });
 
-    let mut tasks = vec![sync, sweeper, secondaries_task, courier_task];
+    let mut tasks = vec![sync, sweeper, secondaries_task, courier_task, log_throttle];
     tasks.extend(certificates_task);
     tasks.extend(signer_task);
     Ok(Running {

@@ -16,6 +16,7 @@
 //! | [`audit`] | signed checkpoints of the audit trail's head | domain, store |
 //! | [`config`] | layered configuration → one immutable [`config::Config`], one module per section | domain, zone; XXX: it checks keys with `dns::tsig`, `acme::sealing` and `audit::checkpoint`, three imports that run up the table |
 //! | [`telemetry`] | logs (tracing) and Prometheus metrics | config |
+//! | [`net`] | what DNS over TCP and HTTP share at the socket: connection limits in total and per source, the back-off after accept errors, the limit of open files | rlimit, prometheus-client |
 //! | [`outbox`] | delivery of queued messages: mail (lettre), webhook (reqwest), the response letter (PDF) | store, config, telemetry |
 //! | [`dns`] | serving: zone views, the answer cache, the handler, UDP and TCP listeners, TSIG, transfers, NOTIFY and polls of secondaries | zone, store, config, telemetry, hickory |
 //! | [`publish`] | the change path: records change only here (store, then the served view), zone imports | dns, store, zone, domain |
@@ -38,6 +39,7 @@ pub mod dns;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod net;
 pub mod outbox;
 pub mod publish;
 pub mod service;

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod problem;
 pub mod reports;
 pub mod requests;
+pub mod serve;
 pub mod zones;
 
 use std::sync::Arc;

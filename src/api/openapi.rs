@@ -141,10 +141,21 @@ impl Modify for Problems {
                     );
                     add(
                         "503",
-                        "`store_unavailable`: the store cannot be reached, or the disk of the data directory is full (the detail says which); nothing was saved, retry later",
+                        "`store_unavailable`: the store cannot be reached, or the disk of the data directory is full (the detail says which); nothing was saved, retry later; \
+                         `overloaded`: more requests in progress than the server takes \
+                         (`Retry-After` says when to retry)",
                     );
                 }
+                add(
+                    "503",
+                    "`overloaded`: more requests in progress than the server takes \
+                     (`Retry-After` says when to retry)",
+                );
                 if let Some(RefOr::T(body)) = &op.request_body {
+                    add(
+                        "408",
+                        "`request_timeout`: the body paused longer than the server waits",
+                    );
                     if body.content.contains_key("multipart/form-data") {
                         add(
                             "400",

@@ -126,26 +126,75 @@ impl Problem {
     }
 }
 
+/// Seconds a client is told to wait (`Retry-After`) before it retries a 503.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
+/// What the log needs of a problem answered: put in the response's extensions by
+/// [`Problem::into_response`], logged and counted once per response by the server
+/// (`api::serve`), where the limit of one log line per interval and kind applies.
+#[derive(Debug, Clone)]
+pub struct ProblemRecord {
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable code.
+    pub code: &'static str,
+    /// The detail sent.
+    pub detail: String,
+    /// A fault's cause (never sent).
+    pub cause: Option<String>,
+}
+
+impl Problem {
+    /// 503 for a request beyond `api.max_requests_in_flight`.
+    pub fn overloaded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests in progress; retry later",
+        )
+    }
+
+    /// 408 for a request body that stopped arriving (`api.body_read_timeout_secs`).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            let cause = self.0.1.as_deref().unwrap_or(&self.detail);
-            tracing::error!(code = self.code, cause, "request failed");
-        } else {
-            tracing::warn!(code = self.code, status = self.status, detail = %self.detail, "request refused");
-        }
-        let unauthorized = status == StatusCode::UNAUTHORIZED;
-        let mut response = (status, axum::Json(self.0.0)).into_response();
-        response.headers_mut().insert(
+        let (details, cause) = *self.0;
+        let record = ProblemRecord {
+            status: details.status,
+            code: details.code,
+            detail: details.detail.clone(),
+            cause,
+        };
+        let mut response = (status, axum::Json(details)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if unauthorized {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // Every 503 says when to come back (RFC 9110 §10.2.3).
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            // The rest of the body will not be read: the connection cannot be reused.
+            StatusCode::REQUEST_TIMEOUT => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
+        response.extensions_mut().insert(record);
         response
     }
 }
@@ -175,6 +224,7 @@ pub async fn ensure_problem(response: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::NOT_FOUND => "not_found",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
         s if s.is_server_error() => "internal",
         _ => "bad_request",
     };
@@ -323,6 +373,38 @@ mod tests {
             v["errors"],
             serde_json::json!([{"field": "records[0].value", "code": "address_not_allowed", "message": "private address"}])
         );
+    }
+
+    /// A 503 says when to retry, a 408 closes the connection, and every problem carries what
+    /// the log needs (the cause of a fault included) for the server to log it once.
+    #[test]
+    fn headers_and_the_record_for_the_log() {
+        let r = Problem::overloaded().into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let record = r.extensions().get::<ProblemRecord>().unwrap();
+        assert_eq!((record.status, record.code), (503, "overloaded"));
+        let r = Problem::request_timeout().into_response();
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(r.headers()[header::CONNECTION], "close");
+        let r = Problem::from(ServiceError::Unavailable {
+            detail: "the store cannot be reached; retry later",
+            cause: "pool timed out".into(),
+        })
+        .into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let record = r.extensions().get::<ProblemRecord>().unwrap();
+        assert_eq!(
+            record.cause.as_deref(),
+            Some("the store cannot be reached; retry later: pool timed out")
+        );
+        let r = Problem::unauthorized().into_response();
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
     }
 
     /// Every service error maps to one status and code; faults of ours are 500s without their

@@ -1,8 +1,10 @@
-//! `[api]`: the HTTP API.
+//! `[api]`: the HTTP API and the limits that keep it answering under load.
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, at_least_one};
 
 /// `[api]`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -10,14 +12,59 @@ use serde::{Deserialize, Serialize};
 pub struct ApiConfig {
     /// Address of the HTTP API.
     pub listen: SocketAddr,
+    /// HTTP connections open at once; at the limit the one idle for longest makes room, and a
+    /// new connection is closed at once only when every one has a request in progress.
+    pub max_connections: usize,
+    /// HTTP connections open at once from one source (an IPv4 address, an IPv6 /64). Behind a
+    /// reverse proxy every connection comes from the proxy: raise it to `max_connections`.
+    pub max_connections_per_source: usize,
+    /// Seconds a client may take to send a request's headers, counted from the connection's
+    /// start or from the end of the previous response: also how long an idle kept-alive
+    /// connection is kept.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may pause between two reads (a stalled upload gets a 408).
+    pub body_read_timeout_secs: u64,
+    /// Requests handled at once; beyond it a request gets a 503 with `Retry-After`.
+    pub max_requests_in_flight: usize,
     /// Origins whose web pages may call the API from a browser (CORS), e.g.
     /// `["https://portal.example.go.id"]`; empty: none (no CORS headers are sent).
     pub cors_allowed_origins: Vec<String>,
 }
 
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            cors_allowed_origins: Vec::new(),
+            max_connections: 512,
+            max_connections_per_source: 64,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            max_requests_in_flight: 64,
+        }
+    }
+}
+
 impl ApiConfig {
+    /// Every limit at least 1 (a limit of 0 would refuse everything or spin).
+    pub(super) fn resolve(self) -> Result<Self, ConfigError> {
+        at_least_one("api.max_connections", self.max_connections)?;
+        at_least_one(
+            "api.max_connections_per_source",
+            self.max_connections_per_source,
+        )?;
+        at_least_one(
+            "api.header_read_timeout_secs",
+            self.header_read_timeout_secs,
+        )?;
+        at_least_one("api.body_read_timeout_secs", self.body_read_timeout_secs)?;
+        at_least_one("api.max_requests_in_flight", self.max_requests_in_flight)?;
+        self.check_origins()?;
+        Ok(self)
+    }
+
     /// Each allowed origin is `http(s)://host[:port]`, nothing more (no path, no `*`).
-    pub(super) fn check(&self) -> Result<(), super::ConfigError> {
+    fn check_origins(&self) -> Result<(), ConfigError> {
         for origin in &self.cors_allowed_origins {
             let rest = origin
                 .strip_prefix("https://")
@@ -29,7 +76,7 @@ impl ApiConfig {
                         .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
             });
             if !ok {
-                return Err(super::ConfigError::Invalid {
+                return Err(ConfigError::Invalid {
                     key: "api.cors_allowed_origins".into(),
                     message: format!(
                         "`{origin}` is not an origin: write scheme://host[:port], as a browser \
@@ -39,14 +86,5 @@ impl ApiConfig {
             }
         }
         Ok(())
-    }
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            cors_allowed_origins: Vec::new(),
-        }
     }
 }

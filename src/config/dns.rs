@@ -13,8 +13,18 @@ use super::{ConfigError, at_least_one};
 pub struct DnsConfig {
     /// Addresses to serve DNS on, UDP and TCP each.
     pub listen: Vec<SocketAddr>,
-    /// Seconds an idle TCP connection is kept.
+    /// Seconds a TCP connection may wait for its next message before it is closed.
     pub tcp_idle_timeout_secs: u64,
+    /// Seconds a TCP message may take to arrive once its first byte has (slow senders are cut).
+    pub tcp_message_timeout_secs: u64,
+    /// Seconds one response message may take to be sent over TCP (a client that does not read
+    /// is cut, also during a zone transfer).
+    pub tcp_write_timeout_secs: u64,
+    /// TCP connections open at once, over every listen address; beyond it a new connection
+    /// is closed at once.
+    pub tcp_max_connections: usize,
+    /// TCP connections open at once from one source (an IPv4 address, an IPv6 /64).
+    pub tcp_max_connections_per_source: usize,
     /// How often (seconds) the daemon looks for zone changes written by other processes.
     pub store_poll_secs: u64,
     /// UDP sockets (and threads) per listen address; 0 in the file means one per CPU, and is
@@ -35,6 +45,10 @@ impl Default for DnsConfig {
         Self {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 5300))],
             tcp_idle_timeout_secs: 10,
+            tcp_message_timeout_secs: 5,
+            tcp_write_timeout_secs: 10,
+            tcp_max_connections: 256,
+            tcp_max_connections_per_source: 16,
             store_poll_secs: 2,
             udp_workers: 0,
             ixfr_journal_depth: 1000,
@@ -55,6 +69,16 @@ impl DnsConfig {
             });
         }
         at_least_one("dns.tcp_idle_timeout_secs", self.tcp_idle_timeout_secs)?;
+        at_least_one(
+            "dns.tcp_message_timeout_secs",
+            self.tcp_message_timeout_secs,
+        )?;
+        at_least_one("dns.tcp_write_timeout_secs", self.tcp_write_timeout_secs)?;
+        at_least_one("dns.tcp_max_connections", self.tcp_max_connections)?;
+        at_least_one(
+            "dns.tcp_max_connections_per_source",
+            self.tcp_max_connections_per_source,
+        )?;
         at_least_one("dns.store_poll_secs", self.store_poll_secs)?;
         at_least_one("dns.secondary_poll_secs", self.secondary_poll_secs)?;
         self.rrl = self.rrl.resolve()?;

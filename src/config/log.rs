@@ -37,6 +37,11 @@ pub struct LogConfig {
     pub filter: String,
     /// `text` or `json`.
     pub format: LogFormat,
+    /// Seconds between two log lines of one kind of refusal or failure a client can cause
+    /// (refused transfers, TSIG failures, HTTP errors, refused connections): the first is
+    /// logged in full, the rest of the interval only counted (`ranah_log_lines_suppressed`)
+    /// and summed up in one line.
+    pub repeat_interval_secs: u64,
 }
 
 impl Default for LogConfig {
@@ -44,6 +49,7 @@ impl Default for LogConfig {
         Self {
             filter: DEFAULT_LOG_FILTER.into(),
             format: LogFormat::Text,
+            repeat_interval_secs: 60,
         }
     }
 }
@@ -57,6 +63,7 @@ impl LogConfig {
                 message: e.to_string(),
             });
         }
+        super::at_least_one("log.repeat_interval_secs", self.repeat_interval_secs)?;
         Ok(self)
     }
 }

@@ -230,6 +230,7 @@ impl Settings {
             });
         }
         let dns = self.dns.resolve()?;
+        let api = self.api.resolve()?;
         let log = self.log.resolve()?;
         let calendar = resolve_calendar(&self.calendar)?;
         let (tsig_keys, secondaries) = resolve_transfers(&self.tsig_keys, &self.secondaries, &env)?;
@@ -238,7 +239,6 @@ impl Settings {
         let acme = resolve_acme(&self.acme, &env)?;
         let audit_signing_key = resolve_audit(&self.audit, &env)?;
         let policy = self.names.resolve()?;
-        self.api.check()?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -255,7 +255,7 @@ impl Settings {
             zones_dir: self.zones_dir,
             workflow: self.workflow,
             dns,
-            api: self.api,
+            api,
             smtp,
             webhook,
             acme,

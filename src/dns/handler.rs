@@ -1,5 +1,5 @@
-//! The DNS server: hickory-server's listeners with ranah's own request handler in front of the
-//! zone views.
+//! The DNS server's request handler, in front of the zone views; ranah's own UDP and TCP
+//! listeners (`udp`, `tcp`) call it.
 //!
 //! The handler applies the protocol rules that do not depend on zone data: one question, class
 //! IN (or ANY, answered as IN), opcode QUERY, EDNS version 0 (BADVERS otherwise), our EDNS
@@ -7,7 +7,7 @@
 //! (see `fit_udp`), and REFUSED for names outside our zones. A request signed with TSIG is
 //! checked first (NOTAUTH with the TSIG error when it fails) and its response is signed. Zone
 //! transfers (AXFR, IXFR) go to secondaries only, as [`super::transfer`] decides, in as many
-//! messages as the zone needs. Malformed packets get FORMERR from hickory-server before they
+//! messages as the zone needs. Malformed packets get FORMERR from the listeners before they
 //! reach us.
 
 use std::net::SocketAddr;
@@ -31,23 +31,36 @@ use crate::store::Store;
 /// The EDNS UDP payload size ranah advertises and the most it sends over UDP.
 pub const EDNS_UDP_SIZE: u16 = 1232;
 
-/// Messages a TCP connection may queue. hickory-server writes a connection's responses only
-/// between requests, so a zone transfer is queued whole before it is written: with messages of
-/// up to 60 KiB of records this admits zones of about 2,000,000 names. The queue's entries are
-/// allocated as they are used, so the bound costs nothing on ordinary connections.
-pub const TCP_RESPONSE_QUEUE: usize = 4096;
-
 /// Room left in a UDP answer for the TSIG record of a signed response.
 const TSIG_ROOM: u16 = 160;
 
-/// What happened to a transfer request, for metrics and the secondaries' state.
+/// What happened to a transfer request, for metrics, the log and the secondaries' state.
+///
+/// Refusals and TSIG failures are caused by whoever sends a packet: the observer counts them
+/// under our own names only (`zone` is a zone we serve, or `None`; reasons and errors are fixed
+/// words) and logs them no more than once per interval.
 pub trait TransferObserver: Send + Sync {
     /// A transfer was sent to `secondary`.
     fn served(&self, zone: &LowerName, secondary: &str, kind: TransferKind, serial: u32);
-    /// A transfer was refused.
-    fn refused(&self, zone: &LowerName, reason: &str, src: SocketAddr);
+    /// A transfer of `asked` was refused; `zone` is the served zone `asked` falls in, if any.
+    fn refused(&self, refusal: &TransferRefusal<'_>);
     /// A signed request failed its TSIG check (`BADKEY`, `BADSIG`, `BADTIME`).
-    fn tsig_failed(&self, error: &str, src: SocketAddr);
+    fn tsig_failed(&self, error: &'static str, src: SocketAddr);
+}
+
+/// A refused transfer, as told to the [`TransferObserver`].
+#[derive(Debug)]
+pub struct TransferRefusal<'r> {
+    /// The served zone the name asked for falls in; `None` outside every zone.
+    pub zone: Option<LowerName>,
+    /// The name asked for (for the log only: never a label).
+    pub asked: &'r LowerName,
+    /// AXFR or IXFR.
+    pub qtype: RecordType,
+    /// Why, a fixed word.
+    pub reason: &'static str,
+    /// Who asked.
+    pub src: SocketAddr,
 }
 
 /// Zone transfers: who may transfer, the journal IXFR reads, and who is told.
@@ -409,7 +422,6 @@ impl Handler {
         rejection: Rejection,
         mut handle: R,
     ) -> ResponseInfo {
-        tracing::info!(src = %request.src(), error = rejection.name(), "TSIG check failed");
         if let Some(observer) = &self.transfers.observer {
             observer.tsig_failed(rejection.name(), request.src());
         }
@@ -437,10 +449,18 @@ impl Handler {
         mut handle: R,
     ) -> ResponseInfo {
         let src = request.src();
-        let refuse = |reason: &str| {
-            tracing::info!(%src, zone = %xfr.zone, qtype = %xfr.qtype, reason, "zone transfer refused");
+        let refuse = |reason: &'static str| {
             if let Some(observer) = &self.transfers.observer {
-                observer.refused(&xfr.zone, reason, src);
+                observer.refused(&TransferRefusal {
+                    zone: self
+                        .zones
+                        .find(&xfr.zone)
+                        .map(|zone| zone.view().origin().clone()),
+                    asked: &xfr.zone,
+                    qtype: xfr.qtype,
+                    reason,
+                    src,
+                });
             }
         };
         let udp = request.protocol() == Protocol::Udp;
@@ -449,8 +469,10 @@ impl Handler {
             _ => {
                 refuse(if udp {
                     "axfr_over_udp"
-                } else {
+                } else if self.zones.find(&xfr.zone).is_some() {
                     "not_a_zone_apex"
+                } else {
+                    "not_our_zone"
                 });
                 return reply_code(
                     &mut handle,

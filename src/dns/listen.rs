@@ -1,14 +1,18 @@
-//! The listeners: ranah's own UDP workers (see `udp`) and hickory-server's TCP listeners, on
-//! every configured address, both answering through one [`Handler`].
+//! The listeners: ranah's own UDP workers (see `udp`) and TCP listeners (see `tcp`), on every
+//! configured address, both answering through one [`Handler`].
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
 
-use hickory_server::Server;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use super::handler::{Handler, TCP_RESPONSE_QUEUE};
+use super::handler::Handler;
+use super::tcp::{self, TcpLimits};
 use super::udp::{self, UdpWorkers};
+use crate::config::DnsConfig;
+use crate::telemetry::metrics::Metrics;
 
 /// Errors starting the DNS server.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +30,10 @@ pub enum DnsServerError {
     },
 }
 
-/// The running DNS server: ranah's UDP workers and hickory-server's TCP listeners.
+/// The running DNS server: ranah's UDP workers and TCP listeners.
 pub struct DnsServer {
-    tcp: Server<Handler>,
+    stop: watch::Sender<bool>,
+    tcp: Vec<JoinHandle<()>>,
     udp: Vec<UdpWorkers>,
 }
 
@@ -38,10 +43,14 @@ impl DnsServer {
         self.udp.iter().map(UdpWorkers::local_addr).collect()
     }
 
-    /// Stop accepting queries and wait for the workers.
+    /// Stop accepting queries and wait for the workers (TCP connections in the middle of an
+    /// answer get a few seconds to finish it).
     pub async fn shutdown(mut self) {
-        if let Err(e) = self.tcp.shutdown_gracefully().await {
-            tracing::warn!(error = %e, "DNS TCP server did not stop cleanly");
+        let _ = self.stop.send(true);
+        for task in std::mem::take(&mut self.tcp) {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "DNS TCP listener did not stop cleanly");
+            }
         }
         let udp = std::mem::take(&mut self.udp);
         let _ = tokio::task::spawn_blocking(move || {
@@ -53,16 +62,30 @@ impl DnsServer {
     }
 }
 
-/// Bind UDP (`udp_workers` sockets per address) and TCP on every address and start serving.
+impl Drop for DnsServer {
+    /// A server dropped without `shutdown` (a test, a start that failed half-way) still stops
+    /// its TCP listeners; the UDP workers stop by their own `Drop`.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Bind UDP (`dns.udp_workers` sockets per address) and TCP on every `dns.listen` address and
+/// start serving, with the TCP limits of `[dns]`.
 pub async fn start(
     handler: Handler,
-    listen: &[SocketAddr],
-    tcp_idle_timeout: Duration,
-    udp_workers: usize,
+    config: &DnsConfig,
+    metrics: Arc<Metrics>,
 ) -> Result<DnsServer, DnsServerError> {
-    let mut server = Server::new(handler.clone());
-    let mut udp = Vec::new();
-    for addr in listen {
+    let (stop, stop_rx) = watch::channel(false);
+    let shared = tcp::Shared::new(handler.clone(), TcpLimits::of(config), metrics, stop_rx);
+    let udp_workers = config.udp_workers;
+    let mut server = DnsServer {
+        stop,
+        tcp: Vec::new(),
+        udp: Vec::new(),
+    };
+    for addr in &config.listen {
         // Port 0 (tests, or an operator who lets the kernel choose): UDP takes a free port and
         // TCP the same one; if another program holds that port for TCP, try another.
         let attempts = if addr.port() == 0 { 20 } else { 1 };
@@ -92,12 +115,14 @@ pub async fn start(
                 Err(_) => workers.stop(),
             }
         }
-        let Some((workers, tcp)) = bound else {
+        let Some((workers, listener)) = bound else {
             continue;
         };
         tracing::info!(addr = %workers.local_addr(), udp_workers, "serving DNS over UDP and TCP");
-        udp.push(workers);
-        server.register_listener(tcp, tcp_idle_timeout, TCP_RESPONSE_QUEUE);
+        server.udp.push(workers);
+        server
+            .tcp
+            .push(tokio::spawn(tcp::serve(listener, shared.clone())));
     }
-    Ok(DnsServer { tcp: server, udp })
+    Ok(server)
 }

@@ -3,8 +3,8 @@
 //! [`Zones`] holds one [`ZoneView`] per zone behind an atomic pointer: lookups load the current
 //! view without locking, and a change publishes a new view in one pointer swap, so a query sees
 //! a change whole or not at all. [`handler`] answers queries; [`listen`] binds ranah's own UDP
-//! workers ([`udp`]) and hickory-server's TCP listeners on every address; [`rrl`] rate limits
-//! the answers sent over UDP.
+//! workers ([`udp`]) and TCP listeners ([`tcp`], with connection limits and timeouts) on every
+//! address; [`rrl`] rate limits the answers sent over UDP.
 
 pub mod cache;
 pub mod handler;
@@ -13,6 +13,7 @@ pub mod mmsg;
 pub mod name_key;
 pub mod rrl;
 pub mod secondaries;
+pub mod tcp;
 pub mod transfer;
 pub mod tsig;
 pub mod udp;

@@ -397,7 +397,7 @@ impl Worker {
             }
             // The first limited answer slips, then every `slip`-th: a real client learns at
             // once that it should use TCP.
-            if self.limiter.slip != 0 && (self.limited - 1) % self.limiter.slip == 0 {
+            if self.limiter.slip != 0 && (self.limited - 1).is_multiple_of(self.limiter.slip) {
                 Action::Slipped
             } else {
                 Action::Dropped

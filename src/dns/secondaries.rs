@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::config::{SecondaryConfig, TsigKeyConfig};
 use crate::dns::Zones;
-use crate::dns::handler::TransferObserver;
+use crate::dns::handler::{TransferObserver, TransferRefusal};
 use crate::dns::transfer::{SecondaryRule, TransferKind, TransferPolicy};
 use crate::dns::tsig::{self, KeyRing, TsigKey};
 use crate::store::{SecondaryState, Store, ts};
@@ -387,27 +387,39 @@ impl TransferObserver for Observer {
         });
     }
 
-    fn refused(&self, zone: &LowerName, reason: &str, src: SocketAddr) {
-        let _ = src;
-        self.0
-            .metrics
+    fn refused(&self, refusal: &TransferRefusal<'_>) {
+        let metrics = &self.0.metrics;
+        let zone = refusal
+            .zone
+            .as_ref()
+            .map(|z| zone_label(&Name::from(z.clone()).to_ascii()))
+            .unwrap_or_default();
+        metrics
             .transfers_refused
             .get_or_create(&RefusalLabels {
-                zone: zone_label(&Name::from(zone.clone()).to_ascii()),
-                reason: reason.to_owned(),
+                zone,
+                reason: refusal.reason.to_owned(),
             })
             .inc();
+        if let Some(suppressed) = metrics.log.admit("dns_transfer_refused") {
+            tracing::info!(
+                src = %refusal.src, asked = %refusal.asked, qtype = %refusal.qtype,
+                reason = refusal.reason, suppressed, "zone transfer refused"
+            );
+        }
     }
 
-    fn tsig_failed(&self, error: &str, src: SocketAddr) {
-        let _ = src;
-        self.0
-            .metrics
+    fn tsig_failed(&self, error: &'static str, src: SocketAddr) {
+        let metrics = &self.0.metrics;
+        metrics
             .tsig_failures
             .get_or_create(&TsigLabels {
                 error: error.to_owned(),
             })
             .inc();
+        if let Some(suppressed) = metrics.log.admit("dns_tsig_failed") {
+            tracing::info!(%src, error, suppressed, "TSIG check failed");
+        }
     }
 }
 

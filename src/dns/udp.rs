@@ -370,8 +370,8 @@ fn patch(answer: &mut [u8], query: &[u8]) {
     answer[3] = (answer[3] & !0x10) | (query[3] & 0x10);
 }
 
-/// FORMERR for a query whose header reads but whose body does not.
-fn formerr(query: &[u8], out: &mut Vec<u8>) -> bool {
+/// FORMERR for a query whose header reads but whose body does not (also over TCP).
+pub(super) fn formerr(query: &[u8], out: &mut Vec<u8>) -> bool {
     let Some(id) = query.get(..2) else {
         return false;
     };

@@ -3,12 +3,19 @@
 //! Counters are bumped where things happen; gauges that describe state (zone serials, records,
 //! each secondary's serial and lag) are set from the current state when the metrics are read,
 //! so they are never stale.
+//!
+//! Every label value comes from our own names: the zones we serve, the configured secondaries,
+//! the workflow's steps, issued certificates, and fixed words in our source (reasons, kinds,
+//! problem codes). Nothing a client sends becomes a label, so the number of series cannot grow
+//! with traffic: a transfer asked for a name outside our zones is counted under `zone=""`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use super::throttle::LogThrottle;
 
 /// Labels of a zone.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -49,7 +56,7 @@ pub struct TransferLabels {
 /// Labels of a refused transfer.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RefusalLabels {
-    /// The zone asked for.
+    /// The served zone the name asked for falls in; empty for a name outside every zone.
     pub zone: String,
     /// Why.
     pub reason: String,
@@ -69,6 +76,22 @@ pub struct RrlLabels {
     pub kind: &'static str,
     /// `answered`, `slipped` (sent truncated) or `dropped`.
     pub action: &'static str,
+}
+
+/// Labels of a count by a fixed reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// A word from our source (`max_connections`, `idle`, …).
+    pub reason: String,
+}
+
+/// Labels of an HTTP problem answered.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProblemLabels {
+    /// The HTTP status.
+    pub status: String,
+    /// The problem's stable code (`unauthorized`, `not_found`, …).
+    pub code: String,
 }
 
 /// Labels of a certificate count.
@@ -134,6 +157,24 @@ pub struct Metrics {
     pub certificate_issuance_failures: Counter,
     /// Failed renewals.
     pub certificate_renewal_failures: Counter,
+    /// DNS-over-TCP connections open.
+    pub dns_tcp_connections: Gauge,
+    /// DNS-over-TCP connections refused at accept, by limit.
+    pub dns_tcp_refused: Family<ReasonLabels, Counter>,
+    /// DNS-over-TCP connections closed by ranah, by reason.
+    pub dns_tcp_closed: Family<ReasonLabels, Counter>,
+    /// HTTP connections open.
+    pub http_connections: Gauge,
+    /// HTTP connections refused at accept, by limit.
+    pub http_connections_refused: Family<ReasonLabels, Counter>,
+    /// HTTP connections closed because the headers did not come in time.
+    pub http_header_timeouts: Counter,
+    /// Idle HTTP connections closed to make room for a new one at the total limit.
+    pub http_connections_reclaimed: Counter,
+    /// HTTP problems answered, by status and code.
+    pub http_problems: Family<ProblemLabels, Counter>,
+    /// The one-line-per-interval limit of the log lines a client can cause.
+    pub log: std::sync::Arc<LogThrottle>,
 }
 
 impl Default for Metrics {
@@ -272,7 +313,74 @@ impl Metrics {
             "Failed attempts at a renewal",
             certificate_renewal_failures.clone(),
         );
+        let dns_tcp_connections = Gauge::default();
+        registry.register(
+            "dns_tcp_connections",
+            "DNS-over-TCP connections open",
+            dns_tcp_connections.clone(),
+        );
+        let dns_tcp_refused = Family::default();
+        registry.register(
+            "dns_tcp_refused",
+            "DNS-over-TCP connections refused at accept, by the limit reached",
+            dns_tcp_refused.clone(),
+        );
+        let dns_tcp_closed = Family::default();
+        registry.register(
+            "dns_tcp_closed",
+            "DNS-over-TCP connections closed by ranah, by reason",
+            dns_tcp_closed.clone(),
+        );
+        let http_connections = Gauge::default();
+        registry.register(
+            "http_connections",
+            "HTTP connections open",
+            http_connections.clone(),
+        );
+        let http_connections_refused = Family::default();
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections refused at accept, by the limit reached",
+            http_connections_refused.clone(),
+        );
+        let http_header_timeouts = Counter::default();
+        registry.register(
+            "http_header_timeouts",
+            "HTTP connections closed because a request's headers did not come in time",
+            http_header_timeouts.clone(),
+        );
+        let http_connections_reclaimed = Counter::default();
+        registry.register(
+            "http_connections_reclaimed",
+            "Idle HTTP connections closed to make room for a new one at the total limit",
+            http_connections_reclaimed.clone(),
+        );
+        let http_problems = Family::default();
+        registry.register(
+            "http_problems",
+            "HTTP error answers (RFC 9457 problems), by status and code",
+            http_problems.clone(),
+        );
+        let log_lines_suppressed = Family::default();
+        registry.register(
+            "log_lines_suppressed",
+            "Log lines left out by the limit of one line per interval and kind of event",
+            log_lines_suppressed.clone(),
+        );
+        let log = std::sync::Arc::new(LogThrottle::new(
+            std::time::Duration::from_secs(60),
+            log_lines_suppressed,
+        ));
         Self {
+            dns_tcp_connections,
+            dns_tcp_refused,
+            dns_tcp_closed,
+            http_connections,
+            http_connections_refused,
+            http_header_timeouts,
+            http_connections_reclaimed,
+            http_problems,
+            log,
             certificates,
             certificate_expiry_days,
             certificates_issued,
@@ -308,6 +416,15 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Count one event of a fixed `reason` (a word of our source, never a client's).
+pub fn inc_reason(family: &Family<ReasonLabels, Counter>, reason: &'static str) {
+    family
+        .get_or_create(&ReasonLabels {
+            reason: reason.to_owned(),
+        })
+        .inc();
 }
 
 /// `zone` without its final dot, as labels and the API show it.

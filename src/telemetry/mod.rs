@@ -1,6 +1,9 @@
-//! Logging set-up: `tracing` with an `EnvFilter`, human-readable or JSON lines on stderr.
+//! Logging set-up: `tracing` with an `EnvFilter`, human-readable or JSON lines on stderr;
+//! Prometheus metrics ([`metrics`]); the limit of one line per interval for log lines a client
+//! can cause ([`throttle`]).
 
 pub mod metrics;
+pub mod throttle;
 
 use tracing_subscriber::EnvFilter;
 

@@ -156,6 +156,26 @@ impl Daemon {
 
     /// Start the real binary in `dir` with DNS on `dns`, and wait until it is ready.
     pub fn start_process(dir: &Path, dns: SocketAddr, config: Option<&str>) -> Daemon {
+        Self::spawn_process(dir, dns, config, None)
+    }
+
+    /// Start the real binary logging at `info` into the file `log` (for tests that read the
+    /// log), and wait until it is ready.
+    pub fn start_process_logging(
+        dir: &Path,
+        dns: SocketAddr,
+        config: Option<&str>,
+        log: &Path,
+    ) -> Daemon {
+        Self::spawn_process(dir, dns, config, Some(log))
+    }
+
+    fn spawn_process(
+        dir: &Path,
+        dns: SocketAddr,
+        config: Option<&str>,
+        log: Option<&Path>,
+    ) -> Daemon {
         let api: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let mut command = Command::new(BIN);
         if let Some(text) = config {
@@ -165,7 +185,7 @@ impl Daemon {
         } else {
             command.env_remove("RANAH_CONFIG");
         }
-        let child = command
+        command
             .arg("serve")
             .current_dir(dir)
             .env("RANAH_DATA_DIR", dir.join("data"))
@@ -173,10 +193,12 @@ impl Daemon {
             .env("RANAH_DNS_LISTEN", dns.to_string())
             .env("RANAH_API_LISTEN", api.to_string())
             .env("RANAH_DNS_STORE_POLL_SECS", "1")
-            .env("RANAH_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start ranah");
+            .env("RANAH_LOG", if log.is_some() { "info" } else { "warn" })
+            .stdin(Stdio::null());
+        if let Some(log) = log {
+            command.stderr(std::fs::File::create(log).expect("create the log file"));
+        }
+        let child = command.spawn().expect("start ranah");
         let mut d = Daemon {
             dir: dir.to_owned(),
             dns,
@@ -475,11 +497,16 @@ pub async fn in_process() -> InProcess {
     let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
     publisher.sync_from_store().await.unwrap();
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let config = ranah::config::DnsConfig {
+        listen: vec![dns],
+        tcp_idle_timeout_secs: 5,
+        udp_workers: 1,
+        ..Default::default()
+    };
     let server = ranah::dns::listen::start(
         ranah::dns::handler::Handler::new(zones),
-        &[dns],
-        Duration::from_secs(5),
-        1,
+        &config,
+        Arc::new(ranah::telemetry::metrics::Metrics::new()),
     )
     .await
     .unwrap();

@@ -12,6 +12,7 @@ mod edge;
 mod fuzz;
 mod harness;
 mod lifecycle;
+mod limits;
 mod notifications;
 mod openapi;
 mod pebble;
