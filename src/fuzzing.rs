@@ -1,7 +1,9 @@
 //! Entry points for the fuzz targets (`tests/fuzz`) and the test that replays their corpora
-//! (`tests/it/fuzz.rs`): each JSON body the API accepts, read and checked as its handler and
-//! service would before they reach the store. Not an interface: hidden from the documentation,
-//! and free to change with the handlers.
+//! (`tests/it/fuzz.rs`), for what the library does not already offer: the DNS-over-TCP
+//! connection loop over bytes in memory ([`dns_tcp_connection`]), and each JSON body the API
+//! accepts, read and checked as its handler and service would before they reach the store
+//! ([`json_body`]). Not an interface: hidden from the documentation, and free to change with the
+//! listener and the handlers.
 //!
 //! What a handler does after the checks (load the request, the name's owners, write) needs a
 //! store and is left out; everything before it runs here with the same functions: the one
@@ -9,13 +11,22 @@
 //! name and record policy, the domain's decision, the CSR check, and the conversion of checked
 //! records into the records provisioning publishes.
 
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
 use chrono::{DateTime, TimeZone, Utc};
 use hickory_proto::rr::{Name, RData, Record};
+use parking_lot::Mutex;
 
 use crate::api::certificates::OrderBody;
 use crate::api::problem::Problem;
 use crate::api::requests::{self, ActionBody};
 use crate::api::zones::SuspendBody;
+use crate::dns::handler::Handler;
+use crate::dns::tcp::{TcpLimits, answer_stream};
 use crate::domain::access::{Actor, Role};
 use crate::domain::calendar::Calendar;
 use crate::domain::policy::{FieldError, Policy, RecordValue};
@@ -24,16 +35,82 @@ use crate::domain::workflow::Workflow;
 use crate::service::ServiceError;
 use crate::service::requests::{Changes, Contact, NewRequest, RecordInput};
 
+/// What ranah's DNS-over-TCP listener did with the bytes a client sent on one connection.
+#[derive(Debug)]
+pub struct TcpConnection {
+    /// Everything written back: each response message after its two-byte length.
+    pub output: Vec<u8>,
+    /// Why ranah closed the connection (`malformed`, ...), or `None` when the client's bytes
+    /// simply ended.
+    pub closed: Option<&'static str>,
+}
+
+/// Serve `input` (a client's bytes on one connection, to their end) from `peer` with the
+/// connection loop of the TCP listener ([`crate::dns::tcp`]) and `handler`, on a runtime of
+/// this thread's own.
+pub fn dns_tcp_connection(
+    handler: &Handler,
+    peer: SocketAddr,
+    input: &[u8],
+) -> std::io::Result<TcpConnection> {
+    thread_local! {
+        static RUNTIME: std::io::Result<tokio::runtime::Runtime> =
+            tokio::runtime::Builder::new_current_thread().enable_time().build();
+    }
+    // The timeouts never fire: the input is all there, and the output is taken at once.
+    let limits = TcpLimits {
+        idle: Duration::from_secs(60),
+        message: Duration::from_secs(60),
+        write: Duration::from_secs(60),
+        max_connections: 1,
+        max_connections_per_source: 1,
+    };
+    let sink = Sink::default();
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let closed = RUNTIME.with(|runtime| match runtime {
+        Ok(runtime) => Ok(runtime.block_on(answer_stream(
+            input,
+            sink.clone(),
+            peer,
+            handler,
+            &limits,
+            stop_rx,
+        ))),
+        Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+    })?;
+    let output = std::mem::take(&mut *sink.0.lock());
+    Ok(TcpConnection {
+        output,
+        closed: closed.map(|c| c.reason()),
+    })
+}
+
+/// A writer that keeps what is written (shared: the listener's responder owns one handle).
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl tokio::io::AsyncWrite for Sink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.0.lock().extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 /// The routes that take a JSON body, by the name a fuzz input starts with.
 pub const ROUTES: &[&str] = &[
-    "submit",
-    "resubmit",
-    "approve",
-    "return",
-    "reject",
-    "withdraw",
-    "order",
-    "suspend",
+    "submit", "resubmit", "approve", "return", "reject", "withdraw", "order", "suspend",
 ];
 
 /// What a body that passed every check would lead to.
@@ -185,9 +262,8 @@ fn actor(user_id: i64, agency_id: Option<i64>, role: Role) -> Actor {
 
 fn order(body: OrderBody) -> Result<Accepted, Problem> {
     if let Some(csr) = body.csr.as_deref() {
-        crate::acme::x509::check_csr(csr, &body.name).map_err(|e| {
-            invalid("csr", "invalid_csr", &e.to_string())
-        })?;
+        crate::acme::x509::check_csr(csr, &body.name)
+            .map_err(|e| invalid("csr", "invalid_csr", &e.to_string()))?;
     }
     Ok(Accepted::default())
 }

@@ -7,9 +7,11 @@
 //!
 //! The DNS targets read their input as one byte choosing the client's address (a stranger, a
 //! secondary with a TSIG key, a secondary without one, the same as an IPv4-mapped IPv6
-//! address), then up to eight messages framed as on a TCP stream (a two-byte length, then the
-//! message). Over UDP the messages share one answer cache, so one input can show two queries
-//! that the cache confuses.
+//! address; over UDP its high bit turns on response rate limiting at one answer a second), then
+//! messages framed as on a TCP stream (a two-byte length, then the message). Over TCP that is
+//! the connection's bytes as the listener reads them; over UDP each of up to eight messages is
+//! a datagram, and they share one answer cache, so one input can show two queries that the
+//! cache confuses.
 
 // Each fuzz binary uses one target.
 #![allow(dead_code)]
@@ -31,11 +33,11 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 
+use ranah::config::RrlConfig;
 use ranah::dns::handler::{EDNS_UDP_SIZE, Handler, Transfers};
+use ranah::dns::rrl::{self, Limiter};
 use ranah::dns::transfer::{self, SecondaryRule, TransferPolicy};
 use ranah::dns::tsig::{self, KeyRing, Rejection, TsigKey};
-use ranah::config::RrlConfig;
-use ranah::dns::rrl::{self, Limiter};
 use ranah::dns::{ZoneView, Zones};
 use ranah::domain::policy::{Policy, RecordValue, RequestedRecord, TTL_RANGE};
 use ranah::zone::file::{self, ZoneContent};
@@ -210,18 +212,6 @@ impl ResponseHandler for Capture {
     }
 }
 
-/// The UDP answer the full handler gives, without the answer cache: `None` when the query
-/// does not parse (ranah then sends FORMERR with the header only).
-fn handler_udp(handler: &Handler, query: &[u8], src: SocketAddr) -> Option<Vec<Vec<u8>>> {
-    let request = Request::from_bytes(query.to_vec(), src, Protocol::Udp).ok()?;
-    if request.metadata.message_type == MessageType::Response {
-        return Some(Vec::new());
-    }
-    let capture = Capture::new(Protocol::Udp);
-    complete(handler.handle_request::<_, TokioTime>(&request, capture.clone()));
-    Some(capture.take())
-}
-
 /// What every response must be: a DNS message that parses, the query's ID and opcode, QR set,
 /// RD and CD as asked, the question as asked, within `limit` bytes; TC only with an empty
 /// answer section; OPT when the query had OPT (in the first message of a transfer).
@@ -247,8 +237,14 @@ fn check_response(
         assert!(parsed.answers.is_empty(), "TC with answers");
     }
     if let Some(request) = request {
-        assert_eq!(m.recursion_desired, request.metadata.recursion_desired, "RD");
-        assert_eq!(m.checking_disabled, request.metadata.checking_disabled, "CD");
+        assert_eq!(
+            m.recursion_desired, request.metadata.recursion_desired,
+            "RD"
+        );
+        assert_eq!(
+            m.checking_disabled, request.metadata.checking_disabled,
+            "CD"
+        );
         let question = request.queries.as_bytes();
         assert_eq!(
             usize::from(u16::from_be_bytes([response[4], response[5]])),
@@ -271,8 +267,8 @@ fn check_response(
 /// clear: a rate no input reaches), an answer is sent to every query and only to queries; it is
 /// byte for byte what the full handler gives (so the cache never confuses two queries); it fits
 /// the client's buffer (512 without EDNS, at most 1,232); asked again, the same bytes. With a
-/// rate of one answer a second, each answer is that one, or it cut to its header and question
-/// with TC (slipped), or nothing (dropped).
+/// rate of one answer a second, each answer is that one, or it slipped (cut to its header and
+/// question, TC set), or nothing (dropped).
 pub fn dns_udp(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
@@ -289,92 +285,239 @@ pub fn dns_udp(data: &[u8]) {
     let mut rrl = limiter.worker();
     rrl.begin_at(Duration::from_secs(1));
     for query in frames(rest) {
+        let is_query = query.len() >= 12 && query[2] & 0x80 == 0;
+        let request = Request::from_bytes(query.to_vec(), src, Protocol::Udp).ok();
+        // The handler's answer without the cache, before and after the UDP path: a signed
+        // answer (BADTIME) carries the clock's second, which may tick in between.
+        let before = udp_reference(&handler, query, src);
         let mut out = Vec::new();
         let sent = handler.answer_udp(query, src, &mut out, Some(&mut rrl));
-        let is_query = query.len() >= 12 && query[2] & 0x80 == 0;
         if !is_query {
             assert!(!sent, "answered something that is not a query");
             continue;
         }
         assert!(sent || limiting, "a query without an answer");
-        let request = Request::from_bytes(query.to_vec(), src, Protocol::Udp).ok();
-        let expected = match handler_udp(&handler, query, src) {
-            Some(mut messages) => {
-                assert_eq!(messages.len(), 1, "one UDP answer");
-                messages.pop().unwrap_or_default()
-            }
-            // A query that does not parse: FORMERR, the header only.
-            None => {
-                assert!(out.len() == 12 || !sent, "FORMERR is the header only");
-                out.clone()
-            }
-        };
-        assert!(out.len() != 12 || request.is_some() || out[3] & 0x0f == 1, "FORMERR");
-        let mut slipped = expected.clone();
-        rrl::truncate(&mut slipped);
         if !sent {
             continue;
         }
-        if out == expected {
-            let limit = match request.as_ref().and_then(|r| r.edns.as_ref()) {
-                Some(edns) => edns.max_payload().clamp(512, EDNS_UDP_SIZE),
-                None => 512,
-            };
-            check_response(query, request.as_ref(), &out, usize::from(limit), true);
+        let limit = match request.as_ref().and_then(|r| r.edns.as_ref()) {
+            Some(edns) => edns.max_payload().clamp(512, EDNS_UDP_SIZE),
+            None => 512,
+        };
+        let matches = |expected: &Option<Vec<u8>>| match expected {
+            Some(expected) => {
+                let mut slipped = expected.clone();
+                rrl::truncate(&mut slipped);
+                if out == *expected {
+                    Some(false)
+                } else if limiting && out == slipped {
+                    Some(true)
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        let slipped = match matches(&before) {
+            Some(slipped) => slipped,
+            None => {
+                let after = udp_reference(&handler, query, src);
+                matches(&after).unwrap_or_else(|| {
+                    panic!(
+                        "the UDP path answers otherwise than the handler:\n{out:02x?}\n{before:02x?}\n{after:02x?}"
+                    )
+                })
+            }
+        };
+        if slipped {
+            check_slipped(query, request.as_ref(), &out);
         } else {
-            assert!(limiting, "the UDP path answers otherwise than the handler");
-            assert_eq!(out, slipped, "neither the answer nor its slipped form");
+            check_response(query, request.as_ref(), &out, usize::from(limit), true);
         }
         if limiting {
             continue;
         }
-        // Asked again (now from the cache, when the answer was cached): the same answer.
+        // Asked again (now from the cache, when the answer was cached): the same answer, or
+        // the handler's of this moment (a signed answer).
         let mut again = Vec::new();
-        assert!(handler.answer_udp(query, src, &mut again, Some(&mut rrl)), "asked again");
-        assert_eq!(again, out, "the second answer differs from the first");
+        assert!(
+            handler.answer_udp(query, src, &mut again, Some(&mut rrl)),
+            "asked again"
+        );
+        if again != out {
+            assert_eq!(
+                Some(again),
+                udp_reference(&handler, query, src),
+                "the second answer differs from the first"
+            );
+        }
     }
 }
 
-/// The TCP path: hickory-server parses the message (and answers FORMERR itself when it cannot),
-/// ranah's handler answers, every message is encoded as on a TCP stream. Every query gets at
-/// least one message, each a valid response to it; a zone transfer starts and ends with the
-/// zone's SOA.
+/// What the UDP path must send for `query` when nothing is limited: the full handler's one
+/// answer (encoded for UDP), or FORMERR with the header only when the query does not parse;
+/// `None` for what is not answered.
+fn udp_reference(handler: &Handler, query: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+    if query.len() < 12 || query[2] & 0x80 != 0 {
+        return None;
+    }
+    let Ok(request) = Request::from_bytes(query.to_vec(), src, Protocol::Udp) else {
+        return Some(formerr(query));
+    };
+    if request.metadata.message_type == MessageType::Response {
+        return None;
+    }
+    let capture = Capture::new(Protocol::Udp);
+    complete(handler.handle_request::<_, TokioTime>(&request, capture.clone()));
+    let mut messages = capture.take();
+    assert!(
+        messages.len() <= 1,
+        "{} UDP answers to one query",
+        messages.len()
+    );
+    messages.pop()
+}
+
+/// FORMERR as RFC 1035 has it for a message that does not parse: the query's ID and opcode,
+/// QR set, RCODE 1, nothing else.
+fn formerr(query: &[u8]) -> Vec<u8> {
+    let mut header = vec![0; 12];
+    header[..2].copy_from_slice(&query[..2]);
+    header[2] = 0x80 | (query[2] & 0x78);
+    header[3] = 1;
+    header
+}
+
+/// A slipped answer: the header and the question of the answer (one question at most), TC
+/// set, no records.
+fn check_slipped(query: &[u8], request: Option<&Request>, out: &[u8]) {
+    let parsed = Message::from_vec(out)
+        .unwrap_or_else(|e| panic!("a slipped answer does not parse: {e}\n{out:02x?}"));
+    let m = &parsed.metadata;
+    assert_eq!(m.id, u16::from_be_bytes([query[0], query[1]]), "ID");
+    assert_eq!(m.message_type, MessageType::Response, "QR");
+    assert!(m.truncation, "a slipped answer without TC");
+    assert!(parsed.queries.len() <= 1, "one question at most");
+    assert!(
+        parsed.answers.is_empty() && parsed.authorities.is_empty() && parsed.additionals.is_empty(),
+        "a slipped answer with records"
+    );
+    if let Some(request) = request {
+        assert!(
+            request.queries.as_bytes().starts_with(&out[12..]),
+            "the question as asked"
+        );
+    }
+    assert!(out.len() <= 512, "a slipped answer over 512 bytes");
+}
+
+/// The TCP listener's connection loop (`ranah::dns::tcp`, through
+/// `ranah::fuzzing::dns_tcp_connection`) over the input as a client's bytes on one connection.
+/// What it writes must be, message by message, what hickory-server's parser and ranah's handler
+/// give for each message read (FORMERR with the header only for one that does not parse,
+/// nothing for a response), each after its length; it closes the connection at a message
+/// shorter than a header and nowhere else. Every answer is a valid response to its query
+/// within 65,535 bytes; an AXFR that is allowed starts and ends with the SOA.
 pub fn dns_tcp(data: &[u8]) {
-    let Some((&selector, rest)) = data.split_first() else {
+    let Some((&selector, stream)) = data.split_first() else {
         return;
     };
     let src = source(selector);
     let handler = fresh_handler();
-    for query in frames(rest) {
-        let Ok(request) = Request::from_bytes(query.to_vec(), src, Protocol::Tcp) else {
-            continue;
+    // The messages as the loop reads them, up to the end of the input or a malformed one.
+    let mut messages = Vec::new();
+    let mut closed = None;
+    let mut rest = stream;
+    while rest.len() >= 2 {
+        let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let Some(message) = rest.get(2..2 + n) else {
+            break; // the input ends inside the message
         };
-        if request.metadata.message_type == MessageType::Response {
-            continue; // hickory-server drops these before the handler
+        rest = &rest[2 + n..];
+        if message.len() < 12 {
+            closed = Some("malformed");
+            break;
         }
-        let capture = Capture::new(Protocol::Tcp);
-        complete(handler.handle_request::<_, TokioTime>(&request, capture.clone()));
-        let messages = capture.take();
-        assert!(!messages.is_empty(), "a TCP query without an answer");
-        for (i, m) in messages.iter().enumerate() {
-            check_response(query, Some(&request), m, usize::from(u16::MAX), i == 0);
-        }
-        let parsed: Vec<Message> = messages
-            .iter()
-            .filter_map(|m| Message::from_vec(m).ok())
-            .collect();
-        let is_axfr = matches!(request.queries.queries(), [q] if q.query_type() == RecordType::AXFR);
-        let ok = parsed[0].metadata.response_code == ResponseCode::NoError;
-        if is_axfr && ok {
-            let records: Vec<&Record> = parsed.iter().flat_map(|m| &m.answers).collect();
-            let (Some(first), Some(last)) = (records.first(), records.last()) else {
-                panic!("an AXFR without records");
-            };
-            assert_eq!(first.record_type(), RecordType::SOA, "AXFR starts with the SOA");
-            assert_eq!(last.record_type(), RecordType::SOA, "AXFR ends with the SOA");
-            assert!(records.len() >= 3, "AXFR of a zone with NS records");
-        }
+        messages.push(message);
     }
+    // The handler's answers, before and after the listener's (see `dns_udp`: signed answers
+    // carry the second).
+    let reference = || -> Vec<Vec<u8>> {
+        messages
+            .iter()
+            .map(|m| framed(&tcp_reference(&handler, m, src)))
+            .collect()
+    };
+    let before = reference();
+    let conn = ranah::fuzzing::dns_tcp_connection(&handler, src, stream)
+        .unwrap_or_else(|e| panic!("no runtime: {e}"));
+    assert_eq!(conn.closed, closed, "why the connection closed");
+    if conn.output != before.concat() {
+        let after = reference();
+        let mut output = conn.output.as_slice();
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+            if let Some(o) = output.strip_prefix(b.as_slice()) {
+                output = o;
+            } else if let Some(o) = output.strip_prefix(a.as_slice()) {
+                output = o;
+            } else {
+                panic!("the answer to message {i} is not the handler's");
+            }
+        }
+        assert!(output.is_empty(), "more written than answered");
+    }
+}
+
+/// Each message after its two-byte length, as on a TCP stream.
+fn framed(messages: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in messages {
+        let len = u16::try_from(m.len()).expect("a TCP message within 65,535 bytes");
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(m);
+    }
+    out
+}
+
+/// The messages ranah must send over TCP for one message of at least 12 bytes, checked.
+fn tcp_reference(handler: &Handler, query: &[u8], src: SocketAddr) -> Vec<Vec<u8>> {
+    let Ok(request) = Request::from_bytes(query.to_vec(), src, Protocol::Tcp) else {
+        return vec![formerr(query)];
+    };
+    if request.metadata.message_type == MessageType::Response {
+        return Vec::new(); // never answered
+    }
+    let capture = Capture::new(Protocol::Tcp);
+    complete(handler.handle_request::<_, TokioTime>(&request, capture.clone()));
+    let messages = capture.take();
+    assert!(!messages.is_empty(), "a TCP query without an answer");
+    for (i, m) in messages.iter().enumerate() {
+        check_response(query, Some(&request), m, usize::from(u16::MAX), i == 0);
+    }
+    let parsed: Vec<Message> = messages
+        .iter()
+        .filter_map(|m| Message::from_vec(m).ok())
+        .collect();
+    let is_axfr = matches!(request.queries.queries(), [q] if q.query_type() == RecordType::AXFR);
+    let ok = parsed[0].metadata.response_code == ResponseCode::NoError;
+    if is_axfr && ok {
+        let records: Vec<&Record> = parsed.iter().flat_map(|m| &m.answers).collect();
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            panic!("an AXFR without records");
+        };
+        assert_eq!(
+            first.record_type(),
+            RecordType::SOA,
+            "AXFR starts with the SOA"
+        );
+        assert_eq!(
+            last.record_type(),
+            RecordType::SOA,
+            "AXFR ends with the SOA"
+        );
+        assert!(records.len() >= 3, "AXFR of a zone with NS records");
+    }
+    messages
 }
 
 /// TSIG verification of a request with the secondaries' key ring, at a clock chosen by the
@@ -399,7 +542,9 @@ pub fn tsig(data: &[u8]) {
     let ring = key_ring();
     match tsig::verify_request(&ring, request.as_slice(), signature, now) {
         Ok(mut session) => {
-            let key = ring.get(&signature.name).expect("accepted with a known key");
+            let key = ring
+                .get(&signature.name)
+                .expect("accepted with a known key");
             assert_eq!(key.algorithm, signature.data.algorithm, "algorithm");
             assert!(
                 now.abs_diff(signature.data.time) <= u64::from(signature.data.fudge),
@@ -419,7 +564,11 @@ pub fn tsig(data: &[u8]) {
             let known = ring
                 .get(&signature.name)
                 .is_some_and(|k| k.algorithm == signature.data.algorithm);
-            assert_eq!(rejection.name() == "BADKEY", !known, "BADKEY iff the key is unknown");
+            assert_eq!(
+                rejection.name() == "BADKEY",
+                !known,
+                "BADKEY iff the key is unknown"
+            );
             let record = rejection.answer_tsig(request.as_slice(), now);
             encode(&*record);
         }
@@ -473,7 +622,10 @@ fn check_zone(zone: &ZoneContent) {
         let bytes = m
             .to_vec()
             .unwrap_or_else(|e| panic!("an AXFR message cannot be encoded: {e}"));
-        assert!(bytes.len() <= usize::from(u16::MAX), "AXFR message over 64 KiB");
+        assert!(
+            bytes.len() <= usize::from(u16::MAX),
+            "AXFR message over 64 KiB"
+        );
     }
 }
 
@@ -517,7 +669,11 @@ pub fn policy(data: &[u8]) {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
             "label characters: {l:?}"
         );
-        assert_eq!(policy.check_label(&l, &zone), Ok(l.clone()), "checked twice");
+        assert_eq!(
+            policy.check_label(&l, &zone),
+            Ok(l.clone()),
+            "checked twice"
+        );
         if let Some(z) = &zone_name {
             let name = Name::from_ascii(format!("{l}.{zone}."))
                 .unwrap_or_else(|e| panic!("{l}.{zone}. is not a name: {e}"));
@@ -538,7 +694,10 @@ pub fn policy(data: &[u8]) {
                 assert!((TTL_RANGE.0..=TTL_RANGE.1).contains(&ttl), "TTL {ttl}");
                 assert_eq!(ttl, given.ttl, "TTL as given");
                 match &value {
-                    RecordValue::Cname(target) | RecordValue::Mx { exchange: target, .. } => {
+                    RecordValue::Cname(target)
+                    | RecordValue::Mx {
+                        exchange: target, ..
+                    } => {
                         assert!(target.ends_with('.'), "target {target} is absolute");
                         assert_eq!(*target, target.to_ascii_lowercase(), "target lower case");
                     }
@@ -568,8 +727,8 @@ pub fn policy(data: &[u8]) {
 /// a zone of their own that exports and imports unchanged and is served whole.
 fn check_published(origin: &Name, records: Vec<Record>) {
     for r in &records {
-        let wire = file::rdata_wire(&r.data)
-            .unwrap_or_else(|e| panic!("{r} cannot be stored: {e}"));
+        let wire =
+            file::rdata_wire(&r.data).unwrap_or_else(|e| panic!("{r} cannot be stored: {e}"));
         let back = file::rdata_from_wire(r.record_type(), &wire)
             .unwrap_or_else(|e| panic!("{r} cannot be read back: {e}"));
         assert_eq!(back, r.data, "stored and read back");
@@ -583,7 +742,15 @@ fn check_published(origin: &Name, records: Vec<Record>) {
     let soa = Record::from_rdata(
         origin.clone(),
         3600,
-        RData::SOA(SOA::new(ns1.clone(), hostmaster, 1, 3600, 900, 1_209_600, 300)),
+        RData::SOA(SOA::new(
+            ns1.clone(),
+            hostmaster,
+            1,
+            3600,
+            900,
+            1_209_600,
+            300,
+        )),
     );
     let mut all = records;
     all.push(Record::from_rdata(origin.clone(), 3600, RData::NS(NS(ns1))));
