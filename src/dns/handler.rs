@@ -429,11 +429,18 @@ impl Handler {
         metadata.message_type = MessageType::Response;
         metadata.response_code = ResponseCode::NotAuth;
         let edns = response_edns(request);
-        let unsigned = encode(request, &metadata, edns.as_ref(), Sections::EMPTY, None, u16::MAX)
-            .unwrap_or_default();
+        let unsigned = encode(
+            request,
+            &metadata,
+            edns.as_ref(),
+            Sections::EMPTY,
+            None,
+            u16::MAX,
+        )
+        .unwrap_or_default();
         let signature = rejection.answer_tsig(&unsigned, tsig::unix_now());
-        let mut response = MessageResponseBuilder::new(&request.queries, edns.as_ref())
-            .build_no_records(metadata);
+        let mut response =
+            MessageResponseBuilder::new(&request.queries, edns.as_ref()).build_no_records(metadata);
         response.set_signature(signature);
         finish(request, handle.send_response(response).await)
     }

@@ -915,7 +915,10 @@ ns.child IN A 203.0.113.4
             .iter()
             .find(|r| r.record_type() == RecordType::CAA)
             .unwrap();
-        assert!(presentation(&caa.data).contains("account=\\195\\169"), "{caa}");
+        assert!(
+            presentation(&caa.data).contains("account=\\195\\169"),
+            "{caa}"
+        );
         // Exported, then imported: the same zone.
         let text = write(&z);
         assert_eq!(parse(&text, "export", None).unwrap(), z, "{text}");
@@ -930,7 +933,10 @@ ns.child IN A 203.0.113.4
         assert!(character_string("\"\\12\"").is_err());
         assert!(character_string("x\\").is_err());
         assert!(character_string(&format!("\"{}\"", "x".repeat(256))).is_err());
-        assert_eq!(line_of("$TTL 1\n@ SOA a b 1 2 3 4 5\n@ NS a\nx TXT \"\\999\"\n"), 4);
+        assert_eq!(
+            line_of("$TTL 1\n@ SOA a b 1 2 3 4 5\n@ NS a\nx TXT \"\\999\"\n"),
+            4
+        );
     }
 
     #[test]
