@@ -39,7 +39,7 @@ use ranah::dns::rrl::{self, Limiter};
 use ranah::dns::transfer::{self, SecondaryRule, TransferPolicy};
 use ranah::dns::tsig::{self, KeyRing, Rejection, TsigKey};
 use ranah::dns::{ZoneView, Zones};
-use ranah::domain::policy::{Policy, RecordValue, RequestedRecord, TTL_RANGE};
+use ranah::domain::policy::{Policy, RecordValue, RequestedRecord, TTL_RANGE, normal_name};
 use ranah::zone::file::{self, ZoneContent};
 
 /// Every target by name: the fuzz binaries and the corpus directories are named so.
@@ -630,7 +630,7 @@ fn check_zone(zone: &ZoneContent) {
 }
 
 /// The name and record policy, from text: the zone on the first line (after a line `private`
-/// to allow private addresses), the label on the next, then records as `TYPE TTL VALUE`. A
+/// to allow private addresses; read by the name rule as the service reads it), the label on the next, then records as `TYPE TTL VALUE`. A
 /// label it accepts is a lower-case LDH label that checks again as itself and makes a name
 /// under the zone; records it accepts become record data that the store keeps (wire form,
 /// read back the same) and that a zone file exports and imports unchanged.
@@ -645,8 +645,9 @@ pub fn policy(data: &[u8]) {
         policy.allow_private_addresses = true;
         first = lines.next().unwrap_or("");
     }
-    // As the service passes it.
-    let zone = first.trim().trim_end_matches('.').to_ascii_lowercase();
+    // As the service passes it: through the one name rule (and then it must be a zone ranah
+    // serves); a line that is no name stands for the fixture's zone.
+    let zone = normal_name(first).unwrap_or_else(|_| "example.go.id".into());
     let label = lines.next().unwrap_or("");
     let records: Vec<RequestedRecord> = lines
         .filter_map(|line| {
@@ -658,9 +659,10 @@ pub fn policy(data: &[u8]) {
         })
         .collect();
 
-    let zone_name = Name::from_ascii(format!("{zone}."))
-        .ok()
-        .filter(|z| !z.is_root());
+    let zone_name = Some(
+        Name::from_ascii(format!("{zone}."))
+            .unwrap_or_else(|e| panic!("the name rule took {zone:?}, not a name: {e}")),
+    );
     let mut owner = None;
     if let Ok(l) = policy.check_label(label, &zone) {
         assert!(!l.is_empty() && l.len() <= 63, "label length");
