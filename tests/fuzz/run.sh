@@ -49,10 +49,10 @@ for t in "${targets[@]}"; do
     -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1
   status=$?
   set -e
-  grep -E '^(INFO: seed corpus|#[0-9]+ +(INITED|DONE))|^==[0-9]+== ERROR|panicked at|^SUMMARY|^artifact_prefix|Test unit written' "$log" || true
+  grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+(INITED|DONE))|^==[0-9]+== ERROR|panicked at|^SUMMARY|^artifact_prefix|Test unit written' "$log" || true
   execs=$(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
   rate=$(grep -Eo 'stat::average_exec_per_sec: +[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
-  cov=$(grep -Eo '^#[0-9]+ +DONE +cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | grep -Eo 'cov: [0-9]+ ft: [0-9]+' || true)
+  cov=$(grep -Eo '^#[0-9]+[[:space:]]+DONE[[:space:]]+cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | grep -Eo 'cov: [0-9]+ ft: [0-9]+' || true)
   findings=$(find "$artifacts" -type f | wc -l)
   if [ "$status" -ne 0 ] || [ "$findings" -gt 0 ]; then
     found=1

@@ -735,18 +735,13 @@ fn check_published(origin: &Name, records: Vec<Record>) {
             .unwrap_or_else(|e| panic!("{r} cannot be read back: {e}"));
         assert_eq!(back, r.data, "stored and read back");
     }
-    let ns1 = Name::from_ascii("ns1")
-        .and_then(|n| n.append_domain(origin))
-        .expect("a name");
-    let hostmaster = Name::from_ascii("hostmaster")
-        .and_then(|n| n.append_domain(origin))
-        .expect("a name");
+    // The apex as server and mailbox: a zone of 253 characters has no room for `ns1.`.
     let soa = Record::from_rdata(
         origin.clone(),
         3600,
         RData::SOA(SOA::new(
-            ns1.clone(),
-            hostmaster,
+            origin.clone(),
+            origin.clone(),
             1,
             3600,
             900,
@@ -755,7 +750,11 @@ fn check_published(origin: &Name, records: Vec<Record>) {
         )),
     );
     let mut all = records;
-    all.push(Record::from_rdata(origin.clone(), 3600, RData::NS(NS(ns1))));
+    all.push(Record::from_rdata(
+        origin.clone(),
+        3600,
+        RData::NS(NS(origin.clone())),
+    ));
     file::sort_canonical(&mut all);
     check_zone(&ZoneContent {
         origin: origin.clone(),
