@@ -6,8 +6,9 @@ TCP) and answers REFUSED, so that each client stops at once. Writes:
 
 - corpus/dns_udp/ and corpus/dns_tcp/: one byte choosing the client's address (0 a stranger,
   1 the secondary with the TSIG key, 2 the secondary without one, 3 that one as an IPv4-mapped
-  IPv6 address; 0x80 added: rate limiting at one answer a second), then the queries, each after its two-byte length, as on a TCP stream. Some
-  seeds hold two queries that differ only in what the UDP answer cache does not look at.
+  IPv6 address; 0x80 added: rate limiting at one answer a second over UDP), then the queries,
+  each after its two-byte length, as on a TCP stream. Some seeds hold queries that differ only
+  in what the UDP answer cache does not look at.
 - corpus/tsig/: one byte choosing the clock (see targets.rs), then a signed query.
 
 The queries carry the clients' own choices (EDNS, cookies, flags, TSIG), which is the point

@@ -42,8 +42,11 @@ use ranah::dns::{ZoneView, Zones};
 use ranah::domain::policy::{Policy, RecordValue, RequestedRecord, TTL_RANGE, normal_name};
 use ranah::zone::file::{self, ZoneContent};
 
+/// A target's body: one input, a panic for a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target by name: the fuzz binaries and the corpus directories are named so.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("dns_udp", dns_udp),
     ("dns_tcp", dns_tcp),
     ("tsig", tsig),
