@@ -25,6 +25,7 @@
 //! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI | service, axum, utoipa |
 //! | [`cli`] | the command line: global options and the administration commands | service, store, config |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, start and shutdown | everything |
+//! | `fuzzing` | hidden: entry points for the fuzz targets in `tests/fuzz`: the DNS TCP connection loop over bytes in memory, the JSON bodies read and checked as the handlers would | dns, api, service, domain, acme |
 
 #![warn(missing_docs)]
 
@@ -36,6 +37,8 @@ pub mod config;
 pub mod daemon;
 pub mod dns;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod outbox;
 pub mod publish;

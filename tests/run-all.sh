@@ -9,6 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `--extended` (or RANAH_EXTENDED=1) adds the long runs after the tests: each fuzz target for
+# RANAH_FUZZ_SECONDS (default 60) seconds.
+extended=${RANAH_EXTENDED:-0}
+for arg in "$@"; do
+  case "$arg" in
+    --extended) extended=1 ;;
+    *) echo "usage: $0 [--extended]" >&2; exit 2 ;;
+  esac
+done
+
 declare -A tool_package=(
   [dig]=bind9-dnsutils
   [named-checkzone]=bind9-utils
@@ -95,3 +105,10 @@ passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ p
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}' || true)
 echo
 echo "tests: $passed passed, $failed failed"
+
+if [ "$extended" = 1 ]; then
+  echo
+  echo "== fuzzing (extended)"
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  tests/fuzz/run.sh "${RANAH_FUZZ_SECONDS:-60}"
+fi

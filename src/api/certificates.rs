@@ -168,10 +168,10 @@ pub(crate) async fn key(
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrderBody {
     /// The fully qualified name (it must exist, owned by the caller's agency).
-    name: String,
+    pub(crate) name: String,
     /// A PEM CSR naming only that name; without it ranah makes and keeps the key.
     #[serde(default)]
-    csr: Option<String>,
+    pub(crate) csr: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/certificates", operation_id = "order_certificate", tag = "certificates",

@@ -326,7 +326,14 @@ pub(crate) async fn act(
     JsonBody(b): JsonBody<ActionBody>,
 ) -> Result<Json<RequestBody>, Problem> {
     let id = parse_id(&id)?;
-    let command = match action.as_str() {
+    let command = command(&action, b)?;
+    state.requests.act(&user, id, command, Utc::now()).await?;
+    Ok(Json(shown(&state, &user, id).await?))
+}
+
+/// The command an action and its body ask for.
+pub(crate) fn command(action: &str, b: ActionBody) -> Result<Command, Problem> {
+    Ok(match action {
         "approve" => Command::Approve { note: b.note },
         "return" | "reject" => {
             let note = b.note.unwrap_or_default();
@@ -345,9 +352,7 @@ pub(crate) async fn act(
                 format!("no action `{other}`"),
             ));
         }
-    };
-    state.requests.act(&user, id, command, Utc::now()).await?;
-    Ok(Json(shown(&state, &user, id).await?))
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/resubmit", operation_id = "resubmit_request", tag = "requests",

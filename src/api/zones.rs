@@ -366,7 +366,7 @@ pub(crate) async fn subdomains(
 #[serde(deny_unknown_fields)]
 pub(crate) struct SuspendBody {
     /// Why (required).
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/subdomains/{name}/suspend", operation_id = "suspend_subdomain", tag = "subdomains", params(("name" = String, Path)),

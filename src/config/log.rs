@@ -33,7 +33,9 @@ impl std::str::FromStr for LogFormat {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
-    /// `tracing` filter directive, e.g. `info,ranah=debug`.
+    /// `tracing` filter directive, e.g. `info,ranah=debug`. Unless it names `hickory_proto`,
+    /// that crate logs only errors: its warnings are about oddities of the messages clients
+    /// send, one line a query.
     pub filter: String,
     /// `text` or `json`.
     pub format: LogFormat,

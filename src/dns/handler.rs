@@ -149,13 +149,9 @@ impl RequestHandler for Handler {
             }
         }
 
-        let mut response_edns = None;
+        let response_edns = response_edns(request);
         let reply = match &request.edns {
             Some(req_edns) => {
-                let mut edns = Edns::new();
-                edns.set_max_payload(EDNS_UDP_SIZE);
-                edns.set_version(0);
-                response_edns = Some(edns);
                 if req_edns.version() > 0 {
                     Reply::Error(ResponseCode::BADVERS)
                 } else {
@@ -233,6 +229,17 @@ impl RequestHandler for Handler {
         .await;
         finish(request, result)
     }
+}
+
+/// Our OPT record, for a request that carried one: a responder answers OPT with OPT (RFC 6891
+/// §7), whatever the answer.
+fn response_edns(request: &Request) -> Option<Edns> {
+    request.edns.as_ref().map(|_| {
+        let mut edns = Edns::new();
+        edns.set_max_payload(EDNS_UDP_SIZE);
+        edns.set_version(0);
+        edns
+    })
 }
 
 /// The records of one response message, by section.
@@ -421,11 +428,19 @@ impl Handler {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.message_type = MessageType::Response;
         metadata.response_code = ResponseCode::NotAuth;
-        let unsigned =
-            encode(request, &metadata, None, Sections::EMPTY, None, u16::MAX).unwrap_or_default();
+        let edns = response_edns(request);
+        let unsigned = encode(
+            request,
+            &metadata,
+            edns.as_ref(),
+            Sections::EMPTY,
+            None,
+            u16::MAX,
+        )
+        .unwrap_or_default();
         let signature = rejection.answer_tsig(&unsigned, tsig::unix_now());
         let mut response =
-            MessageResponseBuilder::new(&request.queries, None).build_no_records(metadata);
+            MessageResponseBuilder::new(&request.queries, edns.as_ref()).build_no_records(metadata);
         response.set_signature(signature);
         finish(request, handle.send_response(response).await)
     }

@@ -33,8 +33,7 @@ use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -164,8 +163,8 @@ pub(super) async fn serve(listener: TcpListener, shared: Shared) {
 }
 
 /// Why a connection ended, when ranah ended it.
-#[derive(Clone, Copy)]
-enum Closed {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Closed {
     Idle,
     MessageTimeout,
     Malformed,
@@ -173,7 +172,7 @@ enum Closed {
 }
 
 impl Closed {
-    fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Self::Idle => "idle",
             Self::MessageTimeout => "message_timeout",
@@ -193,18 +192,42 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared, _slot: 
 /// Read and answer messages until the client closes, a limit is hit or the server stops.
 async fn answer_messages(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Option<Closed> {
     let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
+    answer_stream(
+        reader,
+        writer,
+        peer,
+        &shared.handler,
+        &shared.limits,
+        shared.stop.clone(),
+    )
+    .await
+}
+
+/// The connection loop, over any byte stream (a TCP connection; the fuzz target's bytes in
+/// memory, see [`crate::fuzzing`]).
+pub(crate) async fn answer_stream<R, W>(
+    mut reader: R,
+    writer: W,
+    peer: SocketAddr,
+    handler: &Handler,
+    limits: &TcpLimits,
+    mut stop: watch::Receiver<bool>,
+) -> Option<Closed>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let responder = TcpResponder {
         writer: Arc::new(tokio::sync::Mutex::new(writer)),
-        timeout: shared.limits.write,
+        timeout: limits.write,
         failed: Arc::new(AtomicBool::new(false)),
     };
-    let mut stop = shared.stop.clone();
     loop {
         // The first byte of the next message, within the idle timeout.
         let mut prefix = [0u8; 2];
         let first = tokio::select! {
-            read = tokio::time::timeout(shared.limits.idle, reader.read(&mut prefix[..1])) => read,
+            read = tokio::time::timeout(limits.idle, reader.read(&mut prefix[..1])) => read,
             _ = stop.wait_for(|stop| *stop) => return None,
         };
         match first {
@@ -219,7 +242,7 @@ async fn answer_messages(stream: TcpStream, peer: SocketAddr, shared: &Shared) -
             reader.read_exact(&mut message).await?;
             Ok::<_, std::io::Error>(message)
         };
-        let message = match tokio::time::timeout(shared.limits.message, rest).await {
+        let message = match tokio::time::timeout(limits.message, rest).await {
             Err(_) => return Some(Closed::MessageTimeout),
             Ok(Err(_)) => return None,
             Ok(Ok(message)) => message,
@@ -233,8 +256,7 @@ async fn answer_messages(stream: TcpStream, peer: SocketAddr, shared: &Shared) -
             // A response is never answered (it could be a reflection).
             Ok(request) if request.metadata.message_type == MessageType::Response => {}
             Ok(request) => {
-                shared
-                    .handler
+                handler
                     .handle_request::<_, TokioTime>(&request, responder.clone())
                     .await;
             }
@@ -252,15 +274,25 @@ async fn answer_messages(stream: TcpStream, peer: SocketAddr, shared: &Shared) -
 }
 
 /// Writes each response message, length-prefixed, as soon as the handler sends it.
-#[derive(Clone)]
-struct TcpResponder {
-    writer: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
+struct TcpResponder<W> {
+    writer: Arc<tokio::sync::Mutex<W>>,
     timeout: Duration,
     /// Set when a write failed or timed out: the connection is closed after this request.
     failed: Arc<AtomicBool>,
 }
 
-impl TcpResponder {
+// Not derived: `W` itself need not be `Clone`.
+impl<W> Clone for TcpResponder<W> {
+    fn clone(&self) -> Self {
+        Self {
+            writer: self.writer.clone(),
+            timeout: self.timeout,
+            failed: self.failed.clone(),
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin + Send> TcpResponder<W> {
     /// Write one message with its length prefix; `false` (and the connection marked failed)
     /// when it could not be written within the timeout.
     async fn write(&self, message: &[u8]) -> bool {
@@ -285,7 +317,7 @@ impl TcpResponder {
 }
 
 #[async_trait::async_trait]
-impl ResponseHandler for TcpResponder {
+impl<W: AsyncWrite + Unpin + Send + 'static> ResponseHandler for TcpResponder<W> {
     async fn send_response<'a>(
         &mut self,
         response: MessageResponse<

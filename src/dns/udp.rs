@@ -219,7 +219,10 @@ fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
             return None;
         }
         let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
-        rest = rest.get(11 + rdlen..)?;
+        if !plain_options(rest.get(11..11 + rdlen)?) {
+            return None;
+        }
+        rest = &rest[11 + rdlen..];
         Some(size.clamp(512, EDNS_UDP_SIZE))
     } else {
         None
@@ -232,6 +235,30 @@ fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
         name,
         edns_size,
     })
+}
+
+/// Whether an OPT record's options can be answered from the cache: each a code, a length and
+/// that many bytes, filling the RDATA exactly (RFC 6891 §6.1.2), and none whose content hickory
+/// checks when it parses the query (client subnet, RFC 7871). Anything else goes to the full
+/// handler, which answers as hickory reads it (FORMERR for an option longer than the RDATA or a
+/// malformed client subnet): a cached answer must never go to a query the handler refuses.
+fn plain_options(mut rdata: &[u8]) -> bool {
+    const CLIENT_SUBNET: u16 = 8;
+    while !rdata.is_empty() {
+        let Some(head) = rdata.get(..4) else {
+            return false;
+        };
+        let code = u16::from_be_bytes([head[0], head[1]]);
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        if code == CLIENT_SUBNET {
+            return false;
+        }
+        let Some(next) = rdata.get(4 + len..) else {
+            return false;
+        };
+        rdata = next;
+    }
+    true
 }
 
 /// The longest cache key: a question (name of at most 255 bytes, type, class) and 3 bytes of
@@ -585,6 +612,66 @@ mod tests {
         assert!(handler2.answer_udp(&q, src, &mut out, Some(&mut w)));
         out.clear();
         assert!(!handler2.answer_udp(&q, src, &mut out, Some(&mut w)));
+    }
+
+    /// Found by fuzzing (tests/fuzz/corpus/dns_udp/regression-cache-malformed-opt): a query
+    /// whose OPT holds an option longer than the RDATA was answered from the cache, where the
+    /// handler (hickory cannot parse it) answers FORMERR.
+    #[test]
+    fn queries_with_options_the_handler_refuses_bypass_the_cache() {
+        use super::super::{ZoneView, Zones};
+        let text = "$ORIGIN example.\n$TTL 300\n@ SOA ns1 host 1 3600 900 1209600 300\n\
+                    @ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\n";
+        let origin = hickory_proto::rr::Name::from_ascii("example.").unwrap();
+        let zones = Arc::new(Zones::new());
+        zones.insert(ZoneView::new(
+            &crate::zone::file::parse(text, "t", Some(&origin)).unwrap(),
+        ));
+        let handler = Handler::new(zones);
+        let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
+        // www.example. A, with an OPT of size 1232 and these options.
+        let query = |id: u8, options: &[u8]| {
+            let mut q = vec![0x12, id, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+            q.extend_from_slice(b"\x03www\x07example\x00\x00\x01\x00\x01");
+            q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+            q.extend_from_slice(&(options.len() as u16).to_be_bytes());
+            q.extend_from_slice(options);
+            q
+        };
+        let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+        let mut cached = Vec::new();
+        assert!(handler.answer_udp(&query(1, &cookie), src, &mut cached, None));
+        assert_eq!(cached[3] & 0x0f, 0, "NOERROR");
+        let cases: [&[u8]; 4] = [
+            // An option of 0x1c47 bytes in 8 bytes of RDATA: hickory refuses the query.
+            &[0, 10, 0, 2, 0x2a, 0xc5, 0xd1, 0x7a, 0x1c, 0x47, 0, 0],
+            // An option cut short, and a lone byte: hickory drops the options.
+            &[0, 10, 0, 8, 1, 2, 3, 4],
+            &[0],
+            // A client subnet of family 3: hickory refuses the query.
+            &[0, 8, 0, 4, 0, 3, 0, 0],
+        ];
+        for (i, options) in cases.into_iter().enumerate() {
+            let q = query(2 + i as u8, options);
+            assert!(shape(&q).is_none(), "case {i}");
+            let mut out = Vec::new();
+            let sent = handler.answer_udp(&q, src, &mut out, None);
+            let mut slow = Vec::new();
+            assert_eq!(sent, handler.answer_slow(&q, src, &mut slow), "case {i}");
+            assert_eq!(out, slow, "case {i}: not the handler's answer");
+        }
+        // The first and the last: FORMERR, the header only.
+        for i in [0, 3] {
+            let mut out = Vec::new();
+            assert!(handler.answer_udp(&query(20, cases[i]), src, &mut out, None));
+            assert_eq!((out.len(), out[3] & 0x0f), (12, 1), "case {i}");
+        }
+        // Well-formed options are answered from the cache, as before.
+        let q = query(30, &[0, 10, 0, 8, 8, 7, 6, 5, 4, 3, 2, 1, 0, 3, 0, 0]);
+        assert!(shape(&q).is_some());
+        let mut out = Vec::new();
+        assert!(handler.answer_udp(&q, src, &mut out, None));
+        assert_eq!(out[2..], cached[2..]);
     }
 
     #[test]

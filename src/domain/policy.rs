@@ -379,8 +379,11 @@ fn name_of(name: &str, underscore: bool) -> Result<String, &'static str> {
 /// transitional mapping) maps and checks the label, refusing invalid Punycode (`xn--zz`),
 /// bidi and joiner errors; RFC 5892's categories are then checked on the Unicode form, since
 /// UTS 46 still lets through symbols and punctuation that IDNA 2008 disallows (`☃`).
-/// `underscore` admits ASCII labels with `_` (service labels in record targets, such as
-/// `_dmarc`), which are DNS names but not host names.
+/// `underscore` admits ASCII labels that start with `_` (service and attribute labels, RFC
+/// 8552, in record targets, such as `_dmarc`), which are DNS names but not host names. An
+/// underscore elsewhere in a label (`mail_1`) is refused: it names neither, and a master file
+/// reads it back only at a label's start (hickory, as `ranah zone import` uses it), so a record
+/// with it could be served but its zone's export not imported.
 pub fn a_label(label: &str, underscore: bool) -> Result<String, &'static str> {
     use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
     if label.is_empty() {
@@ -392,8 +395,11 @@ pub fn a_label(label: &str, underscore: bool) -> Result<String, &'static str> {
     if label.len() > 255 {
         return Err("a label has at most 63 characters");
     }
+    if underscore && label.contains('_') && !label.starts_with('_') {
+        return Err("an underscore only starts a label (a service label such as `_dmarc`)");
+    }
     if underscore
-        && label.contains('_')
+        && label.starts_with('_')
         && label
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -985,6 +991,23 @@ mod tests {
             .check_records(&[rec("CNAME", "_x.example.com.", 300)], Z)
             .unwrap();
         assert_eq!(cname[0].0, RecordValue::Cname("_x.example.com.".into()));
+        let cname = p
+            .check_records(&[rec("CNAME", "_Sip._TCP.x1", 300)], Z)
+            .unwrap();
+        assert_eq!(
+            cname[0].0,
+            RecordValue::Cname("_sip._tcp.x1.kaltaraprov.go.id.".into())
+        );
+        // Found by fuzzing (tests/fuzz/corpus/json_body/regression-underscore-inside-label): an
+        // underscore inside a label was taken, and the zone's export then failed to import.
+        assert_eq!(
+            mx("10 mail.kaltaraprov.go.id.incomplete_"),
+            Err(vec!["invalid_host"])
+        );
+        for bad in ["mail_1.example.com.", "a_b", "x._dmarc.a_"] {
+            let e = p.check_records(&[rec("CNAME", bad, 300)], Z).unwrap_err();
+            assert_eq!(e[0].code, "invalid_host", "{bad}");
+        }
         // A relative name that would be longer than 253 characters in the zone.
         let long = format!(
             "{}.{}.{}.{}",

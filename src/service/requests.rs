@@ -119,7 +119,7 @@ pub struct RecordInput {
 }
 
 /// The records as the policy checks them.
-fn requested_records(records: &[RecordInput]) -> Vec<RequestedRecord> {
+pub(crate) fn requested_records(records: &[RecordInput]) -> Vec<RequestedRecord> {
     records
         .iter()
         .map(|r| RequestedRecord {
@@ -1647,7 +1647,8 @@ fn host(name: &str) -> Result<Name, ServiceError> {
         .map_err(|e| ServiceError::internal(format!("checked host name {name}"), e))
 }
 
-fn rdata(value: RecordValue) -> Result<RData, ServiceError> {
+/// The record data provisioning publishes for a value the policy accepted.
+pub(crate) fn rdata(value: RecordValue) -> Result<RData, ServiceError> {
     Ok(match value {
         RecordValue::A(ip) => RData::A(A::from(ip)),
         RecordValue::Aaaa(ip) => RData::AAAA(AAAA::from(ip)),

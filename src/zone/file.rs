@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::str::FromStr;
 
-use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::rdata::{SOA, TXT};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::{Parser, parse_ttl};
 
@@ -214,6 +214,16 @@ fn parse_record(
     rdata: &[String],
     origin: Option<&Name>,
 ) -> Result<Record, String> {
+    if rtype == RecordType::TXT {
+        // Text is bytes: read here, where `\DDD` means what RFC 1035 says (see
+        // `character_string`).
+        let strings = rdata
+            .iter()
+            .map(|tok| character_string(tok))
+            .collect::<Result<Vec<_>, _>>()?;
+        let data = RData::TXT(TXT::from_bytes(strings.iter().map(Vec::as_slice).collect()));
+        return Ok(Record::from_rdata(lower_fqdn(owner.clone()), ttl, data));
+    }
     let mut line = format!("{} {ttl} IN {rtype}", owner.to_ascii());
     let origin = origin.cloned().unwrap_or_else(|| owner.clone());
     for tok in rdata {
@@ -221,6 +231,20 @@ fn parse_record(
         // hickory's lexer takes a lone `@` only as an owner; in data it means the origin.
         if tok == "@" {
             line.push_str(&origin.to_ascii());
+        } else if tok.starts_with('"') {
+            // A quoted string (a CAA value): decoded here, given to hickory with no escape
+            // but `\"` and `\\`, which its lexer reads correctly.
+            let bytes = character_string(tok)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("{rtype} data: the string {tok} is not UTF-8 text"))?;
+            line.push('"');
+            for c in text.chars() {
+                if c == '"' || c == '\\' {
+                    line.push('\\');
+                }
+                line.push(c);
+            }
+            line.push('"');
         } else {
             line.push_str(tok);
         }
@@ -240,6 +264,51 @@ fn parse_record(
     record.name = lower_fqdn(record.name);
     record.data = lower_rdata_names(record.data);
     Ok(record)
+}
+
+/// A `<character-string>` as a master file writes it (RFC 1035 §5.1): quoted or not, `\X` for
+/// the character X and `\DDD` for the byte of decimal value DDD, at most 255 bytes. hickory's
+/// lexer reads `\DDD` as three digits in base 256 (`\195` becomes U+10905), which would turn
+/// text ranah exports (every byte outside printable ASCII is written `\DDD`) into other text
+/// or an error on import; so ranah reads strings itself.
+fn character_string(token: &str) -> Result<Vec<u8>, String> {
+    let inner = match token.strip_prefix('"') {
+        Some(rest) => rest
+            .strip_suffix('"')
+            .ok_or_else(|| format!("unterminated string {token}"))?,
+        None => token,
+    };
+    let mut out = Vec::with_capacity(inner.len());
+    let mut bytes = inner.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(d) if d.is_ascii_digit() => {
+                let mut value = u32::from(d - b'0');
+                for _ in 0..2 {
+                    match bytes.next() {
+                        Some(d) if d.is_ascii_digit() => value = value * 10 + u32::from(d - b'0'),
+                        _ => return Err(format!("`\\DDD` needs three digits in {token}")),
+                    }
+                }
+                let byte = u8::try_from(value)
+                    .map_err(|_| format!("`\\{value}` is not a byte (0-255) in {token}"))?;
+                out.push(byte);
+            }
+            Some(c) => out.push(c),
+            None => return Err(format!("a lone `\\` ends {token}")),
+        }
+    }
+    if out.len() > 255 {
+        return Err(format!(
+            "a string of {} bytes: at most 255 (RFC 1035 §3.3)",
+            out.len()
+        ));
+    }
+    Ok(out)
 }
 
 /// Check the whole zone: one SOA at the apex, NS at the apex, names inside the zone, CNAME
@@ -808,6 +877,66 @@ ns.child IN A 203.0.113.4
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "z.zone:3: record has no type");
+    }
+
+    /// Found by the `policy` fuzz target: a TXT value with text outside ASCII (accepted at
+    /// submission) exported as `\DDD` and imported as other text, or not at all.
+    #[test]
+    fn text_outside_ascii_survives_export_and_import() {
+        let zone = format!(
+            "$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n\
+             t TXT \"Dinas Kesehatan \\226\\128\\148 layanan\" caf\\195\\169 \"\\255\\000\\\"\\\\x\\065\"\n\
+             c CAA 0 issue \"ca.example.net; account=\\195\\169\"\n\
+             u TXT \"{}\"\n",
+            "é".repeat(127)
+        );
+        let z = parse(&zone, "utf8.zone", Some(&origin())).unwrap();
+        let txt = |name: &str| match &z
+            .records
+            .iter()
+            .find(|r| r.name.to_ascii().starts_with(name))
+            .unwrap()
+            .data
+        {
+            RData::TXT(t) => t.txt_data.iter().map(|s| s.to_vec()).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            txt("t."),
+            vec![
+                "Dinas Kesehatan — layanan".as_bytes().to_vec(),
+                "café".as_bytes().to_vec(),
+                b"\xff\0\"\\xA".to_vec()
+            ]
+        );
+        assert_eq!(txt("u."), vec!["é".repeat(127).into_bytes()]);
+        let caa = z
+            .records
+            .iter()
+            .find(|r| r.record_type() == RecordType::CAA)
+            .unwrap();
+        assert!(
+            presentation(&caa.data).contains("account=\\195\\169"),
+            "{caa}"
+        );
+        // Exported, then imported: the same zone.
+        let text = write(&z);
+        assert_eq!(parse(&text, "export", None).unwrap(), z, "{text}");
+    }
+
+    #[test]
+    fn strings_are_read_as_rfc_1035_says() {
+        assert_eq!(character_string("\"a\\065\\\\\\\"\"").unwrap(), b"aA\\\"");
+        assert_eq!(character_string("plain\\032word").unwrap(), b"plain word");
+        assert_eq!(character_string("\"\"").unwrap(), b"");
+        assert!(character_string("\"\\256\"").is_err());
+        assert!(character_string("\"\\12\"").is_err());
+        assert!(character_string("x\\").is_err());
+        assert!(character_string(&format!("\"{}\"", "x".repeat(256))).is_err());
+        assert_eq!(
+            line_of("$TTL 1\n@ SOA a b 1 2 3 4 5\n@ NS a\nx TXT \"\\999\"\n"),
+            4
+        );
     }
 
     #[test]

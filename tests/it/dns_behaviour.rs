@@ -407,3 +407,26 @@ fn answers_change_as_soon_as_the_zone_does() {
     let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP_PLAIN);
     assert_eq!(m.answers[0].data.to_string(), "203.0.113.12");
 }
+
+/// Found by the `dns_udp` fuzz target: a signed query with EDNS whose TSIG failed was answered
+/// NOTAUTH without an OPT record, though a responder answers OPT with OPT (RFC 6891 §7).
+#[test]
+fn tsig_errors_keep_edns() {
+    let d = daemon();
+    for transport in ["+notcp", "+tcp"] {
+        let out = dig(
+            d.dns,
+            &[
+                transport,
+                "example.go.id.",
+                "SOA",
+                "-y",
+                "hmac-sha256:unknown-key:cmFuYWgtZnV6ei1rZXktMDEyMzQ1Njc4OWFiY2RlZiE=",
+            ],
+        );
+        assert!(out.contains("status: NOTAUTH"), "{out}");
+        assert!(out.contains("BADKEY"), "{out}");
+        assert!(out.contains("OPT PSEUDOSECTION"), "{out}");
+        assert!(out.contains("udp: 1232"), "{out}");
+    }
+}

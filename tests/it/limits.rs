@@ -4,7 +4,8 @@
 //!
 //! The guarantees tested here (docs/dns.md and docs/api.md, "Limits"):
 //! - metric labels come from our own names: refused transfers for any number of random names
-//!   add no series, and are logged once per interval with the rest counted;
+//!   add no series, and are logged once per interval with the rest counted; what hickory-proto
+//!   notices in a malformed query is not logged at all;
 //! - DNS over TCP and HTTP: one source holds at most its per-source number of connections, and
 //!   another source is still answered while it does; at the total limit (DNS) a new
 //!   connection is closed at once, (HTTP) the oldest idle connection makes room, and only when
@@ -635,4 +636,64 @@ fn unauthenticated_requests_are_counted_and_logged_once() {
         .filter(|l| l.contains("request refused") && l.contains("unauthorized"))
         .count();
     assert!((1..=2).contains(&logged), "{logged} lines:\n{text}");
+}
+
+/// What hickory-proto notices in a query it parses (an OPT option cut short, a SIG record) is
+/// not logged: any client can send it with every query. Each query is still answered.
+#[test]
+fn malformed_queries_leave_no_log_lines() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let log = tmp.path().join("ranah.log");
+    let mut d = Daemon::start_process_logging(tmp.path(), dns, None, &log);
+    let base = build_query(
+        "www.example.go.id.",
+        RecordType::A,
+        Q {
+            edns: None,
+            tcp: true,
+        },
+    )
+    .to_vec()
+    .unwrap();
+    let with_additional = |id: u16, record: &[u8]| {
+        let mut q = base.clone();
+        q[..2].copy_from_slice(&id.to_be_bytes());
+        q[10..12].copy_from_slice(&1u16.to_be_bytes());
+        q.extend_from_slice(record);
+        q
+    };
+    // OPT (size 1232) whose 6 bytes of options hold a cookie of 4 bytes cut to 2.
+    let opt = [0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 6, 0, 10, 0, 4, 1, 2];
+    // SIG(0) (RFC 2931): type covered 0, algorithm 15, no labels, times, key tag, signer
+    // `example.go.id.`, a signature of 4 bytes.
+    let mut sig = vec![0, 0, 24, 0, 255, 0, 0, 0, 0];
+    let mut rdata = vec![0, 0, 15, 0, 0, 0, 0, 0, 0x70, 0, 0, 0, 0x60, 0, 0, 0, 0, 1];
+    rdata.extend_from_slice(b"\x07example\x02go\x02id\x00");
+    rdata.extend_from_slice(&[1, 2, 3, 4]);
+    sig.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    sig.extend_from_slice(&rdata);
+    for i in 0..200u16 {
+        for (n, record) in [(0, &opt[..]), (1, &sig[..])] {
+            let id = i * 2 + n;
+            let reply = exchange_raw(d.dns, &with_additional(id, record), true)
+                .expect("an answer over TCP");
+            let reply = Message::from_vec(&reply).unwrap();
+            assert_eq!(reply.metadata.id, id);
+            assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{n}");
+            assert_eq!(reply.answers.len(), 1, "www.example.go.id. A");
+        }
+    }
+    d.shutdown();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let noticed = text
+        .lines()
+        .filter(|l| l.contains("hickory_proto") || l.contains("EDNS") || l.contains("SIG(0)"))
+        .count();
+    assert_eq!(noticed, 0, "{text}");
+    assert!(
+        text.len() < 8 * 1024,
+        "the log grew to {} bytes",
+        text.len()
+    );
 }

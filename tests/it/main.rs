@@ -9,6 +9,7 @@ mod contract;
 mod differential;
 mod dns_behaviour;
 mod edge;
+mod fuzz;
 mod harness;
 mod lifecycle;
 mod limits;
