@@ -144,7 +144,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
-        .with_context(|| format!("cannot listen for HTTP on {}", config.api.listen))?;
+        .map_err(|e| {
+            let reason = crate::net::bind_failure(config.api.listen, &e);
+            anyhow::anyhow!("cannot listen for HTTP on {}: {reason}", config.api.listen)
+        })?;
     let api_addr = listener.local_addr()?;
     tracing::info!(addr = %api_addr, "serving the HTTP API");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -1,6 +1,6 @@
 //! What DNS over TCP and HTTP share at the socket: the limit of connections open at once (in
-//! total and per source), the back-off after an accept error, and the process's limit of open
-//! files.
+//! total and per source), the back-off after an accept error, the process's limit of open
+//! files, and what to tell the operator when an address cannot be bound.
 //!
 //! A source is an IPv4 address or an IPv6 /64 (one host or one subscriber's network: an IPv6
 //! client has a whole /64 to draw addresses from). The count per source lives in a map with an
@@ -9,12 +9,33 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use prometheus_client::metrics::gauge::Gauge;
+
+/// Why `addr` could not be bound, for the operator: the system's reason and, when the port is a
+/// privileged one (below 1024: DNS's 53, HTTPS's 443) refused for want of the right to bind it,
+/// the capability that grants it and the two ways to give it. Said once: the caller's message
+/// does not add the `io::Error` again.
+pub fn bind_failure(addr: SocketAddr, error: &io::Error) -> String {
+    if error.kind() != io::ErrorKind::PermissionDenied || addr.port() >= 1024 {
+        return error.to_string();
+    }
+    let binary = std::env::current_exe()
+        .ok()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|| "/usr/bin/ranah".to_owned());
+    format!(
+        "permission denied: port {} is below 1024 and needs the capability \
+         CAP_NET_BIND_SERVICE. Run ranah from its systemd unit (deploy/ranah.service, \
+         AmbientCapabilities=CAP_NET_BIND_SERVICE), or give the binary the capability: \
+         setcap cap_net_bind_service=+ep {binary}",
+        addr.port()
+    )
+}
 
 /// Why a connection was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,8 +4,10 @@
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
 # nsd, and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; the
-# fault tests (tests/faults/) add dnsperf, and mount a tmpfs (util-linux's mount, as root). They
-# are installed with apt when missing (as root, or through sudo).
+# fault tests (tests/faults/) add dnsperf, and mount a tmpfs (util-linux's mount, as root); the
+# check of the production layout (tests/deploy/check.sh, as root) adds systemd-analyze,
+# debootstrap, dpkg-shlibdeps and cargo-deb. They are installed with apt (cargo-deb with cargo)
+# when missing (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,10 @@ declare -A tool_package=(
   [openssl]=openssl
   [dnsperf]=dnsperf
   [mount]=mount
+  [systemd-analyze]=systemd
+  [debootstrap]=debootstrap
+  [dpkg-shlibdeps]=dpkg-dev
+  [ss]=iproute2
 )
 missing=()
 for tool in "${!tool_package[@]}"; do
@@ -63,6 +69,12 @@ if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
+# cargo-deb builds the Debian package that tests/deploy/check.sh installs.
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "installing cargo-deb"
+  cargo install --quiet --locked cargo-deb --version 3.8.0
+fi
+
 echo "== format"
 cargo fmt --all -- --check
 
@@ -93,6 +105,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "== benchmarks, once each as a smoke test"
 cargo test --locked --benches
+
+echo "== the production layout: the systemd unit, the .deb in a clean Debian 12 root"
+tests/deploy/check.sh
 
 echo "== tests"
 log=$(mktemp)

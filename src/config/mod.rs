@@ -274,7 +274,9 @@ impl Settings {
 pub struct Config {
     /// Directory for the SQLite database and other state.
     pub data_dir: PathBuf,
-    /// Database URL (redacted in output).
+    /// Database URL (its password, if any, redacted in output: the rest shows where the
+    /// database is).
+    #[serde(serialize_with = "secret::url_password_redacted")]
     pub database_url: Secret,
     /// Directory of `*.zone` files imported on first start.
     pub zones_dir: PathBuf,

@@ -72,6 +72,60 @@ pub(super) fn redacted<S: serde::Serializer, T>(_: &T, serializer: S) -> Result<
     serializer.serialize_str("<redacted>")
 }
 
+/// Serialize a database URL with only its password as `<redacted>` (`#[serde(serialize_with
+/// = …)]`): `ranah check-config` must show where the database is.
+pub(super) fn url_password_redacted<S: serde::Serializer>(
+    url: &Secret,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redact_url_password(url.expose()))
+}
+
+/// `url` with its password, and only that, replaced by `<redacted>`: the one in the user
+/// information (`postgres://ranah:PASSWORD@db.example/ranah`) and a `password=` query
+/// parameter (libpq's). A URL without a password (SQLite's) is returned whole.
+pub(super) fn redact_url_password(url: &str) -> String {
+    const REDACTED: &str = "<redacted>";
+    let (head, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    // The authority ends at the path, the query or the fragment.
+    let (authority, tail) = if head.is_empty() {
+        ("", rest)
+    } else {
+        rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()))
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:{REDACTED}@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let (before_fragment, fragment) = match tail.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (tail, None),
+    };
+    let tail = match before_fragment.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}={REDACTED}")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => before_fragment.to_owned(),
+    };
+    let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+    format!("{head}{authority}{tail}{fragment}")
+}
+
 /// A secret given in the file (`value`, under the key `section.name`) or in the variable it
 /// names (`var`, under `section.name_env`); at most one of them.
 pub(super) fn secret_from(
@@ -96,5 +150,40 @@ pub(super) fn secret_from(
                 })
         }
         (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url_password;
+
+    #[test]
+    fn only_the_password_of_a_url_is_redacted() {
+        for (url, shown) in [
+            (
+                "sqlite:///var/lib/ranah/ranah.db?mode=rwc",
+                "sqlite:///var/lib/ranah/ranah.db?mode=rwc",
+            ),
+            ("sqlite://./data/ranah.db", "sqlite://./data/ranah.db"),
+            (
+                "postgres://ranah:s3cr:et@db.example.go.id:5432/ranah?sslmode=require",
+                "postgres://ranah:<redacted>@db.example.go.id:5432/ranah?sslmode=require",
+            ),
+            (
+                "postgres://ranah@db.example.go.id/ranah",
+                "postgres://ranah@db.example.go.id/ranah",
+            ),
+            (
+                "postgres://db.example.go.id/ranah?user=ranah&password=s3cret#x",
+                "postgres://db.example.go.id/ranah?user=ranah&password=<redacted>#x",
+            ),
+            // An `@` in the password (not percent-encoded) stays hidden too.
+            (
+                "postgres://ranah:p@ss@db.example.go.id/ranah",
+                "postgres://ranah:<redacted>@db.example.go.id/ranah",
+            ),
+        ] {
+            assert_eq!(redact_url_password(url), shown, "{url}");
+        }
     }
 }

@@ -161,14 +161,50 @@ fn calendar_and_names_settings() {
 
 #[test]
 fn secrets_are_redacted() {
-    let layer = ConfigLayer::default().flag(
-        "--database-url",
-        "database_url",
-        Some("sqlite:///tmp/s3cr3t.db"),
-    );
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let layer = ConfigLayer::default()
+        .flag(
+            "--database-url",
+            "database_url",
+            Some("sqlite:///var/lib/ranah-test/ranah.db"),
+        )
+        .merge(
+            ConfigLayer::from_toml(
+                &format!("[audit]\nsigning_key = \"{key}\"\n"),
+                Path::new("c.toml"),
+            )
+            .unwrap(),
+        );
     let c = layer.resolve().unwrap();
-    assert!(!format!("{c:?}").contains("s3cr3t"));
-    assert!(!c.to_toml().contains("s3cr3t"));
+    assert!(!format!("{c:?}").contains(key));
+    assert!(!c.to_toml().contains(key));
+    // A database URL is shown (only a password in it would be redacted): check-config tells
+    // where the database is. Debug output (logs) keeps it out all the same.
+    assert!(
+        c.to_toml()
+            .contains("database_url = \"sqlite:///var/lib/ranah-test/ranah.db\""),
+        "{}",
+        c.to_toml()
+    );
+    assert!(!format!("{c:?}").contains("ranah-test"));
+}
+
+/// Without `database_url` the database is in `data_dir`, wherever that is moved to.
+#[test]
+fn the_database_follows_the_data_directory() {
+    let layer =
+        ConfigLayer::from_toml("data_dir = \"/var/lib/ranah\"\n", Path::new("c.toml")).unwrap();
+    let c = layer.resolve().unwrap();
+    assert_eq!(
+        c.database_url.expose(),
+        "sqlite:///var/lib/ranah/ranah.db?mode=rwc"
+    );
+    assert!(
+        c.to_toml()
+            .contains("database_url = \"sqlite:///var/lib/ranah/ranah.db?mode=rwc\""),
+        "{}",
+        c.to_toml()
+    );
 }
 
 #[test]
@@ -396,10 +432,11 @@ fn example_config_parses_and_documents_every_key() {
             );
         }
     }
-    // Every key appears uncommented in the example, so a renamed key fails here.
+    // Every key appears uncommented in the example, so a renamed key fails here; but
+    // database_url, left commented so that the database follows data_dir (the key tree's check
+    // below still finds it).
     for key in [
         "data_dir",
-        "database_url",
         "zones_dir",
         "workflow",
         "listen",
@@ -421,12 +458,14 @@ fn example_config_parses_and_documents_every_key() {
             "{key} missing from the example"
         );
     }
-    // Every key of the key tree is shown in the example, commented out or not.
+    // Every key of the key tree is shown in the example, commented out or not (a top-level key
+    // left at its default is shown as `# key = …`).
     let shown = example_uncommented();
     for key in keys() {
         let name = key.path.rsplit('.').next().unwrap();
         assert!(
             shown.contains(&format!("\n{name} ="))
+                || shown.contains(&format!("\n# {name} ="))
                 || shown.contains(&format!("or {name} ="))
                 || shown.contains(&format!("[{}]", key.path)),
             "{} missing from the example",

@@ -18,15 +18,17 @@ use crate::telemetry::metrics::Metrics;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DnsServerError {
-    /// A listen address could not be bound.
-    #[error("cannot listen for DNS on {proto} {addr}: {source}")]
+    /// A listen address could not be bound. The reason is part of the message, with what to do
+    /// when the port needs a capability (`net::bind_failure`); it is not also the error's source,
+    /// so that `{:#}` does not print it twice.
+    #[error("cannot listen for DNS on {proto} {addr}: {}", crate::net::bind_failure(*addr, error))]
     Bind {
         /// `udp` or `tcp`.
         proto: &'static str,
         /// The address.
         addr: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -91,25 +93,25 @@ pub async fn start(
         let attempts = if addr.port() == 0 { 20 } else { 1 };
         let mut bound = None;
         for attempt in 1..=attempts {
-            let workers = udp::start(*addr, udp_workers, handler.clone()).map_err(|source| {
+            let workers = udp::start(*addr, udp_workers, handler.clone()).map_err(|error| {
                 DnsServerError::Bind {
                     proto: "udp",
                     addr: *addr,
-                    source,
+                    error,
                 }
             })?;
             let chosen = workers.local_addr();
-            match TcpListener::bind(chosen).await {
+            match bind_tcp(chosen) {
                 Ok(tcp) => {
                     bound = Some((workers, tcp));
                     break;
                 }
-                Err(source) if attempt == attempts => {
+                Err(error) if attempt == attempts => {
                     workers.stop();
                     return Err(DnsServerError::Bind {
                         proto: "tcp",
                         addr: chosen,
-                        source,
+                        error,
                     });
                 }
                 Err(_) => workers.stop(),
@@ -125,4 +127,21 @@ pub async fn start(
             .push(tokio::spawn(tcp::serve(listener, shared.clone())));
     }
     Ok(server)
+}
+
+/// A TCP listener on `addr`. An IPv6 address is bound IPv6-only, as the UDP sockets are: a
+/// dual-stack `[::]:53` would take IPv4's port 53 too, and `listen = ["0.0.0.0:53", "[::]:53"]`
+/// would fail with "address in use".
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As tokio's own `bind`: a restart binds again while old connections are in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
 }

@@ -38,15 +38,22 @@ impl Files {
         if tokio::fs::try_exists(&path).await? {
             return Ok(sha256);
         }
-        tokio::fs::create_dir_all(&self.dir).await?;
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || super::private::create_dir_all(&dir))
+            .await
+            .map_err(std::io::Error::other)??;
         let tmp = self.dir.join(format!(
             ".{sha256}.{}.{}.tmp",
             std::process::id(),
             WRITES.fetch_add(1, Ordering::Relaxed)
         ));
         let written = async {
-            tokio::fs::write(&tmp, bytes).await?;
-            tokio::fs::File::open(&tmp).await?.sync_all().await?;
+            use tokio::io::AsyncWriteExt as _;
+            // 0600 from the start, whatever the umask (`private`).
+            let mut file = super::private::file_options().open(&tmp).await?;
+            file.write_all(bytes).await?;
+            file.sync_all().await?;
+            drop(file);
             tokio::fs::rename(&tmp, &path).await
         }
         .await;

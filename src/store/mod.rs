@@ -16,6 +16,7 @@ mod certificates;
 mod files;
 mod outbox;
 mod people;
+pub mod private;
 mod requests;
 mod secondaries;
 mod zones;
@@ -66,7 +67,7 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The data directory could not be created.
+    /// The data directory or the database file could not be created (or made private).
     #[error("cannot create {path}: {source}")]
     CreateDir {
         /// The directory.
@@ -168,12 +169,20 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let file = options.get_filename();
-        if let Some(dir) = file.parent()
-            && !dir.as_os_str().is_empty()
-            && file.to_str() != Some(":memory:")
-        {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_owned(),
+        if file.to_str() != Some(":memory:") {
+            // The folder 0700 and the file 0600 before SQLite creates them with the umask's
+            // modes (its -wal and -shm take the database file's): see `private`.
+            if let Some(dir) = file.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                private::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+                private::warn_if_shared(dir);
+            }
+            private::prepare_database_file(file).map_err(|source| StoreError::CreateDir {
+                path: file.to_owned(),
                 source,
             })?;
         }

@@ -156,7 +156,13 @@ impl Daemon {
 
     /// Start the real binary in `dir` with DNS on `dns`, and wait until it is ready.
     pub fn start_process(dir: &Path, dns: SocketAddr, config: Option<&str>) -> Daemon {
-        Self::spawn_process(dir, dns, config, None)
+        Self::spawn_process(dir, dns, config, None, None)
+    }
+
+    /// Start the real binary in `dir` under the file-creation mask `umask` (through `sh`'s
+    /// `umask`), and wait until it is ready.
+    pub fn start_process_with_umask(dir: &Path, dns: SocketAddr, umask: &str) -> Daemon {
+        Self::spawn_process(dir, dns, None, None, Some(umask))
     }
 
     /// Start the real binary logging at `info` into the file `log` (for tests that read the
@@ -167,7 +173,7 @@ impl Daemon {
         config: Option<&str>,
         log: &Path,
     ) -> Daemon {
-        Self::spawn_process(dir, dns, config, Some(log))
+        Self::spawn_process(dir, dns, config, Some(log), None)
     }
 
     fn spawn_process(
@@ -175,9 +181,18 @@ impl Daemon {
         dns: SocketAddr,
         config: Option<&str>,
         log: Option<&Path>,
+        umask: Option<&str>,
     ) -> Daemon {
         let api: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let mut command = Command::new(BIN);
+        let mut command = match umask {
+            // `exec`: the process is still ranah's, for signals and its exit status.
+            Some(umask) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\""), BIN]);
+                sh
+            }
+            None => Command::new(BIN),
+        };
         if let Some(text) = config {
             let file = dir.join("ranah.toml");
             std::fs::write(&file, text).unwrap();

@@ -120,7 +120,8 @@ fn edited_zone_file_is_reported_not_applied() {
 fn check_config_prints_the_effective_configuration() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("ranah.toml");
-    std::fs::write(&cfg, "data_dir = \"/from/file\"\ndatabase_url = \"sqlite:///tmp/pw-s3cret.db\"\n[api]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    std::fs::write(&cfg, format!("data_dir = \"/from/file\"\n[api]\nlisten = \"127.0.0.1:9999\"\n[audit]\nsigning_key = \"{key}\"\n")).unwrap();
     let out = std::process::Command::new(BIN)
         .args([
             "--config",
@@ -148,7 +149,12 @@ fn check_config_prints_the_effective_configuration() {
         text.contains("listen = \"127.0.0.1:7777\""),
         "flag overrides file: {text}"
     );
-    assert!(!text.contains("s3cret"), "secret redacted: {text}");
+    assert!(!text.contains(key), "secret redacted: {text}");
+    // The database follows data_dir, and its URL is shown (it has no password to hide).
+    assert!(
+        text.contains("database_url = \"sqlite:///from/file/ranah.db?mode=rwc\""),
+        "{text}"
+    );
 }
 
 #[test]

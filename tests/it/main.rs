@@ -6,6 +6,7 @@ mod api_requests;
 mod audit;
 mod certificates;
 mod contract;
+mod deploy;
 mod differential;
 mod dns_behaviour;
 mod edge;
