@@ -4,10 +4,24 @@
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
 # nsd, and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; the
-# fault tests (tests/faults/) add dnsperf, and mount a tmpfs (util-linux's mount, as root). They
-# are installed with apt when missing (as root, or through sudo).
+# fault tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make
+# a clean Debian 12 with debootstrap. They are installed with apt when missing (as root, or
+# through sudo).
+#
+# `--setup-only` installs those tools and makes the virtual environment, then stops: the
+# stock-Debian test (tests/faults/stock_debian.rs) runs it in a clean Debian 12 made for the test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+setup_only=false
+case "${1:-}" in
+  "") ;;
+  --setup-only) setup_only=true ;;
+  *)
+    echo "usage: $0 [--setup-only]" >&2
+    exit 2
+    ;;
+esac
 
 declare -A tool_package=(
   [dig]=bind9-dnsutils
@@ -22,6 +36,7 @@ declare -A tool_package=(
   [openssl]=openssl
   [dnsperf]=dnsperf
   [mount]=mount
+  [debootstrap]=debootstrap
 )
 missing=()
 for tool in "${!tool_package[@]}"; do
@@ -53,6 +68,18 @@ if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
+if $setup_only; then
+  echo "set-up done: the test tools are installed, the Python tools are in $venv"
+  exit 0
+fi
+
+# The build itself needs Rust 1.94 or later with rustfmt and clippy (rustup's default profile),
+# a C compiler and crates.io: the README's prerequisites.
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install Rust with rustup, as the README's prerequisites say" >&2
+  exit 1
+fi
+
 echo "== format"
 cargo fmt --all -- --check
 
@@ -82,7 +109,9 @@ echo "== clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== benchmarks, once each as a smoke test"
-cargo test --locked --benches
+# Only the bench targets: `--benches` would also take the library and the binary (both have
+# `bench = true`), running the unit tests a second time.
+cargo test --locked --bench '*'
 
 echo "== tests"
 log=$(mktemp)
