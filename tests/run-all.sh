@@ -4,20 +4,28 @@
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
 # nsd, and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; the
-# fault tests (tests/faults/) add dnsperf, and mount a tmpfs (util-linux's mount, as root); the
-# check of the production layout (tests/deploy/check.sh, as root) adds systemd-analyze,
-# debootstrap, dpkg-shlibdeps and cargo-deb. They are installed with apt (cargo-deb with cargo)
-# when missing (as root, or through sudo).
+# fault tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make
+# a clean Debian 12 with debootstrap; the check of the production layout (tests/deploy/check.sh,
+# as root) adds systemd-analyze, dpkg-shlibdeps and cargo-deb. They are installed with apt
+# (cargo-deb with cargo) when missing (as root, or through sudo).
+#
+# `--setup-only` installs those tools and makes the virtual environment, then stops: the
+# stock-Debian test (tests/faults/stock_debian.rs) runs it in a clean Debian 12 made for the test.
+# `--extended` (or RANAH_EXTENDED=1) adds the long runs after the tests: each fuzz target for
+# RANAH_FUZZ_SECONDS (default 60) seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# `--extended` (or RANAH_EXTENDED=1) adds the long runs after the tests: each fuzz target for
-# RANAH_FUZZ_SECONDS (default 60) seconds.
+setup_only=false
 extended=${RANAH_EXTENDED:-0}
 for arg in "$@"; do
   case "$arg" in
+    --setup-only) setup_only=true ;;
     --extended) extended=1 ;;
-    *) echo "usage: $0 [--extended]" >&2; exit 2 ;;
+    *)
+      echo "usage: $0 [--setup-only | --extended]" >&2
+      exit 2
+      ;;
   esac
 done
 
@@ -69,6 +77,18 @@ if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
+if $setup_only; then
+  echo "set-up done: the test tools are installed, the Python tools are in $venv"
+  exit 0
+fi
+
+# The build itself needs Rust 1.94 or later with rustfmt and clippy (rustup's default profile),
+# a C compiler and crates.io: the README's prerequisites.
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install Rust with rustup, as the README's prerequisites say" >&2
+  exit 1
+fi
+
 # cargo-deb builds the Debian package that tests/deploy/check.sh installs.
 if ! cargo deb --version >/dev/null 2>&1; then
   echo "installing cargo-deb"
@@ -104,7 +124,9 @@ echo "== clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== benchmarks, once each as a smoke test"
-cargo test --locked --benches
+# Only the bench targets: `--benches` would also take the library and the binary (both have
+# `bench = true`), running the unit tests a second time.
+cargo test --locked --bench '*'
 
 echo "== the production layout: the systemd unit, the .deb in a clean Debian 12 root"
 tests/deploy/check.sh

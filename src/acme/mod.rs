@@ -34,6 +34,7 @@ use crate::acme::sealing::{KeyCipher, SealError};
 use crate::config::AcmeConfig;
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::certificate::{self, CertStatus, KeyMode, Transition};
+use crate::domain::time;
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::store::{CertificateRow, ChangeMeta, IssuedChain, OutboxMessage, Store, StoreError};
 use crate::telemetry::metrics::Metrics;

@@ -29,8 +29,8 @@ impl Certificates {
                     },
                     target(&row.name),
                     serde_json::json!({
-                        "serial": chain.serial, "not_before": chain.not_before,
-                        "not_after": chain.not_after, "issuer": chain.issuer,
+                        "serial": chain.serial, "not_before": time::stamp(chain.not_before),
+                        "not_after": time::stamp(chain.not_after), "issuer": chain.issuer,
                     }),
                 );
                 let outbox = self.notices(&row, &chain, renewal).await;
@@ -65,7 +65,8 @@ impl Certificates {
                     &Attribution::system(),
                     "certificate.failed",
                     target(&row.name),
-                    serde_json::json!({"error": text, "attempts": attempts, "retry_at": next}),
+                    serde_json::json!({"error": text, "attempts": attempts,
+                        "retry_at": next.map(time::stamp)}),
                 );
                 self.record_failure(&row, &text, next, &audit, now).await;
             }

@@ -272,7 +272,8 @@ impl Certificates {
                 body: serde_json::json!({
                     "type": if renewal { "certificate.renewed" } else { "certificate.issued" },
                     "name": row.name, "serial": chain.serial,
-                    "not_before": chain.not_before, "not_after": chain.not_after,
+                    "not_before": time::stamp(chain.not_before),
+                    "not_after": time::stamp(chain.not_after),
                     "chain": format!("/api/v1/certificates/{}/chain.pem", row.name),
                 })
                 .to_string(),

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::AppState;
 use super::auth::AuthUser;
 use super::problem::{Problem, ProblemDetails};
+use super::time::Timestamp;
 use crate::domain::audit::{AuditEvent, Verification};
 use crate::service::audit::AuditQuery;
 
@@ -23,7 +24,9 @@ pub(crate) fn routes() -> Router<AppState> {
 pub struct AuditEventBody {
     /// 1, 2, 3, … without gaps.
     pub seq: i64,
-    /// When (RFC 3339, UTC, milliseconds).
+    /// When. Kept as the text the trail hashed (every event is written in the one format of
+    /// [`Timestamp`], so it is that format), never rewritten: a client recomputes the hash from it.
+    #[schema(value_type = Timestamp)]
     pub at: String,
     /// Who: a user name, `cli` or `system`.
     pub actor: String,

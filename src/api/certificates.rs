@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
+use super::time::Timestamp;
 use crate::service::certificates::CertificateRow;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -21,6 +22,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/certificates/{name}/chain.pem", get(chain))
         .route("/api/v1/certificates/{name}/key.pem", get(key))
 }
+
+/// The media type of a chain, as ACME serves one (RFC 8555 §9.1); the document and the answer
+/// both use this constant.
+const CHAIN_MEDIA_TYPE: &str = "application/pem-certificate-chain";
+
+/// The media type of a managed key (PKCS#8 PEM).
+const KEY_MEDIA_TYPE: &str = "application/x-pem-file";
 
 /// A certificate: public facts, as in Certificate Transparency logs.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -37,51 +45,52 @@ pub struct CertificateBody {
     pub request: Option<i64>,
     /// The current chain's serial, hex.
     pub serial: Option<String>,
-    /// Valid from (RFC 3339).
-    pub not_before: Option<String>,
-    /// Valid until (RFC 3339).
-    pub not_after: Option<String>,
+    /// Valid from.
+    pub not_before: Option<Timestamp>,
+    /// Valid until.
+    pub not_after: Option<Timestamp>,
     /// The issuer's name.
     pub issuer: Option<String>,
     /// When the current chain was stored.
-    pub issued_at: Option<String>,
+    pub issued_at: Option<Timestamp>,
     /// When it is renewed.
-    pub renew_at: Option<String>,
+    pub renew_at: Option<Timestamp>,
     /// Attempts of the current order or revocation.
     pub attempts: u32,
     /// When the next attempt is due.
-    pub next_attempt_at: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
     /// When it was revoked.
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
     /// Where the chain is, once issued.
     pub chain: Option<String>,
 }
 
-impl From<&CertificateRow> for CertificateBody {
-    fn from(c: &CertificateRow) -> Self {
-        Self {
+impl CertificateBody {
+    fn of(c: &CertificateRow) -> Result<Self, Problem> {
+        let at = |t: &Option<String>| Timestamp::stored_opt(t.as_deref(), "certificate time");
+        Ok(Self {
             name: c.name.clone(),
             zone: c.zone.trim_end_matches('.').to_owned(),
             status: c.status.as_str().into(),
             mode: c.mode.as_str().into(),
             request: c.request_id,
             serial: c.serial.clone(),
-            not_before: c.not_before.clone(),
-            not_after: c.not_after.clone(),
+            not_before: at(&c.not_before)?,
+            not_after: at(&c.not_after)?,
             issuer: c.issuer.clone(),
-            issued_at: c.issued_at.clone(),
-            renew_at: c.renew_at.clone(),
+            issued_at: at(&c.issued_at)?,
+            renew_at: at(&c.renew_at)?,
             attempts: c.attempts,
-            next_attempt_at: c.next_attempt_at.clone(),
+            next_attempt_at: at(&c.next_attempt_at)?,
             last_error: c.last_error.clone(),
-            revoked_at: c.revoked_at.clone(),
+            revoked_at: at(&c.revoked_at)?,
             chain: c
                 .chain_pem
                 .as_ref()
                 .map(|_| format!("/api/v1/certificates/{}/chain.pem", c.name)),
-        }
+        })
     }
 }
 
@@ -101,7 +110,10 @@ pub(crate) async fn list(
 ) -> Result<Json<CertificateList>, Problem> {
     let rows = state.certificates.list().await?;
     Ok(Json(CertificateList {
-        items: rows.iter().map(CertificateBody::from).collect(),
+        items: rows
+            .iter()
+            .map(CertificateBody::of)
+            .collect::<Result<_, _>>()?,
     }))
 }
 
@@ -115,14 +127,14 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<CertificateBody>, Problem> {
-    Ok(Json(CertificateBody::from(
+    Ok(Json(CertificateBody::of(
         &state.certificates.get(&name).await?,
-    )))
+    )?))
 }
 
 #[utoipa::path(get, path = "/api/v1/certificates/{name}/chain.pem", operation_id = "get_certificate_chain", tag = "certificates",
     params(("name" = String, Path, description = "the fully qualified name")),
-    responses((status = 200, description = "the chain, leaf first (application/pem-certificate-chain)", body = String),
+    responses((status = 200, description = "the chain, leaf first, as PEM (RFC 8555 §9.1)", content_type = CHAIN_MEDIA_TYPE, body = String),
         (status = 404, description = "no certificate issued for that name", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn chain(
@@ -131,16 +143,12 @@ pub(crate) async fn chain(
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
     let chain = state.certificates.chain(&name).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
-        chain,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, CHAIN_MEDIA_TYPE)], chain).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/certificates/{name}/key.pem", operation_id = "get_certificate_key", tag = "certificates",
     params(("name" = String, Path, description = "the fully qualified name")),
-    responses((status = 200, description = "the managed private key, PKCS#8 PEM; the download is audited", body = String),
+    responses((status = 200, description = "the managed private key, PKCS#8 PEM; the download is audited", content_type = KEY_MEDIA_TYPE, body = String),
         (status = 403, description = "only the owning agency", body = ProblemDetails),
         (status = 404, description = "no managed key (CSR mode, or not made yet)", body = ProblemDetails)),
     security(("bearer" = [])))]
@@ -155,7 +163,7 @@ pub(crate) async fn key(
         .await?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (header::CONTENT_TYPE, KEY_MEDIA_TYPE),
             (header::CACHE_CONTROL, "no-store"),
         ],
         pem,
@@ -190,5 +198,5 @@ pub(crate) async fn order(
         .certificates
         .order(&user, &body.name, body.csr.as_deref(), chrono::Utc::now())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(CertificateBody::from(&row))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(CertificateBody::of(&row)?)).into_response())
 }

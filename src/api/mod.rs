@@ -11,6 +11,7 @@ pub mod problem;
 pub mod reports;
 pub mod requests;
 pub mod serve;
+pub mod time;
 pub mod zones;
 
 use std::sync::Arc;

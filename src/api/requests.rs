@@ -5,7 +5,6 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::DateTime;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +12,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
+use super::time::Timestamp;
 use crate::domain::access::Actor;
 use crate::domain::attachment;
 use crate::domain::request::{self, Command};
@@ -68,8 +68,8 @@ pub struct AttachmentBody {
     pub media_type: String,
     /// Bytes.
     pub size: i64,
-    /// When (RFC 3339).
-    pub uploaded_at: String,
+    /// When.
+    pub uploaded_at: Timestamp,
 }
 
 /// One entry of a request's history.
@@ -78,7 +78,7 @@ pub struct HistoryBody {
     /// 1, 2, 3, …
     pub seq: i64,
     /// When.
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
     /// The user who acted; null for ranah itself.
     pub actor: Option<String>,
     /// `submitted`, `approved`, `returned`, `rejected`, `resubmitted`, `withdrawn`,
@@ -116,7 +116,7 @@ pub struct RequestBody {
     /// The role that acts at the current step.
     pub step_role: Option<String>,
     /// When the current step is due (null unless in review).
-    pub due_at: Option<DateTime<Utc>>,
+    pub due_at: Option<Timestamp>,
     /// Whether the current step is past its due time.
     pub overdue: bool,
     /// Whether a certificate was asked for.
@@ -138,10 +138,10 @@ pub struct RequestBody {
     pub attachments: Vec<AttachmentBody>,
     /// What happened, oldest first.
     pub history: Vec<HistoryBody>,
-    /// Submitted (RFC 3339).
-    pub created_at: String,
-    /// Last changed (RFC 3339).
-    pub updated_at: String,
+    /// Submitted.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
 }
 
 impl RequestBody {
@@ -180,7 +180,7 @@ impl RequestBody {
             step: v.step.as_ref().map(|s| s.id.clone()),
             step_title: v.step.as_ref().map(|s| s.title.clone()),
             step_role: v.step.as_ref().map(|s| s.role.to_string()),
-            due_at: v.due_at,
+            due_at: v.due_at.map(Timestamp),
             overdue: v.overdue,
             certificate: r.data.certificate,
             certificate_status: v.certificate_status.into(),
@@ -192,20 +192,22 @@ impl RequestBody {
             attachments: v
                 .attachments
                 .into_iter()
-                .map(|a| AttachmentBody {
-                    kind: a.kind,
-                    sha256: a.sha256,
-                    media_type: a.media_type,
-                    size: a.size,
-                    uploaded_at: a.uploaded_at,
+                .map(|a| {
+                    Ok(AttachmentBody {
+                        uploaded_at: Timestamp::stored(&a.uploaded_at, "attachment time")?,
+                        kind: a.kind,
+                        sha256: a.sha256,
+                        media_type: a.media_type,
+                        size: a.size,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, Problem>>()?,
             history: v
                 .history
                 .into_iter()
                 .map(|h| HistoryBody {
                     seq: h.seq,
-                    at: h.entry.at,
+                    at: Timestamp(h.entry.at),
                     actor: h.actor_name,
                     action: h.entry.action,
                     step: h.entry.step,
@@ -213,8 +215,8 @@ impl RequestBody {
                     reason: h.entry.reason,
                 })
                 .collect(),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: Timestamp::stored(&r.created_at, "request time")?,
+            updated_at: Timestamp::stored(&r.updated_at, "request time")?,
         })
     }
 }

@@ -13,6 +13,7 @@ use super::auth::AuthUser;
 use super::body::JsonBody;
 use super::problem::{Problem, ProblemDetails};
 use super::requests::RecordBody;
+use super::time::Timestamp;
 use crate::service::requests::Contact;
 use crate::service::subdomains::Suspension;
 use crate::service::zones::{RecordEntry, RegisterEntry, ZoneState};
@@ -34,8 +35,8 @@ pub fn routes() -> axum::Router<AppState> {
 pub struct LastChangeBody {
     /// The serial it produced.
     pub serial: u32,
-    /// When (RFC 3339).
-    pub at: String,
+    /// When.
+    pub at: Timestamp,
     /// Why.
     pub reason: String,
     /// The request that caused it.
@@ -58,17 +59,17 @@ pub struct SecondaryBody {
     /// Seconds since the first change it does not have.
     pub lag_seconds: Option<i64>,
     /// When it was last polled.
-    pub polled_at: Option<String>,
+    pub polled_at: Option<Timestamp>,
     /// Why the last poll failed.
     pub poll_error: Option<String>,
     /// When the last NOTIFY was sent.
-    pub last_notify_at: Option<String>,
+    pub last_notify_at: Option<Timestamp>,
     /// The serial announced.
     pub last_notify_serial: Option<u32>,
     /// `acknowledged`, or what went wrong.
     pub last_notify_result: Option<String>,
     /// When it last pulled a transfer.
-    pub last_transfer_at: Option<String>,
+    pub last_transfer_at: Option<Timestamp>,
     /// `axfr`, `ixfr` or `up_to_date`.
     pub last_transfer_kind: Option<String>,
     /// The serial transferred.
@@ -92,40 +93,48 @@ pub struct ZoneBody {
     pub secondaries: Vec<SecondaryBody>,
 }
 
-impl From<ZoneState> for ZoneBody {
-    fn from(z: ZoneState) -> Self {
-        Self {
+impl ZoneBody {
+    fn of(z: ZoneState) -> Result<Self, Problem> {
+        let at = |t: Option<String>| Timestamp::stored_opt(t.as_deref(), "secondary time");
+        Ok(Self {
             zone: z.zone,
             serial: z.serial,
             records: z.records,
             names: z.names,
-            last_change: z.last_change.map(|c| LastChangeBody {
-                serial: c.serial,
-                at: c.at,
-                reason: c.reason,
-                request: c.request_id,
-            }),
+            last_change: z
+                .last_change
+                .map(|c| {
+                    Ok::<_, Problem>(LastChangeBody {
+                        serial: c.serial,
+                        at: Timestamp::stored(&c.at, "zone change time")?,
+                        reason: c.reason,
+                        request: c.request_id,
+                    })
+                })
+                .transpose()?,
             secondaries: z
                 .secondaries
                 .into_iter()
-                .map(|s| SecondaryBody {
-                    zone: s.state.zone,
-                    secondary: s.state.secondary,
-                    served_serial: s.state.served_serial,
-                    in_sync: s.in_sync,
-                    lag_changes: s.lag_changes,
-                    lag_seconds: s.lag_seconds,
-                    polled_at: s.state.polled_at,
-                    poll_error: s.state.poll_error,
-                    last_notify_at: s.state.last_notify_at,
-                    last_notify_serial: s.state.last_notify_serial,
-                    last_notify_result: s.state.last_notify_result,
-                    last_transfer_at: s.state.last_transfer_at,
-                    last_transfer_kind: s.state.last_transfer_kind,
-                    last_transfer_serial: s.state.last_transfer_serial,
+                .map(|s| {
+                    Ok(SecondaryBody {
+                        zone: s.state.zone,
+                        secondary: s.state.secondary,
+                        served_serial: s.state.served_serial,
+                        in_sync: s.in_sync,
+                        lag_changes: s.lag_changes,
+                        lag_seconds: s.lag_seconds,
+                        polled_at: at(s.state.polled_at)?,
+                        poll_error: s.state.poll_error,
+                        last_notify_at: at(s.state.last_notify_at)?,
+                        last_notify_serial: s.state.last_notify_serial,
+                        last_notify_result: s.state.last_notify_result,
+                        last_transfer_at: at(s.state.last_transfer_at)?,
+                        last_transfer_kind: s.state.last_transfer_kind,
+                        last_transfer_serial: s.state.last_transfer_serial,
+                    })
                 })
-                .collect(),
-        }
+                .collect::<Result<_, Problem>>()?,
+        })
     }
 }
 
@@ -182,7 +191,7 @@ pub struct RegisterCertificate {
     /// The current chain's serial.
     pub serial: Option<String>,
     /// Its expiry.
-    pub not_after: Option<String>,
+    pub not_after: Option<Timestamp>,
 }
 
 /// A suspension as the register shows it.
@@ -191,7 +200,7 @@ pub struct RegisterSuspension {
     /// Why.
     pub reason: String,
     /// Since when.
-    pub since: String,
+    pub since: Timestamp,
 }
 
 /// One name of the register (daftar subdomain).
@@ -220,17 +229,17 @@ pub struct RegisterBody {
     /// The suspension, while suspended.
     pub suspension: Option<RegisterSuspension>,
     /// When its first record was written.
-    pub created_at: Option<String>,
+    pub created_at: Option<Timestamp>,
 }
 
-impl From<RegisterEntry> for RegisterBody {
-    fn from(e: RegisterEntry) -> Self {
+impl RegisterBody {
+    fn of(e: RegisterEntry) -> Result<Self, Problem> {
         let contact = e
             .request
             .as_ref()
             .filter(|_| e.contact_visible)
             .and_then(|r| serde_json::from_value(r.data.contact.clone()).ok());
-        Self {
+        Ok(Self {
             name: e.name,
             zone: e.zone,
             agency: e.agency,
@@ -242,11 +251,19 @@ impl From<RegisterEntry> for RegisterBody {
             request: e.request.as_ref().map(|r| r.id),
             purpose: e.request.as_ref().map(|r| r.data.purpose.clone()),
             contact,
-            certificate: e.certificate.map(|c| RegisterCertificate {
-                status: c.status.as_str().into(),
-                serial: c.serial,
-                not_after: c.not_after,
-            }),
+            certificate: e
+                .certificate
+                .map(|c| {
+                    Ok::<_, Problem>(RegisterCertificate {
+                        status: c.status.as_str().into(),
+                        not_after: Timestamp::stored_opt(
+                            c.not_after.as_deref(),
+                            "certificate time",
+                        )?,
+                        serial: c.serial,
+                    })
+                })
+                .transpose()?,
             certificate_requested: e.request.as_ref().map(|r| r.data.certificate),
             state: if e.suspension.is_some() {
                 "suspended"
@@ -254,12 +271,17 @@ impl From<RegisterEntry> for RegisterBody {
                 "active"
             }
             .into(),
-            suspension: e.suspension.map(|s| RegisterSuspension {
-                reason: s.reason,
-                since: s.suspended_at,
-            }),
-            created_at: e.created_at,
-        }
+            suspension: e
+                .suspension
+                .map(|s| {
+                    Ok::<_, Problem>(RegisterSuspension {
+                        since: Timestamp::stored(&s.suspended_at, "suspension time")?,
+                        reason: s.reason,
+                    })
+                })
+                .transpose()?,
+            created_at: Timestamp::stored_opt(e.created_at.as_deref(), "record time")?,
+        })
     }
 }
 
@@ -278,19 +300,19 @@ pub struct SuspensionBody {
     /// Why.
     pub reason: String,
     /// When.
-    pub suspended_at: String,
+    pub suspended_at: Timestamp,
     /// When it was lifted.
-    pub lifted_at: Option<String>,
+    pub lifted_at: Option<Timestamp>,
 }
 
-impl From<Suspension> for SuspensionBody {
-    fn from(s: Suspension) -> Self {
-        Self {
+impl SuspensionBody {
+    fn of(s: Suspension) -> Result<Self, Problem> {
+        Ok(Self {
             name: s.owner.trim_end_matches('.').to_owned(),
+            suspended_at: Timestamp::stored(&s.suspended_at, "suspension time")?,
+            lifted_at: Timestamp::stored_opt(s.lifted_at.as_deref(), "suspension time")?,
             reason: s.reason,
-            suspended_at: s.suspended_at,
-            lifted_at: s.lifted_at,
-        }
+        })
     }
 }
 
@@ -303,7 +325,10 @@ pub(crate) async fn list(
 ) -> Result<Json<ZoneList>, Problem> {
     let items = state.zones.list().await?;
     Ok(Json(ZoneList {
-        items: items.into_iter().map(ZoneBody::from).collect(),
+        items: items
+            .into_iter()
+            .map(ZoneBody::of)
+            .collect::<Result<_, _>>()?,
     }))
 }
 
@@ -316,7 +341,7 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     Path(zone): Path<String>,
 ) -> Result<Json<ZoneBody>, Problem> {
-    Ok(Json(state.zones.get(&zone).await?.into()))
+    Ok(Json(ZoneBody::of(state.zones.get(&zone).await?)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/zones/{zone}/records", operation_id = "list_records", tag = "zones", params(("zone" = String, Path)),
@@ -357,7 +382,10 @@ pub(crate) async fn subdomains(
 ) -> Result<Json<RegisterList>, Problem> {
     let items = state.zones.register(&user).await?;
     Ok(Json(RegisterList {
-        items: items.into_iter().map(RegisterBody::from).collect(),
+        items: items
+            .into_iter()
+            .map(RegisterBody::of)
+            .collect::<Result<_, _>>()?,
     }))
 }
 
@@ -392,7 +420,7 @@ pub(crate) async fn suspend(
             chrono::Utc::now(),
         )
         .await?;
-    Ok(Json(s.into()))
+    Ok(Json(SuspensionBody::of(s)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/subdomains/{name}/unsuspend", operation_id = "unsuspend_subdomain", tag = "subdomains", params(("name" = String, Path)),
@@ -410,5 +438,5 @@ pub(crate) async fn unsuspend(
         .subdomains
         .lift(&user, &name, chrono::Utc::now())
         .await?;
-    Ok(Json(s.into()))
+    Ok(Json(SuspensionBody::of(s)?))
 }

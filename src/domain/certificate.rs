@@ -131,7 +131,11 @@ pub fn normal_name(name: &str) -> String {
 
 /// The owner of the DNS-01 challenge TXT for `name` (RFC 8555 §8.4).
 pub fn challenge_owner(name: &str) -> String {
-    format!("_acme-challenge.{}", name.trim_end_matches('.'))
+    format!(
+        "{}.{}",
+        super::policy::ACME_CHALLENGE_LABEL,
+        name.trim_end_matches('.')
+    )
 }
 
 /// The notice to the owning agency that a (renewed) certificate is ready: subject and body, in

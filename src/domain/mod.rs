@@ -14,4 +14,5 @@ pub mod policy;
 pub mod report;
 pub mod request;
 pub mod serial;
+pub mod time;
 pub mod workflow;

@@ -42,10 +42,45 @@ pub const DEFAULT_RESERVED: &[&str] = &[
     "ns8",
     "ns9",
     "mx",
-    "_acme-challenge",
-    "_audit",
+    ACME_CHALLENGE_LABEL,
+    AUDIT_ANCHOR_LABEL,
     "autodiscover",
 ];
+
+/// The label of the TXT record at every zone's apex that carries the audit trail's head
+/// (`_audit.<zone>`, docs/audit.md).
+pub const AUDIT_ANCHOR_LABEL: &str = "_audit";
+
+/// The first label of an ACME DNS-01 challenge's TXT record (`_acme-challenge.<name>`, RFC 8555
+/// §8.4), which ranah publishes while a certificate order waits for the CA.
+pub const ACME_CHALLENGE_LABEL: &str = "_acme-challenge";
+
+/// A record ranah writes for itself, never an agency's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnRecord {
+    /// `_audit.<zone>` TXT: the audit trail's head.
+    AuditAnchor,
+    /// `_acme-challenge.<name>` TXT: a DNS-01 challenge.
+    AcmeChallenge,
+}
+
+/// Whether the records of type `rtype` at `owner` in `zone` are ranah's own (names with or
+/// without the final dot, in any case): the one rule that keeps them out of the register of
+/// subdomains, and the anchor out of exports and imports. Neither is a subdomain: no agency
+/// asked for it, and both labels are reserved.
+pub fn own_record(zone: &str, owner: &str, rtype: &str) -> Option<OwnRecord> {
+    if !rtype.eq_ignore_ascii_case("TXT") {
+        return None;
+    }
+    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+    let owner = owner.trim_end_matches('.').to_ascii_lowercase();
+    let (first, parent) = owner.split_once('.')?;
+    if first == AUDIT_ANCHOR_LABEL && parent == zone {
+        return Some(OwnRecord::AuditAnchor);
+    }
+    let in_zone = parent == zone || parent.ends_with(&format!(".{zone}"));
+    (first == ACME_CHALLENGE_LABEL && in_zone).then_some(OwnRecord::AcmeChallenge)
+}
 
 /// Lowest and highest TTL a request may ask for (one minute, one day).
 pub const TTL_RANGE: (u32, u32) = (60, 86_400);
@@ -717,6 +752,41 @@ pub fn classify(ip: IpAddr) -> AddressClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_records_are_the_anchor_and_challenges() {
+        let z = "kaltaraprov.go.id.";
+        assert_eq!(
+            own_record(z, "_audit.kaltaraprov.go.id.", "TXT"),
+            Some(OwnRecord::AuditAnchor)
+        );
+        assert_eq!(
+            own_record("Kaltaraprov.go.id", "_AUDIT.kaltaraprov.go.id", "txt"),
+            Some(OwnRecord::AuditAnchor)
+        );
+        assert_eq!(
+            own_record(z, "_acme-challenge.sipd.kaltaraprov.go.id.", "TXT"),
+            Some(OwnRecord::AcmeChallenge)
+        );
+        assert_eq!(
+            own_record(z, "_acme-challenge.kaltaraprov.go.id.", "TXT"),
+            Some(OwnRecord::AcmeChallenge)
+        );
+        // Not ranah's: another type at those names, the anchor label deeper down, other
+        // underscore names an agency keeps (DMARC, DKIM), and names outside the zone.
+        for (owner, rtype) in [
+            ("_audit.kaltaraprov.go.id.", "A"),
+            ("_acme-challenge.sipd.kaltaraprov.go.id.", "CNAME"),
+            ("_audit.sipd.kaltaraprov.go.id.", "TXT"),
+            ("_dmarc.kaltaraprov.go.id.", "TXT"),
+            ("sipd.kaltaraprov.go.id.", "TXT"),
+            ("_acme-challenge.example.org.", "TXT"),
+            ("_audit.xkaltaraprov.go.id.", "TXT"),
+            ("kaltaraprov.go.id.", "TXT"),
+        ] {
+            assert_eq!(own_record(z, owner, rtype), None, "{owner} {rtype}");
+        }
+    }
 
     #[test]
     fn labels() {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::ServiceError;
 use crate::domain::access::{self, Actor};
 use crate::domain::audit::{AuditEvent, Verification};
+use crate::domain::time;
 use crate::store::{AuditFilter, Store};
 
 /// Most events per page.
@@ -47,10 +48,6 @@ fn allowed(caller: &Actor) -> Result<(), ServiceError> {
     }
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 impl Audit {
     /// The service over the store.
     pub fn new(store: Store) -> Self {
@@ -75,8 +72,8 @@ impl Audit {
             target: q.request.map(|id| format!("request/{id}")),
             actor: q.actor.clone(),
             action: q.action.clone(),
-            since: q.since.map(stamp),
-            until: q.until.map(stamp),
+            since: q.since.map(time::stamp),
+            until: q.until.map(time::stamp),
             after_seq: q.after.unwrap_or(0),
             limit,
         };

@@ -119,7 +119,7 @@ impl People {
             json!({
                 "token": null,
                 "prefix": token_prefix(&token),
-                "expires_at": expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "expires_at": expires_at.map(crate::domain::time::stamp),
             }),
         );
         let id = self

@@ -385,7 +385,7 @@ impl Requests {
             sha256,
             media_type: "application/pdf".into(),
             size: pdf.len() as i64,
-            uploaded_at: now.to_rfc3339(),
+            uploaded_at: crate::domain::time::stamp(now),
         }))
     }
 
@@ -440,7 +440,7 @@ impl Requests {
             "step": state.step.and_then(|i| self.workflow.steps.get(i)).map(|s| s.id.clone()),
             "events": history.iter().map(|h| serde_json::json!({
                 "action": h.action, "step": h.step, "reason": h.reason, "note": h.note,
-                "at": h.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "at": crate::domain::time::stamp(h.at),
             })).collect::<Vec<_>>(),
         });
         Some(OutboxMessage {
@@ -860,7 +860,7 @@ impl Requests {
                 sha256,
                 media_type: media_type.into(),
                 size: u.bytes.len() as i64,
-                uploaded_at: now.to_rfc3339(),
+                uploaded_at: crate::domain::time::stamp(now),
             };
             let audit = AuditEntry::by(
                 &Attribution::of(caller),

@@ -10,6 +10,7 @@ use hickory_proto::rr::{LowerName, Name, RecordType};
 use super::ServiceError;
 use crate::dns::secondaries::{self, SecondaryReport};
 use crate::domain::access::{self, Actor};
+use crate::domain::policy;
 use crate::publish::Publisher;
 use crate::store::{CertificateRow, LastChange, Store, StoredRequest, Suspension};
 use crate::zone::file;
@@ -176,15 +177,17 @@ impl Zones {
     }
 
     /// The register (daftar subdomain): every name below a zone's apex that has records, with
-    /// its agency, records, the request that made it, certificate and state. Contacts only to
-    /// the owning agency and the office.
+    /// its agency, records, the request that made it, certificate and state; ranah's own
+    /// records (the `_audit` anchor, ACME challenges: [`policy::own_record`]) are no agency's
+    /// subdomain and are left out. Contacts only to the owning agency and the office.
     pub async fn register(&self, caller: &Actor) -> Result<Vec<RegisterEntry>, ServiceError> {
         let rows = self.store.record_rows(None).await?;
         let codes = self.agency_codes().await?;
         let mut by_name: BTreeMap<(String, String), Vec<&crate::store::RecordRow>> =
             BTreeMap::new();
         for r in &rows {
-            if r.owner != r.zone {
+            let own = policy::own_record(&r.zone, &r.owner, &RecordType::from(r.rtype).to_string());
+            if r.owner != r.zone && own.is_none() {
                 by_name
                     .entry((r.zone.clone(), r.owner.clone()))
                     .or_default()

@@ -48,10 +48,10 @@ pub use zones::{
 /// register of an imported zone may name more; longer lists are read in chunks.
 const IN_LIST: usize = 500;
 
-/// How the store writes instants: RFC 3339, UTC, milliseconds (so that text order is time
-/// order).
+/// How the store writes instants: the core's one format, RFC 3339, UTC, milliseconds (so that
+/// text order is time order).
 pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::domain::time::stamp(t)
 }
 
 /// Errors of the store.

@@ -5,7 +5,7 @@ use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{Name, RData, Record};
 
 /// Label of the TXT record that carries the audit trail's head in every zone.
-pub const LABEL: &str = "_audit";
+pub const LABEL: &str = crate::domain::policy::AUDIT_ANCHOR_LABEL;
 /// TTL of the `_audit` TXT record.
 pub const TTL: u32 = 300;
 

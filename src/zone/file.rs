@@ -542,16 +542,14 @@ fn lower_rdata_names(data: RData) -> RData {
 }
 
 /// Whether `record` is one ranah manages itself: the `_audit.<zone>` TXT that carries the
-/// audit trail's head. Exports leave it out and imports ignore it, because its value belongs to
-/// this installation's trail (a re-import starts a new one).
+/// audit trail's head, by the core's rule of ranah's own records
+/// ([`own_record`](crate::domain::policy::own_record)). Exports leave it out and imports ignore
+/// it, because its value belongs to this installation's trail (a re-import starts a new one).
+/// ACME challenges, the rule's other kind, live only while an order waits: a file keeps them.
 pub fn is_managed(record: &Record, origin: &Name) -> bool {
     record.record_type() == RecordType::TXT
-        && record.name.num_labels() == origin.num_labels() + 1
-        && record
-            .name
-            .iter()
-            .next()
-            .is_some_and(|l| l.eq_ignore_ascii_case(b"_audit"))
+        && crate::domain::policy::own_record(&origin.to_ascii(), &record.name.to_ascii(), "TXT")
+            == Some(crate::domain::policy::OwnRecord::AuditAnchor)
 }
 
 /// The zone as a master file for export: [`write()`] without the records ranah manages.

@@ -1,5 +1,6 @@
 //! Fault and load tests: the daemon killed mid-work, its disk full, DNS under load while
-//! approvals stream, and the API fuzzed from its own OpenAPI document. They are slow and take
+//! approvals stream, the API fuzzed from its own OpenAPI document, and the test command's
+//! set-up stage on a clean Debian 12. They are slow and take
 //! the machine (peer servers, load generators), so they live in their own test binary, which
 //! cargo runs after the integration tests, never beside them, and inside it they run one at a
 //! time ([`one_at_a_time`]). Each is bounded in time and runs on loopback; what each proves and
@@ -24,6 +25,7 @@ mod crash;
 mod disk_full;
 mod load;
 mod schema;
+mod stock_debian;
 
 /// Serialises the tests of this binary: cargo's test harness runs tests on several threads,
 /// and two of these at once would measure each other.

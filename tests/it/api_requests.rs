@@ -748,3 +748,56 @@ fn json_bodies_are_read_alike_on_every_route() {
         r.json
     );
 }
+
+/// The register lists the agencies' names, never ranah's own records: the `_audit` anchor (set
+/// by the first provisioning) and an ACME challenge's TXT. The zone's records still show both.
+#[test]
+fn the_register_leaves_out_ranahs_own_records() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    d.replace_zone(&format!(
+        "{}_acme-challenge.www TXT \"challenge-token\"\n",
+        test_zone()
+    ));
+    assert!(eventually(10, || dig(
+        d.dns,
+        &["_acme-challenge.www.example.go.id", "TXT", "+short"]
+    )
+    .contains("challenge-token")));
+    provision(&d, &tokens, "sipd", "203.0.113.80");
+    assert!(dig(d.dns, &["_audit.example.go.id", "TXT", "+short"]).contains("seq="));
+
+    let ops = &tokens[5];
+    let r = curl(&d, "GET", "/api/v1/subdomains", Some(ops), &[]);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let names: Vec<&str> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(names.contains(&"sipd.example.go.id"), "{names:?}");
+    assert!(names.contains(&"www.example.go.id"), "{names:?}");
+    for own in ["_audit.example.go.id", "_acme-challenge.www.example.go.id"] {
+        assert!(!names.contains(&own), "{own} is ranah's own: {names:?}");
+    }
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/zones/example.go.id/records",
+        Some(ops),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let owners: Vec<&str> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(owners.contains(&"_audit.example.go.id."), "{owners:?}");
+    assert!(
+        owners.contains(&"_acme-challenge.www.example.go.id."),
+        "{owners:?}"
+    );
+}

@@ -120,7 +120,15 @@ pub fn check(api: SocketAddr, method: &str, path: &str, status: u16, media: &str
     let Some(content) = response["content"].as_object() else {
         return;
     };
-    if essence.ends_with("json") {
+    if !essence.ends_with("json") {
+        // Files and text (a chain, a key, a zone, a CSV, a letter): the media type served must
+        // be one the document names for that status.
+        assert!(
+            essence.is_empty() || content.contains_key(&essence),
+            "{method} {template} {status} answered {essence}, the document says {:?}",
+            content.keys().collect::<Vec<_>>()
+        );
+    } else {
         let Some(media_type) = content.get(&essence) else {
             panic!(
                 "{method} {template} {status} answered {essence}, the document says {:?}",

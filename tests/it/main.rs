@@ -22,5 +22,6 @@ mod reports;
 mod requests;
 mod rrl;
 mod secondaries;
+mod walkthrough;
 mod writers;
 mod zone_files;

@@ -55,6 +55,49 @@ fn the_document_validates_and_lists_every_route() {
         "bearer"
     );
 
+    // One format for every instant: each is the `Timestamp` schema, whose pattern every reply
+    // the tests receive is held to (contract.rs); a date-time without it would be another format.
+    let ts = &doc["components"]["schemas"]["Timestamp"];
+    assert_eq!(ts["format"], "date-time");
+    assert_eq!(ts["pattern"], ranah::domain::time::PATTERN);
+    fn date_times(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("format").and_then(|f| f.as_str()) == Some("date-time") {
+                    out.push(v.clone());
+                }
+                m.values().for_each(|x| date_times(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| date_times(x, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    date_times(&doc, &mut found);
+    assert!(
+        found.iter().all(|s| s == ts),
+        "an instant documented outside the Timestamp schema: {found:?}"
+    );
+    let mut refs = 0;
+    fn count_refs(v: &serde_json::Value, n: &mut usize) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("$ref").and_then(|r| r.as_str()) == Some("#/components/schemas/Timestamp")
+                {
+                    *n += 1;
+                }
+                m.values().for_each(|x| count_refs(x, n));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| count_refs(x, n)),
+            _ => {}
+        }
+    }
+    count_refs(&doc, &mut refs);
+    assert!(
+        refs >= 20,
+        "the instants of the bodies refer to Timestamp ({refs})"
+    );
+
     // A real validator agrees.
     let file = d.dir.join("openapi.json");
     std::fs::write(&file, &body).unwrap();
@@ -75,7 +118,7 @@ fn the_document_validates_and_lists_every_route() {
 }
 
 /// The checker is real: replies that match pass, and a body of the wrong shape, an undocumented
-/// status or a problem served under the wrong media type fail.
+/// status, a problem or a file served under the wrong media type fail.
 #[test]
 fn the_checker_refuses_what_the_document_does_not_describe() {
     use crate::contract::{CHECKED, check};
@@ -122,6 +165,21 @@ fn the_checker_refuses_what_the_document_does_not_describe() {
         200,
         "application/json",
         json!({"items": [{"id": "seven"}], "page": 1, "per_page": 50, "total": 1})
+    ));
+    // A file served under another media type than the document names.
+    assert!(fails(
+        "GET",
+        "/api/v1/certificates/www.example.go.id/chain.pem",
+        200,
+        "text/plain; charset=utf-8",
+        Value::Null
+    ));
+    assert!(!fails(
+        "GET",
+        "/api/v1/certificates/www.example.go.id/chain.pem",
+        200,
+        "application/pem-certificate-chain",
+        Value::Null
     ));
     assert!(!fails(
         "GET",
