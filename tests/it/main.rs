@@ -10,6 +10,7 @@ mod differential;
 mod dns_behaviour;
 mod edge;
 mod harness;
+mod https;
 mod lifecycle;
 mod limits;
 mod notifications;
