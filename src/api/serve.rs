@@ -166,6 +166,12 @@ pub async fn serve(
                 continue;
             }
         };
+        // A TLS connection writes the handshake's last flight, session tickets and the answer
+        // in several writes: with Nagle's algorithm the later ones wait for the client's
+        // delayed ACK (40 ms on Linux).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let (id, busy, reclaimed) = open.insert(slot);
         // The handshake and the first request's headers come within the header timeout of
         // the connection's start; hyper's own timer then bounds each later request's headers.
