@@ -40,8 +40,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 pub struct Running {
     /// The DNS addresses served (UDP and TCP on each).
     pub dns: Vec<std::net::SocketAddr>,
-    /// The HTTP API's address.
+    /// The HTTP API's address (HTTPS with `[api.tls]`).
     pub api: std::net::SocketAddr,
+    /// The plain HTTP address that redirects to HTTPS (`api.tls.redirect_listen`).
+    pub api_redirect: Option<std::net::SocketAddr>,
+    /// The address serving `/metrics` alone (`metrics.listen`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     health: Arc<crate::service::health::Health>,
     dns_server: dns::listen::DnsServer,
@@ -96,8 +100,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Every connection is a descriptor: raise the soft limit to the hard one and check that
     // the connection limits fit, with room for the store, the UDP sockets and files.
     let udp_sockets = config.dns.udp_workers * config.dns.listen.len();
+    // The redirect and metrics listeners each take the API's limits too.
+    let http_listeners = 1
+        + usize::from(config.api.tls.redirect_listen.is_some())
+        + usize::from(config.metrics.listen.is_some());
     crate::net::raise_open_files_limit(
-        (config.dns.tcp_max_connections + config.api.max_connections) as u64,
+        (config.dns.tcp_max_connections + config.api.max_connections * http_listeners) as u64,
         (OPEN_FILES_RESERVE + udp_sockets) as u64,
     );
     let (policy, secondary_list) = crate::dns::secondaries::from_config(
@@ -149,7 +157,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             anyhow::anyhow!("cannot listen for HTTP on {}: {reason}", config.api.listen)
         })?;
     let api_addr = listener.local_addr()?;
-    tracing::info!(addr = %api_addr, "serving the HTTP API");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let calendar = Arc::new(config.calendar.clone());
     let certificates = match &config.acme {
@@ -253,7 +260,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     health.zones_loaded.store(true, Ordering::Release);
     health.dns_listening.store(true, Ordering::Release);
-    let app = api::router(AppState {
+    let certificate_service = Arc::new(crate::service::certificates::Certificates::new(
+        store.clone(),
+        publisher.clone(),
+        certificates.clone(),
+    ));
+    let tls = api_tls(&config, &certificate_service, &metrics).await?;
+    let acceptor = tls.as_ref().map(|t| t.acceptor()).transpose()?;
+    tracing::info!(addr = %api_addr, https = tls.is_some(), "serving the HTTP API");
+    let state = AppState {
         people: Arc::new(crate::service::people::People::new(
             store.clone(),
             calendar.clone(),
@@ -263,11 +278,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             store.clone(),
             publisher.clone(),
         )),
-        certificates: Arc::new(crate::service::certificates::Certificates::new(
-            store.clone(),
-            publisher.clone(),
-            certificates.clone(),
-        )),
+        certificates: certificate_service.clone(),
         audit: Arc::new(crate::service::audit::Audit::new(store.clone())),
         reports: Arc::new(crate::service::reports::Reports::new(
             store.clone(),
@@ -277,7 +288,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )),
         health: health.clone(),
         requests,
-    });
+    };
+    let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
     let certificates_task = certificates.map(|c| tokio::spawn(c.run(shutdown_rx.clone())));
     let signer_task = signer.map(|s| {
@@ -290,11 +302,67 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let secondaries_task = tokio::spawn(secondaries.run(shutdown_rx.clone()));
     let http = tokio::spawn(api::serve::serve(
         listener,
+        acceptor,
         app,
         config.api.clone(),
         metrics.clone(),
         shutdown_rx.clone(),
     ));
+    let mut side_tasks = Vec::new();
+    let mut bind_side = async |addr: std::net::SocketAddr, what: &str, router: axum::Router| {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for {what} on {addr}"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(addr = %bound, "serving {what}");
+        side_tasks.push(tokio::spawn(api::serve::serve(
+            listener,
+            None,
+            router,
+            config.api.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+        )));
+        anyhow::Ok(bound)
+    };
+    let api_redirect = match config.api.tls.redirect_listen {
+        Some(addr) => Some(
+            bind_side(
+                addr,
+                "plain HTTP redirects to HTTPS",
+                api::serve::redirect_to_https(config.api.tls.acme_name.clone(), api_addr.port()),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let metrics_listen = match config.metrics.listen {
+        Some(addr) => Some(
+            bind_side(
+                addr,
+                "/metrics",
+                api::metrics_router(state.clone(), &config.metrics),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    if config.metrics.token.is_none() && config.metrics.listen.is_none() {
+        tracing::info!(
+            "/metrics is open on the API's address ([metrics] token or listen restrict it)"
+        );
+    }
+    let tls_task = tls.map(|tls| {
+        let issued = match config.api.tls.source() {
+            Some(crate::config::TlsSource::Acme(_)) => certificate_service.issued_signal(),
+            _ => None,
+        };
+        tokio::spawn(tls.run(
+            Duration::from_secs(config.api.tls.reload_check_secs),
+            issued,
+            shutdown_rx.clone(),
+        ))
+    });
     let log_throttle = tokio::spawn(metrics.log.clone().run(shutdown_rx.clone()));
 
     // Pick up zones created or changed by other processes (the CLI) while we run.
@@ -321,11 +389,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
 
     let mut tasks = vec![sync, sweeper, secondaries_task, courier_task, log_throttle];
+    tasks.extend(side_tasks);
+    tasks.extend(tls_task);
     tasks.extend(certificates_task);
     tasks.extend(signer_task);
     Ok(Running {
         dns: dns_server.local_addrs(),
         api: api_addr,
+        api_redirect,
+        metrics_listen,
         shutdown_tx,
         health,
         dns_server,
@@ -333,6 +405,52 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http,
         store,
     })
+}
+
+/// HTTPS for the API as `[api.tls]` says: `None` for plain HTTP. For `acme_name`, the API's
+/// own certificate is ordered first (if it has none on its way); files must load now.
+async fn api_tls(
+    config: &Config,
+    certificates: &Arc<crate::service::certificates::Certificates>,
+    metrics: &Arc<crate::telemetry::metrics::Metrics>,
+) -> anyhow::Result<Option<Arc<api::tls::Tls>>> {
+    use crate::config::TlsSource;
+    let source = match config.api.tls.source() {
+        None => return Ok(None),
+        Some(TlsSource::Files { cert, key }) => api::tls::Source::Files {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+        },
+        Some(TlsSource::Acme(name)) => {
+            let row = match certificates
+                .ensure_api_certificate(name, chrono::Utc::now())
+                .await
+            {
+                Ok(row) => row,
+                Err(crate::service::ServiceError::Validation(errors)) => {
+                    let why: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+                    anyhow::bail!("api.tls.acme_name = {name}: {}", why.join("; "));
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("ordering the API's certificate for {name}")));
+                }
+            };
+            tracing::info!(
+                name,
+                status = row.status.as_str(),
+                "the API's own certificate through ACME"
+            );
+            api::tls::Source::Acme {
+                name: name.to_owned(),
+                certificates: certificates.clone(),
+            }
+        }
+    };
+    let tls = api::tls::Tls::load(source, metrics.clone())
+        .await
+        .context("loading the API's certificate ([api.tls])")?;
+    Ok(Some(Arc::new(tls)))
 }
 
 async fn shutdown_signal() {

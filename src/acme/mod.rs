@@ -143,6 +143,7 @@ pub struct Certificates {
     metrics: Arc<Metrics>,
     delivery: Delivery,
     wake: Arc<Notify>,
+    issued: Arc<Notify>,
     account: Mutex<Option<Account>>,
 }
 
@@ -164,6 +165,7 @@ impl Certificates {
             metrics,
             delivery,
             wake: Arc::new(Notify::new()),
+            issued: Arc::new(Notify::new()),
             account: Mutex::new(None),
         })
     }
@@ -171,6 +173,12 @@ impl Certificates {
     /// What wakes the worker when new work is stored.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    /// What the worker signals each time it stores an issued or renewed chain (the API's own
+    /// certificate is loaded from the store then, not at the next check).
+    pub fn issued_signal(&self) -> Arc<Notify> {
+        self.issued.clone()
     }
 
     /// The managed private key of a certificate, PEM (`None` in CSR mode or before the first

@@ -41,6 +41,7 @@ impl Certificates {
                 {
                     Ok(true) => {
                         self.metrics.certificates_issued.inc();
+                        self.issued.notify_one();
                         tracing::info!(name = %row.name, serial = %chain.serial,
                             not_after = %chain.not_after, "certificate stored");
                     }

@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use chrono::Utc;
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::problem::Problem;
 use crate::domain::access::{self, Actor};
 
@@ -36,11 +37,9 @@ impl FromRequestParts<AppState> for AuthUser {
                         format!("{} holds no role in effect today", user.name),
                     ));
                 }
-                // The peer address, for the audit trail (the daemon serves with ConnectInfo).
-                user.client = parts
-                    .extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|c| c.0.ip().to_string());
+                // The client, for the audit trail: the peer, or the address a trusted proxy
+                // names (`api::client`).
+                user.client = ClientAddr::of(&parts.extensions).map(|ip| ip.to_string());
                 Ok(Self(user))
             }
             Ok(None) => Err(Problem::unauthorized()),
@@ -54,7 +53,7 @@ impl FromRequestParts<AppState> for AuthUser {
 /// The token of an `Authorization: Bearer TOKEN` header. The scheme's name is case-insensitive
 /// (RFC 9110 §11.1), so `bearer` and `BEARER` are the same scheme; spaces around the token are
 /// not part of it.
-fn bearer_token(header: &str) -> Option<&str> {
+pub(super) fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim_start().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

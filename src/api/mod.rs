@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod certificates;
+pub mod client;
 pub mod edge;
 pub mod metrics;
 pub mod openapi;
@@ -12,6 +13,7 @@ pub mod reports;
 pub mod requests;
 pub mod serve;
 pub mod time;
+pub mod tls;
 pub mod zones;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::config::MetricsConfig;
 use crate::service::audit::Audit;
 use crate::service::certificates::Certificates;
 use crate::service::health::Health;
@@ -54,13 +57,18 @@ pub struct AppState {
     pub health: Arc<Health>,
 }
 
-/// The router: `/healthz`, `/readyz`, `/api/v1/…`; anything else is a 404 problem. Every
-/// answer carries the security headers of [`edge`]; CORS is added by [`edge::with_cors`].
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The router: `/healthz`, `/readyz`, `/metrics` (unless `[metrics] listen` serves it
+/// elsewhere), `/api/v1/…`; anything else is a 404 problem. Every answer carries the security
+/// headers of [`edge`]; CORS is added by [`edge::with_cors`].
+pub fn router(state: AppState, metrics_access: &MetricsConfig) -> Router {
+    let router = Router::new();
+    let router = match metrics_access.listen {
+        Some(_) => router,
+        None => router.merge(metrics::routes(metrics_access)),
+    };
+    router
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::viewer))
         .merge(requests::routes())
@@ -71,6 +79,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::ensure_problem))
         .layer(axum::middleware::from_fn(edge::query_text))
+        .layer(axum::middleware::from_fn(edge::security_headers))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for its own address (`[metrics] listen`); anything else is a 404 problem.
+pub fn metrics_router(state: AppState, metrics_access: &MetricsConfig) -> Router {
+    metrics::routes(metrics_access)
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(problem::ensure_problem))
         .layer(axum::middleware::from_fn(edge::security_headers))
         .with_state(state)
 }

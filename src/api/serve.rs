@@ -21,7 +21,13 @@
 //!   `api.max_requests_in_flight` handled at once, without queueing it;
 //! - after an accept error that is not about one connection (out of descriptors) waits 10 ms,
 //!   doubling to 1 s ([`crate::net::AcceptBackoff`]), never spinning;
-//! - gives handlers the client's address (`ConnectInfo<SocketAddr>`), as `axum::serve` did;
+//! - over HTTPS (`[api.tls]`, with a [`TlsAcceptor`] from [`super::tls`]), does the TLS
+//!   handshake inside the connection's task, under the same limits: the handshake and the
+//!   first request's headers together must come within `api.header_read_timeout_secs` of the
+//!   connection's start, a handshaking connection is idle and can be reclaimed, and every
+//!   answer carries `Strict-Transport-Security` (`api.tls.hsts_max_age_secs`);
+//! - gives handlers the peer's address (`ConnectInfo<SocketAddr>`), as `axum::serve` did, and
+//!   the client's ([`ClientAddr`]: the peer, or the address a trusted proxy names);
 //! - logs and counts every problem answered (`ranah_http_problems`), at most one log line per
 //!   interval and code (`log.repeat_interval_secs`).
 //!
@@ -34,13 +40,18 @@
 //! (clients retry those). The total limit keeps the process within its file descriptors
 //! (checked against the limit of open files at start).
 //!
-//! HTTP/2 is not served: a TLS front end speaks it to clients and HTTP/1.1 to ranah.
+//! HTTP/2 is not served (ALPN offers `http/1.1` only): a TLS front end that wants it speaks it
+//! to clients and HTTP/1.1 to ranah.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use axum::Router;
 use axum::body::Body;
@@ -58,6 +69,7 @@ use tokio::sync::{Notify, watch};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
+use super::client::{ClientAddr, ClientRule};
 use super::problem::{Problem, ProblemRecord};
 use crate::config::ApiConfig;
 use crate::net::{AcceptBackoff, ConnectionLimiter, Refusal, Slot, is_connection_error};
@@ -66,15 +78,24 @@ use crate::telemetry::metrics::{Metrics, ProblemLabels, inc_reason};
 /// How long a shutdown waits for requests in progress before it cuts them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Serve `router` on `listener` with the limits of `[api]` until `shutdown` turns true, then
-/// close idle connections at once and give requests in progress [`SHUTDOWN_GRACE`].
+/// Serve `router` on `listener` (over TLS with `tls`) with the limits of `[api]` until
+/// `shutdown` turns true, then close idle connections at once and give requests in progress
+/// [`SHUTDOWN_GRACE`].
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     router: Router,
     config: ApiConfig,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let clients = Arc::new(ClientRule::new(&config));
+    let header_timeout = Duration::from_secs(config.header_read_timeout_secs);
+    // HSTS only over HTTPS: a browser ignores it over plain HTTP anyway (RFC 6797 §8.1).
+    let hsts = match (&tls, config.tls.hsts_max_age_secs) {
+        (Some(_), secs) if secs > 0 => HeaderValue::from_str(&format!("max-age={secs}")).ok(),
+        _ => None,
+    };
     let service = ServiceBuilder::new()
         // Outermost: every answer, the 503s of the limit included, passes here once.
         .layer(middleware::from_fn_with_state(
@@ -93,7 +114,7 @@ pub async fn serve(
         .service(router);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(config.header_read_timeout_secs))
+        .header_read_timeout(header_timeout)
         .keep_alive(true);
     let limiter = ConnectionLimiter::new(
         config.max_connections,
@@ -145,33 +166,94 @@ pub async fn serve(
                 continue;
             }
         };
+        // A TLS connection writes the handshake's last flight, session tickets and the answer
+        // in several writes: with Nagle's algorithm the later ones wait for the client's
+        // delayed ACK (40 ms on Linux).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let (id, busy, reclaimed) = open.insert(slot);
-        let service = service.clone();
-        let handler = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let in_progress = Busy::new(busy.clone());
-            let response = service.clone().oneshot(request.map(Body::new));
-            async move {
-                let response = response.await;
-                drop(in_progress);
-                response
-            }
-        });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), handler));
+        // The handshake and the first request's headers come within the header timeout of
+        // the connection's start; hyper's own timer then bounds each later request's headers.
+        let deadline = Instant::now() + header_timeout;
+        let started = Arc::new(AtomicBool::new(false));
+        let handler = {
+            let (service, clients, hsts, started) = (
+                service.clone(),
+                clients.clone(),
+                hsts.clone(),
+                started.clone(),
+            );
+            hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                started.store(true, Ordering::Release);
+                let client = clients.client(peer.ip(), request.headers());
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(ClientAddr(client));
+                let in_progress = Busy::new(busy.clone());
+                let response = service.clone().oneshot(request.map(Body::new));
+                let hsts = hsts.clone();
+                async move {
+                    let mut response = response.await;
+                    drop(in_progress);
+                    if let (Ok(response), Some(hsts)) = (response.as_mut(), hsts) {
+                        response
+                            .headers_mut()
+                            .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+                    }
+                    response
+                }
+            })
+        };
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        let tls = tls.clone();
         let metrics = metrics.clone();
         let open = open.clone();
+        let mut stop = shutdown.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        if error.is_timeout() {
-                            metrics.http_header_timeouts.inc();
-                        }
-                        tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+            let served = async {
+                let result = match tls {
+                    None => {
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), handler))
+                            .await
                     }
+                    Some(tls) => {
+                        let handshake = tokio::select! {
+                            handshake = tokio::time::timeout_at(deadline, tls.accept(stream)) => handshake,
+                            _ = stop.wait_for(|stop| *stop) => return,
+                        };
+                        match handshake {
+                            Ok(Ok(stream)) => {
+                                watcher
+                                    .watch(http.serve_connection(TokioIo::new(stream), handler))
+                                    .await
+                            }
+                            Ok(Err(error)) => {
+                                handshake_failed(&metrics, peer, &error);
+                                return;
+                            }
+                            Err(_) => {
+                                metrics.http_header_timeouts.inc();
+                                return;
+                            }
+                        }
+                    }
+                };
+                if let Err(error) = result {
+                    if error.is_timeout() {
+                        metrics.http_header_timeouts.inc();
+                    }
+                    tracing::debug!(%peer, %error, "HTTP connection ended with an error");
                 }
+            };
+            tokio::select! {
+                _ = served => {}
                 // Reclaimed while idle: dropping the connection closes it.
                 _ = reclaimed.notified() => {}
+                _ = first_request_within(deadline, started) => {
+                    metrics.http_header_timeouts.inc();
+                }
             }
             open.remove(id);
         });
@@ -183,6 +265,112 @@ pub async fn serve(
     {
         tracing::warn!("HTTP requests still in progress at shutdown were cut");
     }
+}
+
+/// Ends at `deadline` unless a request has started by then (its headers read), else never:
+/// what bounds a connection that completes a TLS handshake slowly and then sends nothing.
+async fn first_request_within(deadline: Instant, started: Arc<AtomicBool>) {
+    tokio::time::sleep_until(deadline).await;
+    if started.load(Ordering::Acquire) {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Count and log (at most once per interval) a TLS handshake that failed. Without a certificate
+/// loaded yet (an ACME certificate not issued), every handshake fails this way.
+fn handshake_failed(metrics: &Metrics, peer: SocketAddr, error: &std::io::Error) {
+    let no_certificate = error.get_ref().is_some_and(|e| {
+        matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::General(text)) if text.contains("no server certificate")
+        )
+    });
+    let reason = if no_certificate {
+        "no_certificate"
+    } else {
+        "protocol"
+    };
+    inc_reason(&metrics.http_tls_handshake_failures, reason);
+    if no_certificate {
+        if let Some(suppressed) = metrics.log.admit("tls_no_certificate") {
+            tracing::warn!(%peer, suppressed,
+                "TLS handshake refused: the API has no certificate yet (see [api.tls])");
+        }
+    } else if let Some(suppressed) = metrics.log.admit("tls_handshake_failed") {
+        tracing::info!(%peer, %error, suppressed, "TLS handshake failed");
+    }
+}
+
+/// Plain HTTP that only redirects to HTTPS (`api.tls.redirect_listen`): every request gets a
+/// 308 to the same path and query at `https://HOST[:PORT]`, HOST being `name` (the API's ACME
+/// name) or else the host the request named, PORT the HTTPS port (left out when 443). Nothing
+/// else is served, so no token is ever answered over plain HTTP.
+pub fn redirect_to_https(name: Option<String>, https_port: u16) -> Router {
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let target = Arc::new((name, port));
+    Router::new()
+        .fallback(move |request: Request| {
+            let target = target.clone();
+            async move { redirect(&target.0, &target.1, &request) }
+        })
+        .layer(axum::middleware::map_response(
+            super::problem::ensure_problem,
+        ))
+}
+
+fn redirect(name: &Option<String>, port: &str, request: &Request) -> Response {
+    let asked = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().host());
+    let Some(host) = name.as_deref().or_else(|| asked.and_then(host_of)) else {
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "plain HTTP only redirects to HTTPS, and the request names no valid host",
+        )
+        .into_response();
+    };
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    match HeaderValue::from_str(&format!("https://{host}{port}{path}")) {
+        Ok(location) => (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request's target cannot be redirected",
+        )
+        .into_response(),
+    }
+}
+
+/// The host part of a `Host` header (`name`, `name:80`, `192.0.2.1`, `[2001:db8::1]:80`), if it
+/// is a host name or an address literal.
+fn host_of(host: &str) -> Option<&str> {
+    let host = host.trim();
+    let name = if host.starts_with('[') {
+        let end = host.find(']')?;
+        let literal = &host[..=end];
+        literal[1..end].parse::<std::net::Ipv6Addr>().ok()?;
+        literal
+    } else {
+        host.split(':').next()?
+    };
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && (name.starts_with('[')
+            || name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
+    ok.then_some(name)
 }
 
 /// The connections open, oldest first, each with its place under the limits, whether it has a
@@ -302,10 +490,7 @@ async fn record_problems(
     request: Request,
     next: Next,
 ) -> Response {
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let client = ClientAddr::of(request.extensions());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;

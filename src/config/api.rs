@@ -4,7 +4,19 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::rrl::parse_prefix;
+use super::tls::ApiTlsConfig;
 use super::{ConfigError, at_least_one};
+
+/// The header a trusted reverse proxy names the client in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (nginx, HAProxy, Apache, Caddy by default).
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client;proto=https, for=proxy1`.
+    Forwarded,
+}
 
 /// `[api]`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -29,6 +41,15 @@ pub struct ApiConfig {
     /// Origins whose web pages may call the API from a browser (CORS), e.g.
     /// `["https://portal.example.go.id"]`; empty: none (no CORS headers are sent).
     pub cors_allowed_origins: Vec<String>,
+    /// Reverse proxies (addresses or prefixes, e.g. `["127.0.0.1/32"]`) whose `proxy_header`
+    /// names the client; from any other peer the header is ignored. Empty: the client is
+    /// always the peer.
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies set, and the only one read: the other is passed through
+    /// by the proxy as the client wrote it.
+    pub proxy_header: ProxyHeader,
+    /// HTTPS (`[api.tls]`).
+    pub tls: ApiTlsConfig,
 }
 
 impl Default for ApiConfig {
@@ -41,13 +62,17 @@ impl Default for ApiConfig {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             max_requests_in_flight: 64,
+            trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
+            tls: ApiTlsConfig::default(),
         }
     }
 }
 
 impl ApiConfig {
-    /// Every limit at least 1 (a limit of 0 would refuse everything or spin).
-    pub(super) fn resolve(self) -> Result<Self, ConfigError> {
+    /// Every limit at least 1 (a limit of 0 would refuse everything or spin); the proxies are
+    /// addresses or prefixes; `[api.tls]` is whole (`acme_on`: an ACME directory is configured).
+    pub(super) fn resolve(mut self, acme_on: bool) -> Result<Self, ConfigError> {
         at_least_one("api.max_connections", self.max_connections)?;
         at_least_one(
             "api.max_connections_per_source",
@@ -60,7 +85,24 @@ impl ApiConfig {
         at_least_one("api.body_read_timeout_secs", self.body_read_timeout_secs)?;
         at_least_one("api.max_requests_in_flight", self.max_requests_in_flight)?;
         self.check_origins()?;
+        for entry in &self.trusted_proxies {
+            if parse_prefix(entry).is_none() {
+                return Err(ConfigError::Invalid {
+                    key: "api.trusted_proxies".into(),
+                    message: format!("`{entry}` is not an address or prefix"),
+                });
+            }
+        }
+        self.tls = self.tls.resolve(acme_on)?;
         Ok(self)
+    }
+
+    /// The trusted proxies' prefixes (checked by `resolve`).
+    pub fn trusted_proxy_prefixes(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|e| parse_prefix(e))
+            .collect()
     }
 
     /// Each allowed origin is `http(s)://host[:port]`, nothing more (no path, no `*`).

@@ -44,11 +44,13 @@ mod keys;
 mod layer;
 mod letter;
 mod log;
+mod metrics;
 mod names;
 mod rrl;
 mod secondaries;
 mod secret;
 mod smtp;
+mod tls;
 mod webhook;
 
 #[cfg(test)]
@@ -59,7 +61,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use acme::{AcmeConfig, AcmeSettings};
-pub use api::ApiConfig;
+pub use api::{ApiConfig, ProxyHeader};
 pub use attachments::AttachmentSettings;
 pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
@@ -68,11 +70,13 @@ pub use keys::{FILE_VARIABLE, Key, Shape, key, key_of_variable, keys, reference_
 pub use layer::ConfigLayer;
 pub use letter::LetterConfig;
 pub use log::{DEFAULT_LOG_FILTER, LogConfig, LogFormat};
+pub use metrics::{MetricsConfig, MetricsSettings};
 pub use names::NamesSettings;
 pub use rrl::RrlConfig;
 pub use secondaries::{SecondaryConfig, SecondarySettings, TsigKeyConfig, TsigKeySettings};
 pub use secret::Secret;
 pub use smtp::{SmtpConfig, SmtpSettings, SmtpTls};
+pub use tls::{ApiTlsConfig, TlsSource};
 pub use webhook::{WebhookConfig, WebhookSettings};
 
 use acme::resolve_acme;
@@ -151,6 +155,8 @@ pub struct Settings {
     pub acme: AcmeSettings,
     /// The files a request takes.
     pub attachments: AttachmentSettings,
+    /// Access to `/metrics`.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -173,6 +179,7 @@ impl Default for Settings {
             secondaries: Vec::new(),
             acme: AcmeSettings::default(),
             attachments: AttachmentSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -230,13 +237,14 @@ impl Settings {
             });
         }
         let dns = self.dns.resolve()?;
-        let api = self.api.resolve()?;
         let log = self.log.resolve()?;
         let calendar = resolve_calendar(&self.calendar)?;
         let (tsig_keys, secondaries) = resolve_transfers(&self.tsig_keys, &self.secondaries, &env)?;
         let smtp = resolve_smtp(&self.smtp, &env)?;
         let webhook = resolve_webhook(&self.webhook, &env)?;
         let acme = resolve_acme(&self.acme, &env)?;
+        let api = self.api.resolve(acme.is_some())?;
+        let metrics = self.metrics.resolve()?;
         let audit_signing_key = resolve_audit(&self.audit, &env)?;
         let policy = self.names.resolve()?;
         if self.attachments.max_per_request == 0 {
@@ -265,6 +273,7 @@ impl Settings {
             tsig_keys,
             secondaries,
             log,
+            metrics,
         })
     }
 }
@@ -304,6 +313,8 @@ pub struct Config {
     pub secondaries: Vec<SecondaryConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// Access to `/metrics`.
+    pub metrics: MetricsConfig,
     /// The office calendar.
     #[serde(skip)]
     pub calendar: crate::domain::calendar::Calendar,

@@ -102,7 +102,7 @@ impl RrlConfig {
 }
 
 /// `192.0.2.0/24`, `2001:db8::/48`, or one address (`192.0.2.7`).
-fn parse_prefix(text: &str) -> Option<ipnet::IpNet> {
+pub(super) fn parse_prefix(text: &str) -> Option<ipnet::IpNet> {
     let text = text.trim();
     text.parse::<ipnet::IpNet>()
         .ok()

@@ -249,6 +249,31 @@ pub fn keeps_managed_key(
         && agency == new_agency
 }
 
+/// What the API's own certificate (`api.tls.acme_name`) needs when the daemon starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnCertificate {
+    /// None yet, revoked, or failed with no retry left: order one now.
+    Order,
+    /// An order is in flight or due, or the certificate is issued (the worker renews it).
+    Keep,
+    /// The name's certificate belongs to an agency (or to a CSR): the API may not take it.
+    NotOurs,
+}
+
+/// The step for the API's own certificate, given the name's current certificate, if any: its
+/// state, key mode, owning agency and whether a retry is scheduled.
+pub fn own_certificate(
+    current: Option<(CertStatus, KeyMode, Option<i64>, bool)>,
+) -> OwnCertificate {
+    match current {
+        None => OwnCertificate::Order,
+        Some((_, KeyMode::Csr, _, _) | (_, _, Some(_), _)) => OwnCertificate::NotOurs,
+        Some((CertStatus::Revoked, ..)) => OwnCertificate::Order,
+        Some((CertStatus::Failed, _, _, false)) => OwnCertificate::Order,
+        Some(_) => OwnCertificate::Keep,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +371,41 @@ mod tests {
             KeyMode::Managed,
             Some(1)
         ));
+    }
+
+    #[test]
+    fn the_apis_own_certificate_is_ordered_once_and_never_taken_from_an_agency() {
+        use CertStatus::*;
+        use KeyMode::*;
+        use OwnCertificate as O;
+        assert_eq!(own_certificate(None), O::Order);
+        assert_eq!(
+            own_certificate(Some((Revoked, Managed, None, false))),
+            O::Order
+        );
+        assert_eq!(
+            own_certificate(Some((Failed, Managed, None, false))),
+            O::Order
+        );
+        assert_eq!(
+            own_certificate(Some((Failed, Managed, None, true))),
+            O::Keep
+        );
+        for status in [Pending, Issued, Revoking] {
+            assert_eq!(
+                own_certificate(Some((status, Managed, None, true))),
+                O::Keep
+            );
+        }
+        for status in CertStatus::ALL {
+            assert_eq!(
+                own_certificate(Some((status, Managed, Some(3), false))),
+                O::NotOurs
+            );
+            assert_eq!(
+                own_certificate(Some((status, Csr, None, false))),
+                O::NotOurs
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::acme::{Certificates as Worker, x509};
 use crate::domain::access::{self, Actor};
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::certificate::{
-    self as cert, KeyMode, Transition, TransitionRefused, normal_name,
+    self as cert, CertStatus, KeyMode, OwnCertificate, Transition, TransitionRefused, normal_name,
 };
 use crate::domain::policy::FieldError;
 use crate::publish::Publisher;
@@ -70,6 +70,112 @@ impl Certificates {
     /// Whether certificates are issued here (an ACME directory is configured).
     pub fn configured(&self) -> bool {
         self.worker.is_some()
+    }
+
+    /// What fires each time the worker stores an issued or renewed chain; `None` without ACME.
+    pub fn issued_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.worker.as_ref().map(|w| w.issued_signal())
+    }
+
+    /// Order the API's own certificate (`api.tls.acme_name`) unless it has one issued or on
+    /// its way; at start. The name must be in a served zone (it needs no records: DNS-01 only
+    /// adds `_acme-challenge.<name>`), and its certificate, if any, must not be an agency's.
+    /// The worker issues and renews it like any other.
+    pub async fn ensure_api_certificate(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CertificateRow, ServiceError> {
+        let worker = self.worker.as_ref().ok_or(CertificateRefusal::Off)?;
+        let name = normal_name(name);
+        let zone = self.zone_of(&name)?;
+        let current = self.store.certificate(&name).await?;
+        let state = current
+            .as_ref()
+            .map(|c| (c.status, c.mode, c.agency_id, c.next_attempt_at.is_some()));
+        match cert::own_certificate(state) {
+            OwnCertificate::Keep => {}
+            OwnCertificate::NotOurs => {
+                return Err(field(
+                    "name_taken",
+                    "api.tls.acme_name",
+                    format!(
+                        "{name} has a certificate of an agency's: give the API a name of its own"
+                    ),
+                ));
+            }
+            OwnCertificate::Order => {
+                let audit = AuditEntry::by(
+                    &Attribution::system(),
+                    "certificate.order",
+                    format!("certificate/{name}"),
+                    serde_json::json!({"mode": KeyMode::Managed.as_str(), "for": "api"}),
+                );
+                let plan = OrderPlan {
+                    replaces: current.as_ref().map(CertificateRow::guard),
+                    keep_key: current.as_ref().is_some_and(|c| {
+                        cert::keeps_managed_key(
+                            (c.mode, c.status, c.agency_id),
+                            KeyMode::Managed,
+                            None,
+                        )
+                    }),
+                };
+                let new = NewCertificate {
+                    name: name.clone(),
+                    zone,
+                    agency_id: None,
+                    request_id: None,
+                    mode: KeyMode::Managed,
+                    csr: None,
+                };
+                self.store
+                    .order_certificate(&new, &plan, &audit, now)
+                    .await?;
+                worker.waker().notify_one();
+            }
+        }
+        self.get(&name).await
+    }
+
+    /// The API's own certificate as it is to be served: its chain and managed key (PEM), once
+    /// issued and while not revoked; `None` before.
+    pub async fn api_certificate(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, String)>, ServiceError> {
+        let worker = self.worker.as_ref().ok_or(CertificateRefusal::Off)?;
+        let Some(row) = self.store.certificate(&normal_name(name)).await? else {
+            return Ok(None);
+        };
+        let (Some(chain), false) = (
+            row.chain_pem.clone(),
+            matches!(row.status, CertStatus::Revoking | CertStatus::Revoked),
+        ) else {
+            return Ok(None);
+        };
+        let key = worker
+            .private_key_pem(&row)
+            .map_err(|e| ServiceError::internal(format!("the stored key of {}", row.name), e))?;
+        Ok(key.map(|key| (chain, key)))
+    }
+
+    /// The served zone `name` is in (its apex, with the trailing dot).
+    fn zone_of(&self, name: &str) -> Result<String, ServiceError> {
+        let lower = Name::from_ascii(format!("{name}."))
+            .map(|n| LowerName::new(&n))
+            .map_err(|e| field("invalid_name", "name", format!("{name}: {e}")))?;
+        self.publisher
+            .zones()
+            .find(&lower)
+            .map(|h| h.view().origin().to_ascii().to_ascii_lowercase())
+            .ok_or_else(|| {
+                field(
+                    "no_such_zone",
+                    "name",
+                    format!("{name} is in no zone served here"),
+                )
+            })
     }
 
     /// Every certificate.
@@ -140,21 +246,7 @@ impl Certificates {
     ) -> Result<CertificateRow, ServiceError> {
         let worker = self.worker.as_ref().ok_or(CertificateRefusal::Off)?;
         let name = normal_name(name);
-        let lower = Name::from_ascii(format!("{name}."))
-            .map(|n| LowerName::new(&n))
-            .map_err(|e| field("invalid_name", "name", format!("{name}: {e}")))?;
-        let zone = self
-            .publisher
-            .zones()
-            .find(&lower)
-            .map(|h| h.view().origin().to_ascii().to_ascii_lowercase())
-            .ok_or_else(|| {
-                field(
-                    "no_such_zone",
-                    "name",
-                    format!("{name} is in no zone served here"),
-                )
-            })?;
+        let zone = self.zone_of(&name)?;
         let owners = self.store.owners_of(&zone, &format!("{name}.")).await?;
         if owners.is_empty() || format!("{name}.") == zone {
             return Err(field(

@@ -173,6 +173,10 @@ pub struct Metrics {
     pub http_connections_reclaimed: Counter,
     /// HTTP problems answered, by status and code.
     pub http_problems: Family<ProblemLabels, Counter>,
+    /// TLS handshakes of the API that failed, by reason (`no_certificate`, `protocol`).
+    pub http_tls_handshake_failures: Family<ReasonLabels, Counter>,
+    /// When the certificate the API serves over HTTPS expires (Unix time); 0 when none.
+    pub api_certificate_expiry: Gauge,
     /// The one-line-per-interval limit of the log lines a client can cause.
     pub log: std::sync::Arc<LogThrottle>,
 }
@@ -361,6 +365,18 @@ impl Metrics {
             "HTTP error answers (RFC 9457 problems), by status and code",
             http_problems.clone(),
         );
+        let http_tls_handshake_failures = Family::default();
+        registry.register(
+            "http_tls_handshake_failures",
+            "TLS handshakes of the API that failed, by reason",
+            http_tls_handshake_failures.clone(),
+        );
+        let api_certificate_expiry = Gauge::default();
+        registry.register(
+            "api_certificate_expiry_timestamp_seconds",
+            "When the certificate the API serves over HTTPS expires (Unix time; 0: none loaded)",
+            api_certificate_expiry.clone(),
+        );
         let log_lines_suppressed = Family::default();
         registry.register(
             "log_lines_suppressed",
@@ -380,6 +396,8 @@ impl Metrics {
             http_header_timeouts,
             http_connections_reclaimed,
             http_problems,
+            http_tls_handshake_failures,
+            api_certificate_expiry,
             log,
             certificates,
             certificate_expiry_days,

@@ -301,6 +301,16 @@ impl Daemon {
         );
     }
 
+    /// The daemon running in this process (for its other addresses: the redirect to HTTPS,
+    /// `/metrics` on its own).
+    pub fn running(&self) -> &ranah::daemon::Running {
+        &self
+            .in_process
+            .as_ref()
+            .expect("a daemon in this process")
+            .1
+    }
+
     /// Run a `ranah` command against this daemon's store.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         ranah_cli(&self.dir, args)

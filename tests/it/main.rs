@@ -12,6 +12,7 @@ mod dns_behaviour;
 mod edge;
 mod fuzz;
 mod harness;
+mod https;
 mod lifecycle;
 mod limits;
 mod notifications;
