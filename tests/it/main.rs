@@ -4,6 +4,7 @@ mod access;
 mod admin_cli;
 mod api_requests;
 mod audit;
+mod backup;
 mod certificates;
 mod contract;
 mod differential;
