@@ -15,6 +15,7 @@ mod lifecycle;
 mod limits;
 mod notifications;
 mod openapi;
+mod operations;
 mod pebble;
 mod publish;
 mod reports;
