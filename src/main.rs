@@ -90,6 +90,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        // Said before the store is opened: this copies SQLite only, and says what to do instead.
+        Command::Backup { .. }
+            if ranah::store::sqlite_file(config.database_url.expose()).is_none() =>
+        {
+            Err(backup::BackupError::NotSqlite.into())
+        }
         Command::Restore { file, force } => {
             let started = std::time::Instant::now();
             let r = backup::restore(&config, &file, force, chrono::Utc::now()).await?;

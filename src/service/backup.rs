@@ -157,8 +157,7 @@ pub struct DataDirLock {
 
 impl DataDirLock {
     fn open(data_dir: &Path) -> Result<File, BackupError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(io_err(format!("cannot create {}", data_dir.display())))?;
+        private_dir(data_dir)?;
         let path = data_dir.join(LOCK_FILE);
         OpenOptions::new()
             .read(true)
@@ -283,15 +282,20 @@ pub async fn backup(
     })
 }
 
-/// `<data_dir>/backups`, created (mode 0700) if needed.
-fn backups_dir(data_dir: &Path) -> Result<PathBuf, BackupError> {
+/// Create `dir` (and its parents) if needed, mode 0700: it holds the store's data.
+fn private_dir(dir: &Path) -> Result<(), BackupError> {
     use std::os::unix::fs::DirBuilderExt as _;
-    let dir = data_dir.join(BACKUPS_DIR);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(&dir)
-        .map_err(io_err(format!("cannot create {}", dir.display())))?;
+        .create(dir)
+        .map_err(io_err(format!("cannot create {}", dir.display())))
+}
+
+/// `<data_dir>/backups`, created (mode 0700) if needed.
+fn backups_dir(data_dir: &Path) -> Result<PathBuf, BackupError> {
+    let dir = data_dir.join(BACKUPS_DIR);
+    private_dir(&dir)?;
     Ok(dir)
 }
 
@@ -561,8 +565,7 @@ pub async fn restore(
     let url = config.database_url.expose();
     let db = crate::store::sqlite_file(url).ok_or(BackupError::NotSqlite)?;
     let data_dir = &config.data_dir;
-    std::fs::create_dir_all(data_dir)
-        .map_err(io_err(format!("cannot create {}", data_dir.display())))?;
+    private_dir(data_dir)?;
     // Everything is unpacked and prepared here (mode 0700), on the data directory's file
     // system, and moved into place only at the end.
     let staging = tempfile::Builder::new()
@@ -601,8 +604,7 @@ pub async fn restore(
     // referred to (saved with it) are removed: a crash at any point leaves a database whose
     // files are all there.
     let files = Files::new(data_dir).dir().to_owned();
-    std::fs::create_dir_all(&files)
-        .map_err(io_err(format!("cannot create {}", files.display())))?;
+    private_dir(&files)?;
     let mut kept = HashSet::new();
     for f in &restored.manifest.files {
         if let Ok(Member::Attachment(sha)) = backup::member(&f.path) {
@@ -624,7 +626,7 @@ pub async fn restore(
         }
     }
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+        private_dir(dir)?;
     }
     move_file(&staged_db, &db)?;
     archive::sync_dir(&db);
