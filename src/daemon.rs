@@ -52,6 +52,7 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     http: tokio::task::JoinHandle<()>,
     store: Store,
+    lock: crate::service::backup::DataDirLock,
 }
 
 impl Running {
@@ -67,6 +68,7 @@ impl Running {
             tracing::warn!(error = %e, "HTTP server task failed");
         }
         self.store.close().await;
+        drop(self.lock);
     }
 }
 
@@ -74,7 +76,9 @@ impl Running {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let workflow = config.load_workflow()?;
     tracing::info!(workflow = %workflow.name, steps = workflow.steps.len(), "workflow loaded");
-    let store = Store::open(config.database_url.expose())
+    // Held while the daemon runs: `ranah restore` refuses to replace the store under it.
+    let lock = crate::service::backup::DataDirLock::shared(&config.data_dir)?;
+    let store = crate::service::backup::open_store(&config, chrono::Utc::now())
         .await
         .context("opening the store")?;
     import::import_zones_dir(&store, &config.zones_dir, chrono::Utc::now()).await;
@@ -404,6 +408,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tasks,
         http,
         store,
+        lock,
     })
 }
 

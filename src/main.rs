@@ -15,6 +15,7 @@ use ranah::cli::admin;
 use ranah::cli::{Cli, Command, ZoneCommand};
 use ranah::config::{Config, ConfigLayer};
 use ranah::publish::import::{self, ImportOutcome};
+use ranah::service::backup;
 use ranah::store::Store;
 use ranah::zone::file;
 use ranah::{daemon, telemetry};
@@ -81,7 +82,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let store = Store::connect(config.database_url.expose()).await?;
-            let applied = store.migrate().await;
+            let applied = backup::migrate(&store, &config, chrono::Utc::now()).await;
             store.close().await;
             ranah::outln!(
                 "{} migration(s) applied; the schema is up to date",
@@ -89,9 +90,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        // Said before the store is opened: this copies SQLite only, and says what to do instead.
+        Command::Backup { .. }
+            if ranah::store::sqlite_file(config.database_url.expose()).is_none() =>
+        {
+            Err(backup::BackupError::NotSqlite.into())
+        }
+        Command::Restore { file, force } => {
+            let started = std::time::Instant::now();
+            let r = backup::restore(&config, &file, force, chrono::Utc::now()).await?;
+            print_restored(&r, started.elapsed())?;
+            Ok(())
+        }
         command => {
             // Every other command works on the store: open it once, close it also on error.
-            let store = Store::open(config.database_url.expose()).await?;
+            let store = backup::open_store(&config, chrono::Utc::now()).await?;
             let result = store_command(&store, &config, command).await;
             store.close().await;
             result
@@ -101,7 +114,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn store_command(store: &Store, config: &Config, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve | Command::CheckConfig | Command::Migrate => Ok(()),
+        Command::Serve | Command::CheckConfig | Command::Migrate | Command::Restore { .. } => {
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let started = std::time::Instant::now();
+            let w = backup::backup(store, &config.data_dir, &file, chrono::Utc::now()).await?;
+            let m = &w.manifest;
+            let zones: Vec<String> = m
+                .zones
+                .iter()
+                .map(|z| format!("{} {}", z.zone.trim_end_matches('.'), z.serial))
+                .collect();
+            ranah::outln!(
+                "backup written to {}: {} bytes, {} files, schema {}, zones: {}, audit head: {}, in {:.2} s",
+                w.path.display(),
+                w.size,
+                m.files.len(),
+                m.schema_version,
+                if zones.is_empty() {
+                    "none".into()
+                } else {
+                    zones.join(", ")
+                },
+                m.audit_head
+                    .as_ref()
+                    .map_or("none".into(), |h| format!("{}@{}", h.hash, h.seq)),
+                started.elapsed().as_secs_f64()
+            )?;
+            Ok(())
+        }
         Command::Agency(cmd) => admin::agency(store, config, cmd).await,
         Command::User(cmd) => admin::user(store, config, cmd).await,
         Command::Token(cmd) => admin::token(store, config, cmd).await,
@@ -167,4 +209,51 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
             Ok(())
         }
     }
+}
+
+/// What `ranah restore` did, for the operator.
+fn print_restored(r: &backup::Restored, took: std::time::Duration) -> anyhow::Result<()> {
+    use ranah::domain::backup::Seen;
+    let m = &r.manifest;
+    ranah::outln!(
+        "restored the backup of {} (ranah {}, schema {}, manifest SHA-256 {}) in {:.2} s",
+        m.created_at,
+        m.ranah_version,
+        m.schema_version,
+        r.manifest_sha256,
+        took.as_secs_f64()
+    )?;
+    match &r.saved {
+        Some(p) => ranah::outln!("the replaced store was saved to {}", p.display())?,
+        None => ranah::outln!("no store was replaced, or it could not be saved")?,
+    }
+    for (zone, from, to) in &r.serials {
+        ranah::outln!(
+            "zone {}: serial {from} in the backup, now {to}",
+            zone.trim_end_matches('.')
+        )?;
+    }
+    for s in &r.secondaries {
+        let answer = match &s.seen {
+            Seen::Serial(n) => format!("serial {n}"),
+            Seen::NoCopy(e) => format!("no copy ({e})"),
+            Seen::NoAnswer(e) => format!("no answer ({e})"),
+        };
+        ranah::outln!(
+            "secondary {} of {}: {answer}",
+            s.secondary,
+            s.zone.trim_end_matches('.')
+        )?;
+    }
+    for o in &r.overridden {
+        ranah::outln!("overridden with --force: {o}")?;
+    }
+    if let Some(h) = &r.head {
+        ranah::outln!(
+            "audit head now {}@{} (store.restored, then one zone.change per zone); start the daemon",
+            h.hash,
+            h.seq
+        )?;
+    }
+    Ok(())
 }

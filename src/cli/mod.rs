@@ -140,6 +140,23 @@ pub enum Command {
     /// Certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Write a backup of the store (the database, its stored files and a manifest) to FILE, a
+    /// tar archive (gzip when FILE ends in .gz); safe while the daemon serves.
+    Backup {
+        /// The archive to write, e.g. /var/backups/ranah/ranah-2026-01-23.tar.gz.
+        file: PathBuf,
+    },
+    /// Replace the store with a backup (the daemon stopped). Refused when a secondary serves a
+    /// zone at a newer serial than the backup's, unless --force; every zone's serial then moves
+    /// past the secondaries', and the audit trail records the restore.
+    Restore {
+        /// The archive written by `ranah backup` (or a pre-migration backup).
+        file: PathBuf,
+        /// Restore even if a secondary is ahead of the backup, does not answer, or the store
+        /// being replaced cannot be saved first.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `ranah cert …`

@@ -23,6 +23,7 @@ use crate::dns::Zones;
 use crate::dns::handler::{TransferObserver, TransferRefusal};
 use crate::dns::transfer::{SecondaryRule, TransferKind, TransferPolicy};
 use crate::dns::tsig::{self, KeyRing, TsigKey};
+use crate::domain::backup::Seen;
 use crate::store::{SecondaryState, Store, ts};
 use crate::telemetry::metrics::{
     Metrics, RefusalLabels, SecondaryLabels, TransferLabels, TsigLabels, zone_label,
@@ -258,22 +259,9 @@ impl Secondaries {
 
     async fn poll_all(&self) {
         for secondary in &self.list {
-            let outcome = exchange(secondary, OpCode::Query, RecordType::SOA, Vec::new()).await;
-            let (serial, error) = match outcome {
-                Ok(answer) if answer.metadata.response_code == ResponseCode::NoError => {
-                    match answer.answers.iter().find_map(|r| match &r.data {
-                        RData::SOA(soa) => Some(soa.serial),
-                        _ => None,
-                    }) {
-                        Some(serial) => (Some(serial), None),
-                        None => (None, Some("no SOA in the answer".to_owned())),
-                    }
-                }
-                Ok(answer) => (
-                    None,
-                    Some(format!("answered {}", answer.metadata.response_code)),
-                ),
-                Err(e) => (None, Some(e)),
+            let (serial, error) = match ask_serial(secondary).await {
+                Seen::Serial(serial) => (Some(serial), None),
+                Seen::NoCopy(e) | Seen::NoAnswer(e) => (None, Some(e)),
             };
             let now = ts(Utc::now());
             self.update(secondary, |s| {
@@ -420,6 +408,24 @@ impl TransferObserver for Observer {
         if let Some(suppressed) = metrics.log.admit("dns_tsig_failed") {
             tracing::info!(%src, error, suppressed, "TSIG check failed");
         }
+    }
+}
+
+/// Ask `secondary` for its zone's SOA serial (signed with its key, as the polls are): the
+/// serial, an answer without one (it has no copy of the zone), or no answer.
+pub async fn ask_serial(secondary: &Secondary) -> Seen {
+    match exchange(secondary, OpCode::Query, RecordType::SOA, Vec::new()).await {
+        Ok(answer) if answer.metadata.response_code == ResponseCode::NoError => {
+            match answer.answers.iter().find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(soa.serial),
+                _ => None,
+            }) {
+                Some(serial) => Seen::Serial(serial),
+                None => Seen::NoCopy("no SOA in the answer".to_owned()),
+            }
+        }
+        Ok(answer) => Seen::NoCopy(format!("answered {}", answer.metadata.response_code)),
+        Err(e) => Seen::NoAnswer(e),
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod attachment;
 pub mod audit;
+pub mod backup;
 pub mod calendar;
 pub mod certificate;
 pub mod notice;

@@ -3,6 +3,7 @@
 //! workflow.
 
 pub mod audit;
+pub mod backup;
 pub mod certificates;
 mod error;
 pub mod health;

@@ -11,7 +11,9 @@
 //! [`StoreError::Conflict`]), the records are added and removed, and the journal gets the
 //! change with each record it removed and added.
 
+pub mod archive;
 mod audit;
+mod backup;
 mod certificates;
 mod files;
 mod outbox;
@@ -30,6 +32,7 @@ use sqlx::{Pool, Sqlite};
 
 pub(crate) use audit::append as append_audit;
 pub use audit::{AuditFilter, Checkpoint};
+pub use backup::{SerialMove, latest_schema_version, sqlite_file};
 pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, OrderPlan};
 pub use files::Files;
 pub(crate) use outbox::enqueue as enqueue_messages;
