@@ -473,8 +473,25 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
+    // SIGHUP's default action ends the process: an operator's `kill -HUP` (or a reload by a
+    // service manager) must not stop DNS. The API's certificate listens for it too.
+    #[cfg(unix)]
+    let hangup = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            while s.recv().await.is_some() {
+                tracing::info!(
+                    "SIGHUP: the API's certificate files are read again when [api.tls] uses \
+                     them; other configuration takes a restart"
+                );
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    #[cfg(not(unix))]
+    let hangup = std::future::pending::<()>();
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+        _ = hangup => {}
     }
 }

@@ -226,6 +226,11 @@ impl Daemon {
         d
     }
 
+    /// The process id of the real binary (None in process).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The real binary with the test zone in a fresh directory.
     pub fn start_process_test_zone() -> Daemon {
         let tmp = Self::workdir("example.go.id.zone", &test_zone());

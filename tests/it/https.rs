@@ -562,6 +562,37 @@ fn sighup_loads_new_certificate_files_in_the_real_binary() {
     assert!(status.success(), "{status}");
 }
 
+/// Without `[api.tls]` SIGHUP must not end the daemon either (its default action would): the
+/// log says what it reloads, and DNS and the API go on.
+#[test]
+fn sighup_without_tls_leaves_the_daemon_serving() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let log = tmp.path().join("ranah.log");
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let mut d = Daemon::start_process_logging(tmp.path(), dns, None, &log);
+    let pid = d.pid().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        eventually(10, || std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("SIGHUP")),
+        "no log line for SIGHUP"
+    );
+    assert_eq!(http_get(d.api, "/readyz").unwrap().0, 200);
+    let soa = dig(d.dns, &["example.go.id", "SOA"]);
+    assert!(
+        soa.contains("status: NOERROR") && soa.contains("flags: qr aa"),
+        "{soa}"
+    );
+    d.shutdown();
+}
+
 /// The client recorded for the first event of request `id` in the audit trail.
 fn audited_client(d: &Daemon, ops: &str, id: i64) -> String {
     let r = curl(d, "GET", "/api/v1/audit?limit=1000", Some(ops), &[]);
