@@ -850,9 +850,9 @@ impl Requests {
             checked.push((u, media_type));
         }
         for (u, media_type) in checked {
-            let sha256 = self
+            let (sha256, written) = self
                 .files
-                .put(&u.bytes)
+                .put_new(&u.bytes)
                 .await
                 .map_err(|e| ServiceError::file("cannot store an attachment", e))?;
             let a = Attachment {
@@ -870,9 +870,22 @@ impl Requests {
                     "kind": a.kind, "sha256": a.sha256, "media_type": a.media_type, "size": a.size,
                 }),
             );
-            self.store
+            if let Err(e) = self
+                .store
                 .add_attachment(id, &a, caller.user_id, &audit, now)
-                .await?;
+                .await
+            {
+                // Not recorded (a full disk, say): a file this call wrote and nothing refers to
+                // would be left behind for good. (Another upload of the same bytes may have
+                // recorded it meanwhile: then it stays.)
+                if written
+                    && matches!(self.store.refers_to_file(&a.sha256).await, Ok(false))
+                    && let Err(rm) = self.files.remove(&a.sha256).await
+                {
+                    tracing::warn!(error = %rm, sha256 = %a.sha256, "an unrecorded upload's file stays");
+                }
+                return Err(e.into());
+            }
         }
         Ok(())
     }

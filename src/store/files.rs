@@ -31,12 +31,19 @@ impl Files {
     /// temporary file, and a write that fails (the disk full) removes what it wrote. Bytes kept
     /// already are not written again.
     pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        Ok(self.put_new(bytes).await?.0)
+    }
+
+    /// As [`Self::put`], and whether this call wrote the file (false: it was kept already), so
+    /// that a caller whose record of it then fails can take back what it wrote
+    /// ([`Self::remove`]).
+    pub async fn put_new(&self, bytes: &[u8]) -> std::io::Result<(String, bool)> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let sha256 = hex::encode(Sha256::digest(bytes));
         let path = self.dir.join(&sha256);
         if tokio::fs::try_exists(&path).await? {
-            return Ok(sha256);
+            return Ok((sha256, false));
         }
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || super::private::create_dir_all(&dir))
@@ -61,7 +68,18 @@ impl Files {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e);
         }
-        Ok(sha256)
+        Ok((sha256, true))
+    }
+
+    /// Remove the file kept under `sha256` (the caller knows nothing refers to it).
+    pub async fn remove(&self, sha256: &str) -> std::io::Result<()> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a SHA-256",
+            ));
+        }
+        tokio::fs::remove_file(self.dir.join(sha256)).await
     }
 
     /// The bytes kept under `sha256`.

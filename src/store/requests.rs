@@ -642,6 +642,19 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a row refers to the stored file `sha256`: an attachment, or a queued message's
+    /// file.
+    pub async fn refers_to_file(&self, sha256: &str) -> Result<bool, StoreError> {
+        let referred: i64 = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1) \
+             OR EXISTS (SELECT 1 FROM outbox WHERE attachment_sha256 = $1)",
+        )
+        .bind(sha256)
+        .fetch_one(self.sqlite())
+        .await?;
+        Ok(referred != 0)
+    }
+
     /// The attachments of a request, latest of each kind last.
     pub async fn attachments(&self, request_id: i64) -> Result<Vec<Attachment>, StoreError> {
         Ok(sqlx::query_as::<_, Attachment>(
