@@ -402,8 +402,14 @@ pub(crate) async fn attach(
         .await
         .map_err(|e| bad(e.to_string()))?
     {
-        // Parts past the limit are not read: the upload is refused whole.
+        // The upload is refused whole. The rest of the body is read and thrown away first
+        // (the route's body limit bounds it): answering while the client still sends makes
+        // the connection close with unread data, and a reset can cost the client the answer.
         if uploads.len() == limit {
+            drop(field);
+            while let Ok(Some(mut rest)) = multipart.next_field().await {
+                while let Ok(Some(_)) = rest.chunk().await {}
+            }
             return Err(ServiceError::TooManyAttachments(format!(
                 "an upload has at most {limit} files (attachments.max_per_request)"
             ))
