@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backup;
 pub mod calendar;
 pub mod certificate;
+pub mod dnssec;
 pub mod notice;
 pub mod policy;
 pub mod report;
