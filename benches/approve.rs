@@ -150,7 +150,7 @@ async fn run(names: usize, requests: usize) {
         let name = LowerName::from(Name::from_ascii(format!("new{i}.bench.example.")).unwrap());
         assert_eq!(
             zones
-                .resolve(&name, hickory_proto::rr::RecordType::A)
+                .resolve(&name, hickory_proto::rr::RecordType::A, false)
                 .answers
                 .len(),
             1

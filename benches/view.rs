@@ -75,16 +75,16 @@ fn lookups(c: &mut Criterion) {
         let miss = lower("nonexistent-name.bench.example.");
         let deep_miss = lower("a.b.c.d.nonexistent.bench.example.");
         group.bench_with_input(BenchmarkId::new("hit", size), &hit, |b, q| {
-            b.iter(|| black_box(zones.resolve(q, RecordType::A)))
+            b.iter(|| black_box(zones.resolve(q, RecordType::A, false)))
         });
         group.bench_with_input(BenchmarkId::new("miss", size), &miss, |b, q| {
-            b.iter(|| black_box(zones.resolve(q, RecordType::A)))
+            b.iter(|| black_box(zones.resolve(q, RecordType::A, false)))
         });
         group.bench_with_input(BenchmarkId::new("deep_miss", size), &deep_miss, |b, q| {
-            b.iter(|| black_box(zones.resolve(q, RecordType::A)))
+            b.iter(|| black_box(zones.resolve(q, RecordType::A, false)))
         });
         group.bench_with_input(BenchmarkId::new("nodata", size), &hit, |b, q| {
-            b.iter(|| black_box(zones.resolve(q, RecordType::TXT)))
+            b.iter(|| black_box(zones.resolve(q, RecordType::TXT, false)))
         });
     }
     group.finish();

@@ -19,6 +19,7 @@
 //! | [`net`] | what DNS over TCP and HTTP share at the socket: connection limits in total and per source, the back-off after accept errors, the limit of open files | rlimit, prometheus-client |
 //! | [`outbox`] | delivery of queued messages: mail (lettre), webhook (reqwest), the response letter (PDF) | store, config, telemetry |
 //! | [`dns`] | serving: zone views, the answer cache, the handler, UDP and TCP listeners, TSIG, transfers, NOTIFY and polls of secondaries | zone, store, config, telemetry, hickory |
+//! //! | [`sign`] | DNSSEC signing: keys in memory, RRSIGs, the NSEC3 or NSEC chain, the apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM, re-signed as the zone changes | dns, zone, domain, hickory-proto |
 //! | [`publish`] | the change path: records change only here (store, then the served view), zone imports | dns, store, zone, domain |
 //! | [`acme`] | certificates: the ACME worker (order, challenge through [`publish`], account), CSRs, keys at rest | publish, store, domain, instant-acme |
 //! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, health): load, decide with the core, persist in one transaction, publish | everything above |
@@ -43,6 +44,7 @@ pub mod net;
 pub mod outbox;
 pub mod publish;
 pub mod service;
+pub mod sign;
 pub mod store;
 pub mod telemetry;
 pub mod zone;

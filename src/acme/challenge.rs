@@ -39,10 +39,11 @@ impl Certificates {
             .await?;
         // `apply` returns once the view is published; ask the view the DNS server answers
         // from, as a resolver would, so that the CA is told only what DNS says.
-        let answer = self
-            .publisher
-            .zones()
-            .resolve(&hickory_proto::rr::LowerName::new(&owner), RecordType::TXT);
+        let answer = self.publisher.zones().resolve(
+            &hickory_proto::rr::LowerName::new(&owner),
+            RecordType::TXT,
+            false,
+        );
         let served: Vec<String> = answer
             .answers
             .iter()

@@ -185,9 +185,9 @@ impl RequestHandler for Handler {
         metadata.response_code = answer.rcode;
         metadata.authoritative = answer.authoritative;
 
-        let answers: Vec<&Record> = Answer::records(&answer.answers).collect();
-        let authorities: Vec<&Record> = Answer::records(&answer.authorities).collect();
-        let additionals: Vec<&Record> = Answer::records(&answer.additionals).collect();
+        let answers: Vec<&Record> = answer.section(&answer.answers).collect();
+        let authorities: Vec<&Record> = answer.section(&answer.authorities).collect();
+        let additionals: Vec<&Record> = answer.section(&answer.additionals).collect();
         let sections = if request.protocol() == Protocol::Udp {
             let mut limit = match &request.edns {
                 Some(e) => e.max_payload().clamp(512, EDNS_UDP_SIZE),
@@ -232,12 +232,13 @@ impl RequestHandler for Handler {
 }
 
 /// Our OPT record, for a request that carried one: a responder answers OPT with OPT (RFC 6891
-/// §7), whatever the answer.
+/// §7), whatever the answer, and copies the DO bit (RFC 3225 §3).
 fn response_edns(request: &Request) -> Option<Edns> {
-    request.edns.as_ref().map(|_| {
+    request.edns.as_ref().map(|asked| {
         let mut edns = Edns::new();
         edns.set_max_payload(EDNS_UDP_SIZE);
         edns.set_version(0);
+        edns.set_dnssec_ok(asked.flags().dnssec_ok);
         edns
     })
 }
@@ -280,7 +281,7 @@ fn fit_udp<'s, 'a>(
     let mut ends = Vec::with_capacity(answer.additionals.len() + 1);
     ends.push(0);
     for set in &answer.additionals {
-        ends.push(ends[ends.len() - 1] + set.records.len());
+        ends.push(ends[ends.len() - 1] + answer.set_len(set));
     }
     let with = |sets: usize| Sections {
         additionals: &all.additionals[..ends[sets]],
@@ -411,7 +412,10 @@ impl Handler {
             RecordType::OPT | RecordType::TSIG | RecordType::SIG => {
                 Reply::Error(ResponseCode::FormErr)
             }
-            qtype => Reply::Answer(self.zones.resolve(query.name(), qtype)),
+            qtype => {
+                let dnssec = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+                Reply::Answer(self.zones.resolve(query.name(), qtype, dnssec))
+            }
         }
     }
 

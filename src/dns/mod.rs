@@ -138,12 +138,13 @@ impl Zones {
         find_in(&self.by_origin.load(), key).cloned()
     }
 
-    /// Answer a query: REFUSED for names outside every zone.
-    pub fn resolve(&self, qname: &LowerName, qtype: RecordType) -> Answer {
+    /// Answer a query: REFUSED for names outside every zone. With `dnssec` (the query's DO
+    /// bit), signed zones answer with signatures and proofs.
+    pub fn resolve(&self, qname: &LowerName, qtype: RecordType, dnssec: bool) -> Answer {
         let key = name_key::key_of(qname);
         let map = self.by_origin.load();
         match find_in(&map, &key) {
-            Some(zone) => zone.view.load().lookup_key(qname, &key, qtype),
+            Some(zone) => zone.view.load().lookup_key(qname, &key, qtype, dnssec),
             None => Answer::refused(),
         }
     }

@@ -169,9 +169,8 @@ pub fn axfr(view: &ZoneView) -> TransferAnswer {
     let mut records = Vec::with_capacity(view.record_count() + 1);
     let soa = view.soa_record().cloned();
     records.extend(soa.clone());
-    for set in view.rrsets() {
-        records.extend(set.records.iter().cloned());
-    }
+    // Signatures, NSEC and NSEC3 included: a secondary serves the signed zone as it is.
+    records.extend(view.records().cloned());
     records.extend(soa);
     TransferAnswer {
         kind: TransferKind::Axfr,

@@ -165,7 +165,8 @@ fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
 }
 
 /// What makes two UDP queries get the same answer, apart from ID, RD and CD: the question as
-/// sent (name in its case, type, class) and the EDNS buffer size offered (or none).
+/// sent (name in its case, type, class), the EDNS buffer size offered (or none) and the DO
+/// bit (signatures and proofs, or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct QueryShape<'q> {
     /// The question section's bytes.
@@ -174,6 +175,8 @@ struct QueryShape<'q> {
     name: &'q [u8],
     /// `None` without EDNS, else the buffer size ranah will fill (512..=1232).
     edns_size: Option<u16>,
+    /// The DO bit (RFC 3225), in an OPT record only.
+    dnssec_ok: bool,
 }
 
 /// Parse a query far enough to know whether the cache can answer it. `None` means: let the
@@ -207,6 +210,7 @@ fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
     let name = &q[12..i];
     let question = q.get(12..i + 4)?;
     let mut rest = &q[i + 4..];
+    let mut dnssec_ok = false;
     let edns_size = if count(10) == 1 {
         // OPT: root name, type 41, class = size, TTL = ext-rcode/version/flags, rdata.
         let opt = rest.get(..11)?;
@@ -218,6 +222,7 @@ fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
         if version != 0 {
             return None;
         }
+        dnssec_ok = opt[7] & 0x80 != 0;
         let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
         if !plain_options(rest.get(11..11 + rdlen)?) {
             return None;
@@ -234,6 +239,7 @@ fn shape(q: &[u8]) -> Option<QueryShape<'_>> {
         question,
         name,
         edns_size,
+        dnssec_ok,
     })
 }
 
@@ -273,7 +279,7 @@ fn cache_key(shape: &QueryShape<'_>, buf: &mut [u8; MAX_KEY]) -> usize {
     buf[..q].copy_from_slice(&shape.question[..q]);
     match shape.edns_size {
         Some(size) => {
-            buf[q] = 1;
+            buf[q] = 1 | (u8::from(shape.dnssec_ok) << 1);
             buf[q + 1..q + 3].copy_from_slice(&size.to_be_bytes());
             q + 3
         }
@@ -459,6 +465,15 @@ mod tests {
         let s = shape(&q).unwrap();
         assert_eq!(s.name, b"\x03www\x01a\x00");
         assert_eq!(s.edns_size, Some(1232));
+        assert!(!s.dnssec_ok);
+        // DO set: another shape, another key.
+        let mut with_do = q.clone();
+        with_do[12 + 11 + 7] = 0x80;
+        let d = shape(&with_do).unwrap();
+        assert!(d.dnssec_ok);
+        let (mut a, mut b) = ([0u8; MAX_KEY], [0u8; MAX_KEY]);
+        let (la, lb) = (cache_key(&s, &mut a), cache_key(&d, &mut b));
+        assert_ne!(a[..la], b[..lb]);
         // EDNS version 1: not cacheable.
         let mut v1 = q.clone();
         v1[12 + 11 + 6] = 1;

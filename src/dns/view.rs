@@ -9,9 +9,16 @@
 //!
 //! Every ancestor of an owner name down from the apex exists as a node; a node without record
 //! sets is an empty non-terminal, so NODATA versus NXDOMAIN (RFC 8020) is one probe.
+//!
+//! A signed zone's records are in the view too, where answers need them: each RRSIG with the
+//! set it covers, NSEC with the other sets of its name (and in a canonical-order index, for
+//! proofs), NSEC3 outside the name tree in hash order (its owner names are not names of the
+//! zone to a query). A query with DO gets the signatures and the proofs of denial; one without
+//! gets the unsigned answer, byte for byte as before.
 
 use std::sync::Arc;
 
+use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
@@ -25,6 +32,10 @@ type NodeMap =
     imbl::GenericHashMap<Key, Node, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
 type KeySet =
     imbl::GenericHashSet<Key, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
+/// NSEC3 sets by their owner's hash (decoded from its first label), in hash order.
+type Nsec3Map = imbl::OrdMap<Box<[u8]>, Arc<RRset>>;
+/// Names with an NSEC set, by canonical order (`name_key::canonical`), to their keys.
+type NsecMap = imbl::OrdMap<Box<[u8]>, Key>;
 
 /// The records of one owner name and type, sharing one TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +46,19 @@ pub struct RRset {
     pub ttl: u32,
     /// The records (owner name included).
     pub records: Vec<Record>,
+    /// The RRSIG records that cover the set (none in an unsigned zone).
+    pub sigs: Vec<Record>,
+}
+
+impl RRset {
+    fn new(rtype: RecordType, ttl: u32, records: Vec<Record>) -> Self {
+        Self {
+            rtype,
+            ttl,
+            records,
+            sigs: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,6 +91,8 @@ pub struct Answer {
     /// servers at or below the cut): a UDP answer that cannot carry them all is truncated (RFC
     /// 9471). Any other additional set may be left out of a UDP answer that cannot carry it.
     pub required_glue: usize,
+    /// Whether the sets' signatures go with them (the query had DO and the zone is signed).
+    pub dnssec: bool,
 }
 
 impl Answer {
@@ -78,6 +104,7 @@ impl Answer {
             authorities: Vec::new(),
             additionals: Vec::new(),
             required_glue: 0,
+            dnssec: false,
         }
     }
 
@@ -90,9 +117,33 @@ impl Answer {
         }
     }
 
-    /// Iterate the records of a section.
+    /// Iterate the records of a section, without signatures.
     pub fn records(sets: &[Arc<RRset>]) -> impl Iterator<Item = &Record> + Send {
         sets.iter().flat_map(|s| s.records.iter())
+    }
+
+    /// Iterate the records of a section as this answer sends them: each set followed by its
+    /// signatures when the answer carries DNSSEC.
+    pub fn section<'s>(&self, sets: &'s [Arc<RRset>]) -> impl Iterator<Item = &'s Record> + Send {
+        let dnssec = self.dnssec;
+        sets.iter().flat_map(move |s| {
+            let sigs: &[Record] = if dnssec { &s.sigs } else { &[] };
+            s.records.iter().chain(sigs)
+        })
+    }
+
+    /// Number of records a set contributes to a section of this answer.
+    pub fn set_len(&self, set: &RRset) -> usize {
+        set.records.len() + if self.dnssec { set.sigs.len() } else { 0 }
+    }
+
+    /// Add a set to the authority section once (proofs may name the same NSEC3 twice).
+    fn add_proof(&mut self, set: Option<Arc<RRset>>) {
+        if let Some(set) = set
+            && !self.authorities.iter().any(|s| Arc::ptr_eq(s, &set))
+        {
+            self.authorities.push(set);
+        }
     }
 }
 
@@ -108,6 +159,12 @@ pub struct ZoneView {
     negative_soa: Arc<RRset>,
     nodes: NodeMap,
     cuts: KeySet,
+    /// The denial records of a signed zone, indexed for proofs.
+    nsec3: Nsec3Map,
+    nsec: NsecMap,
+    /// NSEC3 hashing as the zone's NSEC3PARAM says (RFC 9276: no salt, no extra iterations).
+    nsec3_salt: Box<[u8]>,
+    nsec3_iterations: u16,
     record_count: usize,
     /// Encoded UDP answers made from this view (see `udp`); a new view starts empty.
     answers: Arc<AnswerCache>,
@@ -128,13 +185,28 @@ impl ZoneView {
             negative_soa,
             nodes,
             cuts: KeySet::default(),
+            nsec3: Nsec3Map::default(),
+            nsec: NsecMap::default(),
+            nsec3_salt: Box::default(),
+            nsec3_iterations: 0,
             record_count: 0,
             answers: Arc::default(),
         };
-        for record in &content.records {
+        // Signatures after the sets they cover.
+        for record in content.records.iter().filter(|r| !is_rrsig(r)) {
+            view.add(record);
+        }
+        for record in content.records.iter().filter(|r| is_rrsig(r)) {
             view.add(record);
         }
         view
+    }
+
+    /// Whether the zone is signed (its apex has a DNSKEY set).
+    pub fn is_signed(&self) -> bool {
+        self.nodes
+            .get(&*self.origin_key)
+            .is_some_and(|n| n.get(RecordType::DNSKEY).is_some())
     }
 
     /// The apex.
@@ -160,9 +232,9 @@ impl ZoneView {
         self.soa.records.first()
     }
 
-    /// Number of records, the SOA included.
+    /// Number of records, the SOA and the DNSSEC records included.
     pub fn record_count(&self) -> usize {
-        self.record_count + 1
+        self.record_count + 1 + self.soa.sigs.len()
     }
 
     /// Number of owner names (nodes with records).
@@ -170,9 +242,151 @@ impl ZoneView {
         self.nodes.values().filter(|n| !n.rrsets.is_empty()).count()
     }
 
-    /// Every RRset except the SOA, in no particular order (for zone transfers).
+    /// Every RRset except the SOA, in no particular order (NSEC3 sets are not among them).
     pub fn rrsets(&self) -> impl Iterator<Item = &Arc<RRset>> {
         self.nodes.values().flat_map(|n| n.rrsets.iter())
+    }
+
+    /// Every record except the SOA itself, signatures and NSEC3 included, in no particular
+    /// order (for zone transfers and exports).
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        let sets = self.rrsets().chain(self.nsec3.values());
+        self.soa
+            .sigs
+            .iter()
+            .chain(sets.flat_map(|s| s.records.iter().chain(&s.sigs)))
+    }
+
+    /// The NSEC3 sets in hash order.
+    pub fn nsec3_sets(&self) -> impl Iterator<Item = &Arc<RRset>> {
+        self.nsec3.values()
+    }
+
+    /// The NSEC3 set whose owner has this hash.
+    pub fn nsec3_at(&self, hash: &[u8]) -> Option<&Arc<RRset>> {
+        self.nsec3.get(hash)
+    }
+
+    /// The hash after `hash` in the NSEC3 chain, wrapping to the first (or `hash` itself when
+    /// it is alone). `None` when the chain is empty.
+    pub fn nsec3_next(&self, hash: &[u8]) -> Option<&[u8]> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.nsec3
+            .range::<_, [u8]>((Excluded(hash), Unbounded))
+            .next()
+            .or_else(|| self.nsec3.iter().next())
+            .map(|(h, _)| &**h)
+    }
+
+    /// The hash before `hash` in the NSEC3 chain, wrapping to the last.
+    pub fn nsec3_previous(&self, hash: &[u8]) -> Option<&[u8]> {
+        self.nsec3
+            .range::<_, [u8]>((std::ops::Bound::Unbounded, std::ops::Bound::Excluded(hash)))
+            .next_back()
+            .or_else(|| self.nsec3.iter().next_back())
+            .map(|(h, _)| &**h)
+    }
+
+    /// The NSEC3 hash of a name of this zone, with the zone's parameters.
+    pub fn nsec3_hash(&self, key: &[u8]) -> [u8; 20] {
+        name_key::nsec3_hash(key, &self.nsec3_salt, self.nsec3_iterations)
+    }
+
+    /// The name after this one (by key) among those with NSEC sets, in canonical order,
+    /// wrapping to the apex. `None` when no name has one.
+    pub fn nsec_next(&self, key: &[u8]) -> Option<&[u8]> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let c = name_key::canonical(key);
+        self.nsec
+            .range::<_, [u8]>((Excluded(&*c), Unbounded))
+            .next()
+            .or_else(|| self.nsec.iter().next())
+            .map(|(_, k)| &**k)
+    }
+
+    /// The name before this one (by key) among those with NSEC sets, wrapping to the last.
+    pub fn nsec_previous(&self, key: &[u8]) -> Option<&[u8]> {
+        let c = name_key::canonical(key);
+        self.nsec
+            .range::<_, [u8]>((std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&*c)))
+            .next_back()
+            .or_else(|| self.nsec.iter().next_back())
+            .map(|(_, k)| &**k)
+    }
+
+    /// The types at a name, by key (empty for an empty non-terminal or a missing name).
+    pub fn types_at(&self, key: &[u8]) -> Vec<RecordType> {
+        let mut types: Vec<RecordType> = self
+            .nodes
+            .get(key)
+            .map(|n| n.rrsets.iter().map(|s| s.rtype).collect())
+            .unwrap_or_default();
+        if key == &*self.origin_key {
+            types.push(RecordType::SOA);
+        }
+        types
+    }
+
+    /// Whether a node (by key) has children.
+    pub fn has_children(&self, key: &[u8]) -> bool {
+        self.nodes.get(key).is_some_and(|n| n.children > 0)
+    }
+
+    /// Whether the name (by key) is a delegation point (NS below the apex).
+    pub fn is_cut(&self, key: &[u8]) -> bool {
+        self.cuts.contains(key)
+    }
+
+    /// Whether the name (by key) lies strictly below a delegation point (glue, or occluded
+    /// data): not authoritative, never signed, no NSEC or NSEC3 of its own.
+    pub fn is_occluded(&self, key: &[u8]) -> bool {
+        match name_key::parent(key) {
+            Some(p) if key.len() > self.origin_key.len() => self.enclosing_cut(p).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Every name (by key) of the zone, empty non-terminals included.
+    pub fn name_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.nodes.keys().map(|k| &**k)
+    }
+
+    /// The TTL of negative answers: the lesser of the SOA's TTL and its MINIMUM (RFC 2308),
+    /// also the TTL of NSEC and NSEC3 records (RFC 9077).
+    pub fn negative_ttl(&self) -> u32 {
+        self.negative_soa.ttl
+    }
+
+    /// The set of a type at a name, by key (the SOA at the apex included).
+    pub fn rrset_by_key(&self, key: &[u8], rtype: RecordType) -> Option<&Arc<RRset>> {
+        self.rrset_at(key, rtype)
+    }
+
+    /// The signatures of the set of a type at a name, by key.
+    pub fn signatures_of(&self, key: &[u8], rtype: RecordType) -> Vec<Record> {
+        self.rrset_at(key, rtype)
+            .map(|s| s.sigs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Remove and add records (the signer's edits, one set at a time): signatures after the
+    /// sets they cover, as in [`ZoneView::apply`].
+    pub fn edit(&mut self, removed: &[Record], added: &[Record]) {
+        self.answers = Arc::default();
+        for r in removed {
+            self.remove(r);
+        }
+        for r in added.iter().filter(|r| !is_rrsig(r)) {
+            self.add(r);
+        }
+        for r in added.iter().filter(|r| is_rrsig(r)) {
+            self.add(r);
+        }
+    }
+
+    /// The SOA set (with its signatures).
+    pub fn soa_set(&self) -> &Arc<RRset> {
+        &self.soa
     }
 
     /// The encoded answers made from this view.
@@ -186,13 +400,17 @@ impl ZoneView {
         for r in &diff.removed {
             self.remove(r);
         }
-        for r in &diff.added {
-            self.add(r);
-        }
         if let Some(soa) = &diff.soa {
+            // A new SOA drops the old one's signatures; the change brings the new ones.
             let (s, n) = soa_sets(soa);
             self.soa = s;
             self.negative_soa = n;
+        }
+        for r in diff.added.iter().filter(|r| !is_rrsig(r)) {
+            self.add(r);
+        }
+        for r in diff.added.iter().filter(|r| is_rrsig(r)) {
+            self.add(r);
         }
     }
 
@@ -258,6 +476,11 @@ impl ZoneView {
         if !name_key::is_within(&name, &self.origin_key) {
             return;
         }
+        match rtype {
+            RecordType::RRSIG => return self.add_sig(&name, record),
+            RecordType::NSEC3 => return self.add_nsec3(&name, record),
+            _ => {}
+        }
         self.ensure_node(&name);
         let Some(node) = self.nodes.get_mut(&*name) else {
             return;
@@ -274,21 +497,151 @@ impl ZoneView {
                 }
                 set.records.push(record.clone());
             }
-            None => node.rrsets.push(Arc::new(RRset {
+            None => node.rrsets.push(Arc::new(RRset::new(
                 rtype,
-                ttl: record.ttl,
-                records: vec![record.clone()],
-            })),
+                record.ttl,
+                vec![record.clone()],
+            ))),
         }
         self.record_count += 1;
-        if rtype == RecordType::NS && name != self.origin_key {
-            self.cuts.insert(name);
+        match rtype {
+            RecordType::NS if name != self.origin_key => {
+                self.cuts.insert(name);
+            }
+            RecordType::NSEC => {
+                self.nsec.insert(name_key::canonical(&name), name);
+            }
+            RecordType::NSEC3PARAM if name == self.origin_key => self.nsec3_params(record),
+            _ => {}
+        }
+    }
+
+    /// Take the NSEC3 hashing parameters from an NSEC3PARAM record.
+    fn nsec3_params(&mut self, record: &Record) {
+        if let RData::DNSSEC(DNSSECRData::NSEC3PARAM(p)) = &record.data {
+            self.nsec3_salt = p.salt().into();
+            self.nsec3_iterations = p.iterations();
+        }
+    }
+
+    /// An RRSIG goes with the set it covers (the SOA's also to the negative SOA, with its
+    /// TTL); one for a set the view does not hold is not kept.
+    fn add_sig(&mut self, name: &[u8], record: &Record) {
+        let Some(covered) = covered_type(record) else {
+            return;
+        };
+        let push = |set: &mut Arc<RRset>, sig: Record| {
+            if !set.sigs.iter().any(|s| s.data == sig.data) {
+                Arc::make_mut(set).sigs.push(sig);
+                true
+            } else {
+                false
+            }
+        };
+        let added = match covered {
+            RecordType::SOA if name == &*self.origin_key => {
+                let mut negative = record.clone();
+                negative.ttl = self.negative_soa.ttl;
+                push(&mut self.negative_soa, negative);
+                push(&mut self.soa, record.clone())
+            }
+            RecordType::NSEC3 => match nsec3_owner_hash(name, &self.origin_key) {
+                Some(hash) => match self.nsec3.get_mut(&hash) {
+                    Some(set) => push(set, record.clone()),
+                    None => false,
+                },
+                None => false,
+            },
+            _ => match self
+                .nodes
+                .get_mut(name)
+                .and_then(|n| n.rrsets.iter_mut().find(|s| s.rtype == covered))
+            {
+                Some(set) => push(set, record.clone()),
+                None => false,
+            },
+        };
+        if added && covered != RecordType::SOA {
+            self.record_count += 1;
+        }
+    }
+
+    fn remove_sig(&mut self, name: &[u8], record: &Record) {
+        let Some(covered) = covered_type(record) else {
+            return;
+        };
+        let pull = |set: &mut Arc<RRset>, sig: &Record| {
+            if set.sigs.iter().any(|s| s.data == sig.data) {
+                Arc::make_mut(set).sigs.retain(|s| s.data != sig.data);
+                true
+            } else {
+                false
+            }
+        };
+        let removed = match covered {
+            RecordType::SOA if name == &*self.origin_key => {
+                pull(&mut self.negative_soa, record);
+                pull(&mut self.soa, record)
+            }
+            RecordType::NSEC3 => match nsec3_owner_hash(name, &self.origin_key) {
+                Some(hash) => match self.nsec3.get_mut(&hash) {
+                    Some(set) => pull(set, record),
+                    None => false,
+                },
+                None => false,
+            },
+            _ => match self
+                .nodes
+                .get_mut(name)
+                .and_then(|n| n.rrsets.iter_mut().find(|s| s.rtype == covered))
+            {
+                Some(set) => pull(set, record),
+                None => false,
+            },
+        };
+        if removed && covered != RecordType::SOA {
+            self.record_count -= 1;
+        }
+    }
+
+    /// An NSEC3 record (one per owner) replaces any other at its hash.
+    fn add_nsec3(&mut self, name: &[u8], record: &Record) {
+        let Some(hash) = nsec3_owner_hash(name, &self.origin_key) else {
+            return;
+        };
+        let set = Arc::new(RRset::new(
+            RecordType::NSEC3,
+            record.ttl,
+            vec![record.clone()],
+        ));
+        if let Some(old) = self.nsec3.insert(hash, set) {
+            self.record_count -= old.records.len() + old.sigs.len();
+        }
+        self.record_count += 1;
+    }
+
+    fn remove_nsec3(&mut self, name: &[u8], record: &Record) {
+        let Some(hash) = nsec3_owner_hash(name, &self.origin_key) else {
+            return;
+        };
+        if self
+            .nsec3
+            .get(&hash)
+            .is_some_and(|s| s.records.iter().any(|r| r.data == record.data))
+            && let Some(old) = self.nsec3.remove(&hash)
+        {
+            self.record_count -= old.records.len() + old.sigs.len();
         }
     }
 
     fn remove(&mut self, record: &Record) {
         let rtype = record.record_type();
         let name = name_key::key_of(&record.name);
+        match rtype {
+            RecordType::RRSIG => return self.remove_sig(&name, record),
+            RecordType::NSEC3 => return self.remove_nsec3(&name, record),
+            _ => {}
+        }
         let Some(node) = self.nodes.get_mut(&*name) else {
             return;
         };
@@ -303,9 +656,21 @@ impl ZoneView {
         }
         self.record_count -= 1;
         if set.records.is_empty() {
-            node.rrsets.remove(pos);
-            if rtype == RecordType::NS {
-                self.cuts.remove(&*name);
+            let set = node.rrsets.remove(pos);
+            // The signatures of a set that is gone go with it.
+            self.record_count -= set.sigs.len();
+            match rtype {
+                RecordType::NS => {
+                    self.cuts.remove(&*name);
+                }
+                RecordType::NSEC => {
+                    self.nsec.remove(&*name_key::canonical(&name));
+                }
+                RecordType::NSEC3PARAM => {
+                    self.nsec3_salt = Box::default();
+                    self.nsec3_iterations = 0;
+                }
+                _ => {}
             }
         }
         self.prune(&name);
@@ -348,12 +713,15 @@ impl ZoneView {
     /// Answer a query for a name inside this zone (RFC 1034 §4.3.2, with RFC 2308 negative
     /// answers, RFC 8020 empty non-terminals, RFC 8482 minimal ANY).
     pub fn lookup(&self, qname: &LowerName, qtype: RecordType) -> Answer {
-        self.lookup_key(qname, &name_key::key_of(qname), qtype)
+        self.lookup_key(qname, &name_key::key_of(qname), qtype, false)
     }
 
-    /// [`ZoneView::lookup`] with the name's key already computed.
-    pub fn lookup_key(&self, qname: &Name, key: &[u8], qtype: RecordType) -> Answer {
+    /// [`ZoneView::lookup`] with the name's key already computed; with `dnssec` (the query's
+    /// DO bit), a signed zone's answer carries its signatures and proofs of denial (RFC 4035
+    /// §3.1, RFC 5155 §7.2).
+    pub fn lookup_key(&self, qname: &Name, key: &[u8], qtype: RecordType, dnssec: bool) -> Answer {
         let mut answer = Answer::new();
+        answer.dnssec = dnssec && self.is_signed();
         let mut step = self.lookup_step(qname, key, qtype, &mut answer);
         for _ in 1..MAX_CNAME_CHAIN {
             let Step::FollowCname(target) = step else {
@@ -387,26 +755,36 @@ impl ZoneView {
         }
 
         let synthesized;
+        // When the answer comes from a wildcard: the closest encloser and the wildcard's key.
+        let mut wildcard: Option<(&[u8], Key)> = None;
         let node = match self.nodes.get(key) {
             Some(node) => node,
-            None => match self.wildcard_for(key) {
-                Some(wild) => {
-                    synthesized = Node {
-                        rrsets: wild
-                            .rrsets
-                            .iter()
-                            .map(|s| Arc::new(with_owner(s, qname)))
-                            .collect(),
-                        children: 0,
-                    };
-                    &synthesized
+            None => {
+                let encloser = self.closest_encloser(key);
+                let wild_key = name_key::wildcard_of(encloser);
+                match self.nodes.get(&*wild_key).filter(|n| !n.rrsets.is_empty()) {
+                    Some(wild) => {
+                        synthesized = Node {
+                            rrsets: wild
+                                .rrsets
+                                .iter()
+                                .map(|s| Arc::new(with_owner(s, qname)))
+                                .collect(),
+                            children: 0,
+                        };
+                        wildcard = Some((encloser, wild_key));
+                        &synthesized
+                    }
+                    None => {
+                        answer.rcode = ResponseCode::NXDomain;
+                        answer.authorities.push(self.negative_soa.clone());
+                        if answer.dnssec {
+                            self.deny_name(encloser, key, answer);
+                        }
+                        return Step::Done;
+                    }
                 }
-                None => {
-                    answer.rcode = ResponseCode::NXDomain;
-                    answer.authorities.push(self.negative_soa.clone());
-                    return Step::Done;
-                }
-            },
+            }
         };
 
         if key == &*self.origin_key && matches!(qtype, RecordType::SOA | RecordType::ANY) {
@@ -417,6 +795,11 @@ impl ZoneView {
             && qtype != RecordType::CNAME
         {
             answer.answers.push(cname.clone());
+            if answer.dnssec
+                && let Some((encloser, _)) = &wildcard
+            {
+                self.prove_expansion(encloser, key, answer);
+            }
             return match cname.records.first().map(|r| &r.data) {
                 Some(RData::CNAME(target)) if qtype != RecordType::ANY => {
                     // A loop back to a name already in the chain stops here.
@@ -439,25 +822,110 @@ impl ZoneView {
             Some(set) => {
                 answer.answers.push(set.clone());
                 self.add_addresses_for(set, answer, |_| true);
+                if answer.dnssec
+                    && let Some((encloser, _)) = &wildcard
+                {
+                    self.prove_expansion(encloser, key, answer);
+                }
             }
-            None => answer.authorities.push(self.negative_soa.clone()),
+            None => {
+                answer.authorities.push(self.negative_soa.clone());
+                if answer.dnssec {
+                    match &wildcard {
+                        Some((encloser, wild_key)) => {
+                            self.prove_expansion(encloser, key, answer);
+                            self.deny_type(wild_key, answer);
+                            if !self.nsec3.is_empty() {
+                                answer.add_proof(self.nsec3_matching(encloser));
+                            }
+                        }
+                        None => self.deny_type(key, answer),
+                    }
+                }
+            }
         }
         Step::Done
     }
 
-    /// The wildcard node that covers a name that does not exist, if any (RFC 4592: the
-    /// source of synthesis is `*.` the closest encloser).
-    fn wildcard_for(&self, key: &[u8]) -> Option<&Node> {
-        let mut encloser = name_key::parent(key)?;
-        while !self.nodes.contains_key(encloser) {
-            if encloser.len() <= self.origin_key.len() {
+    /// The closest encloser of a name that does not exist (RFC 4592): its nearest ancestor
+    /// that does, the apex at the latest. The source of synthesis is `*.` that name.
+    fn closest_encloser<'k>(&self, key: &'k [u8]) -> &'k [u8] {
+        let mut encloser = key;
+        while let Some(parent) = name_key::parent(encloser) {
+            encloser = parent;
+            if self.nodes.contains_key(encloser) || encloser.len() <= self.origin_key.len() {
                 break;
             }
-            encloser = name_key::parent(encloser)?;
         }
-        self.nodes
-            .get(&*name_key::wildcard_of(encloser))
-            .filter(|n| !n.rrsets.is_empty())
+        encloser
+    }
+
+    /// The NSEC3 set whose owner is the hash of this name.
+    fn nsec3_matching(&self, key: &[u8]) -> Option<Arc<RRset>> {
+        self.nsec3.get(&self.nsec3_hash(key)[..]).cloned()
+    }
+
+    /// The NSEC3 set whose owner hash comes last at or before this name's hash, wrapping
+    /// around: the one that covers a name that does not exist.
+    fn nsec3_covering(&self, key: &[u8]) -> Option<Arc<RRset>> {
+        use std::ops::Bound::{Included, Unbounded};
+        let hash = self.nsec3_hash(key);
+        self.nsec3
+            .range::<_, [u8]>((Unbounded, Included(&hash[..])))
+            .next_back()
+            .or_else(|| self.nsec3.iter().next_back())
+            .map(|(_, set)| set.clone())
+    }
+
+    /// The NSEC set of the name at or before this one in canonical order, wrapping around.
+    fn nsec_covering(&self, key: &[u8]) -> Option<Arc<RRset>> {
+        use std::ops::Bound::{Included, Unbounded};
+        let c = name_key::canonical(key);
+        let (_, owner) = self
+            .nsec
+            .range::<_, [u8]>((Unbounded, Included(&*c)))
+            .next_back()
+            .or_else(|| self.nsec.iter().next_back())?;
+        self.nodes.get(owner)?.get(RecordType::NSEC).cloned()
+    }
+
+    /// NXDOMAIN's proof: the closest encloser exists, the next closer name does not, and no
+    /// wildcard could have answered (RFC 5155 §7.2.2; RFC 4035 §3.1.3.2 with NSEC).
+    fn deny_name(&self, encloser: &[u8], key: &[u8], answer: &mut Answer) {
+        let wild = name_key::wildcard_of(encloser);
+        if !self.nsec3.is_empty() {
+            answer.add_proof(self.nsec3_matching(encloser));
+            answer.add_proof(self.nsec3_covering(name_key::next_closer(key, encloser)));
+            answer.add_proof(self.nsec3_covering(&wild));
+        } else if !self.nsec.is_empty() {
+            answer.add_proof(self.nsec_covering(key));
+            answer.add_proof(self.nsec_covering(&wild));
+        }
+    }
+
+    /// NODATA's proof: the name's own NSEC3 or NSEC, whose type bitmap lacks the type (an
+    /// empty non-terminal has an NSEC3; with NSEC, the record that covers it).
+    fn deny_type(&self, key: &[u8], answer: &mut Answer) {
+        if !self.nsec3.is_empty() {
+            answer.add_proof(self.nsec3_matching(key));
+        } else if !self.nsec.is_empty() {
+            let own = self
+                .nodes
+                .get(key)
+                .and_then(|n| n.get(RecordType::NSEC))
+                .cloned();
+            answer.add_proof(own.or_else(|| self.nsec_covering(key)));
+        }
+    }
+
+    /// A wildcard expansion's proof that the name asked does not exist itself (RFC 5155
+    /// §7.2.6; RFC 4035 §3.1.3.3).
+    fn prove_expansion(&self, encloser: &[u8], key: &[u8], answer: &mut Answer) {
+        if !self.nsec3.is_empty() {
+            answer.add_proof(self.nsec3_covering(name_key::next_closer(key, encloser)));
+        } else if !self.nsec.is_empty() {
+            answer.add_proof(self.nsec_covering(key));
+        }
     }
 
     /// The cut's NS in authority and their addresses in additional; AA is cleared only when
@@ -468,6 +936,14 @@ impl ZoneView {
         }
         if let Some(ns) = self.nodes.get(cut).and_then(|n| n.get(RecordType::NS)) {
             answer.authorities.push(ns.clone());
+            // A signed referral carries the DS (signed), or the proof that there is none: the
+            // delegation is insecure (RFC 4035 §3.1.4, RFC 5155 §7.2.7).
+            if answer.dnssec {
+                match self.nodes.get(cut).and_then(|n| n.get(RecordType::DS)) {
+                    Some(ds) => answer.authorities.push(ds.clone()),
+                    None => self.deny_type(cut, answer),
+                }
+            }
             // In-domain glue first (the delegation cannot be followed without it), then the
             // addresses of the other name servers in the zone (sibling glue, optional). A
             // referral ends the lookup and only a CNAME can come before it, so the additional
@@ -510,21 +986,50 @@ enum Step {
     FollowCname(Name),
 }
 
+/// A wildcard's set as synthesized for `owner`: records and signatures take the name asked
+/// (the signatures keep their label count, which tells a validator they were expanded).
 fn with_owner(set: &RRset, owner: &Name) -> RRset {
-    let name = owner.clone();
-    RRset {
-        rtype: set.rtype,
-        ttl: set.ttl,
-        records: set
-            .records
+    let renamed = |records: &[Record]| -> Vec<Record> {
+        records
             .iter()
             .map(|r| {
                 let mut r = r.clone();
-                r.name = name.clone();
+                r.name = owner.clone();
                 r
             })
-            .collect(),
+            .collect()
+    };
+    RRset {
+        rtype: set.rtype,
+        ttl: set.ttl,
+        records: renamed(&set.records),
+        sigs: renamed(&set.sigs),
     }
+}
+
+fn is_rrsig(record: &Record) -> bool {
+    record.record_type() == RecordType::RRSIG
+}
+
+/// The type an RRSIG record covers.
+pub fn covered_type(record: &Record) -> Option<RecordType> {
+    match &record.data {
+        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(sig.input().type_covered),
+        _ => None,
+    }
+}
+
+/// The hash an NSEC3 owner name carries (its first label, base32hex), if the name is one
+/// label below the apex and the label decodes to a SHA-1 hash.
+fn nsec3_owner_hash(name: &[u8], origin: &[u8]) -> Option<Box<[u8]>> {
+    if name_key::parent(name)? != origin {
+        return None;
+    }
+    let label = name_key::first_label(name)?;
+    let hash = data_encoding::BASE32HEX_NOPAD
+        .decode(&label.to_ascii_uppercase())
+        .ok()?;
+    (hash.len() == 20).then(|| hash.into_boxed_slice())
 }
 
 /// The SOA as answered, and as carried in negative answers with RFC 2308's TTL (the lesser of
@@ -537,16 +1042,8 @@ fn soa_sets(soa: &Record) -> (Arc<RRset>, Arc<RRset>) {
     let mut negative = soa.clone();
     negative.ttl = soa.ttl.min(minimum);
     (
-        Arc::new(RRset {
-            rtype: RecordType::SOA,
-            ttl: soa.ttl,
-            records: vec![soa.clone()],
-        }),
-        Arc::new(RRset {
-            rtype: RecordType::SOA,
-            ttl: negative.ttl,
-            records: vec![negative],
-        }),
+        Arc::new(RRset::new(RecordType::SOA, soa.ttl, vec![soa.clone()])),
+        Arc::new(RRset::new(RecordType::SOA, negative.ttl, vec![negative])),
     )
 }
 

@@ -32,6 +32,7 @@ pub const SUPPORTED_TYPES: &[RecordType] = &[
     RecordType::SRV,
     RecordType::CAA,
     RecordType::PTR,
+    RecordType::DS,
 ];
 
 /// An error in a zone file, with where it is.
@@ -423,11 +424,12 @@ fn build_zone(
         if let Some(cut) = enclosing_cut(&name, &apex_key, &cuts) {
             let at_cut = cut == name;
             let glue = matches!(rtype, RecordType::A | RecordType::AAAA);
-            if !(glue || (at_cut && rtype == RecordType::NS)) {
+            // The DS at a cut is the parent side's: it belongs to this zone (RFC 4034 §5).
+            if !(glue || (at_cut && matches!(rtype, RecordType::NS | RecordType::DS))) {
                 return Err(err(
                     *line,
                     format!(
-                        "{} {} lies below the delegation at {}: only NS at the cut and address \
+                        "{} {} lies below the delegation at {}: only NS and DS at the cut and address \
                          glue are allowed there",
                         record.name, rtype, cut
                     ),
