@@ -86,7 +86,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let zones = Arc::new(Zones::new());
     let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
     let loaded = publisher
-        .sync_from_store()
+        .sync_from_store(chrono::Utc::now())
         .await
         .context("loading zones from the store")?;
     tracing::info!(zones = loaded.len(), "zones loaded");
@@ -96,6 +96,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             "no zones to serve: put master files in the zones directory or run `ranah zone import`"
         );
     }
+    // Every zone signed as its policy says before DNS answers anything.
+    let dnssec = Arc::new(crate::service::dnssec::DnssecService::new(
+        store.clone(),
+        publisher.clone(),
+        config.dnssec.clone(),
+        crate::service::dnssec::key_cipher(&config).context("the DNSSEC key-encryption key")?,
+    ));
+    dnssec
+        .start(chrono::Utc::now())
+        .await
+        .context("signing the zones")?;
 
     let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
     metrics
@@ -372,6 +383,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Pick up zones created or changed by other processes (the CLI) while we run.
     let poll = Duration::from_secs(config.dns.store_poll_secs);
     let sync_publisher = publisher.clone();
+    let sync_dnssec = dnssec.clone();
     let mut sync_shutdown = shutdown_rx.clone();
     let sync = tokio::spawn(async move {
         let mut tick = tokio::time::interval(poll);
@@ -381,10 +393,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 _ = tick.tick() => {}
                 _ = sync_shutdown.wait_for(|stop| *stop) => return,
             }
-            match sync_publisher.sync_from_store().await {
+            match sync_publisher.sync_from_store(chrono::Utc::now()).await {
                 Ok(zones) if !zones.is_empty() => {
                     let names: Vec<String> = zones.iter().map(|z| z.to_string()).collect();
                     tracing::info!(zones = ?names, "reloaded zones changed in the store");
+                    // A zone new to us gets its keys and signatures at once.
+                    for zone in &zones {
+                        if let Err(error) = sync_dnssec.look_after(zone, chrono::Utc::now()).await {
+                            tracing::warn!(%zone, %error, "cannot sign the reloaded zone");
+                        }
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot check the store for zone changes"),
@@ -392,7 +410,30 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
     });
 
-    let mut tasks = vec![sync, sweeper, secondaries_task, courier_task, log_throttle];
+    // Keys rolled, the parent asked, due signatures made again.
+    let maintenance = Duration::from_secs(config.dnssec.maintenance_interval_secs);
+    let mut dnssec_shutdown = shutdown_rx.clone();
+    let dnssec_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(maintenance);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = dnssec_shutdown.wait_for(|stop| *stop) => return,
+            }
+            dnssec.tick(chrono::Utc::now()).await;
+        }
+    });
+
+    let mut tasks = vec![
+        sync,
+        sweeper,
+        secondaries_task,
+        courier_task,
+        log_throttle,
+        dnssec_task,
+    ];
     tasks.extend(side_tasks);
     tasks.extend(tls_task);
     tasks.extend(certificates_task);

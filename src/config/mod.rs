@@ -40,6 +40,7 @@ mod attachments;
 mod audit;
 mod calendar;
 mod dns;
+mod dnssec;
 mod keys;
 mod layer;
 mod letter;
@@ -66,6 +67,7 @@ pub use attachments::AttachmentSettings;
 pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
 pub use dns::DnsConfig;
+pub use dnssec::{DnssecConfig, DnssecSettings, DnssecZoneSettings, ZonePolicy};
 pub use keys::{FILE_VARIABLE, Key, Shape, key, key_of_variable, keys, reference_table};
 pub use layer::ConfigLayer;
 pub use letter::LetterConfig;
@@ -82,6 +84,7 @@ pub use webhook::{WebhookConfig, WebhookSettings};
 use acme::resolve_acme;
 use audit::resolve_audit;
 use calendar::resolve_calendar;
+use dnssec::resolve_dnssec;
 use secondaries::resolve_transfers;
 use smtp::resolve_smtp;
 use webhook::resolve_webhook;
@@ -157,6 +160,8 @@ pub struct Settings {
     pub attachments: AttachmentSettings,
     /// Access to `/metrics`.
     pub metrics: MetricsSettings,
+    /// DNSSEC signing.
+    pub dnssec: DnssecSettings,
 }
 
 impl Default for Settings {
@@ -180,6 +185,7 @@ impl Default for Settings {
             acme: AcmeSettings::default(),
             attachments: AttachmentSettings::default(),
             metrics: MetricsSettings::default(),
+            dnssec: DnssecSettings::default(),
         }
     }
 }
@@ -247,6 +253,7 @@ impl Settings {
         let metrics = self.metrics.resolve()?;
         let audit_signing_key = resolve_audit(&self.audit, &env)?;
         let policy = self.names.resolve()?;
+        let dnssec = resolve_dnssec(&self.dnssec, &env)?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -274,6 +281,8 @@ impl Settings {
             secondaries,
             log,
             metrics,
+            dnssec,
+            dnssec_settings: self.dnssec,
         })
     }
 }
@@ -315,6 +324,12 @@ pub struct Config {
     pub log: LogConfig,
     /// Access to `/metrics`.
     pub metrics: MetricsConfig,
+    /// DNSSEC signing: the policy of each zone.
+    #[serde(skip)]
+    pub dnssec: DnssecConfig,
+    /// `[dnssec]` as in force, for `check-config`.
+    #[serde(rename = "dnssec")]
+    pub dnssec_settings: DnssecSettings,
     /// The office calendar.
     #[serde(skip)]
     pub calendar: crate::domain::calendar::Calendar,

@@ -7,6 +7,7 @@
 //! address; [`rrl`] rate limits the answers sent over UDP.
 
 pub mod cache;
+pub mod client;
 pub mod handler;
 pub mod listen;
 pub mod mmsg;

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use parking_lot::Mutex;
-use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use crate::config::{SecondaryConfig, TsigKeyConfig};
@@ -29,8 +28,6 @@ use crate::telemetry::metrics::{
     Metrics, RefusalLabels, SecondaryLabels, TransferLabels, TsigLabels, zone_label,
 };
 
-/// How long to wait for one answer from a secondary.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// The delay before the first NOTIFY retry; it doubles with each attempt.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 
@@ -457,42 +454,13 @@ async fn exchange(
         }
         None => unsigned,
     };
-    let bind: SocketAddr = if secondary.notify.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
-    socket
-        .send_to(&bytes, secondary.notify)
-        .await
-        .map_err(|e| format!("cannot send: {e}"))?;
-    let mut buf = vec![0u8; 4096];
-    let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
-    loop {
-        let received = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await;
-        let (len, from) = match received {
-            Err(_) => return Err("no answer (timeout)".into()),
-            Ok(Err(e)) => return Err(format!("cannot receive: {e}")),
-            Ok(Ok(r)) => r,
-        };
-        if from != secondary.notify {
-            continue;
-        }
-        let raw = &buf[..len];
-        let Ok(answer) = Message::from_vec(raw) else {
-            continue;
-        };
-        if answer.metadata.id != id || answer.metadata.message_type != MessageType::Response {
-            continue;
-        }
-        if let Some(session) = &session
-            && !session.verify_response(raw)
-        {
-            return Err("the answer's TSIG is missing or wrong".into());
-        }
-        return Ok(answer);
+    let (answer, raw) = super::client::udp_exchange(secondary.notify, &bytes, id).await?;
+    if let Some(session) = &session
+        && !session.verify_response(&raw)
+    {
+        return Err("the answer's TSIG is missing or wrong".into());
     }
+    Ok(answer)
 }
 
 /// A secondary as the API and `ranah status` show it.

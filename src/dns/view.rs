@@ -351,6 +351,15 @@ impl ZoneView {
         self.nodes.keys().map(|k| &**k)
     }
 
+    /// The largest TTL in the zone: how long a resolver may keep anything of it.
+    pub fn max_ttl(&self) -> u32 {
+        self.rrsets()
+            .map(|s| s.ttl)
+            .chain([self.soa.ttl])
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The TTL of negative answers: the lesser of the SOA's TTL and its MINIMUM (RFC 2308),
     /// also the TTL of NSEC and NSEC3 records (RFC 9077).
     pub fn negative_ttl(&self) -> u32 {

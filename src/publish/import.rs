@@ -198,7 +198,7 @@ pub async fn import_file(
     };
     let audit = super::change_audit(&content.origin, serial_before, &diff, &meta);
     store
-        .commit_change(&content.origin, serial_before, &diff, &meta, &audit, now)
+        .commit_change(&content.origin, serial_before, &diff, &meta, &audit, now, None)
         .await?;
     Ok(ImportOutcome::Replaced {
         zone,

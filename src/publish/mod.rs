@@ -8,20 +8,27 @@
 //!
 //! The same lock guards [`Publisher::sync_from_store`], which picks up zones created or changed
 //! by another process (`ranah zone import` while the daemon runs).
+//!
+//! A signed zone has a [`ZoneSigner`]: each change is signed inside its store transaction
+//! (once the `_audit` anchor is known), so the signatures commit, journal and publish with the
+//! change, and DNS never serves the change unsigned. [`Publisher::maintain`] commits the
+//! signer's own changes (a first signing, key events, refreshed signatures) the same way.
 
 pub mod import;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use tokio::sync::Mutex;
 
+use crate::dns::name_key::{self, Key};
 use crate::dns::{ZoneView, Zones};
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::domain::serial::next_serial;
-use crate::store::{ChangeMeta, Store, StoreError, ZoneChangeCommit};
+use crate::sign::{Stale, ZoneSigner};
+use crate::store::{ChangeMeta, Completion, Store, StoreError, ZoneChangeCommit};
 use crate::zone::ZoneDiff;
 use crate::zone::file;
 
@@ -99,6 +106,9 @@ pub enum PublishError {
     /// The apex would have no name servers.
     #[error("the zone apex must keep at least one NS record")]
     ApexWithoutNs,
+    /// DNSSEC records are made by ranah's signer, never changed directly.
+    #[error("{0} records are made by ranah's DNSSEC signer; they cannot be changed directly")]
+    DnssecManaged(String),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -109,6 +119,18 @@ pub struct Publisher {
     store: Store,
     zones: Arc<Zones>,
     write_lock: Mutex<()>,
+    /// The signer of each zone that has one (by the apex's key).
+    signers: parking_lot::RwLock<HashMap<Key, Arc<ZoneSigner>>>,
+}
+
+/// What [`Publisher::maintain`] does.
+#[derive(Debug, Clone)]
+pub enum Maintenance {
+    /// Make the whole zone right (the first signing, a key event, a zone changed outside
+    /// the signer); `Stale` names the sets whose signatures cannot be trusted.
+    Whole(Stale),
+    /// Make again at most this many signatures that fall due.
+    Refresh(usize),
 }
 
 impl Publisher {
@@ -118,7 +140,29 @@ impl Publisher {
             store,
             zones,
             write_lock: Mutex::new(()),
+            signers: parking_lot::RwLock::default(),
         }
+    }
+
+    /// Sign the zone with `signer` from its next change on (`None`: the zone is not signed
+    /// and has no DNSSEC records to remove). The caller follows with [`Publisher::maintain`]
+    /// when what the signer does changed.
+    pub fn set_signer(&self, origin: &Name, signer: Option<ZoneSigner>) {
+        let key = name_key::key_of(origin);
+        let mut signers = self.signers.write();
+        match signer {
+            Some(s) => {
+                signers.insert(key, Arc::new(s));
+            }
+            None => {
+                signers.remove(&key);
+            }
+        }
+    }
+
+    /// The signer of a zone.
+    pub fn signer(&self, origin: &Name) -> Option<Arc<ZoneSigner>> {
+        self.signers.read().get(&name_key::key_of(origin)).cloned()
     }
 
     /// The served zones.
@@ -178,6 +222,7 @@ impl Publisher {
         let view = handle.view();
         let serial_before = view.serial();
         let mut diff = resolve(&view, &zone_name, &change.ops)?;
+        let signer = self.signer(&zone_name);
         if diff.added.is_empty() && diff.removed.is_empty() {
             if let Some(r) = request {
                 self.store.commit_request(&r, None, now).await?;
@@ -197,10 +242,22 @@ impl Publisher {
         // The store also moves the zone's `_audit` TXT to the trail's new head, in the same
         // transaction and serial; the view takes that change too.
         let audit = change_audit(&zone_name, serial_before, &diff, &change.meta);
+        let mut signed: Option<ZoneView> = None;
+        let complete = signer
+            .as_deref()
+            .map(|s| sign_in_transaction(s, &view, &diff, unix(now), &mut signed));
         let anchor = match request {
             None => {
                 self.store
-                    .commit_change(&zone_name, serial_before, &diff, &change.meta, &audit, now)
+                    .commit_change(
+                        &zone_name,
+                        serial_before,
+                        &diff,
+                        &change.meta,
+                        &audit,
+                        now,
+                        complete,
+                    )
                     .await?
             }
             Some(r) => {
@@ -210,6 +267,7 @@ impl Publisher {
                     diff: &diff,
                     meta: &change.meta,
                     audit: &audit,
+                    complete,
                 };
                 self.store
                     .commit_request(&r, Some(zone_change), now)
@@ -217,9 +275,15 @@ impl Publisher {
                     .unwrap_or_default()
             }
         };
-        let mut next = ZoneView::clone(&view);
-        next.apply(&diff);
-        next.apply(&anchor);
+        let next = match signed {
+            Some(next) => next,
+            None => {
+                let mut next = ZoneView::clone(&view);
+                next.apply(&diff);
+                next.apply(&anchor);
+                next
+            }
+        };
         handle.publish(next);
         tracing::info!(
             zone = %zone_name, serial_before, serial,
@@ -234,8 +298,10 @@ impl Publisher {
     }
 
     /// Serve every zone in the store whose serial differs from the one served (new zones, or
-    /// changes committed by another process). Returns the zones reloaded.
-    pub async fn sync_from_store(&self) -> Result<Vec<Name>, StoreError> {
+    /// changes committed by another process). A signed zone is first made right: what changed
+    /// since its signer last left it (the journal says) is signed again, in a change of its
+    /// own, before the view is served. Returns the zones reloaded.
+    pub async fn sync_from_store(&self, now: DateTime<Utc>) -> Result<Vec<Name>, PublishError> {
         let _guard = self.write_lock.lock().await;
         let mut reloaded = Vec::new();
         for (origin, serial) in self.store.zone_serials().await? {
@@ -246,13 +312,168 @@ impl Publisher {
             if served == Some(serial) {
                 continue;
             }
-            if let Some(stored) = self.store.load_zone(&origin).await? {
-                self.zones.insert(ZoneView::new(&stored.content));
-                reloaded.push(origin);
+            let Some(stored) = self.store.load_zone(&origin).await? else {
+                continue;
+            };
+            let mut view = ZoneView::new(&stored.content);
+            if let Some(signer) = self.signer(&origin) {
+                let stale = self.unsigned_changes(&origin, serial).await?;
+                let reason = "dnssec: zone signed after loading";
+                if let Some(signed) = self
+                    .commit_maintenance(&signer, &view, Maintenance::Whole(stale), reason, now)
+                    .await?
+                {
+                    view = signed;
+                }
             }
+            self.zones.insert(view);
+            reloaded.push(origin);
         }
         Ok(reloaded)
     }
+
+    /// The sets changed since the signer last left the zone right (by the journal), or all
+    /// of them when the journal does not reach back.
+    pub async fn unsigned_changes(&self, origin: &Name, serial: u32) -> Result<Stale, StoreError> {
+        let state = self.store.signing_state(origin).await?;
+        match state.signed_serial {
+            Some(signed) if signed == serial => Ok(Stale::default()),
+            Some(signed) => {
+                let journal = self.store.journal(origin, signed, 100_000).await?;
+                let reaches = journal.last().is_some_and(|e| e.serial_after == serial);
+                if !reaches {
+                    return Ok(Stale::all());
+                }
+                let diffs: Vec<ZoneDiff> = journal
+                    .into_iter()
+                    .map(|e| ZoneDiff {
+                        removed: e.removed,
+                        added: e.added,
+                        soa: e.soa_after,
+                    })
+                    .collect();
+                let refs: Vec<&ZoneDiff> = diffs.iter().collect();
+                Ok(Stale::of(&refs))
+            }
+            None => Ok(Stale::all()),
+        }
+    }
+
+    /// Commit what the zone's signer wants done to the served zone (nothing when it wants
+    /// nothing). Returns the change made, if any.
+    pub async fn maintain(
+        &self,
+        origin: &Name,
+        work: Maintenance,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Applied>, PublishError> {
+        let zone_name = lower(origin);
+        let handle = self
+            .zones
+            .get(&LowerName::new(&zone_name))
+            .ok_or_else(|| PublishError::UnknownZone(zone_name.to_ascii()))?;
+        let Some(signer) = self.signer(&zone_name) else {
+            return Ok(None);
+        };
+        let _guard = self.write_lock.lock().await;
+        let view = handle.view();
+        let serial_before = view.serial();
+        let Some(next) = self
+            .commit_maintenance(&signer, &view, work, reason, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let serial = next.serial();
+        handle.publish(next);
+        tracing::info!(zone = %zone_name, serial_before, serial, %reason, "zone signed");
+        Ok(Some(Applied {
+            serial_before,
+            serial,
+            diff: ZoneDiff::default(),
+        }))
+    }
+
+    /// The signer's work on `view` as a change of its own (a new serial, journaled), under
+    /// the write lock the caller holds. `None` when there is nothing to do.
+    async fn commit_maintenance(
+        &self,
+        signer: &ZoneSigner,
+        view: &ZoneView,
+        work: Maintenance,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ZoneView>, PublishError> {
+        let at = unix(now);
+        // First on a copy, to see whether there is anything to do at all: a refresh round
+        // that finds nothing due must not move the serial.
+        let mut worked = view.clone();
+        let done = match work {
+            Maintenance::Whole(stale) => signer.reconcile(&mut worked, stale, at),
+            Maintenance::Refresh(budget) => signer.refresh(&mut worked, at, budget),
+        }
+        .map_err(|e| PublishError::Store(StoreError::Corrupt(e.to_string())))?;
+        if done.removed.is_empty() && done.added.is_empty() {
+            return Ok(None);
+        }
+        let origin = Name::from(view.origin().clone());
+        let data = ZoneDiff {
+            soa: Some(bump_serial(view, now)?),
+            ..ZoneDiff::default()
+        };
+        let meta = ChangeMeta {
+            reason: reason.into(),
+            ..ChangeMeta::default()
+        };
+        let audit = change_audit(&origin, view.serial(), &data, &meta);
+        let mut signed: Option<ZoneView> = None;
+        let complete: Completion<'_> = {
+            let out = &mut signed;
+            let data = &data;
+            let worked = &worked;
+            Box::new(move |anchor: &ZoneDiff| {
+                let mut next = worked.clone();
+                next.apply(data);
+                next.apply(anchor);
+                let more = signer
+                    .sign_change(worked, &mut next, &[data, anchor], at)
+                    .map_err(|e| e.to_string())?;
+                *out = Some(next);
+                Ok(done.merge(more))
+            })
+        };
+        self.store
+            .commit_change(&origin, view.serial(), &data, &meta, &audit, now, Some(complete))
+            .await?;
+        Ok(signed)
+    }
+}
+
+/// The completion that signs a change inside its transaction: the view with the change and
+/// the anchor applied, signed, goes to `out`; the DNSSEC records go to the store.
+fn sign_in_transaction<'a>(
+    signer: &'a ZoneSigner,
+    view: &'a ZoneView,
+    diff: &'a ZoneDiff,
+    now: u32,
+    out: &'a mut Option<ZoneView>,
+) -> Completion<'a> {
+    Box::new(move |anchor: &ZoneDiff| {
+        let mut next = view.clone();
+        next.apply(diff);
+        next.apply(anchor);
+        let signed = signer
+            .sign_change(view, &mut next, &[diff, anchor], now)
+            .map_err(|e| e.to_string())?;
+        *out = Some(next);
+        Ok(signed)
+    })
+}
+
+/// Unix seconds as an RRSIG counts them (serial arithmetic over 32 bits, RFC 4034 §3.1.5).
+fn unix(now: DateTime<Utc>) -> u32 {
+    u32::try_from(now.timestamp()).unwrap_or(u32::MAX)
 }
 
 fn lower(name: &Name) -> Name {
@@ -324,6 +545,9 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
             ChangeOp::Add(record) => {
                 if record.record_type() == RecordType::SOA {
                     return Err(PublishError::SoaManaged);
+                }
+                if crate::sign::is_dnssec_type(record.record_type()) {
+                    return Err(PublishError::DnssecManaged(record.record_type().to_string()));
                 }
                 let mut record = record.clone();
                 record.name = check_owner(&record.name)?;

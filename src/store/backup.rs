@@ -142,6 +142,7 @@ impl Store {
                 &m.meta,
                 &m.audit,
                 now,
+                None,
             )
             .await?;
         }

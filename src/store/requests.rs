@@ -142,6 +142,8 @@ pub struct ZoneChangeCommit<'a> {
     pub meta: &'a ChangeMeta,
     /// The change's audit entry.
     pub audit: &'a AuditEntry,
+    /// Completes the change in the transaction (the publisher signs it there).
+    pub complete: Option<super::zones::Completion<'a>>,
 }
 
 fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -517,6 +519,7 @@ impl Store {
                     z.meta,
                     z.audit,
                     now,
+                    z.complete,
                 )
                 .await?,
             ),

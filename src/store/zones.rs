@@ -44,6 +44,12 @@ pub struct ChangeMeta {
     pub actor: Option<Attribution>,
 }
 
+/// Completes a zone change inside its transaction once the store knows its last record (the
+/// `_audit` anchor, given to it): the publisher signs the change there, so that the
+/// signatures commit and journal with it. It returns the DNSSEC records to remove and add;
+/// they are always deleted and inserted (never suspended) and carry no provenance.
+pub type Completion<'a> = Box<dyn FnOnce(&ZoneDiff) -> Result<ZoneDiff, String> + Send + 'a>;
+
 /// Record the change in the audit trail and move the zone's `_audit` TXT to the new head, in
 /// the caller's transaction. Returns the anchor's change (old TXT removed, new one added),
 /// which the caller also applies to the served view.
@@ -354,7 +360,8 @@ impl Store {
 
     /// Commit one change: move the serial from `serial_before` to the new SOA's serial (or fail
     /// with [`StoreError::Conflict`] if another writer moved it), remove and add the records,
-    /// and journal it, in one transaction.
+    /// and journal it, in one transaction; with `complete`, also the records it returns.
+    #[allow(clippy::too_many_arguments)]
     pub async fn commit_change(
         &self,
         origin: &Name,
@@ -363,9 +370,11 @@ impl Store {
         meta: &ChangeMeta,
         audit: &AuditEntry,
         now: DateTime<Utc>,
+        complete: Option<Completion<'_>>,
     ) -> Result<ZoneDiff, StoreError> {
         let mut tx = self.write().await?;
-        let anchor = write_change(&mut tx, origin, serial_before, diff, meta, audit, now).await?;
+        let anchor =
+            write_change(&mut tx, origin, serial_before, diff, meta, audit, now, complete).await?;
         tx.commit().await?;
         Ok(anchor)
     }
@@ -438,7 +447,9 @@ impl Store {
 }
 
 /// The writes of one zone change, inside the caller's transaction (so that an approval and
-/// the records it provisions commit together).
+/// the records it provisions commit together). With `complete`, the records it returns are
+/// written and journaled too, and the zone's signatures are marked right at the new serial.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_change(
     tx: &mut Tx<'_>,
     origin: &Name,
@@ -447,6 +458,7 @@ pub(crate) async fn write_change(
     meta: &ChangeMeta,
     audit: &AuditEntry,
     now: DateTime<Utc>,
+    complete: Option<Completion<'_>>,
 ) -> Result<ZoneDiff, StoreError> {
     let zone = origin.to_ascii();
     let new_soa = match diff.soa.as_ref().map(|r| &r.data) {
@@ -545,7 +557,37 @@ pub(crate) async fn write_change(
         journal_record(tx, change_id, seq, "add", record).await?;
         seq += 1;
     }
-    anchor_change(tx, zone_id, origin, audit, now_utc, Some(change_id), seq).await
+    let anchor = anchor_change(tx, zone_id, origin, audit, now_utc, Some(change_id), seq).await?;
+    seq += i64::try_from(anchor.removed.len() + anchor.added.len()).unwrap_or(0);
+    if let Some(complete) = complete {
+        let signed = complete(&anchor).map_err(StoreError::Corrupt)?;
+        for record in &signed.removed {
+            delete_record(tx, zone_id, record).await?;
+            journal_record(tx, change_id, seq, "del", record).await?;
+            seq += 1;
+        }
+        for record in &signed.added {
+            insert_record(tx, zone_id, record, &ChangeMeta::default(), &now).await?;
+            journal_record(tx, change_id, seq, "add", record).await?;
+            seq += 1;
+        }
+        super::dnssec::mark_signed(tx, zone_id, new_soa.serial).await?;
+    }
+    Ok(anchor)
+}
+
+async fn delete_record(tx: &mut Tx<'_>, zone_id: i64, record: &Record) -> Result<(), StoreError> {
+    let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+    sqlx::query(
+        "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 AND rdata = $4",
+    )
+    .bind(zone_id)
+    .bind(record.name.to_ascii())
+    .bind(i64::from(u16::from(record.record_type())))
+    .bind(wire)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A record as listed, with its provenance.

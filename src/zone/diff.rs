@@ -28,6 +28,66 @@ impl ZoneDiff {
         })
     }
 
+    /// Whether the diff changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty() && self.soa.is_none()
+    }
+
+    /// This diff followed by `later`, as one: a record added here and removed there (or
+    /// removed here and added back) cancels out, so that the result can be journaled as one
+    /// change (removals before additions).
+    pub fn merge(mut self, later: ZoneDiff) -> ZoneDiff {
+        use std::collections::HashMap;
+        type Id = (hickory_proto::rr::Name, hickory_proto::rr::RecordType, Vec<u8>);
+        let id = |r: &Record| -> Id {
+            (
+                r.name.to_lowercase(),
+                r.record_type(),
+                file::rdata_wire(&r.data).unwrap_or_default(),
+            )
+        };
+        let mut added: HashMap<Id, usize> =
+            self.added.iter().enumerate().map(|(i, r)| (id(r), i)).collect();
+        let mut removed: HashMap<Id, usize> =
+            self.removed.iter().enumerate().map(|(i, r)| (id(r), i)).collect();
+        let mut gone_added = vec![false; self.added.len()];
+        let mut gone_removed = vec![false; self.removed.len()];
+        let mut extra_removed = Vec::new();
+        let mut extra_added = Vec::new();
+        for r in later.removed {
+            match added.remove(&id(&r)) {
+                Some(i) => gone_added[i] = true,
+                None => extra_removed.push(r),
+            }
+        }
+        for a in later.added {
+            let key = id(&a);
+            match removed.get(&key) {
+                Some(&i) if self.removed[i].ttl == a.ttl => {
+                    removed.remove(&key);
+                    gone_removed[i] = true;
+                }
+                _ => extra_added.push(a),
+            }
+        }
+        let keep = |records: Vec<Record>, gone: &[bool]| -> Vec<Record> {
+            records
+                .into_iter()
+                .zip(gone)
+                .filter(|(_, g)| !**g)
+                .map(|(r, _)| r)
+                .collect()
+        };
+        self.added = keep(self.added, &gone_added);
+        self.removed = keep(self.removed, &gone_removed);
+        self.added.extend(extra_added);
+        self.removed.extend(extra_removed);
+        if later.soa.is_some() {
+            self.soa = later.soa;
+        }
+        self
+    }
+
     /// The records removed and added, as the audit trail lists them: a count and up to 200
     /// master-file lines each.
     pub fn audit_summary(&self) -> (serde_json::Value, serde_json::Value) {
