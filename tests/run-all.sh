@@ -3,9 +3,10 @@
 #
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
-# nsd, and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; the
-# fault tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make
-# a clean Debian 12 with debootstrap; the check of the production layout (tests/deploy/check.sh,
+# nsd, the DNSSEC validators delv (bind9-dnsutils), ldns-verify-zone (ldnsutils) and dnsviz,
+# and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; the fault
+# tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make a
+# clean Debian 12 with debootstrap; the check of the production layout (tests/deploy/check.sh,
 # as root) adds systemd-analyze, dpkg-shlibdeps and cargo-deb. They are installed with apt
 # (cargo-deb with cargo) when missing (as root, or through sudo).
 #
@@ -34,6 +35,9 @@ declare -A tool_package=(
   [named-checkzone]=bind9-utils
   [kdig]=knot-dnsutils
   [kzonecheck]=knot-dnssecutils
+  [delv]=bind9-dnsutils
+  [ldns-verify-zone]=ldnsutils
+  [dnsviz]=dnsviz
   [curl]=curl
   [knotd]=knot
   [nsd]=nsd

@@ -300,8 +300,8 @@ fn the_set_up_stage_works_on_a_clean_debian_12() {
     );
     // Every tool the tests run is there.
     system.run_ok(
-        "for t in dig kdig named-checkzone kzonecheck knotd nsd pebble pdftotext curl openssl \
-         dnsperf debootstrap; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
+        "for t in dig kdig named-checkzone kzonecheck delv ldns-verify-zone dnsviz knotd nsd pebble \
+         pdftotext curl openssl dnsperf debootstrap; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
          { echo missing $t; exit 1; }; done",
     );
 

@@ -25,6 +25,7 @@ mod reports;
 mod requests;
 mod rrl;
 mod secondaries;
+mod validate;
 mod walkthrough;
 mod writers;
 mod zone_files;
