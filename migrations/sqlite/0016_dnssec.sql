@@ -33,3 +33,16 @@ CREATE TABLE dnssec_zones (
     parent_key_ids    TEXT,
     parent_none_since INTEGER
 );
+
+-- The records the signer makes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY): served
+-- and journaled with the zone, but not the office's data, so kept apart from `records`
+-- (which every listing, ownership and suspension reads).
+CREATE TABLE dnssec_records (
+    id       INTEGER PRIMARY KEY,
+    zone_id  INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,
+    owner    TEXT    NOT NULL,
+    rtype    INTEGER NOT NULL,
+    ttl      INTEGER NOT NULL,
+    rdata    BLOB    NOT NULL,
+    UNIQUE (zone_id, owner, rtype, rdata)
+);

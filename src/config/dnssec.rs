@@ -213,8 +213,8 @@ pub(super) fn resolve_dnssec(
             key: format!("dnssec.zones[{}]", z.zone),
             message,
         };
-        let name = Name::from_ascii(&z.zone)
-            .map_err(|e| invalid(format!("not a zone name: {e}")))?;
+        let name =
+            Name::from_ascii(&z.zone).map_err(|e| invalid(format!("not a zone name: {e}")))?;
         let mut name = name.to_lowercase();
         name.set_fqdn(true);
         let zone = name.to_ascii();

@@ -198,7 +198,15 @@ pub async fn import_file(
     };
     let audit = super::change_audit(&content.origin, serial_before, &diff, &meta);
     store
-        .commit_change(&content.origin, serial_before, &diff, &meta, &audit, now, None)
+        .commit_change(
+            &content.origin,
+            serial_before,
+            &diff,
+            &meta,
+            &audit,
+            now,
+            None,
+        )
         .await?;
     Ok(ImportOutcome::Replaced {
         zone,

@@ -444,7 +444,15 @@ impl Publisher {
             })
         };
         self.store
-            .commit_change(&origin, view.serial(), &data, &meta, &audit, now, Some(complete))
+            .commit_change(
+                &origin,
+                view.serial(),
+                &data,
+                &meta,
+                &audit,
+                now,
+                Some(complete),
+            )
             .await?;
         Ok(signed)
     }
@@ -547,7 +555,9 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                     return Err(PublishError::SoaManaged);
                 }
                 if crate::sign::is_dnssec_type(record.record_type()) {
-                    return Err(PublishError::DnssecManaged(record.record_type().to_string()));
+                    return Err(PublishError::DnssecManaged(
+                        record.record_type().to_string(),
+                    ));
                 }
                 let mut record = record.clone();
                 record.name = check_owner(&record.name)?;

@@ -257,7 +257,12 @@ impl DnssecService {
         };
         if stepped || !unchanged {
             self.publisher
-                .maintain(origin, Maintenance::Whole(stale), "dnssec: keys changed", now)
+                .maintain(
+                    origin,
+                    Maintenance::Whole(stale),
+                    "dnssec: keys changed",
+                    now,
+                )
                 .await?;
         }
         Ok(())
@@ -395,10 +400,9 @@ impl DnssecService {
             .cipher
             .seal(&pkcs8, &seal_label(origin, role, key.tag, created))
             .map_err(|e| DnssecError::Key(e.to_string()))?;
-        let dnskey = crate::zone::file::rdata_wire(&RData::DNSSEC(DNSSECRData::DNSKEY(
-            key.dnskey.clone(),
-        )))
-        .map_err(DnssecError::Key)?;
+        let dnskey =
+            crate::zone::file::rdata_wire(&RData::DNSSEC(DNSSECRData::DNSKEY(key.dnskey.clone())))
+                .map_err(DnssecError::Key)?;
         let audit = zone_event(
             origin,
             "dnssec.key.create",
@@ -449,11 +453,15 @@ impl DnssecService {
                 role: k.role,
                 times: k.times,
             };
-            let algorithm = Algorithm::from_number(k.algorithm)
-                .ok_or_else(|| DnssecError::Key(format!("key {}: algorithm {}", k.id, k.algorithm)))?;
+            let algorithm = Algorithm::from_number(k.algorithm).ok_or_else(|| {
+                DnssecError::Key(format!("key {}: algorithm {}", k.id, k.algorithm))
+            })?;
             let pkcs8 = self
                 .cipher
-                .open(&k.sealed, &seal_label(origin, k.role, k.tag, k.times.created))
+                .open(
+                    &k.sealed,
+                    &seal_label(origin, k.role, k.tag, k.times.created),
+                )
                 .map_err(|e| DnssecError::Key(format!("key {} of {origin}: {e}", k.id)))?;
             let mut zk = ZoneKey::from_pkcs8(k.id, k.role, algorithm, &pkcs8)
                 .map_err(|e| DnssecError::Key(e.to_string()))?;
@@ -532,7 +540,10 @@ impl DnssecService {
             })
             .collect();
         let mut key_ids = Vec::new();
-        for k in keys.iter().filter(|k| k.role.is_entry_point() && k.times.removed.is_none()) {
+        for k in keys
+            .iter()
+            .filter(|k| k.role.is_entry_point() && k.times.removed.is_none())
+        {
             let Ok(RData::DNSSEC(DNSSECRData::DNSKEY(dnskey))) =
                 crate::zone::file::rdata_from_wire(RecordType::DNSKEY, &k.dnskey)
             else {
@@ -588,7 +599,10 @@ pub async fn ds_records(store: &Store, origin: &Name) -> Result<Vec<String>, Dns
         let Ok(RData::DNSSEC(DNSSECRData::DNSKEY(dnskey))) =
             crate::zone::file::rdata_from_wire(RecordType::DNSKEY, &k.dnskey)
         else {
-            return Err(DnssecError::Key(format!("key {}: stored DNSKEY unreadable", k.id)));
+            return Err(DnssecError::Key(format!(
+                "key {}: stored DNSKEY unreadable",
+                k.id
+            )));
         };
         let digest = dnskey
             .to_digest(origin, hickory_proto::dnssec::DigestType::SHA256)

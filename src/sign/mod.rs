@@ -53,21 +53,7 @@ const APEX_TYPES: [RecordType; 4] = [
     RecordType::NSEC3PARAM,
 ];
 
-/// Types the signer makes; a change never carries them (the publisher refuses them).
-pub const DNSSEC_TYPES: [RecordType; 7] = [
-    RecordType::RRSIG,
-    RecordType::NSEC,
-    RecordType::NSEC3,
-    RecordType::NSEC3PARAM,
-    RecordType::DNSKEY,
-    RecordType::CDS,
-    RecordType::CDNSKEY,
-];
-
-/// Whether records of this type are made by the signer (and so are not the office's data).
-pub fn is_dnssec_type(rtype: RecordType) -> bool {
-    DNSSEC_TYPES.contains(&rtype)
-}
+pub use crate::zone::{DNSSEC_TYPES, is_dnssec_type};
 
 /// One zone's signer: its policy and keys as they stand.
 #[derive(Debug, Clone)]

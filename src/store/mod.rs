@@ -34,8 +34,8 @@ use sqlx::{Pool, Sqlite};
 pub(crate) use audit::append as append_audit;
 pub use audit::{AuditFilter, Checkpoint};
 pub use backup::{SerialMove, latest_schema_version, sqlite_file};
-pub use dnssec::{NewKey, SigningState, StoredKey};
 pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, OrderPlan};
+pub use dnssec::{NewKey, SigningState, StoredKey};
 pub use files::Files;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
@@ -46,8 +46,7 @@ pub use requests::{
 };
 pub use secondaries::{Lag, SecondaryState};
 pub use zones::{
-    ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension,
-    ZoneSource,
+    ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
 };
 
 /// Most values bound in one `IN (…)` list: SQLite allows 32,766 variables in a statement, and a

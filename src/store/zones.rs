@@ -171,6 +171,19 @@ async fn insert_record(
     now: &str,
 ) -> Result<(), StoreError> {
     let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+    if crate::zone::is_dnssec_type(record.record_type()) {
+        sqlx::query(
+            "INSERT INTO dnssec_records (zone_id, owner, rtype, ttl, rdata)              VALUES ($1, $2, $3, $4, $5)              ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl",
+        )
+        .bind(zone_id)
+        .bind(record.name.to_ascii())
+        .bind(i64::from(u16::from(record.record_type())))
+        .bind(i64::from(record.ttl))
+        .bind(wire)
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, request_id, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -297,7 +310,8 @@ impl Store {
 
         let rows = sqlx::query(
             "SELECT owner, rtype, ttl, rdata FROM records WHERE zone_id = $1 \
-             AND suspension_id IS NULL",
+             AND suspension_id IS NULL \
+             UNION ALL SELECT owner, rtype, ttl, rdata FROM dnssec_records WHERE zone_id = $1",
         )
         .bind(zone_id)
         .fetch_all(pool)
@@ -373,8 +387,17 @@ impl Store {
         complete: Option<Completion<'_>>,
     ) -> Result<ZoneDiff, StoreError> {
         let mut tx = self.write().await?;
-        let anchor =
-            write_change(&mut tx, origin, serial_before, diff, meta, audit, now, complete).await?;
+        let anchor = write_change(
+            &mut tx,
+            origin,
+            serial_before,
+            diff,
+            meta,
+            audit,
+            now,
+            complete,
+        )
+        .await?;
         tx.commit().await?;
         Ok(anchor)
     }
@@ -527,6 +550,13 @@ pub(crate) async fn write_change(
 
     let mut seq = 0i64;
     for record in &diff.removed {
+        if crate::zone::is_dnssec_type(record.record_type()) {
+            // An import that replaces a signed zone's records drops its signatures too.
+            delete_record(tx, zone_id, record).await?;
+            journal_record(tx, change_id, seq, "del", record).await?;
+            seq += 1;
+            continue;
+        }
         let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
         // A suspension keeps the rows, marked; any other change deletes them.
         let query = match meta.suspension_id {
@@ -576,10 +606,12 @@ pub(crate) async fn write_change(
     Ok(anchor)
 }
 
+/// Delete one record the signer made.
 async fn delete_record(tx: &mut Tx<'_>, zone_id: i64, record: &Record) -> Result<(), StoreError> {
     let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
     sqlx::query(
-        "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 AND rdata = $4",
+        "DELETE FROM dnssec_records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 \
+         AND rdata = $4",
     )
     .bind(zone_id)
     .bind(record.name.to_ascii())

@@ -38,7 +38,11 @@ impl ZoneDiff {
     /// change (removals before additions).
     pub fn merge(mut self, later: ZoneDiff) -> ZoneDiff {
         use std::collections::HashMap;
-        type Id = (hickory_proto::rr::Name, hickory_proto::rr::RecordType, Vec<u8>);
+        type Id = (
+            hickory_proto::rr::Name,
+            hickory_proto::rr::RecordType,
+            Vec<u8>,
+        );
         let id = |r: &Record| -> Id {
             (
                 r.name.to_lowercase(),
@@ -46,10 +50,18 @@ impl ZoneDiff {
                 file::rdata_wire(&r.data).unwrap_or_default(),
             )
         };
-        let mut added: HashMap<Id, usize> =
-            self.added.iter().enumerate().map(|(i, r)| (id(r), i)).collect();
-        let mut removed: HashMap<Id, usize> =
-            self.removed.iter().enumerate().map(|(i, r)| (id(r), i)).collect();
+        let mut added: HashMap<Id, usize> = self
+            .added
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (id(r), i))
+            .collect();
+        let mut removed: HashMap<Id, usize> = self
+            .removed
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (id(r), i))
+            .collect();
         let mut gone_added = vec![false; self.added.len()];
         let mut gone_removed = vec![false; self.removed.len()];
         let mut extra_removed = Vec::new();

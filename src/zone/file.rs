@@ -554,8 +554,18 @@ pub fn is_managed(record: &Record, origin: &Name) -> bool {
             == Some(crate::domain::policy::OwnRecord::AuditAnchor)
 }
 
-/// The zone as a master file for export: [`write()`] without the records ranah manages.
+/// The zone as a master file for export: [`write()`] without the records ranah manages. A
+/// signed zone is written whole, as it is served: its signatures and NSEC3 chain cover the
+/// `_audit` record too, and a checker (`kzonecheck -d on`, `ldns-verify-zone`) must see it; an
+/// import ignores it either way.
 pub fn export(zone: &ZoneContent) -> String {
+    let signed = zone
+        .records
+        .iter()
+        .any(|r| r.record_type() == RecordType::DNSKEY);
+    if signed {
+        return write(zone);
+    }
     let mut zone = zone.clone();
     let origin = zone.origin.clone();
     zone.records.retain(|r| !is_managed(r, &origin));

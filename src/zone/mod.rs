@@ -7,3 +7,22 @@ pub mod diff;
 pub mod file;
 
 pub use diff::ZoneDiff;
+
+use hickory_proto::rr::RecordType;
+
+/// The types ranah's DNSSEC signer makes: never the office's data (a change cannot carry
+/// them, an import drops them, the store keeps them apart).
+pub const DNSSEC_TYPES: [RecordType; 7] = [
+    RecordType::RRSIG,
+    RecordType::NSEC,
+    RecordType::NSEC3,
+    RecordType::NSEC3PARAM,
+    RecordType::DNSKEY,
+    RecordType::CDS,
+    RecordType::CDNSKEY,
+];
+
+/// Whether records of this type are made by the signer.
+pub fn is_dnssec_type(rtype: RecordType) -> bool {
+    DNSSEC_TYPES.contains(&rtype)
+}

@@ -525,7 +525,7 @@ pub async fn in_process() -> InProcess {
     .unwrap();
     let zones = Arc::new(ranah::dns::Zones::new());
     let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
-    publisher.sync_from_store().await.unwrap();
+    publisher.sync_from_store(chrono::Utc::now()).await.unwrap();
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let config = ranah::config::DnsConfig {
         listen: vec![dns],

@@ -10,6 +10,7 @@ mod contract;
 mod deploy;
 mod differential;
 mod dns_behaviour;
+mod dnssec;
 mod edge;
 mod fuzz;
 mod harness;

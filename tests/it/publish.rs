@@ -346,6 +346,7 @@ async fn a_writer_behind_the_store_gets_a_conflict_then_catches_up() {
             &meta,
             &audit,
             Utc::now(),
+            None,
         )
         .await
         .unwrap();
@@ -373,7 +374,7 @@ async fn a_writer_behind_the_store_gets_a_conflict_then_catches_up() {
         "nothing half-applied"
     );
 
-    let reloaded = e.publisher.sync_from_store().await.unwrap();
+    let reloaded = e.publisher.sync_from_store(Utc::now()).await.unwrap();
     assert_eq!(reloaded.len(), 1);
     let m = ask(e.dns, "ext.example.go.id.", RecordType::A).await;
     assert_eq!(m.answers.len(), 1);

@@ -1,0 +1,187 @@
+//! DNSSEC end to end: the daemon signs its zone from the first start, and real validators
+//! judge what it serves (delv with the zone's trust anchor, ldns-verify-zone on an AXFR,
+//! kzonecheck on the export) before and after approvals, removals and suspensions.
+
+use std::net::SocketAddr;
+
+use crate::harness::*;
+use crate::validate::{self, Anchor, Denial, Validation, Xfr};
+
+const ZONE: &str = "example.go.id";
+
+/// The behaviour tests' zone with a secure delegation (NS and DS) beside the insecure one.
+fn signed_test_zone() -> String {
+    let mut z = test_zone();
+    z.push_str(
+        "secure NS ns1.secure\nns1.secure A 203.0.113.61\n\
+         secure DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n",
+    );
+    z
+}
+
+/// A daemon that allows AXFR from 127.0.0.1 (a secondary on a port nobody listens on: the
+/// NOTIFY goes nowhere).
+fn start_signed() -> (Daemon, tempfile::TempDir) {
+    let tmp = Daemon::workdir("example.go.id.zone", &signed_test_zone());
+    let config = format!(
+        "[[secondaries]]\nzone = \"{ZONE}\"\nnotify = \"127.0.0.1:{}\"\n\
+         allow_transfer = [\"127.0.0.1\"]\n",
+        free_port()
+    );
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
+    (d, tmp)
+}
+
+fn xfr() -> Xfr<'static> {
+    Xfr {
+        source: [127, 0, 0, 1].into(),
+        tsig: None,
+    }
+}
+
+fn fqdn(label: &str) -> String {
+    format!("{label}.{ZONE}.")
+}
+
+/// Every kind of answer validates, and the transferred zone verifies.
+fn check_everything(dns: SocketAddr, anchor: &Anchor) {
+    let negative = |d: Denial| Validation::Negative(d);
+    for (name, qtype, want) in [
+        (fqdn("www"), "A", Validation::Validated),
+        (format!("{ZONE}."), "SOA", Validation::Validated),
+        (format!("{ZONE}."), "DNSKEY", Validation::Validated),
+        (format!("{ZONE}."), "MX", Validation::Validated),
+        (fqdn("nope"), "A", negative(Denial::NxDomain)),
+        (fqdn("deep.nope"), "AAAA", negative(Denial::NxDomain)),
+        (fqdn("www"), "TXT", negative(Denial::NoData)),
+        (fqdn("b.c"), "A", negative(Denial::NoData)),
+        (fqdn("anything.wild"), "TXT", Validation::Validated),
+        (fqdn("two.labels.wild"), "TXT", Validation::Validated),
+        (fqdn("x.wild"), "A", negative(Denial::NoData)),
+        (fqdn("alias"), "A", Validation::Validated),
+        (fqdn("big"), "TXT", Validation::Validated),
+    ] {
+        validate::assert_delv(dns, anchor, &name, qtype, want);
+    }
+    validate::assert_secure_delegation(dns, anchor, &fqdn("secure"));
+    validate::assert_insecure_delegation(dns, anchor, &fqdn("child"));
+    validate::ldns_verify_axfr(dns, ZONE, &xfr(), anchor).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn delv_validates_every_answer_through_approvals_suspensions_and_removals() {
+    let (d, _tmp) = start_signed();
+    let anchor = validate::trust_anchor(d.dns, ZONE);
+    check_everything(d.dns, &anchor);
+
+    // An approval: the new name answers signed as soon as the approval returns.
+    let tokens = setup_people(&d);
+    let id = provision(&d, &tokens, "sipd", "203.0.113.77");
+    validate::assert_validated(d.dns, &anchor, &fqdn("sipd"), "A");
+    validate::assert_delv(
+        d.dns,
+        &anchor,
+        &fqdn("sipd"),
+        "AAAA",
+        Validation::Negative(Denial::NoData),
+    );
+    check_everything(d.dns, &anchor);
+
+    // A suspension takes the name out, provably; lifting it brings it back signed.
+    let ops = &tokens[5];
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/sipd.example.go.id/suspend",
+        ops,
+        r#"{"reason": "Defacement terdeteksi"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    validate::assert_delv(
+        d.dns,
+        &anchor,
+        &fqdn("sipd"),
+        "A",
+        Validation::Negative(Denial::NxDomain),
+    );
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/sipd.example.go.id/unsuspend",
+        ops,
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    validate::assert_validated(d.dns, &anchor, &fqdn("sipd"), "A");
+
+    // A removal by request (once the creation is answered).
+    let r = post_json(
+        &d,
+        &format!("/api/v1/requests/{id}/approve"),
+        &tokens[2],
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    walk_request(
+        &d,
+        &tokens,
+        &request_body("delete", "sipd", "203.0.113.77", false),
+    );
+    validate::assert_delv(
+        d.dns,
+        &anchor,
+        &fqdn("sipd"),
+        "A",
+        Validation::Negative(Denial::NxDomain),
+    );
+    check_everything(d.dns, &anchor);
+
+    // The export is the signed zone, and Knot's checker accepts it.
+    let file = d.dir.join("export.zone");
+    let out = d.cli(&["zone", "export", ZONE, "-o", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    validate::kzonecheck(&file, ZONE).unwrap_or_else(|e| panic!("{e}"));
+    validate::ldns_verify_zone(&file, &anchor).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn one_change_is_a_handful_of_records_in_the_journal() {
+    // The IXFR of one approval carries the new records, their signatures and the chain's
+    // edits: not the zone.
+    let (d, _tmp) = start_signed();
+    let tokens = setup_people(&d);
+    let before = query(
+        d.dns,
+        &format!("{ZONE}."),
+        hickory_proto::rr::RecordType::SOA,
+        UDP,
+    );
+    let serial = match &before.answers[0].data {
+        hickory_proto::rr::RData::SOA(s) => s.serial,
+        _ => unreachable!(),
+    };
+    provision(&d, &tokens, "sipd", "203.0.113.77");
+    let ixfr = kdig(
+        d.dns,
+        &[
+            "+tcp",
+            "+nocomments",
+            &format!("{ZONE}."),
+            &format!("IXFR={serial}"),
+        ],
+    );
+    let lines: Vec<&str> = ixfr
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .collect();
+    let rrsigs = lines.iter().filter(|l| l.contains("\tRRSIG\t")).count();
+    let nsec3 = lines.iter().filter(|l| l.contains("\tNSEC3\t")).count();
+    assert!(lines.iter().any(|l| l.starts_with("sipd.")), "{ixfr}");
+    // Added: A, its NSEC3, the predecessor's new NSEC3, the new SOA and the _audit TXT, each
+    // signed; removed: the predecessor's old NSEC3, the old SOA's and _audit's signatures.
+    assert!(rrsigs >= 5 && rrsigs <= 12, "{rrsigs} RRSIGs:\n{ixfr}");
+    assert!(nsec3 >= 3 && nsec3 <= 6, "{nsec3} NSEC3:\n{ixfr}");
+    assert!(lines.len() < 40, "{} records:\n{ixfr}", lines.len());
+}
