@@ -12,7 +12,7 @@ use clap::Parser as _;
 use hickory_proto::rr::Name;
 
 use ranah::cli::admin;
-use ranah::cli::{Cli, Command, ZoneCommand};
+use ranah::cli::{Cli, Command, DnssecCommand, ZoneCommand};
 use ranah::config::{Config, ConfigLayer};
 use ranah::publish::import::{self, ImportOutcome};
 use ranah::service::backup;
@@ -149,6 +149,10 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
         Command::Token(cmd) => admin::token(store, config, cmd).await,
         Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
         Command::Status => admin::status(store).await,
+        Command::Dnssec(DnssecCommand::Ds { zone }) => admin::dnssec_ds(store, &zone).await,
+        Command::Dnssec(DnssecCommand::Keys { zone }) => {
+            admin::dnssec_status(store, zone.as_deref()).await
+        }
         Command::Audit(cmd) => admin::audit(store, cmd).await,
         Command::Cert(cmd) => admin::cert(store, cmd).await,
         Command::Zone(ZoneCommand::Import {

@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, bail};
 use chrono::{NaiveDate, Utc};
+use hickory_proto::rr::Name;
 
 use crate::cli::{AgencyCommand, AuditCommand, SubdomainCommand, TokenCommand, UserCommand};
 use crate::config::Config;
@@ -449,7 +450,97 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
             )?;
         }
     }
+    crate::outln!()?;
+    dnssec_keys(store, zones.iter().map(|(zone, _, _)| zone.as_str())).await
+}
+
+/// The DNSSEC keys of these zones, one line each (removed keys left out).
+async fn dnssec_keys<'z>(
+    store: &Store,
+    zones: impl Iterator<Item = &'z str>,
+) -> anyhow::Result<()> {
+    crate::outln!(
+        "{:<32} {:>6} {:<4} {:>3} {:<9} {:<10} {:<25} SINCE",
+        "ZONE",
+        "TAG",
+        "ROLE",
+        "ALG",
+        "STATE",
+        "DS",
+        "ACTIVE"
+    )?;
+    for zone in zones {
+        let origin = Name::from_ascii(zone)?;
+        for k in crate::service::dnssec::key_reports(store, &origin).await? {
+            if k.state == "removed" {
+                continue;
+            }
+            let ds = match (k.submitted, k.ds_seen) {
+                (_, true) => "at parent",
+                (true, false) => "awaited",
+                (false, false) => "-",
+            };
+            let since = [
+                &k.times.retired,
+                &k.times.active,
+                &k.times.published,
+                &Some(k.times.created.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            .cloned()
+            .unwrap_or_default();
+            crate::outln!(
+                "{:<32} {:>6} {:<4} {:>3} {:<9} {:<10} {:<25} {since}",
+                zone.trim_end_matches('.'),
+                k.tag,
+                k.role,
+                k.algorithm,
+                k.state,
+                ds,
+                k.times.active.as_deref().unwrap_or("-"),
+            )?;
+        }
+    }
     Ok(())
+}
+
+/// `ranah dnssec ds ZONE`: the DS records the office gives its registry.
+pub async fn dnssec_ds(store: &Store, zone: &str) -> anyhow::Result<()> {
+    let origin = zone_name(zone)?;
+    let lines = crate::service::dnssec::ds_records(store, &origin).await?;
+    if lines.is_empty() {
+        anyhow::bail!(
+            "{origin} has no key-signing key yet: it is signed at the daemon's first start \
+             (or signing is off for it)"
+        );
+    }
+    for line in lines {
+        crate::outln!("{line}")?;
+    }
+    Ok(())
+}
+
+/// `ranah dnssec keys [ZONE]`: every key, removed ones too.
+pub async fn dnssec_status(store: &Store, zone: Option<&str>) -> anyhow::Result<()> {
+    let zones: Vec<String> = match zone {
+        Some(z) => vec![zone_name(z)?.to_ascii()],
+        None => store
+            .zone_summaries()
+            .await?
+            .into_iter()
+            .map(|(z, _, _)| z)
+            .collect(),
+    };
+    dnssec_keys(store, zones.iter().map(String::as_str)).await
+}
+
+fn zone_name(zone: &str) -> anyhow::Result<Name> {
+    let mut origin =
+        Name::from_ascii(zone).map_err(|e| anyhow::anyhow!("invalid zone {zone}: {e}"))?;
+    origin.set_fqdn(true);
+    Ok(origin.to_lowercase())
 }
 
 #[cfg(test)]

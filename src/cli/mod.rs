@@ -134,6 +134,9 @@ pub enum Command {
     Subdomain(SubdomainCommand),
     /// Zones and their secondaries: serials, sync, last NOTIFY and transfer.
     Status,
+    /// DNSSEC: the keys of signed zones, and the DS for the registry.
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -156,6 +159,22 @@ pub enum Command {
         /// being replaced cannot be saved first.
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// `ranah dnssec …`
+#[derive(Debug, Subcommand)]
+pub enum DnssecCommand {
+    /// Print the DS records to give the registry (for go.id, with the domain registration
+    /// form): SHA-256 digests of the zone's key-signing keys.
+    Ds {
+        /// The zone's apex, e.g. kaltaraprov.go.id.
+        zone: String,
+    },
+    /// The zone's keys (or every zone's): tag, role, algorithm, state, the parent's DS.
+    Keys {
+        /// One zone only.
+        zone: Option<String>,
     },
 }
 

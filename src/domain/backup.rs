@@ -23,6 +23,9 @@ pub const DATABASE: &str = "ranah.db";
 pub const MANIFEST: &str = "manifest.json";
 /// The folder of stored files inside the archive (as in the data directory).
 pub const ATTACHMENTS: &str = "attachments";
+/// The key that seals the DNSSEC keys when ranah made it itself (in the data directory, and
+/// under this name in an archive): without it the restored keys cannot be opened.
+pub const KEY_ENCRYPTION_KEY: &str = "dnssec.kek";
 /// How many automatic backups of each kind (before a migration, before a restore) are kept in
 /// `<data_dir>/backups/`; older ones are deleted when a new one is written.
 pub const KEEP: usize = 5;
@@ -90,6 +93,8 @@ pub enum Member {
     Database,
     /// A stored file, named by its SHA-256.
     Attachment(String),
+    /// The key that seals the DNSSEC keys ([`KEY_ENCRYPTION_KEY`]).
+    KeyEncryptionKey,
 }
 
 fn is_sha256(s: &str) -> bool {
@@ -106,6 +111,9 @@ pub fn attachment_path(sha256: &str) -> String {
 pub fn member(path: &str) -> Result<Member, String> {
     if path == DATABASE {
         return Ok(Member::Database);
+    }
+    if path == KEY_ENCRYPTION_KEY {
+        return Ok(Member::KeyEncryptionKey);
     }
     match path
         .strip_prefix(ATTACHMENTS)
@@ -140,7 +148,7 @@ impl Manifest {
                 Member::Attachment(sha) if sha != f.sha256 => {
                     return Err(format!("{} is listed with another SHA-256", f.path));
                 }
-                Member::Attachment(_) => {}
+                Member::Attachment(_) | Member::KeyEncryptionKey => {}
             }
         }
         if databases != 1 {

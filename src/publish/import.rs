@@ -138,7 +138,16 @@ pub async fn import_file(
             None => {}
         }
     }
-    let mut content = file::parse(&text, &label, implied.as_ref())?;
+    let (mut content, dropped) = file::parse_signed(&text, &label, implied.as_ref())?;
+    if dropped > 0 {
+        // A zone signed elsewhere: ranah signs with its own keys (docs/dnssec.md, "Import").
+        tracing::warn!(
+            file = %label, records = dropped,
+            "the file's DNSSEC records (RRSIG, NSEC, NSEC3, DNSKEY, CDS, CDNSKEY) are dropped: \
+             ranah signs the zone with its own keys; give the registry ranah's DS \
+             (`ranah dnssec ds ZONE`) before the old signer's keys leave the zone"
+        );
+    }
     // An exported `_audit` anchor from elsewhere is not this installation's: ranah sets its own.
     let origin = content.origin.clone();
     content.records.retain(|r| !file::is_managed(r, &origin));

@@ -298,9 +298,8 @@ impl Publisher {
     }
 
     /// Serve every zone in the store whose serial differs from the one served (new zones, or
-    /// changes committed by another process). A signed zone is first made right: what changed
-    /// since its signer last left it (the journal says) is signed again, in a change of its
-    /// own, before the view is served. Returns the zones reloaded.
+    /// changes committed by another process). A signed zone is first made right
+    /// ([`Publisher::adopt`]) before the view is served. Returns the zones reloaded.
     pub async fn sync_from_store(&self, now: DateTime<Utc>) -> Result<Vec<Name>, PublishError> {
         let _guard = self.write_lock.lock().await;
         let mut reloaded = Vec::new();
@@ -317,19 +316,81 @@ impl Publisher {
             };
             let mut view = ZoneView::new(&stored.content);
             if let Some(signer) = self.signer(&origin) {
-                let stale = self.unsigned_changes(&origin, serial).await?;
-                let reason = "dnssec: zone signed after loading";
-                if let Some(signed) = self
-                    .commit_maintenance(&signer, &view, Maintenance::Whole(stale), reason, now)
-                    .await?
-                {
-                    view = signed;
-                }
+                view = self.sign_loaded(&signer, view, now).await?;
             }
             self.zones.insert(view);
             reloaded.push(origin);
         }
         Ok(reloaded)
+    }
+
+    /// Make a zone that just got its signer right (the zones loaded before the signers were
+    /// set, at start), as [`Publisher::sync_from_store`] does for one loaded later.
+    pub async fn adopt(&self, origin: &Name, now: DateTime<Utc>) -> Result<(), PublishError> {
+        let zone_name = lower(origin);
+        let (Some(handle), Some(signer)) = (
+            self.zones.get(&LowerName::new(&zone_name)),
+            self.signer(&zone_name),
+        ) else {
+            return Ok(());
+        };
+        let _guard = self.write_lock.lock().await;
+        let view = ZoneView::clone(&handle.view());
+        let signed = self.sign_loaded(&signer, view, now).await?;
+        handle.publish(signed);
+        Ok(())
+    }
+
+    /// Sign a view just loaded from the store, which DNS has not served yet (the caller holds
+    /// the write lock). Where the signer left the zone at an older serial, an import or a
+    /// restore changed it since: what the journal says changed is signed again and the
+    /// signatures are added to the last change, at its serial (DNS serves that serial for the
+    /// first time now, signed; its IXFR carries them). A zone never changed and never served
+    /// (just imported) is signed at its own serial. Only a zone served unsigned before (signing
+    /// turned on for an existing zone) needs a change of its own, with a new serial.
+    async fn sign_loaded(
+        &self,
+        signer: &ZoneSigner,
+        view: ZoneView,
+        now: DateTime<Utc>,
+    ) -> Result<ZoneView, PublishError> {
+        let origin = Name::from(view.origin().clone());
+        let zone = origin.to_ascii();
+        let serial = view.serial();
+        let state = self.store.signing_state(&origin).await?;
+        let in_place = match state.signed_serial {
+            Some(signed) => signed != serial,
+            None => {
+                let changed = self.store.last_change(&zone).await?.is_some();
+                let served = self
+                    .store
+                    .secondary_states(Some(&zone))
+                    .await?
+                    .iter()
+                    .any(|s| s.served_serial.is_some());
+                !changed && !served
+            }
+        };
+        let stale = self.unsigned_changes(&origin, serial).await?;
+        if !in_place {
+            let reason = "dnssec: zone signed";
+            return Ok(self
+                .commit_maintenance(signer, &view, Maintenance::Whole(stale), reason, now)
+                .await?
+                .unwrap_or(view));
+        }
+        let mut next = view;
+        let signed = signer
+            .reconcile(&mut next, stale, unix(now))
+            .map_err(|e| PublishError::Store(StoreError::Corrupt(e.to_string())))?;
+        self.store
+            .commit_signatures(&origin, serial, &signed)
+            .await?;
+        tracing::info!(
+            zone = %origin, serial, added = signed.added.len(), removed = signed.removed.len(),
+            "zone signed at its serial"
+        );
+        Ok(next)
     }
 
     /// The sets changed since the signer last left the zone right (by the journal), or all

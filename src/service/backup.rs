@@ -267,10 +267,22 @@ pub async fn backup(
     };
     let tmp = work.path().join("archive.tmp");
     let attachments = Files::new(data_dir).dir().to_owned();
+    // The key ranah made to seal the DNSSEC keys goes with them (a configured key is the
+    // operator's to keep, as the ACME one).
+    let kek = Some(data_dir.join(backup::KEY_ENCRYPTION_KEY)).filter(|p| p.is_file());
     let target = dest.to_owned();
     let mtime = u64::try_from(now.timestamp()).unwrap_or(0);
     let (manifest, size) = tokio::task::spawn_blocking(move || {
-        archive::write(&target, &tmp, &copy, &attachments, &stored, manifest, mtime)
+        archive::write(
+            &target,
+            &tmp,
+            &copy,
+            &attachments,
+            &stored,
+            kek.as_deref(),
+            manifest,
+            mtime,
+        )
     })
     .await
     .map_err(|e| io_err("the backup's writer failed")(std::io::Error::other(e)))??;
@@ -630,6 +642,17 @@ pub async fn restore(
     }
     move_file(&staged_db, &db)?;
     archive::sync_dir(&db);
+    // The restored keys open with the key they were sealed with.
+    if restored
+        .manifest
+        .files
+        .iter()
+        .any(|f| f.path == backup::KEY_ENCRYPTION_KEY)
+    {
+        let kek = data_dir.join(backup::KEY_ENCRYPTION_KEY);
+        move_file(&staging.path().join(backup::KEY_ENCRYPTION_KEY), &kek)?;
+        archive::sync_dir(&kek);
+    }
     if restored.saved.is_some() {
         for entry in std::fs::read_dir(&files)
             .map_err(io_err(format!("cannot read {}", files.display())))?

@@ -138,7 +138,7 @@ fn kek_file(data_dir: &Path) -> Result<String, DnssecError> {
     use base64::Engine as _;
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let path = data_dir.join("dnssec.kek");
+    let path = data_dir.join(crate::domain::backup::KEY_ENCRYPTION_KEY);
     let err = |e: std::io::Error| DnssecError::Key(format!("{}: {e}", path.display()));
     match std::fs::read_to_string(&path) {
         Ok(text) => return Ok(text),
@@ -249,30 +249,22 @@ impl DnssecService {
             return Ok(());
         }
         self.publisher.set_signer(origin, Some(signer));
-        // A zone new to the signer (at start, or loaded since): what changed since the signer
-        // last left it right is signed again, the journal says what.
-        let stale = match (&before, self.served_serial(origin)) {
-            (None, Some(serial)) => self.publisher.unsigned_changes(origin, serial).await?,
-            _ => Stale::default(),
-        };
+        // A zone new to the signer (loaded at start, before the signers were set) is made
+        // right as a loaded zone is.
+        if before.is_none() {
+            self.publisher.adopt(origin, now).await?;
+        }
         if stepped || !unchanged {
             self.publisher
                 .maintain(
                     origin,
-                    Maintenance::Whole(stale),
+                    Maintenance::Whole(Stale::default()),
                     "dnssec: keys changed",
                     now,
                 )
                 .await?;
         }
         Ok(())
-    }
-
-    fn served_serial(&self, origin: &Name) -> Option<u32> {
-        self.publisher
-            .zones()
-            .get(&LowerName::new(origin))
-            .map(|h| h.view().serial())
     }
 
     fn zone_has_dnssec(&self, origin: &Name) -> bool {

@@ -93,12 +93,14 @@ fn header(size: u64, mtime: u64) -> tar::Header {
 /// from `attachments`, then `manifest` with the members' hashes and sizes filled in. Written
 /// to `tmp` (created here, mode 0600; in the same folder as `dest`), synced, renamed to `dest`,
 /// and the folder synced. Returns the manifest written and the archive's size.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     dest: &Path,
     tmp: &Path,
     db: &Path,
     attachments: &Path,
     stored: &[String],
+    kek: Option<&Path>,
     mut manifest: Manifest,
     mtime: u64,
 ) -> Result<(Manifest, u64), ArchiveError> {
@@ -120,6 +122,9 @@ pub fn write(
     let mut tar = tar::Builder::new(out);
     let writing = |what: &str| io_err(format!("cannot write {} ({what})", tmp.display()));
     let mut members = vec![(backup::DATABASE.to_owned(), db.to_owned(), None)];
+    if let Some(kek) = kek {
+        members.push((backup::KEY_ENCRYPTION_KEY.to_owned(), kek.to_owned(), None));
+    }
     for sha in stored {
         members.push((
             backup::attachment_path(sha),
@@ -337,6 +342,7 @@ mod tests {
             &dir.path().join("db"),
             &dir.path().join("attachments"),
             std::slice::from_ref(&sha),
+            None,
             manifest(),
             0,
         )
@@ -385,6 +391,7 @@ mod tests {
             &dir.path().join("db"),
             &dir.path().join("attachments"),
             &[sha],
+            None,
             manifest(),
             0,
         )

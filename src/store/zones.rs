@@ -402,6 +402,56 @@ impl Store {
         Ok(anchor)
     }
 
+    /// Write a signer's records for a zone at its current serial, without a new change (a
+    /// zone nobody was served at that serial yet), and mark it signed at that serial. The
+    /// records join the journal of the change that made the serial, if there is one, so that
+    /// its IXFR carries them.
+    pub async fn commit_signatures(
+        &self,
+        origin: &Name,
+        serial: u32,
+        signed: &ZoneDiff,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let zone_id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM zones WHERE name = $1 AND soa_serial = $2")
+                .bind(origin.to_ascii())
+                .bind(i64::from(serial))
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(zone_id) = zone_id else {
+            return Err(StoreError::Conflict(origin.to_ascii()));
+        };
+        let now = ts(Utc::now());
+        let last: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT c.id, COALESCE((SELECT MAX(seq) + 1 FROM zone_change_records \
+             WHERE change_id = c.id), 0) FROM zone_changes c \
+             WHERE c.zone_id = $1 AND c.serial_after = $2 ORDER BY c.id DESC LIMIT 1",
+        )
+        .bind(zone_id)
+        .bind(i64::from(serial))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut seq = last.map_or(0, |(_, seq)| seq);
+        for record in &signed.removed {
+            delete_record(&mut tx, zone_id, record).await?;
+            if let Some((change_id, _)) = last {
+                journal_record(&mut tx, change_id, seq, "del", record).await?;
+                seq += 1;
+            }
+        }
+        for record in &signed.added {
+            insert_record(&mut tx, zone_id, record, &ChangeMeta::default(), &now).await?;
+            if let Some((change_id, _)) = last {
+                journal_record(&mut tx, change_id, seq, "add", record).await?;
+                seq += 1;
+            }
+        }
+        super::dnssec::mark_signed(&mut tx, zone_id, serial).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The journal of a zone from the change that left `since_serial` on, in order, at most
     /// `limit` changes. Empty when no change left that serial.
     pub async fn journal(

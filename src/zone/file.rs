@@ -92,6 +92,18 @@ pub fn soa_with_serial(soa: &Record, serial: u32) -> Option<Record> {
 /// Parse a master file. `file` labels errors; `origin` is the zone's apex when known (from the
 /// command line or the file name), otherwise the owner of the SOA decides it.
 pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneContent, ZoneFileError> {
+    parse_signed(text, file, origin).map(|(content, _)| content)
+}
+
+/// [`parse`], for a file that may come from another signer: its DNSSEC records (RRSIG, NSEC,
+/// NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY) are dropped, because ranah signs the zone with its
+/// own keys; returns how many were dropped. DS records are the zone's data and stay.
+pub fn parse_signed(
+    text: &str,
+    file: &str,
+    origin: Option<&Name>,
+) -> Result<(ZoneContent, usize), ZoneFileError> {
+    let mut dropped = 0;
     let err = |line: usize, message: String| ZoneFileError {
         file: file.to_owned(),
         line,
@@ -172,7 +184,7 @@ pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneConten
                 continue;
             }
             match RecordType::from_str(&upper) {
-                Ok(t) if SUPPORTED_TYPES.contains(&t) => {
+                Ok(t) if SUPPORTED_TYPES.contains(&t) || crate::zone::is_dnssec_type(t) => {
                     rtype = Some(t);
                     break;
                 }
@@ -183,6 +195,10 @@ pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneConten
         let Some(rtype) = rtype else {
             return Err(err(line, "record has no type".into()));
         };
+        if crate::zone::is_dnssec_type(rtype) {
+            dropped += 1;
+            continue;
+        }
         if rest.is_empty() {
             return Err(err(line, format!("{rtype} record has no data")));
         }
@@ -204,7 +220,7 @@ pub fn parse(text: &str, file: &str, origin: Option<&Name>) -> Result<ZoneConten
         parsed.push((record, line));
     }
 
-    build_zone(parsed, origin, file)
+    build_zone(parsed, origin, file).map(|zone| (zone, dropped))
 }
 
 /// Parse one record's data through hickory's parser, from normalised single-line text.
@@ -782,6 +798,29 @@ pub fn group_rrsets(records: &[Record]) -> BTreeMap<(LowerName, RecordType), Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dnssec_records_of_another_signer_are_dropped() {
+        let text = r#"$ORIGIN example.go.id.
+$TTL 300
+@ SOA ns1 hostmaster 1 3600 900 1209600 300
+@ NS ns1
+@ DNSKEY 257 3 13 ( mdsswUyr3DPW132mOi8V9xESWE8jTo0d
+    xCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ== )
+@ RRSIG SOA 13 3 300 20270101000000 20261201000000 12345 example.go.id. ( AAAA )
+ns1 A 203.0.113.2
+secure NS ns1
+secure DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NSEC3 1 0 0 - 2vptu5timamqttgl4luu9kg21e0aor3s A RRSIG
+@ NSEC3PARAM 1 0 0 -
+"#;
+        let (zone, dropped) = parse_signed(text, "t", None).unwrap();
+        assert_eq!(dropped, 4);
+        let types: Vec<RecordType> = zone.records.iter().map(|r| r.record_type()).collect();
+        assert!(types.contains(&RecordType::DS));
+        assert!(!types.iter().any(|t| crate::zone::is_dnssec_type(*t)));
+        assert_eq!(zone.records.len(), 4);
+    }
 
     fn origin() -> Name {
         Name::from_ascii("example.go.id.").unwrap()
