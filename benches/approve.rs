@@ -58,7 +58,7 @@ async fn run(names: usize, requests: usize) {
     .unwrap();
     let zones = Arc::new(Zones::new());
     let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
-    publisher.sync_from_store().await.unwrap();
+    publisher.sync_from_store(chrono::Utc::now()).await.unwrap();
     let service = Requests::new(
         store.clone(),
         ranah::store::Files::new(&std::env::temp_dir().join("ranah-test-files")),
