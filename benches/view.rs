@@ -142,7 +142,7 @@ fn change_with_commit(c: &mut Criterion) {
                 .unwrap();
             let zones = Arc::new(Zones::new());
             let p = Publisher::new(store, zones);
-            p.sync_from_store().await.unwrap();
+            p.sync_from_store(chrono::Utc::now()).await.unwrap();
             p
         });
         let mut i = 0u32;
