@@ -187,3 +187,94 @@ fn one_change_is_a_handful_of_records_in_the_journal() {
     // With the four SOA of the IXFR, the A and the two _audit TXT: 18 records.
     assert_eq!(lines.len(), 18, "{ixfr}");
 }
+
+#[test]
+fn knot_and_nsd_serve_the_signed_zone_and_delv_validates_them() {
+    use crate::secondaries::{SECRET, Source, nsd, start_knot};
+    let tmp = Daemon::workdir("example.go.id.zone", &signed_test_zone());
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let (knot_port, nsd_port) = (free_port(), free_port());
+    let config = format!(
+        r#"[dns]
+secondary_poll_secs = 1
+
+[[tsig_keys]]
+name = "xfr-key"
+algorithm = "hmac-sha256"
+secret = "{SECRET}"
+
+[[secondaries]]
+zone = "{ZONE}"
+notify = "127.0.0.1:{knot_port}"
+allow_transfer = ["127.0.0.2"]
+tsig_key = "xfr-key"
+
+[[secondaries]]
+zone = "{ZONE}"
+notify = "127.0.0.1:{nsd_port}"
+allow_transfer = ["127.0.0.3/32"]
+tsig_key = "xfr-key"
+"#
+    );
+    let d = Daemon::start_configured(tmp.path(), dns, Some(&config));
+    let anchor = validate::trust_anchor(d.dns, ZONE);
+    let knot = start_knot(tmp.path(), knot_port, d.dns);
+    let nsd = nsd(tmp.path(), nsd_port, Source::Primary(d.dns));
+    let serial = || match &query(d.dns, &format!("{ZONE}."), hickory_proto::rr::RecordType::SOA, UDP)
+        .answers[0]
+        .data
+    {
+        hickory_proto::rr::RData::SOA(s) => s.serial,
+        _ => 0,
+    };
+    // By AXFR first: every kind of answer validates at both.
+    let first = serial();
+    for peer in [&knot, &nsd] {
+        assert!(
+            eventually(20, || peer.serial() == Some(first)),
+            "{} did not load the signed zone",
+            peer.name
+        );
+        check_everything_at(peer.addr, &anchor);
+    }
+    // Then by IXFR: a new name, a removal of another; both validate at both.
+    let tokens = setup_people(&d);
+    provision(&d, &tokens, "sipd", "203.0.113.77");
+    let second = serial();
+    assert_ne!(second, first);
+    for peer in [&knot, &nsd] {
+        assert!(
+            eventually(20, || peer.serial() == Some(second)),
+            "{} did not follow to {second}",
+            peer.name
+        );
+        validate::assert_validated(peer.addr, &anchor, &fqdn("sipd"), "A");
+        validate::assert_delv(
+            peer.addr,
+            &anchor,
+            &fqdn("sipd2"),
+            "A",
+            Validation::Negative(Denial::NxDomain),
+        );
+        check_everything_at(peer.addr, &anchor);
+    }
+    // Knot took the change by IXFR (its log says so), with the signatures.
+    let log = std::fs::read_to_string(tmp.path().join("knot/knot.log")).unwrap_or_default();
+    assert!(log.contains("IXFR"), "{log}");
+}
+
+/// [`check_everything`] without the AXFR (a secondary does not transfer to the test).
+fn check_everything_at(dns: SocketAddr, anchor: &Anchor) {
+    for (name, qtype, want) in [
+        (fqdn("www"), "A", Validation::Validated),
+        (fqdn("nope"), "A", Validation::Negative(Denial::NxDomain)),
+        (fqdn("www"), "TXT", Validation::Negative(Denial::NoData)),
+        (fqdn("b.c"), "A", Validation::Negative(Denial::NoData)),
+        (fqdn("anything.wild"), "TXT", Validation::Validated),
+        (fqdn("alias"), "A", Validation::Validated),
+    ] {
+        validate::assert_delv(dns, anchor, &name, qtype, want);
+    }
+    validate::assert_secure_delegation(dns, anchor, &fqdn("secure"));
+    validate::assert_insecure_delegation(dns, anchor, &fqdn("child"));
+}
