@@ -451,13 +451,14 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
         }
     }
     crate::outln!()?;
-    dnssec_keys(store, zones.iter().map(|(zone, _, _)| zone.as_str())).await
+    dnssec_keys(store, zones.iter().map(|(zone, _, _)| zone.as_str()), false).await
 }
 
-/// The DNSSEC keys of these zones, one line each (removed keys left out).
+/// The DNSSEC keys of these zones, one line each (removed keys only `with_removed`).
 async fn dnssec_keys<'z>(
     store: &Store,
     zones: impl Iterator<Item = &'z str>,
+    with_removed: bool,
 ) -> anyhow::Result<()> {
     crate::outln!(
         "{:<32} {:>6} {:<4} {:>3} {:<9} {:<10} {:<25} SINCE",
@@ -472,7 +473,7 @@ async fn dnssec_keys<'z>(
     for zone in zones {
         let origin = Name::from_ascii(zone)?;
         for k in crate::service::dnssec::key_reports(store, &origin).await? {
-            if k.state == "removed" {
+            if k.state == "removed" && !with_removed {
                 continue;
             }
             let ds = match (k.submitted, k.ds_seen) {
@@ -481,6 +482,7 @@ async fn dnssec_keys<'z>(
                 (false, false) => "-",
             };
             let since = [
+                &k.times.removed,
                 &k.times.retired,
                 &k.times.active,
                 &k.times.published,
@@ -533,7 +535,7 @@ pub async fn dnssec_status(store: &Store, zone: Option<&str>) -> anyhow::Result<
             .map(|(z, _, _)| z)
             .collect(),
     };
-    dnssec_keys(store, zones.iter().map(String::as_str)).await
+    dnssec_keys(store, zones.iter().map(String::as_str), true).await
 }
 
 fn zone_name(zone: &str) -> anyhow::Result<Name> {

@@ -40,6 +40,9 @@ pub struct DnssecSettings {
     pub propagation_delay_secs: u32,
     /// The TTL of the DS at the parent: how long resolvers may keep an old DS.
     pub parent_ds_ttl_secs: u32,
+    /// The largest TTL of the zone's records (Knot's `zone-max-ttl`): how long an old
+    /// zone-signing key stays after it stopped signing. 0: the largest TTL ranah serves.
+    pub zone_max_ttl_secs: u32,
     /// The parent zone's name servers (`ADDRESS` or `ADDRESS:PORT`), asked for the zone's
     /// DS before a key-signing key is withdrawn. Empty: the system's resolvers
     /// (/etc/resolv.conf).
@@ -75,6 +78,7 @@ impl Default for DnssecSettings {
             ksk_lifetime_secs: p.ksk_lifetime,
             propagation_delay_secs: p.propagation_delay,
             parent_ds_ttl_secs: p.parent_ds_ttl,
+            zone_max_ttl_secs: p.zone_max_ttl,
             parent_servers: Vec::new(),
             parent_check_interval_secs: 3600,
             maintenance_interval_secs: 60,
@@ -201,6 +205,7 @@ pub(super) fn resolve_dnssec(
         ksk_lifetime: s.ksk_lifetime_secs,
         propagation_delay: s.propagation_delay_secs,
         parent_ds_ttl: s.parent_ds_ttl_secs,
+        zone_max_ttl: s.zone_max_ttl_secs,
     };
     default.check().map_err(|message| ConfigError::Invalid {
         key: "dnssec".into(),

@@ -97,6 +97,10 @@ pub struct SigningPolicy {
     /// The TTL of the DS set at the parent (seconds): how long resolvers may keep the old
     /// DS after the parent changed it.
     pub parent_ds_ttl: u32,
+    /// The largest TTL of the zone's records, as the office knows it (Knot's
+    /// `zone-max-ttl`): how long an old zone-signing key stays after it stopped signing. 0:
+    /// ranah takes the largest TTL it serves.
+    pub zone_max_ttl: u32,
 }
 
 impl Default for SigningPolicy {
@@ -114,6 +118,7 @@ impl Default for SigningPolicy {
             ksk_lifetime: 0,
             propagation_delay: 3600,
             parent_ds_ttl: DAY,
+            zone_max_ttl: 0,
         }
     }
 }

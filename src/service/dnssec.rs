@@ -281,12 +281,15 @@ impl DnssecService {
     async fn run_plan(&self, origin: &Name, now: DateTime<Utc>) -> Result<bool, DnssecError> {
         let policy = self.config.policy_for(origin).clone();
         let at = unix(now);
-        let max_ttl = self
-            .publisher
-            .zones()
-            .get(&LowerName::new(origin))
-            .map(|h| h.view().max_ttl())
-            .unwrap_or(86_400);
+        let max_ttl = match policy.zone_max_ttl {
+            0 => self
+                .publisher
+                .zones()
+                .get(&LowerName::new(origin))
+                .map(|h| h.view().max_ttl())
+                .unwrap_or(86_400),
+            set => set,
+        };
         let mut stepped = false;
         // Each round records what the one before did; a handful settle any state.
         for _ in 0..8 {

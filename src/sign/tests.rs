@@ -426,3 +426,19 @@ fn unsigning_removes_every_dnssec_record() {
     assert!(!v.is_signed());
     assert!(v.records().all(|r| !is_dnssec_type(r.record_type())));
 }
+
+#[test]
+fn a_new_entry_key_signs_the_key_set_beside_the_old_one() {
+    let ksk = key(1, KeyRole::Ksk, Algorithm::Ecdsap256sha256);
+    let zsk = key(2, KeyRole::Zsk, Algorithm::Ecdsap256sha256);
+    let s = signer(Denial::Nsec3, vec![ksk.clone(), zsk.clone()]);
+    let mut v = view();
+    s.reconcile(&mut v, Stale::all(), NOW).unwrap();
+    let mut ksk2 = key(3, KeyRole::Ksk, Algorithm::Ecdsap256sha256);
+    ksk2.submitted = false;
+    let s2 = signer(Denial::Nsec3, vec![ksk, zsk, ksk2]);
+    s2.reconcile(&mut v, Stale::default(), NOW + 10).unwrap();
+    check_signatures(&v, &s2).unwrap();
+    let apex = LowerName::new(&origin());
+    assert_eq!(v.rrset(&apex, RecordType::DNSKEY).unwrap().sigs.len(), 2);
+}

@@ -220,8 +220,13 @@ tsig_key = "xfr-key"
     let anchor = validate::trust_anchor(d.dns, ZONE);
     let knot = start_knot(tmp.path(), knot_port, d.dns);
     let nsd = nsd(tmp.path(), nsd_port, Source::Primary(d.dns));
-    let serial = || match &query(d.dns, &format!("{ZONE}."), hickory_proto::rr::RecordType::SOA, UDP)
-        .answers[0]
+    let serial = || match &query(
+        d.dns,
+        &format!("{ZONE}."),
+        hickory_proto::rr::RecordType::SOA,
+        UDP,
+    )
+    .answers[0]
         .data
     {
         hickory_proto::rr::RData::SOA(s) => s.serial,
@@ -277,4 +282,203 @@ fn check_everything_at(dns: SocketAddr, anchor: &Anchor) {
     }
     validate::assert_secure_delegation(dns, anchor, &fqdn("secure"));
     validate::assert_insecure_delegation(dns, anchor, &fqdn("child"));
+}
+
+/// A key as `ranah dnssec keys` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    tag: u16,
+    role: String,
+    state: String,
+    /// The time of its latest stage (RFC 3339).
+    since: String,
+}
+
+fn keys(d: &Daemon) -> Vec<Key> {
+    let out = cli_ok(d, &["dnssec", "keys", ZONE]);
+    out.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some(Key {
+                tag: f.get(1)?.parse().ok()?,
+                role: f.get(2)?.to_string(),
+                state: f.get(4)?.to_string(),
+                since: f.last()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The CDS ranah publishes, as the DS the parent should serve.
+fn cds_as_ds(dns: SocketAddr) -> Vec<String> {
+    let mut v: Vec<String> = dig(dns, &[&format!("{ZONE}."), "CDS", "+short"])
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!(
+                "{ZONE}. IN DS {} {} {} {}",
+                f[0],
+                f[1],
+                f[2],
+                f[3..].concat()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn parent_zone(ds: &[String]) -> String {
+    let mut z = String::from(
+        "$ORIGIN go.id.\n$TTL 2\n@ SOA ns hostmaster 1 60 60 600 2\n@ NS ns\nns A 127.0.0.1\n\
+         example NS ns1.example\nns1.example A 203.0.113.2\n",
+    );
+    for line in ds {
+        z.push_str(line);
+        z.push('\n');
+    }
+    z
+}
+
+/// Keys roll with short timings while approvals go on. At every moment, an answer validates
+/// with the DS the parent serves, and with every DS it served before as long as ranah still
+/// publishes that key (a resolver may have cached it); the old entry key leaves only after
+/// the parent (an NSD the test runs, which takes ranah's CDS as a registry would) has served
+/// the new DS for the DS TTL and the propagation delay.
+fn roll(model: &str) {
+    let zone = "$ORIGIN example.go.id.\n$TTL 60\n@ SOA ns1 hostmaster 2026010100 60 60 600 60\n\
+                @ NS ns1\nns1 A 203.0.113.2\nwww A 203.0.113.10\n";
+    let tmp = Daemon::workdir("example.go.id.zone", zone);
+    let parent_port = free_port();
+    let config = format!(
+        "[dnssec]\nkeys = \"{model}\"\ndnskey_ttl = 2\npropagation_delay_secs = 1\n\
+         parent_ds_ttl_secs = 2\nzsk_lifetime_secs = 6\nksk_lifetime_secs = 12\n\
+         zone_max_ttl_secs = 60\n\
+         maintenance_interval_secs = 1\nparent_check_interval_secs = 1\n\
+         parent_servers = [\"127.0.0.1:{parent_port}\"]\n"
+    );
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
+    let tokens = setup_people(&d);
+    // The registry takes the first DS, as the office sends it.
+    let mut parent_ds: Vec<String> = cli_ok(&d, &["dnssec", "ds", ZONE])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(parent_ds, cds_as_ds(d.dns));
+    let parent_file = tmp.path().join("go.id.zone");
+    std::fs::write(&parent_file, parent_zone(&parent_ds)).unwrap();
+    let parent = crate::secondaries::nsd_serving(tmp.path(), parent_port, "go.id", &parent_file);
+    let first = keys(&d);
+    let entry_role = if model == "csk" { "csk" } else { "ksk" };
+    let first_entry = first.iter().find(|k| k.role == entry_role).unwrap().tag;
+    let first_zsk = first.iter().find(|k| k.role == "zsk").map(|k| k.tag);
+    // Every DS the parent served, with the key it names, and when it stopped serving it.
+    let mut earlier: Vec<(Vec<String>, std::time::SystemTime)> = Vec::new();
+    let mut validated = 0;
+    let mut approved = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the roll did not finish: {:?}",
+            keys(&d)
+        );
+        if approved < 10 {
+            // TTL 60 (the least a request may ask): an old ZSK stays until the signatures it
+            // made have expired from caches, the zone's largest TTL.
+            let body = request_body("create", &format!("app{approved}"), "203.0.113.80", false)
+                .replace("\"ttl\": 3600", "\"ttl\": 60");
+            walk_request(&d, &tokens, &body);
+            approved += 1;
+        }
+        let now_keys = keys(&d);
+        let published = |tag: u16| {
+            now_keys
+                .iter()
+                .any(|k| k.tag == tag && k.state != "removed" && k.state != "created")
+        };
+        let mut anchors = vec![parent_ds.clone()];
+        for (ds, _) in &earlier {
+            let tag: u16 = ds[0].split_whitespace().nth(3).unwrap().parse().unwrap();
+            if published(tag) {
+                anchors.push(ds.clone());
+            }
+        }
+        // Shown when the test fails: the keys and the anchors of this round.
+        eprintln!("keys {now_keys:?}\nanchors {anchors:?}");
+        for ds in &anchors {
+            let anchor = Anchor::from_ds(ZONE, ds);
+            let last = format!("app{}.{ZONE}.", approved - 1);
+            for (name, qtype, want) in [
+                (format!("{ZONE}."), "SOA", Validation::Validated),
+                (format!("{ZONE}."), "DNSKEY", Validation::Validated),
+                (last, "A", Validation::Validated),
+                (fqdn("nope"), "A", Validation::Negative(Denial::NxDomain)),
+            ] {
+                let got = validate::delv(d.dns, &anchor, &name, qtype);
+                if got.validation == want {
+                    validated += 1;
+                    continue;
+                }
+                // An earlier DS stops validating once ranah removed its key (it was looked up
+                // before this question: the removal's own timing is checked below).
+                let tag: u16 = ds[0].split_whitespace().nth(3).unwrap().parse().unwrap();
+                let gone = keys(&d)
+                    .iter()
+                    .any(|k| k.tag == tag && k.state == "removed");
+                assert!(
+                    *ds != parent_ds && gone,
+                    "with {ds:?}: {got}\nthe key set now:\n{}",
+                    dig(d.dns, &["+dnssec", "+multi", &format!("{ZONE}."), "DNSKEY"])
+                );
+            }
+        }
+        // The registry follows the CDS.
+        let cds = cds_as_ds(d.dns);
+        if !cds.is_empty() && cds != parent_ds {
+            earlier.push((parent_ds.clone(), std::time::SystemTime::now()));
+            parent_ds = cds;
+            std::fs::write(&parent_file, parent_zone(&parent_ds)).unwrap();
+            parent.signal("-HUP");
+        }
+        // The old entry key left only after the parent had switched, and long enough after.
+        let entry = now_keys.iter().find(|k| k.tag == first_entry).unwrap();
+        if entry.state == "removed" {
+            let (_, switched) = earlier
+                .first()
+                .expect("the old entry key left before the parent served the new DS");
+            let removed = chrono::DateTime::parse_from_rfc3339(&entry.since).unwrap();
+            let switched = chrono::DateTime::<chrono::Utc>::from(*switched);
+            assert!(
+                removed.timestamp() - switched.timestamp() >= 3,
+                "removed at {removed}, the parent switched at {switched}"
+            );
+        }
+        let zsk_done = first_zsk.is_none_or(|tag| {
+            now_keys
+                .iter()
+                .any(|k| k.tag == tag && k.state == "removed")
+        });
+        if entry.state == "removed" && zsk_done && approved >= 10 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // The new keys sign, and the zone verifies whole.
+    let anchor = Anchor::from_ds(ZONE, &parent_ds);
+    validate::assert_validated(d.dns, &anchor, &fqdn("www"), "A");
+    assert!(validated > 40, "{validated}");
+    eprintln!("{model} roll: {validated} answers validated, {approved} approvals");
+}
+
+#[test]
+fn ksk_and_zsk_roll_while_approvals_continue() {
+    roll("ksk-zsk");
+}
+
+#[test]
+fn csk_rolls_while_approvals_continue() {
+    roll("csk");
 }

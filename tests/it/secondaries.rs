@@ -193,6 +193,22 @@ zone:
             f = file.display(),
         ),
     };
+    nsd_with(&dir, port, &zone)
+}
+
+/// NSD serving `zone` from `file` as its primary (a parent zone, in the DNSSEC tests); it
+/// reads the file again on SIGHUP.
+pub(crate) fn nsd_serving(dir: &Path, port: u16, zone: &str, file: &Path) -> Peer {
+    let dir = dir.join(format!("nsd-{zone}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = format!(
+        "zone:\n    name: {zone}\n    zonefile: {}\n",
+        file.display()
+    );
+    nsd_with(&dir, port, &conf)
+}
+
+fn nsd_with(dir: &Path, port: u16, zone: &str) -> Peer {
     // Response rate limiting off: the tests ask thousands of questions from one address.
     let conf = format!(
         r#"server:

@@ -219,6 +219,36 @@ impl Anchor {
         }
     }
 
+    /// An anchor of DS records (`ZONE. IN DS TAG ALG 2 DIGEST`, as a parent serves them or
+    /// `ranah dnssec ds` prints them), for delv only: what a resolver that learnt the DS from
+    /// the parent trusts.
+    pub(crate) fn from_ds(zone: &str, ds: &[String]) -> Anchor {
+        let zone = fqdn(zone);
+        let mut delv = String::from("trust-anchors {\n");
+        for line in ds {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let at = fields
+                .iter()
+                .position(|f| f.eq_ignore_ascii_case("DS"))
+                .filter(|at| fields.len() > at + 4)
+                .unwrap_or_else(|| panic!("not a DS record: {line}"));
+            let [tag, algorithm, digest_type] = [1, 2, 3].map(|i| fields[at + i]);
+            let digest = fields[at + 4..].concat();
+            delv.push_str(&format!(
+                "    \"{zone}\" static-ds {tag} {algorithm} {digest_type} \"{digest}\";\n"
+            ));
+        }
+        delv.push_str("};\n");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("anchor.conf"), delv).unwrap();
+        std::fs::write(dir.path().join("anchor.key"), "").unwrap();
+        Anchor {
+            zone,
+            keys: Vec::new(),
+            dir,
+        }
+    }
+
     /// For `delv -a`.
     pub(crate) fn delv_file(&self) -> PathBuf {
         self.dir.path().join("anchor.conf")
