@@ -482,3 +482,67 @@ fn ksk_and_zsk_roll_while_approvals_continue() {
 fn csk_rolls_while_approvals_continue() {
     roll("csk");
 }
+
+#[test]
+fn turning_signing_off_waits_for_the_parent_to_drop_the_ds() {
+    let zone = "$ORIGIN example.go.id.\n$TTL 60\n@ SOA ns1 hostmaster 2026010100 60 60 600 60\n\
+                @ NS ns1\nns1 A 203.0.113.2\nwww A 203.0.113.10\n";
+    let tmp = Daemon::workdir("example.go.id.zone", zone);
+    let parent_port = free_port();
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let timings = format!(
+        "dnskey_ttl = 2\npropagation_delay_secs = 1\nparent_ds_ttl_secs = 2\n\
+         maintenance_interval_secs = 1\nparent_check_interval_secs = 1\n\
+         parent_servers = [\"127.0.0.1:{parent_port}\"]\n"
+    );
+    let mut d = Daemon::start_configured(tmp.path(), dns, Some(&format!("[dnssec]\n{timings}")));
+    let ds: Vec<String> = cli_ok(&d, &["dnssec", "ds", ZONE])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let parent_file = tmp.path().join("go.id.zone");
+    std::fs::write(&parent_file, parent_zone(&ds)).unwrap();
+    let parent = crate::secondaries::nsd_serving(tmp.path(), parent_port, "go.id", &parent_file);
+    d.shutdown();
+
+    // Off for this zone: the delete CDS and CDNSKEY go out (RFC 8078), the zone stays signed.
+    let off = format!("[dnssec]\n{timings}\n[[dnssec.zones]]\nzone = \"{ZONE}\"\nenabled = false\n");
+    let d = Daemon::start_configured(tmp.path(), dns, Some(&off));
+    let short = |t: &str| dig(d.dns, &[&format!("{ZONE}."), t, "+short"]).trim().to_owned();
+    assert!(eventually(10, || short("CDS") == "0 0 0 00"), "{}", short("CDS"));
+    assert_eq!(short("CDNSKEY"), "0 3 0 AA==");
+    let anchor = Anchor::from_ds(ZONE, &ds);
+    // However long the parent keeps the DS, the zone stays signed and validates.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    validate::assert_validated(d.dns, &anchor, &fqdn("www"), "A");
+    assert!(!short("DNSKEY").is_empty());
+
+    // The registry removes the DS: once it has been gone for the DS TTL and the delay, the
+    // keys leave and the zone is unsigned.
+    std::fs::write(&parent_file, parent_zone(&[])).unwrap();
+    parent.signal("-HUP");
+    let dropped = chrono::Utc::now();
+    assert!(
+        eventually(20, || short("DNSKEY").is_empty()),
+        "still signed: {:?}",
+        keys(&d)
+    );
+    let signed = dig(d.dns, &[&fqdn("www"), "A", "+dnssec"]);
+    assert!(!signed.contains("RRSIG"), "{signed}");
+    assert!(short("CDS").is_empty());
+    let removed = keys(&d);
+    assert!(removed.iter().all(|k| k.state == "removed"), "{removed:?}");
+    for k in &removed {
+        let at = chrono::DateTime::parse_from_rfc3339(&k.since).unwrap();
+        assert!(
+            at.timestamp() - dropped.timestamp() >= 3,
+            "key {} removed at {at}, the parent dropped the DS at {dropped}",
+            k.tag
+        );
+    }
+    // The store holds no DNSSEC record any more.
+    let all = cli_ok(&d, &["zone", "export", ZONE]);
+    for t in ["RRSIG", "NSEC3", "DNSKEY", "CDS"] {
+        assert!(!all.contains(&format!("\t{t}\t")), "{all}");
+    }
+}
