@@ -91,8 +91,9 @@ fn one_change(c: &mut Criterion) {
                     b.iter_batched(
                         || {
                             i += 1;
-                            let soa = file::soa_with_serial(view.soa_record().unwrap(), 2026010100 + i)
-                                .unwrap();
+                            let soa =
+                                file::soa_with_serial(view.soa_record().unwrap(), 2026010100 + i)
+                                    .unwrap();
                             let data = ZoneDiff {
                                 added: vec![Record::from_rdata(
                                     Name::from_ascii(format!("new{i}.bench.example.")).unwrap(),
@@ -107,7 +108,10 @@ fn one_change(c: &mut Criterion) {
                             (after, data)
                         },
                         |(mut after, data)| {
-                            black_box(s.sign_change(&view, &mut after, &[&data], NOW + 60).unwrap())
+                            black_box(
+                                s.sign_change(&view, &mut after, &[&data], NOW + 60)
+                                    .unwrap(),
+                            )
                         },
                         BatchSize::SmallInput,
                     )

@@ -16,7 +16,7 @@ use super::requests::RecordBody;
 use super::time::Timestamp;
 use crate::service::requests::Contact;
 use crate::service::subdomains::Suspension;
-use crate::service::zones::{RecordEntry, RegisterEntry, ZoneState};
+use crate::service::zones::{RecordEntry, RegisterEntry, ZoneDnssec, ZoneState};
 
 /// The routes of these resources.
 pub fn routes() -> axum::Router<AppState> {
@@ -91,6 +91,9 @@ pub struct ZoneBody {
     pub last_change: Option<LastChangeBody>,
     /// The secondaries.
     pub secondaries: Vec<SecondaryBody>,
+    /// DNSSEC: whether the zone is signed, its keys with their stages, and the DS records to
+    /// give the registry.
+    pub dnssec: ZoneDnssec,
 }
 
 impl ZoneBody {
@@ -134,6 +137,7 @@ impl ZoneBody {
                     })
                 })
                 .collect::<Result<_, Problem>>()?,
+            dnssec: z.dnssec,
         })
     }
 }

@@ -351,6 +351,16 @@ impl ZoneView {
         self.nodes.keys().map(|k| &**k)
     }
 
+    /// When the first of the zone's signatures expires (Unix seconds), if it is signed.
+    pub fn first_expiry(&self) -> Option<u32> {
+        self.records()
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(sig.input().sig_expiration.get()),
+                _ => None,
+            })
+            .min()
+    }
+
     /// The largest TTL in the zone: how long a resolver may keep anything of it.
     pub fn max_ttl(&self) -> u32 {
         self.rrsets()

@@ -103,6 +103,9 @@ impl Health {
                     .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
             }
         }
+        if let Err(e) = self.set_dnssec_gauges().await {
+            tracing::warn!(error = %e, "cannot read the DNSSEC keys for the metrics");
+        }
         self.secondaries.refresh_gauges().await;
         if let Ok((pending, _)) = self.store.outbox_backlog().await {
             self.metrics.outbox_backlog.set(pending);
@@ -174,6 +177,51 @@ impl Health {
     }
 
     /// Certificates by state, and days to expiry of each current chain (one read of the table).
+    async fn set_dnssec_gauges(&self) -> Result<(), ServiceError> {
+        use crate::telemetry::metrics::{KeyLabels, ZoneLabels, zone_label};
+        self.metrics.dnssec_keys.clear();
+        self.metrics.dnssec_signature_expiry.clear();
+        let now = chrono::Utc::now().timestamp();
+        for origin in self.zones.origins() {
+            let name = hickory_proto::rr::Name::from(origin.clone());
+            let zone = zone_label(&origin.to_string());
+            let keys = crate::service::dnssec::key_reports(&self.store, &name)
+                .await
+                .map_err(|e| ServiceError::Internal {
+                    what: "DNSSEC keys".into(),
+                    cause: e.to_string(),
+                })?;
+            for k in keys.iter().filter(|k| k.state != "removed") {
+                let ds = match (k.submitted, k.ds_seen) {
+                    (_, true) => "at_parent",
+                    (true, false) => "awaited",
+                    (false, false) => "-",
+                };
+                self.metrics
+                    .dnssec_keys
+                    .get_or_create(&KeyLabels {
+                        zone: zone.clone(),
+                        tag: k.tag.to_string(),
+                        role: k.role.clone(),
+                        state: k.state.clone(),
+                        ds: ds.into(),
+                    })
+                    .set(1);
+            }
+            if let Some(expiry) = self
+                .zones
+                .get(&origin)
+                .and_then(|h| h.view().first_expiry())
+            {
+                self.metrics
+                    .dnssec_signature_expiry
+                    .get_or_create(&ZoneLabels { zone })
+                    .set(i64::from(expiry) - now);
+            }
+        }
+        Ok(())
+    }
+
     async fn set_certificate_gauges(&self) -> Result<(), ServiceError> {
         use crate::domain::certificate::CertStatus;
         use crate::telemetry::metrics::{CertNameLabels, CertStatusLabels};

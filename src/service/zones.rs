@@ -30,6 +30,19 @@ pub struct ZoneState {
     pub last_change: Option<LastChange>,
     /// The secondaries as last seen.
     pub secondaries: Vec<SecondaryReport>,
+    /// DNSSEC: whether the zone is signed, its keys, and the DS for the registry.
+    pub dnssec: ZoneDnssec,
+}
+
+/// A zone's DNSSEC state.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ZoneDnssec {
+    /// Whether the zone is served signed.
+    pub signed: bool,
+    /// Its keys, removed ones included.
+    pub keys: Vec<crate::service::dnssec::KeyReport>,
+    /// The DS records to give the registry (master-file lines).
+    pub ds: Vec<String>,
 }
 
 /// A record with its provenance.
@@ -115,6 +128,15 @@ impl Zones {
             names: view.name_count(),
             last_change: self.store.last_change(&apex).await?,
             secondaries: secondaries::reports(&self.store, &apex, view.serial()).await?,
+            dnssec: ZoneDnssec {
+                signed: view.is_signed(),
+                keys: crate::service::dnssec::key_reports(&self.store, origin)
+                    .await
+                    .map_err(dnssec_fault)?,
+                ds: crate::service::dnssec::ds_records(&self.store, origin)
+                    .await
+                    .map_err(dnssec_fault)?,
+            },
         })
     }
 
@@ -243,5 +265,12 @@ impl Zones {
             });
         }
         Ok(out)
+    }
+}
+
+fn dnssec_fault(e: crate::service::dnssec::DnssecError) -> ServiceError {
+    ServiceError::Internal {
+        what: "the zone's DNSSEC keys".into(),
+        cause: e.to_string(),
     }
 }

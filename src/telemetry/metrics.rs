@@ -24,6 +24,21 @@ pub struct ZoneLabels {
     pub zone: String,
 }
 
+/// Labels of a DNSSEC key: the zone's own keys only (a handful; removed keys are not shown).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyLabels {
+    /// The zone's apex.
+    pub zone: String,
+    /// The key tag.
+    pub tag: String,
+    /// `csk`, `ksk` or `zsk`.
+    pub role: String,
+    /// `created`, `published`, `active` or `retired`.
+    pub state: String,
+    /// `-`, `awaited` (its CDS is out, the parent's DS not seen) or `at_parent`.
+    pub ds: String,
+}
+
 /// Labels of a request count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -127,6 +142,10 @@ pub struct Metrics {
     pub zone_serial: Family<ZoneLabels, Gauge>,
     /// Records in each zone.
     pub zone_records: Family<ZoneLabels, Gauge>,
+    /// 1 for each live DNSSEC key, labelled with its stage.
+    pub dnssec_keys: Family<KeyLabels, Gauge>,
+    /// Seconds until the first signature of each signed zone expires.
+    pub dnssec_signature_expiry: Family<ZoneLabels, Gauge>,
     /// The serial each secondary serves (last poll).
     pub secondary_serial: Family<SecondaryLabels, Gauge>,
     /// 1 when the secondary serves the current serial.
@@ -235,6 +254,18 @@ impl Metrics {
         );
         let zone_records = Family::default();
         registry.register("zone_records", "Records in each zone", zone_records.clone());
+        let dnssec_keys = Family::default();
+        registry.register(
+            "dnssec_keys",
+            "1 for each DNSSEC key of a zone that is not removed, by tag, role, stage and DS",
+            dnssec_keys.clone(),
+        );
+        let dnssec_signature_expiry = Family::default();
+        registry.register(
+            "dnssec_signature_expiry_seconds",
+            "Seconds until the first of a signed zone's signatures expires",
+            dnssec_signature_expiry.clone(),
+        );
         let secondary_serial = Family::default();
         registry.register(
             "secondary_serial",
@@ -419,6 +450,8 @@ impl Metrics {
             notify_failures,
             zone_serial,
             zone_records,
+            dnssec_keys,
+            dnssec_signature_expiry,
             secondary_serial,
             secondary_in_sync,
             secondary_lag_changes,

@@ -506,10 +506,19 @@ fn turning_signing_off_waits_for_the_parent_to_drop_the_ds() {
     d.shutdown();
 
     // Off for this zone: the delete CDS and CDNSKEY go out (RFC 8078), the zone stays signed.
-    let off = format!("[dnssec]\n{timings}\n[[dnssec.zones]]\nzone = \"{ZONE}\"\nenabled = false\n");
+    let off =
+        format!("[dnssec]\n{timings}\n[[dnssec.zones]]\nzone = \"{ZONE}\"\nenabled = false\n");
     let d = Daemon::start_configured(tmp.path(), dns, Some(&off));
-    let short = |t: &str| dig(d.dns, &[&format!("{ZONE}."), t, "+short"]).trim().to_owned();
-    assert!(eventually(10, || short("CDS") == "0 0 0 00"), "{}", short("CDS"));
+    let short = |t: &str| {
+        dig(d.dns, &[&format!("{ZONE}."), t, "+short"])
+            .trim()
+            .to_owned()
+    };
+    assert!(
+        eventually(10, || short("CDS") == "0 0 0 00"),
+        "{}",
+        short("CDS")
+    );
     assert_eq!(short("CDNSKEY"), "0 3 0 AA==");
     let anchor = Anchor::from_ds(ZONE, &ds);
     // However long the parent keeps the DS, the zone stays signed and validates.
