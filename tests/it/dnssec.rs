@@ -555,3 +555,17 @@ fn turning_signing_off_waits_for_the_parent_to_drop_the_ds() {
         assert!(!all.contains(&format!("\t{t}\t")), "{all}");
     }
 }
+
+#[test]
+fn dnsviz_reports_nothing() {
+    let (d, _tmp) = start_signed();
+    let anchor = validate::trust_anchor(d.dns, ZONE);
+    let names = [
+        "www.example.go.id",
+        "nope.example.go.id",
+        "alias.example.go.id",
+        "x.wild.example.go.id",
+        "b.c.example.go.id",
+    ];
+    validate::dnsviz(d.dns, ZONE, &anchor, &names).unwrap_or_else(|e| panic!("{e}"));
+}
