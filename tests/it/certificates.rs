@@ -130,6 +130,17 @@ fn a_request_with_a_certificate_is_issued_renewed_and_revoked_on_delete() {
         &request_body("create", "sipd", "203.0.113.10", true),
     );
     let cert = wait_status(&d, andi, name, "issued", None);
+    // The DNS-01 challenge came and went through the signer: the zone validates, the
+    // challenge's name is proven gone.
+    let anchor = crate::validate::trust_anchor(d.dns, "example.go.id");
+    crate::validate::assert_validated(d.dns, &anchor, "sipd.example.go.id.", "A");
+    let challenge = "_acme-challenge.sipd.example.go.id.";
+    assert!(
+        eventually(10, || crate::validate::delv(d.dns, &anchor, challenge, "TXT").validation
+            == crate::validate::Validation::Negative(crate::validate::Denial::NxDomain)),
+        "{}",
+        crate::validate::delv(d.dns, &anchor, challenge, "TXT")
+    );
     assert_eq!(cert["mode"], "managed");
     assert_eq!(cert["request"], id);
     assert!(cert["last_error"].is_null(), "{cert}");
