@@ -135,7 +135,24 @@ pub enum RecordValue {
         /// Exchange host (absolute, lower-case, trailing dot).
         exchange: String,
     },
+    /// A name server of a delegated child zone (absolute, lower-case, trailing dot).
+    Ns(String),
+    /// The DS of a signed child zone (RFC 4034 §5), beside its NS.
+    Ds {
+        /// Key tag.
+        key_tag: u16,
+        /// The key's algorithm number.
+        algorithm: u8,
+        /// 2 (SHA-256) or 4 (SHA-384).
+        digest_type: u8,
+        /// The digest.
+        digest: Vec<u8>,
+    },
 }
+
+/// DNSSEC algorithms a child's DS may name: those RFC 8624 says to validate (RSA/SHA-256 and
+/// SHA-512, ECDSA P-256 and P-384, Ed25519 and Ed448).
+const DS_ALGORITHMS: [u8; 6] = [8, 10, 13, 14, 15, 16];
 
 /// A requested record: type and value as given, TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +258,24 @@ impl Policy {
                 "a CNAME stands alone: no other record at the same name",
             ));
         }
+        // A delegation: NS, with DS when the child is signed, and nothing else (the name
+        // belongs to the child zone; RFC 1034 §4.2.1, RFC 4035 §2.4).
+        let ns = has(|v| matches!(v, RecordValue::Ns(_)));
+        let ds = has(|v| matches!(v, RecordValue::Ds { .. }));
+        if ds > 0 && ns == 0 {
+            errors.push(FieldError::new(
+                "records",
+                "ds_without_ns",
+                "a DS belongs to a delegation: give the child zone's NS records with it",
+            ));
+        }
+        if ns > 0 && ns + ds < values.len() {
+            errors.push(FieldError::new(
+                "records",
+                "delegation_not_alone",
+                "a delegated name holds only its NS (and DS) records",
+            ));
+        }
         for (i, (v, ttl)) in values.iter().enumerate() {
             let of_type = values[..i].iter().filter(|(w, _)| same_type(v, w)).count();
             if of_type == self.max_rrset_records {
@@ -341,12 +376,64 @@ impl Policy {
                 parts.push(current);
                 Ok(RecordValue::Txt(parts))
             }
+            "NS" => Ok(RecordValue::Ns(host_name(value, zone)?)),
+            "DS" => parse_ds(value),
             other => Err((
                 "unsupported_type",
-                format!("record type `{other}` cannot be requested (A, AAAA, CNAME, TXT, MX)"),
+                format!(
+                    "record type `{other}` cannot be requested (A, AAAA, CNAME, TXT, MX, and NS \
+                     with DS for a delegation)"
+                ),
             )),
         }
     }
+}
+
+/// A DS value: `KEY-TAG ALGORITHM DIGEST-TYPE DIGEST` (the digest in hex, spaces allowed).
+/// SHA-1 digests are refused (RFC 8624: must not be used for DS).
+fn parse_ds(value: &str) -> Result<RecordValue, (&'static str, String)> {
+    let bad = |why: String| ("invalid_ds", why);
+    let mut fields = value.split_whitespace();
+    let (Some(tag), Some(algorithm), Some(digest_type)) =
+        (fields.next(), fields.next(), fields.next())
+    else {
+        return Err(bad("write `KEY-TAG ALGORITHM DIGEST-TYPE DIGEST`".into()));
+    };
+    let key_tag: u16 = tag
+        .parse()
+        .map_err(|_| bad(format!("`{tag}` is not a key tag (0-65535)")))?;
+    let algorithm: u8 = algorithm
+        .parse()
+        .ok()
+        .filter(|a| DS_ALGORITHMS.contains(a))
+        .ok_or_else(|| {
+            bad(format!(
+                "algorithm `{algorithm}` is not one validators use (8, 10, 13, 14, 15, 16)"
+            ))
+        })?;
+    let (digest_type, length) = match digest_type {
+        "2" => (2, 32),
+        "4" => (4, 48),
+        other => {
+            return Err(bad(format!(
+                "digest type `{other}`: use 2 (SHA-256) or 4 (SHA-384)"
+            )));
+        }
+    };
+    let hex: String = fields.collect();
+    let digest = hex::decode(&hex).map_err(|_| bad(format!("`{hex}` is not hexadecimal")))?;
+    if digest.len() != length {
+        return Err(bad(format!(
+            "a digest of type {digest_type} has {length} bytes, not {}",
+            digest.len()
+        )));
+    }
+    Ok(RecordValue::Ds {
+        key_tag,
+        algorithm,
+        digest_type,
+        digest,
+    })
 }
 
 fn same_type(a: &RecordValue, b: &RecordValue) -> bool {
@@ -540,6 +627,8 @@ impl RecordValue {
             Self::Cname(target) => wire_len(target),
             Self::Mx { exchange, .. } => 2 + wire_len(exchange),
             Self::Txt(parts) => parts.iter().map(|p| 1 + p.len()).sum(),
+            Self::Ns(host) => wire_len(host),
+            Self::Ds { digest, .. } => 4 + digest.len(),
         }
     }
 
@@ -551,6 +640,8 @@ impl RecordValue {
             Self::Cname(_) => "CNAME",
             Self::Mx { .. } => "MX",
             Self::Txt(_) => "TXT",
+            Self::Ns(_) => "NS",
+            Self::Ds { .. } => "DS",
         }
     }
 }
@@ -942,6 +1033,45 @@ mod tests {
         assert_eq!(codes(&[rec("A", "10.0.0.1", 300)]), ["address_not_allowed"]);
         assert_eq!(codes(&[rec("A", "nope", 300)]), ["invalid_address"]);
         assert_eq!(codes(&[rec("SRV", "x", 300)]), ["unsupported_type"]);
+        // A delegation: NS, with the DS of a signed child; nothing else at the name.
+        let digest = "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF";
+        let ds = format!("12345 13 2 {digest}");
+        let ok = p
+            .check_records(
+                &[rec("NS", "ns1.example.org.", 3600), rec("DS", &ds, 3600)],
+                Z,
+            )
+            .unwrap();
+        assert!(matches!(
+            &ok[1].0,
+            RecordValue::Ds {
+                key_tag: 12345,
+                digest_type: 2,
+                ..
+            }
+        ));
+        assert_eq!(codes(&[rec("DS", &ds, 3600)]), ["ds_without_ns"]);
+        assert_eq!(
+            codes(&[
+                rec("NS", "ns1.example.org.", 3600),
+                rec("A", "203.0.113.1", 3600)
+            ]),
+            ["delegation_not_alone"]
+        );
+        for bad in [
+            format!("12345 13 1 {}", &digest[..40]),
+            format!("12345 5 2 {digest}"),
+            format!("12345 13 2 {}", &digest[..62]),
+            format!("12345 13 2 {}zz", &digest[..62]),
+            "12345 13".to_owned(),
+            format!("99999 13 2 {digest}"),
+        ] {
+            assert_eq!(
+                codes(&[rec("NS", "ns1.example.org.", 3600), rec("DS", &bad, 3600)]),
+                ["invalid_ds"],
+                "{bad}"
+            );
+        }
         assert_eq!(codes(&[rec("A", "203.0.113.1", 5)]), ["invalid_ttl"]);
         assert_eq!(codes(&[rec("MX", "mail", 300)]), ["invalid_mx"]);
         assert_eq!(codes(&[rec("CNAME", "bad..name", 300)]), ["invalid_host"]);

@@ -180,6 +180,10 @@ pub struct DnssecService {
     cipher: KeyCipher,
     /// When each zone's parent was last asked for its DS.
     parent_asked: parking_lot::Mutex<HashMap<Name, u32>>,
+    /// When each zone's first signature falls due for refresh, as last seen: a refresh round
+    /// before then has nothing to do, and is skipped rather than run over the whole zone. New
+    /// signatures only expire later, so the time stays a lower bound until a refresh runs.
+    refresh_due: parking_lot::Mutex<HashMap<Name, u32>>,
 }
 
 impl DnssecService {
@@ -196,6 +200,7 @@ impl DnssecService {
             config,
             cipher,
             parent_asked: parking_lot::Mutex::default(),
+            refresh_due: parking_lot::Mutex::default(),
         }
     }
 
@@ -220,6 +225,15 @@ impl DnssecService {
     async fn tick_zone(&self, origin: &Name, now: DateTime<Utc>) -> Result<(), DnssecError> {
         self.check_parent(origin, now, false).await?;
         self.look_after(origin, now).await?;
+        let at = unix(now);
+        let due = *self
+            .refresh_due
+            .lock()
+            .entry(origin.clone())
+            .or_insert_with(|| self.first_refresh(origin));
+        if at < due {
+            return Ok(());
+        }
         self.publisher
             .maintain(
                 origin,
@@ -228,7 +242,19 @@ impl DnssecService {
                 now,
             )
             .await?;
+        let next = self.first_refresh(origin);
+        self.refresh_due.lock().insert(origin.clone(), next);
         Ok(())
+    }
+
+    /// When the zone's first signature falls due for refresh (now, for a zone without any).
+    fn first_refresh(&self, origin: &Name) -> u32 {
+        let refresh = self.config.policy_for(origin).signature_refresh;
+        self.publisher
+            .zones()
+            .get(&LowerName::new(origin))
+            .and_then(|h| h.view().first_expiry())
+            .map_or(0, |expiry| expiry.saturating_sub(refresh))
     }
 
     /// Carry out the key steps due for a zone, give the publisher the signer its keys make,

@@ -1571,6 +1571,16 @@ impl Requests {
                         exchange,
                     } => format!("{preference} {exchange}"),
                     RecordValue::Txt(_) => input.value.trim().to_owned(),
+                    RecordValue::Ns(host) => host.clone(),
+                    RecordValue::Ds {
+                        key_tag,
+                        algorithm,
+                        digest_type,
+                        digest,
+                    } => format!(
+                        "{key_tag} {algorithm} {digest_type} {}",
+                        hex::encode_upper(digest)
+                    ),
                 },
                 ttl: *ttl,
             })
@@ -1671,6 +1681,20 @@ pub(crate) fn rdata(value: RecordValue) -> Result<RData, ServiceError> {
             exchange,
         } => RData::MX(MX::new(preference, host(&exchange)?)),
         RecordValue::Txt(parts) => RData::TXT(TXT::new(parts)),
+        RecordValue::Ns(target) => RData::NS(hickory_proto::rr::rdata::NS(host(&target)?)),
+        RecordValue::Ds {
+            key_tag,
+            algorithm,
+            digest_type,
+            digest,
+        } => RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::DS(
+            hickory_proto::dnssec::rdata::DS::new(
+                key_tag,
+                hickory_proto::dnssec::Algorithm::from_u8(algorithm),
+                hickory_proto::dnssec::DigestType::from(digest_type),
+                digest,
+            ),
+        )),
     })
 }
 

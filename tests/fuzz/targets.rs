@@ -700,6 +700,7 @@ pub fn policy(data: &[u8]) {
                 assert_eq!(ttl, given.ttl, "TTL as given");
                 match &value {
                     RecordValue::Cname(target)
+                    | RecordValue::Ns(target)
                     | RecordValue::Mx {
                         exchange: target, ..
                     } => {
@@ -709,6 +710,13 @@ pub fn policy(data: &[u8]) {
                     RecordValue::Txt(parts) => {
                         assert!(parts.iter().all(|p| p.len() <= 255), "strings of 255 bytes");
                         assert_eq!(parts.concat(), given.value.trim(), "TXT as given");
+                    }
+                    RecordValue::Ds {
+                        digest,
+                        digest_type,
+                        ..
+                    } => {
+                        assert_eq!(digest.len(), if *digest_type == 2 { 32 } else { 48 });
                     }
                     RecordValue::A(_) | RecordValue::Aaaa(_) => {}
                 }

@@ -136,8 +136,13 @@ fn a_request_with_a_certificate_is_issued_renewed_and_revoked_on_delete() {
     crate::validate::assert_validated(d.dns, &anchor, "sipd.example.go.id.", "A");
     let challenge = "_acme-challenge.sipd.example.go.id.";
     assert!(
-        eventually(10, || crate::validate::delv(d.dns, &anchor, challenge, "TXT").validation
-            == crate::validate::Validation::Negative(crate::validate::Denial::NxDomain)),
+        eventually(10, || crate::validate::delv(
+            d.dns, &anchor, challenge, "TXT"
+        )
+        .validation
+            == crate::validate::Validation::Negative(
+                crate::validate::Denial::NxDomain
+            )),
         "{}",
         crate::validate::delv(d.dns, &anchor, challenge, "TXT")
     );

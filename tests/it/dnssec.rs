@@ -569,3 +569,92 @@ fn dnsviz_reports_nothing() {
     ];
     validate::dnsviz(d.dns, ZONE, &anchor, &names).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn a_requested_delegation_is_secure_with_its_ds_and_insecure_without() {
+    let (d, _tmp) = start_signed();
+    let anchor = validate::trust_anchor(d.dns, ZONE);
+    let tokens = setup_people(&d);
+    let delegation = |name: &str, ds: Option<&str>| {
+        let mut records = r#"{"type": "NS", "value": "ns1.example.org.", "ttl": 3600},
+            {"type": "NS", "value": "ns2.example.org.", "ttl": 3600}"#
+            .to_owned();
+        if let Some(ds) = ds {
+            records.push_str(&format!(
+                r#", {{"type": "DS", "value": "{ds}", "ttl": 3600}}"#
+            ));
+        }
+        let body = request_body("create", name, "203.0.113.1", false).replace(
+            r#"{"type": "A", "value": "203.0.113.1", "ttl": 3600}"#,
+            &records,
+        );
+        walk_request(&d, &tokens, &body);
+    };
+    delegation(
+        "anak",
+        Some("4242 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"),
+    );
+    delegation("cucu", None);
+    validate::assert_secure_delegation(d.dns, &anchor, &fqdn("anak"));
+    validate::assert_insecure_delegation(d.dns, &anchor, &fqdn("cucu"));
+    // The referral carries the signed DS, or the proof that there is none.
+    let of_type = |text: &str, t: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with(';') && l.split_whitespace().nth(3) == Some(t))
+            .map(str::to_owned)
+            .collect()
+    };
+    let secure = dig(d.dns, &[&fqdn("www.anak"), "A", "+dnssec", "+norec"]);
+    let ds = of_type(&secure, "DS");
+    assert!(ds.len() == 1 && ds[0].contains("4242 13 2 "), "{secure}");
+    let insecure = dig(d.dns, &[&fqdn("www.cucu"), "A", "+dnssec", "+norec"]);
+    assert!(
+        of_type(&insecure, "NSEC3").len() == 1 && of_type(&insecure, "DS").is_empty(),
+        "{insecure}"
+    );
+    // A DS without NS, or a SHA-1 digest, is refused with the field named.
+    let [andi, ..] = &tokens;
+    for (ds, code) in [
+        (
+            "1 13 1 0123456789ABCDEF0123456789ABCDEF01234567",
+            "invalid_ds",
+        ),
+        (
+            "1 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",
+            "ds_without_ns",
+        ),
+    ] {
+        let bad = request_body("create", "cicit", "203.0.113.1", false).replace(
+            r#"{"type": "A", "value": "203.0.113.1", "ttl": 3600}"#,
+            &format!(r#"{{"type": "DS", "value": "{ds}", "ttl": 3600}}"#),
+        );
+        let r = post_json(&d, "/api/v1/requests", andi, &bad);
+        assert_eq!(r.status, 422, "{}", r.json);
+        assert_eq!(r.json["errors"][0]["code"], code, "{}", r.json);
+    }
+    validate::ldns_verify_axfr(d.dns, ZONE, &xfr(), &anchor).unwrap_or_else(|e| panic!("{e}"));
+
+    // The zone's resource and /metrics show the key.
+    let ops = &tokens[5];
+    let r = curl(&d, "GET", &format!("/api/v1/zones/{ZONE}"), Some(ops), &[]);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let dnssec = &r.json["dnssec"];
+    assert_eq!(dnssec["signed"], true, "{dnssec}");
+    let key = &dnssec["keys"][0];
+    assert_eq!(
+        (key["role"].as_str(), key["state"].as_str()),
+        (Some("csk"), Some("active"))
+    );
+    assert_eq!(key["algorithm"], 13);
+    let ds = cli_ok(&d, &["dnssec", "ds", ZONE]);
+    assert_eq!(dnssec["ds"][0].as_str(), Some(ds.trim()));
+    assert!(ds.contains(&format!(" DS {} 13 2 ", key["tag"])), "{ds}");
+    let (status, metrics) = http_get(d.api, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    let line = format!(
+        "ranah_dnssec_keys{{zone=\"example.go.id\",tag=\"{}\",role=\"csk\",state=\"active\",ds=\"awaited\"}} 1",
+        key["tag"]
+    );
+    assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    assert!(metrics.contains("ranah_dnssec_signature_expiry_seconds{zone=\"example.go.id\"}"));
+}
