@@ -263,6 +263,40 @@ pub struct KeyTimes {
     pub removed: Option<u32>,
 }
 
+impl KeyTimes {
+    /// Record that `step` was carried out at `at`, for the key steps (the others concern the
+    /// zone, or make a key). Returns the step's name (`publish`, `activate`, …) when it was a
+    /// key step.
+    pub fn record(&mut self, step: KeyStep, at: u32) -> Option<&'static str> {
+        let (slot, name) = match step {
+            KeyStep::Publish(_) => (&mut self.published, "publish"),
+            KeyStep::Activate(_) => (&mut self.active, "activate"),
+            KeyStep::Retire(_) => (&mut self.retired, "retire"),
+            KeyStep::Submit(_) => (&mut self.submitted, "submit"),
+            KeyStep::DsSeen(_) => (&mut self.ds_seen, "ds_seen"),
+            KeyStep::Remove(_) => (&mut self.removed, "remove"),
+            KeyStep::Create(_) | KeyStep::StartUnsigning | KeyStep::StopUnsigning => return None,
+        };
+        *slot = Some(at);
+        Some(name)
+    }
+}
+
+impl KeyStep {
+    /// The key a key step concerns.
+    pub fn key(self) -> Option<i64> {
+        match self {
+            Self::Publish(id)
+            | Self::Activate(id)
+            | Self::Retire(id)
+            | Self::Submit(id)
+            | Self::DsSeen(id)
+            | Self::Remove(id) => Some(id),
+            Self::Create(_) | Self::StartUnsigning | Self::StopUnsigning => None,
+        }
+    }
+}
+
 /// A key as the planner sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyRecord {
@@ -601,9 +635,6 @@ mod tests {
                     return (all, plan.next);
                 }
                 for step in &plan.steps {
-                    let key = |id: i64, keys: &mut Vec<KeyRecord>| -> usize {
-                        keys.iter().position(|k| k.id == id).unwrap()
-                    };
                     match *step {
                         KeyStep::Create(role) => {
                             self.keys.push(KeyRecord {
@@ -616,32 +647,13 @@ mod tests {
                             });
                             self.next_id += 1;
                         }
-                        KeyStep::Publish(id) => {
-                            let i = key(id, &mut self.keys);
-                            self.keys[i].times.published = Some(now)
-                        }
-                        KeyStep::Activate(id) => {
-                            let i = key(id, &mut self.keys);
-                            self.keys[i].times.active = Some(now)
-                        }
-                        KeyStep::Retire(id) => {
-                            let i = key(id, &mut self.keys);
-                            self.keys[i].times.retired = Some(now)
-                        }
-                        KeyStep::Submit(id) => {
-                            let i = key(id, &mut self.keys);
-                            self.keys[i].times.submitted = Some(now)
-                        }
-                        KeyStep::DsSeen(id) => {
-                            let i = key(id, &mut self.keys);
-                            self.keys[i].times.ds_seen = Some(now)
-                        }
-                        KeyStep::Remove(id) => {
-                            let i = key(id, &mut self.keys);
-                            self.keys[i].times.removed = Some(now)
-                        }
                         KeyStep::StartUnsigning => self.unsigning_since = Some(now),
                         KeyStep::StopUnsigning => self.unsigning_since = None,
+                        key_step => {
+                            let id = key_step.key().unwrap();
+                            let k = self.keys.iter_mut().find(|k| k.id == id).unwrap();
+                            assert!(k.times.record(key_step, now).is_some());
+                        }
                     }
                 }
                 all.extend(plan.steps);

@@ -346,7 +346,7 @@ impl DnssecService {
             let mut unsigning = state.unsigning_since;
             let mut audit = Vec::new();
             for step in due.steps {
-                let (id, action) = match step {
+                match step {
                     KeyStep::Create(role) => {
                         self.create_key(origin, role, policy.algorithm, now).await?;
                         continue;
@@ -361,25 +361,14 @@ impl DnssecService {
                         audit.push(zone_event(origin, "dnssec.unsigning.stop", None));
                         continue;
                     }
-                    KeyStep::Publish(id) => (id, "publish"),
-                    KeyStep::Activate(id) => (id, "activate"),
-                    KeyStep::Retire(id) => (id, "retire"),
-                    KeyStep::Submit(id) => (id, "submit"),
-                    KeyStep::DsSeen(id) => (id, "ds_seen"),
-                    KeyStep::Remove(id) => (id, "remove"),
-                };
-                let Some(t) = times.get_mut(&id) else {
+                    _ => {}
+                }
+                let Some(id) = step.key() else {
                     continue;
                 };
-                let slot = match action {
-                    "publish" => &mut t.published,
-                    "activate" => &mut t.active,
-                    "retire" => &mut t.retired,
-                    "submit" => &mut t.submitted,
-                    "ds_seen" => &mut t.ds_seen,
-                    _ => &mut t.removed,
+                let Some(action) = times.get_mut(&id).and_then(|t| t.record(step, at)) else {
+                    continue;
                 };
-                *slot = Some(at);
                 let key = stored.iter().find(|k| k.id == id);
                 audit.push(zone_event(
                     origin,
