@@ -371,7 +371,9 @@ impl Publisher {
                 !changed && !served
             }
         };
-        let stale = self.unsigned_changes(&origin, serial).await?;
+        let stale = self
+            .changes_since(&origin, state.signed_serial, serial)
+            .await?;
         if !in_place {
             let reason = "dnssec: zone signed";
             return Ok(self
@@ -397,7 +399,19 @@ impl Publisher {
     /// of them when the journal does not reach back.
     pub async fn unsigned_changes(&self, origin: &Name, serial: u32) -> Result<Stale, StoreError> {
         let state = self.store.signing_state(origin).await?;
-        match state.signed_serial {
+        self.changes_since(origin, state.signed_serial, serial)
+            .await
+    }
+
+    /// The sets the journal changed from `signed` (the serial the signer last left right) to
+    /// `serial`; all of them without one, or when the journal does not reach back.
+    async fn changes_since(
+        &self,
+        origin: &Name,
+        signed: Option<u32>,
+        serial: u32,
+    ) -> Result<Stale, StoreError> {
+        match signed {
             Some(signed) if signed == serial => Ok(Stale::default()),
             Some(signed) => {
                 let journal = self.store.journal(origin, signed, 100_000).await?;

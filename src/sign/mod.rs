@@ -637,28 +637,8 @@ impl Run<'_> {
                 types,
             )));
             let placeholder = placeholders.contains(&hash);
-            if !placeholder && current.data == data && current.ttl == ttl {
-                self.sign_chain_record(
-                    &hash_key(&current.name),
-                    RecordType::NSEC3,
-                    &set.sigs,
-                    ttl,
-                    current,
-                )?;
-                continue;
-            }
-            let record = Record::from_rdata(current.name.clone(), ttl, data);
-            if placeholder {
-                self.view.edit(std::slice::from_ref(current), &[]);
-            } else {
-                let mut old = vec![current.clone()];
-                old.extend(set.sigs.iter().cloned());
-                self.remove(old);
-            }
-            let sigs = self.sign_by_zone_keys(&hash_key(&record.name), ttl, &record)?;
-            let mut new = vec![record];
-            new.extend(sigs);
-            self.add(new);
+            let id = name_key::key_of(&current.name);
+            self.settle_chain_record(&id, current, &set.sigs, data, ttl, placeholder)?;
         }
         Ok(())
     }
@@ -784,29 +764,40 @@ impl Run<'_> {
                 self.bitmap(&key, Some(RecordType::NSEC)),
             )));
             let placeholder = placeholders.contains(&key);
-            if !placeholder && current.data == data && current.ttl == ttl {
-                self.sign_chain_record(&key, RecordType::NSEC, &set.sigs, ttl, current)?;
-                continue;
-            }
-            let record = Record::from_rdata(current.name.clone(), ttl, data);
-            if placeholder {
-                self.view.edit(std::slice::from_ref(current), &[]);
-            } else {
-                let mut old = vec![current.clone()];
-                old.extend(set.sigs.iter().cloned());
-                self.remove(old);
-            }
-            let sigs = self.sign_by_zone_keys(&key, ttl, &record)?;
-            let mut new = vec![record];
-            new.extend(sigs);
-            self.add(new);
+            self.settle_chain_record(&key, current, &set.sigs, data, ttl, placeholder)?;
         }
         Ok(())
     }
-}
 
-fn hash_key(name: &Name) -> Key {
-    name_key::key_of(name)
+    /// Make a chain record (NSEC3 or NSEC) hold `data`: a record that already does keeps
+    /// its good signatures; any other (or a placeholder put in to compute the chain) is
+    /// replaced and signed anew.
+    fn settle_chain_record(
+        &mut self,
+        id: &[u8],
+        current: &Record,
+        sigs: &[Record],
+        data: RData,
+        ttl: u32,
+        placeholder: bool,
+    ) -> Result<(), SignError> {
+        if !placeholder && current.data == data && current.ttl == ttl {
+            return self.sign_chain_record(id, current.record_type(), sigs, ttl, current);
+        }
+        let record = Record::from_rdata(current.name.clone(), ttl, data);
+        if placeholder {
+            self.view.edit(std::slice::from_ref(current), &[]);
+        } else {
+            let mut old = vec![current.clone()];
+            old.extend(sigs.iter().cloned());
+            self.remove(old);
+        }
+        let made = self.sign_by_zone_keys(id, ttl, &record)?;
+        let mut new = vec![record];
+        new.extend(made);
+        self.add(new);
+        Ok(())
+    }
 }
 
 /// The hash in an NSEC3 record's owner name.
