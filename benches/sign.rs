@@ -92,7 +92,7 @@ fn one_change(c: &mut Criterion) {
                         || {
                             i += 1;
                             let soa =
-                                file::soa_with_serial(view.soa_record().unwrap(), 2026010100 + i)
+                                file::soa_with_serial(&view.soa_record().unwrap(), 2026010100 + i)
                                     .unwrap();
                             let data = ZoneDiff {
                                 added: vec![Record::from_rdata(

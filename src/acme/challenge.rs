@@ -47,7 +47,6 @@ impl Certificates {
         let served: Vec<String> = answer
             .answers
             .iter()
-            .flat_map(|set| set.records.iter())
             .filter_map(|r| match &r.data {
                 RData::TXT(txt) => Some(txt.to_string()),
                 _ => None,

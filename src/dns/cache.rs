@@ -1,10 +1,23 @@
 //! The answer cache of a zone view: encoded answers by query shape, so that a repeated
-//! question is answered by copying bytes. One cache per view: a change publishes a new view
-//! with an empty cache, so no answer outlives the data it was made from.
+//! question is answered by copying bytes. One cache per view: a view is published with an
+//! empty cache, so no answer outlives the data it was made from.
+//!
+//! The caches of every zone share one budget of bytes ([`CacheBudget`], `[dns]
+//! answer_cache_bytes`): when it is spent, new answers are computed but not kept, so a flood
+//! cannot grow memory. Only answers about names that exist are kept (see `udp`): a flood of
+//! random names is never cached, so it cannot push out the answers real clients ask for.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::rrl::Class;
+
+/// Bytes an entry costs beyond its key and answer: the table's slot, the answer's reference
+/// count and length, allocator rounding.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// The default budget of all answer caches together.
+pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 
 /// A cached answer and its class for rate limiting (computed once, when it is cached).
 #[derive(Debug, Clone)]
@@ -13,29 +26,122 @@ pub(super) struct Cached {
     pub(super) class: Class,
 }
 
-/// The answers of one zone view, by query shape. Bounded, so that a flood of random names
-/// cannot grow it without limit: when full, new answers are computed but not kept.
+/// The byte budget the answer caches share, and their counters for `/metrics`.
+#[derive(Debug)]
+pub struct CacheBudget {
+    limit: usize,
+    used: AtomicUsize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Default for CacheBudget {
+    fn default() -> Self {
+        Self::new(DEFAULT_CACHE_BYTES)
+    }
+}
+
+impl CacheBudget {
+    /// A budget of `limit` bytes (0: no answer is cached).
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            used: AtomicUsize::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The budget.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes the caches hold now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Answers served from a cache.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Cacheable queries answered by a lookup instead.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    /// Add a worker's counts (workers count locally and add in batches: one shared counter
+    /// touched per query would make the cores fight over it).
+    pub fn count(&self, hits: u64, misses: u64) {
+        if hits > 0 {
+            self.hits.fetch_add(hits, Ordering::Relaxed);
+        }
+        if misses > 0 {
+            self.misses.fetch_add(misses, Ordering::Relaxed);
+        }
+    }
+
+    /// Take `bytes` from the budget, if they are left.
+    fn take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                (used + bytes <= self.limit).then_some(used + bytes)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// The answers of one zone view, by query shape.
 #[derive(Debug, Default)]
 pub struct AnswerCache {
     map: parking_lot::RwLock<AnswerMap>,
+    budget: Arc<CacheBudget>,
+    /// Bytes this cache took from the budget, given back when it is dropped.
+    bytes: AtomicUsize,
 }
 
 type AnswerMap = std::collections::HashMap<Box<[u8]>, Cached, rustc_hash::FxBuildHasher>;
 
-/// Most answers kept per zone view.
-const CACHE_CAPACITY: usize = 200_000;
+impl Drop for AnswerCache {
+    fn drop(&mut self) {
+        self.budget.give_back(*self.bytes.get_mut());
+    }
+}
 
 impl AnswerCache {
+    /// An empty cache spending from `budget`.
+    pub fn new(budget: Arc<CacheBudget>) -> Self {
+        Self {
+            map: Default::default(),
+            budget,
+            bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// The budget this cache spends from.
+    pub fn budget(&self) -> &Arc<CacheBudget> {
+        &self.budget
+    }
+
     pub(super) fn get(&self, key: &[u8]) -> Option<Cached> {
         self.map.read().get(key).cloned()
     }
 
     pub(super) fn insert(&self, key: &[u8], answer: &[u8], class: Class) {
+        let cost = key.len() + answer.len() + ENTRY_OVERHEAD;
         let mut map = self.map.write();
-        if map.len() < CACHE_CAPACITY {
-            let answer = Arc::from(answer);
-            map.insert(Box::from(key), Cached { answer, class });
+        if map.contains_key(key) || !self.budget.take(cost) {
+            return;
         }
+        self.bytes.fetch_add(cost, Ordering::Relaxed);
+        let answer = Arc::from(answer);
+        map.insert(Box::from(key), Cached { answer, class });
     }
 
     /// Number of answers kept.
@@ -46,5 +152,33 @@ impl AnswerCache {
     /// Whether no answer is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caches_share_a_budget_and_return_it_when_dropped() {
+        let budget = Arc::new(CacheBudget::new(3 * (10 + 20 + ENTRY_OVERHEAD)));
+        let a = AnswerCache::new(budget.clone());
+        let b = AnswerCache::new(budget.clone());
+        a.insert(&[1; 10], &[0; 20], Class::default());
+        a.insert(&[1; 10], &[0; 20], Class::default()); // already there: nothing taken
+        a.insert(&[2; 10], &[0; 20], Class::default());
+        b.insert(&[3; 10], &[0; 20], Class::default());
+        b.insert(&[4; 10], &[0; 20], Class::default()); // over the budget: not kept
+        assert_eq!((a.len(), b.len()), (2, 1));
+        assert_eq!(budget.used(), budget.limit());
+        drop(a);
+        assert_eq!(budget.used(), budget.limit() / 3);
+        b.insert(&[4; 10], &[0; 20], Class::default());
+        assert_eq!(b.len(), 2);
+        drop(b);
+        assert_eq!(budget.used(), 0);
+        let none = AnswerCache::new(Arc::new(CacheBudget::new(0)));
+        none.insert(&[1], &[2], Class::default());
+        assert!(none.is_empty());
     }
 }

@@ -4,28 +4,28 @@
 //! The handler applies the protocol rules that do not depend on zone data: one question, class
 //! IN (or ANY, answered as IN), opcode QUERY, EDNS version 0 (BADVERS otherwise), our EDNS
 //! buffer size of 1232 (the DNS flag day 2020 value), a UDP answer cut to the client's buffer
-//! (see `fit_udp`), and REFUSED for names outside our zones. A request signed with TSIG is
+//! (see [`write_answer`]), and REFUSED for names outside our zones. Responses are written
+//! straight from the view's stored records by [`super::message`]. A request signed with TSIG is
 //! checked first (NOTAUTH with the TSIG error when it fails) and its response is signed. Zone
 //! transfers (AXFR, IXFR) go to secondaries only, as [`super::transfer`] decides, in as many
 //! messages as the zone needs. Malformed packets get FORMERR from the listeners before they
 //! reach us.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::tsig::{TSIG, TsigError};
 use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::NetError;
-use hickory_server::net::runtime::Time;
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::server::Request;
 
+use super::message::{self, Section, Writer};
 use super::transfer::{self, Denial, TransferAnswer, TransferKind, TransferPolicy};
 use super::tsig::{self, Rejection, Session};
-use super::{Answer, Zones};
+use super::{Answer, Zones, name_key};
 use crate::store::Store;
 
 /// The EDNS UDP payload size ranah advertises and the most it sends over UDP.
@@ -115,9 +115,15 @@ impl Handler {
     }
 }
 
+/// Where responses go: UDP keeps the one message; TCP writes each, length-prefixed.
+pub trait Sink: Send {
+    /// Send one message; `false` when it could not be (the connection is lost).
+    fn send(&mut self, message: Vec<u8>) -> impl Future<Output = bool> + Send;
+}
+
 /// What to send: an answer from the zones, a transfer, or an error code with no records.
 enum Reply {
-    Answer(Answer),
+    Query { qtype: RecordType, dnssec: bool },
     Transfer(TransferRequest),
     Error(ResponseCode),
 }
@@ -127,13 +133,9 @@ struct TransferRequest {
     qtype: RecordType,
 }
 
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
+impl Handler {
+    /// Answer one request: each response message goes to `sink`.
+    pub async fn handle_request<S: Sink>(&self, request: &Request, sink: &mut S) {
         let mut session = None;
         if let Some(signature) = &request.signature {
             match tsig::verify_request(
@@ -144,321 +146,302 @@ impl RequestHandler for Handler {
             ) {
                 Ok(s) => session = Some(s),
                 Err(rejection) => {
-                    return self.reject_tsig(request, rejection, response_handle).await;
+                    sink.send(self.reject_tsig(request, rejection)).await;
+                    return;
                 }
             }
         }
-
-        let response_edns = response_edns(request);
         let reply = match &request.edns {
-            Some(req_edns) => {
-                if req_edns.version() > 0 {
-                    Reply::Error(ResponseCode::BADVERS)
-                } else {
-                    self.reply(request)
-                }
-            }
-            None => self.reply(request),
+            Some(edns) if edns.version() > 0 => Reply::Error(ResponseCode::BADVERS),
+            _ => self.reply(request),
         };
-
-        let mut metadata = Metadata::response_from_request(&request.metadata);
-        metadata.message_type = MessageType::Response;
-        let answer = match reply {
-            Reply::Answer(answer) => answer,
-            Reply::Transfer(xfr) => {
-                return self
-                    .transfer(
-                        request,
-                        xfr,
-                        metadata,
-                        response_edns.as_ref(),
-                        session,
-                        response_handle,
-                    )
-                    .await;
+        let message = match reply {
+            Reply::Transfer(xfr) => return self.transfer(request, xfr, session, sink).await,
+            Reply::Error(code) => code_reply(request, code, session.as_mut()),
+            Reply::Query { qtype, dnssec } => {
+                let mut out = Vec::with_capacity(512);
+                self.answer_query(request, qtype, dnssec, session.as_mut(), &mut out);
+                out
             }
-            Reply::Error(code) => Answer {
-                rcode: code,
-                ..Answer::refused()
-            },
         };
-        metadata.response_code = answer.rcode;
-        metadata.authoritative = answer.authoritative;
+        sink.send(message).await;
+    }
 
-        let answers: Vec<&Record> = answer.section(&answer.answers).collect();
-        let authorities: Vec<&Record> = answer.section(&answer.authorities).collect();
-        let additionals: Vec<&Record> = answer.section(&answer.additionals).collect();
-        let sections = if request.protocol() == Protocol::Udp {
-            let mut limit = match &request.edns {
-                Some(e) => e.max_payload().clamp(512, EDNS_UDP_SIZE),
+    /// Look the question up and write the answer.
+    fn answer_query(
+        &self,
+        request: &Request,
+        qtype: RecordType,
+        dnssec: bool,
+        session: Option<&mut Session>,
+        out: &mut Vec<u8>,
+    ) {
+        let Some(query) = request.queries.queries().first() else {
+            return;
+        };
+        let key = name_key::key_of(query.name());
+        match self.zones.find_key(&key) {
+            Some(zone) => {
+                let view = zone.view();
+                let answer = view.lookup(&key, qtype, dnssec);
+                write_answer(&Asked::of(request), &answer, session, out);
+            }
+            None => write_answer(&Asked::of(request), &Answer::refused(), session, out),
+        }
+    }
+}
+
+/// What a response needs of its query: parsed by hickory ([`Asked::of`]), or read straight
+/// from the packet by the UDP fast path.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'q> {
+    /// The query's ID.
+    pub id: u16,
+    /// Its opcode.
+    pub opcode: u8,
+    /// RD, copied.
+    pub recursion_desired: bool,
+    /// CD, copied.
+    pub checking_disabled: bool,
+    /// The question section's bytes, echoed as sent.
+    pub question: &'q [u8],
+    /// Number of questions in it.
+    pub questions: u16,
+    /// With EDNS: the client's buffer size and the DO bit.
+    pub edns: Option<(u16, bool)>,
+    /// Over UDP (answers cut to the buffer) or TCP.
+    pub udp: bool,
+}
+
+impl<'q> Asked<'q> {
+    /// What a parsed request asks.
+    pub fn of(request: &'q Request) -> Self {
+        Self {
+            id: request.metadata.id,
+            opcode: u8::from(request.metadata.op_code),
+            recursion_desired: request.metadata.recursion_desired,
+            checking_disabled: request.metadata.checking_disabled,
+            question: request.queries.as_bytes(),
+            questions: request.queries.len() as u16,
+            edns: request
+                .edns
+                .as_ref()
+                .map(|e| (e.max_payload(), e.flags().dnssec_ok)),
+            udp: request.protocol() == Protocol::Udp,
+        }
+    }
+
+    /// The header of our response (ID, opcode, RD and CD copied).
+    fn header(&self, rcode: ResponseCode, authoritative: bool) -> message::Header {
+        message::Header {
+            id: self.id,
+            opcode: self.opcode,
+            authoritative,
+            truncated: false,
+            recursion_desired: self.recursion_desired,
+            checking_disabled: self.checking_disabled,
+            rcode: u16::from(rcode),
+        }
+    }
+
+    /// Our OPT record, for a request that carried one: a responder answers OPT with OPT (RFC
+    /// 6891 §7), whatever the answer, and copies the DO bit (RFC 3225 §3).
+    fn opt(&self) -> Option<message::Opt> {
+        self.edns.map(|(_, dnssec_ok)| message::Opt {
+            size: EDNS_UDP_SIZE,
+            dnssec_ok,
+        })
+    }
+
+    /// The most bytes of a response: the client's EDNS buffer (at least 512, at most ours)
+    /// over UDP, 512 without EDNS, a whole TCP message otherwise; less room for a TSIG when
+    /// signed.
+    fn limit(&self, signed: bool) -> usize {
+        let limit = if self.udp {
+            match self.edns {
+                Some((size, _)) => size.clamp(512, EDNS_UDP_SIZE),
                 None => 512,
-            };
-            if session.is_some() {
-                limit -= TSIG_ROOM;
             }
-            let all = Sections {
-                answers: &answers,
-                authorities: &authorities,
-                additionals: &additionals,
-            };
-            let (sections, truncated) = fit_udp(
-                request,
-                &metadata,
-                response_edns.as_ref(),
-                all,
-                &answer,
-                limit,
-            );
-            metadata.truncation = truncated;
-            sections
         } else {
-            Sections {
-                answers: &answers,
-                authorities: &authorities,
-                additionals: &additionals,
-            }
+            u16::MAX
         };
-        let result = send(
-            &mut response_handle,
-            request,
-            metadata,
-            response_edns.as_ref(),
-            sections,
-            session.as_mut(),
-        )
-        .await;
-        finish(request, result)
+        usize::from(limit) - if signed { usize::from(TSIG_ROOM) } else { 0 }
+    }
+
+    /// Start a response: header, the question as asked, room for OPT.
+    fn begin<'b>(&self, out: &'b mut Vec<u8>, header: message::Header, limit: usize) -> Writer<'b> {
+        let mut w = Writer::new(out, header, self.opt(), limit);
+        if !w.question(self.question, self.questions) {
+            // A question longer than the limit cannot come in a query that fits in it.
+            w.question(&[], 0);
+        }
+        w
     }
 }
 
-/// Our OPT record, for a request that carried one: a responder answers OPT with OPT (RFC 6891
-/// §7), whatever the answer, and copies the DO bit (RFC 3225 §3).
-fn response_edns(request: &Request) -> Option<Edns> {
-    request.edns.as_ref().map(|asked| {
-        let mut edns = Edns::new();
-        edns.set_max_payload(EDNS_UDP_SIZE);
-        edns.set_version(0);
-        edns.set_dnssec_ok(asked.flags().dnssec_ok);
-        edns
-    })
-}
-
-/// The records of one response message, by section.
-#[derive(Clone, Copy)]
-struct Sections<'s, 'a> {
-    answers: &'s [&'a Record],
-    authorities: &'s [&'a Record],
-    additionals: &'s [&'a Record],
-}
-
-impl Sections<'_, '_> {
-    const EMPTY: Sections<'static, 'static> = Sections {
-        answers: &[],
-        authorities: &[],
-        additionals: &[],
-    };
-}
-
-/// What of an answer goes into a UDP message of at most `limit` bytes, and whether it is
-/// truncated (TC). Everything when it fits. Otherwise the additional section gives way first,
-/// whole RRsets from its end, without TC (RFC 2181 §9), unless a referral's in-domain glue is
-/// lost (RFC 9471); and when the answer and authority sections alone do not fit, TC with no
-/// records, and the client asks again over TCP (RFC 1035 §4.2.1, RFC 6891 §7). Knot answers
-/// the same way; NSD too, except that it never sets TC for glue.
-fn fit_udp<'s, 'a>(
-    request: &Request,
-    metadata: &Metadata,
-    edns: Option<&Edns>,
-    all: Sections<'s, 'a>,
-    answer: &Answer,
-    limit: u16,
-) -> (Sections<'s, 'a>, bool) {
-    let fits = |s: Sections<'_, '_>| encode(request, metadata, edns, s, None, limit).is_some();
-    if fits(all) {
-        return (all, false);
-    }
-    // The additional records up to the end of each set, so that sets are kept whole.
-    let mut ends = Vec::with_capacity(answer.additionals.len() + 1);
-    ends.push(0);
-    for set in &answer.additionals {
-        ends.push(ends[ends.len() - 1] + answer.set_len(set));
-    }
-    let with = |sets: usize| Sections {
-        additionals: &all.additionals[..ends[sets]],
-        ..all
-    };
-    if !fits(with(0)) {
-        return (Sections::EMPTY, true);
-    }
-    // The most sets that fit: `lo` fits, `hi` does not (every set adds bytes).
-    let (mut lo, mut hi) = (0, answer.additionals.len());
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if fits(with(mid)) {
-            lo = mid;
+/// Write an answer as its sections allow. Over UDP, when it does not fit the limit: the
+/// additional section gives way first, whole RRsets from its end, without TC (RFC 2181 §9),
+/// unless a referral's in-domain glue is lost (RFC 9471); and when the answer and authority
+/// sections alone do not fit, TC with no records, and the client asks again over TCP (RFC
+/// 1035 §4.2.1, RFC 6891 §7). Knot answers the same way; NSD too, except that it never sets
+/// TC for glue. Over TCP an answer too large for a message is SERVFAIL.
+pub fn write_answer(
+    asked: &Asked<'_>,
+    answer: &Answer<'_>,
+    session: Option<&mut Session>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    let header = asked.header(answer.rcode, answer.authoritative);
+    let mut w = asked.begin(out, header, asked.limit(session.is_some()));
+    let question_end = w.len();
+    let sigs = answer.dnssec;
+    let fits = answer
+        .answers
+        .iter()
+        .all(|s| w.set(Section::Answer, s, sigs))
+        && answer
+            .authorities
+            .iter()
+            .all(|s| w.set(Section::Authority, s, sigs));
+    if fits {
+        for (i, set) in answer.additionals.iter().enumerate() {
+            if !w.set(Section::Additional, set, sigs) {
+                w.header_mut().truncated = i < answer.required_glue;
+                break;
+            }
+        }
+    } else {
+        w.clear_records(question_end);
+        if asked.udp {
+            w.header_mut().truncated = true;
         } else {
-            hi = mid;
+            tracing::debug!("a DNS answer does not fit in a TCP message");
+            let h = w.header_mut();
+            h.rcode = u16::from(ResponseCode::ServFail);
+            h.authoritative = false;
         }
     }
-    (with(lo), lo < answer.required_glue)
-}
-
-/// The message's encoding, or `None` when it does not fit in `limit` bytes.
-fn encode(
-    request: &Request,
-    metadata: &Metadata,
-    edns: Option<&Edns>,
-    sections: Sections<'_, '_>,
-    signature: Option<Box<Record<TSIG>>>,
-    limit: u16,
-) -> Option<Vec<u8>> {
-    let builder = MessageResponseBuilder::new(&request.queries, edns);
-    let mut response = builder.build(
-        *metadata,
-        sections.answers.iter().copied(),
-        sections.authorities.iter().copied(),
-        std::iter::empty::<&Record>(),
-        sections.additionals.iter().copied(),
-    );
-    if let Some(signature) = signature {
-        response.set_signature(signature);
-    }
-    let mut buf = Vec::with_capacity(512);
-    let mut encoder = BinEncoder::new(&mut buf);
-    encoder.set_max_size(limit);
-    match response.destructive_emit(&mut encoder) {
-        Ok(info) if !info.truncation => Some(buf),
-        _ => None,
-    }
-}
-
-/// Send one message, signed when the request was.
-async fn send<R: ResponseHandler>(
-    handle: &mut R,
-    request: &Request,
-    metadata: Metadata,
-    edns: Option<&Edns>,
-    sections: Sections<'_, '_>,
-    session: Option<&mut Session>,
-) -> Result<ResponseInfo, NetError> {
-    let builder = MessageResponseBuilder::new(&request.queries, edns);
-    let mut response = builder.build(
-        metadata,
-        sections.answers.iter().copied(),
-        sections.authorities.iter().copied(),
-        std::iter::empty::<&Record>(),
-        sections.additionals.iter().copied(),
-    );
+    w.finish();
     if let Some(session) = session {
-        let unsigned =
-            encode(request, &metadata, edns, sections, None, u16::MAX).unwrap_or_default();
-        response.set_signature(session.sign(&unsigned, tsig::unix_now()));
+        sign(session, out, start);
     }
-    handle.send_response(response).await
 }
 
-/// An answer with this code and no records (signed when the request was).
-async fn reply_code<R: ResponseHandler>(
-    handle: &mut R,
-    request: &Request,
-    mut metadata: Metadata,
-    edns: Option<&Edns>,
-    session: Option<&mut Session>,
+/// A response with this code and no records (signed when the request was).
+pub fn code_message(
+    asked: &Asked<'_>,
     code: ResponseCode,
-) -> ResponseInfo {
-    metadata.response_code = code;
-    let result = send(handle, request, metadata, edns, Sections::EMPTY, session).await;
-    finish(request, result)
+    session: Option<&mut Session>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    let limit = asked.limit(session.is_some());
+    asked.begin(out, asked.header(code, false), limit).finish();
+    if let Some(session) = session {
+        sign(session, out, start);
+    }
 }
 
-fn finish(request: &Request, result: Result<ResponseInfo, NetError>) -> ResponseInfo {
-    match result {
-        Ok(info) => info,
-        Err(error) => {
-            tracing::debug!(%error, "cannot send DNS response");
-            let mut metadata = Metadata::response_from_request(&request.metadata);
-            metadata.response_code = ResponseCode::ServFail;
-            ResponseInfo::from(Header {
-                metadata,
-                counts: HeaderCounts::default(),
-            })
+/// [`code_message`] for a parsed request, as a new message.
+fn code_reply(request: &Request, code: ResponseCode, session: Option<&mut Session>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    code_message(&Asked::of(request), code, session, &mut out);
+    out
+}
+
+/// Sign the message that starts at `start` in `out` and append its TSIG record.
+fn sign(session: &mut Session, out: &mut Vec<u8>, start: usize) {
+    let signature = session.sign(&out[start..], tsig::unix_now());
+    append_tsig(out, start, &signature);
+}
+
+/// Append a TSIG record to the message at `start` and count it.
+fn append_tsig(out: &mut Vec<u8>, start: usize, signature: &Record<TSIG>) {
+    let mut record = Vec::with_capacity(128);
+    if signature.emit(&mut BinEncoder::new(&mut record)).is_err() {
+        return;
+    }
+    out.extend_from_slice(&record);
+    let count = u16::from_be_bytes([out[start + 10], out[start + 11]]).saturating_add(1);
+    out[start + 10..start + 12].copy_from_slice(&count.to_be_bytes());
+}
+
+/// How one question of an opcode QUERY message is served.
+pub enum Served {
+    /// Looked up in the zones.
+    Lookup,
+    /// A zone transfer.
+    Transfer,
+    /// An error code, no records.
+    Error(ResponseCode),
+}
+
+/// How a question of this class and type is served. Our zones are class IN. A question of
+/// class ANY (RFC 1035 §3.2.5) is answered from them as one of class IN, as NSD and Knot do;
+/// the records keep class IN and the question is echoed as asked. Zone transfers are of class
+/// IN only; OPT, TSIG and SIG are not questions.
+pub fn served(class: DNSClass, qtype: RecordType) -> Served {
+    if class != DNSClass::IN && class != DNSClass::ANY {
+        return Served::Error(ResponseCode::Refused);
+    }
+    match qtype {
+        RecordType::AXFR | RecordType::IXFR if class != DNSClass::IN => {
+            Served::Error(ResponseCode::Refused)
         }
+        RecordType::AXFR | RecordType::IXFR => Served::Transfer,
+        RecordType::OPT | RecordType::TSIG | RecordType::SIG => {
+            Served::Error(ResponseCode::FormErr)
+        }
+        _ => Served::Lookup,
     }
 }
 
 impl Handler {
     fn reply(&self, request: &Request) -> Reply {
-        if request.metadata.op_code != OpCode::Query {
+        if request.metadata.op_code != hickory_proto::op::OpCode::Query {
             return Reply::Error(ResponseCode::NotImp);
         }
         let [query] = request.queries.queries() else {
             return Reply::Error(ResponseCode::FormErr);
         };
-        // Our zones are class IN. A question of class ANY (RFC 1035 §3.2.5) is answered from
-        // them as one of class IN, as NSD and Knot do; the records keep class IN and the
-        // question is echoed as asked. Zone transfers are of class IN only.
-        let class = query.query_class();
-        if class != DNSClass::IN && class != DNSClass::ANY {
-            return Reply::Error(ResponseCode::Refused);
-        }
-        match query.query_type() {
-            RecordType::AXFR | RecordType::IXFR if class != DNSClass::IN => {
-                Reply::Error(ResponseCode::Refused)
-            }
-            qtype @ (RecordType::AXFR | RecordType::IXFR) => Reply::Transfer(TransferRequest {
+        match served(query.query_class(), query.query_type()) {
+            Served::Error(code) => Reply::Error(code),
+            Served::Transfer => Reply::Transfer(TransferRequest {
                 zone: query.name().clone(),
-                qtype,
+                qtype: query.query_type(),
             }),
-            RecordType::OPT | RecordType::TSIG | RecordType::SIG => {
-                Reply::Error(ResponseCode::FormErr)
-            }
-            qtype => {
-                let dnssec = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-                Reply::Answer(self.zones.resolve(query.name(), qtype, dnssec))
-            }
+            Served::Lookup => Reply::Query {
+                qtype: query.query_type(),
+                dnssec: request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
+            },
         }
     }
 
     /// NOTAUTH with the TSIG error of a request whose signature failed.
-    async fn reject_tsig<R: ResponseHandler>(
-        &self,
-        request: &Request,
-        rejection: Rejection,
-        mut handle: R,
-    ) -> ResponseInfo {
+    fn reject_tsig(&self, request: &Request, rejection: Rejection) -> Vec<u8> {
         if let Some(observer) = &self.transfers.observer {
             observer.tsig_failed(rejection.name(), request.src());
         }
-        let mut metadata = Metadata::response_from_request(&request.metadata);
-        metadata.message_type = MessageType::Response;
-        metadata.response_code = ResponseCode::NotAuth;
-        let edns = response_edns(request);
-        let unsigned = encode(
-            request,
-            &metadata,
-            edns.as_ref(),
-            Sections::EMPTY,
-            None,
-            u16::MAX,
-        )
-        .unwrap_or_default();
-        let signature = rejection.answer_tsig(&unsigned, tsig::unix_now());
-        let mut response =
-            MessageResponseBuilder::new(&request.queries, edns.as_ref()).build_no_records(metadata);
-        response.set_signature(signature);
-        finish(request, handle.send_response(response).await)
+        let mut out = Vec::with_capacity(128);
+        let asked = Asked::of(request);
+        let header = asked.header(ResponseCode::NotAuth, false);
+        asked
+            .begin(&mut out, header, usize::from(u16::MAX))
+            .finish();
+        let signature = rejection.answer_tsig(&out, tsig::unix_now());
+        append_tsig(&mut out, 0, &signature);
+        out
     }
 
     /// Serve an AXFR or IXFR request.
-    async fn transfer<R: ResponseHandler>(
+    async fn transfer<S: Sink>(
         &self,
         request: &Request,
         xfr: TransferRequest,
-        mut metadata: Metadata,
-        edns: Option<&Edns>,
         mut session: Option<Session>,
-        mut handle: R,
-    ) -> ResponseInfo {
+        sink: &mut S,
+    ) {
         let src = request.src();
         let refuse = |reason: &'static str| {
             if let Some(observer) = &self.transfers.observer {
@@ -485,15 +468,9 @@ impl Handler {
                 } else {
                     "not_our_zone"
                 });
-                return reply_code(
-                    &mut handle,
-                    request,
-                    metadata,
-                    edns,
-                    session.as_mut(),
-                    ResponseCode::Refused,
-                )
-                .await;
+                let refused = code_reply(request, ResponseCode::Refused, session.as_mut());
+                sink.send(refused).await;
+                return;
             }
         };
         let rule = match self
@@ -508,21 +485,17 @@ impl Handler {
                     // A good signature with a key this secondary does not use: BADKEY.
                     if let Some(signature) = &request.signature {
                         let bad = Rejection::unsigned(signature, TsigError::BadKey);
-                        return self.reject_tsig(request, bad, handle).await;
+                        sink.send(self.reject_tsig(request, bad)).await;
+                        return;
                     }
                 }
-                return reply_code(
-                    &mut handle,
-                    request,
-                    metadata,
-                    edns,
-                    session.as_mut(),
-                    ResponseCode::Refused,
-                )
-                .await;
+                let refused = code_reply(request, ResponseCode::Refused, session.as_mut());
+                sink.send(refused).await;
+                return;
             }
         };
         let view = zone.view();
+        let journal;
         let answer = if xfr.qtype == RecordType::IXFR {
             let client_serial = request.authorities.iter().find_map(|r| match &r.data {
                 RData::SOA(soa) => Some(soa.serial),
@@ -530,77 +503,57 @@ impl Handler {
             });
             let Some(client_serial) = client_serial else {
                 refuse("ixfr_without_soa");
-                return reply_code(
-                    &mut handle,
-                    request,
-                    metadata,
-                    edns,
-                    session.as_mut(),
-                    ResponseCode::FormErr,
-                )
-                .await;
+                let formerr = code_reply(request, ResponseCode::FormErr, session.as_mut());
+                sink.send(formerr).await;
+                return;
             };
             if udp {
                 // Over UDP only the current SOA is sent: the secondary asks again over TCP
                 // when it is behind (RFC 1995 §2).
-                let soa = view.soa_record().cloned();
-                TransferAnswer {
-                    kind: TransferKind::UpToDate,
-                    serial: view.serial(),
-                    messages: vec![soa.into_iter().collect()],
-                }
+                transfer::up_to_date(&view)
             } else {
-                self.ixfr_or_axfr(&view, client_serial).await
+                journal = self.journal(&view, client_serial).await;
+                let depth = self.transfers.policy.journal_depth();
+                transfer::ixfr(&view, client_serial, &journal, depth)
+                    .unwrap_or_else(|| transfer::axfr(&view))
             }
         } else {
             transfer::axfr(&view)
         };
-        metadata.response_code = ResponseCode::NoError;
-        metadata.authoritative = true;
         let started = std::time::Instant::now();
-        let mut result = Err(NetError::from("empty transfer"));
-        for (i, message) in answer.messages.iter().enumerate() {
-            let records: Vec<&Record> = message.iter().collect();
-            let sections = Sections {
-                answers: &records,
-                authorities: &[],
-                additionals: &[],
-            };
-            let edns = if i == 0 { edns } else { None };
-            result = send(
-                &mut handle,
-                request,
-                metadata,
-                edns,
-                sections,
-                session.as_mut(),
-            )
-            .await;
-            if let Err(error) = &result {
+        let messages = transfer_messages(request, &answer, session.as_mut());
+        let mut sent = !messages.is_empty();
+        let count = messages.len();
+        for (i, message) in messages.into_iter().enumerate() {
+            if !sink.send(message).await {
                 tracing::warn!(
-                    %src, zone = %xfr.zone, message = i, of = answer.messages.len(), %error,
-                    "zone transfer aborted"
+                    %src, zone = %xfr.zone, message = i, of = count,
+                    "zone transfer aborted: the secondary did not take it"
                 );
+                sent = false;
                 break;
             }
         }
-        if result.is_ok() {
+        if sent {
             tracing::info!(
                 %src, zone = %xfr.zone, secondary = %rule.id, kind = answer.kind.as_str(),
-                serial = answer.serial, messages = answer.messages.len(),
+                serial = answer.serial, messages = count,
                 elapsed_ms = started.elapsed().as_millis() as u64, "zone transfer served"
             );
             if let Some(observer) = &self.transfers.observer {
                 observer.served(&xfr.zone, &rule.id, answer.kind, answer.serial);
             }
         }
-        finish(request, result)
     }
 
-    /// The IXFR from `client_serial`, or the AXFR when the journal does not reach it.
-    async fn ixfr_or_axfr(&self, view: &super::ZoneView, client_serial: u32) -> TransferAnswer {
+    /// The journal from `client_serial` on (empty when it cannot be read: AXFR is sent).
+    async fn journal(
+        &self,
+        view: &super::ZoneView,
+        client_serial: u32,
+    ) -> Vec<crate::store::JournalEntry> {
         let depth = self.transfers.policy.journal_depth();
-        let journal = match &self.transfers.store {
+        match &self.transfers.store {
             Some(store) if !transfer::serial_at_or_ahead(client_serial, view.serial()) => {
                 let origin = view.origin().clone().into();
                 match store.journal(&origin, client_serial, depth + 1).await {
@@ -612,7 +565,58 @@ impl Handler {
                 }
             }
             _ => Vec::new(),
-        };
-        transfer::ixfr(view, client_serial, &journal, depth).unwrap_or_else(|| transfer::axfr(view))
+        }
     }
+}
+
+/// A transfer's records cut into messages, each with the question, the first with EDNS, each
+/// signed in turn when the request was.
+fn transfer_messages(
+    request: &Request,
+    answer: &TransferAnswer<'_>,
+    mut session: Option<&mut Session>,
+) -> Vec<Vec<u8>> {
+    let asked = Asked::of(request);
+    let limit = if asked.udp {
+        asked.limit(session.is_some())
+    } else {
+        transfer::MESSAGE_LIMIT
+    };
+    let mut messages = Vec::new();
+    let mut records = answer.records.iter().peekable();
+    loop {
+        let mut out = Vec::with_capacity(if limit > 4096 { 16 * 1024 } else { 512 });
+        let header = asked.header(ResponseCode::NoError, true);
+        let mut w = if messages.is_empty() {
+            asked.begin(&mut out, header, limit)
+        } else {
+            // EDNS goes in the first message only.
+            let mut w = Writer::new(&mut out, header, None, limit);
+            w.question(asked.question, asked.questions);
+            w
+        };
+        let mut written = 0;
+        while let Some(r) = records.peek() {
+            if !w.one(Section::Answer, &r.owner, r.code, r.ttl, &r.rdata) {
+                break;
+            }
+            written += 1;
+            records.next();
+        }
+        if written == 0 && records.peek().is_some() {
+            // One record larger than a message (cannot be stored; never loop on it).
+            tracing::warn!("a record does not fit in a transfer message; transfer cut short");
+            w.finish();
+            break;
+        }
+        w.finish();
+        if let Some(session) = session.as_deref_mut() {
+            sign(session, &mut out, 0);
+        }
+        messages.push(out);
+        if records.peek().is_none() {
+            break;
+        }
+    }
+    messages
 }

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod client;
 pub mod handler;
 pub mod listen;
+pub mod message;
 pub mod mmsg;
 pub mod name_key;
 pub mod rrl;
@@ -24,17 +25,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::{LowerName, RecordType};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{LowerName, Record, RecordType};
 
+use cache::{AnswerCache, CacheBudget};
 use name_key::Key;
 
-pub use view::{Answer, RRset, ZoneView};
+pub use view::{Answer, RRset, RecordSet, ZoneView};
 
 /// One served zone: its current view.
 #[derive(Debug)]
 pub struct ZoneHandle {
     view: ArcSwap<ZoneView>,
     changed: Arc<tokio::sync::watch::Sender<u64>>,
+    budget: Arc<CacheBudget>,
 }
 
 impl ZoneHandle {
@@ -45,6 +49,7 @@ impl ZoneHandle {
 
     /// Publish a new view (the caller holds the zone's write lock, see `publish`).
     pub fn publish(&self, view: ZoneView) {
+        let view = view.with_cache(AnswerCache::new(self.budget.clone()));
         self.view.store(Arc::new(view));
         self.changed.send_modify(|generation| *generation += 1);
     }
@@ -56,15 +61,23 @@ pub struct Zones {
     by_origin: ArcSwap<ZoneMap>,
     /// Counts every publication, so that NOTIFY can follow changes without polling.
     changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// What the views' answer caches may hold together.
+    budget: Arc<CacheBudget>,
 }
 
 impl Default for Zones {
     fn default() -> Self {
-        Self {
-            by_origin: ArcSwap::default(),
-            changed: Arc::new(tokio::sync::watch::Sender::new(0)),
-        }
+        Self::with_cache_budget(cache::DEFAULT_CACHE_BYTES)
     }
+}
+
+/// A query's answer section, decoded: what a resolver would be told.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The response code.
+    pub rcode: ResponseCode,
+    /// The answer section's records.
+    pub answers: Vec<Record>,
 }
 
 type ZoneMap = HashMap<Key, Arc<ZoneHandle>, rustc_hash::FxBuildHasher>;
@@ -73,6 +86,20 @@ impl Zones {
     /// No zones yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// No zones yet; their answer caches hold at most `bytes` together.
+    pub fn with_cache_budget(bytes: usize) -> Self {
+        Self {
+            by_origin: ArcSwap::default(),
+            changed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            budget: Arc::new(CacheBudget::new(bytes)),
+        }
+    }
+
+    /// The answer caches' budget and counters.
+    pub fn cache_budget(&self) -> &Arc<CacheBudget> {
+        &self.budget
     }
 
     /// A receiver that sees a new value after every zone publication.
@@ -88,8 +115,9 @@ impl Zones {
             return;
         }
         let handle = Arc::new(ZoneHandle {
-            view: ArcSwap::from_pointee(view),
+            view: ArcSwap::from_pointee(view.with_cache(AnswerCache::new(self.budget.clone()))),
             changed: self.changed.clone(),
+            budget: self.budget.clone(),
         });
         self.by_origin.rcu(|map| {
             let mut map = ZoneMap::clone(map);
@@ -139,14 +167,21 @@ impl Zones {
         find_in(&self.by_origin.load(), key).cloned()
     }
 
-    /// Answer a query: REFUSED for names outside every zone. With `dnssec` (the query's DO
-    /// bit), signed zones answer with signatures and proofs.
-    pub fn resolve(&self, qname: &LowerName, qtype: RecordType, dnssec: bool) -> Answer {
+    /// Answer a query as DNS would (REFUSED for names outside every zone), decoded: for
+    /// checks of what is served, not for serving.
+    pub fn resolve(&self, qname: &LowerName, qtype: RecordType, dnssec: bool) -> Resolved {
         let key = name_key::key_of(qname);
-        let map = self.by_origin.load();
-        match find_in(&map, &key) {
-            Some(zone) => zone.view.load().lookup_key(qname, &key, qtype, dnssec),
-            None => Answer::refused(),
+        let Some(zone) = self.find_key(&key) else {
+            return Resolved {
+                rcode: ResponseCode::Refused,
+                answers: Vec::new(),
+            };
+        };
+        let view = zone.view();
+        let answer = view.lookup(&key, qtype, dnssec);
+        Resolved {
+            rcode: answer.rcode,
+            answers: Answer::records(&answer.answers),
         }
     }
 }

@@ -214,7 +214,7 @@ impl Secondaries {
             let soa = self
                 .zones
                 .get(&LowerName::new(&secondary.zone))
-                .and_then(|z| z.view().soa_record().cloned());
+                .and_then(|z| z.view().soa_record());
             let outcome = exchange(
                 &secondary,
                 OpCode::Notify,

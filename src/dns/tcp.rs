@@ -16,29 +16,23 @@
 //!   growing wait ([`crate::net::AcceptBackoff`]), never a busy loop.
 //!
 //! Messages have the 2-byte length prefix of RFC 1035 §4.2.2, are parsed with hickory's
-//! `Request::from_bytes` and answered, one after another, by [`Handler::handle_request`] with a
-//! response handler that encodes each message and writes it at once: a transfer of many messages
-//! is streamed, not queued. A message that does not parse gets FORMERR, as over UDP.
+//! `Request::from_bytes` and answered, one after another, by [`Handler::handle_request`], each
+//! response message written as soon as it is made. A message that does not parse gets FORMERR, as over UDP.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
-use hickory_server::net::NetError;
-use hickory_server::net::runtime::TokioTime;
+use hickory_proto::op::MessageType;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
+use hickory_server::server::Request;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::handler::Handler;
+use super::handler::{Handler, Sink};
 use crate::config::DnsConfig;
 use crate::net::{AcceptBackoff, ConnectionLimiter, Slot, is_connection_error};
 use crate::telemetry::metrics::{Metrics, inc_reason};
@@ -218,7 +212,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let responder = TcpResponder {
+    let mut responder = TcpResponder {
         writer: Arc::new(tokio::sync::Mutex::new(writer)),
         timeout: limits.write,
         failed: Arc::new(AtomicBool::new(false)),
@@ -256,9 +250,7 @@ where
             // A response is never answered (it could be a reflection).
             Ok(request) if request.metadata.message_type == MessageType::Response => {}
             Ok(request) => {
-                handler
-                    .handle_request::<_, TokioTime>(&request, responder.clone())
-                    .await;
+                handler.handle_request(&request, &mut responder).await;
             }
             Err(_) => {
                 let mut reply = Vec::with_capacity(12);
@@ -316,45 +308,8 @@ impl<W: AsyncWrite + Unpin + Send> TcpResponder<W> {
     }
 }
 
-#[async_trait::async_trait]
-impl<W: AsyncWrite + Unpin + Send + 'static> ResponseHandler for TcpResponder<W> {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let id = response.metadata().id;
-        let mut bytes = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut bytes);
-        encoder.set_max_size(u16::MAX);
-        let info = match response.destructive_emit(&mut encoder) {
-            Ok(info) => info,
-            Err(error) => {
-                // More than a TCP message holds: SERVFAIL, as hickory-server answers.
-                tracing::debug!(%error, "cannot encode a DNS response");
-                let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
-                metadata.response_code = ResponseCode::ServFail;
-                let header = Header {
-                    metadata,
-                    counts: HeaderCounts::default(),
-                };
-                bytes.clear();
-                header.emit(&mut BinEncoder::new(&mut bytes))?;
-                ResponseInfo::from(header)
-            }
-        };
-        if self.write(&bytes).await {
-            Ok(info)
-        } else {
-            Err(NetError::from(
-                "the TCP client did not take the response in time",
-            ))
-        }
+impl<W: AsyncWrite + Unpin + Send + 'static> Sink for TcpResponder<W> {
+    async fn send(&mut self, message: Vec<u8>) -> bool {
+        self.write(&message).await
     }
 }

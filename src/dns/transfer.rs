@@ -5,19 +5,21 @@
 //! The answer of a transfer is decided here; sending it (message by message, each signed when
 //! the request was) is the server's part.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use hickory_proto::rr::{LowerName, Name, RData, Record};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use ipnet::IpNet;
 
-use super::ZoneView;
 use super::tsig::{KeyRing, Session};
+use super::view::decode_rdata;
+use super::{ZoneView, name_key};
 use crate::store::JournalEntry;
 
-/// Record data per message: well under the 65,535 bytes of a TCP message, whatever
-/// compression achieves, leaving room for the header, question and TSIG.
-const MESSAGE_BUDGET: usize = 60 * 1024;
+/// The most bytes of one transfer message: well under the 65,535 of a TCP message, leaving
+/// room for a TSIG.
+pub const MESSAGE_LIMIT: usize = 60 * 1024;
 
 /// One secondary of one zone, as the transfer rules see it.
 #[derive(Debug, Clone)]
@@ -153,29 +155,103 @@ impl TransferKind {
     }
 }
 
-/// The records of a transfer, in order, cut into messages.
+/// One record of a transfer in wire form: borrowed from the view, or from the journal.
+#[derive(Debug, Clone)]
+pub struct WireRecord<'a> {
+    /// The owner's key (lower-cased wire form).
+    pub owner: Cow<'a, [u8]>,
+    /// The type.
+    pub code: u16,
+    /// The TTL.
+    pub ttl: u32,
+    /// The data, uncompressed.
+    pub rdata: Cow<'a, [u8]>,
+}
+
+impl WireRecord<'_> {
+    /// A decoded record in wire form (`None` if its data cannot be encoded).
+    pub fn from_record(record: &Record) -> Option<WireRecord<'static>> {
+        Some(WireRecord {
+            owner: Cow::Owned(name_key::key_of(&record.name).into_vec()),
+            code: u16::from(record.record_type()),
+            ttl: record.ttl,
+            rdata: Cow::Owned(crate::zone::file::rdata_wire(&record.data).ok()?),
+        })
+    }
+
+    /// The record decoded (for tests and logs).
+    pub fn to_record(&self) -> Option<Record> {
+        let rtype = RecordType::from(self.code);
+        Some(Record::from_rdata(
+            name_key::to_name(&self.owner)?,
+            self.ttl,
+            decode_rdata(rtype, &self.rdata)?,
+        ))
+    }
+}
+
+/// The records of a transfer, in order; the server cuts them into messages.
 #[derive(Debug)]
-pub struct TransferAnswer {
+pub struct TransferAnswer<'a> {
     /// What was sent.
     pub kind: TransferKind,
     /// The serial transferred.
     pub serial: u32,
-    /// One list of records per message.
-    pub messages: Vec<Vec<Record>>,
+    /// The records, in order.
+    pub records: Vec<WireRecord<'a>>,
+}
+
+/// The current SOA record, in wire form.
+fn soa_of(view: &ZoneView) -> Option<WireRecord<'_>> {
+    let set = view.soa_set()?;
+    Some(WireRecord {
+        owner: Cow::Borrowed(set.owner()),
+        code: set.type_code(),
+        ttl: set.ttl(),
+        rdata: Cow::Borrowed(set.rdatas().next()?),
+    })
+}
+
+/// The reply to an IXFR over UDP, or from a secondary that is up to date: the current SOA.
+pub fn up_to_date(view: &ZoneView) -> TransferAnswer<'_> {
+    TransferAnswer {
+        kind: TransferKind::UpToDate,
+        serial: view.serial(),
+        records: soa_of(view).into_iter().collect(),
+    }
 }
 
 /// The AXFR of a view: SOA, every other record, SOA.
-pub fn axfr(view: &ZoneView) -> TransferAnswer {
+pub fn axfr(view: &ZoneView) -> TransferAnswer<'_> {
     let mut records = Vec::with_capacity(view.record_count() + 1);
-    let soa = view.soa_record().cloned();
+    let soa = soa_of(view);
     records.extend(soa.clone());
     // Signatures, NSEC and NSEC3 included: a secondary serves the signed zone as it is.
-    records.extend(view.records().cloned());
+    for (set, sigs_only) in view.wire_sets() {
+        let owner = set.owner();
+        let data = if sigs_only { None } else { Some(set.rdatas()) };
+        for rdata in data.into_iter().flatten() {
+            records.push(WireRecord {
+                owner: Cow::Borrowed(owner),
+                code: set.type_code(),
+                ttl: set.ttl(),
+                rdata: Cow::Borrowed(rdata),
+            });
+        }
+        for rdata in set.sig_rdatas() {
+            records.push(WireRecord {
+                owner: Cow::Borrowed(owner),
+                code: u16::from(RecordType::RRSIG),
+                ttl: set.ttl(),
+                rdata: Cow::Borrowed(rdata),
+            });
+        }
+    }
     records.extend(soa);
     TransferAnswer {
         kind: TransferKind::Axfr,
         serial: view.serial(),
-        messages: split(records),
+        records,
     }
 }
 
@@ -188,20 +264,16 @@ pub fn serial_at_or_ahead(a: u32, b: u32) -> bool {
 /// The IXFR from `client_serial` to the view's serial, from `journal` (the changes from the
 /// client's serial on, in order). `None` when the journal does not join the client's serial to
 /// the view's without a gap, or reaches back further than `depth` changes: then AXFR is sent.
-pub fn ixfr(
-    view: &ZoneView,
+pub fn ixfr<'v>(
+    view: &'v ZoneView,
     client_serial: u32,
     journal: &[JournalEntry],
     depth: usize,
-) -> Option<TransferAnswer> {
+) -> Option<TransferAnswer<'v>> {
     let soa = view.soa_record()?;
     let current = view.serial();
     if serial_at_or_ahead(client_serial, current) {
-        return Some(TransferAnswer {
-            kind: TransferKind::UpToDate,
-            serial: current,
-            messages: vec![vec![soa.clone()]],
-        });
+        return Some(up_to_date(view));
     }
     if journal.is_empty() || journal.len() > depth {
         return None;
@@ -216,26 +288,28 @@ pub fn ixfr(
     if at != current {
         return None;
     }
-    let mut records = vec![soa.clone()];
+    let wire = |r: &Record| WireRecord::from_record(r);
+    let mut records: Vec<WireRecord<'v>> = Vec::new();
+    records.extend(soa_of(view));
     for change in journal {
-        records.push(change_soa(
+        records.extend(wire(&change_soa(
             change.soa_before.as_ref(),
-            soa,
+            &soa,
             change.serial_before,
-        ));
-        records.extend(change.removed.iter().cloned());
-        records.push(change_soa(
+        )));
+        records.extend(change.removed.iter().filter_map(wire));
+        records.extend(wire(&change_soa(
             change.soa_after.as_ref(),
-            soa,
+            &soa,
             change.serial_after,
-        ));
-        records.extend(change.added.iter().cloned());
+        )));
+        records.extend(change.added.iter().filter_map(wire));
     }
-    records.push(soa.clone());
+    records.extend(soa_of(view));
     Some(TransferAnswer {
         kind: TransferKind::Ixfr,
         serial: current,
-        messages: split(records),
+        records,
     })
 }
 
@@ -250,32 +324,6 @@ fn change_soa(journaled: Option<&Record>, current: &Record, serial: u32) -> Reco
         data.serial = serial;
     }
     soa
-}
-
-/// Cut records into messages of at most [`MESSAGE_BUDGET`] bytes of uncompressed record data.
-fn split(records: Vec<Record>) -> Vec<Vec<Record>> {
-    let mut messages = Vec::new();
-    let mut current = Vec::new();
-    let mut size = 0;
-    for record in records {
-        let len = wire_len(&record);
-        if size + len > MESSAGE_BUDGET && !current.is_empty() {
-            messages.push(std::mem::take(&mut current));
-            size = 0;
-        }
-        size += len;
-        current.push(record);
-    }
-    if !current.is_empty() {
-        messages.push(current);
-    }
-    messages
-}
-
-/// The uncompressed wire length of a record (name, type, class, TTL, length, data).
-fn wire_len(record: &Record) -> usize {
-    let rdata = crate::zone::file::rdata_wire(&record.data).map_or(512, |w| w.len());
-    record.name.len() + 1 + 10 + rdata
 }
 
 #[cfg(test)]
@@ -376,7 +424,11 @@ mod tests {
         ];
         let answer = ixfr(&view, 1, &j, 10).unwrap();
         assert_eq!(answer.kind, TransferKind::Ixfr);
-        let records: Vec<&Record> = answer.messages.iter().flatten().collect();
+        let records: Vec<Record> = answer
+            .records
+            .iter()
+            .map(|r| r.to_record().unwrap())
+            .collect();
         let serials: Vec<u32> = records
             .iter()
             .filter_map(|r| match &r.data {
@@ -396,25 +448,5 @@ mod tests {
         assert!(ixfr(&view, 1, &j, 1).is_none());
         assert!(ixfr(&view, 1, &j[..1], 10).is_none());
         assert!(ixfr(&view, 1, &[], 10).is_none());
-    }
-
-    #[test]
-    fn split_respects_budget() {
-        let name = Name::from_ascii("host.example.go.id.").unwrap();
-        let records: Vec<Record> = (0..5000u32)
-            .map(|i| {
-                Record::from_rdata(
-                    name.clone(),
-                    300,
-                    RData::A(std::net::Ipv4Addr::from(i).into()),
-                )
-            })
-            .collect();
-        let messages = split(records);
-        assert!(messages.len() > 1);
-        assert_eq!(messages.iter().map(Vec::len).sum::<usize>(), 5000);
-        for m in &messages {
-            assert!(m.iter().map(wire_len).sum::<usize>() <= MESSAGE_BUDGET);
-        }
     }
 }

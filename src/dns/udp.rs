@@ -4,13 +4,16 @@
 //! query (measured in the performance notes); an authoritative server answers the same
 //! questions over and over from data that changes rarely. So UDP is served here: one socket
 //! per worker thread (`SO_REUSEPORT`, the kernel spreads queries), each query parsed just far
-//! enough to form a cache key, and the answer copied from the current zone view's answer cache
-//! with the query's ID and its RD and CD flags patched in.
+//! enough to know its question and EDNS ([`shape`]), and the answer copied from the current
+//! zone view's answer cache with the query's ID, RD and CD flags and the letters of its
+//! question (a name asked in any case is one cache entry) patched in.
 //!
-//! A cache miss, and anything unusual (other opcodes, several questions, records in the query
-//! other than one OPT), goes through the same [`Handler`] that serves TCP, with a response
-//! handler that captures the encoded bytes; a cacheable result is then stored in the view's
-//! cache. Every UDP answer is therefore byte for byte what the handler produces.
+//! A cache miss is looked up in the view and written by the same functions the handler uses
+//! ([`handler::write_answer`]), without parsing the query again; anything unusual (other
+//! opcodes, several questions, records in the query other than one OPT, transfers) goes
+//! through the whole [`Handler`] that serves TCP. Only answers about names the zone holds are
+//! cached: a flood of random names is answered but never kept, so it cannot push out what
+//! real clients ask.
 //!
 //! The cache belongs to one zone view: a change publishes a new view with an empty cache, so a
 //! cached answer can never outlive the data it was made from.
@@ -25,16 +28,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::Record;
+use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
-use hickory_server::net::NetError;
-use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
-use parking_lot::Mutex;
+use hickory_server::server::Request;
 
-use super::handler::{EDNS_UDP_SIZE, Handler};
+use super::handler::{self, Asked, EDNS_UDP_SIZE, Handler, Served, Sink};
 use super::mmsg::Batch;
 use super::rrl;
 
@@ -122,7 +121,7 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
 
 fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
     let mut batch = Batch::new(MAX_QUERY, usize::from(EDNS_UDP_SIZE));
-    let mut rrl = handler.rrl_worker();
+    let mut worker = handler.udp_worker();
     while !stop.load(Ordering::Acquire) {
         match batch.recv(&socket) {
             Ok(_) => {}
@@ -142,25 +141,53 @@ fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
                 continue;
             }
         }
-        if let Some(rrl) = rrl.as_mut() {
-            rrl.begin();
-        }
+        worker.begin();
         for i in 0..batch.len() {
             let mut reply = std::mem::take(&mut batch.replies[i]);
             reply.clear();
             let (query, src) = batch.query(i);
             // Port 0 cannot be answered (and is a reflection trick).
             if let Some(src) = src.filter(|s| s.port() != 0)
-                && !handler.answer_udp(query, src, &mut reply, rrl.as_mut())
+                && !handler.answer_udp(query, src, &mut reply, &mut worker)
             {
                 reply.clear();
             }
             batch.replies[i] = reply;
         }
         batch.send(&socket);
-        if let Some(rrl) = rrl.as_mut() {
+        worker.flush(&handler);
+    }
+}
+
+/// What one UDP worker thread keeps for itself: its handle on the rate limiter and its counts
+/// of cache hits and misses, added to the shared counters once per batch.
+pub struct UdpWorker {
+    rrl: Option<rrl::Worker>,
+    hits: u64,
+    misses: u64,
+}
+
+impl UdpWorker {
+    /// Its handle on the rate limiter, when it is on.
+    pub fn rrl_mut(&mut self) -> Option<&mut rrl::Worker> {
+        self.rrl.as_mut()
+    }
+
+    fn begin(&mut self) {
+        if let Some(rrl) = self.rrl.as_mut() {
+            rrl.begin();
+        }
+    }
+
+    /// Hand the counts over (and the rate limiter's).
+    pub fn flush(&mut self, handler: &Handler) {
+        if let Some(rrl) = self.rrl.as_mut() {
             rrl.flush();
         }
+        handler.zones().cache_budget().count(
+            std::mem::take(&mut self.hits),
+            std::mem::take(&mut self.misses),
+        );
     }
 }
 
@@ -277,6 +304,9 @@ fn cache_key(shape: &QueryShape<'_>, buf: &mut [u8; MAX_KEY]) -> usize {
     // `shape` keeps names within 255 bytes, so a question always fits.
     let q = shape.question.len().min(MAX_KEY - 3);
     buf[..q].copy_from_slice(&shape.question[..q]);
+    // Names are case-insensitive: one entry serves every spelling (the hit gets the query's
+    // letters back, see `patch`). Label lengths (at most 63) are not letters.
+    buf[..shape.name.len().min(q)].make_ascii_lowercase();
     match shape.edns_size {
         Some(size) => {
             buf[q] = 1 | (u8::from(shape.dnssec_ok) << 1);
@@ -291,20 +321,29 @@ fn cache_key(shape: &QueryShape<'_>, buf: &mut [u8; MAX_KEY]) -> usize {
 }
 
 impl Handler {
-    /// Answer one UDP query into `out`; `false` when nothing is to be sent. With `rrl`, the
-    /// answer is rate limited: it may come back truncated, or not at all.
+    /// A UDP worker's own state.
+    pub fn udp_worker(&self) -> UdpWorker {
+        UdpWorker {
+            rrl: self.rrl_worker(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// Answer one UDP query into `out`; `false` when nothing is to be sent. With a rate
+    /// limiter, the answer is rate limited: it may come back truncated, or not at all.
     pub fn answer_udp(
         &self,
         query: &[u8],
         src: SocketAddr,
         out: &mut Vec<u8>,
-        rrl: Option<&mut rrl::Worker>,
+        worker: &mut UdpWorker,
     ) -> bool {
         if query.len() < 12 || query[2] & 0x80 != 0 {
             return false; // not a query: never answer (reflection)
         }
         let Some(shape) = shape(query) else {
-            return self.answer_uncached(query, src, out, rrl);
+            return self.answer_uncached(query, src, out, worker.rrl.as_mut());
         };
         // The zone the name falls in, found with a lower-cased copy of the name on the stack.
         let mut lower = [0u8; 256];
@@ -312,42 +351,64 @@ impl Handler {
         for (d, s) in lower.iter_mut().zip(shape.name) {
             *d = s.to_ascii_lowercase();
         }
-        let Some(zone) = self.zones().find_key(&lower[..name_len]) else {
-            return self.answer_uncached(query, src, out, rrl);
+        let key = &lower[..name_len];
+        let Some(zone) = self.zones().find_key(key) else {
+            return self.answer_uncached(query, src, out, worker.rrl.as_mut());
         };
         let view = zone.view();
         let mut key_buf = [0u8; MAX_KEY];
         let key_len = cache_key(&shape, &mut key_buf);
-        let key = &key_buf[..key_len];
-        if let Some(hit) = view.answers().get(key) {
+        let cache_key = &key_buf[..key_len];
+        if let Some(hit) = view.answers().get(cache_key) {
+            worker.hits += 1;
             out.extend_from_slice(&hit.answer);
-            patch(out, query);
-            return match rrl {
+            patch(out, query, shape.question.len());
+            return match worker.rrl.as_mut() {
                 Some(rrl) => rrl.apply(src.ip(), hit.class, out),
                 None => true,
             };
         }
-        if !self.answer_slow(query, src, out) {
-            return false;
+        let tail = &shape.question[name_len..];
+        let qtype = RecordType::from(u16::from_be_bytes([tail[0], tail[1]]));
+        let qclass = DNSClass::from(u16::from_be_bytes([tail[2], tail[3]]));
+        let asked = Asked {
+            id: u16::from_be_bytes([query[0], query[1]]),
+            opcode: 0,
+            recursion_desired: query[2] & 0x01 != 0,
+            checking_disabled: query[3] & 0x10 != 0,
+            question: shape.question,
+            questions: 1,
+            edns: shape.edns_size.map(|size| (size, shape.dnssec_ok)),
+            udp: true,
+        };
+        match handler::served(qclass, qtype) {
+            Served::Transfer => return self.answer_uncached(query, src, out, worker.rrl.as_mut()),
+            Served::Error(code) => handler::code_message(&asked, code, None, out),
+            Served::Lookup => {
+                let answer = view.lookup(key, qtype, shape.dnssec_ok);
+                handler::write_answer(&asked, &answer, None, out);
+            }
         }
+        worker.misses += 1;
         // Classified once, here, for every later answer from the cache.
-        let class = match &rrl {
+        let class = match &worker.rrl {
             Some(rrl) => rrl::classify(out, self.zones(), rrl.limiter()),
             None => rrl::Class::default(),
         };
-        // NOERROR (0) and NXDOMAIN (3) answers come from zone data and are kept.
+        // Kept: NOERROR answers about a name the zone holds (not a wildcard's, not a name
+        // below a delegation that the zone does not hold): what random names never are.
         let rcode = out.get(3).map(|b| b & 0x0f).unwrap_or(0xf);
-        if rcode == 0 || rcode == 3 {
-            view.answers().insert(key, out, class);
+        if rcode == 0 && view.has_name_key(key) {
+            view.answers().insert(cache_key, out, class);
         }
-        match rrl {
+        match worker.rrl.as_mut() {
             Some(rrl) => rrl.apply(src.ip(), class, out),
             None => true,
         }
     }
 
-    /// A query the cache cannot answer (unusual, or outside our zones): the full handler,
-    /// then the rate limit.
+    /// A query the fast path cannot answer (unusual, or outside our zones): the full
+    /// handler, then the rate limit.
     fn answer_uncached(
         &self,
         query: &[u8],
@@ -367,7 +428,7 @@ impl Handler {
         }
     }
 
-    /// The full handler, run to completion on this thread, its encoded answer captured.
+    /// The full handler, run to completion on this thread, its answer captured.
     fn answer_slow(&self, query: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
         let request = match Request::from_bytes(query.to_vec(), src, Protocol::Udp) {
             Ok(r) => r,
@@ -376,31 +437,35 @@ impl Handler {
         if request.metadata.message_type == MessageType::Response {
             return false;
         }
-        let capture = Capture::default();
-        let mut fut =
-            std::pin::pin!(self.handle_request::<_, TokioTime>(&request, capture.clone()));
-        let mut cx = Context::from_waker(Waker::noop());
-        // The handler never waits on anything (lookups are in memory, the capture is
-        // synchronous), so one poll completes it.
-        if fut.as_mut().poll(&mut cx).is_pending() {
-            tracing::warn!("DNS handler did not complete synchronously");
+        let mut capture = Capture::default();
+        {
+            let mut fut = std::pin::pin!(self.handle_request(&request, &mut capture));
+            let mut cx = Context::from_waker(Waker::noop());
+            // The handler never waits on anything over UDP (lookups are in memory, the capture
+            // is synchronous, transfers over UDP send the SOA alone): one poll completes it.
+            if fut.as_mut().poll(&mut cx).is_pending() {
+                tracing::warn!("DNS handler did not complete synchronously");
+                return false;
+            }
+        }
+        if capture.message.is_empty() {
             return false;
         }
-        let bytes = std::mem::take(&mut *capture.bytes.lock());
-        if bytes.is_empty() {
-            return false;
-        }
-        out.extend_from_slice(&bytes);
+        out.extend_from_slice(&capture.message);
         true
     }
 }
 
-/// Put the query's ID, RD and CD into a cached answer.
-fn patch(answer: &mut [u8], query: &[u8]) {
+/// Put the query's ID, RD and CD, and its question as spelled, into a cached answer.
+fn patch(answer: &mut [u8], query: &[u8], question_len: usize) {
     answer[0] = query[0];
     answer[1] = query[1];
     answer[2] = (answer[2] & !0x01) | (query[2] & 0x01);
     answer[3] = (answer[3] & !0x10) | (query[3] & 0x10);
+    let q = 12..12 + question_len;
+    if let (Some(to), Some(from)) = (answer.get_mut(q.clone()), query.get(q)) {
+        to.copy_from_slice(from);
+    }
 }
 
 /// FORMERR for a query whose header reads but whose body does not (also over TCP).
@@ -423,32 +488,16 @@ pub(super) fn formerr(query: &[u8], out: &mut Vec<u8>) -> bool {
     header.emit(&mut encoder).is_ok()
 }
 
-/// A response handler that keeps the encoded message instead of sending it, encoding it the
-/// way hickory-server does for UDP.
-#[derive(Clone, Default)]
+/// Keeps the one message of a UDP answer instead of sending it.
+#[derive(Default)]
 struct Capture {
-    bytes: Arc<Mutex<Vec<u8>>>,
+    message: Vec<u8>,
 }
 
-#[async_trait::async_trait]
-impl ResponseHandler for Capture {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let limit = response.edns().map(|e| e.max_payload()).unwrap_or(512);
-        let mut bytes = self.bytes.lock();
-        bytes.clear();
-        let mut encoder = BinEncoder::new(&mut bytes);
-        encoder.set_max_size(limit);
-        Ok(response.destructive_emit(&mut encoder)?)
+impl Sink for Capture {
+    async fn send(&mut self, message: Vec<u8>) -> bool {
+        self.message = message;
+        true
     }
 }
 
@@ -519,15 +568,15 @@ mod tests {
         };
         let limiter = Arc::new(Limiter::new(&config, &[], None));
         let handler = Handler::new(zones.clone()).with_rrl(limiter.clone());
-        let mut w = handler.rrl_worker().unwrap();
+        let mut w = handler.udp_worker();
         let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
         // Sent whole (true), truncated (false), or not at all (None).
-        let ask = |w: &mut super::super::rrl::Worker, src: SocketAddr, name: &str, rtype| {
+        let ask = |w: &mut UdpWorker, src: SocketAddr, name: &str, rtype| {
             let mut m = Message::query();
             m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
             let q = m.to_vec().unwrap();
             let mut out = Vec::new();
-            if !handler.answer_udp(&q, src, &mut out, Some(w)) {
+            if !handler.answer_udp(&q, src, &mut out, w) {
                 return None;
             }
             let reply = Message::from_vec(&out).unwrap();
@@ -539,7 +588,10 @@ mod tests {
             }
             Some(!reply.metadata.truncation)
         };
-        w.begin_at(Duration::from_secs(1));
+        fn rrl(w: &mut UdpWorker) -> &mut super::super::rrl::Worker {
+            w.rrl.as_mut().unwrap()
+        }
+        rrl(&mut w).begin_at(Duration::from_secs(1));
         let cases: [(&str, RecordType, &str, RecordType); 6] = [
             // (first, then the same bucket)
             ("www.example.", RecordType::A, "WWW.example.", RecordType::A),
@@ -598,9 +650,9 @@ mod tests {
             Some(true)
         );
         // A second later the bucket has refilled; the cached answer is whole.
-        w.begin_at(Duration::from_secs(2));
+        rrl(&mut w).begin_at(Duration::from_secs(2));
         assert_eq!(ask(&mut w, src, "www.example.", RecordType::A), Some(true));
-        w.flush();
+        rrl(&mut w).flush();
         let count = |k, a| limiter.count(k, a);
         // www, WWW (exempt), mail, www from another /24, www a second later.
         assert_eq!(count(Kind::Positive, Action::Answered), 5);
@@ -618,15 +670,15 @@ mod tests {
             None,
         ));
         let handler2 = Handler::new(zones).with_rrl(limiter);
-        let mut w = handler2.rrl_worker().unwrap();
-        w.begin_at(Duration::from_secs(1));
+        let mut w = handler2.udp_worker();
+        rrl(&mut w).begin_at(Duration::from_secs(1));
         let mut m = Message::query();
         m.add_query(Query::query(origin, RecordType::SOA));
         let q = m.to_vec().unwrap();
         let mut out = Vec::new();
-        assert!(handler2.answer_udp(&q, src, &mut out, Some(&mut w)));
+        assert!(handler2.answer_udp(&q, src, &mut out, &mut w));
         out.clear();
-        assert!(!handler2.answer_udp(&q, src, &mut out, Some(&mut w)));
+        assert!(!handler2.answer_udp(&q, src, &mut out, &mut w));
     }
 
     /// Found by fuzzing (tests/fuzz/corpus/dns_udp/regression-cache-malformed-opt): a query
@@ -643,6 +695,7 @@ mod tests {
             &crate::zone::file::parse(text, "t", Some(&origin)).unwrap(),
         ));
         let handler = Handler::new(zones);
+        let w = &mut handler.udp_worker();
         let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
         // www.example. A, with an OPT of size 1232 and these options.
         let query = |id: u8, options: &[u8]| {
@@ -655,7 +708,7 @@ mod tests {
         };
         let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
         let mut cached = Vec::new();
-        assert!(handler.answer_udp(&query(1, &cookie), src, &mut cached, None));
+        assert!(handler.answer_udp(&query(1, &cookie), src, &mut cached, w));
         assert_eq!(cached[3] & 0x0f, 0, "NOERROR");
         let cases: [&[u8]; 4] = [
             // An option of 0x1c47 bytes in 8 bytes of RDATA: hickory refuses the query.
@@ -670,7 +723,7 @@ mod tests {
             let q = query(2 + i as u8, options);
             assert!(shape(&q).is_none(), "case {i}");
             let mut out = Vec::new();
-            let sent = handler.answer_udp(&q, src, &mut out, None);
+            let sent = handler.answer_udp(&q, src, &mut out, w);
             let mut slow = Vec::new();
             assert_eq!(sent, handler.answer_slow(&q, src, &mut slow), "case {i}");
             assert_eq!(out, slow, "case {i}: not the handler's answer");
@@ -678,25 +731,29 @@ mod tests {
         // The first and the last: FORMERR, the header only.
         for i in [0, 3] {
             let mut out = Vec::new();
-            assert!(handler.answer_udp(&query(20, cases[i]), src, &mut out, None));
+            assert!(handler.answer_udp(&query(20, cases[i]), src, &mut out, w));
             assert_eq!((out.len(), out[3] & 0x0f), (12, 1), "case {i}");
         }
         // Well-formed options are answered from the cache, as before.
         let q = query(30, &[0, 10, 0, 8, 8, 7, 6, 5, 4, 3, 2, 1, 0, 3, 0, 0]);
         assert!(shape(&q).is_some());
         let mut out = Vec::new();
-        assert!(handler.answer_udp(&q, src, &mut out, None));
+        assert!(handler.answer_udp(&q, src, &mut out, w));
         assert_eq!(out[2..], cached[2..]);
+        assert_eq!(w.hits, 1, "from the cache");
     }
 
     #[test]
-    fn patch_sets_id_rd_cd() {
+    fn patch_sets_id_rd_cd_and_the_question_as_spelled() {
         let mut answer = vec![0, 0, 0x84, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
-        let query = [0xab, 0xcd, 0x01, 0x10];
-        patch(&mut answer, &query);
+        answer.extend_from_slice(b"\x03www\x00\x00\x01\x00\x01");
+        let mut query = vec![0xab, 0xcd, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0];
+        query.extend_from_slice(b"\x03wWW\x00\x00\x01\x00\x01");
+        patch(&mut answer, &query, 9);
         assert_eq!(&answer[..4], &[0xab, 0xcd, 0x85, 0x10]);
+        assert_eq!(&answer[12..], &query[12..]);
         let query = [0, 1, 0x00, 0x00];
-        patch(&mut answer, &query);
+        patch(&mut answer, &query, 9);
         assert_eq!(&answer[..4], &[0, 1, 0x84, 0x00]);
     }
 }

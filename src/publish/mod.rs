@@ -573,7 +573,7 @@ fn bump_serial(view: &ZoneView, now: DateTime<Utc>) -> Result<Record, PublishErr
     let RData::SOA(data) = &soa.data else {
         return Err(PublishError::UnknownZone(view.origin().to_string()));
     };
-    file::soa_with_serial(soa, next_serial(data.serial, now.date_naive()))
+    file::soa_with_serial(&soa, next_serial(data.serial, now.date_naive()))
         .ok_or_else(|| PublishError::UnknownZone(view.origin().to_string()))
 }
 
@@ -638,7 +638,9 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 record.name = check_owner(&record.name)?;
                 let key = LowerName::new(&record.name);
                 touched.insert(key.clone());
-                let existing = scratch.rrset(&key, record.record_type()).cloned();
+                let existing = scratch
+                    .rrset(&key, record.record_type())
+                    .map(|s| s.decoded());
                 if existing.as_ref().is_some_and(|s| {
                     s.records.iter().any(|r| r.data == record.data) && s.ttl == record.ttl
                 }) {
@@ -670,7 +672,10 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 let name = check_owner(&record.name)?;
                 let key = LowerName::new(&name);
                 touched.insert(key.clone());
-                if let Some(set) = scratch.rrset(&key, record.record_type()).cloned() {
+                if let Some(set) = scratch
+                    .rrset(&key, record.record_type())
+                    .map(|s| s.decoded())
+                {
                     let removed: Vec<Record> = set
                         .records
                         .iter()
@@ -687,7 +692,7 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 let name = check_owner(name)?;
                 let key = LowerName::new(&name);
                 touched.insert(key.clone());
-                if let Some(set) = scratch.rrset(&key, *rtype).cloned() {
+                if let Some(set) = scratch.rrset(&key, *rtype).map(|s| s.decoded()) {
                     step(&mut scratch, set.records.clone(), Vec::new());
                 }
             }
@@ -707,7 +712,7 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                         continue;
                     }
                     if let Some(set) = scratch.rrset(&key, *rtype) {
-                        removed.extend(set.records.iter().cloned());
+                        removed.extend(set.records());
                     }
                 }
                 step(&mut scratch, removed, Vec::new());
@@ -729,7 +734,7 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 .any(|t| has(*t));
             let several = scratch
                 .rrset(name, RecordType::CNAME)
-                .is_some_and(|s| s.records.len() > 1);
+                .is_some_and(|s| s.len() > 1);
             if others || several {
                 return Err(PublishError::CnameConflict(name.to_string()));
             }
@@ -738,7 +743,7 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
             return Err(PublishError::ApexWithoutNs);
         }
         if let Some(mx) = scratch.rrset(name, RecordType::MX) {
-            for r in &mx.records {
+            for r in &mx.records() {
                 if let RData::MX(m) = &r.data
                     && scratch
                         .rrset(&LowerName::new(&m.exchange), RecordType::CNAME)

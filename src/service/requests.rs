@@ -1738,7 +1738,7 @@ impl ViewCarried<'_> {
             .filter_map(|t| {
                 let set = self.0.rrset(&name, *t)?;
                 let bytes = set
-                    .records
+                    .records()
                     .iter()
                     .map(|r| wire_len(target) + 10 + r.data.to_bytes().map_or(0, |b| b.len()))
                     .sum();

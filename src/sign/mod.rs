@@ -356,7 +356,7 @@ impl Run<'_> {
             let current: Vec<Record> = self
                 .view
                 .rrset_by_key(&origin_key, rtype)
-                .map(|set| set.records.clone())
+                .map(|set| set.records())
                 .unwrap_or_default();
             let want: Vec<Record> = wanted
                 .iter()
@@ -397,7 +397,7 @@ impl Run<'_> {
         rtype: RecordType,
         gone: Vec<Record>,
     ) -> Result<(), SignError> {
-        let set = self.view.rrset_by_key(key, rtype).cloned();
+        let set = self.view.rrset_by_key(key, rtype).map(|s| s.decoded());
         let current: Vec<Record> = set.as_ref().map(|s| s.sigs.clone()).unwrap_or_default();
         // Signatures the view already dropped with their set: removed in the diff only.
         for sig in gone {
@@ -571,7 +571,7 @@ impl Run<'_> {
                 .view
                 .nsec3_sets()
                 .filter_map(|set| {
-                    let hash = nsec3_hash_of(set.records.first()?, &self.signer.origin_key)?;
+                    let hash = nsec3_hash_of(set.records().first()?, &self.signer.origin_key)?;
                     (!members.contains_key(&hash)).then_some(hash)
                 })
                 .collect();
@@ -581,7 +581,7 @@ impl Run<'_> {
         let mut dirty: BTreeSet<Box<[u8]>> = BTreeSet::new();
         let mut placeholders: HashSet<Box<[u8]>> = HashSet::new();
         for hash in &leaving {
-            if let Some(set) = self.view.nsec3_at(hash).cloned() {
+            if let Some(set) = self.view.nsec3_at(hash).map(|s| s.decoded()) {
                 let mut records = set.records.clone();
                 records.extend(set.sigs.iter().cloned());
                 self.remove(records);
@@ -613,7 +613,7 @@ impl Run<'_> {
             }
         }
         for hash in dirty {
-            let Some(set) = self.view.nsec3_at(&hash).cloned() else {
+            let Some(set) = self.view.nsec3_at(&hash).map(|s| s.decoded()) else {
                 continue;
             };
             let Some(current) = set.records.first() else {
@@ -627,7 +627,7 @@ impl Run<'_> {
                     _ => Vec::new(),
                 },
             };
-            let next = self.view.nsec3_next(&hash).unwrap_or(&hash).to_vec();
+            let next = self.view.nsec3_next(&hash).unwrap_or_else(|| hash.to_vec());
             let data = RData::DNSSEC(DNSSECRData::NSEC3(NSEC3::new(
                 Nsec3HashAlgorithm::SHA1,
                 false,
@@ -721,7 +721,11 @@ impl Run<'_> {
         let mut dirty: BTreeSet<Key> = BTreeSet::new();
         let mut placeholders: HashSet<Key> = HashSet::new();
         for key in &leaving {
-            if let Some(set) = self.view.rrset_by_key(key, RecordType::NSEC).cloned() {
+            if let Some(set) = self
+                .view
+                .rrset_by_key(key, RecordType::NSEC)
+                .map(|s| s.decoded())
+            {
                 let mut records = set.records.clone();
                 records.extend(set.sigs.iter().cloned());
                 self.remove(records);
@@ -748,7 +752,11 @@ impl Run<'_> {
             }
         }
         for key in dirty {
-            let Some(set) = self.view.rrset_by_key(&key, RecordType::NSEC).cloned() else {
+            let Some(set) = self
+                .view
+                .rrset_by_key(&key, RecordType::NSEC)
+                .map(|s| s.decoded())
+            else {
                 continue;
             };
             let Some(current) = set.records.first() else {

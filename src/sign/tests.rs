@@ -3,7 +3,6 @@
 //! compared with signing the same data from scratch.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use hickory_proto::dnssec::Verifier;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData};
@@ -64,7 +63,7 @@ fn signer(denial: Denial, keys: Vec<ZoneKey>) -> ZoneSigner {
 fn dnskeys(view: &ZoneView) -> Vec<DNSKEY> {
     view.rrset(&LowerName::new(&origin()), RecordType::DNSKEY)
         .map(|s| {
-            s.records
+            s.records()
                 .iter()
                 .filter_map(|r| match &r.data {
                     RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k.clone()),
@@ -80,9 +79,9 @@ fn dnskeys(view: &ZoneView) -> Vec<DNSKEY> {
 fn check_signatures(view: &ZoneView, signer: &ZoneSigner) -> Result<usize, String> {
     let keys = dnskeys(view);
     let mut checked = 0;
-    let mut sets: Vec<Arc<crate::dns::RRset>> = view.rrsets().cloned().collect();
-    sets.push(view.soa_set().clone());
-    sets.extend(view.nsec3_sets().cloned());
+    let mut sets: Vec<crate::dns::RecordSet> = view.rrsets().map(|s| s.decoded()).collect();
+    sets.extend(view.soa_set().map(|s| s.decoded()));
+    sets.extend(view.nsec3_sets().map(|s| s.decoded()));
     for set in sets {
         let owner = set.records[0].name.clone();
         let key = name_key::key_of(&owner);
@@ -147,7 +146,7 @@ fn check_nsec3(view: &ZoneView) -> Result<(), String> {
             wanted.insert(view.nsec3_hash(key).to_vec(), key.to_vec());
         }
     }
-    let chain: Vec<&Arc<crate::dns::RRset>> = view.nsec3_sets().collect();
+    let chain: Vec<crate::dns::RecordSet> = view.nsec3_sets().map(|s| s.decoded()).collect();
     if chain.len() != wanted.len() {
         return Err(format!(
             "{} NSEC3 records for {} names",
@@ -241,7 +240,7 @@ fn ksk_and_zsk_divide_the_work() {
     check_signatures(&v, &s).unwrap();
     assert_eq!(dnskeys(&v).len(), 2);
     let apex = LowerName::new(&origin());
-    assert_eq!(v.rrset(&apex, RecordType::CDS).unwrap().records.len(), 1);
+    assert_eq!(v.rrset(&apex, RecordType::CDS).unwrap().len(), 1);
 }
 
 #[test]
@@ -440,5 +439,5 @@ fn a_new_entry_key_signs_the_key_set_beside_the_old_one() {
     s2.reconcile(&mut v, Stale::default(), NOW + 10).unwrap();
     check_signatures(&v, &s2).unwrap();
     let apex = LowerName::new(&origin());
-    assert_eq!(v.rrset(&apex, RecordType::DNSKEY).unwrap().sigs.len(), 2);
+    assert_eq!(v.rrset(&apex, RecordType::DNSKEY).unwrap().sig_count(), 2);
 }

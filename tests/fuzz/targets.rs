@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -27,14 +27,11 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::NetError;
-use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
+use hickory_server::server::Request;
 
 use ranah::config::RrlConfig;
-use ranah::dns::handler::{EDNS_UDP_SIZE, Handler, Transfers};
+use ranah::dns::handler::{EDNS_UDP_SIZE, Handler, Sink, Transfers};
 use ranah::dns::rrl::{self, Limiter};
 use ranah::dns::transfer::{self, SecondaryRule, TransferPolicy};
 use ranah::dns::tsig::{self, KeyRing, Rejection, TsigKey};
@@ -165,53 +162,16 @@ fn complete<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Keeps every encoded message instead of sending it, encoded as hickory-server encodes for
-/// `protocol` (UDP: the response's EDNS size or 512; TCP: 65,535).
-#[derive(Clone)]
+/// Keeps every message instead of sending it.
+#[derive(Default)]
 struct Capture {
-    protocol: Protocol,
-    messages: Arc<Mutex<Vec<Vec<u8>>>>,
+    messages: Vec<Vec<u8>>,
 }
 
-impl Capture {
-    fn new(protocol: Protocol) -> Self {
-        Self {
-            protocol,
-            messages: Arc::default(),
-        }
-    }
-
-    fn take(&self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut *self.messages.lock().expect("capture lock"))
-    }
-}
-
-#[async_trait::async_trait]
-impl ResponseHandler for Capture {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let limit = match self.protocol {
-            Protocol::Udp => response.edns().map(|e| e.max_payload()).unwrap_or(512),
-            _ => u16::MAX,
-        };
-        let mut bytes = Vec::new();
-        let mut encoder = BinEncoder::new(&mut bytes);
-        encoder.set_max_size(limit);
-        let info = response.destructive_emit(&mut encoder);
-        // A TCP message that cannot be encoded is a fault of ours (hickory-server would send
-        // SERVFAIL instead); over UDP the handler sets TC itself before it gets here.
-        let info = info.unwrap_or_else(|e| panic!("a response cannot be encoded: {e}"));
-        self.messages.lock().expect("capture lock").push(bytes);
-        Ok(info)
+impl Sink for Capture {
+    async fn send(&mut self, message: Vec<u8>) -> bool {
+        self.messages.push(message);
+        true
     }
 }
 
@@ -278,15 +238,17 @@ pub fn dns_udp(data: &[u8]) {
     };
     let src = source(selector);
     let limiting = selector & 0x80 != 0;
-    let handler = fresh_handler();
     let config = RrlConfig {
         rate: if limiting { 1 } else { 100_000 },
         table_size: 1024,
         ..RrlConfig::default()
     };
     let limiter = Arc::new(Limiter::new(&config, &[], None));
-    let mut rrl = limiter.worker();
-    rrl.begin_at(Duration::from_secs(1));
+    let handler = fresh_handler().with_rrl(limiter);
+    let mut worker = handler.udp_worker();
+    if let Some(rrl) = worker.rrl_mut() {
+        rrl.begin_at(Duration::from_secs(1));
+    }
     for query in frames(rest) {
         let is_query = query.len() >= 12 && query[2] & 0x80 == 0;
         let request = Request::from_bytes(query.to_vec(), src, Protocol::Udp).ok();
@@ -294,7 +256,7 @@ pub fn dns_udp(data: &[u8]) {
         // answer (BADTIME) carries the clock's second, which may tick in between.
         let before = udp_reference(&handler, query, src);
         let mut out = Vec::new();
-        let sent = handler.answer_udp(query, src, &mut out, Some(&mut rrl));
+        let sent = handler.answer_udp(query, src, &mut out, &mut worker);
         if !is_query {
             assert!(!sent, "answered something that is not a query");
             continue;
@@ -344,7 +306,7 @@ pub fn dns_udp(data: &[u8]) {
         // the handler's of this moment (a signed answer).
         let mut again = Vec::new();
         assert!(
-            handler.answer_udp(query, src, &mut again, Some(&mut rrl)),
+            handler.answer_udp(query, src, &mut again, &mut worker),
             "asked again"
         );
         if again != out {
@@ -370,9 +332,9 @@ fn udp_reference(handler: &Handler, query: &[u8], src: SocketAddr) -> Option<Vec
     if request.metadata.message_type == MessageType::Response {
         return None;
     }
-    let capture = Capture::new(Protocol::Udp);
-    complete(handler.handle_request::<_, TokioTime>(&request, capture.clone()));
-    let mut messages = capture.take();
+    let mut capture = Capture::default();
+    complete(handler.handle_request(&request, &mut capture));
+    let mut messages = capture.messages;
     assert!(
         messages.len() <= 1,
         "{} UDP answers to one query",
@@ -490,9 +452,9 @@ fn tcp_reference(handler: &Handler, query: &[u8], src: SocketAddr) -> Vec<Vec<u8
     if request.metadata.message_type == MessageType::Response {
         return Vec::new(); // never answered
     }
-    let capture = Capture::new(Protocol::Tcp);
-    complete(handler.handle_request::<_, TokioTime>(&request, capture.clone()));
-    let messages = capture.take();
+    let mut capture = Capture::default();
+    complete(handler.handle_request(&request, &mut capture));
+    let messages = capture.messages;
     assert!(!messages.is_empty(), "a TCP query without an answer");
     for (i, m) in messages.iter().enumerate() {
         check_response(query, Some(&request), m, usize::from(u16::MAX), i == 0);
@@ -613,15 +575,27 @@ fn check_zone(zone: &ZoneContent) {
     let view = ZoneView::new(zone);
     for r in &zone.records {
         assert!(view.contains(r), "the view lacks {r}");
-        let _ = view.lookup(&LowerName::new(&r.name), r.record_type());
-        let _ = view.lookup(&LowerName::new(&r.name), RecordType::ANY);
+        let key = ranah::dns::name_key::key_of(&r.name);
+        let _ = view.lookup(&key, r.record_type(), false);
+        let _ = view.lookup(&key, RecordType::ANY, true);
     }
     let axfr = transfer::axfr(&view);
-    let sent: usize = axfr.messages.iter().map(Vec::len).sum();
-    assert_eq!(sent, zone.records.len() + 2, "AXFR record count");
-    for message in &axfr.messages {
+    assert_eq!(
+        axfr.records.len(),
+        zone.records.len() + 2,
+        "AXFR record count"
+    );
+    let records: Vec<Record> = axfr
+        .records
+        .iter()
+        .map(|r| {
+            r.to_record()
+                .unwrap_or_else(|| panic!("an AXFR record does not decode: {r:?}"))
+        })
+        .collect();
+    for message in records.chunks(1) {
         let mut m = Message::response(0, hickory_proto::op::OpCode::Query);
-        m.answers = message.clone();
+        m.answers = message.to_vec();
         let bytes = m
             .to_vec()
             .unwrap_or_else(|e| panic!("an AXFR message cannot be encoded: {e}"));

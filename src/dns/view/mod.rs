@@ -1,0 +1,1219 @@
+//! The in-memory view of one zone that DNS answers come from, and the lookup rules.
+//!
+//! The view is a hash table from owner name to node ([`table`]), each node one byte string
+//! with the name's record sets in wire form ([`node`]), so that:
+//! - a lookup is a handful of hash probes, independent of the zone's size: the exact name, then
+//!   for a miss its ancestors (closest encloser, wildcard) and the delegation points above it;
+//!   nothing ever scans the zone;
+//! - a change clones the view cheaply (the table's pages are shared) and edits only the names
+//!   it touches, then the new view is published atomically: readers never lock and never see
+//!   half a change;
+//! - a name costs its bytes, not a tree of decoded records, and an answer is written by
+//!   copying record data (see [`super::message`]).
+//!
+//! Every ancestor of an owner name down from the apex exists as a node; a node without record
+//! sets is an empty non-terminal, so NODATA versus NXDOMAIN (RFC 8020) is one probe.
+//!
+//! A signed zone's records are in the view too, where answers need them: each RRSIG with the
+//! set it covers, NSEC with the other sets of its name (and in a canonical-order index, for
+//! proofs), NSEC3 in a table of their own with an index in hash order (their owner names are
+//! not names of the zone to a query). A query with DO gets the signatures and the proofs of
+//! denial; one without gets the unsigned answer.
+
+mod node;
+mod table;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{LowerName, RData, Record, RecordType};
+
+pub use node::{RRset, Rdatas, covered_code, decode_rdata, rrsig_expiration};
+
+use super::cache::AnswerCache;
+use super::name_key::{self, Key};
+use crate::zone::ZoneDiff;
+use crate::zone::file::ZoneContent;
+use node::{Node, NodeBuf, SetBuf};
+use table::NameTable;
+
+type KeySet =
+    imbl::GenericHashSet<Key, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
+/// Names with an NSEC set, by canonical order (`name_key::canonical`), to their keys.
+type NsecMap = imbl::OrdMap<Box<[u8]>, Key>;
+
+/// Length of an NSEC3 hash (SHA-1).
+const NSEC3_HASH_LEN: usize = 20;
+type Nsec3Hash = [u8; NSEC3_HASH_LEN];
+
+/// An RRset decoded, for code that edits or signs records rather than answering with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSet {
+    /// Type of every record in the set.
+    pub rtype: RecordType,
+    /// The set's TTL.
+    pub ttl: u32,
+    /// The records (owner name included).
+    pub records: Vec<Record>,
+    /// The RRSIG records that cover the set (none in an unsigned zone).
+    pub sigs: Vec<Record>,
+}
+
+impl RRset<'_> {
+    /// The set decoded.
+    pub fn decoded(&self) -> RecordSet {
+        RecordSet {
+            rtype: self.rtype(),
+            ttl: self.ttl(),
+            records: self.records(),
+            sigs: self.sigs(),
+        }
+    }
+
+    /// Whether two sets are the same stored set (owner and type).
+    fn same(&self, other: &RRset<'_>) -> bool {
+        self.type_code() == other.type_code() && self.owner() == other.owner()
+    }
+}
+
+/// What a lookup found, before encoding: sets borrowed from the view (and, for a wildcard's
+/// synthesized answer, owned by the name asked).
+#[derive(Debug, Clone)]
+pub struct Answer<'a> {
+    /// NOERROR, NXDOMAIN or REFUSED.
+    pub rcode: ResponseCode,
+    /// AA flag: clear on referrals.
+    pub authoritative: bool,
+    /// Answer section.
+    pub answers: Vec<RRset<'a>>,
+    /// Authority section (SOA for negative answers, NS for referrals).
+    pub authorities: Vec<RRset<'a>>,
+    /// Additional section (addresses of name servers and mail exchangers in the zone).
+    pub additionals: Vec<RRset<'a>>,
+    /// How many of the first `additionals` are a referral's in-domain glue (addresses of name
+    /// servers at or below the cut): a UDP answer that cannot carry them all is truncated (RFC
+    /// 9471). Any other additional set may be left out of a UDP answer that cannot carry it.
+    pub required_glue: usize,
+    /// Whether the sets' signatures go with them (the query had DO and the zone is signed).
+    pub dnssec: bool,
+}
+
+impl<'a> Answer<'a> {
+    fn new() -> Self {
+        Self {
+            rcode: ResponseCode::NoError,
+            authoritative: true,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            required_glue: 0,
+            dnssec: false,
+        }
+    }
+
+    /// REFUSED: not our zone.
+    pub fn refused() -> Self {
+        Self {
+            rcode: ResponseCode::Refused,
+            authoritative: false,
+            ..Self::new()
+        }
+    }
+
+    /// The records of a section, decoded, without signatures (for checks and tests).
+    pub fn records(sets: &[RRset<'_>]) -> Vec<Record> {
+        sets.iter().flat_map(|s| s.records()).collect()
+    }
+
+    /// Number of records a set contributes to a section of this answer.
+    pub fn set_len(&self, set: &RRset<'_>) -> usize {
+        set.len() + if self.dnssec { set.sig_count() } else { 0 }
+    }
+
+    /// Add a set to the authority section once (proofs may name the same NSEC3 twice).
+    fn add_proof(&mut self, set: Option<RRset<'a>>) {
+        if let Some(set) = set
+            && !self.authorities.iter().any(|s| s.same(&set))
+        {
+            self.authorities.push(set);
+        }
+    }
+}
+
+/// Longest CNAME chain followed inside the zone; longer chains (and loops) stop there.
+const MAX_CNAME_CHAIN: usize = 8;
+
+/// One zone, ready to answer.
+#[derive(Debug, Clone)]
+pub struct ZoneView {
+    origin: LowerName,
+    origin_key: Key,
+    /// The apex's SOA set and its signatures, stored as a node of its own.
+    soa: Box<[u8]>,
+    /// The TTL of negative answers' SOA (RFC 2308).
+    negative_ttl: u32,
+    nodes: NameTable,
+    cuts: KeySet,
+    /// The NSEC3 records of a signed zone, by owner, and their hashes in order (for proofs).
+    nsec3: NameTable,
+    nsec3_order: imbl::OrdSet<Nsec3Hash>,
+    nsec: NsecMap,
+    /// NSEC3 hashing as the zone's NSEC3PARAM says (RFC 9276: no salt, no extra iterations).
+    nsec3_salt: Box<[u8]>,
+    nsec3_iterations: u16,
+    record_count: usize,
+    /// Encoded UDP answers made from this view (see `udp`); a new view starts empty.
+    answers: Arc<AnswerCache>,
+}
+
+impl ZoneView {
+    /// Build the view of a whole zone.
+    pub fn new(content: &ZoneContent) -> Self {
+        let origin_key = name_key::key_of(&content.origin);
+        let mut build = Builder {
+            origin_key: &origin_key,
+            nodes: HashMap::with_capacity(content.records.len()),
+            nsec3: HashMap::new(),
+            soa: soa_node(&origin_key, &content.soa),
+        };
+        build
+            .nodes
+            .insert(origin_key.clone(), NodeBuf::empty(&origin_key));
+        // Signatures after the sets they cover.
+        for record in content.records.iter().filter(|r| !is_rrsig(r)) {
+            build.add(record);
+        }
+        for record in content.records.iter().filter(|r| is_rrsig(r)) {
+            build.add(record);
+        }
+        build.finish(LowerName::new(&content.origin))
+    }
+
+    /// Whether the zone is signed (its apex has a DNSKEY set).
+    pub fn is_signed(&self) -> bool {
+        self.nodes
+            .get(&self.origin_key)
+            .is_some_and(|n| n.get(RecordType::DNSKEY).is_some())
+    }
+
+    /// The apex.
+    pub fn origin(&self) -> &LowerName {
+        &self.origin
+    }
+
+    /// The apex's lookup key.
+    pub fn origin_key(&self) -> &[u8] {
+        &self.origin_key
+    }
+
+    /// The current SOA serial.
+    pub fn serial(&self) -> u32 {
+        self.soa_set()
+            .and_then(|s| s.rdatas().next())
+            .and_then(soa_serial)
+            .unwrap_or(0)
+    }
+
+    /// The SOA record.
+    pub fn soa_record(&self) -> Option<Record> {
+        self.soa_set()?.records().into_iter().next()
+    }
+
+    /// Number of records, the SOA and the DNSSEC records included.
+    pub fn record_count(&self) -> usize {
+        self.record_count + 1 + self.soa_set().map_or(0, |s| s.sig_count())
+    }
+
+    /// Number of owner names (nodes with records).
+    pub fn name_count(&self) -> usize {
+        self.nodes.nodes().filter(|n| !n.is_empty()).count()
+    }
+
+    /// Every RRset except the SOA, in no particular order (NSEC3 sets are not among them).
+    pub fn rrsets(&self) -> impl Iterator<Item = RRset<'_>> {
+        self.nodes.nodes().flat_map(|n| n.sets())
+    }
+
+    /// Every record except the SOA itself, signatures and NSEC3 included, in no particular
+    /// order (for exports), decoded.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.wire_sets().flat_map(|(set, sigs_only)| {
+            let mut records = if sigs_only { Vec::new() } else { set.records() };
+            records.extend(set.sigs());
+            records
+        })
+    }
+
+    /// Every stored set as [`ZoneView::records`] lists them: the SOA's signatures (the flag
+    /// says: its signatures only), then every other set, NSEC3 included.
+    pub fn wire_sets(&self) -> impl Iterator<Item = (RRset<'_>, bool)> {
+        self.soa_set().into_iter().map(|s| (s, true)).chain(
+            self.rrsets()
+                .chain(self.nsec3.nodes().flat_map(|n| n.sets()))
+                .map(|s| (s, false)),
+        )
+    }
+
+    /// The NSEC3 sets in hash order.
+    pub fn nsec3_sets(&self) -> impl Iterator<Item = RRset<'_>> {
+        self.nsec3_order.iter().filter_map(|h| self.nsec3_at(h))
+    }
+
+    /// The NSEC3 set whose owner has this hash.
+    pub fn nsec3_at(&self, hash: &[u8]) -> Option<RRset<'_>> {
+        self.nsec3
+            .get(&self.nsec3_key(hash))?
+            .get(RecordType::NSEC3)
+    }
+
+    /// The owner key of the NSEC3 record with this hash: its base32hex form, below the apex.
+    fn nsec3_key(&self, hash: &[u8]) -> Key {
+        let label = data_encoding::BASE32HEX_NOPAD
+            .encode(hash)
+            .to_ascii_lowercase();
+        let mut key = Vec::with_capacity(1 + label.len() + self.origin_key.len());
+        key.push(label.len() as u8);
+        key.extend_from_slice(label.as_bytes());
+        key.extend_from_slice(&self.origin_key);
+        key.into_boxed_slice()
+    }
+
+    /// The hash after `hash` in the NSEC3 chain, wrapping to the first (or `hash` itself when
+    /// it is alone). `None` when the chain is empty.
+    pub fn nsec3_next(&self, hash: &[u8]) -> Option<Vec<u8>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let hash: Nsec3Hash = hash.try_into().ok()?;
+        self.nsec3_order
+            .range((Excluded(hash), Unbounded))
+            .next()
+            .or_else(|| self.nsec3_order.iter().next())
+            .map(|h| h.to_vec())
+    }
+
+    /// The hash before `hash` in the NSEC3 chain, wrapping to the last.
+    pub fn nsec3_previous(&self, hash: &[u8]) -> Option<Vec<u8>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let hash: Nsec3Hash = hash.try_into().ok()?;
+        self.nsec3_order
+            .range((Unbounded, Excluded(hash)))
+            .next_back()
+            .or_else(|| self.nsec3_order.iter().next_back())
+            .map(|h| h.to_vec())
+    }
+
+    /// The NSEC3 hash of a name of this zone, with the zone's parameters.
+    pub fn nsec3_hash(&self, key: &[u8]) -> [u8; 20] {
+        name_key::nsec3_hash(key, &self.nsec3_salt, self.nsec3_iterations)
+    }
+
+    /// The name after this one (by key) among those with NSEC sets, in canonical order,
+    /// wrapping to the apex. `None` when no name has one.
+    pub fn nsec_next(&self, key: &[u8]) -> Option<&[u8]> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let c = name_key::canonical(key);
+        self.nsec
+            .range::<_, [u8]>((Excluded(&*c), Unbounded))
+            .next()
+            .or_else(|| self.nsec.iter().next())
+            .map(|(_, k)| &**k)
+    }
+
+    /// The name before this one (by key) among those with NSEC sets, wrapping to the last.
+    pub fn nsec_previous(&self, key: &[u8]) -> Option<&[u8]> {
+        let c = name_key::canonical(key);
+        self.nsec
+            .range::<_, [u8]>((std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&*c)))
+            .next_back()
+            .or_else(|| self.nsec.iter().next_back())
+            .map(|(_, k)| &**k)
+    }
+
+    /// The types at a name, by key (empty for an empty non-terminal or a missing name).
+    pub fn types_at(&self, key: &[u8]) -> Vec<RecordType> {
+        let mut types: Vec<RecordType> = self
+            .nodes
+            .get(key)
+            .map(|n| n.sets().map(|s| s.rtype()).collect())
+            .unwrap_or_default();
+        if key == &*self.origin_key {
+            types.push(RecordType::SOA);
+        }
+        types
+    }
+
+    /// Whether a node (by key) has children.
+    pub fn has_children(&self, key: &[u8]) -> bool {
+        self.nodes.get(key).is_some_and(|n| n.children() > 0)
+    }
+
+    /// Whether the name (by key) is a delegation point (NS below the apex).
+    pub fn is_cut(&self, key: &[u8]) -> bool {
+        self.cuts.contains(key)
+    }
+
+    /// Whether the name (by key) lies strictly below a delegation point (glue, or occluded
+    /// data): not authoritative, never signed, no NSEC or NSEC3 of its own.
+    pub fn is_occluded(&self, key: &[u8]) -> bool {
+        match name_key::parent(key) {
+            Some(p) if key.len() > self.origin_key.len() => self.enclosing_cut(p).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Every name (by key) of the zone, empty non-terminals included.
+    pub fn name_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.nodes.nodes().map(|n| n.key())
+    }
+
+    /// When the first of the zone's signatures expires (Unix seconds), if it is signed.
+    pub fn first_expiry(&self) -> Option<u32> {
+        self.wire_sets()
+            .flat_map(|(s, _)| s.sig_rdatas())
+            .filter_map(rrsig_expiration)
+            .min()
+    }
+
+    /// The largest TTL in the zone: how long a resolver may keep anything of it.
+    pub fn max_ttl(&self) -> u32 {
+        self.rrsets()
+            .map(|s| s.ttl())
+            .chain(self.soa_set().map(|s| s.ttl()))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The TTL of negative answers: the lesser of the SOA's TTL and its MINIMUM (RFC 2308),
+    /// also the TTL of NSEC and NSEC3 records (RFC 9077).
+    pub fn negative_ttl(&self) -> u32 {
+        self.negative_ttl
+    }
+
+    /// The set of a type at a name, by key (the SOA at the apex included).
+    pub fn rrset_by_key(&self, key: &[u8], rtype: RecordType) -> Option<RRset<'_>> {
+        if rtype == RecordType::SOA && key == &*self.origin_key {
+            return self.soa_set();
+        }
+        self.nodes.get(key).and_then(|n| n.get(rtype))
+    }
+
+    /// The signatures of the set of a type at a name, by key.
+    pub fn signatures_of(&self, key: &[u8], rtype: RecordType) -> Vec<Record> {
+        self.rrset_by_key(key, rtype)
+            .map(|s| s.sigs())
+            .unwrap_or_default()
+    }
+
+    /// Remove and add records (the signer's edits, one set at a time): signatures after the
+    /// sets they cover, as in [`ZoneView::apply`].
+    pub fn edit(&mut self, removed: &[Record], added: &[Record]) {
+        for r in removed {
+            self.remove(r);
+        }
+        for r in added.iter().filter(|r| !is_rrsig(r)) {
+            self.add(r);
+        }
+        for r in added.iter().filter(|r| is_rrsig(r)) {
+            self.add(r);
+        }
+    }
+
+    /// The SOA set (with its signatures).
+    pub fn soa_set(&self) -> Option<RRset<'_>> {
+        Node::new(&self.soa).get(RecordType::SOA)
+    }
+
+    /// The SOA set as negative answers carry it (RFC 2308's TTL).
+    fn negative_soa(&self) -> Option<RRset<'_>> {
+        self.soa_set().map(|s| s.with_ttl(self.negative_ttl))
+    }
+
+    /// The encoded answers made from this view.
+    pub fn answers(&self) -> &AnswerCache {
+        &self.answers
+    }
+
+    /// This view with an empty answer cache of its own (a view is published with a new cache:
+    /// no answer outlives the data it was made from).
+    pub fn with_cache(mut self, cache: AnswerCache) -> Self {
+        self.answers = Arc::new(cache);
+        self
+    }
+
+    /// Apply one committed change: O(names touched), never O(zone).
+    pub fn apply(&mut self, diff: &ZoneDiff) {
+        for r in &diff.removed {
+            self.remove(r);
+        }
+        if let Some(soa) = &diff.soa {
+            // A new SOA drops the old one's signatures; the change brings the new ones.
+            self.set_soa(soa);
+        }
+        for r in diff.added.iter().filter(|r| !is_rrsig(r)) {
+            self.add(r);
+        }
+        for r in diff.added.iter().filter(|r| is_rrsig(r)) {
+            self.add(r);
+        }
+    }
+
+    /// Whether the view holds exactly this record (owner, type and data).
+    pub fn contains(&self, record: &Record) -> bool {
+        let Some(rdata) = node::rdata_of(record) else {
+            return false;
+        };
+        self.rrset_by_key(&name_key::key_of(&record.name), record.record_type())
+            .is_some_and(|s| s.contains(&rdata))
+    }
+
+    /// The record set at a name, if any.
+    pub fn rrset(&self, name: &LowerName, rtype: RecordType) -> Option<RRset<'_>> {
+        self.rrset_by_key(&name_key::key_of(name), rtype)
+    }
+
+    /// Whether a name exists in the zone (with records, or as an empty non-terminal).
+    pub fn name_exists(&self, name: &LowerName) -> bool {
+        self.nodes.contains(&name_key::key_of(name))
+    }
+
+    /// Whether the name with this key (lower-cased wire form) is a node of the zone.
+    pub fn has_name_key(&self, key: &[u8]) -> bool {
+        self.nodes.contains(key)
+    }
+
+    /// The delegation point at or above the name with this key, if it lies in delegated
+    /// space (rate limiting keys referrals by it).
+    pub fn delegation_of<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        self.enclosing_cut(key)
+    }
+
+    /// Bytes the view's names take (its tables), for the memory gauge.
+    pub fn heap_bytes(&self) -> usize {
+        self.nodes.heap_bytes() + self.nsec3.heap_bytes() + self.soa.len()
+    }
+
+    /// The delegation point at or above `key` (below the apex), if `key` lies in delegated
+    /// space.
+    fn enclosing_cut<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        if self.cuts.is_empty() {
+            return None;
+        }
+        let mut k = key;
+        while k.len() > self.origin_key.len() {
+            if self.cuts.contains(k) {
+                return Some(k);
+            }
+            k = name_key::parent(k)?;
+        }
+        None
+    }
+
+    fn set_soa(&mut self, soa: &Record) {
+        if let Some((node, negative_ttl)) = soa_node(&self.origin_key, soa) {
+            self.soa = node.encode().into_boxed_slice();
+            self.negative_ttl = negative_ttl;
+        }
+    }
+
+    /// Edit the node of `key` in `table`, if it exists, and store it again when `edit` says it
+    /// changed.
+    fn edit_node<R>(
+        table: &mut NameTable,
+        key: &[u8],
+        edit: impl FnOnce(&mut NodeBuf) -> Option<R>,
+    ) -> Option<R> {
+        let mut buf = NodeBuf::decode(table.get(key)?);
+        let result = edit(&mut buf)?;
+        table.insert(&buf.encode());
+        Some(result)
+    }
+
+    fn add(&mut self, record: &Record) {
+        let rtype = record.record_type();
+        if rtype == RecordType::SOA {
+            return self.set_soa(record);
+        }
+        let name = name_key::key_of(&record.name);
+        if !name_key::is_within(&name, &self.origin_key) {
+            return;
+        }
+        let Some(rdata) = node::rdata_of(record) else {
+            return;
+        };
+        match rtype {
+            RecordType::RRSIG => return self.add_sig(&name, &rdata),
+            RecordType::NSEC3 => return self.add_nsec3(&name, record.ttl, &rdata),
+            _ => {}
+        }
+        self.ensure_node(&name);
+        let code = u16::from(rtype);
+        let added = Self::edit_node(&mut self.nodes, &name, |n| {
+            n.add(code, record.ttl, &rdata).then_some(())
+        });
+        if added.is_none() {
+            return;
+        }
+        self.record_count += 1;
+        match rtype {
+            RecordType::NS if name != self.origin_key => {
+                self.cuts.insert(name);
+            }
+            RecordType::NSEC => {
+                self.nsec.insert(name_key::canonical(&name), name);
+            }
+            RecordType::NSEC3PARAM if name == self.origin_key => self.nsec3_params(record),
+            _ => {}
+        }
+    }
+
+    /// Take the NSEC3 hashing parameters from an NSEC3PARAM record.
+    fn nsec3_params(&mut self, record: &Record) {
+        use hickory_proto::dnssec::rdata::DNSSECRData;
+        if let RData::DNSSEC(DNSSECRData::NSEC3PARAM(p)) = &record.data {
+            self.nsec3_salt = p.salt().into();
+            self.nsec3_iterations = p.iterations();
+        }
+    }
+
+    /// An RRSIG goes with the set it covers; one for a set the view does not hold is not
+    /// kept.
+    fn add_sig(&mut self, name: &[u8], rdata: &[u8]) {
+        let Some(covered) = covered_code(rdata) else {
+            return;
+        };
+        let push = |n: &mut NodeBuf| {
+            let set = n.set_mut(covered)?;
+            (!set.sigs.iter().any(|s| **s == *rdata)).then(|| set.sigs.push(rdata.into()))
+        };
+        if covered == u16::from(RecordType::SOA) && name == &*self.origin_key {
+            let mut soa = NodeBuf::decode(Node::new(&self.soa));
+            if push(&mut soa).is_some() {
+                self.soa = soa.encode().into_boxed_slice();
+            }
+            return;
+        }
+        let table = if covered == u16::from(RecordType::NSEC3) {
+            &mut self.nsec3
+        } else {
+            &mut self.nodes
+        };
+        if Self::edit_node(table, name, push).is_some() {
+            self.record_count += 1;
+        }
+    }
+
+    fn remove_sig(&mut self, name: &[u8], rdata: &[u8]) {
+        let Some(covered) = covered_code(rdata) else {
+            return;
+        };
+        let pull = |n: &mut NodeBuf| {
+            let set = n.set_mut(covered)?;
+            let before = set.sigs.len();
+            set.sigs.retain(|s| **s != *rdata);
+            (set.sigs.len() < before).then_some(())
+        };
+        if covered == u16::from(RecordType::SOA) && name == &*self.origin_key {
+            let mut soa = NodeBuf::decode(Node::new(&self.soa));
+            if pull(&mut soa).is_some() {
+                self.soa = soa.encode().into_boxed_slice();
+            }
+            return;
+        }
+        let table = if covered == u16::from(RecordType::NSEC3) {
+            &mut self.nsec3
+        } else {
+            &mut self.nodes
+        };
+        if Self::edit_node(table, name, pull).is_some() {
+            self.record_count -= 1;
+        }
+    }
+
+    /// An NSEC3 record (one per owner) replaces any other at its hash.
+    fn add_nsec3(&mut self, name: &[u8], ttl: u32, rdata: &[u8]) {
+        let Some(hash) = nsec3_owner_hash(name, &self.origin_key) else {
+            return;
+        };
+        if let Some(old) = self.nsec3.get(name) {
+            self.record_count -= old.sets().map(|s| s.len() + s.sig_count()).sum::<usize>();
+        }
+        let mut node = NodeBuf::empty(name);
+        node.add(u16::from(RecordType::NSEC3), ttl, rdata);
+        self.nsec3.insert(&node.encode());
+        self.nsec3_order.insert(hash);
+        self.record_count += 1;
+    }
+
+    fn remove_nsec3(&mut self, name: &[u8], rdata: &[u8]) {
+        let Some(hash) = nsec3_owner_hash(name, &self.origin_key) else {
+            return;
+        };
+        let Some(set) = self
+            .nsec3
+            .get(name)
+            .and_then(|n| n.get(RecordType::NSEC3))
+            .filter(|s| s.contains(rdata))
+        else {
+            return;
+        };
+        self.record_count -= set.len() + set.sig_count();
+        self.nsec3.remove(name);
+        self.nsec3_order.remove(&hash);
+    }
+
+    fn remove(&mut self, record: &Record) {
+        let rtype = record.record_type();
+        let name = name_key::key_of(&record.name);
+        let Some(rdata) = node::rdata_of(record) else {
+            return;
+        };
+        match rtype {
+            RecordType::RRSIG => return self.remove_sig(&name, &rdata),
+            RecordType::NSEC3 => return self.remove_nsec3(&name, &rdata),
+            _ => {}
+        }
+        let code = u16::from(rtype);
+        let mut set_gone = false;
+        let removed = Self::edit_node(&mut self.nodes, &name, |n| {
+            let sigs = n.remove(code, &rdata)?;
+            set_gone = n.set_mut(code).is_none();
+            Some(sigs)
+        });
+        let Some(sigs_dropped) = removed else {
+            return;
+        };
+        self.record_count -= 1 + sigs_dropped;
+        if set_gone {
+            match rtype {
+                RecordType::NS => {
+                    self.cuts.remove(&*name);
+                }
+                RecordType::NSEC => {
+                    self.nsec.remove(&*name_key::canonical(&name));
+                }
+                RecordType::NSEC3PARAM => {
+                    self.nsec3_salt = Box::default();
+                    self.nsec3_iterations = 0;
+                }
+                _ => {}
+            }
+        }
+        self.prune(&name);
+    }
+
+    /// Create `key` and any missing ancestors as nodes (the caller checked it is in the zone).
+    fn ensure_node(&mut self, key: &[u8]) {
+        if self.nodes.contains(key) {
+            return;
+        }
+        let Some(parent) = name_key::parent(key) else {
+            return;
+        };
+        self.ensure_node(parent);
+        Self::edit_node(&mut self.nodes, parent, |p| {
+            p.children += 1;
+            Some(())
+        });
+        self.nodes.insert(&NodeBuf::empty(key).encode());
+    }
+
+    /// Remove `key` and then its ancestors while they hold nothing.
+    fn prune(&mut self, key: &[u8]) {
+        let mut k = key;
+        while k.len() > self.origin_key.len() {
+            match self.nodes.get(k) {
+                Some(n) if n.is_empty() && n.children() == 0 => {}
+                _ => return,
+            }
+            self.nodes.remove(k);
+            let Some(parent) = name_key::parent(k) else {
+                return;
+            };
+            k = parent;
+            Self::edit_node(&mut self.nodes, k, |p| {
+                p.children = p.children.saturating_sub(1);
+                Some(())
+            });
+        }
+    }
+
+    /// Answer a query for a name inside this zone (RFC 1034 §4.3.2, with RFC 2308 negative
+    /// answers, RFC 8020 empty non-terminals, RFC 8482 minimal ANY), by the name's key
+    /// (lower-cased wire form, see [`name_key`]). With `dnssec` (the query's DO bit), a signed
+    /// zone's answer carries its signatures and proofs of denial (RFC 4035 §3.1, RFC 5155
+    /// §7.2). A set synthesized from a wildcard is owned by `key`: the answer borrows it.
+    pub fn lookup<'a>(&'a self, key: &'a [u8], qtype: RecordType, dnssec: bool) -> Answer<'a> {
+        let mut answer = Answer::new();
+        answer.dnssec = dnssec && self.is_signed();
+        let mut step = self.lookup_step(key, qtype, &mut answer);
+        for _ in 1..MAX_CNAME_CHAIN {
+            let Step::FollowCname(target) = step else {
+                break;
+            };
+            if !name_key::is_within(target, &self.origin_key) {
+                break;
+            }
+            step = self.lookup_step(target, qtype, &mut answer);
+        }
+        answer
+    }
+
+    fn lookup_step<'a>(
+        &'a self,
+        key: &'a [u8],
+        qtype: RecordType,
+        answer: &mut Answer<'a>,
+    ) -> Step<'a> {
+        // Delegated space: a referral (RFC 1034 §4.3.2 step 3b), also at the end of a CNAME
+        // chain that led here, as NSD and Knot answer: the CNAMEs stay in the answer section
+        // (and the answer authoritative), the cut's NS and glue follow. DS at the cut belongs
+        // to the parent side, so it is answered here (NODATA).
+        if let Some(cut) = self.enclosing_cut(key)
+            && !(qtype == RecordType::DS && cut == key)
+        {
+            self.referral(cut, answer);
+            return Step::Done;
+        }
+
+        // When the answer comes from a wildcard: the closest encloser and the wildcard's key.
+        let mut wildcard: Option<(&'a [u8], &'a [u8])> = None;
+        let node = match self.nodes.get(key) {
+            Some(node) => node,
+            None => {
+                let encloser = self.closest_encloser(key);
+                let wild_key = name_key::wildcard_of(encloser);
+                match self.nodes.get(&wild_key).filter(|n| !n.is_empty()) {
+                    Some(wild) => {
+                        wildcard = Some((encloser, wild.key()));
+                        wild
+                    }
+                    None => {
+                        answer.rcode = ResponseCode::NXDomain;
+                        answer.authorities.extend(self.negative_soa());
+                        if answer.dnssec {
+                            self.deny_name(encloser, key, answer);
+                        }
+                        return Step::Done;
+                    }
+                }
+            }
+        };
+        // A wildcard's sets are answered as the name asked's (their signatures keep their
+        // label count, which tells a validator they were expanded).
+        let own = |set: RRset<'a>| match wildcard {
+            Some(_) => set.with_owner(key),
+            None => set,
+        };
+
+        if key == &*self.origin_key && matches!(qtype, RecordType::SOA | RecordType::ANY) {
+            answer.answers.extend(self.soa_set());
+            return Step::Done;
+        }
+        if let Some(cname) = node.get(RecordType::CNAME)
+            && qtype != RecordType::CNAME
+        {
+            answer.answers.push(own(cname));
+            if answer.dnssec
+                && let Some((encloser, _)) = wildcard
+            {
+                self.prove_expansion(encloser, key, answer);
+            }
+            if qtype == RecordType::ANY {
+                return Step::Done;
+            }
+            return match cname.rdatas().next().and_then(|t| self.target_key(t)) {
+                // A loop back to a name already in the chain stops here.
+                Some(target) if !answer.answers.iter().any(|s| s.owner() == target) => {
+                    Step::FollowCname(target)
+                }
+                _ => Step::Done,
+            };
+        }
+        let found = if qtype == RecordType::ANY {
+            // RFC 8482: one set; the lowest type, so the choice does not depend on history.
+            node.sets().min_by_key(|s| s.type_code())
+        } else {
+            node.get(qtype)
+        };
+        match found {
+            Some(set) => {
+                answer.answers.push(own(set));
+                self.add_addresses_for(set, answer, |_| true);
+                if answer.dnssec
+                    && let Some((encloser, _)) = wildcard
+                {
+                    self.prove_expansion(encloser, key, answer);
+                }
+            }
+            None => {
+                answer.authorities.extend(self.negative_soa());
+                if answer.dnssec {
+                    match wildcard {
+                        Some((encloser, wild_key)) => {
+                            self.prove_expansion(encloser, key, answer);
+                            self.deny_type(wild_key, answer);
+                            if !self.nsec3_order.is_empty() {
+                                answer.add_proof(self.nsec3_matching(encloser));
+                            }
+                        }
+                        None => self.deny_type(key, answer),
+                    }
+                }
+            }
+        }
+        Step::Done
+    }
+
+    /// The key of a name in record data (a CNAME's target, a server's name), borrowed from the
+    /// view: the data itself when it is lower-case (as the zone parser leaves names), else the
+    /// key of the node of that name. `None` for a name the zone does not hold in another case.
+    fn target_key<'a>(&'a self, name: &'a [u8]) -> Option<&'a [u8]> {
+        if !name.iter().any(u8::is_ascii_uppercase) {
+            return Some(name);
+        }
+        self.nodes.get(&name.to_ascii_lowercase()).map(|n| n.key())
+    }
+
+    /// The closest encloser of a name that does not exist (RFC 4592): its nearest ancestor
+    /// that does, the apex at the latest. The source of synthesis is `*.` that name.
+    fn closest_encloser<'k>(&self, key: &'k [u8]) -> &'k [u8] {
+        let mut encloser = key;
+        while let Some(parent) = name_key::parent(encloser) {
+            encloser = parent;
+            if self.nodes.contains(encloser) || encloser.len() <= self.origin_key.len() {
+                break;
+            }
+        }
+        encloser
+    }
+
+    /// The NSEC3 set whose owner is the hash of this name.
+    fn nsec3_matching(&self, key: &[u8]) -> Option<RRset<'_>> {
+        self.nsec3_at(&self.nsec3_hash(key))
+    }
+
+    /// The NSEC3 set whose owner hash comes last at or before this name's hash, wrapping
+    /// around: the one that covers a name that does not exist.
+    fn nsec3_covering(&self, key: &[u8]) -> Option<RRset<'_>> {
+        use std::ops::Bound::{Included, Unbounded};
+        let hash = self.nsec3_hash(key);
+        let at = self
+            .nsec3_order
+            .range((Unbounded, Included(hash)))
+            .next_back()
+            .or_else(|| self.nsec3_order.iter().next_back())?;
+        self.nsec3_at(at)
+    }
+
+    /// The NSEC set of the name at or before this one in canonical order, wrapping around.
+    fn nsec_covering(&self, key: &[u8]) -> Option<RRset<'_>> {
+        use std::ops::Bound::{Included, Unbounded};
+        let c = name_key::canonical(key);
+        let (_, owner) = self
+            .nsec
+            .range::<_, [u8]>((Unbounded, Included(&*c)))
+            .next_back()
+            .or_else(|| self.nsec.iter().next_back())?;
+        self.nodes.get(owner)?.get(RecordType::NSEC)
+    }
+
+    /// NXDOMAIN's proof: the closest encloser exists, the next closer name does not, and no
+    /// wildcard could have answered (RFC 5155 §7.2.2; RFC 4035 §3.1.3.2 with NSEC).
+    fn deny_name<'a>(&'a self, encloser: &[u8], key: &[u8], answer: &mut Answer<'a>) {
+        let wild = name_key::wildcard_of(encloser);
+        if !self.nsec3_order.is_empty() {
+            answer.add_proof(self.nsec3_matching(encloser));
+            answer.add_proof(self.nsec3_covering(name_key::next_closer(key, encloser)));
+            answer.add_proof(self.nsec3_covering(&wild));
+        } else if !self.nsec.is_empty() {
+            answer.add_proof(self.nsec_covering(key));
+            answer.add_proof(self.nsec_covering(&wild));
+        }
+    }
+
+    /// NODATA's proof: the name's own NSEC3 or NSEC, whose type bitmap lacks the type (an
+    /// empty non-terminal has an NSEC3; with NSEC, the record that covers it).
+    fn deny_type<'a>(&'a self, key: &[u8], answer: &mut Answer<'a>) {
+        if !self.nsec3_order.is_empty() {
+            answer.add_proof(self.nsec3_matching(key));
+        } else if !self.nsec.is_empty() {
+            let own = self.nodes.get(key).and_then(|n| n.get(RecordType::NSEC));
+            answer.add_proof(own.or_else(|| self.nsec_covering(key)));
+        }
+    }
+
+    /// A wildcard expansion's proof that the name asked does not exist itself (RFC 5155
+    /// §7.2.6; RFC 4035 §3.1.3.3).
+    fn prove_expansion<'a>(&'a self, encloser: &[u8], key: &[u8], answer: &mut Answer<'a>) {
+        if !self.nsec3_order.is_empty() {
+            answer.add_proof(self.nsec3_covering(name_key::next_closer(key, encloser)));
+        } else if !self.nsec.is_empty() {
+            answer.add_proof(self.nsec_covering(key));
+        }
+    }
+
+    /// The cut's NS in authority and their addresses in additional; AA is cleared only when
+    /// the referral is the whole answer (no CNAME of ours before it).
+    fn referral<'a>(&'a self, cut: &[u8], answer: &mut Answer<'a>) {
+        if answer.answers.is_empty() {
+            answer.authoritative = false;
+        }
+        let Some(node) = self.nodes.get(cut) else {
+            return;
+        };
+        if let Some(ns) = node.get(RecordType::NS) {
+            answer.authorities.push(ns);
+            // A signed referral carries the DS (signed), or the proof that there is none: the
+            // delegation is insecure (RFC 4035 §3.1.4, RFC 5155 §7.2.7).
+            if answer.dnssec {
+                match node.get(RecordType::DS) {
+                    Some(ds) => answer.authorities.push(ds),
+                    None => self.deny_type(cut, answer),
+                }
+            }
+            // In-domain glue first (the delegation cannot be followed without it), then the
+            // addresses of the other name servers in the zone (sibling glue, optional). A
+            // referral ends the lookup and only a CNAME can come before it, so the additional
+            // section is still empty here and the required sets are its first ones.
+            self.add_addresses_for(ns, answer, |target| name_key::is_within(target, cut));
+            answer.required_glue = answer.additionals.len();
+            self.add_addresses_for(ns, answer, |target| !name_key::is_within(target, cut));
+        }
+    }
+
+    /// Addresses (glue) for the name servers, mail exchangers or service targets in a set,
+    /// for every target inside this zone that `wanted` accepts.
+    fn add_addresses_for<'a>(
+        &'a self,
+        set: RRset<'a>,
+        answer: &mut Answer<'a>,
+        wanted: impl Fn(&[u8]) -> bool,
+    ) {
+        // Where the target name starts in each type's data.
+        let skip = match set.rtype() {
+            RecordType::NS => 0,
+            RecordType::MX => 2,
+            RecordType::SRV => 6,
+            _ => return,
+        };
+        for rdata in set.rdatas() {
+            let Some(target) = rdata.get(skip..).and_then(|t| self.target_key(t)) else {
+                continue;
+            };
+            if !name_key::is_within(target, &self.origin_key) || !wanted(target) {
+                continue;
+            }
+            if let Some(node) = self.nodes.get(target) {
+                for rtype in [RecordType::A, RecordType::AAAA] {
+                    if let Some(addrs) = node.get(rtype)
+                        && !answer.additionals.iter().any(|s| s.same(&addrs))
+                    {
+                        answer.additionals.push(addrs);
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Step<'a> {
+    Done,
+    FollowCname(&'a [u8]),
+}
+
+/// Collects a whole zone's records by name, then stores each node once.
+struct Builder<'o> {
+    origin_key: &'o [u8],
+    nodes: HashMap<Key, NodeBuf>,
+    nsec3: HashMap<Key, NodeBuf>,
+    soa: Option<(NodeBuf, u32)>,
+}
+
+impl Builder<'_> {
+    fn add(&mut self, record: &Record) {
+        let rtype = record.record_type();
+        if rtype == RecordType::SOA {
+            if let Some(soa) = soa_node(self.origin_key, record) {
+                self.soa = Some(soa);
+            }
+            return;
+        }
+        let key = name_key::key_of(&record.name);
+        if !name_key::is_within(&key, self.origin_key) {
+            return;
+        }
+        let Some(rdata) = node::rdata_of(record) else {
+            return;
+        };
+        let code = u16::from(rtype);
+        match rtype {
+            RecordType::RRSIG => {
+                let Some(covered) = covered_code(&rdata) else {
+                    return;
+                };
+                let node = if covered == u16::from(RecordType::SOA) && *key == *self.origin_key {
+                    self.soa.as_mut().map(|(n, _)| n)
+                } else if covered == u16::from(RecordType::NSEC3) {
+                    self.nsec3.get_mut(&key)
+                } else {
+                    self.nodes.get_mut(&key)
+                };
+                if let Some(set) = node.and_then(|n| n.set_mut(covered))
+                    && !set.sigs.iter().any(|s| **s == *rdata)
+                {
+                    set.sigs.push(rdata.into());
+                }
+            }
+            RecordType::NSEC3 => {
+                if nsec3_owner_hash(&key, self.origin_key).is_some() {
+                    let mut node = NodeBuf::empty(&key);
+                    node.add(code, record.ttl, &rdata);
+                    self.nsec3.insert(key, node);
+                }
+            }
+            _ => {
+                self.nodes
+                    .entry(key.clone())
+                    .or_insert_with(|| NodeBuf::empty(&key))
+                    .add(code, record.ttl, &rdata);
+            }
+        }
+    }
+
+    fn finish(mut self, origin: LowerName) -> ZoneView {
+        // Every ancestor of a name down from the apex is a node, counting its children.
+        let keys: Vec<Key> = self.nodes.keys().cloned().collect();
+        for key in keys {
+            let mut k: &[u8] = &key;
+            while k.len() > self.origin_key.len() {
+                let Some(parent) = name_key::parent(k) else {
+                    break;
+                };
+                let created = !self.nodes.contains_key(parent);
+                self.nodes
+                    .entry(parent.into())
+                    .or_insert_with(|| NodeBuf::empty(parent))
+                    .children += 1;
+                if !created {
+                    break;
+                }
+                k = parent;
+            }
+        }
+        let origin_key: Key = self.origin_key.into();
+        let (soa, negative_ttl) = self
+            .soa
+            .take()
+            .unwrap_or_else(|| (NodeBuf::empty(&origin_key), 0));
+        let mut view = ZoneView {
+            origin,
+            origin_key: origin_key.clone(),
+            soa: soa.encode().into_boxed_slice(),
+            negative_ttl,
+            nodes: NameTable::with_capacity(self.nodes.len()),
+            cuts: KeySet::default(),
+            nsec3: NameTable::with_capacity(self.nsec3.len()),
+            nsec3_order: imbl::OrdSet::new(),
+            nsec: NsecMap::default(),
+            nsec3_salt: Box::default(),
+            nsec3_iterations: 0,
+            record_count: 0,
+            answers: Arc::default(),
+        };
+        let count = |n: &NodeBuf| -> usize {
+            n.sets
+                .iter()
+                .map(|s: &SetBuf| s.records.len() + s.sigs.len())
+                .sum()
+        };
+        for (key, node) in &self.nodes {
+            view.record_count += count(node);
+            for set in &node.sets {
+                match RecordType::from(set.code) {
+                    RecordType::NS if *key != origin_key => {
+                        view.cuts.insert(key.clone());
+                    }
+                    RecordType::NSEC => {
+                        view.nsec.insert(name_key::canonical(key), key.clone());
+                    }
+                    _ => {}
+                }
+            }
+            view.nodes.insert(&node.encode());
+        }
+        for (key, node) in &self.nsec3 {
+            view.record_count += count(node);
+            if let Some(hash) = nsec3_owner_hash(key, &origin_key) {
+                view.nsec3_order.insert(hash);
+            }
+            view.nsec3.insert(&node.encode());
+        }
+        let param = view
+            .nodes
+            .get(&origin_key)
+            .and_then(|n| n.get(RecordType::NSEC3PARAM))
+            .and_then(|s| s.records().into_iter().next());
+        if let Some(param) = param {
+            view.nsec3_params(&param);
+        }
+        view
+    }
+}
+
+fn is_rrsig(record: &Record) -> bool {
+    record.record_type() == RecordType::RRSIG
+}
+
+/// The type an RRSIG record covers.
+pub fn covered_type(record: &Record) -> Option<RecordType> {
+    use hickory_proto::dnssec::rdata::DNSSECRData;
+    match &record.data {
+        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(sig.input().type_covered),
+        _ => None,
+    }
+}
+
+/// The hash an NSEC3 owner name carries (its first label, base32hex), if the name is one
+/// label below the apex and the label decodes to a SHA-1 hash.
+fn nsec3_owner_hash(name: &[u8], origin: &[u8]) -> Option<Nsec3Hash> {
+    if name_key::parent(name)? != origin {
+        return None;
+    }
+    let label = name_key::first_label(name)?;
+    let hash = data_encoding::BASE32HEX_NOPAD
+        .decode(&label.to_ascii_uppercase())
+        .ok()?;
+    hash.try_into().ok()
+}
+
+/// The SOA's node (the apex holding the SOA set alone) and the TTL of negative answers: the
+/// lesser of the SOA's TTL and its MINIMUM field (RFC 2308).
+fn soa_node(origin_key: &[u8], soa: &Record) -> Option<(NodeBuf, u32)> {
+    let minimum = match &soa.data {
+        RData::SOA(SOA { minimum, .. }) => *minimum,
+        _ => soa.ttl,
+    };
+    let rdata = node::rdata_of(soa)?;
+    let mut node = NodeBuf::empty(origin_key);
+    node.add(u16::from(RecordType::SOA), soa.ttl, &rdata);
+    Some((node, soa.ttl.min(minimum)))
+}
+
+/// The serial in an SOA's wire data: after two names, the first 32-bit field.
+fn soa_serial(rdata: &[u8]) -> Option<u32> {
+    let mut at = 0;
+    for _ in 0..2 {
+        loop {
+            let len = usize::from(*rdata.get(at)?);
+            at += 1 + len;
+            if len == 0 {
+                break;
+            }
+        }
+    }
+    Some(u32::from_be_bytes(rdata.get(at..at + 4)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests;
