@@ -83,7 +83,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .context("opening the store")?;
     import::import_zones_dir(&store, &config.zones_dir, chrono::Utc::now()).await;
 
-    let zones = Arc::new(Zones::new());
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    let zones = Arc::new(Zones::with_budget(
+        crate::dns::cache::CacheBudget::new(config.dns.answer_cache_bytes).counting(
+            metrics.dns_answer_cache_hits.clone(),
+            metrics.dns_answer_cache_misses.clone(),
+        ),
+    ));
     let publisher = Arc::new(Publisher::new(store.clone(), zones.clone()));
     let loaded = publisher
         .sync_from_store(chrono::Utc::now())
@@ -107,8 +113,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .start(chrono::Utc::now())
         .await
         .context("signing the zones")?;
+    // Loading and signing are done: what they freed goes back to the system.
+    crate::telemetry::memory::release_free_pages();
 
-    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
     metrics
         .log
         .set_interval(Duration::from_secs(config.log.repeat_interval_secs));

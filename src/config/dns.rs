@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::rrl::RrlConfig;
 use super::{ConfigError, at_least_one};
 
+/// The default of `[dns] answer_cache_bytes`: room for about 100,000 typical answers.
+pub const DEFAULT_ANSWER_CACHE_BYTES: usize = 16 << 20;
+
 /// `[dns]`: as written (with its defaults) and, once checked, as in force.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,6 +39,10 @@ pub struct DnsConfig {
     pub notify_retries: u32,
     /// Seconds between SOA polls of each secondary.
     pub secondary_poll_secs: u64,
+    /// Bytes the encoded answers kept for repeated UDP questions may take, all zones together
+    /// (0: none is kept). Only answers about names a zone holds are kept; when the budget is
+    /// spent, answers are still made, just not kept.
+    pub answer_cache_bytes: usize,
     /// `[dns.rrl]`: response rate limiting over UDP.
     pub rrl: RrlConfig,
 }
@@ -54,6 +61,7 @@ impl Default for DnsConfig {
             ixfr_journal_depth: 1000,
             notify_retries: 5,
             secondary_poll_secs: 30,
+            answer_cache_bytes: DEFAULT_ANSWER_CACHE_BYTES,
             rrl: RrlConfig::default(),
         }
     }

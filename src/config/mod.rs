@@ -66,7 +66,7 @@ pub use api::{ApiConfig, ProxyHeader};
 pub use attachments::AttachmentSettings;
 pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
-pub use dns::DnsConfig;
+pub use dns::{DEFAULT_ANSWER_CACHE_BYTES, DnsConfig};
 pub use dnssec::{DnssecConfig, DnssecSettings, DnssecZoneSettings, ZonePolicy};
 pub use keys::{FILE_VARIABLE, Key, Shape, key, key_of_variable, keys, reference_table};
 pub use layer::ConfigLayer;

@@ -8,16 +8,15 @@
 //! random names is never cached, so it cannot push out the answers real clients ask for.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use prometheus_client::metrics::counter::Counter;
 
 use super::rrl::Class;
 
 /// Bytes an entry costs beyond its key and answer: the table's slot, the answer's reference
 /// count and length, allocator rounding.
 const ENTRY_OVERHEAD: usize = 64;
-
-/// The default budget of all answer caches together.
-pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 
 /// A cached answer and its class for rate limiting (computed once, when it is cached).
 #[derive(Debug, Clone)]
@@ -31,13 +30,13 @@ pub(super) struct Cached {
 pub struct CacheBudget {
     limit: usize,
     used: AtomicUsize,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Counter,
+    misses: Counter,
 }
 
 impl Default for CacheBudget {
     fn default() -> Self {
-        Self::new(DEFAULT_CACHE_BYTES)
+        Self::new(crate::config::DEFAULT_ANSWER_CACHE_BYTES)
     }
 }
 
@@ -47,8 +46,17 @@ impl CacheBudget {
         Self {
             limit,
             used: AtomicUsize::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            hits: Counter::default(),
+            misses: Counter::default(),
+        }
+    }
+
+    /// This budget, counting hits and misses in these (registered) counters.
+    pub fn counting(self, hits: Counter, misses: Counter) -> Self {
+        Self {
+            hits,
+            misses,
+            ..self
         }
     }
 
@@ -64,22 +72,22 @@ impl CacheBudget {
 
     /// Answers served from a cache.
     pub fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.hits.get()
     }
 
     /// Cacheable queries answered by a lookup instead.
     pub fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.misses.get()
     }
 
     /// Add a worker's counts (workers count locally and add in batches: one shared counter
     /// touched per query would make the cores fight over it).
     pub fn count(&self, hits: u64, misses: u64) {
         if hits > 0 {
-            self.hits.fetch_add(hits, Ordering::Relaxed);
+            self.hits.inc_by(hits);
         }
         if misses > 0 {
-            self.misses.fetch_add(misses, Ordering::Relaxed);
+            self.misses.inc_by(misses);
         }
     }
 

@@ -67,7 +67,7 @@ pub struct Zones {
 
 impl Default for Zones {
     fn default() -> Self {
-        Self::with_cache_budget(cache::DEFAULT_CACHE_BYTES)
+        Self::with_budget(CacheBudget::default())
     }
 }
 
@@ -90,10 +90,15 @@ impl Zones {
 
     /// No zones yet; their answer caches hold at most `bytes` together.
     pub fn with_cache_budget(bytes: usize) -> Self {
+        Self::with_budget(CacheBudget::new(bytes))
+    }
+
+    /// No zones yet; their answer caches share `budget`.
+    pub fn with_budget(budget: CacheBudget) -> Self {
         Self {
             by_origin: ArcSwap::default(),
             changed: Arc::new(tokio::sync::watch::Sender::new(0)),
-            budget: Arc::new(CacheBudget::new(bytes)),
+            budget: Arc::new(budget),
         }
     }
 

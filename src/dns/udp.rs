@@ -743,6 +743,60 @@ mod tests {
         assert_eq!(w.hits, 1, "from the cache");
     }
 
+    /// Names the zone holds are cached, whatever their spelling; names it does not hold (that
+    /// do not exist, that a wildcard answers, below a delegation) never are, so a flood of
+    /// random names leaves the cache as it was.
+    #[test]
+    fn only_names_the_zone_holds_are_cached_and_any_spelling_hits() {
+        use super::super::{ZoneView, Zones};
+        use hickory_proto::op::{Message, Query};
+        use hickory_proto::rr::Name;
+        let text = "$ORIGIN example.\n$TTL 300\n@ SOA ns1 host 1 3600 900 1209600 300\n\
+                    @ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\n*.wild TXT \"w\"\n\
+                    child NS ns1.child\nns1.child A 192.0.2.53\n";
+        let origin = Name::from_ascii("example.").unwrap();
+        let zones = Arc::new(Zones::new());
+        zones.insert(ZoneView::new(
+            &crate::zone::file::parse(text, "t", Some(&origin)).unwrap(),
+        ));
+        let handler = Handler::new(zones.clone());
+        let mut w = handler.udp_worker();
+        let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
+        let mut ask = |name: &str, rtype: RecordType| {
+            let mut m = Message::query();
+            m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+            let mut out = Vec::new();
+            assert!(handler.answer_udp(&m.to_vec().unwrap(), src, &mut out, &mut w));
+            Message::from_vec(&out).unwrap()
+        };
+        let cached = || {
+            zones
+                .find_key(b"\x07example\x00")
+                .unwrap()
+                .view()
+                .answers()
+                .len()
+        };
+        for i in 0..50 {
+            ask(&format!("nx{i}.example."), RecordType::A);
+            ask(&format!("r{i}.wild.example."), RecordType::TXT);
+            ask(&format!("h{i}.child.example."), RecordType::A);
+        }
+        assert_eq!(cached(), 0, "random names were cached");
+        let first = ask("www.example.", RecordType::A);
+        let again = ask("wWw.ExAmple.", RecordType::A);
+        assert_eq!(cached(), 1);
+        assert_eq!(again.answers, first.answers);
+        assert_eq!(again.queries[0].name().to_ascii(), "wWw.ExAmple.");
+        // The referral at the cut itself is about a name the zone holds.
+        ask("child.example.", RecordType::A);
+        assert_eq!(cached(), 2);
+        w.flush(&handler);
+        let budget = zones.cache_budget();
+        assert_eq!((budget.hits(), budget.misses()), (1, 152));
+        assert!(budget.used() > 0);
+    }
+
     #[test]
     fn patch_sets_id_rd_cd_and_the_question_as_spelled() {
         let mut answer = vec![0, 0, 0x84, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];

@@ -321,6 +321,9 @@ impl Publisher {
             self.zones.insert(view);
             reloaded.push(origin);
         }
+        if !reloaded.is_empty() {
+            crate::telemetry::memory::release_free_pages();
+        }
         Ok(reloaded)
     }
 

@@ -103,6 +103,14 @@ impl Health {
                     .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
             }
         }
+        let cache = self.zones.cache_budget();
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.metrics
+            .dns_answer_cache_bytes
+            .set(as_i64(cache.used()));
+        self.metrics
+            .dns_answer_cache_limit_bytes
+            .set(as_i64(cache.limit()));
         if let Err(e) = self.set_dnssec_gauges().await {
             tracing::warn!(error = %e, "cannot read the DNSSEC keys for the metrics");
         }

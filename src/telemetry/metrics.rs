@@ -132,6 +132,14 @@ pub struct Metrics {
     pub transfers_refused: Family<RefusalLabels, Counter>,
     /// Signed requests whose TSIG failed.
     pub tsig_failures: Family<TsigLabels, Counter>,
+    /// UDP answers copied from an answer cache.
+    pub dns_answer_cache_hits: Counter,
+    /// Cacheable UDP queries answered by a lookup (not in the cache yet, or not kept).
+    pub dns_answer_cache_misses: Counter,
+    /// Bytes the answer caches hold.
+    pub dns_answer_cache_bytes: Gauge,
+    /// The answer caches' budget in bytes (`[dns] answer_cache_bytes`).
+    pub dns_answer_cache_limit_bytes: Gauge,
     /// UDP answers under response rate limiting, by answer kind and what was sent.
     pub rrl_responses: Family<RrlLabels, Counter>,
     /// NOTIFY messages acknowledged.
@@ -227,6 +235,30 @@ impl Metrics {
             "dns_tsig_failures",
             "Signed requests whose TSIG check failed",
             tsig_failures.clone(),
+        );
+        let dns_answer_cache_hits = Counter::default();
+        registry.register(
+            "dns_answer_cache_hits",
+            "UDP answers copied from an answer cache",
+            dns_answer_cache_hits.clone(),
+        );
+        let dns_answer_cache_misses = Counter::default();
+        registry.register(
+            "dns_answer_cache_misses",
+            "Cacheable UDP queries answered by a lookup instead",
+            dns_answer_cache_misses.clone(),
+        );
+        let dns_answer_cache_bytes = Gauge::default();
+        registry.register(
+            "dns_answer_cache_bytes",
+            "Bytes the answer caches hold",
+            dns_answer_cache_bytes.clone(),
+        );
+        let dns_answer_cache_limit_bytes = Gauge::default();
+        registry.register(
+            "dns_answer_cache_limit_bytes",
+            "The answer caches' budget in bytes",
+            dns_answer_cache_limit_bytes.clone(),
         );
         let rrl_responses = Family::default();
         registry.register(
@@ -446,6 +478,10 @@ impl Metrics {
             transfers_refused,
             tsig_failures,
             rrl_responses,
+            dns_answer_cache_hits,
+            dns_answer_cache_misses,
+            dns_answer_cache_bytes,
+            dns_answer_cache_limit_bytes,
             notify_acknowledged,
             notify_failures,
             zone_serial,

@@ -2,6 +2,7 @@
 //! Prometheus metrics ([`metrics`]); the limit of one line per interval for log lines a client
 //! can cause ([`throttle`]).
 
+pub mod memory;
 pub mod metrics;
 pub mod throttle;
 
