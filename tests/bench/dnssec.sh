@@ -33,8 +33,9 @@
 # memory after the load (proportional set size of the server's processes, so NSD's forked
 # server is not counted twice). -s chooses the servers (the first is the reference of the
 # answer check; ratios need nsd). Needs dnsperf, nsd, knot, ldnsutils, dig and curl
-# (installed with apt when missing). RANAH_BIN=PATH runs that ranah binary instead of building
-# the release one. Loopback only; every dnsperf run is bounded by -l, every wait by a deadline.
+# (installed with apt when missing). RANAH_BIN=PATH (or RANAH=PATH) runs that ranah binary
+# instead of building the release one. Loopback only; every dnsperf run is bounded by -l,
+# every wait by a deadline.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -45,7 +46,7 @@ while [[ $# -gt 0 ]]; do
     -l) SECONDS_PER_RUN=$2; shift 2 ;;
     -r) RUNS=$2; shift 2 ;;
     -s) SERVERS=$2; shift 2 ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -62,8 +63,8 @@ source tests/bench/lib.sh
 need_tools dnsperf=dnsperf nsd=nsd knotd=knot curl=curl taskset=util-linux dig=bind9-dnsutils \
   ldns-signzone=ldnsutils ldns-keygen=ldnsutils bc=bc
 
-if [[ -n ${RANAH_BIN:-} ]]; then
-  RANAH=$RANAH_BIN
+if [[ -n ${RANAH_BIN:-${RANAH:-}} ]]; then
+  RANAH=${RANAH_BIN:-$RANAH}
 else
   RANAH=${CARGO_TARGET_DIR:-$PWD/target}/release/ranah
   [[ " $SERVERS " != *" ranah "* ]] || cargo build --release --locked -q
