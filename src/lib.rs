@@ -18,8 +18,8 @@
 //! | [`telemetry`] | logs (tracing) and Prometheus metrics | config |
 //! | [`net`] | what DNS over TCP and HTTP share at the socket: connection limits in total and per source, the back-off after accept errors, the limit of open files | rlimit, prometheus-client |
 //! | [`outbox`] | delivery of queued messages: mail (lettre), webhook (reqwest), the response letter (PDF) | store, config, telemetry |
-//! | [`dns`] | serving: zone views, the answer cache, the handler, UDP and TCP listeners, TSIG, transfers, NOTIFY and polls of secondaries | zone, store, config, telemetry, hickory |
-//! //! | [`sign`] | DNSSEC signing: keys in memory, RRSIGs, the NSEC3 or NSEC chain, the apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM, re-signed as the zone changes | dns, zone, domain, hickory-proto |
+//! | [`dns`] | serving: zone views (each name's sets in wire form, in a paged hash table), the response writer, the answer cache, the handler, UDP and TCP listeners, TSIG, transfers, NOTIFY and polls of secondaries | zone, store, config, telemetry, hickory |
+//! | [`sign`] | DNSSEC signing: keys in memory, RRSIGs, the NSEC3 or NSEC chain, the apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM, re-signed as the zone changes | dns, zone, domain, hickory-proto |
 //! | [`publish`] | the change path: records change only here (store, then the served view), zone imports | dns, store, zone, domain |
 //! | [`acme`] | certificates: the ACME worker (order, challenge through [`publish`], account), CSRs, keys at rest | publish, store, domain, instant-acme |
 //! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, health): load, decide with the core, persist in one transaction, publish | everything above |
