@@ -25,6 +25,9 @@ use crate::store::Store;
 /// the connection limits are checked against the limit of open files.
 const OPEN_FILES_RESERVE: usize = 128;
 
+/// How often the zones that changed are kept as snapshots (see `publish::snapshot`).
+const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(300);
+
 /// Run the daemon until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let running = start(config).await?;
@@ -52,6 +55,7 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     http: tokio::task::JoinHandle<()>,
     store: Store,
+    publisher: Arc<Publisher>,
     lock: crate::service::backup::DataDirLock,
 }
 
@@ -66,6 +70,10 @@ impl Running {
         }
         if let Err(e) = self.http.await {
             tracing::warn!(error = %e, "HTTP server task failed");
+        }
+        // Nothing changes the zones any more: keep them as they are for the next start.
+        if let Err(error) = self.publisher.snapshot_zones(chrono::Utc::now()).await {
+            tracing::warn!(%error, "cannot keep the zones' snapshots");
         }
         self.store.close().await;
         drop(self.lock);
@@ -113,8 +121,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .start(chrono::Utc::now())
         .await
         .context("signing the zones")?;
-    // Loading and signing are done: what they freed goes back to the system.
+    // Loading and signing are done: what they freed goes back to the system, and the zones
+    // as served now are kept for a quick restart.
     crate::telemetry::memory::release_free_pages();
+    if let Err(error) = publisher.snapshot_zones(chrono::Utc::now()).await {
+        tracing::warn!(%error, "cannot keep the zones' snapshots");
+    }
 
     metrics
         .log
@@ -417,6 +429,25 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
     });
 
+    // A snapshot of each zone that changed, now and then, so that a restart replays a short
+    // journal (and one at shutdown).
+    let snapshot_publisher = publisher.clone();
+    let mut snapshot_shutdown = shutdown_rx.clone();
+    let snapshots = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = snapshot_shutdown.wait_for(|stop| *stop) => return,
+            }
+            if let Err(error) = snapshot_publisher.snapshot_zones(chrono::Utc::now()).await {
+                tracing::warn!(%error, "cannot keep the zones' snapshots");
+            }
+        }
+    });
+
     // Keys rolled, the parent asked, due signatures made again.
     let maintenance = Duration::from_secs(config.dnssec.maintenance_interval_secs);
     let mut dnssec_shutdown = shutdown_rx.clone();
@@ -434,6 +465,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
 
     let mut tasks = vec![
+        snapshots,
         sync,
         sweeper,
         secondaries_task,
@@ -456,6 +488,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tasks,
         http,
         store,
+        publisher,
         lock,
     })
 }

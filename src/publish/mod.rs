@@ -15,6 +15,7 @@
 //! signer's own changes (a first signing, key events, refreshed signatures) the same way.
 
 pub mod import;
+mod snapshot;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -121,6 +122,8 @@ pub struct Publisher {
     write_lock: Mutex<()>,
     /// The signer of each zone that has one (by the apex's key).
     signers: parking_lot::RwLock<HashMap<Key, Arc<ZoneSigner>>>,
+    /// The serial of each zone's last snapshot kept or loaded (see `snapshot`).
+    snapshots: parking_lot::Mutex<HashMap<LowerName, u32>>,
 }
 
 /// What [`Publisher::maintain`] does.
@@ -141,6 +144,7 @@ impl Publisher {
             zones,
             write_lock: Mutex::new(()),
             signers: parking_lot::RwLock::default(),
+            snapshots: parking_lot::Mutex::default(),
         }
     }
 
@@ -311,10 +315,9 @@ impl Publisher {
             if served == Some(serial) {
                 continue;
             }
-            let Some(stored) = self.store.load_zone(&origin).await? else {
+            let Some(mut view) = self.load_view(&origin).await? else {
                 continue;
             };
-            let mut view = ZoneView::new(&stored.content);
             if let Some(signer) = self.signer(&origin) {
                 view = self.sign_loaded(&signer, view, now).await?;
             }

@@ -223,6 +223,15 @@ fn a_whole_zone_is_signed_and_chained() {
         rebuilt.apply(&diff);
         assert_eq!(rebuilt.record_count(), v.record_count());
         check_signatures(&rebuilt, &s).unwrap();
+        // So does its snapshot, NSEC3 chain and parameters included.
+        let back = ZoneView::from_snapshot(&origin(), &v.snapshot()).unwrap();
+        assert_eq!(back.record_count(), v.record_count());
+        check_signatures(&back, &s).unwrap();
+        check_nsec3(&back).unwrap();
+        let again = s
+            .reconcile(&mut back.clone(), Stale::default(), NOW + 60)
+            .unwrap();
+        assert!(again.added.is_empty() && again.removed.is_empty());
     }
 }
 
@@ -264,6 +273,9 @@ fn nsec_chain() {
         !nsec.iter().any(|r| r.starts_with("b.c.")),
         "no NSEC at an empty non-terminal"
     );
+    let back = ZoneView::from_snapshot(&origin(), &v.snapshot()).unwrap();
+    assert_eq!(chain_records(&back), nsec);
+    check_signatures(&back, &s).unwrap();
     // Switching to NSEC3 replaces the chain.
     let s3 = ZoneSigner::new(
         &origin(),

@@ -22,6 +22,7 @@ mod people;
 pub mod private;
 mod requests;
 mod secondaries;
+mod snapshots;
 mod zones;
 
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ pub use requests::{
     RequestFilter, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
 pub use secondaries::{Lag, SecondaryState};
+pub use snapshots::Snapshot;
 pub use zones::{
     ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
 };

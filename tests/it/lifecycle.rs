@@ -215,3 +215,77 @@ fn json_logs_when_asked() {
     assert_eq!(v["level"], "WARN");
     assert!(!out.status.success());
 }
+
+/// A restart loads each zone from the snapshot kept when the daemon stopped and replays the
+/// journal of the changes made since (here by the CLI while the daemon was down), without
+/// reading every record. Records changed in the store without a journal entry make it read
+/// the records instead. Either way DNS answers what the store holds.
+#[test]
+fn a_restart_loads_the_snapshot_and_the_changes_since() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let start = |log: &str| {
+        let log = tmp.path().join(log);
+        let d = Daemon::start_process_logging(
+            tmp.path(),
+            ([127, 0, 0, 1], free_port()).into(),
+            None,
+            &log,
+        );
+        (d, log)
+    };
+    let www = |d: &Daemon| {
+        let m = query(d.dns, "www.example.go.id.", RecordType::A, UDP);
+        (
+            m.metadata.response_code,
+            m.answers
+                .iter()
+                .map(|r| r.data.to_string())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let read = |log: &std::path::Path| std::fs::read_to_string(log).unwrap();
+    let (mut d, first) = start("first.log");
+    assert!(
+        read(&first).contains("loading the zone from its records"),
+        "{}",
+        read(&first)
+    );
+    assert!(d.stop().success());
+
+    // Changed while the daemon is down, through the CLI: journaled.
+    d.replace_zone(&test_zone().replace("www A 203.0.113.10", "www A 203.0.113.11"));
+    let (mut d, second) = start("second.log");
+    assert_eq!(www(&d).1, ["203.0.113.11"]);
+    let log = read(&second);
+    assert!(!log.contains("loading the zone from its records"), "{log}");
+    let serial_before = serial(&d);
+    assert!(d.stop().success());
+
+    // A record removed behind ranah's back, without a journal entry: the snapshot does not
+    // account for it, so the zone is read from its records.
+    let db = tmp.path().join("data/ranah.db");
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             n = c.execute(\"DELETE FROM records WHERE owner LIKE 'www.example.go.id%' AND rtype = 1\").rowcount; \
+             c.commit(); print(n)",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .expect("python3 is required for this test");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{out:?}");
+    let (mut d, third) = start("third.log");
+    let log = read(&third);
+    assert!(
+        log.contains("records changed without a journal entry"),
+        "{log}"
+    );
+    // (The signer drops the removed set's signature: a change of its own, at the next serial.)
+    assert!(serial(&d) >= serial_before);
+    assert!(
+        www(&d).1.is_empty(),
+        "the store's truth: www has no address"
+    );
+    assert!(d.stop().success());
+}

@@ -36,7 +36,7 @@ use super::cache::AnswerCache;
 use super::name_key::{self, Key};
 use crate::zone::ZoneDiff;
 use crate::zone::file::ZoneContent;
-use node::{Node, NodeBuf, SetBuf};
+use node::{Node, NodeBuf};
 use table::NameTable;
 
 type KeySet =
@@ -1102,18 +1102,54 @@ impl Builder<'_> {
             }
         }
         let origin_key: Key = self.origin_key.into();
-        let (soa, negative_ttl) = self
+        let soa = self
             .soa
             .take()
-            .unwrap_or_else(|| (NodeBuf::empty(&origin_key), 0));
+            .map(|(soa, _)| soa)
+            .unwrap_or_else(|| NodeBuf::empty(&origin_key));
+        let nodes: Vec<Vec<u8>> = self.nodes.values().map(NodeBuf::encode).collect();
+        let nsec3: Vec<Vec<u8>> = self.nsec3.values().map(NodeBuf::encode).collect();
+        ZoneView::from_nodes(
+            origin,
+            origin_key,
+            &soa.encode(),
+            nodes.iter().map(|n| &n[..]),
+            nsec3.iter().map(|n| &n[..]),
+        )
+    }
+}
+
+/// The start of a snapshot ([`ZoneView::snapshot`]), and its format's version.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"ranah\x00v\x01";
+
+/// Why a snapshot cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("the zone snapshot is unreadable ({0})")]
+pub struct SnapshotError(&'static str);
+
+impl ZoneView {
+    /// A view of stored nodes: the SOA's node, the names' nodes (every ancestor included, with
+    /// their counts of children) and the NSEC3 records' nodes. The indexes (delegation points,
+    /// the NSEC and NSEC3 orders, the NSEC3 parameters, the record count) are derived here.
+    fn from_nodes<'n>(
+        origin: LowerName,
+        origin_key: Key,
+        soa: &[u8],
+        nodes: impl ExactSizeIterator<Item = &'n [u8]>,
+        nsec3: impl ExactSizeIterator<Item = &'n [u8]>,
+    ) -> ZoneView {
+        let soa_set = Node::new(soa).get(RecordType::SOA);
+        let negative_ttl = soa_set
+            .and_then(|s| Some((s.ttl(), s.rdatas().next().and_then(soa_minimum)?)))
+            .map_or(0, |(ttl, minimum)| ttl.min(minimum));
         let mut view = ZoneView {
             origin,
             origin_key: origin_key.clone(),
-            soa: soa.encode().into_boxed_slice(),
+            soa: soa.into(),
             negative_ttl,
-            nodes: NameTable::with_capacity(self.nodes.len()),
+            nodes: NameTable::with_capacity(nodes.len()),
             cuts: KeySet::default(),
-            nsec3: NameTable::with_capacity(self.nsec3.len()),
+            nsec3: NameTable::with_capacity(nsec3.len()),
             nsec3_order: imbl::OrdSet::new(),
             nsec: NsecMap::default(),
             nsec3_salt: Box::default(),
@@ -1121,33 +1157,34 @@ impl Builder<'_> {
             record_count: 0,
             answers: Arc::default(),
         };
-        let count = |n: &NodeBuf| -> usize {
-            n.sets
-                .iter()
-                .map(|s: &SetBuf| s.records.len() + s.sigs.len())
-                .sum()
-        };
-        for (key, node) in &self.nodes {
-            view.record_count += count(node);
-            for set in &node.sets {
-                match RecordType::from(set.code) {
-                    RecordType::NS if *key != origin_key => {
-                        view.cuts.insert(key.clone());
+        let count = |n: &Node<'_>| n.sets().map(|s| s.len() + s.sig_count()).sum::<usize>();
+        for blob in nodes {
+            let node = Node::new(blob);
+            let key = node.key();
+            view.record_count += count(&node);
+            for set in node.sets() {
+                match set.rtype() {
+                    RecordType::NS if key != &*origin_key => {
+                        view.cuts.insert(key.into());
                     }
                     RecordType::NSEC => {
-                        view.nsec.insert(name_key::canonical(key), key.clone());
+                        view.nsec.insert(name_key::canonical(key), key.into());
                     }
                     _ => {}
                 }
             }
-            view.nodes.insert(&node.encode());
+            view.nodes.insert(blob);
         }
-        for (key, node) in &self.nsec3 {
-            view.record_count += count(node);
-            if let Some(hash) = nsec3_owner_hash(key, &origin_key) {
+        for blob in nsec3 {
+            let node = Node::new(blob);
+            view.record_count += count(&node);
+            if let Some(hash) = nsec3_owner_hash(node.key(), &origin_key) {
                 view.nsec3_order.insert(hash);
             }
-            view.nsec3.insert(&node.encode());
+            view.nsec3.insert(blob);
+        }
+        if !view.nodes.contains(&origin_key) {
+            view.nodes.insert(&NodeBuf::empty(&origin_key).encode());
         }
         let param = view
             .nodes
@@ -1158,6 +1195,75 @@ impl Builder<'_> {
             view.nsec3_params(&param);
         }
         view
+    }
+
+    /// The whole view as bytes, to be stored beside the records so that a restart reads one
+    /// value instead of decoding every record ([`ZoneView::from_snapshot`]).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.heap_bytes() + 64);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        let mut put = |blob: &[u8]| {
+            out.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+            out.extend_from_slice(blob);
+        };
+        put(&self.origin_key);
+        put(&self.soa);
+        let nodes: Vec<Node<'_>> = self.nodes.nodes().collect();
+        let nsec3: Vec<Node<'_>> = self.nsec3.nodes().collect();
+        for list in [&nodes, &nsec3] {
+            put(&(list.len() as u32).to_le_bytes());
+            for node in list {
+                put(node.bytes());
+            }
+        }
+        out
+    }
+
+    /// A view from [`ZoneView::snapshot`]'s bytes, for the zone `origin`.
+    pub fn from_snapshot(
+        origin: &hickory_proto::rr::Name,
+        bytes: &[u8],
+    ) -> Result<Self, SnapshotError> {
+        let mut rest = bytes
+            .strip_prefix(&SNAPSHOT_MAGIC[..])
+            .ok_or(SnapshotError("not a snapshot of this version"))?;
+        let mut take = || -> Result<&[u8], SnapshotError> {
+            let len = rest
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+                .ok_or(SnapshotError("cut short"))? as usize;
+            let blob = rest.get(4..4 + len).ok_or(SnapshotError("cut short"))?;
+            rest = &rest[4 + len..];
+            Ok(blob)
+        };
+        let origin_key = name_key::key_of(origin);
+        if take()? != &*origin_key {
+            return Err(SnapshotError("of another zone"));
+        }
+        let soa = take()?;
+        let mut lists: [Vec<&[u8]>; 2] = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            let count = take()?
+                .try_into()
+                .map(u32::from_le_bytes)
+                .map_err(|_| SnapshotError("bad count"))? as usize;
+            list.reserve(count.min(bytes.len() / 8));
+            for _ in 0..count {
+                list.push(take()?);
+            }
+        }
+        let [nodes, nsec3] = lists;
+        if !rest.is_empty() {
+            return Err(SnapshotError("bytes after the end"));
+        }
+        Ok(Self::from_nodes(
+            LowerName::new(origin),
+            origin_key,
+            soa,
+            nodes.into_iter(),
+            nsec3.into_iter(),
+        ))
     }
 }
 
@@ -1198,6 +1304,12 @@ fn soa_node(origin_key: &[u8], soa: &Record) -> Option<(NodeBuf, u32)> {
     let mut node = NodeBuf::empty(origin_key);
     node.add(u16::from(RecordType::SOA), soa.ttl, &rdata);
     Some((node, soa.ttl.min(minimum)))
+}
+
+/// The MINIMUM in an SOA's wire data: its last 32-bit field.
+fn soa_minimum(rdata: &[u8]) -> Option<u32> {
+    let at = rdata.len().checked_sub(4)?;
+    Some(u32::from_be_bytes(rdata.get(at..)?.try_into().ok()?))
 }
 
 /// The serial in an SOA's wire data: after two names, the first 32-bit field.

@@ -48,6 +48,11 @@ impl<'a> Node<'a> {
         Self { blob }
     }
 
+    /// The stored bytes.
+    pub(super) fn bytes(&self) -> &'a [u8] {
+        self.blob
+    }
+
     /// The name's lookup key.
     pub fn key(&self) -> &'a [u8] {
         let len = usize::from(self.blob.get(4).copied().unwrap_or(0));
