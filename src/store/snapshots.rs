@@ -29,17 +29,10 @@ impl Store {
         now: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.sqlite().begin().await?;
-        let Some(row) = sqlx::query("SELECT id, soa_serial FROM zones WHERE name = $1")
-            .bind(origin.to_ascii())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(false);
+        let zone_id = match zone_at(&mut tx, origin).await? {
+            Some((zone_id, at)) if at == serial => zone_id,
+            _ => return Ok(false),
         };
-        let zone_id: i64 = row.try_get("id")?;
-        if row.try_get::<i64, _>("soa_serial")? != i64::from(serial) {
-            return Ok(false);
-        }
         let count = record_count(&mut tx, zone_id).await?;
         sqlx::query(
             "INSERT INTO zone_snapshots (zone_id, serial, store_records, data, taken_at) \
@@ -84,19 +77,29 @@ impl Store {
         origin: &Name,
     ) -> Result<Option<(u32, u64)>, StoreError> {
         let mut tx = self.sqlite().begin().await?;
-        let Some(row) = sqlx::query("SELECT id, soa_serial FROM zones WHERE name = $1")
-            .bind(origin.to_ascii())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some((zone_id, serial)) = zone_at(&mut tx, origin).await? else {
             return Ok(None);
         };
-        let zone_id: i64 = row.try_get("id")?;
-        let serial = u32::try_from(row.try_get::<i64, _>("soa_serial")?).unwrap_or(0);
         let count = record_count(&mut tx, zone_id).await?;
         tx.commit().await?;
         Ok(Some((serial, u64::try_from(count).unwrap_or(0))))
     }
+}
+
+/// A zone's id and serial.
+async fn zone_at(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    origin: &Name,
+) -> Result<Option<(i64, u32)>, StoreError> {
+    let row = sqlx::query("SELECT id, soa_serial FROM zones WHERE name = $1")
+        .bind(origin.to_ascii())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let serial = u32::try_from(row.try_get::<i64, _>("soa_serial")?).unwrap_or(0);
+    Ok(Some((row.try_get("id")?, serial)))
 }
 
 async fn record_count(

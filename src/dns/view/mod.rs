@@ -579,55 +579,51 @@ impl ZoneView {
     /// An RRSIG goes with the set it covers; one for a set the view does not hold is not
     /// kept.
     fn add_sig(&mut self, name: &[u8], rdata: &[u8]) {
-        let Some(covered) = covered_code(rdata) else {
-            return;
-        };
-        let push = |n: &mut NodeBuf| {
-            let set = n.set_mut(covered)?;
-            (!set.sigs.iter().any(|s| **s == *rdata)).then(|| set.sigs.push(rdata.into()))
-        };
-        if covered == u16::from(RecordType::SOA) && name == &*self.origin_key {
-            let mut soa = NodeBuf::decode(Node::new(&self.soa));
-            if push(&mut soa).is_some() {
-                self.soa = soa.encode().into_boxed_slice();
-            }
-            return;
-        }
-        let table = if covered == u16::from(RecordType::NSEC3) {
-            &mut self.nsec3
-        } else {
-            &mut self.nodes
-        };
-        if Self::edit_node(table, name, push).is_some() {
+        let added = self.edit_sigs(name, rdata, |sigs| {
+            (!sigs.iter().any(|s| **s == *rdata)).then(|| sigs.push(rdata.into()))
+        });
+        if added {
             self.record_count += 1;
         }
     }
 
     fn remove_sig(&mut self, name: &[u8], rdata: &[u8]) {
-        let Some(covered) = covered_code(rdata) else {
-            return;
+        let removed = self.edit_sigs(name, rdata, |sigs| {
+            let before = sigs.len();
+            sigs.retain(|s| **s != *rdata);
+            (sigs.len() < before).then_some(())
+        });
+        if removed {
+            self.record_count -= 1;
+        }
+    }
+
+    /// Edit the signatures of the set an RRSIG covers, wherever that set is kept (the SOA's
+    /// node, the NSEC3 table, the names). Whether `edit` changed a set counted in
+    /// `record_count` (the SOA's signatures are counted apart).
+    fn edit_sigs(
+        &mut self,
+        name: &[u8],
+        rrsig: &[u8],
+        edit: impl FnOnce(&mut Vec<Box<[u8]>>) -> Option<()>,
+    ) -> bool {
+        let Some(covered) = covered_code(rrsig) else {
+            return false;
         };
-        let pull = |n: &mut NodeBuf| {
-            let set = n.set_mut(covered)?;
-            let before = set.sigs.len();
-            set.sigs.retain(|s| **s != *rdata);
-            (set.sigs.len() < before).then_some(())
-        };
+        let edit = |n: &mut NodeBuf| edit(&mut n.set_mut(covered)?.sigs);
         if covered == u16::from(RecordType::SOA) && name == &*self.origin_key {
             let mut soa = NodeBuf::decode(Node::new(&self.soa));
-            if pull(&mut soa).is_some() {
+            if edit(&mut soa).is_some() {
                 self.soa = soa.encode().into_boxed_slice();
             }
-            return;
+            return false;
         }
         let table = if covered == u16::from(RecordType::NSEC3) {
             &mut self.nsec3
         } else {
             &mut self.nodes
         };
-        if Self::edit_node(table, name, pull).is_some() {
-            self.record_count -= 1;
-        }
+        Self::edit_node(table, name, edit).is_some()
     }
 
     /// An NSEC3 record (one per owner) replaces any other at its hash.
