@@ -266,21 +266,39 @@ impl DnssecService {
         let policy = self.config.policy_for(origin).clone();
         let signer = self.signer_of(origin, &keys, policy.clone(), state.unsigning_since)?;
         let before = self.publisher.signer(origin);
+        let fingerprint = signer.fingerprint();
         let unchanged = before
             .as_ref()
-            .is_some_and(|b| same_work(b.keys(), signer.keys()) && b.policy() == signer.policy());
+            .is_some_and(|b| b.fingerprint() == fingerprint);
         let needed = policy.enabled || signer.is_signing() || self.zone_has_dnssec(origin);
         if !needed {
             self.publisher.set_signer(origin, None);
             return Ok(());
         }
         self.publisher.set_signer(origin, Some(signer));
-        // A zone new to the signer (loaded at start, before the signers were set) is made
-        // right as a loaded zone is.
-        if before.is_none() {
+        // A zone new to the signer (loaded at start, before the signers were set) that this
+        // signer left right at the serial served needs nothing: checking every signature of
+        // a large zone takes seconds. Otherwise it is made right as a loaded zone is.
+        let served = self
+            .publisher
+            .zones()
+            .get(&LowerName::new(origin))
+            .map(|h| h.view().serial());
+        let left_right = state.signed_serial.is_some() && state.signed_serial == served;
+        let same_signer = state.signed_with.as_deref() == Some(fingerprint.as_str());
+        let adopted = before.is_none() && !(left_right && same_signer);
+        if adopted {
+            // Adopting reconciles every set with this signer.
             self.publisher.adopt(origin, now).await?;
+            self.store.set_signed_with(origin, &fingerprint).await?;
+        } else if before.is_none() {
+            tracing::info!(
+                zone = %origin, serial = ?served,
+                "signatures kept: the same signer left the zone right at this serial"
+            );
         }
-        if stepped || !unchanged {
+        let whole = before.is_some() && !unchanged;
+        if stepped || whole {
             self.publisher
                 .maintain(
                     origin,
@@ -289,6 +307,7 @@ impl DnssecService {
                     now,
                 )
                 .await?;
+            self.store.set_signed_with(origin, &fingerprint).await?;
         }
         Ok(())
     }
@@ -633,18 +652,6 @@ fn ds_matches(ds: &hickory_proto::dnssec::rdata::DS, origin: &Name, key: &DNSKEY
 }
 
 /// Whether two signers' keys do the same work (then nothing needs signing again).
-fn same_work(a: &[ZoneKey], b: &[ZoneKey]) -> bool {
-    let work = |keys: &[ZoneKey]| -> Vec<(i64, bool, bool, bool, bool)> {
-        let mut v: Vec<_> = keys
-            .iter()
-            .map(|k| (k.id, k.published, k.signs_keys, k.signs_zone, k.submitted))
-            .collect();
-        v.sort();
-        v
-    };
-    work(a) == work(b)
-}
-
 fn zone_event(origin: &Name, action: &str, summary: Option<serde_json::Value>) -> AuditEntry {
     AuditEntry::by(
         &Attribution::system(),

@@ -119,6 +119,23 @@ impl ZoneSigner {
         &self.keys
     }
 
+    /// What this signer does, as a digest: the policy, which keys are published, sign keys,
+    /// sign the zone or are submitted, and whether it unsigns. Two signers with one
+    /// fingerprint leave a zone with the same records, so a zone the store says was left
+    /// right by this fingerprint at its serial needs no work at start.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut work: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| (k.id, k.published, k.signs_keys, k.signs_zone, k.submitted))
+            .collect();
+        work.sort_unstable();
+        let policy = serde_json::to_string(&self.policy).unwrap_or_default();
+        let text = format!("{policy}|{work:?}|{}", self.unsigning);
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
     /// Whether the zone is signed at all (some key is published).
     pub fn is_signing(&self) -> bool {
         self.keys.iter().any(|k| k.published)

@@ -49,6 +49,9 @@ pub struct NewKey<'a> {
 pub struct SigningState {
     /// The serial the signer last left right.
     pub signed_serial: Option<u32>,
+    /// The fingerprint of the signer that last made the whole zone right
+    /// (`ZoneSigner::fingerprint`).
+    pub signed_with: Option<String>,
     /// When unsigning began.
     pub unsigning_since: Option<u32>,
     /// The parent's DS as last seen.
@@ -181,6 +184,24 @@ impl Store {
         Ok(())
     }
 
+    /// Record that the signer with this fingerprint made the whole zone right.
+    pub async fn set_signed_with(
+        &self,
+        origin: &Name,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dnssec_zones (zone_id, signed_with) \
+             SELECT id, $2 FROM zones WHERE name = $1 \
+             ON CONFLICT (zone_id) DO UPDATE SET signed_with = excluded.signed_with",
+        )
+        .bind(origin.to_ascii())
+        .bind(fingerprint)
+        .execute(self.sqlite())
+        .await?;
+        Ok(())
+    }
+
     /// A zone's signing state (the default for a zone never signed).
     pub async fn signing_state(&self, origin: &Name) -> Result<SigningState, StoreError> {
         let row = sqlx::query(
@@ -207,6 +228,7 @@ impl Store {
         };
         Ok(SigningState {
             signed_serial: opt_u32(&r, "signed_serial")?,
+            signed_with: r.try_get("signed_with")?,
             unsigning_since: opt_u32(&r, "unsigning_since")?,
             parent,
         })

@@ -658,3 +658,46 @@ fn a_requested_delegation_is_secure_with_its_ds_and_insecure_without() {
     assert!(metrics.contains(&line), "{line} not in\n{metrics}");
     assert!(metrics.contains("ranah_dnssec_signature_expiry_seconds{zone=\"example.go.id\"}"));
 }
+
+/// A restart with the signer that left the zone right does not check every signature again
+/// (seconds at 100,000 names); a restart with another policy (NSEC3 to NSEC) makes the whole
+/// zone right for it before DNS answers, and every answer still validates.
+#[test]
+fn a_restart_keeps_the_signatures_of_the_same_signer_and_redoes_them_for_another() {
+    let tmp = Daemon::workdir("example.go.id.zone", &signed_test_zone());
+    let start = |log: &str, config: Option<&str>| {
+        let log = tmp.path().join(log);
+        let d = Daemon::start_process_logging(
+            tmp.path(),
+            ([127, 0, 0, 1], free_port()).into(),
+            config,
+            &log,
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        (d, text)
+    };
+    let kept = "signatures kept: the same signer left the zone right";
+    let denial = |d: &Daemon| dig(d.dns, &["+dnssec", "+norec", &fqdn("nope"), "A"]);
+
+    let (mut d, first) = start("first.log", None);
+    assert!(!first.contains(kept), "{first}");
+    let anchor = validate::trust_anchor(d.dns, ZONE);
+    assert!(denial(&d).contains("NSEC3"), "{}", denial(&d));
+    let serial_before = serial(&d);
+    assert!(d.stop().success());
+
+    let (mut d, second) = start("second.log", None);
+    assert!(second.contains(kept), "{second}");
+    assert_eq!(serial(&d), serial_before);
+    check_everything_at(d.dns, &anchor);
+    assert!(d.stop().success());
+
+    let (d, third) = start("third.log", Some("[dnssec]\ndenial = \"nsec\"\n"));
+    assert!(!third.contains(kept), "{third}");
+    let answer = denial(&d);
+    assert!(
+        answer.contains("\tNSEC\t") && !answer.contains("NSEC3"),
+        "{answer}"
+    );
+    check_everything_at(d.dns, &anchor);
+}

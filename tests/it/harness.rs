@@ -456,6 +456,15 @@ pub fn tool(program: &str, args: &[&str]) -> std::process::Output {
         })
 }
 
+/// The serial of the test zone's SOA as the daemon serves it.
+pub fn serial(d: &Daemon) -> u32 {
+    let m = query(d.dns, "example.go.id.", RecordType::SOA, UDP);
+    match &m.answers[0].data {
+        hickory_proto::rr::RData::SOA(s) => s.serial,
+        other => panic!("{other:?}"),
+    }
+}
+
 pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
     let server = format!("@{}", addr.ip());
     let port = addr.port().to_string();

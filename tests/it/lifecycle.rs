@@ -1,16 +1,8 @@
 //! Start, readiness, configuration, restart and shutdown of the real daemon.
 
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
-
-fn serial(d: &Daemon) -> u32 {
-    let m = query(d.dns, "example.go.id.", RecordType::SOA, UDP);
-    match &m.answers[0].data {
-        RData::SOA(s) => s.serial,
-        other => panic!("{other:?}"),
-    }
-}
 
 #[test]
 fn serves_the_shipped_zone_on_defaults() {
