@@ -20,6 +20,7 @@ use crate::publish::import;
 use crate::service::requests::Requests;
 use crate::service::subdomains::Subdomains;
 use crate::store::Store;
+use crate::zone::ZoneDiff;
 
 /// Descriptors kept for everything but connections (the store, files, outgoing sockets) when
 /// the connection limits are checked against the limit of open files.
@@ -80,6 +81,28 @@ impl Running {
     }
 }
 
+/// Store a zone read from its file at start, logging the outcome; its `_audit` anchor when
+/// stored.
+async fn store_imported(store: &Store, zone: &import::NewZone) -> Option<ZoneDiff> {
+    let started = std::time::Instant::now();
+    let system = crate::domain::audit::Attribution::system();
+    match import::store_new_zone(store, zone, &system, chrono::Utc::now()).await {
+        Ok(anchor) => {
+            tracing::info!(
+                zone = %zone.content.origin, records = zone.content.records.len() + 1,
+                serial = zone.content.soa_data().map(|s| s.serial).unwrap_or(0),
+                file = %zone.source.file, elapsed_ms = started.elapsed().as_millis() as u64,
+                "zone imported"
+            );
+            Some(anchor)
+        }
+        Err(error) => {
+            tracing::error!(zone = %zone.content.origin, file = %zone.source.file, %error, "zone not imported");
+            None
+        }
+    }
+}
+
 /// Start the daemon: store, zones, DNS, the API and the background tasks.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let workflow = config.load_workflow()?;
@@ -89,7 +112,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let store = crate::service::backup::open_store(&config, chrono::Utc::now())
         .await
         .context("opening the store")?;
-    import::import_zones_dir(&store, &config.zones_dir, chrono::Utc::now()).await;
+    // Zone files not in the store yet. A zone to be signed is stored now and signed with the
+    // others; one that is not is answered from its file as soon as DNS listens, and stored
+    // right after (the slow part of a large first import), before the API opens.
+    let (answer_first, mut new_zones): (Vec<_>, Vec<_>) =
+        import::read_zones_dir(&store, &config.zones_dir)
+            .await
+            .into_iter()
+            .partition(|z| !config.dnssec.policy_for(&z.content.origin).enabled);
+    for zone in new_zones.drain(..) {
+        store_imported(&store, &zone).await;
+    }
 
     let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
     let zones = Arc::new(Zones::with_budget(
@@ -109,6 +142,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             dir = %config.zones_dir.display(),
             "no zones to serve: put master files in the zones directory or run `ranah zone import`"
         );
+    }
+    for zone in &answer_first {
+        publisher.serve_unstored(&zone.content);
     }
     // Every zone signed as its policy says before DNS answers anything.
     let dnssec = Arc::new(crate::service::dnssec::DnssecService::new(
@@ -183,6 +219,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         handler
     };
     let dns_server = dns::listen::start(handler, &config.dns, metrics.clone()).await?;
+    if !answer_first.is_empty() {
+        tracing::info!(
+            zones = answer_first.len(),
+            "DNS answers the new zones from their files; storing them before the API opens"
+        );
+    }
+    if !answer_first.is_empty() {
+        for zone in answer_first {
+            let anchor = store_imported(&store, &zone).await;
+            publisher
+                .stored(&zone.content.origin, anchor.as_ref())
+                .await;
+        }
+        crate::telemetry::memory::release_free_pages();
+        if let Err(error) = publisher.snapshot_zones(chrono::Utc::now()).await {
+            tracing::warn!(%error, "cannot keep the zones' snapshots");
+        }
+    }
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await

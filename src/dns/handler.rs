@@ -495,6 +495,13 @@ impl Handler {
             }
         };
         let view = zone.view();
+        if !view.is_stored() {
+            // Answered from its file while the store takes it: the secondary asks again.
+            refuse("zone_not_stored");
+            let busy = code_reply(request, ResponseCode::ServFail, session.as_mut());
+            sink.send(busy).await;
+            return;
+        }
         let journal;
         let answer = if xfr.qtype == RecordType::IXFR {
             let client_serial = request.authorities.iter().find_map(|r| match &r.data {

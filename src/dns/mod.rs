@@ -132,6 +132,17 @@ impl Zones {
         self.changed.send_modify(|generation| *generation += 1);
     }
 
+    /// Stop serving a zone (one whose import failed to reach the store).
+    pub fn remove(&self, origin: &LowerName) {
+        let key = name_key::key_of(origin);
+        self.by_origin.rcu(|map| {
+            let mut map = ZoneMap::clone(map);
+            map.remove(&*key);
+            map
+        });
+        self.changed.send_modify(|generation| *generation += 1);
+    }
+
     /// The zone with exactly this apex.
     pub fn get(&self, origin: &LowerName) -> Option<Arc<ZoneHandle>> {
         self.by_origin

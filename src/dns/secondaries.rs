@@ -176,7 +176,12 @@ impl Secondaries {
                 let Some(zone) = self.zones.get(&origin) else {
                     continue;
                 };
-                let serial = zone.view().serial();
+                let view = zone.view();
+                if !view.is_stored() {
+                    // Not transferred yet: announced once the store holds it.
+                    continue;
+                }
+                let serial = view.serial();
                 let name = Name::from(origin.clone()).to_ascii();
                 if announced.get(&name) == Some(&serial) {
                     continue;

@@ -99,17 +99,46 @@ fn read(path: &Path) -> Result<(String, String), ImportError> {
     Ok((text, sha))
 }
 
-/// Import one file. A new zone is created; an existing zone is left alone unless `replace`,
-/// which replaces its records with the file's in one journaled change. Nothing is written when
-/// the file has an error.
-pub async fn import_file(
+/// A zone read from its file and checked, not in the store yet.
+#[derive(Debug, Clone)]
+pub struct NewZone {
+    /// The zone's records (without an `_audit` anchor from elsewhere).
+    pub content: ZoneContent,
+    /// The file it came from.
+    pub source: ZoneSource,
+}
+
+impl NewZone {
+    fn created(&self) -> ImportOutcome {
+        ImportOutcome::Created {
+            zone: self.content.origin.to_ascii(),
+            records: self.content.records.len() + 1,
+            serial: self.content.soa_data().map(|s| s.serial).unwrap_or(0),
+        }
+    }
+}
+
+/// What reading a file found.
+enum FileRead {
+    /// A zone the store does not have.
+    New(NewZone),
+    /// Nothing to do (the outcome says why).
+    Known(ImportOutcome),
+    /// The file's records replace the stored zone's.
+    Replace {
+        stored: Box<crate::store::StoredZone>,
+        content: ZoneContent,
+        label: String,
+    },
+}
+
+/// Read and check one file against the store, writing nothing.
+async fn read_file(
     store: &Store,
     path: &Path,
     origin: Option<&Name>,
     replace: bool,
-    actor: &crate::domain::audit::Attribution,
-    now: DateTime<Utc>,
-) -> Result<ImportOutcome, ImportError> {
+) -> Result<FileRead, ImportError> {
     let (text, sha256) = read(path)?;
     let label = path.display().to_string();
     let implied = origin
@@ -124,21 +153,22 @@ pub async fn import_file(
     if !replace && let Some(implied) = &implied {
         match store.zone_source(implied).await? {
             Some(Some(s)) if s.sha256 == sha256 => {
-                return Ok(ImportOutcome::Unchanged {
+                return Ok(FileRead::Known(ImportOutcome::Unchanged {
                     zone: implied.to_ascii(),
-                });
+                }));
             }
             Some(Some(_)) => {
-                return Ok(ImportOutcome::FileDiffers {
+                return Ok(FileRead::Known(ImportOutcome::FileDiffers {
                     zone: implied.to_ascii(),
                     file: label,
-                });
+                }));
             }
             Some(None) => return Err(ImportError::Exists(implied.to_ascii())),
             None => {}
         }
     }
     let (mut content, dropped) = file::parse_signed(&text, &label, implied.as_ref())?;
+    drop(text);
     if dropped > 0 {
         // A zone signed elsewhere: ranah signs with its own keys (docs/dnssec.md, "Import").
         tracing::warn!(
@@ -156,26 +186,14 @@ pub async fn import_file(
         file: label.clone(),
         sha256,
     };
-    let Some(stored) = store.load_zone(&content.origin).await? else {
-        let audit = AuditEntry::by(
-            actor,
-            "zone.import",
-            format!("zone/{}", zone.trim_end_matches('.')),
-            serde_json::json!({
-                "serial": content.soa_data().map(|s| s.serial).unwrap_or(0),
-                "records": content.records.len() + 1,
-                "file": source.file,
-                "sha256": source.sha256,
-            }),
-        );
-        store
-            .create_zone(&content, Some(&source), &audit, now)
-            .await?;
-        return Ok(ImportOutcome::Created {
-            zone,
-            records: content.records.len() + 1,
-            serial: content.soa_data().map(|s| s.serial).unwrap_or(0),
-        });
+    let exists = if replace || implied.as_ref() != Some(&content.origin) {
+        store.load_zone(&content.origin).await?
+    } else {
+        // Asked above: not in the store.
+        None
+    };
+    let Some(stored) = exists else {
+        return Ok(FileRead::New(NewZone { content, source }));
     };
     if !replace {
         if stored
@@ -183,13 +201,72 @@ pub async fn import_file(
             .as_ref()
             .is_some_and(|s| s.sha256 != source.sha256)
         {
-            return Ok(ImportOutcome::FileDiffers { zone, file: label });
+            return Ok(FileRead::Known(ImportOutcome::FileDiffers {
+                zone,
+                file: label,
+            }));
         }
         if stored.source.is_some() {
-            return Ok(ImportOutcome::Unchanged { zone });
+            return Ok(FileRead::Known(ImportOutcome::Unchanged { zone }));
         }
         return Err(ImportError::Exists(zone));
     }
+    Ok(FileRead::Replace {
+        stored: Box::new(stored),
+        content,
+        label,
+    })
+}
+
+/// Put a zone read from its file into the store, with the audit entry of its import. Returns
+/// the `_audit` anchor the zone starts with.
+pub async fn store_new_zone(
+    store: &Store,
+    zone: &NewZone,
+    actor: &crate::domain::audit::Attribution,
+    now: DateTime<Utc>,
+) -> Result<ZoneDiff, ImportError> {
+    let content = &zone.content;
+    let audit = AuditEntry::by(
+        actor,
+        "zone.import",
+        format!("zone/{}", content.origin.to_ascii().trim_end_matches('.')),
+        serde_json::json!({
+            "serial": content.soa_data().map(|s| s.serial).unwrap_or(0),
+            "records": content.records.len() + 1,
+            "file": zone.source.file,
+            "sha256": zone.source.sha256,
+        }),
+    );
+    Ok(store
+        .create_zone(content, Some(&zone.source), &audit, now)
+        .await?)
+}
+
+/// Import one file. A new zone is created; an existing zone is left alone unless `replace`,
+/// which replaces its records with the file's in one journaled change. Nothing is written when
+/// the file has an error.
+pub async fn import_file(
+    store: &Store,
+    path: &Path,
+    origin: Option<&Name>,
+    replace: bool,
+    actor: &crate::domain::audit::Attribution,
+    now: DateTime<Utc>,
+) -> Result<ImportOutcome, ImportError> {
+    let (stored, content, label) = match read_file(store, path, origin, replace).await? {
+        FileRead::Known(outcome) => return Ok(outcome),
+        FileRead::New(zone) => {
+            store_new_zone(store, &zone, actor, now).await?;
+            return Ok(zone.created());
+        }
+        FileRead::Replace {
+            stored,
+            content,
+            label,
+        } => (stored, content, label),
+    };
+    let zone = content.origin.to_ascii();
     let diff = replacement_diff(&stored.content, &content, now);
     let serial_before = stored.content.soa_data().map(|s| s.serial).unwrap_or(0);
     let serial = diff
@@ -269,10 +346,10 @@ fn replacement_diff(old: &ZoneContent, new: &ZoneContent, now: DateTime<Utc>) ->
     }
 }
 
-/// Import every `*.zone` in `dir` whose zone is not in the store yet; report files that changed
-/// since their zone was imported. A bad file is reported and skipped: the other zones are still
-/// served.
-pub async fn import_zones_dir(store: &Store, dir: &Path, now: DateTime<Utc>) -> Vec<ImportOutcome> {
+/// Read every `*.zone` in `dir` whose zone is not in the store yet, for the caller to serve
+/// and store ([`store_new_zone`]); report files that changed since their zone was imported. A
+/// bad file is reported and skipped: the other zones are still served.
+pub async fn read_zones_dir(store: &Store, dir: &Path) -> Vec<NewZone> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -284,38 +361,36 @@ pub async fn import_zones_dir(store: &Store, dir: &Path, now: DateTime<Utc>) -> 
         }
     };
     files.sort();
-    let mut outcomes = Vec::new();
+    let mut new = Vec::new();
     for file in files {
-        match import_file(
-            store,
-            &file,
-            None,
-            false,
-            &crate::domain::audit::Attribution::system(),
-            now,
-        )
-        .await
-        {
-            Ok(outcome) => {
-                match &outcome {
-                    ImportOutcome::Created {
-                        zone,
-                        records,
-                        serial,
-                    } => {
-                        tracing::info!(%zone, records, serial, file = %file.display(), "zone imported");
-                    }
-                    ImportOutcome::FileDiffers { zone, file } => tracing::warn!(
-                        %zone, %file,
-                        "the zone file changed since it was imported; the store stays the truth \
-                         (run `ranah zone import --replace` to apply the file)"
-                    ),
-                    _ => {}
+        let started = std::time::Instant::now();
+        match read_file(store, &file, None, false).await {
+            Ok(FileRead::New(zone)) => {
+                tracing::info!(
+                    zone = %zone.content.origin, records = zone.content.records.len() + 1,
+                    file = %file.display(), elapsed_ms = started.elapsed().as_millis() as u64,
+                    "zone file read"
+                );
+                if new
+                    .iter()
+                    .any(|z: &NewZone| z.content.origin == zone.content.origin)
+                {
+                    tracing::error!(
+                        zone = %zone.content.origin, file = %file.display(),
+                        "zone not imported: another file of the directory holds it"
+                    );
+                    continue;
                 }
-                outcomes.push(outcome);
+                new.push(zone);
             }
+            Ok(FileRead::Known(ImportOutcome::FileDiffers { zone, file })) => tracing::warn!(
+                %zone, %file,
+                "the zone file changed since it was imported; the store stays the truth \
+                 (run `ranah zone import --replace` to apply the file)"
+            ),
+            Ok(_) => {}
             Err(e) => tracing::error!(file = %file.display(), error = %e, "zone not imported"),
         }
     }
-    outcomes
+    new
 }

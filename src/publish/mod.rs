@@ -330,6 +330,32 @@ impl Publisher {
         Ok(reloaded)
     }
 
+    /// Serve a zone read from its file at first start before the store holds it (only a zone
+    /// that is not to be signed: a signed zone is served once signed). It is answered, not
+    /// transferred, until [`Publisher::stored`].
+    pub fn serve_unstored(&self, content: &file::ZoneContent) {
+        self.zones.insert(ZoneView::new(content).not_stored());
+    }
+
+    /// The store now holds a zone served from its file (with this `_audit` anchor, which joins
+    /// the view at the same serial), or could not take it (`None`: it is served no more, since
+    /// nothing would keep its changes).
+    pub async fn stored(&self, origin: &Name, anchor: Option<&ZoneDiff>) {
+        let _guard = self.write_lock.lock().await;
+        let key = LowerName::new(&lower(origin));
+        let Some(handle) = self.zones.get(&key) else {
+            return;
+        };
+        match anchor {
+            Some(anchor) => {
+                let mut view = ZoneView::clone(&handle.view());
+                view.apply(anchor);
+                handle.publish(view.now_stored());
+            }
+            None => self.zones.remove(&key),
+        }
+    }
+
     /// Make a zone that just got its signer right (the zones loaded before the signers were
     /// set, at start), as [`Publisher::sync_from_store`] does for one loaded later.
     pub async fn adopt(&self, origin: &Name, now: DateTime<Utc>) -> Result<(), PublishError> {

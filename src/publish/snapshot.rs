@@ -104,7 +104,7 @@ impl Publisher {
                 continue;
             };
             let view = handle.view();
-            if self.snapshots.lock().get(&origin) == Some(&view.serial()) {
+            if !view.is_stored() || self.snapshots.lock().get(&origin) == Some(&view.serial()) {
                 continue;
             }
             let serial = view.serial();

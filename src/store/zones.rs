@@ -427,14 +427,15 @@ impl Store {
         }))
     }
 
-    /// Store a new zone with all its records, in one transaction.
+    /// Store a new zone with all its records, in one transaction. Returns the `_audit` anchor
+    /// it starts with (the records added beside the content's).
     pub async fn create_zone(
         &self,
         content: &ZoneContent,
         source: Option<&ZoneSource>,
         audit: &AuditEntry,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ZoneDiff, StoreError> {
         let soa = soa_of(content)?;
         let now_utc = now;
         let now = ts(now);
@@ -471,9 +472,10 @@ impl Store {
             &now,
         )
         .await?;
-        anchor_change(&mut tx, zone_id, &content.origin, audit, now_utc, None, 0).await?;
+        let anchor =
+            anchor_change(&mut tx, zone_id, &content.origin, audit, now_utc, None, 0).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(anchor)
     }
 
     /// Commit one change: move the serial from `serial_before` to the new SOA's serial (or fail

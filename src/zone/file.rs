@@ -48,15 +48,32 @@ pub struct ZoneFileError {
 }
 
 /// The contents of one zone: its SOA and every other record, names lower-cased.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ZoneContent {
     /// The apex.
     pub origin: Name,
     /// The SOA record (owner = origin).
     pub soa: Record,
-    /// All other records, in canonical order.
+    /// All other records (in no particular order: [`write`] sorts).
     pub records: Vec<Record>,
 }
+
+/// The same zone: the same apex, SOA and records, in whatever order.
+impl PartialEq for ZoneContent {
+    fn eq(&self, other: &Self) -> bool {
+        let sorted = |records: &[Record]| {
+            let mut records = records.to_vec();
+            sort_canonical(&mut records);
+            records
+        };
+        self.origin == other.origin
+            && self.soa == other.soa
+            && self.records.len() == other.records.len()
+            && sorted(&self.records) == sorted(&other.records)
+    }
+}
+
+impl Eq for ZoneContent {}
 
 impl ZoneContent {
     /// The SOA's data.
@@ -115,7 +132,8 @@ pub fn parse_signed(
     let mut last_owner: Option<Name> = None;
     let mut parsed: Vec<(Record, usize)> = Vec::new();
 
-    for entry in split_entries(text).map_err(|(line, m)| err(line, m))? {
+    for entry in Entries::new(text) {
+        let entry = entry.map_err(|(line, m)| err(line, m))?;
         let line = entry.line;
         let tokens = &entry.tokens;
         let Some(first) = tokens.first() else {
@@ -154,7 +172,7 @@ pub fn parse_signed(
                 .ok_or_else(|| err(line, "the first record has no owner name".into()))?
         } else {
             rest = &rest[1..];
-            if first == "@" {
+            if *first == "@" {
                 current_origin
                     .clone()
                     .ok_or_else(|| err(line, "`@` used before any $ORIGIN is known".into()))?
@@ -228,7 +246,7 @@ fn parse_record(
     owner: &Name,
     ttl: u32,
     rtype: RecordType,
-    rdata: &[String],
+    rdata: &[&str],
     origin: Option<&Name>,
 ) -> Result<Record, String> {
     if rtype == RecordType::TXT {
@@ -241,12 +259,15 @@ fn parse_record(
         let data = RData::TXT(TXT::from_bytes(strings.iter().map(Vec::as_slice).collect()));
         return Ok(Record::from_rdata(lower_fqdn(owner.clone()), ttl, data));
     }
-    let mut line = format!("{} {ttl} IN {rtype}", owner.to_ascii());
     let origin = origin.cloned().unwrap_or_else(|| owner.clone());
+    if let Some(data) = common_rdata(rtype, rdata, &origin) {
+        return Ok(Record::from_rdata(lower_fqdn(owner.clone()), ttl, data?));
+    }
+    let mut line = format!("{} {ttl} IN {rtype}", owner.to_ascii());
     for tok in rdata {
         line.push(' ');
         // hickory's lexer takes a lone `@` only as an owner; in data it means the origin.
-        if tok == "@" {
+        if *tok == "@" {
             line.push_str(&origin.to_ascii());
         } else if tok.starts_with('"') {
             // A quoted string (a CAA value): decoded here, given to hickory with no escape
@@ -281,6 +302,56 @@ fn parse_record(
     record.name = lower_fqdn(record.name);
     record.data = lower_rdata_names(record.data);
     Ok(record)
+}
+
+/// The data of the most common types, read here: hickory's text parser is made for whole
+/// files, and given one record at a time it costs a lexer and a map for each. `None` for the
+/// other types (and for the wrong number of fields, which hickory then reports).
+fn common_rdata(rtype: RecordType, data: &[&str], origin: &Name) -> Option<Result<RData, String>> {
+    use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SRV};
+    let name = |text: &str| match text {
+        "@" => Ok(lower_fqdn(origin.clone())),
+        text => parse_name(text, Some(origin)).map_err(|m| format!("{rtype} data: {m}")),
+    };
+    let number = |text: &str, what: &str| {
+        text.parse::<u16>().map_err(|_| {
+            format!("{rtype} data: the {what} `{text}` is not a number from 0 to 65535")
+        })
+    };
+    let address = |text: &str| {
+        format!(
+            "{rtype} data: `{text}` is not an IPv{} address",
+            if rtype == RecordType::A { 4 } else { 6 }
+        )
+    };
+    Some(match (rtype, data) {
+        (RecordType::A, [text]) => text
+            .parse()
+            .map(|a| RData::A(A(a)))
+            .map_err(|_| address(text)),
+        (RecordType::AAAA, [text]) => text
+            .parse()
+            .map(|a| RData::AAAA(AAAA(a)))
+            .map_err(|_| address(text)),
+        (RecordType::NS, [target]) => name(target).map(|n| RData::NS(NS(n))),
+        (RecordType::CNAME, [target]) => name(target).map(|n| RData::CNAME(CNAME(n))),
+        (RecordType::PTR, [target]) => name(target).map(|n| RData::PTR(PTR(n))),
+        (RecordType::MX, [preference, exchange]) => (|| {
+            Ok(RData::MX(MX::new(
+                number(preference, "preference")?,
+                name(exchange)?,
+            )))
+        })(),
+        (RecordType::SRV, [priority, weight, port, target]) => (|| {
+            Ok(RData::SRV(SRV::new(
+                number(priority, "priority")?,
+                number(weight, "weight")?,
+                number(port, "port")?,
+                name(target)?,
+            )))
+        })(),
+        _ => return None,
+    })
 }
 
 /// A `<character-string>` as a master file writes it (RFC 1035 §5.1): quoted or not, `\X` for
@@ -360,10 +431,14 @@ fn build_zone(
         ));
     }
 
-    let mut rrset_ttl: HashMap<(LowerName, RecordType), (u32, usize)> = HashMap::new();
-    let mut types_at: HashMap<LowerName, HashSet<RecordType>> = HashMap::new();
-    let mut cnames_at: HashMap<LowerName, usize> = HashMap::new();
-    let mut seen: HashSet<(LowerName, RecordType, Vec<u8>)> = HashSet::new();
+    // Keyed by names the file chose: foldhash is seeded per process, like the std hasher,
+    // and several times faster on names.
+    type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+    let mut rrset_ttl: Map<(LowerName, RecordType), (u32, usize)> = Map::default();
+    let mut types_at: Map<LowerName, HashSet<RecordType>> = Map::default();
+    let mut cnames_at: Map<LowerName, usize> = Map::default();
+    let mut seen: HashSet<(LowerName, RecordType, Vec<u8>), foldhash::fast::RandomState> =
+        HashSet::default();
     let mut records: Vec<(Record, usize)> = Vec::new();
     for (record, line) in parsed {
         if !apex.zone_of(&record.name) {
@@ -454,8 +529,8 @@ fn build_zone(
         }
     }
 
-    let mut records: Vec<Record> = records.into_iter().map(|(r, _)| r).collect();
-    sort_canonical(&mut records);
+    // In the file's order: `write` sorts for exports, and nothing else needs an order.
+    let records: Vec<Record> = records.into_iter().map(|(r, _)| r).collect();
     Ok(ZoneContent {
         origin: apex,
         soa,
@@ -659,129 +734,154 @@ pub fn quote(bytes: &[u8]) -> String {
 }
 
 /// One logical entry of a master file.
-struct Entry {
+struct Entry<'a> {
     /// Line where it starts.
     line: usize,
     /// The line started with white space: the owner is the previous one.
     owner_blank: bool,
-    /// Tokens; quoted strings keep their quotes and escapes, parentheses are gone.
-    tokens: Vec<String>,
+    /// Tokens, as written in the file: quoted strings keep their quotes and escapes,
+    /// parentheses are gone.
+    tokens: Vec<&'a str>,
 }
 
-/// Split a master file into entries: newlines inside parentheses or quotes continue an entry,
-/// `;` starts a comment outside quotes.
-fn split_entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
-    let mut entries = Vec::new();
-    let mut line = 1usize;
-    let mut chars = text.chars().peekable();
-    let mut at_line_start = true;
-    let mut current: Option<Entry> = None;
-    let mut depth = 0usize;
-    let mut paren_line = 0usize;
+/// The entries of a master file, one at a time (a large file is never held twice): newlines
+/// inside parentheses or quotes continue an entry, `;` starts a comment outside quotes.
+struct Entries<'a> {
+    text: &'a str,
+    /// Where the next byte is read.
+    pos: usize,
+    line: usize,
+    failed: bool,
+}
 
-    while let Some(c) = chars.next() {
-        if at_line_start && depth == 0 {
-            at_line_start = false;
-            if let Some(e) = current.take()
-                && !e.tokens.is_empty()
-            {
-                entries.push(e);
-            }
-            current = Some(Entry {
-                line,
-                owner_blank: c == ' ' || c == '\t',
-                tokens: Vec::new(),
-            });
+impl<'a> Entries<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            pos: 0,
+            line: 1,
+            failed: false,
         }
-        let entry = current
-            .as_mut()
-            .ok_or((line, "internal lexer state".to_string()))?;
-        match c {
-            '\n' => {
-                line += 1;
-                at_line_start = true;
-            }
-            ' ' | '\t' | '\r' => {}
-            ';' => {
-                while let Some(&n) = chars.peek() {
-                    if n == '\n' {
-                        break;
-                    }
-                    chars.next();
-                }
-            }
-            '(' => {
-                if depth == 0 {
-                    paren_line = line;
-                }
-                depth += 1;
-            }
-            ')' => {
-                if depth == 0 {
-                    return Err((line, "`)` without `(`".into()));
-                }
-                depth -= 1;
-            }
-            '"' => {
-                let start = line;
-                let mut tok = String::from('"');
-                let mut closed = false;
-                while let Some(n) = chars.next() {
-                    tok.push(n);
-                    match n {
-                        '\\' => {
-                            if let Some(esc) = chars.next() {
-                                if esc == '\n' {
-                                    line += 1;
-                                }
-                                tok.push(esc);
-                            }
-                        }
-                        '"' => {
-                            closed = true;
+    }
+
+    /// The next entry, or `None` at the end of the text. Every byte the scanner acts on is
+    /// ASCII, so tokens are cut at character boundaries.
+    fn entry(&mut self) -> Result<Option<Entry<'a>>, (usize, String)> {
+        let bytes = self.text.as_bytes();
+        loop {
+            let Some(&first) = bytes.get(self.pos) else {
+                return Ok(None);
+            };
+            let mut entry = Entry {
+                line: self.line,
+                owner_blank: first == b' ' || first == b'\t',
+                tokens: Vec::new(),
+            };
+            let mut depth = 0usize;
+            let mut paren_line = 0usize;
+            while let Some(&c) = bytes.get(self.pos) {
+                match c {
+                    b'\n' => {
+                        self.pos += 1;
+                        self.line += 1;
+                        if depth == 0 {
                             break;
                         }
-                        '\n' => line += 1,
-                        _ => {}
+                    }
+                    b' ' | b'\t' | b'\r' => self.pos += 1,
+                    b';' => {
+                        while bytes.get(self.pos).is_some_and(|&b| b != b'\n') {
+                            self.pos += 1;
+                        }
+                    }
+                    b'(' => {
+                        if depth == 0 {
+                            paren_line = self.line;
+                        }
+                        depth += 1;
+                        self.pos += 1;
+                    }
+                    b')' => {
+                        if depth == 0 {
+                            return Err((self.line, "`)` without `(`".into()));
+                        }
+                        depth -= 1;
+                        self.pos += 1;
+                    }
+                    b'"' => {
+                        let start = self.pos;
+                        let start_line = self.line;
+                        self.pos += 1;
+                        let mut closed = false;
+                        while let Some(&n) = bytes.get(self.pos) {
+                            self.pos += 1;
+                            match n {
+                                b'\\' => {
+                                    if bytes.get(self.pos) == Some(&b'\n') {
+                                        self.line += 1;
+                                    }
+                                    self.pos = (self.pos + 1).min(bytes.len());
+                                }
+                                b'"' => {
+                                    closed = true;
+                                    break;
+                                }
+                                b'\n' => self.line += 1,
+                                _ => {}
+                            }
+                        }
+                        if !closed {
+                            return Err((start_line, "unterminated quoted string".into()));
+                        }
+                        entry.tokens.push(&self.text[start..self.pos]);
+                    }
+                    _ => {
+                        let start = self.pos;
+                        while let Some(&n) = bytes.get(self.pos) {
+                            if self.pos > start
+                                && matches!(
+                                    n,
+                                    b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"'
+                                )
+                            {
+                                break;
+                            }
+                            self.pos += 1;
+                            if n == b'\\' && self.pos < bytes.len() {
+                                // The escaped character is part of the token, whatever it is;
+                                // a multi-byte one is skipped whole.
+                                let len = self.text[self.pos..]
+                                    .chars()
+                                    .next()
+                                    .map_or(1, char::len_utf8);
+                                self.pos += len;
+                            }
+                        }
+                        entry.tokens.push(&self.text[start..self.pos]);
                     }
                 }
-                if !closed {
-                    return Err((start, "unterminated quoted string".into()));
-                }
-                entry.tokens.push(tok);
             }
-            _ => {
-                let mut tok = String::from(c);
-                if c == '\\'
-                    && let Some(esc) = chars.next()
-                {
-                    tok.push(esc);
-                }
-                while let Some(&n) = chars.peek() {
-                    if matches!(n, ' ' | '\t' | '\r' | '\n' | ';' | '(' | ')' | '"') {
-                        break;
-                    }
-                    chars.next();
-                    tok.push(n);
-                    if n == '\\'
-                        && let Some(esc) = chars.next()
-                    {
-                        tok.push(esc);
-                    }
-                }
-                entry.tokens.push(tok);
+            if depth > 0 {
+                return Err((paren_line, "`(` is never closed".into()));
+            }
+            if !entry.tokens.is_empty() {
+                return Ok(Some(entry));
             }
         }
     }
-    if depth > 0 {
-        return Err((paren_line, "`(` is never closed".into()));
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, (usize, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.entry().transpose();
+        self.failed = matches!(next, Some(Err(_)));
+        next
     }
-    if let Some(e) = current
-        && !e.tokens.is_empty()
-    {
-        entries.push(e);
-    }
-    Ok(entries)
 }
 
 /// Group records by owner and type (used by the store and the DNS view).
@@ -798,6 +898,55 @@ pub fn group_rrsets(records: &[Record]) -> BTreeMap<(LowerName, RecordType), Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What hickory's own text parser makes of one record's data (`None`: an error).
+    fn hickory_rdata(rtype: RecordType, data: &str, origin: &Name) -> Option<RData> {
+        let line = format!("{} 300 IN {rtype} {data}\n", origin.to_ascii());
+        let (_, sets) = Parser::new(line, None, Some(origin.clone())).parse().ok()?;
+        let record = sets
+            .into_values()
+            .next()?
+            .records_without_rrsigs()
+            .next()?
+            .clone();
+        Some(lower_rdata_names(record.data))
+    }
+
+    #[test]
+    fn the_common_types_read_as_hickory_reads_them() {
+        let origin = Name::from_ascii("example.go.id.").unwrap();
+        let cases = [
+            (RecordType::A, "203.0.113.7"),
+            (RecordType::A, "203.0.113.256"),
+            (RecordType::A, "2001:db8::1"),
+            (RecordType::AAAA, "2001:db8::1"),
+            (RecordType::AAAA, "::ffff:203.0.113.7"),
+            (RecordType::AAAA, "203.0.113.7"),
+            (RecordType::NS, "ns1"),
+            (RecordType::NS, "NS1.Example.NET."),
+            (RecordType::CNAME, "www.example.net."),
+            (RecordType::CNAME, "sub.domain"),
+            (RecordType::CNAME, "a\\.b"),
+            (RecordType::PTR, "host"),
+            (RecordType::MX, "10 mail"),
+            (RecordType::MX, "0 ."),
+            (RecordType::MX, "65536 mail"),
+            (RecordType::MX, "x mail"),
+            (RecordType::SRV, "10 60 5060 sip.Example.NET."),
+            (RecordType::SRV, "0 0 0 ."),
+            (RecordType::SRV, "1 2 70000 sip"),
+        ];
+        for (rtype, text) in cases {
+            let tokens: Vec<&str> = text.split(' ').collect();
+            let ours = common_rdata(rtype, &tokens, &origin)
+                .expect("a common type")
+                .ok();
+            assert_eq!(ours, hickory_rdata(rtype, text, &origin), "{rtype} {text}");
+        }
+        // Another number of fields is left to hickory, which names the problem.
+        assert!(common_rdata(RecordType::MX, &["10"], &origin).is_none());
+        assert!(common_rdata(RecordType::TXT, &["x"], &origin).is_none());
+    }
 
     #[test]
     fn dnssec_records_of_another_signer_are_dropped() {

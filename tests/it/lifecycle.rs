@@ -281,3 +281,136 @@ fn a_restart_loads_the_snapshot_and_the_changes_since() {
     );
     assert!(d.stop().success());
 }
+
+/// A zone imported at first start is answered from its file before the store holds it, but
+/// not transferred: a secondary gets SERVFAIL and asks again. Once stored, its `_audit` record
+/// joins it at the same serial and AXFR carries the whole zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_answered_from_its_file_is_transferred_once_stored() {
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("ranah.db").display()
+    );
+    let store = ranah::store::Store::open(&url).await.unwrap();
+    let content = ranah::zone::file::parse(&test_zone(), "example.go.id.zone", None).unwrap();
+    let zones = Arc::new(ranah::dns::Zones::new());
+    let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
+    publisher.serve_unstored(&content);
+
+    let dns: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let secondary = ranah::config::SecondaryConfig {
+        zone: "example.go.id.".into(),
+        notify: ([127, 0, 0, 1], free_port()).into(),
+        allow_transfer: vec!["127.0.0.1/32".parse().unwrap()],
+        tsig_key: None,
+    };
+    let (policy, _) = ranah::dns::secondaries::from_config(&[], &[secondary], 100).unwrap();
+    let handler = ranah::dns::handler::Handler::with_transfers(
+        zones.clone(),
+        Arc::new(ranah::dns::handler::Transfers {
+            policy,
+            store: Some(store.clone()),
+            observer: None,
+        }),
+    );
+    let config = ranah::config::DnsConfig {
+        listen: vec![dns],
+        udp_workers: 1,
+        ..Default::default()
+    };
+    let _server = ranah::dns::listen::start(
+        handler,
+        &config,
+        Arc::new(ranah::telemetry::metrics::Metrics::new()),
+    )
+    .await
+    .unwrap();
+    let ask = |args: &'static [&'static str]| tokio::task::spawn_blocking(move || dig(dns, args));
+
+    let www = ask(&["+short", "www.example.go.id.", "A"]).await.unwrap();
+    assert_eq!(www.trim(), "203.0.113.10");
+    let soa = ask(&["+short", "example.go.id.", "SOA"]).await.unwrap();
+    let axfr =
+        tokio::task::spawn_blocking(move || query(dns, "example.go.id.", RecordType::AXFR, TCP))
+            .await
+            .unwrap();
+    assert_eq!(
+        axfr.metadata.response_code,
+        hickory_proto::op::ResponseCode::ServFail
+    );
+    let audit = ask(&["_audit.example.go.id.", "TXT"]).await.unwrap();
+    assert!(audit.contains("NXDOMAIN"), "{audit}");
+
+    let zone = ranah::publish::import::NewZone {
+        content,
+        source: ranah::store::ZoneSource {
+            file: "example.go.id.zone".into(),
+            sha256: "0".repeat(64),
+        },
+    };
+    let anchor = ranah::publish::import::store_new_zone(
+        &store,
+        &zone,
+        &ranah::domain::audit::Attribution::system(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    publisher.stored(&zone.content.origin, Some(&anchor)).await;
+
+    assert_eq!(
+        ask(&["+short", "example.go.id.", "SOA"]).await.unwrap(),
+        soa
+    );
+    let axfr = ask(&["+onesoa", "example.go.id.", "AXFR"]).await.unwrap();
+    assert!(!axfr.contains("SERVFAIL"), "{axfr}");
+    let audit_line = axfr
+        .lines()
+        .find(|l| l.starts_with("_audit.example.go.id."))
+        .unwrap_or_else(|| panic!("{axfr}"));
+    assert!(audit_line.contains("TXT"), "{audit_line}");
+    assert!(axfr.contains("www.example.go.id."), "{axfr}");
+}
+
+/// The daemon's first start with a zone that is not signed: DNS answers it from the file
+/// before the store has it, the store then takes it with its `_audit` record, and its
+/// snapshot is kept, so that the next start neither reads the file nor the records.
+#[test]
+fn a_first_start_answers_the_file_then_stores_it() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let config = "[dnssec]\nenabled = false\n";
+    let start = |log: &str| {
+        let log = tmp.path().join(log);
+        let d = Daemon::start_process_logging(
+            tmp.path(),
+            ([127, 0, 0, 1], free_port()).into(),
+            Some(config),
+            &log,
+        );
+        (d, std::fs::read_to_string(&log).unwrap())
+    };
+    let (mut d, first) = start("first.log");
+    assert!(
+        first.contains("DNS answers the new zones from their files"),
+        "{first}"
+    );
+    let answered = first.find("serving DNS over UDP and TCP").unwrap();
+    let imported = first.find("zone imported").unwrap();
+    assert!(answered < imported, "{first}");
+    let audit = query(d.dns, "_audit.example.go.id.", RecordType::TXT, UDP);
+    assert_eq!(audit.answers.len(), 1, "{audit:?}");
+    let serial_first = serial(&d);
+    assert!(d.stop().success());
+
+    let (d, second) = start("second.log");
+    assert!(
+        !second.contains("loading the zone from its records"),
+        "{second}"
+    );
+    assert!(!second.contains("DNS answers the new zones"), "{second}");
+    assert_eq!(serial(&d), serial_first);
+    let audit_again = query(d.dns, "_audit.example.go.id.", RecordType::TXT, UDP);
+    assert_eq!(audit_again.answers, audit.answers);
+}

@@ -166,6 +166,10 @@ pub struct ZoneView {
     record_count: usize,
     /// Encoded UDP answers made from this view (see `udp`); a new view starts empty.
     answers: Arc<AnswerCache>,
+    /// Whether the store holds this view's records. A zone imported at first start is
+    /// answered from its file while the store takes it; until then it is not transferred
+    /// (its `_audit` record joins it once stored, at the same serial).
+    stored: bool,
 }
 
 impl ZoneView {
@@ -189,6 +193,24 @@ impl ZoneView {
             build.add(record);
         }
         build.finish(LowerName::new(&content.origin))
+    }
+
+    /// This view, read from a file the store does not hold yet (see [`ZoneView::is_stored`]).
+    pub fn not_stored(mut self) -> Self {
+        self.stored = false;
+        self
+    }
+
+    /// This view, now that the store holds its records.
+    pub fn now_stored(mut self) -> Self {
+        self.stored = true;
+        self
+    }
+
+    /// Whether the store holds this view's records (a zone being imported at first start
+    /// does not, yet).
+    pub fn is_stored(&self) -> bool {
+        self.stored
     }
 
     /// Whether the zone is signed (its apex has a DNSKEY set).
@@ -1152,6 +1174,7 @@ impl ZoneView {
             nsec3_iterations: 0,
             record_count: 0,
             answers: Arc::default(),
+            stored: true,
         };
         let count = |n: &Node<'_>| n.sets().map(|s| s.len() + s.sig_count()).sum::<usize>();
         for blob in nodes {
