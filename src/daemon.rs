@@ -137,7 +137,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .context("loading zones from the store")?;
     tracing::info!(zones = loaded.len(), "zones loaded");
-    if zones.is_empty() {
+    if zones.is_empty() && answer_first.is_empty() {
         tracing::warn!(
             dir = %config.zones_dir.display(),
             "no zones to serve: put master files in the zones directory or run `ranah zone import`"
@@ -157,12 +157,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .start(chrono::Utc::now())
         .await
         .context("signing the zones")?;
-    // Loading and signing are done: what they freed goes back to the system, and the zones
-    // as served now are kept for a quick restart.
-    crate::telemetry::memory::release_free_pages();
-    if let Err(error) = publisher.snapshot_zones(chrono::Utc::now()).await {
-        tracing::warn!(%error, "cannot keep the zones' snapshots");
-    }
 
     metrics
         .log
@@ -225,17 +219,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             "DNS answers the new zones from their files; storing them before the API opens"
         );
     }
-    if !answer_first.is_empty() {
-        for zone in answer_first {
-            let anchor = store_imported(&store, &zone).await;
-            publisher
-                .stored(&zone.content.origin, anchor.as_ref())
-                .await;
-        }
-        crate::telemetry::memory::release_free_pages();
-        if let Err(error) = publisher.snapshot_zones(chrono::Utc::now()).await {
-            tracing::warn!(%error, "cannot keep the zones' snapshots");
-        }
+    for zone in answer_first {
+        let anchor = store_imported(&store, &zone).await;
+        publisher
+            .stored(&zone.content.origin, anchor.as_ref())
+            .await;
+    }
+    // Loading, signing and storing are done (DNS answers meanwhile): what they freed goes
+    // back to the system, and the zones as served now are kept for a quick restart.
+    crate::telemetry::memory::release_free_pages();
+    if let Err(error) = publisher.snapshot_zones(chrono::Utc::now()).await {
+        tracing::warn!(%error, "cannot keep the zones' snapshots");
     }
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)

@@ -12,7 +12,7 @@ pub mod handler;
 pub mod listen;
 pub mod message;
 pub mod mmsg;
-pub mod name_key;
+pub use crate::zone::name_key;
 pub mod rrl;
 pub mod secondaries;
 pub mod tcp;

@@ -20,6 +20,8 @@ use hickory_proto::rr::rdata::{SOA, TXT};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::{Parser, parse_ttl};
 
+use super::name_key::{self, Key};
+
 /// Record types ranah imports, stores and serves.
 pub const SUPPORTED_TYPES: &[RecordType] = &[
     RecordType::SOA,
@@ -191,7 +193,12 @@ pub fn parse_signed(
                 ttl = Some(parse_ttl(tok).map_err(|e| err(line, format!("TTL `{tok}`: {e}")))?);
                 continue;
             }
-            let upper = tok.to_ascii_uppercase();
+            // Most files write classes and types in capitals: no copy for them.
+            let upper: std::borrow::Cow<'_, str> = if tok.bytes().any(|b| b.is_ascii_lowercase()) {
+                tok.to_ascii_uppercase().into()
+            } else {
+                (*tok).into()
+            };
             if let Ok(class) = DNSClass::from_str(&upper) {
                 if class != DNSClass::IN {
                     return Err(err(
@@ -431,15 +438,20 @@ fn build_zone(
         ));
     }
 
-    // Keyed by names the file chose: foldhash is seeded per process, like the std hasher,
-    // and several times faster on names.
-    type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-    let mut rrset_ttl: Map<(LowerName, RecordType), (u32, usize)> = Map::default();
-    let mut types_at: Map<LowerName, HashSet<RecordType>> = Map::default();
-    let mut cnames_at: Map<LowerName, usize> = Map::default();
-    let mut seen: HashSet<(LowerName, RecordType, Vec<u8>), foldhash::fast::RandomState> =
-        HashSet::default();
-    let mut records: Vec<(Record, usize)> = Vec::new();
+    // What the file holds at each name: its sets, with their TTL, the line of their first
+    // record, and their records (places in `records`). Keyed by the name's bytes (the names are
+    // lower-case already), hashed with foldhash, which is seeded per process like the std
+    // hasher and several times faster on names.
+    struct Set {
+        rtype: RecordType,
+        ttl: u32,
+        line: usize,
+        members: Vec<usize>,
+    }
+    let mut names: HashMap<Key, Vec<Set>, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(parsed.len(), Default::default());
+    let mut records: Vec<(Record, usize)> = Vec::with_capacity(parsed.len());
+    let mut key = Vec::new();
     for (record, line) in parsed {
         if !apex.zone_of(&record.name) {
             return Err(err(
@@ -447,76 +459,94 @@ fn build_zone(
                 format!("{} is outside the zone {}", record.name, apex),
             ));
         }
-        let key = LowerName::new(&record.name);
         let rtype = record.record_type();
-        if let Some((ttl, first_line)) = rrset_ttl.get(&(key.clone(), rtype)) {
-            if *ttl != record.ttl {
-                return Err(err(
+        name_key::write_key(&record.name, &mut key);
+        let sets = match names.get_mut(&key[..]) {
+            Some(sets) => sets,
+            None => names.entry(key.as_slice().into()).or_default(),
+        };
+        let set = match sets.iter_mut().position(|s| s.rtype == rtype) {
+            Some(at) => &mut sets[at],
+            None => {
+                sets.push(Set {
+                    rtype,
+                    ttl: record.ttl,
                     line,
-                    format!(
-                        "TTL {} differs from TTL {} of the same {} set on line {} (RFC 2181 §5.2)",
-                        record.ttl, ttl, rtype, first_line
-                    ),
-                ));
+                    members: Vec::new(),
+                });
+                let last = sets.len() - 1;
+                &mut sets[last]
             }
-        } else {
-            rrset_ttl.insert((key.clone(), rtype), (record.ttl, line));
+        };
+        if set.ttl != record.ttl {
+            return Err(err(
+                line,
+                format!(
+                    "TTL {} differs from TTL {} of the same {} set on line {} (RFC 2181 §5.2)",
+                    record.ttl, set.ttl, rtype, set.line
+                ),
+            ));
         }
-        types_at.entry(key.clone()).or_default().insert(rtype);
         if rtype == RecordType::SOA {
             continue;
         }
-        let wire = rdata_wire(&record.data).map_err(|m| err(line, m))?;
-        if !seen.insert((key.clone(), rtype, wire)) {
-            continue; // an exact duplicate is the same record (RFC 2181 §5)
+        // An exact duplicate is the same record (RFC 2181 §5); names in data are lower-case.
+        if set
+            .members
+            .iter()
+            .any(|&m| records[m].0.data == record.data)
+        {
+            continue;
         }
-        if rtype == RecordType::CNAME {
-            *cnames_at.entry(key).or_default() += 1;
-        }
+        set.members.push(records.len());
         records.push((record, line));
     }
 
-    let apex_key = LowerName::new(&apex);
-    if !types_at
-        .get(&apex_key)
-        .is_some_and(|t| t.contains(&RecordType::NS))
-    {
+    let apex_key = name_key::key_of(&apex);
+    let types = |key: &[u8]| names.get(key).map_or(&[][..], Vec::as_slice);
+    if !types(&apex_key).iter().any(|s| s.rtype == RecordType::NS) {
         return Err(err(
             soa_line,
             "the zone has no NS records at its apex".into(),
         ));
     }
-    let cuts: HashSet<LowerName> = types_at
+    let cuts: HashSet<&[u8], foldhash::fast::RandomState> = names
         .iter()
-        .filter(|(name, types)| **name != apex_key && types.contains(&RecordType::NS))
-        .map(|(name, _)| name.clone())
+        .filter(|(key, sets)| **key != apex_key && sets.iter().any(|s| s.rtype == RecordType::NS))
+        .map(|(key, _)| &key[..])
         .collect();
     for (record, line) in &records {
-        let name = LowerName::new(&record.name);
         let rtype = record.record_type();
+        if rtype != RecordType::CNAME && cuts.is_empty() {
+            continue;
+        }
+        let key = name_key::key_of(&record.name);
         if rtype == RecordType::CNAME {
-            let types = types_at.get(&name).map(|t| t.len()).unwrap_or(0);
-            if types > 1 {
+            let sets = types(&key);
+            if sets.len() > 1 {
                 return Err(err(
                     *line,
                     format!("{} has a CNAME and other data", record.name),
                 ));
             }
-            if name == apex_key {
+            if key == apex_key {
                 return Err(err(*line, "a CNAME cannot stand at the zone apex".into()));
             }
+            if sets.iter().any(|s| s.members.len() > 1) {
+                return Err(err(
+                    *line,
+                    format!("{} has more than one CNAME", record.name),
+                ));
+            }
         }
-        if rtype == RecordType::CNAME && cnames_at.get(&name).copied().unwrap_or(0) > 1 {
-            return Err(err(
-                *line,
-                format!("{} has more than one CNAME", record.name),
-            ));
-        }
-        if let Some(cut) = enclosing_cut(&name, &apex_key, &cuts) {
-            let at_cut = cut == name;
+        if let Some(cut) = enclosing_cut(&key, &apex_key, &cuts) {
+            let at_cut = cut == &key[..];
             let glue = matches!(rtype, RecordType::A | RecordType::AAAA);
             // The DS at a cut is the parent side's: it belongs to this zone (RFC 4034 §5).
             if !(glue || (at_cut && matches!(rtype, RecordType::NS | RecordType::DS))) {
+                let cut = name_key::to_name(cut)
+                    .map(|n| n.to_ascii())
+                    .unwrap_or_default();
                 return Err(err(
                     *line,
                     format!(
@@ -538,21 +568,21 @@ fn build_zone(
     })
 }
 
-/// The delegation point at or above `name` (below the apex), if any.
-fn enclosing_cut(
-    name: &LowerName,
-    apex: &LowerName,
-    cuts: &HashSet<LowerName>,
-) -> Option<LowerName> {
+/// The delegation point at or above `key` (below the apex), if any.
+fn enclosing_cut<'c>(
+    key: &[u8],
+    apex: &[u8],
+    cuts: &HashSet<&'c [u8], foldhash::fast::RandomState>,
+) -> Option<&'c [u8]> {
     if cuts.is_empty() {
         return None;
     }
-    let mut n = name.clone();
-    while n.num_labels() > apex.num_labels() {
-        if cuts.contains(&n) {
-            return Some(n);
+    let mut k = key;
+    while k.len() > apex.len() {
+        if let Some(cut) = cuts.get(k) {
+            return Some(cut);
         }
-        n = n.base_name();
+        k = name_key::parent(k)?;
     }
     None
 }
@@ -593,7 +623,18 @@ pub fn rdata_from_wire(rtype: RecordType, wire: &[u8]) -> Result<RData, String> 
 }
 
 fn parse_name(text: &str, origin: Option<&Name>) -> Result<Name, String> {
-    let name = Name::parse(text, origin).map_err(|e| format!("invalid name `{text}`: {e}"))?;
+    let invalid = |e: hickory_proto::ProtoError| format!("invalid name `{text}`: {e}");
+    // An ASCII name is read as ASCII: the Unicode path (IDNA mapping) costs more than the rest
+    // of a record, and would only lower-case it, which `lower_fqdn` does.
+    let name = if text.is_ascii() {
+        let name = Name::from_ascii(text).map_err(invalid)?;
+        match origin {
+            Some(origin) if !name.is_fqdn() => name.append_domain(origin).map_err(invalid)?,
+            _ => name,
+        }
+    } else {
+        Name::parse(text, origin).map_err(invalid)?
+    };
     if !name.is_fqdn() {
         return Err(format!(
             "`{text}` is relative but no $ORIGIN is known (give the zone's origin)"

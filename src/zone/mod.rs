@@ -5,6 +5,7 @@
 pub mod anchor;
 pub mod diff;
 pub mod file;
+pub mod name_key;
 
 pub use diff::ZoneDiff;
 

@@ -1092,32 +1092,37 @@ impl Builder<'_> {
             }
             _ => {
                 self.nodes
-                    .entry(key.clone())
-                    .or_insert_with(|| NodeBuf::empty(&key))
+                    .entry(key)
+                    .or_insert_with_key(|key| NodeBuf::empty(key))
                     .add(code, record.ttl, &rdata);
             }
         }
     }
 
     fn finish(mut self, origin: LowerName) -> ZoneView {
-        // Every ancestor of a name down from the apex is a node, counting its children.
-        let keys: Vec<Key> = self.nodes.keys().cloned().collect();
-        for key in keys {
-            let mut k: &[u8] = &key;
+        // Every ancestor of a name down from the apex is a node, counting its children. The
+        // names are only borrowed: a large zone's names share few parents, which alone are
+        // copied.
+        let mut children: HashMap<Key, u32> = HashMap::new();
+        for key in self.nodes.keys() {
+            let mut k: &[u8] = key;
             while k.len() > self.origin_key.len() {
                 let Some(parent) = name_key::parent(k) else {
                     break;
                 };
-                let created = !self.nodes.contains_key(parent);
-                self.nodes
-                    .entry(parent.into())
-                    .or_insert_with(|| NodeBuf::empty(parent))
-                    .children += 1;
-                if !created {
+                let new_parent = !self.nodes.contains_key(parent) && !children.contains_key(parent);
+                *children.entry(parent.into()).or_insert(0) += 1;
+                if !new_parent {
                     break;
                 }
                 k = parent;
             }
+        }
+        for (parent, count) in children {
+            self.nodes
+                .entry(parent)
+                .or_insert_with_key(|key| NodeBuf::empty(key))
+                .children += count;
         }
         let origin_key: Key = self.origin_key.into();
         let soa = self
@@ -1125,16 +1130,39 @@ impl Builder<'_> {
             .take()
             .map(|(soa, _)| soa)
             .unwrap_or_else(|| NodeBuf::empty(&origin_key));
-        let nodes: Vec<Vec<u8>> = self.nodes.values().map(NodeBuf::encode).collect();
-        let nsec3: Vec<Vec<u8>> = self.nsec3.values().map(NodeBuf::encode).collect();
+        // Encoded one after another into one buffer, then copied into the table's pages.
+        let encode_all = |nodes: &HashMap<Key, NodeBuf>| {
+            let mut buf = Vec::new();
+            let mut ends = Vec::with_capacity(nodes.len());
+            for node in nodes.values() {
+                node.encode_into(&mut buf);
+                ends.push(buf.len());
+            }
+            (buf, ends)
+        };
+        let nodes = encode_all(&self.nodes);
+        drop(std::mem::take(&mut self.nodes));
+        let nsec3 = encode_all(&self.nsec3);
         ZoneView::from_nodes(
             origin,
             origin_key,
             &soa.encode(),
-            nodes.iter().map(|n| &n[..]),
-            nsec3.iter().map(|n| &n[..]),
+            node_slices(&nodes.0, &nodes.1).into_iter(),
+            node_slices(&nsec3.0, &nsec3.1).into_iter(),
         )
     }
+}
+
+/// The nodes `Builder::finish` encoded one after another into `buf`, each ending at its end.
+fn node_slices<'b>(buf: &'b [u8], ends: &[usize]) -> Vec<&'b [u8]> {
+    let mut start = 0;
+    ends.iter()
+        .map(|&end| {
+            let node = &buf[start..end];
+            start = end;
+            node
+        })
+        .collect()
 }
 
 /// The start of a snapshot ([`ZoneView::snapshot`]), and its format's version.

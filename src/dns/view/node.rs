@@ -352,6 +352,13 @@ impl NodeBuf {
     /// one set) cannot occur: a zone's set is bounded by its message size.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// [`NodeBuf::encode`], appended to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len());
         out.extend_from_slice(&self.children.to_le_bytes());
         out.push(self.key.len() as u8);
         out.extend_from_slice(&self.key);
@@ -368,7 +375,6 @@ impl NodeBuf {
                 out.extend_from_slice(d);
             }
         }
-        out
     }
 
     fn encoded_len(&self) -> usize {

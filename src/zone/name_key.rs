@@ -12,13 +12,20 @@ pub type Key = Box<[u8]>;
 /// The key of `name` (lower-cased; the name is taken as absolute).
 pub fn key_of(name: &Name) -> Key {
     let mut out = Vec::with_capacity(name.len() + 2);
+    write_key(name, &mut out);
+    out.into_boxed_slice()
+}
+
+/// [`key_of`] into `out` (cleared first): a loop over many names reuses one buffer, and
+/// copies a key only where it keeps it.
+pub fn write_key(name: &Name, out: &mut Vec<u8>) {
+    out.clear();
     for label in name.iter() {
         // Labels are at most 63 bytes, so the length fits.
         out.push(label.len() as u8);
         out.extend(label.iter().map(u8::to_ascii_lowercase));
     }
     out.push(0);
-    out.into_boxed_slice()
 }
 
 /// The parent of a key, or `None` for the root.
