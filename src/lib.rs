@@ -11,7 +11,7 @@
 //! | part | what it is | depends on |
 //! |---|---|---|
 //! | [`domain`] | the pure core: who may do what ([`domain::access`]), the request state machine, time standards, policies, the certificate lifecycle, the audit chain; no I/O, no clock | nothing of ranah; serde, chrono |
-//! | [`zone`] | the zone's data without I/O: RFC 1035 master files, record diffs, the `_audit` anchor record | domain, hickory-proto |
+//! | [`zone`] | the zone's data without I/O: RFC 1035 master files, record diffs, the `_audit` anchor record, names as lookup keys | domain, hickory-proto |
 //! | [`store`] | sqlx persistence of what it is given: zones, records, journal, requests, people, certificates, outbox, audit rows, files beside the database | domain, zone, sqlx |
 //! | [`audit`] | signed checkpoints of the audit trail's head | domain, store |
 //! | [`config`] | layered configuration → one immutable [`config::Config`], one module per section | domain, zone; XXX: it checks keys with `dns::tsig`, `acme::sealing` and `audit::checkpoint`, three imports that run up the table |
