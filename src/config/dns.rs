@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::rrl::RrlConfig;
 use super::{ConfigError, at_least_one};
 
-/// The default of `[dns] answer_cache_bytes`: room for about 100,000 typical answers.
-pub const DEFAULT_ANSWER_CACHE_BYTES: usize = 16 << 20;
+/// The default of `[dns] answer_cache_bytes`: room for about 40,000 typical answers. At
+/// 100,000 names and a mix of 100,000 different questions, 4 MiB answered 5 % fewer queries a
+/// second than 16 MiB (1 MiB: 19 % fewer) and kept the memory after the load at 43 MiB,
+/// against 55 MiB with 16 MiB (Knot: 41.5 MiB).
+pub const DEFAULT_ANSWER_CACHE_BYTES: usize = 4 << 20;
 
 /// `[dns]`: as written (with its defaults) and, once checked, as in force.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
