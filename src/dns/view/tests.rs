@@ -340,7 +340,48 @@ mod prop {
         file::parse(ZONE, "t", None).unwrap()
     }
 
+    /// Everything a view holds, in an order of its own: each name with its number of
+    /// children, and each set with its TTL and records in their order.
+    fn contents(view: &ZoneView) -> (Vec<(Vec<u8>, u32)>, Vec<String>) {
+        let mut names: Vec<(Vec<u8>, u32)> = view
+            .name_keys()
+            .map(|k| (k.to_vec(), view.nodes.get(k).map_or(0, |n| n.children())))
+            .collect();
+        names.sort();
+        let mut sets: Vec<String> = view
+            .rrsets()
+            .map(|s| {
+                let records: Vec<String> = s.records().iter().map(|r| r.data.to_string()).collect();
+                format!("{:?} {} {} {:?}", s.owner(), s.rtype(), s.ttl(), records)
+            })
+            .collect();
+        sets.sort();
+        (names, sets)
+    }
+
     proptest! {
+        /// An unsigned zone's view built from sorted buffers holds what the general builder
+        /// makes of the same records, duplicates and TTLs that differ within a set included.
+        #[test]
+        fn the_unsigned_build_equals_the_general_one(
+            extra in proptest::collection::vec((0u8..3, proptest::collection::vec(0usize..4, 1..4), 0u8..3, 0u32..3), 0..60)
+        ) {
+            let mut content = base();
+            for (kind, parts, v, ttl) in extra {
+                let mut r = record(kind, name(&parts), v);
+                r.ttl = 60 + ttl;
+                content.records.push(r);
+            }
+            let origin_key = name_key::key_of(&content.origin);
+            let fast = unsigned_view(&content, &origin_key).expect("an unsigned zone");
+            let general = ZoneView::built(&content, &origin_key);
+            prop_assert_eq!(fast.record_count(), general.record_count());
+            prop_assert_eq!(fast.nodes.len(), general.nodes.len());
+            prop_assert_eq!(contents(&fast), contents(&general));
+            prop_assert_eq!(fast.serial(), general.serial());
+            prop_assert_eq!(fast.negative_ttl(), general.negative_ttl());
+        }
+
         #[test]
         fn incremental_equals_rebuilt(ops in proptest::collection::vec(op(), 1..40)) {
             let mut view = ZoneView::new(&base());
