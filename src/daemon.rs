@@ -115,12 +115,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Zone files not in the store yet. A zone to be signed is stored now and signed with the
     // others; one that is not is answered from its file as soon as DNS listens, and stored
     // right after (the slow part of a large first import), before the API opens.
-    let (answer_first, mut new_zones): (Vec<_>, Vec<_>) =
+    let (answer_first, to_sign): (Vec<_>, Vec<_>) =
         import::read_zones_dir(&store, &config.zones_dir)
             .await
             .into_iter()
             .partition(|z| !config.dnssec.policy_for(&z.content.origin).enabled);
-    for zone in new_zones.drain(..) {
+    for zone in to_sign {
         store_imported(&store, &zone).await;
     }
 
