@@ -335,7 +335,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let workflow = requests.workflow_arc();
     let health = Arc::new(crate::service::health::Health::new(
         store.clone(),
-        zones.clone(),
+        publisher.clone(),
         requests.clone(),
         secondaries.clone(),
         metrics.clone(),

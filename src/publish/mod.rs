@@ -14,6 +14,8 @@
 //! change, and DNS never serves the change unsigned. [`Publisher::maintain`] commits the
 //! signer's own changes (a first signing, key events, refreshed signatures) the same way.
 
+mod group;
+pub use group::CommitCounts;
 pub mod import;
 mod snapshot;
 
@@ -22,7 +24,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
-use tokio::sync::Mutex;
 
 use crate::dns::name_key::{self, Key};
 use crate::dns::{ZoneView, Zones};
@@ -74,6 +75,14 @@ pub struct Applied {
     pub diff: ZoneDiff,
 }
 
+/// A change written under the write lock.
+enum Written {
+    /// It changes nothing (and had nothing to commit).
+    Unchanged(Applied),
+    /// Written into the open group: done once the group commits.
+    Pending(tokio::sync::oneshot::Receiver<group::Outcome>, Applied),
+}
+
 /// Why a change was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -119,7 +128,8 @@ pub enum PublishError {
 pub struct Publisher {
     store: Store,
     zones: Arc<Zones>,
-    write_lock: Mutex<()>,
+    /// The write lock, with group commit (see `group`).
+    gate: Arc<group::Gate>,
     /// The signer of each zone that has one (by the apex's key).
     signers: parking_lot::RwLock<HashMap<Key, Arc<ZoneSigner>>>,
     /// The serial of each zone's last snapshot kept or loaded (see `snapshot`).
@@ -142,7 +152,7 @@ impl Publisher {
         Self {
             store,
             zones,
-            write_lock: Mutex::new(()),
+            gate: group::Gate::new(),
             signers: parking_lot::RwLock::default(),
             snapshots: parking_lot::Mutex::default(),
         }
@@ -172,6 +182,12 @@ impl Publisher {
     /// The served zones.
     pub fn zones(&self) -> &Arc<Zones> {
         &self.zones
+    }
+
+    /// How many commits the changes applied so far took (group commit shares one among the
+    /// changes that arrive together).
+    pub fn commit_counts(&self) -> CommitCounts {
+        self.gate.counts()
     }
 
     /// Apply a change at time `now` (which dates the serial). Returns when DNS answers it.
@@ -222,20 +238,77 @@ impl Publisher {
             .zones
             .get(&LowerName::new(&zone_name))
             .ok_or_else(|| PublishError::UnknownZone(zone_name.to_ascii()))?;
-        let _guard = self.write_lock.lock().await;
-        let view = handle.view();
+        let mut again = false;
+        loop {
+            // A second attempt waits for the open group's commit and starts the next one.
+            let mut writer = if again {
+                self.gate.exclusive().await
+            } else {
+                self.gate.for_change().await
+            };
+            let uncommitted = writer.group().is_some_and(|g| g.has_members());
+            let written = self
+                .write(&mut writer, &handle, &zone_name, change, request, now)
+                .await;
+            let (done, applied) = match written {
+                Ok(Written::Unchanged(applied)) => return Ok(applied),
+                Ok(Written::Pending(done, applied)) => (done, applied),
+                // Refused against changes not committed yet: once they are (or are not),
+                // decide again, so that a refusal always rests on what the store holds.
+                Err(e)
+                    if uncommitted
+                        && !again
+                        && !matches!(e, PublishError::Store(StoreError::Shared(_))) =>
+                {
+                    again = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            drop(writer);
+            committed(done).await?;
+            tracing::info!(
+                zone = %zone_name, serial_before = applied.serial_before, serial = applied.serial,
+                removed = applied.diff.removed.len(), added = applied.diff.added.len(),
+                reason = %change.meta.reason, "zone changed"
+            );
+            return Ok(applied);
+        }
+    }
+
+    /// Decide a change against the zone as the changes before it leave it, and write it into
+    /// the open group (under the write lock).
+    async fn write(
+        &self,
+        writer: &mut group::WriterGuard<'_>,
+        handle: &Arc<crate::dns::ZoneHandle>,
+        zone_name: &Name,
+        change: &ChangeSet,
+        request: Option<RequestCommit<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<Written, PublishError> {
+        // The zone as the changes before this one leave it: those of an open group (not
+        // committed yet; committed before this one if at all) or the one served.
+        let view = match writer.group().and_then(|g| g.view(handle)) {
+            Some(v) => v.clone(),
+            None => ZoneView::clone(&handle.view()),
+        };
         let serial_before = view.serial();
-        let mut diff = resolve(&view, &zone_name, &change.ops)?;
-        let signer = self.signer(&zone_name);
+        let mut diff = resolve(&view, zone_name, &change.ops)?;
         if diff.added.is_empty() && diff.removed.is_empty() {
-            if let Some(r) = request {
-                self.store.commit_request(&r, None, now).await?;
-            }
-            return Ok(Applied {
+            let unchanged = Applied {
                 serial_before,
                 serial: serial_before,
                 diff,
-            });
+            };
+            let Some(r) = request else {
+                return Ok(Written::Unchanged(unchanged));
+            };
+            let group = writer.join(&self.store).await?;
+            if let Err(e) = group.store().request(&r, None, now).await {
+                return Err(self.refused(writer, e).into());
+            }
+            return Ok(Written::Pending(group.wait(), unchanged));
         }
         let new_soa = bump_serial(&view, now)?;
         let serial = match &new_soa.data {
@@ -245,67 +318,67 @@ impl Publisher {
         diff.soa = Some(new_soa);
         // The store also moves the zone's `_audit` TXT to the trail's new head, in the same
         // transaction and serial; the view takes that change too.
-        let audit = change_audit(&zone_name, serial_before, &diff, &change.meta);
+        let audit = change_audit(zone_name, serial_before, &diff, &change.meta);
+        let signer = self.signer(zone_name);
         let mut signed: Option<ZoneView> = None;
         let complete = signer
             .as_deref()
             .map(|s| sign_in_transaction(s, &view, &diff, unix(now), &mut signed));
-        let anchor = match request {
-            None => {
-                self.store
-                    .commit_change(
-                        &zone_name,
-                        serial_before,
-                        &diff,
-                        &change.meta,
-                        &audit,
-                        now,
-                        complete,
-                    )
-                    .await?
-            }
-            Some(r) => {
-                let zone_change = ZoneChangeCommit {
-                    origin: &zone_name,
-                    serial_before,
-                    diff: &diff,
-                    meta: &change.meta,
-                    audit: &audit,
-                    complete,
-                };
-                self.store
-                    .commit_request(&r, Some(zone_change), now)
-                    .await?
-                    .unwrap_or_default()
-            }
+        let zone_change = ZoneChangeCommit {
+            origin: zone_name,
+            serial_before,
+            diff: &diff,
+            meta: &change.meta,
+            audit: &audit,
+            complete,
+        };
+        let group = writer.join(&self.store).await?;
+        let written = match request {
+            None => group.store().change(zone_change, now).await,
+            Some(r) => group
+                .store()
+                .request(&r, Some(zone_change), now)
+                .await
+                .map(Option::unwrap_or_default),
+        };
+        let anchor = match written {
+            Ok(anchor) => anchor,
+            Err(e) => return Err(self.refused(writer, e).into()),
         };
         let next = match signed {
             Some(next) => next,
             None => {
-                let mut next = ZoneView::clone(&view);
+                let mut next = view;
                 next.apply(&diff);
                 next.apply(&anchor);
                 next
             }
         };
-        handle.publish(next);
-        tracing::info!(
-            zone = %zone_name, serial_before, serial,
-            removed = diff.removed.len(), added = diff.added.len(),
-            reason = %change.meta.reason, "zone changed"
-        );
-        Ok(Applied {
-            serial_before,
-            serial,
-            diff,
-        })
+        let done = writer.join(&self.store).await?.enter(handle, next);
+        Ok(Written::Pending(
+            done,
+            Applied {
+                serial_before,
+                serial,
+                diff,
+            },
+        ))
+    }
+
+    /// A change the store refused: it alone, unless the refusal took the open group's
+    /// transaction with it.
+    fn refused(&self, writer: &mut group::WriterGuard<'_>, error: StoreError) -> StoreError {
+        match writer.group() {
+            Some(g) if g.is_broken() => writer.fail(error),
+            _ => error,
+        }
     }
 
     /// Serve every zone in the store whose serial differs from the one served (new zones, or
     /// changes committed by another process). A signed zone is first made right
     /// ([`Publisher::adopt`]) before the view is served. Returns the zones reloaded.
     pub async fn sync_from_store(&self, now: DateTime<Utc>) -> Result<Vec<Name>, PublishError> {
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.gate.exclusive().await;
         let mut reloaded = Vec::new();
         for (origin, serial) in self.store.zone_serials().await? {
             let served = self
@@ -341,7 +414,7 @@ impl Publisher {
     /// the view at the same serial), or could not take it (`None`: it is served no more, since
     /// nothing would keep its changes).
     pub async fn stored(&self, origin: &Name, anchor: Option<&ZoneDiff>) {
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.gate.exclusive().await;
         let key = LowerName::new(&lower(origin));
         let Some(handle) = self.zones.get(&key) else {
             return;
@@ -366,7 +439,7 @@ impl Publisher {
         ) else {
             return Ok(());
         };
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.gate.exclusive().await;
         let view = ZoneView::clone(&handle.view());
         let signed = self.sign_loaded(&signer, view, now).await?;
         handle.publish(signed);
@@ -483,7 +556,7 @@ impl Publisher {
         let Some(signer) = self.signer(&zone_name) else {
             return Ok(None);
         };
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.gate.exclusive().await;
         let view = handle.view();
         let serial_before = view.serial();
         let Some(next) = self
@@ -562,6 +635,19 @@ impl Publisher {
             )
             .await?;
         Ok(signed)
+    }
+}
+
+/// Wait for a group's commit: when it returns, DNS answers the change.
+async fn committed(
+    done: tokio::sync::oneshot::Receiver<group::Outcome>,
+) -> Result<(), PublishError> {
+    match done.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(PublishError::Store(StoreError::Shared(e))),
+        Err(_) => Err(PublishError::Store(StoreError::Corrupt(
+            "the commit of a group ended without an outcome".into(),
+        ))),
     }
 }
 

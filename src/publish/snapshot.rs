@@ -97,7 +97,7 @@ impl Publisher {
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<usize, PublishError> {
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.gate.exclusive().await;
         let mut written = 0;
         for origin in self.zones.origins() {
             let Some(handle) = self.zones.get(&origin) else {

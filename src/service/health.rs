@@ -31,6 +31,7 @@ pub struct Readiness {
 pub struct Health {
     store: Store,
     zones: Arc<Zones>,
+    publisher: Arc<crate::publish::Publisher>,
     requests: Arc<Requests>,
     secondaries: Arc<Secondaries>,
     metrics: Arc<Metrics>,
@@ -44,14 +45,15 @@ impl Health {
     /// The service over what it watches.
     pub fn new(
         store: Store,
-        zones: Arc<Zones>,
+        publisher: Arc<crate::publish::Publisher>,
         requests: Arc<Requests>,
         secondaries: Arc<Secondaries>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
-            zones,
+            zones: publisher.zones().clone(),
+            publisher,
             requests,
             secondaries,
             metrics,
@@ -103,6 +105,16 @@ impl Health {
                     .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
             }
         }
+        let commits = self.publisher.commit_counts();
+        // The publisher counts; the counters show its figures.
+        self.metrics
+            .zone_commits
+            .inner()
+            .store(commits.commits, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .zone_committed_changes
+            .inner()
+            .store(commits.changes, std::sync::atomic::Ordering::Relaxed);
         let cache = self.zones.cache_budget();
         let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.metrics

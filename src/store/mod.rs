@@ -17,6 +17,7 @@ mod backup;
 mod certificates;
 mod dnssec;
 mod files;
+mod group;
 mod outbox;
 mod people;
 pub mod private;
@@ -38,6 +39,7 @@ pub use backup::{SerialMove, latest_schema_version, sqlite_file};
 pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, OrderPlan};
 pub use dnssec::{NewKey, SigningState, StoredKey};
 pub use files::Files;
+pub use group::WriteGroup;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
 pub use people::{Account, Agency, Assigned, Assignment, TOKEN_PREFIX, TokenInfo, token_prefix};
@@ -103,6 +105,10 @@ pub enum StoreError {
     /// Stored data cannot be read back (should never happen; names the row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// One failure reported to every change of a group that shared the transaction it
+    /// failed (see [`WriteGroup`]).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 /// SQLite's primary result code for a write that found the disk full (`SQLITE_FULL`); extended
@@ -113,6 +119,9 @@ impl StoreError {
     /// Whether the database cannot take the call now (a retry may succeed), rather than refused
     /// or failed a statement: it cannot be reached, or its disk is full.
     pub fn is_unavailable(&self) -> bool {
+        if let Self::Shared(e) = self {
+            return e.is_unavailable();
+        }
         self.is_disk_full()
             || matches!(
                 self,
@@ -127,6 +136,7 @@ impl StoreError {
     /// space is freed.
     pub fn is_disk_full(&self) -> bool {
         match self {
+            Self::Shared(e) => e.is_disk_full(),
             Self::Database(sqlx::Error::Database(e)) => e
                 .code()
                 .and_then(|c| c.parse::<i32>().ok())

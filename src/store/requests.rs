@@ -473,93 +473,105 @@ impl Store {
         zone_change: Option<ZoneChangeCommit<'_>>,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::zone::ZoneDiff>, StoreError> {
-        let RequestChange {
-            id,
-            expected_version,
-            state,
-            due_at,
-            history,
-            audit,
-            outbox,
-            attachments,
-            certificate,
-        } = *change;
         let mut tx = self.write().await?;
-        // Claim the request first: this write takes SQLite's write lock and settles which of
-        // two simultaneous actions wins.
-        let updated = sqlx::query(
-            "UPDATE requests SET status = $1, step = $2, step_started_at = $3, returned_at = $4, \
-             letter_attached = $5, version = $6, updated_at = $7, due_at = $10 \
-             WHERE id = $8 AND version = $9",
-        )
-        .bind(state.status.as_str())
-        .bind(state.step.map(|s| s as i64))
-        .bind(ts(state.step_started_at))
-        .bind(state.returned_at.map(ts))
-        .bind(state.letter_attached)
-        .bind(i64::from(state.version))
-        .bind(ts(now))
-        .bind(id)
-        .bind(i64::from(expected_version))
-        .bind(due_at.map(ts))
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!("request {id}")));
-        }
-        // The request's own events come first in the trail, then the zone change they cause.
-        append_audits(&mut tx, id, audit, now).await?;
-        let anchor = match zone_change {
-            Some(z) => Some(
-                write_change(
-                    &mut tx,
-                    z.origin,
-                    z.serial_before,
-                    z.diff,
-                    z.meta,
-                    z.audit,
-                    now,
-                    z.complete,
-                )
-                .await?,
-            ),
-            None => None,
-        };
-        append_history(&mut tx, id, history).await?;
-        enqueue_messages(&mut tx, outbox, Some(id), now).await?;
-        match certificate {
-            Some(CertificateCommit::Order(new, plan, audit)) => {
-                super::certificates::order(&mut tx, new, plan, audit, now).await?;
-            }
-            Some(CertificateCommit::Withdraw(name, guard, to, audit)) => {
-                super::certificates::withdraw(&mut tx, name, *guard, *to, audit, now).await?;
-            }
-            None => {}
-        }
-        for a in attachments {
-            sqlx::query(
-                "INSERT INTO attachments (request_id, kind, sha256, media_type, size, \
-                 uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(&a.kind)
-            .bind(&a.sha256)
-            .bind(&a.media_type)
-            .bind(a.size)
-            .bind(
-                history
-                    .iter()
-                    .rev()
-                    .find_map(|h| h.actor_id)
-                    .unwrap_or(state.submitted_by),
-            )
-            .bind(&a.uploaded_at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let anchor = write_request(&mut tx, change, zone_change, now).await?;
         tx.commit().await?;
         Ok(anchor)
     }
+}
+
+/// Move a request to its new state and write the zone change with it, in the caller's
+/// transaction (see [`Store::commit_request`]).
+pub(crate) async fn write_request(
+    tx: &mut Tx<'_>,
+    change: &RequestChange<'_>,
+    zone_change: Option<ZoneChangeCommit<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::zone::ZoneDiff>, StoreError> {
+    let RequestChange {
+        id,
+        expected_version,
+        state,
+        due_at,
+        history,
+        audit,
+        outbox,
+        attachments,
+        certificate,
+    } = *change;
+    // Claim the request first: this write takes SQLite's write lock and settles which of
+    // two simultaneous actions wins.
+    let updated = sqlx::query(
+        "UPDATE requests SET status = $1, step = $2, step_started_at = $3, returned_at = $4, \
+         letter_attached = $5, version = $6, updated_at = $7, due_at = $10 \
+         WHERE id = $8 AND version = $9",
+    )
+    .bind(state.status.as_str())
+    .bind(state.step.map(|s| s as i64))
+    .bind(ts(state.step_started_at))
+    .bind(state.returned_at.map(ts))
+    .bind(state.letter_attached)
+    .bind(i64::from(state.version))
+    .bind(ts(now))
+    .bind(id)
+    .bind(i64::from(expected_version))
+    .bind(due_at.map(ts))
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!("request {id}")));
+    }
+    // The request's own events come first in the trail, then the zone change they cause.
+    append_audits(tx, id, audit, now).await?;
+    let anchor = match zone_change {
+        Some(z) => Some(
+            write_change(
+                tx,
+                z.origin,
+                z.serial_before,
+                z.diff,
+                z.meta,
+                z.audit,
+                now,
+                z.complete,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    append_history(tx, id, history).await?;
+    enqueue_messages(tx, outbox, Some(id), now).await?;
+    match certificate {
+        Some(CertificateCommit::Order(new, plan, audit)) => {
+            super::certificates::order(tx, new, plan, audit, now).await?;
+        }
+        Some(CertificateCommit::Withdraw(name, guard, to, audit)) => {
+            super::certificates::withdraw(tx, name, *guard, *to, audit, now).await?;
+        }
+        None => {}
+    }
+    for a in attachments {
+        sqlx::query(
+            "INSERT INTO attachments (request_id, kind, sha256, media_type, size, \
+             uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(&a.kind)
+        .bind(&a.sha256)
+        .bind(&a.media_type)
+        .bind(a.size)
+        .bind(
+            history
+                .iter()
+                .rev()
+                .find_map(|h| h.actor_id)
+                .unwrap_or(state.submitted_by),
+        )
+        .bind(&a.uploaded_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(anchor)
 }
 
 impl Store {

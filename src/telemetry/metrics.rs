@@ -140,6 +140,10 @@ pub struct Metrics {
     pub dns_answer_cache_bytes: Gauge,
     /// The answer caches' budget in bytes (`[dns] answer_cache_bytes`).
     pub dns_answer_cache_limit_bytes: Gauge,
+    /// Transactions committed for zone changes (a group commit holds several).
+    pub zone_commits: Counter,
+    /// Zone changes and request decisions those transactions held.
+    pub zone_committed_changes: Counter,
     /// UDP answers under response rate limiting, by answer kind and what was sent.
     pub rrl_responses: Family<RrlLabels, Counter>,
     /// NOTIFY messages acknowledged.
@@ -259,6 +263,18 @@ impl Metrics {
             "dns_answer_cache_limit_bytes",
             "The answer caches' budget in bytes",
             dns_answer_cache_limit_bytes.clone(),
+        );
+        let zone_commits = Counter::default();
+        registry.register(
+            "zone_commits",
+            "Transactions committed for zone changes (group commit shares one among changes that arrive together)",
+            zone_commits.clone(),
+        );
+        let zone_committed_changes = Counter::default();
+        registry.register(
+            "zone_committed_changes",
+            "Zone changes and request decisions committed by those transactions",
+            zone_committed_changes.clone(),
         );
         let rrl_responses = Family::default();
         registry.register(
@@ -482,6 +498,8 @@ impl Metrics {
             dns_answer_cache_misses,
             dns_answer_cache_bytes,
             dns_answer_cache_limit_bytes,
+            zone_commits,
+            zone_committed_changes,
             notify_acknowledged,
             notify_failures,
             zone_serial,

@@ -392,3 +392,144 @@ async fn a_writer_behind_the_store_gets_a_conflict_then_catches_up() {
         .unwrap();
     assert_eq!(applied.serial, 2026112351);
 }
+
+/// Changes that arrive together share a commit (group commit), and each is still answered by
+/// DNS when its own `apply` returns, with a serial and a journal entry of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_that_arrive_together_share_commits_and_each_is_answered_on_return() {
+    let e = env().await;
+    let before = e.publisher.commit_counts();
+    let count = 200u32;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let p = e.publisher.clone();
+        let dns = e.dns;
+        tasks.spawn(async move {
+            let name = format!("g{i}.example.go.id.");
+            let applied = p
+                .apply(
+                    &change(vec![ChangeOp::Add(a(&name, [203, 0, 113, 7], 60))]),
+                    at(2026, 11, 23),
+                )
+                .await
+                .unwrap();
+            // Answered the moment the change is back, not some time later.
+            let answer = ask(dns, &name, RecordType::A).await;
+            assert_eq!(
+                answer.metadata.response_code,
+                ResponseCode::NoError,
+                "{name}"
+            );
+            assert_eq!(answer.answers.len(), 1, "{name}");
+            applied.serial
+        });
+    }
+    let mut serials = Vec::new();
+    while let Some(serial) = tasks.join_next().await {
+        serials.push(serial.unwrap());
+    }
+    serials.sort();
+    let expected: Vec<u32> = (0..count).map(|i| 2026112300 + i).collect();
+    assert_eq!(serials, expected);
+    let journal = e
+        .store
+        .journal(&harness::origin(), 2026010100, 1000)
+        .await
+        .unwrap();
+    assert_eq!(journal.len(), count as usize);
+    let after = e.publisher.commit_counts();
+    let (commits, changes) = (
+        after.commits - before.commits,
+        after.changes - before.changes,
+    );
+    assert_eq!(changes, u64::from(count));
+    assert!(
+        commits < changes / 2,
+        "{commits} commits for {changes} changes: they did not share"
+    );
+    let trail = e.store.verify_audit().await.unwrap();
+    assert!(trail.ok, "{trail:?}");
+}
+
+/// In a group, a change the store refuses (computed from a serial the zone has left) is
+/// undone alone: the changes before and after it commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_refused_inside_a_group_leaves_the_others() {
+    use ranah::domain::audit::AuditEntry;
+    use ranah::store::ZoneChangeCommit;
+    use ranah::zone::ZoneDiff;
+    let e = env().await;
+    let origin = harness::origin();
+    let view = e
+        .publisher
+        .zones()
+        .get(&origin.clone().into())
+        .unwrap()
+        .view();
+    let soa = view.soa_record().unwrap().clone();
+    let s0 = view.serial();
+    let at_serial = |n: u32| ranah::zone::file::soa_with_serial(&soa, n).unwrap();
+    let diff = |name: &str, serial: u32| ZoneDiff {
+        removed: vec![],
+        added: vec![a(name, [203, 0, 113, 8], 60)],
+        soa: Some(at_serial(serial)),
+    };
+    let meta = ChangeMeta {
+        reason: "group test".into(),
+        ..ChangeMeta::default()
+    };
+    let audit = AuditEntry::cli("zone.change", "zone/example.go.id", serde_json::json!({}));
+    fn commit<'a>(
+        origin: &'a Name,
+        meta: &'a ChangeMeta,
+        audit: &'a AuditEntry,
+        serial_before: u32,
+        diff: &'a ZoneDiff,
+    ) -> ZoneChangeCommit<'a> {
+        ZoneChangeCommit {
+            origin,
+            serial_before,
+            diff,
+            meta,
+            audit,
+            complete: None,
+        }
+    }
+    let commit = |serial_before, diff| commit(&origin, &meta, &audit, serial_before, diff);
+    let (first, stale, third) = (
+        diff("r1.example.go.id.", s0 + 1),
+        diff("r2.example.go.id.", s0 + 1),
+        diff("r3.example.go.id.", s0 + 2),
+    );
+    let now = Utc::now();
+    let mut group = e.store.begin_group().await.unwrap();
+    group.change(commit(s0, &first), now).await.unwrap();
+    let refused = group.change(commit(s0, &stale), now).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(!group.is_broken());
+    group.change(commit(s0 + 1, &third), now).await.unwrap();
+    group.commit().await.unwrap();
+
+    let stored = e.store.load_zone(&origin).await.unwrap().unwrap();
+    assert_eq!(stored.content.soa_data().unwrap().serial, s0 + 2);
+    let owners: Vec<String> = stored
+        .content
+        .records
+        .iter()
+        .map(|r| r.name.to_ascii())
+        .collect();
+    assert!(owners.contains(&"r1.example.go.id.".to_string()));
+    assert!(!owners.contains(&"r2.example.go.id.".to_string()));
+    assert!(owners.contains(&"r3.example.go.id.".to_string()));
+    let journal = e.store.journal(&origin, s0, 10).await.unwrap();
+    let serials: Vec<(u32, u32)> = journal
+        .iter()
+        .map(|c| (c.serial_before, c.serial_after))
+        .collect();
+    assert_eq!(serials, vec![(s0, s0 + 1), (s0 + 1, s0 + 2)]);
+    let trail = e.store.verify_audit().await.unwrap();
+    assert!(trail.ok, "{trail:?}");
+}
