@@ -61,6 +61,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The change entry point (for benchmarks and tests that run the daemon in process).
+    pub fn publisher(&self) -> &Arc<Publisher> {
+        &self.publisher
+    }
+
     /// Stop DNS, the API and every background task, waiting for each, and close the store.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);

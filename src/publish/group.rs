@@ -35,6 +35,8 @@ pub(super) struct Gate {
     /// Groups committed, and the changes they held.
     commits: AtomicU64,
     committed_changes: AtomicU64,
+    /// The longest time from a commit's return to its views served, in microseconds.
+    slowest_publish_us: AtomicU64,
 }
 
 /// How many commits the changes took (see [`crate::publish::Publisher::commit_counts`]).
@@ -44,6 +46,9 @@ pub struct CommitCounts {
     pub commits: u64,
     /// Changes (and request decisions) they held.
     pub changes: u64,
+    /// The longest time from a commit's return to DNS serving its changes (the views
+    /// swapped), in microseconds.
+    pub slowest_publish_us: u64,
 }
 
 /// What the lock guards.
@@ -70,6 +75,7 @@ impl Gate {
             settled: watch::Sender::new(0),
             commits: AtomicU64::new(0),
             committed_changes: AtomicU64::new(0),
+            slowest_publish_us: AtomicU64::new(0),
         })
     }
 
@@ -77,6 +83,7 @@ impl Gate {
         CommitCounts {
             commits: self.commits.load(Ordering::Relaxed),
             changes: self.committed_changes.load(Ordering::Relaxed),
+            slowest_publish_us: self.slowest_publish_us.load(Ordering::Relaxed),
         }
     }
 
@@ -267,9 +274,12 @@ async fn commit(gate: Arc<Gate>) {
                 .fetch_add(group.members.len() as u64, Ordering::Relaxed);
         }
         if outcome.is_ok() {
+            let committed = std::time::Instant::now();
             for (handle, view) in group.views {
                 handle.publish(view);
             }
+            let took = u64::try_from(committed.elapsed().as_micros()).unwrap_or(u64::MAX);
+            gate.slowest_publish_us.fetch_max(took, Ordering::Relaxed);
         }
         for member in group.members {
             let _ = member.send(outcome.clone());

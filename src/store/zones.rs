@@ -60,14 +60,16 @@ async fn anchor_change(
     entry: &AuditEntry,
     now: DateTime<Utc>,
     change_id: Option<i64>,
-    mut seq: i64,
+    seq: i64,
 ) -> Result<ZoneDiff, StoreError> {
     let event = super::append_audit(tx, entry, now).await?;
     let anchor = anchor::record(origin, event.seq, &event.hash).map_err(StoreError::Corrupt)?;
     let owner = anchor.name.to_ascii();
+    // One statement removes the old anchor and returns it (each statement is a round trip to
+    // the database's thread: a change's cost under the write lock).
     let old = sqlx::query(
-        "SELECT owner, rtype, ttl, rdata FROM records WHERE zone_id = $1 AND owner = $2 \
-         AND rtype = $3",
+        "DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3 \
+         RETURNING owner, rtype, ttl, rdata",
     )
     .bind(zone_id)
     .bind(&owner)
@@ -75,20 +77,15 @@ async fn anchor_change(
     .fetch_all(&mut **tx)
     .await?;
     let removed = old.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
-    sqlx::query("DELETE FROM records WHERE zone_id = $1 AND owner = $2 AND rtype = $3")
-        .bind(zone_id)
-        .bind(&owner)
-        .bind(i64::from(u16::from(RecordType::TXT)))
-        .execute(&mut **tx)
-        .await?;
     let stamp = ts(now);
     insert_record(tx, zone_id, &anchor, &ChangeMeta::default(), &stamp).await?;
     if let Some(change_id) = change_id {
-        for r in &removed {
-            journal_record(tx, change_id, seq, "del", r).await?;
-            seq += 1;
-        }
-        journal_record(tx, change_id, seq, "add", &anchor).await?;
+        let ops: Vec<(&str, &Record)> = removed
+            .iter()
+            .map(|r| ("del", r))
+            .chain(std::iter::once(("add", &anchor)))
+            .collect();
+        journal_ops(tx, change_id, seq, &ops).await?;
     }
     Ok(ZoneDiff {
         removed,
@@ -301,20 +298,32 @@ async fn journal_records(
     op: &str,
     records: &[Record],
 ) -> Result<(), StoreError> {
-    for (n, chunk) in records.chunks(ROWS_PER_INSERT).enumerate() {
+    let ops: Vec<(&str, &Record)> = records.iter().map(|r| (op, r)).collect();
+    journal_ops(tx, change_id, seq, &ops).await
+}
+
+/// Journal records removed (`del`) and added (`add`), numbered from `seq` in the order given,
+/// many rows per statement.
+async fn journal_ops(
+    tx: &mut Tx<'_>,
+    change_id: i64,
+    seq: i64,
+    ops: &[(&str, &Record)],
+) -> Result<(), StoreError> {
+    for (n, chunk) in ops.chunks(ROWS_PER_INSERT).enumerate() {
         let first = seq + (n * ROWS_PER_INSERT) as i64;
         let rows = chunk
             .iter()
             .enumerate()
-            .map(|(i, r)| {
+            .map(|(i, (op, r))| {
                 let wire = file::rdata_wire(&r.data).map_err(StoreError::Corrupt)?;
-                Ok((first + i as i64, r, wire))
+                Ok((first + i as i64, *op, *r, wire))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO zone_change_records (change_id, seq, op, owner, rtype, ttl, rdata) ",
         );
-        q.push_values(rows, |mut b, (seq, r, wire)| {
+        q.push_values(rows, |mut b, (seq, op, r, wire)| {
             b.push_bind(change_id)
                 .push_bind(seq)
                 .push_bind(op)

@@ -120,7 +120,7 @@ def call(method, path, token, body=b"", ctype="application/json", ok=(200, 201, 
     if r.status not in ok:
         sys.exit(f"{method} {path}: {r.status} {data[:300]!r}")
     return data
-letter = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+letter = open("tests/fixtures/letter.pdf", "rb").read()
 boundary = "ranahbench"
 upload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"letter\"; filename=\"surat.pdf\"\r\n"
           f"Content-Type: application/pdf\r\n\r\n").encode() + letter + f"\r\n--{boundary}--\r\n".encode()

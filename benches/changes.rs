@@ -1,0 +1,353 @@
+//! Changes at scale: the daemon in process (its store, DNS and HTTP API on loopback) serves a
+//! zone of 100,000 names while record changes arrive through the publisher at a fixed rate
+//! (by default 1,000 records a second for 10 s, one name added per change; open loop: a change
+//! is sent on time whether or not the ones before are done), and single provisioning
+//! approvals are posted over HTTP one at a time beside them (20 a second). Every name a change
+//! adds is asked for over UDP the moment its `apply` returns. Prints the rate reached, the
+//! time from sending a change to its return and to its DNS answers (percentiles, and whether
+//! every first question after the return was answered), how many changes shared a commit,
+//! and the approvals' latency.
+//!
+//! `cargo bench --bench changes [-- RATE SECONDS BATCH]`: RATE records a second (1..=20000),
+//! SECONDS (1..=60), BATCH records per change (1..=1000; 100: a bulk import of a list of names
+//! in changes of 100). `cargo test --bench changes` runs it small as a smoke test.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hickory_proto::op::{Message, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use ranah::domain::access::{Grant, Role};
+use ranah::domain::audit::Attribution;
+use ranah::domain::calendar::Calendar;
+use ranah::publish::{ChangeOp, ChangeSet};
+use ranah::store::{ChangeMeta, Store};
+
+const ORIGIN: &str = "bench.example";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let (names, rate, seconds, batch, approvals_per_s) = if full {
+        (
+            100_000,
+            numbers.first().copied().unwrap_or(1000).clamp(1, 20_000),
+            numbers.get(1).copied().unwrap_or(10).clamp(1, 60),
+            numbers.get(2).copied().unwrap_or(1).clamp(1, 1000),
+            20,
+        )
+    } else {
+        (1_000, 200, 1, 1, 10)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(names, rate, seconds, batch, approvals_per_s));
+}
+
+async fn run(names: usize, rate: u64, seconds: u64, batch: u64, approvals_per_s: u64) {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let zones = tmp.path().join("zones");
+    std::fs::create_dir_all(&zones).expect("zones directory");
+    let mut zone = format!(
+        "$ORIGIN {ORIGIN}.\n$TTL 3600\n@ SOA ns1 h 1 3600 900 1209600 300\n@ NS ns1\nns1 A 203.0.113.1\n"
+    );
+    for i in 0..names {
+        zone.push_str(&format!("host{i} A 203.0.113.{}\n", i % 250 + 1));
+    }
+    std::fs::write(zones.join(format!("{ORIGIN}.zone")), zone).expect("zone file");
+    let config_file = tmp.path().join("ranah.toml");
+    // Unsigned: the figure is the change path's; signing adds its own cost per change
+    // (`cargo bench --bench sign`).
+    std::fs::write(&config_file, "[dnssec]\nenabled = false\n").expect("config");
+    let vars = [
+        (
+            "RANAH_DATA_DIR",
+            tmp.path().join("data").display().to_string(),
+        ),
+        ("RANAH_ZONES_DIR", zones.display().to_string()),
+        ("RANAH_DNS_LISTEN", "127.0.0.1:0".to_owned()),
+        ("RANAH_API_LISTEN", "127.0.0.1:0".to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let (env, _) = ranah::config::ConfigLayer::from_env(vars).expect("environment");
+    let config = ranah::config::ConfigLayer::from_file(&config_file)
+        .expect("config file")
+        .merge(env)
+        .resolve()
+        .expect("configuration");
+    let url = config.database_url.expose().to_owned();
+    let running = ranah::daemon::start(config).await.expect("daemon");
+    let (dns, api) = (running.dns[0], running.api);
+    let publisher = running.publisher().clone();
+
+    // People and tokens, through a second pool on the same database (as the command line).
+    let store = Store::open(&url).await.expect("store");
+    let people =
+        ranah::service::people::People::new(store.clone(), Arc::new(Calendar::default_wita([])));
+    let cli = Attribution::cli();
+    let agency = people
+        .add_agency("DINKES", "Dinas Kesehatan", &cli, Utc::now())
+        .await
+        .expect("agency");
+    let mut tokens = Vec::new();
+    for (name, role, agency) in [
+        ("andi", "applicant", Some(agency)),
+        ("kadis", "head_of_office", None),
+        ("kabid", "head_of_division", None),
+        ("teknis", "technical", None),
+    ] {
+        let grant = Grant::permanent(Role::parse(role).expect("role"));
+        people
+            .add_user(name, None, agency, &[grant], &cli, Utc::now())
+            .await
+            .expect("user");
+        let (_, token) = people
+            .create_token(name, None, &cli, Utc::now())
+            .await
+            .expect("token");
+        tokens.push(token);
+    }
+
+    // Requests waiting at the technical step, for the approvals beside the load.
+    let approvals = (approvals_per_s * seconds) as usize;
+    let mut ids = Vec::with_capacity(approvals);
+    for i in 0..approvals {
+        let body = format!(
+            r#"{{"kind":"create","zone":"{ORIGIN}","name":"app{i}","records":[{{"type":"A","value":"203.0.113.9","ttl":3600}}],"contact":{{"name":"Andi","email":"andi@dinkes.example"}},"purpose":"Aplikasi layanan","certificate":false}}"#
+        );
+        let (status, reply) = http(
+            api,
+            "POST",
+            "/api/v1/requests",
+            &tokens[0],
+            "application/json",
+            body.as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 201, "{reply}");
+        let id = json_id(&reply);
+        let boundary = "ranahbench";
+        let mut upload = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"letter\"; filename=\"surat.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+        )
+        .into_bytes();
+        upload.extend_from_slice(include_bytes!("../tests/fixtures/letter.pdf"));
+        upload.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let ctype = format!("multipart/form-data; boundary={boundary}");
+        let path = format!("/api/v1/requests/{id}/attachments");
+        let (status, reply) = http(api, "POST", &path, &tokens[0], &ctype, &upload).await;
+        assert!(status == 200 || status == 201, "{status} {reply}");
+        for token in &tokens[1..3] {
+            let path = format!("/api/v1/requests/{id}/approve");
+            let (status, reply) = http(api, "POST", &path, token, "application/json", b"{}").await;
+            assert_eq!(status, 200, "{reply}");
+        }
+        ids.push(id);
+    }
+
+    let before = publisher.commit_counts();
+    let origin = Name::from_ascii(format!("{ORIGIN}.")).expect("origin");
+    let total = (rate * seconds / batch).max(1) as usize;
+    let batch = batch as usize;
+    let started = Instant::now();
+
+    // The approvals, one at a time, on their own schedule.
+    let teknis = tokens[3].clone();
+    let approver = tokio::spawn(async move {
+        let mut latencies = Vec::with_capacity(ids.len());
+        let mut tick = tokio::time::interval(Duration::from_millis(1000 / approvals_per_s));
+        for (i, id) in ids.iter().enumerate() {
+            tick.tick().await;
+            let path = format!("/api/v1/requests/{id}/approve");
+            let sent = Instant::now();
+            let (status, reply) =
+                http(api, "POST", &path, &teknis, "application/json", b"{}").await;
+            latencies.push(sent.elapsed());
+            assert_eq!(status, 200, "{reply}");
+            assert!(
+                answered(dns, &format!("app{i}.{ORIGIN}.")).await,
+                "app{i} not answered"
+            );
+        }
+        latencies
+    });
+
+    // The changes, open loop.
+    let mut tasks = tokio::task::JoinSet::new();
+    let period = Duration::from_secs(batch as u64) / u32::try_from(rate).unwrap_or(1000);
+    let mut next = tokio::time::Instant::now();
+    for i in 0..total {
+        tokio::time::sleep_until(next).await;
+        next += period;
+        let publisher = publisher.clone();
+        let owners: Vec<Name> = (i * batch..(i + 1) * batch)
+            .map(|n| Name::from_ascii(format!("bulk{n}.{ORIGIN}.")).expect("name"))
+            .collect();
+        let change = ChangeSet {
+            zone: origin.clone(),
+            ops: owners
+                .iter()
+                .enumerate()
+                .map(|(n, owner)| {
+                    ChangeOp::Add(Record::from_rdata(
+                        owner.clone(),
+                        3600,
+                        RData::A(std::net::Ipv4Addr::new(203, 0, 113, (n % 250 + 1) as u8).into()),
+                    ))
+                })
+                .collect(),
+            meta: ChangeMeta {
+                reason: "bulk import".into(),
+                ..ChangeMeta::default()
+            },
+        };
+        tasks.spawn(async move {
+            let sent = Instant::now();
+            publisher.apply(&change, Utc::now()).await.expect("change");
+            let returned = sent.elapsed();
+            let mut first = true;
+            for owner in &owners {
+                first &= answered(dns, &owner.to_ascii()).await;
+            }
+            (returned, sent.elapsed(), first)
+        });
+    }
+    let mut returned = Vec::with_capacity(total);
+    let mut answered_at = Vec::with_capacity(total);
+    let mut missed = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (r, a, first) = done.expect("change task");
+        returned.push(r);
+        answered_at.push(a);
+        missed += usize::from(!first);
+    }
+    let elapsed = started.elapsed();
+    let approval_latencies = approver.await.expect("approvals");
+    let after = publisher.commit_counts();
+
+    let commits = after.commits - before.commits;
+    let committed = after.changes - before.changes;
+    println!(
+        "changes at {names} names: {total} changes of {batch} records sent at {rate} records/s over {seconds} s, all done in {:.2} s ({:.0} records/s)",
+        elapsed.as_secs_f64(),
+        (total * batch) as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  sent -> apply returned (committed, served):  {}",
+        summary(&mut returned)
+    );
+    println!(
+        "  sent -> DNS answered over UDP (every name): {}",
+        summary(&mut answered_at)
+    );
+    println!(
+        "  changes whose names all answered the first question after the return: {} of {total}",
+        total - missed
+    );
+    println!(
+        "  commits: {commits} for {committed} changes and decisions ({:.1} a commit)",
+        committed as f64 / commits.max(1) as f64
+    );
+    println!(
+        "  commit -> DNS serving it (the views swapped), slowest of all commits: {:.3} ms",
+        after.slowest_publish_us as f64 / 1000.0
+    );
+    let mut approvals = approval_latencies;
+    println!(
+        "  single approvals over HTTP beside the load ({} at {approvals_per_s}/s): {}",
+        approvals.len(),
+        summary(&mut approvals)
+    );
+    assert_eq!(
+        missed, 0,
+        "a change was not answered right after its return"
+    );
+    running.shutdown().await;
+}
+
+/// Median, p90, p99 and maximum.
+fn summary(times: &mut [Duration]) -> String {
+    times.sort();
+    if times.is_empty() {
+        return "none".into();
+    }
+    let at = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(at(0.5)),
+        ms(at(0.9)),
+        ms(at(0.99)),
+        ms(times[times.len() - 1])
+    )
+}
+
+/// Whether DNS answers the name's A record (one UDP question).
+async fn answered(dns: SocketAddr, name: &str) -> bool {
+    let Ok(socket) = tokio::net::UdpSocket::bind("127.0.0.1:0").await else {
+        return false;
+    };
+    let mut query = Message::query();
+    query.add_query(Query::query(
+        Name::from_ascii(name).expect("name"),
+        RecordType::A,
+    ));
+    let Ok(bytes) = query.to_vec() else {
+        return false;
+    };
+    if socket.send_to(&bytes, dns).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 1232];
+    let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf)).await
+    else {
+        return false;
+    };
+    Message::from_vec(&buf[..n])
+        .is_ok_and(|m| m.metadata.response_code == ResponseCode::NoError && !m.answers.is_empty())
+}
+
+/// One HTTP/1.1 exchange on a connection of its own: the status and the body.
+async fn http(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(api).await.expect("connect");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write");
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.expect("read");
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json_id(body: &str) -> i64 {
+    let value: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    value["id"].as_i64().expect("id")
+}
