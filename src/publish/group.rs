@@ -3,18 +3,22 @@
 //! Every change is decided and written under one lock, in the order the callers came (the
 //! lock is fair), so the store's order and DNS's order stay the same. A commit waits for the
 //! disk; a change that finds others waiting behind it does not commit alone: it leaves the
-//! transaction open, with the view it made, and the next one writes into the same
-//! transaction. When nobody waits any more (or the group is full) a commit task commits the
-//! group once, publishes each changed zone's last view, and tells every member. A change is
-//! answered by DNS when its caller hears back, as without groups.
+//! transaction open, with the view it made, and releases the lock; the next one writes into
+//! the same transaction. The last one in (nobody waits any more, or the group is full)
+//! commits the group once, publishes each changed zone's last view, and tells every member.
+//! A change is answered by DNS when its caller hears back, as without groups.
 //!
-//! The commit runs in a task of its own so that a caller who goes away (a closed HTTP
-//! connection drops its future) never leaves a group open with others waiting on it.
+//! A commit runs in a task of its own that holds the lock it was started under, so that a
+//! caller who goes away (a closed HTTP connection drops its future) never leaves a group open
+//! with others waiting on it, and work that needs the lock with no group open keeps its
+//! place in the queue while the group before it commits. A change dropped in the middle of its
+//! writes may have left the transaction in any state: the group is then abandoned whole (its
+//! members are told to retry) rather than committed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::{Mutex, MutexGuard, oneshot, watch};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
 use crate::dns::{ZoneHandle, ZoneView};
 use crate::store::{StoreError, WriteGroup};
@@ -27,11 +31,9 @@ pub(super) type Outcome = Result<(), Arc<StoreError>>;
 
 /// The lock every writer of zones takes, and the group it may leave open.
 pub(super) struct Gate {
-    writer: Mutex<Writer>,
+    writer: Arc<Mutex<Writer>>,
     /// Callers waiting for the lock.
     queued: AtomicUsize,
-    /// Moves each time a group is committed or lost.
-    settled: watch::Sender<u64>,
     /// Groups committed, and the changes they held.
     commits: AtomicU64,
     committed_changes: AtomicU64,
@@ -63,16 +65,16 @@ pub(super) struct OpenGroup {
     /// Each changed zone with the view it serves once the group commits.
     views: Vec<(Arc<ZoneHandle>, ZoneView)>,
     members: Vec<oneshot::Sender<Outcome>>,
-    /// A commit task was started for this group.
-    committing: bool,
+    /// A change is being written (set before its first statement, cleared when it is
+    /// settled): found set when the lock is released, the change was dropped midway.
+    writing: bool,
 }
 
 impl Gate {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
-            writer: Mutex::new(Writer::default()),
+            writer: Arc::new(Mutex::new(Writer::default())),
             queued: AtomicUsize::new(0),
-            settled: watch::Sender::new(0),
             commits: AtomicU64::new(0),
             committed_changes: AtomicU64::new(0),
             slowest_publish_us: AtomicU64::new(0),
@@ -94,14 +96,17 @@ impl Gate {
             gate: self,
             armed: true,
         };
-        let guard = self.writer.lock().await;
+        let guard = self.writer.clone().lock_owned().await;
         waiting.armed = false;
         drop(waiting);
-        WriterGuard { guard, gate: self }
+        WriterGuard {
+            guard: Some(guard),
+            gate: self,
+        }
     }
 
     /// The lock with no group open (for work that writes on its own): an open group is
-    /// committed first.
+    /// committed first, without giving the lock up.
     pub(super) async fn exclusive(self: &Arc<Self>) -> WriterGuard<'_> {
         self.lock_until(|open| open.is_none()).await
     }
@@ -113,30 +118,37 @@ impl Gate {
             .await
     }
 
-    /// The lock once `ready` holds of the open group; until then the group is committed.
+    /// The lock once `ready` holds of the open group; until then the group is committed by a
+    /// task that hands the lock back.
     async fn lock_until(
         self: &Arc<Self>,
         ready: impl Fn(Option<&OpenGroup>) -> bool,
     ) -> WriterGuard<'_> {
+        let mut writer = self.lock().await;
         loop {
-            let mut guard = self.lock().await;
-            if ready(guard.guard.open.as_ref()) {
-                return guard;
+            let Some(guard) = writer.guard.take() else {
+                // Never so: the guard is only taken on drop, or here and put back.
+                writer = self.lock().await;
+                continue;
+            };
+            if ready(guard.open.as_ref()) {
+                writer.guard = Some(guard);
+                return writer;
             }
-            let mut settled = self.settled.subscribe();
-            if let Some(group) = guard.guard.open.as_mut()
-                && !group.committing
-            {
-                group.committing = true;
-                tokio::spawn(commit(self.clone()));
+            let (back, returned) = oneshot::channel();
+            let gate = self.clone();
+            tokio::spawn(async move {
+                let guard = commit(&gate, guard).await;
+                // The caller may be gone: then the lock is released here.
+                let _ = back.send(guard);
+            });
+            match returned.await {
+                Ok(guard) => writer.guard = Some(guard),
+                // The commit task ended without handing the lock back (it panicked):
+                // queue again.
+                Err(_) => writer = self.lock().await,
             }
-            drop(guard);
-            let _ = settled.changed().await;
         }
-    }
-
-    fn settle(&self) {
-        self.settled.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -159,17 +171,18 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// The write lock held. Released, it starts the commit of an open group when nobody else
-/// waits to join it (or it is full).
+/// The write lock held. Released, it commits an open group when nobody else waits to join
+/// it (or it is full), and abandons one that a dropped change left midway.
 pub(super) struct WriterGuard<'a> {
-    guard: MutexGuard<'a, Writer>,
+    /// Always held while the guard is in use; taken when it is handed to a commit task.
+    guard: Option<OwnedMutexGuard<Writer>>,
     gate: &'a Arc<Gate>,
 }
 
 impl WriterGuard<'_> {
     /// The open group, if any.
     pub(super) fn group(&mut self) -> Option<&mut OpenGroup> {
-        self.guard.open.as_mut()
+        self.guard.as_mut().and_then(|g| g.open.as_mut())
     }
 
     /// The open group, begun if none is.
@@ -177,15 +190,18 @@ impl WriterGuard<'_> {
         &mut self,
         store: &crate::store::Store,
     ) -> Result<&mut OpenGroup, StoreError> {
-        if self.guard.open.is_none() {
-            self.guard.open = Some(OpenGroup {
+        let Some(writer) = self.guard.as_mut() else {
+            return Err(StoreError::Corrupt("the write lock is not held".into()));
+        };
+        if writer.open.is_none() {
+            writer.open = Some(OpenGroup {
                 store: store.begin_group().await?,
                 views: Vec::new(),
                 members: Vec::new(),
-                committing: false,
+                writing: false,
             });
         }
-        match self.guard.open.as_mut() {
+        match writer.open.as_mut() {
             Some(group) => Ok(group),
             None => Err(StoreError::Corrupt("no open group".into())),
         }
@@ -195,25 +211,41 @@ impl WriterGuard<'_> {
     /// and the caller gets the same error.
     pub(super) fn fail(&mut self, error: StoreError) -> StoreError {
         let shared = Arc::new(error);
-        if let Some(group) = self.guard.open.take() {
+        if let Some(group) = self.guard.as_mut().and_then(|g| g.open.take()) {
             for member in group.members {
                 let _ = member.send(Err(shared.clone()));
             }
         }
-        self.gate.settle();
         StoreError::Shared(shared)
     }
 }
 
 impl Drop for WriterGuard<'_> {
     fn drop(&mut self) {
-        let Some(group) = self.guard.open.as_mut() else {
+        let Some(mut guard) = self.guard.take() else {
             return;
         };
+        let Some(group) = guard.open.as_mut() else {
+            return;
+        };
+        if group.writing {
+            // A change was dropped between its first statement and its end: the transaction
+            // may hold half of it. Nothing of the group is kept (dropping the transaction
+            // rolls it back); its members are told to retry.
+            if let Some(group) = guard.open.take() {
+                let lost = Arc::new(StoreError::Abandoned);
+                for member in group.members {
+                    let _ = member.send(Err(lost.clone()));
+                }
+            }
+            return;
+        }
         let nobody_waits = self.gate.queued.load(Ordering::SeqCst) == 0;
-        if !group.committing && (nobody_waits || group.members.len() >= MAX_GROUP) {
-            group.committing = true;
-            tokio::spawn(commit(self.gate.clone()));
+        if nobody_waits || group.members.len() >= MAX_GROUP {
+            let gate = self.gate.clone();
+            tokio::spawn(async move {
+                drop(commit(&gate, guard).await);
+            });
         }
     }
 }
@@ -229,9 +261,16 @@ impl OpenGroup {
         self.store.is_broken()
     }
 
-    /// The store's side of the group.
-    pub(super) fn store(&mut self) -> &mut WriteGroup {
+    /// The store's side of the group, for one change: marked as being written until
+    /// [`OpenGroup::written`] (a change dropped before then abandons the group).
+    pub(super) fn writing(&mut self) -> &mut WriteGroup {
+        self.writing = true;
         &mut self.store
+    }
+
+    /// The change being written is settled (kept or undone alone).
+    pub(super) fn written(&mut self) {
+        self.writing = false;
     }
 
     /// The view a zone has in this group (its last change's), if it changed in it.
@@ -255,7 +294,8 @@ impl OpenGroup {
         self.wait()
     }
 
-    /// Wait for the commit of what was written (a change that left the zones as they were).
+    /// Wait for the commit of what was written (a change that left the zones as they were,
+    /// or found them so because of changes of this group).
     pub(super) fn wait(&mut self) -> oneshot::Receiver<Outcome> {
         let (tx, rx) = oneshot::channel();
         self.members.push(tx);
@@ -263,28 +303,28 @@ impl OpenGroup {
     }
 }
 
-/// Commit the open group: publish each changed zone's view, tell the members.
-async fn commit(gate: Arc<Gate>) {
-    let mut writer = gate.writer.lock().await;
-    if let Some(group) = writer.open.take() {
-        let outcome = group.store.commit().await.map_err(Arc::new);
-        if outcome.is_ok() && !group.members.is_empty() {
+/// Commit the open group under the lock held: publish each changed zone's view, tell the
+/// members. Returns the lock.
+async fn commit(gate: &Gate, mut writer: OwnedMutexGuard<Writer>) -> OwnedMutexGuard<Writer> {
+    let Some(group) = writer.open.take() else {
+        return writer;
+    };
+    let outcome = group.store.commit().await.map_err(Arc::new);
+    if outcome.is_ok() {
+        if !group.members.is_empty() {
             gate.commits.fetch_add(1, Ordering::Relaxed);
             gate.committed_changes
                 .fetch_add(group.members.len() as u64, Ordering::Relaxed);
         }
-        if outcome.is_ok() {
-            let committed = std::time::Instant::now();
-            for (handle, view) in group.views {
-                handle.publish(view);
-            }
-            let took = u64::try_from(committed.elapsed().as_micros()).unwrap_or(u64::MAX);
-            gate.slowest_publish_us.fetch_max(took, Ordering::Relaxed);
+        let committed = std::time::Instant::now();
+        for (handle, view) in group.views {
+            handle.publish(view);
         }
-        for member in group.members {
-            let _ = member.send(outcome.clone());
-        }
+        let took = u64::try_from(committed.elapsed().as_micros()).unwrap_or(u64::MAX);
+        gate.slowest_publish_us.fetch_max(took, Ordering::Relaxed);
     }
-    drop(writer);
-    gate.settle();
+    for member in group.members {
+        let _ = member.send(outcome.clone());
+    }
+    writer
 }

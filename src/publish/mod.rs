@@ -289,9 +289,9 @@ impl Publisher {
     ) -> Result<Written, PublishError> {
         // The zone as the changes before this one leave it: those of an open group (not
         // committed yet; committed before this one if at all) or the one served.
-        let view = match writer.group().and_then(|g| g.view(handle)) {
-            Some(v) => v.clone(),
-            None => ZoneView::clone(&handle.view()),
+        let (view, from_group) = match writer.group().and_then(|g| g.view(handle)) {
+            Some(v) => (v.clone(), true),
+            None => (ZoneView::clone(&handle.view()), false),
         };
         let serial_before = view.serial();
         let mut diff = resolve(&view, zone_name, &change.ops)?;
@@ -301,14 +301,20 @@ impl Publisher {
                 serial: serial_before,
                 diff,
             };
-            let Some(r) = request else {
+            if request.is_none() && !from_group {
                 return Ok(Written::Unchanged(unchanged));
-            };
-            let group = writer.join(&self.store).await?;
-            if let Err(e) = group.store().request(&r, None, now).await {
-                return Err(self.refused(writer, e).into());
             }
-            return Ok(Written::Pending(group.wait(), unchanged));
+            let group = writer.join(&self.store).await?;
+            if let Some(r) = request {
+                let written = group.writing().request(&r, None, now).await;
+                if let Err(e) = settled(writer, written) {
+                    return Err(self.refused(writer, e).into());
+                }
+            }
+            // Nothing to write, or only the request's state; it rests on the group's
+            // changes (it may find the zone as they left it), so it is done when they are.
+            let done = writer.join(&self.store).await?.wait();
+            return Ok(Written::Pending(done, unchanged));
         }
         let new_soa = bump_serial(&view, now)?;
         let serial = match &new_soa.data {
@@ -334,14 +340,14 @@ impl Publisher {
         };
         let group = writer.join(&self.store).await?;
         let written = match request {
-            None => group.store().change(zone_change, now).await,
+            None => group.writing().change(zone_change, now).await,
             Some(r) => group
-                .store()
+                .writing()
                 .request(&r, Some(zone_change), now)
                 .await
                 .map(Option::unwrap_or_default),
         };
-        let anchor = match written {
+        let anchor = match settled(writer, written) {
             Ok(anchor) => anchor,
             Err(e) => return Err(self.refused(writer, e).into()),
         };
@@ -636,6 +642,18 @@ impl Publisher {
             .await?;
         Ok(signed)
     }
+}
+
+/// A change's writes are over (kept or undone alone): the group may be committed without
+/// them being half done.
+fn settled<T>(
+    writer: &mut group::WriterGuard<'_>,
+    written: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if let Some(group) = writer.group() {
+        group.written();
+    }
+    written
 }
 
 /// Wait for a group's commit: when it returns, DNS answers the change.

@@ -105,6 +105,12 @@ pub enum StoreError {
     /// Stored data cannot be read back (should never happen; names the row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A change that shared this one's transaction was abandoned midway (its caller went
+    /// away): nothing of the transaction was kept; the change may be made again.
+    #[error(
+        "the change was not saved: another change in the same transaction was abandoned; retry"
+    )]
+    Abandoned,
     /// One failure reported to every change of a group that shared the transaction it
     /// failed (see [`WriteGroup`]).
     #[error(transparent)]
@@ -119,8 +125,10 @@ impl StoreError {
     /// Whether the database cannot take the call now (a retry may succeed), rather than refused
     /// or failed a statement: it cannot be reached, or its disk is full.
     pub fn is_unavailable(&self) -> bool {
-        if let Self::Shared(e) = self {
-            return e.is_unavailable();
+        match self {
+            Self::Shared(e) => return e.is_unavailable(),
+            Self::Abandoned => return true,
+            _ => {}
         }
         self.is_disk_full()
             || matches!(
