@@ -75,9 +75,12 @@ impl UdpWorkers {
 }
 
 /// Bind `workers` sockets to `addr` with `SO_REUSEPORT` and serve each on its own thread. With
-/// port 0, the first socket takes the port the kernel chooses and the others share it.
-pub fn start(addr: SocketAddr, workers: usize, handler: Handler) -> io::Result<UdpWorkers> {
+/// port 0, a port no socket holds is chosen first (see [`unused_port`]) and all bind it.
+pub fn start(mut addr: SocketAddr, workers: usize, handler: Handler) -> io::Result<UdpWorkers> {
     let stop = Arc::new(AtomicBool::new(false));
+    if addr.port() == 0 {
+        addr.set_port(unused_port(addr)?);
+    }
     let first = bind_reuseport(addr)?;
     let addr = first.local_addr()?;
     let mut sockets = Vec::with_capacity(workers);
@@ -100,6 +103,14 @@ pub fn start(addr: SocketAddr, workers: usize, handler: Handler) -> io::Result<U
         threads,
         addr,
     })
+}
+
+/// A port on `addr`'s address that no socket holds. Asked with `SO_REUSEPORT`, the kernel may
+/// choose a port another socket of the same user already shares that way (another server, a
+/// `dig`), and the two would then split each other's datagrams; a socket without it is given
+/// a port nobody has. That socket is closed before the workers bind the port.
+fn unused_port(addr: SocketAddr) -> io::Result<u16> {
+    Ok(UdpSocket::bind(addr)?.local_addr()?.port())
 }
 
 fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -504,6 +515,27 @@ impl Sink for Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_zero_never_lands_on_a_port_other_reuseport_sockets_share() {
+        // Clients and servers that bind port 0 with SO_REUSEPORT, as dig and delv do.
+        let others: Vec<UdpSocket> = (0..400)
+            .map(|_| bind_reuseport(([127, 0, 0, 1], 0).into()).unwrap())
+            .collect();
+        let taken: std::collections::HashSet<u16> = others
+            .iter()
+            .map(|s| s.local_addr().unwrap().port())
+            .collect();
+        // Asked with SO_REUSEPORT itself, the kernel hands out some of those ports (about one
+        // bind in 70 with 400 held); the port chosen for the workers is never one of them.
+        let shared = (0..2000)
+            .filter(|_| {
+                let port = unused_port(([127, 0, 0, 1], 0).into()).unwrap();
+                taken.contains(&port)
+            })
+            .count();
+        assert_eq!(shared, 0);
+    }
 
     #[test]
     fn shapes() {

@@ -312,11 +312,17 @@ fn keys(d: &Daemon) -> Vec<Key> {
 
 /// The CDS ranah publishes, as the DS the parent should serve.
 fn cds_as_ds(dns: SocketAddr) -> Vec<String> {
-    let mut v: Vec<String> = dig(dns, &[&format!("{ZONE}."), "CDS", "+short"])
+    let out = dig(dns, &[&format!("{ZONE}."), "CDS", "+short"]);
+    let mut v: Vec<String> = out
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
+            // Anything else (a dig warning, a timeout) is not a CDS set to take.
+            assert!(
+                f.len() >= 4 && f[..3].iter().all(|x| x.parse::<u16>().is_ok()),
+                "not a CDS answer: {out}"
+            );
             format!(
                 "{ZONE}. IN DS {} {} {} {}",
                 f[0],
@@ -328,6 +334,16 @@ fn cds_as_ds(dns: SocketAddr) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// The key tag a DS record names (`owner [ttl] [class] DS tag algorithm digest-type digest`).
+fn ds_tag(ds: &[String]) -> u16 {
+    let fields: Vec<&str> = ds[0].split_whitespace().collect();
+    fields
+        .iter()
+        .position(|f| f.eq_ignore_ascii_case("DS"))
+        .and_then(|i| fields.get(i + 1)?.parse().ok())
+        .unwrap_or_else(|| panic!("not a DS record: {ds:?}"))
 }
 
 fn parent_zone(ds: &[String]) -> String {
@@ -401,7 +417,7 @@ fn roll(model: &str) {
         };
         let mut anchors = vec![parent_ds.clone()];
         for (ds, _) in &earlier {
-            let tag: u16 = ds[0].split_whitespace().nth(3).unwrap().parse().unwrap();
+            let tag = ds_tag(ds);
             if published(tag) {
                 anchors.push(ds.clone());
             }
@@ -424,7 +440,7 @@ fn roll(model: &str) {
                 }
                 // An earlier DS stops validating once ranah removed its key (it was looked up
                 // before this question: the removal's own timing is checked below).
-                let tag: u16 = ds[0].split_whitespace().nth(3).unwrap().parse().unwrap();
+                let tag = ds_tag(ds);
                 let gone = keys(&d)
                     .iter()
                     .any(|k| k.tag == tag && k.state == "removed");

@@ -59,21 +59,37 @@ pub fn origin() -> Name {
     Name::from_ascii("example.go.id.").unwrap()
 }
 
-/// A free port on 127.0.0.1 for both UDP and TCP, never the same twice in this process.
+/// A free port on 127.0.0.1 for both UDP and TCP, held for this test process alone.
 ///
-/// Ports come from below the kernel's ephemeral range (32768 and up on Linux): a port the
-/// kernel hands out for `bind(0)` can be taken again at any moment by an outgoing socket
-/// (curl, dig, a NOTIFY), and tests running in parallel then race the daemon for it.
+/// Ports come from below the kernel's ephemeral range (32768 and up on Linux). A daemon on an
+/// ephemeral port is not alone on it: ranah binds UDP with `SO_REUSEPORT`, and so do `dig` and
+/// `delv` for their own sockets, so the kernel may give a client of the same user the daemon's
+/// port, and that client then receives its own query instead of the answer.
+///
+/// Test processes run in parallel: each port is claimed with a lock on a file named after it,
+/// held until the process ends, so two processes never hand out the same port (two daemons on
+/// one port would both bind it, `SO_REUSEPORT`, and share its queries).
 pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 10_000 + (std::process::id() % 500) as u16 * 20;
-    for _ in 0..2000 {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
-        let port = base + offset;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    static CLAIMED: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("ranah-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Ports 10000..30000, each process starting at its own place.
+    let start = std::process::id() % 1000 * 20;
+    for _ in 0..20_000 {
+        let port = 10_000 + ((start + NEXT.fetch_add(1, Ordering::Relaxed)) % 20_000) as u16;
+        let Ok(file) = std::fs::File::create(dir.join(port.to_string())) else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            continue; // another test process holds it
+        }
         if UdpSocket::bind(("127.0.0.1", port)).is_ok()
             && TcpListener::bind(("127.0.0.1", port)).is_ok()
         {
+            CLAIMED.lock().unwrap().push(file);
             return port;
         }
     }
@@ -109,16 +125,20 @@ impl Daemon {
         d
     }
 
-    /// Start in `dir` (data under dir/data, zones from dir/zones), DNS and the API on ports
-    /// the kernel chooses.
+    /// Start in `dir` (data under dir/data, zones from dir/zones), DNS on a free port, the API
+    /// on a port the kernel chooses.
     pub fn start_in(dir: &Path) -> Daemon {
         Self::start_configured(dir, ([127, 0, 0, 1], 0).into(), None)
     }
 
-    /// Start in this process in `dir` with DNS on `dns` (port 0: any) and, if given,
+    /// Start in this process in `dir` with DNS on `dns` (port 0: a [`free_port`], never one from
+    /// the kernel's ephemeral range, where clients can land on it) and, if given,
     /// `dir/ranah.toml` as the configuration file (for what only the file sets: keys,
     /// secondaries). Ready when this returns.
-    pub fn start_configured(dir: &Path, dns: SocketAddr, config: Option<&str>) -> Daemon {
+    pub fn start_configured(dir: &Path, mut dns: SocketAddr, config: Option<&str>) -> Daemon {
+        if dns.port() == 0 {
+            dns.set_port(free_port());
+        }
         let mut file_layer = ranah::config::ConfigLayer::default();
         if let Some(text) = config {
             let file = dir.join("ranah.toml");
