@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+use super::known::Known;
 use super::zones::Tx;
 use super::{Store, StoreError, ts};
 use crate::domain::audit::{self, AuditEntry, AuditEvent, GENESIS, Verification};
@@ -51,12 +52,29 @@ pub(crate) async fn append(
     entry: &AuditEntry,
     now: DateTime<Utc>,
 ) -> Result<AuditEvent, StoreError> {
-    let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await?;
-    let (seq, prev_hash) = match last {
-        Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get("hash")?),
-        None => (1, GENESIS.to_owned()),
+    append_known(tx, &mut Known::default(), entry, now).await
+}
+
+/// [`append`], after the head `known` holds when this transaction wrote it (else read), and
+/// keeping the new head there.
+pub(crate) async fn append_known(
+    tx: &mut Tx<'_>,
+    known: &mut Known,
+    entry: &AuditEntry,
+    now: DateTime<Utc>,
+) -> Result<AuditEvent, StoreError> {
+    // Taken: if this append fails, the next one reads the head again.
+    let (seq, prev_hash) = match known.audit_head.take() {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => {
+            let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut **tx)
+                .await?;
+            match last {
+                Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get("hash")?),
+                None => (1, GENESIS.to_owned()),
+            }
+        }
     };
     let event = entry.chain(seq, prev_hash, ts(now));
     sqlx::query(
@@ -76,6 +94,7 @@ pub(crate) async fn append(
     .bind(&event.hash)
     .execute(&mut **tx)
     .await?;
+    known.audit_head = Some((event.seq, event.hash.clone()));
     Ok(event)
 }
 

@@ -132,10 +132,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        super::append_audit(&mut tx, restored, now).await?;
+        let mut known = super::known::Known::default();
+        super::append_audit_known(&mut tx, &mut known, restored, now).await?;
         for m in moves {
             write_change(
                 &mut tx,
+                &mut known,
                 &m.origin,
                 m.serial_before,
                 &m.diff,

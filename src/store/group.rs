@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Acquire;
 
+use super::known::Known;
 use super::requests::{RequestChange, ZoneChangeCommit, write_request};
 use super::zones::{Tx, write_change};
 use super::{Store, StoreError};
@@ -20,6 +21,9 @@ pub struct WriteGroup {
     /// Set when a change's failure took the whole transaction with it (SQLite rolls the
     /// transaction back itself on a full disk or an I/O error): nothing can be committed.
     broken: bool,
+    /// The rows the group's changes wrote last (the audit head, each zone's SOA), so that a
+    /// change need not read back what the one before it wrote.
+    known: Known,
 }
 
 impl std::fmt::Debug for WriteGroup {
@@ -36,6 +40,7 @@ impl Store {
         Ok(WriteGroup {
             tx: self.write().await?,
             broken: false,
+            known: Known::default(),
         })
     }
 }
@@ -48,10 +53,12 @@ impl WriteGroup {
         change: ZoneChangeCommit<'_>,
         now: DateTime<Utc>,
     ) -> Result<ZoneDiff, StoreError> {
-        let Self { tx, broken } = self;
+        let Self { tx, broken, known } = self;
         let mut savepoint = savepoint(tx, broken).await?;
+        let before = known.clone();
         let written = write_change(
             &mut savepoint,
+            known,
             change.origin,
             change.serial_before,
             change.diff,
@@ -61,7 +68,7 @@ impl WriteGroup {
             change.complete,
         )
         .await;
-        settle(broken, savepoint, written).await
+        settle(broken, known, before, savepoint, written).await
     }
 
     /// Write a request's new state with its zone change, if any (see
@@ -72,10 +79,11 @@ impl WriteGroup {
         zone_change: Option<ZoneChangeCommit<'_>>,
         now: DateTime<Utc>,
     ) -> Result<Option<ZoneDiff>, StoreError> {
-        let Self { tx, broken } = self;
+        let Self { tx, broken, known } = self;
         let mut savepoint = savepoint(tx, broken).await?;
-        let written = write_request(&mut savepoint, change, zone_change, now).await;
-        settle(broken, savepoint, written).await
+        let before = known.clone();
+        let written = write_request(&mut savepoint, known, change, zone_change, now).await;
+        settle(broken, known, before, savepoint, written).await
     }
 
     /// Whether a failure took the transaction with it: the group can only be dropped.
@@ -111,10 +119,12 @@ async fn savepoint<'t>(tx: &'t mut Tx<'static>, broken: &mut bool) -> Result<Tx<
     }
 }
 
-/// Keep a change written in `savepoint`, or undo it alone; a failed undo (the transaction
-/// is gone) breaks the group.
+/// Keep a change written in `savepoint`, or undo it alone, and what it taught `known` with it
+/// (back to `before`); a failed undo (the transaction is gone) breaks the group.
 async fn settle<T>(
     broken: &mut bool,
+    known: &mut Known,
+    before: Known,
     savepoint: Tx<'_>,
     written: Result<T, StoreError>,
 ) -> Result<T, StoreError> {
@@ -127,6 +137,7 @@ async fn settle<T>(
             }
         },
         Err(error) => {
+            *known = before;
             if savepoint.rollback().await.is_err() {
                 *broken = true;
             }

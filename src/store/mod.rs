@@ -18,6 +18,7 @@ mod certificates;
 mod dnssec;
 mod files;
 mod group;
+mod known;
 mod outbox;
 mod people;
 pub mod private;
@@ -33,8 +34,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
-pub(crate) use audit::append as append_audit;
 pub use audit::{AuditFilter, Checkpoint};
+pub(crate) use audit::{append as append_audit, append_known as append_audit_known};
 pub use backup::{SerialMove, latest_schema_version, sqlite_file};
 pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, OrderPlan};
 pub use dnssec::{NewKey, SigningState, StoredKey};

@@ -6,8 +6,12 @@ use chrono::{DateTime, Utc};
 use hickory_proto::rr::Name;
 use sqlx::Row;
 
+use super::known::Known;
 use super::zones::{Tx, write_change};
-use super::{ChangeMeta, OutboxMessage, Store, StoreError, append_audit, enqueue_messages, ts};
+use super::{
+    ChangeMeta, OutboxMessage, Store, StoreError, append_audit, append_audit_known,
+    enqueue_messages, ts,
+};
 use crate::domain::audit::AuditEntry;
 use crate::domain::request::{Kind, Request, Status};
 use crate::zone::ZoneDiff;
@@ -256,6 +260,7 @@ pub const NEW_REQUEST: &str = "request/new";
 /// Append audit entries at `at`; a target of [`NEW_REQUEST`] becomes `request/<request_id>`.
 async fn append_audits(
     tx: &mut Tx<'_>,
+    known: &mut Known,
     request_id: i64,
     entries: &[AuditEntry],
     at: DateTime<Utc>,
@@ -264,9 +269,9 @@ async fn append_audits(
         if e.target == NEW_REQUEST {
             let mut e = e.clone();
             e.target = format!("request/{request_id}");
-            append_audit(tx, &e, at).await?;
+            append_audit_known(tx, known, &e, at).await?;
         } else {
-            append_audit(tx, e, at).await?;
+            append_audit_known(tx, known, e, at).await?;
         }
     }
     Ok(())
@@ -349,7 +354,7 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         append_history(&mut tx, id, std::slice::from_ref(submitted)).await?;
-        append_audits(&mut tx, id, audit, submitted.at).await?;
+        append_audits(&mut tx, &mut Known::default(), id, audit, submitted.at).await?;
         enqueue_messages(&mut tx, outbox, Some(id), submitted.at).await?;
         tx.commit().await?;
         Ok(id)
@@ -458,7 +463,7 @@ impl Store {
             return Err(StoreError::Conflict(format!("request {id}")));
         }
         append_history(&mut tx, id, history).await?;
-        append_audits(&mut tx, id, audit, now).await?;
+        append_audits(&mut tx, &mut Known::default(), id, audit, now).await?;
         enqueue_messages(&mut tx, outbox, Some(id), now).await?;
         tx.commit().await?;
         Ok(())
@@ -474,7 +479,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<crate::zone::ZoneDiff>, StoreError> {
         let mut tx = self.write().await?;
-        let anchor = write_request(&mut tx, change, zone_change, now).await?;
+        let anchor =
+            write_request(&mut tx, &mut Known::default(), change, zone_change, now).await?;
         tx.commit().await?;
         Ok(anchor)
     }
@@ -484,6 +490,7 @@ impl Store {
 /// transaction (see [`Store::commit_request`]).
 pub(crate) async fn write_request(
     tx: &mut Tx<'_>,
+    known: &mut Known,
     change: &RequestChange<'_>,
     zone_change: Option<ZoneChangeCommit<'_>>,
     now: DateTime<Utc>,
@@ -522,11 +529,12 @@ pub(crate) async fn write_request(
         return Err(StoreError::Conflict(format!("request {id}")));
     }
     // The request's own events come first in the trail, then the zone change they cause.
-    append_audits(tx, id, audit, now).await?;
+    append_audits(tx, known, id, audit, now).await?;
     let anchor = match zone_change {
         Some(z) => Some(
             write_change(
                 tx,
+                known,
                 z.origin,
                 z.serial_before,
                 z.diff,

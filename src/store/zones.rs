@@ -5,6 +5,7 @@ use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use sqlx::Row;
 
+use super::known::{Known, KnownZone};
 use super::{Store, StoreError, ts};
 use crate::domain::audit::{Attribution, AuditEntry};
 use crate::zone::ZoneDiff;
@@ -50,19 +51,19 @@ pub struct ChangeMeta {
 /// they are always deleted and inserted (never suspended) and carry no provenance.
 pub type Completion<'a> = Box<dyn FnOnce(&ZoneDiff) -> Result<ZoneDiff, String> + Send + 'a>;
 
-/// Record the change in the audit trail and move the zone's `_audit` TXT to the new head, in
-/// the caller's transaction. Returns the anchor's change (old TXT removed, new one added),
-/// which the caller also applies to the served view.
-async fn anchor_change(
+/// Record the change in the audit trail and take the zone's `_audit` TXT off the old head, in
+/// the caller's transaction. Returns the anchor's change (old TXT removed, new one to add):
+/// the caller inserts and journals the new TXT with the change's other records (one
+/// statement for all), and applies the change to the served view too.
+async fn move_anchor(
     tx: &mut Tx<'_>,
+    known: &mut Known,
     zone_id: i64,
     origin: &Name,
     entry: &AuditEntry,
     now: DateTime<Utc>,
-    change_id: Option<i64>,
-    seq: i64,
 ) -> Result<ZoneDiff, StoreError> {
-    let event = super::append_audit(tx, entry, now).await?;
+    let event = super::append_audit_known(tx, known, entry, now).await?;
     let anchor = anchor::record(origin, event.seq, &event.hash).map_err(StoreError::Corrupt)?;
     let owner = anchor.name.to_ascii();
     // One statement removes the old anchor and returns it (each statement is a round trip to
@@ -77,16 +78,6 @@ async fn anchor_change(
     .fetch_all(&mut **tx)
     .await?;
     let removed = old.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
-    let stamp = ts(now);
-    insert_record(tx, zone_id, &anchor, &ChangeMeta::default(), &stamp).await?;
-    if let Some(change_id) = change_id {
-        let ops: Vec<(&str, &Record)> = removed
-            .iter()
-            .map(|r| ("del", r))
-            .chain(std::iter::once(("add", &anchor)))
-            .collect();
-        journal_ops(tx, change_id, seq, &ops).await?;
-    }
     Ok(ZoneDiff {
         removed,
         added: vec![anchor],
@@ -160,47 +151,6 @@ fn soa_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SOA, StoreError> {
 
 pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
-async fn insert_record(
-    tx: &mut Tx<'_>,
-    zone_id: i64,
-    record: &Record,
-    meta: &ChangeMeta,
-    now: &str,
-) -> Result<(), StoreError> {
-    let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
-    if crate::zone::is_dnssec_type(record.record_type()) {
-        sqlx::query(
-            "INSERT INTO dnssec_records (zone_id, owner, rtype, ttl, rdata)              VALUES ($1, $2, $3, $4, $5)              ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl",
-        )
-        .bind(zone_id)
-        .bind(record.name.to_ascii())
-        .bind(i64::from(u16::from(record.record_type())))
-        .bind(i64::from(record.ttl))
-        .bind(wire)
-        .execute(&mut **tx)
-        .await?;
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, request_id, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl, \
-         suspension_id = NULL",
-    )
-    .bind(zone_id)
-    .bind(record.name.to_ascii())
-    .bind(i64::from(u16::from(record.record_type())))
-    .bind(i64::from(record.ttl))
-    .bind(wire)
-    .bind(file::presentation(&record.data))
-    .bind(meta.agency_id)
-    .bind(meta.request_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 async fn journal_record(
     tx: &mut Tx<'_>,
     change_id: i64,
@@ -230,8 +180,7 @@ async fn journal_record(
 /// well under SQLite's 32,766 bound parameters.
 const ROWS_PER_INSERT: usize = 500;
 
-/// Add many records (a zone's import, a first signing), many rows per statement; as
-/// [`insert_record`] does one by one.
+/// Add many records (a zone's import, a first signing), all with the same provenance.
 async fn insert_records(
     tx: &mut Tx<'_>,
     zone_id: i64,
@@ -239,20 +188,32 @@ async fn insert_records(
     meta: &ChangeMeta,
     now: &str,
 ) -> Result<(), StoreError> {
-    let (signed, plain): (Vec<&Record>, Vec<&Record>) = records
+    let rows: Vec<(&Record, &ChangeMeta)> = records.iter().map(|r| (r, meta)).collect();
+    insert_rows(tx, zone_id, &rows, now).await
+}
+
+/// Add records, each with its provenance, many rows per statement (a record already there
+/// gets the new TTL and leaves any suspension).
+async fn insert_rows(
+    tx: &mut Tx<'_>,
+    zone_id: i64,
+    records: &[(&Record, &ChangeMeta)],
+    now: &str,
+) -> Result<(), StoreError> {
+    let (signed, plain): (Vec<_>, Vec<_>) = records
         .iter()
-        .partition(|r| crate::zone::is_dnssec_type(r.record_type()));
+        .partition(|(r, _)| crate::zone::is_dnssec_type(r.record_type()));
     let wire = |r: &Record| file::rdata_wire(&r.data).map_err(StoreError::Corrupt);
     for chunk in plain.chunks(ROWS_PER_INSERT) {
         let rows = chunk
             .iter()
-            .map(|r| Ok((*r, wire(r)?)))
+            .map(|(r, meta)| Ok((*r, *meta, wire(r)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, \
              request_id, created_at) ",
         );
-        q.push_values(rows, |mut b, (r, wire)| {
+        q.push_values(rows, |mut b, (r, meta, wire)| {
             b.push_bind(zone_id)
                 .push_bind(r.name.to_ascii())
                 .push_bind(i64::from(u16::from(r.record_type())))
@@ -272,7 +233,7 @@ async fn insert_records(
     for chunk in signed.chunks(ROWS_PER_INSERT) {
         let rows = chunk
             .iter()
-            .map(|r| Ok((*r, wire(r)?)))
+            .map(|(r, _)| Ok((*r, wire(r)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO dnssec_records (zone_id, owner, rtype, ttl, rdata) ",
@@ -473,16 +434,24 @@ impl Store {
             return Err(StoreError::ZoneExists(content.origin.to_ascii()));
         };
         let zone_id: i64 = row.try_get(0)?;
-        insert_records(
+        let mut known = Known::default();
+        let anchor = move_anchor(
             &mut tx,
+            &mut known,
             zone_id,
-            &content.records,
-            &ChangeMeta::default(),
-            &now,
+            &content.origin,
+            audit,
+            now_utc,
         )
         .await?;
-        let anchor =
-            anchor_change(&mut tx, zone_id, &content.origin, audit, now_utc, None, 0).await?;
+        let plain = ChangeMeta::default();
+        let rows: Vec<(&Record, &ChangeMeta)> = content
+            .records
+            .iter()
+            .chain(&anchor.added)
+            .map(|r| (r, &plain))
+            .collect();
+        insert_rows(&mut tx, zone_id, &rows, &now).await?;
         tx.commit().await?;
         Ok(anchor)
     }
@@ -504,6 +473,7 @@ impl Store {
         let mut tx = self.write().await?;
         let anchor = write_change(
             &mut tx,
+            &mut Known::default(),
             origin,
             serial_before,
             diff,
@@ -641,9 +611,15 @@ impl Store {
 /// The writes of one zone change, inside the caller's transaction (so that an approval and
 /// the records it provisions commit together). With `complete`, the records it returns are
 /// written and journaled too, and the zone's signatures are marked right at the new serial.
+///
+/// A change of one name is six statements when `known` already holds the zone and the audit
+/// head (the second change of a group on), eight otherwise: the zone's row, the journal's
+/// change, the audit event (and its head), the old anchor off, every record added and every
+/// journal row each in one statement; plus one per record removed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_change(
     tx: &mut Tx<'_>,
+    known: &mut Known,
     origin: &Name,
     serial_before: u32,
     diff: &ZoneDiff,
@@ -663,39 +639,8 @@ pub(crate) async fn write_change(
     };
     let now_utc = now;
     let now = ts(now);
-    // The first statement writes, so SQLite takes the write lock at once (no deferred
-    // upgrade that could deadlock against another writer); it also returns the SOA the change
-    // moves from, which the journal keeps for IXFR.
-    let before = sqlx::query(
-        "UPDATE zones SET updated_at = $1 WHERE name = $2 AND soa_serial = $3 \
-         RETURNING id, soa_ttl, soa_mname, soa_rname, soa_serial, soa_refresh, soa_retry, \
-         soa_expire, soa_minimum",
-    )
-    .bind(&now)
-    .bind(&zone)
-    .bind(i64::from(serial_before))
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(before) = before else {
-        return Err(StoreError::Conflict(zone));
-    };
-    let zone_id: i64 = before.try_get("id")?;
-    let soa_ttl: i64 = before.try_get("soa_ttl")?;
-    let old_soa = soa_from_row(&before)?;
-    sqlx::query(
-        "UPDATE zones SET soa_serial = $1, soa_mname = $2, soa_rname = $3, soa_refresh = $4, \
-         soa_retry = $5, soa_expire = $6, soa_minimum = $7 WHERE id = $8",
-    )
-    .bind(i64::from(new_soa.serial))
-    .bind(new_soa.mname.to_ascii())
-    .bind(new_soa.rname.to_ascii())
-    .bind(i64::from(new_soa.refresh))
-    .bind(i64::from(new_soa.retry))
-    .bind(i64::from(new_soa.expire))
-    .bind(i64::from(new_soa.minimum))
-    .bind(zone_id)
-    .execute(&mut **tx)
-    .await?;
+    let (zone_id, soa_ttl, old_soa) =
+        move_serial(tx, known, &zone, serial_before, new_soa, &now).await?;
 
     let soa_wire =
         |soa: &SOA| file::rdata_wire(&RData::SOA(soa.clone())).map_err(StoreError::Corrupt);
@@ -717,13 +662,10 @@ pub(crate) async fn write_change(
     .fetch_one(&mut **tx)
     .await?;
 
-    let mut seq = 0i64;
     for record in &diff.removed {
         if crate::zone::is_dnssec_type(record.record_type()) {
             // An import that replaces a signed zone's records drops its signatures too.
             delete_record(tx, zone_id, record).await?;
-            journal_record(tx, change_id, seq, "del", record).await?;
-            seq += 1;
             continue;
         }
         let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
@@ -748,14 +690,28 @@ pub(crate) async fn write_change(
             .bind(wire),
         };
         query.execute(&mut **tx).await?;
-        journal_record(tx, change_id, seq, "del", record).await?;
-        seq += 1;
     }
-    insert_records(tx, zone_id, &diff.added, meta, &now).await?;
-    journal_records(tx, change_id, seq, "add", &diff.added).await?;
-    seq += i64::try_from(diff.added.len()).unwrap_or(0);
-    let anchor = anchor_change(tx, zone_id, origin, audit, now_utc, Some(change_id), seq).await?;
-    seq += i64::try_from(anchor.removed.len() + anchor.added.len()).unwrap_or(0);
+    let anchor = move_anchor(tx, known, zone_id, origin, audit, now_utc).await?;
+    // The records added and the new anchor in one statement; the journal in the order of the
+    // change: its removals, its additions, then the anchor's.
+    let plain = ChangeMeta::default();
+    let rows: Vec<(&Record, &ChangeMeta)> = diff
+        .added
+        .iter()
+        .map(|r| (r, meta))
+        .chain(anchor.added.iter().map(|r| (r, &plain)))
+        .collect();
+    insert_rows(tx, zone_id, &rows, &now).await?;
+    let ops: Vec<(&str, &Record)> = diff
+        .removed
+        .iter()
+        .map(|r| ("del", r))
+        .chain(diff.added.iter().map(|r| ("add", r)))
+        .chain(anchor.removed.iter().map(|r| ("del", r)))
+        .chain(anchor.added.iter().map(|r| ("add", r)))
+        .collect();
+    journal_ops(tx, change_id, 0, &ops).await?;
+    let mut seq = i64::try_from(ops.len()).unwrap_or(i64::MAX);
     if let Some(complete) = complete {
         let signed = complete(&anchor).map_err(StoreError::Corrupt)?;
         for record in &signed.removed {
@@ -768,6 +724,86 @@ pub(crate) async fn write_change(
         super::dnssec::mark_signed(tx, zone_id, new_soa.serial).await?;
     }
     Ok(anchor)
+}
+
+const SET_SOA: &str = "UPDATE zones SET soa_serial = $1, soa_mname = $2, soa_rname = $3, \
+    soa_refresh = $4, soa_retry = $5, soa_expire = $6, soa_minimum = $7, updated_at = $8 \
+    WHERE id = $9";
+const SET_SOA_IF_SERIAL: &str = "UPDATE zones SET soa_serial = $1, soa_mname = $2, \
+    soa_rname = $3, soa_refresh = $4, soa_retry = $5, soa_expire = $6, soa_minimum = $7, \
+    updated_at = $8 WHERE id = $9 AND soa_serial = $10";
+
+/// Move the zone's serial from `serial_before` to `new_soa`'s (or fail with
+/// [`StoreError::Conflict`] if another writer moved it). Returns the zone's row id, its SOA
+/// TTL and the SOA it had, which the journal keeps for IXFR.
+async fn move_serial(
+    tx: &mut Tx<'_>,
+    known: &mut Known,
+    zone: &str,
+    serial_before: u32,
+    new_soa: &SOA,
+    now: &str,
+) -> Result<(i64, i64, SOA), StoreError> {
+    let bind_soa = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(i64::from(new_soa.serial))
+            .bind(new_soa.mname.to_ascii())
+            .bind(new_soa.rname.to_ascii())
+            .bind(i64::from(new_soa.refresh))
+            .bind(i64::from(new_soa.retry))
+            .bind(i64::from(new_soa.expire))
+            .bind(i64::from(new_soa.minimum))
+            .bind(now.to_owned())
+    };
+    let moved = match known.zone(zone) {
+        // Written earlier in this transaction: what it holds is known, one statement.
+        Some(k) if k.soa.serial == serial_before => {
+            let (id, soa_ttl, old) = (k.id, k.soa_ttl, k.soa.clone());
+            let done = bind_soa(SET_SOA_IF_SERIAL)
+                .bind(id)
+                .bind(i64::from(serial_before))
+                .execute(&mut **tx)
+                .await?;
+            (done.rows_affected() == 1).then_some((id, soa_ttl, old))
+        }
+        // The first statement writes, so SQLite takes the write lock at once (no deferred
+        // upgrade that could deadlock against another writer); it also returns the SOA the
+        // change moves from.
+        _ => {
+            let before = sqlx::query(
+                "UPDATE zones SET updated_at = $1 WHERE name = $2 AND soa_serial = $3 \
+                 RETURNING id, soa_ttl, soa_mname, soa_rname, soa_serial, soa_refresh, \
+                 soa_retry, soa_expire, soa_minimum",
+            )
+            .bind(now.to_owned())
+            .bind(zone.to_owned())
+            .bind(i64::from(serial_before))
+            .fetch_optional(&mut **tx)
+            .await?;
+            match before {
+                Some(before) => {
+                    let id: i64 = before.try_get("id")?;
+                    let soa_ttl: i64 = before.try_get("soa_ttl")?;
+                    let old = soa_from_row(&before)?;
+                    bind_soa(SET_SOA).bind(id).execute(&mut **tx).await?;
+                    Some((id, soa_ttl, old))
+                }
+                None => None,
+            }
+        }
+    };
+    let Some((id, soa_ttl, old)) = moved else {
+        return Err(StoreError::Conflict(zone.to_owned()));
+    };
+    known.set_zone(
+        zone.to_owned(),
+        KnownZone {
+            id,
+            soa_ttl,
+            soa: new_soa.clone(),
+        },
+    );
+    Ok((id, soa_ttl, old))
 }
 
 /// Delete one record the signer made.

@@ -511,10 +511,30 @@ async fn a_change_refused_inside_a_group_leaves_the_others() {
     );
     assert!(!group.is_broken());
     group.change(commit(s0 + 1, &third), now).await.unwrap();
+    // Refused late, after its serial, audit event and anchor were written (its completion
+    // fails, as a signer could): what the group remembered of them goes with it, so the next
+    // change moves the serial from where the kept ones left it and chains its event after
+    // theirs.
+    let (late, fifth) = (
+        diff("r4.example.go.id.", s0 + 3),
+        diff("r5.example.go.id.", s0 + 3),
+    );
+    let failing = ZoneChangeCommit {
+        complete: Some(Box::new(
+            |_: &ZoneDiff| Err("the signer failed".to_string()),
+        )),
+        ..commit(s0 + 2, &late)
+    };
+    let refused = group.change(failing, now).await;
+    assert!(
+        matches!(refused, Err(StoreError::Corrupt(_))),
+        "{refused:?}"
+    );
+    group.change(commit(s0 + 2, &fifth), now).await.unwrap();
     group.commit().await.unwrap();
 
     let stored = e.store.load_zone(&origin).await.unwrap().unwrap();
-    assert_eq!(stored.content.soa_data().unwrap().serial, s0 + 2);
+    assert_eq!(stored.content.soa_data().unwrap().serial, s0 + 3);
     let owners: Vec<String> = stored
         .content
         .records
@@ -524,12 +544,30 @@ async fn a_change_refused_inside_a_group_leaves_the_others() {
     assert!(owners.contains(&"r1.example.go.id.".to_string()));
     assert!(!owners.contains(&"r2.example.go.id.".to_string()));
     assert!(owners.contains(&"r3.example.go.id.".to_string()));
+    assert!(!owners.contains(&"r4.example.go.id.".to_string()));
+    assert!(owners.contains(&"r5.example.go.id.".to_string()));
     let journal = e.store.journal(&origin, s0, 10).await.unwrap();
     let serials: Vec<(u32, u32)> = journal
         .iter()
         .map(|c| (c.serial_before, c.serial_after))
         .collect();
-    assert_eq!(serials, vec![(s0, s0 + 1), (s0 + 1, s0 + 2)]);
+    assert_eq!(
+        serials,
+        vec![(s0, s0 + 1), (s0 + 1, s0 + 2), (s0 + 2, s0 + 3)]
+    );
+    // Each kept change journaled its record, then the anchor's move; the SOA before each is
+    // the one the change before it left.
+    for (c, name) in journal.iter().zip(["r1", "r3", "r5"]) {
+        let added: Vec<String> = c.added.iter().map(|r| r.name.to_ascii()).collect();
+        assert_eq!(added[0], format!("{name}.example.go.id."));
+        assert!(added[1].starts_with("_audit."), "{added:?}");
+        let before = c.soa_before.as_ref().unwrap();
+        let serial = match &before.data {
+            hickory_proto::rr::RData::SOA(soa) => soa.serial,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(serial, c.serial_before, "{c:?}");
+    }
     let trail = e.store.verify_audit().await.unwrap();
     assert!(trail.ok, "{trail:?}");
 }
