@@ -135,10 +135,30 @@ impl Daemon {
     /// the kernel's ephemeral range, where clients can land on it) and, if given,
     /// `dir/ranah.toml` as the configuration file (for what only the file sets: keys,
     /// secondaries). Ready when this returns.
-    pub fn start_configured(dir: &Path, mut dns: SocketAddr, config: Option<&str>) -> Daemon {
-        if dns.port() == 0 {
-            dns.set_port(free_port());
+    pub fn start_configured(dir: &Path, dns: SocketAddr, config: Option<&str>) -> Daemon {
+        if dns.port() != 0 {
+            return Self::try_start_configured(dir, dns, config)
+                .unwrap_or_else(|e| panic!("ranah did not start: {e}"));
         }
+        // A free port can still be taken between its check and the daemon's bind (once in a
+        // whole run, seen in CI, by a TCP listener whose owner was not found): another port.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let dns = SocketAddr::new(dns.ip(), free_port());
+            match Self::try_start_configured(dir, dns, config) {
+                Ok(d) => return d,
+                Err(e) if e.contains("Address already in use") => last = e,
+                Err(e) => panic!("ranah did not start: {e}"),
+            }
+        }
+        panic!("ranah did not start: {last}");
+    }
+
+    fn try_start_configured(
+        dir: &Path,
+        dns: SocketAddr,
+        config: Option<&str>,
+    ) -> Result<Daemon, String> {
         let mut file_layer = ranah::config::ConfigLayer::default();
         if let Some(text) = config {
             let file = dir.join("ranah.toml");
@@ -163,15 +183,15 @@ impl Daemon {
             .unwrap();
         let running = rt
             .block_on(ranah::daemon::start(config))
-            .unwrap_or_else(|e| panic!("ranah did not start: {e:#}"));
-        Daemon {
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(Daemon {
             dir: dir.to_owned(),
             dns: running.dns[0],
             api: running.api,
             child: None,
             in_process: Some((rt, running)),
             _tmp: None,
-        }
+        })
     }
 
     /// Start the real binary in `dir` with DNS on `dns`, and wait until it is ready.
@@ -555,20 +575,30 @@ pub async fn in_process() -> InProcess {
     let zones = Arc::new(ranah::dns::Zones::new());
     let publisher = Arc::new(ranah::publish::Publisher::new(store.clone(), zones.clone()));
     publisher.sync_from_store(chrono::Utc::now()).await.unwrap();
-    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let config = ranah::config::DnsConfig {
-        listen: vec![dns],
-        tcp_idle_timeout_secs: 5,
-        udp_workers: 1,
-        ..Default::default()
+    // As `Daemon::start_configured`: another free port if this one was taken meanwhile.
+    let mut attempts = 0;
+    let (dns, server) = loop {
+        let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let config = ranah::config::DnsConfig {
+            listen: vec![dns],
+            tcp_idle_timeout_secs: 5,
+            udp_workers: 1,
+            ..Default::default()
+        };
+        match ranah::dns::listen::start(
+            ranah::dns::handler::Handler::new(zones.clone()),
+            &config,
+            Arc::new(ranah::telemetry::metrics::Metrics::new()),
+        )
+        .await
+        {
+            Ok(server) => break (dns, server),
+            Err(e) if attempts < 5 && e.to_string().contains("Address already in use") => {
+                attempts += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
     };
-    let server = ranah::dns::listen::start(
-        ranah::dns::handler::Handler::new(zones),
-        &config,
-        Arc::new(ranah::telemetry::metrics::Metrics::new()),
-    )
-    .await
-    .unwrap();
     InProcess {
         _tmp: tmp,
         url,
