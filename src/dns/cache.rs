@@ -100,6 +100,11 @@ impl CacheBudget {
             .is_ok()
     }
 
+    /// Whether `bytes` are left now (a hint: [`CacheBudget::take`] decides).
+    fn has_room(&self, bytes: usize) -> bool {
+        self.used.load(Ordering::Relaxed) + bytes <= self.limit
+    }
+
     fn give_back(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
@@ -143,6 +148,12 @@ impl AnswerCache {
 
     pub(super) fn insert(&self, key: &[u8], answer: &[u8], class: Class) {
         let cost = key.len() + answer.len() + ENTRY_OVERHEAD;
+        // Once the budget is spent, every miss would still queue on the write lock here, one
+        // worker behind the other (a zone much larger than the budget: nearly every query is
+        // a miss). The budget is read first, without the lock; `take` below decides.
+        if !self.budget.has_room(cost) {
+            return;
+        }
         let mut map = self.map.write();
         if map.contains_key(key) || !self.budget.take(cost) {
             return;
@@ -166,6 +177,30 @@ impl AnswerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spent_budget_keeps_misses_off_the_write_lock() {
+        let cache = Arc::new(AnswerCache::new(Arc::new(CacheBudget::new(
+            10 + 20 + ENTRY_OVERHEAD,
+        ))));
+        cache.insert(&[1; 10], &[0; 20], Class::default());
+        // A lookup holds the map (as the other worker's do); an insert with the budget spent
+        // must return at once instead of waiting for the write lock.
+        let reading = cache.map.read();
+        let (done, returned) = std::sync::mpsc::channel();
+        let inserter = {
+            let cache = cache.clone();
+            std::thread::spawn(move || {
+                cache.insert(&[2; 10], &[0; 20], Class::default());
+                let _ = done.send(());
+            })
+        };
+        let result = returned.recv_timeout(std::time::Duration::from_secs(5));
+        drop(reading);
+        inserter.join().unwrap();
+        assert!(result.is_ok(), "the insert waited for the write lock");
+        assert_eq!(cache.len(), 1);
+    }
 
     #[test]
     fn caches_share_a_budget_and_return_it_when_dropped() {
