@@ -534,9 +534,8 @@ struct Set {
     line: usize,
     /// Records in it (the SOA set counts none).
     len: u32,
-    /// Its first and last record (places in the parsed records).
+    /// Its latest record (a place in the parsed records); the others follow in `next_record`.
     head: u32,
-    tail: u32,
     /// The next set of the same name.
     next: u32,
 }
@@ -546,7 +545,7 @@ struct SetLists {
     /// Each name's first set.
     names: HashMap<Key, u32, foldhash::fast::RandomState>,
     sets: Vec<Set>,
-    /// Per parsed record: the next record of its set.
+    /// Per parsed record: the record of its set before it.
     next_record: Vec<u32>,
     /// Per parsed record: whether the zone keeps it (not the SOA, not an exact duplicate).
     kept: Vec<bool>,
@@ -573,10 +572,7 @@ impl SetLists {
             }
             let rtype = record.record_type();
             name_key::write_key(&record.name, &mut key);
-            let first = match lists.names.get(&key[..]) {
-                Some(&first) => first,
-                None => *lists.names.entry(key.as_slice().into()).or_insert(END),
-            };
+            let first = lists.names.get(&key[..]).copied().unwrap_or(END);
             let mut found = first;
             while found != END && lists.sets[found as usize].rtype != rtype {
                 found = lists.sets[found as usize].next;
@@ -589,11 +585,13 @@ impl SetLists {
                     line,
                     len: 0,
                     head: END,
-                    tail: END,
                     next: first,
                 });
-                if let Some(first) = lists.names.get_mut(&key[..]) {
-                    *first = found;
+                match lists.names.get_mut(&key[..]) {
+                    Some(first) => *first = found,
+                    None => {
+                        lists.names.insert(key.as_slice().into(), found);
+                    }
                 }
             }
             let set = &lists.sets[found as usize];
@@ -620,15 +618,12 @@ impl SetLists {
             if member != END {
                 continue;
             }
-            let at = at as u32;
+            // The order within a set does not matter (`kept` keeps the file's order).
             let set = &mut lists.sets[found as usize];
-            match set.tail {
-                END => set.head = at,
-                tail => lists.next_record[tail as usize] = at,
-            }
-            set.tail = at;
+            lists.next_record[at] = set.head;
+            set.head = at as u32;
             set.len += 1;
-            lists.kept[at as usize] = true;
+            lists.kept[at] = true;
         }
         Ok(lists)
     }
