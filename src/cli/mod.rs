@@ -69,7 +69,7 @@ pub struct GlobalArgs {
     /// Data directory (SQLite database and state).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL (sqlite://PATH).
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DB?sslmode=…).
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// Directory of *.zone files imported on first start.

@@ -228,11 +228,11 @@ impl Settings {
                 self.data_dir.join("ranah.db").display()
             ))
         });
-        if !database_url.expose().starts_with("sqlite:") {
+        if crate::store::Backend::of_url(database_url.expose()).is_none() {
             return Err(ConfigError::Invalid {
                 key: "database_url".into(),
-                message: "only sqlite:// URLs are supported by this build (PostgreSQL support is \
-                          planned)"
+                message: "must be a sqlite:// URL (a file on this machine) or a postgres:// \
+                          (postgresql://) URL"
                     .into(),
             });
         }

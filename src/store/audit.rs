@@ -28,7 +28,7 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<AuditEvent, StoreError> {
+fn event_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
     let summary: String = r.try_get("summary")?;
     Ok(AuditEvent {
         seq: r.try_get("seq")?,
@@ -130,7 +130,7 @@ impl Store {
         .bind(&filter.since)
         .bind(&filter.until)
         .bind(filter.limit)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(event_from_row).collect()
     }
@@ -144,7 +144,7 @@ impl Store {
             "SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(ts(t))
-        .fetch_optional(self.sqlite())
+        .fetch_optional(self.pool())
         .await?;
         row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
             .transpose()
@@ -154,7 +154,7 @@ impl Store {
     pub async fn audit_count(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
-                .fetch_one(self.sqlite())
+                .fetch_one(self.pool())
                 .await?,
         )
     }
@@ -162,8 +162,8 @@ impl Store {
     /// Check the whole chain, in stored order.
     pub async fn verify_audit(&self) -> Result<Verification, StoreError> {
         // Read in the file's row order, not by seq, so that rows moved around are noticed.
-        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY rowid")
-            .fetch_all(self.sqlite())
+        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq")
+            .fetch_all(self.pool())
             .await?;
         let events = rows
             .iter()
@@ -177,7 +177,7 @@ impl Store {
         let found: Option<String> =
             sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
                 .bind(seq)
-                .fetch_optional(self.sqlite())
+                .fetch_optional(self.pool())
                 .await?;
         Ok(found.as_deref() == Some(hash))
     }
@@ -216,7 +216,7 @@ impl Store {
         .bind(&c.signed_at)
         .bind(&c.public_key)
         .bind(&c.signature)
-        .execute(self.sqlite())
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -237,7 +237,7 @@ impl Store {
     /// Every checkpoint, oldest first.
     pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         let rows = sqlx::query("SELECT * FROM audit_checkpoints ORDER BY id")
-            .fetch_all(self.sqlite())
+            .fetch_all(self.pool())
             .await?;
         rows.iter()
             .map(|r| {
@@ -257,7 +257,7 @@ impl Store {
     /// The current head: the last event's sequence number and hash.
     pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         let row = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(self.sqlite())
+            .fetch_optional(self.pool())
             .await?;
         row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
             .transpose()

@@ -5,11 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hickory_proto::rr::Name;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnectOptions;
 
 use super::zones::write_change;
 use super::{Backend, ChangeMeta, Store, StoreError};
@@ -55,19 +54,11 @@ impl Store {
     /// Open a database file that nothing else uses (a backup's copy, a restore's staged
     /// store): no WAL, so that the file alone holds everything once closed.
     pub async fn open_copy(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(false)
-            .journal_mode(SqliteJournalMode::Delete)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        // Mode `rw`: a copy that is not there is an error, not a new empty database.
+        let url = super::sqlite_url(path, "rw");
         Ok(Self {
-            backend: Backend::Sqlite(pool),
+            pool: super::sqlite_pool(&url, super::SqliteJournal::Delete, 1).await?,
+            backend: Backend::Sqlite,
         })
     }
 
@@ -80,24 +71,31 @@ impl Store {
         })?;
         sqlx::query("VACUUM INTO $1")
             .bind(dest)
-            .execute(self.sqlite())
+            .execute(self.pool())
             .await?;
         Ok(())
     }
 
     /// The last migration applied (`None` for a database without ranah's schema).
     pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
-        let table: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_optional(self.sqlite())
+        let catalog = match self.backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let table: Option<String> = sqlx::query_scalar(catalog)
+            .fetch_optional(self.pool())
         .await?;
         if table.is_none() {
             return Ok(None);
         }
         Ok(
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
-                .fetch_one(self.sqlite())
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(self.pool())
                 .await?,
         )
     }
@@ -110,14 +108,14 @@ impl Store {
              SELECT attachment_sha256 FROM outbox WHERE attachment_sha256 IS NOT NULL \
              ORDER BY 1",
         )
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?)
     }
 
     /// SQLite's own check of the file (`PRAGMA quick_check`): `ok`, or what is wrong.
     pub async fn quick_check(&self) -> Result<String, StoreError> {
         let lines: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
-            .fetch_all(self.sqlite())
+            .fetch_all(self.pool())
             .await?;
         Ok(lines.join("; "))
     }

@@ -92,7 +92,7 @@ pub struct IssuedChain {
     pub renew_at: DateTime<Utc>,
 }
 
-fn row_of(r: &sqlx::sqlite::SqliteRow) -> Result<CertificateRow, StoreError> {
+fn row_of(r: &sqlx::any::AnyRow) -> Result<CertificateRow, StoreError> {
     let status: String = r.try_get("status")?;
     let mode: String = r.try_get("mode")?;
     let name: String = r.try_get("name")?;
@@ -253,7 +253,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT credentials FROM acme_accounts WHERE directory = $1")
                 .bind(directory)
-                .fetch_optional(self.sqlite())
+                .fetch_optional(self.pool())
                 .await?,
         )
     }
@@ -300,7 +300,7 @@ impl Store {
     pub async fn certificate(&self, name: &str) -> Result<Option<CertificateRow>, StoreError> {
         sqlx::query("SELECT * FROM certificates WHERE name = $1")
             .bind(name)
-            .fetch_optional(self.sqlite())
+            .fetch_optional(self.pool())
             .await?
             .as_ref()
             .map(row_of)
@@ -320,7 +320,7 @@ impl Store {
                 list.push_bind(n.as_str());
             }
             q.push(")");
-            for row in q.build().fetch_all(self.sqlite()).await? {
+            for row in q.build().fetch_all(self.pool()).await? {
                 out.push(row_of(&row)?);
             }
         }
@@ -330,7 +330,7 @@ impl Store {
     /// Every certificate, by name.
     pub async fn certificates(&self) -> Result<Vec<CertificateRow>, StoreError> {
         sqlx::query("SELECT * FROM certificates ORDER BY name")
-            .fetch_all(self.sqlite())
+            .fetch_all(self.pool())
             .await?
             .iter()
             .map(row_of)
@@ -349,7 +349,7 @@ impl Store {
              OR (status = 'issued' AND renew_at <= $1) ORDER BY id",
         )
         .bind(ts(now))
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?
         .iter()
         .map(row_of)
@@ -390,7 +390,7 @@ impl Store {
         sqlx::query("UPDATE certificates SET order_url = $2 WHERE id = $1")
             .bind(id)
             .bind(url)
-            .execute(self.sqlite())
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -400,7 +400,7 @@ impl Store {
         sqlx::query("UPDATE certificates SET private_key = $2 WHERE id = $1")
             .bind(id)
             .bind(sealed)
-            .execute(self.sqlite())
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -516,7 +516,7 @@ impl Store {
              AND email IS NOT NULL AND email <> '' ORDER BY email",
         )
         .bind(agency_id)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?)
     }
 }

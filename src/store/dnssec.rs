@@ -58,7 +58,7 @@ pub struct SigningState {
     pub parent: Option<ParentDs>,
 }
 
-fn opt_u32(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Option<u32>, StoreError> {
+fn opt_u32(row: &sqlx::any::AnyRow, col: &str) -> Result<Option<u32>, StoreError> {
     let v: Option<i64> = row.try_get(col)?;
     Ok(v.and_then(|v| u32::try_from(v).ok()))
 }
@@ -79,7 +79,7 @@ impl Store {
              ORDER BY k.id",
         )
         .bind(origin.to_ascii())
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -197,7 +197,7 @@ impl Store {
         )
         .bind(origin.to_ascii())
         .bind(fingerprint)
-        .execute(self.sqlite())
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -208,7 +208,7 @@ impl Store {
             "SELECT d.* FROM dnssec_zones d JOIN zones z ON z.id = d.zone_id WHERE z.name = $1",
         )
         .bind(origin.to_ascii())
-        .fetch_optional(self.sqlite())
+        .fetch_optional(self.pool())
         .await?;
         let Some(r) = row else {
             return Ok(SigningState::default());

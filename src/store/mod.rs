@@ -31,8 +31,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Sqlite};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, Pool, Row};
+
+use zones::Tx;
 
 pub use audit::{AuditFilter, Checkpoint};
 pub(crate) use audit::{append as append_audit, append_known as append_audit_known};
@@ -122,6 +125,19 @@ pub enum StoreError {
 /// codes carry it in their low byte.
 const SQLITE_FULL: i32 = 13;
 
+/// PostgreSQL's SQLSTATE for a write that found the disk full (`disk_full`).
+const PG_DISK_FULL: &str = "53100";
+
+/// SQLSTATEs of PostgreSQL that say "not now" rather than "no": the connection went away
+/// (class 08), the server is shutting down or starting (57P01–57P03), too many connections or
+/// out of memory (53), and a transaction that lost a serialization race or a deadlock (40001,
+/// 40P01), which the same call retried can win.
+fn pg_transient(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+}
+
 impl StoreError {
     /// Whether the database cannot take the call now (a retry may succeed), rather than refused
     /// or failed a statement: it cannot be reached, or its disk is full.
@@ -129,23 +145,33 @@ impl StoreError {
         match self {
             Self::Shared(e) => return e.is_unavailable(),
             Self::Abandoned => return true,
+            Self::Database(sqlx::Error::Database(e)) if is_postgres(e.as_ref()) => {
+                return e.code().is_some_and(|c| pg_transient(&c));
+            }
             _ => {}
         }
         self.is_disk_full()
             || matches!(
                 self,
                 Self::Database(
-                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+                    sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::WorkerCrashed
                 )
             )
     }
 
     /// Whether the write failed because the disk of the database is full. SQLite then rolls
     /// the transaction back whole (nothing of it is kept), and the same write succeeds once
-    /// space is freed.
+    /// space is freed; so does PostgreSQL's.
     pub fn is_disk_full(&self) -> bool {
         match self {
             Self::Shared(e) => e.is_disk_full(),
+            Self::Database(sqlx::Error::Database(e)) if is_postgres(e.as_ref()) => {
+                e.code().as_deref() == Some(PG_DISK_FULL)
+            }
             Self::Database(sqlx::Error::Database(e)) => e
                 .code()
                 .and_then(|c| c.parse::<i32>().ok())
@@ -156,6 +182,12 @@ impl StoreError {
     }
 }
 
+/// Whether a database error came from PostgreSQL (its codes are SQLSTATEs, SQLite's numbers).
+fn is_postgres(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+}
+
 /// Whether an I/O error means that the disk (or the user's quota on it) is full.
 pub fn is_disk_full(e: &std::io::Error) -> bool {
     matches!(
@@ -164,15 +196,58 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
     )
 }
 
+/// A 0/1 flag column as a `bool`: both databases keep flags as integers, so that one SQL text
+/// compares and binds them the same way.
+pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+/// Which database is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One file on this machine (the embedded default).
+    Sqlite,
+    /// A PostgreSQL server, which several instances can share.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if this build has it.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// Its name in messages and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The key of the advisory lock every PostgreSQL write transaction takes first (`ranah` in
+/// ASCII): writers take turns, across every instance on the database, as SQLite's one write
+/// lock makes them take turns on one machine. What relies on it: a zone's serial moves one
+/// step at a time, the audit trail's head has one successor, and what a group of changes
+/// learned of the rows it wrote ([`known::Known`]) stays true until it commits.
+const PG_WRITE_LOCK: i64 = 0x7261_6e61_68;
+
+/// Connections a PostgreSQL pool keeps at most: the API's readers and the one writer, without
+/// taking many of a server that other instances share.
+const PG_MAX_CONNECTIONS: u32 = 10;
+
 /// The database behind ranah.
 #[derive(Clone, Debug)]
 pub struct Store {
+    pool: Pool<Any>,
     backend: Backend,
-}
-
-#[derive(Clone, Debug)]
-enum Backend {
-    Sqlite(Pool<Sqlite>),
 }
 
 impl Store {
@@ -185,15 +260,15 @@ impl Store {
 
     /// Open without migrating (for `ranah migrate`, which reports what it applies).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(scheme_of(url)));
+        match Backend::of_url(url) {
+            Some(Backend::Sqlite) => Self::connect_sqlite(url).await,
+            Some(Backend::Postgres) => Self::connect_postgres(url).await,
+            None => Err(StoreError::UnsupportedUrl(scheme_of(url))),
         }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?;
         let file = options.get_filename();
         if file.to_str() != Some(":memory:") {
             // The folder 0700 and the file 0600 before SQLite creates them with the umask's
@@ -212,76 +287,167 @@ impl Store {
                 source,
             })?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            // A connection goes back to the pool only outside a transaction. When a write
-            // fails with the disk full, SQLite rolls the transaction back itself; sqlx's
-            // ROLLBACK on drop then fails ("no transaction is active") and sqlx still counts
-            // the connection as inside one, so every later `BEGIN IMMEDIATE` on it failed
-            // ("non-zero transaction depth") until a restart. The ping waits for that queued
-            // rollback; a connection still counted inside a transaction is closed, and the
-            // pool opens a fresh one when it needs it.
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    use sqlx::Connection;
-                    conn.ping().await?;
-                    Ok(!conn.is_in_transaction())
-                })
-            })
-            .connect_with(options)
+        Ok(Self {
+            pool: sqlite_pool(url, SqliteJournal::Wal, 4).await?,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        // The URL says everything else as libpq spells it (`sslmode`, `sslrootcert`, …);
+        // TLS is rustls with the system's roots and any `sslrootcert`.
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(PG_MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
             .await?;
         Ok(Self {
-            backend: Backend::Sqlite(pool),
+            pool,
+            backend: Backend::Postgres,
         })
+    }
+
+    /// The database behind the store.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Apply pending migrations; returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                let migrator = sqlx::migrate!("migrations/sqlite");
-                let before: i64 = applied_count(pool).await;
-                migrator.run(pool).await?;
-                let after: i64 = applied_count(pool).await;
-                Ok(usize::try_from(after - before).unwrap_or(0))
-            }
-        }
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        let before = applied_count(&self.pool).await;
+        // On PostgreSQL the migrator holds an advisory lock while it runs: instances that
+        // start together migrate one after the other.
+        migrator.run(&self.pool).await?;
+        let after = applied_count(&self.pool).await;
+        Ok(usize::try_from(after - before).unwrap_or(0))
     }
 
     /// Check that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-        }
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     /// Close the pool, waiting for connections to finish.
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
-        }
+        self.pool.close().await;
     }
 
-    /// A write transaction. It takes SQLite's write lock when it begins (`BEGIN IMMEDIATE`),
-    /// waiting up to the busy timeout for another writer: a transaction that began by reading
-    /// (sqlx's default `BEGIN DEFERRED`) could not wait when it came to write after another
+    /// A write transaction, which waits for every other writer to finish first (see
+    /// [`known::Known`] for what relies on it).
+    ///
+    /// SQLite: its write lock, taken when the transaction begins (`BEGIN IMMEDIATE`), waiting
+    /// up to the busy timeout for another writer; a transaction that began by reading (sqlx's
+    /// default `BEGIN DEFERRED`) could not wait when it came to write after another
     /// connection had written, and failed at once with "database is locked".
-    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.sqlite().begin_with("BEGIN IMMEDIATE").await?)
+    ///
+    /// PostgreSQL: the write advisory lock, taken first and held until the transaction ends;
+    /// each statement after it sees every write committed before (READ COMMITTED).
+    pub(crate) async fn write(&self) -> Result<Tx<'static>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
     }
 
-    fn sqlite(&self) -> &Pool<Sqlite> {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool,
+    /// A transaction whose reads all see the database as of one moment (SQLite: any
+    /// transaction; PostgreSQL: REPEATABLE READ, where READ COMMITTED would let each statement
+    /// see a later moment).
+    pub(crate) async fn read(&self) -> Result<Tx<'static>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin().await?),
+            Backend::Postgres => Ok(self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await?),
         }
+    }
+
+    fn pool(&self) -> &Pool<Any> {
+        &self.pool
     }
 }
 
-async fn applied_count(pool: &Pool<Sqlite>) -> i64 {
-    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+/// How a SQLite database keeps its journal.
+#[derive(Clone, Copy, Debug)]
+enum SqliteJournal {
+    /// Write-ahead log: readers never wait for the writer (the store's own file).
+    Wal,
+    /// A rollback journal, gone once the database is closed: the file alone holds everything
+    /// (a backup's copy, a restore's staged store, which nothing else uses).
+    Delete,
+}
+
+/// A pool of SQLite connections through the `Any` driver, each set up the store's way:
+/// `synchronous = FULL`, so that a committed change survives a crash or a power loss; foreign
+/// keys; a busy timeout, so that the CLI and the daemon can share the file.
+async fn sqlite_pool(
+    url: &str,
+    journal: SqliteJournal,
+    max_connections: u32,
+) -> Result<Pool<Any>, StoreError> {
+    sqlx::any::install_default_drivers();
+    let pragmas = match journal {
+        SqliteJournal::Wal => {
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 10000;"
+        }
+        SqliteJournal::Delete => {
+            "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+        }
+    };
+    Ok(AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                sqlx::raw_sql(pragmas).execute(conn).await?;
+                Ok(())
+            })
+        })
+        // A connection goes back to the pool only outside a transaction. When a write fails
+        // with the disk full, SQLite rolls the transaction back itself; sqlx's ROLLBACK on
+        // drop then fails ("no transaction is active") and sqlx still counts the connection
+        // as inside one, so every later `BEGIN IMMEDIATE` on it failed ("non-zero transaction
+        // depth") until a restart. The ping waits for that queued rollback; a connection still
+        // counted inside a transaction is closed, and the pool opens a fresh one when it
+        // needs it.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
+/// The `sqlite://` URL of a file (`%`, `?` and `#` escaped: sqlx decodes the path).
+fn sqlite_url(path: &std::path::Path, mode: &str) -> String {
+    let path = path
+        .display()
+        .to_string()
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    format!("sqlite://{path}?mode={mode}")
+}
+
+async fn applied_count(pool: &Pool<Any>) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(pool)
         .await
         .unwrap_or(0)
@@ -289,7 +455,9 @@ async fn applied_count(pool: &Pool<Sqlite>) -> i64 {
 
 fn scheme_of(url: &str) -> String {
     match url.split_once("://") {
-        Some((scheme, _)) => format!("{scheme}:// (only sqlite:// is supported by this build)"),
+        Some((scheme, _)) => format!(
+            "{scheme}:// (this build supports sqlite:// and postgres:// or postgresql://)"
+        ),
         None => "a URL without a scheme".into(),
     }
 }
@@ -311,7 +479,7 @@ mod tests {
             all.iter().filter(|m| m.version < 13).cloned().collect(),
         );
         before.locking = false;
-        before.run(store.sqlite()).await.unwrap();
+        before.run(store.pool()).await.unwrap();
         let setup = "INSERT INTO agencies (id, code, name, created_at) VALUES (1, 'A', 'A', 'x'); \
              INSERT INTO users (id, name, created_at) VALUES (1, 'u', 'x'); \
              INSERT INTO requests (id, kind, zone, name, agency_id, submitted_by, \
@@ -320,11 +488,11 @@ mod tests {
              (1, 'create', 'example.go.id', 'kembar', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'in_review', 0, 'x', 0, 'x', 'x'), \
              (2, 'create', 'example.go.id', 'kembar', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'returned', 0, 'x', 0, 'x', 'x'), \
              (3, 'create', 'example.go.id', 'lain', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'in_review', 0, 'x', 0, 'x', 'x');";
-        sqlx::raw_sql(setup).execute(store.sqlite()).await.unwrap();
+        sqlx::raw_sql(setup).execute(store.pool()).await.unwrap();
         store.migrate().await.unwrap();
         let marks: Vec<(i64, String, Option<i64>)> =
             sqlx::query_as("SELECT id, status, duplicate_of FROM requests ORDER BY id")
-                .fetch_all(store.sqlite())
+                .fetch_all(store.pool())
                 .await
                 .unwrap();
         assert_eq!(
@@ -342,7 +510,7 @@ mod tests {
                status, step, step_started_at, version, created_at, updated_at) VALUES \
              ('create', 'example.go.id', 'kembar', 1, 1, 0, '[]', '{}', 'p', 0, 'kaltara', 'in_review', 0, 'x', 0, 'x', 'x')",
         )
-        .execute(store.sqlite())
+        .execute(store.pool())
         .await;
         assert!(third.is_err(), "{third:?}");
     }

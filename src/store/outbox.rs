@@ -90,7 +90,7 @@ impl Store {
         )
         .bind(ts(now))
         .bind(limit)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -118,7 +118,7 @@ impl Store {
         sqlx::query("UPDATE outbox SET sent_at = $2, attempts = attempts + 1 WHERE id = $1")
             .bind(id)
             .bind(ts(now))
-            .execute(self.sqlite())
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -137,7 +137,7 @@ impl Store {
         .bind(id)
         .bind(error)
         .bind(ts(next))
-        .execute(self.sqlite())
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -148,7 +148,7 @@ impl Store {
             "SELECT COUNT(*) AS pending, COALESCE(SUM(attempts > 0), 0) AS failing FROM outbox \
              WHERE sent_at IS NULL",
         )
-        .fetch_one(self.sqlite())
+        .fetch_one(self.pool())
         .await?;
         Ok((row.try_get("pending")?, row.try_get("failing")?))
     }
@@ -163,7 +163,7 @@ impl Store {
              ORDER BY u.email, u.id",
         )
         .bind(role)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         let parsed = crate::domain::access::Role::parse(role)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;

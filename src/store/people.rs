@@ -65,7 +65,7 @@ impl Account {
 
 /// Every grant of a user, read back.
 pub(crate) async fn grants_of(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     user_id: i64,
 ) -> Result<Vec<Grant>, StoreError> {
     let rows = sqlx::query(
@@ -143,7 +143,7 @@ impl Store {
         Ok(
             sqlx::query_as::<_, Agency>("SELECT id, code, name FROM agencies WHERE code = $1")
                 .bind(code)
-                .fetch_optional(self.sqlite())
+                .fetch_optional(self.pool())
                 .await?,
         )
     }
@@ -152,7 +152,7 @@ impl Store {
     pub async fn agencies(&self) -> Result<Vec<Agency>, StoreError> {
         Ok(
             sqlx::query_as::<_, Agency>("SELECT id, code, name FROM agencies ORDER BY code")
-                .fetch_all(self.sqlite())
+                .fetch_all(self.pool())
                 .await?,
         )
     }
@@ -162,7 +162,7 @@ impl Store {
         Ok(
             sqlx::query_as::<_, Agency>("SELECT id, code, name FROM agencies WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.sqlite())
+                .fetch_optional(self.pool())
                 .await?,
         )
     }
@@ -270,7 +270,7 @@ impl Store {
             "SELECT t.id, u.name AS user, t.prefix, t.created_at, t.expires_at, t.revoked_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id DESC",
         )
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -303,7 +303,7 @@ impl Store {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>, StoreError> {
-        let mut conn = self.sqlite().acquire().await?;
+        let mut conn = self.pool().acquire().await?;
         let row = sqlx::query(
             "SELECT u.id, u.name, u.agency_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0 \

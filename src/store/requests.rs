@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use hickory_proto::rr::Name;
 use sqlx::Row;
 
+use super::flag;
 use super::known::Known;
 use super::zones::{Tx, write_change};
 use super::{
@@ -185,7 +186,7 @@ fn status_of(s: &str) -> Result<Status, StoreError> {
 }
 
 /// A request from its row.
-fn request_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredRequest, StoreError> {
+fn request_from_row(r: &sqlx::any::AnyRow) -> Result<StoredRequest, StoreError> {
     let json = |col: &str| -> Result<serde_json::Value, StoreError> {
         let s: String = r.try_get(col)?;
         serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
@@ -202,19 +203,19 @@ fn request_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredRequest, StoreE
             contact: json("contact")?,
             purpose: r.try_get("purpose")?,
             recommendation_ref: r.try_get("recommendation_ref")?,
-            certificate: r.try_get("certificate")?,
+            certificate: flag(r, "certificate")?,
             workflow: r.try_get("workflow")?,
         },
         state: Request {
             kind: kind_of(r.try_get("kind")?)?,
             agency_id: r.try_get("agency_id")?,
             submitted_by: r.try_get("submitted_by")?,
-            registered_by_front_office: r.try_get("registered_by_front_office")?,
+            registered_by_front_office: flag(r, "registered_by_front_office")?,
             status: status_of(r.try_get("status")?)?,
             step: step.and_then(|s| usize::try_from(s).ok()),
             step_started_at: parse_ts(r.try_get("step_started_at")?)?,
             returned_at: returned_at.as_deref().map(parse_ts).transpose()?,
-            letter_attached: r.try_get("letter_attached")?,
+            letter_attached: flag(r, "letter_attached")?,
             version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
         },
         agency: r.try_get("agency_code")?,
@@ -279,7 +280,7 @@ async fn append_audits(
 
 /// The open request (in review or returned) that holds a name, if any.
 async fn open_request_for(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     zone: &str,
     name: &str,
 ) -> Result<Option<i64>, StoreError> {
@@ -324,18 +325,18 @@ impl Store {
         .bind(&data.name)
         .bind(state.agency_id)
         .bind(state.submitted_by)
-        .bind(state.registered_by_front_office)
+        .bind(i64::from(state.registered_by_front_office))
         .bind(data.records.to_string())
         .bind(data.contact.to_string())
         .bind(&data.purpose)
         .bind(&data.recommendation_ref)
-        .bind(data.certificate)
+        .bind(i64::from(data.certificate))
         .bind(&data.workflow)
         .bind(state.status.as_str())
         .bind(state.step.map(|s| s as i64))
         .bind(ts(state.step_started_at))
         .bind(state.returned_at.map(ts))
-        .bind(state.letter_attached)
+        .bind(i64::from(state.letter_attached))
         .bind(i64::from(state.version))
         .bind(&now)
         .bind(due_at.map(ts))
@@ -364,7 +365,7 @@ impl Store {
     pub async fn request_counts(&self) -> Result<Vec<(String, Option<i64>, i64)>, StoreError> {
         let rows =
             sqlx::query("SELECT status, step, COUNT(*) AS n FROM requests GROUP BY status, step")
-                .fetch_all(self.sqlite())
+                .fetch_all(self.pool())
                 .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("status")?, r.try_get("step")?, r.try_get("n")?)))
@@ -383,7 +384,7 @@ impl Store {
         )
         .bind(ts(from))
         .bind(ts(to))
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get("status")?)))
@@ -396,7 +397,7 @@ impl Store {
             "{SELECT_REQUEST} WHERE r.id = $1"
         )))
         .bind(id)
-        .fetch_optional(self.sqlite())
+        .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(request_from_row).transpose()
     }
@@ -409,14 +410,14 @@ impl Store {
              WHERE e.request_id = $1 ORDER BY e.seq",
         )
         .bind(id)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(history_from_row).collect()
     }
 
     /// The open request (in review or returned) that holds a name, if any.
     async fn open_request_id(&self, zone: &str, name: &str) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.sqlite().acquire().await?;
+        let mut conn = self.pool().acquire().await?;
         open_request_for(&mut conn, zone, name).await
     }
 
@@ -517,7 +518,7 @@ pub(crate) async fn write_request(
     .bind(state.step.map(|s| s as i64))
     .bind(ts(state.step_started_at))
     .bind(state.returned_at.map(ts))
-    .bind(state.letter_attached)
+    .bind(i64::from(state.letter_attached))
     .bind(i64::from(state.version))
     .bind(ts(now))
     .bind(id)
@@ -590,7 +591,7 @@ impl Store {
             "UPDATE requests SET letter_attached = 1, version = version + 1 WHERE id = $1",
         )
         .bind(id)
-        .execute(self.sqlite())
+        .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("request {id}")));
@@ -607,7 +608,7 @@ impl Store {
         )
         .bind(zone)
         .bind(owner)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?)
     }
 }
@@ -673,7 +674,7 @@ impl Store {
              OR EXISTS (SELECT 1 FROM outbox WHERE attachment_sha256 = $1)",
         )
         .bind(sha256)
-        .fetch_one(self.sqlite())
+        .fetch_one(self.pool())
         .await?;
         Ok(referred != 0)
     }
@@ -685,7 +686,7 @@ impl Store {
              WHERE request_id = $1 ORDER BY id",
         )
         .bind(request_id)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -706,7 +707,7 @@ impl Store {
         let status = filter.status.map(Status::as_str);
         let step = filter.step.map(|s| s as i64);
         let now = ts(now);
-        let mut conn = self.sqlite().acquire().await?;
+        let mut conn = self.pool().acquire().await?;
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM requests r WHERE {WHERE}"
         )))
@@ -745,7 +746,7 @@ impl Store {
             "{SELECT_REQUEST} WHERE r.status = $1 ORDER BY r.id"
         )))
         .bind(status.as_str())
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(request_from_row).collect()
     }
@@ -760,7 +761,7 @@ impl Store {
                 list.push_bind(*id);
             }
             q.push(")");
-            for row in q.build().fetch_all(self.sqlite()).await? {
+            for row in q.build().fetch_all(self.pool()).await? {
                 out.push(request_from_row(&row)?);
             }
         }
@@ -800,7 +801,7 @@ impl Store {
         if ids.is_empty() {
             return Ok((histories, attachments));
         }
-        let mut conn = self.sqlite().acquire().await?;
+        let mut conn = self.pool().acquire().await?;
         for chunk in ids.chunks(super::IN_LIST) {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT e.request_id, e.seq, e.at, e.actor_id, u.name AS actor_name, e.action, \
@@ -863,7 +864,7 @@ pub struct RequestFilter {
 const SELECT_REQUEST: &str =
     "SELECT r.*, a.code AS agency_code FROM requests r LEFT JOIN agencies a ON a.id = r.agency_id";
 
-fn history_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredHistoryEntry, StoreError> {
+fn history_from_row(r: &sqlx::any::AnyRow) -> Result<StoredHistoryEntry, StoreError> {
     Ok(StoredHistoryEntry {
         seq: r.try_get("seq")?,
         actor_name: r.try_get("actor_name")?,

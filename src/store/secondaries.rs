@@ -42,7 +42,7 @@ pub struct Lag {
     pub since: Option<String>,
 }
 
-fn serial(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Option<u32>, StoreError> {
+fn serial(row: &sqlx::any::AnyRow, col: &str) -> Result<Option<u32>, StoreError> {
     Ok(row
         .try_get::<Option<i64>, _>(col)?
         .and_then(|v| u32::try_from(v).ok()))
@@ -52,10 +52,18 @@ impl Store {
     /// Write the state of one secondary (insert or replace).
     pub async fn save_secondary_state(&self, s: &SecondaryState) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO secondary_state (zone, secondary, served_serial, polled_at, \
+            "INSERT INTO secondary_state (zone, secondary, served_serial, polled_at, \
              poll_error, last_notify_at, last_notify_serial, last_notify_result, \
              last_transfer_at, last_transfer_kind, last_transfer_serial) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (zone, secondary) DO UPDATE SET served_serial = excluded.served_serial, \
+             polled_at = excluded.polled_at, poll_error = excluded.poll_error, \
+             last_notify_at = excluded.last_notify_at, \
+             last_notify_serial = excluded.last_notify_serial, \
+             last_notify_result = excluded.last_notify_result, \
+             last_transfer_at = excluded.last_transfer_at, \
+             last_transfer_kind = excluded.last_transfer_kind, \
+             last_transfer_serial = excluded.last_transfer_serial",
         )
         .bind(&s.zone)
         .bind(&s.secondary)
@@ -68,7 +76,7 @@ impl Store {
         .bind(&s.last_transfer_at)
         .bind(&s.last_transfer_kind)
         .bind(s.last_transfer_serial.map(i64::from))
-        .execute(self.sqlite())
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -83,7 +91,7 @@ impl Store {
              ORDER BY zone, secondary",
         )
         .bind(zone)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -115,7 +123,7 @@ impl Store {
                 sqlx::query("DELETE FROM secondary_state WHERE zone = $1 AND secondary = $2")
                     .bind(&s.zone)
                     .bind(&s.secondary)
-                    .execute(self.sqlite())
+                    .execute(self.pool())
                     .await?;
             }
         }
@@ -131,7 +139,7 @@ impl Store {
         )
         .bind(zone)
         .bind(i64::from(serial))
-        .fetch_optional(self.sqlite())
+        .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -152,7 +160,7 @@ impl Store {
         )
         .bind(zone)
         .bind(reached)
-        .fetch_one(self.sqlite())
+        .fetch_one(self.pool())
         .await?;
         Ok(Some(Lag {
             changes: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),

@@ -28,7 +28,7 @@ impl Store {
         data: &[u8],
         now: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.read().await?;
         let zone_id = match zone_at(&mut tx, origin).await? {
             Some((zone_id, at)) if at == serial => zone_id,
             _ => return Ok(false),
@@ -58,7 +58,7 @@ impl Store {
              JOIN zones z ON z.id = s.zone_id WHERE z.name = $1",
         )
         .bind(origin.to_ascii())
-        .fetch_optional(self.sqlite())
+        .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -76,7 +76,7 @@ impl Store {
         &self,
         origin: &Name,
     ) -> Result<Option<(u32, u64)>, StoreError> {
-        let mut tx = self.sqlite().begin().await?;
+        let mut tx = self.read().await?;
         let Some((zone_id, serial)) = zone_at(&mut tx, origin).await? else {
             return Ok(None);
         };
@@ -88,7 +88,7 @@ impl Store {
 
 /// A zone's id and serial.
 async fn zone_at(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut super::zones::Tx<'_>,
     origin: &Name,
 ) -> Result<Option<(i64, u32)>, StoreError> {
     let row = sqlx::query("SELECT id, soa_serial FROM zones WHERE name = $1")
@@ -103,7 +103,7 @@ async fn zone_at(
 }
 
 async fn record_count(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut super::zones::Tx<'_>,
     zone_id: i64,
 ) -> Result<i64, StoreError> {
     let row = sqlx::query(

@@ -113,7 +113,7 @@ fn soa_of(content: &ZoneContent) -> Result<&SOA, StoreError> {
 }
 
 /// The record in a row with the columns `owner`, `rtype`, `ttl` and `rdata`.
-fn record_of(r: &sqlx::sqlite::SqliteRow) -> Result<Record, StoreError> {
+fn record_of(r: &sqlx::any::AnyRow) -> Result<Record, StoreError> {
     record_from_row(
         r.try_get("owner")?,
         r.try_get("rtype")?,
@@ -132,7 +132,7 @@ fn record_from_row(owner: &str, rtype: i64, ttl: i64, rdata: &[u8]) -> Result<Re
 }
 
 /// The SOA data of a `zones` row (its `soa_*` columns).
-fn soa_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SOA, StoreError> {
+fn soa_from_row(row: &sqlx::any::AnyRow) -> Result<SOA, StoreError> {
     let name = |col: &str| -> Result<Name, StoreError> {
         let s: String = row.try_get(col)?;
         Name::from_ascii(&s).map_err(|e| StoreError::Corrupt(format!("{col} {s}: {e}")))
@@ -149,7 +149,7 @@ fn soa_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SOA, StoreError> {
     ))
 }
 
-pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 async fn journal_record(
     tx: &mut Tx<'_>,
@@ -209,7 +209,7 @@ async fn insert_rows(
             .iter()
             .map(|(r, meta)| Ok((*r, *meta, wire(r)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
             "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, \
              request_id, created_at) ",
         );
@@ -235,7 +235,7 @@ async fn insert_rows(
             .iter()
             .map(|(r, _)| Ok((*r, wire(r)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
             "INSERT INTO dnssec_records (zone_id, owner, rtype, ttl, rdata) ",
         );
         q.push_values(rows, |mut b, (r, wire)| {
@@ -281,7 +281,7 @@ async fn journal_ops(
                 Ok((first + i as i64, *op, *r, wire))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
             "INSERT INTO zone_change_records (change_id, seq, op, owner, rtype, ttl, rdata) ",
         );
         q.push_values(rows, |mut b, (seq, op, r, wire)| {
@@ -305,7 +305,7 @@ impl Store {
             "SELECT z.name, z.soa_serial, (SELECT COUNT(*) FROM records r WHERE r.zone_id = z.id \
              AND r.suspension_id IS NULL) AS records FROM zones z ORDER BY z.name",
         )
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -321,7 +321,7 @@ impl Store {
     /// Every zone's apex and serial (cheap: used to notice changes by other processes).
     pub async fn zone_serials(&self) -> Result<Vec<(Name, u32)>, StoreError> {
         let rows = sqlx::query("SELECT name, soa_serial FROM zones ORDER BY name")
-            .fetch_all(self.sqlite())
+            .fetch_all(self.pool())
             .await?;
         rows.iter()
             .map(|row| {
@@ -341,7 +341,7 @@ impl Store {
     ) -> Result<Option<Option<ZoneSource>>, StoreError> {
         let row = sqlx::query("SELECT source_file, source_sha256 FROM zones WHERE name = $1")
             .bind(origin.to_ascii())
-            .fetch_optional(self.sqlite())
+            .fetch_optional(self.pool())
             .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -359,7 +359,7 @@ impl Store {
 
     /// Load one zone with all its records (in no particular order).
     pub async fn load_zone(&self, origin: &Name) -> Result<Option<StoredZone>, StoreError> {
-        let pool = self.sqlite();
+        let pool = self.pool();
         let Some(row) = sqlx::query("SELECT * FROM zones WHERE name = $1")
             .bind(origin.to_ascii())
             .fetch_optional(pool)
@@ -549,7 +549,7 @@ impl Store {
         since_serial: u32,
         limit: usize,
     ) -> Result<Vec<JournalEntry>, StoreError> {
-        let pool = self.sqlite();
+        let pool = self.pool();
         let changes = sqlx::query(
             "SELECT c.id, c.serial_before, c.serial_after, c.changed_at, c.reason, \
              c.soa_before, c.soa_after, c.soa_ttl \
@@ -867,7 +867,7 @@ impl Store {
              WHERE ($1 IS NULL OR z.name = $1) ORDER BY z.name, r.owner, r.rtype, r.id",
         )
         .bind(zone)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {
@@ -893,7 +893,7 @@ impl Store {
              JOIN zones z ON z.id = c.zone_id WHERE z.name = $1 ORDER BY c.id DESC LIMIT 1",
         )
         .bind(zone)
-        .fetch_optional(self.sqlite())
+        .fetch_optional(self.pool())
         .await?;
         row.map(|r| {
             Ok(LastChange {
@@ -947,7 +947,7 @@ impl Store {
         .bind(reason)
         .bind(by)
         .bind(ts(now))
-        .fetch_one(self.sqlite())
+        .fetch_one(self.pool())
         .await?)
     }
 
@@ -955,7 +955,7 @@ impl Store {
     pub async fn discard_suspension(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM suspensions WHERE id = $1 AND lifted_at IS NULL")
             .bind(id)
-            .execute(self.sqlite())
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -972,7 +972,7 @@ impl Store {
         )
         .bind(zone)
         .bind(owner)
-        .fetch_optional(self.sqlite())
+        .fetch_optional(self.pool())
         .await?)
     }
 
@@ -987,7 +987,7 @@ impl Store {
         )
         .bind(zone)
         .bind(owner)
-        .fetch_all(self.sqlite())
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -996,7 +996,7 @@ impl Store {
         let rows =
             sqlx::query("SELECT owner, rtype, ttl, rdata FROM records WHERE suspension_id = $1")
                 .bind(suspension_id)
-                .fetch_all(self.sqlite())
+                .fetch_all(self.pool())
                 .await?;
         rows.iter().map(record_of).collect()
     }
@@ -1012,7 +1012,7 @@ impl Store {
             .bind(id)
             .bind(by)
             .bind(ts(now))
-            .execute(self.sqlite())
+            .execute(self.pool())
             .await?;
         Ok(())
     }

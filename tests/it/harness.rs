@@ -96,6 +96,52 @@ pub fn free_port() -> u16 {
     panic!("no free port");
 }
 
+/// The database URL of the store in `dir`, when the tests run against PostgreSQL
+/// (`RANAH_TEST_POSTGRES` names a server, as `postgres://USER:PASSWORD@HOST:PORT`): a database
+/// of its own there, created the first time `dir` is used and remembered in it, so that a
+/// restart and the CLI find the same store. `None`: SQLite under `dir/data`, the default.
+pub fn database_url(dir: &Path) -> Option<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let server = std::env::var("RANAH_TEST_POSTGRES").ok()?;
+    let file = dir.join(".database-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return Some(url);
+    }
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    create_database(&server, &name);
+    let url = format!("{}/{name}", server.trim_end_matches('/'));
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&file, &url).unwrap();
+    Some(url)
+}
+
+/// Create the database `name` on the PostgreSQL server at `server`.
+pub fn create_database(server: &str, name: &str) {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &format!("{}/postgres", server.trim_end_matches('/')),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running ranah: in this process (the default: started on port 0 where the test lets it,
 /// ready when `start` returns, stopped when dropped), or as the real binary (for what only a
 /// process shows: signals, exit codes, a crash).
@@ -172,7 +218,9 @@ impl Daemon {
             ("RANAH_API_LISTEN", "127.0.0.1:0".to_owned()),
             ("RANAH_DNS_STORE_POLL_SECS", "1".to_owned()),
         ]
-        .map(|(k, v)| (k.to_owned(), v));
+        .map(|(k, v)| (k.to_owned(), v))
+        .into_iter()
+        .chain(database_url(dir).map(|url| ("RANAH_DATABASE_URL".to_owned(), url)));
         let (env_layer, unknown) = ranah::config::ConfigLayer::from_env(vars).unwrap();
         assert!(unknown.is_empty(), "{unknown:?}");
         let config = file_layer.merge(env_layer).resolve().unwrap();
@@ -240,6 +288,10 @@ impl Daemon {
         } else {
             command.env_remove("RANAH_CONFIG");
         }
+        match database_url(dir) {
+            Some(url) => command.env("RANAH_DATABASE_URL", url),
+            None => command.env_remove("RANAH_DATABASE_URL"),
+        };
         command
             .arg("serve")
             .current_dir(dir)
@@ -377,7 +429,12 @@ impl Drop for Daemon {
 
 /// Run `ranah ARGS` with the data and zones of `dir`.
 pub fn ranah_cli(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
+    let mut command = Command::new(BIN);
+    match database_url(dir) {
+        Some(url) => command.env("RANAH_DATABASE_URL", url),
+        None => command.env_remove("RANAH_DATABASE_URL"),
+    };
+    command
         .args(args)
         .current_dir(dir)
         .env("RANAH_DATA_DIR", dir.join("data"))
@@ -555,10 +612,12 @@ pub struct InProcess {
 pub async fn in_process() -> InProcess {
     use std::sync::Arc;
     let tmp = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        tmp.path().join("ranah.db").display()
-    );
+    let url = database_url(tmp.path()).unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            tmp.path().join("ranah.db").display()
+        )
+    });
     let store = ranah::store::Store::open(&url).await.unwrap();
     let file = tmp.path().join("example.go.id.zone");
     std::fs::write(&file, test_zone()).unwrap();
