@@ -4,8 +4,10 @@
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
 # nsd, the DNSSEC validators delv (bind9-dnsutils), ldns-verify-zone (ldnsutils) and dnsviz,
-# and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; the fault
-# tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make a
+# and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; PostgreSQL 15
+# (Debian's postgresql: the integration tests run a second time with every store on a
+# throwaway cluster, tests/postgres/cluster.sh, and the tests of several instances start their
+# own); the fault tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make a
 # clean Debian 12 with debootstrap; the check of the production layout (tests/deploy/check.sh,
 # as root) adds systemd-analyze, dpkg-shlibdeps and cargo-deb. They are installed with apt
 # (cargo-deb with cargo) when missing (as root, or through sudo).
@@ -50,8 +52,13 @@ declare -A tool_package=(
   [debootstrap]=debootstrap
   [dpkg-shlibdeps]=dpkg-dev
   [ss]=iproute2
+  [psql]=postgresql-client
+  [runuser]=util-linux
 )
 missing=()
+# The PostgreSQL server the integration tests run against a second time (its initdb and
+# pg_ctl are not on PATH) and its client, psql.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 for tool in "${!tool_package[@]}"; do
   # The servers live in /usr/sbin, which is not on every user's PATH.
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${tool_package[$tool]}")
@@ -70,14 +77,15 @@ fi
 # Python tools go into a virtual environment of the project's own (Debian's Python refuses
 # `pip install` into itself): openapi-spec-validator and jsonschema for the OpenAPI tests,
 # aiosmtpd for the notification tests' SMTP server, schemathesis for the fault tests' fuzzing of
-# the API. The tests run `python3` and `schemathesis` from it.
+# the API, psycopg for the tests that reach a PostgreSQL store behind ranah's back
+# (tests/fixtures/store_client.py). The tests run `python3` and `schemathesis` from it.
 venv=target/test-venv
-if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd, schemathesis" >/dev/null 2>&1; then
+if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg" >/dev/null 2>&1; then
   echo "installing the Python test tools into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    openapi-spec-validator jsonschema aiosmtpd schemathesis
+    openapi-spec-validator jsonschema aiosmtpd schemathesis "psycopg[binary]"
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
@@ -138,10 +146,22 @@ tests/deploy/check.sh
 echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# Unit, integration and property tests (there are no doctests); the summary line adds them up.
+# Unit, integration and property tests (there are no doctests), then the integration tests once
+# more with every store on PostgreSQL; the summary line adds them all up.
 # Cargo runs the test binaries one after another: the fault tests (tests/faults/, a binary of
 # their own, one test at a time inside it) never share the machine with the integration tests.
 cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
+
+echo "== the integration tests again, on PostgreSQL"
+# A throwaway PostgreSQL cluster on a loopback port above the tests' own (10000-29999); each
+# test makes a database of its own there (tests/it/harness.rs, database_url).
+pg_dir=$(mktemp -d /tmp/ranah-pg.XXXXXX)
+trap 'tests/postgres/cluster.sh stop "$pg_dir"; rm -rf "$pg_dir" "$log"' EXIT
+pg_port=31000
+while ss -Hltn "sport = :$pg_port" | grep -q .; do pg_port=$((pg_port + 1)); done
+pg_url=$(tests/postgres/cluster.sh start "$pg_dir" "$pg_port")
+# (postgres:: starts clusters of its own: it ran in the first pass.)
+TEST_POSTGRES_URL=$pg_url cargo test --locked --test it -- --skip postgres:: 2>&1 | tee -a "$log"
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}' || true)
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}' || true)
 echo

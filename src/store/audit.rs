@@ -105,11 +105,9 @@ impl Store {
         entry: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<AuditEvent, StoreError> {
+        // The write transaction waits for every other writer: two appenders cannot pick the
+        // same sequence.
         let mut tx = self.write().await?;
-        // Take the write lock first, so that two appenders cannot pick the same sequence.
-        sqlx::query("UPDATE audit_events SET seq = seq WHERE 0")
-            .execute(&mut *tx)
-            .await?;
         let event = append(&mut tx, entry, now).await?;
         tx.commit().await?;
         Ok(event)

@@ -89,7 +89,7 @@ impl Store {
         };
         let table: Option<String> = sqlx::query_scalar(catalog)
             .fetch_optional(self.pool())
-        .await?;
+            .await?;
         if table.is_none() {
             return Ok(None);
         }

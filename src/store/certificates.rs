@@ -314,13 +314,14 @@ impl Store {
     ) -> Result<Vec<CertificateRow>, StoreError> {
         let mut out = Vec::with_capacity(names.len());
         for chunk in names.chunks(super::IN_LIST) {
-            let mut q = sqlx::QueryBuilder::new("SELECT * FROM certificates WHERE name IN (");
-            let mut list = q.separated(", ");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM certificates WHERE name IN ({})",
+                super::placeholders(1, chunk.len())
+            )));
             for n in chunk {
-                list.push_bind(n.as_str());
+                q = q.bind(n.as_str());
             }
-            q.push(")");
-            for row in q.build().fetch_all(self.pool()).await? {
+            for row in q.fetch_all(self.pool()).await? {
                 out.push(row_of(&row)?);
             }
         }

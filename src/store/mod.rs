@@ -61,6 +61,34 @@ pub use zones::{
 /// register of an imported zone may name more; longer lists are read in chunks.
 const IN_LIST: usize = 500;
 
+/// `$first, …`: `n` numbered placeholders, for an `IN (…)` list. Both databases take `$N`;
+/// sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL does not take.
+fn placeholders(first: usize, n: usize) -> String {
+    let mut out = String::with_capacity(n * 6);
+    for i in first..first + n {
+        if i > first {
+            out.push_str(", ");
+        }
+        out.push('$');
+        out.push_str(&i.to_string());
+    }
+    out
+}
+
+/// `($1, …), ($k, …)`: the VALUES of `rows` rows of `columns` placeholders each.
+fn values_rows(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 6);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        out.push_str(&placeholders(1 + row * columns, columns));
+        out.push(')');
+    }
+    out
+}
+
 /// How the store writes instants: the core's one format, RFC 3339, UTC, milliseconds (so that
 /// text order is time order).
 pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -455,9 +483,9 @@ async fn applied_count(pool: &Pool<Any>) -> i64 {
 
 fn scheme_of(url: &str) -> String {
     match url.split_once("://") {
-        Some((scheme, _)) => format!(
-            "{scheme}:// (this build supports sqlite:// and postgres:// or postgresql://)"
-        ),
+        Some((scheme, _)) => {
+            format!("{scheme}:// (this build supports sqlite:// and postgres:// or postgresql://)")
+        }
         None => "a URL without a scheme".into(),
     }
 }

@@ -145,7 +145,7 @@ impl Store {
     /// Unsent messages, and how many of them have failed at least once.
     pub async fn outbox_backlog(&self) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS pending, COALESCE(SUM(attempts > 0), 0) AS failing FROM outbox \
+            "SELECT COUNT(*) AS pending, COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS failing FROM outbox \
              WHERE sent_at IS NULL",
         )
         .fetch_one(self.pool())

@@ -670,8 +670,8 @@ impl Store {
     /// file.
     pub async fn refers_to_file(&self, sha256: &str) -> Result<bool, StoreError> {
         let referred: i64 = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1) \
-             OR EXISTS (SELECT 1 FROM outbox WHERE attachment_sha256 = $1)",
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1) \
+             OR EXISTS (SELECT 1 FROM outbox WHERE attachment_sha256 = $1) THEN 1 ELSE 0 END",
         )
         .bind(sha256)
         .fetch_one(self.pool())
@@ -755,13 +755,14 @@ impl Store {
     pub async fn requests_by_id(&self, ids: &[i64]) -> Result<Vec<StoredRequest>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(super::IN_LIST) {
-            let mut q = sqlx::QueryBuilder::new(format!("{SELECT_REQUEST} WHERE r.id IN ("));
-            let mut list = q.separated(", ");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{SELECT_REQUEST} WHERE r.id IN ({})",
+                super::placeholders(1, chunk.len())
+            )));
             for id in chunk {
-                list.push_bind(*id);
+                q = q.bind(*id);
             }
-            q.push(")");
-            for row in q.build().fetch_all(self.pool()).await? {
+            for row in q.fetch_all(self.pool()).await? {
                 out.push(request_from_row(&row)?);
             }
         }
@@ -803,17 +804,17 @@ impl Store {
         }
         let mut conn = self.pool().acquire().await?;
         for chunk in ids.chunks(super::IN_LIST) {
-            let mut q = sqlx::QueryBuilder::new(
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT e.request_id, e.seq, e.at, e.actor_id, u.name AS actor_name, e.action, \
                  e.step, e.note, e.reason FROM request_events e \
-                 LEFT JOIN users u ON u.id = e.actor_id WHERE e.request_id IN (",
-            );
-            let mut list = q.separated(", ");
+                 LEFT JOIN users u ON u.id = e.actor_id WHERE e.request_id IN ({}) \
+                 ORDER BY e.request_id, e.seq",
+                super::placeholders(1, chunk.len())
+            )));
             for id in chunk {
-                list.push_bind(*id);
+                q = q.bind(*id);
             }
-            q.push(") ORDER BY e.request_id, e.seq");
-            for r in q.build().fetch_all(&mut *conn).await? {
+            for r in q.fetch_all(&mut *conn).await? {
                 histories
                     .entry(r.try_get("request_id")?)
                     .or_default()
@@ -821,16 +822,15 @@ impl Store {
             }
         }
         for chunk in ids.chunks(super::IN_LIST) {
-            let mut q = sqlx::QueryBuilder::new(
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT request_id, kind, sha256, media_type, size, uploaded_at FROM attachments \
-                 WHERE request_id IN (",
-            );
-            let mut list = q.separated(", ");
+                 WHERE request_id IN ({}) ORDER BY id",
+                super::placeholders(1, chunk.len())
+            )));
             for id in chunk {
-                list.push_bind(*id);
+                q = q.bind(*id);
             }
-            q.push(") ORDER BY id");
-            for r in q.build().fetch_all(&mut *conn).await? {
+            for r in q.fetch_all(&mut *conn).await? {
                 attachments
                     .entry(r.try_get("request_id")?)
                     .or_default()

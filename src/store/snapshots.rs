@@ -102,10 +102,7 @@ async fn zone_at(
     Ok(Some((row.try_get("id")?, serial)))
 }
 
-async fn record_count(
-    tx: &mut super::zones::Tx<'_>,
-    zone_id: i64,
-) -> Result<i64, StoreError> {
+async fn record_count(tx: &mut super::zones::Tx<'_>, zone_id: i64) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM records WHERE zone_id = $1 AND suspension_id IS NULL) \
          + (SELECT COUNT(*) FROM dnssec_records WHERE zone_id = $1) AS n",

@@ -209,44 +209,46 @@ async fn insert_rows(
             .iter()
             .map(|(r, meta)| Ok((*r, *meta, wire(r)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, \
-             request_id, created_at) ",
-        );
-        q.push_values(rows, |mut b, (r, meta, wire)| {
-            b.push_bind(zone_id)
-                .push_bind(r.name.to_ascii())
-                .push_bind(i64::from(u16::from(r.record_type())))
-                .push_bind(i64::from(r.ttl))
-                .push_bind(wire)
-                .push_bind(file::presentation(&r.data))
-                .push_bind(meta.agency_id)
-                .push_bind(meta.request_id)
-                .push_bind(now);
-        });
-        q.push(
-            " ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl, \
+             request_id, created_at) VALUES {} \
+             ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl, \
              suspension_id = NULL",
-        );
-        q.build().execute(&mut **tx).await?;
+            super::values_rows(rows.len(), 9)
+        )));
+        for (r, meta, wire) in rows {
+            q = q
+                .bind(zone_id)
+                .bind(r.name.to_ascii())
+                .bind(i64::from(u16::from(r.record_type())))
+                .bind(i64::from(r.ttl))
+                .bind(wire)
+                .bind(file::presentation(&r.data))
+                .bind(meta.agency_id)
+                .bind(meta.request_id)
+                .bind(now.to_owned());
+        }
+        q.execute(&mut **tx).await?;
     }
     for chunk in signed.chunks(ROWS_PER_INSERT) {
         let rows = chunk
             .iter()
             .map(|(r, _)| Ok((*r, wire(r)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
-            "INSERT INTO dnssec_records (zone_id, owner, rtype, ttl, rdata) ",
-        );
-        q.push_values(rows, |mut b, (r, wire)| {
-            b.push_bind(zone_id)
-                .push_bind(r.name.to_ascii())
-                .push_bind(i64::from(u16::from(r.record_type())))
-                .push_bind(i64::from(r.ttl))
-                .push_bind(wire);
-        });
-        q.push(" ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl");
-        q.build().execute(&mut **tx).await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO dnssec_records (zone_id, owner, rtype, ttl, rdata) VALUES {} \
+             ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl",
+            super::values_rows(rows.len(), 5)
+        )));
+        for (r, wire) in rows {
+            q = q
+                .bind(zone_id)
+                .bind(r.name.to_ascii())
+                .bind(i64::from(u16::from(r.record_type())))
+                .bind(i64::from(r.ttl))
+                .bind(wire);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -281,19 +283,22 @@ async fn journal_ops(
                 Ok((first + i as i64, *op, *r, wire))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
-            "INSERT INTO zone_change_records (change_id, seq, op, owner, rtype, ttl, rdata) ",
-        );
-        q.push_values(rows, |mut b, (seq, op, r, wire)| {
-            b.push_bind(change_id)
-                .push_bind(seq)
-                .push_bind(op)
-                .push_bind(r.name.to_ascii())
-                .push_bind(i64::from(u16::from(r.record_type())))
-                .push_bind(i64::from(r.ttl))
-                .push_bind(wire);
-        });
-        q.build().execute(&mut **tx).await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO zone_change_records (change_id, seq, op, owner, rtype, ttl, rdata) \
+             VALUES {}",
+            super::values_rows(rows.len(), 7)
+        )));
+        for (seq, op, r, wire) in rows {
+            q = q
+                .bind(change_id)
+                .bind(seq)
+                .bind(op)
+                .bind(r.name.to_ascii())
+                .bind(i64::from(u16::from(r.record_type())))
+                .bind(i64::from(r.ttl))
+                .bind(wire);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }

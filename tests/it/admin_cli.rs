@@ -114,11 +114,11 @@ async fn imported_names_get_owners_all_or_nothing() {
     assert!(run(d, &["zone", "import", zone.to_str().unwrap()]).0);
     assert!(run(d, &["agency", "add", "DINKES", "Dinas Kesehatan"]).0);
     let owners = |name: &'static str| {
-        let url = format!("sqlite://{}", d.join("data/ranah.db").display());
+        let url = crate::harness::store_url(d);
         async move {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let pool = crate::harness::store_pool(&url).await;
             let v: Vec<Option<i64>> =
-                sqlx::query_scalar("SELECT DISTINCT agency_id FROM records WHERE owner = ?1")
+                sqlx::query_scalar("SELECT DISTINCT agency_id FROM records WHERE owner = $1")
                     .bind(name)
                     .fetch_all(&pool)
                     .await
@@ -185,7 +185,7 @@ fn output_into_a_closed_pipe_is_not_a_panic() {
     // EPIPE, deterministically (Rust ignores SIGPIPE, so the write returns the error).
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = std::process::Command::new(crate::harness::BIN)
+    let out = crate::harness::store_env(&mut std::process::Command::new(crate::harness::BIN), d)
         .args(["audit", "verify"])
         .current_dir(d)
         .env("RANAH_DATA_DIR", d.join("data"))

@@ -519,7 +519,7 @@ fn a_request_through_the_api() {
         .build()
         .unwrap();
     let expired = rt.block_on(async {
-        let url = format!("sqlite://{}", d.dir.join("data/ranah.db").display());
+        let url = store_url(&d.dir);
         let store = ranah::store::Store::open(&url).await.unwrap();
         let now = chrono::Utc::now();
         let people = ranah::service::people::People::new(

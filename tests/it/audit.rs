@@ -10,14 +10,17 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-/// Recompute every hash of the trail in `db` with Python's sqlite3, json and hashlib: RFC 8785
+/// Recompute every hash of the trail in the store at `argv[2]` (read with the database's own
+/// client, `store_client.py` at `argv[1]`) with Python's json and hashlib: RFC 8785
 /// canonical JSON of the fields other than `hash` (for these values, sorted keys and no
 /// whitespace), SHA-256, the chain from 64 zeros. Prints `ok N` or `bad SEQ`.
 const RECOMPUTE: &str = r#"
-import hashlib, json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
+import hashlib, json, os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+from store_client import connect
+db = connect(sys.argv[2])
 prev, n = "0" * 64, 0
-for row in db.execute("SELECT seq, at, actor, role, action, target, summary, note, client, prev_hash, hash FROM audit_events ORDER BY rowid"):
+for row in db.execute("SELECT seq, at, actor, role, action, target, summary, note, client, prev_hash, hash FROM audit_events ORDER BY seq").fetchall():
     seq, at, actor, role, action, target, summary, note, client, prev_hash, stored = row
     n += 1
     fields = {"seq": seq, "at": at, "actor": actor, "role": role, "action": action,
@@ -45,33 +48,26 @@ fn python(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn recompute(db: &Path) -> String {
-    python(&["-c", RECOMPUTE, db.to_str().unwrap()])
+/// The recomputation of the trail of the store of `dir` (see [`RECOMPUTE`]).
+fn recompute(dir: &Path) -> String {
+    let client = store_client();
+    python(&[
+        "-c",
+        RECOMPUTE,
+        client.to_str().unwrap(),
+        &store_location(dir),
+    ])
 }
 
-/// Run SQL on `db` as an intruder: the triggers that refuse UPDATE and DELETE dropped first.
-fn tamper(db: &Path, sql: &str) {
-    let script = "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1])\n\
-         db.executescript('DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; ' + sys.argv[2])\n\
-         db.commit()\n";
-    python(&["-c", script, db.to_str().unwrap(), sql]);
-}
-
-/// A copy of the stopped daemon's directory (store and all), to tamper with.
-fn copy_of(dir: &Path) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(tmp.path().join("data")).unwrap();
-    for entry in std::fs::read_dir(dir.join("data")).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(
-                entry.path(),
-                tmp.path().join("data").join(entry.file_name()),
-            )
-            .unwrap();
-        }
-    }
-    tmp
+/// Run SQL on the store of `dir` as an intruder: the triggers that refuse changes to `table`
+/// dropped (disabled) first.
+fn tamper(dir: &Path, table: &str, sql: &str) {
+    let out = store_exec(dir, sql, Some(table));
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn verify_cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
@@ -272,21 +268,22 @@ fn every_action_is_in_a_verifiable_chain() {
     );
     assert!(total as usize >= events.len());
     d.shutdown();
-    let db = d.dir.join("data/ranah.db");
-    assert_eq!(recompute(&db), format!("ok {total}"));
+    assert_eq!(recompute(&d.dir), format!("ok {total}"));
     assert_eq!(r.json["head"], json["head"]);
 
     // The store refuses UPDATE and DELETE of events.
-    let refused = Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute('DELETE FROM audit_events WHERE seq = 1'); db.commit()",
-            db.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("append-only"));
+    for sql in [
+        "DELETE FROM audit_events WHERE seq = 1",
+        "UPDATE audit_events SET note = 'x' WHERE seq = 1",
+    ] {
+        let refused = store_exec(&d.dir, sql, None);
+        assert!(!refused.status.success(), "{sql}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("append-only"),
+            "{sql}: {}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
 
     // An intruder edits, deletes or reorders rows: verify fails and names the sequence.
     let cases = [
@@ -305,9 +302,8 @@ fn every_action_is_in_a_verifiable_chain() {
         ),
     ];
     for (sql, bad) in cases {
-        let copy = copy_of(&d.dir);
-        let db = copy.path().join("data/ranah.db");
-        tamper(&db, sql);
+        let copy = store_copy(&d.dir);
+        tamper(copy.path(), "audit_events", sql);
         let (ok, json, text) = verify_cli(copy.path(), &[]);
         assert!(!ok, "{sql}: {text}");
         assert_eq!(json["first_bad"], bad, "{sql}: {text}");
@@ -315,7 +311,7 @@ fn every_action_is_in_a_verifiable_chain() {
             text.contains(&format!("broken at sequence {bad}")),
             "{text}"
         );
-        assert_eq!(recompute(&db), format!("bad {bad}"), "{sql}");
+        assert_eq!(recompute(copy.path()), format!("bad {bad}"), "{sql}");
     }
 }
 
@@ -377,34 +373,32 @@ fn the_head_is_signed_daily_and_checked() {
         ok && text.contains("signed checkpoints: 1 checked, 0 bad")
     }));
     d.shutdown();
-    let db = d.dir.join("data/ranah.db");
-    let row = python(&[
-        "-c",
-        "import json, sqlite3, sys\n\
-         db = sqlite3.connect(sys.argv[1])\n\
-         r = db.execute('SELECT kind, label, seq, hash, public_key, signature FROM audit_checkpoints').fetchone()\n\
-         print(json.dumps(dict(zip(['kind', 'label', 'seq', 'hash', 'public_key', 'signature'], r))))",
-        db.to_str().unwrap(),
-    ]);
-    let checkpoint: Value = serde_json::from_str(&row).unwrap();
+    let rows = store_query(
+        &d.dir,
+        "SELECT kind, label, seq, hash, public_key, signature FROM audit_checkpoints",
+    );
+    let [row] = rows.as_slice() else {
+        panic!("one checkpoint: {rows:?}");
+    };
+    let keys = ["kind", "label", "seq", "hash", "public_key", "signature"];
+    let checkpoint: Value = keys
+        .iter()
+        .zip(row.as_array().unwrap())
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     assert_eq!(checkpoint["kind"], "daily");
     assert!(openssl_verifies(tmp.path(), &checkpoint), "{checkpoint}");
 
     // A forged checkpoint (another head) does not verify.
-    let copy = copy_of(&d.dir);
-    tamper_checkpoints(
-        &copy.path().join("data/ranah.db"),
+    let copy = store_copy(&d.dir);
+    tamper(
+        copy.path(),
+        "audit_checkpoints",
         "UPDATE audit_checkpoints SET seq = seq - 1",
     );
     let (ok, _, text) = verify_cli(copy.path(), &[]);
     assert!(!ok && text.contains("do not verify"), "{text}");
-}
-
-fn tamper_checkpoints(db: &Path, sql: &str) {
-    let script = "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1])\n\
-         db.executescript('DROP TRIGGER audit_checkpoints_no_update; ' + sys.argv[2])\n\
-         db.commit()\n";
-    python(&["-c", script, db.to_str().unwrap(), sql]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

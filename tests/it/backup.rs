@@ -82,8 +82,13 @@ fn anchor(addr: SocketAddr) -> String {
 }
 
 /// A fresh directory holding the test zone's file.
+/// A working directory whose store is SQLite whatever the run: `ranah backup` and `restore`
+/// copy SQLite stores (a PostgreSQL store is backed up with pg_dump; `postgres::` tests that
+/// the commands say so).
 fn workdir() -> tempfile::TempDir {
-    Daemon::workdir("example.go.id.zone", &test_zone())
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    pin_sqlite(tmp.path());
+    tmp
 }
 
 /// Every request of the store a daemon serves: name → whether its records are provisioned.

@@ -97,17 +97,18 @@ pub fn free_port() -> u16 {
 }
 
 /// The database URL of the store in `dir`, when the tests run against PostgreSQL
-/// (`RANAH_TEST_POSTGRES` names a server, as `postgres://USER:PASSWORD@HOST:PORT`): a database
-/// of its own there, created the first time `dir` is used and remembered in it, so that a
-/// restart and the CLI find the same store. `None`: SQLite under `dir/data`, the default.
+/// (`TEST_POSTGRES_URL` names a server, as `postgres://USER:PASSWORD@HOST:PORT`): a database
+/// of its own there, created the first time `dir` is used and remembered in it
+/// (`.database-url`, which a test may also write itself), so that a restart and the CLI find
+/// the same store. `None`: SQLite under `dir/data`, the default.
 pub fn database_url(dir: &Path) -> Option<String> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let server = std::env::var("RANAH_TEST_POSTGRES").ok()?;
     let file = dir.join(".database-url");
     if let Ok(url) = std::fs::read_to_string(&file) {
-        return Some(url);
+        return (url != PINNED_SQLITE).then_some(url);
     }
+    let server = std::env::var("TEST_POSTGRES_URL").ok()?;
     let name = format!(
         "t{}_{}",
         std::process::id(),
@@ -120,8 +121,127 @@ pub fn database_url(dir: &Path) -> Option<String> {
     Some(url)
 }
 
+/// Point `command` (ranah) at the store of `dir`: the PostgreSQL database of the run, or the
+/// default SQLite under its data directory.
+pub fn store_env<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
+    match database_url(dir) {
+        Some(url) => command.env("RANAH_DATABASE_URL", url),
+        None => command.env_remove("RANAH_DATABASE_URL"),
+    }
+}
+
+/// What `.database-url` holds for a directory whose store is SQLite whatever the run.
+const PINNED_SQLITE: &str = "sqlite";
+
+/// Keep the store of `dir` on SQLite in every run (for what only SQLite has: the files of
+/// `ranah backup`, the database file's modes).
+pub fn pin_sqlite(dir: &Path) {
+    std::fs::write(dir.join(".database-url"), PINNED_SQLITE).unwrap();
+}
+
+/// Where the store of `dir` is for a client of the database's own: its PostgreSQL URL, or its
+/// SQLite file.
+pub fn store_location(dir: &Path) -> String {
+    database_url(dir).unwrap_or_else(|| dir.join("data/ranah.db").display().to_string())
+}
+
+/// The URL of the store of `dir` (as the daemon and the CLI there use it).
+pub fn store_url(dir: &Path) -> String {
+    database_url(dir)
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("data/ranah.db").display()))
+}
+
+/// A pool on the store at `url`, whichever database it is, behind ranah's back.
+pub async fn store_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.unwrap()
+}
+
+/// The script that reaches a store behind ranah's back (tests/fixtures/store_client.py).
+pub fn store_client() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store_client.py")
+}
+
+fn run_store_client(args: &[&str]) -> std::process::Output {
+    Command::new("python3")
+        .arg(store_client())
+        .args(args)
+        .output()
+        .expect("python3 (the test environment's) is required")
+}
+
+/// The rows `sql` selects from the store of `dir`, each as its JSON list of values.
+pub fn store_query(dir: &Path, sql: &str) -> Vec<Value> {
+    let out = run_store_client(&["query", &store_location(dir), sql]);
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Run `sql` on the store of `dir` as someone with the database's own client would; with
+/// `untrigger`, that table's guarding triggers are dropped (disabled) first, as an intruder
+/// would. Returns the client's output (the caller asserts success or refusal).
+pub fn store_exec(dir: &Path, sql: &str, untrigger: Option<&str>) -> std::process::Output {
+    let location = store_location(dir);
+    let mut args = vec!["exec", &location, sql];
+    if let Some(table) = untrigger {
+        args.extend(["--untrigger", table]);
+    }
+    run_store_client(&args)
+}
+
+/// A copy of the store of `dir` (stopped) and of its data directory's files, in a new
+/// directory: another database on the same PostgreSQL server, or the copied SQLite file.
+pub fn store_copy(dir: &Path) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("data")).unwrap();
+    for entry in std::fs::read_dir(dir.join("data")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(
+                entry.path(),
+                tmp.path().join("data").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+    }
+    if let (Some(url), Ok(server)) = (database_url(dir), std::env::var("TEST_POSTGRES_URL")) {
+        let (_, from) = url.rsplit_once('/').unwrap();
+        let to = format!("{from}_copy{}", std::process::id());
+        let to = format!("{to}_{}", tmp.path().file_name().unwrap().to_string_lossy());
+        let to: String = to
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        psql(&server, &format!("CREATE DATABASE {to} TEMPLATE {from}"));
+        std::fs::write(
+            tmp.path().join(".database-url"),
+            format!("{}/{to}", server.trim_end_matches('/')),
+        )
+        .unwrap();
+    }
+    tmp
+}
+
 /// Create the database `name` on the PostgreSQL server at `server`.
 pub fn create_database(server: &str, name: &str) {
+    psql(server, &format!("CREATE DATABASE {name}"));
+}
+
+/// Run `sql` on the `postgres` database of `server`.
+fn psql(server: &str, sql: &str) {
     let out = Command::new("psql")
         .args([
             "-X",
@@ -131,13 +251,13 @@ pub fn create_database(server: &str, name: &str) {
             "-d",
             &format!("{}/postgres", server.trim_end_matches('/')),
             "-c",
-            &format!("CREATE DATABASE {name}"),
+            sql,
         ])
         .output()
         .expect("run psql");
     assert!(
         out.status.success(),
-        "CREATE DATABASE {name}: {}",
+        "{sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -288,11 +408,7 @@ impl Daemon {
         } else {
             command.env_remove("RANAH_CONFIG");
         }
-        match database_url(dir) {
-            Some(url) => command.env("RANAH_DATABASE_URL", url),
-            None => command.env_remove("RANAH_DATABASE_URL"),
-        };
-        command
+        store_env(&mut command, dir)
             .arg("serve")
             .current_dir(dir)
             .env("RANAH_DATA_DIR", dir.join("data"))
@@ -429,12 +545,7 @@ impl Drop for Daemon {
 
 /// Run `ranah ARGS` with the data and zones of `dir`.
 pub fn ranah_cli(dir: &Path, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(BIN);
-    match database_url(dir) {
-        Some(url) => command.env("RANAH_DATABASE_URL", url),
-        None => command.env_remove("RANAH_DATABASE_URL"),
-    };
-    command
+    store_env(&mut Command::new(BIN), dir)
         .args(args)
         .current_dir(dir)
         .env("RANAH_DATA_DIR", dir.join("data"))
@@ -612,12 +723,7 @@ pub struct InProcess {
 pub async fn in_process() -> InProcess {
     use std::sync::Arc;
     let tmp = tempfile::tempdir().unwrap();
-    let url = database_url(tmp.path()).unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            tmp.path().join("ranah.db").display()
-        )
-    });
+    let url = store_url(tmp.path());
     let store = ranah::store::Store::open(&url).await.unwrap();
     let file = tmp.path().join("example.go.id.zone");
     std::fs::write(&file, test_zone()).unwrap();

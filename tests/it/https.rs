@@ -353,7 +353,7 @@ fn an_api_name_outside_the_served_zones_stops_the_start() {
         ),
     )
     .unwrap();
-    let out = Command::new(BIN)
+    let out = store_env(&mut Command::new(BIN), dir)
         .arg("serve")
         .current_dir(dir)
         .env("RANAH_CONFIG", &file)
@@ -517,7 +517,7 @@ fn sighup_loads_new_certificate_files_in_the_real_binary() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
+    let mut child = store_env(&mut Command::new(BIN), dir)
         .arg("serve")
         .current_dir(dir)
         .env("RANAH_CONFIG", &file)

@@ -91,12 +91,7 @@ fn edited_zone_file_is_reported_not_applied() {
     assert!(d.stop().success());
     let path = tmp.path().join("zones/example.go.id.zone");
     std::fs::write(&path, test_zone().replace("203.0.113.10", "203.0.113.99")).unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["zone", "import", path.to_str().unwrap()])
-        .current_dir(tmp.path())
-        .env("RANAH_DATA_DIR", tmp.path().join("data"))
-        .output()
-        .unwrap();
+    let out = ranah_cli(tmp.path(), &["zone", "import", path.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
     let d = Daemon::start_in(tmp.path());
@@ -172,8 +167,15 @@ fn migrate_creates_the_schema() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let backend = if database_url(tmp.path()).is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let migrations = std::fs::read_dir(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend),
     )
     .unwrap()
     .count();
@@ -183,7 +185,10 @@ fn migrate_creates_the_schema() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(tmp.path().join("data/ranah.db").exists());
+    assert_eq!(
+        tmp.path().join("data/ranah.db").exists(),
+        backend == "sqlite"
+    );
     let out = ranah_cli(tmp.path(), &["migrate"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
 }
@@ -255,18 +260,11 @@ fn a_restart_loads_the_snapshot_and_the_changes_since() {
 
     // A record removed behind ranah's back, without a journal entry: the snapshot does not
     // account for it, so the zone is read from its records.
-    let db = tmp.path().join("data/ranah.db");
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
-             n = c.execute(\"DELETE FROM records WHERE owner LIKE 'www.example.go.id%' AND rtype = 1\").rowcount; \
-             c.commit(); print(n)",
-            db.to_str().unwrap(),
-        ])
-        .output()
-        .expect("python3 is required for this test");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{out:?}");
+    let deleted = store_query(
+        tmp.path(),
+        "DELETE FROM records WHERE owner LIKE 'www.example.go.id%' AND rtype = 1 RETURNING id",
+    );
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
     let (mut d, third) = start("third.log");
     let log = read(&third);
     assert!(
@@ -289,10 +287,7 @@ fn a_restart_loads_the_snapshot_and_the_changes_since() {
 async fn a_zone_answered_from_its_file_is_transferred_once_stored() {
     use std::sync::Arc;
     let tmp = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        tmp.path().join("ranah.db").display()
-    );
+    let url = store_url(tmp.path());
     let store = ranah::store::Store::open(&url).await.unwrap();
     let content = ranah::zone::file::parse(&test_zone(), "example.go.id.zone", None).unwrap();
     let zones = Arc::new(ranah::dns::Zones::new());

@@ -21,6 +21,7 @@ mod notifications;
 mod openapi;
 mod operations;
 mod pebble;
+mod postgres;
 mod publish;
 mod reports;
 mod requests;

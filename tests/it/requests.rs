@@ -237,7 +237,7 @@ async fn a_request_goes_through_every_step_and_is_provisioned() {
     assert_eq!(history[3].actor_name.as_deref(), Some("teknis"));
 
     // The history is append-only in the store itself.
-    let pool = sqlx::SqlitePool::connect(&e.url).await.unwrap();
+    let pool = harness::store_pool(&e.url).await;
     for sql in [
         "UPDATE request_events SET note = 'x'",
         "DELETE FROM request_events",

@@ -58,7 +58,7 @@ fn the_readme_walk_through_runs_as_written() {
     let d = Daemon::start_process(tmp.path(), dns, None);
 
     let started = Instant::now();
-    let out = Command::new("timeout")
+    let out = store_env(&mut Command::new("timeout"), tmp.path())
         .args(["120", "bash", "-euo", "pipefail", "-c", &script])
         .current_dir(repo)
         .env("RANAH_BIN", BIN)

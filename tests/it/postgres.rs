@@ -1,0 +1,267 @@
+//! ranah on PostgreSQL, on clusters these tests start themselves (tests/postgres/cluster.sh):
+//! the connection as libpq's `sslmode` says (TLS with rustls, the server's certificate
+//! checked against `sslrootcert`), and what only a PostgreSQL store does. The rest of the
+//! integration tests run against PostgreSQL too, in a second pass (tests/run-all.sh).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::harness::*;
+
+/// A PostgreSQL cluster of this test's own on a free loopback port, stopped and removed when
+/// dropped.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    /// `postgres://ranah:PASSWORD@127.0.0.1:PORT` (no database).
+    pub server: String,
+}
+
+fn cluster_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postgres/cluster.sh")
+}
+
+impl PgCluster {
+    /// Start a cluster; with `tls`, the directory of a certificate for 127.0.0.1
+    /// (`cert.pem`, `key.pem`) it also takes TLS with.
+    pub fn start(tls: Option<&Path>) -> PgCluster {
+        // Under /tmp: the server runs as `nobody` when the tests run as root, and must reach
+        // its folder.
+        let dir = tempfile::Builder::new()
+            .prefix("ranah-pg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let port = free_port().to_string();
+        let mut args = vec![
+            "start".to_owned(),
+            dir.path().join("cluster").display().to_string(),
+            port,
+        ];
+        if let Some(tls) = tls {
+            args.push(tls.join("cert.pem").display().to_string());
+            args.push(tls.join("key.pem").display().to_string());
+        }
+        let out = Command::new(cluster_script()).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "cluster.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let server = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        PgCluster { dir, server }
+    }
+
+    /// A new database on it; returns its URL.
+    pub fn database(&self, name: &str) -> String {
+        create_database(&self.server, name);
+        format!("{}/{name}", self.server)
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("cluster/server.log")).unwrap_or_default()
+    }
+
+    /// Stop the server (a fast shutdown: open sessions end).
+    pub fn stop(&self) {
+        let out = Command::new(cluster_script())
+            .arg("stop")
+            .arg(self.dir.path().join("cluster"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+
+    /// Start it again after [`PgCluster::stop`], on the same port.
+    pub fn resume(&self) {
+        let out = Command::new(cluster_script())
+            .arg("resume")
+            .arg(self.dir.path().join("cluster"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(cluster_script())
+            .arg("stop")
+            .arg(self.dir.path().join("cluster"))
+            .output();
+    }
+}
+
+/// `ranah ARGS` against the database at `url`, with the data of `dir`.
+fn ranah_on(dir: &Path, url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("RANAH_DATA_DIR", dir.join("data"))
+        .env("RANAH_ZONES_DIR", dir.join("zones"))
+        .env("RANAH_DATABASE_URL", url)
+        .env("RANAH_LOG", "warn")
+        .env_remove("RANAH_CONFIG")
+        .output()
+        .unwrap()
+}
+
+/// `sslmode` as libpq spells it: `verify-full` with the server's CA connects over TLS (the
+/// server logs the session as encrypted), without the CA it is refused with the reason,
+/// `require` encrypts without checking, `disable` does not encrypt; a server without TLS
+/// refuses `require`.
+#[test]
+fn sslmode_is_read_as_libpq_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    crate::pebble::listener_certificate(&pki);
+    let pg = PgCluster::start(Some(&pki));
+    let base = pg.database("ranah");
+    let ca = pki.join("ca.pem");
+
+    let verified = format!(
+        "{base}?sslmode=verify-full&sslrootcert={}&application_name=verified",
+        ca.display()
+    );
+    let out = ranah_on(tmp.path(), &verified, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 migration(s) applied"));
+    let encrypted = |name: &str| {
+        pg.log().lines().any(|l| {
+            l.contains("connection authorized")
+                && l.contains(&format!("application_name={name}"))
+                && l.contains("SSL enabled")
+        })
+    };
+    assert!(encrypted("verified"), "{}", pg.log());
+
+    // Without the CA, verify-full refuses the server's certificate, and says so.
+    let unverified = format!("{base}?sslmode=verify-full");
+    let out = ranah_on(tmp.path(), &unverified, &["migrate"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("certificate") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+
+    // `require` encrypts without checking; `disable` does not encrypt.
+    let out = ranah_on(
+        tmp.path(),
+        &format!("{base}?sslmode=require&application_name=required"),
+        &["migrate"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(encrypted("required"));
+    let out = ranah_on(
+        tmp.path(),
+        &format!("{base}?sslmode=disable&application_name=plain"),
+        &["migrate"],
+    );
+    assert!(out.status.success());
+    assert!(!encrypted("plain"));
+    assert!(
+        pg.log()
+            .lines()
+            .any(|l| l.contains("connection authorized") && l.contains("application_name=plain")),
+        "{}",
+        pg.log()
+    );
+
+    // A server without TLS: `require` is refused, with the reason.
+    let plain = PgCluster::start(None);
+    let url = plain.database("ranah");
+    let out = ranah_on(tmp.path(), &format!("{url}?sslmode=require"), &["migrate"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TLS") || stderr.contains("SSL") || stderr.contains("ssl"),
+        "{stderr}"
+    );
+}
+
+/// A wrong password or an unreachable server is one clear line and exit status 1, not a
+/// panic.
+#[test]
+fn a_wrong_password_or_no_server_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = PgCluster::start(None);
+    let url = pg.database("ranah");
+    let wrong = url.replace(":ranah-test@", ":not-the-password@");
+    let out = ranah_on(tmp.path(), &wrong, &["migrate"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("password authentication failed") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    pg.stop();
+    let out = ranah_on(tmp.path(), &url, &["migrate"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `ranah backup` copies SQLite stores only: on PostgreSQL it says what to use instead, and
+/// changes nothing.
+#[test]
+fn backup_on_postgresql_points_to_pg_dump() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = PgCluster::start(None);
+    let url = pg.database("ranah");
+    let archive = tmp.path().join("b.tar");
+    let out = ranah_on(tmp.path(), &url, &["backup", archive.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pg_dump"), "{stderr}");
+    assert!(!archive.exists());
+}
+
+/// The append-only rules hold in PostgreSQL itself, for any client: history and audit events
+/// are never updated, deleted or truncated.
+#[test]
+fn history_and_audit_are_append_only_in_postgresql() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let pg = PgCluster::start(None);
+    let url = pg.database("ranah");
+    std::fs::write(tmp.path().join(".database-url"), &url).unwrap();
+    let d = Daemon::start_in(tmp.path());
+    let tokens = setup_people(&d);
+    provision(&d, &tokens, "sipd", "203.0.113.10");
+    drop(d);
+    for (table, sql) in [
+        (
+            "audit_events",
+            "UPDATE audit_events SET note = 'x' WHERE seq = 1",
+        ),
+        ("audit_events", "DELETE FROM audit_events WHERE seq = 1"),
+        ("audit_events", "TRUNCATE audit_events"),
+        ("request_events", "UPDATE request_events SET note = 'x'"),
+        ("request_events", "DELETE FROM request_events"),
+        ("request_events", "TRUNCATE request_events CASCADE"),
+        ("audit_checkpoints", "TRUNCATE audit_checkpoints"),
+    ] {
+        let before = store_query(tmp.path(), &format!("SELECT COUNT(*) FROM {table}"));
+        let out = store_exec(tmp.path(), sql, None);
+        assert!(!out.status.success(), "{sql}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("append-only"), "{sql}: {stderr}");
+        let after = store_query(tmp.path(), &format!("SELECT COUNT(*) FROM {table}"));
+        assert_eq!(before, after, "{sql}");
+    }
+    // Other tables take changes as ever.
+    let out = store_exec(tmp.path(), "UPDATE agencies SET name = name", None);
+    assert!(out.status.success());
+}
