@@ -151,6 +151,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     for zone in &answer_first {
         publisher.serve_unstored(&zone.content);
     }
+    if store.backend() == crate::store::Backend::Postgres
+        && config.dnssec.key_encryption_key.is_none()
+        && config.acme.is_none()
+    {
+        tracing::warn!(
+            "no [dnssec] key_encryption_key configured: this instance seals keys with its own \
+             data_dir/dnssec.kek, which other instances on the same PostgreSQL store cannot \
+             open; give every instance the same key_encryption_key"
+        );
+    }
     // Every zone signed as its policy says before DNS answers anything.
     let dnssec = Arc::new(crate::service::dnssec::DnssecService::new(
         store.clone(),
@@ -452,35 +462,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
     let log_throttle = tokio::spawn(metrics.log.clone().run(shutdown_rx.clone()));
 
-    // Pick up zones created or changed by other processes (the CLI) while we run.
-    let poll = Duration::from_secs(config.dns.store_poll_secs);
-    let sync_publisher = publisher.clone();
-    let sync_dnssec = dnssec.clone();
-    let mut sync_shutdown = shutdown_rx.clone();
-    let sync = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(poll);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = sync_shutdown.wait_for(|stop| *stop) => return,
-            }
-            match sync_publisher.sync_from_store(chrono::Utc::now()).await {
-                Ok(zones) if !zones.is_empty() => {
-                    let names: Vec<String> = zones.iter().map(|z| z.to_string()).collect();
-                    tracing::info!(zones = ?names, "reloaded zones changed in the store");
-                    // A zone new to us gets its keys and signatures at once.
-                    for zone in &zones {
-                        if let Err(error) = sync_dnssec.look_after(zone, chrono::Utc::now()).await {
-                            tracing::warn!(%zone, %error, "cannot sign the reloaded zone");
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot check the store for zone changes"),
-            }
+    // Serve what other instances and the CLI commit while we run.
+    let sync = tokio::spawn(
+        crate::cluster::follow::Follower {
+            publisher: publisher.clone(),
+            dnssec: dnssec.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            poll: Duration::from_secs(config.dns.store_poll_secs),
         }
-    });
+        .run(shutdown_rx.clone()),
+    );
 
     // A snapshot of each zone that changed, now and then, so that a restart replays a short
     // journal (and one at shutdown).

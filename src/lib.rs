@@ -23,6 +23,7 @@
 //! | [`publish`] | the change path: records change only here (store, then the served view), zone imports | dns, store, zone, domain |
 //! | [`acme`] | certificates: the ACME worker (order, challenge through [`publish`], account), CSRs, keys at rest | publish, store, domain, instant-acme |
 //! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, health): load, decide with the core, persist in one transaction, publish | everything above |
+//! | [`cluster`] | several instances on one PostgreSQL store: each follows the zone changes the others commit (woken by `LISTEN`/`NOTIFY`, caught up by serial) | publish, service, store, telemetry |
 //! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI | service, axum, utoipa |
 //! | [`cli`] | the command line: global options and the administration commands | service, store, config |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, start and shutdown | everything |
@@ -34,6 +35,7 @@ pub mod acme;
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod dns;

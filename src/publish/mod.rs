@@ -124,6 +124,24 @@ pub enum PublishError {
     Store(#[from] StoreError),
 }
 
+/// The most journaled changes a served zone follows at once ([`Publisher::sync_from_store`]);
+/// beyond, it is loaded whole.
+const FOLLOW_MAX_CHANGES: usize = 10_000;
+
+/// How often a change that met another writer's is decided again, each time on the zone as
+/// that writer left it, before the conflict is the caller's.
+const CATCH_UPS: usize = 5;
+
+/// How [`Publisher::sync_from_store`] brought a zone up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// The served view took this many journaled changes.
+    Followed(usize),
+    /// The zone was loaded whole (new here, or its journal does not lead on from the served
+    /// serial).
+    Loaded,
+}
+
 /// Applies changes: store first, then the served view.
 pub struct Publisher {
     store: Store,
@@ -239,6 +257,7 @@ impl Publisher {
             .get(&LowerName::new(&zone_name))
             .ok_or_else(|| PublishError::UnknownZone(zone_name.to_ascii()))?;
         let mut again = false;
+        let mut caught_up = 0;
         loop {
             // A second attempt waits for the open group's commit and starts the next one.
             let mut writer = if again {
@@ -261,6 +280,16 @@ impl Publisher {
                         && !matches!(e, PublishError::Store(StoreError::Shared(_))) =>
                 {
                     again = true;
+                    continue;
+                }
+                // Another writer (an instance on the same PostgreSQL, the CLI) moved the
+                // zone's serial: serve what it committed, then decide again on that.
+                Err(PublishError::Store(StoreError::Conflict(z)))
+                    if z == zone_name.to_ascii() && caught_up < CATCH_UPS =>
+                {
+                    caught_up += 1;
+                    drop(writer);
+                    self.catch_up(&zone_name, now).await?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -380,33 +409,77 @@ impl Publisher {
         }
     }
 
-    /// Serve every zone in the store whose serial differs from the one served (new zones, or
-    /// changes committed by another process). A signed zone is first made right
-    /// ([`Publisher::adopt`]) before the view is served. Returns the zones reloaded.
-    pub async fn sync_from_store(&self, now: DateTime<Utc>) -> Result<Vec<Name>, PublishError> {
+    /// Serve every zone in the store whose serial differs from the one served: new zones, and
+    /// changes committed by another process (the CLI, another instance on the same
+    /// PostgreSQL). A zone served from the store already follows the journal from its serial,
+    /// change by change, as they were committed (their signatures with them); a new zone, or
+    /// one whose journal does not lead from the served serial to the stored one, is loaded
+    /// whole, and a signed one is first made right ([`Publisher::adopt`]). Returns the zones
+    /// served anew, each with how it was brought up to date.
+    pub async fn sync_from_store(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Name, Synced)>, PublishError> {
         let _guard = self.gate.exclusive().await;
-        let mut reloaded = Vec::new();
+        let mut synced = Vec::new();
         for (origin, serial) in self.store.zone_serials().await? {
-            let served = self
-                .zones
-                .get(&LowerName::new(&origin))
-                .map(|h| h.view().serial());
-            if served == Some(serial) {
-                continue;
+            if let Some(how) = self.sync_zone(&origin, serial, now).await? {
+                synced.push((origin, how));
             }
-            let Some(mut view) = self.load_view(&origin).await? else {
-                continue;
-            };
-            if let Some(signer) = self.signer(&origin) {
-                view = self.sign_loaded(&signer, view, now).await?;
-            }
-            self.zones.insert(view);
-            reloaded.push(origin);
         }
-        if !reloaded.is_empty() {
+        if synced.iter().any(|(_, how)| *how == Synced::Loaded) {
             crate::telemetry::memory::release_free_pages();
         }
-        Ok(reloaded)
+        Ok(synced)
+    }
+
+    /// Bring one zone up to the store (see [`Publisher::sync_from_store`]): when another
+    /// writer moved its serial since this instance last served it, a change decided here
+    /// meets a conflict, and is decided again once the zone has caught up.
+    async fn catch_up(&self, origin: &Name, now: DateTime<Utc>) -> Result<(), PublishError> {
+        let _guard = self.gate.exclusive().await;
+        let stored = self.store.zone_serials().await?;
+        if let Some((_, serial)) = stored.iter().find(|(o, _)| o == origin) {
+            self.sync_zone(origin, *serial, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Serve `origin` at the stored `serial` (the caller holds the write lock): followed from
+    /// the served serial through the journal, or loaded whole. `None`: served at it already.
+    async fn sync_zone(
+        &self,
+        origin: &Name,
+        serial: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Synced>, PublishError> {
+        let key = LowerName::new(origin);
+        let served = self.zones.get(&key).map(|h| h.view());
+        if served.as_ref().map(|v| v.serial()) == Some(serial) {
+            return Ok(None);
+        }
+        if let Some(current) = served.filter(|v| v.is_stored()) {
+            let journal = self
+                .store
+                .journal(origin, current.serial(), FOLLOW_MAX_CHANGES)
+                .await?;
+            let mut next = ZoneView::clone(&current);
+            match snapshot::replay(&mut next, &journal, serial) {
+                Ok(()) => {
+                    self.zones.insert(next);
+                    return Ok(Some(Synced::Followed(journal.len())));
+                }
+                Err(why) => tracing::info!(zone = %origin, why, "loading the zone whole"),
+            }
+        }
+        let Some(mut view) = self.load_view(origin).await? else {
+            return Ok(None);
+        };
+        if let Some(signer) = self.signer(origin) {
+            view = self.sign_loaded(&signer, view, now).await?;
+        }
+        self.zones.insert(view);
+        Ok(Some(Synced::Loaded))
     }
 
     /// Serve a zone read from its file at first start before the store holds it (only a zone

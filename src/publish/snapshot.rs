@@ -12,10 +12,42 @@ use hickory_proto::rr::{LowerName, Name};
 
 use super::{PublishError, Publisher};
 use crate::dns::ZoneView;
+use crate::store::JournalEntry;
 use crate::zone::ZoneDiff;
 
 /// The most journaled changes replayed onto a snapshot; beyond, the records are read.
 const MAX_REPLAY: usize = 10_000;
+
+/// Apply the journal's changes to `view` until it is at `serial`, or say why it cannot be: a
+/// change without its SOA, a gap, or a journal that stops short.
+pub(super) fn replay(
+    view: &mut ZoneView,
+    journal: &[JournalEntry],
+    serial: u32,
+) -> Result<(), &'static str> {
+    let mut at = view.serial();
+    for change in journal {
+        if at == serial {
+            break;
+        }
+        let Some(soa) = &change.soa_after else {
+            return Err("the journal since lacks a change's SOA");
+        };
+        if change.serial_before != at {
+            return Err("the journal since has a gap");
+        }
+        view.apply(&ZoneDiff {
+            removed: change.removed.clone(),
+            added: change.added.clone(),
+            soa: Some(soa.clone()),
+        });
+        at = change.serial_after;
+    }
+    if at != serial || view.serial() != serial {
+        return Err("the journal since does not reach the stored serial");
+    }
+    Ok(())
+}
 
 impl Publisher {
     /// The view of a stored zone: from its snapshot and the journal since when they join the
@@ -57,26 +89,8 @@ impl Publisher {
                 .store
                 .journal(origin, snapshot.serial, MAX_REPLAY)
                 .await?;
-            let mut at = snapshot.serial;
-            for change in &journal {
-                let Some(soa) = &change.soa_after else {
-                    return Ok(Err("the journal since lacks a change's SOA"));
-                };
-                if change.serial_before != at {
-                    return Ok(Err("the journal since has a gap"));
-                }
-                view.apply(&ZoneDiff {
-                    removed: change.removed.clone(),
-                    added: change.added.clone(),
-                    soa: Some(soa.clone()),
-                });
-                at = change.serial_after;
-                if at == serial {
-                    break;
-                }
-            }
-            if at != serial || view.serial() != serial {
-                return Ok(Err("the journal since does not reach the stored serial"));
+            if let Err(why) = replay(&mut view, &journal, serial) {
+                return Ok(Err(why));
             }
         }
         // Every record added to or removed from the store since is in the journal.

@@ -59,6 +59,7 @@ impl Store {
         Ok(Self {
             pool: super::sqlite_pool(&url, super::SqliteJournal::Delete, 1).await?,
             backend: Backend::Sqlite,
+            listen_url: None,
         })
     }
 

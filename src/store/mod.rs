@@ -16,6 +16,7 @@ mod audit;
 mod backup;
 mod certificates;
 mod dnssec;
+pub mod feed;
 mod files;
 mod group;
 mod known;
@@ -276,6 +277,18 @@ const PG_MAX_CONNECTIONS: u32 = 10;
 pub struct Store {
     pool: Pool<Any>,
     backend: Backend,
+    /// PostgreSQL's URL, for the connections of its own that listening takes.
+    listen_url: Option<Redacted>,
+}
+
+/// A URL that may hold a password: never printed.
+#[derive(Clone)]
+struct Redacted(std::sync::Arc<str>);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Store {
@@ -318,6 +331,7 @@ impl Store {
         Ok(Self {
             pool: sqlite_pool(url, SqliteJournal::Wal, 4).await?,
             backend: Backend::Sqlite,
+            listen_url: None,
         })
     }
 
@@ -333,7 +347,15 @@ impl Store {
         Ok(Self {
             pool,
             backend: Backend::Postgres,
+            listen_url: Some(Redacted(url.into())),
         })
+    }
+
+    /// The zone changes every instance commits, as they commit (PostgreSQL); `None` on
+    /// SQLite, where nothing announces changes (see [`feed`]).
+    pub fn change_feed(&self) -> Option<tokio::sync::mpsc::Receiver<feed::FeedEvent>> {
+        let url = self.listen_url.as_ref()?;
+        Some(feed::spawn(url.0.to_string()))
     }
 
     /// The database behind the store.

@@ -439,6 +439,13 @@ impl Store {
             return Err(StoreError::ZoneExists(content.origin.to_ascii()));
         };
         let zone_id: i64 = row.try_get(0)?;
+        super::feed::announce(
+            &mut tx,
+            &content.origin.to_ascii(),
+            soa.serial,
+            now_utc.timestamp_millis(),
+        )
+        .await?;
         let mut known = Known::default();
         let anchor = move_anchor(
             &mut tx,
@@ -646,6 +653,7 @@ pub(crate) async fn write_change(
     let now = ts(now);
     let (zone_id, soa_ttl, old_soa) =
         move_serial(tx, known, &zone, serial_before, new_soa, &now).await?;
+    super::feed::announce(tx, &zone, new_soa.serial, now_utc.timestamp_millis()).await?;
 
     let soa_wire =
         |soa: &SOA| file::rdata_wire(&RData::SOA(soa.clone())).map_err(StoreError::Corrupt);

@@ -13,6 +13,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::throttle::LogThrottle;
@@ -154,6 +155,12 @@ pub struct Metrics {
     pub zone_serial: Family<ZoneLabels, Gauge>,
     /// Records in each zone.
     pub zone_records: Family<ZoneLabels, Gauge>,
+    /// The serial of each zone in the store (beside `zone_serial`, the one served here: they
+    /// differ while this instance has not followed another's change yet).
+    pub store_serial: Family<ZoneLabels, Gauge>,
+    /// Seconds from a change committed by another instance (or process) to this instance
+    /// serving it.
+    pub follow_lag: Histogram,
     /// 1 for each live DNSSEC key, labelled with its stage.
     pub dnssec_keys: Family<KeyLabels, Gauge>,
     /// Seconds until the first signature of each signed zone expires.
@@ -302,6 +309,19 @@ impl Metrics {
         );
         let zone_records = Family::default();
         registry.register("zone_records", "Records in each zone", zone_records.clone());
+        let store_serial = Family::default();
+        registry.register(
+            "store_serial",
+            "SOA serial of each zone in the store (zone_serial is the one served here)",
+            store_serial.clone(),
+        );
+        // 1 ms to about 16 s.
+        let follow_lag = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "follow_lag_seconds",
+            "Seconds from a change committed elsewhere to this instance serving it",
+            follow_lag.clone(),
+        );
         let dnssec_keys = Family::default();
         registry.register(
             "dnssec_keys",
@@ -504,6 +524,8 @@ impl Metrics {
             notify_failures,
             zone_serial,
             zone_records,
+            store_serial,
+            follow_lag,
             dnssec_keys,
             dnssec_signature_expiry,
             secondary_serial,

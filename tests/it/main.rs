@@ -15,6 +15,7 @@ mod edge;
 mod fuzz;
 mod harness;
 mod https;
+mod instances;
 mod lifecycle;
 mod limits;
 mod notifications;

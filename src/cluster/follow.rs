@@ -1,0 +1,122 @@
+//! Serving what other instances (and the CLI) commit: woken by the store's change feed
+//! (PostgreSQL's `LISTEN`/`NOTIFY`), each served zone follows the journal from its serial
+//! ([`Publisher::sync_from_store`]); a periodic pass by serial catches up whatever the feed
+//! missed (a lost connection, a restarted server) and is all there is on SQLite.
+//!
+//! The lag of each change announced by another instance, from its commit to this instance
+//! serving it, goes to `ranah_follow_lag_seconds`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::rr::{LowerName, Name};
+use tokio::sync::{mpsc, watch};
+
+use crate::publish::{Publisher, Synced};
+use crate::service::dnssec::DnssecService;
+use crate::store::Store;
+use crate::store::feed::{Committed, FeedEvent};
+use crate::telemetry::metrics::Metrics;
+
+/// Announcements read at most before one pass (the rest wait for the next).
+const BATCH: usize = 256;
+
+/// The follower of one instance.
+pub struct Follower {
+    /// The change path whose views follow.
+    pub publisher: Arc<Publisher>,
+    /// Signs a zone new to this instance.
+    pub dnssec: Arc<DnssecService>,
+    /// Where the changes are.
+    pub store: Store,
+    /// Where the lag goes.
+    pub metrics: Arc<Metrics>,
+    /// How often to catch up by serial without being woken.
+    pub poll: Duration,
+}
+
+impl Follower {
+    /// Follow until `shutdown`.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut feed = self.store.change_feed();
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut announced = Vec::new();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                event = next(&mut feed) => match event {
+                    Some(FeedEvent::Committed(c)) => announced.push(c),
+                    Some(FeedEvent::Interrupted) => {}
+                    None => feed = None,
+                },
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            // Everything announced meanwhile goes into the same pass.
+            while announced.len() < BATCH {
+                match feed.as_mut().map(mpsc::Receiver::try_recv) {
+                    Some(Ok(FeedEvent::Committed(c))) => announced.push(c),
+                    Some(Ok(FeedEvent::Interrupted)) => {}
+                    _ => break,
+                }
+            }
+            self.pass(&mut announced).await;
+        }
+    }
+
+    /// Bring every zone up to the store, and measure the lag of the changes announced.
+    async fn pass(&self, announced: &mut Vec<Committed>) {
+        // Changes served already (this instance's own) are not followed: no lag to tell.
+        let served = |zone: &str| -> Option<u32> {
+            let name = Name::from_ascii(zone).ok()?;
+            Some(
+                self.publisher
+                    .zones()
+                    .get(&LowerName::new(&name))?
+                    .view()
+                    .serial(),
+            )
+        };
+        announced.retain(|c| served(&c.zone) != Some(c.serial));
+        let synced = match self.publisher.sync_from_store(chrono::Utc::now()).await {
+            Ok(synced) => synced,
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow the store's zone changes");
+                return;
+            }
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for c in announced.iter() {
+            if let Some(serial) = served(&c.zone) {
+                // Served once the zone is at that serial or past it (serial arithmetic).
+                if serial.wrapping_sub(c.serial) < 1 << 31 {
+                    let lag = (now_ms - c.at_ms).max(0) as f64 / 1000.0;
+                    self.metrics.follow_lag.observe(lag);
+                }
+            }
+        }
+        announced.clear();
+        for (zone, how) in synced {
+            match how {
+                Synced::Followed(changes) => {
+                    tracing::debug!(%zone, changes, "followed the zone's journal");
+                }
+                Synced::Loaded => {
+                    tracing::info!(%zone, "loaded the zone changed in the store");
+                    // A zone new to us gets its keys and signatures at once.
+                    if let Err(error) = self.dnssec.look_after(&zone, chrono::Utc::now()).await {
+                        tracing::warn!(%zone, %error, "cannot sign the reloaded zone");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The next event of the feed; never, without one (SQLite, or a feed that ended).
+async fn next(feed: &mut Option<mpsc::Receiver<FeedEvent>>) -> Option<FeedEvent> {
+    match feed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
