@@ -277,7 +277,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let mut requests = Requests::new(
         store.clone(),
-        crate::store::Files::new(&config.data_dir),
+        crate::store::Files::of(&store, &config.data_dir),
         publisher.clone(),
         Arc::new(workflow),
         calendar.clone(),
@@ -303,7 +303,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         mailer: config
             .smtp
             .as_ref()
-            .map(|smtp| crate::outbox::Mailer::new(smtp, config.data_dir.join("attachments")))
+            .map(|smtp| {
+                crate::outbox::Mailer::new(smtp, crate::store::Files::of(&store, &config.data_dir))
+            })
             .transpose()?,
         webhook: config
             .webhook
@@ -316,30 +318,51 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     } else {
         tracing::info!("no [smtp] server configured: no email notifications are queued");
     }
-    let courier_task =
-        tokio::spawn(Arc::new(courier).run(store.clone(), metrics.clone(), shutdown_rx.clone()));
+    // The background jobs run on the instance that leads (the only one, on SQLite).
+    let (role, election) =
+        crate::cluster::leader::elect(store.clone(), metrics.clone(), shutdown_rx.clone());
+    let leader_job = |job: &'static str, start: JobStart| {
+        tokio::spawn(crate::cluster::leader::while_leading(
+            role.clone(),
+            shutdown_rx.clone(),
+            job,
+            start,
+        ))
+    };
+    let courier = Arc::new(courier);
+    let (courier_store, courier_metrics) = (store.clone(), metrics.clone());
+    let courier_task = leader_job(
+        "outbox",
+        Box::new(move |stop| {
+            Box::pin(
+                courier
+                    .clone()
+                    .run(courier_store.clone(), courier_metrics.clone(), stop),
+            )
+        }),
+    );
     // Requests left returned too long are withdrawn; checked every quarter hour.
     let sweeper_requests = requests.clone();
-    let mut sweeper_shutdown = shutdown_rx.clone();
-    let sweeper = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(15 * 60));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = sweeper_shutdown.wait_for(|stop| *stop) => return,
-            }
-            match sweeper_requests
-                .withdraw_stale_returns(chrono::Utc::now())
-                .await
-            {
-                Ok(ids) if !ids.is_empty() => {
-                    tracing::info!(requests = ?ids, "withdrew requests left returned too long")
+    let sweeper = leader_job(
+        "sweeper",
+        Box::new(move |stop| {
+            let requests = sweeper_requests.clone();
+            Box::pin(every(Duration::from_secs(15 * 60), true, stop, move || {
+                let requests = requests.clone();
+                async move {
+                    match requests.withdraw_stale_returns(chrono::Utc::now()).await {
+                        Ok(ids) if !ids.is_empty() => {
+                            tracing::info!(requests = ?ids, "withdrew requests left returned too long")
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot withdraw stale returned requests")
+                        }
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot withdraw stale returned requests"),
-            }
-        }
-    });
+            }))
+        }),
+    );
     let subdomains = Arc::new(Subdomains::new(store.clone(), publisher.clone()));
     let signer = match &config.audit_signing_key {
         Some(key) => Some(Arc::new(crate::audit::checkpoint::Signer::from_base64(
@@ -388,15 +411,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
-    let certificates_task = certificates.map(|c| tokio::spawn(c.run(shutdown_rx.clone())));
-    let signer_task = signer.map(|s| {
-        tokio::spawn(s.run(
-            store.clone(),
-            Arc::new(config.calendar.clone()),
-            shutdown_rx.clone(),
-        ))
+    let certificate_waker = certificates.as_ref().map(|c| c.waker());
+    let certificates_task = certificates.map(|c| {
+        leader_job(
+            "certificates",
+            Box::new(move |stop| Box::pin(c.clone().run(stop))),
+        )
     });
-    let secondaries_task = tokio::spawn(secondaries.run(shutdown_rx.clone()));
+    let signer_task = signer.map(|s| {
+        let (store, calendar) = (store.clone(), Arc::new(config.calendar.clone()));
+        leader_job(
+            "audit checkpoints",
+            Box::new(move |stop| Box::pin(s.clone().run(store.clone(), calendar.clone(), stop))),
+        )
+    });
+    let secondaries_task = leader_job(
+        "secondaries",
+        Box::new(move |stop| Box::pin(secondaries.clone().run(stop))),
+    );
     let http = tokio::spawn(api::serve::serve(
         listener,
         acceptor,
@@ -470,6 +502,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             store: store.clone(),
             metrics: metrics.clone(),
             poll: Duration::from_secs(config.dns.store_poll_secs),
+            certificates: certificate_waker,
         }
         .run(shutdown_rx.clone()),
     );
@@ -477,39 +510,62 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // A snapshot of each zone that changed, now and then, so that a restart replays a short
     // journal (and one at shutdown).
     let snapshot_publisher = publisher.clone();
-    let mut snapshot_shutdown = shutdown_rx.clone();
-    let snapshots = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SNAPSHOT_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = snapshot_shutdown.wait_for(|stop| *stop) => return,
-            }
-            if let Err(error) = snapshot_publisher.snapshot_zones(chrono::Utc::now()).await {
-                tracing::warn!(%error, "cannot keep the zones' snapshots");
-            }
-        }
-    });
+    let snapshots = leader_job(
+        "snapshots",
+        Box::new(move |stop| {
+            let publisher = snapshot_publisher.clone();
+            Box::pin(every(SNAPSHOT_INTERVAL, false, stop, move || {
+                let publisher = publisher.clone();
+                async move {
+                    if let Err(error) = publisher.snapshot_zones(chrono::Utc::now()).await {
+                        tracing::warn!(%error, "cannot keep the zones' snapshots");
+                    }
+                }
+            }))
+        }),
+    );
 
     // Keys rolled, the parent asked, due signatures made again.
     let maintenance = Duration::from_secs(config.dnssec.maintenance_interval_secs);
-    let mut dnssec_shutdown = shutdown_rx.clone();
-    let dnssec_task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(maintenance);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = dnssec_shutdown.wait_for(|stop| *stop) => return,
-            }
-            dnssec.tick(chrono::Utc::now()).await;
-        }
-    });
+    let dnssec_task = leader_job(
+        "dnssec maintenance",
+        Box::new(move |stop| {
+            let dnssec = dnssec.clone();
+            Box::pin(every(maintenance, false, stop, move || {
+                let dnssec = dnssec.clone();
+                async move { dnssec.tick(chrono::Utc::now()).await }
+            }))
+        }),
+    );
 
+    let (instance, host) = crate::cluster::presence::Presence::id();
+    let presence = tokio::spawn(
+        crate::cluster::presence::Presence {
+            store: store.clone(),
+            zones: zones.clone(),
+            role: role.clone(),
+            row: crate::store::InstanceRow {
+                id: instance,
+                host,
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                dns: dns_server
+                    .local_addrs()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                api: api_addr.to_string(),
+                leader: false,
+                serials: String::new(),
+                started_at: crate::store::ts(chrono::Utc::now()),
+                seen_at: String::new(),
+            },
+        }
+        .run(shutdown_rx.clone()),
+    );
     let mut tasks = vec![
+        presence,
+        election,
         snapshots,
         sync,
         sweeper,
@@ -536,6 +592,33 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         publisher,
         lock,
     })
+}
+
+/// A job's start: given its stop signal, its run.
+type JobStart = Box<
+    dyn Fn(watch::Receiver<bool>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
+
+/// Run `f` every `period` until `stop` (the first time at once with `now`, else after one
+/// period); a run that overruns delays the next.
+async fn every<F, Fut>(period: Duration, now: bool, mut stop: watch::Receiver<bool>, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    if !now {
+        tick.tick().await;
+    }
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        f().await;
+    }
 }
 
 /// HTTPS for the API as `[api.tls]` says: `None` for plain HTTP. For `acme_name`, the API's

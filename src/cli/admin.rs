@@ -382,10 +382,64 @@ pub async fn cert(store: &Store, cmd: crate::cli::CertCommand) -> anyhow::Result
     Ok(())
 }
 
-/// `ranah status`: every zone (serial, records, last change) and every secondary (the serial
-/// it serves, sync, lag, last NOTIFY and transfer), as tables.
+/// The instances that reported in the last day: their role, addresses, when each was last
+/// heard of, and which zones each serves at another serial than the store's.
+async fn instances(store: &Store, zones: &[(String, u32, u64)]) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    crate::outln!(
+        "{:<28} {:<9} {:<22} {:<22} {:>9}  SERIALS",
+        "INSTANCE",
+        "ROLE",
+        "API",
+        "DNS",
+        "SEEN"
+    )?;
+    for i in store.instances().await? {
+        let seen =
+            chrono::DateTime::parse_from_rfc3339(&i.seen_at).map(|t| now.signed_duration_since(t));
+        let gone = seen.is_ok_and(|d| d > crate::cluster::presence::GONE_AFTER);
+        let role = match (gone, i.leader) {
+            (true, _) => "gone",
+            (false, true) => "leader",
+            (false, false) => "follower",
+        };
+        let served: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&i.serials).unwrap_or_default();
+        let behind: Vec<String> = zones
+            .iter()
+            .filter_map(|(zone, serial, _)| {
+                let there = served.get(zone).and_then(serde_json::Value::as_u64);
+                (there != Some(u64::from(*serial))).then(|| {
+                    let there = there.map_or_else(|| "-".to_owned(), |s| s.to_string());
+                    format!("{} at {there}", zone.trim_end_matches('.'))
+                })
+            })
+            .collect();
+        let serials = if behind.is_empty() {
+            "as stored".to_owned()
+        } else {
+            behind.join(", ")
+        };
+        let seen = seen.map_or_else(|_| "?".to_owned(), |d| format!("{}s ago", d.num_seconds()));
+        crate::outln!(
+            "{:<28} {:<9} {:<22} {:<22} {:>9}  {serials}",
+            i.id,
+            role,
+            i.api,
+            i.dns,
+            seen
+        )?;
+    }
+    crate::outln!()?;
+    Ok(())
+}
+
+/// `ranah status`: the instances on the store (role, addresses, zones behind), every zone
+/// (serial, records, last change) and every secondary (the serial it serves, sync, lag, last
+/// NOTIFY and transfer), as tables.
 pub async fn status(store: &Store) -> anyhow::Result<()> {
     let zones = store.zone_summaries().await?;
+    instances(store, &zones).await?;
     crate::outln!(
         "{:<32} {:>10} {:>8}  LAST CHANGE",
         "ZONE",

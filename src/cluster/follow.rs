@@ -12,10 +12,10 @@ use std::time::Duration;
 use hickory_proto::rr::{LowerName, Name};
 use tokio::sync::{mpsc, watch};
 
-use crate::publish::{Publisher, Synced};
+use crate::publish::{PublishError, Publisher, Synced};
 use crate::service::dnssec::DnssecService;
 use crate::store::Store;
-use crate::store::feed::{Committed, FeedEvent};
+use crate::store::feed::{Committed, FeedEvent, Job};
 use crate::telemetry::metrics::Metrics;
 
 /// Announcements read at most before one pass (the rest wait for the next).
@@ -33,6 +33,9 @@ pub struct Follower {
     pub metrics: Arc<Metrics>,
     /// How often to catch up by serial without being woken.
     pub poll: Duration,
+    /// Wakes the certificate worker (on this instance, if it leads) for an order another
+    /// instance took.
+    pub certificates: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Follower {
@@ -42,11 +45,16 @@ impl Follower {
         let mut tick = tokio::time::interval(self.poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut announced = Vec::new();
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 event = next(&mut feed) => match event {
                     Some(FeedEvent::Committed(c)) => announced.push(c),
+                    Some(FeedEvent::Job(job)) => {
+                        self.wake(job);
+                        continue;
+                    }
                     Some(FeedEvent::Interrupted) => {}
                     None => feed = None,
                 },
@@ -56,16 +64,41 @@ impl Follower {
             while announced.len() < BATCH {
                 match feed.as_mut().map(mpsc::Receiver::try_recv) {
                     Some(Ok(FeedEvent::Committed(c))) => announced.push(c),
+                    Some(Ok(FeedEvent::Job(job))) => self.wake(job),
                     Some(Ok(FeedEvent::Interrupted)) => {}
                     _ => break,
                 }
             }
-            self.pass(&mut announced).await;
+            // Said once when the store cannot be read, once when it can again (DNS answers
+            // from memory meanwhile).
+            match self.pass(&mut announced).await {
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!("following the store's zone changes again");
+                }
+                Ok(()) => {}
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, "cannot follow the store's zone changes");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Tell the job that has new work (it does nothing unless this instance leads).
+    fn wake(&self, job: Job) {
+        match job {
+            Job::Certificates => {
+                if let Some(waker) = &self.certificates {
+                    waker.notify_one();
+                }
+            }
         }
     }
 
     /// Bring every zone up to the store, and measure the lag of the changes announced.
-    async fn pass(&self, announced: &mut Vec<Committed>) {
+    async fn pass(&self, announced: &mut Vec<Committed>) -> Result<(), PublishError> {
         // Changes served already (this instance's own) are not followed: no lag to tell.
         let served = |zone: &str| -> Option<u32> {
             let name = Name::from_ascii(zone).ok()?;
@@ -81,8 +114,8 @@ impl Follower {
         let synced = match self.publisher.sync_from_store(chrono::Utc::now()).await {
             Ok(synced) => synced,
             Err(error) => {
-                tracing::warn!(%error, "cannot follow the store's zone changes");
-                return;
+                announced.clear();
+                return Err(error);
             }
         };
         let now_ms = chrono::Utc::now().timestamp_millis();
@@ -110,6 +143,7 @@ impl Follower {
                 }
             }
         }
+        Ok(())
     }
 }
 

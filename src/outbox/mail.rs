@@ -6,8 +6,8 @@ use super::*;
 /// The SMTP sender.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
-    /// Where attached files are kept (the data directory's `attachments/`).
-    attachments: std::path::PathBuf,
+    /// Where attached files are kept.
+    files: crate::store::Files,
     from: Mailbox,
     pub(super) retry_base: Duration,
     pub(super) retry_max: Duration,
@@ -15,7 +15,7 @@ pub struct Mailer {
 
 impl Mailer {
     /// A mailer for this server.
-    pub fn new(config: &SmtpConfig, attachments: std::path::PathBuf) -> Result<Self, MailerError> {
+    pub fn new(config: &SmtpConfig, files: crate::store::Files) -> Result<Self, MailerError> {
         let from: Mailbox = config
             .from
             .parse()
@@ -48,7 +48,7 @@ impl Mailer {
         }
         Ok(Self {
             transport: builder.build(),
-            attachments,
+            files,
             from,
             retry_base: Duration::from_secs(config.retry_base_secs),
             retry_max: Duration::from_secs(config.retry_max_secs),
@@ -72,7 +72,11 @@ impl Mailer {
             retry_base_secs: base,
             retry_max_secs: max,
         };
-        Self::new(&config, std::path::PathBuf::from("/nonexistent")).unwrap()
+        Self::new(
+            &config,
+            crate::store::Files::new(std::path::Path::new("/nonexistent")),
+        )
+        .unwrap()
     }
 
     pub(super) async fn send(&self, m: &QueuedMessage) -> Result<(), String> {
@@ -87,7 +91,9 @@ impl Mailer {
         let email = match &m.attachment {
             None => builder.header(ContentType::TEXT_PLAIN).body(m.body.clone()),
             Some((sha256, name)) => {
-                let bytes = tokio::fs::read(self.attachments.join(sha256))
+                let bytes = self
+                    .files
+                    .get(sha256)
                     .await
                     .map_err(|e| format!("attachment {name}: {e}"))?;
                 let pdf = ContentType::parse("application/pdf").map_err(|e| e.to_string())?;

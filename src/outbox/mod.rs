@@ -32,6 +32,10 @@ const POLL: Duration = Duration::from_secs(1);
 /// Messages sent per round.
 const BATCH: i64 = 20;
 
+/// How long a message claimed for an attempt is not due for anyone else: well beyond the
+/// SMTP and webhook timeouts, so that only a worker that died mid-attempt lets it lapse.
+const CLAIM: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Errors setting up the mailer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -94,6 +98,15 @@ impl Courier {
                 }
             };
             for m in due {
+                let now = Utc::now();
+                match store.claim_message(m.id, now, now + CLAIM).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot claim a message of the outbox");
+                        continue;
+                    }
+                }
                 let (result, delay) = self.deliver(&m).await;
                 let now = Utc::now();
                 let saved = match &result {

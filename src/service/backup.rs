@@ -266,7 +266,7 @@ pub async fn backup(
         files: Vec::new(),
     };
     let tmp = work.path().join("archive.tmp");
-    let attachments = Files::new(data_dir).dir().to_owned();
+    let attachments = Files::folder(data_dir);
     // The key ranah made to seal the DNSSEC keys goes with them (a configured key is the
     // operator's to keep, as the ACME one).
     let kek = Some(data_dir.join(backup::KEY_ENCRYPTION_KEY)).filter(|p| p.is_file());
@@ -615,7 +615,7 @@ pub async fn restore(
     // their content), then the database in one rename, then the files only the replaced store
     // referred to (saved with it) are removed: a crash at any point leaves a database whose
     // files are all there.
-    let files = Files::new(data_dir).dir().to_owned();
+    let files = Files::folder(data_dir);
     private_dir(&files)?;
     let mut kept = HashSet::new();
     for f in &restored.manifest.files {

@@ -12,6 +12,9 @@ use crate::dns::secondaries::Secondaries;
 use crate::store::Store;
 use crate::telemetry::metrics::{Metrics, RequestLabels};
 
+/// How long `/readyz` waits for the store to answer.
+const STORE_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What `/readyz` reports.
 #[derive(Debug, Clone)]
 pub struct Readiness {
@@ -64,7 +67,11 @@ impl Health {
 
     /// The store answers, DNS is listening and the zones are loaded.
     pub async fn readiness(&self) -> Readiness {
-        let store = self.store.ping().await.is_ok();
+        // A database that cannot be reached must not hold the probe for the pool's whole
+        // acquire timeout: not ready is the answer after two seconds.
+        let store = tokio::time::timeout(STORE_PROBE, self.store.ping())
+            .await
+            .is_ok_and(|pinged| pinged.is_ok());
         let dns_listening = self.dns_listening.load(Ordering::Acquire);
         let zones_loaded = self.zones_loaded.load(Ordering::Acquire);
         let zones = self

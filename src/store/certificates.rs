@@ -211,6 +211,8 @@ pub(crate) async fn order(
         )));
     }
     append_audit(tx, audit, now).await?;
+    // The leader's worker takes it at once, whichever instance took the order.
+    super::feed::announce_job(tx, super::feed::Job::Certificates).await?;
     Ok(())
 }
 

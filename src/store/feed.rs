@@ -18,6 +18,28 @@ use super::zones::Tx;
 /// The channel zone changes are announced on.
 pub const CHANNEL: &str = "ranah_zone_changes";
 
+/// The channel new work for the leader's background jobs is announced on.
+pub const JOBS: &str = "ranah_jobs";
+
+/// Work a background job has that it should not wait for its next round to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// A certificate order (or revocation) was stored.
+    Certificates,
+}
+
+impl Job {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificates => "certificates",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        (s == "certificates").then_some(Self::Certificates)
+    }
+}
+
 /// How many announcements wait for their reader at most; beyond, they are dropped and the
 /// reader is told to catch up (it reads the journal by serial, not the announcements).
 const BACKLOG: usize = 1024;
@@ -41,6 +63,8 @@ pub struct Committed {
 pub enum FeedEvent {
     /// A change was committed.
     Committed(Committed),
+    /// Work for a background job was committed.
+    Job(Job),
     /// Announcements may have been missed (the connection was lost and made again, or the
     /// reader fell behind): catch up by serial.
     Interrupted,
@@ -60,6 +84,20 @@ pub(crate) async fn announce(
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(format!("{zone} {serial} {at_ms}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Announce work for the leader's background job in the caller's transaction (PostgreSQL
+/// only: on SQLite the one instance wakes its own jobs).
+pub(crate) async fn announce_job(tx: &mut Tx<'_>, job: Job) -> Result<(), StoreError> {
+    if tx.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(JOBS)
+        .bind(job.as_str())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -114,6 +152,10 @@ pub(super) fn spawn(url: String) -> mpsc::Receiver<FeedEvent> {
                 _ = tx.closed() => return,
             };
             let event = match received {
+                Ok(Some(n)) if n.channel() == JOBS => match Job::parse(n.payload()) {
+                    Some(job) => FeedEvent::Job(job),
+                    None => continue,
+                },
                 Ok(Some(n)) => match parse(n.payload()) {
                     Some(c) => FeedEvent::Committed(c),
                     None => {
@@ -177,7 +219,7 @@ impl Reader {
 
 async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, JOBS]).await?;
     Ok(listener)
 }
 

@@ -1,28 +1,60 @@
-//! Files kept beside the database: attachments and response letters, under
-//! `<data_dir>/attachments/`, each named by the SHA-256 of its bytes (so a file is written once
-//! however often it is attached, and its name proves its content).
+//! Files the requests refer to (attachments, response letters, files of queued messages),
+//! each named by the SHA-256 of its bytes (so a file is written once however often it is
+//! attached, and its name proves its content): beside a SQLite database, under
+//! `<data_dir>/attachments/`; in a PostgreSQL database, in its table `stored_files`, so that
+//! every instance that shares it reads what another received.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// The folder of stored files.
+use super::Store;
+
+/// Where the files are.
 #[derive(Debug, Clone)]
 pub struct Files {
-    dir: PathBuf,
+    place: Place,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
+    /// A folder of the data directory.
+    Dir(PathBuf),
+    /// The database's `stored_files`.
+    Database(Store),
 }
 
 impl Files {
     /// The files under `data_dir/attachments`.
     pub fn new(data_dir: &Path) -> Self {
         Self {
-            dir: data_dir.join("attachments"),
+            place: Place::Dir(Self::folder(data_dir)),
         }
     }
 
-    /// The folder itself (the mailer attaches from it).
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The folder of the files beside a SQLite store in `data_dir`.
+    pub fn folder(data_dir: &Path) -> PathBuf {
+        data_dir.join("attachments")
+    }
+
+    /// The files of `store`: in the database when instances share it (PostgreSQL), else under
+    /// `data_dir/attachments`.
+    pub fn of(store: &Store, data_dir: &Path) -> Self {
+        if store.is_shared() {
+            Self {
+                place: Place::Database(store.clone()),
+            }
+        } else {
+            Self::new(data_dir)
+        }
+    }
+
+    /// The folder, when the files are in one (what a backup of a SQLite store copies).
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.place {
+            Place::Dir(dir) => Some(dir),
+            Place::Database(_) => None,
+        }
     }
 
     /// Keep `bytes`; returns their SHA-256 (hex), the name to find them by. Written to a
@@ -41,15 +73,22 @@ impl Files {
         use std::sync::atomic::{AtomicU64, Ordering};
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let path = self.dir.join(&sha256);
+        let dir = match &self.place {
+            Place::Dir(dir) => dir,
+            Place::Database(store) => {
+                let written = store.put_file(&sha256, bytes).await.map_err(io_error)?;
+                return Ok((sha256, written));
+            }
+        };
+        let path = dir.join(&sha256);
         if tokio::fs::try_exists(&path).await? {
             return Ok((sha256, false));
         }
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || super::private::create_dir_all(&dir))
+        let owned = dir.clone();
+        tokio::task::spawn_blocking(move || super::private::create_dir_all(&owned))
             .await
             .map_err(std::io::Error::other)??;
-        let tmp = self.dir.join(format!(
+        let tmp = dir.join(format!(
             ".{sha256}.{}.{}.tmp",
             std::process::id(),
             WRITES.fetch_add(1, Ordering::Relaxed)
@@ -73,24 +112,81 @@ impl Files {
 
     /// Remove the file kept under `sha256` (the caller knows nothing refers to it).
     pub async fn remove(&self, sha256: &str) -> std::io::Result<()> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a SHA-256",
-            ));
+        check_name(sha256)?;
+        match &self.place {
+            Place::Dir(dir) => tokio::fs::remove_file(dir.join(sha256)).await,
+            Place::Database(store) => store.remove_file(sha256).await.map_err(io_error),
         }
-        tokio::fs::remove_file(self.dir.join(sha256)).await
     }
 
     /// The bytes kept under `sha256`.
     pub async fn get(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a SHA-256",
-            ));
+        check_name(sha256)?;
+        match &self.place {
+            Place::Dir(dir) => tokio::fs::read(dir.join(sha256)).await,
+            Place::Database(store) => store
+                .get_file(sha256)
+                .await
+                .map_err(io_error)?
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)),
         }
-        tokio::fs::read(self.dir.join(sha256)).await
+    }
+}
+
+/// A file's name must be a SHA-256 in hex (never a path).
+fn check_name(sha256: &str) -> std::io::Result<()> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a SHA-256",
+        ));
+    }
+    Ok(())
+}
+
+/// A database failure as the I/O error the callers of [`Files`] handle (a database that
+/// cannot be reached is the one a retry may get past, as a full disk is for a folder).
+fn io_error(e: super::StoreError) -> std::io::Error {
+    let kind = if e.is_unavailable() {
+        std::io::ErrorKind::ConnectionRefused
+    } else {
+        std::io::ErrorKind::Other
+    };
+    std::io::Error::new(kind, e.to_string())
+}
+
+impl Store {
+    /// Keep a file's bytes under their SHA-256; false when they were kept already.
+    async fn put_file(&self, sha256: &str, bytes: &[u8]) -> Result<bool, super::StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO stored_files (sha256, data, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(bytes)
+        .bind(super::ts(chrono::Utc::now()))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A file's bytes, if kept.
+    async fn get_file(&self, sha256: &str) -> Result<Option<Vec<u8>>, super::StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT data FROM stored_files WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Remove a file (the caller knows nothing refers to it).
+    async fn remove_file(&self, sha256: &str) -> Result<(), super::StoreError> {
+        sqlx::query("DELETE FROM stored_files WHERE sha256 = $1")
+            .bind(sha256)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 }
 
@@ -128,7 +224,7 @@ mod tests {
         for p in puts {
             p.await.unwrap().unwrap();
         }
-        let names: Vec<String> = std::fs::read_dir(files.dir())
+        let names: Vec<String> = std::fs::read_dir(files.dir().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();

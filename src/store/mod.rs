@@ -19,7 +19,9 @@ mod dnssec;
 pub mod feed;
 mod files;
 mod group;
+mod instances;
 mod known;
+mod lease;
 mod outbox;
 mod people;
 pub mod private;
@@ -45,6 +47,8 @@ pub use certificates::{CertGuard, CertificateRow, IssuedChain, NewCertificate, O
 pub use dnssec::{NewKey, SigningState, StoredKey};
 pub use files::Files;
 pub use group::WriteGroup;
+pub use instances::InstanceRow;
+pub use lease::Leadership;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
 pub use people::{Account, Agency, Assigned, Assignment, TOKEN_PREFIX, TokenInfo, token_prefix};
@@ -144,6 +148,9 @@ pub enum StoreError {
         "the change was not saved: another change in the same transaction was abandoned; retry"
     )]
     Abandoned,
+    /// Another instance holds the leader's lock (see [`Store::try_lead`]).
+    #[error("another instance leads the background jobs")]
+    Led,
     /// One failure reported to every change of a group that shared the transaction it
     /// failed (see [`WriteGroup`]).
     #[error(transparent)]
@@ -341,7 +348,9 @@ impl Store {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(PG_MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(10))
+            // A statement waits this long for a connection while the server cannot be
+            // reached, then fails as unavailable (a 503 to retry; DNS answers meanwhile).
+            .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
         Ok(Self {

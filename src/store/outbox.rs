@@ -77,6 +77,28 @@ pub(crate) async fn enqueue(
 }
 
 impl Store {
+    /// Claim a due message for one attempt until `until`: false when it is not due any more
+    /// (sent, or claimed by another worker meanwhile: two instances that both believe they
+    /// lead for a moment never deliver it twice). A claim that is never settled (the worker
+    /// died mid-attempt) lapses at `until`, and the message is due again.
+    pub async fn claim_message(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $3 WHERE id = $1 AND sent_at IS NULL \
+             AND next_attempt_at <= $2",
+        )
+        .bind(id)
+        .bind(ts(now))
+        .bind(ts(until))
+        .execute(self.pool())
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
     /// Messages due for (another) attempt, oldest first.
     pub async fn due_messages(
         &self,

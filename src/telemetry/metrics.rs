@@ -161,6 +161,8 @@ pub struct Metrics {
     /// Seconds from a change committed by another instance (or process) to this instance
     /// serving it.
     pub follow_lag: Histogram,
+    /// 1 while this instance runs the background jobs (always, on SQLite), else 0.
+    pub instance_leader: Gauge,
     /// 1 for each live DNSSEC key, labelled with its stage.
     pub dnssec_keys: Family<KeyLabels, Gauge>,
     /// Seconds until the first signature of each signed zone expires.
@@ -321,6 +323,12 @@ impl Metrics {
             "follow_lag_seconds",
             "Seconds from a change committed elsewhere to this instance serving it",
             follow_lag.clone(),
+        );
+        let instance_leader = Gauge::default();
+        registry.register(
+            "instance_leader",
+            "1 while this instance runs the background jobs (the leader), else 0",
+            instance_leader.clone(),
         );
         let dnssec_keys = Family::default();
         registry.register(
@@ -526,6 +534,7 @@ impl Metrics {
             zone_records,
             store_serial,
             follow_lag,
+            instance_leader,
             dnssec_keys,
             dnssec_signature_expiry,
             secondary_serial,

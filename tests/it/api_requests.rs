@@ -608,10 +608,30 @@ fn internal_faults_are_500_problems_without_internals() {
     let [andi, _, kadis, ..] = &tokens;
     let id = provision(&d, &tokens, "gangguan", "203.0.113.71");
     let path = format!("/api/v1/requests/{id}");
+    // Where the files are kept breaks: the folder beside a SQLite store is a file, the table
+    // of a PostgreSQL store refuses every new row.
     let folder = d.dir.join("data").join("attachments");
     let aside = d.dir.join("data").join("attachments.aside");
-    std::fs::rename(&folder, &aside).unwrap();
-    std::fs::write(&folder, b"not a folder").unwrap();
+    let on_postgres = database_url(&d.dir).is_some();
+    let exec = |sql: &str| {
+        let out = store_exec(&d.dir, sql, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    if on_postgres {
+        exec(
+            "CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the files are broken'; END $$; \
+             CREATE TRIGGER broken BEFORE INSERT ON stored_files \
+             FOR EACH ROW EXECUTE FUNCTION broken()",
+        );
+    } else {
+        std::fs::rename(&folder, &aside).unwrap();
+        std::fs::write(&folder, b"not a folder").unwrap();
+    }
 
     let internal = |r: &Reply, what: &str| {
         assert_eq!(
@@ -627,6 +647,8 @@ fn internal_faults_are_500_problems_without_internals() {
             "Not a directory",
             "/tmp",
             "File exists",
+            "stored_files",
+            "broken",
         ] {
             assert!(!text.contains(secret), "{what} leaks {secret}: {text}");
         }
@@ -654,8 +676,12 @@ fn internal_faults_are_500_problems_without_internals() {
     internal(&r, "upload");
 
     // Mended: the same calls succeed.
-    std::fs::remove_file(&folder).unwrap();
-    std::fs::rename(&aside, &folder).unwrap();
+    if on_postgres {
+        exec("DROP TRIGGER broken ON stored_files; DROP FUNCTION broken()");
+    } else {
+        std::fs::remove_file(&folder).unwrap();
+        std::fs::rename(&aside, &folder).unwrap();
+    }
     let r = post_json(&d, &format!("{path}/approve"), kadis, "{}");
     assert_eq!(
         (r.status, r.json["status"].as_str()),

@@ -21,6 +21,9 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn data_files_are_private_whatever_the_umask() {
     let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    // The files of a SQLite store and its attachments (a PostgreSQL store keeps both in its
+    // server, whose folder is PostgreSQL's).
+    pin_sqlite(tmp.path());
     let dns = ([127, 0, 0, 1], free_port()).into();
     let mut d = Daemon::start_process_with_umask(tmp.path(), dns, "0022");
     let tokens = setup_people(&d);
@@ -37,11 +40,8 @@ fn data_files_are_private_whatever_the_umask() {
 
     let data = tmp.path().join("data");
     assert_eq!(mode(&data), 0o700, "the data directory");
-    // (A PostgreSQL store keeps no file here: its server's own folder is PostgreSQL's.)
-    if database_url(tmp.path()).is_none() {
-        for name in ["ranah.db", "ranah.db-wal", "ranah.db-shm"] {
-            assert_eq!(mode(&data.join(name)), 0o600, "{name}");
-        }
+    for name in ["ranah.db", "ranah.db-wal", "ranah.db-shm"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
     }
     let attachments = data.join("attachments");
     assert_eq!(mode(&attachments), 0o700, "the attachments' folder");

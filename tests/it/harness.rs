@@ -476,6 +476,13 @@ impl Daemon {
         panic!("ranah was not ready within 20 s");
     }
 
+    /// SIGKILL to the binary (a crash, a power cut), and wait until it is gone.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// SIGTERM to the binary, and its exit status (within 10 s).
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");

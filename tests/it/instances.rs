@@ -16,11 +16,20 @@ struct Pair {
     // (Dropped in this order: the instances before their database.)
     a: Daemon,
     b: Daemon,
-    _pg: PgCluster,
+    pg: PgCluster,
     _dirs: [tempfile::TempDir; 2],
 }
 
+/// Instances that share a store share the key that seals its DNSSEC keys.
+const SHARED: &str =
+    "[dnssec]\nkey_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
+
 fn pair() -> Pair {
+    pair_with("")
+}
+
+/// Two instances with the configuration `extra` besides the shared key.
+fn pair_with(extra: &str) -> Pair {
     let pg = PgCluster::start(None);
     let url = pg.database("ranah");
     let dirs = [(); 2].map(|_| {
@@ -28,19 +37,17 @@ fn pair() -> Pair {
         std::fs::write(dir.path().join(".database-url"), &url).unwrap();
         dir
     });
-    // Instances that share a store share the key that seals its DNSSEC keys.
-    let config =
-        "[dnssec]\nkey_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
+    let config = format!("{extra}\n{SHARED}");
     let start = |dir: &tempfile::TempDir| {
         let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        Daemon::start_process(dir.path(), dns, Some(config))
+        Daemon::start_process(dir.path(), dns, Some(&config))
     };
     let a = start(&dirs[0]);
     let b = start(&dirs[1]);
     Pair {
         a,
         b,
-        _pg: pg,
+        pg,
         _dirs: dirs,
     }
 }
@@ -187,5 +194,208 @@ fn approvals_through_both_instances_step_the_serial_once_each() {
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A metric's value in `d`'s `/metrics` (0 when absent).
+fn metric(d: &Daemon, series: &str) -> f64 {
+    let Ok((200, text)) = http_get(d.api, "/metrics") else {
+        return f64::NAN;
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// While PostgreSQL is stopped both instances answer DNS from memory, `/readyz` says not
+/// ready, and a write is a 503 problem; once it is back, both are ready again without a
+/// restart, and a change through one is answered by the other.
+#[test]
+fn without_postgresql_dns_answers_and_writes_wait() {
+    let p = pair();
+    let tokens = setup_people(&p.a);
+    provision(&p.a, &tokens, "sebelum", "203.0.113.30");
+    assert!(eventually(2, || address(&p.b, "sebelum").is_some()));
+    let ready = |d: &Daemon| http_get(d.api, "/readyz").map(|(code, _)| code).ok();
+    assert_eq!((ready(&p.a), ready(&p.b)), (Some(200), Some(200)));
+
+    p.pg.stop();
+    for d in [&p.a, &p.b] {
+        assert!(eventually(10, || ready(d) == Some(503)), "{:?}", ready(d));
+        assert_eq!(address(d, "sebelum").as_deref(), Some("203.0.113.30"));
+        assert_eq!(address(d, "www").as_deref(), Some("203.0.113.10"));
+        let started = Instant::now();
+        let r = post_json(
+            d,
+            "/api/v1/requests",
+            &tokens[0],
+            &request_body("create", "selama", "203.0.113.31", false),
+        );
+        assert_eq!(
+            (r.status, r.content_type.as_str()),
+            (503, "application/problem+json"),
+            "{}",
+            r.json
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    p.pg.resume();
+    for d in [&p.a, &p.b] {
+        assert!(eventually(20, || ready(d) == Some(200)), "{:?}", ready(d));
+    }
+    provision(&p.b, &tokens, "sesudah", "203.0.113.32");
+    assert!(eventually(2, || address(&p.a, "sesudah").is_some()));
+}
+
+/// A DNS endpoint that records the NOTIFY messages it gets and acknowledges each.
+struct NotifyListener {
+    port: u16,
+    got: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+}
+
+impl NotifyListener {
+    fn start() -> NotifyListener {
+        use hickory_proto::op::{Message, MessageType};
+        let port = free_port();
+        let socket = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = got.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let Ok(mut m) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let serial = m.answers.iter().find_map(|r| match &r.data {
+                    hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
+                    _ => None,
+                });
+                seen.lock().unwrap().push(serial.unwrap_or(0));
+                m.metadata.message_type = MessageType::Response;
+                m.answers.clear();
+                if let Ok(bytes) = m.to_vec() {
+                    let _ = socket.send_to(&bytes, from);
+                }
+            }
+        });
+        NotifyListener { port, got }
+    }
+
+    fn serials(&self) -> Vec<u32> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// Exactly one instance runs the background jobs. Killed (SIGKILL), it hands them to the
+/// other within seconds: emails are sent and secondaries notified by the survivor, and no
+/// email is sent twice.
+#[test]
+fn killing_the_leader_hands_the_jobs_to_the_other() {
+    let smtp_port = free_port();
+    let notify = NotifyListener::start();
+    let extra = format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\n\
+         from = \"Diskominfo <noreply@example.go.id>\"\nretry_base_secs = 1\nretry_max_secs = 2\n\n\
+         [[secondaries]]\nzone = \"example.go.id\"\nnotify = \"127.0.0.1:{}\"\n\
+         allow_transfer = [\"127.0.0.1\"]\n",
+        notify.port
+    );
+    let mut p = pair_with(&extra);
+    let log = p.a.dir.join("smtp.log");
+    let smtp = crate::notifications::Smtp::start(smtp_port, &log);
+    let leader = |d: &Daemon| metric(d, "ranah_instance_leader");
+    assert!(
+        eventually(5, || leader(&p.a) + leader(&p.b) == 1.0),
+        "{} {}",
+        leader(&p.a),
+        leader(&p.b)
+    );
+    let ok = |args: &[&str]| cli_ok(&p.a, args);
+    ok(&["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    let mut tokens = Vec::new();
+    for (name, role) in [
+        ("andi", "applicant"),
+        ("dewi", "applicant"),
+        ("kadis", "head_of_office"),
+        ("kabid", "head_of_division"),
+        ("teknis", "technical"),
+        ("ops", "admin"),
+    ] {
+        let email = format!("{name}@example.go.id");
+        let mut args = vec!["user", "add", name, "--role", role, "--email", &email];
+        if role == "applicant" {
+            args.extend(["--agency", "DINKES"]);
+        }
+        ok(&args);
+        tokens.push(ok(&["token", "create", name]));
+    }
+    let tokens: [String; 6] = tokens.try_into().unwrap();
+
+    // Through the instance that does not lead: the leader sends the emails and the NOTIFY.
+    let (follower, dead) = if leader(&p.a) == 1.0 {
+        (&p.b, "a")
+    } else {
+        (&p.a, "b")
+    };
+    provision(follower, &tokens, "pertama", "203.0.113.40");
+    let first = serial(follower);
+    assert!(eventually(10, || notify.serials().contains(&first)));
+    assert!(
+        eventually(10, || smtp.received().len() >= 3),
+        "{:?}",
+        smtp.received()
+    );
+    // Every queued message sent, and received as often as the outbox says it was sent.
+    let store_dir = p.a.dir.clone();
+    let count = |sql: &str| {
+        store_query(&store_dir, sql)[0][0]
+            .as_u64()
+            .unwrap_or(u64::MAX)
+    };
+    let settled = || {
+        eventually(15, || {
+            count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
+                && count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL")
+                    == smtp.received().len() as u64
+        })
+    };
+    assert!(settled(), "{:?}", smtp.received());
+    let before = smtp.received().len();
+
+    // The leader dies.
+    let killed = Instant::now();
+    if dead == "a" {
+        p.a.kill();
+    } else {
+        p.b.kill();
+    }
+    let survivor = if dead == "a" { &p.b } else { &p.a };
+    assert!(eventually(10, || leader(survivor) == 1.0));
+    let took_over = killed.elapsed();
+    println!("the survivor leads {took_over:?} after the leader was killed");
+    assert!(took_over < Duration::from_secs(5), "{took_over:?}");
+
+    provision(survivor, &tokens, "kedua", "203.0.113.41");
+    let second = serial(survivor);
+    assert!(eventually(10, || notify.serials().contains(&second)));
+    assert!(eventually(10, || smtp.received().len() > before));
+    // Every queued message sent, each once.
+    assert!(settled(), "{:?}", smtp.received());
+    let mut got = smtp.received();
+    let sent = got.len();
+    got.sort();
+    got.dedup();
+    assert_eq!(
+        got.len(),
+        sent,
+        "an email was sent twice: {:?}",
+        smtp.received()
+    );
+    let subjects = smtp.received();
+    assert!(
+        subjects.iter().any(|(_, s)| s.contains("kedua")),
+        "{subjects:?}"
     );
 }

@@ -133,7 +133,7 @@ fn sslmode_is_read_as_libpq_reads_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 migration(s) applied"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migration(s) applied"));
     let encrypted = |name: &str| {
         pg.log().lines().any(|l| {
             l.contains("connection authorized")
