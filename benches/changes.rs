@@ -12,20 +12,16 @@
 //! SECONDS (1..=60), BATCH records per change (1..=1000; 100: a bulk import of a list of names
 //! in changes of 100). `cargo test --bench changes` runs it small as a smoke test.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hickory_proto::op::{Message, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hickory_proto::rr::{Name, RData, Record};
 
-use ranah::domain::access::{Grant, Role};
-use ranah::domain::audit::Attribution;
-use ranah::domain::calendar::Calendar;
 use ranah::publish::{ChangeOp, ChangeSet};
-use ranah::store::{ChangeMeta, Store};
+use ranah::store::ChangeMeta;
+
+mod support;
+use support::{answered, http, summary};
 
 const ORIGIN: &str = "bench.example";
 
@@ -89,68 +85,13 @@ async fn run(names: usize, rate: u64, seconds: u64, batch: u64, approvals_per_s:
     let publisher = running.publisher().clone();
 
     // People and tokens, through a second pool on the same database (as the command line).
-    let store = Store::open(&url).await.expect("store");
-    let people =
-        ranah::service::people::People::new(store.clone(), Arc::new(Calendar::default_wita([])));
-    let cli = Attribution::cli();
-    let agency = people
-        .add_agency("DINKES", "Dinas Kesehatan", &cli, Utc::now())
-        .await
-        .expect("agency");
-    let mut tokens = Vec::new();
-    for (name, role, agency) in [
-        ("andi", "applicant", Some(agency)),
-        ("kadis", "head_of_office", None),
-        ("kabid", "head_of_division", None),
-        ("teknis", "technical", None),
-    ] {
-        let grant = Grant::permanent(Role::parse(role).expect("role"));
-        people
-            .add_user(name, None, agency, &[grant], &cli, Utc::now())
-            .await
-            .expect("user");
-        let (_, token) = people
-            .create_token(name, None, &cli, Utc::now())
-            .await
-            .expect("token");
-        tokens.push(token);
-    }
+    let tokens = support::people(&url).await;
 
     // Requests waiting at the technical step, for the approvals beside the load.
     let approvals = (approvals_per_s * seconds) as usize;
     let mut ids = Vec::with_capacity(approvals);
     for i in 0..approvals {
-        let body = format!(
-            r#"{{"kind":"create","zone":"{ORIGIN}","name":"app{i}","records":[{{"type":"A","value":"203.0.113.9","ttl":3600}}],"contact":{{"name":"Andi","email":"andi@dinkes.example"}},"purpose":"Aplikasi layanan","certificate":false}}"#
-        );
-        let (status, reply) = http(
-            api,
-            "POST",
-            "/api/v1/requests",
-            &tokens[0],
-            "application/json",
-            body.as_bytes(),
-        )
-        .await;
-        assert_eq!(status, 201, "{reply}");
-        let id = json_id(&reply);
-        let boundary = "ranahbench";
-        let mut upload = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"letter\"; filename=\"surat.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
-        )
-        .into_bytes();
-        upload.extend_from_slice(include_bytes!("../tests/fixtures/letter.pdf"));
-        upload.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let ctype = format!("multipart/form-data; boundary={boundary}");
-        let path = format!("/api/v1/requests/{id}/attachments");
-        let (status, reply) = http(api, "POST", &path, &tokens[0], &ctype, &upload).await;
-        assert!(status == 200 || status == 201, "{status} {reply}");
-        for token in &tokens[1..3] {
-            let path = format!("/api/v1/requests/{id}/approve");
-            let (status, reply) = http(api, "POST", &path, token, "application/json", b"{}").await;
-            assert_eq!(status, 200, "{reply}");
-        }
-        ids.push(id);
+        ids.push(support::prepare(api, &tokens, ORIGIN, &format!("app{i}")).await);
     }
 
     let before = publisher.commit_counts();
@@ -273,81 +214,3 @@ async fn run(names: usize, rate: u64, seconds: u64, batch: u64, approvals_per_s:
     running.shutdown().await;
 }
 
-/// Median, p90, p99 and maximum.
-fn summary(times: &mut [Duration]) -> String {
-    times.sort();
-    if times.is_empty() {
-        return "none".into();
-    }
-    let at = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    format!(
-        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(at(0.5)),
-        ms(at(0.9)),
-        ms(at(0.99)),
-        ms(times[times.len() - 1])
-    )
-}
-
-/// Whether DNS answers the name's A record (one UDP question).
-async fn answered(dns: SocketAddr, name: &str) -> bool {
-    let Ok(socket) = tokio::net::UdpSocket::bind("127.0.0.1:0").await else {
-        return false;
-    };
-    let mut query = Message::query();
-    query.add_query(Query::query(
-        Name::from_ascii(name).expect("name"),
-        RecordType::A,
-    ));
-    let Ok(bytes) = query.to_vec() else {
-        return false;
-    };
-    if socket.send_to(&bytes, dns).await.is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 1232];
-    let Ok(Ok((n, _))) =
-        tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf)).await
-    else {
-        return false;
-    };
-    Message::from_vec(&buf[..n])
-        .is_ok_and(|m| m.metadata.response_code == ResponseCode::NoError && !m.answers.is_empty())
-}
-
-/// One HTTP/1.1 exchange on a connection of its own: the status and the body.
-async fn http(
-    api: SocketAddr,
-    method: &str,
-    path: &str,
-    token: &str,
-    content_type: &str,
-    body: &[u8],
-) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(api).await.expect("connect");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write");
-    stream.write_all(body).await.expect("write");
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).await.expect("read");
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn json_id(body: &str) -> i64 {
-    let value: serde_json::Value = serde_json::from_str(body).expect("JSON");
-    value["id"].as_i64().expect("id")
-}

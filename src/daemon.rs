@@ -538,7 +538,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }),
     );
 
-    let (instance, host) = crate::cluster::presence::Presence::id();
+    let (instance, host) = crate::cluster::presence::Presence::id(api_addr);
     let presence = tokio::spawn(
         crate::cluster::presence::Presence {
             store: store.clone(),

@@ -1,8 +1,8 @@
 -- The ranah instances that use this store, each as it last said it was (every few seconds):
--- `ranah status` lists them. One row per running process; rows of processes gone are kept a
--- day, then pruned.
+-- `ranah status` lists them. One row per instance (a restart takes its row again); the rows
+-- of instances gone are kept a day, then pruned.
 CREATE TABLE instances (
-    id         TEXT COLLATE "C" PRIMARY KEY,  -- host name and process id
+    id         TEXT COLLATE "C" PRIMARY KEY,  -- host name and the API's port
     host       TEXT COLLATE "C" NOT NULL,
     version    TEXT COLLATE "C" NOT NULL,
     dns        TEXT COLLATE "C" NOT NULL,     -- the DNS listen addresses

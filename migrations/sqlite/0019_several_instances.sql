@@ -1,8 +1,8 @@
 -- The ranah instances that use this store, each as it last said it was (every few seconds):
--- `ranah status` lists them. One row per running process; rows of processes gone are kept a
--- day, then pruned.
+-- `ranah status` lists them. One row per instance (a restart takes its row again); the rows
+-- of instances gone are kept a day, then pruned.
 CREATE TABLE instances (
-    id         TEXT    PRIMARY KEY,  -- host name and process id
+    id         TEXT    PRIMARY KEY,  -- host name and the API's port
     host       TEXT    NOT NULL,
     version    TEXT    NOT NULL,
     dns        TEXT    NOT NULL,     -- the DNS listen addresses

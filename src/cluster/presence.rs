@@ -29,12 +29,14 @@ pub struct Presence {
 }
 
 impl Presence {
-    /// The id of this process: its host's name and its process id.
-    pub fn id() -> (String, String) {
+    /// The id of the instance whose API listens on `api`: its host's name and that port, so
+    /// that two instances on one host differ and a restarted one takes its own row again.
+    /// Returns the id and the host's name.
+    pub fn id(api: std::net::SocketAddr) -> (String, String) {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "localhost".into());
-        (format!("{host}:{}", std::process::id()), host)
+        (format!("{host}:{}", api.port()), host)
     }
 
     /// Report until `shutdown`, then remove the row.

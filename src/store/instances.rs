@@ -8,7 +8,7 @@ use super::{Store, StoreError, flag, ts};
 /// An instance as it last reported itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceRow {
-    /// Host name and process id.
+    /// Host name and the API's port.
     pub id: String,
     /// The host it runs on.
     pub host: String,
@@ -41,7 +41,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO instances (id, host, version, dns, api, leader, serials, started_at, \
              seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE \
-             SET leader = excluded.leader, serials = excluded.serials, \
+             SET version = excluded.version, dns = excluded.dns, leader = excluded.leader, \
+             serials = excluded.serials, started_at = excluded.started_at, \
              seen_at = excluded.seen_at",
         )
         .bind(&row.id)
