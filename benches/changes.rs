@@ -213,4 +213,3 @@ async fn run(names: usize, rate: u64, seconds: u64, batch: u64, approvals_per_s:
     );
     running.shutdown().await;
 }
-

@@ -39,11 +39,7 @@ pub fn elect(
         }
         let mut held: Option<Leadership> = None;
         loop {
-            let wait = if held.is_some() { CHECK } else { RETRY };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait_for(|stop| *stop) => break,
-            }
+            // At once at start: the first instance up leads without waiting a round.
             match held.as_mut() {
                 Some(lock) => {
                     if let Err(error) = lock.check().await {
@@ -63,6 +59,11 @@ pub fn elect(
             let leads = held.is_some();
             metrics.instance_leader.set(i64::from(leads));
             tx.send_if_modified(|was| std::mem::replace(was, leads) != leads);
+            let wait = if leads { CHECK } else { RETRY };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
         }
         // Stopping: the jobs stop with the daemon; the lock goes to the next instance now.
         if let Some(lock) = held {

@@ -85,15 +85,25 @@ impl Courier {
     ) {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Said once when the store cannot be read, once when it can again (not every second
+        // of an outage).
+        let mut unreadable = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             let due = match store.due_messages(Utc::now(), BATCH).await {
-                Ok(due) => due,
+                Ok(due) => {
+                    if std::mem::take(&mut unreadable) {
+                        tracing::info!("reading the outbox again");
+                    }
+                    due
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the outbox");
+                    if !std::mem::replace(&mut unreadable, true) {
+                        tracing::warn!(error = %e, "cannot read the outbox");
+                    }
                     continue;
                 }
             };

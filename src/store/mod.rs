@@ -273,7 +273,7 @@ impl Backend {
 /// lock makes them take turns on one machine. What relies on it: a zone's serial moves one
 /// step at a time, the audit trail's head has one successor, and what a group of changes
 /// learned of the rows it wrote ([`known::Known`]) stays true until it commits.
-const PG_WRITE_LOCK: i64 = 0x7261_6e61_68;
+const PG_WRITE_LOCK: i64 = 0x0072_616e_6168;
 
 /// Connections a PostgreSQL pool keeps at most: the API's readers and the one writer, without
 /// taking many of a server that other instances share.

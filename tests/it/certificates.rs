@@ -72,7 +72,7 @@ fn setup_with(validity: Option<u64>, pebble_asks: Option<SocketAddr>) -> Setup {
     }
 }
 
-fn certificate(d: &Daemon, token: &str, name: &str) -> Reply {
+pub(crate) fn certificate(d: &Daemon, token: &str, name: &str) -> Reply {
     curl(
         d,
         "GET",
@@ -84,7 +84,7 @@ fn certificate(d: &Daemon, token: &str, name: &str) -> Reply {
 
 /// Wait until the certificate's status is `status` (and, if given, its serial differs from
 /// `not_serial`); returns it.
-fn wait_status(
+pub(crate) fn wait_status(
     d: &Daemon,
     token: &str,
     name: &str,
@@ -100,7 +100,7 @@ fn wait_status(
     last
 }
 
-fn audit_actions(d: &Daemon, ops: &str) -> Vec<String> {
+pub(crate) fn audit_actions(d: &Daemon, ops: &str) -> Vec<String> {
     let r = curl(d, "GET", "/api/v1/audit?limit=1000", Some(ops), &[]);
     r.json["items"]
         .as_array()

@@ -137,3 +137,47 @@ fn port_53_without_the_capability_is_one_clear_error() {
         "said once: {stderr}"
     );
 }
+
+/// The configurations of the two-instance layout (deploy/two-sites/) load as an instance would
+/// load them, with the secrets of `ranah.env.example` in its environment: PostgreSQL as the
+/// store, each host's own addresses, no unknown key or variable.
+#[test]
+fn the_two_site_configurations_load() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let env = std::fs::read_to_string(repo.join("deploy/two-sites/ranah.env.example")).unwrap();
+    let vars: Vec<(String, String)> = env
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            let v = match k {
+                "RANAH_KEY_ENCRYPTION_KEY" => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                "RANAH_TSIG_XFR_KEY" => "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM=",
+                _ => v,
+            };
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    assert_eq!(vars.len(), 3, "{vars:?}");
+    for (host, address) in [("ns1", "203.0.113.53"), ("ns2", "203.0.113.54")] {
+        let file = repo.join(format!("deploy/two-sites/ranah-{host}.toml"));
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&file)
+            .arg("check-config")
+            .env_clear()
+            .envs(vars.iter().cloned())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{host}: {stderr}");
+        assert!(!stderr.contains("unknown"), "{host}: {stderr}");
+        assert!(
+            stdout.contains(&format!("\"{address}:53\"")),
+            "{host}: {stdout}"
+        );
+        assert!(stdout.contains("database_url"), "{stdout}");
+        assert!(!stdout.contains("CHANGE-ME"), "a secret is shown: {stdout}");
+    }
+}

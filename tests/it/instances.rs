@@ -30,6 +30,12 @@ fn pair() -> Pair {
 
 /// Two instances with the configuration `extra` besides the shared key.
 fn pair_with(extra: &str) -> Pair {
+    pair_on(extra, [(); 2].map(|_| ([127, 0, 0, 1], free_port()).into()))
+}
+
+/// Two instances with the configuration `extra`, DNS on `dns`; the first is started (and
+/// leads) before the second starts.
+fn pair_on(extra: &str, dns: [SocketAddr; 2]) -> Pair {
     let pg = PgCluster::start(None);
     let url = pg.database("ranah");
     let dirs = [(); 2].map(|_| {
@@ -38,12 +44,15 @@ fn pair_with(extra: &str) -> Pair {
         dir
     });
     let config = format!("{extra}\n{SHARED}");
-    let start = |dir: &tempfile::TempDir| {
-        let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let start = |dir: &tempfile::TempDir, dns: SocketAddr| {
         Daemon::start_process(dir.path(), dns, Some(&config))
     };
-    let a = start(&dirs[0]);
-    let b = start(&dirs[1]);
+    let a = start(&dirs[0], dns[0]);
+    assert!(
+        eventually(5, || metric(&a, "ranah_instance_leader") == 1.0),
+        "the first instance leads"
+    );
+    let b = start(&dirs[1], dns[1]);
     Pair {
         a,
         b,
@@ -398,4 +407,65 @@ fn killing_the_leader_hands_the_jobs_to_the_other() {
         subjects.iter().any(|(_, s)| s.contains("kedua")),
         "{subjects:?}"
     );
+}
+
+/// The leader dies (SIGKILL) while a certificate order waits on the CA: the other instance
+/// takes the order over, the certificate is issued once and its chain verifies.
+#[test]
+fn killing_the_leader_mid_order_hands_acme_to_the_other() {
+    use crate::pebble::{KEY_ENCRYPTION_KEY, Pebble, listener_certificate, text, verify_chain};
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    listener_certificate(&pki);
+    let dns: [SocketAddr; 2] = [(); 2].map(|_| ([127, 0, 0, 1], free_port()).into());
+    // The CA asks the instance that will survive for the DNS-01 record.
+    let pebble = Pebble::start(&pki, free_port(), free_port(), dns[1], None);
+    let extra = format!(
+        "[acme]\ndirectory = \"{}\"\nca_file = \"{}\"\nemail = \"ops@example.go.id\"\n\
+         key_encryption_key = \"{KEY_ENCRYPTION_KEY}\"\nretry_base_secs = 1\nretry_max_secs = 2\n\
+         check_interval_secs = 1\norder_timeout_secs = 30\n",
+        pebble.directory(),
+        pki.join("ca.pem").display()
+    );
+    let mut p = pair_on(&extra, dns);
+    let tokens = setup_people(&p.a);
+    let [andi, _, _, _, _, ops] = &tokens;
+    let name = "layanan.example.go.id";
+
+    // The CA hangs; a request with a certificate is approved through the instance that does
+    // not lead; the leader's worker takes the order and waits on the CA.
+    pebble.signal("-STOP");
+    walk_request(
+        &p.b,
+        &tokens,
+        &request_body("create", "layanan", "203.0.113.30", true),
+    );
+    let pending = crate::certificates::certificate(&p.b, andi, name).json;
+    assert_eq!(pending["status"], "pending", "{pending}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Instant::now();
+    p.a.kill();
+    pebble.signal("-CONT");
+    assert!(eventually(10, || metric(&p.b, "ranah_instance_leader") == 1.0));
+    println!(
+        "the survivor leads {:?} after the leader was killed",
+        killed.elapsed()
+    );
+
+    let issued = crate::certificates::wait_status(&p.b, andi, name, "issued", None);
+    let (_, chain) = text(
+        &p.b,
+        andi,
+        &format!("/api/v1/certificates/{name}/chain.pem"),
+    );
+    verify_chain(tmp.path(), &chain, &pebble.root(), name);
+    assert!(issued["serial"].is_string(), "{issued}");
+    // One issuance: one certificate in the store, one `certificate.issued` event.
+    let actions = crate::certificates::audit_actions(&p.b, ops);
+    let issued_events = actions
+        .iter()
+        .filter(|a| a.starts_with("certificate.issued") && a.contains(name))
+        .count();
+    assert_eq!(issued_events, 1, "{actions:?}");
 }
