@@ -7,6 +7,9 @@ impl Certificates {
     /// Work through due certificates until shutdown: at every `check_interval_secs`, and at
     /// once when woken.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        /// How long a claimed order is not due for another worker (see
+        /// `Store::claim_certificate`).
+        const CLAIM: chrono::Duration = chrono::Duration::seconds(10);
         let interval = Duration::from_secs(self.config.check_interval_secs);
         self.clear_leftover_challenges().await;
         loop {
@@ -25,6 +28,23 @@ impl Certificates {
                                 continue;
                             }
                         };
+                        // An order or a revocation is claimed first (a renewal's start is a
+                        // compare-and-set of its own).
+                        if row.status != CertStatus::Issued {
+                            let now = Utc::now();
+                            match self
+                                .store
+                                .claim_certificate(&row.name, row.guard(), now, now + CLAIM)
+                                .await
+                            {
+                                Ok(true) => {}
+                                Ok(false) => continue,
+                                Err(e) => {
+                                    tracing::warn!(name = %row.name, error = %e, "cannot claim the order");
+                                    continue;
+                                }
+                            }
+                        }
                         tokio::select! {
                             _ = self.work(row) => {}
                             // An order cut short here stays due and resumes after the restart.

@@ -112,6 +112,19 @@ impl Health {
                     .set(i64::try_from(view.record_count()).unwrap_or(i64::MAX));
             }
         }
+        // The serials in the store beside the ones served (they differ while this instance
+        // has not followed a change made elsewhere yet).
+        if let Ok(stored) = self.store.zone_serials().await {
+            for (origin, serial) in stored {
+                let labels = crate::telemetry::metrics::ZoneLabels {
+                    zone: crate::telemetry::metrics::zone_label(&origin.to_string()),
+                };
+                self.metrics
+                    .store_serial
+                    .get_or_create(&labels)
+                    .set(i64::from(serial));
+            }
+        }
         let commits = self.publisher.commit_counts();
         // The publisher counts; the counters show its figures.
         self.metrics

@@ -359,6 +359,32 @@ impl Store {
         .collect()
     }
 
+    /// Claim a due order (or revocation) for one attempt until `until`: false when the row
+    /// moved on or another worker claimed it meanwhile. Only the leader runs the worker, one
+    /// row at a time; the claim keeps a worker that has just lost the lead (and not noticed
+    /// yet) and the new leader off the same order: the new one takes it once the claim
+    /// lapses. An attempt that outlives its claim is harmless while one worker runs.
+    pub async fn claim_certificate(
+        &self,
+        name: &str,
+        guard: CertGuard,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE certificates SET next_attempt_at = $5 WHERE name = $1 AND order_gen = $2 \
+             AND status = $3 AND next_attempt_at <= $4",
+        )
+        .bind(name)
+        .bind(guard.order_gen)
+        .bind(guard.status.as_str())
+        .bind(ts(now))
+        .bind(ts(until))
+        .execute(self.pool())
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
     /// Start a renewal now (the renewal time came, or `ranah cert renew`): the current chain
     /// stays served until the new one is stored.
     pub async fn renew_certificate(

@@ -103,6 +103,29 @@ fn an_approval_through_one_instance_is_answered_by_the_other_within_a_second() {
         lags[lags.len() - 1]
     );
     assert_eq!(serial(&p.a), serial(&p.b));
+    // `ranah status` lists both, one leading, each serving every zone as stored.
+    let listed = |status: &str| {
+        let rows: Vec<&str> = status
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        rows.len() == 2
+            && rows.iter().filter(|l| l.contains(" leader ")).count() == 1
+            && rows.iter().filter(|l| l.contains(" follower ")).count() == 1
+            && rows.iter().all(|l| l.ends_with("as stored"))
+            && [&p.a, &p.b]
+                .iter()
+                .all(|d| rows.iter().any(|l| l.contains(&d.api.to_string())))
+    };
+    let mut status = String::new();
+    assert!(
+        eventually(12, || {
+            status = cli_ok(&p.a, &["status"]);
+            listed(&status)
+        }),
+        "{status}"
+    );
     // B measured it too.
     let (code, text) = http_get(p.b.api, "/metrics").unwrap();
     assert_eq!(code, 200);
