@@ -503,6 +503,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             metrics: metrics.clone(),
             poll: Duration::from_secs(config.dns.store_poll_secs),
             certificates: certificate_waker,
+            role: role.clone(),
         }
         .run(shutdown_rx.clone()),
     );

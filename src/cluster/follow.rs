@@ -36,6 +36,10 @@ pub struct Follower {
     /// Wakes the certificate worker (on this instance, if it leads) for an order another
     /// instance took.
     pub certificates: Option<Arc<tokio::sync::Notify>>,
+    /// Whether this instance leads: only the leader gives a zone new to the store its keys
+    /// (two instances doing it at once would make two sets); the others follow the signed
+    /// zone it commits.
+    pub role: super::leader::Role,
 }
 
 impl Follower {
@@ -47,16 +51,23 @@ impl Follower {
         let mut announced = Vec::new();
         let mut failing = false;
         loop {
+            // A tick or a gap in the feed compares every zone with the store; announcements
+            // alone only when one is of a change not served here yet (not this instance's
+            // own, which it served before answering).
+            let mut catch_up = false;
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tick.tick() => catch_up = true,
                 event = next(&mut feed) => match event {
                     Some(FeedEvent::Committed(c)) => announced.push(c),
                     Some(FeedEvent::Job(job)) => {
                         self.wake(job);
                         continue;
                     }
-                    Some(FeedEvent::Interrupted) => {}
-                    None => feed = None,
+                    Some(FeedEvent::Interrupted) => catch_up = true,
+                    None => {
+                        feed = None;
+                        catch_up = true;
+                    }
                 },
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
@@ -65,13 +76,13 @@ impl Follower {
                 match feed.as_mut().map(mpsc::Receiver::try_recv) {
                     Some(Ok(FeedEvent::Committed(c))) => announced.push(c),
                     Some(Ok(FeedEvent::Job(job))) => self.wake(job),
-                    Some(Ok(FeedEvent::Interrupted)) => {}
+                    Some(Ok(FeedEvent::Interrupted)) => catch_up = true,
                     _ => break,
                 }
             }
             // Said once when the store cannot be read, once when it can again (DNS answers
             // from memory meanwhile).
-            match self.pass(&mut announced).await {
+            match self.pass(&mut announced, catch_up).await {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("following the store's zone changes again");
@@ -98,7 +109,11 @@ impl Follower {
     }
 
     /// Bring every zone up to the store, and measure the lag of the changes announced.
-    async fn pass(&self, announced: &mut Vec<Committed>) -> Result<(), PublishError> {
+    async fn pass(
+        &self,
+        announced: &mut Vec<Committed>,
+        catch_up: bool,
+    ) -> Result<(), PublishError> {
         // Changes served already (this instance's own) are not followed: no lag to tell.
         let served = |zone: &str| -> Option<u32> {
             let name = Name::from_ascii(zone).ok()?;
@@ -111,6 +126,9 @@ impl Follower {
             )
         };
         announced.retain(|c| served(&c.zone) != Some(c.serial));
+        if announced.is_empty() && !catch_up {
+            return Ok(());
+        }
         let synced = match self.publisher.sync_from_store(chrono::Utc::now()).await {
             Ok(synced) => synced,
             Err(error) => {
@@ -136,7 +154,10 @@ impl Follower {
                 }
                 Synced::Loaded => {
                     tracing::info!(%zone, "loaded the zone changed in the store");
-                    // A zone new to us gets its keys and signatures at once.
+                    // A zone new to us gets its keys and signatures at once (by the leader).
+                    if !*self.role.borrow() {
+                        continue;
+                    }
                     if let Err(error) = self.dnssec.look_after(&zone, chrono::Utc::now()).await {
                         tracing::warn!(%zone, %error, "cannot sign the reloaded zone");
                     }

@@ -3,7 +3,9 @@
 //! the one that holds the store's leader lock ([`Store::try_lead`]). The others try for it
 //! every [`RETRY`]; the leader checks every [`CHECK`] that its session is still there, and
 //! stops its jobs the moment it is not. An instance that dies frees the lock with its
-//! session, and another takes the jobs over within about a second.
+//! session, and another takes the jobs over within about a second (about half a minute when
+//! its host dies or is cut off: the server gives up a silent session after 30 s, see
+//! `store::PG_SESSION`).
 //!
 //! On SQLite there is one instance, which leads from the start.
 
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{Leadership, Store, StoreError};
+use crate::store::{Leadership, Store};
 use crate::telemetry::metrics::Metrics;
 
 /// How often a follower tries for the lock.
@@ -52,7 +54,7 @@ pub fn elect(
                         tracing::info!("this instance leads: it runs the background jobs");
                         held = Some(lock);
                     }
-                    Ok(None) | Err(StoreError::Led) => {}
+                    Ok(None) => {}
                     Err(error) => tracing::debug!(%error, "cannot try for the leader's lock"),
                 },
             }

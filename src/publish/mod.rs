@@ -323,8 +323,23 @@ impl Publisher {
             None => (ZoneView::clone(&handle.view()), false),
         };
         let serial_before = view.serial();
-        let mut diff = resolve(&view, zone_name, &change.ops)?;
+        // A refusal or "nothing to do" changes nothing in the store, so no serial check
+        // catches a view behind it: where other instances write, it must rest on the zone as
+        // stored (else an add of a name another instance just removed would be "done" with
+        // nothing written). A change is checked by the store's serial compare.
+        let mut diff = match resolve(&view, zone_name, &change.ops) {
+            Ok(diff) => diff,
+            Err(refused) => {
+                if !from_group {
+                    self.as_stored(zone_name, serial_before).await?;
+                }
+                return Err(refused);
+            }
+        };
         if diff.added.is_empty() && diff.removed.is_empty() {
+            if !from_group {
+                self.as_stored(zone_name, serial_before).await?;
+            }
             let unchanged = Applied {
                 serial_before,
                 serial: serial_before,
@@ -400,6 +415,22 @@ impl Publisher {
         ))
     }
 
+    /// Whether a decision made on the zone at `serial` rests on the zone as stored: on a store
+    /// other instances share, a [`StoreError::Conflict`] when it is not (the caller catches
+    /// up and decides again); always on SQLite, whose one instance serves what it writes
+    /// (the command line's changes are caught up by the poll).
+    async fn as_stored(&self, zone_name: &Name, serial: u32) -> Result<(), PublishError> {
+        if !self.store.is_shared() {
+            return Ok(());
+        }
+        match self.store.zone_serial(zone_name).await? {
+            Some(stored) if stored != serial => {
+                Err(StoreError::Conflict(zone_name.to_ascii()).into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A change the store refused: it alone, unless the refusal took the open group's
     /// transaction with it.
     fn refused(&self, writer: &mut group::WriterGuard<'_>, error: StoreError) -> StoreError {
@@ -458,7 +489,14 @@ impl Publisher {
         if served.as_ref().map(|v| v.serial()) == Some(serial) {
             return Ok(None);
         }
-        if let Some(current) = served.filter(|v| v.is_stored()) {
+        // A signed zone follows the journal only when its signatures are at the stored serial
+        // (the writer signed each change in its transaction); a change made without its
+        // signer (an import by the command line) is signed on the whole zone, below.
+        let signed_as_stored = match self.signer(origin) {
+            Some(_) => self.store.signing_state(origin).await?.signed_serial == Some(serial),
+            None => true,
+        };
+        if let Some(current) = served.filter(|v| v.is_stored() && signed_as_stored) {
             let journal = self
                 .store
                 .journal(origin, current.serial(), FOLLOW_MAX_CHANGES)

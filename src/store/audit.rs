@@ -159,7 +159,8 @@ impl Store {
 
     /// Check the whole chain, in stored order.
     pub async fn verify_audit(&self) -> Result<Verification, StoreError> {
-        // Read in the file's row order, not by seq, so that rows moved around are noticed.
+        // By sequence (SQLite's rowid is the sequence itself): rows whose order was changed
+        // break the chain, since each event's hash covers the one before it.
         let rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq")
             .fetch_all(self.pool())
             .await?;

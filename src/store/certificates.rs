@@ -211,7 +211,8 @@ pub(crate) async fn order(
         )));
     }
     append_audit(tx, audit, now).await?;
-    // The leader's worker takes it at once, whichever instance took the order.
+    // The leader's worker takes it at once, whichever instance took the order (so for a
+    // renewal and a revocation below).
     super::feed::announce_job(tx, super::feed::Job::Certificates).await?;
     Ok(())
 }
@@ -246,6 +247,7 @@ pub(crate) async fn withdraw(
         return Err(StoreError::Conflict(format!("the certificate for {name}")));
     }
     append_audit(tx, audit, now).await?;
+    super::feed::announce_job(tx, super::feed::Job::Certificates).await?;
     Ok(())
 }
 
@@ -410,6 +412,7 @@ impl Store {
             return Err(StoreError::Conflict(format!("the certificate for {name}")));
         }
         append_audit(&mut tx, audit, now).await?;
+        super::feed::announce_job(&mut tx, super::feed::Job::Certificates).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -148,9 +148,6 @@ pub enum StoreError {
         "the change was not saved: another change in the same transaction was abandoned; retry"
     )]
     Abandoned,
-    /// Another instance holds the leader's lock (see [`Store::try_lead`]).
-    #[error("another instance leads the background jobs")]
-    Led,
     /// One failure reported to every change of a group that shared the transaction it
     /// failed (see [`WriteGroup`]).
     #[error(transparent)]
@@ -166,12 +163,16 @@ const PG_DISK_FULL: &str = "53100";
 
 /// SQLSTATEs of PostgreSQL that say "not now" rather than "no": the connection went away
 /// (class 08), the server is shutting down or starting (57P01–57P03), too many connections or
-/// out of memory (53), and a transaction that lost a serialization race or a deadlock (40001,
-/// 40P01), which the same call retried can win.
+/// out of memory (53), a transaction that lost a serialization race or a deadlock (40001,
+/// 40P01), a lock or statement that timed out (55P03, 57014), and a server that became a
+/// read-only standby (25006, a failover under way): the same call retried can succeed.
 fn pg_transient(code: &str) -> bool {
     code.starts_with("08")
         || code.starts_with("53")
-        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "55P03" | "57014" | "25006"
+        )
 }
 
 impl StoreError {
@@ -275,6 +276,18 @@ impl Backend {
 /// learned of the rows it wrote ([`known::Known`]) stays true until it commits.
 const PG_WRITE_LOCK: i64 = 0x0072_616e_6168;
 
+/// What every PostgreSQL session of ranah's sets first: the server notices a peer that
+/// vanished (a host that died, a cut network) within about half a minute and ends its session,
+/// which frees the locks it held (the write lock of an open transaction, the leader's lock),
+/// rather than after the operating system's two hours; a transaction left idle is ended too.
+pub(crate) const PG_SESSION: &str = "SET tcp_keepalives_idle = 10; \
+    SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; \
+    SET tcp_user_timeout = 30000; SET idle_in_transaction_session_timeout = 60000;";
+
+/// How long a PostgreSQL writer waits for the write lock before it fails as unavailable (a
+/// 503 to retry), as SQLite's busy timeout bounds the wait for its write lock.
+const PG_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = 10000";
+
 /// Connections a PostgreSQL pool keeps at most: the API's readers and the one writer, without
 /// taking many of a server that other instances share.
 const PG_MAX_CONNECTIONS: u32 = 10;
@@ -348,6 +361,12 @@ impl Store {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(PG_MAX_CONNECTIONS)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(PG_SESSION).execute(conn).await?;
+                    Ok(())
+                })
+            })
             // A statement waits this long for a connection while the server cannot be
             // reached, then fails as unavailable (a 503 to retry; DNS answers meanwhile).
             .acquire_timeout(Duration::from_secs(5))
@@ -412,6 +431,7 @@ impl Store {
             Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
+                sqlx::query(PG_LOCK_TIMEOUT).execute(&mut *tx).await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(PG_WRITE_LOCK)
                     .execute(&mut *tx)

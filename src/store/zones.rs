@@ -323,6 +323,16 @@ impl Store {
             .collect()
     }
 
+    /// One zone's serial in the store, if it is there.
+    pub async fn zone_serial(&self, origin: &Name) -> Result<Option<u32>, StoreError> {
+        let serial: Option<i64> =
+            sqlx::query_scalar("SELECT soa_serial FROM zones WHERE name = $1")
+                .bind(origin.to_ascii())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(serial.and_then(|s| u32::try_from(s).ok()))
+    }
+
     /// Every zone's apex and serial (cheap: used to notice changes by other processes).
     pub async fn zone_serials(&self) -> Result<Vec<(Name, u32)>, StoreError> {
         let rows = sqlx::query("SELECT name, soa_serial FROM zones ORDER BY name")
@@ -364,10 +374,12 @@ impl Store {
 
     /// Load one zone with all its records (in no particular order).
     pub async fn load_zone(&self, origin: &Name) -> Result<Option<StoredZone>, StoreError> {
-        let pool = self.pool();
+        // One snapshot for the zone's row and its records: a change committed between the two
+        // reads would leave a view with one serial and the records of the next.
+        let mut tx = self.read().await?;
         let Some(row) = sqlx::query("SELECT * FROM zones WHERE name = $1")
             .bind(origin.to_ascii())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *tx)
             .await?
         else {
             return Ok(None);
@@ -389,8 +401,9 @@ impl Store {
              UNION ALL SELECT owner, rtype, ttl, rdata FROM dnssec_records WHERE zone_id = $1",
         )
         .bind(zone_id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         let records = rows.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
         Ok(Some(StoredZone {
             content: ZoneContent {

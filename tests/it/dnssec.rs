@@ -134,6 +134,21 @@ fn delv_validates_every_answer_through_approvals_suspensions_and_removals() {
     );
     check_everything(d.dns, &anchor);
 
+    // An import by the command line while the daemon runs (its records changed without the
+    // signer): once served, the zone is signed again and every answer validates.
+    d.replace_zone(
+        &(signed_test_zone().replace("www A 203.0.113.10", "www A 203.0.113.14")
+            + "baru A 203.0.113.91\n"),
+    );
+    assert!(eventually(10, || {
+        query(d.dns, &fqdn("www"), hickory_proto::rr::RecordType::A, UDP)
+            .answers
+            .iter()
+            .any(|r| r.data.to_string() == "203.0.113.14")
+    }));
+    validate::assert_validated(d.dns, &anchor, &fqdn("baru"), "A");
+    check_everything(d.dns, &anchor);
+
     // The export is the signed zone, and Knot's checker accepts it.
     let file = d.dir.join("export.zone");
     let out = d.cli(&["zone", "export", ZONE, "-o", file.to_str().unwrap()]);

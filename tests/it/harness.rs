@@ -728,9 +728,14 @@ pub struct InProcess {
 }
 
 pub async fn in_process() -> InProcess {
+    in_process_on(None).await
+}
+
+/// [`in_process`] on the store at `url` (the run's own choice without one).
+pub async fn in_process_on(url: Option<String>) -> InProcess {
     use std::sync::Arc;
     let tmp = tempfile::tempdir().unwrap();
-    let url = store_url(tmp.path());
+    let url = url.unwrap_or_else(|| store_url(tmp.path()));
     let store = ranah::store::Store::open(&url).await.unwrap();
     let file = tmp.path().join("example.go.id.zone");
     std::fs::write(&file, test_zone()).unwrap();

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use hickory_proto::rr::RecordType;
+
 use crate::harness::*;
 
 /// A PostgreSQL cluster of this test's own on a free loopback port, stopped and removed when
@@ -264,4 +266,56 @@ fn history_and_audit_are_append_only_in_postgresql() {
     // Other tables take changes as ever.
     let out = store_exec(tmp.path(), "UPDATE agencies SET name = name", None);
     assert!(out.status.success());
+}
+
+/// An instance whose view is behind the store (another instance removed a record a moment
+/// ago) asked to add that record finds "nothing to do" on its view: on a shared store it
+/// decides again on the zone as stored, and the record is written, not reported done with
+/// nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_instance_decides_nothing_to_do_on_the_zone_as_stored() {
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{Name, RData, Record};
+    use ranah::publish::{ChangeOp, ChangeSet, Publisher};
+    use std::sync::Arc;
+
+    let pg = PgCluster::start(None);
+    let url = pg.database("ranah");
+    let first = in_process_on(Some(url.clone())).await;
+    let store = ranah::store::Store::open(&url).await.unwrap();
+    let second = Publisher::new(store, Arc::new(ranah::dns::Zones::new()));
+    second.sync_from_store(chrono::Utc::now()).await.unwrap();
+    let www = Record::from_rdata(
+        Name::from_ascii("www.example.go.id.").unwrap(),
+        3600,
+        RData::A(A::new(203, 0, 113, 10)),
+    );
+    let change = |op: ChangeOp| ChangeSet {
+        zone: origin(),
+        ops: vec![op],
+        meta: ranah::store::ChangeMeta {
+            reason: "test".into(),
+            ..Default::default()
+        },
+    };
+    let removed = first
+        .publisher
+        .apply(&change(ChangeOp::Remove(www.clone())), chrono::Utc::now())
+        .await
+        .unwrap();
+    // The second has not followed (no follower runs here): it still serves www.
+    let added = second
+        .apply(&change(ChangeOp::Add(www)), chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(added.serial_before, removed.serial, "decided on the zone as stored");
+    assert!(added.serial > added.serial_before, "{added:?}");
+    assert_eq!(added.diff.added.len(), 1, "{added:?}");
+    first
+        .publisher
+        .sync_from_store(chrono::Utc::now())
+        .await
+        .unwrap();
+    let m = query(first.dns, "www.example.go.id.", RecordType::A, UDP);
+    assert_eq!(m.answers.len(), 1, "the store has www again");
 }
