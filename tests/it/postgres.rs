@@ -308,7 +308,10 @@ async fn a_stale_instance_decides_nothing_to_do_on_the_zone_as_stored() {
         .apply(&change(ChangeOp::Add(www)), chrono::Utc::now())
         .await
         .unwrap();
-    assert_eq!(added.serial_before, removed.serial, "decided on the zone as stored");
+    assert_eq!(
+        added.serial_before, removed.serial,
+        "decided on the zone as stored"
+    );
     assert!(added.serial > added.serial_before, "{added:?}");
     assert_eq!(added.diff.added.len(), 1, "{added:?}");
     first
