@@ -168,10 +168,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         config.dnssec.clone(),
         crate::service::dnssec::key_cipher(&config).context("the DNSSEC key-encryption key")?,
     ));
-    dnssec
-        .start(chrono::Utc::now())
-        .await
-        .context("signing the zones")?;
+    if store.is_shared() {
+        // Several instances share the store: the leader makes keys and signs (its
+        // maintenance looks after every zone as soon as it leads); this one signs its own
+        // changes with the keys as stored, and leaves the rest to the leader until it leads.
+        publisher.set_leading(false);
+        dnssec
+            .follow_all()
+            .await
+            .context("reading the zones' DNSSEC keys")?;
+    } else {
+        dnssec
+            .start(chrono::Utc::now())
+            .await
+            .context("signing the zones")?;
+    }
 
     metrics
         .log
@@ -528,11 +539,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
     // Keys rolled, the parent asked, due signatures made again.
     let maintenance = Duration::from_secs(config.dnssec.maintenance_interval_secs);
+    let shared = store.is_shared();
     let dnssec_task = leader_job(
         "dnssec maintenance",
         Box::new(move |stop| {
             let dnssec = dnssec.clone();
-            Box::pin(every(maintenance, false, stop, move || {
+            // A new leader of a shared store looks after every zone at once.
+            Box::pin(every(maintenance, shared, stop, move || {
                 let dnssec = dnssec.clone();
                 async move { dnssec.tick(chrono::Utc::now()).await }
             }))

@@ -125,6 +125,8 @@ impl Follower {
                     .serial(),
             )
         };
+        let leads = *self.role.borrow();
+        self.publisher.set_leading(leads);
         announced.retain(|c| served(&c.zone) != Some(c.serial));
         if announced.is_empty() && !catch_up {
             return Ok(());
@@ -152,16 +154,21 @@ impl Follower {
                 Synced::Followed(changes) => {
                     tracing::debug!(%zone, changes, "followed the zone's journal");
                 }
-                Synced::Loaded => {
-                    tracing::info!(%zone, "loaded the zone changed in the store");
-                    // A zone new to us gets its keys and signatures at once (by the leader).
-                    if !*self.role.borrow() {
-                        continue;
-                    }
-                    if let Err(error) = self.dnssec.look_after(&zone, chrono::Utc::now()).await {
-                        tracing::warn!(%zone, %error, "cannot sign the reloaded zone");
-                    }
+                Synced::Loaded => tracing::info!(%zone, "loaded the zone changed in the store"),
+            }
+            // The leader gives a zone new to it keys and signatures at once; another
+            // instance takes the signer of the keys as stored (the leader may have made,
+            // rolled or retired one with the change just followed).
+            let looked_after = if leads {
+                match how {
+                    Synced::Loaded => self.dnssec.look_after(&zone, chrono::Utc::now()).await,
+                    Synced::Followed(_) => Ok(()),
                 }
+            } else {
+                self.dnssec.follow_keys(&zone).await
+            };
+            if let Err(error) = looked_after {
+                tracing::warn!(%zone, %error, "cannot look after the zone's DNSSEC keys");
             }
         }
         Ok(())

@@ -152,6 +152,8 @@ pub struct Publisher {
     signers: parking_lot::RwLock<HashMap<Key, Arc<ZoneSigner>>>,
     /// The serial of each zone's last snapshot kept or loaded (see `snapshot`).
     snapshots: parking_lot::Mutex<HashMap<LowerName, u32>>,
+    /// Whether this instance signs what it loads unsigned (see [`Publisher::set_leading`]).
+    leading: std::sync::atomic::AtomicBool,
 }
 
 /// What [`Publisher::maintain`] does.
@@ -173,7 +175,17 @@ impl Publisher {
             gate: group::Gate::new(),
             signers: parking_lot::RwLock::default(),
             snapshots: parking_lot::Mutex::default(),
+            leading: true.into(),
         }
+    }
+
+    /// Whether this instance leads the instances that share the store (always, on SQLite):
+    /// only the leader signs a zone whose last change its writer did not sign (an import by
+    /// the command line), with a change of its own that the others follow; the others serve
+    /// it as stored meanwhile, so that two instances never sign it both.
+    pub fn set_leading(&self, leading: bool) {
+        self.leading
+            .store(leading, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Sign the zone with `signer` from its next change on (`None`: the zone is not signed
@@ -513,7 +525,9 @@ impl Publisher {
         let Some(mut view) = self.load_view(origin).await? else {
             return Ok(None);
         };
-        if let Some(signer) = self.signer(origin) {
+        if let Some(signer) = self.signer(origin)
+            && self.leading.load(std::sync::atomic::Ordering::Relaxed)
+        {
             view = self.sign_loaded(&signer, view, now).await?;
         }
         self.zones.insert(view);
@@ -580,19 +594,22 @@ impl Publisher {
         let zone = origin.to_ascii();
         let serial = view.serial();
         let state = self.store.signing_state(&origin).await?;
-        let in_place = match state.signed_serial {
-            Some(signed) => signed != serial,
-            None => {
-                let changed = self.store.last_change(&zone).await?.is_some();
-                let served = self
-                    .store
-                    .secondary_states(Some(&zone))
-                    .await?
-                    .iter()
-                    .any(|s| s.served_serial.is_some());
-                !changed && !served
-            }
-        };
+        // In place (at the served serial) only where no other instance serves that serial
+        // already: on a shared store the signatures come with a change of their own.
+        let in_place = !self.store.is_shared()
+            && match state.signed_serial {
+                Some(signed) => signed != serial,
+                None => {
+                    let changed = self.store.last_change(&zone).await?.is_some();
+                    let served = self
+                        .store
+                        .secondary_states(Some(&zone))
+                        .await?
+                        .iter()
+                        .any(|s| s.served_serial.is_some());
+                    !changed && !served
+                }
+            };
         let stale = self
             .changes_since(&origin, state.signed_serial, serial)
             .await?;

@@ -212,6 +212,39 @@ impl DnssecService {
         Ok(())
     }
 
+    /// Every zone of the store given the signer its stored keys make, changing nothing: an
+    /// instance that does not lead the others on a shared store (the leader makes the keys,
+    /// takes their steps and signs; see `cluster::leader`).
+    pub async fn follow_all(&self) -> Result<(), DnssecError> {
+        for (origin, _) in self.store.zone_serials().await? {
+            self.follow_keys(&origin).await?;
+        }
+        Ok(())
+    }
+
+    /// The signer the zone's stored keys make, given to the publisher when it differs from
+    /// the one it has (the leader made, rolled or retired a key), so that the changes this
+    /// instance makes are signed as the leader's are. Reads only.
+    pub async fn follow_keys(&self, origin: &Name) -> Result<(), DnssecError> {
+        let keys = self.store.dnssec_keys(origin).await?;
+        let state = self.store.signing_state(origin).await?;
+        let policy = self.config.policy_for(origin).clone();
+        let signer = self.signer_of(origin, &keys, policy.clone(), state.unsigning_since)?;
+        if self
+            .publisher
+            .signer(origin)
+            .is_some_and(|b| b.fingerprint() == signer.fingerprint())
+        {
+            return Ok(());
+        }
+        if policy.enabled || signer.is_signing() || self.zone_has_dnssec(origin) {
+            self.publisher.set_signer(origin, Some(signer));
+        } else {
+            self.publisher.set_signer(origin, None);
+        }
+        Ok(())
+    }
+
     /// One round over every served zone: key steps, the parent's DS, due signatures.
     pub async fn tick(&self, now: DateTime<Utc>) {
         for origin in self.publisher.zones().origins() {

@@ -103,6 +103,16 @@ fn an_approval_through_one_instance_is_answered_by_the_other_within_a_second() {
         lags[lags.len() - 1]
     );
     assert_eq!(serial(&p.a), serial(&p.b));
+    // Signed alike: a name approved through B (signed with the keys as B read them from the
+    // store) and one through A validate on both instances.
+    provision(&p.b, &tokens, "lewat-b", "203.0.113.11");
+    assert!(eventually(2, || address(&p.a, "lewat-b").is_some()));
+    let anchor = crate::validate::trust_anchor(p.a.dns, "example.go.id");
+    for d in [&p.a, &p.b] {
+        for name in ["ikut0.example.go.id.", "lewat-b.example.go.id."] {
+            crate::validate::assert_validated(d.dns, &anchor, name, "A");
+        }
+    }
     // `ranah status` lists both, one leading, each serving every zone as stored.
     let listed = |status: &str| {
         let rows: Vec<&str> = status
