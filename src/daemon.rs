@@ -168,10 +168,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         config.dnssec.clone(),
         crate::service::dnssec::key_cipher(&config).context("the DNSSEC key-encryption key")?,
     ));
-    if store.is_shared() {
-        // Several instances share the store: the leader makes keys and signs (its
-        // maintenance looks after every zone as soon as it leads); this one signs its own
-        // changes with the keys as stored, and leaves the rest to the leader until it leads.
+    // On a shared store the instance that leads makes the keys and signs. One that can take
+    // the lead now (the first up, or the only one) does, and signs before DNS answers, as on
+    // SQLite; the election goes on from that lock.
+    let boot_lead = if store.is_shared() {
+        store.try_lead().await.unwrap_or_else(|error| {
+            tracing::debug!(%error, "cannot try for the leader's lock at start");
+            None
+        })
+    } else {
+        None
+    };
+    if store.is_shared() && boot_lead.is_none() {
+        // Another instance leads: this one signs its own changes with the keys as stored
+        // and leaves the rest to the leader, until it leads (its maintenance then looks
+        // after every zone at once).
         publisher.set_leading(false);
         dnssec
             .follow_all()
@@ -330,8 +341,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tracing::info!("no [smtp] server configured: no email notifications are queued");
     }
     // The background jobs run on the instance that leads (the only one, on SQLite).
-    let (role, election) =
-        crate::cluster::leader::elect(store.clone(), metrics.clone(), shutdown_rx.clone());
+    let (role, election) = crate::cluster::leader::elect(
+        store.clone(),
+        metrics.clone(),
+        boot_lead,
+        shutdown_rx.clone(),
+    );
     let leader_job = |job: &'static str, start: JobStart| {
         tokio::spawn(crate::cluster::leader::while_leading(
             role.clone(),

@@ -26,20 +26,23 @@ pub const CHECK: Duration = Duration::from_secs(1);
 /// Whether this instance leads, as it changes.
 pub type Role = watch::Receiver<bool>;
 
-/// Run the election until `shutdown`; the returned receiver says whether this instance leads.
+/// Run the election until `shutdown`, from the lock `held` if this instance took it already
+/// (at start); the returned receiver says whether this instance leads.
 pub fn elect(
     store: Store,
     metrics: std::sync::Arc<Metrics>,
+    held: Option<Leadership>,
     mut shutdown: watch::Receiver<bool>,
 ) -> (Role, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = watch::channel(!store.is_shared());
-    metrics.instance_leader.set(i64::from(!store.is_shared()));
+    let leads = !store.is_shared() || held.is_some();
+    let (tx, rx) = watch::channel(leads);
+    metrics.instance_leader.set(i64::from(leads));
     let task = tokio::spawn(async move {
         if !store.is_shared() {
             let _ = shutdown.wait_for(|stop| *stop).await;
             return;
         }
-        let mut held: Option<Leadership> = None;
+        let mut held = held;
         loop {
             // At once at start: the first instance up leads without waiting a round.
             match held.as_mut() {

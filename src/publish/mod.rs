@@ -154,6 +154,9 @@ pub struct Publisher {
     snapshots: parking_lot::Mutex<HashMap<LowerName, u32>>,
     /// Whether this instance signs what it loads unsigned (see [`Publisher::set_leading`]).
     leading: std::sync::atomic::AtomicBool,
+    /// Zones served as loaded, without the signatures the leader has still to add at that
+    /// serial (by zone, the serial): loaded again once the store has them.
+    awaiting_signatures: parking_lot::Mutex<HashMap<LowerName, u32>>,
 }
 
 /// What [`Publisher::maintain`] does.
@@ -176,6 +179,7 @@ impl Publisher {
             signers: parking_lot::RwLock::default(),
             snapshots: parking_lot::Mutex::default(),
             leading: true.into(),
+            awaiting_signatures: parking_lot::Mutex::default(),
         }
     }
 
@@ -499,7 +503,17 @@ impl Publisher {
         let key = LowerName::new(origin);
         let served = self.zones.get(&key).map(|h| h.view());
         if served.as_ref().map(|v| v.serial()) == Some(serial) {
-            return Ok(None);
+            // Served as stored, unless it waits for signatures the leader adds in place.
+            let waiting = self.awaiting_signatures.lock().get(&key) == Some(&serial);
+            if !waiting || self.store.signing_state(origin).await?.signed_serial != Some(serial) {
+                return Ok(None);
+            }
+            self.awaiting_signatures.lock().remove(&key);
+            let Some(view) = self.load_view(origin).await? else {
+                return Ok(None);
+            };
+            self.zones.insert(view);
+            return Ok(Some(Synced::Loaded));
         }
         // A signed zone follows the journal only when its signatures are at the stored serial
         // (the writer signed each change in its transaction); a change made without its
@@ -525,10 +539,13 @@ impl Publisher {
         let Some(mut view) = self.load_view(origin).await? else {
             return Ok(None);
         };
-        if let Some(signer) = self.signer(origin)
-            && self.leading.load(std::sync::atomic::Ordering::Relaxed)
-        {
-            view = self.sign_loaded(&signer, view, now).await?;
+        if let Some(signer) = self.signer(origin) {
+            if self.leading.load(std::sync::atomic::Ordering::Relaxed) {
+                view = self.sign_loaded(&signer, view, now).await?;
+            } else if !signed_as_stored {
+                // The leader signs it, perhaps at this very serial: load it again then.
+                self.awaiting_signatures.lock().insert(key, serial);
+            }
         }
         self.zones.insert(view);
         Ok(Some(Synced::Loaded))
@@ -594,22 +611,19 @@ impl Publisher {
         let zone = origin.to_ascii();
         let serial = view.serial();
         let state = self.store.signing_state(&origin).await?;
-        // In place (at the served serial) only where no other instance serves that serial
-        // already: on a shared store the signatures come with a change of their own.
-        let in_place = !self.store.is_shared()
-            && match state.signed_serial {
-                Some(signed) => signed != serial,
-                None => {
-                    let changed = self.store.last_change(&zone).await?.is_some();
-                    let served = self
-                        .store
-                        .secondary_states(Some(&zone))
-                        .await?
-                        .iter()
-                        .any(|s| s.served_serial.is_some());
-                    !changed && !served
-                }
-            };
+        let in_place = match state.signed_serial {
+            Some(signed) => signed != serial,
+            None => {
+                let changed = self.store.last_change(&zone).await?.is_some();
+                let served = self
+                    .store
+                    .secondary_states(Some(&zone))
+                    .await?
+                    .iter()
+                    .any(|s| s.served_serial.is_some());
+                !changed && !served
+            }
+        };
         let stale = self
             .changes_since(&origin, state.signed_serial, serial)
             .await?;
