@@ -51,14 +51,7 @@ fn main() {
 async fn run(names: usize, rate: u64, seconds: u64, batch: u64, approvals_per_s: u64) {
     let tmp = tempfile::tempdir().expect("temporary directory");
     let zones = tmp.path().join("zones");
-    std::fs::create_dir_all(&zones).expect("zones directory");
-    let mut zone = format!(
-        "$ORIGIN {ORIGIN}.\n$TTL 3600\n@ SOA ns1 h 1 3600 900 1209600 300\n@ NS ns1\nns1 A 203.0.113.1\n"
-    );
-    for i in 0..names {
-        zone.push_str(&format!("host{i} A 203.0.113.{}\n", i % 250 + 1));
-    }
-    std::fs::write(zones.join(format!("{ORIGIN}.zone")), zone).expect("zone file");
+    support::write_zone(&zones, ORIGIN, names);
     let config_file = tmp.path().join("ranah.toml");
     // Unsigned: the figure is the change path's; signing adds its own cost per change
     // (`cargo bench --bench sign`).

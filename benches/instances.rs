@@ -154,14 +154,7 @@ struct Instance {
 /// `dir` without one).
 async fn start(dir: &Path, url: Option<&str>) -> Instance {
     let zones = dir.join("zones");
-    std::fs::create_dir_all(&zones).expect("zones directory");
-    let mut zone = format!(
-        "$ORIGIN {ORIGIN}.\n$TTL 3600\n@ SOA ns1 h 1 3600 900 1209600 300\n@ NS ns1\nns1 A 203.0.113.1\n"
-    );
-    for i in 0..NAMES {
-        zone.push_str(&format!("host{i} A 203.0.113.{}\n", i % 250 + 1));
-    }
-    std::fs::write(zones.join(format!("{ORIGIN}.zone")), zone).expect("zone file");
+    support::write_zone(&zones, ORIGIN, NAMES);
     let config_file = dir.join("ranah.toml");
     std::fs::write(
         &config_file,

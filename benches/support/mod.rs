@@ -18,6 +18,19 @@ use ranah::domain::audit::Attribution;
 use ranah::domain::calendar::Calendar;
 use ranah::store::Store;
 
+/// Write `ORIGIN.zone` in `zones` (created): the apex, a name server and `names` hosts
+/// with an A record each.
+pub fn write_zone(zones: &std::path::Path, origin: &str, names: usize) {
+    std::fs::create_dir_all(zones).expect("zones directory");
+    let mut zone = format!(
+        "$ORIGIN {origin}.\n$TTL 3600\n@ SOA ns1 h 1 3600 900 1209600 300\n@ NS ns1\nns1 A 203.0.113.1\n"
+    );
+    for i in 0..names {
+        zone.push_str(&format!("host{i} A 203.0.113.{}\n", i % 250 + 1));
+    }
+    std::fs::write(zones.join(format!("{origin}.zone")), zone).expect("zone file");
+}
+
 /// An agency, an applicant of it and the three approvers of the kaltara chain, with their
 /// tokens (applicant, head of office, head of division, technical), made through a pool of
 /// its own on the store at `url` (as the command line would).

@@ -52,13 +52,9 @@ impl Presence {
             self.row.leader = *self.role.borrow();
             let serials: serde_json::Map<String, serde_json::Value> = self
                 .zones
-                .origins()
+                .views()
                 .iter()
-                .filter_map(|o| self.zones.get(o))
-                .map(|h| {
-                    let v = h.view();
-                    (v.origin().to_string(), v.serial().into())
-                })
+                .map(|v| (v.origin().to_string(), v.serial().into()))
                 .collect();
             self.row.serials = serde_json::Value::Object(serials).to_string();
             match self

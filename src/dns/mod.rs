@@ -151,6 +151,15 @@ impl Zones {
             .cloned()
     }
 
+    /// The view served now of every zone, by origin.
+    pub fn views(&self) -> Vec<Arc<ZoneView>> {
+        self.origins()
+            .iter()
+            .filter_map(|o| self.get(o))
+            .map(|h| h.view())
+            .collect()
+    }
+
     /// The apexes served.
     pub fn origins(&self) -> Vec<LowerName> {
         let mut v: Vec<LowerName> = self

@@ -76,13 +76,9 @@ impl Health {
         let zones_loaded = self.zones_loaded.load(Ordering::Acquire);
         let zones = self
             .zones
-            .origins()
+            .views()
             .iter()
-            .filter_map(|o| self.zones.get(o))
-            .map(|h| {
-                let v = h.view();
-                (v.origin().to_string(), v.serial(), v.record_count())
-            })
+            .map(|v| (v.origin().to_string(), v.serial(), v.record_count()))
             .collect();
         Readiness {
             ready: store && dns_listening && zones_loaded,

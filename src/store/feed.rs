@@ -78,26 +78,24 @@ pub(crate) async fn announce(
     serial: u32,
     at_ms: i64,
 ) -> Result<(), StoreError> {
-    if tx.backend_name() != "PostgreSQL" {
-        return Ok(());
-    }
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(format!("{zone} {serial} {at_ms}"))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    notify(tx, CHANNEL, format!("{zone} {serial} {at_ms}")).await
 }
 
 /// Announce work for the leader's background job in the caller's transaction (PostgreSQL
 /// only: on SQLite the one instance wakes its own jobs).
 pub(crate) async fn announce_job(tx: &mut Tx<'_>, job: Job) -> Result<(), StoreError> {
+    notify(tx, JOBS, job.as_str().to_owned()).await
+}
+
+/// `NOTIFY` on `channel` in the caller's transaction (delivered when it commits), on
+/// PostgreSQL; nothing on SQLite.
+async fn notify(tx: &mut Tx<'_>, channel: &str, payload: String) -> Result<(), StoreError> {
     if tx.backend_name() != "PostgreSQL" {
         return Ok(());
     }
     sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(JOBS)
-        .bind(job.as_str())
+        .bind(channel)
+        .bind(payload)
         .execute(&mut **tx)
         .await?;
     Ok(())
