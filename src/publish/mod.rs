@@ -334,28 +334,22 @@ impl Publisher {
     ) -> Result<Written, PublishError> {
         // The zone as the changes before this one leave it: those of an open group (not
         // committed yet; committed before this one if at all) or the one served.
-        let (view, from_group) = match writer.group().and_then(|g| g.view(handle)) {
+        let (mut view, from_group) = match writer.group().and_then(|g| g.view(handle)) {
             Some(v) => (v.clone(), true),
             None => (ZoneView::clone(&handle.view()), false),
         };
+        if !from_group && self.store.is_shared() {
+            // Other instances write too: the group's transaction takes the store's write lock
+            // first, and the change is decided on the zone as stored under it, so that no
+            // other instance's change comes between the decision and the write (deciding
+            // first and retrying on a conflict starves under a steady stream from the
+            // others). A refusal or "nothing to do" rests on it as well.
+            writer.join(&self.store).await?;
+            view = self.as_stored(handle, zone_name, view).await?;
+        }
         let serial_before = view.serial();
-        // A refusal or "nothing to do" changes nothing in the store, so no serial check
-        // catches a view behind it: where other instances write, it must rest on the zone as
-        // stored (else an add of a name another instance just removed would be "done" with
-        // nothing written). A change is checked by the store's serial compare.
-        let mut diff = match resolve(&view, zone_name, &change.ops) {
-            Ok(diff) => diff,
-            Err(refused) => {
-                if !from_group {
-                    self.as_stored(zone_name, serial_before).await?;
-                }
-                return Err(refused);
-            }
-        };
+        let mut diff = resolve(&view, zone_name, &change.ops)?;
         if diff.added.is_empty() && diff.removed.is_empty() {
-            if !from_group {
-                self.as_stored(zone_name, serial_before).await?;
-            }
             let unchanged = Applied {
                 serial_before,
                 serial: serial_before,
@@ -431,19 +425,64 @@ impl Publisher {
         ))
     }
 
-    /// Whether a decision made on the zone at `serial` rests on the zone as stored: on a store
-    /// other instances share, a [`StoreError::Conflict`] when it is not (the caller catches
-    /// up and decides again); always on SQLite, whose one instance serves what it writes
-    /// (the command line's changes are caught up by the poll).
-    async fn as_stored(&self, zone_name: &Name, serial: u32) -> Result<(), PublishError> {
-        if !self.store.is_shared() {
-            return Ok(());
+    /// The zone as stored, for a writer holding the store's write lock on a store other
+    /// instances share: `view` when it is at the stored serial; else the changes committed
+    /// since by the others, followed through the journal (and served at once). A
+    /// [`StoreError::Conflict`] when they cannot be followed so (a zone loaded whole, or
+    /// changed without its signatures): the caller catches up without the lock and decides
+    /// again.
+    async fn as_stored(
+        &self,
+        handle: &Arc<crate::dns::ZoneHandle>,
+        zone_name: &Name,
+        view: ZoneView,
+    ) -> Result<ZoneView, PublishError> {
+        let Some(stored) = self.store.zone_serial(zone_name).await? else {
+            return Ok(view);
+        };
+        if stored == view.serial() {
+            return Ok(view);
         }
-        match self.store.zone_serial(zone_name).await? {
-            Some(stored) if stored != serial => {
-                Err(StoreError::Conflict(zone_name.to_ascii()).into())
+        match self.followed(zone_name, &view, stored).await? {
+            Some((next, _)) => {
+                handle.publish(next.clone());
+                Ok(next)
             }
-            _ => Ok(()),
+            None => Err(StoreError::Conflict(zone_name.to_ascii()).into()),
+        }
+    }
+
+    /// `current` brought to the stored `serial` through the journal, when the changes since
+    /// can be followed (a stored view; a signed zone's changes each signed as committed),
+    /// with how many changes it took.
+    async fn followed(
+        &self,
+        origin: &Name,
+        current: &ZoneView,
+        serial: u32,
+    ) -> Result<Option<(ZoneView, usize)>, PublishError> {
+        if !current.is_stored() {
+            return Ok(None);
+        }
+        // A signed zone follows the journal only when its signatures are at the stored serial
+        // (the writer signed each change in its transaction); a change made without its
+        // signer (an import by the command line) is signed on the whole zone.
+        if self.signer(origin).is_some()
+            && self.store.signing_state(origin).await?.signed_serial != Some(serial)
+        {
+            return Ok(None);
+        }
+        let journal = self
+            .store
+            .journal(origin, current.serial(), FOLLOW_MAX_CHANGES)
+            .await?;
+        let mut next = ZoneView::clone(current);
+        match snapshot::replay(&mut next, &journal, serial) {
+            Ok(()) => Ok(Some((next, journal.len()))),
+            Err(why) => {
+                tracing::info!(zone = %origin, why, "loading the zone whole");
+                Ok(None)
+            }
         }
     }
 
@@ -515,27 +554,16 @@ impl Publisher {
             self.zones.insert(view);
             return Ok(Some(Synced::Loaded));
         }
-        // A signed zone follows the journal only when its signatures are at the stored serial
-        // (the writer signed each change in its transaction); a change made without its
-        // signer (an import by the command line) is signed on the whole zone, below.
+        if let Some(current) = &served
+            && let Some((next, steps)) = self.followed(origin, current, serial).await?
+        {
+            self.zones.insert(next);
+            return Ok(Some(Synced::Followed(steps)));
+        }
         let signed_as_stored = match self.signer(origin) {
             Some(_) => self.store.signing_state(origin).await?.signed_serial == Some(serial),
             None => true,
         };
-        if let Some(current) = served.filter(|v| v.is_stored() && signed_as_stored) {
-            let journal = self
-                .store
-                .journal(origin, current.serial(), FOLLOW_MAX_CHANGES)
-                .await?;
-            let mut next = ZoneView::clone(&current);
-            match snapshot::replay(&mut next, &journal, serial) {
-                Ok(()) => {
-                    self.zones.insert(next);
-                    return Ok(Some(Synced::Followed(journal.len())));
-                }
-                Err(why) => tracing::info!(zone = %origin, why, "loading the zone whole"),
-            }
-        }
         let Some(mut view) = self.load_view(origin).await? else {
             return Ok(None);
         };
