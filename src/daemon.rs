@@ -151,22 +151,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     for zone in &answer_first {
         publisher.serve_unstored(&zone.content);
     }
-    if store.backend() == crate::store::Backend::Postgres
-        && config.dnssec.key_encryption_key.is_none()
-        && config.acme.is_none()
-    {
-        tracing::warn!(
-            "no [dnssec] key_encryption_key configured: this instance seals keys with its own \
-             data_dir/dnssec.kek, which other instances on the same PostgreSQL store cannot \
-             open; give every instance the same key_encryption_key"
-        );
-    }
     // Every zone signed as its policy says before DNS answers anything.
     let dnssec = Arc::new(crate::service::dnssec::DnssecService::new(
         store.clone(),
         publisher.clone(),
         config.dnssec.clone(),
-        crate::service::dnssec::key_cipher(&config).context("the DNSSEC key-encryption key")?,
+        crate::service::dnssec::key_cipher(&config, store.is_shared())
+            .context("the DNSSEC key-encryption key")?,
     ));
     // On a shared store the instance that leads makes the keys and signs. One that can take
     // the lead now (the first up, or the only one) does, and signs before DNS answers, as on

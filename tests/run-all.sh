@@ -160,8 +160,8 @@ trap 'tests/postgres/cluster.sh stop "$pg_dir"; rm -rf "$pg_dir" "$log"' EXIT
 pg_port=31000
 while ss -Hltn "sport = :$pg_port" | grep -q .; do pg_port=$((pg_port + 1)); done
 pg_url=$(tests/postgres/cluster.sh start "$pg_dir" "$pg_port")
-# (postgres:: starts clusters of its own: it ran in the first pass.)
-TEST_POSTGRES_URL=$pg_url cargo test --locked --test it -- --skip postgres:: 2>&1 | tee -a "$log"
+# (postgres:: and instances:: start clusters of their own: they ran in the first pass.)
+TEST_POSTGRES_URL=$pg_url cargo test --locked --test it -- --skip postgres:: --skip instances:: 2>&1 | tee -a "$log"
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}' || true)
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}' || true)
 echo

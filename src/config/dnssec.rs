@@ -168,6 +168,11 @@ impl DnssecConfig {
             .unwrap_or(&self.parent_servers)
     }
 
+    /// Whether any zone may be signed (the default policy or a zone's own).
+    pub fn signs_any(&self) -> bool {
+        self.default.enabled || self.zones.iter().any(|z| z.policy.enabled)
+    }
+
     fn zone_entry(&self, zone: &Name) -> Option<&ZonePolicy> {
         let name = zone.to_lowercase().to_ascii();
         self.zones.iter().find(|z| z.zone == name)

@@ -121,7 +121,11 @@ impl KeyReport {
 
 /// The key that seals private DNSSEC keys: `dnssec.key_encryption_key`, else the ACME one,
 /// else `dnssec.kek` in the data directory (made on first use, readable by ranah only).
-pub fn key_cipher(config: &Config) -> Result<KeyCipher, DnssecError> {
+///
+/// On a store other instances share (`shared_store`), a key of one instance's own would seal
+/// keys no other instance can open (a follower signing a change, a new leader): where zones
+/// are signed, a configured key is required.
+pub fn key_cipher(config: &Config, shared_store: bool) -> Result<KeyCipher, DnssecError> {
     let configured = config
         .dnssec
         .key_encryption_key
@@ -129,6 +133,14 @@ pub fn key_cipher(config: &Config) -> Result<KeyCipher, DnssecError> {
         .or(config.acme.as_ref().map(|a| &a.key_encryption_key));
     let text = match configured {
         Some(k) => k.expose().to_string(),
+        None if shared_store && config.dnssec.signs_any() => {
+            return Err(DnssecError::Key(
+                "a PostgreSQL store needs dnssec.key_encryption_key (or \
+                 dnssec.key_encryption_key_env): every instance on it seals and opens the \
+                 zones' keys with the same key (make one with `head -c 32 /dev/urandom | base64`)"
+                    .into(),
+            ));
+        }
         None => kek_file(&config.data_dir)?,
     };
     KeyCipher::from_base64(text.trim()).map_err(|e| DnssecError::Key(e.to_string()))
@@ -400,7 +412,9 @@ impl DnssecService {
             for step in due.steps {
                 match step {
                     KeyStep::Create(role) => {
-                        self.create_key(origin, role, policy.algorithm, now).await?;
+                        let newest = stored.iter().map(|k| k.id).max();
+                        self.create_key(origin, role, policy.algorithm, newest, now)
+                            .await?;
                         continue;
                     }
                     KeyStep::StartUnsigning => {
@@ -452,6 +466,7 @@ impl DnssecService {
         origin: &Name,
         role: KeyRole,
         algorithm: Algorithm,
+        decided_after: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<i64, DnssecError> {
         let pkcs8 = sign::keys::generate(algorithm).map_err(|e| DnssecError::Key(e.to_string()))?;
@@ -483,6 +498,7 @@ impl DnssecService {
                     dnskey: &dnskey,
                     sealed: &sealed,
                     created,
+                    decided_after,
                 },
                 &audit,
                 now,

@@ -42,6 +42,10 @@ pub struct NewKey<'a> {
     pub sealed: &'a [u8],
     /// When it was made.
     pub created: u32,
+    /// The newest key of the zone the decision to make this one saw (`None`: none): the key
+    /// is refused when another key of its role was stored since (an instance that has just
+    /// lost the leader's lock deciding on the keys as they were before the new leader's).
+    pub decided_after: Option<i64>,
 }
 
 /// A zone's signing state.
@@ -117,6 +121,17 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
         let zone_id = zone_id(&mut tx, origin).await?;
+        let made_since: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM dnssec_keys WHERE zone_id = $1 AND role = $2 AND id > $3",
+        )
+        .bind(zone_id)
+        .bind(key.role.as_str())
+        .bind(key.decided_after.unwrap_or(0))
+        .fetch_one(&mut *tx)
+        .await?;
+        if made_since > 0 {
+            return Err(StoreError::Conflict(origin.to_ascii()));
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO dnssec_keys (zone_id, role, algorithm, tag, dnskey, private_key, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -271,4 +286,76 @@ pub(crate) async fn mark_signed(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store_with_zone() -> (tempfile::TempDir, Store, Name) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let zone = "$ORIGIN example.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n\
+                    @ NS ns1\nns1 A 203.0.113.1\n";
+        let content = crate::zone::file::parse(zone, "example.zone", None).unwrap();
+        let audit = AuditEntry::cli("zone.import", "zone/example.", serde_json::json!({}));
+        store
+            .create_zone(&content, None, &audit, chrono::Utc::now())
+            .await
+            .unwrap();
+        (dir, store, content.origin)
+    }
+
+    fn key(role: KeyRole, tag: u16, decided_after: Option<i64>) -> NewKey<'static> {
+        NewKey {
+            role,
+            algorithm: 13,
+            tag,
+            dnskey: b"dnskey",
+            sealed: b"sealed",
+            created: 1,
+            decided_after,
+        }
+    }
+
+    /// Two instances deciding on the same keys (one that has just lost the leader's lock, and
+    /// the new leader) cannot both make the key their decision called for: the second is
+    /// refused, while a key of another role decided on the same keys is still made.
+    #[tokio::test]
+    async fn a_key_decided_on_keys_since_outdated_is_refused() {
+        let (_dir, store, origin) = store_with_zone().await;
+        let audit = AuditEntry::cli("dnssec.key.create", "zone/example.", serde_json::json!({}));
+        let now = chrono::Utc::now();
+        let ksk = store
+            .insert_dnssec_key(&origin, &key(KeyRole::Ksk, 1, None), &audit, now)
+            .await
+            .unwrap();
+        // The same decision (no keys yet) taken a second time: refused.
+        let twice = store
+            .insert_dnssec_key(&origin, &key(KeyRole::Ksk, 2, None), &audit, now)
+            .await;
+        assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
+        // Another role, decided on the same keys: made.
+        store
+            .insert_dnssec_key(&origin, &key(KeyRole::Zsk, 3, None), &audit, now)
+            .await
+            .unwrap();
+        // A successor decided on the keys as they are now: made.
+        store
+            .insert_dnssec_key(&origin, &key(KeyRole::Ksk, 4, Some(ksk + 1)), &audit, now)
+            .await
+            .unwrap();
+        let roles: Vec<(KeyRole, u16)> = store
+            .dnssec_keys(&origin)
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| (k.role, k.tag))
+            .collect();
+        assert_eq!(
+            roles,
+            [(KeyRole::Ksk, 1), (KeyRole::Zsk, 3), (KeyRole::Ksk, 4)]
+        );
+    }
 }

@@ -301,15 +301,15 @@ fn check_everything_at(dns: SocketAddr, anchor: &Anchor) {
 
 /// A key as `ranah dnssec keys` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Key {
-    tag: u16,
-    role: String,
-    state: String,
+pub(crate) struct Key {
+    pub(crate) tag: u16,
+    pub(crate) role: String,
+    pub(crate) state: String,
     /// The time of its latest stage (RFC 3339).
-    since: String,
+    pub(crate) since: String,
 }
 
-fn keys(d: &Daemon) -> Vec<Key> {
+pub(crate) fn keys(d: &Daemon) -> Vec<Key> {
     let out = cli_ok(d, &["dnssec", "keys", ZONE]);
     out.lines()
         .skip(1)

@@ -122,13 +122,21 @@ pub fn database_url(dir: &Path) -> Option<String> {
 }
 
 /// Point `command` (ranah) at the store of `dir`: the PostgreSQL database of the run, or the
-/// default SQLite under its data directory.
+/// default SQLite under its data directory. On PostgreSQL, with the key that seals DNSSEC
+/// keys such a store requires (every instance on it has the same: [`SHARED_STORE_KEK`]).
 pub fn store_env<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
     match database_url(dir) {
-        Some(url) => command.env("RANAH_DATABASE_URL", url),
-        None => command.env_remove("RANAH_DATABASE_URL"),
+        Some(url) => command
+            .env("RANAH_DATABASE_URL", url)
+            .env("RANAH_DNSSEC_KEY_ENCRYPTION_KEY", SHARED_STORE_KEK),
+        None => command
+            .env_remove("RANAH_DATABASE_URL")
+            .env_remove("RANAH_DNSSEC_KEY_ENCRYPTION_KEY"),
     }
 }
+
+/// The key that seals DNSSEC keys in a PostgreSQL store the tests use (base64, 32 bytes).
+pub const SHARED_STORE_KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// What `.database-url` holds for a directory whose store is SQLite whatever the run.
 const PINNED_SQLITE: &str = "sqlite";
@@ -340,7 +348,15 @@ impl Daemon {
         ]
         .map(|(k, v)| (k.to_owned(), v))
         .into_iter()
-        .chain(database_url(dir).map(|url| ("RANAH_DATABASE_URL".to_owned(), url)));
+        .chain(database_url(dir).into_iter().flat_map(|url| {
+            [
+                ("RANAH_DATABASE_URL".to_owned(), url),
+                (
+                    "RANAH_DNSSEC_KEY_ENCRYPTION_KEY".to_owned(),
+                    SHARED_STORE_KEK.to_owned(),
+                ),
+            ]
+        }));
         let (env_layer, unknown) = ranah::config::ConfigLayer::from_env(vars).unwrap();
         assert!(unknown.is_empty(), "{unknown:?}");
         let config = file_layer.merge(env_layer).resolve().unwrap();

@@ -9,6 +9,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
 use crate::postgres::PgCluster;
+use crate::validate::{self, Denial, Validation};
 
 /// Two instances, each in a directory of its own (its data, the same zone file), on one
 /// database of a cluster of the test's own.
@@ -21,8 +22,7 @@ struct Pair {
 }
 
 /// Instances that share a store share the key that seals its DNSSEC keys.
-const SHARED: &str =
-    "[dnssec]\nkey_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
+const SHARED_KEY: &str = "key_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
 
 fn pair() -> Pair {
     pair_with("")
@@ -36,14 +36,23 @@ fn pair_with(extra: &str) -> Pair {
 /// Two instances with the configuration `extra`, DNS on `dns`; the first is started (and
 /// leads) before the second starts.
 fn pair_on(extra: &str, dns: [SocketAddr; 2]) -> Pair {
+    pair_serving(&test_zone(), extra, dns)
+}
+
+/// [`pair_on`] with the zone file `zone`.
+fn pair_serving(zone: &str, extra: &str, dns: [SocketAddr; 2]) -> Pair {
     let pg = PgCluster::start(None);
     let url = pg.database("ranah");
     let dirs = [(); 2].map(|_| {
-        let dir = Daemon::workdir("example.go.id.zone", &test_zone());
+        let dir = Daemon::workdir("example.go.id.zone", zone);
         std::fs::write(dir.path().join(".database-url"), &url).unwrap();
         dir
     });
-    let config = format!("{extra}\n{SHARED}");
+    // The shared key joins a [dnssec] table `extra` has, or one of its own.
+    let config = match extra.split_once("[dnssec]\n") {
+        Some((head, tail)) => format!("{head}[dnssec]\n{SHARED_KEY}{tail}"),
+        None => format!("{extra}\n[dnssec]\n{SHARED_KEY}"),
+    };
     let start = |dir: &tempfile::TempDir, dns: SocketAddr| {
         Daemon::start_process(dir.path(), dns, Some(&config))
     };
@@ -145,6 +154,118 @@ fn an_approval_through_one_instance_is_answered_by_the_other_within_a_second() {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .unwrap_or(0.0);
     assert!(count >= 5.0, "{count}");
+}
+
+/// The zone-signing key rolls on the leader (short timings) while requests are approved
+/// through the other instance: the follower takes each key step as the leader stores it, so
+/// that at every moment what either instance answers validates with the zone's DS (a ZSK roll
+/// leaves it as it is), and the keys are made once, by the leader.
+#[test]
+fn a_key_rolls_on_the_leader_while_approvals_go_through_the_other() {
+    let zone = "$ORIGIN example.go.id.\n$TTL 60\n@ SOA ns1 hostmaster 2026010100 60 60 600 60\n\
+                @ NS ns1\nns1 A 203.0.113.2\nwww A 203.0.113.10\n";
+    let config = "[dnssec]\nkeys = \"ksk-zsk\"\ndnskey_ttl = 2\npropagation_delay_secs = 1\n\
+                  zsk_lifetime_secs = 8\nksk_lifetime_secs = 31536000\nzone_max_ttl_secs = 60\n\
+                  maintenance_interval_secs = 1\n";
+    let p = pair_serving(
+        zone,
+        config,
+        [(); 2].map(|_| ([127, 0, 0, 1], free_port()).into()),
+    );
+    let tokens = setup_people(&p.a);
+    let anchor = crate::validate::trust_anchor(p.a.dns, "example.go.id");
+    let first = crate::dnssec::keys(&p.b);
+    assert_eq!(first.len(), 2, "{first:?}");
+    let first_zsk = first.iter().find(|k| k.role == "zsk").unwrap().tag;
+    let dnskeys = |d: &Daemon| {
+        let mut v: Vec<String> = dig(d.dns, &["example.go.id.", "DNSKEY", "+short"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut approved = 0;
+    let mut sets = std::collections::BTreeSet::new();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the roll did not finish: {:?}",
+            crate::dnssec::keys(&p.b)
+        );
+        // Through the follower: it signs with the keys as the leader last stored them.
+        let name = format!("roll{approved}");
+        let body = request_body("create", &name, "203.0.113.80", false)
+            .replace("\"ttl\": 3600", "\"ttl\": 60");
+        walk_request(&p.b, &tokens, &body);
+        approved += 1;
+        assert!(eventually(2, || address(&p.a, &name).is_some()));
+        // Both instances serve the same key set within a second or two of each other's steps.
+        assert!(
+            eventually(3, || dnskeys(&p.a) == dnskeys(&p.b)),
+            "A: {:?}\nB: {:?}",
+            dnskeys(&p.a),
+            dnskeys(&p.b)
+        );
+        sets.insert(dnskeys(&p.a));
+        for d in [&p.a, &p.b] {
+            for (qname, qtype, want) in [
+                ("example.go.id.".to_string(), "SOA", Validation::Validated),
+                (
+                    "example.go.id.".to_string(),
+                    "DNSKEY",
+                    Validation::Validated,
+                ),
+                (format!("{name}.example.go.id."), "A", Validation::Validated),
+                (
+                    "nope.example.go.id.".to_string(),
+                    "A",
+                    Validation::Negative(Denial::NxDomain),
+                ),
+            ] {
+                validate::assert_delv(d.dns, &anchor, &qname, qtype, want);
+            }
+        }
+        let now = crate::dnssec::keys(&p.b);
+        let done = now
+            .iter()
+            .any(|k| k.tag == first_zsk && k.state == "removed");
+        if done && approved >= 10 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The key sets served went through the roll: the old ZSK alone, both, the new one alone.
+    assert!(sets.len() >= 3, "{sets:?}");
+    // Each key made once, by the leader: as many made as stored, the KSK alone of its role,
+    // each ZSK a lifetime after the one before (the 8 s lifetime starts further rolls while the
+    // first old key waits out the zone's TTL).
+    let made = store_query(
+        &p.a.dir,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'dnssec.key.create'",
+    );
+    let stored = store_query(
+        &p.a.dir,
+        "SELECT role, created_at FROM dnssec_keys ORDER BY id",
+    );
+    assert_eq!(made[0][0].as_u64(), Some(stored.len() as u64), "{stored:?}");
+    let ksks = stored.iter().filter(|r| r[0] == "ksk").count();
+    assert_eq!(ksks, 1, "{stored:?}");
+    let zsk_made: Vec<i64> = stored
+        .iter()
+        .filter(|r| r[0] == "zsk")
+        .map(|r| r[1].as_i64().unwrap())
+        .collect();
+    assert!(zsk_made.len() >= 2, "{stored:?}");
+    for w in zsk_made.windows(2) {
+        assert!(
+            w[1] - w[0] >= 5,
+            "two ZSKs made {}s apart: {stored:?}",
+            w[1] - w[0]
+        );
+    }
+    println!("ZSK roll across two instances: {approved} approvals through the follower");
 }
 
 /// 200 provisioning approvals sent alternately to both instances, two at a time, end with

@@ -4,7 +4,8 @@
 //! integration tests run against PostgreSQL too, in a second pass (tests/run-all.sh).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
@@ -214,6 +215,63 @@ fn a_wrong_password_or_no_server_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Instances on one PostgreSQL must seal the zones' DNSSEC keys with the same key: without a
+/// configured one, an instance that signs refuses to start and says what to set (a key of its
+/// own, in its data directory, would seal keys the others cannot open); one that signs
+/// nothing needs none.
+#[test]
+fn a_signing_instance_on_postgresql_needs_a_configured_key_encryption_key() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let pg = PgCluster::start(None);
+    let url = pg.database("ranah");
+    std::fs::write(tmp.path().join(".database-url"), &url).unwrap();
+    let serve = |signing: &str| {
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .current_dir(tmp.path())
+            .env("RANAH_DATA_DIR", tmp.path().join("data"))
+            .env("RANAH_ZONES_DIR", tmp.path().join("zones"))
+            .env("RANAH_DATABASE_URL", &url)
+            .env("RANAH_DNS_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("RANAH_API_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("RANAH_DNSSEC_ENABLED", signing)
+            .env("RANAH_LOG", "warn")
+            .env_remove("RANAH_CONFIG")
+            .env_remove("RANAH_DNSSEC_KEY_ENCRYPTION_KEY")
+            .stdin(Stdio::null());
+        command
+    };
+    let out = serve("true").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a PostgreSQL store needs dnssec.key_encryption_key")
+            && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("data/dnssec.kek").exists());
+    // Signing off: it starts (and stops on SIGTERM).
+    let mut child = serve("false").spawn().unwrap();
+    let started = Instant::now();
+    let mut ready = false;
+    while started.elapsed() < Duration::from_secs(20) && !ready {
+        ready = store_query(tmp.path(), "SELECT COUNT(*) FROM instances")
+            .first()
+            .and_then(|r| r[0].as_i64())
+            .is_some_and(|n| n > 0);
+        assert!(child.try_wait().unwrap().is_none(), "it stopped");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(ready, "it never reported itself in the store");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
 }
 
 /// `ranah backup` copies SQLite stores only: on PostgreSQL it says what to use instead, and
