@@ -6,7 +6,8 @@
 //! sign`). Requests are prepared over HTTP up to their last step, then approved:
 //!
 //! - one at a time (each approval returns when DNS answers its records): p50, p99, max;
-//! - by 8 clients at once: approvals a second;
+//! - by 8 clients at once: approvals a second (on PostgreSQL also with the clients spread over
+//!   both instances);
 //! - PostgreSQL only, with a second instance on the same database: after each one-at-a-time
 //!   approval through the first, the second's DNS is asked every 0.2 ms until it answers the
 //!   new name: the follow lag, p50, p99, max.
@@ -98,17 +99,55 @@ async fn run(label: &str, dir: &Path, url: Option<&str>, approvals: usize) {
         }
     }
 
-    // At once, from 8 clients.
+    // At once, from 8 clients: all through the first instance, then (PostgreSQL) half through
+    // each, where the instances take turns at the database's write lock.
     let total = approvals * CLIENTS;
+    let rate = at_once(&tokens, "many", &[api], approvals).await;
+    let both_rate = match &second {
+        Some(other) => Some(at_once(&tokens, "both", &[api, other.api], approvals).await),
+        None => None,
+    };
+
+    println!("{label}, {NAMES} names, {approvals} approvals over HTTP one at a time:");
+    println!(
+        "  approval (HTTP, returned once DNS answers): {}",
+        summary(&mut latencies)
+    );
+    println!("  {CLIENTS} clients at once, {total} approvals: {rate:.0} approvals/s");
+    if let Some(both) = both_rate {
+        println!(
+            "  {CLIENTS} clients at once, half through each instance, {total} approvals: \
+             {both:.0} approvals/s"
+        );
+    }
+    if second.is_some() {
+        println!(
+            "  follow lag, return at the first instance -> answer at the second: {}",
+            summary(&mut lags)
+        );
+    }
+    if let Some(second) = second {
+        second.running.shutdown().await;
+    }
+    first.running.shutdown().await;
+}
+
+/// Approvals a second from 8 clients at once, `per_client` each, the clients spread over the
+/// instances at `apis` in turn (requests prepared through the first, named `prefix…`).
+async fn at_once(tokens: &[String], prefix: &str, apis: &[SocketAddr], per_client: usize) -> f64 {
+    let total = per_client * CLIENTS;
     let mut ids = Vec::with_capacity(total);
     for i in 0..total {
-        ids.push(support::prepare(api, &tokens, ORIGIN, &format!("many{i}")).await);
+        ids.push(support::prepare(apis[0], tokens, ORIGIN, &format!("{prefix}{i}")).await);
     }
+    let teknis = tokens[3].clone();
     let started = Instant::now();
     let clients: Vec<_> = ids
-        .chunks(approvals)
-        .map(|chunk| {
+        .chunks(per_client)
+        .enumerate()
+        .map(|(client, chunk)| {
             let (chunk, teknis) = (chunk.to_vec(), teknis.clone());
+            let api = apis[client % apis.len()];
             tokio::spawn(async move {
                 for id in chunk {
                     let path = format!("/api/v1/requests/{id}/approve");
@@ -122,24 +161,7 @@ async fn run(label: &str, dir: &Path, url: Option<&str>, approvals: usize) {
     for c in clients {
         c.await.expect("client");
     }
-    let rate = total as f64 / started.elapsed().as_secs_f64();
-
-    println!("{label}, {NAMES} names, {approvals} approvals over HTTP one at a time:");
-    println!(
-        "  approval (HTTP, returned once DNS answers): {}",
-        summary(&mut latencies)
-    );
-    println!("  {CLIENTS} clients at once, {total} approvals: {rate:.0} approvals/s");
-    if second.is_some() {
-        println!(
-            "  follow lag, return at the first instance -> answer at the second: {}",
-            summary(&mut lags)
-        );
-    }
-    if let Some(second) = second {
-        second.running.shutdown().await;
-    }
-    first.running.shutdown().await;
+    total as f64 / started.elapsed().as_secs_f64()
 }
 
 /// A daemon in process.
@@ -166,7 +188,10 @@ async fn start(dir: &Path, url: Option<&str>) -> Instance {
         ("RANAH_ZONES_DIR", zones.display().to_string()),
         ("RANAH_DNS_LISTEN", "127.0.0.1:0".to_owned()),
         ("RANAH_API_LISTEN", "127.0.0.1:0".to_owned()),
-        ("RANAH_LOG", "warn".to_owned()),
+        (
+            "RANAH_LOG",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        ),
     ];
     if let Some(url) = url {
         vars.push(("RANAH_DATABASE_URL", url.to_owned()));
