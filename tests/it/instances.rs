@@ -165,18 +165,13 @@ fn a_key_rolls_on_the_leader_while_approvals_go_through_the_other() {
     let zone = "$ORIGIN example.go.id.\n$TTL 60\n@ SOA ns1 hostmaster 2026010100 60 60 600 60\n\
                 @ NS ns1\nns1 A 203.0.113.2\nwww A 203.0.113.10\n";
     let config = "[dnssec]\nkeys = \"ksk-zsk\"\ndnskey_ttl = 2\npropagation_delay_secs = 1\n\
-                  zsk_lifetime_secs = 8\nksk_lifetime_secs = 31536000\nzone_max_ttl_secs = 60\n\
+                  zsk_lifetime_secs = 12\nksk_lifetime_secs = 31536000\nzone_max_ttl_secs = 60\n\
                   maintenance_interval_secs = 1\n";
     let p = pair_serving(
         zone,
         config,
         [(); 2].map(|_| ([127, 0, 0, 1], free_port()).into()),
     );
-    let tokens = setup_people(&p.a);
-    let anchor = crate::validate::trust_anchor(p.a.dns, "example.go.id");
-    let first = crate::dnssec::keys(&p.b);
-    assert_eq!(first.len(), 2, "{first:?}");
-    let first_zsk = first.iter().find(|k| k.role == "zsk").unwrap().tag;
     let dnskeys = |d: &Daemon| {
         let mut v: Vec<String> = dig(d.dns, &["example.go.id.", "DNSKEY", "+short"])
             .lines()
@@ -185,9 +180,22 @@ fn a_key_rolls_on_the_leader_while_approvals_go_through_the_other() {
         v.sort();
         v
     };
+    // The key set before the roll begins (a lifetime after the start).
+    let initial = dnskeys(&p.a);
+    assert_eq!(initial.len(), 2, "{initial:?}");
+    let old_zsk = initial
+        .iter()
+        .find(|k| k.starts_with("256 "))
+        .unwrap()
+        .clone();
+    let mut sets = std::collections::BTreeSet::from([initial]);
+    let tokens = setup_people(&p.a);
+    let anchor = crate::validate::trust_anchor(p.a.dns, "example.go.id");
+    let first = crate::dnssec::keys(&p.b);
+    assert_eq!(first.len(), 2, "{first:?}");
+    let first_zsk = first.iter().find(|k| k.role == "zsk").unwrap().tag;
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut approved = 0;
-    let mut sets = std::collections::BTreeSet::new();
     loop {
         assert!(
             Instant::now() < deadline,
@@ -236,10 +244,37 @@ fn a_key_rolls_on_the_leader_while_approvals_go_through_the_other() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    // The key sets served went through the roll: the old ZSK alone, both, the new one alone.
+    // Both instances serve the key set without the old ZSK, and what they answer validates.
+    let mut last = Vec::new();
+    assert!(
+        eventually(3, || {
+            last = dnskeys(&p.a);
+            last == dnskeys(&p.b) && !last.contains(&old_zsk)
+        }),
+        "{last:?}"
+    );
+    sets.insert(last);
+    for d in [&p.a, &p.b] {
+        validate::assert_delv(
+            d.dns,
+            &anchor,
+            "example.go.id.",
+            "DNSKEY",
+            Validation::Validated,
+        );
+        validate::assert_delv(
+            d.dns,
+            &anchor,
+            "www.example.go.id.",
+            "A",
+            Validation::Validated,
+        );
+    }
+    // The key sets served went through the roll: the first (taken at start, a lifetime
+    // before the roll begins), the new ZSK beside the old, the old one gone.
     assert!(sets.len() >= 3, "{sets:?}");
     // Each key made once, by the leader: as many made as stored, the KSK alone of its role,
-    // each ZSK a lifetime after the one before (the 8 s lifetime starts further rolls while the
+    // each ZSK a lifetime after the one before (the 12 s lifetime starts further rolls while the
     // first old key waits out the zone's TTL).
     let made = store_query(
         &p.a.dir,
@@ -260,7 +295,7 @@ fn a_key_rolls_on_the_leader_while_approvals_go_through_the_other() {
     assert!(zsk_made.len() >= 2, "{stored:?}");
     for w in zsk_made.windows(2) {
         assert!(
-            w[1] - w[0] >= 5,
+            w[1] - w[0] >= 8,
             "two ZSKs made {}s apart: {stored:?}",
             w[1] - w[0]
         );
