@@ -25,7 +25,8 @@
 //! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, health): load, decide with the core, persist in one transaction, publish | everything above |
 //! | [`cluster`] | several instances on one PostgreSQL store: each follows the zone changes the others commit (woken by `LISTEN`/`NOTIFY`, caught up by serial) | publish, service, store, telemetry |
 //! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI | service, axum, utoipa |
-//! | [`cli`] | the command line: global options and the administration commands | service, store, config |
+//! | [`client`] | the approver's client: the API over HTTP (reqwest), its answers as text; nothing of the server's internals | reqwest, serde_json |
+//! | [`cli`] | the command line: global options, the administration commands, `ranah client` | service, store, config, client |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, start and shutdown | everything |
 //! | `fuzzing` | hidden: entry points for the fuzz targets in `tests/fuzz`: the DNS TCP connection loop over bytes in memory, the JSON bodies read and checked as the handlers would | dns, api, service, domain, acme |
 
@@ -35,6 +36,7 @@ pub mod acme;
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod daemon;

@@ -22,6 +22,10 @@ use ranah::{daemon, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client runs where the server's configuration is not (an approver's laptop).
+    if let Command::Client(args) = cli.command {
+        return run_client(args);
+    }
     let (config, unknown_vars) = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -47,6 +51,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of our output went away (`ranah audit verify | head -3`): what it wanted
         // was written, and the shell's pipeline decides what that means.
+        Err(e) if ranah::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ranah: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ranah client …`: its own small runtime, no configuration, no logging set up (what it has
+/// to say goes to standard output and its errors to standard error).
+fn run_client(args: ranah::cli::client::ClientArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ranah: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ranah::cli::client::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) if ranah::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ranah: {e:#}");
@@ -114,9 +141,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn store_command(store: &Store, config: &Config, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve | Command::CheckConfig | Command::Migrate | Command::Restore { .. } => {
-            Ok(())
-        }
+        Command::Serve
+        | Command::Client(_)
+        | Command::CheckConfig
+        | Command::Migrate
+        | Command::Restore { .. } => Ok(()),
         Command::Backup { file } => {
             let started = std::time::Instant::now();
             let w = backup::backup(store, &config.data_dir, &file, chrono::Utc::now()).await?;

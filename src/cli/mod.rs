@@ -1,6 +1,7 @@
 //! The command line: global options that override the configuration, and one type per command.
 
 pub mod admin;
+pub mod client;
 
 /// Print a line to standard output as `println!` does, but return the write error instead of
 /// panicking: `ranah audit verify | head -3` closes the pipe early, and `main` ends quietly on
@@ -113,6 +114,9 @@ impl GlobalArgs {
 pub enum Command {
     /// Run the daemon: DNS (UDP and TCP) and the HTTP API.
     Serve,
+    /// The approver's client: requests, the register and certificates through a ranah's API
+    /// (--server, --token), without the server's configuration.
+    Client(client::ClientArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Print the effective configuration (secrets redacted) and exit.

@@ -6,6 +6,7 @@ mod api_requests;
 mod audit;
 mod backup;
 mod certificates;
+mod client;
 mod contract;
 mod deploy;
 mod differential;
