@@ -4,7 +4,8 @@
 # The integration tests use real DNS tools: dig (bind9-dnsutils), named-checkzone (bind9-utils),
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
 # nsd, the DNSSEC validators delv (bind9-dnsutils), ldns-verify-zone (ldnsutils) and dnsviz,
-# and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; PostgreSQL 15
+# and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; a real browser
+# (Debian's chromium and chromium-driver) for the API viewer; PostgreSQL 15
 # (Debian's postgresql: the integration tests run a second time with every store on a
 # throwaway cluster, tests/postgres/cluster.sh, and the tests of several instances start their
 # own); the fault tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make a
@@ -54,6 +55,8 @@ declare -A tool_package=(
   [ss]=iproute2
   [psql]=postgresql-client
   [runuser]=util-linux
+  [chromium]=chromium
+  [chromedriver]=chromium-driver
 )
 missing=()
 # The PostgreSQL server the integration tests run against a second time (its initdb and
@@ -78,14 +81,16 @@ fi
 # `pip install` into itself): openapi-spec-validator and jsonschema for the OpenAPI tests,
 # aiosmtpd for the notification tests' SMTP server, schemathesis for the fault tests' fuzzing of
 # the API, psycopg for the tests that reach a PostgreSQL store behind ranah's back
-# (tests/fixtures/store_client.py). The tests run `python3` and `schemathesis` from it.
+# (tests/fixtures/store_client.py), selenium to drive Debian's chromium through its
+# chromedriver (tests/fixtures/browser.py; selenium's own driver download is never used). The
+# tests run `python3` and `schemathesis` from it.
 venv=target/test-venv
-if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg" >/dev/null 2>&1; then
+if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg, selenium" >/dev/null 2>&1; then
   echo "installing the Python test tools into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    openapi-spec-validator jsonschema aiosmtpd schemathesis "psycopg[binary]"
+    openapi-spec-validator jsonschema aiosmtpd schemathesis "psycopg[binary]" selenium
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
@@ -129,6 +134,11 @@ fi
 # The store persists what it is given: it knows nothing of DNS serving or the API.
 if grep -rnE '\bcrate::(dns|api|service|publish|acme|outbox)\b' src/store; then
   echo "src/store must not use dns/, api/ or the services" >&2
+  exit 1
+fi
+# The approver's client is an API client like any other: it knows the server only over HTTP.
+if grep -rnE '\bcrate::(api|service|store|dns|zone|publish|acme|outbox|audit|config|daemon|cluster|domain)\b' src/client; then
+  echo "src/client must not use the server's parts: it speaks HTTP to the API" >&2
   exit 1
 fi
 

@@ -71,6 +71,7 @@ pub fn router(state: AppState, metrics_access: &MetricsConfig) -> Router {
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::viewer))
+        .route("/docs/assets/{file}", get(openapi::viewer_file))
         .merge(requests::routes())
         .merge(zones::routes())
         .merge(audit::routes())

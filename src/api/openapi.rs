@@ -221,36 +221,128 @@ pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// `GET /docs`: a page that renders the document. The viewer script comes from a CDN in the
-/// reader's browser; the document itself is served here and loads into Postman, Bruno or
-/// Insomnia from `/openapi.json` without it.
-/// The viewer is a page that loads ReDoc: its own policy lets that one script run.
+/// The Swagger UI release served at `/docs` (see `src/api/viewer/README.md`).
+const VIEWER_VERSION: &str = "5.35.0";
+
+/// The viewer's files, served from the binary: `(name, media type, bytes)`.
+const VIEWER_FILES: [(&str, &str, &[u8]); 6] = [
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("viewer/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!("viewer/swagger-ui.css"),
+    ),
+    (
+        "favicon-32x32.png",
+        "image/png",
+        include_bytes!("viewer/favicon-32x32.png"),
+    ),
+    (
+        "init.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("viewer/init.js"),
+    ),
+    (
+        "LICENSE",
+        "text/plain; charset=utf-8",
+        include_bytes!("viewer/LICENSE"),
+    ),
+    (
+        "NOTICE",
+        "text/plain; charset=utf-8",
+        include_bytes!("viewer/NOTICE"),
+    ),
+];
+
+/// What the viewer's page may load: its own files and the document, nothing from elsewhere.
+/// (Swagger UI sets style attributes, hence `'unsafe-inline'` for styles, never for scripts.)
+const VIEWER_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+    base-uri 'none'; form-action 'none'";
+
+/// `GET /docs`: Swagger UI on the document, every file of it served by ranah (an office
+/// network without the internet reads it as well). The document itself loads into Postman,
+/// Bruno or Insomnia from `/openapi.json`.
 pub(crate) async fn viewer() -> impl axum::response::IntoResponse {
-    const VIEWER_CSP: &str = "default-src 'none'; script-src https://cdn.redoc.ly; \
-        style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; \
-        img-src 'self' data: https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; \
-        frame-ancestors 'none'";
     (
         [(axum::http::header::CONTENT_SECURITY_POLICY, VIEWER_CSP)],
-        viewer_page(),
+        Html(viewer_page()),
     )
 }
 
-fn viewer_page() -> Html<&'static str> {
-    Html(
+/// `GET /docs/assets/{file}`: one of the viewer's files; any other name is a 404 problem.
+pub(crate) async fn viewer_file(
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<axum::response::Response, crate::api::problem::Problem> {
+    use axum::http::header;
+    use axum::response::IntoResponse as _;
+    let Some((_, media_type, bytes)) = VIEWER_FILES.iter().find(|(n, _, _)| *n == name) else {
+        return Err(crate::api::problem::Problem::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such file of the API viewer",
+        ));
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, *media_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::CONTENT_SECURITY_POLICY, VIEWER_CSP),
+        ],
+        *bytes,
+    )
+        .into_response())
+}
+
+fn viewer_page() -> String {
+    format!(
         r#"<!doctype html>
 <html lang="id">
 <head>
   <meta charset="utf-8">
   <title>ranah API</title>
   <meta name="viewport" content="width=device-width, initial-scale=1">
+  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
 </head>
 <body>
-  <p>Dokumen OpenAPI: <a href="/openapi.json">/openapi.json</a> (muat ke Postman, Bruno atau Insomnia).</p>
-  <redoc spec-url="/openapi.json"></redoc>
-  <script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script>
+  <p>Dokumen OpenAPI: <a href="/openapi.json">/openapi.json</a> (muat ke Postman, Bruno atau Insomnia).
+  Penampil: Swagger UI {VIEWER_VERSION} (<a href="/docs/assets/LICENSE">lisensi</a>).</p>
+  <div id="swagger-ui"></div>
+  <script src="/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="/docs/assets/init.js"></script>
 </body>
 </html>
-"#,
+"#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The viewer's files are the pinned release (src/api/viewer/README.md): a changed or
+    /// replaced file fails here.
+    #[test]
+    fn the_viewer_files_are_the_pinned_release() {
+        use sha2::Digest as _;
+        let sum = |name: &str| {
+            let (_, _, bytes) = VIEWER_FILES.iter().find(|(n, _, _)| *n == name).unwrap();
+            hex::encode(sha2::Sha256::digest(bytes))
+        };
+        assert_eq!(
+            sum("swagger-ui-bundle.js"),
+            "e6a898692f2d768e807c3ba4626068a69a2c5dd960dd6c76f3e4d3a3de180af2"
+        );
+        assert_eq!(
+            sum("swagger-ui.css"),
+            "5ed08757e53da3e026d6cbecc61fe5d43585c9560b302d534ad56692519a273d"
+        );
+        let readme = include_str!("viewer/README.md");
+        assert!(readme.contains(&format!("`swagger-ui-dist` {VIEWER_VERSION}")));
+    }
 }

@@ -277,7 +277,7 @@ fn the_set_up_stage_works_on_a_clean_debian_12() {
     // The virtual environment is Debian's python3's, and its tools work.
     let venv = system.run_ok(
         "cd /ranah && target/test-venv/bin/python3 -c \
-         'import sys, openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg; \
+         'import sys, openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg, selenium; \
           print(sys.base_prefix, sys.version_info[:2] >= (3, 11))' \
          && readlink -f target/test-venv/bin/python3 \
          && dpkg -S \"$(readlink -f /usr/bin/python3)\" \
@@ -301,7 +301,7 @@ fn the_set_up_stage_works_on_a_clean_debian_12() {
     // Every tool the tests run is there.
     system.run_ok(
         "for t in dig kdig named-checkzone kzonecheck delv ldns-verify-zone dnsviz knotd nsd pebble \
-         pdftotext curl openssl dnsperf debootstrap psql runuser; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
+         pdftotext curl openssl dnsperf debootstrap psql runuser chromium chromedriver; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
          { echo missing $t; exit 1; }; done && ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl",
     );
 

@@ -1,6 +1,7 @@
 //! The OpenAPI document: served, valid OpenAPI 3.1 (checked by openapi-spec-validator), and it
 //! lists every route the daemon serves.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::harness::*;
@@ -115,6 +116,78 @@ fn the_document_validates_and_lists_every_route() {
     let (status, page) = http_get(d.api, "/docs").unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("/openapi.json"));
+}
+
+/// `/docs` works on a network without the internet: a real browser (Debian's chromium, its
+/// network cut to loopback) renders the viewer with the document's operations, every request
+/// the page makes goes to ranah, and its console reports nothing (no request refused by the
+/// page's policy, no script error). The viewer's files are the pinned ones, with their licence.
+#[test]
+fn the_api_viewer_works_offline_in_a_real_browser() {
+    let d = Daemon::start_test_zone();
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("docs.png");
+    let _ = std::fs::remove_file(&shot);
+    let origin = format!("http://{}", d.api);
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/browser.py"))
+        .args(["docs", &format!("{origin}/docs")])
+        .arg(&shot)
+        .output()
+        .expect("python3 with selenium (the README's test command installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        seen["title"].as_str().unwrap_or_default().contains("ranah"),
+        "{seen}"
+    );
+    assert!(seen["operations"].as_u64().unwrap_or(0) >= 20, "{seen}");
+    let requests: Vec<&str> = seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .collect();
+    for url in &requests {
+        assert!(
+            url.starts_with(&format!("{origin}/")) || url.starts_with("data:"),
+            "a request outside ranah: {url}"
+        );
+    }
+    for wanted in [
+        "/docs",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/openapi.json",
+    ] {
+        assert!(
+            requests.contains(&format!("{origin}{wanted}").as_str()),
+            "{wanted}: {requests:?}"
+        );
+    }
+    assert_eq!(seen["console"], serde_json::json!([]), "{seen}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    // The licence ships with it; an unknown file is a 404 problem.
+    let (status, licence) = http_get(d.api, "/docs/assets/LICENSE").unwrap();
+    assert_eq!(status, 200);
+    assert!(licence.contains("Apache License"));
+    let r = curl(
+        &d,
+        "GET",
+        "/docs/assets/../openapi.json",
+        None,
+        &["--path-as-is"],
+    );
+    assert_eq!(r.status, 404);
+    let r = curl(&d, "GET", "/docs/assets/evil.js", None, &[]);
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 /// The checker is real: replies that match pass, and a body of the wrong shape, an undocumented
