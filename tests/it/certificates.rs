@@ -158,6 +158,27 @@ fn a_request_with_a_certificate_is_issued_renewed_and_revoked_on_delete() {
     )
     .json;
     assert_eq!(request["certificate_status"], "issued", "{request}");
+    // The approver's client shows it as the API does.
+    let listed = crate::client::ok(&d, andi, &["certificates"]);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(row.contains("issued"), "{listed}");
+    assert!(
+        row.contains(cert["not_after"].as_str().unwrap()),
+        "{listed}"
+    );
+    let shown = crate::client::ok(&d, andi, &["certificates", name]);
+    for want in [
+        format!("Name:       {name}"),
+        "Status:     issued".to_owned(),
+        "Mode:       managed".to_owned(),
+        format!("Serial:     {}", cert["serial"].as_str().unwrap()),
+        format!("Request:    {id}"),
+    ] {
+        assert!(shown.contains(&want), "{want}: {shown}");
+    }
 
     // The chain verifies against pebble's root, for exactly that name, with the managed key.
     let (code, chain) = text(&d, dewi, &format!("/api/v1/certificates/{name}/chain.pem"));

@@ -25,7 +25,7 @@ fn client(d: &Daemon, token: &str, args: &[&str]) -> Output {
 }
 
 /// Its standard output, which must be a success's.
-fn ok(d: &Daemon, token: &str, args: &[&str]) -> String {
+pub(crate) fn ok(d: &Daemon, token: &str, args: &[&str]) -> String {
     let out = client(d, token, args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{args:?}: {stderr}");
