@@ -31,9 +31,13 @@ const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Run the daemon until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Taken before anything starts: a SIGTERM or SIGHUP that arrives once the daemon answers
+    // (a test's or a service manager's, right after readiness) must find its handler, never
+    // the default action, which ends the process.
+    let signals = Signals::take()?;
     let running = start(config).await?;
     tracing::info!("ranah is ready");
-    shutdown_signal().await;
+    signals.shutdown().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     tracing::info!("stopped");
@@ -687,40 +691,45 @@ async fn api_tls(
     Ok(Some(Arc::new(tls)))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    // SIGHUP's default action ends the process: an operator's `kill -HUP` (or a reload by a
-    // service manager) must not stop DNS. The API's certificate listens for it too.
-    #[cfg(unix)]
-    let hangup = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            while s.recv().await.is_some() {
+/// The signals `ranah serve` handles: SIGTERM and SIGINT stop it; SIGHUP is logged (the API's
+/// certificate listens for it too) and never stops DNS, as its default action would.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Install the handlers (from now on the default actions no longer apply).
+    fn take() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate()).context("handling SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("handling SIGINT")?,
+            hangup: signal(SignalKind::hangup()).context("handling SIGHUP")?,
+        })
+    }
+
+    /// Wait for SIGTERM or SIGINT.
+    async fn shutdown(self) {
+        let Self {
+            mut terminate,
+            mut interrupt,
+            mut hangup,
+        } = self;
+        let hangups = async {
+            while hangup.recv().await.is_some() {
                 tracing::info!(
                     "SIGHUP: the API's certificate files are read again when [api.tls] uses \
                      them; other configuration takes a restart"
                 );
             }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+            _ = hangups => {}
         }
-        std::future::pending::<()>().await
-    };
-    #[cfg(not(unix))]
-    let hangup = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-        _ = hangup => {}
     }
 }
