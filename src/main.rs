@@ -37,43 +37,37 @@ fn main() -> ExitCode {
     for var in unknown_vars {
         tracing::warn!(variable = %var, "unknown RANAH_* variable ignored");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    finish(
+        tokio::runtime::Builder::new_multi_thread(),
+        run(cli.command, config),
+    )
+}
+
+/// `ranah client …`: no configuration, no logging set up (what it has to say goes to standard
+/// output and its errors to standard error), a runtime of one thread.
+fn run_client(args: ranah::cli::client::ClientArgs) -> ExitCode {
+    finish(
+        tokio::runtime::Builder::new_current_thread(),
+        ranah::cli::client::run(args),
+    )
+}
+
+/// Run a command's `work` on a runtime built by `builder`, and its outcome as the exit code.
+fn finish(
+    mut builder: tokio::runtime::Builder,
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> ExitCode {
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ranah: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of our output went away (`ranah audit verify | head -3`): what it wanted
         // was written, and the shell's pipeline decides what that means.
-        Err(e) if ranah::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ranah: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `ranah client …`: its own small runtime, no configuration, no logging set up (what it has
-/// to say goes to standard output and its errors to standard error).
-fn run_client(args: ranah::cli::client::ClientArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ranah: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(ranah::cli::client::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
         Err(e) if ranah::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ranah: {e:#}");

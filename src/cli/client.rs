@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::client::{Call, Client, ClientError, render};
+use crate::client::{Call, Client, render};
 
 /// Where the client connects, as whom, and how it answers.
 #[derive(Debug, Args)]
@@ -220,21 +220,7 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
         crate::outln!("{}", call.as_curl(&args.server))?;
         return Ok(());
     }
-    let ca = match &args.ca_file {
-        Some(path) => Some((
-            path.display().to_string(),
-            std::fs::read(path).map_err(|e| ClientError::CaFile {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?,
-        )),
-        None => None,
-    };
-    let client = Client::new(
-        &args.server,
-        args.token.as_deref(),
-        ca.as_ref().map(|(p, pem)| (p.as_str(), pem.as_slice())),
-    )?;
+    let client = Client::new(&args.server, args.token.as_deref(), args.ca_file.as_deref())?;
     let answer = client.send(&call).await?;
     match args.format {
         Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&answer)?)?,

@@ -151,11 +151,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of `server` acting with `token`; `ca_pem` adds a CA to trust (an office's own).
+    /// A client of `server` acting with `token`; `ca_file` (PEM) adds CAs to trust (an
+    /// office's own).
     pub fn new(
         server: &str,
         token: Option<&str>,
-        ca: Option<(&str, &[u8])>,
+        ca_file: Option<&std::path::Path>,
     ) -> Result<Self, ClientError> {
         let token = token
             .filter(|t| !t.trim().is_empty())
@@ -169,13 +170,14 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("ranah-client/", env!("CARGO_PKG_VERSION")));
-        if let Some((path, pem)) = ca {
+        if let Some(path) = ca_file {
             let bad = |reason: String| ClientError::CaFile {
-                path: path.to_owned(),
+                path: path.display().to_string(),
                 reason,
             };
+            let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
             let certificates =
-                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| bad(e.to_string()))?;
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
             if certificates.is_empty() {
                 return Err(bad("no PEM certificate in it".into()));
             }
@@ -198,7 +200,8 @@ impl Client {
     pub async fn send(&self, call: &Call) -> Result<Value, ClientError> {
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             server: self.server.clone(),
-            reason: error_chain(&e),
+            // With its causes ("…: tcp connect error: Connection refused").
+            reason: format!("{:#}", anyhow::Error::new(e)),
         };
         let mut request = match call.method {
             "POST" => self.http.post(call.url(&self.server)),
@@ -270,21 +273,6 @@ fn text(value: &Value, key: &str) -> String {
         .to_owned()
 }
 
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = c.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,12 +310,10 @@ mod tests {
             Client::new("127.0.0.1:8080", Some("t"), None),
             Err(ClientError::BadServer(_))
         ));
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca.path(), "not a pem").unwrap();
         assert!(matches!(
-            Client::new(
-                "https://x.example",
-                Some("t"),
-                Some(("ca.pem", b"not a pem"))
-            ),
+            Client::new("https://x.example", Some("t"), Some(ca.path())),
             Err(ClientError::CaFile { .. })
         ));
     }

@@ -443,7 +443,11 @@ impl Publisher {
         if stored == view.serial() {
             return Ok(view);
         }
-        match self.followed(zone_name, &view, stored).await? {
+        let followed = match self.signed_as_stored(zone_name, stored).await? {
+            true => self.followed(zone_name, &view, stored).await?,
+            false => None,
+        };
+        match followed {
             Some((next, _)) => {
                 handle.publish(next.clone());
                 Ok(next)
@@ -452,8 +456,19 @@ impl Publisher {
         }
     }
 
+    /// Whether the zone's signatures are at the stored `serial` (always so for an unsigned
+    /// zone): its writer signed each change in its transaction, so the journal carries them
+    /// and the zone may follow it; a change made without its signer (an import by the
+    /// command line) is signed on the whole zone instead.
+    async fn signed_as_stored(&self, origin: &Name, serial: u32) -> Result<bool, PublishError> {
+        Ok(match self.signer(origin) {
+            Some(_) => self.store.signing_state(origin).await?.signed_serial == Some(serial),
+            None => true,
+        })
+    }
+
     /// `current` brought to the stored `serial` through the journal, when the changes since
-    /// can be followed (a stored view; a signed zone's changes each signed as committed),
+    /// can be followed (a stored view; the caller checked [`Publisher::signed_as_stored`]),
     /// with how many changes it took.
     async fn followed(
         &self,
@@ -462,14 +477,6 @@ impl Publisher {
         serial: u32,
     ) -> Result<Option<(ZoneView, usize)>, PublishError> {
         if !current.is_stored() {
-            return Ok(None);
-        }
-        // A signed zone follows the journal only when its signatures are at the stored serial
-        // (the writer signed each change in its transaction); a change made without its
-        // signer (an import by the command line) is signed on the whole zone.
-        if self.signer(origin).is_some()
-            && self.store.signing_state(origin).await?.signed_serial != Some(serial)
-        {
             return Ok(None);
         }
         let journal = self
@@ -554,16 +561,14 @@ impl Publisher {
             self.zones.insert(view);
             return Ok(Some(Synced::Loaded));
         }
-        if let Some(current) = &served
+        let signed_as_stored = self.signed_as_stored(origin, serial).await?;
+        if signed_as_stored
+            && let Some(current) = &served
             && let Some((next, steps)) = self.followed(origin, current, serial).await?
         {
             self.zones.insert(next);
             return Ok(Some(Synced::Followed(steps)));
         }
-        let signed_as_stored = match self.signer(origin) {
-            Some(_) => self.store.signing_state(origin).await?.signed_serial == Some(serial),
-            None => true,
-        };
         let Some(mut view) = self.load_view(origin).await? else {
             return Ok(None);
         };

@@ -135,6 +135,19 @@ pub fn store_env<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
     }
 }
 
+/// Run `command` (a tool the test needs), which must succeed; its output.
+pub fn run_ok(command: &mut Command) -> std::process::Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The key that seals DNSSEC keys in a PostgreSQL store the tests use (base64, 32 bytes).
 pub const SHARED_STORE_KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 

@@ -21,14 +21,12 @@ struct Pair {
     _dirs: [tempfile::TempDir; 2],
 }
 
-/// Instances that share a store share the key that seals its DNSSEC keys.
-const SHARED_KEY: &str = "key_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
-
 fn pair() -> Pair {
     pair_with("")
 }
 
-/// Two instances with the configuration `extra` besides the shared key.
+/// Two instances with the configuration `extra` (besides the key that seals DNSSEC keys, the
+/// same for both: [`store_env`] gives it to every instance on PostgreSQL).
 fn pair_with(extra: &str) -> Pair {
     pair_on(extra, [(); 2].map(|_| ([127, 0, 0, 1], free_port()).into()))
 }
@@ -48,13 +46,8 @@ fn pair_serving(zone: &str, extra: &str, dns: [SocketAddr; 2]) -> Pair {
         std::fs::write(dir.path().join(".database-url"), &url).unwrap();
         dir
     });
-    // The shared key joins a [dnssec] table `extra` has, or one of its own.
-    let config = match extra.split_once("[dnssec]\n") {
-        Some((head, tail)) => format!("{head}[dnssec]\n{SHARED_KEY}{tail}"),
-        None => format!("{extra}\n[dnssec]\n{SHARED_KEY}"),
-    };
     let start = |dir: &tempfile::TempDir, dns: SocketAddr| {
-        Daemon::start_process(dir.path(), dns, Some(&config))
+        Daemon::start_process(dir.path(), dns, Some(extra))
     };
     let a = start(&dirs[0], dns[0]);
     assert!(

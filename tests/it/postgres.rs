@@ -310,16 +310,11 @@ fn a_pg_dump_restored_with_pg_restore_serves_the_zone_as_dumped() {
     let before = provision(&d, &tokens, "sebelum", "203.0.113.10");
     let dumped_serial = serial(&d);
     let dump = tmp.path().join("ranah.dump");
-    let out = Command::new("pg_dump")
-        .args(["--format=custom", "--file"])
-        .arg(&dump)
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("pg_dump")
+            .args(["--format=custom", "--file"])
+            .arg(&dump)
+            .arg(&url),
     );
     provision(&d, &tokens, "sesudah", "203.0.113.11");
     assert!(serial(&d) > dumped_serial);
@@ -327,16 +322,11 @@ fn a_pg_dump_restored_with_pg_restore_serves_the_zone_as_dumped() {
 
     // Into an empty database (dropdb and createdb, as the guide does it, in a second one).
     let restored = pg.database("restored");
-    let out = Command::new("pg_restore")
-        .args(["--no-owner", "--role=ranah", "--exit-on-error", "--dbname"])
-        .arg(&restored)
-        .arg(&dump)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("pg_restore")
+            .args(["--no-owner", "--role=ranah", "--exit-on-error", "--dbname"])
+            .arg(&restored)
+            .arg(&dump),
     );
     std::fs::write(tmp.path().join(".database-url"), &restored).unwrap();
     let d = Daemon::start_in(tmp.path());
