@@ -392,6 +392,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         None => None,
     };
     let workflow = requests.workflow_arc();
+    let signin = Arc::new(crate::service::signin::SignIn::new(
+        store.clone(),
+        calendar.clone(),
+        workflow.clone(),
+        config.console.clone(),
+        config.console.origin(api_addr, config.api.tls.enabled()),
+    )?);
+    match signin.origin() {
+        Some(origin) => tracing::info!(url = %origin.url, "serving the console"),
+        None => tracing::warn!(
+            "the console is served over plain HTTP beyond this machine, so nobody may sign in: \
+             set console.public_url to its https:// address (TLS at ranah or at a proxy)"
+        ),
+    }
     let health = Arc::new(crate::service::health::Health::new(
         store.clone(),
         publisher.clone(),
@@ -428,6 +442,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             signer.clone(),
         )),
         health: health.clone(),
+        signin,
         requests,
     };
     let app = api::router(state.clone(), &config.metrics);

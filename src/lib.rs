@@ -39,12 +39,14 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod dns;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod net;
+pub mod oidc;
 pub mod outbox;
 pub mod publish;
 pub mod service;

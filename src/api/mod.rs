@@ -55,6 +55,8 @@ pub struct AppState {
     pub reports: Arc<Reports>,
     /// Health, readiness and the metrics.
     pub health: Arc<Health>,
+    /// Signing in to the console, and its sessions.
+    pub signin: Arc<crate::service::signin::SignIn>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/metrics` (unless `[metrics] listen` serves it
@@ -77,6 +79,7 @@ pub fn router(state: AppState, metrics_access: &MetricsConfig) -> Router {
         .merge(audit::routes())
         .merge(reports::routes())
         .merge(certificates::routes())
+        .merge(crate::console::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::ensure_problem))
         .layer(axum::middleware::from_fn(edge::query_text))

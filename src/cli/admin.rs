@@ -143,6 +143,29 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                 .await?;
             crate::outln!("user {name} disabled; their tokens no longer work")?;
         }
+        UserCommand::Password { name, remove } => {
+            let password = if remove {
+                None
+            } else {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            };
+            crate::service::signin::set_password(
+                store,
+                &name,
+                password.as_deref(),
+                &Attribution::cli(),
+                Utc::now(),
+            )
+            .await?;
+            crate::outln!(
+                "user {name}: password {}",
+                if remove { "removed" } else { "set" }
+            )?;
+        }
     }
     Ok(())
 }

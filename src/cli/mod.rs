@@ -260,6 +260,15 @@ pub enum UserCommand {
         /// Login name.
         name: String,
     },
+    /// Set the password a user signs in to the console with, read from the first line of
+    /// standard input (at least 12 characters); unlocks a locked account.
+    Password {
+        /// Login name.
+        name: String,
+        /// Remove the password instead: the user signs in only through single sign-on.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 /// `ranah token …`

@@ -50,6 +50,7 @@ mod names;
 mod rrl;
 mod secondaries;
 mod secret;
+mod console;
 mod smtp;
 mod tls;
 mod webhook;
@@ -77,6 +78,7 @@ pub use names::NamesSettings;
 pub use rrl::RrlConfig;
 pub use secondaries::{SecondaryConfig, SecondarySettings, TsigKeyConfig, TsigKeySettings};
 pub use secret::Secret;
+pub use console::{ConsoleConfig, ConsoleSettings, OidcConfig, OidcSettings, Origin};
 pub use smtp::{SmtpConfig, SmtpSettings, SmtpTls};
 pub use tls::{ApiTlsConfig, TlsSource};
 pub use webhook::{WebhookConfig, WebhookSettings};
@@ -136,6 +138,8 @@ pub struct Settings {
     pub dns: DnsConfig,
     /// HTTP API settings.
     pub api: ApiConfig,
+    /// The web console and signing in.
+    pub console: ConsoleSettings,
     /// Logging settings.
     pub log: LogConfig,
     /// The office calendar for time standards.
@@ -173,6 +177,7 @@ impl Default for Settings {
             workflow: "kaltara".into(),
             dns: DnsConfig::default(),
             api: ApiConfig::default(),
+            console: ConsoleSettings::default(),
             log: LogConfig::default(),
             calendar: CalendarSettings::default(),
             names: NamesSettings::default(),
@@ -250,6 +255,7 @@ impl Settings {
         let webhook = resolve_webhook(&self.webhook, &env)?;
         let acme = resolve_acme(&self.acme, &env)?;
         let api = self.api.resolve(acme.is_some())?;
+        let console = self.console.resolve(&env)?;
         let metrics = self.metrics.resolve()?;
         let audit_signing_key = resolve_audit(&self.audit, &env)?;
         let policy = self.names.resolve()?;
@@ -271,6 +277,8 @@ impl Settings {
             workflow: self.workflow,
             dns,
             api,
+            console,
+            console_settings: self.console,
             smtp,
             webhook,
             acme,
@@ -304,6 +312,12 @@ pub struct Config {
     pub dns: DnsConfig,
     /// HTTP API.
     pub api: ApiConfig,
+    /// The web console and signing in.
+    #[serde(skip)]
+    pub console: ConsoleConfig,
+    /// `[console]` as written, for `check-config`.
+    #[serde(rename = "console")]
+    pub console_settings: ConsoleSettings,
     /// Outgoing mail; `None` when no server is configured.
     pub smtp: Option<SmtpConfig>,
     /// The webhook; `None` when not configured.

@@ -16,5 +16,6 @@ pub mod policy;
 pub mod report;
 pub mod request;
 pub mod serial;
+pub mod signin;
 pub mod time;
 pub mod workflow;

@@ -81,6 +81,8 @@ pub enum ServiceError {
 
 /// What a client is told when the store cannot be reached.
 pub const STORE_UNREACHABLE: &str = "the store cannot be reached; retry later";
+/// What a client is told when a bounded table is full.
+pub const BUSY: &str = "too many sign-ins are in progress; retry in a few minutes";
 /// What a client is told when the disk of the data directory is full.
 pub const DISK_FULL: &str =
     "the disk of ranah's data directory is full; nothing was saved, retry once space is freed";
@@ -117,6 +119,10 @@ impl From<StoreError> for ServiceError {
             StoreError::NameHeld(held) => Self::NameTaken {
                 message: format!("the name is held by open request {held}"),
                 held_by: Some(held),
+            },
+            StoreError::Busy(what) => Self::Unavailable {
+                detail: BUSY,
+                cause: what,
             },
             e if e.is_disk_full() => Self::Unavailable {
                 detail: DISK_FULL,

@@ -10,6 +10,7 @@ mod error;
 pub mod health;
 pub mod people;
 pub mod reports;
+pub mod signin;
 pub mod requests;
 pub mod subdomains;
 pub mod zones;

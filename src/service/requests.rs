@@ -925,6 +925,41 @@ impl Requests {
             .ok_or_else(|| ServiceError::NotFound(format!("request {id}")))
     }
 
+    /// The requests waiting for the caller, the one due first on top: in review at a step
+    /// whose role they hold today (the office's staff), and, for an applicant, their agency's
+    /// requests returned to it. At most [`MAX_PER_PAGE`] of each step.
+    pub async fn inbox(
+        &self,
+        caller: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RequestView>, ServiceError> {
+        let mut queries = Vec::new();
+        for step in &self.workflow.steps {
+            if access::may_act_on_step(caller, &step.role) {
+                queries.push(ListQuery {
+                    status: Some("in_review".into()),
+                    step: Some(step.id.clone()),
+                    per_page: Some(MAX_PER_PAGE),
+                    ..ListQuery::default()
+                });
+            }
+        }
+        if caller.has(&access::Role::Applicant) {
+            queries.push(ListQuery {
+                status: Some("returned".into()),
+                per_page: Some(MAX_PER_PAGE),
+                ..ListQuery::default()
+            });
+        }
+        let mut waiting = Vec::new();
+        for q in &queries {
+            waiting.extend(self.list(caller, q, now).await?.items);
+        }
+        waiting.sort_by_key(|v| (v.due_at, v.request.id));
+        waiting.dedup_by_key(|v| v.request.id);
+        Ok(waiting)
+    }
+
     /// One page of the requests the caller may see that match `q`, newest first.
     pub async fn list(
         &self,

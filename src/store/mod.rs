@@ -27,6 +27,7 @@ mod people;
 pub mod private;
 mod requests;
 mod secondaries;
+mod sessions;
 mod snapshots;
 mod zones;
 
@@ -57,6 +58,10 @@ pub use requests::{
     RequestFilter, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,
 };
 pub use secondaries::{Lag, SecondaryState};
+pub use sessions::{
+    ExternalAccount, ExternalUser, NewSession, PasswordAccount, PendingSignIn, StoredSession,
+    TakenSignIn, secret_hash,
+};
 pub use snapshots::Snapshot;
 pub use zones::{
     ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
@@ -136,6 +141,9 @@ pub enum StoreError {
     /// No such thing.
     #[error("no {0}")]
     NotFound(String),
+    /// A bounded table is full (sign-ins in progress): the call may be made again later.
+    #[error("too busy: {0}")]
+    Busy(String),
     /// An open request holds the name already.
     #[error("the name is held by open request {0}")]
     NameHeld(i64),

@@ -1,0 +1,315 @@
+//! What the console says, in Bahasa Indonesia (the office's language, and the default) and in
+//! English (when the browser puts English before Indonesian in `Accept-Language`). One struct
+//! of texts: a template that names a text the struct lacks does not compile.
+
+use axum::http::{HeaderMap, header};
+
+/// The language of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Bahasa Indonesia.
+    Id,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The browser's first choice among the two; Indonesian when it names neither.
+    pub fn of(headers: &HeaderMap) -> Self {
+        let Some(accept) = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Self::Id;
+        };
+        let mut best: Option<(f32, Self)> = None;
+        for item in accept.split(',').take(20) {
+            let mut parts = item.trim().split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let lang = if tag == "id" || tag.starts_with("id-") {
+                Self::Id
+            } else if tag == "en" || tag.starts_with("en-") {
+                Self::En
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Self::Id, |(_, l)| l)
+    }
+
+    /// The `lang` attribute.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::En => "en",
+        }
+    }
+
+    /// The texts.
+    pub(crate) fn text(self) -> &'static Text {
+        match self {
+            Self::Id => &ID,
+            Self::En => &EN,
+        }
+    }
+}
+
+/// Every text of the console.
+#[derive(Debug)]
+pub(crate) struct Text {
+    pub(crate) skip: &'static str,
+    pub(crate) sign_in_title: &'static str,
+    pub(crate) sign_in_intro: &'static str,
+    pub(crate) user_name: &'static str,
+    pub(crate) password: &'static str,
+    pub(crate) sign_in: &'static str,
+    pub(crate) sign_in_sso: &'static str,
+    pub(crate) or: &'static str,
+    pub(crate) no_sign_in: &'static str,
+    pub(crate) sign_out: &'static str,
+    pub(crate) signed_in_as: &'static str,
+    pub(crate) inbox: &'static str,
+    pub(crate) inbox_intro: &'static str,
+    pub(crate) inbox_empty: &'static str,
+    pub(crate) request: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) kind_create: &'static str,
+    pub(crate) kind_change: &'static str,
+    pub(crate) kind_delete: &'static str,
+    pub(crate) agency: &'static str,
+    pub(crate) step: &'static str,
+    pub(crate) status: &'static str,
+    pub(crate) due: &'static str,
+    pub(crate) overdue: &'static str,
+    pub(crate) records: &'static str,
+    pub(crate) record_type: &'static str,
+    pub(crate) value: &'static str,
+    pub(crate) attachments: &'static str,
+    pub(crate) no_attachments: &'static str,
+    pub(crate) history: &'static str,
+    pub(crate) when: &'static str,
+    pub(crate) who: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) certificate: &'static str,
+    pub(crate) purpose: &'static str,
+    pub(crate) contact: &'static str,
+    pub(crate) decision: &'static str,
+    pub(crate) decision_intro: &'static str,
+    pub(crate) approve: &'static str,
+    pub(crate) return_: &'static str,
+    pub(crate) reject: &'static str,
+    pub(crate) note: &'static str,
+    pub(crate) reason: &'static str,
+    pub(crate) reason_hint: &'static str,
+    pub(crate) saved: &'static str,
+    pub(crate) error_title: &'static str,
+    pub(crate) back: &'static str,
+    pub(crate) in_review: &'static str,
+    pub(crate) returned: &'static str,
+    pub(crate) completed: &'static str,
+    pub(crate) rejected: &'static str,
+    pub(crate) withdrawn: &'static str,
+    pub(crate) wrong_password: &'static str,
+    pub(crate) locked: &'static str,
+    pub(crate) too_many: &'static str,
+    pub(crate) sso_refused: &'static str,
+    pub(crate) sso_replayed: &'static str,
+    pub(crate) sso_unknown: &'static str,
+    pub(crate) disabled: &'static str,
+    pub(crate) unmapped: &'static str,
+    pub(crate) form_expired: &'static str,
+    pub(crate) unavailable: &'static str,
+    pub(crate) internal: &'static str,
+    pub(crate) not_found: &'static str,
+}
+
+/// Bahasa Indonesia, as the offices' standards word it.
+pub(crate) static ID: Text = Text {
+    skip: "Langsung ke isi",
+    sign_in_title: "Masuk",
+    sign_in_intro: "Layanan pendaftaran subdomain. Masuk dengan akun Anda.",
+    user_name: "Nama pengguna (NIP)",
+    password: "Kata sandi",
+    sign_in: "Masuk",
+    sign_in_sso: "Masuk dengan akun SSO",
+    or: "atau",
+    no_sign_in: "Konsol hanya dapat dibuka melalui HTTPS. Hubungi administrator.",
+    sign_out: "Keluar",
+    signed_in_as: "Masuk sebagai",
+    inbox: "Kotak masuk",
+    inbox_intro: "Permohonan yang menunggu tindakan Anda; yang paling mendesak di atas.",
+    inbox_empty: "Tidak ada permohonan yang menunggu tindakan Anda.",
+    request: "Permohonan",
+    name: "Nama",
+    kind: "Jenis",
+    kind_create: "Pendaftaran subdomain",
+    kind_change: "Perubahan rekaman",
+    kind_delete: "Penghapusan subdomain",
+    agency: "Perangkat daerah",
+    step: "Tahap",
+    status: "Status",
+    due: "Batas waktu",
+    overdue: "Terlambat",
+    records: "Rekaman DNS",
+    record_type: "Tipe",
+    value: "Nilai",
+    attachments: "Lampiran",
+    no_attachments: "Tidak ada lampiran.",
+    history: "Riwayat",
+    when: "Waktu",
+    who: "Oleh",
+    action: "Tindakan",
+    certificate: "Sertifikat SSL",
+    purpose: "Tujuan penggunaan",
+    contact: "Narahubung",
+    decision: "Keputusan",
+    decision_intro: "Setujui untuk meneruskan ke tahap berikutnya; kembalikan atau tolak dengan catatan dan alasan.",
+    approve: "Setujui",
+    return_: "Kembalikan",
+    reject: "Tolak",
+    note: "Catatan",
+    reason: "Alasan",
+    reason_hint: "Wajib bila mengembalikan atau menolak",
+    saved: "Keputusan tersimpan.",
+    error_title: "Tidak dapat dilanjutkan",
+    back: "Kembali",
+    in_review: "Dalam proses",
+    returned: "Dikembalikan",
+    completed: "Selesai",
+    rejected: "Ditolak",
+    withdrawn: "Dibatalkan",
+    wrong_password: "Nama pengguna atau kata sandi salah.",
+    locked: "Akun dikunci karena kata sandi salah berulang kali, sampai",
+    too_many: "Terlalu banyak percobaan masuk. Tunggu satu menit.",
+    sso_refused: "Penyedia SSO menolak permintaan masuk:",
+    sso_replayed: "Permintaan masuk ini sudah pernah dipakai. Silakan masuk kembali.",
+    sso_unknown: "Permintaan masuk ini tidak dikenal atau sudah kedaluwarsa. Silakan masuk kembali.",
+    disabled: "Akun ini dinonaktifkan.",
+    unmapped: "Akun ini tidak mempunyai peran di layanan ini:",
+    form_expired: "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi.",
+    unavailable: "Layanan sedang tidak dapat menyimpan. Coba lagi sebentar lagi.",
+    internal: "Terjadi kesalahan pada layanan. Kejadian ini sudah dicatat.",
+    not_found: "Halaman atau permohonan tidak ditemukan.",
+};
+
+/// English.
+pub(crate) static EN: Text = Text {
+    skip: "Skip to content",
+    sign_in_title: "Sign in",
+    sign_in_intro: "Subdomain registration service. Sign in with your account.",
+    user_name: "User name (NIP)",
+    password: "Password",
+    sign_in: "Sign in",
+    sign_in_sso: "Sign in with single sign-on",
+    or: "or",
+    no_sign_in: "The console opens over HTTPS only. Ask your administrator.",
+    sign_out: "Sign out",
+    signed_in_as: "Signed in as",
+    inbox: "Inbox",
+    inbox_intro: "Requests waiting for you; the most urgent first.",
+    inbox_empty: "Nothing is waiting for you.",
+    request: "Request",
+    name: "Name",
+    kind: "Kind",
+    kind_create: "New subdomain",
+    kind_change: "Change of records",
+    kind_delete: "Removal",
+    agency: "Agency",
+    step: "Step",
+    status: "Status",
+    due: "Due",
+    overdue: "Overdue",
+    records: "DNS records",
+    record_type: "Type",
+    value: "Value",
+    attachments: "Attachments",
+    no_attachments: "No attachments.",
+    history: "History",
+    when: "When",
+    who: "By",
+    action: "Action",
+    certificate: "TLS certificate",
+    purpose: "Purpose",
+    contact: "Contact",
+    decision: "Decision",
+    decision_intro: "Approve to pass it to the next step; return or reject it with a note and a reason.",
+    approve: "Approve",
+    return_: "Return",
+    reject: "Reject",
+    note: "Note",
+    reason: "Reason",
+    reason_hint: "Required to return or reject",
+    saved: "Decision saved.",
+    error_title: "Cannot continue",
+    back: "Back",
+    in_review: "In review",
+    returned: "Returned",
+    completed: "Completed",
+    rejected: "Rejected",
+    withdrawn: "Withdrawn",
+    wrong_password: "The user name or password is wrong.",
+    locked: "The account is locked after repeated wrong passwords until",
+    too_many: "Too many sign-in attempts. Wait a minute.",
+    sso_refused: "The single sign-on provider refused the sign-in:",
+    sso_replayed: "This sign-in was used already. Sign in again.",
+    sso_unknown: "This sign-in is unknown or has expired. Sign in again.",
+    disabled: "This account is disabled.",
+    unmapped: "This account has no role in this service:",
+    form_expired: "The form has expired or is not valid. Reload the page and try again.",
+    unavailable: "The service cannot save right now. Try again shortly.",
+    internal: "The service failed. This has been logged.",
+    not_found: "No such page or request.",
+};
+
+impl Text {
+    /// A request's kind.
+    pub(crate) fn kind_of(&self, kind: crate::domain::request::Kind) -> &'static str {
+        use crate::domain::request::Kind;
+        match kind {
+            Kind::Create => self.kind_create,
+            Kind::Change => self.kind_change,
+            Kind::Delete => self.kind_delete,
+        }
+    }
+
+    /// A request's status, as staff read it.
+    pub(crate) fn status_of(&self, status: &str) -> &'static str {
+        match status {
+            "in_review" => self.in_review,
+            "returned" => self.returned,
+            "completed" => self.completed,
+            "rejected" => self.rejected,
+            _ => self.withdrawn,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn lang(accept: &str) -> Lang {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(accept).unwrap());
+        Lang::of(&h)
+    }
+
+    #[test]
+    fn indonesian_unless_english_comes_first() {
+        assert_eq!(Lang::of(&HeaderMap::new()), Lang::Id);
+        assert_eq!(lang("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(lang("id-ID,id;q=0.9,en;q=0.8"), Lang::Id);
+        assert_eq!(lang("en;q=0.5,id;q=0.9"), Lang::Id);
+        assert_eq!(lang("fr-FR"), Lang::Id);
+        assert_eq!(lang("fr,en;q=0.3"), Lang::En);
+    }
+}
