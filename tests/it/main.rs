@@ -7,6 +7,7 @@ mod audit;
 mod backup;
 mod certificates;
 mod client;
+mod console;
 mod contract;
 mod deploy;
 mod differential;

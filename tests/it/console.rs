@@ -1,0 +1,434 @@
+//! The web console over HTTP, as a browser without script uses it (curl with a cookie jar):
+//! signing in with a password, the lockout, the form tokens, sessions that end, the inbox and a
+//! decision taken from the request page. Single sign-on is `signin_oidc.rs`; a real browser is
+//! `browser.rs`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// A browser: a cookie jar and curl, redirects not followed (the test follows what it means
+/// to follow).
+pub(crate) struct Browser {
+    base: String,
+    jar: PathBuf,
+    _dir: tempfile::TempDir,
+    language: &'static str,
+}
+
+/// An answer as a browser sees it.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl Page {
+    /// A header's value (the first), by lower-case name.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    /// The value of the hidden input `name` in the page.
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no input {name} in {}", self.body))
+            + marker.len();
+        self.body[start..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Browser {
+    pub fn new(d: &Daemon) -> Self {
+        Self::at(&format!("http://{}", d.api))
+    }
+
+    pub fn at(base: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            base: base.to_owned(),
+            jar: dir.path().join("cookies"),
+            _dir: dir,
+            language: "id-ID,id;q=0.9",
+        }
+    }
+
+    pub fn english(mut self) -> Self {
+        self.language = "en-GB,en;q=0.9";
+        self
+    }
+
+    /// GET an address of the console, or any absolute address.
+    pub fn get(&self, path: &str) -> Page {
+        self.call(path, &[])
+    }
+
+    /// POST a form.
+    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut args = Vec::new();
+        for (k, v) in fields {
+            args.push("--data-urlencode".to_owned());
+            args.push(format!("{k}={v}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.call(path, &args)
+    }
+
+    fn call(&self, path: &str, args: &[&str]) -> Page {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let out = Command::new("curl")
+            .args(["-s", "-D", "-", "--max-time", "20"])
+            .arg("-c")
+            .arg(&self.jar)
+            .arg("-b")
+            .arg(&self.jar)
+            .args(["-H", &format!("Accept-Language: {}", self.language)])
+            .args(args)
+            .arg(&url)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = headers
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Page {
+            status,
+            headers: headers.to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    /// The session cookie's value, if the jar holds one.
+    pub fn session(&self) -> Option<String> {
+        let jar = std::fs::read_to_string(&self.jar).ok()?;
+        jar.lines()
+            .filter(|l| !l.starts_with('#') || l.starts_with("#HttpOnly_"))
+            .find_map(|l| {
+                let fields: Vec<&str> = l.split('\t').collect();
+                (fields.len() == 7 && fields[5] == "ranah" && !fields[6].is_empty())
+                    .then(|| fields[6].to_owned())
+            })
+    }
+
+    /// Sign in with a password from the sign-in page: the answer to the form.
+    pub fn sign_in(&self, name: &str, password: &str) -> Page {
+        let page = self.get("/");
+        assert_eq!(page.status, 200, "{page:?}");
+        let form = page.hidden("form");
+        self.post(
+            "/signin/password",
+            &[("name", name), ("password", password), ("form", &form)],
+        )
+    }
+}
+
+/// Give `user` a password with `ranah user password`.
+pub(crate) fn set_password(d: &Daemon, user: &str, password: &str) {
+    use std::io::Write as _;
+    let mut child = store_env(&mut Command::new(BIN), &d.dir)
+        .args(["user", "password", user])
+        .current_dir(&d.dir)
+        .env("RANAH_DATA_DIR", d.dir.join("data"))
+        .env("RANAH_ZONES_DIR", d.dir.join("zones"))
+        .env("RANAH_LOG", "warn")
+        .env_remove("RANAH_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The audit events of `action`, oldest first.
+pub(crate) fn events(d: &Daemon, ops: &str, action: &str) -> Vec<Value> {
+    let r = curl(
+        d,
+        "GET",
+        &format!("/api/v1/audit?action={action}&limit=1000"),
+        Some(ops),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .cloned()
+        .collect()
+}
+
+const PASSWORD: &str = "kata-sandi-kepala-dinas";
+
+#[test]
+fn an_approver_signs_in_decides_from_the_inbox_and_signs_out() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let [andi, _, _, _, _, ops] = &tokens;
+    set_password(&d, "kadis", PASSWORD);
+    let r = post_json(
+        &d,
+        "/api/v1/requests",
+        andi,
+        &request_body("create", "layanan", "203.0.113.80", false),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_i64().unwrap();
+    attach_letter(&d, andi, id);
+
+    let kadis = Browser::new(&d);
+    // A visitor sees the sign-in page, in Indonesian, with the console's policy and no cache.
+    let page = kadis.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<html lang=\"id\">"), "{}", page.body);
+    assert!(page.body.contains("Nama pengguna"), "{}", page.body);
+    assert_eq!(page.header("cache-control").as_deref(), Some("no-store"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let inbox_unsigned = kadis.get("/inbox");
+    assert_eq!(inbox_unsigned.status, 303);
+    assert_eq!(inbox_unsigned.header("location").as_deref(), Some("/"));
+
+    let signed = kadis.sign_in("kadis", PASSWORD);
+    assert_eq!(signed.status, 303, "{signed:?}");
+    assert_eq!(signed.header("location").as_deref(), Some("/inbox"));
+    let cookie = signed
+        .headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: ranah="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    let session = kadis.session().unwrap();
+
+    // The inbox: the request waits at the head of office's step.
+    let inbox = kadis.get("/inbox");
+    assert_eq!(inbox.status, 200, "{inbox:?}");
+    assert!(inbox.body.contains("layanan.example.go.id"), "{}", inbox.body);
+    assert!(inbox.body.contains("Disposisi Kepala Dinas"), "{}", inbox.body);
+    assert!(inbox.body.contains(&format!("href=\"/requests/{id}\"")));
+
+    let request = kadis.get(&format!("/requests/{id}"));
+    assert_eq!(request.status, 200, "{}", request.body);
+    assert!(request.body.contains("203.0.113.80"), "{}", request.body);
+    assert!(request.body.contains("id=\"decision\""), "{}", request.body);
+    // The letter is shown in the page, from ranah.
+    assert!(
+        request
+            .body
+            .contains(&format!("src=\"/requests/{id}/files/letter\"")),
+        "{}",
+        request.body
+    );
+    let file = kadis.get(&format!("/requests/{id}/files/letter"));
+    assert_eq!(file.status, 200);
+    assert_eq!(
+        file.header("content-type").as_deref(),
+        Some("application/pdf")
+    );
+    assert!(file.header("content-security-policy").unwrap().contains("sandbox"));
+    let csrf = request.hidden("csrf");
+
+    // A decision without the session's form token (a forged form) is refused; nothing moves.
+    for token in ["", "forged"] {
+        let forged = kadis.post(
+            &format!("/requests/{id}/decision"),
+            &[("csrf", token), ("action", "approve")],
+        );
+        assert_eq!(forged.status, 403, "{forged:?}");
+        assert!(forged.body.contains("Formulir kedaluwarsa"), "{}", forged.body);
+    }
+    let r = curl(&d, "GET", &format!("/api/v1/requests/{id}"), Some(ops), &[]);
+    assert_eq!(r.json["step"], "disposition", "{}", r.json);
+
+    // A return needs a reason: the service's refusal is shown on a page.
+    let refused = kadis.post(
+        &format!("/requests/{id}/decision"),
+        &[("csrf", &csrf), ("action", "return"), ("note", "")],
+    );
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(refused.body.contains("note"), "{}", refused.body);
+
+    let approved = kadis.post(
+        &format!("/requests/{id}/decision"),
+        &[("csrf", &csrf), ("action", "approve"), ("note", "Lanjutkan")],
+    );
+    assert_eq!(approved.status, 303, "{approved:?}");
+    let after = kadis.get(&format!("/requests/{id}?saved=1"));
+    assert!(after.body.contains("Keputusan tersimpan"), "{}", after.body);
+    assert!(after.body.contains("Lanjutkan"), "{}", after.body);
+    let r = curl(&d, "GET", &format!("/api/v1/requests/{id}"), Some(ops), &[]);
+    assert_eq!(r.json["step"], "assignment", "{}", r.json);
+    assert_eq!(r.json["history"][1]["actor"], "kadis", "{}", r.json);
+    // Now it waits for someone else.
+    assert!(kadis.get("/inbox").body.contains("id=\"empty\""));
+
+    // Sign out: the form token is needed here too; then the session is over for good, even
+    // for a copy of its cookie.
+    let out = kadis.post("/signout", &[("csrf", "nope")]);
+    assert_eq!(out.status, 403);
+    let csrf = kadis.get("/inbox").hidden("csrf");
+    let out = kadis.post("/signout", &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303, "{out:?}");
+    assert_eq!(out.header("location").as_deref(), Some("/"));
+    assert_eq!(kadis.session(), None);
+    let replay = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+        .args(["-H", &format!("Cookie: ranah={session}")])
+        .arg(format!("http://{}/inbox", d.api))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&replay.stdout),
+        format!("303 http://{}/", d.api)
+    );
+
+    let signins = events(&d, ops, "signin");
+    assert_eq!(signins.len(), 1, "{signins:?}");
+    assert_eq!(signins[0]["actor"], "kadis");
+    assert_eq!(signins[0]["summary"]["method"], "password");
+    let ends = events(&d, ops, "session.end");
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!(ends[0]["summary"]["reason"], "logout");
+}
+
+#[test]
+fn wrong_passwords_lock_the_account_and_every_refusal_is_recorded() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let ops = &tokens[5];
+    set_password(&d, "kadis", PASSWORD);
+    let b = Browser::new(&d).english();
+    let page = b.get("/");
+    assert!(page.body.contains("<html lang=\"en\">"), "{}", page.body);
+
+    // Unknown user and wrong password read the same.
+    let unknown = b.sign_in("nobody", PASSWORD);
+    assert_eq!(unknown.status, 401);
+    assert!(unknown.body.contains("The user name or password is wrong"));
+    for _ in 0..4 {
+        let wrong = b.sign_in("kadis", "not-the-password");
+        assert_eq!(wrong.status, 401, "{wrong:?}");
+    }
+    // The fifth wrong one locks; then even the right password is refused until the lock ends.
+    let fifth = b.sign_in("kadis", "not-the-password");
+    assert_eq!(fifth.status, 401);
+    let locked = b.sign_in("kadis", PASSWORD);
+    assert_eq!(locked.status, 403, "{locked:?}");
+    assert!(locked.body.contains("locked"), "{}", locked.body);
+    assert_eq!(b.session(), None);
+
+    let refused = events(&d, ops, "signin.refused");
+    let reasons: Vec<&str> = refused
+        .iter()
+        .map(|e| e["summary"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "unknown user",
+            "wrong password",
+            "wrong password",
+            "wrong password",
+            "wrong password",
+            "wrong password",
+            "locked"
+        ]
+    );
+    assert!(refused[5]["summary"]["locked_until"].is_string());
+    assert!(refused.iter().all(|e| e["actor"] == "anonymous"));
+
+    // An administrator's new password unlocks it.
+    set_password(&d, "kadis", "kata-sandi-yang-baru-1");
+    let fresh = Browser::new(&d);
+    assert_eq!(fresh.sign_in("kadis", "kata-sandi-yang-baru-1").status, 303);
+
+    // A disabled user cannot sign in, and a live session of theirs ends at once.
+    cli_ok(&d, &["user", "disable", "kadis"]);
+    assert_eq!(fresh.get("/inbox").status, 303);
+    let disabled = Browser::new(&d).sign_in("kadis", "kata-sandi-yang-baru-1");
+    assert_eq!(disabled.status, 403, "{disabled:?}");
+}
+
+#[test]
+fn the_sign_in_form_needs_its_own_token_and_sessions_end_when_idle() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let ops = &tokens[5];
+    set_password(&d, "kabid", PASSWORD);
+
+    // Login CSRF: a form posted from elsewhere carries no token of the page's cookie.
+    let b = Browser::new(&d);
+    let forged = b.post(
+        "/signin/password",
+        &[("name", "kabid"), ("password", PASSWORD), ("form", "x")],
+    );
+    assert_eq!(forged.status, 403, "{forged:?}");
+    assert_eq!(b.session(), None);
+    let garbage = b.post("/signin/password", &[("nothing", "here")]);
+    assert_eq!(garbage.status, 400, "{garbage:?}");
+    assert!(garbage.header("content-type").unwrap().starts_with("text/html"));
+
+    // Idle for longer than console.session_idle_minutes (30): the next request finds the
+    // session over, recorded once with its reason.
+    assert_eq!(b.sign_in("kabid", PASSWORD).status, 303);
+    assert_eq!(b.get("/inbox").status, 200);
+    store_exec(
+        &d.dir,
+        "UPDATE sessions SET last_seen_at = '2020-01-01T00:00:00Z'",
+        None,
+    );
+    let idle = b.get("/inbox");
+    assert_eq!(idle.status, 303, "{idle:?}");
+    assert_eq!(b.get("/inbox").status, 303);
+    let ends = events(&d, ops, "session.end");
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!(ends[0]["summary"]["reason"], "idle");
+    assert_eq!(ends[0]["actor"], "system");
+
+    // Bearer tokens still serve scripts; a session cookie opens nothing of the API.
+    let r = curl(&d, "GET", "/api/v1/requests", Some(ops), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(b.sign_in("kabid", PASSWORD).status, 303);
+    let session = b.session().unwrap();
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/requests",
+        None,
+        &["-H", &format!("Cookie: ranah={session}")],
+    );
+    assert_eq!(r.status, 401, "{}", r.json);
+}
