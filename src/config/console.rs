@@ -31,6 +31,9 @@ pub struct ConsoleSettings {
     pub lockout_failures: u32,
     /// Minutes a locked account stays locked.
     pub lockout_minutes: u32,
+    /// Sign-ins (passwords and single sign-on) one source (an IPv4 address, an IPv6 /64) may
+    /// begin per minute; behind a reverse proxy, name it in `api.trusted_proxies`.
+    pub sign_ins_per_minute: u32,
     /// Single sign-on through OpenID Connect.
     pub oidc: OidcSettings,
 }
@@ -44,6 +47,7 @@ impl Default for ConsoleSettings {
             password_sign_in: true,
             lockout_failures: 5,
             lockout_minutes: 15,
+            sign_ins_per_minute: 10,
             oidc: OidcSettings::default(),
         }
     }
@@ -112,6 +116,8 @@ pub struct ConsoleConfig {
     pub password_sign_in: bool,
     /// The lockout after wrong passwords.
     pub lockout: Lockout,
+    /// Sign-ins one source may begin per minute.
+    pub sign_ins_per_minute: u32,
     /// Single sign-on, when configured.
     pub oidc: Option<OidcConfig>,
 }
@@ -206,6 +212,7 @@ impl ConsoleSettings {
         at_least_one("console.session_max_hours", self.session_max_hours)?;
         at_least_one("console.lockout_failures", self.lockout_failures)?;
         at_least_one("console.lockout_minutes", self.lockout_minutes)?;
+        at_least_one("console.sign_ins_per_minute", self.sign_ins_per_minute)?;
         Ok(ConsoleConfig {
             public_url,
             sessions: SessionLimits {
@@ -217,6 +224,7 @@ impl ConsoleSettings {
                 failures: self.lockout_failures,
                 duration: Duration::minutes(self.lockout_minutes.into()),
             },
+            sign_ins_per_minute: self.sign_ins_per_minute,
             oidc: self.oidc.resolve(env)?,
         })
     }

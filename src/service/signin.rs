@@ -35,8 +35,6 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Password hashes computed at once (each takes 19 MiB and some tens of milliseconds).
 const HASHING_AT_ONCE: usize = 2;
-/// Sign-in attempts (password or single sign-on) one source may make per minute.
-const ATTEMPTS_PER_MINUTE: u32 = 10;
 /// Sources the attempt counter tracks at once.
 const TRACKED_SOURCES: usize = 4096;
 /// The provider's metadata and keys are read again after this long (keys rotate).
@@ -689,7 +687,7 @@ impl SignIn {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        if entry.1 > ATTEMPTS_PER_MINUTE {
+        if entry.1 > self.console.sign_ins_per_minute {
             return Err(SignInError::TooManyAttempts);
         }
         Ok(())

@@ -312,6 +312,14 @@ impl Daemon {
         d
     }
 
+    /// Start with the test zone in a fresh directory and `config` as its configuration file.
+    pub fn start_test_zone_configured(config: &str) -> Daemon {
+        let tmp = Self::workdir("example.go.id.zone", &test_zone());
+        let mut d = Self::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(config));
+        d._tmp = Some(tmp);
+        d
+    }
+
     /// Start in `dir` (data under dir/data, zones from dir/zones), DNS on a free port, the API
     /// on a port the kernel chooses.
     pub fn start_in(dir: &Path) -> Daemon {

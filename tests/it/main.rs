@@ -30,6 +30,7 @@ mod reports;
 mod requests;
 mod rrl;
 mod secondaries;
+mod signin_oidc;
 mod validate;
 mod walkthrough;
 mod writers;
