@@ -208,10 +208,13 @@ pub async fn ensure_problem(response: Response) -> Response {
         return response;
     }
     // A problem already, or a page of the console (which answers browsers in HTML).
-    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.as_bytes().starts_with(b"application/problem+json")
-            || v.as_bytes().starts_with(b"text/html")
-    });
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(b"text/html")
+        });
     if is_problem {
         return response;
     }

@@ -7,18 +7,20 @@
 //! HTTP), `HttpOnly`, `SameSite=Lax`, `Secure` over HTTPS; every form carries a token that must
 //! match the session's (or, on the sign-in form, a cookie of its own).
 
+mod applicant;
 mod pages;
 mod text;
 
 use std::net::IpAddr;
 
 use askama::Template;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 
 use crate::api::AppState;
 use crate::api::client::ClientAddr;
@@ -30,6 +32,9 @@ pub use text::Lang;
 const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; frame-src 'self'; object-src 'self'; form-action 'self' https: http:; \
      frame-ancestors 'self'; base-uri 'none'";
+
+/// The largest form with files: two files at the attachments' limit, and the fields.
+const UPLOAD_LIMIT: usize = 2 * crate::domain::attachment::MAX_SIZE + 64 * 1024;
 
 /// The stylesheet, from the binary.
 const STYLESHEET: &str = include_str!("assets/console.css");
@@ -43,7 +48,21 @@ pub fn routes() -> Router<AppState> {
         .route("/signin/callback", get(pages::provider_callback))
         .route("/signout", post(pages::sign_out))
         .route("/inbox", get(pages::inbox))
+        .route(
+            "/requests",
+            post(applicant::submit).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route("/requests/new", get(applicant::new_request))
         .route("/requests/{id}", get(pages::request))
+        .route(
+            "/requests/{id}/files",
+            post(applicant::add_files).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route(
+            "/requests/{id}/applicant",
+            post(applicant::applicant_action),
+        )
+        .route("/register", get(applicant::register))
         .route("/requests/{id}/decision", post(pages::decide))
         .route("/requests/{id}/files/{kind}", get(pages::attachment))
         .route("/assets/console.css", get(stylesheet))
@@ -167,8 +186,7 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match <Self as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state).await
-        {
+        match <Self as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state).await {
             Ok(Some(s)) => Ok(s),
             Ok(None) => Err(ToSignIn.into_response()),
             Err(r) => Err(r),

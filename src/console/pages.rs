@@ -13,7 +13,8 @@ use super::text::Text;
 use super::{CookieNames, Lang, Signed, cookie, render, same_token};
 use crate::api::AppState;
 use crate::api::client::ClientAddr;
-use crate::domain::request::Command;
+use crate::domain::access::Role;
+use crate::domain::request::{Command, Status};
 use crate::service::ServiceError;
 use crate::service::requests::RequestView;
 use crate::service::signin::SignInError;
@@ -22,11 +23,13 @@ use crate::service::signin::SignInError;
 const SIGN_IN_COOKIE_SECS: i64 = 600;
 
 /// What every page shows around its content.
-struct Frame {
-    lang: &'static str,
-    t: &'static Text,
+pub(super) struct Frame {
+    pub(super) lang: &'static str,
+    pub(super) t: &'static Text,
     /// The signed-in user's name, and the form token of their session.
-    user: Option<(String, String)>,
+    pub(super) user: Option<(String, String)>,
+    /// Whether the menu offers a new request (applicants and the front office).
+    pub(super) submits: bool,
 }
 
 impl Frame {
@@ -35,11 +38,14 @@ impl Frame {
             lang: lang.code(),
             t: lang.text(),
             user: None,
+            submits: false,
         }
     }
 
-    fn of(signed: &Signed) -> Self {
+    pub(super) fn of(signed: &Signed) -> Self {
+        let actor = &signed.current.actor;
         Self {
+            submits: actor.has(&Role::Applicant) || actor.has(&Role::FrontOffice),
             lang: signed.lang.code(),
             t: signed.lang.text(),
             user: Some((
@@ -131,6 +137,11 @@ struct RequestPage {
     may_decide: bool,
     reasons: Vec<String>,
     saved: bool,
+    /// The requesting agency's applicant (or the front office) may add files and withdraw.
+    applicant: bool,
+    returned: bool,
+    open: bool,
+    max_files_mib: usize,
 }
 
 /// `GET /`: the inbox for someone signed in, the sign-in page for a visitor.
@@ -142,7 +153,13 @@ pub(super) async fn home(
     if signed.is_some() {
         return Redirect::to("/inbox").into_response();
     }
-    sign_in_page(&state, Lang::of(&headers), StatusCode::OK, None, String::new())
+    sign_in_page(
+        &state,
+        Lang::of(&headers),
+        StatusCode::OK,
+        None,
+        String::new(),
+    )
 }
 
 /// The sign-in page, with a fresh form token in its cookie.
@@ -169,10 +186,9 @@ fn sign_in_page(
         name,
     };
     let mut response = render(status, &page);
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        names.set(names.form, &form_token, None),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, names.set(names.form, &form_token, None));
     response
 }
 
@@ -460,19 +476,19 @@ pub(super) async fn request(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" · ");
-    let may_decide = view.request.state.status == crate::domain::request::Status::InReview
-        && view
-            .step
-            .as_ref()
-            .is_some_and(|s| crate::domain::access::may_act_on_step(&signed.current.actor, &s.role));
+    let status = view.request.state.status;
+    let applicant =
+        crate::domain::access::may_attach(&signed.current.actor, view.request.state.agency_id);
+    let may_decide = status == Status::InReview
+        && view.step.as_ref().is_some_and(|s| {
+            crate::domain::access::may_act_on_step(&signed.current.actor, &s.role)
+        });
     let page = RequestPage {
         id,
         name: data.fqdn(),
         kind: t.kind_of(data.kind).into(),
         agency: view.request.agency.clone().unwrap_or_default(),
-        status: t
-            .status_of(view.request.state.status.as_str())
-            .to_owned(),
+        status: t.status_of(view.request.state.status.as_str()).to_owned(),
         step: step_title(&view),
         due: view.due_at.map(|d| local(d, zone)).unwrap_or_default(),
         overdue: view.overdue,
@@ -508,6 +524,10 @@ pub(super) async fn request(
         may_decide,
         reasons: state.requests.workflow().reason_codes.clone(),
         saved: query.is_ok_and(|Query(q)| q.saved == Some(1)),
+        applicant,
+        returned: status == Status::Returned,
+        open: !status.is_final(),
+        max_files_mib: crate::domain::attachment::MAX_SIZE / (1024 * 1024),
         frame: Frame::of(&signed),
     };
     render(StatusCode::OK, &page)
@@ -582,13 +602,21 @@ pub(super) async fn attachment(
             (
                 [
                     (header::CONTENT_TYPE, media),
-                    (header::CONTENT_DISPOSITION, HeaderValue::from_static("inline")),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_static("inline"),
+                    ),
                     // The file is the applicant's: whatever it holds runs nothing of ours.
                     (
                         header::CONTENT_SECURITY_POLICY,
-                        HeaderValue::from_static("sandbox; default-src 'none'; frame-ancestors 'self'"),
+                        HeaderValue::from_static(
+                            "sandbox; default-src 'none'; frame-ancestors 'self'",
+                        ),
                     ),
-                    (header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")),
+                    (
+                        header::X_FRAME_OPTIONS,
+                        HeaderValue::from_static("SAMEORIGIN"),
+                    ),
                     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
                 ],
                 bytes,
@@ -600,7 +628,7 @@ pub(super) async fn attachment(
 }
 
 /// A form without its session's token: refused, and the person told to reload.
-fn forged(signed: &Signed) -> Response {
+pub(super) fn forged(signed: &Signed) -> Response {
     let t = signed.lang.text();
     tracing::warn!(user = %signed.current.actor.name, "a console form came without its token");
     render(
@@ -619,7 +647,7 @@ pub(super) fn failure(lang: Lang, e: ServiceError) -> Response {
     failure_back(lang, e, "/".into())
 }
 
-fn failure_back(lang: Lang, e: ServiceError, back: String) -> Response {
+pub(super) fn failure_back(lang: Lang, e: ServiceError, back: String) -> Response {
     let t = lang.text();
     let (status, message) = service_refusal(t, e);
     render(
@@ -656,7 +684,9 @@ fn step_title(v: &RequestView) -> String {
 }
 
 fn local(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
-    t.with_timezone(&zone).format("%d-%m-%Y %H:%M %Z").to_string()
+    t.with_timezone(&zone)
+        .format("%d-%m-%Y %H:%M %Z")
+        .to_string()
 }
 
 fn json_text(v: &serde_json::Value) -> String {

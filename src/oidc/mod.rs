@@ -144,10 +144,7 @@ impl Provider {
                 "it announces no asymmetric algorithm for ID tokens".into(),
             ));
         }
-        let end_session = metadata
-            .additional_metadata()
-            .end_session_endpoint
-            .clone();
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(config.client_id.clone()),
@@ -233,7 +230,11 @@ impl Provider {
         let payload = compact
             .split('.')
             .nth(1)
-            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
             .ok_or_else(|| OidcError::IdToken("its payload is not JSON".into()))?;
         Ok(Verified {
@@ -250,8 +251,8 @@ impl Provider {
             return None;
         }
         let endpoint = self.end_session.clone()?;
-        let mut request = LogoutRequest::from(endpoint)
-            .set_client_id(ClientId::new(self.client_id.clone()));
+        let mut request =
+            LogoutRequest::from(endpoint).set_client_id(ClientId::new(self.client_id.clone()));
         if let Some(token) = id_token.and_then(|t| CoreIdToken::from_str(t).ok()) {
             request = request.set_id_token_hint(&token);
         }

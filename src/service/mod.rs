@@ -10,8 +10,8 @@ mod error;
 pub mod health;
 pub mod people;
 pub mod reports;
-pub mod signin;
 pub mod requests;
+pub mod signin;
 pub mod subdomains;
 pub mod zones;
 

@@ -823,33 +823,8 @@ impl Requests {
                 self.max_attachments
             )));
         }
-        // Every file is checked, whole, before any is kept.
-        let mut checked = Vec::with_capacity(uploads.len());
-        for u in &uploads {
-            if u.bytes.len() > attachment::MAX_SIZE {
-                return Err(ServiceError::TooLarge(
-                    "attachments are limited to 10 MiB".into(),
-                ));
-            }
-            let permit = self
-                .file_checks
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| ServiceError::internal("the file checks' queue", e))?;
-            let bytes = u.bytes.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                attachment::check(&bytes)
-            })
-            .await
-            .map_err(|e| ServiceError::internal("checking an attachment", e))?;
-            let media_type = result.map_err(|why| {
-                ServiceError::UnsupportedMediaType(format!("`{}`: {why}", u.kind.as_str()))
-            })?;
-            checked.push((u, media_type));
-        }
-        for (u, media_type) in checked {
+        let types = self.check_uploads(&uploads).await?;
+        for (u, media_type) in uploads.iter().zip(types) {
             let (sha256, written) = self
                 .files
                 .put_new(&u.bytes)
@@ -888,6 +863,54 @@ impl Requests {
             }
         }
         Ok(())
+    }
+
+    /// Submit a request with its files at once (the console's form). The files are checked
+    /// first, so that one that would be refused stops the submission before anything is kept.
+    pub async fn submit_with_files(
+        &self,
+        caller: &Actor,
+        input: NewRequest,
+        uploads: Vec<Upload>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ServiceError> {
+        self.check_uploads(&uploads).await?;
+        let id = self.submit(caller, input, now).await?;
+        if !uploads.is_empty() {
+            self.attach(caller, id, uploads, now).await?;
+        }
+        Ok(id)
+    }
+
+    /// Every file checked, whole (size, type, that it parses), before any is kept: the media
+    /// type of each.
+    async fn check_uploads(&self, uploads: &[Upload]) -> Result<Vec<&'static str>, ServiceError> {
+        let mut checked = Vec::with_capacity(uploads.len());
+        for u in uploads {
+            if u.bytes.len() > attachment::MAX_SIZE {
+                return Err(ServiceError::TooLarge(
+                    "attachments are limited to 10 MiB".into(),
+                ));
+            }
+            let permit = self
+                .file_checks
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| ServiceError::internal("the file checks' queue", e))?;
+            let bytes = u.bytes.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                attachment::check(&bytes)
+            })
+            .await
+            .map_err(|e| ServiceError::internal("checking an attachment", e))?;
+            let media_type = result.map_err(|why| {
+                ServiceError::UnsupportedMediaType(format!("`{}`: {why}", u.kind.as_str()))
+            })?;
+            checked.push(media_type);
+        }
+        Ok(checked)
     }
 
     /// The latest file of `kind` attached to a request the caller may see: its media type and

@@ -239,7 +239,11 @@ impl SignIn {
         if Lockout::locked(account.locked_until, now) {
             let until = account
                 .locked_until
-                .map(|t| t.with_timezone(&self.calendar.time_zone()).format("%Y-%m-%d %H:%M %Z").to_string())
+                .map(|t| {
+                    t.with_timezone(&self.calendar.time_zone())
+                        .format("%Y-%m-%d %H:%M %Z")
+                        .to_string()
+                })
                 .unwrap_or_default();
             self.store
                 .refuse_sign_in(None, "locked", &refuse("locked"), now)
@@ -329,7 +333,11 @@ impl SignIn {
             )
         };
         let provider = self.provider().await?;
-        let pending = match self.store.take_sign_in(state, now - SIGN_IN_TIME, now).await? {
+        let pending = match self
+            .store
+            .take_sign_in(state, now - SIGN_IN_TIME, now)
+            .await?
+        {
             TakenSignIn::Fresh(p) => p,
             TakenSignIn::Used => {
                 self.store
@@ -530,10 +538,10 @@ impl SignIn {
         let Some(session) = self.store.session(token).await? else {
             return Ok(None);
         };
-        if let Err(end) =
-            self.console
-                .sessions
-                .check(session.created_at, session.last_seen_at, now)
+        if let Err(end) = self
+            .console
+            .sessions
+            .check(session.created_at, session.last_seen_at, now)
         {
             let audit = AuditEntry::by(
                 &Attribution::system(),
@@ -757,7 +765,9 @@ pub async fn set_password(
         format!("user/{name}"),
         json!({}),
     );
-    Ok(store.set_password(name, hash.as_deref(), &audit, now).await?)
+    Ok(store
+        .set_password(name, hash.as_deref(), &audit, now)
+        .await?)
 }
 
 /// Every role the mapping gives is one the workflow knows (checked at start: a typo would
@@ -765,9 +775,8 @@ pub async fn set_password(
 fn check_mapping(oidc: &OidcConfig, workflow: &Workflow) -> Result<(), ServiceError> {
     for (name, roles) in &oidc.mapping.roles {
         for role in roles {
-            Role::known(role.as_str(), workflow).map_err(|e| {
-                ServiceError::Forbidden(format!("console.oidc.roles.{name}: {e}"))
-            })?;
+            Role::known(role.as_str(), workflow)
+                .map_err(|e| ServiceError::Forbidden(format!("console.oidc.roles.{name}: {e}")))?;
         }
     }
     Ok(())
@@ -798,7 +807,9 @@ fn anonymous(client: Option<IpAddr>) -> Attribution {
     Attribution {
         name: "anonymous".into(),
         role: None,
-        client: client.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into()),
+        client: client
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "-".into()),
     }
 }
 

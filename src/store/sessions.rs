@@ -431,12 +431,11 @@ impl Store {
         external_id: &str,
     ) -> Result<Option<ExternalAccount>, StoreError> {
         let mut conn = self.pool().acquire().await?;
-        let row = sqlx::query(
-            "SELECT id, name, disabled, agency_id FROM users WHERE external_id = $1",
-        )
-        .bind(external_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row =
+            sqlx::query("SELECT id, name, disabled, agency_id FROM users WHERE external_id = $1")
+                .bind(external_id)
+                .fetch_optional(&mut *conn)
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let user_id: i64 = row.try_get("id")?;
         let disabled: i64 = row.try_get("disabled")?;

@@ -90,6 +90,26 @@ impl Browser {
         self.call(path, &args)
     }
 
+    /// POST a multipart form with files (`-F name=@path`).
+    pub fn post_files(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &std::path::Path)],
+    ) -> Page {
+        let mut args = Vec::new();
+        for (k, v) in fields {
+            args.push("-F".to_owned());
+            args.push(format!("{k}={v}"));
+        }
+        for (k, f) in files {
+            args.push("-F".to_owned());
+            args.push(format!("{k}=@{}", f.display()));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.call(path, &args)
+    }
+
     fn call(&self, path: &str, args: &[&str]) -> Page {
         let url = if path.starts_with("http") {
             path.to_owned()
@@ -236,8 +256,16 @@ fn an_approver_signs_in_decides_from_the_inbox_and_signs_out() {
     // The inbox: the request waits at the head of office's step.
     let inbox = kadis.get("/inbox");
     assert_eq!(inbox.status, 200, "{inbox:?}");
-    assert!(inbox.body.contains("layanan.example.go.id"), "{}", inbox.body);
-    assert!(inbox.body.contains("Disposisi Kepala Dinas"), "{}", inbox.body);
+    assert!(
+        inbox.body.contains("layanan.example.go.id"),
+        "{}",
+        inbox.body
+    );
+    assert!(
+        inbox.body.contains("Disposisi Kepala Dinas"),
+        "{}",
+        inbox.body
+    );
     assert!(inbox.body.contains(&format!("href=\"/requests/{id}\"")));
 
     let request = kadis.get(&format!("/requests/{id}"));
@@ -258,7 +286,11 @@ fn an_approver_signs_in_decides_from_the_inbox_and_signs_out() {
         file.header("content-type").as_deref(),
         Some("application/pdf")
     );
-    assert!(file.header("content-security-policy").unwrap().contains("sandbox"));
+    assert!(
+        file.header("content-security-policy")
+            .unwrap()
+            .contains("sandbox")
+    );
     let csrf = request.hidden("csrf");
 
     // A decision without the session's form token (a forged form) is refused; nothing moves.
@@ -268,7 +300,11 @@ fn an_approver_signs_in_decides_from_the_inbox_and_signs_out() {
             &[("csrf", token), ("action", "approve")],
         );
         assert_eq!(forged.status, 403, "{forged:?}");
-        assert!(forged.body.contains("Formulir kedaluwarsa"), "{}", forged.body);
+        assert!(
+            forged.body.contains("Formulir kedaluwarsa"),
+            "{}",
+            forged.body
+        );
     }
     let r = curl(&d, "GET", &format!("/api/v1/requests/{id}"), Some(ops), &[]);
     assert_eq!(r.json["step"], "disposition", "{}", r.json);
@@ -283,7 +319,11 @@ fn an_approver_signs_in_decides_from_the_inbox_and_signs_out() {
 
     let approved = kadis.post(
         &format!("/requests/{id}/decision"),
-        &[("csrf", &csrf), ("action", "approve"), ("note", "Lanjutkan")],
+        &[
+            ("csrf", &csrf),
+            ("action", "approve"),
+            ("note", "Lanjutkan"),
+        ],
     );
     assert_eq!(approved.status, 303, "{approved:?}");
     let after = kadis.get(&format!("/requests/{id}?saved=1"));
@@ -305,7 +345,13 @@ fn an_approver_signs_in_decides_from_the_inbox_and_signs_out() {
     assert_eq!(out.header("location").as_deref(), Some("/"));
     assert_eq!(kadis.session(), None);
     let replay = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
         .args(["-H", &format!("Cookie: ranah={session}")])
         .arg(format!("http://{}/inbox", d.api))
         .output()
@@ -399,7 +445,12 @@ fn the_sign_in_form_needs_its_own_token_and_sessions_end_when_idle() {
     assert_eq!(b.session(), None);
     let garbage = b.post("/signin/password", &[("nothing", "here")]);
     assert_eq!(garbage.status, 400, "{garbage:?}");
-    assert!(garbage.header("content-type").unwrap().starts_with("text/html"));
+    assert!(
+        garbage
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
 
     // Idle for longer than console.session_idle_minutes (30): the next request finds the
     // session over, recorded once with its reason.
@@ -431,4 +482,116 @@ fn the_sign_in_form_needs_its_own_token_and_sessions_end_when_idle() {
         &["-H", &format!("Cookie: ranah={session}")],
     );
     assert_eq!(r.status, 401, "{}", r.json);
+}
+
+#[test]
+fn an_applicant_submits_with_files_withdraws_and_reads_the_register() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let ops = &tokens[5];
+    set_password(&d, "andi", PASSWORD);
+    provision(&d, &tokens, "lama", "203.0.113.7");
+    let andi = Browser::new(&d);
+    assert_eq!(andi.sign_in("andi", PASSWORD).status, 303);
+    let inbox = andi.get("/inbox");
+    assert!(
+        inbox.body.contains("href=\"/requests/new\""),
+        "{}",
+        inbox.body
+    );
+    let form = andi.get("/requests/new");
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body.contains("<option value=\"example.go.id\">"),
+        "{}",
+        form.body
+    );
+    let csrf = form.hidden("csrf");
+    let letter = d.dir.join("surat.pdf");
+    std::fs::write(&letter, LETTER_PDF).unwrap();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("name", "kesehatan"),
+        ("zone", "example.go.id"),
+        ("type_1", "A"),
+        ("value_1", "203.0.113.90"),
+        ("ttl_1", "3600"),
+        ("type_2", "AAAA"),
+        ("value_2", ""),
+        ("purpose", "Portal layanan kesehatan"),
+        ("contact_name", "Andi"),
+        ("contact_email", "andi@dinkes.example"),
+        ("recommendation_ref", "REK/002/2026"),
+    ];
+    // Without the form token nothing is submitted.
+    let mut forged = fields.to_vec();
+    forged[0] = ("csrf", "x");
+    let refused = andi.post_files("/requests", &forged, &[("letter", &letter)]);
+    assert_eq!(refused.status, 403, "{refused:?}");
+    // A file that is not what it claims stops the submission before anything is kept.
+    let fake = d.dir.join("palsu.pdf");
+    std::fs::write(&fake, "not a pdf").unwrap();
+    let bad = andi.post_files("/requests", &fields, &[("letter", &fake)]);
+    assert_eq!(bad.status, 415, "{bad:?}");
+    let r = curl(&d, "GET", "/api/v1/requests", Some(ops), &[]);
+    assert_eq!(r.json["total"], 1, "{}", r.json);
+
+    let sent = andi.post_files("/requests", &fields, &[("letter", &letter)]);
+    assert_eq!(sent.status, 303, "{sent:?}");
+    let to = sent.header("location").unwrap();
+    let id: i64 = to
+        .trim_start_matches("/requests/")
+        .trim_end_matches("?saved=1")
+        .parse()
+        .unwrap();
+    let page = andi.get(&to);
+    assert!(
+        page.body.contains("kesehatan.example.go.id"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("/files/letter"), "{}", page.body);
+    assert!(page.body.contains("id=\"withdraw\""), "{}", page.body);
+    // An applicant never decides.
+    assert!(!page.body.contains("id=\"decision\""));
+    let r = curl(&d, "GET", &format!("/api/v1/requests/{id}"), Some(ops), &[]);
+    assert_eq!(r.json["records"][0]["value"], "203.0.113.90", "{}", r.json);
+    assert_eq!(r.json["attachments"][0]["kind"], "letter", "{}", r.json);
+
+    // Another agency's applicant sees nothing of it.
+    set_password(&d, "dewi", PASSWORD);
+    let dewi = Browser::new(&d);
+    assert_eq!(dewi.sign_in("dewi", PASSWORD).status, 303);
+    assert_eq!(dewi.get(&format!("/requests/{id}")).status, 404);
+    assert_eq!(
+        dewi.get(&format!("/requests/{id}/files/letter")).status,
+        404
+    );
+
+    let csrf = page.hidden("csrf");
+    let gone = andi.post(
+        &format!("/requests/{id}/applicant"),
+        &[("csrf", &csrf), ("action", "withdraw")],
+    );
+    assert_eq!(gone.status, 303, "{gone:?}");
+    let r = curl(&d, "GET", &format!("/api/v1/requests/{id}"), Some(ops), &[]);
+    assert_eq!(r.json["status"], "withdrawn", "{}", r.json);
+
+    // The register: every name, searchable and by agency.
+    let register = andi.get("/register");
+    assert_eq!(register.status, 200);
+    assert!(
+        register.body.contains("lama.example.go.id"),
+        "{}",
+        register.body
+    );
+    assert!(register.body.contains("203.0.113.7"), "{}", register.body);
+    let none = andi.get("/register?q=tidakada");
+    assert!(!none.body.contains("lama.example.go.id"));
+    let by_agency = andi.get("/register?agency=DINKES&q=LAMA");
+    assert!(
+        by_agency.body.contains("lama.example.go.id"),
+        "{}",
+        by_agency.body
+    );
 }

@@ -147,10 +147,20 @@ async fn token(
     let mut claims = grant.claims.clone();
     let fields = claims.as_object_mut().unwrap();
     fields.insert("iss".into(), json!(issuer));
-    fields.insert("sub".into(), json!(format!("sub-{}", grant.claims["preferred_username"].as_str().unwrap_or("x"))));
+    fields.insert(
+        "sub".into(),
+        json!(format!(
+            "sub-{}",
+            grant.claims["preferred_username"].as_str().unwrap_or("x")
+        )),
+    );
     fields.insert(
         "aud".into(),
-        json!(if grant.token == Token::WrongAudience { "another-client" } else { "ranah" }),
+        json!(if grant.token == Token::WrongAudience {
+            "another-client"
+        } else {
+            "ranah"
+        }),
     );
     let (iat, exp) = if grant.token == Token::Expired {
         (now - 1200, now - 600)
@@ -161,15 +171,26 @@ async fn token(
     fields.insert("exp".into(), json!(exp));
     fields.insert(
         "nonce".into(),
-        json!(if grant.token == Token::WrongNonce { "another-nonce".to_owned() } else { grant.nonce.clone() }),
+        json!(if grant.token == Token::WrongNonce {
+            "another-nonce".to_owned()
+        } else {
+            grant.nonce.clone()
+        }),
     );
     let payload = B64.encode(serde_json::to_vec(&claims).unwrap());
     let id_token = if grant.token == Token::Unsigned {
-        format!("{}.{payload}.", B64.encode(br#"{"alg":"none","typ":"JWT"}"#))
+        format!(
+            "{}.{payload}.",
+            B64.encode(br#"{"alg":"none","typ":"JWT"}"#)
+        )
     } else {
         let header = B64.encode(br#"{"alg":"EdDSA","kid":"k1","typ":"JWT"}"#);
         let signing = format!("{header}.{payload}");
-        let signer = if grant.token == Token::OtherKey { key(9) } else { key(7) };
+        let signer = if grant.token == Token::OtherKey {
+            key(9)
+        } else {
+            key(7)
+        };
         let signature = signer.sign(signing.as_bytes());
         format!("{signing}.{}", B64.encode(signature.to_bytes()))
     };
@@ -201,7 +222,10 @@ fn sign_in(
     let start = b.get("/signin/oidc");
     assert_eq!(start.status, 303, "{start:?}");
     let to = start.header("location").unwrap();
-    assert!(to.starts_with(&format!("{}/auth?", provider.issuer)), "{to}");
+    assert!(
+        to.starts_with(&format!("{}/auth?", provider.issuer)),
+        "{to}"
+    );
     assert_eq!(param(&to, "response_type"), "code");
     assert_eq!(param(&to, "code_challenge_method"), "S256");
     assert_eq!(param(&to, "client_id"), "ranah");
@@ -217,10 +241,7 @@ fn sign_in(
             token,
         },
     );
-    let callback = format!(
-        "/signin/callback?code={code}&state={}",
-        param(&to, "state")
-    );
+    let callback = format!("/signin/callback?code={code}&state={}", param(&to, "state"));
     (b.get(&callback), callback)
 }
 
@@ -266,7 +287,10 @@ fn the_first_sign_in_makes_the_user_later_ones_keep_the_roles_in_step_and_logout
     let more = json!({"preferred_username": "199001012020011001", "email": "kadis@example.go.id",
                       "groups": ["kadis", "opd", "offline_access"], "agency": "DINKES"});
     let b2 = Browser::new(&d);
-    assert_eq!(sign_in(&b2, &provider, more.clone(), Token::Good).0.status, 303);
+    assert_eq!(
+        sign_in(&b2, &provider, more.clone(), Token::Good).0.status,
+        303
+    );
     let b3 = Browser::new(&d);
     assert_eq!(sign_in(&b3, &provider, more, Token::Good).0.status, 303);
     let changes = events(&d, ops, "user.roles");
@@ -282,14 +306,21 @@ fn the_first_sign_in_makes_the_user_later_ones_keep_the_roles_in_step_and_logout
     let out = b3.post("/signout", &[("csrf", &csrf)]);
     assert_eq!(out.status, 303);
     let to = out.header("location").unwrap();
-    assert!(to.starts_with(&format!("{}/session/end?", provider.issuer)), "{to}");
+    assert!(
+        to.starts_with(&format!("{}/session/end?", provider.issuer)),
+        "{to}"
+    );
     assert!(!param(&to, "id_token_hint").is_empty());
-    assert_eq!(param(&to, "post_logout_redirect_uri"), format!("http://{}/", d.api));
+    assert_eq!(
+        param(&to, "post_logout_redirect_uri"),
+        format!("http://{}/", d.api)
+    );
     assert_eq!(b3.get("/inbox").status, 303);
 }
 
 #[test]
-fn id_tokens_that_fail_a_check_replays_and_unmapped_or_disabled_accounts_are_refused_and_recorded() {
+fn id_tokens_that_fail_a_check_replays_and_unmapped_or_disabled_accounts_are_refused_and_recorded()
+{
     let provider = Provider::start();
     let d = start(&provider);
     let tokens = setup_people(&d);
@@ -317,7 +348,11 @@ fn id_tokens_that_fail_a_check_replays_and_unmapped_or_disabled_accounts_are_ref
     assert_eq!(refused.len(), 5, "{refused:?}");
     assert!(refused.iter().all(|e| e["summary"]["method"] == "oidc"));
     assert!(events(&d, ops, "signin").is_empty());
-    assert!(events(&d, ops, "user.add").iter().all(|e| e["summary"]["via"].is_null()));
+    assert!(
+        events(&d, ops, "user.add")
+            .iter()
+            .all(|e| e["summary"]["via"].is_null())
+    );
 
     // A good sign-in, then its callback again (a replayed state, and with it the nonce).
     let b = Browser::new(&d);
@@ -325,7 +360,11 @@ fn id_tokens_that_fail_a_check_replays_and_unmapped_or_disabled_accounts_are_ref
     assert_eq!(page.status, 303);
     let again = b.get(&callback);
     assert_eq!(again.status, 400, "{again:?}");
-    assert!(again.body.contains("sudah pernah dipakai"), "{}", again.body);
+    assert!(
+        again.body.contains("sudah pernah dipakai"),
+        "{}",
+        again.body
+    );
     // A callback that comes to a browser that did not begin the sign-in (login CSRF).
     let start = b.get("/signin/oidc");
     let to = start.header("location").unwrap();
@@ -352,7 +391,10 @@ fn id_tokens_that_fail_a_check_replays_and_unmapped_or_disabled_accounts_are_ref
 
     // A disabled account: refused at the provider's next sign-in.
     let b = Browser::new(&d);
-    assert_eq!(sign_in(&b, &provider, kadis_claims(), Token::Good).0.status, 303);
+    assert_eq!(
+        sign_in(&b, &provider, kadis_claims(), Token::Good).0.status,
+        303
+    );
     cli_ok(&d, &["user", "disable", "199001012020011001"]);
     assert_eq!(b.get("/inbox").status, 303);
     let (page, _) = sign_in(&Browser::new(&d), &provider, kadis_claims(), Token::Good);
@@ -362,9 +404,21 @@ fn id_tokens_that_fail_a_check_replays_and_unmapped_or_disabled_accounts_are_ref
         .iter()
         .map(|e| e["summary"]["reason"].as_str().unwrap().to_owned())
         .collect();
-    assert!(reasons.contains(&"state replayed".to_owned()), "{reasons:?}");
-    assert!(reasons.contains(&"came back to another browser".to_owned()), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("access_denied")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("offline_access")), "{reasons:?}");
+    assert!(
+        reasons.contains(&"state replayed".to_owned()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"came back to another browser".to_owned()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("access_denied")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("offline_access")),
+        "{reasons:?}"
+    );
     assert!(reasons.contains(&"disabled".to_owned()), "{reasons:?}");
 }
