@@ -5,7 +5,8 @@
 # kdig (knot-dnsutils), kzonecheck (knot-dnssecutils), real secondaries: knotd (knot) and
 # nsd, the DNSSEC validators delv (bind9-dnsutils), ldns-verify-zone (ldnsutils) and dnsviz,
 # and Let's Encrypt's test CA, pebble, with openssl for its listener certificate; a real browser
-# (Debian's chromium and chromium-driver) for the API viewer; PostgreSQL 15
+# (Debian's chromium and chromium-driver) for the API viewer and the console, with a real
+# OpenID provider (oidc-provider from npm, run by Debian's nodejs); PostgreSQL 15
 # (Debian's postgresql: the integration tests run a second time with every store on a
 # throwaway cluster, tests/postgres/cluster.sh, and the tests of several instances start their
 # own); the fault tests (tests/faults/) add dnsperf, mount a tmpfs (util-linux's mount, as root) and make a
@@ -57,6 +58,8 @@ declare -A tool_package=(
   [runuser]=util-linux
   [chromium]=chromium
   [chromedriver]=chromium-driver
+  [node]=nodejs
+  [npm]=npm
 )
 missing=()
 # The PostgreSQL server the integration tests run against a second time (its initdb and
@@ -93,6 +96,19 @@ if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd
     openapi-spec-validator jsonschema aiosmtpd schemathesis "psycopg[binary]" selenium
 fi
 export PATH="$PWD/$venv/bin:$PATH"
+
+# The OpenID provider the console's browser test signs in through: oidc-provider, at the
+# version and with the dependencies tests/fixtures/oidc/package-lock.json pins, installed into
+# target/ (never globally).
+node_dir=target/test-node
+if ! cmp -s tests/fixtures/oidc/package-lock.json "$node_dir/package-lock.json" ||
+  [ ! -f "$node_dir/node_modules/oidc-provider/lib/index.js" ]; then
+  echo "installing the OpenID provider for the browser test into $node_dir"
+  rm -rf "$node_dir"
+  mkdir -p "$node_dir"
+  cp tests/fixtures/oidc/package.json tests/fixtures/oidc/package-lock.json "$node_dir/"
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 if $setup_only; then
   echo "set-up done: the test tools are installed, the Python tools are in $venv"

@@ -297,6 +297,7 @@ pub(super) async fn register(
     let mut agencies: Vec<String> = entries.iter().filter_map(|e| e.agency.clone()).collect();
     agencies.sort();
     agencies.dedup();
+    let t = signed.lang.text();
     let needle = query.q.trim().to_lowercase();
     let lines = entries
         .into_iter()
@@ -313,9 +314,12 @@ pub(super) async fn register(
             certificate: e
                 .certificate
                 .as_ref()
-                .map(|c| match &c.not_after {
-                    Some(until) => format!("{} (s.d. {until})", c.status.as_str()),
-                    None => c.status.as_str().to_owned(),
+                .map(|c| {
+                    let state = t.certificate_of(c.status.as_str());
+                    match &c.not_after {
+                        Some(until) => format!("{state} ({until})"),
+                        None => state.to_owned(),
+                    }
                 })
                 .unwrap_or_default(),
             suspended: e.suspension.is_some(),

@@ -66,6 +66,21 @@ pub fn routes() -> Router<AppState> {
         .route("/requests/{id}/decision", post(pages::decide))
         .route("/requests/{id}/files/{kind}", get(pages::attachment))
         .route("/assets/console.css", get(stylesheet))
+        .route("/favicon.ico", get(icon))
+}
+
+/// The icon browsers ask for at `/favicon.ico` (an SVG: every current browser takes one).
+const ICON: &str = include_str!("assets/icon.svg");
+
+async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {

@@ -103,6 +103,7 @@ struct RecordLine {
 
 struct FileLine {
     kind: String,
+    title: String,
     media_type: String,
     size: String,
     pdf: bool,
@@ -499,6 +500,7 @@ pub(super) async fn request(
             .attachments
             .iter()
             .map(|a| FileLine {
+                title: t.file_of(&a.kind).to_owned(),
                 kind: a.kind.clone(),
                 media_type: a.media_type.clone(),
                 size: format!("{} KiB", (a.size + 1023) / 1024),
@@ -511,7 +513,7 @@ pub(super) async fn request(
             .map(|h| HistoryLine {
                 when: local(h.entry.at, zone),
                 who: h.actor_name.clone().unwrap_or_else(|| "sistem".into()),
-                action: h.entry.action.clone(),
+                action: t.action_of(&h.entry.action).to_owned(),
                 step: h.entry.step.clone().unwrap_or_default(),
                 note: [h.entry.reason.clone(), h.entry.note.clone()]
                     .into_iter()
@@ -520,7 +522,7 @@ pub(super) async fn request(
                     .join(": "),
             })
             .collect(),
-        certificate: view.certificate_status.to_owned(),
+        certificate: t.certificate_of(view.certificate_status).to_owned(),
         may_decide,
         reasons: state.requests.workflow().reason_codes.clone(),
         saved: query.is_ok_and(|Query(q)| q.saved == Some(1)),
@@ -597,6 +599,13 @@ pub(super) async fn attachment(
         .await
     {
         Ok((media_type, bytes)) => {
+            // The file is the applicant's: an image runs in a sandbox; a PDF cannot (the
+            // browser's viewer is refused there), and runs nothing of ours either way.
+            let policy = if media_type == "application/pdf" {
+                "default-src 'none'; frame-ancestors 'self'"
+            } else {
+                "sandbox; default-src 'none'; frame-ancestors 'self'"
+            };
             let media = HeaderValue::from_str(&media_type)
                 .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
             (
@@ -609,9 +618,7 @@ pub(super) async fn attachment(
                     // The file is the applicant's: whatever it holds runs nothing of ours.
                     (
                         header::CONTENT_SECURITY_POLICY,
-                        HeaderValue::from_static(
-                            "sandbox; default-src 'none'; frame-ancestors 'self'",
-                        ),
+                        HeaderValue::from_static(policy),
                     ),
                     (
                         header::X_FRAME_OPTIONS,

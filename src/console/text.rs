@@ -129,6 +129,23 @@ pub(crate) struct Text {
     pub(crate) unavailable: &'static str,
     pub(crate) internal: &'static str,
     pub(crate) not_found: &'static str,
+    pub(crate) file_letter: &'static str,
+    pub(crate) file_recommendation: &'static str,
+    pub(crate) file_response_letter: &'static str,
+    pub(crate) did_submit: &'static str,
+    pub(crate) did_approve: &'static str,
+    pub(crate) did_return: &'static str,
+    pub(crate) did_reject: &'static str,
+    pub(crate) did_resubmit: &'static str,
+    pub(crate) did_withdraw: &'static str,
+    pub(crate) did_complete: &'static str,
+    pub(crate) cert_not_requested: &'static str,
+    pub(crate) cert_not_configured: &'static str,
+    pub(crate) cert_not_started: &'static str,
+    pub(crate) cert_pending: &'static str,
+    pub(crate) cert_issued: &'static str,
+    pub(crate) cert_failed: &'static str,
+    pub(crate) cert_revoked: &'static str,
     pub(crate) new_request: &'static str,
     pub(crate) new_request_intro: &'static str,
     pub(crate) zone: &'static str,
@@ -226,6 +243,23 @@ pub(crate) static ID: Text = Text {
     unavailable: "Layanan sedang tidak dapat menyimpan. Coba lagi sebentar lagi.",
     internal: "Terjadi kesalahan pada layanan. Kejadian ini sudah dicatat.",
     not_found: "Halaman atau permohonan tidak ditemukan.",
+    file_letter: "Surat permohonan",
+    file_recommendation: "Rekomendasi aplikasi",
+    file_response_letter: "Surat tanggapan",
+    did_submit: "Diajukan",
+    did_approve: "Disetujui",
+    did_return: "Dikembalikan",
+    did_reject: "Ditolak",
+    did_resubmit: "Diajukan kembali",
+    did_withdraw: "Dibatalkan",
+    did_complete: "Selesai",
+    cert_not_requested: "Tidak diminta",
+    cert_not_configured: "Belum tersedia: ACME belum dikonfigurasi",
+    cert_not_started: "Diminta setelah subdomain aktif",
+    cert_pending: "Sedang diterbitkan",
+    cert_issued: "Terbit",
+    cert_failed: "Gagal diterbitkan",
+    cert_revoked: "Dicabut",
     new_request: "Ajukan permohonan",
     new_request_intro: "Isi data subdomain yang dimohonkan, lalu lampirkan surat permohonan bertanda tangan dan rekomendasi aplikasi.",
     zone: "Domain induk",
@@ -323,6 +357,23 @@ pub(crate) static EN: Text = Text {
     unavailable: "The service cannot save right now. Try again shortly.",
     internal: "The service failed. This has been logged.",
     not_found: "No such page or request.",
+    file_letter: "Request letter",
+    file_recommendation: "Recommendation",
+    file_response_letter: "Response letter",
+    did_submit: "Submitted",
+    did_approve: "Approved",
+    did_return: "Returned",
+    did_reject: "Rejected",
+    did_resubmit: "Resubmitted",
+    did_withdraw: "Withdrawn",
+    did_complete: "Completed",
+    cert_not_requested: "Not asked for",
+    cert_not_configured: "Not available: ACME is not configured",
+    cert_not_started: "Ordered once the name is live",
+    cert_pending: "Being issued",
+    cert_issued: "Issued",
+    cert_failed: "Failed",
+    cert_revoked: "Revoked",
     new_request: "New request",
     new_request_intro: "Fill in the subdomain asked for, then attach the signed request letter and the application's recommendation.",
     zone: "Zone",
@@ -354,6 +405,43 @@ pub(crate) static EN: Text = Text {
 };
 
 impl Text {
+    /// A certificate's state, as the request and register name it.
+    pub(crate) fn certificate_of(&self, state: &str) -> &'static str {
+        match state {
+            "not_requested" => self.cert_not_requested,
+            "not_configured" => self.cert_not_configured,
+            "not_started" => self.cert_not_started,
+            "pending" => self.cert_pending,
+            "issued" => self.cert_issued,
+            "failed" => self.cert_failed,
+            _ => self.cert_revoked,
+        }
+    }
+
+    /// An attachment's kind; an unknown word as it is.
+    pub(crate) fn file_of<'a>(&self, kind: &'a str) -> &'a str {
+        match kind {
+            "letter" => self.file_letter,
+            "recommendation" => self.file_recommendation,
+            "response_letter" => self.file_response_letter,
+            other => other,
+        }
+    }
+
+    /// What a history entry says was done; an unknown word as it is.
+    pub(crate) fn action_of<'a>(&self, action: &'a str) -> &'a str {
+        match action {
+            "submitted" => self.did_submit,
+            "approved" => self.did_approve,
+            "returned" => self.did_return,
+            "rejected" => self.did_reject,
+            "resubmitted" => self.did_resubmit,
+            "withdrawn" | "auto_withdrawn" => self.did_withdraw,
+            "completed" => self.did_complete,
+            other => other,
+        }
+    }
+
     /// A request's kind.
     pub(crate) fn kind_of(&self, kind: crate::domain::request::Kind) -> &'static str {
         use crate::domain::request::Kind;

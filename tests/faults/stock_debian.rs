@@ -301,9 +301,18 @@ fn the_set_up_stage_works_on_a_clean_debian_12() {
     // Every tool the tests run is there.
     system.run_ok(
         "for t in dig kdig named-checkzone kzonecheck delv ldns-verify-zone dnsviz knotd nsd pebble \
-         pdftotext curl openssl dnsperf debootstrap psql runuser chromium chromedriver; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
+         pdftotext curl openssl dnsperf debootstrap psql runuser chromium chromedriver node npm; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
          { echo missing $t; exit 1; }; done && ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl",
     );
+
+    // The OpenID provider of the browser test, installed into target/ by Debian's npm, at the
+    // version the lock file pins, and it loads under Debian's node.
+    let provider = system.run_ok(
+        "cd /ranah/target/test-node && node -e \
+         \"import('./node_modules/oidc-provider/lib/index.js').then(m => \
+            console.log(typeof m.default, require('./node_modules/oidc-provider/package.json').version))\"",
+    );
+    assert!(provider.contains("function 8.8.1"), "{provider}");
 
     // A second run finds everything in place and installs nothing.
     let started = Instant::now();

@@ -5,6 +5,7 @@ mod admin_cli;
 mod api_requests;
 mod audit;
 mod backup;
+mod browser;
 mod certificates;
 mod client;
 mod console;

@@ -1,0 +1,238 @@
+//! The console end to end in a real browser (Debian's chromium through chromedriver, driven by
+//! selenium: tests/fixtures/browser.py), every person signed in through a real OpenID provider
+//! (oidc-provider, OpenID Certified: tests/fixtures/oidc/provider.mjs) started here on loopback.
+//! A request goes from the applicant's form through three approvers' inboxes into DNS.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::console::events;
+use crate::harness::*;
+
+/// The provider, stopped when dropped.
+struct OpenIdProvider {
+    child: Child,
+    issuer: String,
+}
+
+impl Drop for OpenIdProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl OpenIdProvider {
+    /// Start it on `port` for ranah at `ranah` (its callback and where logout returns).
+    fn start(port: u16, ranah: &str, dir: &Path) -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let modules = root.join("target/test-node/node_modules");
+        assert!(
+            modules.join("oidc-provider").is_dir(),
+            "oidc-provider is not installed in {}: run ./tests/run-all.sh --setup-only",
+            modules.display()
+        );
+        let claims = |user: &str, groups: &[&str], agency: Option<&str>| {
+            let mut c = json!({
+                "preferred_username": user,
+                "name": user,
+                "email": format!("{user}@example.go.id"),
+                "groups": groups,
+            });
+            if let Some(a) = agency {
+                c["agency"] = json!(a);
+            }
+            c
+        };
+        let config = json!({
+            "client": {
+                "client_id": "ranah",
+                "client_secret": "rahasia-klien-e2e",
+                "redirect_uris": [format!("{ranah}/signin/callback")],
+                "post_logout_redirect_uris": [format!("{ranah}/")],
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+            },
+            "accounts": {
+                "andi": claims("andi", &["opd"], Some("DINKES")),
+                "kadis": claims("kadis", &["kadis"], None),
+                "kabid": claims("kabid", &["kabid"], None),
+                "teknis": claims("teknis", &["tim_teknis"], None),
+            },
+        });
+        let file = dir.join("oidc.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        let mut child = Command::new("node")
+            .arg(root.join("tests/fixtures/oidc/provider.mjs"))
+            .arg(&modules)
+            .arg(port.to_string())
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node (the README's test command installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("listening "), "the provider said {line:?}");
+        Self {
+            child,
+            issuer: line["listening ".len()..].trim().to_owned(),
+        }
+    }
+}
+
+#[test]
+fn a_request_goes_from_the_applicants_form_through_the_approvers_inboxes_into_dns_in_a_real_browser()
+ {
+    let port = free_port();
+    let config = format!(
+        r#"
+[console]
+sign_ins_per_minute = 100
+[console.oidc]
+issuer = "http://127.0.0.1:{port}"
+client_id = "ranah"
+client_secret = "rahasia-klien-e2e"
+agency_claim = "agency"
+role_claims = ["groups"]
+[console.oidc.roles]
+opd = ["applicant"]
+kadis = ["head_of_office"]
+kabid = ["head_of_division"]
+tim_teknis = ["technical"]
+"#
+    );
+    let d = Daemon::start_test_zone_configured(&config);
+    cli_ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    cli_ok(&d, &["user", "add", "ops", "--role", "admin"]);
+    let ops = cli_ok(&d, &["token", "create", "ops"]);
+    let ranah = format!("http://{}", d.api);
+    let provider = OpenIdProvider::start(port, &ranah, &d.dir);
+    assert_eq!(provider.issuer, format!("http://127.0.0.1:{port}"));
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shots = root.join("target/screenshots/console");
+    std::fs::create_dir_all(&shots).unwrap();
+    let letter = d.dir.join("surat-permohonan.pdf");
+    std::fs::write(&letter, LETTER_PDF).unwrap();
+    let out = Command::new("python3")
+        .arg(root.join("tests/fixtures/browser.py"))
+        .args(["console", &ranah, &d.dns.port().to_string()])
+        .arg(&letter)
+        .arg(&shots)
+        .output()
+        .expect("python3 with selenium (the README's test command installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let id = seen["request_id"].as_i64().unwrap();
+    assert_eq!(seen["letter_shown"], 1, "{seen}");
+    for (who, step) in [
+        ("kadis", "Disposisi Kepala Dinas"),
+        ("kabid", "Analisa dan disposisi Kepala Bidang"),
+        (
+            "teknis",
+            "Analisa dan pemeriksaan kelengkapan oleh Tim Teknis",
+        ),
+    ] {
+        assert_eq!(seen[who]["inbox_has_request"], true, "{who}: {seen}");
+        assert_eq!(seen[who]["step"], step, "{who}: {seen}");
+    }
+    // The record is served the moment the technical team's approval came back.
+    assert_eq!(seen["teknis"]["dns_right_after"], "203.0.113.90", "{seen}");
+    assert_eq!(seen["teknis"]["status_after"], "Dalam proses", "{seen}");
+    // The last step: the head of office's response to the applicant.
+    assert_eq!(
+        seen["response"]["step"], "Surat tanggapan kepada pemohon",
+        "{seen}"
+    );
+    assert_eq!(seen["response"]["status_after"], "Selesai", "{seen}");
+    assert_eq!(seen["applicant_sees"], "Selesai", "{seen}");
+    assert!(
+        seen["register"]
+            .as_str()
+            .unwrap()
+            .contains("kesehatan.example.go.id"),
+        "{seen}"
+    );
+    // Signed out of ranah and of the provider: the inbox sends the browser to sign in.
+    assert_eq!(seen["after_sign_out"], format!("{ranah}/"), "{seen}");
+    // ranah's pages asked nothing of anyone but ranah and the provider.
+    for url in seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(seen["teknis"]["requests"].as_array().unwrap())
+    {
+        let url = url.as_str().unwrap();
+        assert!(
+            url.starts_with(&ranah)
+                || url.starts_with(&provider.issuer)
+                || url.starts_with("data:"),
+            "{url}"
+        );
+    }
+    let errors: Vec<&Value> = seen["console"]
+        .as_array()
+        .unwrap()
+        .iter()
+        // The provider's own development pages ask for a web font; only ranah's pages count.
+        .filter(|m| m["level"] == "SEVERE" && m["message"].as_str().unwrap().starts_with(&ranah))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+
+    // The trail: each person's account made at their first sign-in, every sign-in, the
+    // request's approvals by those people.
+    let added: Vec<String> = events(&d, &ops, "user.add")
+        .iter()
+        .filter(|e| e["summary"]["via"] == "oidc")
+        .map(|e| e["target"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        added,
+        ["user/andi", "user/kadis", "user/kabid", "user/teknis"]
+    );
+    assert_eq!(events(&d, &ops, "signin").len(), 5);
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/requests/{id}"),
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.json["status"], "completed", "{}", r.json);
+    let actors: Vec<&str> = r.json["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["actor"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actors,
+        // The last entry is ranah's own: the response sent to the applicant.
+        ["andi", "kadis", "kabid", "teknis", "kadis", ""],
+        "{}",
+        r.json
+    );
+    for name in [
+        "pemohon-1-kotak-masuk.png",
+        "pemohon-3-permohonan.png",
+        "kadis-1-kotak-masuk.png",
+        "kadis-2-permohonan.png",
+        "pemohon-5-daftar-subdomain.png",
+    ] {
+        assert!(
+            std::fs::metadata(shots.join(name)).unwrap().len() > 10_000,
+            "{name}"
+        );
+    }
+}
