@@ -22,9 +22,11 @@
 //! | [`sign`] | DNSSEC signing: keys in memory, RRSIGs, the NSEC3 or NSEC chain, the apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM, re-signed as the zone changes | dns, zone, domain, hickory-proto |
 //! | [`publish`] | the change path: records change only here (store, then the served view), zone imports | dns, store, zone, domain |
 //! | [`acme`] | certificates: the ACME worker (order, challenge through [`publish`], account), CSRs, keys at rest | publish, store, domain, instant-acme |
-//! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, health): load, decide with the core, persist in one transaction, publish | everything above |
+//! | [`oidc`] | single sign-on's protocol (openidconnect): discovery, the authorization request with PKCE, the code exchange, the ID token's checks | config, openidconnect, reqwest |
+//! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, sign-in and sessions, health): load, decide with the core, persist in one transaction, publish | everything above |
 //! | [`cluster`] | several instances on one PostgreSQL store: each follows the zone changes the others commit (woken by `LISTEN`/`NOTIFY`, caught up by serial) | publish, service, store, telemetry |
 //! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI | service, axum, utoipa |
+//! | [`console`] | the web console at `/`: server-rendered pages (askama), sign-in, sessions' cookies and form tokens, the inbox, requests, the applicant's forms, the register; calls services like `api` | api, service, domain, askama |
 //! | [`client`] | the approver's client: the API over HTTP (reqwest), its answers as text; nothing of the server's internals | reqwest, serde_json |
 //! | [`cli`] | the command line: global options, the administration commands, `ranah client` | service, store, config, client |
 //! | [`daemon`] | `ranah serve`: wiring, background tasks, start and shutdown | everything |

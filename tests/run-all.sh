@@ -143,8 +143,8 @@ if grep -rnE '"(applicant|front_office|auditor|admin)"' src --include='*.rs' | g
   exit 1
 fi
 # Handlers reach the store only through services.
-if grep -rnE '\bcrate::store\b|\bsqlx::' src/api; then
-  echo "src/api must not use the store directly: call a service" >&2
+if grep -rnE '\bcrate::store\b|\bsqlx::' src/api src/console; then
+  echo "src/api and src/console must not use the store directly: call a service" >&2
   exit 1
 fi
 # The store persists what it is given: it knows nothing of DNS serving or the API.
