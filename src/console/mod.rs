@@ -8,6 +8,7 @@
 //! match the session's (or, on the sign-in form, a cookie of its own).
 
 mod applicant;
+mod office;
 mod pages;
 mod text;
 
@@ -63,6 +64,11 @@ pub fn routes() -> Router<AppState> {
             post(applicant::applicant_action),
         )
         .route("/register", get(applicant::register))
+        .route("/certificates", get(office::certificates))
+        .route("/zones", get(office::zones))
+        .route("/report", get(office::report))
+        .route("/report.csv", get(office::report_csv))
+        .route("/audit", get(office::audit))
         .route("/requests/{id}/decision", post(pages::decide))
         .route("/requests/{id}/files/{kind}", get(pages::attachment))
         .route("/assets/console.css", get(stylesheet))

@@ -30,6 +30,12 @@ pub(super) struct Frame {
     pub(super) user: Option<(String, String)>,
     /// Whether the menu offers a new request (applicants and the front office).
     pub(super) submits: bool,
+    /// Whether it offers certificates and zones (the office's staff and auditors).
+    pub(super) office: bool,
+    /// Whether it offers the monthly report.
+    pub(super) reports: bool,
+    /// Whether it offers the audit trail.
+    pub(super) audit: bool,
 }
 
 impl Frame {
@@ -39,6 +45,9 @@ impl Frame {
             t: lang.text(),
             user: None,
             submits: false,
+            office: false,
+            reports: false,
+            audit: false,
         }
     }
 
@@ -46,6 +55,12 @@ impl Frame {
         let actor = &signed.current.actor;
         Self {
             submits: actor.has(&Role::Applicant) || actor.has(&Role::FrontOffice),
+            office: actor
+                .roles
+                .iter()
+                .any(|r| r.is_office() || *r == Role::Auditor),
+            reports: crate::domain::access::may_read_reports(actor),
+            audit: crate::domain::access::may_read_audit(actor),
             lang: signed.lang.code(),
             t: signed.lang.text(),
             user: Some((
@@ -143,6 +158,8 @@ struct RequestPage {
     returned: bool,
     open: bool,
     max_files_mib: usize,
+    /// The request's audit events, for those who read the trail.
+    events: Vec<(i64, String, String, String)>,
 }
 
 /// `GET /`: the inbox for someone signed in, the sign-in page for a visitor.
@@ -453,6 +470,23 @@ pub(super) async fn request(
         Ok(v) => v,
         Err(e) => return failure(signed.lang, e),
     };
+    // The trail of the request, for those who may read it (auditors, admins).
+    let events = if crate::domain::access::may_read_audit(&signed.current.actor) {
+        let q = crate::service::audit::AuditQuery {
+            request: Some(id),
+            limit: Some(100),
+            ..Default::default()
+        };
+        match state.audit.events(&signed.current.actor, &q).await {
+            Ok((events, _)) => events
+                .into_iter()
+                .map(|e| (e.seq, e.at, e.actor, e.action))
+                .collect(),
+            Err(e) => return failure(signed.lang, e),
+        }
+    } else {
+        Vec::new()
+    };
     let zone = state.signin.time_zone();
     let t = signed.lang.text();
     let data = &view.request.data;
@@ -530,6 +564,7 @@ pub(super) async fn request(
         returned: status == Status::Returned,
         open: !status.is_final(),
         max_files_mib: crate::domain::attachment::MAX_SIZE / (1024 * 1024),
+        events,
         frame: Frame::of(&signed),
     };
     render(StatusCode::OK, &page)

@@ -156,6 +156,10 @@ tim_teknis = ["technical"]
         "{seen}"
     );
     assert_eq!(seen["response"]["status_after"], "Selesai", "{seen}");
+    // The report's chart, drawn by ranah as SVG: a track and a bar per step.
+    let chart = seen["response"]["/report"].as_str().unwrap();
+    assert!(chart.starts_with("<svg id=\"chart\""), "{chart}");
+    assert_eq!(chart.matches("<rect").count(), 8, "{chart}");
     assert_eq!(seen["applicant_sees"], "Selesai", "{seen}");
     assert!(
         seen["register"]
