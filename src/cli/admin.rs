@@ -2,49 +2,19 @@
 //! They print what they did on standard output; `token create` prints only the token.
 
 use anyhow::{Context as _, bail};
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use hickory_proto::rr::Name;
 
 use crate::cli::{AgencyCommand, AuditCommand, SubdomainCommand, TokenCommand, UserCommand};
 use crate::config::Config;
-use crate::domain::access::{Grant, Role};
+use crate::domain::access::Grant;
 use crate::domain::audit::Attribution;
 use crate::domain::workflow::Workflow;
 use crate::store::{Assignment, Store};
 
 /// `ROLE` or `ROLE@FROM..UNTIL`, a role of `workflow`.
 pub fn parse_role_grant(s: &str, workflow: &Workflow) -> anyhow::Result<Grant> {
-    let (role, period) = match s.split_once('@') {
-        Some((r, p)) => (r, Some(p)),
-        None => (s, None),
-    };
-    let (from, until) = match period {
-        None => (None, None),
-        Some(p) => {
-            let (a, b) = p
-                .split_once("..")
-                .with_context(|| format!("`{s}`: write ROLE@YYYY-MM-DD..YYYY-MM-DD"))?;
-            let date = |d: &str| -> anyhow::Result<Option<NaiveDate>> {
-                if d.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some(d.parse().with_context(|| {
-                    format!("`{d}` is not a date (YYYY-MM-DD)")
-                })?))
-            };
-            (date(a)?, date(b)?)
-        }
-    };
-    if let (Some(f), Some(u)) = (from, until)
-        && u < f
-    {
-        bail!("`{s}`: the period ends before it starts");
-    }
-    Ok(Grant {
-        role: Role::known(role, workflow)?,
-        from,
-        until,
-    })
+    Ok(Grant::parse(s, workflow)?)
 }
 
 fn check_code(code: &str) -> anyhow::Result<()> {
@@ -60,10 +30,7 @@ fn check_code(code: &str) -> anyhow::Result<()> {
 }
 
 fn check_email(email: &str) -> anyhow::Result<()> {
-    let ok = email.split_once('@').is_some_and(|(user, domain)| {
-        !user.is_empty() && domain.contains('.') && !domain.starts_with('.')
-    }) && !email.chars().any(char::is_whitespace);
-    if !ok {
+    if !crate::domain::signin::plausible_email(email) {
         bail!("`{email}` is not an email address");
     }
     Ok(())

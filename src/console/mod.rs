@@ -7,6 +7,7 @@
 //! HTTP), `HttpOnly`, `SameSite=Lax`, `Secure` over HTTPS; every form carries a token that must
 //! match the session's (or, on the sign-in form, a cookie of its own).
 
+mod admin;
 mod applicant;
 mod office;
 mod pages;
@@ -69,6 +70,11 @@ pub fn routes() -> Router<AppState> {
         .route("/report", get(office::report))
         .route("/report.csv", get(office::report_csv))
         .route("/audit", get(office::audit))
+        .route("/admin", get(admin::admin))
+        .route("/admin/users", post(admin::add_user))
+        .route("/admin/users/{name}", post(admin::user_action))
+        .route("/admin/tokens", post(admin::create_token))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/requests/{id}/decision", post(pages::decide))
         .route("/requests/{id}/files/{kind}", get(pages::attachment))
         .route("/assets/console.css", get(stylesheet))

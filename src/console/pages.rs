@@ -36,6 +36,8 @@ pub(super) struct Frame {
     pub(super) reports: bool,
     /// Whether it offers the audit trail.
     pub(super) audit: bool,
+    /// Whether it offers the administration of people.
+    pub(super) admin: bool,
 }
 
 impl Frame {
@@ -48,6 +50,7 @@ impl Frame {
             office: false,
             reports: false,
             audit: false,
+            admin: false,
         }
     }
 
@@ -61,6 +64,7 @@ impl Frame {
                 .any(|r| r.is_office() || *r == Role::Auditor),
             reports: crate::domain::access::may_read_reports(actor),
             audit: crate::domain::access::may_read_audit(actor),
+            admin: crate::domain::access::may_administer_people(actor),
             lang: signed.lang.code(),
             t: signed.lang.text(),
             user: Some((

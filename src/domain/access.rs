@@ -50,6 +50,9 @@ pub enum AccessError {
     /// An applicant without an agency.
     #[error("an applicant belongs to an agency: give --agency CODE")]
     ApplicantWithoutAgency,
+    /// A grant's period that cannot be read or ends before it starts.
+    #[error("`{0}`: {1}")]
+    Period(String, &'static str),
 }
 
 impl Role {
@@ -131,6 +134,60 @@ impl Grant {
             role,
             from: None,
             until: None,
+        }
+    }
+
+    /// A grant as written on the command line and in the console: `ROLE`, or
+    /// `ROLE@FROM..UNTIL` (inclusive dates, YYYY-MM-DD; either may be left out), with a role
+    /// the workflow knows.
+    pub fn parse(text: &str, workflow: &Workflow) -> Result<Self, AccessError> {
+        let text = text.trim();
+        let (role, period) = match text.split_once('@') {
+            Some((r, p)) => (r, Some(p)),
+            None => (text, None),
+        };
+        let (from, until) = match period {
+            None => (None, None),
+            Some(p) => {
+                let (a, b) = p.split_once("..").ok_or_else(|| {
+                    AccessError::Period(text.to_owned(), "write ROLE@YYYY-MM-DD..YYYY-MM-DD")
+                })?;
+                let date = |d: &str| -> Result<Option<NaiveDate>, AccessError> {
+                    if d.is_empty() {
+                        return Ok(None);
+                    }
+                    d.parse().map(Some).map_err(|_| {
+                        AccessError::Period(text.to_owned(), "a date is written YYYY-MM-DD")
+                    })
+                };
+                (date(a)?, date(b)?)
+            }
+        };
+        if let (Some(f), Some(u)) = (from, until)
+            && u < f
+        {
+            return Err(AccessError::Period(
+                text.to_owned(),
+                "the period ends before it starts",
+            ));
+        }
+        Ok(Self {
+            role: Role::known(role, workflow)?,
+            from,
+            until,
+        })
+    }
+
+    /// As [`Grant::parse`] reads it.
+    pub fn text(&self) -> String {
+        match (self.from, self.until) {
+            (None, None) => self.role.to_string(),
+            (f, u) => format!(
+                "{}@{}..{}",
+                self.role,
+                f.map(|d| d.to_string()).unwrap_or_default(),
+                u.map(|d| d.to_string()).unwrap_or_default()
+            ),
         }
     }
 
@@ -427,6 +484,11 @@ pub fn may_read_reports(actor: &Actor) -> bool {
 /// Whether the actor may read and verify the audit trail: auditors and admins.
 pub fn may_read_audit(actor: &Actor) -> bool {
     actor.has(&Role::Auditor) || actor.has(&Role::Admin)
+}
+
+/// Whether the actor may administer people: users, their roles and passwords, tokens.
+pub fn may_administer_people(actor: &Actor) -> bool {
+    actor.has(&Role::Admin)
 }
 
 /// Whether the actor may manage zones: export them, suspend and restore names.

@@ -218,6 +218,18 @@ pub fn valid_user_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
 }
 
+/// An email address as far as ranah checks one: something before and after one `@`, a dot in
+/// the domain not at its start, no spaces. (Whether it is delivered is the mail server's to say.)
+pub fn plausible_email(email: &str) -> bool {
+    email.split_once('@').is_some_and(|(user, domain)| {
+        !user.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.contains('@')
+    }) && !email.chars().any(char::is_whitespace)
+        && email.len() <= 254
+}
+
 /// The value at a dotted path.
 fn at<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
     // A claim whose own name has a dot (`https://example/roles`) is found whole first.

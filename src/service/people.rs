@@ -38,6 +38,51 @@ impl People {
             .map(|account| account.on(today)))
     }
 
+    /// The attribution of an administrator acting in the console; refused for anyone else.
+    pub fn administrator(&self, caller: &Actor) -> Result<Attribution, ServiceError> {
+        if !access::may_administer_people(caller) {
+            return Err(ServiceError::Forbidden(
+                "users, roles and tokens are administered by admins".into(),
+            ));
+        }
+        Ok(Attribution::of(caller))
+    }
+
+    /// An agency by its code.
+    pub async fn agency(&self, code: &str) -> Result<Option<crate::store::Agency>, ServiceError> {
+        Ok(self.store.agency(code).await?)
+    }
+
+    /// Every user with their grants.
+    pub async fn users(&self) -> Result<Vec<crate::store::UserRow>, ServiceError> {
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Every token (never the token itself), newest first.
+    pub async fn tokens(&self) -> Result<Vec<crate::store::TokenInfo>, ServiceError> {
+        Ok(self.store.list_tokens().await?)
+    }
+
+    /// Replace a user's roles, refusing combinations that may not be held together.
+    pub async fn set_roles(
+        &self,
+        name: &str,
+        grants: &[Grant],
+        by: &Attribution,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let agency = self.store.user_agency(name).await?;
+        access::check_grants(grants, agency).map_err(|e| ServiceError::Forbidden(e.to_string()))?;
+        let roles: Vec<String> = grants.iter().map(Grant::text).collect();
+        let audit = AuditEntry::by(
+            by,
+            "user.roles",
+            format!("user/{name}"),
+            json!({"after": roles}),
+        );
+        Ok(self.store.set_grants(name, grants, &audit, now).await?)
+    }
+
     /// Register an agency.
     pub async fn add_agency(
         &self,
@@ -67,6 +112,13 @@ impl People {
     ) -> Result<i64, ServiceError> {
         access::check_grants(grants, agency_id)
             .map_err(|e| ServiceError::Forbidden(e.to_string()))?;
+        if let Some(e) = email
+            && !crate::domain::signin::plausible_email(e)
+        {
+            return Err(ServiceError::Forbidden(format!(
+                "`{e}` is not an email address"
+            )));
+        }
         let roles: Vec<serde_json::Value> = grants
             .iter()
             .map(|g| json!({"role": g.role.as_str(), "from": g.from, "until": g.until}))

@@ -191,6 +191,17 @@ impl SignIn {
         self.console.sessions
     }
 
+    /// Give a user a password (an administrator in the console; see [`set_password`]).
+    pub async fn set_password(
+        &self,
+        name: &str,
+        password: Option<&str>,
+        by: &Attribution,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        set_password(&self.store, name, password, by, now).await
+    }
+
     /// Sign in with a user name and password.
     pub async fn password(
         &self,

@@ -52,7 +52,9 @@ pub use instances::InstanceRow;
 pub use lease::Leadership;
 pub(crate) use outbox::enqueue as enqueue_messages;
 pub use outbox::{OutboxMessage, QueuedMessage, REQUEST_ID_PLACEHOLDER};
-pub use people::{Account, Agency, Assigned, Assignment, TOKEN_PREFIX, TokenInfo, token_prefix};
+pub use people::{
+    Account, Agency, Assigned, Assignment, TOKEN_PREFIX, TokenInfo, UserRow, token_prefix,
+};
 pub use requests::{
     Attachment, CertificateCommit, HistoryEntry, NEW_REQUEST, RequestChange, RequestData,
     RequestFilter, StoredHistoryEntry, StoredRequest, ZoneChangeCommit,

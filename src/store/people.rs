@@ -36,6 +36,29 @@ pub struct TokenInfo {
     pub revoked_at: Option<String>,
 }
 
+/// A user as listed for administrators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// The agency's code.
+    pub agency: Option<String>,
+    /// Disabled.
+    pub disabled: bool,
+    /// Made by single sign-on.
+    pub single_sign_on: bool,
+    /// Has a password.
+    pub password: bool,
+    /// Locked until, after wrong passwords.
+    pub locked_until: Option<String>,
+    /// Every grant.
+    pub grants: Vec<Grant>,
+}
+
 /// The account a valid token belongs to, with every role granted to it (which of them are in
 /// effect on a day is [`Actor::user`]'s to decide).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +285,82 @@ impl Store {
         append_audit(&mut tx, &entry, now).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Every user, by name, with their grants.
+    pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let rows = sqlx::query(
+            "SELECT u.id, u.name, u.email, a.code AS agency, u.disabled, u.external_id, \
+             u.password_hash, u.locked_until FROM users u \
+             LEFT JOIN agencies a ON a.id = u.agency_id ORDER BY u.name",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let disabled: i64 = r.try_get("disabled")?;
+            let external: Option<String> = r.try_get("external_id")?;
+            let password: Option<String> = r.try_get("password_hash")?;
+            users.push(UserRow {
+                id,
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                agency: r.try_get("agency")?,
+                disabled: disabled != 0,
+                single_sign_on: external.is_some(),
+                password: password.is_some(),
+                locked_until: r.try_get("locked_until")?,
+                grants: grants_of(&mut conn, id).await?,
+            });
+        }
+        Ok(users)
+    }
+
+    /// The agency of a user (`None` when the user has none); `NotFound` without the user.
+    pub async fn user_agency(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT agency_id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {name}")))?;
+        Ok(row.try_get("agency_id")?)
+    }
+
+    /// Replace a user's grants, with the audit event of the change.
+    pub async fn set_grants(
+        &self,
+        name: &str,
+        grants: &[Grant],
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let user_id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let user_id = user_id.ok_or_else(|| StoreError::NotFound(format!("user {name}")))?;
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for grant in grants {
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, role, valid_from, valid_until) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(user_id)
+            .bind(grant.role.as_str())
+            .bind(grant.from.map(|d| d.to_string()))
+            .bind(grant.until.map(|d| d.to_string()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every token, newest first.

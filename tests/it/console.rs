@@ -706,3 +706,143 @@ fn the_office_reads_certificates_zones_the_report_with_its_chart_and_the_audit_t
     assert_eq!(andi.get("/audit").status, 403);
     assert_eq!(andi.get("/report.csv").status, 403);
 }
+
+#[test]
+fn an_admin_manages_users_roles_passwords_and_tokens_and_nobody_else_can() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let ops = &tokens[5];
+    set_password(&d, "ops", PASSWORD);
+    set_password(&d, "kadis", PASSWORD);
+    let admin = Browser::new(&d);
+    assert_eq!(admin.sign_in("ops", PASSWORD).status, 303);
+    let page = admin.get("/admin");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains("id=\"users\""));
+    let csrf = page.hidden("csrf");
+
+    // A new approver, with a password, who then signs in.
+    let added = admin.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("name", "sekretaris"),
+            ("roles", "head_of_division"),
+            ("email", "sekretaris@example.go.id"),
+        ],
+    );
+    assert_eq!(added.status, 303, "{added:?}");
+    let refused = admin.post(
+        "/admin/users",
+        &[("csrf", &csrf), ("name", "x y"), ("roles", "technical")],
+    );
+    assert_eq!(refused.status, 403, "{refused:?}");
+    let incompatible = admin.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("name", "campur"),
+            ("roles", "admin, technical"),
+        ],
+    );
+    assert_eq!(incompatible.status, 403, "{incompatible:?}");
+    let short = admin.post(
+        "/admin/users/sekretaris",
+        &[
+            ("csrf", &csrf),
+            ("action", "password"),
+            ("password", "pendek"),
+        ],
+    );
+    assert_eq!(short.status, 403);
+    let set = admin.post(
+        "/admin/users/sekretaris",
+        &[
+            ("csrf", &csrf),
+            ("action", "password"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(set.status, 303, "{set:?}");
+    let sekretaris = Browser::new(&d);
+    assert_eq!(sekretaris.sign_in("sekretaris", PASSWORD).status, 303);
+
+    // An acting period, recorded.
+    let roles = admin.post(
+        "/admin/users/sekretaris",
+        &[
+            ("csrf", &csrf),
+            ("action", "roles"),
+            (
+                "roles",
+                "head_of_division, head_of_office@2026-12-01..2026-12-31",
+            ),
+        ],
+    );
+    assert_eq!(roles.status, 303, "{roles:?}");
+    let changed = events(&d, ops, "user.roles");
+    assert_eq!(
+        changed[0]["summary"]["after"],
+        serde_json::json!(["head_of_division", "head_of_office@2026-12-01..2026-12-31"])
+    );
+    assert_eq!(changed[0]["actor"], "ops");
+
+    // A token, shown once, that works; then revoked.
+    let made = admin.post("/admin/tokens", &[("csrf", &csrf), ("user", "sekretaris")]);
+    assert_eq!(made.status, 200, "{made:?}");
+    let start = made.body.find("<code id=\"token\">").unwrap() + "<code id=\"token\">".len();
+    let token = made.body[start..].split('<').next().unwrap().to_owned();
+    assert!(token.starts_with("ranah_"), "{token}");
+    assert_eq!(
+        curl(&d, "GET", "/api/v1/requests", Some(&token), &[]).status,
+        200
+    );
+    assert!(
+        !admin.get("/admin").body.contains(&token),
+        "shown once only"
+    );
+    let id = events(&d, ops, "token.create")
+        .iter()
+        .find(|e| e["target"] == "user/sekretaris")
+        .unwrap()["summary"]["token"]
+        .as_i64()
+        .unwrap();
+    let revoked = admin.post(&format!("/admin/tokens/{id}/revoke"), &[("csrf", &csrf)]);
+    assert_eq!(revoked.status, 303, "{revoked:?}");
+    assert_eq!(
+        curl(&d, "GET", "/api/v1/requests", Some(&token), &[]).status,
+        401
+    );
+
+    // Disabled: the session ends at once.
+    let disabled = admin.post(
+        "/admin/users/sekretaris",
+        &[("csrf", &csrf), ("action", "disable")],
+    );
+    assert_eq!(disabled.status, 303);
+    assert_eq!(sekretaris.get("/inbox").status, 303);
+
+    // A forged form changes nothing; an approver sees and changes nothing here.
+    let forged = admin.post(
+        "/admin/users/kadis",
+        &[("csrf", "x"), ("action", "disable")],
+    );
+    assert_eq!(forged.status, 403);
+    let kadis = Browser::new(&d);
+    assert_eq!(kadis.sign_in("kadis", PASSWORD).status, 303);
+    assert!(!kadis.get("/inbox").body.contains("href=\"/admin\""));
+    assert_eq!(kadis.get("/admin").status, 403);
+    let csrf = kadis.get("/inbox").hidden("csrf");
+    let attempt = kadis.post(
+        "/admin/users",
+        &[("csrf", &csrf), ("name", "penyusup"), ("roles", "admin")],
+    );
+    assert_eq!(attempt.status, 403, "{attempt:?}");
+    let attempt = kadis.post("/admin/tokens", &[("csrf", &csrf), ("user", "kadis")]);
+    assert_eq!(attempt.status, 403, "{attempt:?}");
+    assert!(
+        events(&d, ops, "user.add")
+            .iter()
+            .all(|e| e["target"] != "user/penyusup")
+    );
+}
