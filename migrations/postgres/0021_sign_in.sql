@@ -24,6 +24,11 @@ CREATE TABLE sessions (
     method       TEXT COLLATE "C"    NOT NULL,
     -- The provider's ID token, for RP-initiated logout (`id_token_hint`).
     id_token     TEXT COLLATE "C",
+    -- The provider's refresh token, while the session lives: the provider is asked with it
+    -- whether the person may stay signed in (console.oidc.recheck_minutes). Cleared at the end.
+    refresh_token TEXT COLLATE "C",
+    -- When the provider was last asked (or the sign-in).
+    checked_at   TEXT COLLATE "C",
     client       TEXT COLLATE "C",
     created_at   TEXT COLLATE "C"    NOT NULL,
     last_seen_at TEXT COLLATE "C"    NOT NULL,

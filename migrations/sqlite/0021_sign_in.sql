@@ -24,6 +24,11 @@ CREATE TABLE sessions (
     method       TEXT    NOT NULL,
     -- The provider's ID token, for RP-initiated logout (`id_token_hint`).
     id_token     TEXT,
+    -- The provider's refresh token, while the session lives: the provider is asked with it
+    -- whether the person may stay signed in (console.oidc.recheck_minutes). Cleared at the end.
+    refresh_token TEXT,
+    -- When the provider was last asked (or the sign-in).
+    checked_at   TEXT,
     client       TEXT,
     created_at   TEXT    NOT NULL,
     last_seen_at TEXT    NOT NULL,

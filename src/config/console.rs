@@ -84,6 +84,10 @@ pub struct OidcSettings {
     /// Whether signing out of ranah also signs out of the provider (RP-initiated logout), when
     /// the provider offers it.
     pub provider_logout: bool,
+    /// Minutes after which a session is put to the provider again with its refresh token (when
+    /// the provider gave one): a person disabled or signed out there is signed out here, and
+    /// changed roles take effect.
+    pub recheck_minutes: u32,
 }
 
 impl Default for OidcSettings {
@@ -100,6 +104,7 @@ impl Default for OidcSettings {
             roles: BTreeMap::new(),
             agency_claim: None,
             provider_logout: true,
+            recheck_minutes: 5,
         }
     }
 }
@@ -188,6 +193,8 @@ pub struct OidcConfig {
     pub mapping: ClaimMapping,
     /// RP-initiated logout.
     pub provider_logout: bool,
+    /// How often a session is put to the provider again.
+    pub recheck: Duration,
 }
 
 impl ConsoleSettings {
@@ -307,6 +314,9 @@ impl OidcSettings {
                 agency_claim: self.agency_claim.clone(),
             },
             provider_logout: self.provider_logout,
+            recheck: Duration::minutes(
+                at_least_one("console.oidc.recheck_minutes", self.recheck_minutes)?.into(),
+            ),
         }))
     }
 }

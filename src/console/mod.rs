@@ -79,6 +79,21 @@ pub fn routes() -> Router<AppState> {
         .route("/requests/{id}/files/{kind}", get(pages::attachment))
         .route("/assets/console.css", get(stylesheet))
         .route("/favicon.ico", get(icon))
+        .route("/assets/console.js", get(script))
+}
+
+/// The script that makes the pages a little better (they work without it).
+const SCRIPT: &str = include_str!("assets/console.js");
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
 }
 
 /// The icon browsers ask for at `/favicon.ico` (an SVG: every current browser takes one).

@@ -31,6 +31,8 @@ pub enum SessionEnd {
     Disabled,
     /// The user's claims no longer map to a role.
     Unmapped,
+    /// The provider no longer vouches for the person (asked with the refresh token).
+    Provider,
 }
 
 impl SessionEnd {
@@ -42,6 +44,7 @@ impl SessionEnd {
             Self::Expired => "expired",
             Self::Disabled => "disabled",
             Self::Unmapped => "unmapped",
+            Self::Provider => "provider",
         }
     }
 }

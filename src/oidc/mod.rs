@@ -13,8 +13,9 @@ use openidconnect::core::{
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndSessionUrl,
     EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
-    RedirectUrl, Scope, TokenResponse as _,
+    OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
+    ProviderMetadataWithLogout, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    TokenResponse as _,
 };
 use serde_json::Value;
 
@@ -82,6 +83,23 @@ pub struct Verified {
     pub claims: Value,
     /// The token itself (for `id_token_hint` at logout).
     pub id_token: String,
+    /// The refresh token, when the provider gave one.
+    pub refresh_token: Option<String>,
+}
+
+/// What a refresh found.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// The provider still vouches for the person: a new ID token if it sent one (checked as at
+    /// sign-in, but without a nonce), and the refresh token to use next.
+    Valid {
+        /// The new ID token, verified.
+        verified: Option<Verified>,
+        /// The refresh token to keep (the new one, or the old if none came).
+        refresh_token: String,
+    },
+    /// The provider refused: the person signed out there, was disabled, or the grant ended.
+    Refused(String),
 }
 
 /// The provider, discovered.
@@ -211,18 +229,51 @@ impl Provider {
             .await
             .map_err(|e| OidcError::Exchange(error_chain(&e)))?;
         let id_token = answer.id_token().ok_or(OidcError::NoIdToken)?;
-        self.verify(id_token, nonce)
+        let mut verified = self.verify(id_token, Some(nonce))?;
+        verified.refresh_token = answer.refresh_token().map(|t| t.secret().clone());
+        Ok(verified)
     }
 
-    /// Check an ID token: signature, issuer, audience, expiry, nonce.
-    fn verify(&self, id_token: &CoreIdToken, nonce: &str) -> Result<Verified, OidcError> {
+    /// Ask the provider again, with the refresh token, whether the person may stay signed in.
+    /// An error is the provider not answering (the session is kept); a refusal is `Refused`.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Refreshed, OidcError> {
+        let token = RefreshToken::new(refresh_token.to_owned());
+        let request = self
+            .client
+            .exchange_refresh_token(&token)
+            .map_err(|e| OidcError::Exchange(e.to_string()))?;
+        let answer: CoreTokenResponse = match request.request_async(&self.http).await {
+            Ok(a) => a,
+            Err(RequestTokenError::ServerResponse(e)) => {
+                return Ok(Refreshed::Refused(e.to_string()));
+            }
+            Err(e) => return Err(OidcError::Exchange(error_chain(&e))),
+        };
+        let verified = match answer.id_token() {
+            Some(id_token) => Some(self.verify(id_token, None)?),
+            None => None,
+        };
+        Ok(Refreshed::Valid {
+            verified,
+            refresh_token: answer
+                .refresh_token()
+                .map(|t| t.secret().clone())
+                .unwrap_or_else(|| refresh_token.to_owned()),
+        })
+    }
+
+    /// Check an ID token: signature, issuer, audience, expiry, and the nonce of the sign-in
+    /// (a refreshed token carries none to check).
+    fn verify(&self, id_token: &CoreIdToken, nonce: Option<&str>) -> Result<Verified, OidcError> {
         let verifier = self
             .client
             .id_token_verifier()
             .set_allowed_algs(self.algorithms.iter().cloned());
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(nonce.to_owned()))
-            .map_err(|e| OidcError::IdToken(error_chain(&e)))?;
+        let claims = match nonce {
+            Some(nonce) => id_token.claims(&verifier, &Nonce::new(nonce.to_owned())),
+            None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+        }
+        .map_err(|e| OidcError::IdToken(error_chain(&e)))?;
         let external_id = format!("{} {}", claims.issuer().as_str(), claims.subject().as_str());
         let compact = id_token.to_string();
         // The signature is checked: the payload is read again whole, so that every claim the
@@ -241,6 +292,7 @@ impl Provider {
             external_id,
             claims: payload,
             id_token: compact,
+            refresh_token: None,
         })
     }
 

@@ -408,6 +408,30 @@ impl SignIn {
                 return Err(e.into());
             }
         };
+        let (user_id, name) = self.admit(&provider, &verified, client, now).await?;
+        self.open(user_id, &name, "oidc", Some(&verified), client, now)
+            .await
+    }
+
+    /// The account a verified ID token stands for: made at the first sign-in, its roles,
+    /// agency and email set again from the claims at every later one (the change recorded);
+    /// refused, with its sessions ended, when the claims map to nothing or it is disabled.
+    async fn admit(
+        &self,
+        provider: &Provider,
+        verified: &crate::oidc::Verified,
+        client: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, String), SignInError> {
+        let who = anonymous(client);
+        let refuse = |reason: String, target: &str| {
+            AuditEntry::by(
+                &who,
+                "signin.refused",
+                target.to_owned(),
+                json!({"method": "oidc", "reason": reason}),
+            )
+        };
         let Some(oidc) = &self.console.oidc else {
             return Err(SignInError::NoSingleSignOn);
         };
@@ -527,15 +551,7 @@ impl SignIn {
                 k.user_id
             }
         };
-        self.open(
-            user_id,
-            &mapped.username,
-            "oidc",
-            Some(&verified.id_token),
-            client,
-            now,
-        )
-        .await
+        Ok((user_id, mapped.username))
     }
 
     /// The user of a session cookie, if the session is alive; a session past its limits is
@@ -565,6 +581,24 @@ impl SignIn {
                 .await?;
             return Ok(None);
         }
+        // A session of single sign-on is put to the provider again every few minutes, with
+        // its refresh token: a person disabled or signed out there is signed out here too,
+        // and changed roles take effect without a new sign-in.
+        let session = match (&session.refresh_token, &self.console.oidc) {
+            (Some(refresh), Some(oidc))
+                if session.method == "oidc" && now - session.checked_at >= oidc.recheck =>
+            {
+                let refresh = refresh.clone();
+                if !self.recheck(&session, &refresh, client, now).await? {
+                    return Ok(None);
+                }
+                match self.store.session(token).await? {
+                    Some(s) => s,
+                    None => return Ok(None),
+                }
+            }
+            _ => session,
+        };
         if SessionLimits::needs_touch(session.last_seen_at, now) {
             self.store.touch_session(session.id, now).await?;
         }
@@ -577,6 +611,82 @@ impl SignIn {
             csrf: session.csrf,
             single_sign_on: session.method == "oidc",
         }))
+    }
+
+    /// Ask the provider about a session again; `false` when it has ended.
+    async fn recheck(
+        &self,
+        session: &crate::store::StoredSession,
+        refresh: &str,
+        client: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let end = |detail: String| {
+            AuditEntry::by(
+                &Attribution::system(),
+                "session.end",
+                format!("user/{}", session.account.name),
+                json!({"session": session.id, "reason": SessionEnd::Provider.as_str(),
+                       "detail": detail}),
+            )
+        };
+        let answer = match self.provider().await {
+            Ok(p) => p.refresh(refresh).await.map(|a| (p, a)),
+            Err(SignInError::Provider(e)) => Err(e),
+            Err(e) => return Err(ServiceError::internal("single sign-on", e)),
+        };
+        match answer {
+            // The provider does not answer: the session stays, and is put again later.
+            Err(e) => {
+                tracing::warn!(error = %e, user = %session.account.name,
+                    "single sign-on: the provider could not be asked about a session");
+                self.store.record_check(session.id, refresh, now).await?;
+                Ok(true)
+            }
+            Ok((_, crate::oidc::Refreshed::Refused(why))) => {
+                let why: String = why.chars().take(200).collect();
+                self.store
+                    .end_session(
+                        session.id,
+                        SessionEnd::Provider.as_str(),
+                        Some(&end(why)),
+                        now,
+                    )
+                    .await?;
+                Ok(false)
+            }
+            Ok((
+                provider,
+                crate::oidc::Refreshed::Valid {
+                    verified,
+                    refresh_token,
+                },
+            )) => {
+                if let Some(v) = verified {
+                    if session.external_id.as_deref() != Some(v.external_id.as_str()) {
+                        self.store
+                            .end_session(
+                                session.id,
+                                SessionEnd::Provider.as_str(),
+                                Some(&end("the provider named another person".into())),
+                                now,
+                            )
+                            .await?;
+                        return Ok(false);
+                    }
+                    match self.admit(&provider, &v, client, now).await {
+                        Ok(_) => {}
+                        // Refused: admit ended the sessions and recorded why.
+                        Err(SignInError::Service(e)) => return Err(e),
+                        Err(_) => return Ok(false),
+                    }
+                }
+                self.store
+                    .record_check(session.id, &refresh_token, now)
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 
     /// Sign out: end the session; returns the provider's address that ends its session too,
@@ -616,7 +726,7 @@ impl SignIn {
         user_id: i64,
         name: &str,
         method: &str,
-        id_token: Option<&str>,
+        verified: Option<&crate::oidc::Verified>,
         client: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<Opened, SignInError> {
@@ -641,7 +751,8 @@ impl SignIn {
                     token: &token,
                     csrf: &csrf,
                     method,
-                    id_token,
+                    id_token: verified.map(|v| v.id_token.as_str()),
+                    refresh_token: verified.and_then(|v| v.refresh_token.as_deref()),
                     client: client_text.as_deref(),
                 },
                 &audit,

@@ -83,6 +83,8 @@ pub struct NewSession<'a> {
     pub method: &'a str,
     /// The provider's ID token, for logout.
     pub id_token: Option<&'a str>,
+    /// The provider's refresh token.
+    pub refresh_token: Option<&'a str>,
     /// The browser's address.
     pub client: Option<&'a str>,
 }
@@ -100,6 +102,12 @@ pub struct StoredSession {
     pub method: String,
     /// The provider's ID token.
     pub id_token: Option<String>,
+    /// The provider's refresh token.
+    pub refresh_token: Option<String>,
+    /// When the provider was last asked about the session.
+    pub checked_at: DateTime<Utc>,
+    /// The user's id at the provider (`issuer sub`), for an account of single sign-on.
+    pub external_id: Option<String>,
     /// Signed in.
     pub created_at: DateTime<Utc>,
     /// Last request (written at most once a minute).
@@ -224,14 +232,16 @@ impl Store {
             )));
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO sessions (user_id, token_hash, csrf, method, id_token, client, \
-             created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+            "INSERT INTO sessions (user_id, token_hash, csrf, method, id_token, refresh_token, \
+             client, created_at, last_seen_at, checked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) RETURNING id",
         )
         .bind(session.user_id)
         .bind(secret_hash(session.token))
         .bind(session.csrf)
         .bind(session.method)
         .bind(session.id_token)
+        .bind(session.refresh_token)
         .bind(session.client)
         .bind(ts(now))
         .fetch_one(&mut *tx)
@@ -250,8 +260,9 @@ impl Store {
     pub async fn session(&self, token: &str) -> Result<Option<StoredSession>, StoreError> {
         let mut conn = self.pool().acquire().await?;
         let row = sqlx::query(
-            "SELECT s.id, s.csrf, s.method, s.id_token, s.created_at, s.last_seen_at, \
-             u.id AS user_id, u.name, u.agency_id FROM sessions s \
+            "SELECT s.id, s.csrf, s.method, s.id_token, s.refresh_token, s.checked_at, \
+             s.created_at, s.last_seen_at, u.id AS user_id, u.name, u.agency_id, u.external_id \
+             FROM sessions s \
              JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.ended_at IS NULL AND u.disabled = 0",
         )
@@ -262,6 +273,7 @@ impl Store {
         let user_id: i64 = row.try_get("user_id")?;
         let created: String = row.try_get("created_at")?;
         let seen: String = row.try_get("last_seen_at")?;
+        let checked: Option<String> = row.try_get("checked_at")?;
         Ok(Some(StoredSession {
             id: row.try_get("id")?,
             account: Account {
@@ -273,9 +285,33 @@ impl Store {
             csrf: row.try_get("csrf")?,
             method: row.try_get("method")?,
             id_token: row.try_get("id_token")?,
+            refresh_token: row.try_get("refresh_token")?,
+            checked_at: time(checked.as_deref().unwrap_or(&created), "session")?,
+            external_id: row.try_get("external_id")?,
             created_at: time(&created, "session")?,
             last_seen_at: time(&seen, "session")?,
         }))
+    }
+
+    /// Note that the provider was asked about a session now, and the refresh token to use next.
+    pub async fn record_check(
+        &self,
+        id: i64,
+        refresh_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE sessions SET checked_at = $2, refresh_token = $3 \
+             WHERE id = $1 AND ended_at IS NULL",
+        )
+        .bind(id)
+        .bind(ts(now))
+        .bind(refresh_token)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Note that a session was used now.
@@ -300,7 +336,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
-            "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL",
+            "UPDATE sessions SET ended_at = $2, end_reason = $3, refresh_token = NULL \
+             WHERE id = $1 AND ended_at IS NULL",
         )
         .bind(id)
         .bind(ts(now))
@@ -328,7 +365,7 @@ impl Store {
         let mut ended = 0;
         if let Some(user_id) = user_id {
             ended = sqlx::query(
-                "UPDATE sessions SET ended_at = $2, end_reason = $3 \
+                "UPDATE sessions SET ended_at = $2, end_reason = $3, refresh_token = NULL \
                  WHERE user_id = $1 AND ended_at IS NULL",
             )
             .bind(user_id)

@@ -53,7 +53,7 @@ impl OpenIdProvider {
                 "client_secret": "rahasia-klien-e2e",
                 "redirect_uris": [format!("{ranah}/signin/callback")],
                 "post_logout_redirect_uris": [format!("{ranah}/")],
-                "grant_types": ["authorization_code"],
+                "grant_types": ["authorization_code", "refresh_token"],
                 "response_types": ["code"],
             },
             "accounts": {
@@ -71,13 +71,14 @@ impl OpenIdProvider {
             .arg(port.to_string())
             .arg(&file)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("oidc.log")).unwrap())
             .spawn()
             .expect("node (the README's test command installs it)");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        // The provider writes more (its notices): read it to the end, or its writes fail.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         assert!(line.starts_with("listening "), "the provider said {line:?}");
         Self {
             child,
@@ -129,8 +130,9 @@ tim_teknis = ["technical"]
         .expect("python3 with selenium (the README's test command installs it)");
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\nthe provider's log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(d.dir.join("oidc.log")).unwrap_or_default()
     );
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
 
@@ -206,6 +208,12 @@ tim_teknis = ["technical"]
         ["user/andi", "user/kadis", "user/kabid", "user/teknis"]
     );
     assert_eq!(events(&d, &ops, "signin").len(), 5);
+    // The provider gave refresh tokens; the sessions ended by signing out hold none.
+    let held = store_query(
+        &d.dir,
+        "SELECT end_reason FROM sessions WHERE refresh_token IS NOT NULL",
+    );
+    assert_eq!(held.len(), 4, "the four sessions not signed out: {held:?}");
     let r = curl(
         &d,
         "GET",

@@ -40,8 +40,21 @@ struct Grant {
     token: Token,
 }
 
+/// What the token endpoint answers to a refresh.
+#[derive(Clone, Debug, Default)]
+enum Refresh {
+    /// A new ID token with these claims.
+    Claims(Value),
+    /// `invalid_grant`: the person is no longer signed in at the provider.
+    #[default]
+    Refuse,
+}
+
 #[derive(Default)]
 struct Shared {
+    refresh: Refresh,
+    /// Refresh requests seen.
+    refreshes: usize,
     grants: HashMap<String, Grant>,
     /// The PKCE verifiers that matched their challenge.
     verified: Vec<String>,
@@ -133,7 +146,33 @@ async fn jwks() -> Json<Value> {
 async fn token(
     State((issuer, shared)): State<ProviderState>,
     Form(form): Form<HashMap<String, String>>,
-) -> Json<Value> {
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        let mut shared = shared.lock().unwrap();
+        shared.refreshes += 1;
+        let Refresh::Claims(claims) = shared.refresh.clone() else {
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                Json(json!({"error": "invalid_grant", "error_description": "session ended"})),
+            )
+                .into_response();
+        };
+        let grant = Grant {
+            nonce: String::new(),
+            challenge: String::new(),
+            claims,
+            token: Token::Good,
+        };
+        return Json(json!({
+            "access_token": "opaque",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "refresh_token": "refresh-2",
+            "id_token": id_token(&issuer, &grant, false),
+        }))
+        .into_response();
+    }
     let code = form.get("code").cloned().unwrap_or_default();
     let verifier = form.get("code_verifier").cloned().unwrap_or_default();
     let mut shared = shared.lock().unwrap();
@@ -143,6 +182,18 @@ async fn token(
     } else {
         shared.mismatched += 1;
     }
+    Json(json!({
+        "access_token": "opaque",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "refresh_token": "refresh-1",
+        "id_token": id_token(&issuer, &grant, true),
+    }))
+    .into_response()
+}
+
+/// An ID token as `grant` says, with its nonce (at sign-in) or without (at a refresh).
+fn id_token(issuer: &str, grant: &Grant, with_nonce: bool) -> String {
     let now = chrono::Utc::now().timestamp();
     let mut claims = grant.claims.clone();
     let fields = claims.as_object_mut().unwrap();
@@ -169,16 +220,18 @@ async fn token(
     };
     fields.insert("iat".into(), json!(iat));
     fields.insert("exp".into(), json!(exp));
-    fields.insert(
-        "nonce".into(),
-        json!(if grant.token == Token::WrongNonce {
-            "another-nonce".to_owned()
-        } else {
-            grant.nonce.clone()
-        }),
-    );
+    if with_nonce {
+        fields.insert(
+            "nonce".into(),
+            json!(if grant.token == Token::WrongNonce {
+                "another-nonce".to_owned()
+            } else {
+                grant.nonce.clone()
+            }),
+        );
+    }
     let payload = B64.encode(serde_json::to_vec(&claims).unwrap());
-    let id_token = if grant.token == Token::Unsigned {
+    if grant.token == Token::Unsigned {
         format!(
             "{}.{payload}.",
             B64.encode(br#"{"alg":"none","typ":"JWT"}"#)
@@ -193,13 +246,7 @@ async fn token(
         };
         let signature = signer.sign(signing.as_bytes());
         format!("{signing}.{}", B64.encode(signature.to_bytes()))
-    };
-    Json(json!({
-        "access_token": "opaque",
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "id_token": id_token,
-    }))
+    }
 }
 
 /// A query parameter of an address.
@@ -421,4 +468,66 @@ fn id_tokens_that_fail_a_check_replays_and_unmapped_or_disabled_accounts_are_ref
         "{reasons:?}"
     );
     assert!(reasons.contains(&"disabled".to_owned()), "{reasons:?}");
+}
+
+#[test]
+fn the_provider_is_asked_again_with_the_refresh_token_and_its_answer_holds() {
+    let provider = Provider::start();
+    let d = start(&provider);
+    let tokens = setup_people(&d);
+    let ops = &tokens[5];
+    let b = Browser::new(&d);
+    assert_eq!(
+        sign_in(&b, &provider, kadis_claims(), Token::Good).0.status,
+        303
+    );
+    assert_eq!(b.get("/inbox").status, 200);
+    // Within console.oidc.recheck_minutes the provider is not asked.
+    assert_eq!(provider.shared.lock().unwrap().refreshes, 0);
+
+    // Later: the provider now gives the applicant's role too; the next page has it.
+    provider.shared.lock().unwrap().refresh = Refresh::Claims(json!({
+        "preferred_username": "199001012020011001", "groups": ["kadis", "opd"], "agency": "DINKES"
+    }));
+    let past = "UPDATE sessions SET checked_at = '2020-01-01T00:00:00Z'";
+    store_exec(&d.dir, past, None);
+    let inbox = b.get("/inbox");
+    assert_eq!(inbox.status, 200, "{inbox:?}");
+    assert!(
+        inbox.body.contains("href=\"/requests/new\""),
+        "{}",
+        inbox.body
+    );
+    assert_eq!(provider.shared.lock().unwrap().refreshes, 1);
+    let changes = events(&d, ops, "user.roles");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        changes[0]["summary"]["after"],
+        json!(["applicant", "head_of_office"])
+    );
+    // Asked once: the next page within the interval asks nothing.
+    assert_eq!(b.get("/inbox").status, 200);
+    assert_eq!(provider.shared.lock().unwrap().refreshes, 1);
+
+    // The person signed out or was disabled at the provider: signed out here at the next check.
+    provider.shared.lock().unwrap().refresh = Refresh::Refuse;
+    store_exec(&d.dir, past, None);
+    assert_eq!(b.get("/inbox").status, 303);
+    let ends = events(&d, ops, "session.end");
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!(ends[0]["summary"]["reason"], "provider");
+    assert!(
+        ends[0]["summary"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant")
+    );
+    let kept = store_query(
+        &d.dir,
+        "SELECT id FROM sessions WHERE refresh_token IS NOT NULL",
+    );
+    assert!(
+        kept.is_empty(),
+        "no refresh token is kept past its session: {kept:?}"
+    );
 }
