@@ -756,6 +756,8 @@ impl SignIn {
                     client: client_text.as_deref(),
                 },
                 &audit,
+                // Past the absolute limit and a day more, a session is no one's.
+                now - self.console.sessions.absolute - Duration::days(1),
                 now,
             )
             .await?;

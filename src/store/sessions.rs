@@ -210,14 +210,21 @@ impl Store {
     }
 
     /// Open a session for an enabled user (a password sign-in also clears the failures), with
-    /// its audit event; returns the session's id.
+    /// its audit event; returns the session's id. Sessions unused since `forget_before` (ended
+    /// or long expired: the audit trail keeps their story) are deleted first, so the table
+    /// holds about one day of sign-ins.
     pub async fn open_session(
         &self,
         session: &NewSession<'_>,
         audit: &AuditEntry,
+        forget_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1")
+            .bind(ts(forget_before))
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query(
             "UPDATE users SET failed_sign_ins = 0, locked_until = NULL \
              WHERE id = $1 AND disabled = 0",

@@ -470,10 +470,17 @@ fn the_sign_in_form_needs_its_own_token_and_sessions_end_when_idle() {
     assert_eq!(ends[0]["summary"]["reason"], "idle");
     assert_eq!(ends[0]["actor"], "system");
 
-    // Bearer tokens still serve scripts; a session cookie opens nothing of the API.
+    // Bearer tokens still serve scripts; a session cookie opens nothing of the API. The next
+    // sign-in forgets sessions long past (the audit trail keeps their story).
     let r = curl(&d, "GET", "/api/v1/requests", Some(ops), &[]);
     assert_eq!(r.status, 200);
+    assert_eq!(store_query(&d.dir, "SELECT id FROM sessions").len(), 1);
     assert_eq!(b.sign_in("kabid", PASSWORD).status, 303);
+    assert_eq!(
+        store_query(&d.dir, "SELECT id FROM sessions").len(),
+        1,
+        "the idle one, unused since 2020, is gone"
+    );
     let session = b.session().unwrap();
     let r = curl(
         &d,
@@ -845,4 +852,50 @@ fn an_admin_manages_users_roles_passwords_and_tokens_and_nobody_else_can() {
             .iter()
             .all(|e| e["target"] != "user/penyusup")
     );
+}
+
+#[test]
+fn sign_ins_from_one_source_are_limited_and_hostile_forms_get_clear_refusals() {
+    let d = Daemon::start_test_zone_configured("[console]\nsign_ins_per_minute = 3\n");
+    let tokens = setup_people(&d);
+    let ops = &tokens[5];
+    let b = Browser::new(&d);
+    for _ in 0..3 {
+        assert_eq!(b.sign_in("kadis", "salah-salah-salah").status, 401);
+    }
+    let limited = b.sign_in("kadis", "salah-salah-salah");
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert!(limited.body.contains("Terlalu banyak percobaan"), "{}", limited.body);
+    // The limit is checked first: what it refuses costs no hash and writes nothing.
+    assert_eq!(events(&d, ops, "signin.refused").len(), 3);
+
+    // A body past the form limit, and a form that is no form: refused, never a 500.
+    let big = "x".repeat(3 * 1024 * 1024);
+    let file = d.dir.join("big.txt");
+    std::fs::write(&file, format!("name={big}&password=x&form=y")).unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("http://{}/signin/password", d.api))
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(status == "400" || status == "413", "{status}");
+    let odd = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg("Content-Type: application/json")
+        .args(["--data", "{\"name\": 1}"])
+        .arg(format!("http://{}/signin/password", d.api))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&odd.stdout), "400");
+    // Pages that do not exist, and requests that are not numbers.
+    assert_eq!(b.get("/tidak-ada").status, 404);
+    let cookie_flood = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("Cookie: ranah={}", "a".repeat(4000)))
+        .arg(format!("http://{}/inbox", d.api))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&cookie_flood.stdout), "303");
 }
