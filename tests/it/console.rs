@@ -865,7 +865,11 @@ fn sign_ins_from_one_source_are_limited_and_hostile_forms_get_clear_refusals() {
     }
     let limited = b.sign_in("kadis", "salah-salah-salah");
     assert_eq!(limited.status, 429, "{limited:?}");
-    assert!(limited.body.contains("Terlalu banyak percobaan"), "{}", limited.body);
+    assert!(
+        limited.body.contains("Terlalu banyak percobaan"),
+        "{}",
+        limited.body
+    );
     // The limit is checked first: what it refuses costs no hash and writes nothing.
     assert_eq!(events(&d, ops, "signin.refused").len(), 3);
 
@@ -874,7 +878,14 @@ fn sign_ins_from_one_source_are_limited_and_hostile_forms_get_clear_refusals() {
     let file = d.dir.join("big.txt");
     std::fs::write(&file, format!("name={big}&password=x&form=y")).unwrap();
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--data-binary",
+        ])
         .arg(format!("@{}", file.display()))
         .arg(format!("http://{}/signin/password", d.api))
         .output()
