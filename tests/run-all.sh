@@ -97,13 +97,14 @@ if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
-# The OpenID provider the console's browser test signs in through: oidc-provider, at the
-# version and with the dependencies tests/fixtures/oidc/package-lock.json pins, installed into
+# The Node.js tools of the console's browser test: the OpenID provider it signs in through
+# (oidc-provider) and the accessibility checker it runs in the browser (axe-core), at the
+# versions and with the dependencies tests/fixtures/oidc/package-lock.json pins, installed into
 # target/ (never globally).
 node_dir=target/test-node
 if ! cmp -s tests/fixtures/oidc/package-lock.json "$node_dir/package-lock.json" ||
   [ ! -f "$node_dir/node_modules/oidc-provider/lib/index.js" ]; then
-  echo "installing the OpenID provider for the browser test into $node_dir"
+  echo "installing the browser test's Node.js tools into $node_dir"
   rm -rf "$node_dir"
   mkdir -p "$node_dir"
   cp tests/fixtures/oidc/package.json tests/fixtures/oidc/package-lock.json "$node_dir/"

@@ -115,7 +115,8 @@ fn base_tarball(cache: &Path) -> (PathBuf, Option<f64>) {
     (tarball, Some(started.elapsed().as_secs_f64()))
 }
 
-/// A fresh copy of the minimal system, with the test command's script in `/ranah/tests`.
+/// A fresh copy of the minimal system, with the test command's script in `/ranah/tests` and
+/// what it installs from (the Node.js tools' manifest and lock).
 struct System {
     dir: Option<tempfile::TempDir>,
     env: Vec<(String, String)>,
@@ -133,12 +134,15 @@ impl System {
             .expect("tar");
         assert!(out.status.success(), "tar: {}", text(&out));
         let root = dir.path();
-        std::fs::create_dir_all(root.join("ranah/tests")).unwrap();
-        std::fs::copy(
-            repo().join("tests/run-all.sh"),
-            root.join("ranah/tests/run-all.sh"),
-        )
-        .unwrap();
+        std::fs::create_dir_all(root.join("ranah/tests/fixtures/oidc")).unwrap();
+        // The set-up reads the script and the Node.js tools' manifest and lock file.
+        for file in [
+            "tests/run-all.sh",
+            "tests/fixtures/oidc/package.json",
+            "tests/fixtures/oidc/package-lock.json",
+        ] {
+            std::fs::copy(repo().join(file), root.join("ranah").join(file)).unwrap();
+        }
         // The name servers this machine uses (the file, not a link into a runtime directory).
         let _ = std::fs::remove_file(root.join("etc/resolv.conf"));
         std::fs::write(
@@ -310,9 +314,11 @@ fn the_set_up_stage_works_on_a_clean_debian_12() {
     let provider = system.run_ok(
         "cd /ranah/target/test-node && node -e \
          \"import('./node_modules/oidc-provider/lib/index.js').then(m => \
-            console.log(typeof m.default, require('./node_modules/oidc-provider/package.json').version))\"",
+            console.log(typeof m.default, require('./node_modules/oidc-provider/package.json').version))\" \
+         && test -s node_modules/axe-core/axe.min.js && echo axe-core in place",
     );
     assert!(provider.contains("function 8.8.1"), "{provider}");
+    assert!(provider.contains("axe-core in place"), "{provider}");
 
     // A second run finds everything in place and installs nothing.
     let started = Instant::now();

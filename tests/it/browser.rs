@@ -121,7 +121,13 @@ tim_teknis = ["technical"]
     std::fs::create_dir_all(&shots).unwrap();
     let letter = d.dir.join("surat-permohonan.pdf");
     std::fs::write(&letter, LETTER_PDF).unwrap();
+    let axe = root.join("target/test-node/node_modules/axe-core/axe.min.js");
+    assert!(
+        axe.is_file(),
+        "axe-core: run ./tests/run-all.sh --setup-only"
+    );
     let out = Command::new("python3")
+        .env("RANAH_AXE", &axe)
         .arg(root.join("tests/fixtures/browser.py"))
         .args(["console", &ranah, &d.dns.port().to_string()])
         .arg(&letter)
@@ -195,6 +201,35 @@ tim_teknis = ["technical"]
         .filter(|m| m["level"] == "SEVERE" && m["message"].as_str().unwrap().starts_with(&ranah))
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
+
+    // Accessible, as axe-core (run in the browser on each page) judges it: nothing serious or
+    // critical on any page (labels, names, contrast, structure).
+    let mut checked = seen["accessibility"].as_object().unwrap().clone();
+    let control = checked.remove("control").unwrap();
+    let found: Vec<&str> = control
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        found.contains(&"image-alt") && found.contains(&"label"),
+        "the checker finds what it must: {control}"
+    );
+    assert_eq!(checked.len(), 9, "{checked:?}");
+    for (page, violations) in &checked {
+        let grave: Vec<&Value> = violations
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
+            .collect();
+        assert!(grave.is_empty(), "{page}: {grave:#?}");
+    }
+    // Usable on a phone: every page fits a 390-pixel screen.
+    for (page, fits) in seen["phone"].as_object().unwrap() {
+        assert_eq!(fits, &Value::Bool(true), "{page} is wider than a phone");
+    }
 
     // The trail: each person's account made at their first sign-in, every sign-in, the
     // request's approvals by those people.
