@@ -217,6 +217,22 @@ impl ConsoleSettings {
         };
         at_least_one("console.session_idle_minutes", self.session_idle_minutes)?;
         at_least_one("console.session_max_hours", self.session_max_hours)?;
+        // Upper bounds: a session of more than a month is no session, and times past them
+        // would overflow the date arithmetic.
+        for (key, value, most) in [
+            (
+                "session_idle_minutes",
+                self.session_idle_minutes,
+                7 * 24 * 60,
+            ),
+            ("session_max_hours", self.session_max_hours, 31 * 24),
+            ("lockout_minutes", self.lockout_minutes, 31 * 24 * 60),
+            ("oidc.recheck_minutes", self.oidc.recheck_minutes, 24 * 60),
+        ] {
+            if value > most {
+                return Err(invalid(key, format!("at most {most}")));
+            }
+        }
         at_least_one("console.lockout_failures", self.lockout_failures)?;
         at_least_one("console.lockout_minutes", self.lockout_minutes)?;
         at_least_one("console.sign_ins_per_minute", self.sign_ins_per_minute)?;

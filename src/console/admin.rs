@@ -135,6 +135,15 @@ pub(super) struct UserForm {
     roles: String,
 }
 
+/// A field of the form that cannot be taken: 422, naming the field.
+fn invalid(field: &str, message: String) -> ServiceError {
+    ServiceError::Validation(vec![crate::domain::policy::FieldError {
+        field: field.into(),
+        code: "invalid",
+        message,
+    }])
+}
+
 /// The grants a roles field names: separated by commas or spaces.
 fn grants(state: &AppState, roles: &str) -> Result<Vec<Grant>, ServiceError> {
     let workflow = state.requests.workflow();
@@ -142,7 +151,7 @@ fn grants(state: &AppState, roles: &str) -> Result<Vec<Grant>, ServiceError> {
         .split([',', ' '])
         .filter(|r| !r.trim().is_empty())
         .take(20)
-        .map(|r| Grant::parse(r, workflow).map_err(|e| ServiceError::Forbidden(e.to_string())))
+        .map(|r| Grant::parse(r, workflow).map_err(|e| invalid("roles", e.to_string())))
         .collect()
 }
 
@@ -165,15 +174,16 @@ pub(super) async fn add_user(
     };
     let name = form.name.trim();
     if !valid_user_name(name) {
-        let e = ServiceError::Forbidden(format!(
-            "`{name}` is not a user name: 1 to 64 letters, digits, `.`, `_`, `-`, `@`"
-        ));
+        let e = invalid(
+            "name",
+            format!("`{name}` is not a user name: 1 to 64 letters, digits, `.`, `_`, `-`, `@`"),
+        );
         return failure_back(signed.lang, e, back);
     }
     let grants = match grants(&state, &form.roles) {
         Ok(g) if !g.is_empty() => g,
         Ok(_) => {
-            let e = ServiceError::Forbidden("give the user at least one role".into());
+            let e = invalid("roles", "give the user at least one role".into());
             return failure_back(signed.lang, e, back);
         }
         Err(e) => return failure_back(signed.lang, e, back),

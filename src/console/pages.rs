@@ -175,12 +175,14 @@ pub(super) async fn home(
     if signed.is_some() {
         return Redirect::to("/inbox").into_response();
     }
-    sign_in_page(
+    let kept = cookie(&headers, CookieNames::of(&state).form);
+    sign_in_page_with(
         &state,
         Lang::of(&headers),
         StatusCode::OK,
         None,
         String::new(),
+        kept,
     )
 }
 
@@ -192,10 +194,31 @@ fn sign_in_page(
     message: Option<String>,
     name: String,
 ) -> Response {
+    sign_in_page_with(state, lang, status, message, name, None)
+}
+
+/// The sign-in page; `kept` is the form cookie the browser already holds (a second tab keeps
+/// the first one's form working).
+fn sign_in_page_with(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    message: Option<String>,
+    name: String,
+    kept: Option<&str>,
+) -> Response {
     let names = CookieNames::of(state);
-    let form_token = match random() {
-        Ok(t) => t,
-        Err(e) => return failure(lang, e),
+    let reusable = |k: &&str| {
+        k.len() == 43
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let form_token = match kept.filter(reusable) {
+        Some(k) => k.to_owned(),
+        None => match random() {
+            Ok(t) => t,
+            Err(e) => return failure(lang, e),
+        },
     };
     let possible = state.signin.origin().is_some();
     let page = SignInPage {
@@ -377,7 +400,15 @@ fn sign_in_refusal(t: &Text, e: SignInError) -> (StatusCode, String) {
             (StatusCode::NOT_FOUND, e.to_string())
         }
         SignInError::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, t.too_many.into()),
-        SignInError::Provider(p) => (StatusCode::BAD_GATEWAY, format!("{} {p}", t.sso_refused)),
+        // What the provider's address or network said stays in the log, not on a page anyone
+        // can open; what was wrong with its answer (a check the ID token failed) is shown.
+        SignInError::Provider(p @ crate::oidc::OidcError::IdToken(_)) => {
+            (StatusCode::BAD_GATEWAY, format!("{} {p}", t.sso_refused))
+        }
+        SignInError::Provider(p) => {
+            tracing::warn!(error = %p, "single sign-on failed");
+            (StatusCode::BAD_GATEWAY, t.sso_unavailable.into())
+        }
         SignInError::ProviderRefused(p) => {
             (StatusCode::FORBIDDEN, format!("{} {p}", t.sso_refused))
         }
@@ -539,7 +570,7 @@ pub(super) async fn request(
             .iter()
             .map(|a| FileLine {
                 title: t.file_of(&a.kind).to_owned(),
-                kind: a.kind.clone(),
+                kind: a.sha256.clone(),
                 media_type: a.media_type.clone(),
                 size: format!("{} KiB", (a.size + 1023) / 1024),
                 pdf: a.media_type == "application/pdf",
@@ -634,7 +665,7 @@ pub(super) async fn attachment(
     };
     match state
         .requests
-        .attachment(&signed.current.actor, id, &kind)
+        .attachment_file(&signed.current.actor, id, &kind)
         .await
     {
         Ok((media_type, bytes)) => {

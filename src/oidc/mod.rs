@@ -112,6 +112,7 @@ pub struct Provider {
     algorithms: Vec<CoreJwsSigningAlgorithm>,
     end_session: Option<EndSessionUrl>,
     provider_logout: bool,
+    jwks_uri: openidconnect::JsonWebKeySetUrl,
 }
 
 impl std::fmt::Debug for Provider {
@@ -163,6 +164,7 @@ impl Provider {
             ));
         }
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let jwks_uri = metadata.jwks_uri().clone();
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(config.client_id.clone()),
@@ -184,6 +186,7 @@ impl Provider {
             algorithms,
             end_session,
             provider_logout: config.provider_logout,
+            jwks_uri,
         })
     }
 
@@ -229,7 +232,15 @@ impl Provider {
             .await
             .map_err(|e| OidcError::Exchange(error_chain(&e)))?;
         let id_token = answer.id_token().ok_or(OidcError::NoIdToken)?;
-        let mut verified = self.verify(id_token, Some(nonce))?;
+        let mut verified = match self.verify(id_token, Some(nonce)) {
+            Ok(v) => v,
+            // The provider may have rotated its keys since they were read: read them again,
+            // once, and check with those.
+            Err(first) => match self.verify_with_fresh_keys(id_token, Some(nonce)).await {
+                Ok(v) => v,
+                Err(_) => return Err(first),
+            },
+        };
         verified.refresh_token = answer.refresh_token().map(|t| t.secret().clone());
         Ok(verified)
     }
@@ -249,8 +260,16 @@ impl Provider {
             }
             Err(e) => return Err(OidcError::Exchange(error_chain(&e))),
         };
+        // A refreshed ID token that fails its checks ends the session: the provider's word is
+        // not taken without them.
         let verified = match answer.id_token() {
-            Some(id_token) => Some(self.verify(id_token, None)?),
+            Some(id_token) => match self.verify(id_token, None) {
+                Ok(v) => Some(v),
+                Err(_) => match self.verify_with_fresh_keys(id_token, None).await {
+                    Ok(v) => Some(v),
+                    Err(e) => return Ok(Refreshed::Refused(e.to_string())),
+                },
+            },
             None => None,
         };
         Ok(Refreshed::Valid {
@@ -262,6 +281,26 @@ impl Provider {
         })
     }
 
+    /// [`Provider::verify`] with the provider's keys read again now.
+    async fn verify_with_fresh_keys(
+        &self,
+        id_token: &CoreIdToken,
+        nonce: Option<&str>,
+    ) -> Result<Verified, OidcError> {
+        let keys = openidconnect::JsonWebKeySet::fetch_async(&self.jwks_uri, &self.http)
+            .await
+            .map_err(|e| {
+                OidcError::IdToken(format!("its keys could not be read: {}", error_chain(&e)))
+            })?;
+        let verifier = openidconnect::core::CoreIdTokenVerifier::new_public_client(
+            ClientId::new(self.client_id.clone()),
+            IssuerUrl::new(self.issuer.clone()).map_err(|e| OidcError::Address(e.to_string()))?,
+            keys,
+        )
+        .set_allowed_algs(self.algorithms.iter().cloned());
+        self.verify_with(&verifier, id_token, nonce)
+    }
+
     /// Check an ID token: signature, issuer, audience, expiry, and the nonce of the sign-in
     /// (a refreshed token carries none to check).
     fn verify(&self, id_token: &CoreIdToken, nonce: Option<&str>) -> Result<Verified, OidcError> {
@@ -269,9 +308,18 @@ impl Provider {
             .client
             .id_token_verifier()
             .set_allowed_algs(self.algorithms.iter().cloned());
+        self.verify_with(&verifier, id_token, nonce)
+    }
+
+    fn verify_with(
+        &self,
+        verifier: &openidconnect::core::CoreIdTokenVerifier<'_>,
+        id_token: &CoreIdToken,
+        nonce: Option<&str>,
+    ) -> Result<Verified, OidcError> {
         let claims = match nonce {
-            Some(nonce) => id_token.claims(&verifier, &Nonce::new(nonce.to_owned())),
-            None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+            Some(nonce) => id_token.claims(verifier, &Nonce::new(nonce.to_owned())),
+            None => id_token.claims(verifier, |_: Option<&Nonce>| Ok(())),
         }
         .map_err(|e| OidcError::IdToken(error_chain(&e)))?;
         let external_id = format!("{} {}", claims.issuer().as_str(), claims.subject().as_str());

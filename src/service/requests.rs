@@ -913,6 +913,30 @@ impl Requests {
         Ok(checked)
     }
 
+    /// A file of a request the caller may see, named by its SHA-256 (hex) or, for the latest of
+    /// a kind, by the kind: its media type and bytes.
+    pub async fn attachment_file(
+        &self,
+        caller: &Actor,
+        id: i64,
+        file: &str,
+    ) -> Result<(String, Vec<u8>), ServiceError> {
+        let is_hash = file.len() == 64 && file.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_hash {
+            return self.attachment(caller, id, file).await;
+        }
+        self.get(caller, id).await?;
+        let attachments = self.store.attachments(id).await?;
+        let a = attachments
+            .iter()
+            .find(|a| a.sha256 == file)
+            .ok_or_else(|| ServiceError::NotFound(format!("file {file} of request {id}")))?;
+        let bytes = self.files.get(&a.sha256).await.map_err(|e| {
+            ServiceError::internal(format!("the file {} of request {id}", a.sha256), e)
+        })?;
+        Ok((a.media_type.clone(), bytes))
+    }
+
     /// The latest file of `kind` attached to a request the caller may see: its media type and
     /// bytes.
     pub async fn attachment(

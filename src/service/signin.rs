@@ -119,11 +119,17 @@ pub struct Current {
     pub single_sign_on: bool,
 }
 
-/// The provider, discovered, and when.
+/// The provider, discovered, and when; and when discovery last failed.
+#[derive(Default)]
 struct Discovered {
-    provider: Arc<Provider>,
-    at: std::time::Instant,
+    provider: Option<Arc<Provider>>,
+    at: Option<std::time::Instant>,
+    failed_at: Option<std::time::Instant>,
 }
+
+/// After a failed discovery, the provider is not asked again for this long (the keys read
+/// before, if any, serve meanwhile): callers do not queue behind one slow failure after another.
+const DISCOVERY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Signing in and sessions.
 pub struct SignIn {
@@ -132,7 +138,7 @@ pub struct SignIn {
     workflow: Arc<Workflow>,
     console: ConsoleConfig,
     origin: Option<Origin>,
-    provider: tokio::sync::Mutex<Option<Discovered>>,
+    provider: tokio::sync::Mutex<Discovered>,
     hashing: tokio::sync::Semaphore,
     attempts: Mutex<HashMap<IpAddr, (DateTime<Utc>, u32)>>,
     /// A hash to check wrong user names against, so that a name that does not exist takes as
@@ -159,7 +165,7 @@ impl SignIn {
             workflow,
             console,
             origin,
-            provider: tokio::sync::Mutex::new(None),
+            provider: tokio::sync::Mutex::new(Discovered::default()),
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
             attempts: Mutex::new(HashMap::new()),
             decoy: hash_password_now("decoy password, never anyone's")?,
@@ -241,13 +247,17 @@ impl SignIn {
                 .await?;
             return Err(SignInError::WrongPassword);
         };
+        // A disabled or locked account costs as long to refuse as a wrong password, and a
+        // disabled one is refused in the same words: neither tells what exists.
         if account.disabled {
+            let _ = self.verify_password(&self.decoy, password).await;
             self.store
                 .refuse_sign_in(Some(account.user_id), "disabled", &refuse("disabled"), now)
                 .await?;
-            return Err(SignInError::Disabled(name.to_owned()));
+            return Err(SignInError::WrongPassword);
         }
         if Lockout::locked(account.locked_until, now) {
+            let _ = self.verify_password(&self.decoy, password).await;
             let until = account
                 .locked_until
                 .map(|t| {
@@ -269,25 +279,20 @@ impl SignIn {
             return Err(SignInError::WrongPassword);
         };
         if !self.verify_password(hash, password).await? {
-            let after = self.console.lockout.after_failure(account.failures, now);
-            let audit = AuditEntry::by(
-                &who,
-                "signin.refused",
-                target.clone(),
-                json!({
-                    "method": "password",
-                    "reason": "wrong password",
-                    "locked_until": after.locked_until.map(crate::domain::time::stamp),
-                }),
-            );
-            self.store
-                .record_password_failure(
-                    account.user_id,
-                    after.failures,
-                    after.locked_until,
-                    &audit,
-                    now,
+            let audit = |after: &crate::domain::signin::AfterFailure| {
+                AuditEntry::by(
+                    &who,
+                    "signin.refused",
+                    target.clone(),
+                    json!({
+                        "method": "password",
+                        "reason": "wrong password",
+                        "locked_until": after.locked_until.map(crate::domain::time::stamp),
+                    }),
                 )
+            };
+            self.store
+                .record_password_failure(account.user_id, &self.console.lockout, &audit, now)
                 .await?;
             return Err(SignInError::WrongPassword);
         }
@@ -343,6 +348,7 @@ impl SignIn {
                 json!({"method": "oidc", "reason": reason}),
             )
         };
+        self.count_attempt(client, now)?;
         let provider = self.provider().await?;
         let pending = match self
             .store
@@ -356,15 +362,9 @@ impl SignIn {
                     .await?;
                 return Err(SignInError::Replayed);
             }
+            // Anyone can make up a state: logged, not a row of the trail each.
             TakenSignIn::Unknown => {
-                self.store
-                    .refuse_sign_in(
-                        None,
-                        "unknown",
-                        &refuse("unknown or expired state".into(), "-"),
-                        now,
-                    )
-                    .await?;
+                tracing::info!(client = ?client, "single sign-on: an unknown or expired state");
                 return Err(SignInError::UnknownState);
             }
         };
@@ -548,7 +548,7 @@ impl SignIn {
                         .update_external_user(k.user_id, &user, &audit, now)
                         .await?;
                 }
-                k.user_id
+                return Ok((k.user_id, k.name));
             }
         };
         Ok((user_id, mapped.username))
@@ -586,7 +586,12 @@ impl SignIn {
         // and changed roles take effect without a new sign-in.
         let session = match (&session.refresh_token, &self.console.oidc) {
             (Some(refresh), Some(oidc))
-                if session.method == "oidc" && now - session.checked_at >= oidc.recheck =>
+                if session.method == "oidc"
+                    && now - session.checked_at >= oidc.recheck
+                    && self
+                        .store
+                        .claim_check(session.id, session.checked_at, now)
+                        .await? =>
             {
                 let refresh = refresh.clone();
                 if !self.recheck(&session, &refresh, client, now).await? {
@@ -744,7 +749,8 @@ impl SignIn {
             format!("user/{name}"),
             json!({"method": method}),
         );
-        self.store
+        let opened = self
+            .store
             .open_session(
                 &NewSession {
                     user_id,
@@ -760,7 +766,17 @@ impl SignIn {
                 now - self.console.sessions.absolute - Duration::days(1),
                 now,
             )
-            .await?;
+            .await;
+        match opened {
+            Ok(_) => {}
+            // Locked by the wrong guesses sent beside this one.
+            Err(StoreError::Busy(_)) => {
+                return Err(SignInError::Locked(
+                    "the lock the other attempts set ends".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(Opened {
             token,
             user: name.to_owned(),
@@ -776,29 +792,43 @@ impl SignIn {
             return Err(SignInError::NoSingleSignOn);
         };
         let mut held = self.provider.lock().await;
-        if let Some(d) = held.as_ref()
-            && d.at.elapsed() < PROVIDER_REFRESH
+        let fresh = held.at.is_some_and(|at| at.elapsed() < PROVIDER_REFRESH);
+        let resting = held
+            .failed_at
+            .is_some_and(|at| at.elapsed() < DISCOVERY_BACKOFF);
+        if let Some(p) = &held.provider
+            && (fresh || resting)
         {
-            return Ok(d.provider.clone());
+            return Ok(p.clone());
+        }
+        if resting {
+            return Err(SignInError::Provider(OidcError::Discovery {
+                issuer: config.issuer.clone(),
+                cause: "it failed moments ago; trying again shortly".into(),
+            }));
         }
         let redirect = format!("{}/signin/callback", origin.url);
         match Provider::discover(config, &redirect).await {
             Ok(p) => {
                 let p = Arc::new(p);
-                *held = Some(Discovered {
-                    provider: p.clone(),
-                    at: std::time::Instant::now(),
-                });
+                *held = Discovered {
+                    provider: Some(p.clone()),
+                    at: Some(std::time::Instant::now()),
+                    failed_at: None,
+                };
                 Ok(p)
             }
             // A provider that cannot be reached for a while: the keys read before still serve.
-            Err(e) => match held.as_ref() {
-                Some(d) => {
-                    tracing::warn!(error = %e, "single sign-on: metadata not refreshed");
-                    Ok(d.provider.clone())
+            Err(e) => {
+                held.failed_at = Some(std::time::Instant::now());
+                match &held.provider {
+                    Some(p) => {
+                        tracing::warn!(error = %e, "single sign-on: metadata not refreshed");
+                        Ok(p.clone())
+                    }
+                    None => Err(e.into()),
                 }
-                None => Err(e.into()),
-            },
+            }
         }
     }
 
@@ -865,10 +895,16 @@ pub async fn set_password(
     let hash = match password {
         Some(p) => {
             if p.chars().count() < MIN_PASSWORD_CHARS || p.len() > MAX_PASSWORD_BYTES {
-                return Err(ServiceError::Forbidden(format!(
-                    "a password has at least {MIN_PASSWORD_CHARS} characters and at most \
-                     {MAX_PASSWORD_BYTES} bytes"
-                )));
+                return Err(ServiceError::Validation(vec![
+                    crate::domain::policy::FieldError {
+                        field: "password".into(),
+                        code: "invalid_password",
+                        message: format!(
+                            "a password has at least {MIN_PASSWORD_CHARS} characters and at \
+                             most {MAX_PASSWORD_BYTES} bytes"
+                        ),
+                    },
+                ]));
             }
             let p = p.to_owned();
             Some(

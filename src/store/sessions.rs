@@ -9,6 +9,7 @@ use super::people::{Account, grants_of};
 use super::{Store, StoreError, append_audit};
 use crate::domain::access::Grant;
 use crate::domain::audit::AuditEntry;
+use crate::domain::signin::{AfterFailure, Lockout};
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -148,14 +149,18 @@ impl Store {
         let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE users SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL \
-             WHERE name = $1",
+             WHERE name = $1 AND external_id IS NULL",
         )
         .bind(name)
         .bind(hash)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("user {name}")));
+            // An account of single sign-on signs in at the provider only: a password would let
+            // it in past a disabling there.
+            return Err(StoreError::NotFound(format!(
+                "local user {name} (an account of single sign-on has no password here)"
+            )));
         }
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
@@ -187,30 +192,52 @@ impl Store {
         }))
     }
 
-    /// Record a wrong password: the count in a row and the lockout it set, with its audit
-    /// event, in one transaction.
+    /// Record a wrong password, with its audit event, in one transaction: the count in a row is
+    /// read and raised under the write lock (guesses sent at once are each counted), and
+    /// `lockout` decides whether it locks the account. Returns what was decided.
     pub async fn record_password_failure(
         &self,
         user_id: i64,
-        failures: u32,
-        locked_until: Option<DateTime<Utc>>,
-        audit: &AuditEntry,
+        lockout: &Lockout,
+        audit: &(dyn Fn(&AfterFailure) -> AuditEntry + Sync),
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<AfterFailure, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE users SET failed_sign_ins = $2, locked_until = $3 WHERE id = $1")
+        let failures: i64 = sqlx::query_scalar("SELECT failed_sign_ins FROM users WHERE id = $1")
             .bind(user_id)
-            .bind(i64::from(failures))
-            .bind(locked_until.map(ts))
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-        append_audit(&mut tx, audit, now).await?;
+        let after = lockout.after_failure(u32::try_from(failures).unwrap_or(u32::MAX), now);
+        // A failure that sets no lock leaves a lock in place: guesses that were already under
+        // way when the lock was set must not lift it.
+        match after.locked_until {
+            Some(until) => {
+                sqlx::query(
+                    "UPDATE users SET failed_sign_ins = $2, locked_until = $3 WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(i64::from(after.failures))
+                .bind(ts(until))
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("UPDATE users SET failed_sign_ins = $2 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(i64::from(after.failures))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        append_audit(&mut tx, &audit(&after), now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(after)
     }
 
-    /// Open a session for an enabled user (a password sign-in also clears the failures), with
-    /// its audit event; returns the session's id. Sessions unused since `forget_before` (ended
+    /// Open a session for an enabled user (clearing the password failures), with its audit
+    /// event; returns the session's id. A password sign-in (`session.method` `password`) is
+    /// refused ([`StoreError::Busy`]) when the account was locked meanwhile: a right guess among
+    /// many sent at once does not pass a lock the wrong ones set. Sessions unused since `forget_before` (ended
     /// or long expired: the audit trail keeps their story) are deleted first, so the table
     /// holds about one day of sign-ins.
     pub async fn open_session(
@@ -225,19 +252,27 @@ impl Store {
             .bind(ts(forget_before))
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query(
-            "UPDATE users SET failed_sign_ins = 0, locked_until = NULL \
-             WHERE id = $1 AND disabled = 0",
-        )
-        .bind(session.user_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        let locked: Option<Option<String>> =
+            sqlx::query_scalar("SELECT locked_until FROM users WHERE id = $1 AND disabled = 0")
+                .bind(session.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(locked) = locked else {
             return Err(StoreError::NotFound(format!(
                 "active user {}",
                 session.user_id
             )));
+        };
+        if session.method == "password" && locked.is_some_and(|l| l > ts(now)) {
+            return Err(StoreError::Busy(format!(
+                "user {} was locked meanwhile",
+                session.user_id
+            )));
         }
+        sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1")
+            .bind(session.user_id)
+            .execute(&mut *tx)
+            .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (user_id, token_hash, csrf, method, id_token, refresh_token, \
              client, created_at, last_seen_at, checked_at) \
@@ -298,6 +333,28 @@ impl Store {
             created_at: time(&created, "session")?,
             last_seen_at: time(&seen, "session")?,
         }))
+    }
+
+    /// Claim the next check of a session with the provider: `true` for the one caller that moved
+    /// `checked_at` from `seen` to `now` (two pages at once do not both use the refresh token).
+    pub async fn claim_check(
+        &self,
+        id: i64,
+        seen: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET checked_at = $3 \
+             WHERE id = $1 AND ended_at IS NULL AND checked_at = $2",
+        )
+        .bind(id)
+        .bind(ts(seen))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Note that the provider was asked about a session now, and the refresh token to use next.
