@@ -922,19 +922,12 @@ impl Requests {
         file: &str,
     ) -> Result<(String, Vec<u8>), ServiceError> {
         let is_hash = file.len() == 64 && file.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_hash {
-            return self.attachment(caller, id, file).await;
+        if is_hash {
+            self.file_where(caller, id, |a| a.sha256 == file, &format!("file {file}"))
+                .await
+        } else {
+            self.attachment(caller, id, file).await
         }
-        self.get(caller, id).await?;
-        let attachments = self.store.attachments(id).await?;
-        let a = attachments
-            .iter()
-            .find(|a| a.sha256 == file)
-            .ok_or_else(|| ServiceError::NotFound(format!("file {file} of request {id}")))?;
-        let bytes = self.files.get(&a.sha256).await.map_err(|e| {
-            ServiceError::internal(format!("the file {} of request {id}", a.sha256), e)
-        })?;
-        Ok((a.media_type.clone(), bytes))
     }
 
     /// The latest file of `kind` attached to a request the caller may see: its media type and
@@ -945,13 +938,25 @@ impl Requests {
         id: i64,
         kind: &str,
     ) -> Result<(String, Vec<u8>), ServiceError> {
+        self.file_where(caller, id, |a| a.kind == kind, kind).await
+    }
+
+    /// The latest file of a request the caller may see that `wanted` picks; `what` names it
+    /// when there is none.
+    async fn file_where(
+        &self,
+        caller: &Actor,
+        id: i64,
+        wanted: impl Fn(&Attachment) -> bool,
+        what: &str,
+    ) -> Result<(String, Vec<u8>), ServiceError> {
         self.get(caller, id).await?;
         let attachments = self.store.attachments(id).await?;
         let a = attachments
             .iter()
             .rev()
-            .find(|a| a.kind == kind)
-            .ok_or_else(|| ServiceError::NotFound(format!("{kind} attached to request {id}")))?;
+            .find(|a| wanted(a))
+            .ok_or_else(|| ServiceError::NotFound(format!("{what} (request {id})")))?;
         let bytes = self.files.get(&a.sha256).await.map_err(|e| {
             ServiceError::internal(format!("the file {} of request {id}", a.sha256), e)
         })?;
