@@ -16,6 +16,7 @@ use super::pages::{Frame, failure, failure_back, forged};
 use super::{Signed, render, same_token};
 use crate::api::AppState;
 use crate::domain::access::Grant;
+use crate::domain::audit::Attribution;
 use crate::domain::signin::valid_user_name;
 use crate::service::ServiceError;
 
@@ -135,6 +136,19 @@ pub(super) struct UserForm {
     roles: String,
 }
 
+/// The administrator behind a form: its token must be the session's, and the caller an admin;
+/// else the page that says why.
+#[allow(clippy::result_large_err)] // the page is the answer at once, not carried further
+fn administrator(signed: &Signed, state: &AppState, csrf: &str) -> Result<Attribution, Response> {
+    if !same_token(csrf, &signed.current.csrf) {
+        return Err(forged(signed));
+    }
+    state
+        .people
+        .administrator(&signed.current.actor)
+        .map_err(|e| failure(signed.lang, e))
+}
+
 /// A field of the form that cannot be taken: 422, naming the field.
 fn invalid(field: &str, message: String) -> ServiceError {
     ServiceError::Validation(vec![crate::domain::policy::FieldError {
@@ -164,13 +178,10 @@ pub(super) async fn add_user(
     let Ok(Form(form)) = form else {
         return forged(&signed);
     };
-    if !same_token(&form.csrf, &signed.current.csrf) {
-        return forged(&signed);
-    }
     let back = "/admin".to_owned();
-    let by = match state.people.administrator(&signed.current.actor) {
+    let by = match administrator(&signed, &state, &form.csrf) {
         Ok(by) => by,
-        Err(e) => return failure(signed.lang, e),
+        Err(page) => return page,
     };
     let name = form.name.trim();
     if !valid_user_name(name) {
@@ -230,13 +241,10 @@ pub(super) async fn user_action(
     let Ok(Form(form)) = form else {
         return forged(&signed);
     };
-    if !same_token(&form.csrf, &signed.current.csrf) {
-        return forged(&signed);
-    }
     let back = "/admin".to_owned();
-    let by = match state.people.administrator(&signed.current.actor) {
+    let by = match administrator(&signed, &state, &form.csrf) {
         Ok(by) => by,
-        Err(e) => return failure(signed.lang, e),
+        Err(page) => return page,
     };
     let now = Utc::now();
     let done = match form.action.as_str() {
@@ -280,13 +288,10 @@ pub(super) async fn create_token(
     let Ok(Form(form)) = form else {
         return forged(&signed);
     };
-    if !same_token(&form.csrf, &signed.current.csrf) {
-        return forged(&signed);
-    }
     let back = "/admin".to_owned();
-    let by = match state.people.administrator(&signed.current.actor) {
+    let by = match administrator(&signed, &state, &form.csrf) {
         Ok(by) => by,
-        Err(e) => return failure(signed.lang, e),
+        Err(page) => return page,
     };
     // The last valid day, through its end in UTC, as `ranah token create --expires` reads it.
     let expires = match form.expires.trim() {
@@ -327,12 +332,12 @@ pub(super) async fn revoke_token(
     Path(id): Path<i64>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if !form.is_ok_and(|Form(f)| same_token(&f.csrf, &signed.current.csrf)) {
+    let Ok(Form(form)) = form else {
         return forged(&signed);
-    }
-    let by = match state.people.administrator(&signed.current.actor) {
+    };
+    let by = match administrator(&signed, &state, &form.csrf) {
         Ok(by) => by,
-        Err(e) => return failure(signed.lang, e),
+        Err(page) => return page,
     };
     match state.people.revoke_token(id, &by, Utc::now()).await {
         Ok(()) => Redirect::to("/admin?saved=1").into_response(),

@@ -117,6 +117,27 @@ pub(crate) async fn grants_of(
         .collect()
 }
 
+/// Give a user `grants`, in the caller's transaction.
+pub(super) async fn insert_grants(
+    tx: &mut super::Tx<'_>,
+    user_id: i64,
+    grants: &[Grant],
+) -> Result<(), StoreError> {
+    for grant in grants {
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role, valid_from, valid_until) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user_id)
+        .bind(grant.role.as_str())
+        .bind(grant.from.map(|d| d.to_string()))
+        .bind(grant.until.map(|d| d.to_string()))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Tokens start with this, so that a leaked one is recognisable (secret scanners).
 pub const TOKEN_PREFIX: &str = "ranah_";
 
@@ -215,18 +236,7 @@ impl Store {
             return Err(StoreError::AlreadyExists(format!("user {name}")));
         };
         let user_id: i64 = row.try_get(0)?;
-        for grant in roles {
-            sqlx::query(
-                "INSERT INTO user_roles (user_id, role, valid_from, valid_until) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(user_id)
-            .bind(grant.role.as_str())
-            .bind(grant.from.map(|d| d.to_string()))
-            .bind(grant.until.map(|d| d.to_string()))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_grants(&mut tx, user_id, roles).await?;
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(user_id)
@@ -346,18 +356,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        for grant in grants {
-            sqlx::query(
-                "INSERT INTO user_roles (user_id, role, valid_from, valid_until) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(user_id)
-            .bind(grant.role.as_str())
-            .bind(grant.from.map(|d| d.to_string()))
-            .bind(grant.until.map(|d| d.to_string()))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_grants(&mut tx, user_id, grants).await?;
         append_audit(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())

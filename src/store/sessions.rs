@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::people::{Account, grants_of};
+use super::people::{Account, grants_of, insert_grants};
 use super::{Store, StoreError, append_audit};
 use crate::domain::access::Grant;
 use crate::domain::audit::AuditEntry;
@@ -603,24 +603,4 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
-}
-
-async fn insert_grants(
-    tx: &mut super::Tx<'_>,
-    user_id: i64,
-    grants: &[Grant],
-) -> Result<(), StoreError> {
-    for grant in grants {
-        sqlx::query(
-            "INSERT INTO user_roles (user_id, role, valid_from, valid_until) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(user_id)
-        .bind(grant.role.as_str())
-        .bind(grant.from.map(|d| d.to_string()))
-        .bind(grant.until.map(|d| d.to_string()))
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
