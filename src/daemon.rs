@@ -20,6 +20,7 @@ use crate::publish::import;
 use crate::service::requests::Requests;
 use crate::service::subdomains::Subdomains;
 use crate::store::Store;
+use crate::telemetry::metrics::Metrics;
 use crate::zone::ZoneDiff;
 
 /// Descriptors kept for everything but connections (the store, files, outgoing sockets) when
@@ -227,6 +228,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             observer: Some(secondaries.observer()),
         }),
     );
+    let handler = match dynamic_updates(&config, &store, &publisher, &metrics) {
+        Some(updates) => handler.with_updates(updates),
+        None => handler,
+    };
     let handler = if config.dns.rrl.enabled {
         let rrl = &config.dns.rrl;
         let limiter = dns::rrl::Limiter::new(rrl, &config.secondaries, Some(&metrics));
@@ -747,4 +752,37 @@ impl Signals {
             _ = hangups => {}
         }
     }
+}
+
+/// RFC 2136 UPDATE through the update keys, unless `[dynamic_update]` turns it off or the
+/// keys cannot be sealed here (a shared store without a configured key-encryption key:
+/// then UPDATE is NOTIMP, and the log says why).
+fn dynamic_updates(
+    config: &Config,
+    store: &Store,
+    publisher: &Arc<Publisher>,
+    metrics: &Arc<Metrics>,
+) -> Option<Arc<dns::update::Updates>> {
+    use crate::service::updates::{DynamicUpdates, UpdateKeys, key_cipher};
+    let settings = &config.dynamic_update;
+    if !settings.enabled {
+        tracing::info!("dynamic update off");
+        return None;
+    }
+    let cipher = match key_cipher(config, store.is_shared()) {
+        Ok(cipher) => cipher,
+        Err(error) => {
+            tracing::warn!(%error, "dynamic update off: its keys cannot be opened here");
+            return None;
+        }
+    };
+    let keys = UpdateKeys::new(store.clone(), cipher, config);
+    let port = Arc::new(DynamicUpdates::new(keys, publisher.clone(), config));
+    Some(Arc::new(dns::update::Updates::new(
+        port,
+        settings.max_in_flight,
+        settings.max_records,
+        tokio::runtime::Handle::current(),
+        Some(metrics.clone()),
+    )))
 }

@@ -170,6 +170,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
         Command::Agency(cmd) => admin::agency(store, config, cmd).await,
         Command::User(cmd) => admin::user(store, config, cmd).await,
         Command::Token(cmd) => admin::token(store, config, cmd).await,
+        Command::Key(cmd) => admin::key(store, config, cmd).await,
         Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
         Command::Status => admin::status(store).await,
         Command::Dnssec(DnssecCommand::Ds { zone }) => admin::dnssec_ds(store, &zone).await,

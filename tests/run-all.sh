@@ -60,11 +60,16 @@ declare -A tool_package=(
   [chromedriver]=chromium-driver
   [node]=nodejs
   [npm]=npm
+  [nsupdate]=bind9-dnsutils
+  [certbot]=certbot
 )
 missing=()
 # The PostgreSQL server the integration tests run against a second time (its initdb and
 # pg_ctl are not on PATH) and its client, psql.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# certbot's RFC 2136 plugin, for the dynamic update test: a module of Debian's certbot.
+ls -d /usr/lib/python3/dist-packages/certbot_dns_rfc2136 >/dev/null 2>&1 ||
+  missing+=(python3-certbot-dns-rfc2136)
 for tool in "${!tool_package[@]}"; do
   # The servers live in /usr/sbin, which is not on every user's PATH.
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${tool_package[$tool]}")

@@ -5,7 +5,9 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use hickory_proto::rr::Name;
 
-use crate::cli::{AgencyCommand, AuditCommand, SubdomainCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    AgencyCommand, AuditCommand, KeyCommand, SubdomainCommand, TokenCommand, UserCommand,
+};
 use crate::config::Config;
 use crate::domain::access::Grant;
 use crate::domain::audit::Attribution;
@@ -132,6 +134,55 @@ pub async fn user(store: &Store, config: &Config, cmd: UserCommand) -> anyhow::R
                 "user {name}: password {}",
                 if remove { "removed" } else { "set" }
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// `ranah key …`
+pub async fn key(store: &Store, config: &Config, cmd: KeyCommand) -> anyhow::Result<()> {
+    use crate::service::updates::{UpdateKeys, key_cipher};
+    let keys = UpdateKeys::new(
+        store.clone(),
+        key_cipher(config, store.is_shared())?,
+        config,
+    );
+    match cmd {
+        KeyCommand::Create { agency, name } => {
+            let line = keys
+                .create(
+                    agency.as_deref(),
+                    name.as_deref(),
+                    &Attribution::cli(),
+                    Utc::now(),
+                )
+                .await?;
+            crate::outln!("{line}")?;
+        }
+        KeyCommand::List => {
+            crate::outln!(
+                "{:<32}  {:<12}  {:<12}  {:<20}  {:<20}  revoked",
+                "name",
+                "algorithm",
+                "agency",
+                "created",
+                "last used"
+            )?;
+            for k in keys.list().await? {
+                crate::outln!(
+                    "{:<32}  {:<12}  {:<12}  {:<20}  {:<20}  {}",
+                    k.name,
+                    k.algorithm,
+                    k.agency.unwrap_or_else(|| "-".into()),
+                    k.created_at,
+                    k.last_used_at.unwrap_or_else(|| "-".into()),
+                    k.revoked_at.unwrap_or_else(|| "-".into())
+                )?;
+            }
+        }
+        KeyCommand::Revoke { name } => {
+            keys.revoke(&name, &Attribution::cli(), Utc::now()).await?;
+            crate::outln!("revoked {name}")?;
         }
     }
     Ok(())

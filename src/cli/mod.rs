@@ -133,6 +133,10 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// TSIG keys for dynamic update (RFC 2136): an agency's certificate clients answer
+    /// DNS-01 challenges with them.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Subdomains: owners of names imported from zone files.
     #[command(subcommand)]
     Subdomain(SubdomainCommand),
@@ -288,6 +292,29 @@ pub enum TokenCommand {
     Revoke {
         /// The token's id, from `token list`.
         id: i64,
+    },
+}
+
+/// `ranah key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a key; printed once, alone on standard output, as `hmac-sha256:NAME:SECRET`
+    /// (what `nsupdate -y` and certbot's credentials take).
+    Create {
+        /// The agency whose names the key answers challenges for; without it, the key has
+        /// only what `[[dynamic_update.grants]]` gives its name.
+        #[arg(long, value_name = "CODE")]
+        agency: Option<String>,
+        /// The key's name (default: the agency's code and a random suffix).
+        #[arg(long, value_name = "KEYNAME")]
+        name: Option<String>,
+    },
+    /// List the keys (never a secret).
+    List,
+    /// Revoke a key: the next update it signs is refused (NOTAUTH, BADKEY).
+    Revoke {
+        /// The key's name.
+        name: String,
     },
 }
 

@@ -53,6 +53,7 @@ mod secondaries;
 mod secret;
 mod smtp;
 mod tls;
+mod update;
 mod webhook;
 
 #[cfg(test)]
@@ -81,6 +82,7 @@ pub use secondaries::{SecondaryConfig, SecondarySettings, TsigKeyConfig, TsigKey
 pub use secret::Secret;
 pub use smtp::{SmtpConfig, SmtpSettings, SmtpTls};
 pub use tls::{ApiTlsConfig, TlsSource};
+pub use update::{DynamicUpdateSettings, UpdateGrantSettings};
 pub use webhook::{WebhookConfig, WebhookSettings};
 
 use acme::resolve_acme;
@@ -166,6 +168,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// DNSSEC signing.
     pub dnssec: DnssecSettings,
+    /// RFC 2136 dynamic update.
+    pub dynamic_update: DynamicUpdateSettings,
 }
 
 impl Default for Settings {
@@ -191,6 +195,7 @@ impl Default for Settings {
             attachments: AttachmentSettings::default(),
             metrics: MetricsSettings::default(),
             dnssec: DnssecSettings::default(),
+            dynamic_update: DynamicUpdateSettings::default(),
         }
     }
 }
@@ -260,6 +265,7 @@ impl Settings {
         let audit_signing_key = resolve_audit(&self.audit, &env)?;
         let policy = self.names.resolve()?;
         let dnssec = resolve_dnssec(&self.dnssec, &env)?;
+        let dynamic_update = self.dynamic_update.resolve()?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -291,6 +297,7 @@ impl Settings {
             metrics,
             dnssec,
             dnssec_settings: self.dnssec,
+            dynamic_update,
         })
     }
 }
@@ -356,6 +363,8 @@ pub struct Config {
     /// `[names]` as in force, for `check-config`.
     #[serde(rename = "names")]
     pub names_settings: NamesSettings,
+    /// RFC 2136 dynamic update.
+    pub dynamic_update: DynamicUpdateSettings,
 }
 
 impl Config {

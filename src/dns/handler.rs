@@ -8,8 +8,10 @@
 //! straight from the view's stored records by [`super::message`]. A request signed with TSIG is
 //! checked first (NOTAUTH with the TSIG error when it fails) and its response is signed. Zone
 //! transfers (AXFR, IXFR) go to secondaries only, as [`super::transfer`] decides, in as many
-//! messages as the zone needs. Malformed packets get FORMERR from the listeners before they
-//! reach us.
+//! messages as the zone needs. Opcode UPDATE goes to [`super::update`] when dynamic update is
+//! on (else NOTIMP); it, and a request signed with an update key rather than a transfer key,
+//! waits on the store, under the update limit. Malformed packets get FORMERR from the
+//! listeners before they reach us.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -81,6 +83,8 @@ pub struct Handler {
     transfers: Arc<Transfers>,
     /// Response rate limiting of UDP answers, when on.
     rrl: Option<Arc<super::rrl::Limiter>>,
+    /// Dynamic updates, when taken (else UPDATE is NOTIMP).
+    updates: Option<Arc<super::update::Updates>>,
 }
 
 impl Handler {
@@ -95,7 +99,19 @@ impl Handler {
             zones,
             transfers,
             rrl: None,
+            updates: None,
         }
+    }
+
+    /// This handler, taking dynamic updates through `updates`.
+    pub fn with_updates(mut self, updates: Arc<super::update::Updates>) -> Self {
+        self.updates = Some(updates);
+        self
+    }
+
+    /// Dynamic updates, when taken.
+    pub fn updates(&self) -> Option<&super::update::Updates> {
+        self.updates.as_deref()
     }
 
     /// This handler, with its UDP answers rate limited by `limiter`.
@@ -136,14 +152,51 @@ struct TransferRequest {
 impl Handler {
     /// Answer one request: each response message goes to `sink`.
     pub async fn handle_request<S: Sink>(&self, request: &Request, sink: &mut S) {
+        if let Some(updates) = self.updates.as_deref()
+            && self.needs_store(request)
+        {
+            let Some(_place) = updates.admit() else {
+                sink.send(self.update_busy(request)).await;
+                return;
+            };
+            return self.handle_admitted(request, sink).await;
+        }
+        self.handle_admitted(request, sink).await
+    }
+
+    /// Whether answering waits on the store, under the update limit: an UPDATE, or a request
+    /// signed with a key that is not a transfer key (an update key's, read from the store).
+    pub fn needs_store(&self, request: &Request) -> bool {
+        self.updates.is_some()
+            && (super::update::is_update(request)
+                || request
+                    .signature
+                    .as_ref()
+                    .is_some_and(|s| self.transfers.policy.keys().get(&s.name).is_none()))
+    }
+
+    /// [`Handler::handle_request`] once a request that [`Handler::needs_store`] holds a
+    /// place of the update limit.
+    pub async fn handle_admitted<S: Sink>(&self, request: &Request, sink: &mut S) {
+        if super::update::is_update(request) && self.updates.is_some() {
+            sink.send(self.update(request).await).await;
+            return;
+        }
         let mut session = None;
         if let Some(signature) = &request.signature {
-            match tsig::verify_request(
-                self.transfers.policy.keys(),
-                request.as_slice(),
-                signature,
-                tsig::unix_now(),
-            ) {
+            // A key of the transfers, else an update key (a certificate client signs its
+            // queries for the zone's apex with the key it updates with).
+            let update_key = match self.updates.as_deref() {
+                Some(updates) if self.transfers.policy.keys().get(&signature.name).is_none() => {
+                    updates.key(&signature.name).await
+                }
+                _ => None,
+            };
+            let ring = match &update_key {
+                Some(ring) => ring,
+                None => self.transfers.policy.keys(),
+            };
+            match tsig::verify_request(ring, request.as_slice(), signature, tsig::unix_now()) {
                 Ok(s) => session = Some(s),
                 Err(rejection) => {
                     sink.send(self.reject_tsig(request, rejection)).await;
@@ -419,7 +472,7 @@ impl Handler {
     }
 
     /// NOTAUTH with the TSIG error of a request whose signature failed.
-    fn reject_tsig(&self, request: &Request, rejection: Rejection) -> Vec<u8> {
+    pub(super) fn reject_tsig(&self, request: &Request, rejection: Rejection) -> Vec<u8> {
         if let Some(observer) = &self.transfers.observer {
             observer.tsig_failed(rejection.name(), request.src());
         }

@@ -19,6 +19,7 @@ pub mod tcp;
 pub mod transfer;
 pub mod tsig;
 pub mod udp;
+pub mod update;
 pub mod view;
 
 use std::collections::HashMap;

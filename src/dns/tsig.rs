@@ -19,6 +19,7 @@ use hickory_proto::serialize::binary::BinEncoder;
 pub const FUDGE: u16 = 300;
 
 /// One shared secret.
+#[derive(Clone)]
 pub struct TsigKey {
     /// The key's name, as both sides know it (lower case, absolute).
     pub name: Name,

@@ -11,7 +11,9 @@
 //! A cache miss is looked up in the view and written by the same functions the handler uses
 //! ([`handler::write_answer`]), without parsing the query again; anything unusual (other
 //! opcodes, several questions, records in the query other than one OPT, transfers) goes
-//! through the whole [`Handler`] that serves TCP. Only answers about names the zone holds are
+//! through the whole [`Handler`] that serves TCP; what waits on the store (dynamic updates,
+//! requests signed with an update key) is handed to the runtime and answered from there on a
+//! handle of the worker's socket, so that a worker never waits. Only answers about names the zone holds are
 //! cached: a flood of random names is answered but never kept, so it cannot push out what
 //! real clients ask.
 //!
@@ -133,6 +135,9 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
 fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
     let mut batch = Batch::new(MAX_QUERY, usize::from(EDNS_UDP_SIZE));
     let mut worker = handler.udp_worker();
+    // Dynamic updates wait on the store: they are answered later, from the runtime, on a
+    // handle of this socket.
+    worker.replies = socket.try_clone().ok().map(Arc::new);
     while !stop.load(Ordering::Acquire) {
         match batch.recv(&socket) {
             Ok(_) => {}
@@ -174,6 +179,8 @@ fn serve(socket: UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
 /// of cache hits and misses, added to the shared counters once per batch.
 pub struct UdpWorker {
     rrl: Option<rrl::Worker>,
+    /// Where answers made off this thread (dynamic updates) are sent from.
+    replies: Option<Arc<UdpSocket>>,
     hits: u64,
     misses: u64,
 }
@@ -336,6 +343,7 @@ impl Handler {
     pub fn udp_worker(&self) -> UdpWorker {
         UdpWorker {
             rrl: self.rrl_worker(),
+            replies: None,
             hits: 0,
             misses: 0,
         }
@@ -354,7 +362,13 @@ impl Handler {
             return false; // not a query: never answer (reflection)
         }
         let Some(shape) = shape(query) else {
-            return self.answer_uncached(query, src, out, worker.rrl.as_mut());
+            return self.answer_uncached(
+                query,
+                src,
+                out,
+                worker.rrl.as_mut(),
+                worker.replies.as_ref(),
+            );
         };
         // The zone the name falls in, found with a lower-cased copy of the name on the stack.
         let mut lower = [0u8; 256];
@@ -364,7 +378,13 @@ impl Handler {
         }
         let key = &lower[..name_len];
         let Some(zone) = self.zones().find_key(key) else {
-            return self.answer_uncached(query, src, out, worker.rrl.as_mut());
+            return self.answer_uncached(
+                query,
+                src,
+                out,
+                worker.rrl.as_mut(),
+                worker.replies.as_ref(),
+            );
         };
         let view = zone.view();
         let mut key_buf = [0u8; MAX_KEY];
@@ -393,7 +413,15 @@ impl Handler {
             udp: true,
         };
         match handler::served(qclass, qtype) {
-            Served::Transfer => return self.answer_uncached(query, src, out, worker.rrl.as_mut()),
+            Served::Transfer => {
+                return self.answer_uncached(
+                    query,
+                    src,
+                    out,
+                    worker.rrl.as_mut(),
+                    worker.replies.as_ref(),
+                );
+            }
             Served::Error(code) => handler::code_message(&asked, code, None, out),
             Served::Lookup => {
                 let answer = view.lookup(key, qtype, shape.dnssec_ok);
@@ -426,8 +454,9 @@ impl Handler {
         src: SocketAddr,
         out: &mut Vec<u8>,
         rrl: Option<&mut rrl::Worker>,
+        replies: Option<&Arc<UdpSocket>>,
     ) -> bool {
-        if !self.answer_slow(query, src, out) {
+        if !self.answer_slow(query, src, out, replies) {
             return false;
         }
         match rrl {
@@ -439,14 +468,50 @@ impl Handler {
         }
     }
 
-    /// The full handler, run to completion on this thread, its answer captured.
-    fn answer_slow(&self, query: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+    /// A request that waits on the store ([`Handler::needs_store`]: an UPDATE, or one signed
+    /// with an update key): handed to the runtime with a place of the update limit, its
+    /// answer sent from there on `replies`; SERVFAIL here at once when no place is free.
+    fn defer(&self, request: Request, out: &mut Vec<u8>, replies: Option<&Arc<UdpSocket>>) -> bool {
+        let (Some(updates), Some(socket)) = (self.updates(), replies.cloned()) else {
+            return false;
+        };
+        let Some(place) = updates.admit() else {
+            out.extend_from_slice(&self.update_busy(&request));
+            return true;
+        };
+        let handler = self.clone();
+        updates.runtime().spawn(async move {
+            let mut capture = Capture::default();
+            handler.handle_admitted(&request, &mut capture).await;
+            drop(place);
+            let src = request.src();
+            if !capture.message.is_empty()
+                && let Err(error) = socket.send_to(&capture.message, src)
+            {
+                tracing::debug!(%src, %error, "cannot send an answer made off the UDP thread");
+            }
+        });
+        false
+    }
+
+    /// The full handler, run to completion on this thread, its answer captured; or, for a
+    /// request that waits on the store, [`Handler::defer`]red.
+    fn answer_slow(
+        &self,
+        query: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+        replies: Option<&Arc<UdpSocket>>,
+    ) -> bool {
         let request = match Request::from_bytes(query.to_vec(), src, Protocol::Udp) {
             Ok(r) => r,
             Err(_) => return formerr(query, out),
         };
         if request.metadata.message_type == MessageType::Response {
             return false;
+        }
+        if self.needs_store(&request) {
+            return self.defer(request, out, replies);
         }
         let mut capture = Capture::default();
         {
@@ -757,7 +822,11 @@ mod tests {
             let mut out = Vec::new();
             let sent = handler.answer_udp(&q, src, &mut out, w);
             let mut slow = Vec::new();
-            assert_eq!(sent, handler.answer_slow(&q, src, &mut slow), "case {i}");
+            assert_eq!(
+                sent,
+                handler.answer_slow(&q, src, &mut slow, None),
+                "case {i}"
+            );
             assert_eq!(out, slow, "case {i}: not the handler's answer");
         }
         // The first and the last: FORMERR, the header only.

@@ -18,4 +18,5 @@ pub mod request;
 pub mod serial;
 pub mod signin;
 pub mod time;
+pub mod update;
 pub mod workflow;

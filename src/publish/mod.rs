@@ -33,6 +33,7 @@ use crate::sign::{Stale, ZoneSigner};
 use crate::store::{ChangeMeta, Completion, Store, StoreError, ZoneChangeCommit};
 use crate::zone::ZoneDiff;
 use crate::zone::file;
+use crate::zone::update::Prerequisite;
 
 /// One requested change to a zone's records.
 #[derive(Debug, Clone)]
@@ -48,6 +49,10 @@ pub enum ChangeOp {
     /// Refuse the whole change if the name exists (with records or as an empty non-terminal):
     /// checked under the write lock, so a name taken meanwhile fails the change.
     RequireAbsent(Name),
+    /// Refuse the whole change unless this holds of the zone as the operations before it
+    /// leave it (RFC 2136 §3.2: a dynamic update's prerequisites, placed first), checked
+    /// under the write lock.
+    Require(Prerequisite),
 }
 
 /// A change to one zone, applied whole or not at all.
@@ -119,6 +124,9 @@ pub enum PublishError {
     /// DNSSEC records are made by ranah's signer, never changed directly.
     #[error("{0} records are made by ranah's DNSSEC signer; they cannot be changed directly")]
     DnssecManaged(String),
+    /// A dynamic update's prerequisite does not hold (answered with its own code).
+    #[error("the prerequisite on {} does not hold", .0.name())]
+    Prerequisite(Prerequisite),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -1013,6 +1021,12 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                     return Err(PublishError::NameExists(name.to_ascii()));
                 }
             }
+            ChangeOp::Require(prerequisite) => {
+                let name = check_owner(prerequisite.name())?;
+                if !holds(&scratch, &name, prerequisite) {
+                    return Err(PublishError::Prerequisite(prerequisite.clone()));
+                }
+            }
             ChangeOp::RemoveName(name) => {
                 let name = check_owner(name)?;
                 let key = LowerName::new(&name);
@@ -1066,6 +1080,30 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
         }
     }
     Ok(diff)
+}
+
+/// Whether a prerequisite holds of the zone (RFC 2136 §3.2.5): a name is in use when it owns
+/// records (an empty non-terminal owns none); a set equals the given records when both hold
+/// the same data, whatever the TTLs.
+fn holds(view: &ZoneView, name: &Name, prerequisite: &Prerequisite) -> bool {
+    let key = LowerName::new(name);
+    let data = |rtype: RecordType| {
+        view.rrset(&key, rtype).map(|set| {
+            set.records()
+                .into_iter()
+                .map(|r| r.data)
+                .collect::<Vec<_>>()
+        })
+    };
+    match prerequisite {
+        Prerequisite::RrsetExists(_, rtype) => view.rrset(&key, *rtype).is_some(),
+        Prerequisite::RrsetAbsent(_, rtype) => view.rrset(&key, *rtype).is_none(),
+        Prerequisite::RrsetEquals(_, rtype, wanted) => data(*rtype).is_some_and(|have| {
+            have.iter().all(|d| wanted.contains(d)) && wanted.iter().all(|d| have.contains(d))
+        }),
+        Prerequisite::NameInUse(_) => !view.types_at(&name_key::key_of(name)).is_empty(),
+        Prerequisite::NameNotInUse(_) => view.types_at(&name_key::key_of(name)).is_empty(),
+    }
 }
 
 fn same_record(a: &Record, b: &Record) -> bool {

@@ -13,6 +13,7 @@ pub mod reports;
 pub mod requests;
 pub mod signin;
 pub mod subdomains;
+pub mod updates;
 pub mod zones;
 
 pub use error::ServiceError;

@@ -29,6 +29,7 @@ mod requests;
 mod secondaries;
 mod sessions;
 mod snapshots;
+mod update_keys;
 mod zones;
 
 use std::path::PathBuf;
@@ -65,6 +66,7 @@ pub use sessions::{
     TakenSignIn, secret_hash,
 };
 pub use snapshots::Snapshot;
+pub use update_keys::UpdateKeyRow;
 pub use zones::{
     ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
 };

@@ -85,6 +85,13 @@ pub struct TsigLabels {
     pub error: String,
 }
 
+/// Labels of a dynamic update's answer.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpdateLabels {
+    /// The answer's RCODE in lower case (`noerror`, `refused`, `nxrrset`…): a fixed word.
+    pub rcode: String,
+}
+
 /// Labels of an answer under response rate limiting: fixed values only, never from a packet.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RrlLabels {
@@ -133,6 +140,8 @@ pub struct Metrics {
     pub transfers_refused: Family<RefusalLabels, Counter>,
     /// Signed requests whose TSIG failed.
     pub tsig_failures: Family<TsigLabels, Counter>,
+    /// RFC 2136 UPDATE messages answered, by RCODE.
+    pub dns_updates: Family<UpdateLabels, Counter>,
     /// UDP answers copied from an answer cache.
     pub dns_answer_cache_hits: Counter,
     /// Cacheable UDP queries answered by a lookup (not in the cache yet, or not kept).
@@ -248,6 +257,12 @@ impl Metrics {
             "dns_tsig_failures",
             "Signed requests whose TSIG check failed",
             tsig_failures.clone(),
+        );
+        let dns_updates = Family::default();
+        registry.register(
+            "dns_updates",
+            "Dynamic updates (RFC 2136) answered, by RCODE",
+            dns_updates.clone(),
         );
         let dns_answer_cache_hits = Counter::default();
         registry.register(
@@ -521,6 +536,7 @@ impl Metrics {
             transfers,
             transfers_refused,
             tsig_failures,
+            dns_updates,
             rrl_responses,
             dns_answer_cache_hits,
             dns_answer_cache_misses,

@@ -6,6 +6,7 @@ pub mod anchor;
 pub mod diff;
 pub mod file;
 pub mod name_key;
+pub mod update;
 
 pub use diff::ZoneDiff;
 

@@ -305,8 +305,9 @@ fn the_set_up_stage_works_on_a_clean_debian_12() {
     // Every tool the tests run is there.
     system.run_ok(
         "for t in dig kdig named-checkzone kzonecheck delv ldns-verify-zone dnsviz knotd nsd pebble \
-         pdftotext curl openssl dnsperf debootstrap psql runuser chromium chromedriver node npm; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
-         { echo missing $t; exit 1; }; done && ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl",
+         pdftotext curl openssl dnsperf debootstrap psql runuser chromium chromedriver node npm nsupdate certbot; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || \
+         { echo missing $t; exit 1; }; done && ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl \
+         && ls -d /usr/lib/python3/dist-packages/certbot_dns_rfc2136",
     );
 
     // The OpenID provider of the browser test, installed into target/ by Debian's npm, at the

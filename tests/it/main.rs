@@ -32,6 +32,7 @@ mod requests;
 mod rrl;
 mod secondaries;
 mod signin_oidc;
+mod update;
 mod validate;
 mod walkthrough;
 mod writers;

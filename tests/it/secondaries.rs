@@ -264,7 +264,7 @@ fn axfr(addr: SocketAddr, key: bool) -> (BTreeSet<String>, String) {
     (records, out)
 }
 
-fn metric(d: &Daemon, prefix: &str) -> f64 {
+pub(crate) fn metric(d: &Daemon, prefix: &str) -> f64 {
     let (status, body) = http_get(d.api, "/metrics").unwrap();
     assert_eq!(status, 200);
     body.lines()

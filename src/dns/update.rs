@@ -1,0 +1,222 @@
+//! RFC 2136 UPDATE at the protocol's edge: TSIG required, the message read, limits, the
+//! answer written and signed. What a key may change and the change itself are the
+//! [`UpdatePort`]'s (the `service` layer implements it; the daemon wires it in), so that the
+//! DNS server never reaches past its own layer.
+//!
+//! The order of the answers follows RFC 2136 §3 and RFC 8945 §5: an unsigned update is
+//! REFUSED; an unknown key or a bad MAC is NOTAUTH with BADKEY or BADSIG, unsigned; a late
+//! clock NOTAUTH with BADTIME, signed; then, signed with the request's key, FORMERR for a
+//! malformed message, NOTAUTH for a zone we do not serve, NOTZONE for a record outside it,
+//! REFUSED for too many records or what the key may not change, YXDOMAIN, NXDOMAIN, YXRRSET
+//! or NXRRSET for a prerequisite that does not hold, SERVFAIL when the change could not be
+//! stored, and NOERROR once DNS answers the change.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::{OpCode, ResponseCode};
+use hickory_proto::rr::rdata::tsig::TsigError;
+use hickory_proto::rr::{LowerName, Name};
+use hickory_server::server::Request;
+
+use super::handler::{Asked, Handler, code_message};
+use super::tsig::{self, KeyRing, Rejection, TsigKey};
+use crate::telemetry::metrics::{Metrics, UpdateLabels};
+use crate::zone::update::{self, Update};
+
+/// A key that signs updates, as the port found it.
+pub struct UpdateKey {
+    /// The TSIG key (name, algorithm, secret).
+    pub tsig: TsigKey,
+    /// The port's id of it, handed back with the update.
+    pub id: i64,
+    /// The agency it belongs to (id, code), handed back with the update.
+    pub agency: Option<(i64, String)>,
+}
+
+/// Decides and makes dynamic updates; implemented by the service layer.
+#[async_trait::async_trait]
+pub trait UpdatePort: Send + Sync {
+    /// The live key of this name (absolute, lower case), if any; `Err` when it cannot be
+    /// read now (answered SERVFAIL).
+    async fn key(&self, name: &Name) -> Result<Option<UpdateKey>, ()>;
+    /// Check `update` against the key's grant and apply it through the one change path;
+    /// returns the answer's code. The zone is one this server serves.
+    async fn apply(&self, key: &UpdateKey, update: Update, src: SocketAddr) -> ResponseCode;
+}
+
+/// Dynamic updates as the DNS server takes them: the port, and limits of our own.
+pub struct Updates {
+    port: Arc<dyn UpdatePort>,
+    /// Updates in progress; one beyond is SERVFAIL at once.
+    in_flight: Arc<tokio::sync::Semaphore>,
+    /// Most records in the prerequisite and update sections together.
+    max_records: usize,
+    /// The runtime UDP workers (plain threads) hand updates to.
+    runtime: tokio::runtime::Handle,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Updates {
+    /// Updates through `port`, at most `max_in_flight` at once, each of at most
+    /// `max_records` records; UDP's are run on `runtime`.
+    pub fn new(
+        port: Arc<dyn UpdatePort>,
+        max_in_flight: usize,
+        max_records: usize,
+        runtime: tokio::runtime::Handle,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Self {
+            port,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
+            max_records,
+            runtime,
+            metrics,
+        }
+    }
+
+    /// The runtime UDP workers run updates on.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    /// A place for one update, if one is free.
+    pub fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.in_flight.clone().try_acquire_owned().ok()
+    }
+
+    /// The update key of this name as a ring of one, to check a signed query with; `None`
+    /// when there is none or it cannot be read.
+    pub async fn key(&self, name: &Name) -> Option<KeyRing> {
+        match self.port.key(&name.to_lowercase()).await {
+            Ok(Some(key)) => Some(KeyRing::new(vec![key.tsig])),
+            _ => None,
+        }
+    }
+
+    fn count(&self, code: ResponseCode) {
+        if let Some(metrics) = &self.metrics {
+            let rcode = rcode_word(code).to_owned();
+            metrics
+                .dns_updates
+                .get_or_create(&UpdateLabels { rcode })
+                .inc();
+        }
+    }
+}
+
+/// The RCODE's mnemonic in lower case, for the metric's label (a fixed set).
+fn rcode_word(code: ResponseCode) -> &'static str {
+    match code {
+        ResponseCode::NoError => "noerror",
+        ResponseCode::FormErr => "formerr",
+        ResponseCode::ServFail => "servfail",
+        ResponseCode::NXDomain => "nxdomain",
+        ResponseCode::NotImp => "notimp",
+        ResponseCode::Refused => "refused",
+        ResponseCode::YXDomain => "yxdomain",
+        ResponseCode::YXRRSet => "yxrrset",
+        ResponseCode::NXRRSet => "nxrrset",
+        ResponseCode::NotAuth => "notauth",
+        ResponseCode::NotZone => "notzone",
+        _ => "other",
+    }
+}
+
+/// Whether a request is an UPDATE.
+pub fn is_update(request: &Request) -> bool {
+    request.metadata.op_code == OpCode::Update
+}
+
+impl Handler {
+    /// Answer one UPDATE (the caller holds a place from [`Updates::admit`]).
+    pub async fn update(&self, request: &Request) -> Vec<u8> {
+        let Some(updates) = self.updates() else {
+            return self.unsigned(request, ResponseCode::NotImp);
+        };
+        let (code, message) = self.update_inner(updates, request).await;
+        updates.count(code);
+        message
+    }
+
+    /// The answer to an UPDATE when no place is free.
+    pub fn update_busy(&self, request: &Request) -> Vec<u8> {
+        if let Some(updates) = self.updates()
+            && is_update(request)
+        {
+            updates.count(ResponseCode::ServFail);
+        }
+        self.unsigned(request, ResponseCode::ServFail)
+    }
+
+    fn unsigned(&self, request: &Request, code: ResponseCode) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        code_message(&Asked::of(request), code, None, &mut out);
+        out
+    }
+
+    async fn update_inner(&self, updates: &Updates, request: &Request) -> (ResponseCode, Vec<u8>) {
+        // RFC 2136 §3.3: permission; ranah knows only keys, so an unsigned update has none
+        // (after §3.1.1: a zone section that is not one SOA question is FORMERR).
+        let Some(signature) = &request.signature else {
+            let one_soa = matches!(request.queries.queries(), [q] if q.query_type() == hickory_proto::rr::RecordType::SOA);
+            let code = if one_soa {
+                ResponseCode::Refused
+            } else {
+                ResponseCode::FormErr
+            };
+            return (code, self.unsigned(request, code));
+        };
+        let key = match updates.port.key(&signature.name.to_lowercase()).await {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                let bad = Rejection::unsigned(signature, TsigError::BadKey);
+                return (ResponseCode::NotAuth, self.reject_tsig(request, bad));
+            }
+            Err(()) => {
+                return (
+                    ResponseCode::ServFail,
+                    self.unsigned(request, ResponseCode::ServFail),
+                );
+            }
+        };
+        let ring = KeyRing::new(vec![key.tsig.clone()]);
+        let mut session =
+            match tsig::verify_request(&ring, request.as_slice(), signature, tsig::unix_now()) {
+                Ok(session) => session,
+                Err(rejection) => {
+                    return (ResponseCode::NotAuth, self.reject_tsig(request, rejection));
+                }
+            };
+        let code = self.decide(updates, &key, request).await;
+        let mut out = Vec::with_capacity(128);
+        code_message(&Asked::of(request), code, Some(&mut session), &mut out);
+        (code, out)
+    }
+
+    async fn decide(&self, updates: &Updates, key: &UpdateKey, request: &Request) -> ResponseCode {
+        if request.answers.len() + request.authorities.len() > updates.max_records {
+            return ResponseCode::Refused;
+        }
+        let zone: Vec<_> = request
+            .queries
+            .queries()
+            .iter()
+            .map(|q| (q.name().clone().into(), q.query_type(), q.query_class()))
+            .collect();
+        let update = match update::read(&zone, &request.answers, &request.authorities) {
+            Ok(update) => update,
+            Err(code) => return code,
+        };
+        // §3.1.2: a zone this server is not authoritative for.
+        let Some(served) = self.zones().get(&LowerName::new(&update.zone)) else {
+            return ResponseCode::NotAuth;
+        };
+        if !served.view().is_stored() {
+            // Answered from its file while the store takes it: the client tries again.
+            return ResponseCode::ServFail;
+        }
+        updates.port.apply(key, update, request.src()).await
+    }
+}
