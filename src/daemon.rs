@@ -777,7 +777,12 @@ fn dynamic_updates(
         }
     };
     let keys = UpdateKeys::new(store.clone(), cipher, config);
-    let port = Arc::new(DynamicUpdates::new(keys, publisher.clone(), config));
+    let port = Arc::new(DynamicUpdates::new(
+        keys,
+        publisher.clone(),
+        config,
+        metrics.log.clone(),
+    ));
     Some(Arc::new(dns::update::Updates::new(
         port,
         settings.max_in_flight,

@@ -27,6 +27,7 @@ use crate::domain::policy::TTL_RANGE;
 use crate::domain::update::{Grant, Touch, at_or_below, challenge_for};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::store::{ChangeMeta, Store, StoreError, UpdateKeyRow};
+use crate::telemetry::throttle::LogThrottle;
 use crate::zone::update::{Operation, Update};
 
 /// The algorithm of the keys ranah makes.
@@ -268,12 +269,20 @@ pub struct DynamicUpdates {
     /// The most records of one type at a name (the record policy's).
     max_set: usize,
     limits: RateLimits,
+    /// Refusals are logged once per interval (a key holder can send as many as it likes).
+    log: Arc<LogThrottle>,
 }
 
 impl DynamicUpdates {
     /// Updates over these keys, decided with the configuration's grants and limits.
-    pub fn new(keys: UpdateKeys, publisher: Arc<Publisher>, config: &Config) -> Self {
+    pub fn new(
+        keys: UpdateKeys,
+        publisher: Arc<Publisher>,
+        config: &Config,
+        log: Arc<LogThrottle>,
+    ) -> Self {
         Self {
+            log,
             store: keys.store.clone(),
             keys,
             publisher,
@@ -306,7 +315,9 @@ impl DynamicUpdates {
         src: SocketAddr,
     ) -> Result<ResponseCode, ServiceError> {
         let refused = |why: String| {
-            tracing::info!(key = %holder.name, %src, why, "dynamic update refused");
+            if let Some(suppressed) = self.log.admit("dns_update_refused") {
+                tracing::info!(key = %holder.name, %src, why, suppressed, "dynamic update refused");
+            }
             Ok(ResponseCode::Refused)
         };
         if !self.limits.take(holder.id, Instant::now()) {
