@@ -10,6 +10,9 @@ TCP) and answers REFUSED, so that each client stops at once. Writes:
   each after its two-byte length, as on a TCP stream. Some seeds hold queries that differ only
   in what the UDP answer cache does not look at.
 - corpus/tsig/: one byte choosing the clock (see targets.rs), then a signed query.
+- corpus/dns_update/: one UPDATE message as nsupdate sends it (signed or not): adds and
+  deletions of each form, every prerequisite form, several records, another zone.
+  `make_seeds.py dns_update` writes these alone (it needs nsupdate, bind9-dnsutils).
 
 The queries carry the clients' own choices (EDNS, cookies, flags, TSIG), which is the point
 of recording them. Run from anywhere; it rewrites the `rec-*` files of those corpora and
@@ -80,6 +83,59 @@ def frame(*queries):
     return b"".join(struct.pack(">H", len(q)) + q for q in queries)
 
 
+UPDATES = [
+    ("add", 'update add _acme-challenge.dinkes.example.go.id 120 TXT "token"'),
+    ("add-several", 'update add _acme-challenge.dinkes.example.go.id 120 TXT "a"\n'
+                    'update add _acme-challenge.dinkes.example.go.id 120 TXT "b"\n'
+                    'update add x.lab.example.go.id 300 A 203.0.113.7\n'
+                    'update add x.lab.example.go.id 300 AAAA 2001:db8::7'),
+    ("delete-record", 'update delete _acme-challenge.dinkes.example.go.id TXT "token"'),
+    ("delete-rrset", "update delete _acme-challenge.dinkes.example.go.id TXT"),
+    ("delete-name", "update delete lab.example.go.id"),
+    ("prereq-nxdomain", "prereq nxdomain new.example.go.id\n"
+                        "update add new.example.go.id 300 A 203.0.113.8"),
+    ("prereq-yxdomain", "prereq yxdomain www.example.go.id\n"
+                        "update delete www.example.go.id A"),
+    ("prereq-nxrrset", "prereq nxrrset www.example.go.id AAAA\n"
+                       "update add www.example.go.id 300 AAAA 2001:db8::10"),
+    ("prereq-yxrrset", "prereq yxrrset www.example.go.id A\n"
+                       "update delete www.example.go.id A 203.0.113.10"),
+    ("prereq-value", "prereq yxrrset www.example.go.id A 203.0.113.10\n"
+                     "update add www.example.go.id 300 A 203.0.113.11"),
+    ("mx-cname", "update add lab.example.go.id 300 MX 10 mail.example.go.id.\n"
+                 "update add alias2.example.go.id 300 CNAME www.example.go.id."),
+    ("apex-soa", "update add example.go.id 300 SOA ns1 hostmaster 1 2 3 4 5"),
+]
+
+
+def updates(port, udp, tcp):
+    """corpus/dns_update/: nsupdate's messages for UPDATES, signed and not, UDP and TCP."""
+    import tempfile
+    out = os.path.join(HERE, "corpus", "dns_update")
+    os.makedirs(out, exist_ok=True)
+    for f in os.listdir(out):
+        if f.startswith("rec-"):
+            os.remove(os.path.join(out, f))
+    written = 0
+    for name, lines in UPDATES:
+        for zone, suffix in (("example.go.id", ""), ("example.org", "-other-zone")):
+            if suffix and name != "add":
+                continue
+            for how, args in (("signed", ["-y", KEY]), ("unsigned", []), ("tcp", ["-v", "-y", KEY])):
+                with tempfile.NamedTemporaryFile("w", suffix=".nsupdate", delete=False) as f:
+                    f.write(f"server 127.0.0.1 {port}\nzone {zone}\ncheck-names no\n{lines}\nsend\n")
+                    script = f.name
+                got = capture(["nsupdate"] + args + [script], port, udp, tcp)
+                os.remove(script)
+                if not got:
+                    print(f"{name}: nothing received from nsupdate", file=sys.stderr)
+                    sys.exit(1)
+                with open(os.path.join(out, f"rec-{name}{suffix}-{how}"), "wb") as f:
+                    f.write(got[0][1])
+                written += 1
+    print(f"{written} update seeds written")
+
+
 def main():
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
@@ -88,6 +144,9 @@ def main():
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     tcp.bind(("127.0.0.1", port))
     tcp.listen(8)
+    if sys.argv[1:] == ["dns_update"]:
+        updates(port, udp, tcp)
+        return
 
     dig = ["dig", "@127.0.0.1", "-p", "PORT", "+tries=1", "+timeout=2"]
     kdig = ["kdig", "@127.0.0.1", "-p", "PORT", "+retry=0", "+timeout=2"]
@@ -173,6 +232,7 @@ def main():
             f.write(b"\x80" + frame(recorded[a], recorded[b], recorded[a], recorded[b]))
         written += 1
     print(f"{written} seeds written from {len(jobs)} client runs")
+    updates(port, udp, tcp)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ cd "$(dirname "$0")/../.."
 
 seconds=${1:-60}
 shift || true
-all=(dns_udp dns_tcp tsig zone_file policy json_body)
+all=(dns_udp dns_tcp tsig zone_file policy json_body dns_update)
 targets=("${@:-${all[@]}}")
 
 declare -A max_len=(
-  [dns_udp]=4096 [dns_tcp]=8192 [tsig]=4096 [zone_file]=16384 [policy]=4096 [json_body]=16384
+  [dns_udp]=4096 [dns_tcp]=8192 [tsig]=4096 [zone_file]=16384 [policy]=4096 [json_body]=16384 [dns_update]=4096
 )
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

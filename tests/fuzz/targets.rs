@@ -50,6 +50,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("zone_file", zone_file),
     ("policy", policy),
     ("json_body", json_body),
+    ("dns_update", dns_update),
 ];
 
 /// The zones the DNS targets answer from: the fixture with every case of the lookup rules, a
@@ -786,5 +787,102 @@ pub fn json_body(data: &[u8]) {
             );
             serde_json::to_vec(&problem).expect("a problem serializes");
         }
+    }
+}
+
+/// An RFC 2136 UPDATE read as the DNS server reads it, then put to the update policy as the
+/// service does: a message that reads names only what lies in its zone, in lower case, with
+/// adds of class IN and no meta-type; an agency's key (DINKES holds `dinkes`, DISHUB
+/// `a.dinkes` inside it) is granted only TXT at `_acme-challenge.` names DINKES holds, and an
+/// operator's grant only its names and types.
+pub fn dns_update(data: &[u8]) {
+    use ranah::domain::update::{Grant, Touch, at_or_below, challenge_for};
+    use ranah::zone::update::{self as update, Operation, Prerequisite};
+    let src = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 53)), 40001);
+    let Ok(request) = Request::from_bytes(data.to_vec(), src, Protocol::Udp) else {
+        return;
+    };
+    let zone: Vec<_> = request
+        .queries
+        .queries()
+        .iter()
+        .map(|q| {
+            (
+                Name::from(q.name().clone()),
+                q.query_type(),
+                q.query_class(),
+            )
+        })
+        .collect();
+    let Ok(read) = update::read(&zone, &request.answers, &request.authorities) else {
+        return;
+    };
+    let lower = |n: &Name| n.to_ascii() == n.to_lowercase().to_ascii();
+    assert!(lower(&read.zone), "zone in lower case");
+    for p in &read.prerequisites {
+        assert!(
+            lower(p.name()) && read.zone.zone_of(p.name()),
+            "prerequisite {p:?}"
+        );
+        if let Prerequisite::RrsetEquals(_, _, data) = p {
+            assert!(
+                !data.is_empty(),
+                "a value-dependent prerequisite with no value"
+            );
+        }
+    }
+    for op in &read.operations {
+        assert!(
+            lower(op.name()) && read.zone.zone_of(op.name()),
+            "operation {op:?}"
+        );
+        if let Operation::Add(r) = op {
+            assert_eq!(r.dns_class, hickory_proto::rr::DNSClass::IN, "{r}");
+            assert!(!matches!(r.data, RData::Update0(_)), "an add without data");
+            assert!(
+                !matches!(
+                    r.record_type(),
+                    RecordType::ANY | RecordType::AXFR | RecordType::IXFR
+                ),
+                "{r}"
+            );
+        }
+    }
+    let zone = read.zone.to_ascii();
+    let holder = |name: &str| {
+        if at_or_below(name, "a.dinkes.example.go.id.") {
+            Some(2)
+        } else if at_or_below(name, "dinkes.example.go.id.") {
+            Some(1)
+        } else {
+            None
+        }
+    };
+    let agency = Grant::Agency(1);
+    let lab = Grant::Names {
+        names: vec!["lab.example.go.id.".into()],
+        types: vec!["TXT".into()],
+    };
+    for op in &read.operations {
+        let owner = op.name().to_ascii();
+        let rtype = op.record_type().map(|t| t.to_string());
+        let touch = Touch {
+            owner: &owner,
+            rtype: rtype.as_deref(),
+        };
+        if agency.permits(&zone, touch, holder).is_ok() {
+            let target = challenge_for(&owner).expect("granted only at a challenge");
+            assert_eq!(rtype.as_deref(), Some("TXT"), "{owner}");
+            assert_eq!(holder(target), Some(1), "{owner}");
+            assert!(
+                !at_or_below(&zone, target),
+                "a challenge at the apex: {owner}"
+            );
+        }
+        if lab.permits(&zone, touch, holder).is_ok() {
+            assert!(at_or_below(&owner, "lab.example.go.id."), "{owner}");
+            assert_eq!(rtype.as_deref(), Some("TXT"), "{owner}");
+        }
+        assert!(Grant::Nothing.permits(&zone, touch, holder).is_err());
     }
 }

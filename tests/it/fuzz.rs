@@ -47,6 +47,11 @@ fn dns_tcp_corpus() {
 }
 
 #[test]
+fn dns_update_corpus() {
+    replay("dns_update");
+}
+
+#[test]
 fn tsig_corpus() {
     replay("tsig");
 }
