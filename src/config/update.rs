@@ -14,11 +14,12 @@ pub struct DynamicUpdateSettings {
     /// Most records in one UPDATE's prerequisite and update sections together; a longer
     /// message is refused whole.
     pub max_records: usize,
-    /// Accepted updates per key and minute (on each instance); beyond, REFUSED until the
-    /// minute has room again.
+    /// Updates per key and minute (on each instance), refused ones included; beyond,
+    /// REFUSED until the minute has room again.
     pub per_key_per_minute: u32,
-    /// UPDATE messages handled at once; one more is answered SERVFAIL (the client retries)
-    /// rather than queued.
+    /// Signed UPDATE messages (and queries signed with an update key) handled at once: each
+    /// reads the store, so keep it below the database's connections. One more waits up to
+    /// 2 s over TCP, then SERVFAIL; over UDP it is dropped and the client asks again.
     pub max_in_flight: usize,
     /// What keys without an agency may change (`[[dynamic_update.grants]]`).
     pub grants: Vec<UpdateGrantSettings>,
@@ -44,11 +45,15 @@ impl Default for DynamicUpdateSettings {
             enabled: true,
             max_records: 64,
             per_key_per_minute: 60,
-            max_in_flight: 16,
+            max_in_flight: 4,
             grants: Vec::new(),
         }
     }
 }
+
+/// The most updates handled at once, whatever the configuration says (each holds a database
+/// connection while it reads its key).
+const MAX_IN_FLIGHT_LIMIT: usize = 64;
 
 /// The most records an UPDATE may carry, whatever the configuration says.
 const MAX_RECORDS_LIMIT: usize = 1000;
@@ -68,7 +73,12 @@ impl DynamicUpdateSettings {
             ));
         }
         super::at_least_one("dynamic_update.per_key_per_minute", self.per_key_per_minute)?;
-        super::at_least_one("dynamic_update.max_in_flight", self.max_in_flight)?;
+        if self.max_in_flight == 0 || self.max_in_flight > MAX_IN_FLIGHT_LIMIT {
+            return Err(invalid(
+                "max_in_flight",
+                format!("must be from 1 to {MAX_IN_FLIGHT_LIMIT}"),
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for grant in &mut self.grants {
             let key = grant.key.trim().trim_end_matches('.').to_ascii_lowercase();

@@ -155,24 +155,33 @@ impl Handler {
         if let Some(updates) = self.updates.as_deref()
             && self.needs_store(request)
         {
-            let Some(_place) = updates.admit() else {
+            // Over TCP the client waits a little for a place; then SERVFAIL.
+            let Some(place) = updates.admit_within(super::update::WAIT_FOR_PLACE).await else {
                 sink.send(self.update_busy(request)).await;
                 return;
             };
+            if super::update::is_update(request) {
+                // The place is given back before the answer is written: a client that does
+                // not read holds no place.
+                let message = self.update(request).await;
+                drop(place);
+                sink.send(message).await;
+                return;
+            }
             return self.handle_admitted(request, sink).await;
         }
         self.handle_admitted(request, sink).await
     }
 
-    /// Whether answering waits on the store, under the update limit: an UPDATE, or a request
-    /// signed with a key that is not a transfer key (an update key's, read from the store).
+    /// Whether answering waits on the store, under the update limit: a signed UPDATE, or a
+    /// request signed with a key that is not a transfer key (an update key's, read from the
+    /// store). An unsigned UPDATE is answered at once.
     pub fn needs_store(&self, request: &Request) -> bool {
         self.updates.is_some()
-            && (super::update::is_update(request)
-                || request
-                    .signature
-                    .as_ref()
-                    .is_some_and(|s| self.transfers.policy.keys().get(&s.name).is_none()))
+            && request.signature.as_ref().is_some_and(|s| {
+                super::update::is_update(request)
+                    || self.transfers.policy.keys().get(&s.name).is_none()
+            })
     }
 
     /// [`Handler::handle_request`] once a request that [`Handler::needs_store`] holds a

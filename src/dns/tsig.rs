@@ -337,7 +337,10 @@ pub fn verify_request(
         original_id: tsig.oid,
         first: true,
     };
-    if now.abs_diff(tsig.time) > u64::from(tsig.fudge) {
+    // The request's fudge, but never more than ours (RFC 8945 §5.2.3 recommends 300 s): a
+    // signed message lives no longer than that, which bounds replay (dynamic update keeps the
+    // MACs it accepted for as long).
+    if now.abs_diff(tsig.time) > u64::from(tsig.fudge.min(FUDGE)) {
         return Err(Rejection::BadTime {
             session,
             request_time: tsig.time,

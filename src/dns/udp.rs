@@ -468,25 +468,41 @@ impl Handler {
         }
     }
 
-    /// A request that waits on the store ([`Handler::needs_store`]: an UPDATE, or one signed
-    /// with an update key): handed to the runtime with a place of the update limit, its
-    /// answer sent from there on `replies`; SERVFAIL here at once when no place is free.
-    fn defer(&self, request: Request, out: &mut Vec<u8>, replies: Option<&Arc<UdpSocket>>) -> bool {
+    /// A request that waits on the store ([`Handler::needs_store`]: a signed UPDATE, or one
+    /// signed with an update key): handed to the runtime with a place of the update limit,
+    /// its answer sent from there on `replies`, rate limited as the worker's are. When no
+    /// place is free it is dropped: the client asks again after its timeout (an unsigned
+    /// SERVFAIL would end a client that expects a signed answer).
+    fn defer(&self, request: Request, replies: Option<&Arc<UdpSocket>>) -> bool {
         let (Some(updates), Some(socket)) = (self.updates(), replies.cloned()) else {
             return false;
         };
         let Some(place) = updates.admit() else {
-            out.extend_from_slice(&self.update_busy(&request));
-            return true;
+            self.update_dropped(&request);
+            return false;
         };
         let handler = self.clone();
         updates.runtime().spawn(async move {
             let mut capture = Capture::default();
-            handler.handle_admitted(&request, &mut capture).await;
+            if super::update::is_update(&request) {
+                capture.message = handler.update(&request).await;
+            } else {
+                handler.handle_admitted(&request, &mut capture).await;
+            }
             drop(place);
             let src = request.src();
-            if !capture.message.is_empty()
-                && let Err(error) = socket.send_to(&capture.message, src)
+            let mut answer = capture.message;
+            if let Some(mut rrl) = handler.rrl_worker() {
+                rrl.begin();
+                let class = rrl::classify(&answer, handler.zones(), rrl.limiter());
+                let send = rrl.apply(src.ip(), class, &mut answer);
+                rrl.flush();
+                if !send {
+                    return;
+                }
+            }
+            if !answer.is_empty()
+                && let Err(error) = socket.send_to(&answer, src)
             {
                 tracing::debug!(%src, %error, "cannot send an answer made off the UDP thread");
             }
@@ -511,7 +527,7 @@ impl Handler {
             return false;
         }
         if self.needs_store(&request) {
-            return self.defer(request, out, replies);
+            return self.defer(request, replies);
         }
         let mut capture = Capture::default();
         {

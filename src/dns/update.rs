@@ -24,6 +24,13 @@ use super::tsig::{self, KeyRing, Rejection, TsigKey};
 use crate::telemetry::metrics::{Metrics, UpdateLabels};
 use crate::zone::update::{self, Update};
 
+/// How long a request over TCP waits for a place of the update limit before SERVFAIL.
+pub const WAIT_FOR_PLACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How many accepted updates' MACs are kept to refuse their replay (within the TSIG fudge);
+/// beyond, the oldest are forgotten first.
+const REPLAY_MEMORY: usize = 100_000;
+
 /// A key that signs updates, as the port found it.
 pub struct UpdateKey {
     /// The TSIG key (name, algorithm, secret).
@@ -55,6 +62,16 @@ pub struct Updates {
     /// The runtime UDP workers (plain threads) hand updates to.
     runtime: tokio::runtime::Handle,
     metrics: Option<Arc<Metrics>>,
+    /// MACs of the updates accepted within the TSIG fudge, with their time: a captured
+    /// update sent again is refused.
+    seen: parking_lot::Mutex<Seen>,
+}
+
+/// The MACs of accepted updates, oldest first, and as a set.
+#[derive(Default)]
+struct Seen {
+    order: std::collections::VecDeque<(u64, Vec<u8>)>,
+    macs: std::collections::HashSet<Vec<u8>>,
 }
 
 impl Updates {
@@ -73,7 +90,26 @@ impl Updates {
             max_records,
             runtime,
             metrics,
+            seen: parking_lot::Mutex::default(),
         }
+    }
+
+    /// Whether this MAC was seen within the fudge (a replay); else remember it.
+    fn replayed(&self, mac: &[u8], now: u64) -> bool {
+        let mut seen = self.seen.lock();
+        let horizon = now.saturating_sub(2 * u64::from(tsig::FUDGE));
+        while seen.order.front().is_some_and(|(t, _)| *t < horizon)
+            || seen.order.len() >= REPLAY_MEMORY
+        {
+            if let Some((_, old)) = seen.order.pop_front() {
+                seen.macs.remove(&old);
+            }
+        }
+        if !seen.macs.insert(mac.to_vec()) {
+            return true;
+        }
+        seen.order.push_back((now, mac.to_vec()));
+        false
     }
 
     /// The runtime UDP workers run updates on.
@@ -84,6 +120,17 @@ impl Updates {
     /// A place for one update, if one is free.
     pub fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.in_flight.clone().try_acquire_owned().ok()
+    }
+
+    /// A place for one update, waiting at most `wait` for one.
+    pub async fn admit_within(
+        &self,
+        wait: std::time::Duration,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout(wait, self.in_flight.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 
     /// The update key of this name as a ring of one, to check a signed query with; `None`
@@ -120,6 +167,7 @@ fn rcode_word(code: ResponseCode) -> &'static str {
         ResponseCode::NXRRSet => "nxrrset",
         ResponseCode::NotAuth => "notauth",
         ResponseCode::NotZone => "notzone",
+        ResponseCode::BADVERS => "badvers",
         _ => "other",
     }
 }
@@ -130,11 +178,15 @@ pub fn is_update(request: &Request) -> bool {
 }
 
 impl Handler {
-    /// Answer one UPDATE (the caller holds a place from [`Updates::admit`]).
+    /// Answer one UPDATE (a signed one holds a place from [`Updates::admit`]).
     pub async fn update(&self, request: &Request) -> Vec<u8> {
         let Some(updates) = self.updates() else {
             return self.unsigned(request, ResponseCode::NotImp);
         };
+        if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            updates.count(ResponseCode::BADVERS);
+            return self.unsigned(request, ResponseCode::BADVERS);
+        }
         let (code, message) = self.update_inner(updates, request).await;
         updates.count(code);
         message
@@ -148,6 +200,20 @@ impl Handler {
             updates.count(ResponseCode::ServFail);
         }
         self.unsigned(request, ResponseCode::ServFail)
+    }
+
+    /// Count an UPDATE over UDP dropped for want of a place (`rcode="dropped"`).
+    pub fn update_dropped(&self, request: &Request) {
+        if let Some(metrics) = self.updates().and_then(|u| u.metrics.as_ref())
+            && is_update(request)
+        {
+            metrics
+                .dns_updates
+                .get_or_create(&UpdateLabels {
+                    rcode: "dropped".into(),
+                })
+                .inc();
+        }
     }
 
     fn unsigned(&self, request: &Request, code: ResponseCode) -> Vec<u8> {
@@ -189,7 +255,13 @@ impl Handler {
                     return (ResponseCode::NotAuth, self.reject_tsig(request, rejection));
                 }
             };
-        let code = self.decide(updates, &key, request).await;
+        let code = if updates.replayed(&signature.data.mac, tsig::unix_now()) {
+            // The same signed message again (its MAC covers the ID and the time): refused,
+            // signed, whatever it asks.
+            ResponseCode::Refused
+        } else {
+            self.decide(updates, &key, request).await
+        };
         let mut out = Vec::with_capacity(128);
         code_message(&Asked::of(request), code, Some(&mut session), &mut out);
         (code, out)

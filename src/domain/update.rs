@@ -9,8 +9,7 @@
 //! and below; without a grant, nothing. Names are lower case and absolute (`a.example.`),
 //! types their mnemonic (`TXT`).
 
-/// The label before the name a DNS-01 challenge is for (RFC 8555 §8.4).
-pub const ACME_CHALLENGE_LABEL: &str = "_acme-challenge";
+pub use super::policy::ACME_CHALLENGE_LABEL;
 
 /// The type an agency's key may change.
 pub const CHALLENGE_TYPE: &str = "TXT";

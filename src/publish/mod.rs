@@ -988,6 +988,11 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 if record.record_type() == RecordType::SOA {
                     return Err(PublishError::SoaManaged);
                 }
+                if crate::sign::is_dnssec_type(record.record_type()) {
+                    return Err(PublishError::DnssecManaged(
+                        record.record_type().to_string(),
+                    ));
+                }
                 let name = check_owner(&record.name)?;
                 let key = LowerName::new(&name);
                 touched.insert(key.clone());
@@ -1007,6 +1012,9 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
             ChangeOp::RemoveRRset(name, rtype) => {
                 if *rtype == RecordType::SOA {
                     return Err(PublishError::SoaManaged);
+                }
+                if crate::sign::is_dnssec_type(*rtype) {
+                    return Err(PublishError::DnssecManaged(rtype.to_string()));
                 }
                 let name = check_owner(name)?;
                 let key = LowerName::new(&name);

@@ -15,7 +15,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{LowerName, Name, RecordType};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::requests::ServiceError;
 use crate::acme::sealing::KeyCipher;
@@ -23,12 +23,84 @@ use crate::config::{Config, DynamicUpdateSettings};
 use crate::dns::tsig::TsigKey;
 use crate::dns::update::{UpdateKey, UpdatePort};
 use crate::domain::audit::{Attribution, AuditEntry};
-use crate::domain::policy::TTL_RANGE;
-use crate::domain::update::{Grant, Touch, at_or_below, challenge_for};
+use crate::domain::policy::{OwnRecord, TTL_RANGE, own_record};
+use crate::domain::update::{Grant, Touch, challenge_for};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::store::{ChangeMeta, Store, StoreError, UpdateKeyRow};
 use crate::telemetry::throttle::LogThrottle;
 use crate::zone::update::{Operation, Update};
+
+/// How often a key's last use is written at most (`ranah key list` shows it to the minute).
+const TOUCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The most bytes of one added record's data (the record policy's limit of a TXT).
+const MAX_RDATA_BYTES: usize = 2048;
+
+/// Names asked of the store at once when looking for their holders.
+const HOLDER_QUERY_NAMES: usize = 500;
+
+/// Whether every label of `name` is a host name's (letters, digits, `-`; `_` first, as in
+/// `_acme-challenge`), or a wildcard's `*` in front: no escaped dot or other byte that would
+/// make a name read as another in text.
+fn plain_labels(name: &Name) -> bool {
+    name.iter().enumerate().all(|(i, label)| {
+        (i == 0 && label == b"*")
+            || (!label.is_empty()
+                && label
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &b)| b.is_ascii_alphanumeric() || b == b'-' || (b == b'_' && j == 0)))
+    })
+}
+
+/// The names an update's holders and suspensions are looked up for: each owner, each
+/// challenge's target, and every name above them up to the apex (not the apex).
+struct Chains {
+    zone: Name,
+    names: Vec<String>,
+}
+
+impl Chains {
+    fn of(zone: &Name, operations: &[Operation]) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        let mut names = Vec::new();
+        for op in operations {
+            let owner = op.name();
+            let mut starts = vec![owner.clone()];
+            if let Some(target) = challenge_for(&owner.to_ascii())
+                && let Ok(target) = Name::from_ascii(target)
+            {
+                starts.push(target);
+            }
+            for mut at in starts {
+                while zone.zone_of(&at) && at != *zone {
+                    if !seen.insert(at.clone()) {
+                        break;
+                    }
+                    names.push(at.to_ascii());
+                    at = at.base_name();
+                }
+            }
+        }
+        Self {
+            zone: zone.clone(),
+            names,
+        }
+    }
+
+    /// The agency holding `name`: that of the closest name at or above it (below the apex)
+    /// that one agency's records stand at.
+    fn holder(&self, name: &str, holders: &HashMap<String, Option<i64>>) -> Option<i64> {
+        let mut at = Name::from_ascii(name).ok()?;
+        while self.zone.zone_of(&at) && at != self.zone {
+            if let Some(agency) = holders.get(&at.to_ascii()) {
+                return *agency;
+            }
+            at = at.base_name();
+        }
+        None
+    }
+}
 
 /// The algorithm of the keys ranah makes.
 pub const KEY_ALGORITHM: &str = "hmac-sha256";
@@ -271,6 +343,8 @@ pub struct DynamicUpdates {
     limits: RateLimits,
     /// Refusals are logged once per interval (a key holder can send as many as it likes).
     log: Arc<LogThrottle>,
+    /// When each key's last use was written: at most once a minute, not a write per update.
+    touched: parking_lot::Mutex<HashMap<i64, Instant>>,
 }
 
 impl DynamicUpdates {
@@ -283,6 +357,7 @@ impl DynamicUpdates {
     ) -> Self {
         Self {
             log,
+            touched: parking_lot::Mutex::default(),
             store: keys.store.clone(),
             keys,
             publisher,
@@ -320,42 +395,73 @@ impl DynamicUpdates {
             }
             Ok(ResponseCode::Refused)
         };
+        // Every verified update of the key counts, refused ones too.
         if !self.limits.take(holder.id, Instant::now()) {
             return refused(format!(
                 "more than {} updates in a minute",
                 self.settings.per_key_per_minute
             ));
         }
+        // RFC 2136 §3.2 before §3.3: prerequisites first, on the zone served now (and again
+        // under the write lock when the change is applied).
+        if !update.prerequisites.is_empty() {
+            let check = ChangeSet {
+                zone: update.zone.clone(),
+                ops: update
+                    .prerequisites
+                    .iter()
+                    .cloned()
+                    .map(ChangeOp::Require)
+                    .collect(),
+                meta: ChangeMeta::default(),
+            };
+            match self.publisher.check(&check) {
+                Err(PublishError::Prerequisite(p)) => return Ok(p.failure()),
+                Err(PublishError::UnknownZone(_)) => return Ok(ResponseCode::NotAuth),
+                _ => {}
+            }
+        }
         let grant = self.grant(holder);
         let zone = update.zone.to_ascii();
+        // What may never be changed this way, whatever the grant.
+        for op in &update.operations {
+            let owner = op.name();
+            if !plain_labels(owner) {
+                return refused(format!(
+                    "{} has a label that is not a host name's",
+                    owner.to_ascii()
+                ));
+            }
+            if own_record(&zone, &owner.to_ascii(), "TXT") == Some(OwnRecord::AuditAnchor) {
+                return refused(format!("{} is ranah's audit anchor", owner.to_ascii()));
+            }
+            if let Some(t) = op.record_type()
+                && (t == RecordType::SOA || !crate::zone::file::SUPPORTED_TYPES.contains(&t))
+            {
+                return refused(format!("{t} records are not changed by update here"));
+            }
+        }
         // A deletion of every set at a name deletes only the sets the key may change.
         let mut operations = Vec::with_capacity(update.operations.len());
         for op in update.operations {
             match (op, grant.types()) {
                 (Operation::DeleteName(name), Some(types)) => {
                     for t in types {
-                        let rtype = t.parse::<RecordType>().unwrap_or(RecordType::TXT);
-                        operations.push(Operation::DeleteRrset(name.clone(), rtype));
+                        if let Ok(rtype) = t.parse::<RecordType>() {
+                            operations.push(Operation::DeleteRrset(name.clone(), rtype));
+                        }
                     }
                 }
                 (op, _) => operations.push(op),
             }
         }
-        let holders = self.holders_of(&update.zone, &operations).await?;
-        let holder_of = |name: &str| {
-            let mut at = name.to_owned();
-            loop {
-                if let Some(agency) = holders.get(&at) {
-                    return Some(*agency);
-                }
-                match at.split_once('.') {
-                    Some((_, parent)) if at_or_below(parent, &zone) && parent != zone => {
-                        at = parent.to_owned();
-                    }
-                    _ => return None,
-                }
-            }
-        };
+        let chains = Chains::of(&update.zone, &operations);
+        let suspended = self.store.suspended_among(&zone, &chains.names).await?;
+        if let Some(name) = suspended.first() {
+            return refused(format!("{name} is suspended"));
+        }
+        let holders = self.holders(&zone, &chains.names).await?;
+        let holder_of = |name: &str| chains.holder(name, &holders);
         for op in &operations {
             let owner = op.name().to_ascii();
             let rtype = op.record_type().map(|t| t.to_string());
@@ -366,19 +472,10 @@ impl DynamicUpdates {
             if let Err(refusal) = grant.permits(&zone, touch, holder_of) {
                 return refused(refusal.to_string());
             }
-            if let Operation::Add(record) = op {
-                if !crate::zone::file::SUPPORTED_TYPES.contains(&record.record_type()) {
-                    return refused(format!(
-                        "{} records are not served here",
-                        record.record_type()
-                    ));
-                }
-                if record.ttl < TTL_RANGE.0 || record.ttl > TTL_RANGE.1 {
-                    return refused(format!(
-                        "TTL {} outside {}..{}",
-                        record.ttl, TTL_RANGE.0, TTL_RANGE.1
-                    ));
-                }
+            if let Operation::Add(record) = op
+                && let Some(why) = self.unfit(holder, record)
+            {
+                return refused(why);
             }
         }
         if let Some(why) = self
@@ -387,6 +484,21 @@ impl DynamicUpdates {
         {
             return refused(why);
         }
+        // The records' agency: the key's; for an operator's key, the agency holding every name
+        // it adds to (one agency's records stay one agency's), else none.
+        let agency_id = match &holder.agency {
+            Some((id, _)) => Some(*id),
+            None => {
+                let mut added = operations.iter().filter_map(|op| match op {
+                    Operation::Add(r) => Some(holder_of(&r.name.to_ascii())),
+                    _ => None,
+                });
+                match added.next() {
+                    Some(first) if added.all(|h| h == first) => first,
+                    _ => None,
+                }
+            }
+        };
         let mut ops: Vec<ChangeOp> = update
             .prerequisites
             .into_iter()
@@ -413,7 +525,7 @@ impl DynamicUpdates {
             ops,
             meta: ChangeMeta {
                 reason,
-                agency_id: holder.agency.as_ref().map(|(id, _)| *id),
+                agency_id,
                 actor: Some(Attribution {
                     name: actor,
                     role: Some("update-key".into()),
@@ -430,7 +542,9 @@ impl DynamicUpdates {
                     added = applied.diff.added.len(), removed = applied.diff.removed.len(),
                     "dynamic update applied"
                 );
-                if let Err(error) = self.store.touch_update_key(holder.id, now).await {
+                if self.due_for_touch(holder.id)
+                    && let Err(error) = self.store.touch_update_key(holder.id, now).await
+                {
                     tracing::warn!(%error, key = %holder.name, "cannot note the key's last use");
                 }
                 Ok(ResponseCode::NoError)
@@ -443,35 +557,71 @@ impl DynamicUpdates {
         }
     }
 
-    /// The agencies holding the names challenges are asked for, and each name above them
-    /// up to the apex.
-    async fn holders_of(
-        &self,
-        zone: &Name,
-        operations: &[Operation],
-    ) -> Result<HashMap<String, i64>, StoreError> {
-        let mut names = Vec::new();
-        for op in operations {
-            let owner = op.name().to_ascii();
-            let Some(target) = challenge_for(&owner) else {
-                continue;
+    /// Why an added record is not one an update may add: a type not served here, a TTL out
+    /// of the record policy's range, data beyond the policy's 2048 bytes, or, for an
+    /// agency's key, a challenge that is not one string of at most 255 bytes (a DNS-01 value
+    /// is 43).
+    fn unfit(&self, holder: &KeyHolder, record: &Record) -> Option<String> {
+        if record.ttl < TTL_RANGE.0 || record.ttl > TTL_RANGE.1 {
+            return Some(format!(
+                "TTL {} outside {}..{}",
+                record.ttl, TTL_RANGE.0, TTL_RANGE.1
+            ));
+        }
+        let size = crate::zone::file::rdata_wire(&record.data)
+            .map(|w| w.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_RDATA_BYTES {
+            return Some(format!("data of {size} bytes; at most {MAX_RDATA_BYTES}"));
+        }
+        if holder.agency.is_some() {
+            let one_string = match &record.data {
+                RData::TXT(txt) => txt.txt_data.len() == 1,
+                _ => false,
             };
-            let mut at = Name::from_ascii(target).unwrap_or_else(|_| zone.clone());
-            while zone.zone_of(&at) && at != *zone {
-                let text = at.to_ascii();
-                if !names.contains(&text) {
-                    names.push(text);
-                }
-                at = at.base_name();
+            if !one_string {
+                return Some("a challenge is one TXT string of at most 255 bytes".into());
             }
         }
-        let zone_text = zone.to_ascii();
-        Ok(self
-            .store
-            .holders(&zone_text, &names)
-            .await?
-            .into_iter()
-            .collect())
+        None
+    }
+
+    /// The agency holding each name of `names` that one agency's records stand at (names
+    /// that begin with `_` hold nothing: a challenge's own records never make a name
+    /// anyone's). A name with records of several agencies is nobody's.
+    async fn holders(
+        &self,
+        zone: &str,
+        names: &[String],
+    ) -> Result<HashMap<String, Option<i64>>, StoreError> {
+        let mut out: HashMap<String, Option<i64>> = HashMap::new();
+        for chunk in names.chunks(HOLDER_QUERY_NAMES) {
+            for (owner, agency) in self.store.holders(zone, chunk).await? {
+                match out.get(&owner) {
+                    Some(Some(a)) if *a != agency => {
+                        out.insert(owner, None);
+                    }
+                    Some(_) => {}
+                    None => {
+                        out.insert(owner, Some(agency));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the key's last use is to be written now (its first use here, or a minute on).
+    fn due_for_touch(&self, key: i64) -> bool {
+        let now = Instant::now();
+        let mut touched = self.touched.lock();
+        match touched.get(&key) {
+            Some(at) if now.saturating_duration_since(*at) < TOUCH_INTERVAL => false,
+            _ => {
+                touched.insert(key, now);
+                true
+            }
+        }
     }
 
     /// Why the change would grow the zone past what a key may: a set over the record
@@ -534,7 +684,9 @@ impl UpdatePort for DynamicUpdates {
             })),
             Ok(None) => Ok(None),
             Err(error) => {
-                tracing::error!(%error, key = text, "cannot read an update key");
+                if let Some(suppressed) = self.log.admit("dns_update_key_unreadable") {
+                    tracing::error!(%error, key = text, suppressed, "cannot read an update key");
+                }
                 Err(())
             }
         }

@@ -151,9 +151,10 @@ impl Store {
         Ok(())
     }
 
-    /// The agency holding each of these names in a zone: for each, that of the closest name
-    /// at or above it with records of an agency (`names` lower case and absolute; the
-    /// caller lists each name's ancestors below the apex). Names nobody holds are left out.
+    /// The agencies whose served records stand at each of these names of a zone (`names`
+    /// lower case and absolute, at most a few hundred; the caller lists each name's
+    /// ancestors below the apex and picks the closest). Names beginning with `_` are left
+    /// out: records at a challenge's name never make it anyone's.
     pub async fn holders(
         &self,
         zone: &str,
@@ -166,7 +167,7 @@ impl Store {
         let sql = format!(
             "SELECT DISTINCT r.owner, r.agency_id FROM records r JOIN zones z ON z.id = r.zone_id \
              WHERE z.name = $1 AND r.agency_id IS NOT NULL AND r.suspension_id IS NULL \
-             AND r.owner IN ({})",
+             AND r.owner NOT LIKE '\\_%' ESCAPE '\\' AND r.owner IN ({})",
             placeholders.join(", ")
         );
         // Only numbered placeholders are spliced in; every name is bound.
@@ -178,6 +179,31 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
             .collect()
+    }
+
+    /// Which of these names of a zone are suspended now.
+    pub async fn suspended_among(
+        &self,
+        zone: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in names.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            // Only numbered placeholders are spliced in; every name is bound.
+            let sql = format!(
+                "SELECT DISTINCT owner FROM suspensions WHERE zone = $1 AND lifted_at IS NULL \
+                 AND owner IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(zone);
+            for n in chunk {
+                query = query.bind(n);
+            }
+            out.extend(query.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
     }
 
     /// How many `_acme-challenge` names hold records of this agency.

@@ -470,6 +470,11 @@ max_records = 3
 key = "lab-ops"
 names = ["lab.example.go.id"]
 types = ["A", "TXT"]
+
+[[dynamic_update.grants]]
+key = "lab-ops-2"
+names = ["lab.example.go.id"]
+types = ["A"]
 "#;
     let (_tmp, d, _) = start(config);
     let lab = create_key(&d, &["--name", "lab-ops"]);
@@ -510,16 +515,22 @@ types = ["A", "TXT"]
         "update add x.lab.example.go.id 300 A 203.0.113.78",
         "REFUSED",
     );
-    // Too many records in one message.
+    // Too many records in one message, from a key they are all granted to (and which makes
+    // them three at a time).
+    let lab2 = create_key(&d, &["--name", "lab-ops-2"]);
+    let three = "update add a.lab.example.go.id 300 A 203.0.113.1\n\
+                update add b.lab.example.go.id 300 A 203.0.113.2\n\
+                update add c.lab.example.go.id 300 A 203.0.113.3";
     refused_with(
         &d,
-        Some(&create_key(&d, &["--name", "lab-ops-2"])),
-        "update add a.lab.example.go.id 300 A 203.0.113.1\nupdate add b.lab.example.go.id 300 A 203.0.113.2\n\
-         update add c.lab.example.go.id 300 A 203.0.113.3\nupdate add d.lab.example.go.id 300 A 203.0.113.4",
+        Some(&lab2),
+        &format!("{three}\nupdate add d.lab.example.go.id 300 A 203.0.113.4"),
         "REFUSED",
     );
-    // The rate per key: two updates went through (and one refusal counted); the fifth of the
-    // minute is refused, whatever it asks.
+    let (ok, text) = nsupdate(&d, Some(&lab2), false, three);
+    assert!(ok, "{text}");
+    // The rate per key: two updates went through and one was refused (refusals count); the
+    // fifth of the minute is refused, whatever it asks.
     let (ok, text) = nsupdate(
         &d,
         Some(&lab),
@@ -638,4 +649,131 @@ fn certbot_obtains_a_certificate_through_ranah_with_an_agencys_key_only() {
     let (ok, text, _) = certbot(&dishub, name, "dishub");
     assert!(!ok, "certbot succeeded with another agency's key: {text}");
     assert!(text.contains("REFUSED"), "{text}");
+}
+
+#[test]
+fn what_no_key_may_change_and_a_replayed_update() {
+    let config = r#"[[dynamic_update.grants]]
+key = "ops-all"
+names = ["example.go.id"]
+"#;
+    let (_tmp, d, tokens) = start(config);
+    let ops = &tokens[5];
+    let dinkes = create_key(&d, &["--agency", "DINKES", "--name", "dinkes-acme"]);
+    let all = create_key(&d, &["--name", "ops-all"]);
+    let kept = serial(&d);
+    // A label holding a dot reads, as text, as a name inside dinkes: it is not one.
+    refused_with(
+        &d,
+        Some(&dinkes),
+        "update add _acme-challenge.dinkes.example.go.id 120 TXT \"a\"\n\
+         update add _acme-challenge.foo\\.dinkes.example.go.id 120 TXT \"b\"",
+        "REFUSED",
+    );
+    // A challenge is one short string.
+    refused_with(
+        &d,
+        Some(&dinkes),
+        "update add _acme-challenge.dinkes.example.go.id 120 TXT \"a\" \"b\"",
+        "REFUSED",
+    );
+    // Even a key granted every type of the zone: not the signer's records, not the SOA,
+    // not the audit anchor.
+    refused_with(
+        &d,
+        Some(&all),
+        "update delete example.go.id DNSKEY",
+        "REFUSED",
+    );
+    refused_with(
+        &d,
+        Some(&all),
+        "update delete example.go.id NSEC3PARAM",
+        "REFUSED",
+    );
+    refused_with(
+        &d,
+        Some(&all),
+        "update add _audit.example.go.id 300 TXT \"forged head\"",
+        "REFUSED",
+    );
+    refused_with(
+        &d,
+        Some(&all),
+        "update delete _audit.example.go.id",
+        "REFUSED",
+    );
+    assert_eq!(serial(&d), kept, "a refused update changed the zone");
+    assert!(
+        !dig(d.dns, &["example.go.id", "DNSKEY", "+short"])
+            .trim()
+            .is_empty()
+    );
+    // What it is granted works.
+    let (ok, text) = nsupdate(
+        &d,
+        Some(&all),
+        false,
+        "update add new.example.go.id 300 A 203.0.113.44",
+    );
+    assert!(ok, "{text}");
+
+    // A suspended name, or one below it, gets no certificate.
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/dinkes.example.go.id/suspend",
+        ops,
+        r#"{"reason": "defaced"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    for name in ["dinkes", "www.dinkes"] {
+        refused_with(
+            &d,
+            Some(&dinkes),
+            &format!("update add _acme-challenge.{name}.example.go.id 120 TXT \"x\""),
+            "REFUSED",
+        );
+    }
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/dinkes.example.go.id/unsuspend",
+        ops,
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+
+    // The same signed message twice (as captured on the wire): the second is refused.
+    let secret = dinkes.split(':').nth(2).unwrap();
+    let script = format!(
+        r#"
+import socket, dns.update, dns.tsigkeyring, dns.tsig, dns.rcode
+ring = dns.tsigkeyring.from_text({{"dinkes-acme": "{secret}"}})
+u = dns.update.Update("example.go.id", keyring=ring, keyalgorithm=dns.tsig.HMAC_SHA256)
+u.add("_acme-challenge.dinkes", 120, "TXT", '"replayed"')
+wire = u.to_wire()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+for _ in range(2):
+    s.sendto(wire, ("{ip}", {port}))
+    reply = s.recv(4096)
+    print(dns.rcode.to_text(reply[3] & 0x0F))
+"#,
+        ip = d.dns.ip(),
+        port = d.dns.port()
+    );
+    // Debian's python3, which certbot's plugin brought dnspython to.
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.split_whitespace().collect::<Vec<_>>(),
+        ["NOERROR", "REFUSED"]
+    );
 }
