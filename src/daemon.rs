@@ -449,6 +449,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         health: health.clone(),
         signin,
         requests,
+        cloudflare: Arc::new(crate::service::cloudflare::Cloudflare::new(
+            store.clone(),
+            publisher.clone(),
+            Arc::new(config.policy.clone()),
+        )),
     };
     let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);

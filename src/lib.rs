@@ -25,7 +25,7 @@
 //! | [`oidc`] | single sign-on's protocol (openidconnect): discovery, the authorization request with PKCE, the code exchange, the ID token's checks | config, openidconnect, reqwest |
 //! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, sign-in and sessions, dynamic updates and their keys, health): load, decide with the core, persist in one transaction, publish | everything above |
 //! | [`cluster`] | several instances on one PostgreSQL store: each follows the zone changes the others commit (woken by `LISTEN`/`NOTIFY`, caught up by serial) | publish, service, store, telemetry |
-//! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI | service, axum, utoipa |
+//! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI; the Cloudflare-compatible `/client/v4` in Cloudflare's envelope | service, axum, utoipa |
 //! | [`console`] | the web console at `/`: server-rendered pages (askama), sign-in, sessions' cookies and form tokens, the inbox, requests, the applicant's forms, the register; calls services like `api` | api, service, domain, askama |
 //! | [`client`] | the approver's client: the API over HTTP (reqwest), its answers as text; nothing of the server's internals | reqwest, serde_json |
 //! | [`cli`] | the command line: global options, the administration commands, `ranah client` | service, store, config, client |

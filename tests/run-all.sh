@@ -90,15 +90,16 @@ fi
 # aiosmtpd for the notification tests' SMTP server, schemathesis for the fault tests' fuzzing of
 # the API, psycopg for the tests that reach a PostgreSQL store behind ranah's back
 # (tests/fixtures/store_client.py), selenium to drive Debian's chromium through its
-# chromedriver (tests/fixtures/browser.py; selenium's own driver download is never used). The
+# chromedriver (tests/fixtures/browser.py; selenium's own driver download is never used),
+# Cloudflare's official SDK for the Cloudflare-compatible API (tests/fixtures/cloudflare/). The
 # tests run `python3` and `schemathesis` from it.
 venv=target/test-venv
-if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg, selenium" >/dev/null 2>&1; then
+if ! "$venv/bin/python3" -c "import openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg, selenium, cloudflare" >/dev/null 2>&1; then
   echo "installing the Python test tools into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    openapi-spec-validator jsonschema aiosmtpd schemathesis "psycopg[binary]" selenium
+    openapi-spec-validator jsonschema aiosmtpd schemathesis "psycopg[binary]" selenium "cloudflare>=5,<6"
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 

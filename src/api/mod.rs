@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod certificates;
 pub mod client;
+pub mod cloudflare;
 pub mod edge;
 pub mod metrics;
 pub mod openapi;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Signing in to the console, and its sessions.
     pub signin: Arc<crate::service::signin::SignIn>,
+    /// The Cloudflare-compatible API.
+    pub cloudflare: Arc<crate::service::cloudflare::Cloudflare>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/metrics` (unless `[metrics] listen` serves it
@@ -79,6 +82,7 @@ pub fn router(state: AppState, metrics_access: &MetricsConfig) -> Router {
         .merge(audit::routes())
         .merge(reports::routes())
         .merge(certificates::routes())
+        .merge(cloudflare::routes())
         .merge(crate::console::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(problem::ensure_problem))

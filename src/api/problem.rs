@@ -207,6 +207,14 @@ pub async fn ensure_problem(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // An answer in Cloudflare's envelope (`/client/v4`), whose clients read that.
+    if response
+        .extensions()
+        .get::<super::cloudflare::Enveloped>()
+        .is_some()
+    {
+        return response;
+    }
     // A problem already, or a page of the console (which answers browsers in HTML).
     let is_problem = response
         .headers()

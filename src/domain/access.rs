@@ -23,6 +23,9 @@ pub enum Role {
     Auditor,
     /// Operations: zones, agencies, users, tokens, suspensions; never approves.
     Admin,
+    /// A machine: an office's portal or tool writing records through the Cloudflare-compatible
+    /// API, for one agency (with an agency) or for all; nothing else.
+    Integration,
     /// A role that acts at a workflow step.
     Step(RoleName),
 }
@@ -63,6 +66,7 @@ impl Role {
             "front_office" => Self::FrontOffice,
             "auditor" => Self::Auditor,
             "admin" => Self::Admin,
+            "integration" => Self::Integration,
             other => Self::Step(
                 RoleName::parse(other).map_err(|_| AccessError::InvalidRole(other.to_owned()))?,
             ),
@@ -92,6 +96,7 @@ impl Role {
             Self::FrontOffice => "front_office",
             Self::Auditor => "auditor",
             Self::Admin => "admin",
+            Self::Integration => "integration",
             Self::Step(r) => r.as_str(),
         }
     }
@@ -218,6 +223,13 @@ pub fn check_grants(grants: &[Grant], agency_id: Option<i64>) -> Result<(), Acce
                     a.to_string(),
                     b.to_string(),
                     "an admin never approves requests; give the approving role to another account",
+                ));
+            }
+            if **a == Role::Integration && **b != Role::Integration {
+                return Err(AccessError::Incompatible(
+                    a.to_string(),
+                    b.to_string(),
+                    "an integration token is a machine's; people's roles need another account",
                 ));
             }
             if **a == Role::Applicant && **b != Role::Applicant {
@@ -491,6 +503,25 @@ pub fn may_administer_people(actor: &Actor) -> bool {
     actor.has(&Role::Admin)
 }
 
+/// For whom an integration writes through the Cloudflare-compatible API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// Every agency's names (a token of the office's own portal).
+    All,
+    /// One agency's names, and new names that become the agency's.
+    Agency(i64),
+}
+
+/// The binding of an integration, when the actor is one now.
+pub fn integration_binding(actor: &Actor) -> Option<Binding> {
+    actor
+        .has(&Role::Integration)
+        .then_some(match actor.agency_id {
+            Some(agency) => Binding::Agency(agency),
+            None => Binding::All,
+        })
+}
+
 /// Whether the actor may manage zones: export them, suspend and restore names.
 pub fn may_manage_zones(actor: &Actor) -> bool {
     actor.has(&Role::Admin)
@@ -731,6 +762,11 @@ mod tests {
             (&["applicant"][..], None, false),
             (&["applicant"][..], Some(OWN), true),
             (&["admin", "auditor"][..], None, true),
+            (&["integration", "admin"][..], None, false),
+            (&["integration", "applicant"][..], Some(OWN), false),
+            (&["auditor", "integration"][..], None, false),
+            (&["integration"][..], Some(OWN), true),
+            (&["integration"][..], None, true),
             (&["head_of_office", "head_of_division"][..], None, true),
             (&["front_office", "technical"][..], None, true),
         ] {
@@ -738,6 +774,30 @@ mod tests {
         }
         let e = check_grants(&g(&["admin", "head_of_office"]), None).unwrap_err();
         assert!(e.to_string().contains("never approves"), "{e}");
+    }
+
+    #[test]
+    fn an_integration_is_bound_to_its_agency_or_to_all_and_sees_no_requests() {
+        let grants = [Grant::permanent(role("integration"))];
+        let bound = Actor::user(5, "portal", Some(OWN), &grants, day("2026-12-02"));
+        let office = Actor::user(6, "portal-all", None, &grants, day("2026-12-02"));
+        assert_eq!(integration_binding(&bound), Some(Binding::Agency(OWN)));
+        assert_eq!(integration_binding(&office), Some(Binding::All));
+        for a in [&bound, &office] {
+            assert!(may_use_api(a));
+            assert_eq!(request_scope(a), Scope::Nothing);
+            assert!(!may_read_audit(a) && !may_manage_zones(a) && !may_read_reports(a));
+            assert!(submission_agency(a, Named::Nothing).is_err());
+        }
+        let applicant = Actor::user(
+            7,
+            "andi",
+            Some(OWN),
+            &[Grant::permanent(role("applicant"))],
+            day("2026-12-02"),
+        );
+        assert_eq!(integration_binding(&applicant), None);
+        assert_eq!(role("integration").as_str(), "integration");
     }
 
     #[test]

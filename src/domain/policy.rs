@@ -477,6 +477,14 @@ pub fn normal_name(input: &str) -> Result<String, &'static str> {
 }
 
 /// Every label of `name` (no trailing dot) through [`a_label`], joined again.
+/// An owner name as written by an API client (any case, U-labels or A-labels, one final dot
+/// at most), as A-labels in lower case without the dot; labels may start with `_` (a
+/// challenge's `_acme-challenge`, `_dmarc`).
+pub fn owner_name(input: &str) -> Result<String, &'static str> {
+    let input = input.trim_matches(' ');
+    name_of(input.strip_suffix('.').unwrap_or(input), true)
+}
+
 fn name_of(name: &str, underscore: bool) -> Result<String, &'static str> {
     if name.is_empty() {
         return Err("an empty name");

@@ -10,7 +10,13 @@ use serde::Deserialize;
 use super::calendar::TimeStandard;
 
 /// Roles that exist whatever the workflow: they can never be a step's role.
-pub const FIXED_ROLES: [&str; 4] = ["applicant", "front_office", "auditor", "admin"];
+pub const FIXED_ROLES: [&str; 5] = [
+    "applicant",
+    "front_office",
+    "auditor",
+    "admin",
+    "integration",
+];
 
 /// A role's name (`head_of_office`, `technical`, …).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

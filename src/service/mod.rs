@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod backup;
 pub mod certificates;
+pub mod cloudflare;
 pub mod dnssec;
 mod error;
 pub mod health;

@@ -1710,6 +1710,7 @@ impl Requests {
                 request_id: Some(stored.id),
                 suspension_id: None,
                 actor: None,
+                ..ChangeMeta::default()
             },
         })
     }

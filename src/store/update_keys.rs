@@ -181,6 +181,34 @@ impl Store {
             .collect()
     }
 
+    /// The agency (or none) of every record at each of these names of a zone that has
+    /// records (`names` absolute, lower case, a few hundred at most).
+    pub async fn agencies_at(
+        &self,
+        zone: &str,
+        names: &[String],
+    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in names.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            // Only numbered placeholders are spliced in; every name is bound.
+            let sql = format!(
+                "SELECT DISTINCT r.owner, r.agency_id FROM records r \
+                 JOIN zones z ON z.id = r.zone_id WHERE z.name = $1 AND r.owner IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(zone);
+            for n in chunk {
+                query = query.bind(n);
+            }
+            for r in query.fetch_all(self.pool()).await? {
+                out.push((r.try_get::<String, _>(0)?, r.try_get::<Option<i64>, _>(1)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Which of these names of a zone are suspended now.
     pub async fn suspended_among(
         &self,

@@ -43,6 +43,12 @@ pub struct ChangeMeta {
     pub suspension_id: Option<i64>,
     /// Who made the change, for the audit trail (ranah itself when not set).
     pub actor: Option<Attribution>,
+    /// The user whose token wrote the added records (an integration's).
+    pub user_id: Option<i64>,
+    /// Ids the Cloudflare-compatible API gives added records, where not the one derived from
+    /// their content ([`crate::zone::record_id`]): a record whose content changed keeps its
+    /// id. By (owner, type, master-file data).
+    pub api_ids: Vec<((String, u16, String), String)>,
 }
 
 /// Completes a zone change inside its transaction once the store knows its last record (the
@@ -211,22 +217,35 @@ async fn insert_rows(
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO records (zone_id, owner, rtype, ttl, rdata, data, agency_id, \
-             request_id, created_at) VALUES {} \
+             request_id, created_at, api_id, user_id) VALUES {} \
              ON CONFLICT (zone_id, owner, rtype, rdata) DO UPDATE SET ttl = excluded.ttl, \
-             suspension_id = NULL",
-            super::values_rows(rows.len(), 9)
+             suspension_id = NULL, api_id = COALESCE(records.api_id, excluded.api_id)",
+            super::values_rows(rows.len(), 11)
         )));
         for (r, meta, wire) in rows {
+            let owner = r.name.to_ascii();
+            let rtype = u16::from(r.record_type());
+            let data = file::presentation(&r.data);
+            let key = (owner, rtype, data);
+            let api_id = meta
+                .api_ids
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, id)| id.clone())
+                .unwrap_or_else(|| crate::zone::record_id(&key.0, key.1, &key.2));
+            let (owner, rtype, data) = key;
             q = q
                 .bind(zone_id)
-                .bind(r.name.to_ascii())
-                .bind(i64::from(u16::from(r.record_type())))
+                .bind(owner)
+                .bind(i64::from(rtype))
                 .bind(i64::from(r.ttl))
                 .bind(wire)
-                .bind(file::presentation(&r.data))
+                .bind(data)
                 .bind(meta.agency_id)
                 .bind(meta.request_id)
-                .bind(now.to_owned());
+                .bind(now.to_owned())
+                .bind(api_id)
+                .bind(meta.user_id);
         }
         q.execute(&mut **tx).await?;
     }
@@ -869,6 +888,10 @@ pub struct RecordRow {
     pub created_at: String,
     /// The suspension that holds it out of the zone, if any.
     pub suspension_id: Option<i64>,
+    /// Its id in the Cloudflare-compatible API.
+    pub api_id: String,
+    /// The user whose token wrote it, if one did.
+    pub user_id: Option<i64>,
 }
 
 /// The last change of a zone.
@@ -887,26 +910,85 @@ pub struct LastChange {
 impl Store {
     /// Records with their provenance, of one zone or all, by owner name.
     pub async fn record_rows(&self, zone: Option<&str>) -> Result<Vec<RecordRow>, StoreError> {
-        let rows = sqlx::query(
+        self.record_rows_where(zone, None, None).await
+    }
+
+    /// The records of a zone at one owner (absolute, lower case).
+    pub async fn record_rows_at(
+        &self,
+        zone: &str,
+        owner: &str,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        self.record_rows_where(Some(zone), Some(owner), None).await
+    }
+
+    /// The record of a zone with this id of the Cloudflare-compatible API, if any (a row
+    /// written before ids were stored has its id derived: those are read to find it).
+    pub async fn record_row_by_api_id(
+        &self,
+        zone: &str,
+        id: &str,
+    ) -> Result<Option<RecordRow>, StoreError> {
+        if let Some(row) = self
+            .record_rows_where(Some(zone), None, Some(Some(id)))
+            .await?
+            .into_iter()
+            .next()
+        {
+            return Ok(Some(row));
+        }
+        Ok(self
+            .record_rows_where(Some(zone), None, Some(None))
+            .await?
+            .into_iter()
+            .find(|r| r.api_id == id))
+    }
+
+    /// Records by zone, owner and stored id (`Some(None)`: rows without one).
+    async fn record_rows_where(
+        &self,
+        zone: Option<&str>,
+        owner: Option<&str>,
+        api_id: Option<Option<&str>>,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        let id_clause = match api_id {
+            None => "",
+            Some(None) => " AND r.api_id IS NULL",
+            Some(Some(_)) => " AND r.api_id = $3",
+        };
+        // Only fixed clauses are spliced in; every value is bound.
+        let sql = format!(
             "SELECT z.name AS zone, r.owner, r.rtype, r.ttl, r.data, r.agency_id, r.request_id, \
-             r.created_at, r.suspension_id FROM records r JOIN zones z ON z.id = r.zone_id \
-             WHERE ($1 IS NULL OR z.name = $1) ORDER BY z.name, r.owner, r.rtype, r.id",
-        )
-        .bind(zone)
-        .fetch_all(self.pool())
-        .await?;
+             r.created_at, r.suspension_id, r.api_id, r.user_id \
+             FROM records r JOIN zones z ON z.id = r.zone_id \
+             WHERE ($1 IS NULL OR z.name = $1) AND ($2 IS NULL OR r.owner = $2){id_clause} \
+             ORDER BY z.name, r.owner, r.rtype, r.id"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(zone).bind(owner);
+        if let Some(Some(id)) = api_id {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
+                let owner: String = r.try_get("owner")?;
+                let rtype = u16::try_from(r.try_get::<i64, _>("rtype")?).unwrap_or(0);
+                let data: String = r.try_get("data")?;
+                let api_id = r
+                    .try_get::<Option<String>, _>("api_id")?
+                    .unwrap_or_else(|| crate::zone::record_id(&owner, rtype, &data));
                 Ok(RecordRow {
                     zone: r.try_get("zone")?,
-                    owner: r.try_get("owner")?,
-                    rtype: u16::try_from(r.try_get::<i64, _>("rtype")?).unwrap_or(0),
+                    owner,
+                    rtype,
                     ttl: u32::try_from(r.try_get::<i64, _>("ttl")?).unwrap_or(0),
-                    data: r.try_get("data")?,
+                    data,
                     agency_id: r.try_get("agency_id")?,
                     request_id: r.try_get("request_id")?,
                     created_at: r.try_get("created_at")?,
                     suspension_id: r.try_get("suspension_id")?,
+                    api_id,
+                    user_id: r.try_get("user_id")?,
                 })
             })
             .collect()

@@ -28,3 +28,17 @@ pub const DNSSEC_TYPES: [RecordType; 7] = [
 pub fn is_dnssec_type(rtype: RecordType) -> bool {
     DNSSEC_TYPES.contains(&rtype)
 }
+
+/// The id a record has in the Cloudflare-compatible API until its content changes there: 32
+/// hex digits of SHA-256 over its owner (absolute, lower case), type and master-file data, so
+/// that the same record has the same id on every instance and after every restart.
+pub fn record_id(owner: &str, rtype: u16, data: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(owner.to_ascii_lowercase().as_bytes());
+    hash.update([0]);
+    hash.update(rtype.to_be_bytes());
+    hash.update([0]);
+    hash.update(data.as_bytes());
+    hex::encode(&hash.finalize()[..16])
+}

@@ -281,7 +281,7 @@ fn the_set_up_stage_works_on_a_clean_debian_12() {
     // The virtual environment is Debian's python3's, and its tools work.
     let venv = system.run_ok(
         "cd /ranah && target/test-venv/bin/python3 -c \
-         'import sys, openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg, selenium; \
+         'import sys, openapi_spec_validator, jsonschema, aiosmtpd, schemathesis, psycopg, selenium, cloudflare; \
           print(sys.base_prefix, sys.version_info[:2] >= (3, 11))' \
          && readlink -f target/test-venv/bin/python3 \
          && dpkg -S \"$(readlink -f /usr/bin/python3)\" \

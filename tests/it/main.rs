@@ -8,6 +8,7 @@ mod backup;
 mod browser;
 mod certificates;
 mod client;
+mod cloudflare;
 mod console;
 mod contract;
 mod deploy;

@@ -36,6 +36,7 @@ fn change(ops: Vec<ChangeOp>) -> ChangeSet {
             request_id: Some(42),
             actor: None,
             suspension_id: None,
+            ..ChangeMeta::default()
         },
     }
 }

@@ -41,6 +41,7 @@ async fn every_writer_at_once_never_meets_a_locked_database() {
                     request_id: None,
                     suspension_id: None,
                     actor: None,
+                    ..ChangeMeta::default()
                 },
             };
             publisher

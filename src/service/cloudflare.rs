@@ -1,0 +1,773 @@
+//! The Cloudflare-compatible API's service: zones and DNS records in the shape of
+//! Cloudflare's v4 API, for the portals and tools that write there (an office's portal, the
+//! official SDKs, Terraform, octoDNS, external-dns, lego).
+//!
+//! Only a token of the `integration` role calls it. Each write is decided with the core: who
+//! may write at the name ([`domain::integration`]), the record policy (the same
+//! [`Policy::check_records`] as a request), then applied through [`Publisher::apply`] like
+//! every other change: one transaction with the journal and the audit trail (the token's user
+//! as actor), a new serial, the served view, NOTIFY. Added records carry the token's user and
+//! the agency that holds the name. A record's id is derived from its content
+//! ([`crate::zone::record_id`]) until it is changed through this API, and kept from then on.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+use super::requests::{ServiceError, rdata};
+use crate::domain::access::{self, Actor, Binding};
+use crate::domain::audit::Attribution;
+use crate::domain::integration::{Holder, may_write};
+use crate::domain::policy::{self, Policy, RequestedRecord};
+use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
+use crate::store::{ChangeMeta, RecordRow, Store};
+
+/// Types the API writes and lists: those a request may hold, but DS (a delegation's, made by
+/// request only).
+pub const TYPES: [&str; 6] = ["A", "AAAA", "CNAME", "TXT", "MX", "NS"];
+
+/// Why a call is refused; the API maps each to Cloudflare's envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudflareError {
+    /// Not an integration's token.
+    #[error("this API is for tokens of the integration role")]
+    NotAnIntegration,
+    /// No such zone (or not a zone id).
+    #[error("no zone with that identifier")]
+    ZoneNotFound,
+    /// No such record in the zone.
+    #[error("record does not exist")]
+    RecordNotFound,
+    /// The body is not a record in JSON.
+    #[error("Request body is invalid: {0}")]
+    BadBody(String),
+    /// A field is missing or wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// `proxied: true`: ranah serves DNS, it is not a proxy.
+    #[error(
+        "proxied records are not available: this server answers DNS only, it is not a proxy; send proxied: false"
+    )]
+    Proxied,
+    /// The same record exists already.
+    #[error("record already exists")]
+    Exists,
+    /// The zone's rules refuse the change (a CNAME beside other records, …).
+    #[error("{0}")]
+    ZoneRule(String),
+    /// The token may not write there.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Anything else (the store, a fault of ours).
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<crate::store::StoreError> for CloudflareError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Service(e.into())
+    }
+}
+
+/// A zone as the API shows it.
+#[derive(Debug, Clone)]
+pub struct CfZone {
+    /// Its id: 32 hex digits derived from its name.
+    pub id: String,
+    /// The apex, without the final dot.
+    pub name: String,
+    /// The name servers at the apex.
+    pub name_servers: Vec<String>,
+}
+
+/// A record as the API shows it.
+#[derive(Debug, Clone)]
+pub struct CfRecord {
+    /// Its id.
+    pub id: String,
+    /// The zone's id.
+    pub zone_id: String,
+    /// The zone's name.
+    pub zone_name: String,
+    /// The owner, without the final dot.
+    pub name: String,
+    /// The type.
+    pub rtype: String,
+    /// The content as Cloudflare writes it (targets without the final dot; MX without its
+    /// priority; TXT's text unquoted).
+    pub content: String,
+    /// MX's preference.
+    pub priority: Option<u16>,
+    /// TTL in seconds.
+    pub ttl: u32,
+    /// When it was written.
+    pub created_on: String,
+}
+
+/// A record as a client sends it (POST, PUT, PATCH): every field optional, checked per call.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RecordInput {
+    /// The type.
+    #[serde(rename = "type")]
+    pub rtype: Option<String>,
+    /// The owner: absolute (`www.example.go.id`), relative (`www`) or `@`.
+    pub name: Option<String>,
+    /// The content.
+    pub content: Option<String>,
+    /// TTL; 1 is the zone's default.
+    pub ttl: Option<u32>,
+    /// Must be false (or absent).
+    pub proxied: Option<bool>,
+    /// MX's preference.
+    pub priority: Option<u16>,
+    /// Accepted and ignored (Cloudflare's note on a record).
+    pub comment: Option<String>,
+    /// Accepted and ignored.
+    pub tags: Option<Vec<String>>,
+}
+
+/// Filters of a record list (each exact, case-insensitive), and the page.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    /// Type.
+    pub rtype: Option<String>,
+    /// Owner, absolute without the final dot.
+    pub name: Option<String>,
+    /// Content as shown.
+    pub content: Option<String>,
+}
+
+/// The Cloudflare-compatible API's service.
+pub struct Cloudflare {
+    store: Store,
+    publisher: Arc<Publisher>,
+    policy: Arc<Policy>,
+}
+
+/// The id of a zone: 32 hex digits of SHA-256 over its name.
+pub fn zone_id(apex: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let name = apex.trim_end_matches('.').to_ascii_lowercase();
+    hex::encode(&Sha256::digest(format!("zone\0{name}").as_bytes())[..16])
+}
+
+fn binding(caller: &Actor) -> Result<Binding, CloudflareError> {
+    access::integration_binding(caller).ok_or(CloudflareError::NotAnIntegration)
+}
+
+impl Cloudflare {
+    /// The service over the store, the publisher and the record policy.
+    pub fn new(store: Store, publisher: Arc<Publisher>, policy: Arc<Policy>) -> Self {
+        Self {
+            store,
+            publisher,
+            policy,
+        }
+    }
+
+    /// Every served zone (or the one named), by name.
+    pub fn zones(
+        &self,
+        caller: &Actor,
+        name: Option<&str>,
+    ) -> Result<Vec<CfZone>, CloudflareError> {
+        binding(caller)?;
+        let wanted = name.map(|n| n.trim().trim_end_matches('.').to_ascii_lowercase());
+        let mut zones: Vec<CfZone> = self
+            .publisher
+            .zones()
+            .origins()
+            .into_iter()
+            .map(|o| Name::from(o).to_ascii())
+            .filter(|apex| {
+                wanted
+                    .as_deref()
+                    .is_none_or(|w| apex.trim_end_matches('.') == w)
+            })
+            .filter_map(|apex| self.zone_of(&apex))
+            .collect();
+        zones.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(zones)
+    }
+
+    /// One zone by id.
+    pub fn zone(&self, caller: &Actor, id: &str) -> Result<CfZone, CloudflareError> {
+        binding(caller)?;
+        self.find_zone(id)
+    }
+
+    fn zone_of(&self, apex: &str) -> Option<CfZone> {
+        let origin = Name::from_ascii(apex).ok()?;
+        let handle = self.publisher.zones().get(&LowerName::new(&origin))?;
+        let view = handle.view();
+        let name_servers = view
+            .rrset(&LowerName::new(&origin), RecordType::NS)
+            .map(|s| {
+                s.records()
+                    .into_iter()
+                    .filter_map(|r| match r.data {
+                        RData::NS(ns) => Some(ns.0.to_ascii().trim_end_matches('.').to_owned()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(CfZone {
+            id: zone_id(apex),
+            name: apex.trim_end_matches('.').to_owned(),
+            name_servers,
+        })
+    }
+
+    fn find_zone(&self, id: &str) -> Result<CfZone, CloudflareError> {
+        self.publisher
+            .zones()
+            .origins()
+            .into_iter()
+            .map(|o| Name::from(o).to_ascii())
+            .find(|apex| zone_id(apex) == id)
+            .and_then(|apex| self.zone_of(&apex))
+            .ok_or(CloudflareError::ZoneNotFound)
+    }
+
+    /// The zone's records that the API shows (not the SOA, the signer's or ranah's anchor;
+    /// not suspended ones), filtered.
+    pub async fn records(
+        &self,
+        caller: &Actor,
+        zone_id: &str,
+        filter: &RecordFilter,
+    ) -> Result<Vec<CfRecord>, CloudflareError> {
+        binding(caller)?;
+        let zone = self.find_zone(zone_id)?;
+        let apex = format!("{}.", zone.name);
+        // A name asked for is read alone (a portal asks for its name; the zone may be large).
+        let owner = filter
+            .name
+            .as_deref()
+            .and_then(|n| owner_in(n, &zone.name).ok());
+        let rows = match owner {
+            Some(owner) => self.store.record_rows_at(&apex, &owner).await?,
+            None => self.store.record_rows(Some(&apex)).await?,
+        };
+        let eq = |a: &str, b: &Option<String>| {
+            b.as_deref()
+                .is_none_or(|b| a.eq_ignore_ascii_case(b.trim_end_matches('.')))
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|r| shown(&zone, r))
+            .filter(|r| {
+                eq(&r.rtype, &filter.rtype)
+                    && eq(&r.name, &filter.name)
+                    && filter.content.as_deref().is_none_or(|c| r.content == c)
+            })
+            .collect())
+    }
+
+    /// One record by id.
+    pub async fn record(
+        &self,
+        caller: &Actor,
+        zone_id: &str,
+        id: &str,
+    ) -> Result<CfRecord, CloudflareError> {
+        binding(caller)?;
+        let zone = self.find_zone(zone_id)?;
+        // Ids are 32 hex digits: anything else is no record's, without asking the store.
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CloudflareError::RecordNotFound);
+        }
+        let row = self
+            .store
+            .record_row_by_api_id(&format!("{}.", zone.name), id)
+            .await?;
+        row.as_ref()
+            .and_then(|r| shown(&zone, r))
+            .ok_or(CloudflareError::RecordNotFound)
+    }
+
+    /// Create a record (POST).
+    pub async fn create(
+        &self,
+        caller: &Actor,
+        zone_id: &str,
+        input: RecordInput,
+        now: DateTime<Utc>,
+    ) -> Result<CfRecord, CloudflareError> {
+        let binding = binding(caller)?;
+        let zone = self.find_zone(zone_id)?;
+        let (record, holder) = self.checked(binding, &zone, &input).await?;
+        let same = to_shown(&zone, &record);
+        let at_owner = self
+            .store
+            .record_rows_at(&format!("{}.", zone.name), &record.name.to_ascii())
+            .await?;
+        if at_owner
+            .iter()
+            .filter_map(|r| shown(&zone, r))
+            .any(|r| r.rtype == same.rtype && r.content == same.content)
+        {
+            return Err(CloudflareError::Exists);
+        }
+        let id = crate::zone::record_id(
+            &record.name.to_ascii(),
+            u16::from(record.record_type()),
+            &crate::zone::file::presentation(&record.data),
+        );
+        let change = self.change(
+            caller,
+            binding,
+            &zone,
+            holder,
+            vec![ChangeOp::Add(record.clone())],
+            &record,
+            &id,
+            "create",
+        );
+        self.apply(change, now).await?;
+        self.record(caller, zone_id, &id).await
+    }
+
+    /// Replace (PUT, `partial` false: every field as given) or edit (PATCH, `partial`: the
+    /// fields given over the record's) a record; it keeps its id.
+    pub async fn update(
+        &self,
+        caller: &Actor,
+        zone_id: &str,
+        id: &str,
+        input: RecordInput,
+        partial: bool,
+        now: DateTime<Utc>,
+    ) -> Result<CfRecord, CloudflareError> {
+        let binding = binding(caller)?;
+        let zone = self.find_zone(zone_id)?;
+        let old = self.record(caller, zone_id, id).await?;
+        let old_record = self.stored(&zone, &old)?;
+        self.may_change(binding, &zone, &old.name).await?;
+        let input = if partial {
+            RecordInput {
+                rtype: input.rtype.or(Some(old.rtype.clone())),
+                name: input.name.or(Some(old.name.clone())),
+                content: input.content.or(Some(old.content.clone())),
+                ttl: input.ttl.or(Some(old.ttl)),
+                proxied: input.proxied,
+                priority: input.priority.or(old.priority),
+                comment: input.comment,
+                tags: input.tags,
+            }
+        } else {
+            input
+        };
+        let (record, holder) = self.checked(binding, &zone, &input).await?;
+        let change = self.change(
+            caller,
+            binding,
+            &zone,
+            holder,
+            vec![ChangeOp::Remove(old_record), ChangeOp::Add(record.clone())],
+            &record,
+            id,
+            if partial { "edit" } else { "update" },
+        );
+        self.apply(change, now).await?;
+        self.record(caller, zone_id, id).await
+    }
+
+    /// Delete a record; its id.
+    pub async fn delete(
+        &self,
+        caller: &Actor,
+        zone_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, CloudflareError> {
+        let binding = binding(caller)?;
+        let zone = self.find_zone(zone_id)?;
+        let old = self.record(caller, zone_id, id).await?;
+        let record = self.stored(&zone, &old)?;
+        let holder = self.may_change(binding, &zone, &old.name).await?;
+        let change = self.change(
+            caller,
+            binding,
+            &zone,
+            holder,
+            vec![ChangeOp::Remove(record.clone())],
+            &record,
+            id,
+            "delete",
+        );
+        self.apply(change, now).await?;
+        Ok(id.to_owned())
+    }
+
+    /// The change, with its provenance and audit attribution.
+    #[allow(clippy::too_many_arguments)]
+    fn change(
+        &self,
+        caller: &Actor,
+        binding: Binding,
+        zone: &CfZone,
+        holder: Holder,
+        ops: Vec<ChangeOp>,
+        record: &Record,
+        id: &str,
+        verb: &str,
+    ) -> ChangeSet {
+        let agency_id = match (binding, holder) {
+            (Binding::Agency(a), _) => Some(a),
+            (Binding::All, Holder::Agency(a)) => Some(a),
+            (Binding::All, _) => None,
+        };
+        let key = (
+            record.name.to_ascii(),
+            u16::from(record.record_type()),
+            crate::zone::file::presentation(&record.data),
+        );
+        ChangeSet {
+            zone: Name::from_ascii(format!("{}.", zone.name)).unwrap_or_else(|_| Name::root()),
+            ops,
+            meta: ChangeMeta {
+                reason: format!(
+                    "Cloudflare-compatible API: {verb} {} {} ({id})",
+                    record.record_type(),
+                    record.name.to_ascii().trim_end_matches('.')
+                ),
+                agency_id,
+                user_id: Some(caller.user_id),
+                actor: Some(Attribution::of(caller)),
+                api_ids: vec![(key, id.to_owned())],
+                ..ChangeMeta::default()
+            },
+        }
+    }
+
+    async fn apply(&self, change: ChangeSet, now: DateTime<Utc>) -> Result<(), CloudflareError> {
+        match self.publisher.apply(&change, now).await {
+            Ok(_) => Ok(()),
+            Err(PublishError::Store(e)) => Err(e.into()),
+            Err(PublishError::UnknownZone(_)) => Err(CloudflareError::ZoneNotFound),
+            Err(rule) => Err(CloudflareError::ZoneRule(rule.to_string())),
+        }
+    }
+
+    /// Who holds a name: the closest name at or above it (below the apex) with records; a
+    /// suspended name, or one below it, is refused.
+    async fn holder(&self, zone: &CfZone, owner: &str) -> Result<Holder, CloudflareError> {
+        let apex_name = Name::from_ascii(format!("{}.", zone.name))
+            .map_err(|_| CloudflareError::ZoneNotFound)?;
+        let apex = apex_name.to_ascii();
+        let mut names = Vec::new();
+        let mut at =
+            Name::from_ascii(owner).map_err(|e| CloudflareError::Invalid(format!("name: {e}")))?;
+        while apex_name.zone_of(&at) && at != apex_name {
+            names.push(at.to_ascii());
+            at = at.base_name();
+        }
+        if let Some(name) = self.store.suspended_among(&apex, &names).await?.first() {
+            return Err(CloudflareError::Forbidden(format!(
+                "{} is suspended",
+                name.trim_end_matches('.')
+            )));
+        }
+        let found = self.store.agencies_at(&apex, &names).await?;
+        for name in &names {
+            let agencies: Vec<Option<i64>> = found
+                .iter()
+                .filter(|(o, _)| o == name)
+                .map(|(_, a)| *a)
+                .collect();
+            if agencies.is_empty() {
+                continue;
+            }
+            // Records of one agency make the name its; any other mix is the office's.
+            return Ok(match agencies.as_slice() {
+                [Some(a)] => Holder::Agency(*a),
+                _ => Holder::Office,
+            });
+        }
+        Ok(Holder::Nobody)
+    }
+
+    /// Whether the caller may change what stands at `name` (shown form); who holds it.
+    async fn may_change(
+        &self,
+        binding: Binding,
+        zone: &CfZone,
+        name: &str,
+    ) -> Result<Holder, CloudflareError> {
+        let owner = format!("{}.", name.trim_end_matches('.'));
+        let holder = self.holder(zone, &owner).await?;
+        may_write(binding, &format!("{}.", zone.name), &owner, holder)
+            .map_err(|e| CloudflareError::Forbidden(e.to_string()))?;
+        Ok(holder)
+    }
+
+    /// A client's record, checked: its owner in the zone and the caller's to write, its type,
+    /// content and TTL by the record policy.
+    async fn checked(
+        &self,
+        binding: Binding,
+        zone: &CfZone,
+        input: &RecordInput,
+    ) -> Result<(Record, Holder), CloudflareError> {
+        if input.proxied == Some(true) {
+            return Err(CloudflareError::Proxied);
+        }
+        let missing = |f: &str| CloudflareError::Invalid(format!("{f} is required"));
+        let rtype = input
+            .rtype
+            .as_deref()
+            .ok_or_else(|| missing("type"))?
+            .trim()
+            .to_ascii_uppercase();
+        if !TYPES.contains(&rtype.as_str()) {
+            return Err(CloudflareError::Invalid(format!(
+                "type `{rtype}` is not served here (A, AAAA, CNAME, TXT, MX, NS)"
+            )));
+        }
+        let name = input.name.as_deref().ok_or_else(|| missing("name"))?.trim();
+        let owner = owner_in(name, &zone.name)?;
+        let holder = self.may_change(binding, zone, &owner).await?;
+        let content = input.content.as_deref().ok_or_else(|| missing("content"))?;
+        let ttl = match input.ttl {
+            None | Some(1) => self.default_ttl(zone),
+            Some(t) => t,
+        };
+        let value = match rtype.as_str() {
+            "MX" => {
+                let priority = input.priority.ok_or_else(|| missing("priority"))?;
+                format!("{priority} {}", absolute(content))
+            }
+            "CNAME" | "NS" => absolute(content),
+            "TXT" => unquoted(content),
+            _ => content.trim().to_owned(),
+        };
+        let requested = [RequestedRecord {
+            rtype: rtype.clone(),
+            value,
+            ttl,
+        }];
+        let mut values = self
+            .policy
+            .check_records(&requested, &zone.name)
+            .map_err(|errors| {
+                CloudflareError::Invalid(
+                    errors
+                        .iter()
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
+        let (value, ttl) = values.pop().ok_or_else(|| missing("content"))?;
+        let data = rdata(value)?;
+        let owner =
+            Name::from_ascii(&owner).map_err(|e| CloudflareError::Invalid(format!("name: {e}")))?;
+        Ok((Record::from_rdata(owner, ttl, data), holder))
+    }
+
+    /// The zone's default TTL (`ttl: 1`, "automatic"): its SOA's.
+    fn default_ttl(&self, zone: &CfZone) -> u32 {
+        Name::from_ascii(format!("{}.", zone.name))
+            .ok()
+            .and_then(|n| self.publisher.zones().get(&LowerName::new(&n)))
+            .and_then(|h| h.view().soa_record())
+            .map(|soa| soa.ttl.clamp(policy::TTL_RANGE.0, policy::TTL_RANGE.1))
+            .unwrap_or(3600)
+    }
+
+    /// The stored record a shown one stands for.
+    fn stored(&self, zone: &CfZone, shown: &CfRecord) -> Result<Record, CloudflareError> {
+        let origin = Name::from_ascii(format!("{}.", zone.name))
+            .map_err(|_| CloudflareError::ZoneNotFound)?;
+        let handle = self
+            .publisher
+            .zones()
+            .get(&LowerName::new(&origin))
+            .ok_or(CloudflareError::ZoneNotFound)?;
+        let owner = Name::from_ascii(format!("{}.", shown.name))
+            .map_err(|_| CloudflareError::RecordNotFound)?;
+        let rtype: RecordType = shown
+            .rtype
+            .parse()
+            .map_err(|_| CloudflareError::RecordNotFound)?;
+        handle
+            .view()
+            .rrset(&LowerName::new(&owner), rtype)
+            .and_then(|set| {
+                set.records()
+                    .into_iter()
+                    .find(|r| to_shown(zone, r).content == shown.content)
+            })
+            .ok_or(CloudflareError::RecordNotFound)
+    }
+}
+
+/// The owner a client names: `@` for the apex, a name in the zone, or one relative to it.
+fn owner_in(name: &str, zone: &str) -> Result<String, CloudflareError> {
+    let invalid = |why: &str| CloudflareError::Invalid(format!("name `{name}`: {why}"));
+    if name == "@" || name.trim_end_matches('.').eq_ignore_ascii_case(zone) {
+        return Ok(format!("{zone}."));
+    }
+    let normal = policy::owner_name(name).map_err(invalid)?;
+    let suffix = format!(".{zone}");
+    if normal.ends_with(&suffix) {
+        Ok(format!("{normal}."))
+    } else if name.ends_with('.') {
+        Err(invalid("not in the zone"))
+    } else {
+        Ok(format!("{normal}.{zone}."))
+    }
+}
+
+/// A host name as Cloudflare writes it (absolute, without the final dot), as a master file
+/// reads it.
+fn absolute(content: &str) -> String {
+    let c = content.trim();
+    if c.ends_with('.') {
+        c.to_owned()
+    } else {
+        format!("{c}.")
+    }
+}
+
+/// TXT content as a client sends it: its text, or one quoted string (newer clients quote).
+fn unquoted(content: &str) -> String {
+    let c = content.trim();
+    match c.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') => inner.to_owned(),
+        _ => c.to_owned(),
+    }
+}
+
+/// A stored record as the API shows it; `None` for what it does not show.
+fn shown(zone: &CfZone, r: &RecordRow) -> Option<CfRecord> {
+    let rtype = RecordType::from(r.rtype).to_string();
+    if !TYPES.contains(&rtype.as_str())
+        || r.suspension_id.is_some()
+        || policy::own_record(&zone.name, &r.owner, &rtype) == Some(policy::OwnRecord::AuditAnchor)
+    {
+        return None;
+    }
+    let (content, priority) = content_of(&rtype, &r.data);
+    Some(CfRecord {
+        id: r.api_id.clone(),
+        zone_id: zone.id.clone(),
+        zone_name: zone.name.clone(),
+        name: r.owner.trim_end_matches('.').to_owned(),
+        rtype,
+        content,
+        priority,
+        ttl: r.ttl,
+        created_on: r.created_at.clone(),
+    })
+}
+
+fn to_shown(zone: &CfZone, r: &Record) -> CfRecord {
+    let rtype = r.record_type().to_string();
+    let (content, priority) = content_of(&rtype, &crate::zone::file::presentation(&r.data));
+    CfRecord {
+        id: String::new(),
+        zone_id: zone.id.clone(),
+        zone_name: zone.name.clone(),
+        name: r.name.to_ascii().trim_end_matches('.').to_owned(),
+        rtype,
+        content,
+        priority,
+        ttl: r.ttl,
+        created_on: String::new(),
+    }
+}
+
+/// Master-file data as Cloudflare's `content` (and MX's `priority`).
+fn content_of(rtype: &str, data: &str) -> (String, Option<u16>) {
+    match rtype {
+        "CNAME" | "NS" => (data.trim_end_matches('.').to_owned(), None),
+        "MX" => match data.split_once(' ') {
+            Some((p, host)) => (host.trim_end_matches('.').to_owned(), p.parse().ok()),
+            None => (data.to_owned(), None),
+        },
+        "TXT" => (txt_text(data), None),
+        _ => (data.to_owned(), None),
+    }
+}
+
+/// The text of a TXT record's master-file data: its strings, unquoted and unescaped, joined.
+fn txt_text(data: &str) -> String {
+    let mut out = Vec::new();
+    let mut bytes = data.bytes().peekable();
+    let mut quoted = false;
+    while let Some(b) = bytes.next() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\\' => {
+                let digits: Vec<u8> = std::iter::from_fn(|| bytes.next_if(u8::is_ascii_digit))
+                    .take(3)
+                    .collect();
+                if digits.len() == 3 {
+                    let n = digits
+                        .iter()
+                        .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+                    out.push(u8::try_from(n).unwrap_or(b'?'));
+                } else if let Some(d) = digits.first() {
+                    out.push(*d);
+                } else if let Some(next) = bytes.next() {
+                    out.push(next);
+                }
+            }
+            b' ' | b'\t' if !quoted => {}
+            other => out.push(other),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn txt_data_reads_back_as_its_text() {
+        assert_eq!(txt_text("\"v=spf1 mx -all\""), "v=spf1 mx -all");
+        assert_eq!(txt_text("\"a\" \"b c\""), "ab c");
+        assert_eq!(txt_text("\"say \\\"hi\\\"\""), "say \"hi\"");
+        assert_eq!(txt_text("\"caf\\195\\169\""), "café");
+    }
+
+    #[test]
+    fn owners_are_absolute_relative_or_the_apex() {
+        let z = "example.go.id";
+        assert_eq!(owner_in("@", z).unwrap(), "example.go.id.");
+        assert_eq!(owner_in("Example.Go.Id", z).unwrap(), "example.go.id.");
+        assert_eq!(
+            owner_in("www.example.go.id", z).unwrap(),
+            "www.example.go.id."
+        );
+        assert_eq!(owner_in("www", z).unwrap(), "www.example.go.id.");
+        assert_eq!(
+            owner_in("_acme-challenge.www", z).unwrap(),
+            "_acme-challenge.www.example.go.id."
+        );
+        assert!(owner_in("www.example.org.", z).is_err());
+        assert!(owner_in("bad name", z).is_err());
+        assert_eq!(zone_id("example.go.id."), zone_id("EXAMPLE.go.id"));
+        assert_eq!(zone_id("example.go.id").len(), 32);
+    }
+
+    #[test]
+    fn content_as_cloudflare_writes_it() {
+        assert_eq!(
+            content_of("MX", "10 mail.example.go.id."),
+            ("mail.example.go.id".into(), Some(10))
+        );
+        assert_eq!(
+            content_of("CNAME", "www.example.go.id."),
+            ("www.example.go.id".into(), None)
+        );
+        assert_eq!(unquoted("\"token\""), "token");
+        assert_eq!(unquoted("plain text"), "plain text");
+        assert_eq!(absolute("mail.example.org"), "mail.example.org.");
+    }
+}

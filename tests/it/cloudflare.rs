@@ -1,0 +1,467 @@
+//! The Cloudflare-compatible API under `/client/v4`: the office portal's five calls replayed
+//! from a fixture (tests/fixtures/cloudflare/portal.json) with the office's token, step by
+//! step against DNS and a real Knot secondary; Cloudflare's official Python SDK (PyPI
+//! `cloudflare`, tests/fixtures/cloudflare/sdk.py) with an agency's token; what tokens of each
+//! kind may and may not do, and hostile requests.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+use crate::secondaries::{SECRET, start_knot};
+
+fn zone() -> String {
+    "$ORIGIN example.go.id.\n$TTL 3600\n\
+     @ SOA ns1 hostmaster 2026010100 3600 900 1209600 300\n\
+     @ NS ns1\nns1 A 203.0.113.2\nwww A 203.0.113.10\n\
+     dinkes A 203.0.113.20\ndishub A 203.0.113.21\n"
+        .into()
+}
+
+/// ranah on the zone with `config`, the usual people, dinkes and dishub given to their
+/// agencies, and two integration tokens: the office portal's (all agencies) and DINKES's.
+fn start(config: &str) -> (tempfile::TempDir, Daemon, [String; 6], String, String) {
+    let tmp = Daemon::workdir("example.go.id.zone", &zone());
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let d = Daemon::start_configured(tmp.path(), dns, Some(config));
+    let tokens = setup_people(&d);
+    for (name, agency) in [("dinkes", "DINKES"), ("dishub", "DISHUB")] {
+        cli_ok(
+            &d,
+            &[
+                "subdomain",
+                "assign",
+                &format!("{name}.example.go.id"),
+                "--agency",
+                agency,
+            ],
+        );
+    }
+    cli_ok(&d, &["user", "add", "portal", "--role", "integration"]);
+    cli_ok(
+        &d,
+        &[
+            "user",
+            "add",
+            "portal-dinkes",
+            "--role",
+            "integration",
+            "--agency",
+            "DINKES",
+        ],
+    );
+    let portal = cli_ok(&d, &["token", "create", "portal"]).trim().to_owned();
+    let dinkes = cli_ok(&d, &["token", "create", "portal-dinkes"])
+        .trim()
+        .to_owned();
+    (tmp, d, tokens, portal, dinkes)
+}
+
+/// One HTTP call with exactly these headers: status, content type and JSON body.
+fn call(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+) -> (u16, String, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-X", method, "-w", "\n%{http_code} %{content_type}"]);
+    cmd.args(["--max-time", "20"]);
+    for (k, v) in headers {
+        cmd.args(["-H", &format!("{k}: {v}")]);
+    }
+    if let Some(b) = body {
+        cmd.args(["--data-binary", b]);
+    }
+    cmd.arg(format!("http://{}{}", d.api, path));
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let (status, media) = tail.split_once(' ').unwrap_or((tail, ""));
+    (
+        status.parse().unwrap_or(0),
+        media.to_owned(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+fn bearer(token: &str) -> Vec<(String, String)> {
+    vec![
+        ("Authorization".into(), format!("Bearer {token}")),
+        ("Content-Type".into(), "application/json".into()),
+    ]
+}
+
+/// Cloudflare's envelope of a failure: its status and its first error's code.
+fn failed(reply: &(u16, String, Value)) -> (u16, i64) {
+    let (status, media, body) = reply;
+    assert!(media.starts_with("application/json"), "{media}: {body}");
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["result"], Value::Null, "{body}");
+    assert!(body["messages"].is_array(), "{body}");
+    let message = &body["errors"][0]["message"];
+    assert!(message.as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    (*status, body["errors"][0]["code"].as_i64().unwrap_or(0))
+}
+
+fn a(d: &Daemon, name: &str) -> String {
+    dig(d.dns, &[name, "A", "+short"]).trim().to_owned()
+}
+
+fn audit_changes(d: &Daemon, token: &str) -> Vec<Value> {
+    let r = curl(d, "GET", "/api/v1/audit?limit=1000", Some(token), &[]);
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "zone.change")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_office_portals_calls_as_it_sends_them() {
+    let knot_port = free_port();
+    let config = format!(
+        "[[tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n\n\
+         [[secondaries]]\nzone = \"example.go.id\"\nnotify = \"127.0.0.1:{knot_port}\"\n\
+         allow_transfer = [\"127.0.0.2\"]\ntsig_key = \"xfr-key\"\n"
+    );
+    let (_tmp, d, tokens, portal, _) = start(&config);
+    let knot = start_knot(&d.dir, knot_port, d.dns);
+    assert!(eventually(20, || knot.serial() == Some(serial(&d))));
+    let fixture: Value =
+        serde_json::from_str(include_str!("../fixtures/cloudflare/portal.json")).unwrap();
+    let name = "sipd.example.go.id";
+    let mut vars: Vec<(String, String)> = vec![
+        ("{token}".into(), portal.clone()),
+        ("{zone}".into(), "example.go.id".into()),
+        ("{name}".into(), name.into()),
+    ];
+    let fill = |text: &str, vars: &[(String, String)]| {
+        vars.iter()
+            .fold(text.to_owned(), |t, (k, v)| t.replace(k, v))
+    };
+    for step in fixture["calls"].as_array().unwrap() {
+        let method = step["method"].as_str().unwrap();
+        let path = fill(step["path"].as_str().unwrap(), &vars);
+        let headers: Vec<(String, String)> = step["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), fill(v.as_str().unwrap(), &vars)))
+            .collect();
+        let body = step.get("body").map(|b| fill(&b.to_string(), &vars));
+        let (status, media, reply) = call(&d, method, &path, &headers, body.as_deref());
+        assert_eq!(
+            status,
+            step["status"].as_u64().unwrap() as u16,
+            "{method} {path}: {reply}"
+        );
+        assert!(media.starts_with("application/json"), "{media}");
+        assert_eq!(reply["success"], true, "{reply}");
+        assert_eq!(reply["errors"], json!([]), "{reply}");
+        if let Some(keep) = step.get("keep").and_then(Value::as_object) {
+            for (var, pointer) in keep {
+                let value = reply.pointer(pointer.as_str().unwrap()).unwrap();
+                vars.push((format!("{{{var}}}"), value.as_str().unwrap().to_owned()));
+            }
+        }
+        // Answered by DNS when the call returns, and by the secondary after its NOTIFY.
+        if let Some(expected) = step.get("dns").and_then(Value::as_str) {
+            assert_eq!(a(&d, name), expected, "{method} {path}");
+            assert!(
+                eventually(10, || dig(knot.addr, &[name, "A", "+short"]).trim()
+                    == expected),
+                "Knot did not follow {method} {path}"
+            );
+        }
+        if method == "POST" {
+            assert_eq!(reply["result"]["name"], name);
+            assert_eq!(reply["result"]["proxied"], false);
+            // `ttl: 1` is the zone's default: its SOA's.
+            assert_eq!(reply["result"]["ttl"], 3600);
+        }
+    }
+    // The id given at creation was kept through the content's change (the DELETE used it).
+    let record_id = &vars.iter().find(|(k, _)| k == "{record_id}").unwrap().1;
+    assert_eq!(record_id.len(), 32);
+    // Every change is in the audit trail with the portal's user as actor.
+    let ops = &tokens[5];
+    let changes = audit_changes(&d, ops);
+    let by_portal: Vec<&Value> = changes.iter().filter(|e| e["actor"] == "portal").collect();
+    assert_eq!(by_portal.len(), 3, "{changes:#?}");
+    for e in &by_portal {
+        assert_eq!(e["role"], "integration", "{e}");
+        assert_eq!(e["client"], "127.0.0.1", "{e}");
+        assert!(
+            e["summary"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains(record_id.as_str()),
+            "{e}"
+        );
+    }
+
+    // A PATCH with only the content keeps the rest and the id; the record carries the user.
+    let zone_id = vars
+        .iter()
+        .find(|(k, _)| k == "{zone_id}")
+        .unwrap()
+        .1
+        .clone();
+    let path = format!("/client/v4/zones/{zone_id}/dns_records");
+    let body = json!({"type": "MX", "name": "sipd", "content": "mail.example.go.id", "priority": 10, "ttl": 300});
+    let (status, _, created) = call(&d, "POST", &path, &bearer(&portal), Some(&body.to_string()));
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["result"]["name"], name);
+    assert_eq!(created["result"]["priority"], 10);
+    let id = created["result"]["id"].as_str().unwrap().to_owned();
+    let (status, _, edited) = call(
+        &d,
+        "PATCH",
+        &format!("{path}/{id}"),
+        &bearer(&portal),
+        Some(r#"{"priority": 20}"#),
+    );
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["result"]["id"], id.as_str());
+    assert_eq!(edited["result"]["priority"], 20);
+    assert_eq!(edited["result"]["ttl"], 300);
+    assert_eq!(
+        dig(d.dns, &[name, "MX", "+short"]).trim(),
+        "20 mail.example.go.id."
+    );
+    let rows = store_query(
+        &d.dir,
+        &format!(
+            "SELECT r.api_id, u.name FROM records r JOIN users u ON u.id = r.user_id \
+             WHERE r.owner = '{name}.'"
+        ),
+    );
+    assert_eq!(rows, vec![json!([id, "portal"])], "{rows:?}");
+    let (_, _, listed) = call(
+        &d,
+        "GET",
+        &format!("{path}?type=MX&name={name}"),
+        &bearer(&portal),
+        None,
+    );
+    assert_eq!(listed["result"][0]["id"], id.as_str(), "{listed}");
+    assert_eq!(listed["result_info"]["total_count"], 1, "{listed}");
+}
+
+#[test]
+fn the_official_sdk_with_an_agencys_token() {
+    let (_tmp, d, tokens, _, dinkes) = start("");
+    let name = "app.dinkes.example.go.id";
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cloudflare/sdk.py"
+        ))
+        .args([
+            &format!("http://{}/client/v4", d.api),
+            &dinkes,
+            "example.go.id",
+            name,
+        ])
+        .output()
+        .expect("python3 of the test environment (the README's test command makes it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps: std::collections::HashMap<String, Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| (v["step"].as_str().unwrap().to_owned(), v))
+        .collect();
+    assert_eq!(steps["zones"]["count"], 1);
+    assert_eq!(steps["zone"]["name"], "example.go.id");
+    let id = steps["create"]["id"].as_str().unwrap();
+    assert_eq!(steps["create"]["content"], "203.0.113.60");
+    assert_eq!(steps["create"]["ttl"], 3600.0);
+    assert_eq!(steps["create_txt"]["content"], "sdk-note");
+    assert_eq!(steps["list"]["ids"], json!([id]));
+    // Every record of the zone, two a page, through the SDK's own paging: the apex's NS,
+    // ns1, www, dinkes, dishub and the two just made (not the SOA, not the signer's).
+    assert_eq!(
+        steps["list_all_pages"]["count"], 7,
+        "{}",
+        steps["list_all_pages"]
+    );
+    assert_eq!(steps["get"]["content"], "203.0.113.60");
+    assert_eq!(steps["update"]["id"], id);
+    assert_eq!(steps["update"]["content"], "203.0.113.61");
+    assert_eq!(steps["update"]["ttl"], 600.0);
+    assert_eq!(steps["edit"]["id"], id);
+    assert_eq!(steps["edit"]["content"], "203.0.113.62");
+    for (step, status, code) in [
+        ("bad_content", 400, 1004),
+        ("proxied", 400, 9041),
+        ("duplicate", 400, 81057),
+        ("unknown_zone", 404, 7003),
+        ("unknown_record", 404, 81044),
+        ("bad_token", 403, 9109),
+        ("deleted", 404, 81044),
+    ] {
+        let s = &steps[step];
+        assert_eq!(s["status"], status, "{step}: {s}");
+        assert_eq!(s["success"], false, "{step}: {s}");
+        assert_eq!(s["errors"][0]["code"], code, "{step}: {s}");
+    }
+    assert_eq!(steps["delete"]["id"], id);
+    assert!(steps.contains_key("done"));
+    assert_eq!(a(&d, name), "");
+    // Seven changes by the agency's token, each audited with it as actor; the records it
+    // made were DINKES's.
+    let changes = audit_changes(&d, &tokens[5]);
+    let mine: Vec<&Value> = changes
+        .iter()
+        .filter(|e| e["actor"] == "portal-dinkes")
+        .collect();
+    assert_eq!(mine.len(), 6, "{changes:#?}");
+}
+
+#[test]
+fn what_each_token_may_do_and_hostile_requests() {
+    let (_tmp, d, tokens, portal, dinkes) = start("");
+    let zones = call(
+        &d,
+        "GET",
+        "/client/v4/zones?name=example.go.id",
+        &bearer(&portal),
+        None,
+    )
+    .2;
+    let zone_id = zones["result"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/client/v4/zones/{zone_id}/dns_records");
+    let post =
+        |token: &str, body: Value| call(&d, "POST", &path, &bearer(token), Some(&body.to_string()));
+    let a_record =
+        |name: &str| json!({"type": "A", "name": name, "content": "203.0.113.90", "ttl": 1});
+    // An agency's token: its names and new ones; not the office's, another agency's or the
+    // apex; nobody writes the audit anchor.
+    assert_eq!(post(&dinkes, a_record("www.dinkes")).0, 200);
+    assert_eq!(post(&dinkes, a_record("baru")).0, 200);
+    assert_eq!(a(&d, "baru.example.go.id"), "203.0.113.90");
+    for name in ["www", "dishub", "x.dishub", "@"] {
+        assert_eq!(
+            failed(&post(&dinkes, a_record(name))),
+            (403, 9109),
+            "{name}"
+        );
+    }
+    // The new name is DINKES's now: the office's portal may change it, DISHUB's could not.
+    let anchor = json!({"type": "TXT", "name": "_audit", "content": "forged", "ttl": 300});
+    assert_eq!(failed(&post(&portal, anchor)), (403, 9109));
+    assert_eq!(post(&portal, a_record("www")).0, 200);
+    // The SOA and the signer's records are not this API's.
+    let soa =
+        json!({"type": "SOA", "name": "@", "content": "ns1 hostmaster 1 2 3 4 5", "ttl": 300});
+    assert_eq!(failed(&post(&portal, soa)), (400, 1004));
+    // A CNAME beside other records: the zone's rules.
+    let cname =
+        json!({"type": "CNAME", "name": "www", "content": "dinkes.example.go.id", "ttl": 300});
+    assert_eq!(failed(&post(&portal, cname)), (400, 1004));
+    // Other roles' tokens, no token, a wrong one.
+    assert_eq!(
+        failed(&post(&tokens[0], a_record("x.dinkes"))),
+        (403, 10000)
+    );
+    assert_eq!(failed(&post(&tokens[5], a_record("x"))), (403, 10000));
+    assert_eq!(
+        failed(&call(&d, "GET", "/client/v4/zones", &[], None)),
+        (400, 6003)
+    );
+    assert_eq!(
+        failed(&call(&d, "GET", "/client/v4/zones", &bearer("nope"), None)),
+        (403, 9109)
+    );
+    // An integration's token opens nothing of ranah's own API.
+    let r = curl(&d, "GET", "/api/v1/requests", Some(&portal), &[]);
+    assert_eq!(r.json["items"], json!([]), "{}", r.json);
+    let r = post_json(
+        &d,
+        "/api/v1/requests",
+        &portal,
+        &request_body("create", "x", "203.0.113.9", false),
+    );
+    assert_eq!(r.status, 403, "{}", r.json);
+    let r = curl(&d, "GET", "/api/v1/audit", Some(&portal), &[]);
+    assert_eq!(r.status, 403, "{}", r.json);
+    // Hostile requests: each a 4xx in the envelope, never a 500.
+    for (method, p, body, expected) in [
+        ("POST", path.clone(), "{not json", (400, 9207)),
+        ("POST", path.clone(), "[]", (400, 9207)),
+        ("POST", path.clone(), r#"{"type": "A"}"#, (400, 1004)),
+        (
+            "POST",
+            path.clone(),
+            r#"{"type": "A", "name": "a\u0000b", "content": "203.0.113.1"}"#,
+            (400, 1004),
+        ),
+        (
+            "POST",
+            path.clone(),
+            r#"{"type": "A", "name": "x", "content": "203.0.113.1", "ttl": 5}"#,
+            (400, 1004),
+        ),
+        (
+            "POST",
+            path.clone(),
+            r#"{"type": "A", "name": "x.example.org.", "content": "203.0.113.1"}"#,
+            (400, 1004),
+        ),
+        (
+            "POST",
+            path.clone(),
+            r#"{"type": "A", "name": "x", "content": "127.0.0.1"}"#,
+            (400, 1004),
+        ),
+        ("GET", format!("{path}?per_page=100000"), "", (400, 1004)),
+        ("GET", format!("{path}?page=0"), "", (400, 1004)),
+        (
+            "GET",
+            format!("{path}/{}", "a".repeat(5000)),
+            "",
+            (404, 81044),
+        ),
+        (
+            "GET",
+            "/client/v4/zones/nope/dns_records".into(),
+            "",
+            (404, 7003),
+        ),
+        ("GET", "/client/v4/nothing".into(), "", (404, 7000)),
+        ("POST", "/client/v4/zones".into(), "{}", (405, 7001)),
+    ] {
+        let body = (!body.is_empty()).then_some(body);
+        assert_eq!(
+            failed(&call(&d, method, &p, &bearer(&portal), body)),
+            expected,
+            "{method} {p} {body:?}"
+        );
+    }
+    // Pages: two a page over every record shown, the last one short.
+    let (_, _, page) = call(
+        &d,
+        "GET",
+        &format!("{path}?per_page=2&page=1"),
+        &bearer(&portal),
+        None,
+    );
+    let total = page["result_info"]["total_count"].as_u64().unwrap();
+    assert_eq!(
+        page["result_info"]["total_pages"].as_u64().unwrap(),
+        total.div_ceil(2)
+    );
+    assert_eq!(page["result"].as_array().unwrap().len(), 2);
+}
