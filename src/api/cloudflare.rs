@@ -103,6 +103,7 @@ impl IntoResponse for CloudflareError {
             Self::BadBody(_) => (StatusCode::BAD_REQUEST, 9207),
             Self::Exists => (StatusCode::BAD_REQUEST, 81057),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, 9109),
+            Self::TooManyWrites => (StatusCode::TOO_MANY_REQUESTS, 971),
         };
         failure(status, code, &message)
     }
@@ -268,12 +269,37 @@ fn filter_value(params: &HashMap<String, String>, key: &str) -> Option<String> {
         .cloned()
 }
 
+/// The query parameters a record list understands; any other is refused rather than ignored
+/// (a client that deletes what a filter matched must never be handed every record).
+const LIST_PARAMETERS: [&str; 10] = [
+    "type",
+    "name",
+    "name.exact",
+    "content",
+    "content.exact",
+    "page",
+    "per_page",
+    "order",
+    "direction",
+    "match",
+];
+
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(zone): Path<String>,
     Query(params): Params,
 ) -> Response {
+    if let Some(unknown) = params
+        .keys()
+        .find(|k| !LIST_PARAMETERS.contains(&k.as_str()))
+    {
+        return CloudflareError::Invalid(format!("the filter `{unknown}` is not supported here"))
+            .into_response();
+    }
+    if params.get("match").is_some_and(|m| m != "all") {
+        return CloudflareError::Invalid("only match=all is supported".into()).into_response();
+    }
     let filter = RecordFilter {
         rtype: params.get("type").cloned(),
         name: filter_value(&params, "name"),

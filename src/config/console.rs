@@ -310,6 +310,15 @@ impl OidcSettings {
                 .iter()
                 .map(|r| Role::parse(r).map_err(|e| invalid("roles", format!("{name}: {e}"))))
                 .collect::<Result<Vec<_>, _>>()?;
+            // A machine's role is never a person's: single sign-on signs people in.
+            if parsed.contains(&Role::Integration) {
+                return Err(invalid(
+                    "roles",
+                    format!(
+                        "{name}: `integration` is a machine's role (`ranah user add`), not one a person signs in with"
+                    ),
+                ));
+            }
             roles.insert(name.clone(), parsed);
         }
         let mut scopes = self.scopes.clone();

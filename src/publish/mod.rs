@@ -53,6 +53,9 @@ pub enum ChangeOp {
     /// leave it (RFC 2136 §3.2: a dynamic update's prerequisites, placed first), checked
     /// under the write lock.
     Require(Prerequisite),
+    /// Refuse the whole change unless this record (owner, type and data) is in the zone: a
+    /// change of a record read earlier fails if another change removed it meanwhile.
+    RequirePresent(Record),
 }
 
 /// A change to one zone, applied whole or not at all.
@@ -124,6 +127,9 @@ pub enum PublishError {
     /// DNSSEC records are made by ranah's signer, never changed directly.
     #[error("{0} records are made by ranah's DNSSEC signer; they cannot be changed directly")]
     DnssecManaged(String),
+    /// A record the change is about is gone (another change removed it meanwhile).
+    #[error("{0} is no longer in the zone")]
+    RecordGone(String),
     /// A dynamic update's prerequisite does not hold (answered with its own code).
     #[error("the prerequisite on {} does not hold", .0.name())]
     Prerequisite(Prerequisite),
@@ -1027,6 +1033,19 @@ fn resolve(view: &ZoneView, zone: &Name, ops: &[ChangeOp]) -> Result<ZoneDiff, P
                 let name = check_owner(name)?;
                 if scratch.name_exists(&LowerName::new(&name)) {
                     return Err(PublishError::NameExists(name.to_ascii()));
+                }
+            }
+            ChangeOp::RequirePresent(record) => {
+                let name = check_owner(&record.name)?;
+                let present = scratch
+                    .rrset(&LowerName::new(&name), record.record_type())
+                    .is_some_and(|set| set.records().iter().any(|r| r.data == record.data));
+                if !present {
+                    return Err(PublishError::RecordGone(format!(
+                        "{} {}",
+                        name.to_ascii(),
+                        record.record_type()
+                    )));
                 }
             }
             ChangeOp::Require(prerequisite) => {

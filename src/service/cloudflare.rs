@@ -23,6 +23,10 @@ use crate::domain::policy::{self, Policy, RequestedRecord};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::store::{ChangeMeta, RecordRow, Store};
 
+/// Writes one integration's token may make in a minute (each is a new serial, a journal
+/// entry, an audit event and NOTIFYs): an office portal makes a few a day.
+pub const WRITES_PER_MINUTE: u32 = 120;
+
 /// Types the API writes and lists: those a request may hold, but DS (a delegation's, made by
 /// request only).
 pub const TYPES: [&str; 6] = ["A", "AAAA", "CNAME", "TXT", "MX", "NS"];
@@ -59,6 +63,9 @@ pub enum CloudflareError {
     /// The token may not write there.
     #[error("{0}")]
     Forbidden(String),
+    /// More writes of the token in a minute than [`WRITES_PER_MINUTE`].
+    #[error("more than {WRITES_PER_MINUTE} writes in a minute: wait and write more slowly")]
+    TooManyWrites,
     /// Anything else (the store, a fault of ours).
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -105,6 +112,16 @@ pub struct CfRecord {
     pub created_on: String,
 }
 
+impl CfRecord {
+    /// Whether both stand for the same record: owner, type and data (MX's priority too).
+    pub fn same_record(&self, other: &CfRecord) -> bool {
+        self.name.eq_ignore_ascii_case(&other.name)
+            && self.rtype == other.rtype
+            && self.content == other.content
+            && self.priority == other.priority
+    }
+}
+
 /// A record as a client sends it (POST, PUT, PATCH): every field optional, checked per call.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct RecordInput {
@@ -143,6 +160,7 @@ pub struct Cloudflare {
     store: Store,
     publisher: Arc<Publisher>,
     policy: Arc<Policy>,
+    writes: super::rate::PerMinute,
 }
 
 /// The id of a zone: 32 hex digits of SHA-256 over its name.
@@ -163,6 +181,7 @@ impl Cloudflare {
             store,
             publisher,
             policy,
+            writes: super::rate::PerMinute::new(WRITES_PER_MINUTE),
         }
     }
 
@@ -247,8 +266,13 @@ impl Cloudflare {
             .name
             .as_deref()
             .and_then(|n| owner_in(n, &zone.name).ok());
-        let rows = match owner {
-            Some(owner) => self.store.record_rows_at(&apex, &owner).await?,
+        if filter.name.is_some() && owner.is_none() {
+            return Err(CloudflareError::Invalid(
+                "name: not a name in the zone".into(),
+            ));
+        }
+        let rows = match &owner {
+            Some(owner) => self.store.record_rows_at(&apex, owner).await?,
             None => self.store.record_rows(Some(&apex)).await?,
         };
         let eq = |a: &str, b: &Option<String>| {
@@ -259,8 +283,8 @@ impl Cloudflare {
             .iter()
             .filter_map(|r| shown(&zone, r))
             .filter(|r| {
+                // The name asked for picked the rows (in any of the forms a client writes it).
                 eq(&r.rtype, &filter.rtype)
-                    && eq(&r.name, &filter.name)
                     && filter.content.as_deref().is_none_or(|c| r.content == c)
             })
             .collect())
@@ -288,6 +312,47 @@ impl Cloudflare {
             .ok_or(CloudflareError::RecordNotFound)
     }
 
+    /// Refuse a record that another one of the zone already is (owner, type, data), but the
+    /// one of id `but` (the record being changed).
+    async fn refuse_twin(
+        &self,
+        zone: &CfZone,
+        record: &Record,
+        but: Option<&str>,
+    ) -> Result<(), CloudflareError> {
+        let same = to_shown(zone, record);
+        let at_owner = self
+            .store
+            .record_rows_at(&format!("{}.", zone.name), &record.name.to_ascii())
+            .await?;
+        if at_owner
+            .iter()
+            .filter_map(|r| shown(zone, r))
+            .any(|r| Some(r.id.as_str()) != but && r.same_record(&same))
+        {
+            return Err(CloudflareError::Exists);
+        }
+        Ok(())
+    }
+
+    /// Refuse a change whose set would hold more records than the record policy allows.
+    fn within_set_limit(&self, change: &ChangeSet, record: &Record) -> Result<(), CloudflareError> {
+        let next = self.publisher.check(change).map_err(refusal)?;
+        let size = next
+            .rrset(&LowerName::new(&record.name), record.record_type())
+            .map(|s| s.records().len())
+            .unwrap_or(0);
+        if size > self.policy.max_rrset_records {
+            return Err(CloudflareError::Invalid(format!(
+                "{} would hold {size} {} records; at most {}",
+                record.name.to_ascii().trim_end_matches('.'),
+                record.record_type(),
+                self.policy.max_rrset_records
+            )));
+        }
+        Ok(())
+    }
+
     /// Create a record (POST).
     pub async fn create(
         &self,
@@ -299,23 +364,8 @@ impl Cloudflare {
         let binding = binding(caller)?;
         let zone = self.find_zone(zone_id)?;
         let (record, holder) = self.checked(binding, &zone, &input).await?;
-        let same = to_shown(&zone, &record);
-        let at_owner = self
-            .store
-            .record_rows_at(&format!("{}.", zone.name), &record.name.to_ascii())
-            .await?;
-        if at_owner
-            .iter()
-            .filter_map(|r| shown(&zone, r))
-            .any(|r| r.rtype == same.rtype && r.content == same.content)
-        {
-            return Err(CloudflareError::Exists);
-        }
-        let id = crate::zone::record_id(
-            &record.name.to_ascii(),
-            u16::from(record.record_type()),
-            &crate::zone::file::presentation(&record.data),
-        );
+        self.refuse_twin(&zone, &record, None).await?;
+        let id = crate::store::random_api_id()?;
         let change = self.change(
             caller,
             binding,
@@ -326,6 +376,7 @@ impl Cloudflare {
             &id,
             "create",
         );
+        self.within_set_limit(&change, &record)?;
         self.apply(change, now).await?;
         self.record(caller, zone_id, &id).await
     }
@@ -361,16 +412,23 @@ impl Cloudflare {
             input
         };
         let (record, holder) = self.checked(binding, &zone, &input).await?;
+        // Another record with the new owner, type and data: this one would merge into it.
+        self.refuse_twin(&zone, &record, Some(&old.id)).await?;
         let change = self.change(
             caller,
             binding,
             &zone,
             holder,
-            vec![ChangeOp::Remove(old_record), ChangeOp::Add(record.clone())],
+            vec![
+                ChangeOp::RequirePresent(old_record.clone()),
+                ChangeOp::Remove(old_record),
+                ChangeOp::Add(record.clone()),
+            ],
             &record,
             id,
             if partial { "edit" } else { "update" },
         );
+        self.within_set_limit(&change, &record)?;
         self.apply(change, now).await?;
         self.record(caller, zone_id, id).await
     }
@@ -393,7 +451,10 @@ impl Cloudflare {
             binding,
             &zone,
             holder,
-            vec![ChangeOp::Remove(record.clone())],
+            vec![
+                ChangeOp::RequirePresent(record.clone()),
+                ChangeOp::Remove(record.clone()),
+            ],
             &record,
             id,
             "delete",
@@ -444,23 +505,30 @@ impl Cloudflare {
     }
 
     async fn apply(&self, change: ChangeSet, now: DateTime<Utc>) -> Result<(), CloudflareError> {
+        let user = change.meta.user_id.unwrap_or(0);
+        if !self.writes.take(user, std::time::Instant::now()) {
+            return Err(CloudflareError::TooManyWrites);
+        }
         match self.publisher.apply(&change, now).await {
             Ok(_) => Ok(()),
-            Err(PublishError::Store(e)) => Err(e.into()),
-            Err(PublishError::UnknownZone(_)) => Err(CloudflareError::ZoneNotFound),
-            Err(rule) => Err(CloudflareError::ZoneRule(rule.to_string())),
+            Err(e) => Err(refusal(e)),
         }
     }
 
-    /// Who holds a name: the closest name at or above it (below the apex) with records; a
-    /// suspended name, or one below it, is refused.
-    async fn holder(&self, zone: &CfZone, owner: &str) -> Result<Holder, CloudflareError> {
+    /// Who holds a name: that of its base (the name without its service labels: what
+    /// stands above the highest label that begins with `_`, so that `_dmarc.x` and
+    /// `sel._domainkey.x` are `x`'s), the closest name at or above it (below the apex) with
+    /// records; records at names with a `_` label never make a name anyone's. A suspended
+    /// name, or one below it, is refused.
+    async fn holder(&self, zone: &CfZone, owner: &str) -> Result<(Holder, Name), CloudflareError> {
         let apex_name = Name::from_ascii(format!("{}.", zone.name))
             .map_err(|_| CloudflareError::ZoneNotFound)?;
         let apex = apex_name.to_ascii();
-        let mut names = Vec::new();
-        let mut at =
+        let owner =
             Name::from_ascii(owner).map_err(|e| CloudflareError::Invalid(format!("name: {e}")))?;
+        let base = base_of(&owner);
+        let mut names = Vec::new();
+        let mut at = owner.clone();
         while apex_name.zone_of(&at) && at != apex_name {
             names.push(at.to_ascii());
             at = at.base_name();
@@ -471,8 +539,14 @@ impl Cloudflare {
                 name.trim_end_matches('.')
             )));
         }
-        let found = self.store.agencies_at(&apex, &names).await?;
-        for name in &names {
+        let mut chain = Vec::new();
+        let mut at = base.clone();
+        while apex_name.zone_of(&at) && at != apex_name {
+            chain.push(at.to_ascii());
+            at = at.base_name();
+        }
+        let found = self.store.agencies_at(&apex, &chain).await?;
+        for name in &chain {
             let agencies: Vec<Option<i64>> = found
                 .iter()
                 .filter(|(o, _)| o == name)
@@ -482,12 +556,15 @@ impl Cloudflare {
                 continue;
             }
             // Records of one agency make the name its; any other mix is the office's.
-            return Ok(match agencies.as_slice() {
-                [Some(a)] => Holder::Agency(*a),
-                _ => Holder::Office,
-            });
+            return Ok((
+                match agencies.as_slice() {
+                    [Some(a)] => Holder::Agency(*a),
+                    _ => Holder::Office,
+                },
+                base,
+            ));
         }
-        Ok(Holder::Nobody)
+        Ok((Holder::Nobody, base))
     }
 
     /// Whether the caller may change what stands at `name` (shown form); who holds it.
@@ -497,9 +574,50 @@ impl Cloudflare {
         zone: &CfZone,
         name: &str,
     ) -> Result<Holder, CloudflareError> {
+        let apex = format!("{}.", zone.name);
         let owner = format!("{}.", name.trim_end_matches('.'));
-        let holder = self.holder(zone, &owner).await?;
-        may_write(binding, &format!("{}.", zone.name), &owner, holder)
+        let (holder, base) = self.holder(zone, &owner).await?;
+        let forbidden = |why: String| Err(CloudflareError::Forbidden(why));
+        if let Binding::Agency(_) = binding {
+            // A name under the apex's own service labels is the office's (`_dmarc`,
+            // `_acme-challenge`, `sel._domainkey` of the zone).
+            if base.to_ascii() == apex {
+                return forbidden(format!(
+                    "{} belongs to the zone itself, the office's",
+                    owner.trim_end_matches('.')
+                ));
+            }
+            if holder == Holder::Nobody {
+                // A new name: not a reserved label, not one an open request holds, not an
+                // empty non-terminal above others' names.
+                let top = top_label(&base, zone);
+                if self
+                    .policy
+                    .reserved
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&top))
+                {
+                    return forbidden(format!("`{top}` is reserved"));
+                }
+                if let Some(request) = self.store.open_request_id(&zone.name, &top).await? {
+                    return forbidden(format!("{top} is held by open request {request}"));
+                }
+                let exists = self
+                    .publisher
+                    .zones()
+                    .get(&LowerName::new(
+                        &Name::from_ascii(&apex).map_err(|_| CloudflareError::ZoneNotFound)?,
+                    ))
+                    .is_some_and(|h| h.view().name_exists(&LowerName::new(&base)));
+                if exists {
+                    return forbidden(format!(
+                        "{} stands above other names; it is the office's to give",
+                        base.to_ascii().trim_end_matches('.')
+                    ));
+                }
+            }
+        }
+        may_write(binding, &apex, &owner, holder)
             .map_err(|e| CloudflareError::Forbidden(e.to_string()))?;
         Ok(holder)
     }
@@ -526,6 +644,11 @@ impl Cloudflare {
             return Err(CloudflareError::Invalid(format!(
                 "type `{rtype}` is not served here (A, AAAA, CNAME, TXT, MX, NS)"
             )));
+        }
+        if rtype == "NS" && binding != Binding::All {
+            return Err(CloudflareError::Forbidden(
+                "a delegation (NS) is the office's to make, not an agency's token's".into(),
+            ));
         }
         let name = input.name.as_deref().ok_or_else(|| missing("name"))?.trim();
         let owner = owner_in(name, &zone.name)?;
@@ -599,10 +722,59 @@ impl Cloudflare {
             .and_then(|set| {
                 set.records()
                     .into_iter()
-                    .find(|r| to_shown(zone, r).content == shown.content)
+                    .find(|r| to_shown(zone, r).same_record(shown))
             })
             .ok_or(CloudflareError::RecordNotFound)
     }
+}
+
+/// What a refusal of the change path means here: the zone's rules are the client's to keep
+/// (400); a record gone meanwhile is a 404; anything else is ours (500).
+fn refusal(e: PublishError) -> CloudflareError {
+    match e {
+        PublishError::Store(e) => e.into(),
+        PublishError::RecordGone(_) => CloudflareError::RecordNotFound,
+        rule @ (PublishError::OutsideZone { .. }
+        | PublishError::SoaManaged
+        | PublishError::CnameConflict(_)
+        | PublishError::CnameAtApex
+        | PublishError::NameExists(_)
+        | PublishError::MxToCname(_)
+        | PublishError::ApexWithoutNs
+        | PublishError::DnssecManaged(_)) => CloudflareError::ZoneRule(rule.to_string()),
+        other => CloudflareError::Service(ServiceError::Internal {
+            what: "a change through the Cloudflare-compatible API".into(),
+            cause: other.to_string(),
+        }),
+    }
+}
+
+/// A name without its service labels: what stands above the highest label that begins with
+/// `_` (`sel._domainkey.x.zone.` → `x.zone.`); the name itself when it has none.
+fn base_of(name: &Name) -> Name {
+    let labels: Vec<&[u8]> = name.iter().collect();
+    match labels.iter().rposition(|l| l.first() == Some(&b'_')) {
+        Some(i) => {
+            let mut base = name.clone();
+            for _ in 0..=i {
+                base = base.base_name();
+            }
+            base
+        }
+        None => name.clone(),
+    }
+}
+
+/// The label directly under the apex on a name's path (`sipd` of `www.sipd.zone.`).
+fn top_label(name: &Name, zone: &CfZone) -> String {
+    let depth = zone.name.split('.').count();
+    let labels: Vec<&[u8]> = name.iter().collect();
+    labels
+        .len()
+        .checked_sub(depth + 1)
+        .and_then(|i| labels.get(i))
+        .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// The owner a client names: `@` for the apex, a name in the zone, or one relative to it.

@@ -10,6 +10,7 @@ pub mod dnssec;
 mod error;
 pub mod health;
 pub mod people;
+pub mod rate;
 pub mod reports;
 pub mod requests;
 pub mod signin;

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
+use super::rate::PerMinute;
 use super::requests::ServiceError;
 use crate::acme::sealing::KeyCipher;
 use crate::config::{Config, DynamicUpdateSettings};
@@ -309,29 +310,6 @@ struct KeyHolder {
     agency: Option<(i64, String)>,
 }
 
-/// Accepted updates per key in the last minute, as a token bucket: `per_minute` at most,
-/// refilled evenly.
-struct RateLimits {
-    per_minute: f64,
-    buckets: parking_lot::Mutex<HashMap<i64, (f64, Instant)>>,
-}
-
-impl RateLimits {
-    fn take(&self, key: i64, now: Instant) -> bool {
-        let mut buckets = self.buckets.lock();
-        let (tokens, at) = buckets.entry(key).or_insert((self.per_minute, now));
-        let refill = now.saturating_duration_since(*at).as_secs_f64() * self.per_minute / 60.0;
-        *tokens = (*tokens + refill).min(self.per_minute);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Dynamic updates: the [`UpdatePort`] of the DNS server.
 pub struct DynamicUpdates {
     keys: UpdateKeys,
@@ -340,7 +318,7 @@ pub struct DynamicUpdates {
     settings: DynamicUpdateSettings,
     /// The most records of one type at a name (the record policy's).
     max_set: usize,
-    limits: RateLimits,
+    limits: PerMinute,
     /// Refusals are logged once per interval (a key holder can send as many as it likes).
     log: Arc<LogThrottle>,
     /// When each key's last use was written: at most once a minute, not a write per update.
@@ -363,10 +341,7 @@ impl DynamicUpdates {
             publisher,
             settings: config.dynamic_update.clone(),
             max_set: config.policy.max_rrset_records,
-            limits: RateLimits {
-                per_minute: f64::from(config.dynamic_update.per_key_per_minute),
-                buckets: parking_lot::Mutex::default(),
-            },
+            limits: PerMinute::new(config.dynamic_update.per_key_per_minute),
         }
     }
 

@@ -68,7 +68,8 @@ pub use sessions::{
 pub use snapshots::Snapshot;
 pub use update_keys::UpdateKeyRow;
 pub use zones::{
-    ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension, ZoneSource,
+    ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension,
+    ZoneSource, random_api_id,
 };
 
 /// Most values bound in one `IN (…)` list: SQLite allows 32,766 variables in a statement, and a

@@ -415,8 +415,9 @@ impl Store {
         rows.iter().map(history_from_row).collect()
     }
 
-    /// The open request (in review or returned) that holds a name, if any.
-    async fn open_request_id(&self, zone: &str, name: &str) -> Result<Option<i64>, StoreError> {
+    /// The open request (in review or returned) that holds a name, if any (`zone` without
+    /// the final dot, `name` the label under it).
+    pub async fn open_request_id(&self, zone: &str, name: &str) -> Result<Option<i64>, StoreError> {
         let mut conn = self.pool().acquire().await?;
         open_request_for(&mut conn, zone, name).await
     }

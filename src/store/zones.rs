@@ -198,6 +198,13 @@ async fn insert_records(
     insert_rows(tx, zone_id, &rows, now).await
 }
 
+/// A new record's id in the Cloudflare-compatible API: 128 random bits in hex.
+pub fn random_api_id() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
 /// Add records, each with its provenance, many rows per statement (a record already there
 /// gets the new TTL and leaves any suspension).
 async fn insert_rows(
@@ -227,12 +234,13 @@ async fn insert_rows(
             let rtype = u16::from(r.record_type());
             let data = file::presentation(&r.data);
             let key = (owner, rtype, data);
-            let api_id = meta
-                .api_ids
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, id)| id.clone())
-                .unwrap_or_else(|| crate::zone::record_id(&key.0, key.1, &key.2));
+            // A new row's id is random: an id derived from content would be given again to
+            // the same content once a record that kept it had changed (rows written before
+            // ids were stored have theirs derived when read).
+            let api_id = match meta.api_ids.iter().find(|(k, _)| *k == key) {
+                Some((_, id)) => id.clone(),
+                None => random_api_id()?,
+            };
             let (owner, rtype, data) = key;
             q = q
                 .bind(zone_id)

@@ -16,7 +16,7 @@ fn zone() -> String {
     "$ORIGIN example.go.id.\n$TTL 3600\n\
      @ SOA ns1 hostmaster 2026010100 3600 900 1209600 300\n\
      @ NS ns1\nns1 A 203.0.113.2\nwww A 203.0.113.10\n\
-     dinkes A 203.0.113.20\ndishub A 203.0.113.21\n"
+     dinkes A 203.0.113.20\ndishub A 203.0.113.21\nhost.ent A 203.0.113.30\n"
         .into()
 }
 
@@ -291,9 +291,9 @@ fn the_official_sdk_with_an_agencys_token() {
     assert_eq!(steps["create_txt"]["content"], "sdk-note");
     assert_eq!(steps["list"]["ids"], json!([id]));
     // Every record of the zone, two a page, through the SDK's own paging: the apex's NS,
-    // ns1, www, dinkes, dishub and the two just made (not the SOA, not the signer's).
+    // ns1, www, dinkes, dishub, host.ent and the two just made (not the SOA, not the signer's).
     assert_eq!(
-        steps["list_all_pages"]["count"], 7,
+        steps["list_all_pages"]["count"], 8,
         "{}",
         steps["list_all_pages"]
     );
@@ -359,7 +359,161 @@ fn what_each_token_may_do_and_hostile_requests() {
             "{name}"
         );
     }
-    // The new name is DINKES's now: the office's portal may change it, DISHUB's could not.
+    // Names that belong to the zone itself, reserved labels, a delegation, a name above
+    // others' (an empty non-terminal): none is an agency's to take.
+    for name in [
+        "_acme-challenge",
+        "_dmarc",
+        "sel._domainkey",
+        "autodiscover",
+        "ent",
+    ] {
+        let txt = json!({"type": "TXT", "name": name, "content": "x", "ttl": 300});
+        assert_eq!(failed(&post(&dinkes, txt)), (403, 9109), "{name}");
+    }
+    let ns = json!({"type": "NS", "name": "sub.dinkes", "content": "ns.example.org", "ttl": 300});
+    assert_eq!(failed(&post(&dinkes, ns)), (403, 9109));
+    // Service labels below its own name are its own.
+    let dmarc =
+        json!({"type": "TXT", "name": "_dmarc.dinkes", "content": "v=DMARC1; p=none", "ttl": 300});
+    assert_eq!(post(&dinkes, dmarc).0, 200);
+    // A name an open request holds is that request's.
+    let r = post_json(
+        &d,
+        "/api/v1/requests",
+        &tokens[0],
+        &request_body("create", "diminta", "203.0.113.8", false),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(failed(&post(&dinkes, a_record("diminta"))), (403, 9109));
+    // Another agency's record cannot be changed or deleted by id, nor one's own moved there.
+    let (_, _, listed) = call(
+        &d,
+        "GET",
+        &format!("{path}?name=dishub"),
+        &bearer(&portal),
+        None,
+    );
+    let theirs = listed["result"][0]["id"].as_str().unwrap().to_owned();
+    let theirs_path = format!("{path}/{theirs}");
+    assert_eq!(
+        failed(&call(&d, "DELETE", &theirs_path, &bearer(&dinkes), None)),
+        (403, 9109)
+    );
+    let moved = json!({"content": "203.0.113.91"}).to_string();
+    assert_eq!(
+        failed(&call(
+            &d,
+            "PATCH",
+            &theirs_path,
+            &bearer(&dinkes),
+            Some(&moved)
+        )),
+        (403, 9109)
+    );
+    let (_, _, mine) = call(
+        &d,
+        "GET",
+        &format!("{path}?name=www.dinkes"),
+        &bearer(&dinkes),
+        None,
+    );
+    assert_eq!(mine["result_info"]["total_count"], 1, "{mine}");
+    let mine = mine["result"][0]["id"].as_str().unwrap().to_owned();
+    let away = json!({"name": "x.dishub"}).to_string();
+    assert_eq!(
+        failed(&call(
+            &d,
+            "PATCH",
+            &format!("{path}/{mine}"),
+            &bearer(&dinkes),
+            Some(&away)
+        )),
+        (403, 9109)
+    );
+    assert_eq!(a(&d, "dishub.example.go.id"), "203.0.113.21");
+
+    // Ids: a record changed keeps its id, and the same content made again gets another.
+    let (_, _, first) = post(
+        &dinkes,
+        json!({"type": "A", "name": "app.dinkes", "content": "203.0.113.1", "ttl": 300}),
+    );
+    let first = first["result"]["id"].as_str().unwrap().to_owned();
+    let first_path = format!("{path}/{first}");
+    let two = json!({"content": "203.0.113.2"}).to_string();
+    assert_eq!(
+        call(&d, "PATCH", &first_path, &bearer(&dinkes), Some(&two)).0,
+        200
+    );
+    let (_, _, again) = post(
+        &dinkes,
+        json!({"type": "A", "name": "app.dinkes", "content": "203.0.113.1", "ttl": 300}),
+    );
+    let again = again["result"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(again, first);
+    let (_, _, read) = call(&d, "GET", &first_path, &bearer(&dinkes), None);
+    assert_eq!(read["result"]["content"], "203.0.113.2", "{read}");
+    // Changing one into the other's content would merge them: refused.
+    let one = json!({"content": "203.0.113.1"}).to_string();
+    assert_eq!(
+        failed(&call(
+            &d,
+            "PATCH",
+            &first_path,
+            &bearer(&dinkes),
+            Some(&one)
+        )),
+        (400, 81057)
+    );
+    // Two MX of one host told apart by their priority.
+    for priority in [10, 20] {
+        let mx = json!({"type": "MX", "name": "app.dinkes", "content": "mail.example.go.id", "priority": priority, "ttl": 300});
+        assert_eq!(post(&dinkes, mx).0, 200, "{priority}");
+    }
+    let (_, _, mxs) = call(
+        &d,
+        "GET",
+        &format!("{path}?type=MX&name=app.dinkes.example.go.id"),
+        &bearer(&dinkes),
+        None,
+    );
+    let ten = mxs["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["priority"] == 10)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        call(
+            &d,
+            "DELETE",
+            &format!("{path}/{ten}"),
+            &bearer(&dinkes),
+            None
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        dig(d.dns, &["app.dinkes.example.go.id", "MX", "+short"]).trim(),
+        "20 mail.example.go.id."
+    );
+    // A filter it does not know is refused, not ignored.
+    assert_eq!(
+        failed(&call(
+            &d,
+            "GET",
+            &format!("{path}?name.contains=dinkes"),
+            &bearer(&dinkes),
+            None
+        )),
+        (400, 1004)
+    );
+
+    // The new name baru is DINKES's now: the office's portal may change it too.
     let anchor = json!({"type": "TXT", "name": "_audit", "content": "forged", "ttl": 300});
     assert_eq!(failed(&post(&portal, anchor)), (403, 9109));
     assert_eq!(post(&portal, a_record("www")).0, 200);
