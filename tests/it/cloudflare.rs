@@ -27,18 +27,7 @@ fn start(config: &str) -> (tempfile::TempDir, Daemon, [String; 6], String, Strin
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let d = Daemon::start_configured(tmp.path(), dns, Some(config));
     let tokens = setup_people(&d);
-    for (name, agency) in [("dinkes", "DINKES"), ("dishub", "DISHUB")] {
-        cli_ok(
-            &d,
-            &[
-                "subdomain",
-                "assign",
-                &format!("{name}.example.go.id"),
-                "--agency",
-                agency,
-            ],
-        );
-    }
+    assign_agency_names(&d);
     cli_ok(&d, &["user", "add", "portal", "--role", "integration"]);
     cli_ok(
         &d,

@@ -925,6 +925,23 @@ pub fn setup_people(d: &Daemon) -> [String; 6] {
     ["andi", "dewi", "kadis", "kabid", "teknis", "ops"].map(|u| ok(&["token", "create", u]))
 }
 
+/// Give `dinkes` and `dishub` of the test zone (which must hold them) to DINKES and DISHUB,
+/// the agencies [`setup_people`] makes.
+pub fn assign_agency_names(d: &Daemon) {
+    for (name, agency) in [("dinkes", "DINKES"), ("dishub", "DISHUB")] {
+        cli_ok(
+            d,
+            &[
+                "subdomain",
+                "assign",
+                &format!("{name}.example.go.id"),
+                "--agency",
+                agency,
+            ],
+        );
+    }
+}
+
 /// Walk a `create` request for `name` with one A record through the kaltara chain until it
 /// is provisioned (andi submits for DINKES; kadis, kabid, teknis approve). Returns its id.
 pub fn provision(d: &Daemon, tokens: &[String; 6], name: &str, address: &str) -> i64 {

@@ -32,18 +32,7 @@ fn start(config: &str) -> (tempfile::TempDir, Daemon, [String; 6]) {
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let d = Daemon::start_configured(tmp.path(), dns, Some(config));
     let tokens = setup_people(&d);
-    for (name, agency) in [("dinkes", "DINKES"), ("dishub", "DISHUB")] {
-        cli_ok(
-            &d,
-            &[
-                "subdomain",
-                "assign",
-                &format!("{name}.example.go.id"),
-                "--agency",
-                agency,
-            ],
-        );
-    }
+    assign_agency_names(&d);
     (tmp, d, tokens)
 }
 
@@ -65,6 +54,17 @@ fn create_key(d: &Daemon, args: &[&str]) -> String {
 /// Run `nsupdate` (over TCP with `tcp`) with `key` (`-y`), sending `lines` to the test zone:
 /// whether it succeeded, and what it printed.
 fn nsupdate(d: &Daemon, key: Option<&str>, tcp: bool, lines: &str) -> (bool, String) {
+    nsupdate_zone(d, key, tcp, "example.go.id", lines)
+}
+
+/// [`nsupdate`] for any zone.
+fn nsupdate_zone(
+    d: &Daemon,
+    key: Option<&str>,
+    tcp: bool,
+    zone: &str,
+    lines: &str,
+) -> (bool, String) {
     let mut command = Command::new("nsupdate");
     if tcp {
         command.arg("-v");
@@ -79,7 +79,7 @@ fn nsupdate(d: &Daemon, key: Option<&str>, tcp: bool, lines: &str) -> (bool, Str
         .spawn()
         .expect("nsupdate is required; the README's test command installs it");
     let script = format!(
-        "server {} {}\nzone example.go.id\n{lines}\nsend\n",
+        "server {} {}\nzone {zone}\n{lines}\nsend\n",
         d.dns.ip(),
         d.dns.port()
     );
@@ -344,7 +344,8 @@ tsig_key = "xfr-key"
     // A zone ranah does not serve.
     let (ok, text) = nsupdate_zone(
         &d,
-        &dinkes,
+        Some(&dinkes),
+        false,
         "example.org",
         "update add _acme-challenge.a.example.org 120 TXT \"x\"",
     );
@@ -417,37 +418,6 @@ tsig_key = "xfr-key"
         let n = metric(&d, &format!("ranah_dns_updates_total{{rcode=\"{rcode}\"}}"));
         assert_eq!(n, count, "{rcode}");
     }
-}
-
-/// nsupdate for another zone than the test's.
-fn nsupdate_zone(d: &Daemon, key: &str, zone: &str, lines: &str) -> (bool, String) {
-    let mut child = Command::new("nsupdate")
-        .args(["-y", key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let script = format!(
-        "server {} {}\nzone {zone}\n{lines}\nsend\n",
-        d.dns.ip(),
-        d.dns.port()
-    );
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// `ranah ARGS` in the daemon's directory: success, standard output and error.
