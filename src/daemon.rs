@@ -117,6 +117,13 @@ async fn store_imported(store: &Store, zone: &import::NewZone) -> Option<ZoneDif
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let workflow = config.load_workflow()?;
     tracing::info!(workflow = %workflow.name, steps = workflow.steps.len(), "workflow loaded");
+    // Checked before anything starts: a step the workflow lacks is a configuration error.
+    let request_step = workflow
+        .entry_step(config.cloudflare_api.request_step.as_deref())
+        .map_err(|e| crate::config::ConfigError::Invalid {
+            key: "cloudflare_api.request_step".into(),
+            message: e.to_string(),
+        })?;
     // Held while the daemon runs: `ranah restore` refuses to replace the store under it.
     let lock = crate::service::backup::DataDirLock::shared(&config.data_dir)?;
     let store = crate::service::backup::open_store(&config, chrono::Utc::now())
@@ -448,12 +455,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )),
         health: health.clone(),
         signin,
-        requests,
-        cloudflare: Arc::new(crate::service::cloudflare::Cloudflare::new(
-            store.clone(),
-            publisher.clone(),
-            Arc::new(config.policy.clone()),
+        cloudflare: Arc::new(cloudflare_api(
+            &config,
+            &store,
+            &publisher,
+            &requests,
+            request_step,
         )),
+        requests,
     };
     let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
@@ -755,6 +764,39 @@ impl Signals {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
             _ = hangups => {}
+        }
+    }
+}
+
+/// The Cloudflare-compatible API's service: its writes applied at once, or turned into
+/// requests entering the workflow at `request_step`, as `[cloudflare_api]` says.
+fn cloudflare_api(
+    config: &Config,
+    store: &Store,
+    publisher: &Arc<Publisher>,
+    requests: &Arc<Requests>,
+    request_step: usize,
+) -> crate::service::cloudflare::Cloudflare {
+    use crate::config::CloudflareWrites;
+    use crate::service::cloudflare::{Cloudflare, RequestWrites};
+    let service = Cloudflare::new(
+        store.clone(),
+        publisher.clone(),
+        Arc::new(config.policy.clone()),
+    );
+    match config.cloudflare_api.writes {
+        CloudflareWrites::Apply => service,
+        CloudflareWrites::Request => {
+            let step = &requests.workflow().steps[request_step].id;
+            tracing::info!(
+                step, agency = ?config.cloudflare_api.request_agency,
+                "writes through the Cloudflare-compatible API open requests"
+            );
+            service.with_requests(RequestWrites {
+                requests: requests.clone(),
+                step: request_step,
+                agency: config.cloudflare_api.request_agency.clone(),
+            })
         }
     }
 }

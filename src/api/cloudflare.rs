@@ -24,7 +24,9 @@ use super::AppState;
 use super::auth::bearer_token;
 use super::problem::{Problem, ProblemRecord};
 use crate::domain::access::Actor;
-use crate::service::cloudflare::{CfRecord, CfZone, CloudflareError, RecordFilter, RecordInput};
+use crate::service::cloudflare::{
+    CfRecord, CfZone, CloudflareError, RecordFilter, RecordInput, Written,
+};
 
 /// Marks an answer in Cloudflare's envelope: not to be turned into a problem.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +75,54 @@ fn success(result: Value, info: Option<Value>) -> Response {
     enveloped(StatusCode::OK, body, None)
 }
 
+/// The code of the message that says a write became a request (Cloudflare's messages carry a
+/// code; this one is ranah's own, outside the ranges Cloudflare's errors use).
+pub const REQUESTED: u32 = 10100;
+
+/// A write's answer: 200 when written; 202 Accepted when it became a request, with the
+/// result as it will be, a message saying which request, and the request in the record's
+/// `meta`.
+fn written(written: Written<Value>) -> Response {
+    match written {
+        Written::Applied(result) => success(result, None),
+        Written::Requested {
+            mut result,
+            request,
+            step,
+        } => {
+            let message = format!(
+                "request {request} opened at step `{step}`: the zone changes when it is approved"
+            );
+            if result.get("meta").is_some() {
+                result["meta"]["ranah_request"] = json!({"id": request, "step": step});
+            }
+            enveloped(
+                StatusCode::ACCEPTED,
+                json!({"success": true, "errors": [],
+                       "messages": [{"code": REQUESTED, "message": message}],
+                       "result": result}),
+                None,
+            )
+        }
+    }
+}
+
+/// A record write's answer.
+fn written_record(w: Written<CfRecord>) -> Response {
+    written(match w {
+        Written::Applied(r) => Written::Applied(record_json(&r)),
+        Written::Requested {
+            result,
+            request,
+            step,
+        } => Written::Requested {
+            result: record_json(&result),
+            request,
+            step,
+        },
+    })
+}
+
 /// A failure: its status, Cloudflare's code and message (counted and logged as problems are,
 /// under the code `cloudflare`).
 fn failure(status: StatusCode, code: u32, message: &str) -> Response {
@@ -103,6 +153,7 @@ impl IntoResponse for CloudflareError {
             Self::BadBody(_) => (StatusCode::BAD_REQUEST, 9207),
             Self::Exists => (StatusCode::BAD_REQUEST, 81057),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, 9109),
+            Self::Held(_) => (StatusCode::CONFLICT, 1004),
             Self::TooManyWrites => (StatusCode::TOO_MANY_REQUESTS, 971),
         };
         failure(status, code, &message)
@@ -346,7 +397,7 @@ async fn create(
         .create(&caller, &zone, input, Utc::now())
         .await
     {
-        Ok(r) => success(record_json(&r), None),
+        Ok(w) => written_record(w),
         Err(e) => e.into_response(),
     }
 }
@@ -368,7 +419,7 @@ async fn change(
         .update(&caller, &zone, &id, input, partial, Utc::now())
         .await
     {
-        Ok(r) => success(record_json(&r), None),
+        Ok(w) => written_record(w),
         Err(e) => e.into_response(),
     }
 }
@@ -401,7 +452,16 @@ async fn delete(
         .delete(&caller, &zone, &id, Utc::now())
         .await
     {
-        Ok(id) => success(json!({ "id": id }), None),
+        Ok(Written::Applied(id)) => success(json!({ "id": id }), None),
+        Ok(Written::Requested {
+            result,
+            request,
+            step,
+        }) => written(Written::Requested {
+            result: json!({ "id": result }),
+            request,
+            step,
+        }),
         Err(e) => e.into_response(),
     }
 }

@@ -39,6 +39,7 @@ mod api;
 mod attachments;
 mod audit;
 mod calendar;
+mod cloudflare;
 mod console;
 mod dns;
 mod dnssec;
@@ -68,6 +69,7 @@ pub use api::{ApiConfig, ProxyHeader};
 pub use attachments::AttachmentSettings;
 pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
+pub use cloudflare::{CloudflareApiSettings, CloudflareWrites};
 pub use console::{ConsoleConfig, ConsoleSettings, OidcConfig, OidcSettings, Origin};
 pub use dns::{DEFAULT_ANSWER_CACHE_BYTES, DnsConfig};
 pub use dnssec::{DnssecConfig, DnssecSettings, DnssecZoneSettings, ZonePolicy};
@@ -170,6 +172,8 @@ pub struct Settings {
     pub dnssec: DnssecSettings,
     /// RFC 2136 dynamic update.
     pub dynamic_update: DynamicUpdateSettings,
+    /// What a write through the Cloudflare-compatible API does.
+    pub cloudflare_api: CloudflareApiSettings,
 }
 
 impl Default for Settings {
@@ -196,6 +200,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             dnssec: DnssecSettings::default(),
             dynamic_update: DynamicUpdateSettings::default(),
+            cloudflare_api: CloudflareApiSettings::default(),
         }
     }
 }
@@ -266,6 +271,7 @@ impl Settings {
         let policy = self.names.resolve()?;
         let dnssec = resolve_dnssec(&self.dnssec, &env)?;
         let dynamic_update = self.dynamic_update.resolve()?;
+        let cloudflare_api = self.cloudflare_api.resolve()?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -298,6 +304,7 @@ impl Settings {
             dnssec,
             dnssec_settings: self.dnssec,
             dynamic_update,
+            cloudflare_api,
         })
     }
 }
@@ -365,6 +372,8 @@ pub struct Config {
     pub names_settings: NamesSettings,
     /// RFC 2136 dynamic update.
     pub dynamic_update: DynamicUpdateSettings,
+    /// What a write through the Cloudflare-compatible API does.
+    pub cloudflare_api: CloudflareApiSettings,
 }
 
 impl Config {

@@ -11,6 +11,7 @@
 
 use super::access::Binding;
 use super::policy::{OwnRecord, own_record};
+use super::request::Kind;
 use super::update::at_or_below;
 
 /// Who holds a name: what the closest name at or above it (below the apex) with records
@@ -71,6 +72,28 @@ pub fn may_write(
     }
 }
 
+/// The request a write opens, when the office has writes turned into requests: a request is
+/// for the whole set of records at one name, so the kind follows from whether the name has
+/// records before and after the write. `None` when it has none either way (nothing to ask).
+pub fn request_kind(had_records: bool, will_have_records: bool) -> Option<Kind> {
+    match (had_records, will_have_records) {
+        (false, true) => Some(Kind::Create),
+        (true, true) => Some(Kind::Change),
+        (true, false) => Some(Kind::Delete),
+        (false, false) => None,
+    }
+}
+
+/// The agency a request opened by a token of `binding` is for: the token's own; else the
+/// agency that holds the name; else the one the office named for such requests (`office`).
+/// `None` when there is none: the write is refused, as a request is always some agency's.
+pub fn request_agency(binding: Binding, holder: Holder, office: Option<i64>) -> Option<i64> {
+    match (binding, holder) {
+        (Binding::Agency(a), _) | (Binding::All, Holder::Agency(a)) => Some(a),
+        (Binding::All, Holder::Office | Holder::Nobody) => office,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +127,39 @@ mod tests {
             at("www.example.org.", Holder::Nobody),
             Err(WriteRefusal::OutsideZone(_))
         ));
+    }
+
+    #[test]
+    fn a_write_asks_for_what_the_name_becomes() {
+        assert_eq!(request_kind(false, true), Some(Kind::Create));
+        assert_eq!(request_kind(true, true), Some(Kind::Change));
+        assert_eq!(request_kind(true, false), Some(Kind::Delete));
+        assert_eq!(request_kind(false, false), None);
+    }
+
+    #[test]
+    fn a_request_is_for_the_tokens_agency_or_the_names_or_the_offices_choice() {
+        assert_eq!(
+            request_agency(Binding::Agency(1), Holder::Nobody, Some(9)),
+            Some(1)
+        );
+        assert_eq!(
+            request_agency(Binding::Agency(1), Holder::Agency(1), None),
+            Some(1)
+        );
+        assert_eq!(
+            request_agency(Binding::All, Holder::Agency(2), Some(9)),
+            Some(2)
+        );
+        assert_eq!(
+            request_agency(Binding::All, Holder::Nobody, Some(9)),
+            Some(9)
+        );
+        assert_eq!(
+            request_agency(Binding::All, Holder::Office, Some(9)),
+            Some(9)
+        );
+        assert_eq!(request_agency(Binding::All, Holder::Nobody, None), None);
     }
 
     #[test]

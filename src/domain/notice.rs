@@ -80,9 +80,10 @@ fn to_applicant(about: About<'_>, subject: &str, body: String) -> Notice {
     }
 }
 
-/// The notices of a new submission: the holders of the first step's role.
-pub fn on_submission(workflow: &Workflow, about: About<'_>) -> Vec<Notice> {
-    waiting(workflow, 0, about, "telah diajukan")
+/// The notices of a new submission: the holders of the role of the step it enters at (the
+/// first, but for a request an integration opens).
+pub fn on_submission(workflow: &Workflow, step: usize, about: About<'_>) -> Vec<Notice> {
+    waiting(workflow, step, about, "telah diajukan")
         .into_iter()
         .collect()
 }
@@ -154,7 +155,7 @@ mod tests {
             fqdn: "sipd.example.go.id",
             agency: "Dinas Kesehatan",
         };
-        let first = on_submission(&wf, about);
+        let first = on_submission(&wf, 0, about);
         assert_eq!(first.len(), 1);
         assert_eq!(
             first[0].audience,

@@ -21,6 +21,24 @@ pub enum Kind {
     Delete,
 }
 
+impl Kind {
+    /// The kind of this API name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Create, Self::Change, Self::Delete]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Change => "change",
+            Self::Delete => "delete",
+        }
+    }
+}
+
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -237,13 +255,27 @@ pub fn submit(
     letter_attached: bool,
     now: DateTime<Utc>,
 ) -> Request {
+    submit_at(kind, agency_id, by, letter_attached, 0, now)
+}
+
+/// A new request entering the workflow at `step` ([`Workflow::entry_step`]): one an
+/// integration opens, whose earlier steps were done elsewhere. The letter is asked for only by
+/// the first step's approval, so a request entering later goes on without one.
+pub fn submit_at(
+    kind: Kind,
+    agency_id: i64,
+    by: &Actor,
+    letter_attached: bool,
+    step: usize,
+    now: DateTime<Utc>,
+) -> Request {
     Request {
         kind,
         agency_id,
         submitted_by: by.user_id,
         registered_by_front_office: by.has(&Role::FrontOffice) && by.agency_id != Some(agency_id),
         status: Status::InReview,
-        step: Some(0),
+        step: Some(step),
         step_started_at: now,
         returned_at: None,
         letter_attached,
@@ -627,6 +659,44 @@ mod tests {
         let head = actor(2, &["head_of_office"], None);
         assert_eq!(
             decide(&req, &approve(), &head, &wf, &cal, now()),
+            Err(DomainError::LetterRequired)
+        );
+    }
+
+    #[test]
+    fn a_request_entering_later_needs_no_letter_and_only_that_steps_role() {
+        let (wf, cal, _) = setup();
+        let portal = actor(5, &["integration"], Some(10));
+        let step = wf.entry_step(Some("technical_review")).unwrap();
+        let mut req = submit_at(Kind::Create, 10, &portal, false, step, now());
+        assert_eq!(req.step, Some(2));
+        let head = actor(2, &["head_of_office"], None);
+        let division = actor(3, &["head_of_division"], None);
+        assert!(matches!(
+            decide(&req, &approve(), &division, &wf, &cal, now()),
+            Err(DomainError::MovedOn { .. })
+        ));
+        assert!(matches!(
+            decide(&req, &approve(), &head, &wf, &cal, now()),
+            Err(DomainError::MovedOn { .. })
+        ));
+        let tech = actor(4, &["technical"], None);
+        let events = run(&mut req, approve(), &tech, &wf, &cal).unwrap();
+        assert!(matches!(
+            events[0],
+            Event::Approved {
+                step: 2,
+                effect: Some(Effect::Provision),
+                next: Some(3),
+                ..
+            }
+        ));
+        run(&mut req, approve(), &head, &wf, &cal).unwrap();
+        assert_eq!(req.status, Status::Completed);
+        // Entering at the first step, the letter is asked for as always.
+        let first = submit_at(Kind::Create, 10, &portal, false, 0, now());
+        assert_eq!(
+            decide(&first, &approve(), &head, &wf, &cal, now()),
             Err(DomainError::LetterRequired)
         );
     }

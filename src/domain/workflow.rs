@@ -228,6 +228,42 @@ impl Workflow {
         self.steps.iter().enumerate().find(|(_, s)| s.id == id)
     }
 
+    /// The position of the step that provisions (a valid workflow has exactly one).
+    pub fn provisioning_step(&self) -> usize {
+        self.steps
+            .iter()
+            .position(|s| s.effect == Some(Effect::Provision))
+            .unwrap_or(0)
+    }
+
+    /// Where a request opened on someone's behalf (an integration's write, its approving
+    /// done elsewhere) enters: the step `id`, which must come no later than the step that
+    /// provisions (a request entering after it would never be written); without an id, the
+    /// step that provisions.
+    pub fn entry_step(&self, id: Option<&str>) -> Result<usize, WorkflowError> {
+        let provisions = self.provisioning_step();
+        let Some(id) = id else {
+            return Ok(provisions);
+        };
+        match self.step(id) {
+            Some((i, _)) if i <= provisions => Ok(i),
+            Some(_) => Err(WorkflowError::Invalid(format!(
+                "step `{id}` comes after `{}`, the step that provisions: a request entering \
+                 there would never be written into the zone",
+                self.steps[provisions].id
+            ))),
+            None => Err(WorkflowError::Invalid(format!(
+                "the workflow `{}` has no step `{id}` (its steps: {})",
+                self.name,
+                self.steps
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
     /// Every role of this workflow: the fixed ones and those its steps name.
     pub fn roles(&self) -> BTreeSet<RoleName> {
         FIXED_ROLES
@@ -319,6 +355,23 @@ mod tests {
             Workflow::preset("x"),
             Err(WorkflowError::UnknownPreset(_))
         ));
+    }
+
+    #[test]
+    fn requests_of_integrations_enter_at_or_before_provisioning() {
+        let k = Workflow::preset("kaltara").unwrap();
+        assert_eq!(k.provisioning_step(), 2);
+        assert_eq!(k.entry_step(None), Ok(2));
+        assert_eq!(k.entry_step(Some("disposition")), Ok(0));
+        assert_eq!(k.entry_step(Some("assignment")), Ok(1));
+        assert_eq!(k.entry_step(Some("technical_review")), Ok(2));
+        let after = k.entry_step(Some("response")).unwrap_err().to_string();
+        assert!(after.contains("never be written"), "{after}");
+        let unknown = k.entry_step(Some("nowhere")).unwrap_err().to_string();
+        assert!(unknown.contains("disposition, assignment"), "{unknown}");
+        let t = Workflow::preset("tarakan").unwrap();
+        assert_eq!(t.entry_step(None), Ok(3));
+        assert!(t.entry_step(Some("register")).is_err());
     }
 
     #[test]

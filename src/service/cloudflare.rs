@@ -7,18 +7,26 @@
 //! [`Policy::check_records`] as a request), then applied through [`Publisher::apply`] like
 //! every other change: one transaction with the journal and the audit trail (the token's user
 //! as actor), a new serial, the served view, NOTIFY. Added records carry the token's user and
-//! the agency that holds the name. A record's id is derived from its content
-//! ([`crate::zone::record_id`]) until it is changed through this API, and kept from then on.
+//! the agency that holds the name. A new record's id is random and stored with it (records
+//! stored before ids were are known by one derived from their content,
+//! [`crate::zone::record_id`]).
+//!
+//! Where the office has writes turned into requests (`[cloudflare_api] writes = "request"`),
+//! a write that passes the same checks opens a request for its name instead
+//! ([`Requests::open_for_integration`]): the whole set of records the name is to have,
+//! entering the workflow at the configured step, for the agency the core names
+//! ([`request_agency`]). The zone changes when that request's provisioning step is approved,
+//! and the records then carry the ids the API answered with.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use super::requests::{ServiceError, rdata};
+use super::requests::{Opening, Requests, ServiceError, rdata};
 use crate::domain::access::{self, Actor, Binding};
 use crate::domain::audit::Attribution;
-use crate::domain::integration::{Holder, may_write};
+use crate::domain::integration::{Holder, may_write, request_agency, request_kind};
 use crate::domain::policy::{self, Policy, RequestedRecord};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::store::{ChangeMeta, RecordRow, Store};
@@ -63,6 +71,9 @@ pub enum CloudflareError {
     /// The token may not write there.
     #[error("{0}")]
     Forbidden(String),
+    /// An open request holds the name: a request for it waits for that one's decision.
+    #[error("{0}")]
+    Held(String),
     /// More writes of the token in a minute than [`WRITES_PER_MINUTE`].
     #[error("more than {WRITES_PER_MINUTE} writes in a minute: wait and write more slowly")]
     TooManyWrites,
@@ -155,12 +166,52 @@ pub struct RecordFilter {
     pub content: Option<String>,
 }
 
+/// What a write did.
+#[derive(Debug, Clone)]
+pub enum Written<T> {
+    /// Written into the zone: DNS answers it.
+    Applied(T),
+    /// Turned into a request; `result` is what the write will be once that request is
+    /// approved at its provisioning step.
+    Requested {
+        /// The record as it will be (or the deleted record's id).
+        result: T,
+        /// The request's number.
+        request: i64,
+        /// The step it entered at.
+        step: String,
+    },
+}
+
+impl<T> Written<T> {
+    /// The result, written or to be.
+    pub fn result(&self) -> &T {
+        match self {
+            Self::Applied(r) | Self::Requested { result: r, .. } => r,
+        }
+    }
+}
+
+/// With writes turned into requests: where they enter the workflow.
+pub struct RequestWrites {
+    /// The requests service that opens them.
+    pub requests: Arc<Requests>,
+    /// The step they enter at ([`crate::domain::workflow::Workflow::entry_step`]).
+    pub step: usize,
+    /// The code of the agency of requests for names no agency holds, by tokens for all.
+    pub agency: Option<String>,
+}
+
+/// The longest `comment` taken as a request's purpose.
+const MAX_COMMENT: usize = 500;
+
 /// The Cloudflare-compatible API's service.
 pub struct Cloudflare {
     store: Store,
     publisher: Arc<Publisher>,
     policy: Arc<Policy>,
     writes: super::rate::PerMinute,
+    requests: Option<RequestWrites>,
 }
 
 /// The id of a zone: 32 hex digits of SHA-256 over its name.
@@ -182,7 +233,14 @@ impl Cloudflare {
             publisher,
             policy,
             writes: super::rate::PerMinute::new(WRITES_PER_MINUTE),
+            requests: None,
         }
+    }
+
+    /// Writes turned into requests that enter the workflow as `writes` says.
+    pub fn with_requests(mut self, writes: RequestWrites) -> Self {
+        self.requests = Some(writes);
+        self
     }
 
     /// Every served zone (or the one named), by name.
@@ -300,7 +358,7 @@ impl Cloudflare {
         binding(caller)?;
         let zone = self.find_zone(zone_id)?;
         // Ids are 32 hex digits: anything else is no record's, without asking the store.
-        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::zone::is_record_id(&id.to_ascii_lowercase()) {
             return Err(CloudflareError::RecordNotFound);
         }
         let row = self
@@ -360,12 +418,29 @@ impl Cloudflare {
         zone_id: &str,
         input: RecordInput,
         now: DateTime<Utc>,
-    ) -> Result<CfRecord, CloudflareError> {
+    ) -> Result<Written<CfRecord>, CloudflareError> {
         let binding = binding(caller)?;
         let zone = self.find_zone(zone_id)?;
         let (record, holder) = self.checked(binding, &zone, &input).await?;
         self.refuse_twin(&zone, &record, None).await?;
         let id = crate::store::random_api_id()?;
+        if self.requests.is_some() {
+            let write = RequestedWrite {
+                binding,
+                holder,
+                owner: &record.name,
+                removed: None,
+                added: Some((&record, &id)),
+                comment: input.comment.as_deref(),
+                verb: "tambah",
+            };
+            let (request, step) = self.open_request(caller, &zone, write, now).await?;
+            return Ok(Written::Requested {
+                result: proposed(&zone, &record, &id, now),
+                request,
+                step,
+            });
+        }
         let change = self.change(
             caller,
             binding,
@@ -378,7 +453,7 @@ impl Cloudflare {
         );
         self.within_set_limit(&change, &record)?;
         self.apply(change, now).await?;
-        self.record(caller, zone_id, &id).await
+        Ok(Written::Applied(self.record(caller, zone_id, &id).await?))
     }
 
     /// Replace (PUT, `partial` false: every field as given) or edit (PATCH, `partial`: the
@@ -391,7 +466,7 @@ impl Cloudflare {
         input: RecordInput,
         partial: bool,
         now: DateTime<Utc>,
-    ) -> Result<CfRecord, CloudflareError> {
+    ) -> Result<Written<CfRecord>, CloudflareError> {
         let binding = binding(caller)?;
         let zone = self.find_zone(zone_id)?;
         let old = self.record(caller, zone_id, id).await?;
@@ -414,6 +489,30 @@ impl Cloudflare {
         let (record, holder) = self.checked(binding, &zone, &input).await?;
         // Another record with the new owner, type and data: this one would merge into it.
         self.refuse_twin(&zone, &record, Some(&old.id)).await?;
+        if self.requests.is_some() {
+            if record.name != old_record.name {
+                return Err(CloudflareError::Invalid(
+                    "a record moves to another name by two requests: delete it, and create \
+                     it at the new name"
+                        .into(),
+                ));
+            }
+            let write = RequestedWrite {
+                binding,
+                holder,
+                owner: &record.name,
+                removed: Some(&old.id),
+                added: Some((&record, id)),
+                comment: input.comment.as_deref(),
+                verb: "ubah",
+            };
+            let (request, step) = self.open_request(caller, &zone, write, now).await?;
+            return Ok(Written::Requested {
+                result: proposed(&zone, &record, id, now),
+                request,
+                step,
+            });
+        }
         let change = self.change(
             caller,
             binding,
@@ -430,7 +529,7 @@ impl Cloudflare {
         );
         self.within_set_limit(&change, &record)?;
         self.apply(change, now).await?;
-        self.record(caller, zone_id, id).await
+        Ok(Written::Applied(self.record(caller, zone_id, id).await?))
     }
 
     /// Delete a record; its id.
@@ -440,12 +539,29 @@ impl Cloudflare {
         zone_id: &str,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<String, CloudflareError> {
+    ) -> Result<Written<String>, CloudflareError> {
         let binding = binding(caller)?;
         let zone = self.find_zone(zone_id)?;
         let old = self.record(caller, zone_id, id).await?;
         let record = self.stored(&zone, &old)?;
         let holder = self.may_change(binding, &zone, &old.name).await?;
+        if self.requests.is_some() {
+            let write = RequestedWrite {
+                binding,
+                holder,
+                owner: &record.name,
+                removed: Some(&old.id),
+                added: None,
+                comment: None,
+                verb: "hapus",
+            };
+            let (request, step) = self.open_request(caller, &zone, write, now).await?;
+            return Ok(Written::Requested {
+                result: id.to_owned(),
+                request,
+                step,
+            });
+        }
         let change = self.change(
             caller,
             binding,
@@ -460,7 +576,151 @@ impl Cloudflare {
             "delete",
         );
         self.apply(change, now).await?;
-        Ok(id.to_owned())
+        Ok(Written::Applied(id.to_owned()))
+    }
+
+    /// Open the request a write makes, where writes are turned into requests: for the name's
+    /// whole set of records as the write leaves it. Its number and the step it entered at.
+    async fn open_request(
+        &self,
+        caller: &Actor,
+        zone: &CfZone,
+        write: RequestedWrite<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, String), CloudflareError> {
+        let Some(writes) = &self.requests else {
+            return Err(CloudflareError::Service(ServiceError::internal(
+                "a request for a write",
+                "writes are applied here, not requested",
+            )));
+        };
+        let apex = format!("{}.", zone.name);
+        let owner = write.owner.to_lowercase().to_ascii();
+        let label = owner
+            .strip_suffix(&format!(".{apex}"))
+            .filter(|l| !l.is_empty() && !l.contains('.'))
+            .ok_or_else(|| {
+                CloudflareError::Invalid(format!(
+                    "{}: a request is for one name directly under {} (its records are written \
+                     when the request is approved); names deeper down and the apex are not \
+                     requested this way",
+                    owner.trim_end_matches('.'),
+                    zone.name
+                ))
+            })?
+            .to_owned();
+        let comment = write.comment.map(str::trim).filter(|c| !c.is_empty());
+        if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT) {
+            return Err(CloudflareError::Invalid(format!(
+                "comment: at most {MAX_COMMENT} characters"
+            )));
+        }
+        let user = caller.user_id;
+        if !self.writes.take(user, std::time::Instant::now()) {
+            return Err(CloudflareError::TooManyWrites);
+        }
+        // The set as it stands, with the ids the API shows.
+        let rows = self.store.record_rows_at(&apex, &owner).await?;
+        let mut records = Vec::new();
+        let mut ids = Vec::new();
+        let mut found = write.removed.is_none();
+        for row in rows.iter().filter(|r| r.suspension_id.is_none()) {
+            if write.removed == Some(row.api_id.as_str()) {
+                found = true;
+                continue;
+            }
+            let rtype = RecordType::from(row.rtype).to_string();
+            records.push(request_input(&rtype, &row.data, row.ttl));
+            ids.push(row.api_id.clone());
+        }
+        if !found {
+            return Err(CloudflareError::RecordNotFound);
+        }
+        let had = !rows.is_empty();
+        let mut what = String::new();
+        if let Some((record, id)) = write.added {
+            let rtype = record.record_type().to_string();
+            let data = crate::zone::file::presentation(&record.data);
+            what = format!("{rtype} {}", content_of(&rtype, &data).0);
+            // One TTL per set (RFC 2181 §5.2): the set takes the written record's, as a
+            // write applied at once does.
+            for r in records.iter_mut().filter(|r| r.rtype == rtype) {
+                r.ttl = record.ttl;
+            }
+            records.push(request_input(&rtype, &data, record.ttl));
+            ids.push(id.to_owned());
+        }
+        let kind = request_kind(had, !records.is_empty())
+            .ok_or_else(|| CloudflareError::Invalid("the write changes nothing".into()))?;
+        let office = match &writes.agency {
+            Some(code) => Some(
+                self.store
+                    .agency(code)
+                    .await?
+                    .ok_or_else(|| {
+                        CloudflareError::Service(ServiceError::internal(
+                            "the agency of an integration's request",
+                            format!("cloudflare_api.request_agency `{code}` is no agency"),
+                        ))
+                    })?
+                    .id,
+            ),
+            None => None,
+        };
+        let agency = request_agency(write.binding, write.holder, office).ok_or_else(|| {
+            CloudflareError::Forbidden(format!(
+                "{} is held by no agency, and a request is always an agency's: write with a \
+                 token bound to the agency, or have the office name one \
+                 (cloudflare_api.request_agency)",
+                owner.trim_end_matches('.')
+            ))
+        })?;
+        let purpose = match comment {
+            Some(c) => c.to_owned(),
+            None => format!(
+                "Diajukan melalui API kompatibel Cloudflare: {} {} {what}",
+                write.verb,
+                owner.trim_end_matches('.')
+            )
+            .trim_end()
+            .to_owned(),
+        };
+        let opening = Opening {
+            kind,
+            zone: zone.name.clone(),
+            label,
+            records,
+            api_ids: ids,
+            agency_id: agency,
+            purpose,
+            step: writes.step,
+        };
+        let request = writes
+            .requests
+            .open_for_integration(caller, opening, now)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Validation(fields) => CloudflareError::Invalid(
+                    fields
+                        .iter()
+                        .map(|f| f.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                ServiceError::NameTaken { message, .. } => CloudflareError::Held(format!(
+                    "{message}: a request for the name waits for that one's decision"
+                )),
+                ServiceError::Publish(e) => refusal(e),
+                other => CloudflareError::Service(other),
+            })?;
+        let step = writes
+            .requests
+            .workflow()
+            .steps
+            .get(writes.step)
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
+        Ok((request, step))
     }
 
     /// The change, with its provenance and audit attribution.
@@ -725,6 +985,42 @@ impl Cloudflare {
                     .find(|r| to_shown(zone, r).same_record(shown))
             })
             .ok_or(CloudflareError::RecordNotFound)
+    }
+}
+
+/// A write to be turned into a request: at `owner`, the record of API id `removed` goes, the
+/// record `added` (with its id) comes.
+struct RequestedWrite<'a> {
+    binding: Binding,
+    holder: Holder,
+    owner: &'a Name,
+    removed: Option<&'a str>,
+    added: Option<(&'a Record, &'a str)>,
+    comment: Option<&'a str>,
+    /// What the write does, in the words staff read (`tambah`, `ubah`, `hapus`).
+    verb: &'static str,
+}
+
+/// A record as a request holds it: its type, the value as a submission writes it (TXT as its
+/// text), its TTL.
+fn request_input(rtype: &str, data: &str, ttl: u32) -> super::requests::RecordInput {
+    super::requests::RecordInput {
+        rtype: rtype.to_owned(),
+        value: if rtype == "TXT" {
+            txt_text(data)
+        } else {
+            data.to_owned()
+        },
+        ttl,
+    }
+}
+
+/// A record as it will be once a request writes it, with the id it will have.
+fn proposed(zone: &CfZone, record: &Record, id: &str, now: DateTime<Utc>) -> CfRecord {
+    CfRecord {
+        id: id.to_owned(),
+        created_on: crate::domain::time::stamp(now),
+        ..to_shown(zone, record)
     }
 }
 

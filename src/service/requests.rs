@@ -118,6 +118,28 @@ pub struct RecordInput {
     pub ttl: u32,
 }
 
+/// A request an integration opens ([`Requests::open_for_integration`]): one name's whole new
+/// set of records, already decided by the Cloudflare-compatible API's service.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    /// What the write asks of the name.
+    pub kind: Kind,
+    /// The zone, without the final dot.
+    pub zone: String,
+    /// The label under the zone.
+    pub label: String,
+    /// Every record the name is to have (none for a deletion).
+    pub records: Vec<RecordInput>,
+    /// The API's id of each record, in the same order.
+    pub api_ids: Vec<String>,
+    /// The agency the request is for.
+    pub agency_id: i64,
+    /// What it is for (the record's comment, or what the write was).
+    pub purpose: String,
+    /// Where it enters the workflow ([`Workflow::entry_step`]).
+    pub step: usize,
+}
+
 /// The records as the policy checks them.
 pub(crate) fn requested_records(records: &[RecordInput]) -> Vec<RequestedRecord> {
     records
@@ -609,19 +631,14 @@ impl Requests {
         };
 
         let mut errors = Vec::new();
-        let kind = match input.kind.as_str() {
-            "create" => Some(Kind::Create),
-            "change" => Some(Kind::Change),
-            "delete" => Some(Kind::Delete),
-            other => {
-                errors.push(field(
-                    "kind",
-                    "invalid_kind",
-                    format!("`{other}`: create, change or delete"),
-                ));
-                None
-            }
-        };
+        let kind = Kind::parse(&input.kind);
+        if kind.is_none() {
+            errors.push(field(
+                "kind",
+                "invalid_kind",
+                format!("`{}`: create, change or delete", input.kind),
+            ));
+        }
         let zone = match policy::normal_name(&input.zone) {
             Ok(zone) => Some(zone),
             Err(why) => {
@@ -741,11 +758,96 @@ impl Requests {
             certificate: input.certificate,
             workflow: self.workflow.name.clone(),
         };
+        self.open(caller, data, state, None, now).await
+    }
+
+    /// A request an integration opens for its write through the Cloudflare-compatible API
+    /// (the office has such writes turned into requests): the whole set of records its name
+    /// is to have, checked like a submission's, entering the workflow at `opening.step`. The
+    /// records keep the ids the API gave them, so that the ids a client holds name them once
+    /// they are written.
+    pub async fn open_for_integration(
+        &self,
+        caller: &Actor,
+        opening: Opening,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ServiceError> {
+        let label = self
+            .policy
+            .check_label(&opening.label, &opening.zone)
+            .map_err(|e| ServiceError::Validation(vec![e]))?;
+        let values = if opening.kind == Kind::Delete {
+            Vec::new()
+        } else {
+            self.policy
+                .check_records(&requested_records(&opening.records), &opening.zone)
+                .map_err(ServiceError::Validation)?
+        };
+        let records = self.zone_rules(
+            opening.kind,
+            &opening.zone,
+            &label,
+            &opening.records,
+            &values,
+        )?;
+        let records: Vec<serde_json::Value> = records
+            .iter()
+            .zip(&opening.api_ids)
+            .map(|(record, id)| {
+                let mut v = serde_json::to_value(record).unwrap_or_default();
+                v["api_id"] = id.as_str().into();
+                v
+            })
+            .collect();
+        let contact = Contact {
+            name: caller.name.clone(),
+            email: self
+                .store
+                .user_email(caller.user_id)
+                .await?
+                .unwrap_or_default(),
+            phone: None,
+        };
+        let state = request::submit_at(
+            opening.kind,
+            opening.agency_id,
+            caller,
+            false,
+            opening.step,
+            now,
+        );
+        let data = RequestData {
+            kind: opening.kind,
+            zone: opening.zone,
+            name: label,
+            records: serde_json::Value::Array(records),
+            contact: serde_json::to_value(&contact).unwrap_or_default(),
+            purpose: opening.purpose,
+            recommendation_ref: None,
+            certificate: false,
+            workflow: self.workflow.name.clone(),
+        };
+        let entered = self.workflow.steps.get(opening.step).map(|s| s.id.clone());
+        self.open(caller, data, state, entered, now).await
+    }
+
+    /// Store a new request with its first history entry, audit event, notices and webhook.
+    /// `entered` is the step it entered at when not the first (an integration's request).
+    async fn open(
+        &self,
+        caller: &Actor,
+        data: RequestData,
+        state: Request,
+        entered: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ServiceError> {
+        let fqdn = format!("{}.{}.", data.name, data.zone);
+        let step = state.step.unwrap_or(0);
         let submitted = HistoryEntry {
             at: now,
             actor_id: Some(caller.user_id),
             action: "submitted".into(),
-            step: None,
+            step: entered.clone(),
             note: None,
             reason: None,
             role: caller.roles.first().map(|r| r.to_string()),
@@ -759,7 +861,7 @@ impl Requests {
                 agency: &agency,
             };
             self.messages(
-                notice::on_submission(&self.workflow, about),
+                notice::on_submission(&self.workflow, step, about),
                 &data,
                 None,
                 now,
@@ -770,11 +872,14 @@ impl Requests {
         };
         let mut outbox = outbox;
         outbox.extend(self.webhook_message(None, &data, &state, std::slice::from_ref(&submitted)));
-        let details = serde_json::json!({
-            "kind": input.kind, "zone": data.zone, "name": data.name,
+        let mut details = serde_json::json!({
+            "kind": data.kind.as_str(), "zone": data.zone, "name": data.name,
             "records": data.records, "purpose": data.purpose,
             "recommendation_ref": data.recommendation_ref, "certificate": data.certificate,
         });
+        if let Some(entered) = entered {
+            details["entered_at_step"] = entered.into();
+        }
         let audit = audit_entries(
             crate::store::NEW_REQUEST,
             std::slice::from_ref(&submitted),
@@ -1701,15 +1806,47 @@ impl Requests {
                 .check_records(&requested, &d.zone)
                 .map_err(ServiceError::Validation)?
         };
+        let ops = change_ops(d.kind, &owner, values)?;
+        // The ids the Cloudflare-compatible API gave the records of an integration's request.
+        let ids = d
+            .records
+            .as_array()
+            .map(|records| {
+                records
+                    .iter()
+                    .map(|r| r.get("api_id").and_then(|v| v.as_str()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let api_ids = ops
+            .iter()
+            .filter_map(|op| match op {
+                ChangeOp::Add(record) => Some(record),
+                _ => None,
+            })
+            .zip(ids)
+            .filter_map(|(record, id)| {
+                let id = id.filter(|id| crate::zone::is_record_id(id))?;
+                Some((
+                    (
+                        record.name.to_lowercase().to_ascii(),
+                        u16::from(record.record_type()),
+                        crate::zone::file::presentation(&record.data),
+                    ),
+                    id.to_owned(),
+                ))
+            })
+            .collect();
         Ok(ChangeSet {
             zone,
-            ops: change_ops(d.kind, &owner, values)?,
+            ops,
             meta: ChangeMeta {
                 reason: format!("request {} approved", stored.id),
                 agency_id: Some(stored.state.agency_id),
                 request_id: Some(stored.id),
                 suspension_id: None,
                 actor: None,
+                api_ids,
                 ..ChangeMeta::default()
             },
         })

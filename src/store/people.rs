@@ -338,6 +338,15 @@ impl Store {
         Ok(row.try_get("agency_id")?)
     }
 
+    /// A user's email address, if they have one (`None` too without the user).
+    pub async fn user_email(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .flatten())
+    }
+
     /// Replace a user's grants, with the audit event of the change.
     pub async fn set_grants(
         &self,

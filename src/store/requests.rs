@@ -157,21 +157,8 @@ fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("time {s}: {e}")))
 }
 
-fn kind_str(k: Kind) -> &'static str {
-    match k {
-        Kind::Create => "create",
-        Kind::Change => "change",
-        Kind::Delete => "delete",
-    }
-}
-
 fn kind_of(s: &str) -> Result<Kind, StoreError> {
-    Ok(match s {
-        "create" => Kind::Create,
-        "change" => Kind::Change,
-        "delete" => Kind::Delete,
-        other => return Err(StoreError::Corrupt(format!("request kind {other}"))),
-    })
+    Kind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("request kind {s}")))
 }
 
 fn status_of(s: &str) -> Result<Status, StoreError> {
@@ -320,7 +307,7 @@ impl Store {
              version, created_at, updated_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
              $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20) RETURNING id",
         )
-        .bind(kind_str(data.kind))
+        .bind(data.kind.as_str())
         .bind(&data.zone)
         .bind(&data.name)
         .bind(state.agency_id)

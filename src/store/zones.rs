@@ -722,6 +722,18 @@ pub(crate) async fn write_change(
             continue;
         }
         let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
+        // Only its TTL changes (one TTL per set: a set's records are re-added with a new
+        // one): the row stays, and the insert below sets the TTL, so that the record keeps
+        // its id and provenance.
+        let readded = meta.suspension_id.is_none()
+            && diff.added.iter().any(|a| {
+                a.name == record.name
+                    && a.record_type() == record.record_type()
+                    && a.data == record.data
+            });
+        if readded {
+            continue;
+        }
         // A suspension keeps the rows, marked; any other change deletes them.
         let query = match meta.suspension_id {
             Some(suspension) => sqlx::query(

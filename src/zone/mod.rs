@@ -29,6 +29,15 @@ pub fn is_dnssec_type(rtype: RecordType) -> bool {
     DNSSEC_TYPES.contains(&rtype)
 }
 
+/// Whether `id` has the form of a record's id in the Cloudflare-compatible API (32 hex
+/// digits, lower case, as [`record_id`] and the store make them).
+pub fn is_record_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The id a record has in the Cloudflare-compatible API until its content changes there: 32
 /// hex digits of SHA-256 over its owner (absolute, lower case), type and master-file data, so
 /// that the same record has the same id on every instance and after every restart.

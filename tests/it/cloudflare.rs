@@ -442,6 +442,18 @@ fn what_each_token_may_do_and_hostile_requests() {
     assert_ne!(again, first);
     let (_, _, read) = call(&d, "GET", &first_path, &bearer(&dinkes), None);
     assert_eq!(read["result"]["content"], "203.0.113.2", "{read}");
+    // A record added with another TTL gives the set its TTL; the others keep their ids.
+    let (status, _, _) = post(
+        &dinkes,
+        json!({"type": "A", "name": "app.dinkes", "content": "203.0.113.3", "ttl": 600}),
+    );
+    assert_eq!(status, 200);
+    let (status, _, read) = call(&d, "GET", &first_path, &bearer(&dinkes), None);
+    assert_eq!(
+        (status, read["result"]["ttl"].as_u64()),
+        (200, Some(600)),
+        "{read}"
+    );
     // Changing one into the other's content would merge them: refused.
     let one = json!({"content": "203.0.113.1"}).to_string();
     assert_eq!(
@@ -607,4 +619,271 @@ fn what_each_token_may_do_and_hostile_requests() {
         total.div_ceil(2)
     );
     assert_eq!(page["result"].as_array().unwrap().len(), 2);
+}
+
+/// The office turns the API's writes into requests: each write that passes the API's checks
+/// opens a request for its name, entering the workflow at the configured step, and nothing
+/// changes in DNS until that request's provisioning step is approved; then the records carry
+/// the ids the API answered with. A name an open request holds waits; a token for all
+/// agencies writes new names for the agency the office named.
+#[test]
+fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
+    let config = "[cloudflare_api]\nwrites = \"request\"\nrequest_step = \"technical_review\"\n\
+                  request_agency = \"DISHUB\"\n";
+    let (_tmp, d, tokens, portal, dinkes) = start(config);
+    let [_, _, kadis, _, teknis, ops] = &tokens;
+    let zones = call(
+        &d,
+        "GET",
+        "/client/v4/zones?name=example.go.id",
+        &bearer(&dinkes),
+        None,
+    )
+    .2;
+    let zone_id = zones["result"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/client/v4/zones/{zone_id}/dns_records");
+    let send = |method: &str, at: &str, token: &str, body: Value| {
+        call(&d, method, at, &bearer(token), Some(&body.to_string()))
+    };
+    // A write accepted as a request: 202, success, the request in a message and in `meta`.
+    let requested = |reply: &(u16, String, Value)| -> i64 {
+        let (status, _, body) = reply;
+        assert_eq!(*status, 202, "{body}");
+        assert_eq!(body["success"], true, "{body}");
+        assert_eq!(body["messages"][0]["code"], 10100, "{body}");
+        let message = body["messages"][0]["message"].as_str().unwrap();
+        let id: i64 = message
+            .strip_prefix("request ")
+            .and_then(|m| m.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{body}"));
+        assert!(message.contains("`technical_review`"), "{body}");
+        // A record's result names the request in its `meta` too (a deletion's is its id).
+        if body["result"].get("meta").is_some() {
+            assert_eq!(
+                body["result"]["meta"]["ranah_request"],
+                json!({"id": id, "step": "technical_review"}),
+                "{body}"
+            );
+        }
+        id
+    };
+    let request = |id: i64| {
+        let r = curl(&d, "GET", &format!("/api/v1/requests/{id}"), Some(ops), &[]);
+        assert_eq!(r.status, 200, "{}", r.json);
+        r.json
+    };
+    let approve = |id: i64, token: &str| {
+        let r = post_json(&d, &format!("/api/v1/requests/{id}/approve"), token, "{}");
+        assert_eq!(r.status, 200, "{}", r.json);
+        r.json
+    };
+    let read = |id: &str| call(&d, "GET", &format!("{path}/{id}"), &bearer(&dinkes), None);
+
+    // A new name by DINKES's token: a request of DINKES's at the technical review; DNS does
+    // not answer it, nor the API, until the technical team approves.
+    let reply = send(
+        "POST",
+        &path,
+        &dinkes,
+        json!({"type": "A", "name": "layanan", "content": "203.0.113.60", "ttl": 300,
+               "comment": "Portal layanan kesehatan"}),
+    );
+    let first = requested(&reply);
+    let record_id = reply.2["result"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(reply.2["result"]["name"], "layanan.example.go.id");
+    let view = request(first);
+    assert_eq!(
+        (
+            view["kind"].as_str(),
+            view["status"].as_str(),
+            view["step"].as_str(),
+            view["agency"].as_str(),
+            view["purpose"].as_str()
+        ),
+        (
+            Some("create"),
+            Some("in_review"),
+            Some("technical_review"),
+            Some("DINKES"),
+            Some("Portal layanan kesehatan")
+        ),
+        "{view}"
+    );
+    assert_eq!(view["history"][0]["step"], "technical_review", "{view}");
+    assert_eq!(a(&d, "layanan.example.go.id"), "");
+    assert_eq!(failed(&read(&record_id)), (404, 81044));
+    // The name is the open request's: another write there waits for its decision.
+    let again = json!({"type": "A", "name": "layanan", "content": "203.0.113.61", "ttl": 300});
+    assert_eq!(failed(&send("POST", &path, &dinkes, again)), (403, 9109));
+    // The steps before the one it entered at are not its; the technical team's is.
+    let r = post_json(
+        &d,
+        &format!("/api/v1/requests/{first}/approve"),
+        kadis,
+        "{}",
+    );
+    assert_eq!(r.status, 409, "{}", r.json);
+    approve(first, teknis);
+    assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.60");
+    let (status, _, body) = read(&record_id);
+    assert_eq!(
+        (status, body["result"]["content"].as_str()),
+        (200, Some("203.0.113.60")),
+        "{body}"
+    );
+    assert_eq!(approve(first, kadis)["status"], "completed");
+
+    // A change by id: a change request of the whole set; the record keeps its id.
+    let reply = send(
+        "PATCH",
+        &format!("{path}/{record_id}"),
+        &dinkes,
+        json!({"content": "203.0.113.62"}),
+    );
+    let second = requested(&reply);
+    assert_eq!(reply.2["result"]["id"], record_id.as_str());
+    assert_eq!(request(second)["kind"], "change");
+    assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.60");
+    approve(second, teknis);
+    approve(second, kadis);
+    assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.62");
+    assert_eq!(read(&record_id).2["result"]["content"], "203.0.113.62");
+
+    // A record added beside others with another TTL: the set takes the new TTL and the
+    // record already there keeps its id.
+    let listed = |name: &str| {
+        let (_, _, body) = call(
+            &d,
+            "GET",
+            &format!("{path}?name={name}"),
+            &bearer(&dinkes),
+            None,
+        );
+        body["result"].as_array().unwrap().clone()
+    };
+    let before = listed("dinkes");
+    assert_eq!(before.len(), 1, "{before:?}");
+    let kept = before[0]["id"].as_str().unwrap().to_owned();
+    let reply = send(
+        "POST",
+        &path,
+        &dinkes,
+        json!({"type": "A", "name": "dinkes.example.go.id", "content": "203.0.113.22", "ttl": 600}),
+    );
+    let third = requested(&reply);
+    let view = request(third);
+    assert_eq!(view["kind"], "change");
+    assert_eq!(view["records"].as_array().unwrap().len(), 2, "{view}");
+    approve(third, teknis);
+    approve(third, kadis);
+    let after = listed("dinkes");
+    assert_eq!(after.len(), 2, "{after:?}");
+    for r in &after {
+        assert_eq!(r["ttl"], 600, "{r}");
+    }
+    let old = after
+        .iter()
+        .find(|r| r["content"] == "203.0.113.20")
+        .unwrap();
+    assert_eq!(old["id"], kept.as_str());
+
+    // A deletion by id of a name's last record: a delete request.
+    let reply = call(
+        &d,
+        "DELETE",
+        &format!("{path}/{record_id}"),
+        &bearer(&dinkes),
+        None,
+    );
+    let fourth = requested(&reply);
+    assert_eq!(reply.2["result"]["id"], record_id.as_str());
+    assert_eq!(request(fourth)["kind"], "delete");
+    assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.62");
+    approve(fourth, teknis);
+    approve(fourth, kadis);
+    assert_eq!(a(&d, "layanan.example.go.id"), "");
+    assert_eq!(failed(&read(&record_id)), (404, 81044));
+
+    // A request is for one name directly under the zone; a record does not move by one.
+    let deeper = json!({"type": "A", "name": "www.dinkes", "content": "203.0.113.63", "ttl": 300});
+    assert_eq!(failed(&send("POST", &path, &dinkes, deeper)), (400, 1004));
+    let moved = json!({"name": "lain"});
+    assert_eq!(
+        failed(&send("PATCH", &format!("{path}/{kept}"), &dinkes, moved)),
+        (400, 1004)
+    );
+    // The record policy is the requests': a private address is refused at once.
+    let private = json!({"type": "A", "name": "intra", "content": "10.0.0.1", "ttl": 300});
+    assert_eq!(failed(&send("POST", &path, &dinkes, private)), (400, 1004));
+    // The portal's token (all agencies): a new name is the agency the office named.
+    let reply = send(
+        "POST",
+        &path,
+        &portal,
+        json!({"type": "A", "name": "baru", "content": "203.0.113.64", "ttl": 1}),
+    );
+    let fifth = requested(&reply);
+    let view = request(fifth);
+    assert_eq!(
+        (view["agency"].as_str(), view["kind"].as_str()),
+        (Some("DISHUB"), Some("create")),
+        "{view}"
+    );
+    assert!(
+        view["purpose"]
+            .as_str()
+            .unwrap()
+            .starts_with("Diajukan melalui API kompatibel Cloudflare: tambah baru.example.go.id A"),
+        "{view}"
+    );
+    // Each opening is in the audit trail with the integration as actor and the step.
+    let r = curl(&d, "GET", "/api/v1/audit?limit=1000", Some(ops), &[]);
+    let opened: Vec<&Value> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "request.submitted")
+        .collect();
+    assert_eq!(opened.len(), 5, "{opened:?}");
+    assert_eq!(
+        opened
+            .iter()
+            .filter(|e| e["actor"] == "portal-dinkes")
+            .count(),
+        4
+    );
+    for e in &opened {
+        assert_eq!(e["summary"]["entered_at_step"], "technical_review", "{e}");
+    }
+}
+
+/// A step the workflow lacks, or one after the step that provisions, is a configuration
+/// error: the daemon does not start, and says which key.
+#[test]
+fn a_request_step_after_provisioning_stops_the_start() {
+    let tmp = Daemon::workdir("example.go.id.zone", &zone());
+    for (step, says) in [("response", "never be written"), ("nowhere", "has no step")] {
+        let out = Command::new(BIN)
+            .arg("serve")
+            .current_dir(tmp.path())
+            .env("RANAH_DATA_DIR", tmp.path().join("data"))
+            .env("RANAH_ZONES_DIR", tmp.path().join("zones"))
+            .env("RANAH_DNS_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("RANAH_API_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("RANAH_CLOUDFLARE_API_WRITES", "request")
+            .env("RANAH_CLOUDFLARE_API_REQUEST_STEP", step)
+            .env("RANAH_LOG", "warn")
+            .env_remove("RANAH_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("cloudflare_api.request_step") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }
