@@ -455,13 +455,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )),
         health: health.clone(),
         signin,
-        cloudflare: Arc::new(cloudflare_api(
-            &config,
-            &store,
-            &publisher,
-            &requests,
-            request_step,
-        )),
+        cloudflare: Arc::new(
+            cloudflare_api(&config, &store, &publisher, &requests, request_step).await?,
+        ),
         requests,
     };
     let app = api::router(state.clone(), &config.metrics);
@@ -770,13 +766,13 @@ impl Signals {
 
 /// The Cloudflare-compatible API's service: its writes applied at once, or turned into
 /// requests entering the workflow at `request_step`, as `[cloudflare_api]` says.
-fn cloudflare_api(
+async fn cloudflare_api(
     config: &Config,
     store: &Store,
     publisher: &Arc<Publisher>,
     requests: &Arc<Requests>,
     request_step: usize,
-) -> crate::service::cloudflare::Cloudflare {
+) -> anyhow::Result<crate::service::cloudflare::Cloudflare> {
     use crate::config::CloudflareWrites;
     use crate::service::cloudflare::{Cloudflare, RequestWrites};
     let service = Cloudflare::new(
@@ -784,10 +780,33 @@ fn cloudflare_api(
         publisher.clone(),
         Arc::new(config.policy.clone()),
     );
-    match config.cloudflare_api.writes {
+    Ok(match config.cloudflare_api.writes {
         CloudflareWrites::Apply => service,
         CloudflareWrites::Request => {
-            let step = &requests.workflow().steps[request_step].id;
+            // An agency the store lacks is a configuration error, told now rather than at
+            // each write.
+            let agency = match &config.cloudflare_api.request_agency {
+                Some(code) => Some(
+                    store
+                        .agency(code)
+                        .await
+                        .context("reading cloudflare_api.request_agency's agency")?
+                        .ok_or_else(|| crate::config::ConfigError::Invalid {
+                            key: "cloudflare_api.request_agency".into(),
+                            message: format!(
+                                "no agency {code} (add it with `ranah agency add {code} NAME`)"
+                            ),
+                        })?
+                        .id,
+                ),
+                None => None,
+            };
+            let step = requests
+                .workflow()
+                .steps
+                .get(request_step)
+                .map(|s| s.id.as_str())
+                .unwrap_or_default();
             tracing::info!(
                 step, agency = ?config.cloudflare_api.request_agency,
                 "writes through the Cloudflare-compatible API open requests"
@@ -795,10 +814,10 @@ fn cloudflare_api(
             service.with_requests(RequestWrites {
                 requests: requests.clone(),
                 step: request_step,
-                agency: config.cloudflare_api.request_agency.clone(),
+                agency,
             })
         }
-    }
+    })
 }
 
 /// RFC 2136 UPDATE through the update keys, unless `[dynamic_update]` turns it off or the

@@ -84,13 +84,28 @@ pub fn request_kind(had_records: bool, will_have_records: bool) -> Option<Kind> 
     }
 }
 
+/// Why a write cannot become a request: a request is always some agency's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAgency {
+    /// The name is the office's (records of no agency, or of several): giving it to an agency
+    /// through a request would change whose it is.
+    OfficeName,
+    /// A new name, by a token for all agencies, and the office named no agency for such.
+    NoneNamed,
+}
+
 /// The agency a request opened by a token of `binding` is for: the token's own; else the
-/// agency that holds the name; else the one the office named for such requests (`office`).
-/// `None` when there is none: the write is refused, as a request is always some agency's.
-pub fn request_agency(binding: Binding, holder: Holder, office: Option<i64>) -> Option<i64> {
+/// agency that holds the name; for a new name, the one the office named for such requests
+/// (`office`).
+pub fn request_agency(
+    binding: Binding,
+    holder: Holder,
+    office: Option<i64>,
+) -> Result<i64, NoAgency> {
     match (binding, holder) {
-        (Binding::Agency(a), _) | (Binding::All, Holder::Agency(a)) => Some(a),
-        (Binding::All, Holder::Office | Holder::Nobody) => office,
+        (Binding::Agency(a), _) | (Binding::All, Holder::Agency(a)) => Ok(a),
+        (Binding::All, Holder::Office) => Err(NoAgency::OfficeName),
+        (Binding::All, Holder::Nobody) => office.ok_or(NoAgency::NoneNamed),
     }
 }
 
@@ -141,25 +156,26 @@ mod tests {
     fn a_request_is_for_the_tokens_agency_or_the_names_or_the_offices_choice() {
         assert_eq!(
             request_agency(Binding::Agency(1), Holder::Nobody, Some(9)),
-            Some(1)
+            Ok(1)
         );
         assert_eq!(
             request_agency(Binding::Agency(1), Holder::Agency(1), None),
-            Some(1)
+            Ok(1)
         );
         assert_eq!(
             request_agency(Binding::All, Holder::Agency(2), Some(9)),
-            Some(2)
+            Ok(2)
         );
-        assert_eq!(
-            request_agency(Binding::All, Holder::Nobody, Some(9)),
-            Some(9)
-        );
+        assert_eq!(request_agency(Binding::All, Holder::Nobody, Some(9)), Ok(9));
+        // The office's names never pass to an agency through a request.
         assert_eq!(
             request_agency(Binding::All, Holder::Office, Some(9)),
-            Some(9)
+            Err(NoAgency::OfficeName)
         );
-        assert_eq!(request_agency(Binding::All, Holder::Nobody, None), None);
+        assert_eq!(
+            request_agency(Binding::All, Holder::Nobody, None),
+            Err(NoAgency::NoneNamed)
+        );
     }
 
     #[test]

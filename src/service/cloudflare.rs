@@ -23,10 +23,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use super::requests::{Opening, Requests, ServiceError, rdata};
+use super::requests::{
+    AddedRecord, IntegrationWrite, Opening, Requests, ServiceError, WrittenRecord, rdata,
+};
 use crate::domain::access::{self, Actor, Binding};
 use crate::domain::audit::Attribution;
-use crate::domain::integration::{Holder, may_write, request_agency, request_kind};
+use crate::domain::integration::{Holder, NoAgency, may_write, request_agency, request_kind};
 use crate::domain::policy::{self, Policy, RequestedRecord};
 use crate::publish::{ChangeOp, ChangeSet, PublishError, Publisher};
 use crate::store::{ChangeMeta, RecordRow, Store};
@@ -198,8 +200,8 @@ pub struct RequestWrites {
     pub requests: Arc<Requests>,
     /// The step they enter at ([`crate::domain::workflow::Workflow::entry_step`]).
     pub step: usize,
-    /// The code of the agency of requests for names no agency holds, by tokens for all.
-    pub agency: Option<String>,
+    /// The agency (its id) of requests for new names by tokens for all agencies.
+    pub agency: Option<i64>,
 }
 
 /// The longest `comment` taken as a request's purpose.
@@ -424,6 +426,17 @@ impl Cloudflare {
         let (record, holder) = self.checked(binding, &zone, &input).await?;
         self.refuse_twin(&zone, &record, None).await?;
         let id = crate::store::random_api_id()?;
+        let change = self.change(
+            caller,
+            binding,
+            &zone,
+            holder,
+            vec![ChangeOp::Add(record.clone())],
+            &record,
+            &id,
+            "create",
+        );
+        self.within_set_limit(&change, &record)?;
         if self.requests.is_some() {
             let write = RequestedWrite {
                 binding,
@@ -441,17 +454,6 @@ impl Cloudflare {
                 step,
             });
         }
-        let change = self.change(
-            caller,
-            binding,
-            &zone,
-            holder,
-            vec![ChangeOp::Add(record.clone())],
-            &record,
-            &id,
-            "create",
-        );
-        self.within_set_limit(&change, &record)?;
         self.apply(change, now).await?;
         Ok(Written::Applied(self.record(caller, zone_id, &id).await?))
     }
@@ -489,7 +491,27 @@ impl Cloudflare {
         let (record, holder) = self.checked(binding, &zone, &input).await?;
         // Another record with the new owner, type and data: this one would merge into it.
         self.refuse_twin(&zone, &record, Some(&old.id)).await?;
+        let change = self.change(
+            caller,
+            binding,
+            &zone,
+            holder,
+            vec![
+                ChangeOp::RequirePresent(old_record.clone()),
+                ChangeOp::Remove(old_record.clone()),
+                ChangeOp::Add(record.clone()),
+            ],
+            &record,
+            id,
+            if partial { "edit" } else { "update" },
+        );
+        self.within_set_limit(&change, &record)?;
         if self.requests.is_some() {
+            // The record as it is (a client that sends what it holds again, as Terraform
+            // and external-dns do): nothing to ask.
+            if record == old_record {
+                return Ok(Written::Applied(old));
+            }
             if record.name != old_record.name {
                 return Err(CloudflareError::Invalid(
                     "a record moves to another name by two requests: delete it, and create \
@@ -501,7 +523,7 @@ impl Cloudflare {
                 binding,
                 holder,
                 owner: &record.name,
-                removed: Some(&old.id),
+                removed: Some((&old_record, id)),
                 added: Some((&record, id)),
                 comment: input.comment.as_deref(),
                 verb: "ubah",
@@ -513,21 +535,6 @@ impl Cloudflare {
                 step,
             });
         }
-        let change = self.change(
-            caller,
-            binding,
-            &zone,
-            holder,
-            vec![
-                ChangeOp::RequirePresent(old_record.clone()),
-                ChangeOp::Remove(old_record),
-                ChangeOp::Add(record.clone()),
-            ],
-            &record,
-            id,
-            if partial { "edit" } else { "update" },
-        );
-        self.within_set_limit(&change, &record)?;
         self.apply(change, now).await?;
         Ok(Written::Applied(self.record(caller, zone_id, id).await?))
     }
@@ -545,23 +552,6 @@ impl Cloudflare {
         let old = self.record(caller, zone_id, id).await?;
         let record = self.stored(&zone, &old)?;
         let holder = self.may_change(binding, &zone, &old.name).await?;
-        if self.requests.is_some() {
-            let write = RequestedWrite {
-                binding,
-                holder,
-                owner: &record.name,
-                removed: Some(&old.id),
-                added: None,
-                comment: None,
-                verb: "hapus",
-            };
-            let (request, step) = self.open_request(caller, &zone, write, now).await?;
-            return Ok(Written::Requested {
-                result: id.to_owned(),
-                request,
-                step,
-            });
-        }
         let change = self.change(
             caller,
             binding,
@@ -575,12 +565,32 @@ impl Cloudflare {
             id,
             "delete",
         );
+        if self.requests.is_some() {
+            // The zone's rules as the deletion would leave the zone now.
+            self.publisher.check(&change).map_err(refusal)?;
+            let write = RequestedWrite {
+                binding,
+                holder,
+                owner: &record.name,
+                removed: Some((&record, id)),
+                added: None,
+                comment: None,
+                verb: "hapus",
+            };
+            let (request, step) = self.open_request(caller, &zone, write, now).await?;
+            return Ok(Written::Requested {
+                result: id.to_owned(),
+                request,
+                step,
+            });
+        }
         self.apply(change, now).await?;
         Ok(Written::Applied(id.to_owned()))
     }
 
-    /// Open the request a write makes, where writes are turned into requests: for the name's
-    /// whole set of records as the write leaves it. Its number and the step it entered at.
+    /// Open the request a write makes, where writes are turned into requests: the write
+    /// itself, shown with the whole set of records its name will have. Its number and the
+    /// step it entered at.
     async fn open_request(
         &self,
         caller: &Actor,
@@ -596,15 +606,15 @@ impl Cloudflare {
         };
         let apex = format!("{}.", zone.name);
         let owner = write.owner.to_lowercase().to_ascii();
+        let shown = owner.trim_end_matches('.').to_owned();
         let label = owner
             .strip_suffix(&format!(".{apex}"))
             .filter(|l| !l.is_empty() && !l.contains('.'))
             .ok_or_else(|| {
                 CloudflareError::Invalid(format!(
-                    "{}: a request is for one name directly under {} (its records are written \
-                     when the request is approved); names deeper down and the apex are not \
-                     requested this way",
-                    owner.trim_end_matches('.'),
+                    "{shown}: a request is for one name directly under {} (its records are \
+                     written when the request is approved); names deeper down and the apex \
+                     are not requested this way",
                     zone.name
                 ))
             })?
@@ -615,72 +625,59 @@ impl Cloudflare {
                 "comment: at most {MAX_COMMENT} characters"
             )));
         }
-        let user = caller.user_id;
-        if !self.writes.take(user, std::time::Instant::now()) {
+        let agency = request_agency(write.binding, write.holder, writes.agency).map_err(|why| {
+            CloudflareError::Forbidden(match why {
+                NoAgency::OfficeName => format!(
+                    "{shown} is the office's (its records are no single agency's): a \
+                         request is an agency's, so the office changes it in ranah itself"
+                ),
+                NoAgency::NoneNamed => format!(
+                    "{shown} is held by no agency, and a request is always an agency's: \
+                         write with a token bound to the agency, or have the office name one \
+                         (cloudflare_api.request_agency)"
+                ),
+            })
+        })?;
+        if !self.writes.take(caller.user_id, std::time::Instant::now()) {
             return Err(CloudflareError::TooManyWrites);
         }
-        // The set as it stands, with the ids the API shows.
+        // What the name will hold, for staff to read: its records now, the write made on them
+        // (a record written with another TTL gives its set that TTL, as the zone will).
         let rows = self.store.record_rows_at(&apex, &owner).await?;
-        let mut records = Vec::new();
-        let mut ids = Vec::new();
-        let mut found = write.removed.is_none();
-        for row in rows.iter().filter(|r| r.suspension_id.is_none()) {
-            if write.removed == Some(row.api_id.as_str()) {
-                found = true;
-                continue;
-            }
-            let rtype = RecordType::from(row.rtype).to_string();
-            records.push(request_input(&rtype, &row.data, row.ttl));
-            ids.push(row.api_id.clone());
-        }
-        if !found {
-            return Err(CloudflareError::RecordNotFound);
-        }
-        let had = !rows.is_empty();
+        let removed_id = write.removed.map(|(_, id)| id);
+        let mut records: Vec<super::requests::RecordInput> = rows
+            .iter()
+            .filter(|r| r.suspension_id.is_none() && Some(r.api_id.as_str()) != removed_id)
+            .map(|r| request_input(&RecordType::from(r.rtype).to_string(), &r.data, r.ttl))
+            .collect();
+        let had = rows.iter().any(|r| r.suspension_id.is_none());
         let mut what = String::new();
+        let mut add = None;
         if let Some((record, id)) = write.added {
             let rtype = record.record_type().to_string();
             let data = crate::zone::file::presentation(&record.data);
             what = format!("{rtype} {}", content_of(&rtype, &data).0);
-            // One TTL per set (RFC 2181 §5.2): the set takes the written record's, as a
-            // write applied at once does.
             for r in records.iter_mut().filter(|r| r.rtype == rtype) {
                 r.ttl = record.ttl;
             }
-            records.push(request_input(&rtype, &data, record.ttl));
-            ids.push(id.to_owned());
+            let input = request_input(&rtype, &data, record.ttl);
+            records.push(input.clone());
+            add = Some(AddedRecord {
+                record: input,
+                api_id: id.to_owned(),
+            });
         }
         let kind = request_kind(had, !records.is_empty())
             .ok_or_else(|| CloudflareError::Invalid("the write changes nothing".into()))?;
-        let office = match &writes.agency {
-            Some(code) => Some(
-                self.store
-                    .agency(code)
-                    .await?
-                    .ok_or_else(|| {
-                        CloudflareError::Service(ServiceError::internal(
-                            "the agency of an integration's request",
-                            format!("cloudflare_api.request_agency `{code}` is no agency"),
-                        ))
-                    })?
-                    .id,
-            ),
+        let remove = match write.removed {
+            Some((record, _)) => Some(WrittenRecord::of(record)?),
             None => None,
         };
-        let agency = request_agency(write.binding, write.holder, office).ok_or_else(|| {
-            CloudflareError::Forbidden(format!(
-                "{} is held by no agency, and a request is always an agency's: write with a \
-                 token bound to the agency, or have the office name one \
-                 (cloudflare_api.request_agency)",
-                owner.trim_end_matches('.')
-            ))
-        })?;
         let purpose = match comment {
             Some(c) => c.to_owned(),
             None => format!(
-                "Diajukan melalui API kompatibel Cloudflare: {} {} {what}",
-                write.verb,
-                owner.trim_end_matches('.')
+                "Diajukan melalui API kompatibel Cloudflare: {} {shown} {what}",
+                write.verb
             )
             .trim_end()
             .to_owned(),
@@ -690,7 +687,7 @@ impl Cloudflare {
             zone: zone.name.clone(),
             label,
             records,
-            api_ids: ids,
+            write: IntegrationWrite { remove, add },
             agency_id: agency,
             purpose,
             step: writes.step,
@@ -860,7 +857,10 @@ impl Cloudflare {
                     return forbidden(format!("`{top}` is reserved"));
                 }
                 if let Some(request) = self.store.open_request_id(&zone.name, &top).await? {
-                    return forbidden(format!("{top} is held by open request {request}"));
+                    return Err(CloudflareError::Held(format!(
+                        "{top} is held by open request {request}: a write there waits for \
+                         that request's decision"
+                    )));
                 }
                 let exists = self
                     .publisher
@@ -988,13 +988,13 @@ impl Cloudflare {
     }
 }
 
-/// A write to be turned into a request: at `owner`, the record of API id `removed` goes, the
-/// record `added` (with its id) comes.
+/// A write to be turned into a request: at `owner`, the record `removed` goes, the record
+/// `added` comes (each with its API id).
 struct RequestedWrite<'a> {
     binding: Binding,
     holder: Holder,
     owner: &'a Name,
-    removed: Option<&'a str>,
+    removed: Option<(&'a Record, &'a str)>,
     added: Option<(&'a Record, &'a str)>,
     comment: Option<&'a str>,
     /// What the write does, in the words staff read (`tambah`, `ubah`, `hapus`).

@@ -118,8 +118,8 @@ pub struct RecordInput {
     pub ttl: u32,
 }
 
-/// A request an integration opens ([`Requests::open_for_integration`]): one name's whole new
-/// set of records, already decided by the Cloudflare-compatible API's service.
+/// A request an integration opens ([`Requests::open_for_integration`]) for one write at a
+/// name directly under the zone, already decided by the Cloudflare-compatible API's service.
 #[derive(Debug, Clone)]
 pub struct Opening {
     /// What the write asks of the name.
@@ -128,10 +128,10 @@ pub struct Opening {
     pub zone: String,
     /// The label under the zone.
     pub label: String,
-    /// Every record the name is to have (none for a deletion).
+    /// The records the name will have, as staff read the request (none for a deletion).
     pub records: Vec<RecordInput>,
-    /// The API's id of each record, in the same order.
-    pub api_ids: Vec<String>,
+    /// The write itself: what approving the request does.
+    pub write: IntegrationWrite,
     /// The agency the request is for.
     pub agency_id: i64,
     /// What it is for (the record's comment, or what the write was).
@@ -140,16 +140,71 @@ pub struct Opening {
     pub step: usize,
 }
 
+/// The write a request opened by an integration stands for
+/// ([`RequestData::integration_write`]): approved, the record `remove` (if it is still there;
+/// else the approval fails) is removed and `add` added at the request's name, whatever else
+/// changed at the name meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationWrite {
+    /// The record it removes, as it was read.
+    pub remove: Option<WrittenRecord>,
+    /// The record it adds, as a submission writes it, with the API id it will have.
+    pub add: Option<AddedRecord>,
+}
+
+/// A record an integration's write removes: its type, TTL and data in wire form (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenRecord {
+    /// The type's number.
+    pub rtype: u16,
+    /// The TTL.
+    pub ttl: u32,
+    /// The data in wire form, hex.
+    pub rdata: String,
+}
+
+impl WrittenRecord {
+    /// The record as it is written down.
+    pub fn of(record: &Record) -> Result<Self, ServiceError> {
+        Ok(Self {
+            rtype: u16::from(record.record_type()),
+            ttl: record.ttl,
+            rdata: hex::encode(
+                crate::zone::file::rdata_wire(&record.data)
+                    .map_err(|e| ServiceError::internal("a record in wire form", e))?,
+            ),
+        })
+    }
+
+    /// The record at `owner`.
+    fn record(&self, owner: &Name) -> Result<Record, String> {
+        let wire = hex::decode(&self.rdata).map_err(|e| e.to_string())?;
+        let data = crate::zone::file::rdata_from_wire(RecordType::from(self.rtype), &wire)?;
+        Ok(Record::from_rdata(owner.clone(), self.ttl, data))
+    }
+}
+
+/// A record an integration's write adds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddedRecord {
+    /// The record as a submission writes it.
+    pub record: RecordInput,
+    /// Its id in the Cloudflare-compatible API.
+    pub api_id: String,
+}
+
+/// A record as the policy checks it.
+fn requested(r: &RecordInput) -> RequestedRecord {
+    RequestedRecord {
+        rtype: r.rtype.clone(),
+        value: r.value.clone(),
+        ttl: r.ttl,
+    }
+}
+
 /// The records as the policy checks them.
 pub(crate) fn requested_records(records: &[RecordInput]) -> Vec<RequestedRecord> {
-    records
-        .iter()
-        .map(|r| RequestedRecord {
-            rtype: r.rtype.clone(),
-            value: r.value.clone(),
-            ttl: r.ttl,
-        })
-        .collect()
+    records.iter().map(requested).collect()
 }
 
 fn default_ttl() -> u32 {
@@ -757,6 +812,7 @@ impl Requests {
             recommendation_ref: input.recommendation_ref,
             certificate: input.certificate,
             workflow: self.workflow.name.clone(),
+            integration_write: None,
         };
         self.open(caller, data, state, None, now).await
     }
@@ -772,33 +828,22 @@ impl Requests {
         opening: Opening,
         now: DateTime<Utc>,
     ) -> Result<i64, ServiceError> {
-        let label = self
-            .policy
-            .check_label(&opening.label, &opening.zone)
-            .map_err(|e| ServiceError::Validation(vec![e]))?;
-        let values = if opening.kind == Kind::Delete {
-            Vec::new()
-        } else {
+        // A new name is one a submission could ask for; an existing one is taken as it is.
+        let label = if opening.kind == Kind::Create {
             self.policy
-                .check_records(&requested_records(&opening.records), &opening.zone)
-                .map_err(ServiceError::Validation)?
+                .check_label(&opening.label, &opening.zone)
+                .map_err(|e| ServiceError::Validation(vec![e]))?
+        } else {
+            opening.label
         };
-        let records = self.zone_rules(
-            opening.kind,
-            &opening.zone,
-            &label,
-            &opening.records,
-            &values,
-        )?;
-        let records: Vec<serde_json::Value> = records
-            .iter()
-            .zip(&opening.api_ids)
-            .map(|(record, id)| {
-                let mut v = serde_json::to_value(record).unwrap_or_default();
-                v["api_id"] = id.as_str().into();
-                v
-            })
-            .collect();
+        if let Some(added) = &opening.write.add {
+            self.policy
+                .check_records(
+                    std::slice::from_ref(&requested(&added.record)),
+                    &opening.zone,
+                )
+                .map_err(ServiceError::Validation)?;
+        }
         let contact = Contact {
             name: caller.name.clone(),
             email: self
@@ -820,12 +865,16 @@ impl Requests {
             kind: opening.kind,
             zone: opening.zone,
             name: label,
-            records: serde_json::Value::Array(records),
+            records: serde_json::to_value(&opening.records).unwrap_or_default(),
             contact: serde_json::to_value(&contact).unwrap_or_default(),
             purpose: opening.purpose,
             recommendation_ref: None,
             certificate: false,
             workflow: self.workflow.name.clone(),
+            integration_write: Some(
+                serde_json::to_value(&opening.write)
+                    .map_err(|e| ServiceError::internal("an integration's write as JSON", e))?,
+            ),
         };
         let entered = self.workflow.steps.get(opening.step).map(|s| s.id.clone());
         self.open(caller, data, state, entered, now).await
@@ -1430,6 +1479,22 @@ impl Requests {
             certificate: certificate.as_ref(),
         };
         let committed: Result<(), ServiceError> = if provision {
+            // A name suspended since the request was made stays suspended: its records are
+            // not written over it.
+            let d = &stored.data;
+            if d.kind != Kind::Delete
+                && self
+                    .store
+                    .active_suspension(&format!("{}.", d.zone), &format!("{}.{}.", d.name, d.zone))
+                    .await?
+                    .is_some()
+            {
+                return Err(ServiceError::Conflict(format!(
+                    "{}.{} is suspended; an admin must lift the suspension before \
+                     the records are written",
+                    d.name, d.zone
+                )));
+            }
             let mut change = self.provisioning(&stored)?;
             let mut who = Attribution::of(caller);
             who.role = history.iter().rev().find_map(|h| h.role.clone());
@@ -1511,6 +1576,15 @@ impl Requests {
                     "records",
                     "not_allowed",
                     "a delete request carries no records",
+                ));
+            }
+            if data.integration_write.is_some() {
+                // Its records are one write on the name, with the id the client was given.
+                errors.push(field(
+                    "records",
+                    "not_allowed",
+                    "a request opened by a write through the Cloudflare-compatible API keeps \
+                     that write: resubmit it unchanged, or withdraw it and write again",
                 ));
             }
             let requested = requested_records(&records);
@@ -1794,6 +1868,17 @@ impl Requests {
                 e,
             )
         })?;
+        let meta = ChangeMeta {
+            reason: format!("request {} approved", stored.id),
+            agency_id: Some(stored.state.agency_id),
+            request_id: Some(stored.id),
+            suspension_id: None,
+            actor: None,
+            ..ChangeMeta::default()
+        };
+        if let Some(write) = &d.integration_write {
+            return self.integration_provisioning(stored.id, write, zone, owner, &d.zone, meta);
+        }
         let inputs: Vec<RecordInput> = serde_json::from_value(d.records.clone()).map_err(|e| {
             ServiceError::internal(format!("stored records of request {}", stored.id), e)
         })?;
@@ -1806,50 +1891,54 @@ impl Requests {
                 .check_records(&requested, &d.zone)
                 .map_err(ServiceError::Validation)?
         };
-        let ops = change_ops(d.kind, &owner, values)?;
-        // The ids the Cloudflare-compatible API gave the records of an integration's request.
-        let ids = d
-            .records
-            .as_array()
-            .map(|records| {
-                records
-                    .iter()
-                    .map(|r| r.get("api_id").and_then(|v| v.as_str()))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        let api_ids = ops
-            .iter()
-            .filter_map(|op| match op {
-                ChangeOp::Add(record) => Some(record),
-                _ => None,
-            })
-            .zip(ids)
-            .filter_map(|(record, id)| {
-                let id = id.filter(|id| crate::zone::is_record_id(id))?;
-                Some((
+        Ok(ChangeSet {
+            zone,
+            ops: change_ops(d.kind, &owner, values)?,
+            meta,
+        })
+    }
+
+    /// The zone change of a request an integration's write opened: that write, on the name as
+    /// it stands now (the record it removes must still be there), the added record checked by
+    /// the policy again and given the id the API answered.
+    fn integration_provisioning(
+        &self,
+        id: i64,
+        write: &serde_json::Value,
+        zone: Name,
+        owner: Name,
+        apex: &str,
+        mut meta: ChangeMeta,
+    ) -> Result<ChangeSet, ServiceError> {
+        let corrupt =
+            |e: String| ServiceError::internal(format!("the stored write of request {id}"), e);
+        let write: IntegrationWrite =
+            serde_json::from_value(write.clone()).map_err(|e| corrupt(e.to_string()))?;
+        let mut ops = Vec::new();
+        if let Some(removed) = &write.remove {
+            let record = removed.record(&owner).map_err(corrupt)?;
+            ops.push(ChangeOp::RequirePresent(record.clone()));
+            ops.push(ChangeOp::Remove(record));
+        }
+        if let Some(added) = &write.add {
+            let values = self
+                .policy
+                .check_records(std::slice::from_ref(&requested(&added.record)), apex)
+                .map_err(ServiceError::Validation)?;
+            for (value, ttl) in values {
+                let record = Record::from_rdata(owner.clone(), ttl, rdata(value)?);
+                meta.api_ids.push((
                     (
                         record.name.to_lowercase().to_ascii(),
                         u16::from(record.record_type()),
                         crate::zone::file::presentation(&record.data),
                     ),
-                    id.to_owned(),
-                ))
-            })
-            .collect();
-        Ok(ChangeSet {
-            zone,
-            ops,
-            meta: ChangeMeta {
-                reason: format!("request {} approved", stored.id),
-                agency_id: Some(stored.state.agency_id),
-                request_id: Some(stored.id),
-                suspension_id: None,
-                actor: None,
-                api_ids,
-                ..ChangeMeta::default()
-            },
-        })
+                    added.api_id.clone(),
+                ));
+                ops.push(ChangeOp::Add(record));
+            }
+        }
+        Ok(ChangeSet { zone, ops, meta })
     }
 }
 

@@ -38,6 +38,9 @@ pub struct RequestData {
     pub certificate: bool,
     /// The workflow's name when submitted.
     pub workflow: String,
+    /// For a request an integration's write opened: that write (JSON), provisioned as a change
+    /// on the name as it stands then rather than as the whole set.
+    pub integration_write: Option<serde_json::Value>,
 }
 
 impl RequestData {
@@ -192,6 +195,13 @@ fn request_from_row(r: &sqlx::any::AnyRow) -> Result<StoredRequest, StoreError> 
             recommendation_ref: r.try_get("recommendation_ref")?,
             certificate: flag(r, "certificate")?,
             workflow: r.try_get("workflow")?,
+            integration_write: match r.try_get::<Option<String>, _>("integration_write")? {
+                Some(s) => Some(
+                    serde_json::from_str(&s)
+                        .map_err(|e| StoreError::Corrupt(format!("integration_write: {e}")))?,
+                ),
+                None => None,
+            },
         },
         state: Request {
             kind: kind_of(r.try_get("kind")?)?,
@@ -304,8 +314,9 @@ impl Store {
             "INSERT INTO requests (kind, zone, name, agency_id, submitted_by, \
              registered_by_front_office, records, contact, purpose, recommendation_ref, \
              certificate, workflow, status, step, step_started_at, returned_at, letter_attached, \
-             version, created_at, updated_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20) RETURNING id",
+             version, created_at, updated_at, due_at, integration_write) VALUES ($1, $2, $3, $4, \
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, \
+             $21) RETURNING id",
         )
         .bind(data.kind.as_str())
         .bind(&data.zone)
@@ -327,6 +338,7 @@ impl Store {
         .bind(i64::from(state.version))
         .bind(&now)
         .bind(due_at.map(ts))
+        .bind(data.integration_write.as_ref().map(|w| w.to_string()))
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {

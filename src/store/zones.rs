@@ -715,6 +715,9 @@ pub(crate) async fn write_change(
     .fetch_one(&mut **tx)
     .await?;
 
+    // Records removed and added again with another TTL (one TTL per set: a record written
+    // with a new TTL re-adds its set's others), keyed as their rows are.
+    let readded = ttl_changes(diff, meta)?;
     for record in &diff.removed {
         if crate::zone::is_dnssec_type(record.record_type()) {
             // An import that replaces a signed zone's records drops its signatures too.
@@ -722,18 +725,37 @@ pub(crate) async fn write_change(
             continue;
         }
         let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
-        // Only its TTL changes (one TTL per set: a set's records are re-added with a new
-        // one): the row stays, and the insert below sets the TTL, so that the record keeps
-        // its id and provenance.
-        let readded = meta.suspension_id.is_none()
-            && diff.added.iter().any(|a| {
-                a.name == record.name
-                    && a.record_type() == record.record_type()
-                    && a.data == record.data
-            });
-        if readded {
+        let key = (
+            record.name.to_ascii(),
+            u16::from(record.record_type()),
+            wire,
+        );
+        if let Some(new) = readded.get(&key).and_then(|&i| diff.added.get(i)) {
+            // Only its TTL changes: the row stays, with its id (one derived from its content
+            // if it had none stored) and its provenance.
+            let (owner, rtype, wire) = key;
+            let data = file::presentation(&new.data);
+            let id = meta
+                .api_ids
+                .iter()
+                .find(|((o, t, d), _)| *o == owner && *t == rtype && *d == data)
+                .map(|(_, id)| id.clone())
+                .unwrap_or_else(|| crate::zone::record_id(&owner, rtype, &data));
+            sqlx::query(
+                "UPDATE records SET ttl = $1, api_id = COALESCE(api_id, $2) WHERE zone_id = $3 \
+                 AND owner = $4 AND rtype = $5 AND rdata = $6",
+            )
+            .bind(i64::from(new.ttl))
+            .bind(id)
+            .bind(zone_id)
+            .bind(owner)
+            .bind(i64::from(rtype))
+            .bind(wire)
+            .execute(&mut **tx)
+            .await?;
             continue;
         }
+        let (_, _, wire) = key;
         // A suspension keeps the rows, marked; any other change deletes them.
         let query = match meta.suspension_id {
             Some(suspension) => sqlx::query(
@@ -760,10 +782,14 @@ pub(crate) async fn write_change(
     // The records added and the new anchor in one statement; the journal in the order of the
     // change: its removals, its additions, then the anchor's.
     let plain = ChangeMeta::default();
+    // Those whose TTL alone changed were updated in place above.
+    let updated: std::collections::HashSet<usize> = readded.values().copied().collect();
     let rows: Vec<(&Record, &ChangeMeta)> = diff
         .added
         .iter()
-        .map(|r| (r, meta))
+        .enumerate()
+        .filter(|(i, _)| !updated.contains(i))
+        .map(|(_, r)| (r, meta))
         .chain(anchor.added.iter().map(|r| (r, &plain)))
         .collect();
     insert_rows(tx, zone_id, &rows, &now).await?;
@@ -789,6 +815,43 @@ pub(crate) async fn write_change(
         super::dnssec::mark_signed(tx, zone_id, new_soa.serial).await?;
     }
     Ok(anchor)
+}
+
+/// A row's key: owner as stored, type, wire data.
+type RowKey = (String, u16, Vec<u8>);
+
+/// The records of a change that are removed and added again with another TTL (not under a
+/// suspension, which keeps rows marked instead): the position of each in `diff.added`, by the
+/// key of its row.
+fn ttl_changes(
+    diff: &ZoneDiff,
+    meta: &ChangeMeta,
+) -> Result<std::collections::HashMap<RowKey, usize>, StoreError> {
+    if meta.suspension_id.is_some() || diff.removed.is_empty() || diff.added.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let key = |r: &Record| -> Result<RowKey, StoreError> {
+        Ok((
+            r.name.to_ascii(),
+            u16::from(r.record_type()),
+            file::rdata_wire(&r.data).map_err(StoreError::Corrupt)?,
+        ))
+    };
+    let plain = |r: &&Record| !crate::zone::is_dnssec_type(r.record_type());
+    let removed = diff
+        .removed
+        .iter()
+        .filter(plain)
+        .map(key)
+        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+    let mut out = std::collections::HashMap::new();
+    for (i, r) in diff.added.iter().enumerate().filter(|(_, r)| plain(r)) {
+        let k = key(r)?;
+        if removed.contains(&k) {
+            out.insert(k, i);
+        }
+    }
+    Ok(out)
 }
 
 const SET_SOA: &str = "UPDATE zones SET soa_serial = $1, soa_mname = $2, soa_rname = $3, \

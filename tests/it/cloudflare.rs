@@ -374,7 +374,7 @@ fn what_each_token_may_do_and_hostile_requests() {
         &request_body("create", "diminta", "203.0.113.8", false),
     );
     assert_eq!(r.status, 201, "{}", r.json);
-    assert_eq!(failed(&post(&dinkes, a_record("diminta"))), (403, 9109));
+    assert_eq!(failed(&post(&dinkes, a_record("diminta"))), (409, 1004));
     // Another agency's record cannot be changed or deleted by id, nor one's own moved there.
     let (_, _, listed) = call(
         &d,
@@ -623,15 +623,20 @@ fn what_each_token_may_do_and_hostile_requests() {
 
 /// The office turns the API's writes into requests: each write that passes the API's checks
 /// opens a request for its name, entering the workflow at the configured step, and nothing
-/// changes in DNS until that request's provisioning step is approved; then the records carry
-/// the ids the API answered with. A name an open request holds waits; a token for all
-/// agencies writes new names for the agency the office named.
+/// changes in DNS until that request's provisioning step is approved; then the write is made
+/// on the name as it stands, with the id the API answered. A name an open request holds waits;
+/// the office's names stay the office's; a token for all agencies writes new names for the
+/// agency the office named.
 #[test]
 fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
+    // The agency the office names must exist when the daemon starts: people first, then the
+    // daemon again with writes turned into requests.
+    let (tmp, mut d, tokens, portal, dinkes) = start("");
+    d.shutdown();
     let config = "[cloudflare_api]\nwrites = \"request\"\nrequest_step = \"technical_review\"\n\
                   request_agency = \"DISHUB\"\n";
-    let (_tmp, d, tokens, portal, dinkes) = start(config);
-    let [_, _, kadis, _, teknis, ops] = &tokens;
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(config));
+    let [andi, _, kadis, _, teknis, ops] = &tokens;
     let zones = call(
         &d,
         "GET",
@@ -645,7 +650,8 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
     let send = |method: &str, at: &str, token: &str, body: Value| {
         call(&d, method, at, &bearer(token), Some(&body.to_string()))
     };
-    // A write accepted as a request: 202, success, the request in a message and in `meta`.
+    // A write accepted as a request: 202, success, the request in a message (and in a
+    // record's `meta`).
     let requested = |reply: &(u16, String, Value)| -> i64 {
         let (status, _, body) = reply;
         assert_eq!(*status, 202, "{body}");
@@ -658,7 +664,6 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{body}"));
         assert!(message.contains("`technical_review`"), "{body}");
-        // A record's result names the request in its `meta` too (a deletion's is its id).
         if body["result"].get("meta").is_some() {
             assert_eq!(
                 body["result"]["meta"]["ranah_request"],
@@ -673,12 +678,28 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
         assert_eq!(r.status, 200, "{}", r.json);
         r.json
     };
-    let approve = |id: i64, token: &str| {
-        let r = post_json(&d, &format!("/api/v1/requests/{id}/approve"), token, "{}");
-        assert_eq!(r.status, 200, "{}", r.json);
-        r.json
+    let act = |id: i64, token: &str, what: &str, body: &str| {
+        post_json(&d, &format!("/api/v1/requests/{id}/{what}"), token, body)
+    };
+    // The technical team approves (the records are written), then the head of office the
+    // response.
+    let approve = |id: i64| {
+        for token in [teknis, kadis] {
+            let r = act(id, token, "approve", "{}");
+            assert_eq!(r.status, 200, "{}", r.json);
+        }
     };
     let read = |id: &str| call(&d, "GET", &format!("{path}/{id}"), &bearer(&dinkes), None);
+    let listed = |name: &str| {
+        let (_, _, body) = call(
+            &d,
+            "GET",
+            &format!("{path}?name={name}"),
+            &bearer(&dinkes),
+            None,
+        );
+        body["result"].as_array().unwrap().clone()
+    };
 
     // A new name by DINKES's token: a request of DINKES's at the technical review; DNS does
     // not answer it, nor the API, until the technical team approves.
@@ -715,16 +736,12 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
     assert_eq!(failed(&read(&record_id)), (404, 81044));
     // The name is the open request's: another write there waits for its decision.
     let again = json!({"type": "A", "name": "layanan", "content": "203.0.113.61", "ttl": 300});
-    assert_eq!(failed(&send("POST", &path, &dinkes, again)), (403, 9109));
+    assert_eq!(failed(&send("POST", &path, &dinkes, again)), (409, 1004));
     // The steps before the one it entered at are not its; the technical team's is.
-    let r = post_json(
-        &d,
-        &format!("/api/v1/requests/{first}/approve"),
-        kadis,
-        "{}",
-    );
+    let r = act(first, kadis, "approve", "{}");
     assert_eq!(r.status, 409, "{}", r.json);
-    approve(first, teknis);
+    let r = act(first, teknis, "approve", "{}");
+    assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.60");
     let (status, _, body) = read(&record_id);
     assert_eq!(
@@ -732,9 +749,25 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
         (200, Some("203.0.113.60")),
         "{body}"
     );
-    assert_eq!(approve(first, kadis)["status"], "completed");
+    assert_eq!(
+        act(first, kadis, "approve", "{}").json["status"],
+        "completed"
+    );
 
-    // A change by id: a change request of the whole set; the record keeps its id.
+    // A change by id: a change request; the record keeps its id. Sending the record as it is
+    // asks nothing.
+    let same = send(
+        "PATCH",
+        &format!("{path}/{record_id}"),
+        &dinkes,
+        json!({"content": "203.0.113.60"}),
+    );
+    assert_eq!(
+        (same.0, same.2["messages"].clone()),
+        (200, json!([])),
+        "{}",
+        same.2
+    );
     let reply = send(
         "PATCH",
         &format!("{path}/{record_id}"),
@@ -745,23 +778,26 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
     assert_eq!(reply.2["result"]["id"], record_id.as_str());
     assert_eq!(request(second)["kind"], "change");
     assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.60");
-    approve(second, teknis);
-    approve(second, kadis);
+    // Returned, it is resubmitted as the write it is, not with other records.
+    let r = act(
+        second,
+        teknis,
+        "return",
+        r#"{"note": "Periksa alamat", "reason": "technical"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let other = r#"{"records": [{"type": "A", "value": "203.0.113.99", "ttl": 300}]}"#;
+    let r = act(second, andi, "resubmit", other);
+    assert_eq!(r.status, 422, "{}", r.json);
+    let r = act(second, andi, "resubmit", "{}");
+    assert_eq!(r.status, 200, "{}", r.json);
+    approve(second);
     assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.62");
     assert_eq!(read(&record_id).2["result"]["content"], "203.0.113.62");
 
-    // A record added beside others with another TTL: the set takes the new TTL and the
-    // record already there keeps its id.
-    let listed = |name: &str| {
-        let (_, _, body) = call(
-            &d,
-            "GET",
-            &format!("{path}?name={name}"),
-            &bearer(&dinkes),
-            None,
-        );
-        body["result"].as_array().unwrap().clone()
-    };
+    // A record added beside another with another TTL: the set takes the new TTL and the
+    // record already there keeps its id. What changed at the name while the request was open
+    // stays.
     let before = listed("dinkes");
     assert_eq!(before.len(), 1, "{before:?}");
     let kept = before[0]["id"].as_str().unwrap().to_owned();
@@ -775,18 +811,65 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
     let view = request(third);
     assert_eq!(view["kind"], "change");
     assert_eq!(view["records"].as_array().unwrap().len(), 2, "{view}");
-    approve(third, teknis);
-    approve(third, kadis);
+    d.replace_zone(&format!(
+        "{}dinkes TXT \"ditambahkan operator\"\nlayanan A 203.0.113.62\n",
+        zone()
+    ));
+    approve(third);
     let after = listed("dinkes");
-    assert_eq!(after.len(), 2, "{after:?}");
-    for r in &after {
+    assert_eq!(after.len(), 3, "{after:?}");
+    for r in after.iter().filter(|r| r["type"] == "A") {
         assert_eq!(r["ttl"], 600, "{r}");
     }
+    assert!(after.iter().any(|r| r["type"] == "TXT"), "{after:?}");
     let old = after
         .iter()
         .find(|r| r["content"] == "203.0.113.20")
         .unwrap();
     assert_eq!(old["id"], kept.as_str());
+    // The operator's TXT made the name the office's (records of no agency beside the
+    // agency's); the office gives it back.
+    cli_ok(
+        &d,
+        &[
+            "subdomain",
+            "assign",
+            "dinkes.example.go.id",
+            "--agency",
+            "DINKES",
+        ],
+    );
+    // A record removed while the request was open: the approval fails and nothing changes.
+    let txt = after.iter().find(|r| r["type"] == "TXT").unwrap();
+    let txt_id = txt["id"].as_str().unwrap().to_owned();
+    let reply = send(
+        "PATCH",
+        &format!("{path}/{txt_id}"),
+        &dinkes,
+        json!({"content": "diubah"}),
+    );
+    let fourth = requested(&reply);
+    d.replace_zone(&format!(
+        "{}layanan A 203.0.113.62\n",
+        zone().replace(
+            "dinkes A 203.0.113.20\n",
+            "dinkes A 203.0.113.20\ndinkes A 203.0.113.22\n"
+        )
+    ));
+    let r = act(fourth, teknis, "approve", "{}");
+    assert_eq!(
+        (r.status, r.json["code"].as_str()),
+        (409, Some("zone_rule")),
+        "{}",
+        r.json
+    );
+    let r = act(
+        fourth,
+        teknis,
+        "reject",
+        r#"{"note": "Rekaman sudah berubah", "reason": "technical"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
 
     // A deletion by id of a name's last record: a delete request.
     let reply = call(
@@ -796,35 +879,57 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
         &bearer(&dinkes),
         None,
     );
-    let fourth = requested(&reply);
+    let fifth = requested(&reply);
     assert_eq!(reply.2["result"]["id"], record_id.as_str());
-    assert_eq!(request(fourth)["kind"], "delete");
+    assert_eq!(request(fifth)["kind"], "delete");
     assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.62");
-    approve(fourth, teknis);
-    approve(fourth, kadis);
+    approve(fifth);
     assert_eq!(a(&d, "layanan.example.go.id"), "");
     assert_eq!(failed(&read(&record_id)), (404, 81044));
 
+    // A name suspended while its request was open stays suspended.
+    let reply = send(
+        "POST",
+        &path,
+        &dinkes,
+        json!({"type": "TXT", "name": "dinkes", "content": "v=spf1 -all", "ttl": 600}),
+    );
+    let sixth = requested(&reply);
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/dinkes.example.go.id/suspend",
+        ops,
+        r#"{"reason": "Konten perjudian terdeteksi"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = act(sixth, teknis, "approve", "{}");
+    assert_eq!(r.status, 409, "{}", r.json);
+    assert_eq!(a(&d, "dinkes.example.go.id"), "");
+
     // A request is for one name directly under the zone; a record does not move by one.
-    let deeper = json!({"type": "A", "name": "www.dinkes", "content": "203.0.113.63", "ttl": 300});
-    assert_eq!(failed(&send("POST", &path, &dinkes, deeper)), (400, 1004));
+    let deeper = json!({"type": "A", "name": "www.dishub", "content": "203.0.113.63", "ttl": 300});
+    assert_eq!(failed(&send("POST", &path, &portal, deeper)), (400, 1004));
+    let dishub = listed("dishub")[0]["id"].as_str().unwrap().to_owned();
     let moved = json!({"name": "lain"});
     assert_eq!(
-        failed(&send("PATCH", &format!("{path}/{kept}"), &dinkes, moved)),
+        failed(&send("PATCH", &format!("{path}/{dishub}"), &portal, moved)),
         (400, 1004)
     );
     // The record policy is the requests': a private address is refused at once.
     let private = json!({"type": "A", "name": "intra", "content": "10.0.0.1", "ttl": 300});
     assert_eq!(failed(&send("POST", &path, &dinkes, private)), (400, 1004));
-    // The portal's token (all agencies): a new name is the agency the office named.
+    // The office's names stay the office's: no request gives one to an agency.
+    let www = json!({"type": "A", "name": "www", "content": "203.0.113.65", "ttl": 300});
+    assert_eq!(failed(&send("POST", &path, &portal, www)), (403, 9109));
+    // The portal's token (all agencies): a new name is the agency the office named's.
     let reply = send(
         "POST",
         &path,
         &portal,
         json!({"type": "A", "name": "baru", "content": "203.0.113.64", "ttl": 1}),
     );
-    let fifth = requested(&reply);
-    let view = request(fifth);
+    let seventh = requested(&reply);
+    let view = request(seventh);
     assert_eq!(
         (view["agency"].as_str(), view["kind"].as_str()),
         (Some("DISHUB"), Some("create")),
@@ -845,25 +950,44 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
         .iter()
         .filter(|e| e["action"] == "request.submitted")
         .collect();
-    assert_eq!(opened.len(), 5, "{opened:?}");
+    assert_eq!(opened.len(), 7, "{opened:?}");
     assert_eq!(
         opened
             .iter()
             .filter(|e| e["actor"] == "portal-dinkes")
             .count(),
-        4
+        6
     );
     for e in &opened {
         assert_eq!(e["summary"]["entered_at_step"], "technical_review", "{e}");
     }
 }
 
-/// A step the workflow lacks, or one after the step that provisions, is a configuration
-/// error: the daemon does not start, and says which key.
+/// A step the workflow lacks, one after the step that provisions, or an agency the store
+/// lacks is a configuration error: the daemon does not start, and says which key.
 #[test]
-fn a_request_step_after_provisioning_stops_the_start() {
+fn a_bad_request_step_or_agency_stops_the_start() {
     let tmp = Daemon::workdir("example.go.id.zone", &zone());
-    for (step, says) in [("response", "never be written"), ("nowhere", "has no step")] {
+    for (variable, value, key, says) in [
+        (
+            "RANAH_CLOUDFLARE_API_REQUEST_STEP",
+            "response",
+            "cloudflare_api.request_step",
+            "never be written",
+        ),
+        (
+            "RANAH_CLOUDFLARE_API_REQUEST_STEP",
+            "nowhere",
+            "cloudflare_api.request_step",
+            "has no step",
+        ),
+        (
+            "RANAH_CLOUDFLARE_API_REQUEST_AGENCY",
+            "NOPE",
+            "cloudflare_api.request_agency",
+            "no agency NOPE",
+        ),
+    ] {
         let out = Command::new(BIN)
             .arg("serve")
             .current_dir(tmp.path())
@@ -872,7 +996,7 @@ fn a_request_step_after_provisioning_stops_the_start() {
             .env("RANAH_DNS_LISTEN", format!("127.0.0.1:{}", free_port()))
             .env("RANAH_API_LISTEN", format!("127.0.0.1:{}", free_port()))
             .env("RANAH_CLOUDFLARE_API_WRITES", "request")
-            .env("RANAH_CLOUDFLARE_API_REQUEST_STEP", step)
+            .env(variable, value)
             .env("RANAH_LOG", "warn")
             .env_remove("RANAH_CONFIG")
             .stdin(std::process::Stdio::null())
@@ -880,10 +1004,7 @@ fn a_request_step_after_provisioning_stops_the_start() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(
-            stderr.contains("cloudflare_api.request_step") && stderr.contains(says),
-            "{stderr}"
-        );
+        assert!(stderr.contains(key) && stderr.contains(says), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
