@@ -14,7 +14,7 @@ pub enum CloudflareWrites {
     #[default]
     Apply,
     /// Each write opens a request for its name, which enters the workflow at
-    /// `request_step`; the zone changes when that request's provisioning step is approved.
+    /// `request_step`; the write is made when that request's provisioning step is approved.
     Request,
 }
 
@@ -28,8 +28,9 @@ pub struct CloudflareApiSettings {
     /// step that provisions; left out, the step that provisions. Checked against the
     /// workflow when the daemon starts.
     pub request_step: Option<String>,
-    /// With `writes = "request"`: the agency (its code) of a request for a name no agency
-    /// holds, written with a token bound to all agencies. Left out, such a write is refused.
+    /// With `writes = "request"`: the agency (its code) of a request for a new name, written
+    /// with a token bound to all agencies; it must exist when the daemon starts. Left out,
+    /// such a write is refused.
     pub request_agency: Option<String>,
 }
 
