@@ -224,13 +224,12 @@ impl FromRequestParts<AppState> for Caller {
 
 type Params = Query<HashMap<String, String>>;
 
-/// A page of `items`: `page` (from 1) and `per_page` (default `default`, at most `max`).
-fn page<T>(
-    items: Vec<T>,
+/// The page asked for: `page` (from 1) and `per_page` (default `default`, at most `max`).
+fn page_asked(
     params: &HashMap<String, String>,
     default: usize,
     max: usize,
-) -> Result<(Vec<T>, Value), CloudflareError> {
+) -> Result<(usize, usize), CloudflareError> {
     let number = |key: &str, fallback: usize| -> Result<usize, CloudflareError> {
         match params.get(key) {
             None => Ok(fallback),
@@ -246,16 +245,32 @@ fn page<T>(
             "per_page must be at most {max}"
         )));
     }
+    Ok((page, per_page))
+}
+
+/// Cloudflare's `result_info` of a page of `count` items out of `total`.
+fn page_info(page: usize, per_page: usize, count: usize, total: u64) -> Value {
+    json!({
+        "page": page, "per_page": per_page, "count": count, "total_count": total,
+        "total_pages": total.div_ceil(per_page as u64),
+    })
+}
+
+/// A page of `items`, and its `result_info`.
+fn page<T>(
+    items: Vec<T>,
+    params: &HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<(Vec<T>, Value), CloudflareError> {
+    let (page, per_page) = page_asked(params, default, max)?;
     let total = items.len();
     let items: Vec<T> = items
         .into_iter()
         .skip((page - 1).saturating_mul(per_page))
         .take(per_page)
         .collect();
-    let info = json!({
-        "page": page, "per_page": per_page, "count": items.len(), "total_count": total,
-        "total_pages": total.div_ceil(per_page),
-    });
+    let info = page_info(page, per_page, items.len(), total as u64);
     Ok((items, info))
 }
 
@@ -356,10 +371,18 @@ async fn list(
         name: filter_value(&params, "name"),
         content: filter_value(&params, "content"),
     };
-    let result = match state.cloudflare.records(&caller, &zone, &filter).await {
-        Ok(records) => page(records, &params, 100, 5000),
-        Err(e) => Err(e),
+    let (page, per_page) = match page_asked(&params, 100, 5000) {
+        Ok(asked) => asked,
+        Err(e) => return e.into_response(),
     };
+    let result = state
+        .cloudflare
+        .records(&caller, &zone, &filter, page, per_page)
+        .await
+        .map(|(records, total)| {
+            let info = page_info(page, per_page, records.len(), total);
+            (records, info)
+        });
     match result {
         Ok((records, info)) => success(records.iter().map(record_json).collect(), Some(info)),
         Err(e) => e.into_response(),

@@ -13,10 +13,10 @@
 //!
 //! Where the office has writes turned into requests (`[cloudflare_api] writes = "request"`),
 //! a write that passes the same checks opens a request for its name instead
-//! ([`Requests::open_for_integration`]): the whole set of records the name is to have,
-//! entering the workflow at the configured step, for the agency the core names
-//! ([`request_agency`]). The zone changes when that request's provisioning step is approved,
-//! and the records then carry the ids the API answered with.
+//! ([`Requests::open_for_integration`]): the write itself (shown with the set the name will
+//! have), entering the workflow at the configured step, for the agency the core names
+//! ([`request_agency`]). When that request's provisioning step is approved the write is made
+//! on the name as it stands, and the record carries the id the API answered with.
 
 use std::sync::Arc;
 
@@ -185,15 +185,6 @@ pub enum Written<T> {
     },
 }
 
-impl<T> Written<T> {
-    /// The result, written or to be.
-    pub fn result(&self) -> &T {
-        match self {
-            Self::Applied(r) | Self::Requested { result: r, .. } => r,
-        }
-    }
-}
-
 /// With writes turned into requests: where they enter the workflow.
 pub struct RequestWrites {
     /// The requests service that opens them.
@@ -310,17 +301,56 @@ impl Cloudflare {
             .ok_or(CloudflareError::ZoneNotFound)
     }
 
-    /// The zone's records that the API shows (not the SOA, the signer's or ranah's anchor;
-    /// not suspended ones), filtered.
+    /// One page of the zone's records that the API shows (not the SOA, the signer's or
+    /// ranah's anchor; not suspended ones), filtered: the records of page `page` (from 1) of
+    /// `per_page`, and how many match in all.
     pub async fn records(
         &self,
         caller: &Actor,
         zone_id: &str,
         filter: &RecordFilter,
-    ) -> Result<Vec<CfRecord>, CloudflareError> {
+        page: usize,
+        per_page: usize,
+    ) -> Result<(Vec<CfRecord>, u64), CloudflareError> {
         binding(caller)?;
         let zone = self.find_zone(zone_id)?;
         let apex = format!("{}.", zone.name);
+        let offset = page.saturating_sub(1).saturating_mul(per_page);
+        if filter.name.is_none() && filter.content.is_none() {
+            // The whole zone, or one type of it: the database pages.
+            let rtype = match filter.rtype.as_deref() {
+                None => None,
+                Some(t) => match t.trim().to_ascii_uppercase().parse::<RecordType>() {
+                    Ok(t) if TYPES.contains(&t.to_string().as_str()) => Some(u16::from(t)),
+                    // A type the API does not show matches nothing.
+                    _ => return Ok((Vec::new(), 0)),
+                },
+            };
+            let types: Vec<u16> = TYPES
+                .iter()
+                .filter_map(|t| t.parse::<RecordType>().ok())
+                .map(u16::from)
+                .collect();
+            let anchor = format!("{}.{apex}", policy::AUDIT_ANCHOR_LABEL);
+            let (rows, total) = self
+                .store
+                .record_rows_page(&apex, &types, rtype, &anchor, per_page, offset)
+                .await?;
+            return Ok((rows.iter().filter_map(|r| shown(&zone, r)).collect(), total));
+        }
+        let all = self.filtered(&zone, &apex, filter).await?;
+        let total = u64::try_from(all.len()).unwrap_or(u64::MAX);
+        Ok((all.into_iter().skip(offset).take(per_page).collect(), total))
+    }
+
+    /// The records a name or content filter picks (a name is read alone; a content filter
+    /// reads the zone: the content as shown is not what the store holds).
+    async fn filtered(
+        &self,
+        zone: &CfZone,
+        apex: &str,
+        filter: &RecordFilter,
+    ) -> Result<Vec<CfRecord>, CloudflareError> {
         // A name asked for is read alone (a portal asks for its name; the zone may be large).
         let owner = filter
             .name
@@ -332,8 +362,8 @@ impl Cloudflare {
             ));
         }
         let rows = match &owner {
-            Some(owner) => self.store.record_rows_at(&apex, owner).await?,
-            None => self.store.record_rows(Some(&apex)).await?,
+            Some(owner) => self.store.record_rows_at(apex, owner).await?,
+            None => self.store.record_rows(Some(apex)).await?,
         };
         let eq = |a: &str, b: &Option<String>| {
             b.as_deref()
@@ -341,7 +371,7 @@ impl Cloudflare {
         };
         Ok(rows
             .iter()
-            .filter_map(|r| shown(&zone, r))
+            .filter_map(|r| shown(zone, r))
             .filter(|r| {
                 // The name asked for picked the rows (in any of the forms a client writes it).
                 eq(&r.rtype, &filter.rtype)

@@ -977,6 +977,29 @@ pub struct RecordRow {
     pub user_id: Option<i64>,
 }
 
+/// A [`RecordRow`] from a row of the columns [`Store::record_rows`] selects.
+fn record_row(r: &sqlx::any::AnyRow) -> Result<RecordRow, StoreError> {
+    let owner: String = r.try_get("owner")?;
+    let rtype = u16::try_from(r.try_get::<i64, _>("rtype")?).unwrap_or(0);
+    let data: String = r.try_get("data")?;
+    let api_id = r
+        .try_get::<Option<String>, _>("api_id")?
+        .unwrap_or_else(|| crate::zone::record_id(&owner, rtype, &data));
+    Ok(RecordRow {
+        zone: r.try_get("zone")?,
+        owner,
+        rtype,
+        ttl: u32::try_from(r.try_get::<i64, _>("ttl")?).unwrap_or(0),
+        data,
+        agency_id: r.try_get("agency_id")?,
+        request_id: r.try_get("request_id")?,
+        created_at: r.try_get("created_at")?,
+        suspension_id: r.try_get("suspension_id")?,
+        api_id,
+        user_id: r.try_get("user_id")?,
+    })
+}
+
 /// The last change of a zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastChange {
@@ -1027,6 +1050,56 @@ impl Store {
             .find(|r| r.api_id == id))
     }
 
+    /// One page of a zone's records that are served (not suspended) of the types `types`
+    /// (or the one `rtype`), but the TXT at `hidden_txt` (the audit anchor), in the order of
+    /// [`Store::record_rows`]: the rows from `offset` on, at most `limit`, and how many there
+    /// are in all. The database pages, so that a client that reads a large zone page by page
+    /// does not make each page read the whole zone.
+    pub async fn record_rows_page(
+        &self,
+        zone: &str,
+        types: &[u16],
+        rtype: Option<u16>,
+        hidden_txt: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<RecordRow>, u64), StoreError> {
+        // Only numbers of ours are spliced in; every value a client gives is bound.
+        let types = types
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let filter = format!(
+            "FROM records r JOIN zones z ON z.id = r.zone_id WHERE z.name = $1 \
+             AND r.suspension_id IS NULL AND r.rtype IN ({types}) \
+             AND NOT (r.owner = $2 AND r.rtype = 16) AND ($3 IS NULL OR r.rtype = $3)"
+        );
+        let mut tx = self.read().await?;
+        let total: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+                .bind(zone)
+                .bind(hidden_txt)
+                .bind(rtype.map(i64::from))
+                .fetch_one(&mut *tx)
+                .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT z.name AS zone, r.owner, r.rtype, r.ttl, r.data, r.agency_id, r.request_id, \
+             r.created_at, r.suspension_id, r.api_id, r.user_id {filter} \
+             ORDER BY z.name, r.owner, r.rtype, r.id LIMIT $4 OFFSET $5"
+        )))
+        .bind(zone)
+        .bind(hidden_txt)
+        .bind(rtype.map(i64::from))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let rows = rows.iter().map(record_row).collect::<Result<_, _>>()?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
     /// Records by zone, owner and stored id (`Some(None)`: rows without one).
     async fn record_rows_where(
         &self,
@@ -1052,29 +1125,7 @@ impl Store {
             query = query.bind(id);
         }
         let rows = query.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                let owner: String = r.try_get("owner")?;
-                let rtype = u16::try_from(r.try_get::<i64, _>("rtype")?).unwrap_or(0);
-                let data: String = r.try_get("data")?;
-                let api_id = r
-                    .try_get::<Option<String>, _>("api_id")?
-                    .unwrap_or_else(|| crate::zone::record_id(&owner, rtype, &data));
-                Ok(RecordRow {
-                    zone: r.try_get("zone")?,
-                    owner,
-                    rtype,
-                    ttl: u32::try_from(r.try_get::<i64, _>("ttl")?).unwrap_or(0),
-                    data,
-                    agency_id: r.try_get("agency_id")?,
-                    request_id: r.try_get("request_id")?,
-                    created_at: r.try_get("created_at")?,
-                    suspension_id: r.try_get("suspension_id")?,
-                    api_id,
-                    user_id: r.try_get("user_id")?,
-                })
-            })
-            .collect()
+        rows.iter().map(record_row).collect()
     }
 
     /// The latest change of a zone, if it changed since it was imported.

@@ -619,6 +619,76 @@ fn what_each_token_may_do_and_hostile_requests() {
         total.div_ceil(2)
     );
     assert_eq!(page["result"].as_array().unwrap().len(), 2);
+    // The pages, read one after the other, are the whole list in its order, once each; a type
+    // filter pages the same way. Neither shows the SOA or the audit anchor.
+    let list = |query: &str| {
+        let (status, _, body) = call(
+            &d,
+            "GET",
+            &format!("{path}?{query}"),
+            &bearer(&portal),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let whole = list("per_page=5000");
+    assert_eq!(whole["result_info"]["total_count"].as_u64(), Some(total));
+    for r in whole["result"].as_array().unwrap() {
+        assert!(
+            r["type"] != "SOA" && !r["name"].as_str().unwrap().starts_with("_audit."),
+            "{r}"
+        );
+    }
+    let mut paged = Vec::new();
+    for n in 1..=total.div_ceil(2) {
+        paged.extend(ids(&list(&format!("per_page=2&page={n}"))));
+    }
+    assert_eq!(paged, ids(&whole));
+    assert!(ids(&list(&format!("per_page=2&page={}", total.div_ceil(2) + 1))).is_empty());
+    let a_only: Vec<String> = whole["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "A")
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let first_a = list("type=A&per_page=3");
+    assert_eq!(
+        first_a["result_info"]["total_count"].as_u64(),
+        Some(a_only.len() as u64)
+    );
+    assert_eq!(ids(&first_a), a_only[..3]);
+    assert_eq!(list("type=SOA")["result_info"]["total_count"], 0);
+    // A suspended name's records leave the list.
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/dishub.example.go.id/suspend",
+        &tokens[5],
+        r#"{"reason": "Konten perjudian terdeteksi"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let after = list("per_page=5000");
+    assert_eq!(
+        after["result_info"]["total_count"].as_u64(),
+        Some(total - 1)
+    );
+    assert!(
+        after["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "dishub.example.go.id"),
+        "{after}"
+    );
 }
 
 /// The office turns the API's writes into requests: each write that passes the API's checks
