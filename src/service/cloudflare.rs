@@ -485,7 +485,13 @@ impl Cloudflare {
             });
         }
         self.apply(change, now).await?;
-        Ok(Written::Applied(self.record(caller, zone_id, &id).await?))
+        match self.record(caller, zone_id, &id).await {
+            Ok(record) => Ok(Written::Applied(record)),
+            // The same record was written meanwhile (with its own id), so this one changed
+            // nothing: what a client that had come second anyway is told.
+            Err(CloudflareError::RecordNotFound) => Err(CloudflareError::Exists),
+            Err(e) => Err(e),
+        }
     }
 
     /// Replace (PUT, `partial` false: every field as given) or edit (PATCH, `partial`: the
