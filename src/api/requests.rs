@@ -18,7 +18,7 @@ use crate::domain::attachment;
 use crate::domain::request::{self, Command};
 use crate::service::ServiceError;
 use crate::service::requests::{
-    Changes, Contact, ListQuery, NewRequest, RecordInput, RequestView, Upload,
+    Changes, Contact, IntegrationWrite, ListQuery, NewRequest, RecordInput, RequestView, Upload,
 };
 
 /// The routes of this resource.
@@ -48,7 +48,8 @@ fn parse_id(raw: &str) -> Result<i64, Problem> {
 /// A requested record, as shown.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RecordBody {
-    /// `A`, `AAAA`, `CNAME`, `TXT` or `MX`.
+    /// `A`, `AAAA`, `CNAME`, `TXT`, `MX`, `NS` or `DS`; in a request opened through the
+    /// Cloudflare-compatible API, also the other types the name holds (`CAA`, `SRV`, …).
     #[serde(rename = "type")]
     pub rtype: String,
     /// The value.
@@ -90,6 +91,16 @@ pub struct HistoryBody {
     pub note: Option<String>,
     /// The reason code (return, reject).
     pub reason: Option<String>,
+}
+
+/// The write a request opened through the Cloudflare-compatible API keeps: approving its
+/// provisioning step makes it on the name's records as they are then.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WriteBody {
+    /// The record it removes (a change or deletion by id).
+    pub remove: Option<RecordBody>,
+    /// The record it adds (a creation or change).
+    pub add: Option<RecordBody>,
 }
 
 /// A subdomain request with its history, due time and certificate.
@@ -142,6 +153,11 @@ pub struct RequestBody {
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
+    /// For a request opened through the Cloudflare-compatible API: the write it keeps, which
+    /// approval makes on the name as it is then (`records` shows the set the name was to
+    /// have when the request was opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<WriteBody>,
 }
 
 impl RequestBody {
@@ -157,6 +173,15 @@ impl RequestBody {
             serde_json::from_value(r.data.records.clone()).map_err(|e| corrupt("records", e))?;
         let contact: Contact =
             serde_json::from_value(r.data.contact.clone()).map_err(|e| corrupt("contact", e))?;
+        let body = |x: RecordInput| RecordBody {
+            rtype: x.rtype,
+            value: x.value,
+            ttl: x.ttl,
+        };
+        let write = IntegrationWrite::of(&r.data)?.map(|(remove, add)| WriteBody {
+            remove: remove.map(body),
+            add: add.map(body),
+        });
         Ok(Self {
             id: r.id,
             kind: match r.data.kind {
@@ -167,14 +192,7 @@ impl RequestBody {
             .into(),
             zone: r.data.zone,
             name: r.data.name,
-            records: records
-                .into_iter()
-                .map(|x| RecordBody {
-                    rtype: x.rtype,
-                    value: x.value,
-                    ttl: x.ttl,
-                })
-                .collect(),
+            records: records.into_iter().map(body).collect(),
             agency: r.agency,
             status: r.state.status.as_str().into(),
             step: v.step.as_ref().map(|s| s.id.clone()),
@@ -217,6 +235,7 @@ impl RequestBody {
                 .collect(),
             created_at: Timestamp::stored(&r.created_at, "request time")?,
             updated_at: Timestamp::stored(&r.updated_at, "request time")?,
+            write,
         })
     }
 }

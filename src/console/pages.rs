@@ -151,6 +151,9 @@ struct RequestPage {
     purpose: String,
     contact: String,
     records: Vec<RecordLine>,
+    /// The write a request opened through the Cloudflare-compatible API keeps: what approval
+    /// does, each line with its verb.
+    write: Vec<(String, RecordLine)>,
     files: Vec<FileLine>,
     history: Vec<HistoryLine>,
     certificate: String,
@@ -539,6 +542,20 @@ pub(super) async fn request(
                 .collect()
         })
         .unwrap_or_default();
+    let line = |r: crate::service::requests::RecordInput| RecordLine {
+        rtype: r.rtype,
+        value: r.value,
+        ttl: r.ttl.to_string(),
+    };
+    let write = match crate::service::requests::IntegrationWrite::of(data) {
+        Ok(Some((remove, add))) => remove
+            .map(|r| (t.write_remove.to_owned(), line(r)))
+            .into_iter()
+            .chain(add.map(|r| (t.write_add.to_owned(), line(r))))
+            .collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => return failure(signed.lang, e),
+    };
     let contact = &data.contact;
     let contact = [&contact["name"], &contact["email"], &contact["phone"]]
         .iter()
@@ -565,6 +582,7 @@ pub(super) async fn request(
         purpose: data.purpose.clone(),
         contact,
         records,
+        write,
         files: view
             .attachments
             .iter()

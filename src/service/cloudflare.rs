@@ -320,7 +320,7 @@ impl Cloudflare {
             // The whole zone, or one type of it: the database pages.
             let rtype = match filter.rtype.as_deref() {
                 None => None,
-                Some(t) => match t.trim().to_ascii_uppercase().parse::<RecordType>() {
+                Some(t) => match type_asked(t).parse::<RecordType>() {
                     Ok(t) if TYPES.contains(&t.to_string().as_str()) => Some(u16::from(t)),
                     // A type the API does not show matches nothing.
                     _ => return Ok((Vec::new(), 0)),
@@ -365,16 +365,13 @@ impl Cloudflare {
             Some(owner) => self.store.record_rows_at(apex, owner).await?,
             None => self.store.record_rows(Some(apex)).await?,
         };
-        let eq = |a: &str, b: &Option<String>| {
-            b.as_deref()
-                .is_none_or(|b| a.eq_ignore_ascii_case(b.trim_end_matches('.')))
-        };
+        let rtype = filter.rtype.as_deref().map(type_asked);
         Ok(rows
             .iter()
             .filter_map(|r| shown(zone, r))
             .filter(|r| {
                 // The name asked for picked the rows (in any of the forms a client writes it).
-                eq(&r.rtype, &filter.rtype)
+                rtype.as_ref().is_none_or(|t| r.rtype == *t)
                     && filter.content.as_deref().is_none_or(|c| r.content == c)
             })
             .collect())
@@ -674,6 +671,21 @@ impl Cloudflare {
                 ),
             })
         })?;
+        // A name nobody holds that stands above others' names (an empty non-terminal) is the
+        // office's to give, not a request's to hand to an agency.
+        if write.holder == Holder::Nobody
+            && self
+                .publisher
+                .zones()
+                .get(&LowerName::new(
+                    &Name::from_ascii(&apex).map_err(|_| CloudflareError::ZoneNotFound)?,
+                ))
+                .is_some_and(|h| h.view().name_exists(&LowerName::new(write.owner)))
+        {
+            return Err(CloudflareError::Forbidden(format!(
+                "{shown} stands above other names; it is the office's to give"
+            )));
+        }
         if !self.writes.take(caller.user_id, std::time::Instant::now()) {
             return Err(CloudflareError::TooManyWrites);
         }
@@ -1022,6 +1034,11 @@ impl Cloudflare {
             })
             .ok_or(CloudflareError::RecordNotFound)
     }
+}
+
+/// A `type` filter as the type's name (`a`, ` A ` and `A.` are `A`).
+fn type_asked(t: &str) -> String {
+    t.trim().trim_end_matches('.').to_ascii_uppercase()
 }
 
 /// A write to be turned into a request: at `owner`, the record `removed` goes, the record

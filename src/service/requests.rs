@@ -176,11 +176,46 @@ impl WrittenRecord {
         })
     }
 
+    /// The record as staff read it: type, value in master-file form, TTL.
+    pub fn shown(&self) -> Result<RecordInput, String> {
+        let rtype = RecordType::from(self.rtype);
+        let wire = hex::decode(&self.rdata).map_err(|e| e.to_string())?;
+        let data = crate::zone::file::rdata_from_wire(rtype, &wire)?;
+        Ok(RecordInput {
+            rtype: rtype.to_string(),
+            value: crate::zone::file::presentation(&data),
+            ttl: self.ttl,
+        })
+    }
+
     /// The record at `owner`.
     fn record(&self, owner: &Name) -> Result<Record, String> {
         let wire = hex::decode(&self.rdata).map_err(|e| e.to_string())?;
         let data = crate::zone::file::rdata_from_wire(RecordType::from(self.rtype), &wire)?;
         Ok(Record::from_rdata(owner.clone(), self.ttl, data))
+    }
+}
+
+/// An integration's write as staff read it: the record it removes, the record it adds.
+pub type WriteShown = (Option<RecordInput>, Option<RecordInput>);
+
+impl IntegrationWrite {
+    /// The write a request keeps (`None` for a request not opened by an integration): the
+    /// record it removes and the record it adds, as staff read them.
+    pub fn of(data: &RequestData) -> Result<Option<WriteShown>, ServiceError> {
+        let Some(write) = &data.integration_write else {
+            return Ok(None);
+        };
+        let corrupt = |e: String| ServiceError::internal("the stored write of a request", e);
+        let write: Self =
+            serde_json::from_value(write.clone()).map_err(|e| corrupt(e.to_string()))?;
+        let removed = write
+            .remove
+            .as_ref()
+            .map(WrittenRecord::shown)
+            .transpose()
+            .map_err(corrupt)?;
+        Ok(Some((removed, write.add.map(|a| a.record))))
     }
 }
 
@@ -340,6 +375,11 @@ impl Requests {
             let Some(c) = current else {
                 return Ok(None);
             };
+            // An integration's deletion removes one record: records written at the name while
+            // the request was open keep it in use, and its certificate with it.
+            if d.integration_write.is_some() && !self.leaves_name_empty(stored)? {
+                return Ok(None);
+            }
             let Ok(to) = cert::next(Some(c.status), Transition::Withdraw, c.chain_pem.is_some())
             else {
                 return Ok(None); // withdrawn already
@@ -1851,6 +1891,18 @@ impl Requests {
                 ttl: *ttl,
             })
             .collect())
+    }
+
+    /// Whether the request's provisioning, made now, leaves its name without records.
+    fn leaves_name_empty(&self, stored: &StoredRequest) -> Result<bool, ServiceError> {
+        let change = self.provisioning(stored)?;
+        let next = self.publisher.check(&change)?;
+        let owner = LowerName::new(&Name::from_ascii(stored.data.fqdn() + ".").map_err(|e| {
+            ServiceError::internal(format!("the name of request {}", stored.id), e)
+        })?);
+        Ok(!crate::zone::file::SUPPORTED_TYPES
+            .iter()
+            .any(|t| next.rrset(&owner, *t).is_some()))
     }
 
     /// The zone change a request makes when provisioned.

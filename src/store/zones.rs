@@ -718,6 +718,7 @@ pub(crate) async fn write_change(
     // Records removed and added again with another TTL (one TTL per set: a record written
     // with a new TTL re-adds its set's others), keyed as their rows are.
     let readded = ttl_changes(diff, meta)?;
+    let mut in_place = std::collections::HashSet::new();
     for record in &diff.removed {
         if crate::zone::is_dnssec_type(record.record_type()) {
             // An import that replaces a signed zone's records drops its signatures too.
@@ -730,10 +731,14 @@ pub(crate) async fn write_change(
             u16::from(record.record_type()),
             wire,
         );
-        if let Some(new) = readded.get(&key).and_then(|&i| diff.added.get(i)) {
+        if let Some((i, new)) = readded
+            .get(&key)
+            .and_then(|&i| Some((i, diff.added.get(i)?)))
+        {
             // Only its TTL changes: the row stays, with its id (one derived from its content
             // if it had none stored) and its provenance.
-            let (owner, rtype, wire) = key;
+            let (owner, rtype, wire) = &key;
+            let (owner, rtype) = (owner.clone(), *rtype);
             let data = file::presentation(&new.data);
             let id = meta
                 .api_ids
@@ -741,7 +746,7 @@ pub(crate) async fn write_change(
                 .find(|((o, t, d), _)| *o == owner && *t == rtype && *d == data)
                 .map(|(_, id)| id.clone())
                 .unwrap_or_else(|| crate::zone::record_id(&owner, rtype, &data));
-            sqlx::query(
+            let updated = sqlx::query(
                 "UPDATE records SET ttl = $1, api_id = COALESCE(api_id, $2) WHERE zone_id = $3 \
                  AND owner = $4 AND rtype = $5 AND rdata = $6",
             )
@@ -750,10 +755,14 @@ pub(crate) async fn write_change(
             .bind(zone_id)
             .bind(owner)
             .bind(i64::from(rtype))
-            .bind(wire)
+            .bind(wire.clone())
             .execute(&mut **tx)
             .await?;
-            continue;
+            if updated.rows_affected() > 0 {
+                in_place.insert(i);
+                continue;
+            }
+            // No row (the store behind the view): the insert below writes it.
         }
         let (_, _, wire) = key;
         // A suspension keeps the rows, marked; any other change deletes them.
@@ -783,12 +792,11 @@ pub(crate) async fn write_change(
     // change: its removals, its additions, then the anchor's.
     let plain = ChangeMeta::default();
     // Those whose TTL alone changed were updated in place above.
-    let updated: std::collections::HashSet<usize> = readded.values().copied().collect();
     let rows: Vec<(&Record, &ChangeMeta)> = diff
         .added
         .iter()
         .enumerate()
-        .filter(|(i, _)| !updated.contains(i))
+        .filter(|(i, _)| !in_place.contains(i))
         .map(|(_, r)| (r, meta))
         .chain(anchor.added.iter().map(|r| (r, &plain)))
         .collect();

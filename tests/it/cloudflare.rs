@@ -873,7 +873,30 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
     );
     let second = requested(&reply);
     assert_eq!(reply.2["result"]["id"], record_id.as_str());
-    assert_eq!(request(second)["kind"], "change");
+    let view = request(second);
+    assert_eq!(view["kind"], "change");
+    // What approval does is the write, shown to staff beside the set it gives.
+    assert_eq!(
+        view["write"],
+        json!({"remove": {"type": "A", "value": "203.0.113.60", "ttl": 300},
+               "add": {"type": "A", "value": "203.0.113.62", "ttl": 300}}),
+        "{view}"
+    );
+    crate::console::set_password(&d, "teknis", "kata-sandi-tim-teknis");
+    let browser = crate::console::Browser::new(&d);
+    assert_eq!(
+        browser.sign_in("teknis", "kata-sandi-tim-teknis").status,
+        303
+    );
+    let page = browser.get(&format!("/requests/{second}"));
+    assert_eq!(page.status, 200);
+    for shown in [
+        "Perubahan yang diminta melalui API",
+        "<td>hapus</td><td>A</td><td>203.0.113.60</td>",
+        "<td>tambah</td><td>A</td><td>203.0.113.62</td>",
+    ] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
     assert_eq!(a(&d, "layanan.example.go.id"), "203.0.113.60");
     // Returned, it is resubmitted as the write it is, not with other records.
     let r = act(
@@ -1018,6 +1041,9 @@ fn writes_turned_into_requests_enter_the_workflow_at_the_configured_step() {
     // The office's names stay the office's: no request gives one to an agency.
     let www = json!({"type": "A", "name": "www", "content": "203.0.113.65", "ttl": 300});
     assert_eq!(failed(&send("POST", &path, &portal, www)), (403, 9109));
+    // Nor a name that stands above others' (`ent` above `host.ent`).
+    let ent = json!({"type": "A", "name": "ent", "content": "203.0.113.66", "ttl": 300});
+    assert_eq!(failed(&send("POST", &path, &portal, ent)), (403, 9109));
     // The portal's token (all agencies): a new name is the agency the office named's.
     let reply = send(
         "POST",
