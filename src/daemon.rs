@@ -432,6 +432,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         publisher.clone(),
         certificates.clone(),
     ));
+    // Ranges for a zone ranah does not serve would hold nothing back: a typo, told now.
+    for set in &config.policy.address_ranges {
+        let served = hickory_proto::rr::Name::from_ascii(format!("{}.", set.zone))
+            .ok()
+            .and_then(|n| {
+                publisher
+                    .zones()
+                    .get(&hickory_proto::rr::LowerName::new(&n))
+            })
+            .is_some();
+        if !served {
+            return Err(crate::config::ConfigError::Invalid {
+                key: "names.address_ranges".into(),
+                message: format!("ranah serves no zone {}", set.zone),
+            }
+            .into());
+        }
+    }
     let tls = api_tls(&config, &certificate_service, &metrics).await?;
     let acceptor = tls.as_ref().map(|t| t.acceptor()).transpose()?;
     tracing::info!(addr = %api_addr, https = tls.is_some(), "serving the HTTP API");
@@ -441,10 +459,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             calendar.clone(),
         )),
         subdomains,
-        zones: Arc::new(crate::service::zones::Zones::new(
-            store.clone(),
-            publisher.clone(),
-        )),
+        zones: Arc::new(
+            crate::service::zones::Zones::new(store.clone(), publisher.clone()).with_documents(
+                config.letter.letterhead.clone(),
+                config.calendar.time_zone(),
+            ),
+        ),
         certificates: certificate_service.clone(),
         audit: Arc::new(crate::service::audit::Audit::new(store.clone())),
         reports: Arc::new(crate::service::reports::Reports::new(

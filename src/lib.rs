@@ -17,7 +17,7 @@
 //! | [`config`] | layered configuration → one immutable [`config::Config`], one module per section | domain, zone; XXX: it checks keys with `dns::tsig`, `acme::sealing` and `audit::checkpoint`, three imports that run up the table |
 //! | [`telemetry`] | logs (tracing) and Prometheus metrics | config |
 //! | [`net`] | what DNS over TCP and HTTP share at the socket: connection limits in total and per source, the back-off after accept errors, the limit of open files | rlimit, prometheus-client |
-//! | [`outbox`] | delivery of queued messages: mail (lettre), webhook (reqwest), the response letter (PDF) | store, config, telemetry |
+//! | [`outbox`] | delivery of queued messages: mail (lettre), webhook (reqwest); the office's documents as PDF: the response letter, the register | store, config, telemetry |
 //! | [`dns`] | serving: zone views (each name's sets in wire form, in a paged hash table), the response writer, the answer cache, the handler, UDP and TCP listeners, TSIG, transfers, NOTIFY and polls of secondaries, dynamic update at the edge (its decision behind [`dns::update::UpdatePort`], which `service` implements) | zone, store, config, telemetry, hickory |
 //! | [`sign`] | DNSSEC signing: keys in memory, RRSIGs, the NSEC3 or NSEC chain, the apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM, re-signed as the zone changes | dns, zone, domain, hickory-proto |
 //! | [`publish`] | the change path: records change only here (store, then the served view), zone imports | dns, store, zone, domain |

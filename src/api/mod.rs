@@ -8,6 +8,7 @@ pub mod client;
 pub mod cloudflare;
 pub mod edge;
 pub mod metrics;
+pub mod negotiate;
 pub mod openapi;
 pub mod problem;
 pub mod reports;

@@ -134,6 +134,7 @@ impl From<MonthlyReport> for ReportBody {
     params(("month" = String, Query, description = "YYYY-MM, in the calendar's time zone")),
     responses((status = 200, description = "Per step and in total: count, median and p90 working minutes, share within standard; returns and rejections by reason; the audit head at the month's end. CSV with `Accept: text/csv`.",
             content((ReportBody = "application/json"), (String = "text/csv"))),
+        (status = 406, description = "`not_acceptable`: `Accept` takes neither JSON nor CSV", body = ProblemDetails),
         (status = 400, description = "`bad_request`: no month", body = ProblemDetails),
         (status = 403, description = "office roles and auditors only", body = ProblemDetails),
         (status = 422, description = "`validation_failed`: month is not YYYY-MM", body = ProblemDetails)),
@@ -145,11 +146,8 @@ pub(crate) async fn service(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, Problem> {
     let report = state.reports.monthly(&user, &q.month).await?;
-    let wants_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"));
-    if wants_csv {
+    let form = super::negotiate::preferred(&headers, &["application/json", "text/csv"])?;
+    if form == "text/csv" {
         return Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             reports::to_csv(&report),

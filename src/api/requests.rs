@@ -158,6 +158,10 @@ pub struct RequestBody {
     /// have when the request was opened).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write: Option<WriteBody>,
+    /// What the reviewers are warned of: `address_outside_ranges` for an address outside the
+    /// ranges the zone's names are hosted in, where the office reviews those rather than
+    /// refusing them.
+    pub warnings: Vec<super::problem::FieldProblem>,
 }
 
 impl RequestBody {
@@ -236,6 +240,15 @@ impl RequestBody {
             created_at: Timestamp::stored(&r.created_at, "request time")?,
             updated_at: Timestamp::stored(&r.updated_at, "request time")?,
             write,
+            warnings: v
+                .warnings
+                .into_iter()
+                .map(|w| super::problem::FieldProblem {
+                    field: w.field,
+                    code: w.code.into(),
+                    message: w.message,
+                })
+                .collect(),
         })
     }
 }

@@ -378,19 +378,40 @@ pub(crate) async fn export(
 }
 
 #[utoipa::path(get, path = "/api/v1/subdomains", operation_id = "list_subdomains", tag = "subdomains",
-    responses((status = 200, description = "The register (daftar subdomain)", body = RegisterList)),
+    responses((status = 200, description = "The register (daftar subdomain); CSV with `Accept: text/csv` (one row per name: name, zone, agency, state, records, request, purpose, contact_name, contact_email, contact_phone, certificate_status, certificate_not_after, suspended_since, suspension_reason, created_at); PDF with `Accept: application/pdf` (the office's letterhead and a table of the names)",
+        content((RegisterList = "application/json"), (String = "text/csv"), (String = "application/pdf"))),
+        (status = 406, description = "`not_acceptable`: `Accept` takes none of JSON, CSV and PDF", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn subdomains(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
-) -> Result<Json<RegisterList>, Problem> {
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Problem> {
+    let form = super::negotiate::preferred(
+        &headers,
+        &["application/json", "text/csv", "application/pdf"],
+    )?;
+    let vary = (header::VARY, "accept");
+    if form == "application/pdf" {
+        let pdf = state.zones.register_pdf(&user, chrono::Utc::now()).await?;
+        return Ok(([(header::CONTENT_TYPE, "application/pdf"), vary], pdf).into_response());
+    }
     let items = state.zones.register(&user).await?;
-    Ok(Json(RegisterList {
+    if form == "text/csv" {
+        let csv = crate::service::zones::register_csv(&items)?;
+        return Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), vary],
+            csv,
+        )
+            .into_response());
+    }
+    let list = RegisterList {
         items: items
             .into_iter()
             .map(RegisterBody::of)
             .collect::<Result<_, _>>()?,
-    }))
+    };
+    Ok(([vary], Json(list)).into_response())
 }
 
 /// The body of a suspension.

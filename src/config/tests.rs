@@ -85,6 +85,26 @@ fn edge_limits_and_origins() {
     );
     assert_eq!(c.attachments.max_per_request, 5);
     assert_eq!(c.api.cors_allowed_origins.len(), 2);
+    let layer = ConfigLayer::from_toml(
+        "[names]\nallow_private_addresses = true\n[[names.address_ranges]]\n\
+         zone = \"Example.GO.id.\"\nranges = [\"10.20.0.0/16\", \"2001:db8:10::/48\"]\n\
+         outside = \"review\"\n",
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    let c = layer.resolve().unwrap();
+    let set = &c.policy.address_ranges[0];
+    assert_eq!(set.zone, "example.go.id");
+    assert_eq!(set.ranges.len(), 2);
+    assert_eq!(set.outside, crate::domain::policy::Outside::Review);
+    let unknown = ConfigLayer::from_toml(
+        "[[names.address_ranges]]\nzone = \"example.go.id\"\nranges = [\"203.0.113.0/24\"]\n\
+         outside = \"ignore\"\n",
+        Path::new("c.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(unknown.contains("`refuse` or `review`"), "{unknown}");
     for (bad, key) in [
         (
             "[names]\nmax_rrset_records = 0\n",
@@ -113,6 +133,27 @@ fn edge_limits_and_origins() {
         (
             "[api]\ncors_allowed_origins = [\"portal.example.go.id\"]\n",
             "api.cors_allowed_origins",
+        ),
+        (
+            "[[names.address_ranges]]\nzone = \"bad zone\"\nranges = [\"203.0.113.0/24\"]\n",
+            "names.address_ranges",
+        ),
+        (
+            "[[names.address_ranges]]\nzone = \"example.go.id\"\nranges = [\"203.0.113.7/24\"]\n",
+            "write its network, 203.0.113.0/24",
+        ),
+        (
+            "[[names.address_ranges]]\nzone = \"example.go.id\"\nranges = [\"10.0.0.0/8\"]\n",
+            "allow_private_addresses is false",
+        ),
+        (
+            "[[names.address_ranges]]\nzone = \"example.go.id\"\nranges = []\n",
+            "names no ranges",
+        ),
+        (
+            "[[names.address_ranges]]\nzone = \"example.go.id\"\nranges = [\"203.0.113.0/24\"]\n\
+             [[names.address_ranges]]\nzone = \"Example.go.id.\"\nranges = [\"198.51.100.0/24\"]\n",
+            "twice",
         ),
     ] {
         let layer = ConfigLayer::from_toml(bad, Path::new("c.toml")).unwrap();

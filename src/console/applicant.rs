@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -280,6 +280,54 @@ pub(super) struct RegisterQuery {
     q: String,
     #[serde(default)]
     agency: String,
+}
+
+/// `GET /register.csv`: the whole register as the signed-in person may see it, as CSV to save
+/// (the office's "daftar subdomain").
+pub(super) async fn register_csv(signed: Signed, State(state): State<AppState>) -> Response {
+    let csv = match state.zones.register(&signed.current.actor).await {
+        Ok(entries) => crate::service::zones::register_csv(&entries),
+        Err(e) => Err(e),
+    };
+    match csv {
+        Ok(csv) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"daftar-subdomain.csv\"",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            csv,
+        )
+            .into_response(),
+        Err(e) => failure(signed.lang, e),
+    }
+}
+
+/// `GET /register.pdf`: the whole register as the signed-in person may see it, as PDF to print
+/// (the office's letterhead and a table of the names).
+pub(super) async fn register_pdf(signed: Signed, State(state): State<AppState>) -> Response {
+    match state
+        .zones
+        .register_pdf(&signed.current.actor, chrono::Utc::now())
+        .await
+    {
+        Ok(pdf) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"daftar-subdomain.pdf\"",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Err(e) => failure(signed.lang, e),
+    }
 }
 
 /// `GET /register`: the subdomain register, searched by name and filtered by agency.

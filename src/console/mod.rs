@@ -65,6 +65,8 @@ pub fn routes() -> Router<AppState> {
             post(applicant::applicant_action),
         )
         .route("/register", get(applicant::register))
+        .route("/register.csv", get(applicant::register_csv))
+        .route("/register.pdf", get(applicant::register_pdf))
         .route("/certificates", get(office::certificates))
         .route("/zones", get(office::zones))
         .route("/report", get(office::report))

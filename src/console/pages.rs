@@ -154,6 +154,8 @@ struct RequestPage {
     /// The write a request opened through the Cloudflare-compatible API keeps: what approval
     /// does, each line with its verb.
     write: Vec<(String, RecordLine)>,
+    /// What the reviewers are warned of.
+    warnings: Vec<String>,
     files: Vec<FileLine>,
     history: Vec<HistoryLine>,
     certificate: String,
@@ -583,6 +585,7 @@ pub(super) async fn request(
         contact,
         records,
         write,
+        warnings: view.warnings.iter().map(|w| w.message.clone()).collect(),
         files: view
             .attachments
             .iter()

@@ -96,7 +96,34 @@ pub struct Policy {
     pub max_rrset_records: usize,
     /// Largest UDP answer (bytes, with the question and EDNS) a requested set may make.
     pub max_answer_bytes: usize,
+    /// The address ranges a zone's names are hosted in, where the office has set them.
+    pub address_ranges: Vec<ZoneRanges>,
 }
+
+/// What becomes of an address outside the ranges a zone's names are hosted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outside {
+    /// Refused, with an error naming the ranges.
+    Refuse,
+    /// Accepted, and shown to the reviewers with a warning.
+    Review,
+}
+
+/// The ranges an office hosts a zone's names in (its own data centre, its hosting): a
+/// province may require every address to be in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneRanges {
+    /// The zone, lower case, without the final dot.
+    pub zone: String,
+    /// The ranges.
+    pub ranges: Vec<ipnet::IpNet>,
+    /// What becomes of an address outside them.
+    pub outside: Outside,
+}
+
+/// A warning on an accepted request, for its reviewers: which field, a stable code, what.
+pub type Warning = FieldError;
 
 /// Most records of one type at a requested name, by default.
 pub const DEFAULT_MAX_RRSET_RECORDS: usize = 16;
@@ -113,6 +140,7 @@ impl Default for Policy {
             allow_private_addresses: false,
             max_rrset_records: DEFAULT_MAX_RRSET_RECORDS,
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            address_ranges: Vec::new(),
         }
     }
 }
@@ -209,6 +237,72 @@ impl Policy {
             AddressClass::Unspecified => Err("unspecified address"),
             AddressClass::Shared => Err("shared address space (100.64.0.0/10)"),
             AddressClass::Reserved => Err("reserved special-purpose address"),
+        }
+    }
+
+    /// Where `zone`'s names are hosted, and `ip` is outside: what becomes of it, and why.
+    fn outside_ranges(&self, ip: IpAddr, zone: &str) -> Option<(Outside, String)> {
+        let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+        let set = self.address_ranges.iter().find(|r| r.zone == zone)?;
+        if set.ranges.iter().any(|net| net.contains(&ip)) {
+            return None;
+        }
+        let ranges = set
+            .ranges
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some((
+            set.outside,
+            format!("{ip} is outside the addresses {zone}'s names are hosted in ({ranges})"),
+        ))
+    }
+
+    /// The warnings reviewers see on a request's records in `zone` (each `(type, value)` as
+    /// stored): addresses outside the zone's ranges, where such are reviewed; and where they
+    /// are refused, those of a request made before the ranges were (its approval will fail).
+    pub fn warnings<'r>(
+        &self,
+        records: impl IntoIterator<Item = (&'r str, &'r str)>,
+        zone: &str,
+    ) -> Vec<Warning> {
+        records
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (rtype, value))| {
+                let ip: IpAddr = match rtype.to_ascii_uppercase().as_str() {
+                    "A" | "AAAA" => value.trim().parse().ok()?,
+                    _ => return None,
+                };
+                let (outside, message) = self.outside_ranges(ip, zone)?;
+                let message = match outside {
+                    Outside::Review => message,
+                    Outside::Refuse => format!("{message}; the approval will refuse it"),
+                };
+                Some(FieldError::new(
+                    format!("records[{i}].value"),
+                    "address_outside_ranges",
+                    message,
+                ))
+            })
+            .collect()
+    }
+
+    /// Why `zone`'s ranges refuse `ip`, where they do (dynamic updates, which nobody reviews,
+    /// accept what reviewed ranges would warn of).
+    pub fn address_refused(&self, ip: IpAddr, zone: &str) -> Option<String> {
+        match self.outside_ranges(ip, zone) {
+            Some((Outside::Refuse, message)) => Some(message),
+            _ => None,
+        }
+    }
+
+    /// An address the zone's ranges refuse.
+    fn within_ranges(&self, ip: IpAddr, zone: &str) -> Result<(), (&'static str, String)> {
+        match self.outside_ranges(ip, zone) {
+            Some((Outside::Refuse, message)) => Err(("address_outside_ranges", message)),
+            _ => Ok(()),
         }
     }
 
@@ -327,6 +421,7 @@ impl Policy {
                 })?;
                 self.check_address(IpAddr::V4(ip))
                     .map_err(|m| ("address_not_allowed", m.to_string()))?;
+                self.within_ranges(IpAddr::V4(ip), zone)?;
                 Ok(RecordValue::A(ip))
             }
             "AAAA" => {
@@ -338,6 +433,7 @@ impl Policy {
                 })?;
                 self.check_address(IpAddr::V6(ip))
                     .map_err(|m| ("address_not_allowed", m.to_string()))?;
+                self.within_ranges(IpAddr::V6(ip), zone)?;
                 Ok(RecordValue::Aaaa(ip))
             }
             "CNAME" => Ok(RecordValue::Cname(host_name(value, zone)?)),
@@ -988,6 +1084,93 @@ mod tests {
             value: v.into(),
             ttl,
         }
+    }
+
+    #[test]
+    fn addresses_outside_a_zones_ranges_are_refused_or_reviewed() {
+        let ranges = |outside| Policy {
+            address_ranges: vec![ZoneRanges {
+                zone: Z.into(),
+                ranges: vec![
+                    "203.0.113.0/25".parse().unwrap(),
+                    "2001:db8:10::/48".parse().unwrap(),
+                ],
+                outside,
+            }],
+            ..Policy::default()
+        };
+        let refuse = ranges(Outside::Refuse);
+        assert!(
+            refuse
+                .check_records(&[rec("A", "203.0.113.10", 3600)], Z)
+                .is_ok()
+        );
+        assert!(
+            refuse
+                .check_records(&[rec("AAAA", "2001:db8:10::5", 3600)], Z)
+                .is_ok()
+        );
+        let errors = refuse
+            .check_records(
+                &[
+                    rec("A", "203.0.113.200", 3600),
+                    rec("AAAA", "2001:db8:11::5", 3600),
+                ],
+                Z,
+            )
+            .unwrap_err();
+        let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("records[0].value", "address_outside_ranges"),
+                ("records[1].value", "address_outside_ranges")
+            ]
+        );
+        assert!(
+            errors[0]
+                .message
+                .contains("203.0.113.0/25, 2001:db8:10::/48"),
+            "{}",
+            errors[0].message
+        );
+        // Another zone has no ranges; a name, not an address, is not concerned.
+        assert!(
+            refuse
+                .check_records(&[rec("A", "198.51.100.7", 3600)], "example.go.id")
+                .is_ok()
+        );
+        // A request made before the ranges were: its reviewers learn the approval will fail.
+        let before = refuse.warnings([("A", "203.0.113.200")], Z);
+        assert!(
+            before[0].message.ends_with("the approval will refuse it"),
+            "{before:?}"
+        );
+        // Reviewed: accepted, and the reviewers are warned.
+        let review = ranges(Outside::Review);
+        assert!(
+            review
+                .check_records(&[rec("A", "203.0.113.200", 3600)], Z)
+                .is_ok()
+        );
+        let warnings = review.warnings(
+            [
+                ("CNAME", "portal"),
+                ("A", "203.0.113.200"),
+                ("A", "203.0.113.1"),
+            ],
+            Z,
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            (warnings[0].field.as_str(), warnings[0].code),
+            ("records[1].value", "address_outside_ranges")
+        );
+        assert!(
+            review
+                .warnings([("A", "203.0.113.200")], "example.go.id")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Delivery of the outbox: emails through SMTP (lettre) and webhook calls (reqwest), with
-//! retries.
+//! retries; and the documents the office hands out as PDF (the response letter, the register
+//! of subdomains).
 //!
 //! Messages are queued in the store in the same transaction as the change they announce; this
 //! sender delivers what is due, oldest first, and on failure tries again after a delay that
@@ -8,6 +9,7 @@
 
 pub mod letter;
 mod mail;
+pub mod register;
 mod webhook;
 
 pub use mail::Mailer;

@@ -82,6 +82,9 @@ pub struct RequestView {
     pub certificate: Option<crate::store::CertificateRow>,
     /// `not_requested`, `not_configured`, `not_started`, or the certificate's status.
     pub certificate_status: &'static str,
+    /// What the reviewers are warned of (addresses outside the zone's ranges, where those are
+    /// reviewed rather than refused).
+    pub warnings: Vec<crate::domain::policy::Warning>,
 }
 
 /// A file sent with a request.
@@ -1338,7 +1341,23 @@ impl Requests {
                     (None, true) => "not_started",
                     (None, false) => "not_requested",
                 };
+                let records = r
+                    .data
+                    .records
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let warnings = self.policy.warnings(
+                    records.iter().map(|x| {
+                        (
+                            x["type"].as_str().unwrap_or_default(),
+                            x["value"].as_str().unwrap_or_default(),
+                        )
+                    }),
+                    &r.data.zone,
+                );
                 RequestView {
+                    warnings,
                     history: histories.remove(&r.id).unwrap_or_default(),
                     attachments: attachments.remove(&r.id).unwrap_or_default(),
                     step: r

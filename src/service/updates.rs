@@ -318,6 +318,8 @@ pub struct DynamicUpdates {
     settings: DynamicUpdateSettings,
     /// The most records of one type at a name (the record policy's).
     max_set: usize,
+    /// The record policy (the address ranges a zone's names are hosted in).
+    policy: crate::domain::policy::Policy,
     limits: PerMinute,
     /// Refusals are logged once per interval (a key holder can send as many as it likes).
     log: Arc<LogThrottle>,
@@ -341,6 +343,7 @@ impl DynamicUpdates {
             publisher,
             settings: config.dynamic_update.clone(),
             max_set: config.policy.max_rrset_records,
+            policy: config.policy.clone(),
             limits: PerMinute::new(config.dynamic_update.per_key_per_minute),
         }
     }
@@ -448,7 +451,7 @@ impl DynamicUpdates {
                 return refused(refusal.to_string());
             }
             if let Operation::Add(record) = op
-                && let Some(why) = self.unfit(holder, record)
+                && let Some(why) = self.unfit(holder, &zone, record)
             {
                 return refused(why);
             }
@@ -533,10 +536,11 @@ impl DynamicUpdates {
     }
 
     /// Why an added record is not one an update may add: a type not served here, a TTL out
-    /// of the record policy's range, data beyond the policy's 2048 bytes, or, for an
+    /// of the record policy's range, data beyond the policy's 2048 bytes, an address outside
+    /// the ranges the zone's names are hosted in (where those refuse), or, for an
     /// agency's key, a challenge that is not one string of at most 255 bytes (a DNS-01 value
     /// is 43).
-    fn unfit(&self, holder: &KeyHolder, record: &Record) -> Option<String> {
+    fn unfit(&self, holder: &KeyHolder, zone: &str, record: &Record) -> Option<String> {
         if record.ttl < TTL_RANGE.0 || record.ttl > TTL_RANGE.1 {
             return Some(format!(
                 "TTL {} outside {}..{}",
@@ -548,6 +552,14 @@ impl DynamicUpdates {
             .unwrap_or(usize::MAX);
         if size > MAX_RDATA_BYTES {
             return Some(format!("data of {size} bytes; at most {MAX_RDATA_BYTES}"));
+        }
+        let address = match &record.data {
+            RData::A(a) => Some(std::net::IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(std::net::IpAddr::V6(a.0)),
+            _ => None,
+        };
+        if let Some(why) = address.and_then(|ip| self.policy.address_refused(ip, zone)) {
+            return Some(why);
         }
         if holder.agency.is_some() {
             let one_string = match &record.data {

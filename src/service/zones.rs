@@ -89,6 +89,13 @@ pub struct RegisterEntry {
 pub struct Zones {
     store: Store,
     publisher: Arc<Publisher>,
+    /// The office's letterhead, for the register as PDF.
+    letterhead: Vec<String>,
+    /// The calendar's time zone: the register's date.
+    time_zone: chrono_tz::Tz,
+    /// One PDF made at a time, off the runtime's threads: each takes a core for a moment (a
+    /// register of 10,000 names is a few hundred pages).
+    renders: Arc<tokio::sync::Semaphore>,
 }
 
 fn not_found(zone: &str) -> ServiceError {
@@ -98,7 +105,86 @@ fn not_found(zone: &str) -> ServiceError {
 impl Zones {
     /// The service over the store and the served zones.
     pub fn new(store: Store, publisher: Arc<Publisher>) -> Self {
-        Self { store, publisher }
+        Self {
+            store,
+            publisher,
+            letterhead: crate::config::LetterConfig::default().letterhead,
+            time_zone: chrono_tz::Asia::Makassar,
+            renders: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
+
+    /// The register's PDF with this letterhead, dated in this time zone.
+    pub fn with_documents(mut self, letterhead: Vec<String>, time_zone: chrono_tz::Tz) -> Self {
+        self.letterhead = letterhead;
+        self.time_zone = time_zone;
+        self
+    }
+
+    /// The register as the caller may see it, as PDF (the office's "daftar subdomain"), dated
+    /// `now`.
+    pub async fn register_pdf(
+        &self,
+        caller: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<u8>, ServiceError> {
+        use crate::outbox::register::{RegisterRow, render};
+        let entries = self.register(caller).await?;
+        let mut zones: Vec<String> = self
+            .publisher
+            .zones()
+            .origins()
+            .into_iter()
+            .map(|o| Name::from(o).to_ascii().trim_end_matches('.').to_owned())
+            .collect();
+        zones.sort();
+        let rows: Vec<RegisterRow> = entries
+            .iter()
+            .map(|e| RegisterRow {
+                name: e.name.clone(),
+                agency: e.agency.clone().unwrap_or_else(|| "-".into()),
+                records: e
+                    .records
+                    .iter()
+                    .map(|(rtype, _, value)| format!("{rtype} {value}"))
+                    .collect(),
+                purpose: e
+                    .request
+                    .as_ref()
+                    .map(|r| r.data.purpose.clone())
+                    .unwrap_or_default(),
+                certificate: match &e.certificate {
+                    Some(c) => match &c.not_after {
+                        Some(until) => format!(
+                            "{} s.d. {}",
+                            c.status.in_indonesian(),
+                            until.get(..10).unwrap_or(until)
+                        ),
+                        None => c.status.in_indonesian().into(),
+                    },
+                    None => "-".into(),
+                },
+                state: match &e.suspension {
+                    Some(s) => format!(
+                        "ditangguhkan sejak {}",
+                        s.suspended_at.get(..10).unwrap_or(&s.suspended_at)
+                    ),
+                    None => "aktif".into(),
+                },
+            })
+            .collect();
+        let fault = |e: String| ServiceError::internal("the register as PDF", e);
+        let _turn = self
+            .renders
+            .acquire()
+            .await
+            .map_err(|e| fault(e.to_string()))?;
+        let letterhead = self.letterhead.clone();
+        let date = now.with_timezone(&self.time_zone);
+        tokio::task::spawn_blocking(move || render(&letterhead, &zones.join(", "), &date, &rows))
+            .await
+            .map_err(|e| fault(e.to_string()))?
+            .map_err(|e| fault(e.to_string()))
     }
 
     /// The apex of a served zone given as text (any case, U-labels or A-labels, with or
@@ -268,9 +354,139 @@ impl Zones {
     }
 }
 
+/// The columns of the register as CSV (the office's "daftar subdomain").
+const REGISTER_COLUMNS: [&str; 15] = [
+    "name",
+    "zone",
+    "agency",
+    "state",
+    "records",
+    "request",
+    "purpose",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "certificate_status",
+    "certificate_not_after",
+    "suspended_since",
+    "suspension_reason",
+    "created_at",
+];
+
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return first, after any spaces) begins with an apostrophe: what applicants wrote (a
+/// purpose, a contact) is shown, never run, when staff open the file. A phone number written
+/// `+62…` shows the apostrophe too: the price of never running one.
+fn cell(text: &str) -> String {
+    if text
+        .trim_start_matches(' ')
+        .starts_with(['=', '+', '-', '@', '\t', '\r'])
+    {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The register as CSV: one row per name, with what the caller may see of it (the contact
+/// only where [`RegisterEntry::contact_visible`]).
+pub fn register_csv(entries: &[RegisterEntry]) -> Result<String, ServiceError> {
+    let fault = |e: csv::Error| ServiceError::internal("the register as CSV", e);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(REGISTER_COLUMNS).map_err(fault)?;
+    for e in entries {
+        let records = e
+            .records
+            .iter()
+            .map(|(rtype, ttl, value)| format!("{rtype} {ttl} {value}"))
+            .collect::<Vec<_>>()
+            // One a line: a TXT's text may hold `;` or `,` (DMARC, SPF).
+            .join("\n");
+        let contact = e
+            .request
+            .as_ref()
+            .filter(|_| e.contact_visible)
+            .map(|r| &r.data.contact);
+        let field = |key: &str| {
+            contact
+                .and_then(|c| c[key].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let row = [
+            e.name.clone(),
+            e.zone.clone(),
+            e.agency.clone().unwrap_or_default(),
+            if e.suspension.is_some() {
+                "suspended"
+            } else {
+                "active"
+            }
+            .to_owned(),
+            records,
+            e.request
+                .as_ref()
+                .map(|r| r.id.to_string())
+                .unwrap_or_default(),
+            e.request
+                .as_ref()
+                .map(|r| r.data.purpose.clone())
+                .unwrap_or_default(),
+            field("name"),
+            field("email"),
+            field("phone"),
+            e.certificate
+                .as_ref()
+                .map(|c| c.status.as_str().to_owned())
+                .unwrap_or_default(),
+            e.certificate
+                .as_ref()
+                .and_then(|c| c.not_after.clone())
+                .unwrap_or_default(),
+            e.suspension
+                .as_ref()
+                .map(|s| s.suspended_at.clone())
+                .unwrap_or_default(),
+            e.suspension
+                .as_ref()
+                .map(|s| s.reason.clone())
+                .unwrap_or_default(),
+            e.created_at.clone().unwrap_or_default(),
+        ];
+        out.write_record(row.iter().map(|c| cell(c)))
+            .map_err(fault)?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| ServiceError::internal("the register as CSV", e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ServiceError::internal("the register as CSV", e))
+}
+
 fn dnssec_fault(e: crate::service::dnssec::DnssecError) -> ServiceError {
     ServiceError::Internal {
         what: "the zone's DNSSEC keys".into(),
         cause: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_cells_are_never_formulas() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        for c in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(cell(c).starts_with('\''), "{c}");
+        }
+        assert_eq!(cell("Sistem informasi"), "Sistem informasi");
+        assert_eq!(cell("  =1+1"), "'  =1+1");
+        assert_eq!(cell(""), "");
+        let empty = register_csv(&[]).unwrap();
+        assert_eq!(empty.lines().count(), 1);
+        assert!(
+            empty.starts_with("name,zone,agency,state,records,"),
+            "{empty}"
+        );
     }
 }

@@ -827,3 +827,238 @@ fn the_register_leaves_out_ranahs_own_records() {
         "{owners:?}"
     );
 }
+
+/// The address ranges a zone's names are hosted in: outside them an address is refused with
+/// an error naming them (at submission, and through the Cloudflare-compatible API), or, where
+/// the office reviews such addresses, accepted with a warning the reviewers see in the API
+/// and the console.
+#[test]
+fn addresses_outside_the_zones_ranges_are_refused_or_shown_to_the_reviewers() {
+    let ranges = |outside: &str| {
+        format!(
+            "[[names.address_ranges]]\nzone = \"example.go.id\"\n\
+             ranges = [\"203.0.113.0/25\", \"2001:db8:10::/48\"]\noutside = \"{outside}\"\n"
+        )
+    };
+    let d = Daemon::start_test_zone_configured(&ranges("refuse"));
+    let [andi, ..] = setup_people(&d);
+    let r = post_json(
+        &d,
+        "/api/v1/requests",
+        &andi,
+        &request_body("create", "luar", "203.0.113.200", false),
+    );
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert_eq!(r.json["errors"][0]["field"], "records[0].value");
+    assert_eq!(r.json["errors"][0]["code"], "address_outside_ranges");
+    assert!(
+        r.json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("203.0.113.0/25, 2001:db8:10::/48"),
+        "{}",
+        r.json
+    );
+    let r = post_json(
+        &d,
+        "/api/v1/requests",
+        &andi,
+        &request_body("create", "dalam", "203.0.113.80", false),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["warnings"], serde_json::json!([]));
+    // The same rule for a write that no one reviews.
+    cli_ok(&d, &["user", "add", "portal", "--role", "integration"]);
+    let portal = cli_ok(&d, &["token", "create", "portal"]);
+    let zone_id = ranah::service::cloudflare::zone_id("example.go.id");
+    // (Cloudflare's API is not in the OpenAPI document: curl without the contract check.)
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            &format!("Authorization: Bearer {portal}"),
+        ])
+        .args([
+            "--data-binary",
+            r#"{"type": "A", "name": "portal-luar", "content": "203.0.113.201", "ttl": 300}"#,
+        ])
+        .arg(format!(
+            "http://{}/client/v4/zones/{zone_id}/dns_records",
+            d.api
+        ))
+        .output()
+        .unwrap();
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(reply["errors"][0]["code"], 1004, "{reply}");
+    assert!(
+        reply["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("outside the addresses")),
+        "{reply}"
+    );
+    drop(d);
+
+    let d = Daemon::start_test_zone_configured(&ranges("review"));
+    let [andi, ..] = setup_people(&d);
+    let r = post_json(
+        &d,
+        "/api/v1/requests",
+        &andi,
+        &request_body("create", "luar", "203.0.113.200", false),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_i64().unwrap();
+    let warnings = r.json["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{}", r.json);
+    assert_eq!(warnings[0]["field"], "records[0].value");
+    assert_eq!(warnings[0]["code"], "address_outside_ranges");
+    crate::console::set_password(&d, "kadis", "kata-sandi-kepala-dinas");
+    let kadis = crate::console::Browser::new(&d);
+    assert_eq!(
+        kadis.sign_in("kadis", "kata-sandi-kepala-dinas").status,
+        303
+    );
+    let page = kadis.get(&format!("/requests/{id}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Perhatian untuk pemeriksa")
+            && page
+                .body
+                .contains("203.0.113.200 is outside the addresses example.go.id"),
+        "{}",
+        page.body
+    );
+}
+
+/// The register as CSV and as PDF (the office's "daftar subdomain"), from the API with
+/// `Accept: text/csv` or `application/pdf` and from the console: what the caller may see
+/// (another agency's applicant gets no contact), and nothing an applicant wrote opens as a
+/// formula in a spreadsheet.
+#[test]
+fn the_register_as_csv_and_pdf() {
+    let d = Daemon::start_test_zone();
+    let tokens = setup_people(&d);
+    let body = request_body("create", "rekap", "203.0.113.90", false).replace(
+        "Aplikasi layanan",
+        "=HYPERLINK(\\\"http://198.51.100.9\\\")",
+    );
+    walk_request(&d, &tokens, &body);
+    let csv_as = |token: &str| -> Vec<csv::StringRecord> {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-H", &format!("Authorization: Bearer {token}")])
+            .args(["-H", "Accept: text/csv", "-w", "\n%{content_type}"])
+            .arg(format!("http://{}/api/v1/subdomains", d.api))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, media) = text.rsplit_once('\n').unwrap();
+        assert_eq!(media, "text/csv; charset=utf-8");
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap().iter().take(5).collect::<Vec<_>>(),
+            ["name", "zone", "agency", "state", "records"]
+        );
+        reader.records().map(Result::unwrap).collect()
+    };
+    let [andi, dewi, ..] = &tokens;
+    let rows = csv_as(andi);
+    let row = rows
+        .iter()
+        .find(|r| &r[0] == "rekap.example.go.id")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(&row[2], "DINKES");
+    assert_eq!(&row[3], "active");
+    assert_eq!(&row[4], "A 3600 203.0.113.90");
+    assert_eq!(&row[6], "'=HYPERLINK(\"http://198.51.100.9\")");
+    assert_eq!(&row[8], "andi@dinkes.example");
+    // Another agency's applicant sees the name, not its contact.
+    let rows = csv_as(dewi);
+    let row = rows
+        .iter()
+        .find(|r| &r[0] == "rekap.example.go.id")
+        .unwrap();
+    assert_eq!((&row[7], &row[8], &row[9]), ("", "", ""));
+    // The console's register offers the same file.
+    crate::console::set_password(&d, "andi", "kata-sandi-pemohon-andi");
+    let browser = crate::console::Browser::new(&d);
+    assert_eq!(
+        browser.sign_in("andi", "kata-sandi-pemohon-andi").status,
+        303
+    );
+    assert!(
+        browser
+            .get("/register")
+            .body
+            .contains("href=\"/register.csv\"")
+    );
+    let file = browser.get("/register.csv");
+    assert_eq!(file.status, 200);
+    assert!(
+        file.header("content-disposition")
+            .is_some_and(|v| v.contains("daftar-subdomain.csv")),
+        "{file:?}"
+    );
+    assert!(file.body.contains("rekap.example.go.id"), "{}", file.body);
+    // The forms by their quality values; none acceptable is a 406 problem.
+    let asked = |accept: &str| -> (String, String) {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{content_type}",
+            ])
+            .args(["-H", &format!("Authorization: Bearer {andi}")])
+            .args(["-H", &format!("Accept: {accept}")])
+            .arg(format!("http://{}/api/v1/subdomains", d.api))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (status, media) = text.split_once(' ').unwrap_or((&text, ""));
+        (status.to_owned(), media.to_owned())
+    };
+    assert_eq!(
+        asked("application/json, text/csv;q=0.1"),
+        ("200".into(), "application/json".into())
+    );
+    assert_eq!(
+        asked("text/*"),
+        ("200".into(), "text/csv; charset=utf-8".into())
+    );
+    assert_eq!(
+        asked("image/png"),
+        ("406".into(), "application/problem+json".into())
+    );
+    // As PDF: the office's letterhead, the title, the names.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-H", &format!("Authorization: Bearer {andi}")])
+        .args(["-H", "Accept: application/pdf"])
+        .arg(format!("http://{}/api/v1/subdomains", d.api))
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout.starts_with(b"%PDF-"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let pdf = lopdf::Document::load_mem(&out.stdout).unwrap();
+    let text = pdf.extract_text(&[1]).unwrap();
+    for shown in [
+        "DINAS KOMUNIKASI DAN INFORMATIKA",
+        "DAFTAR SUBDOMAIN example.go.id",
+        "rekap.example.go.id",
+        "A 203.0.113.90",
+    ] {
+        assert!(text.contains(shown), "{shown}: {text}");
+    }
+    let file = browser.get("/register.pdf");
+    assert_eq!(file.status, 200);
+    assert!(
+        file.header("content-disposition")
+            .is_some_and(|v| v.contains("daftar-subdomain.pdf")),
+        "{file:?}"
+    );
+}

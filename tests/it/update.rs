@@ -445,6 +445,10 @@ types = ["A", "TXT"]
 key = "lab-ops-2"
 names = ["lab.example.go.id"]
 types = ["A"]
+
+[[names.address_ranges]]
+zone = "example.go.id"
+ranges = ["203.0.113.0/24"]
 "#;
     let (_tmp, d, _) = start(config);
     let lab = create_key(&d, &["--name", "lab-ops"]);
@@ -499,6 +503,13 @@ types = ["A"]
     );
     let (ok, text) = nsupdate(&d, Some(&lab2), false, three);
     assert!(ok, "{text}");
+    // An address outside the ranges the zone's names are hosted in, whatever the grant.
+    refused_with(
+        &d,
+        Some(&lab2),
+        "update add e.lab.example.go.id 300 A 198.51.100.7",
+        "REFUSED",
+    );
     // The rate per key: two updates went through and one was refused (refusals count); the
     // fifth of the minute is refused, whatever it asks.
     let (ok, text) = nsupdate(
