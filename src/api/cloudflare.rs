@@ -82,14 +82,15 @@ pub const REQUESTED: u32 = 10100;
 /// A write's answer: 200 when written; 202 Accepted when it became a request, with the
 /// result as it will be, a message saying which request, and the request in the record's
 /// `meta`.
-fn written(written: Written<Value>) -> Response {
+fn written<T>(written: Written<T>, shown: impl FnOnce(T) -> Value) -> Response {
     match written {
-        Written::Applied(result) => success(result, None),
+        Written::Applied(result) => success(shown(result), None),
         Written::Requested {
-            mut result,
+            result,
             request,
             step,
         } => {
+            let mut result = shown(result);
             let message = format!(
                 "request {request} opened at step `{step}`: the zone changes when it is approved"
             );
@@ -105,22 +106,6 @@ fn written(written: Written<Value>) -> Response {
             )
         }
     }
-}
-
-/// A record write's answer.
-fn written_record(w: Written<CfRecord>) -> Response {
-    written(match w {
-        Written::Applied(r) => Written::Applied(record_json(&r)),
-        Written::Requested {
-            result,
-            request,
-            step,
-        } => Written::Requested {
-            result: record_json(&result),
-            request,
-            step,
-        },
-    })
 }
 
 /// A failure: its status, Cloudflare's code and message (counted and logged as problems are,
@@ -420,7 +405,7 @@ async fn create(
         .create(&caller, &zone, input, Utc::now())
         .await
     {
-        Ok(w) => written_record(w),
+        Ok(w) => written(w, |r| record_json(&r)),
         Err(e) => e.into_response(),
     }
 }
@@ -442,7 +427,7 @@ async fn change(
         .update(&caller, &zone, &id, input, partial, Utc::now())
         .await
     {
-        Ok(w) => written_record(w),
+        Ok(w) => written(w, |r| record_json(&r)),
         Err(e) => e.into_response(),
     }
 }
@@ -475,16 +460,7 @@ async fn delete(
         .delete(&caller, &zone, &id, Utc::now())
         .await
     {
-        Ok(Written::Applied(id)) => success(json!({ "id": id }), None),
-        Ok(Written::Requested {
-            result,
-            request,
-            step,
-        }) => written(Written::Requested {
-            result: json!({ "id": result }),
-            request,
-            step,
-        }),
+        Ok(w) => written(w, |id| json!({ "id": id })),
         Err(e) => e.into_response(),
     }
 }

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -290,18 +290,7 @@ pub(super) async fn register_csv(signed: Signed, State(state): State<AppState>) 
         Err(e) => Err(e),
     };
     match csv {
-        Ok(csv) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"daftar-subdomain.csv\"",
-                ),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            csv,
-        )
-            .into_response(),
+        Ok(csv) => super::download("text/csv; charset=utf-8", "daftar-subdomain.csv", csv),
         Err(e) => failure(signed.lang, e),
     }
 }
@@ -314,18 +303,7 @@ pub(super) async fn register_pdf(signed: Signed, State(state): State<AppState>) 
         .register_pdf(&signed.current.actor, chrono::Utc::now())
         .await
     {
-        Ok(pdf) => (
-            [
-                (header::CONTENT_TYPE, "application/pdf"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"daftar-subdomain.pdf\"",
-                ),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            pdf,
-        )
-            .into_response(),
+        Ok(pdf) => super::download("application/pdf", "daftar-subdomain.pdf", pdf),
         Err(e) => failure(signed.lang, e),
     }
 }

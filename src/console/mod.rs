@@ -265,6 +265,19 @@ impl OptionalFromRequestParts<AppState> for Signed {
     }
 }
 
+/// A file to save (`attachment`, never cached): the register, the monthly report.
+fn download(media: &'static str, filename: &str, body: impl Into<axum::body::Body>) -> Response {
+    let mut response = Response::new(body.into());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Our own file names: letters, digits and hyphens.
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
 fn client(parts: &Parts) -> Option<IpAddr> {
     ClientAddr::of(&parts.extensions)
 }

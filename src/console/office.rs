@@ -5,8 +5,8 @@
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 
@@ -251,22 +251,12 @@ pub(super) async fn report_csv(
     let Query(query) = query.unwrap_or_default();
     let month = query.month.unwrap_or_else(|| this_month(&state));
     match state.reports.monthly(&signed.current.actor, &month).await {
-        Ok(r) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    // The month was checked by the service: digits and a hyphen.
-                    format!(
-                        "attachment; filename=\"laporan-layanan-{}.csv\"",
-                        r.report.month
-                    ),
-                ),
-                (header::CACHE_CONTROL, "no-store".to_owned()),
-            ],
+        // The month was checked by the service: digits and a hyphen.
+        Ok(r) => super::download(
+            "text/csv; charset=utf-8",
+            &format!("laporan-layanan-{}.csv", r.report.month),
             crate::service::reports::to_csv(&r),
-        )
-            .into_response(),
+        ),
         Err(e) => failure(signed.lang, e),
     }
 }

@@ -468,18 +468,20 @@ impl Cloudflare {
             let write = RequestedWrite {
                 binding,
                 holder,
-                owner: &record.name,
                 removed: None,
                 added: Some((&record, &id)),
                 comment: input.comment.as_deref(),
                 verb: "tambah",
             };
-            let (request, step) = self.open_request(caller, &zone, write, now).await?;
-            return Ok(Written::Requested {
-                result: proposed(&zone, &record, &id, now),
-                request,
-                step,
-            });
+            return self
+                .open_request(
+                    caller,
+                    &zone,
+                    write,
+                    proposed(&zone, &record, &id, now),
+                    now,
+                )
+                .await;
         }
         self.apply(change, now).await?;
         match self.record(caller, zone_id, &id).await {
@@ -555,18 +557,14 @@ impl Cloudflare {
             let write = RequestedWrite {
                 binding,
                 holder,
-                owner: &record.name,
                 removed: Some((&old_record, id)),
                 added: Some((&record, id)),
                 comment: input.comment.as_deref(),
                 verb: "ubah",
             };
-            let (request, step) = self.open_request(caller, &zone, write, now).await?;
-            return Ok(Written::Requested {
-                result: proposed(&zone, &record, id, now),
-                request,
-                step,
-            });
+            return self
+                .open_request(caller, &zone, write, proposed(&zone, &record, id, now), now)
+                .await;
         }
         self.apply(change, now).await?;
         Ok(Written::Applied(self.record(caller, zone_id, id).await?))
@@ -604,18 +602,14 @@ impl Cloudflare {
             let write = RequestedWrite {
                 binding,
                 holder,
-                owner: &record.name,
                 removed: Some((&record, id)),
                 added: None,
                 comment: None,
                 verb: "hapus",
             };
-            let (request, step) = self.open_request(caller, &zone, write, now).await?;
-            return Ok(Written::Requested {
-                result: id.to_owned(),
-                request,
-                step,
-            });
+            return self
+                .open_request(caller, &zone, write, id.to_owned(), now)
+                .await;
         }
         self.apply(change, now).await?;
         Ok(Written::Applied(id.to_owned()))
@@ -624,13 +618,14 @@ impl Cloudflare {
     /// Open the request a write makes, where writes are turned into requests: the write
     /// itself, shown with the whole set of records its name will have. Its number and the
     /// step it entered at.
-    async fn open_request(
+    async fn open_request<T>(
         &self,
         caller: &Actor,
         zone: &CfZone,
         write: RequestedWrite<'_>,
+        result: T,
         now: DateTime<Utc>,
-    ) -> Result<(i64, String), CloudflareError> {
+    ) -> Result<Written<T>, CloudflareError> {
         let Some(writes) = &self.requests else {
             return Err(CloudflareError::Service(ServiceError::internal(
                 "a request for a write",
@@ -638,7 +633,10 @@ impl Cloudflare {
             )));
         };
         let apex = format!("{}.", zone.name);
-        let owner = write.owner.to_lowercase().to_ascii();
+        let Some((written, _)) = write.added.or(write.removed) else {
+            return Err(CloudflareError::Invalid("the write changes nothing".into()));
+        };
+        let owner = written.name.to_lowercase().to_ascii();
         let shown = owner.trim_end_matches('.').to_owned();
         let label = owner
             .strip_suffix(&format!(".{apex}"))
@@ -680,7 +678,7 @@ impl Cloudflare {
                 .get(&LowerName::new(
                     &Name::from_ascii(&apex).map_err(|_| CloudflareError::ZoneNotFound)?,
                 ))
-                .is_some_and(|h| h.view().name_exists(&LowerName::new(write.owner)))
+                .is_some_and(|h| h.view().name_exists(&LowerName::new(&written.name)))
         {
             return Err(CloudflareError::Forbidden(format!(
                 "{shown} stands above other names; it is the office's to give"
@@ -765,7 +763,11 @@ impl Cloudflare {
             .get(writes.step)
             .map(|s| s.id.clone())
             .unwrap_or_default();
-        Ok((request, step))
+        Ok(Written::Requested {
+            result,
+            request,
+            step,
+        })
     }
 
     /// The change, with its provenance and audit attribution.
@@ -1041,12 +1043,11 @@ fn type_asked(t: &str) -> String {
     t.trim().trim_end_matches('.').to_ascii_uppercase()
 }
 
-/// A write to be turned into a request: at `owner`, the record `removed` goes, the record
+/// A write to be turned into a request: at one name, the record `removed` goes, the record
 /// `added` comes (each with its API id).
 struct RequestedWrite<'a> {
     binding: Binding,
     holder: Holder,
-    owner: &'a Name,
     removed: Option<(&'a Record, &'a str)>,
     added: Option<(&'a Record, &'a str)>,
     comment: Option<&'a str>,

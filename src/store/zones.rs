@@ -717,20 +717,26 @@ pub(crate) async fn write_change(
 
     // Records removed and added again with another TTL (one TTL per set: a record written
     // with a new TTL re-adds its set's others), keyed as their rows are.
-    let readded = ttl_changes(diff, meta)?;
+    // The rows of the records removed (none for the signer's, kept apart).
+    let removed_keys = diff
+        .removed
+        .iter()
+        .map(|r| {
+            if crate::zone::is_dnssec_type(r.record_type()) {
+                Ok(None)
+            } else {
+                row_key(r).map(Some)
+            }
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let readded = ttl_changes(&removed_keys, diff, meta)?;
     let mut in_place = std::collections::HashSet::new();
-    for record in &diff.removed {
-        if crate::zone::is_dnssec_type(record.record_type()) {
+    for (record, key) in diff.removed.iter().zip(removed_keys) {
+        let Some(key) = key else {
             // An import that replaces a signed zone's records drops its signatures too.
             delete_record(tx, zone_id, record).await?;
             continue;
-        }
-        let wire = file::rdata_wire(&record.data).map_err(StoreError::Corrupt)?;
-        let key = (
-            record.name.to_ascii(),
-            u16::from(record.record_type()),
-            wire,
-        );
+        };
         if let Some((i, new)) = readded
             .get(&key)
             .and_then(|&i| Some((i, diff.added.get(i)?)))
@@ -828,33 +834,33 @@ pub(crate) async fn write_change(
 /// A row's key: owner as stored, type, wire data.
 type RowKey = (String, u16, Vec<u8>);
 
-/// The records of a change that are removed and added again with another TTL (not under a
-/// suspension, which keeps rows marked instead): the position of each in `diff.added`, by the
-/// key of its row.
+/// A record's row key: owner as stored, type, wire data.
+fn row_key(r: &Record) -> Result<RowKey, StoreError> {
+    Ok((
+        r.name.to_ascii(),
+        u16::from(r.record_type()),
+        file::rdata_wire(&r.data).map_err(StoreError::Corrupt)?,
+    ))
+}
+
+/// The records of a change that are removed (their rows' keys given, `None` for the
+/// signer's) and added again with another TTL (not under a suspension, which keeps rows
+/// marked instead): the position of each in `diff.added`, by the key of its row.
 fn ttl_changes(
+    removed: &[Option<RowKey>],
     diff: &ZoneDiff,
     meta: &ChangeMeta,
 ) -> Result<std::collections::HashMap<RowKey, usize>, StoreError> {
-    if meta.suspension_id.is_some() || diff.removed.is_empty() || diff.added.is_empty() {
-        return Ok(std::collections::HashMap::new());
-    }
-    let key = |r: &Record| -> Result<RowKey, StoreError> {
-        Ok((
-            r.name.to_ascii(),
-            u16::from(r.record_type()),
-            file::rdata_wire(&r.data).map_err(StoreError::Corrupt)?,
-        ))
-    };
-    let plain = |r: &&Record| !crate::zone::is_dnssec_type(r.record_type());
-    let removed = diff
-        .removed
-        .iter()
-        .filter(plain)
-        .map(key)
-        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+    let removed: std::collections::HashSet<&RowKey> = removed.iter().flatten().collect();
     let mut out = std::collections::HashMap::new();
-    for (i, r) in diff.added.iter().enumerate().filter(|(_, r)| plain(r)) {
-        let k = key(r)?;
+    if meta.suspension_id.is_some() || removed.is_empty() {
+        return Ok(out);
+    }
+    for (i, r) in diff.added.iter().enumerate() {
+        if crate::zone::is_dnssec_type(r.record_type()) {
+            continue;
+        }
+        let k = row_key(r)?;
         if removed.contains(&k) {
             out.insert(k, i);
         }

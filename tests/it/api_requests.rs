@@ -945,17 +945,27 @@ fn the_register_as_csv_and_pdf() {
         "=HYPERLINK(\\\"http://198.51.100.9\\\")",
     );
     walk_request(&d, &tokens, &body);
-    let csv_as = |token: &str| -> Vec<csv::StringRecord> {
+    // The register as `token` asks for it with `accept`: status, media type, bytes (curl,
+    // not the JSON helper: the answers are not all JSON).
+    let fetch = |token: &str, accept: &str| -> (String, String, Vec<u8>) {
         let out = std::process::Command::new("curl")
-            .args(["-s", "-H", &format!("Authorization: Bearer {token}")])
-            .args(["-H", "Accept: text/csv", "-w", "\n%{content_type}"])
+            .args(["-s", "-w", "\n%{http_code} %{content_type}"])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args(["-H", &format!("Accept: {accept}")])
             .arg(format!("http://{}/api/v1/subdomains", d.api))
             .output()
             .unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        let (body, media) = text.rsplit_once('\n').unwrap();
+        let mut body = out.stdout;
+        let at = body.iter().rposition(|b| *b == b'\n').unwrap_or(0);
+        let tail = String::from_utf8_lossy(&body[at..]).trim().to_owned();
+        body.truncate(at);
+        let (status, media) = tail.split_once(' ').unwrap_or((&tail, ""));
+        (status.to_owned(), media.to_owned(), body)
+    };
+    let csv_as = |token: &str| -> Vec<csv::StringRecord> {
+        let (_, media, body) = fetch(token, "text/csv");
         assert_eq!(media, "text/csv; charset=utf-8");
-        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let mut reader = csv::Reader::from_reader(body.as_slice());
         assert_eq!(
             reader.headers().unwrap().iter().take(5).collect::<Vec<_>>(),
             ["name", "zone", "agency", "state", "records"]
@@ -1003,22 +1013,8 @@ fn the_register_as_csv_and_pdf() {
     assert!(file.body.contains("rekap.example.go.id"), "{}", file.body);
     // The forms by their quality values; none acceptable is a 406 problem.
     let asked = |accept: &str| -> (String, String) {
-        let out = std::process::Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code} %{content_type}",
-            ])
-            .args(["-H", &format!("Authorization: Bearer {andi}")])
-            .args(["-H", &format!("Accept: {accept}")])
-            .arg(format!("http://{}/api/v1/subdomains", d.api))
-            .output()
-            .unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        let (status, media) = text.split_once(' ').unwrap_or((&text, ""));
-        (status.to_owned(), media.to_owned())
+        let (status, media, _) = fetch(andi, accept);
+        (status, media)
     };
     assert_eq!(
         asked("application/json, text/csv;q=0.1"),
@@ -1033,18 +1029,13 @@ fn the_register_as_csv_and_pdf() {
         ("406".into(), "application/problem+json".into())
     );
     // As PDF: the office's letterhead, the title, the names.
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-H", &format!("Authorization: Bearer {andi}")])
-        .args(["-H", "Accept: application/pdf"])
-        .arg(format!("http://{}/api/v1/subdomains", d.api))
-        .output()
-        .unwrap();
+    let (_, _, pdf) = fetch(andi, "application/pdf");
     assert!(
-        out.stdout.starts_with(b"%PDF-"),
+        pdf.starts_with(b"%PDF-"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&pdf)
     );
-    let pdf = lopdf::Document::load_mem(&out.stdout).unwrap();
+    let pdf = lopdf::Document::load_mem(&pdf).unwrap();
     let text = pdf.extract_text(&[1]).unwrap();
     for shown in [
         "DINAS KOMUNIKASI DAN INFORMATIKA",
