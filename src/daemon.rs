@@ -450,6 +450,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .into());
         }
     }
+    let oversight = Arc::new(
+        crate::service::oversight::Oversight::new(
+            store.clone(),
+            publisher.clone(),
+            config.checker.clone(),
+            config.policy.clone(),
+        )?
+        .with_notifications(config.smtp.is_some())
+        .with_metrics(metrics.clone()),
+    );
+    // Runs over every name, spread over the day, on the instance that leads.
+    let oversight_task = config.checker.enabled.then(|| {
+        let oversight = oversight.clone();
+        leader_job(
+            "oversight",
+            Box::new(move |stop| Box::pin(oversight.clone().schedule(stop))),
+        )
+    });
     let tls = api_tls(&config, &certificate_service, &metrics).await?;
     let acceptor = tls.as_ref().map(|t| t.acceptor()).transpose()?;
     tracing::info!(addr = %api_addr, https = tls.is_some(), "serving the HTTP API");
@@ -479,6 +497,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             cloudflare_api(&config, &store, &publisher, &requests, request_step).await?,
         ),
         requests,
+        oversight,
     };
     let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
@@ -652,6 +671,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tasks.extend(tls_task);
     tasks.extend(certificates_task);
     tasks.extend(signer_task);
+    tasks.extend(oversight_task);
     Ok(Running {
         dns: dns_server.local_addrs(),
         api: api_addr,

@@ -37,6 +37,7 @@
 pub mod acme;
 pub mod api;
 pub mod audit;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod cluster;

@@ -173,6 +173,7 @@ async fn store_command(store: &Store, config: &Config, command: Command) -> anyh
         Command::Key(cmd) => admin::key(store, config, cmd).await,
         Command::Subdomain(cmd) => admin::subdomain(store, cmd).await,
         Command::Status => admin::status(store).await,
+        Command::Check { name, all } => admin::check(store, config, name.as_deref(), all).await,
         Command::Dnssec(DnssecCommand::Ds { zone }) => admin::dnssec_ds(store, &zone).await,
         Command::Dnssec(DnssecCommand::Keys { zone }) => {
             admin::dnssec_status(store, zone.as_deref()).await

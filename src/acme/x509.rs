@@ -145,7 +145,11 @@ pub fn leaf_of(chain_pem: &str) -> Result<Leaf, X509Error> {
         .iter()
         .find(|b| b.tag() == "CERTIFICATE")
         .ok_or_else(|| X509Error::BadChain("no CERTIFICATE block".into()))?;
-    let der = first.contents().to_vec();
+    leaf_from_der(first.contents().to_vec())
+}
+
+/// Read a certificate in DER (a leaf a server presented).
+pub fn leaf_from_der(der: Vec<u8>) -> Result<Leaf, X509Error> {
     let (_, cert) =
         X509Certificate::from_der(&der).map_err(|e| X509Error::BadChain(e.to_string()))?;
     let time = |t: x509_parser::time::ASN1Time| {

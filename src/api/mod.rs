@@ -61,6 +61,8 @@ pub struct AppState {
     pub signin: Arc<crate::service::signin::SignIn>,
     /// The Cloudflare-compatible API.
     pub cloudflare: Arc<crate::service::cloudflare::Cloudflare>,
+    /// The oversight checker.
+    pub oversight: Arc<crate::service::oversight::Oversight>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/metrics` (unless `[metrics] listen` serves it

@@ -33,6 +33,9 @@ use super::{audit, certificates, reports, requests, zones};
         zones::records,
         zones::export,
         zones::subdomains,
+        zones::subdomain,
+        zones::check,
+        zones::suspend_for_finding,
         zones::suspend,
         zones::unsuspend,
         audit::list,
@@ -49,7 +52,7 @@ use super::{audit, certificates, reports, requests, zones};
     tags(
         (name = "requests", description = "Subdomain requests and their workflow"),
         (name = "zones", description = "Zones and their records"),
-        (name = "subdomains", description = "The subdomain register and emergency suspension"),
+        (name = "subdomains", description = "The subdomain register, the oversight checker's findings and emergency suspension"),
         (name = "certificates", description = "TLS certificates through ACME: state, chains, managed keys"),
         (name = "health", description = "Liveness and readiness"),
     )

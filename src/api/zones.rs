@@ -1,5 +1,5 @@
-//! `/api/v1/zones` (zone state, records, export) and `/api/v1/subdomains` (the register,
-//! suspensions).
+//! `/api/v1/zones` (zone state, records, export), `/api/v1/subdomains` (the register, each
+//! name with its findings, checks on demand, suspensions) and `/api/v1/findings`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,6 +26,9 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/zones/{zone}/records", get(records))
         .route("/api/v1/zones/{zone}/export", get(export))
         .route("/api/v1/subdomains", get(subdomains))
+        .route("/api/v1/subdomains/{name}", get(subdomain))
+        .route("/api/v1/subdomains/{name}/check", post(check))
+        .route("/api/v1/findings/{id}/suspend", post(suspend_for_finding))
         .route("/api/v1/subdomains/{name}/suspend", post(suspend))
         .route("/api/v1/subdomains/{name}/unsuspend", post(unsuspend))
 }
@@ -234,6 +237,8 @@ pub struct RegisterBody {
     pub suspension: Option<RegisterSuspension>,
     /// When its first record was written.
     pub created_at: Option<Timestamp>,
+    /// The kinds of its open findings (the oversight checker's).
+    pub open_findings: Vec<String>,
 }
 
 impl RegisterBody {
@@ -285,6 +290,7 @@ impl RegisterBody {
                 })
                 .transpose()?,
             created_at: Timestamp::stored_opt(e.created_at.as_deref(), "record time")?,
+            open_findings: e.findings,
         })
     }
 }
@@ -462,6 +468,124 @@ pub(crate) async fn unsuspend(
     let s = state
         .subdomains
         .lift(&user, &name, chrono::Utc::now())
+        .await?;
+    Ok(Json(SuspensionBody::of(s)?))
+}
+
+/// A finding of the oversight checker.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FindingBody {
+    /// Id (to suspend the name from it).
+    pub id: i64,
+    /// `dangling_cname`, `dangling_mx`, `unclaimed_service`, `lame_delegation`, `unreachable`,
+    /// `tls_mismatch`, `tls_expired`, `certificate_not_served`, `abuse_content` or
+    /// `foreign_redirect`.
+    pub kind: String,
+    /// Whether it lets the name be taken over (or shows it taken): an admin may suspend the
+    /// name from it.
+    pub serious: bool,
+    /// When first found.
+    pub first_seen: Timestamp,
+    /// When last found.
+    pub last_seen: Timestamp,
+    /// What was asked and what came back, at the last check that found it.
+    pub evidence: String,
+    /// When a check found it clear; null while open.
+    pub resolved_at: Option<Timestamp>,
+    /// Whether an admin suspended the name from it.
+    pub suspended: bool,
+}
+
+impl FindingBody {
+    fn of(f: crate::store::FindingRow) -> Result<Self, Problem> {
+        let kind = crate::domain::finding::FindingKind::parse(&f.kind);
+        Ok(Self {
+            id: f.id,
+            serious: kind.is_some_and(|k| k.serious()),
+            first_seen: Timestamp::stored(&f.first_seen, "finding time")?,
+            last_seen: Timestamp::stored(&f.last_seen, "finding time")?,
+            resolved_at: Timestamp::stored_opt(f.resolved_at.as_deref(), "finding time")?,
+            suspended: f.suspension_id.is_some(),
+            evidence: f.evidence,
+            kind: f.kind,
+        })
+    }
+
+    fn all(rows: Vec<crate::store::FindingRow>) -> Result<Vec<Self>, Problem> {
+        rows.into_iter().map(Self::of).collect()
+    }
+}
+
+/// One name of the register with its findings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SubdomainBody {
+    /// The name as the register shows it.
+    #[serde(flatten)]
+    pub entry: RegisterBody,
+    /// Its findings, open and the latest resolved (at most 50), oldest first.
+    pub findings: Vec<FindingBody>,
+}
+
+/// A name's findings after a check.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CheckBody {
+    /// The name checked.
+    pub name: String,
+    /// Its findings, open and the latest resolved (at most 50), oldest first.
+    pub findings: Vec<FindingBody>,
+}
+
+#[utoipa::path(get, path = "/api/v1/subdomains/{name}", operation_id = "get_subdomain", tag = "subdomains", params(("name" = String, Path)),
+    responses((status = 200, description = "The name as the register shows it, with its findings", body = SubdomainBody),
+        (status = 404, description = "no such subdomain", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn subdomain(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<SubdomainBody>, Problem> {
+    let entry = state.zones.subdomain(&user, &name).await?;
+    let findings = state.oversight.findings(&name).await?;
+    Ok(Json(SubdomainBody {
+        entry: RegisterBody::of(entry)?,
+        findings: FindingBody::all(findings)?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/subdomains/{name}/check", operation_id = "check_subdomain", tag = "subdomains", params(("name" = String, Path)),
+    responses((status = 200, description = "Checked now (DNS, web, TLS, the page): its findings", body = CheckBody),
+        (status = 403, description = "the office's staff only", body = ProblemDetails),
+        (status = 404, description = "no such subdomain", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn check(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<CheckBody>, Problem> {
+    let findings = state
+        .oversight
+        .check_now(&user, &name, chrono::Utc::now())
+        .await?;
+    Ok(Json(CheckBody {
+        name: name.trim().trim_end_matches('.').to_ascii_lowercase(),
+        findings: FindingBody::all(findings)?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/findings/{id}/suspend", operation_id = "suspend_for_finding", tag = "subdomains", params(("id" = i64, Path)),
+    responses((status = 200, description = "The finding's name is suspended, the finding its reason", body = SuspensionBody),
+        (status = 403, description = "admins only", body = ProblemDetails),
+        (status = 404, description = "no such finding", body = ProblemDetails),
+        (status = 409, description = "resolved, not serious, or the name is suspended already", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn suspend_for_finding(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<SuspensionBody>, Problem> {
+    let s = state
+        .subdomains
+        .suspend_for_finding(&user, id, chrono::Utc::now())
         .await?;
     Ok(Json(SuspensionBody::of(s)?))
 }

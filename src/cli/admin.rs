@@ -695,3 +695,80 @@ mod tests {
         assert!(format!("{err:#}").contains("f.csv:2"), "{err:#}");
     }
 }
+
+/// `ranah check NAME` and `ranah check --all`.
+pub async fn check(
+    store: &Store,
+    config: &Config,
+    name: Option<&str>,
+    all: bool,
+) -> anyhow::Result<()> {
+    use crate::service::oversight::Oversight;
+    let oversight =
+        std::sync::Arc::new(Oversight::standalone(store.clone(), config, Utc::now()).await?);
+    let open = match name {
+        Some(name) if !all => {
+            let findings = oversight.check_named(name, Utc::now()).await?;
+            let open = findings.iter().filter(|f| f.resolved_at.is_none()).count();
+            crate::outln!(
+                "{}: {} open finding(s)",
+                name.trim().trim_end_matches('.'),
+                open
+            )?;
+            for f in &findings {
+                crate::outln!(
+                    "#{:<6} {:<22} {:<9} first {}  last {}{}\n        {}",
+                    f.id,
+                    f.kind,
+                    if f.resolved_at.is_some() {
+                        "resolved"
+                    } else {
+                        "open"
+                    },
+                    f.first_seen,
+                    f.last_seen,
+                    f.resolved_at
+                        .as_ref()
+                        .map(|r| format!("  resolved {r}"))
+                        .unwrap_or_default(),
+                    f.evidence
+                )?;
+            }
+            open
+        }
+        _ => {
+            let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+            let budget = std::time::Duration::from_secs(config.checker.budget_secs);
+            let s = oversight.run(budget, false, stop).await?;
+            let rate = if s.seconds > 0.0 {
+                s.checked as f64 / s.seconds
+            } else {
+                0.0
+            };
+            crate::outln!(
+                "checked {} of {} names in {:.2} s ({:.1} names/s); {} left for the next run, \
+                 {} failed; at most {} connections at once; {} finding(s) opened",
+                s.checked,
+                s.names,
+                s.seconds,
+                rate,
+                s.skipped,
+                s.failed,
+                s.peak_connections,
+                s.opened
+            )?;
+            let counts = store.open_finding_counts().await?;
+            for (kind, n) in &counts {
+                crate::outln!("open {kind}: {n}")?;
+            }
+            counts
+                .iter()
+                .map(|(_, n)| usize::try_from(*n).unwrap_or(0))
+                .sum()
+        }
+    };
+    if open > 0 {
+        bail!("{open} finding(s) open");
+    }
+    Ok(())
+}

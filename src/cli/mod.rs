@@ -142,6 +142,17 @@ pub enum Command {
     Subdomain(SubdomainCommand),
     /// Zones and their secondaries: serials, sync, last NOTIFY and transfer.
     Status,
+    /// The oversight checker: check NAME now and print its findings (exit status 1 when any
+    /// is open); with --all, one run over every name, as fast as `[checker] max_connections`
+    /// allows, within `[checker] budget_secs`.
+    Check {
+        /// The subdomain, e.g. sipd.example.go.id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Check every name and print what the run did.
+        #[arg(long)]
+        all: bool,
+    },
     /// DNSSEC: the keys of signed zones, and the DS for the registry.
     #[command(subcommand)]
     Dnssec(DnssecCommand),

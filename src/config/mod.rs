@@ -39,6 +39,7 @@ mod api;
 mod attachments;
 mod audit;
 mod calendar;
+mod checker;
 mod cloudflare;
 mod console;
 mod dns;
@@ -69,6 +70,7 @@ pub use api::{ApiConfig, ProxyHeader};
 pub use attachments::AttachmentSettings;
 pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
+pub use checker::{CheckerPorts, CheckerSettings};
 pub use cloudflare::{CloudflareApiSettings, CloudflareWrites};
 pub use console::{ConsoleConfig, ConsoleSettings, OidcConfig, OidcSettings, Origin};
 pub use dns::{DEFAULT_ANSWER_CACHE_BYTES, DnsConfig};
@@ -174,6 +176,8 @@ pub struct Settings {
     pub dynamic_update: DynamicUpdateSettings,
     /// What a write through the Cloudflare-compatible API does.
     pub cloudflare_api: CloudflareApiSettings,
+    /// The oversight checker.
+    pub checker: CheckerSettings,
 }
 
 impl Default for Settings {
@@ -201,6 +205,7 @@ impl Default for Settings {
             dnssec: DnssecSettings::default(),
             dynamic_update: DynamicUpdateSettings::default(),
             cloudflare_api: CloudflareApiSettings::default(),
+            checker: CheckerSettings::default(),
         }
     }
 }
@@ -272,6 +277,7 @@ impl Settings {
         let dnssec = resolve_dnssec(&self.dnssec, &env)?;
         let dynamic_update = self.dynamic_update.resolve()?;
         let cloudflare_api = self.cloudflare_api.resolve()?;
+        let checker = self.checker.resolve()?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -305,6 +311,7 @@ impl Settings {
             dnssec_settings: self.dnssec,
             dynamic_update,
             cloudflare_api,
+            checker,
         })
     }
 }
@@ -374,6 +381,8 @@ pub struct Config {
     pub dynamic_update: DynamicUpdateSettings,
     /// What a write through the Cloudflare-compatible API does.
     pub cloudflare_api: CloudflareApiSettings,
+    /// The oversight checker.
+    pub checker: CheckerSettings,
 }
 
 impl Config {

@@ -13,6 +13,9 @@ pub struct NamesSettings {
     pub reserved: Vec<String>,
     /// Accept private address ranges (internal applications).
     pub allow_private_addresses: bool,
+    /// Accept loopback addresses: only for tests on one machine (the checker then probes
+    /// servers on 127.0.0.0/8); never for a zone on the internet.
+    pub allow_loopback_addresses: bool,
     /// Most records of one type a request may put at its name.
     pub max_rrset_records: usize,
     /// Largest DNS answer (bytes, with the question and EDNS) a requested record set may
@@ -53,6 +56,7 @@ impl NamesSettings {
         Self {
             reserved: policy.reserved.clone(),
             allow_private_addresses: policy.allow_private_addresses,
+            allow_loopback_addresses: policy.allow_loopback_addresses,
             max_rrset_records: policy.max_rrset_records,
             max_answer_bytes: policy.max_answer_bytes,
             address_ranges: policy
@@ -132,6 +136,7 @@ impl NamesSettings {
                 .map(|r| r.to_ascii_lowercase())
                 .collect(),
             allow_private_addresses: self.allow_private_addresses,
+            allow_loopback_addresses: self.allow_loopback_addresses,
             max_rrset_records: self.max_rrset_records,
             max_answer_bytes: self.max_answer_bytes,
         })

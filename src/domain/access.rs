@@ -493,6 +493,12 @@ pub fn may_read_reports(actor: &Actor) -> bool {
         .any(|r| matches!(r, Role::Step(_) | Role::Admin | Role::Auditor))
 }
 
+/// Whether the actor may have a name checked on demand (the oversight checker): the office's
+/// staff.
+pub fn may_run_checks(actor: &Actor) -> bool {
+    actor.roles.iter().any(Role::is_office)
+}
+
 /// Whether the actor may read and verify the audit trail: auditors and admins.
 pub fn may_read_audit(actor: &Actor) -> bool {
     actor.has(&Role::Auditor) || actor.has(&Role::Admin)

@@ -92,6 +92,9 @@ pub struct Policy {
     pub reserved: Vec<String>,
     /// Accept private ranges (RFC 1918, fc00::/7) for internal applications.
     pub allow_private_addresses: bool,
+    /// Accept loopback addresses (127.0.0.0/8, ::1): for tests on one machine, whose servers
+    /// listen on loopback only; never for a zone on the internet.
+    pub allow_loopback_addresses: bool,
     /// Most records of one type a request may put at its name.
     pub max_rrset_records: usize,
     /// Largest UDP answer (bytes, with the question and EDNS) a requested set may make.
@@ -138,6 +141,7 @@ impl Default for Policy {
         Self {
             reserved: DEFAULT_RESERVED.iter().map(|s| s.to_string()).collect(),
             allow_private_addresses: false,
+            allow_loopback_addresses: false,
             max_rrset_records: DEFAULT_MAX_RRSET_RECORDS,
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             address_ranges: Vec::new(),
@@ -231,6 +235,7 @@ impl Policy {
             AddressClass::Private => {
                 Err("private address (set allow_private_addresses for internal applications)")
             }
+            AddressClass::Loopback if self.allow_loopback_addresses => Ok(()),
             AddressClass::Loopback => Err("loopback address"),
             AddressClass::LinkLocal => Err("link-local address"),
             AddressClass::Multicast => Err("multicast address"),

@@ -152,6 +152,21 @@ impl Health {
         if let Err(e) = self.set_certificate_gauges().await {
             tracing::warn!(error = %e, "cannot count the certificates for the metrics");
         }
+        if let Ok(counts) = self.store.open_finding_counts().await {
+            // Every kind shows, at 0 when none is open.
+            for kind in crate::domain::finding::FindingKind::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(k, _)| k == kind.as_str())
+                    .map_or(0, |(_, n)| *n);
+                self.metrics
+                    .findings_open
+                    .get_or_create(&crate::telemetry::metrics::KindLabels {
+                        kind: kind.as_str().into(),
+                    })
+                    .set(n);
+            }
+        }
         if let Err(e) = self.set_request_gauges().await {
             tracing::warn!(error = %e, "cannot count the requests for the metrics");
         }

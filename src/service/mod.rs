@@ -9,6 +9,7 @@ pub mod cloudflare;
 pub mod dnssec;
 mod error;
 pub mod health;
+pub mod oversight;
 pub mod people;
 pub mod rate;
 pub mod reports;

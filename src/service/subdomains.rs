@@ -9,6 +9,7 @@ use hickory_proto::rr::{LowerName, Name};
 use super::requests::ServiceError;
 use crate::domain::access::{self, Actor};
 use crate::domain::audit::Attribution;
+use crate::domain::finding::FindingKind;
 use crate::domain::policy::FieldError;
 use crate::publish::{ChangeOp, ChangeSet, Publisher};
 pub use crate::store::Suspension;
@@ -104,6 +105,47 @@ impl Subdomains {
             .active_suspension(&zone, &fqdn)
             .await?
             .ok_or(ServiceError::NotFound(format!("subdomain {name}")))
+    }
+
+    /// Suspend the name of an open, serious finding of the oversight checker in one step,
+    /// with the finding as the reason (the zone change's audit entry names it).
+    pub async fn suspend_for_finding(
+        &self,
+        caller: &Actor,
+        finding_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Suspension, ServiceError> {
+        admin_only(caller)?;
+        let finding = self
+            .store
+            .finding(finding_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("finding {finding_id}")))?;
+        let kind = FindingKind::parse(&finding.kind).ok_or_else(|| {
+            ServiceError::internal("a stored finding", format!("unknown kind {}", finding.kind))
+        })?;
+        if finding.resolved_at.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "finding {finding_id} is resolved: the check found it clear"
+            )));
+        }
+        if !kind.serious() {
+            return Err(ServiceError::Conflict(format!(
+                "finding {finding_id} ({}) is not one that lets the name be taken over: suspend \
+                 the name itself if it must go",
+                kind.as_str()
+            )));
+        }
+        let reason = format!(
+            "temuan #{finding_id} ({}): {}",
+            kind.as_str(),
+            finding.evidence.chars().take(500).collect::<String>()
+        );
+        let suspension = self.suspend(caller, &finding.owner, &reason, now).await?;
+        self.store
+            .finding_suspended(finding_id, suspension.id)
+            .await?;
+        Ok(suspension)
     }
 
     /// Lift the suspension of a name: its records come back into the zone.

@@ -83,6 +83,8 @@ pub struct RegisterEntry {
     pub suspension: Option<Suspension>,
     /// When its first record was written.
     pub created_at: Option<String>,
+    /// The kinds of its open findings (the oversight checker's).
+    pub findings: Vec<String>,
 }
 
 /// Zones and the register.
@@ -170,6 +172,10 @@ impl Zones {
                         s.suspended_at.get(..10).unwrap_or(&s.suspended_at)
                     ),
                     None => "aktif".into(),
+                } + &if e.findings.is_empty() {
+                    String::new()
+                } else {
+                    format!("; temuan: {}", e.findings.join(", "))
                 },
             })
             .collect();
@@ -290,10 +296,50 @@ impl Zones {
     /// subdomain and are left out. Contacts only to the owning agency and the office.
     pub async fn register(&self, caller: &Actor) -> Result<Vec<RegisterEntry>, ServiceError> {
         let rows = self.store.record_rows(None).await?;
+        let mut open: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in self.store.open_findings().await? {
+            open.entry(f.owner).or_default().push(f.kind);
+        }
+        self.entries(caller, &rows, open).await
+    }
+
+    /// One name of the register (below a served zone's apex, with records).
+    pub async fn subdomain(
+        &self,
+        caller: &Actor,
+        name: &str,
+    ) -> Result<RegisterEntry, ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("subdomain {name}"));
+        let normal = policy::normal_name(name).map_err(|_| not_found())?;
+        let owner = Name::from_ascii(format!("{normal}.")).map_err(|_| not_found())?;
+        let zone = self
+            .publisher
+            .zones()
+            .find(&LowerName::new(&owner))
+            .ok_or_else(not_found)?;
+        let apex = Name::from(zone.view().origin().clone()).to_ascii();
+        let owner = owner.to_ascii();
+        let rows = self.store.record_rows_at(&apex, &owner).await?;
+        let kinds = self.store.open_findings_of(&owner).await?;
+        let open = BTreeMap::from([(owner, kinds.into_iter().map(|f| f.kind).collect())]);
+        self.entries(caller, &rows, open)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(not_found)
+    }
+
+    /// The register's entries of these record rows, with the open findings' kinds by name.
+    async fn entries(
+        &self,
+        caller: &Actor,
+        rows: &[crate::store::RecordRow],
+        mut open: BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<RegisterEntry>, ServiceError> {
         let codes = self.agency_codes().await?;
         let mut by_name: BTreeMap<(String, String), Vec<&crate::store::RecordRow>> =
             BTreeMap::new();
-        for r in &rows {
+        for r in rows {
             let own = policy::own_record(&r.zone, &r.owner, &RecordType::from(r.rtype).to_string());
             if r.owner != r.zone && own.is_none() {
                 by_name
@@ -347,6 +393,7 @@ impl Zones {
                 certificate: certificates.remove(&name),
                 suspension,
                 created_at: records.iter().map(|r| r.created_at.clone()).min(),
+                findings: open.remove(&owner).unwrap_or_default(),
                 name,
             });
         }
@@ -355,7 +402,7 @@ impl Zones {
 }
 
 /// The columns of the register as CSV (the office's "daftar subdomain").
-const REGISTER_COLUMNS: [&str; 15] = [
+const REGISTER_COLUMNS: [&str; 16] = [
     "name",
     "zone",
     "agency",
@@ -371,6 +418,7 @@ const REGISTER_COLUMNS: [&str; 15] = [
     "suspended_since",
     "suspension_reason",
     "created_at",
+    "open_findings",
 ];
 
 /// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
@@ -452,6 +500,7 @@ pub fn register_csv(entries: &[RegisterEntry]) -> Result<String, ServiceError> {
                 .map(|s| s.reason.clone())
                 .unwrap_or_default(),
             e.created_at.clone().unwrap_or_default(),
+            e.findings.join(" "),
         ];
         out.write_record(row.iter().map(|c| cell(c)))
             .map_err(fault)?;

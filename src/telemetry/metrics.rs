@@ -226,8 +226,24 @@ pub struct Metrics {
     pub http_tls_handshake_failures: Family<ReasonLabels, Counter>,
     /// When the certificate the API serves over HTTPS expires (Unix time); 0 when none.
     pub api_certificate_expiry: Gauge,
+    /// Open findings of the oversight checker, by kind (every kind, 0 when none).
+    pub findings_open: Family<KindLabels, Gauge>,
+    /// Names checked by the oversight checker's runs, by outcome (`checked`, `failed`,
+    /// `skipped`: left for the next run when the budget ran out).
+    pub checks: Family<ReasonLabels, Counter>,
+    /// Seconds the last oversight run took.
+    pub checker_last_run_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Most sockets the last oversight run held open at once.
+    pub checker_last_run_peak_connections: Gauge,
     /// The one-line-per-interval limit of the log lines a client can cause.
     pub log: std::sync::Arc<LogThrottle>,
+}
+
+/// Labels of a finding count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// The finding's kind (a fixed word: `dangling_cname`, `abuse_content`, …).
+    pub kind: String,
 }
 
 impl Default for Metrics {
@@ -499,6 +515,30 @@ impl Metrics {
             "When the certificate the API serves over HTTPS expires (Unix time; 0: none loaded)",
             api_certificate_expiry.clone(),
         );
+        let findings_open = Family::default();
+        registry.register(
+            "findings_open",
+            "Open findings of the oversight checker, by kind",
+            findings_open.clone(),
+        );
+        let checks = Family::default();
+        registry.register(
+            "checks",
+            "Names the oversight checker's runs checked, failed to check, or left for the next run",
+            checks.clone(),
+        );
+        let checker_last_run_seconds = Gauge::default();
+        registry.register(
+            "checker_last_run_seconds",
+            "Seconds the last oversight run took",
+            checker_last_run_seconds.clone(),
+        );
+        let checker_last_run_peak_connections = Gauge::default();
+        registry.register(
+            "checker_last_run_peak_connections",
+            "Most sockets the last oversight run held open at once",
+            checker_last_run_peak_connections.clone(),
+        );
         let log_lines_suppressed = Family::default();
         registry.register(
             "log_lines_suppressed",
@@ -520,6 +560,10 @@ impl Metrics {
             http_problems,
             http_tls_handshake_failures,
             api_certificate_expiry,
+            findings_open,
+            checks,
+            checker_last_run_seconds,
+            checker_last_run_peak_connections,
             log,
             certificates,
             certificate_expiry_days,

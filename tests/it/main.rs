@@ -25,6 +25,7 @@ mod limits;
 mod notifications;
 mod openapi;
 mod operations;
+mod oversight;
 mod pebble;
 mod postgres;
 mod publish;

@@ -1,0 +1,634 @@
+//! The oversight checker against servers the test starts on loopback: a real Knot (the resolver
+//! asked about names outside the zone, and the server of a delegated child), web servers on
+//! 127.0.0.x (plain HTTP and HTTPS, certificates made here, pages the test changes), and a real
+//! SMTP server for the emails. Names point at 127.0.0.x through the name policy's test setting.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::harness::*;
+use crate::notifications::Smtp;
+
+/// What a web server answers: status, extra headers, body.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn page(body: &str) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
+}
+
+struct WebState {
+    answer: Mutex<Answer>,
+    certificate: Mutex<Arc<rustls::sign::CertifiedKey>>,
+    open: AtomicUsize,
+    peak: AtomicUsize,
+    served: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct CurrentCertificate(Arc<WebState>);
+
+impl std::fmt::Debug for WebState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebState")
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CurrentCertificate {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.certificate.lock().unwrap().clone())
+    }
+}
+
+/// A certificate for `names`, valid now, or expired since 2021 when `expired`.
+fn certificate(names: &[&str], expired: bool) -> Arc<rustls::sign::CertifiedKey> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    let der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let signer = rustls::crypto::ring::sign::any_supported_type(&der).unwrap();
+    Arc::new(rustls::sign::CertifiedKey::new(
+        vec![cert.der().clone()],
+        signer,
+    ))
+}
+
+/// A web server on `ip`: HTTP on one port, HTTPS on another, answering every request with the
+/// current [`Answer`] and closing; counts the connections open at once.
+struct Web {
+    rt: Option<tokio::runtime::Runtime>,
+    state: Arc<WebState>,
+}
+
+async fn answer<S>(mut io: S, state: Arc<WebState>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let now = state.open.fetch_add(1, Ordering::SeqCst) + 1;
+    state.peak.fetch_max(now, Ordering::SeqCst);
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
+        match tokio::time::timeout(Duration::from_secs(5), io.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let a = state.answer.lock().unwrap().clone();
+    let mut text = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
+        a.status,
+        a.body.len()
+    );
+    for (k, v) in &a.headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(&a.body);
+    let _ = io.write_all(text.as_bytes()).await;
+    let _ = io.shutdown().await;
+    state.served.fetch_add(1, Ordering::SeqCst);
+    state.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+impl Web {
+    fn start(ip: [u8; 4], http_port: u16, https_port: Option<u16>, cert: &[&str]) -> Web {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(WebState {
+            answer: Mutex::new(Answer::page("<h1>Dinas Kesehatan</h1>")),
+            certificate: Mutex::new(certificate(cert, false)),
+            open: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            served: AtomicUsize::new(0),
+        });
+        let http: SocketAddr = (ip, http_port).into();
+        let https: SocketAddr = (ip, https_port.unwrap_or(0)).into();
+        rt.block_on(async {
+            let plain = tokio::net::TcpListener::bind(http).await.unwrap();
+            let s = state.clone();
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = plain.accept().await {
+                    tokio::spawn(answer(tcp, s.clone()));
+                }
+            });
+            if https_port.is_some() {
+                let secure = tokio::net::TcpListener::bind(https).await.unwrap();
+                let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(CurrentCertificate(state.clone())));
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+                let s = state.clone();
+                tokio::spawn(async move {
+                    while let Ok((tcp, _)) = secure.accept().await {
+                        let (acceptor, s) = (acceptor.clone(), s.clone());
+                        tokio::spawn(async move {
+                            if let Ok(tls) = acceptor.accept(tcp).await {
+                                answer(tls, s).await;
+                            }
+                        });
+                    }
+                });
+            }
+        });
+        Web {
+            rt: Some(rt),
+            state,
+        }
+    }
+
+    fn set(&self, answer: Answer) {
+        *self.state.answer.lock().unwrap() = answer;
+    }
+
+    fn serve_certificate(&self, names: &[&str], expired: bool) {
+        *self.state.certificate.lock().unwrap() = certificate(names, expired);
+    }
+
+    /// Stop listening and answering.
+    fn stop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Knot serving `zones` (name, master-file text) on 127.0.0.1:`port`; killed when dropped.
+struct Knot(Child);
+
+impl Knot {
+    fn start(dir: &Path, port: u16, zones: &[(&str, String)]) -> Knot {
+        let dir = dir.join(format!("knot-{port}-{}", zones.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut zone_conf = String::from("zone:\n");
+        for (name, text) in zones {
+            let file = dir.join(format!("{name}.zone"));
+            std::fs::write(&file, text).unwrap();
+            zone_conf.push_str(&format!(
+                "  - domain: {name}\n    file: {}\n",
+                file.display()
+            ));
+        }
+        let conf = format!(
+            "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}\nlog:\n  - target: {d}/knot.log\n    any: info\n\
+             database:\n    storage: {d}\ntemplate:\n  - id: default\n    storage: {d}\n    zonefile-sync: -1\n    journal-content: none\n{zone_conf}",
+            d = dir.display()
+        );
+        let file = dir.join("knot.conf");
+        std::fs::write(&file, conf).unwrap();
+        let sbin = Path::new("/usr/sbin/knotd");
+        let program = if sbin.exists() {
+            sbin
+        } else {
+            Path::new("knotd")
+        };
+        let child = Command::new(program)
+            .arg("-c")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("knotd is required for this test; the README's test command installs it");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let first = zones[0].0;
+        assert!(
+            eventually(10, || dig(addr, &[first, "SOA", "+short"])
+                .contains("hostmaster")),
+            "Knot did not serve {first}"
+        );
+        Knot(child)
+    }
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hosting_zone(with_app: bool) -> String {
+    let mut z = String::from(
+        "$ORIGIN hosting.test.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\nns A 127.0.0.1\n",
+    );
+    if with_app {
+        z.push_str("app A 127.0.0.2\n");
+    }
+    z
+}
+
+fn child_zone() -> String {
+    "$ORIGIN sub.example.go.id.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\nns A 127.0.0.1\nwww A 203.0.113.80\n"
+        .to_owned()
+}
+
+const SPAM: &str = "<title>SLOT GACOR Hari Ini</title><p>Situs slot online maxwin, deposit pulsa tanpa potongan</p>";
+
+fn kinds(findings: &Value, open_only: bool) -> Vec<String> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !open_only || f["resolved_at"].is_null())
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn check(d: &Daemon, token: &str, name: &str) -> Value {
+    let r = post_json(d, &format!("/api/v1/subdomains/{name}/check"), token, "");
+    assert_eq!(r.status, 200, "{name}: {}", r.json);
+    r.json["findings"].clone()
+}
+
+/// The messages whose subject holds `what`.
+fn mails(smtp: &Smtp, what: &str) -> Vec<(String, String)> {
+    smtp.received()
+        .into_iter()
+        .filter(|(_, s)| s.contains(what))
+        .collect()
+}
+
+#[test]
+fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
+    let knot_port = free_port();
+    let (http_port, https_port, smtp_port) = (free_port(), free_port(), free_port());
+    let zone = format!(
+        "$ORIGIN example.go.id.\n$TTL 300\n@ SOA ns1 hostmaster 2026010100 3600 900 1209600 300\n\
+         @ NS ns1\nns1 A 203.0.113.2\n\
+         web A 127.0.0.2\n\
+         alias CNAME app.hosting.test.\n\
+         mail MX 10 mx.hosting.test.\n\
+         sub NS ns.sub\nns.sub A 127.0.0.1\n"
+    );
+    let tmp = Daemon::workdir("example.go.id.zone", &zone);
+    let mut knot = Some(Knot::start(
+        tmp.path(),
+        knot_port,
+        &[
+            ("hosting.test", hosting_zone(true)),
+            ("sub.example.go.id", child_zone()),
+        ],
+    ));
+    let mut web = Web::start(
+        [127, 0, 0, 2],
+        http_port,
+        Some(https_port),
+        &["web.example.go.id", "alias.example.go.id"],
+    );
+    let config = format!(
+        "[names]\nallow_loopback_addresses = true\n\
+         [checker]\nenabled = false\nresolvers = [\"127.0.0.1:{knot_port}\"]\ntimeout_secs = 1\n\
+         ports = {{ dns = {knot_port}, http = {http_port}, https = {https_port} }}\n\
+         [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nretry_base_secs = 1\nretry_max_secs = 2\n"
+    );
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
+    let smtp = Smtp::start(smtp_port, &tmp.path().join("smtp.log"));
+    cli_ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    for (user, role, email) in [
+        ("andi", "applicant", "andi@dinkes.example"),
+        ("ops", "admin", "ops@kominfo.example"),
+        ("kadis", "head_of_office", "kadis@kominfo.example"),
+    ] {
+        let mut args = vec!["user", "add", user, "--role", role, "--email", email];
+        if role == "applicant" {
+            args.extend(["--agency", "DINKES"]);
+        }
+        cli_ok(&d, &args);
+    }
+    let [andi, ops, kadis] = ["andi", "ops", "kadis"].map(|u| cli_ok(&d, &["token", "create", u]));
+    for name in ["web", "alias", "mail", "sub"] {
+        cli_ok(
+            &d,
+            &[
+                "subdomain",
+                "assign",
+                &format!("{name}.example.go.id"),
+                "--agency",
+                "DINKES",
+            ],
+        );
+    }
+
+    // Who may check: the office's staff; names that are not subdomains are not found.
+    let r = post_json(&d, "/api/v1/subdomains/web.example.go.id/check", &andi, "");
+    assert_eq!(r.status, 403, "{}", r.json);
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/nothing.example.go.id/check",
+        &ops,
+        "",
+    );
+    assert_eq!(r.status, 404, "{}", r.json);
+    let r = post_json(&d, "/api/v1/subdomains/example.go.id/check", &ops, "");
+    assert_eq!(r.status, 404, "{}", r.json);
+
+    // Everything as it should be: nothing found.
+    for name in ["web", "alias", "sub"] {
+        let f = check(&d, &kadis, &format!("{name}.example.go.id"));
+        assert!(kinds(&f, true).is_empty(), "{name}: {f}");
+    }
+    // An MX to a name that does not exist.
+    let f = check(&d, &ops, "mail.example.go.id");
+    assert_eq!(kinds(&f, true), ["dangling_mx"], "{f}");
+    assert!(
+        f[0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("mx.hosting.test"),
+        "{f}"
+    );
+
+    // The page turns to gambling spam: found once, however often checked.
+    web.set(Answer::page(SPAM));
+    let first = check(&d, &ops, "web.example.go.id");
+    assert_eq!(kinds(&first, true), ["abuse_content"], "{first}");
+    let evidence = first[0]["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("slot gacor") && evidence.contains("maxwin"),
+        "{evidence}"
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    let again = check(&d, &ops, "web.example.go.id");
+    assert_eq!(kinds(&again, false), ["abuse_content"], "{again}");
+    assert_eq!(again[0]["id"], first[0]["id"]);
+    assert_eq!(again[0]["first_seen"], first[0]["first_seen"]);
+    assert_ne!(again[0]["last_seen"], first[0]["last_seen"]);
+    let abuse_id = first[0]["id"].as_i64().unwrap();
+
+    // Another name's certificate, then an expired one; a redirect to another domain.
+    web.serve_certificate(&["other.example.org"], false);
+    let f = check(&d, &ops, "web.example.go.id");
+    assert_eq!(kinds(&f, true), ["abuse_content", "tls_mismatch"], "{f}");
+    web.serve_certificate(&["web.example.go.id"], true);
+    web.set(Answer {
+        status: 302,
+        headers: vec![("Location".into(), "https://slot-gacor.example/".into())],
+        body: String::new(),
+    });
+    let f = check(&d, &ops, "web.example.go.id");
+    assert_eq!(kinds(&f, true), ["tls_expired", "foreign_redirect"], "{f}");
+    // Fixed: each clears.
+    web.serve_certificate(&["web.example.go.id", "alias.example.go.id"], false);
+    web.set(Answer::page("<h1>Dinas Kesehatan</h1>"));
+    let f = check(&d, &ops, "web.example.go.id");
+    assert!(kinds(&f, true).is_empty(), "{f}");
+    assert_eq!(
+        kinds(&f, false),
+        [
+            "abuse_content",
+            "tls_mismatch",
+            "tls_expired",
+            "foreign_redirect"
+        ],
+        "{f}"
+    );
+    assert!(
+        f.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| !x["resolved_at"].is_null()),
+        "{f}"
+    );
+    let r = post_json(
+        &d,
+        &format!("/api/v1/findings/{abuse_id}/suspend"),
+        &ops,
+        "",
+    );
+    assert_eq!(
+        r.status, 409,
+        "a resolved finding suspends nothing: {}",
+        r.json
+    );
+
+    // The hosting's name goes away and the child's server stops serving it.
+    drop(knot.take());
+    let _knot = Knot::start(
+        tmp.path(),
+        knot_port,
+        &[("hosting.test", hosting_zone(false))],
+    );
+    let f = check(&d, &ops, "alias.example.go.id");
+    assert_eq!(kinds(&f, true), ["dangling_cname"], "{f}");
+    assert!(
+        f[0]["evidence"].as_str().unwrap().contains("NXDOMAIN"),
+        "{f}"
+    );
+    let f = check(&d, &ops, "sub.example.go.id");
+    assert_eq!(kinds(&f, true), ["lame_delegation"], "{f}");
+    assert!(
+        f[0]["evidence"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("refused"),
+        "{f}"
+    );
+
+    // The web server stops.
+    web.stop();
+    let f = check(&d, &ops, "web.example.go.id");
+    assert_eq!(kinds(&f, true), ["unreachable"], "{f}");
+
+    // The register and the name show the open findings.
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/web.example.go.id",
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["open_findings"], serde_json::json!(["unreachable"]));
+    assert_eq!(kinds(&r.json["findings"], true), ["unreachable"]);
+    assert_eq!(r.json["findings"].as_array().unwrap().len(), 5);
+    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&ops), &[]);
+    let alias = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "alias.example.go.id")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        alias["open_findings"],
+        serde_json::json!(["dangling_cname"])
+    );
+
+    // /metrics counts the open findings by kind.
+    let (_, metrics) = http_get(d.api, "/metrics").unwrap();
+    for (kind, n) in [
+        ("dangling_cname", 1),
+        ("dangling_mx", 1),
+        ("lame_delegation", 1),
+        ("unreachable", 1),
+        ("abuse_content", 0),
+    ] {
+        let line = format!("ranah_findings_open{{kind=\"{kind}\"}} {n}");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+
+    // One email per finding to the agency's people and the office's admins, not per check.
+    assert!(
+        eventually(20, || mails(&smtp, "Temuan pengawasan").len() >= 2 * 8),
+        "{:?}",
+        smtp.received()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let all = mails(&smtp, "Temuan pengawasan");
+    assert_eq!(all.len(), 2 * 8, "{all:?}");
+    let spam = mails(&smtp, "judi");
+    assert_eq!(spam.len(), 2, "{spam:?}");
+    let to: Vec<&str> = spam.iter().map(|(to, _)| to.as_str()).collect();
+    assert!(
+        to.contains(&"andi@dinkes.example") && to.contains(&"ops@kominfo.example"),
+        "{to:?}"
+    );
+
+    // Suspended from a serious finding in one step, by an admin only, with it as the reason.
+    let f = check(&d, &ops, "alias.example.go.id");
+    let dangling = f[0]["id"].as_i64().unwrap();
+    assert_eq!(f[0]["serious"], true);
+    let r = post_json(
+        &d,
+        &format!("/api/v1/findings/{dangling}/suspend"),
+        &kadis,
+        "",
+    );
+    assert_eq!(r.status, 403, "{}", r.json);
+    let unreachable = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/web.example.go.id",
+        Some(&ops),
+        &[],
+    )
+    .json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "unreachable")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = post_json(
+        &d,
+        &format!("/api/v1/findings/{unreachable}/suspend"),
+        &ops,
+        "",
+    );
+    assert_eq!(r.status, 409, "not a takeover: {}", r.json);
+    let r = post_json(
+        &d,
+        &format!("/api/v1/findings/{dangling}/suspend"),
+        &ops,
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(
+        r.json["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("temuan #{dangling} (dangling_cname)"))
+    );
+    let answer = query(d.dns, "alias.example.go.id.", RecordType::CNAME, UDP);
+    assert_eq!(
+        answer.metadata.response_code,
+        hickory_proto::op::ResponseCode::NXDomain
+    );
+    let r = post_json(
+        &d,
+        &format!("/api/v1/findings/{dangling}/suspend"),
+        &ops,
+        "",
+    );
+    assert_eq!(r.status, 409, "{}", r.json);
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/alias.example.go.id",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.json["state"], "suspended");
+    assert_eq!(r.json["findings"][0]["suspended"], true);
+    let audit = curl(
+        &d,
+        "GET",
+        "/api/v1/audit?action=zone.change",
+        Some(&ops),
+        &[],
+    );
+    assert!(
+        audit
+            .json
+            .to_string()
+            .contains(&format!("temuan #{dangling}")),
+        "{}",
+        audit.json
+    );
+    let audit = curl(
+        &d,
+        "GET",
+        "/api/v1/audit?action=finding.open",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(
+        audit.json["items"].as_array().unwrap().len(),
+        8,
+        "{}",
+        audit.json
+    );
+
+    // The command line: the findings of one name, exit status 1 while any is open.
+    let out = d.cli(&["--config", "ranah.toml", "check", "mail.example.go.id"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 open finding") && text.contains("dangling_mx"),
+        "{text}"
+    );
+}
