@@ -640,62 +640,6 @@ fn zone_name(zone: &str) -> anyhow::Result<Name> {
     Ok(origin.to_lowercase())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owner_names_take_one_trailing_dot_at_most() {
-        assert_eq!(
-            owner_name("Portal.Example.go.id.").unwrap(),
-            "portal.example.go.id."
-        );
-        assert_eq!(
-            owner_name("bücher.example.go.id").unwrap(),
-            "xn--bcher-kva.example.go.id."
-        );
-        for bad in [
-            "portal.example.go.id..",
-            "xn--zz.example.go.id",
-            "portal",
-            "",
-        ] {
-            assert!(owner_name(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn role_grants() {
-        let wf = Workflow::preset("kaltara").unwrap();
-        assert_eq!(parse_role_grant("technical", &wf).unwrap().from, None);
-        let g = parse_role_grant("head_of_office@2026-12-01..2026-12-31", &wf).unwrap();
-        assert_eq!(g.role.as_str(), "head_of_office");
-        assert_eq!(g.until, Some("2026-12-31".parse().unwrap()));
-        let open = parse_role_grant("head_of_office@2026-12-01..", &wf).unwrap();
-        assert_eq!(open.until, None);
-        assert!(parse_role_grant("technical@2026-12-31..2026-12-01", &wf).is_err());
-        assert!(parse_role_grant("technical@tomorrow", &wf).is_err());
-        assert!(check_email("andi@dinkes.example").is_ok());
-        assert!(check_email("andi").is_err());
-        assert!(check_code("DINKES").is_ok());
-        assert!(check_code("DIN KES").is_err());
-        let a = parse_assignments(
-            "name,agency\nportal.example.go.id,DINKES\n\n# x\nwww.example.go.id., DISHUB\n",
-            "f",
-        )
-        .unwrap();
-        assert_eq!(
-            a[1],
-            Assignment {
-                owner: "www.example.go.id.".into(),
-                agency: "DISHUB".into()
-            }
-        );
-        let err = parse_assignments("portal.example.go.id,DINKES\nbroken\n", "f.csv").unwrap_err();
-        assert!(format!("{err:#}").contains("f.csv:2"), "{err:#}");
-    }
-}
-
 /// `ranah check NAME` and `ranah check --all`.
 pub async fn check(
     store: &Store,
@@ -771,4 +715,60 @@ pub async fn check(
         bail!("{open} finding(s) open");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_names_take_one_trailing_dot_at_most() {
+        assert_eq!(
+            owner_name("Portal.Example.go.id.").unwrap(),
+            "portal.example.go.id."
+        );
+        assert_eq!(
+            owner_name("bücher.example.go.id").unwrap(),
+            "xn--bcher-kva.example.go.id."
+        );
+        for bad in [
+            "portal.example.go.id..",
+            "xn--zz.example.go.id",
+            "portal",
+            "",
+        ] {
+            assert!(owner_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn role_grants() {
+        let wf = Workflow::preset("kaltara").unwrap();
+        assert_eq!(parse_role_grant("technical", &wf).unwrap().from, None);
+        let g = parse_role_grant("head_of_office@2026-12-01..2026-12-31", &wf).unwrap();
+        assert_eq!(g.role.as_str(), "head_of_office");
+        assert_eq!(g.until, Some("2026-12-31".parse().unwrap()));
+        let open = parse_role_grant("head_of_office@2026-12-01..", &wf).unwrap();
+        assert_eq!(open.until, None);
+        assert!(parse_role_grant("technical@2026-12-31..2026-12-01", &wf).is_err());
+        assert!(parse_role_grant("technical@tomorrow", &wf).is_err());
+        assert!(check_email("andi@dinkes.example").is_ok());
+        assert!(check_email("andi").is_err());
+        assert!(check_code("DINKES").is_ok());
+        assert!(check_code("DIN KES").is_err());
+        let a = parse_assignments(
+            "name,agency\nportal.example.go.id,DINKES\n\n# x\nwww.example.go.id., DISHUB\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            a[1],
+            Assignment {
+                owner: "www.example.go.id.".into(),
+                agency: "DISHUB".into()
+            }
+        );
+        let err = parse_assignments("portal.example.go.id,DINKES\nbroken\n", "f.csv").unwrap_err();
+        assert!(format!("{err:#}").contains("f.csv:2"), "{err:#}");
+    }
 }

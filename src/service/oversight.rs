@@ -886,10 +886,10 @@ fn covered_by_wildcard(view: &crate::dns::view::ZoneView, name: &Name) -> bool {
     let mut parent = name.base_name();
     let origin = Name::from(view.origin().clone());
     while parent.num_labels() >= origin.num_labels() {
-        if let Ok(wild) = Name::from_ascii("*").and_then(|w| w.append_domain(&parent)) {
-            if view.name_exists(&LowerName::new(&wild)) {
-                return true;
-            }
+        if let Ok(wild) = Name::from_ascii("*").and_then(|w| w.append_domain(&parent))
+            && view.name_exists(&LowerName::new(&wild))
+        {
+            return true;
         }
         if parent.is_root() {
             break;

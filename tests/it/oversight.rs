@@ -294,13 +294,13 @@ fn mails(smtp: &Smtp, what: &str) -> Vec<(String, String)> {
 fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
     let knot_port = free_port();
     let (http_port, https_port, smtp_port) = (free_port(), free_port(), free_port());
-    let zone = format!(
+    let zone = String::from(
         "$ORIGIN example.go.id.\n$TTL 300\n@ SOA ns1 hostmaster 2026010100 3600 900 1209600 300\n\
          @ NS ns1\nns1 A 203.0.113.2\n\
          web A 127.0.0.2\n\
          alias CNAME app.hosting.test.\n\
          mail MX 10 mx.hosting.test.\n\
-         sub NS ns.sub\nns.sub A 127.0.0.1\n"
+         sub NS ns.sub\nns.sub A 127.0.0.1\n",
     );
     let tmp = Daemon::workdir("example.go.id.zone", &zone);
     let mut knot = Some(Knot::start(
@@ -631,4 +631,111 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
         text.contains("1 open finding") && text.contains("dangling_mx"),
         "{text}"
     );
+}
+
+#[test]
+fn scheduled_runs_check_every_name_without_being_asked() {
+    let zone = "$ORIGIN example.go.id.\n$TTL 300\n@ SOA ns1.example.net. hostmaster 2026010100 3600 900 1209600 300\n\
+                @ NS ns1.example.net.\ngone CNAME nowhere.example.go.id.\nok A 203.0.113.9\n";
+    let tmp = Daemon::workdir("example.go.id.zone", zone);
+    let config = "[checker]\nfirst_run_delay_secs = 0\nevery_secs = 3600\nbudget_secs = 2\n\
+                  resolvers = [\"127.0.0.1:9\"]\ntimeout_secs = 1\n";
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(config));
+    let ops = {
+        cli_ok(&d, &["user", "add", "ops", "--role", "admin"]);
+        cli_ok(&d, &["token", "create", "ops"])
+    };
+    assert!(
+        eventually(15, || {
+            let r = curl(
+                &d,
+                "GET",
+                "/api/v1/subdomains/gone.example.go.id",
+                Some(&ops),
+                &[],
+            );
+            kinds(&r.json["findings"], true) == ["dangling_cname"]
+        }),
+        "the run did not find the dangling CNAME"
+    );
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/ok.example.go.id",
+        Some(&ops),
+        &[],
+    );
+    assert!(kinds(&r.json["findings"], false).is_empty(), "{}", r.json);
+    // Both names were checked, spread over the budget (a second apart), by the run.
+    assert!(
+        eventually(10, || {
+            let (_, m) = http_get(d.api, "/metrics").unwrap();
+            m.contains("ranah_checks_total{reason=\"checked\"} 2")
+        }),
+        "{}",
+        http_get(d.api, "/metrics").unwrap().1
+    );
+}
+
+#[test]
+fn a_run_over_ten_thousand_names_keeps_to_its_budget_and_its_connection_limit() {
+    const NAMES: usize = 10_000;
+    const LIMIT: usize = 16;
+    let (http_port, https_port) = (free_port(), free_port());
+    // The name servers are outside the zone: the names checked are the 10,000.
+    let mut zone = String::from(
+        "$ORIGIN example.go.id.\n$TTL 300\n@ SOA ns1.example.net. hostmaster 2026010100 3600 900 1209600 300\n\
+         @ NS ns1.example.net.\n",
+    );
+    for i in 0..NAMES {
+        zone.push_str(&format!("h{i:05} A 127.0.0.5\n"));
+    }
+    let tmp = Daemon::workdir("example.go.id.zone", &zone);
+    // Plain HTTP only: each check is refused on 443 and reads the page on 80.
+    let web = Web::start([127, 0, 0, 5], http_port, None, &["unused"]);
+    let budget = 300;
+    let config = format!(
+        "[names]\nallow_loopback_addresses = true\n\
+         [checker]\nenabled = false\nmax_connections = {LIMIT}\nbudget_secs = {budget}\ntimeout_secs = 5\n\
+         resolvers = [\"127.0.0.1:9\"]\nports = {{ http = {http_port}, https = {https_port} }}\n"
+    );
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
+    let out = d.cli(&["--config", "ranah.toml", "check", "--all"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figure = |before: &str| -> f64 {
+        let at = text
+            .find(before)
+            .unwrap_or_else(|| panic!("{before} in {text}"));
+        text[..at]
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_start_matches('(')
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        text.starts_with(&format!("checked {NAMES} of {NAMES} names")),
+        "{text}"
+    );
+    assert!(text.contains("0 left for the next run, 0 failed"), "{text}");
+    assert!(figure(" s (") < f64::from(budget), "{text}");
+    let peak = text
+        .split("at most ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(peak.parse::<usize>().unwrap() <= LIMIT, "{text}");
+    // What the server saw: every page asked for, never more than the limit at once.
+    assert_eq!(web.state.served.load(Ordering::SeqCst), NAMES);
+    let seen = web.state.peak.load(Ordering::SeqCst);
+    assert!(seen <= LIMIT && seen > 1, "{seen} connections at once");
+    println!("{text}");
 }
