@@ -18,9 +18,12 @@ CREATE TABLE findings (
 CREATE UNIQUE INDEX findings_open ON findings (owner, kind) WHERE resolved_at IS NULL;
 CREATE INDEX findings_by_owner ON findings (owner, id);
 
--- When each name was last checked: a run takes the least recently checked first.
+-- When each name was last checked (a run takes the least recently checked first), and when
+-- its site last answered on 80 or 443 (a site that stops answering is a finding; a name that
+-- never answered there is no site).
 CREATE TABLE name_checks (
     owner      TEXT NOT NULL PRIMARY KEY,
     zone       TEXT NOT NULL,
-    checked_at TEXT NOT NULL
+    checked_at TEXT NOT NULL,
+    web_seen_at TEXT
 );

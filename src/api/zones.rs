@@ -237,7 +237,8 @@ pub struct RegisterBody {
     pub suspension: Option<RegisterSuspension>,
     /// When its first record was written.
     pub created_at: Option<Timestamp>,
-    /// The kinds of its open findings (the oversight checker's).
+    /// The kinds of its open findings (the oversight checker's): for the owning agency and the
+    /// office; empty for others.
     pub open_findings: Vec<String>,
 }
 
@@ -290,7 +291,11 @@ impl RegisterBody {
                 })
                 .transpose()?,
             created_at: Timestamp::stored_opt(e.created_at.as_deref(), "record time")?,
-            open_findings: e.findings,
+            open_findings: if e.contact_visible {
+                e.findings
+            } else {
+                Vec::new()
+            },
         })
     }
 }
@@ -522,7 +527,8 @@ pub struct SubdomainBody {
     /// The name as the register shows it.
     #[serde(flatten)]
     pub entry: RegisterBody,
-    /// Its findings, open and the latest resolved (at most 50), oldest first.
+    /// Its findings, open and the latest resolved (at most 50), oldest first: for the owning
+    /// agency and the office; empty for others.
     pub findings: Vec<FindingBody>,
 }
 
@@ -545,7 +551,13 @@ pub(crate) async fn subdomain(
     Path(name): Path<String>,
 ) -> Result<Json<SubdomainBody>, Problem> {
     let entry = state.zones.subdomain(&user, &name).await?;
-    let findings = state.oversight.findings(&name).await?;
+    // What could be taken over, and how, is for the agency that holds the name and the
+    // office, as the emails are.
+    let findings = if entry.contact_visible {
+        state.oversight.findings(&name).await?
+    } else {
+        Vec::new()
+    };
     Ok(Json(SubdomainBody {
         entry: RegisterBody::of(entry)?,
         findings: FindingBody::all(findings)?,
@@ -555,7 +567,8 @@ pub(crate) async fn subdomain(
 #[utoipa::path(post, path = "/api/v1/subdomains/{name}/check", operation_id = "check_subdomain", tag = "subdomains", params(("name" = String, Path)),
     responses((status = 200, description = "Checked now (DNS, web, TLS, the page): its findings", body = CheckBody),
         (status = 403, description = "the office's staff only", body = ProblemDetails),
-        (status = 404, description = "no such subdomain", body = ProblemDetails)),
+        (status = 404, description = "no such subdomain", body = ProblemDetails),
+        (status = 409, description = "the name is suspended: nothing of it is served to check", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn check(
     AuthUser(user): AuthUser,
@@ -576,7 +589,7 @@ pub(crate) async fn check(
     responses((status = 200, description = "The finding's name is suspended, the finding its reason", body = SuspensionBody),
         (status = 403, description = "admins only", body = ProblemDetails),
         (status = 404, description = "no such finding", body = ProblemDetails),
-        (status = 409, description = "resolved, not serious, or the name is suspended already", body = ProblemDetails)),
+        (status = 409, description = "resolved, not serious, last seen more than 48 hours ago, or the name is suspended already", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn suspend_for_finding(
     AuthUser(user): AuthUser,

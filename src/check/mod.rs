@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{CheckerPorts, CheckerSettings};
+use crate::domain::finding;
 
 /// What a resolver said about a name and type.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,15 @@ pub enum Lookup {
     NxDomain,
     /// No resolver gave an answer that says either.
     Failed(String),
+}
+
+/// Why a server did not answer as it should.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// It did not answer, or answered wrongly: what it did.
+    Refused(String),
+    /// Our side failed (no route, no socket): nothing is known of the server.
+    Local(String),
 }
 
 /// A page fetched from `/`.
@@ -134,6 +144,7 @@ pub struct Prober {
     ports: CheckerPorts,
     timeout: Duration,
     max_body: usize,
+    user_agent: String,
     places: Arc<Semaphore>,
     open: AtomicUsize,
     peak: AtomicUsize,
@@ -164,6 +175,7 @@ impl Prober {
             ports: settings.ports.clone(),
             timeout: Duration::from_secs(settings.timeout_secs),
             max_body: settings.max_body_bytes,
+            user_agent: settings.user_agent.clone(),
             places: Arc::new(Semaphore::new(settings.max_connections)),
             open: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
@@ -250,37 +262,55 @@ impl Prober {
     }
 
     /// Ask the name server at `ip` for `zone`'s SOA, as a resolver following the delegation
-    /// would: `Ok` when it answers with authority, else why not.
-    pub async fn authoritative_at(&self, ip: IpAddr, zone: &Name) -> Result<(), String> {
+    /// would (a second time when the first gets no answer: one lost datagram is no lame
+    /// server): `Ok` when it answers with authority.
+    pub async fn authoritative_at(&self, ip: IpAddr, zone: &Name) -> Result<(), Probe> {
         let server = SocketAddr::new(ip, self.ports.dns);
-        let answer = {
-            let _place = self.place().await?;
-            tokio::time::timeout(
-                self.timeout,
-                crate::dns::client::query(server, zone, RecordType::SOA),
-            )
-            .await
-        };
-        let message = match answer {
-            Err(_) => return Err(format!("{server}: no answer")),
-            Ok(Err(e)) => return Err(format!("{server}: {e}")),
-            Ok(Ok(m)) => m,
-        };
-        let code = message.metadata.response_code;
-        if code != ResponseCode::NoError {
-            return Err(format!("{server}: {code}"));
+        let mut last = Probe::Refused(format!("{server}: no answer"));
+        for _ in 0..2 {
+            let answer = {
+                let _place = self.place().await.map_err(Probe::Local)?;
+                tokio::time::timeout(
+                    self.timeout,
+                    crate::dns::client::query(server, zone, RecordType::SOA),
+                )
+                .await
+            };
+            let message = match answer {
+                Err(_) => {
+                    last = Probe::Refused(format!("{server}: no answer"));
+                    continue;
+                }
+                // Our side failed (no route for the family, no socket): nothing is known of
+                // the server.
+                Ok(Err(e)) if e.starts_with("cannot") => {
+                    return Err(Probe::Local(format!("{server}: {e}")));
+                }
+                Ok(Err(e)) => {
+                    last = Probe::Refused(format!("{server}: {e}"));
+                    continue;
+                }
+                Ok(Ok(m)) => m,
+            };
+            let code = message.metadata.response_code;
+            if code != ResponseCode::NoError {
+                return Err(Probe::Refused(format!("{server}: {code}")));
+            }
+            if !message.metadata.authoritative {
+                return Err(Probe::Refused(format!(
+                    "{server}: answers without authority"
+                )));
+            }
+            let soa = message
+                .answers
+                .iter()
+                .any(|r| r.record_type() == RecordType::SOA && r.name == *zone);
+            if !soa {
+                return Err(Probe::Refused(format!("{server}: no SOA for {zone}")));
+            }
+            return Ok(());
         }
-        if !message.metadata.authoritative {
-            return Err(format!("{server}: answers without authority"));
-        }
-        let soa = message
-            .answers
-            .iter()
-            .any(|r| r.record_type() == RecordType::SOA && r.name == *zone);
-        if !soa {
-            return Err(format!("{server}: no SOA for {zone}"));
-        }
-        Ok(())
+        Err(last)
     }
 
     /// Connect to `addr`, within the timeout.
@@ -301,6 +331,11 @@ impl Prober {
             match self.https(host, https, &mut seen).await {
                 Ok(()) => return seen,
                 Err(e) => seen.attempts.push(format!("{https}: {e}")),
+            }
+            // HTTPS answered and gave no page: the plain page (most often a redirect to
+            // HTTPS) is not what visitors see.
+            if seen.certificate.is_some() {
+                return seen;
             }
             let http = SocketAddr::new(*ip, self.ports.http);
             match self.http(host, http, &mut seen).await {
@@ -357,44 +392,73 @@ impl Prober {
                 hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
                     .await
                     .map_err(|e| format!("HTTP: {e}"))?;
-            let driver = tokio::spawn(connection);
-            let mut path = "/".to_owned();
-            let mut out = None;
-            for _ in 0..=MAX_REDIRECTS {
-                let request = hyper::Request::get(path.as_str())
-                    .header(hyper::header::HOST, host)
-                    .header(hyper::header::USER_AGENT, "ranah-checker")
-                    .header(hyper::header::ACCEPT, "text/html, */*")
-                    .body(http_body_util::Empty::<bytes::Bytes>::new())
-                    .map_err(|e| format!("HTTP: {e}"))?;
-                let response = sender
-                    .send_request(request)
-                    .await
-                    .map_err(|e| format!("HTTP: {e}"))?;
-                let status = response.status().as_u16();
-                let location = response
-                    .headers()
-                    .get(hyper::header::LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .map(str::to_owned);
-                let body = self.body(response.into_body()).await;
-                let page = Page {
-                    url: format!("{scheme}://{host}{path}"),
-                    status,
-                    location: location.clone(),
-                    body,
-                };
-                // A redirect within the site (a path, or this host and scheme) is followed on
-                // this connection; one elsewhere is what the checker reports.
-                let next = location.and_then(|l| same_site(&l, scheme, host));
-                out = Some(page);
-                match next {
-                    Some(p) if (300..400).contains(&status) && sender.is_ready() => path = p,
-                    _ => break,
+            // The connection is driven here, not in a task of its own: when this returns, the
+            // socket is closed, before its place under the limit is given back.
+            let mut driver = std::pin::pin!(connection);
+            let mut driven = false;
+            let exchange = async {
+                let mut url = format!("{scheme}://{host}/");
+                let mut out: Option<Page> = None;
+                for _ in 0..=MAX_REDIRECTS {
+                    let Ok(target) = url::Url::parse(&url) else {
+                        break;
+                    };
+                    let path = match target.query() {
+                        Some(q) => format!("{}?{q}", target.path()),
+                        None => target.path().to_owned(),
+                    };
+                    let Ok(request) = hyper::Request::get(path.as_str())
+                        .header(hyper::header::HOST, host)
+                        .header(hyper::header::USER_AGENT, self.user_agent.as_str())
+                        .header(hyper::header::ACCEPT, "text/html, */*")
+                        .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    else {
+                        break;
+                    };
+                    let response = match sender.send_request(request).await {
+                        Ok(r) => r,
+                        Err(e) if out.is_none() => return Err(format!("HTTP: {e}")),
+                        Err(_) => break,
+                    };
+                    let status = response.status().as_u16();
+                    let location = response
+                        .headers()
+                        .get(hyper::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .map(str::to_owned);
+                    let body = self.body(response.into_body()).await;
+                    // A redirect within the site (this scheme and host, as a browser reads the
+                    // location) is followed on this connection; one elsewhere is what the
+                    // checker reports.
+                    let next = location
+                        .as_deref()
+                        .filter(|_| (300..400).contains(&status))
+                        .and_then(|l| finding::redirect_target(&url, l))
+                        .filter(|t| {
+                            t.scheme() == scheme
+                                && finding::target_host(t) == host
+                                && t.port().is_none()
+                        });
+                    out = Some(Page {
+                        url: url.clone(),
+                        status,
+                        location,
+                        body,
+                    });
+                    match next {
+                        Some(t) if sender.is_ready() => url = t.to_string(),
+                        _ => break,
+                    }
+                }
+                out.ok_or_else(|| "HTTP: no answer".to_owned())
+            };
+            let mut exchange = std::pin::pin!(exchange);
+            loop {
+                tokio::select! {
+                    page = &mut exchange => return page,
+                    _ = &mut driver, if !driven => driven = true,
                 }
             }
-            driver.abort();
-            out.ok_or_else(|| "HTTP: no answer".to_owned())
         };
         // The whole page (handshake, redirects, bodies) within a few timeouts, never longer.
         match tokio::time::timeout(self.timeout * 3, work).await {
@@ -418,45 +482,5 @@ impl Prober {
             }
         }
         String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-/// The path a redirect to `location` asks for when it stays on `scheme://host`.
-fn same_site(location: &str, scheme: &str, host: &str) -> Option<String> {
-    if location.starts_with('/') && !location.starts_with("//") {
-        return Some(location.to_owned());
-    }
-    let rest = location.strip_prefix(&format!("{scheme}://"))?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    authority.eq_ignore_ascii_case(host).then(|| {
-        if path.is_empty() {
-            "/".to_owned()
-        } else {
-            path.to_owned()
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_site;
-
-    #[test]
-    fn redirects_within_the_site_are_followed() {
-        assert_eq!(
-            same_site("/home", "https", "a.go.id").as_deref(),
-            Some("/home")
-        );
-        assert_eq!(
-            same_site("https://A.go.id/x?y", "https", "a.go.id").as_deref(),
-            Some("/x?y")
-        );
-        assert_eq!(
-            same_site("https://a.go.id", "https", "a.go.id").as_deref(),
-            Some("/")
-        );
-        assert_eq!(same_site("http://a.go.id/", "https", "a.go.id"), None);
-        assert_eq!(same_site("//slot.example/", "https", "a.go.id"), None);
-        assert_eq!(same_site("https://slot.example/", "https", "a.go.id"), None);
     }
 }

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::{ConfigError, at_least_one};
 use crate::domain::finding::{self, ClaimableService};
 
+/// Longest time between runs: 30 days.
+const MAX_EVERY_SECS: u64 = 30 * 86_400;
+/// Most bytes of pages read at once (`max_body_bytes` × `max_connections`).
+const MAX_PAGES_BYTES: usize = 256 << 20;
 /// Largest page read for the abuse patterns.
 const MAX_BODY_BYTES: usize = 4 << 20;
 
@@ -60,6 +64,8 @@ pub struct CheckerSettings {
     pub ports: CheckerPorts,
     /// Most bytes of a page read.
     pub max_body_bytes: usize,
+    /// The `User-Agent` the checker's requests carry.
+    pub user_agent: String,
     /// Text whose presence (any case) marks a page as abuse; defaults: Indonesian gambling
     /// spam.
     pub abuse_keywords: Vec<String>,
@@ -86,9 +92,10 @@ impl Default for CheckerSettings {
             resolvers: Vec::new(),
             ports: CheckerPorts::default(),
             max_body_bytes: 262_144,
+            user_agent: "Mozilla/5.0 (compatible; ranah-checker)".into(),
             abuse_keywords: finding::default_abuse_keywords(),
             abuse_patterns: Vec::new(),
-            abuse_min_matches: 2,
+            abuse_min_matches: 3,
             redirects_allowed: vec!["go.id".into()],
             claimable: finding::default_claimable_services(),
         }
@@ -110,6 +117,29 @@ impl CheckerSettings {
             return Err(invalid(
                 "budget_secs",
                 "must be at most every_secs: a run ends before the next one".into(),
+            ));
+        }
+        if self.every_secs > MAX_EVERY_SECS {
+            return Err(invalid(
+                "every_secs",
+                format!("must be at most {MAX_EVERY_SECS} (30 days)"),
+            ));
+        }
+        // Each open connection may hold a page being read (and its text, lower-cased): the
+        // product is what the checker may hold at once.
+        if self.max_body_bytes.saturating_mul(self.max_connections) > MAX_PAGES_BYTES {
+            return Err(invalid(
+                "max_body_bytes",
+                format!("max_body_bytes × max_connections must be at most {MAX_PAGES_BYTES} bytes"),
+            ));
+        }
+        if self.user_agent.trim().is_empty()
+            || self.user_agent.len() > 200
+            || self.user_agent.chars().any(|c| c.is_control())
+        {
+            return Err(invalid(
+                "user_agent",
+                "must be 1 to 200 printable characters".into(),
             ));
         }
         if self.max_connections > 4096 {

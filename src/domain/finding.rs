@@ -275,22 +275,22 @@ pub fn abuse_matches(text: &str, keywords: &[String], patterns: &[regex::Regex])
     out
 }
 
-/// The host a redirect's `location` sends to, relative to the page at `host`: lower case,
-/// without a port or the final dot. `None` for a relative location (same host).
-pub fn redirect_host(location: &str) -> Option<String> {
-    let location = location.trim();
-    let rest = location
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .or_else(|| location.strip_prefix("//"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    Some(host.trim_end_matches('.').to_ascii_lowercase())
+/// Where a redirect's `location` (or a meta refresh's URL) sends a visitor of `page`, by the
+/// rules browsers follow (WHATWG URL: relative references, `//host`, backslashes); `None`
+/// when it cannot be read.
+pub fn redirect_target(page: &str, location: &str) -> Option<url::Url> {
+    url::Url::parse(page).ok()?.join(location.trim()).ok()
+}
+
+/// The host of a redirect target: lower case, without the final dot.
+pub fn target_host(target: &url::Url) -> String {
+    target
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
 }
 
 /// Whether a redirect to `target_host` leaves the office's domains: it is not `name`, not
@@ -420,17 +420,22 @@ mod tests {
 
     #[test]
     fn redirects_are_foreign_outside_the_allowed_domains() {
+        let page = "https://web.example.go.id/";
+        let host = |l: &str| redirect_target(page, l).map(|u| target_host(&u));
         assert_eq!(
-            redirect_host("https://Slot.Example:8443/x?y").as_deref(),
+            host("https://Slot.Example:8443/x?y").as_deref(),
             Some("slot.example")
         );
+        assert_eq!(host("//cdn.example/").as_deref(), Some("cdn.example"));
+        assert_eq!(host("/login").as_deref(), Some("web.example.go.id"));
+        // A query naming another site is not a redirect to it; a backslash is, as browsers go.
         assert_eq!(
-            redirect_host("//cdn.example/").as_deref(),
-            Some("cdn.example")
+            host("login.php?next=https://slot.example/").as_deref(),
+            Some("web.example.go.id")
         );
-        assert_eq!(redirect_host("/login"), None);
+        assert_eq!(host("/\\slot.example/").as_deref(), Some("slot.example"));
         assert_eq!(
-            redirect_host("http://u:p@[2001:db8::1]:80/").as_deref(),
+            host("http://u:p@[2001:db8::1]:80/").as_deref(),
             Some("2001:db8::1")
         );
         let allowed = ["example.go.id".to_owned(), "go.id".to_owned()];

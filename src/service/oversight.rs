@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 
 use super::ServiceError;
-use crate::check::{Lookup, Prober, WebSeen};
+use crate::check::{Lookup, Probe, Prober, WebSeen};
 use crate::config::CheckerSettings;
 use crate::domain::access::{self, Actor, Role};
 use crate::domain::audit::{Attribution, AuditEntry};
@@ -24,6 +24,29 @@ use crate::store::{CheckRecord, FindingRow, FoundNow, OutboxMessage, Store};
 
 /// Most findings of one name shown (its history: open ones and the latest resolved).
 const HISTORY: i64 = 50;
+/// Most CNAME links followed within the served zones.
+const MAX_CHAIN: usize = 8;
+/// Most MX exchanges or name servers of one name looked at.
+const MAX_TARGETS: usize = 8;
+/// Checks on demand at once (the API's, the command line's): beside a run, never more.
+const ON_DEMAND: usize = 4;
+
+/// A check's verdicts, and whether the site answered on 80 or 443.
+#[derive(Debug, Default)]
+struct Judged {
+    verdicts: BTreeMap<FindingKind, Verdict>,
+    web_answered: bool,
+}
+
+/// Where a name leads.
+enum Resolved {
+    /// It exists, with these addresses (maybe none).
+    Exists(Vec<IpAddr>),
+    /// It does not exist: why (NXDOMAIN).
+    Missing(String),
+    /// Nobody could tell.
+    Unknown(String),
+}
 
 /// What a run did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -54,6 +77,7 @@ pub struct Oversight {
     policy: Policy,
     notifications: bool,
     metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    on_demand: tokio::sync::Semaphore,
 }
 
 /// A name to check: its zone's apex and itself.
@@ -83,6 +107,7 @@ impl Oversight {
             policy,
             notifications: false,
             metrics: None,
+            on_demand: tokio::sync::Semaphore::new(ON_DEMAND),
         })
     }
 
@@ -170,22 +195,42 @@ impl Oversight {
         now: DateTime<Utc>,
     ) -> Result<Vec<FindingRow>, ServiceError> {
         let target = self.target(name)?;
-        let owner = target.owner.to_ascii();
-        let exists = self
-            .store
-            .owners_of(&target.apex.to_ascii(), &owner)
-            .await?;
-        if exists.is_empty() {
+        let (zone, owner) = (target.apex.to_ascii(), target.owner.to_ascii());
+        if self.store.owners_of(&zone, &owner).await?.is_empty() {
             return Err(ServiceError::NotFound(format!("subdomain {name}")));
         }
+        if self.store.active_suspension(&zone, &owner).await?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "{} is suspended: nothing of it is served to check",
+                owner.trim_end_matches('.')
+            )));
+        }
+        let _turn = self
+            .on_demand
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::internal("the checker", e))?;
         self.check(&target, now).await?;
         Ok(self.store.findings_of(&owner, HISTORY).await?)
     }
 
-    /// Check one name and record what it found; the number of findings opened.
+    /// Check one name and record what it found; the number of findings opened. A name the
+    /// zone serves nothing at (suspended, deleted or glue below a delegation since the run
+    /// began) is not judged: its findings stay as they are.
     async fn check(&self, target: &Target, now: DateTime<Utc>) -> Result<usize, ServiceError> {
-        let verdicts = self.verdicts(target, now).await;
         let owner = target.owner.to_ascii();
+        let web_seen = self.store.web_seen_at(&owner).await?.is_some();
+        let Some(judged) = self.verdicts(target, now, web_seen).await else {
+            return Ok(0);
+        };
+        let verdicts: BTreeMap<FindingKind, Verdict> = judged
+            .verdicts
+            .into_iter()
+            .map(|(kind, v)| match v {
+                Verdict::Found(evidence) => (kind, Verdict::Found(clean(&evidence))),
+                other => (kind, other),
+            })
+            .collect();
         let open = self.store.open_findings_of(&owner).await?;
         let open_kinds: Vec<(i64, FindingKind)> = open
             .iter()
@@ -193,27 +238,24 @@ impl Oversight {
             .collect();
         let change = finding::reconcile(&open_kinds, &verdicts);
         let shown = owner.trim_end_matches('.').to_owned();
-        let new_kinds: Vec<FindingKind> = change.opened.iter().map(|(k, _)| *k).collect();
-        let recipients = if new_kinds.is_empty() {
-            Vec::new()
-        } else {
-            self.recipients(target).await?
-        };
-        // A finding seen again carries what announces it too: should another check have
-        // resolved it meanwhile, it is new again (and announced, where its kind was new here).
         let again = change.seen_again.into_iter().filter_map(|(id, evidence)| {
             let f = open.iter().find(|f| f.id == id)?;
             Some((FindingKind::parse(&f.kind)?, evidence))
         });
-        let found = change
-            .opened
+        let found: Vec<(FindingKind, String)> = change.opened.into_iter().chain(again).collect();
+        // Every finding made carries what announces it: the store queues it only where the
+        // finding turns out new (also one another check resolved meanwhile).
+        let recipients = if found.is_empty() {
+            Vec::new()
+        } else {
+            self.recipients(target).await?
+        };
+        let found = found
             .into_iter()
-            .chain(again)
             .map(|(kind, evidence)| FoundNow {
                 kind: kind.as_str(),
                 messages: recipients
                     .iter()
-                    .filter(|_| new_kinds.contains(&kind))
                     .map(|to| finding_email(to, &shown, kind, &evidence))
                     .collect(),
                 audit: AuditEntry::by(
@@ -229,17 +271,7 @@ impl Oversight {
             .resolved
             .iter()
             .filter_map(|id| open.iter().find(|f| f.id == *id))
-            .map(|f| {
-                (
-                    f.id,
-                    AuditEntry::by(
-                        &Attribution::system(),
-                        "finding.resolve",
-                        format!("finding/{}", f.id),
-                        serde_json::json!({"name": shown, "kind": f.kind}),
-                    ),
-                )
-            })
+            .map(|f| resolution(f, &shown, "a check found it clear"))
             .collect();
         let opened = self
             .store
@@ -249,12 +281,13 @@ impl Oversight {
                     owner,
                     found,
                     resolved,
+                    web_answered: judged.web_answered,
                 },
                 now,
             )
             .await?;
         if !opened.is_empty() {
-            tracing::warn!(name = %shown, kinds = ?new_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(), "oversight: new findings");
+            tracing::warn!(name = %shown, findings = ?opened, "oversight: new findings");
         }
         Ok(opened.len())
     }
@@ -292,18 +325,24 @@ impl Oversight {
         policy::classify(ip) != AddressClass::Documentation && self.policy.check_address(ip).is_ok()
     }
 
-    /// What the check concludes, kind by kind.
+    /// What the check concludes, kind by kind; `None` when the zone serves nothing at the
+    /// name of its own (suspended, deleted, or glue below a delegation).
     async fn verdicts(
         &self,
         target: &Target,
         now: DateTime<Utc>,
-    ) -> BTreeMap<FindingKind, Verdict> {
-        let mut out = BTreeMap::new();
+        web_seen: bool,
+    ) -> Option<Judged> {
         let name = LowerName::new(&target.owner);
-        let Some(zone) = self.publisher.zones().get(&LowerName::new(&target.apex)) else {
-            return out;
-        };
+        let zone = self.publisher.zones().get(&LowerName::new(&target.apex))?;
         let view = zone.view();
+        let key = crate::zone::name_key::key_of(&name);
+        if view.types_at(&key).is_empty() {
+            return None;
+        }
+        if view.delegation_of(&key).is_some_and(|cut| cut != &key[..]) {
+            return None;
+        }
         let set = |rtype| {
             view.rrset(&name, rtype)
                 .map(|s| s.decoded().records)
@@ -327,144 +366,172 @@ impl Oversight {
                 _ => None,
             })
             .collect();
-        let mut addresses: Vec<IpAddr> = set(RecordType::A)
+        let own: Vec<IpAddr> = set(RecordType::A)
             .iter()
             .chain(set(RecordType::AAAA).iter())
-            .filter_map(|r| match &r.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                _ => None,
-            })
+            .filter_map(|r| ip_of(&r.data))
             .collect();
         drop(view);
+        let mut judged = Judged::default();
+        let out = &mut judged.verdicts;
         if !servers.is_empty() {
             // A delegation: the child's servers answer for it (its addresses here are glue).
             out.insert(
                 FindingKind::LameDelegation,
                 self.delegation(target, &servers).await,
             );
-            return out;
+            return Some(judged);
         }
         out.insert(FindingKind::LameDelegation, Verdict::Clear);
         let mut claimable = None;
-        match &cname {
+        let addresses = match &cname {
             Some(to) => {
                 let shown = to.to_ascii();
                 claimable = finding::claimable_service(
                     &shown.to_ascii_lowercase(),
                     &self.settings.claimable,
                 );
-                let (verdict, found) = match self.lookup_addresses(to).await {
-                    Ok(found) => (Verdict::Clear, found),
-                    Err(Some(nx)) => {
+                match self.lookup_addresses(to).await {
+                    Resolved::Exists(ips) => {
+                        out.insert(FindingKind::DanglingCname, Verdict::Clear);
+                        Ok(ips)
+                    }
+                    Resolved::Missing(why) => {
                         let service = claimable
                             .map(|s| format!(" ({}: anyone can claim the name there)", s.suffix))
                             .unwrap_or_default();
-                        (
-                            Verdict::Found(format!("CNAME {shown}: {nx}{service}")),
-                            Vec::new(),
-                        )
+                        out.insert(
+                            FindingKind::DanglingCname,
+                            Verdict::Found(format!("CNAME {shown}: {why}{service}")),
+                        );
+                        Ok(Vec::new())
                     }
-                    Err(None) => (
-                        Verdict::Unknown(format!("CNAME {shown}: the resolvers did not answer")),
-                        Vec::new(),
-                    ),
-                };
-                out.insert(FindingKind::DanglingCname, verdict);
-                addresses = found;
+                    Resolved::Unknown(why) => {
+                        let why = format!("CNAME {shown}: {why}");
+                        out.insert(FindingKind::DanglingCname, Verdict::Unknown(why.clone()));
+                        Err(why)
+                    }
+                }
             }
             None => {
                 out.insert(FindingKind::DanglingCname, Verdict::Clear);
+                Ok(own)
             }
-        }
+        };
         out.insert(FindingKind::DanglingMx, self.exchanges(&exchanges).await);
-        addresses.retain(|ip| self.probed(*ip));
-        addresses.dedup();
         let host = target
             .owner
             .to_ascii()
             .trim_end_matches('.')
             .to_ascii_lowercase();
+        const WEB: [FindingKind; 7] = [
+            FindingKind::Unreachable,
+            FindingKind::TlsMismatch,
+            FindingKind::TlsExpired,
+            FindingKind::CertificateNotServed,
+            FindingKind::AbuseContent,
+            FindingKind::ForeignRedirect,
+            FindingKind::UnclaimedService,
+        ];
+        // A wildcard's owner is no host a visitor asks for: its web is not judged.
+        if host.starts_with("*.") {
+            return Some(judged);
+        }
+        let mut addresses = match addresses {
+            Ok(ips) => ips,
+            Err(why) => {
+                // Where the name leads is not known: neither is what is there.
+                for kind in WEB {
+                    out.insert(kind, Verdict::Unknown(why.clone()));
+                }
+                return Some(judged);
+            }
+        };
+        addresses.retain(|ip| self.probed(*ip));
+        addresses.dedup();
         if addresses.is_empty() {
             // Nothing to connect to: nothing to find on the web.
-            for kind in [
-                FindingKind::Unreachable,
-                FindingKind::TlsMismatch,
-                FindingKind::TlsExpired,
-                FindingKind::CertificateNotServed,
-                FindingKind::AbuseContent,
-                FindingKind::ForeignRedirect,
-                FindingKind::UnclaimedService,
-            ] {
+            for kind in WEB {
                 out.insert(kind, Verdict::Clear);
             }
-            return out;
+            return Some(judged);
         }
         let seen = self.prober.web(&host, &addresses).await;
-        self.judge_web(&host, &seen, claimable, now, &mut out).await;
-        out
+        judged.web_answered = seen.reachable;
+        self.judge_web(&host, &seen, claimable, web_seen, now, out)
+            .await;
+        Some(judged)
     }
 
-    /// The addresses `name` resolves to, or why there are none: `Err(Some(why))` when it does
-    /// not exist, `Err(None)` when nobody could tell.
-    async fn lookup_addresses(&self, name: &Name) -> Result<Vec<IpAddr>, Option<String>> {
-        let mut out = Vec::new();
+    /// Where `name` leads: its addresses (from the served zones where they hold it, else the
+    /// resolvers), that it does not exist, or that nobody could tell.
+    async fn lookup_addresses(&self, name: &Name) -> Resolved {
+        let mut ips = Vec::new();
+        let mut unsure = None;
         for rtype in [RecordType::A, RecordType::AAAA] {
             match self.lookup(name, rtype).await {
-                Lookup::NxDomain => return Err(Some("NXDOMAIN".into())),
-                Lookup::Failed(_) if rtype == RecordType::A => return Err(None),
-                Lookup::Found(data) => out.extend(data.iter().filter_map(|d| match d {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                    _ => None,
-                })),
-                Lookup::NoData | Lookup::Failed(_) => {}
+                Lookup::NxDomain => return Resolved::Missing("NXDOMAIN".into()),
+                Lookup::Found(data) => ips.extend(data.iter().filter_map(ip_of)),
+                Lookup::NoData => {}
+                Lookup::Failed(why) => unsure = Some(why),
             }
         }
-        Ok(out)
+        match unsure {
+            // One family answered with addresses: enough to look at the web.
+            Some(_) if !ips.is_empty() => Resolved::Exists(ips),
+            Some(why) => Resolved::Unknown(why),
+            None => Resolved::Exists(ips),
+        }
     }
 
     /// `name`'s `rtype` data: from the served zones when one holds it (outside a
-    /// delegation), else from the resolvers.
+    /// delegation, following CNAMEs within them, at most [`MAX_CHAIN`] links, wildcards as
+    /// RFC 4592 reads them), else from the resolvers.
     async fn lookup(&self, name: &Name, rtype: RecordType) -> Lookup {
-        let lower = LowerName::new(name);
-        if let Some(zone) = self.publisher.zones().find(&lower) {
+        let mut name = name.clone();
+        for _ in 0..MAX_CHAIN {
+            let lower = LowerName::new(&name);
+            let Some(zone) = self.publisher.zones().find(&lower) else {
+                return self.prober.resolve(&name, rtype).await;
+            };
             let view = zone.view();
             let key = crate::zone::name_key::key_of(&lower);
-            if view.delegation_of(&key).is_none() {
-                if let Some(set) = view.rrset(&lower, rtype) {
-                    return Lookup::Found(
-                        set.decoded().records.into_iter().map(|r| r.data).collect(),
-                    );
+            if view.delegation_of(&key).is_some() {
+                drop(view);
+                return self.prober.resolve(&name, rtype).await;
+            }
+            let owner = if view.name_exists(&lower) {
+                name.clone()
+            } else {
+                match wildcard_for(&view, &name) {
+                    Some(wild) => wild,
+                    None => return Lookup::NxDomain,
                 }
-                if let Some(set) = view.rrset(&lower, RecordType::CNAME) {
-                    // One step along a chain within the zones; the rest is asked again.
-                    let next = set
-                        .decoded()
-                        .records
-                        .into_iter()
-                        .find_map(|r| match r.data {
-                            RData::CNAME(c) => Some(c.0),
-                            _ => None,
-                        });
-                    drop(view);
-                    return match next {
-                        Some(next) if next != *name => Box::pin(self.lookup(&next, rtype)).await,
-                        _ => Lookup::NoData,
-                    };
-                }
-                let exists = view.name_exists(&lower) || covered_by_wildcard(&view, name);
-                return if exists {
-                    Lookup::NoData
-                } else {
-                    Lookup::NxDomain
-                };
+            };
+            let at = LowerName::new(&owner);
+            if let Some(set) = view.rrset(&at, rtype) {
+                return Lookup::Found(set.decoded().records.into_iter().map(|r| r.data).collect());
+            }
+            let next = view.rrset(&at, RecordType::CNAME).and_then(|set| {
+                set.decoded()
+                    .records
+                    .into_iter()
+                    .find_map(|r| match r.data {
+                        RData::CNAME(c) => Some(c.0),
+                        _ => None,
+                    })
+            });
+            match next {
+                Some(next) => name = next,
+                None => return Lookup::NoData,
             }
         }
-        self.prober.resolve(name, rtype).await
+        Lookup::Failed(format!(
+            "a CNAME chain longer than {MAX_CHAIN} links (or a loop)"
+        ))
     }
 
-    /// The addresses the served zones hold for a name server's name (glue, below a cut).
+    /// The addresses the served zones hold for a name server's name (glue below a cut).
     fn glue(&self, ns: &Name) -> Vec<IpAddr> {
         let lower = LowerName::new(ns);
         let Some(zone) = self.publisher.zones().find(&lower) else {
@@ -475,11 +542,7 @@ impl Oversight {
             .into_iter()
             .filter_map(|t| view.rrset(&lower, t))
             .flat_map(|s| s.decoded().records)
-            .filter_map(|r| match r.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                _ => None,
-            })
+            .filter_map(|r| ip_of(&r.data))
             .collect()
     }
 
@@ -487,13 +550,11 @@ impl Oversight {
     async fn exchanges(&self, exchanges: &[Name]) -> Verdict {
         let mut missing = Vec::new();
         let mut unknown = None;
-        for x in exchanges.iter().take(8) {
+        for x in exchanges.iter().take(MAX_TARGETS) {
             match self.lookup_addresses(x).await {
-                Ok(_) => {}
-                Err(Some(why)) => missing.push(format!("MX {}: {why}", x.to_ascii())),
-                Err(None) => {
-                    unknown = Some(format!("MX {}: the resolvers did not answer", x.to_ascii()))
-                }
+                Resolved::Exists(_) => {}
+                Resolved::Missing(why) => missing.push(format!("MX {}: {why}", x.to_ascii())),
+                Resolved::Unknown(why) => unknown = Some(format!("MX {}: {why}", x.to_ascii())),
             }
         }
         if !missing.is_empty() {
@@ -505,65 +566,96 @@ impl Oversight {
         }
     }
 
-    /// `lame_delegation`: each name server of the delegation asked for the child's SOA.
+    /// `lame_delegation`: each name server of the delegation asked for the child's SOA. A
+    /// server is lame when none of its addresses answers with authority (each asked twice);
+    /// a server name that does not exist, or one inside the child without glue, is lame too.
     async fn delegation(&self, target: &Target, servers: &[Name]) -> Verdict {
         let mut lame = Vec::new();
+        let mut unknown = None;
         let mut answered = 0;
-        for ns in servers.iter().take(8) {
+        for ns in servers.iter().take(MAX_TARGETS) {
             let shown = ns.to_ascii();
-            let glue = self.glue(ns);
-            let looked_up = if glue.is_empty() {
-                self.lookup_addresses(ns).await
-            } else {
-                Ok(glue)
-            };
-            let ips = match looked_up {
-                Ok(ips) => ips,
-                Err(Some(why)) => {
-                    lame.push(format!("NS {shown}: {why}"));
+            // Glue counts only for a server inside the child: a resolver trusts no other.
+            let inside = target.owner.zone_of(ns);
+            let ips = if inside {
+                let glue = self.glue(ns);
+                if glue.is_empty() {
+                    lame.push(format!("NS {shown}: inside the child without glue"));
                     continue;
                 }
-                Err(None) => {
-                    return Verdict::Unknown(format!("NS {shown}: the resolvers did not answer"));
+                glue
+            } else {
+                match self.lookup_addresses(ns).await {
+                    Resolved::Exists(ips) if ips.is_empty() => {
+                        lame.push(format!("NS {shown}: no address"));
+                        continue;
+                    }
+                    Resolved::Exists(ips) => ips,
+                    Resolved::Missing(why) => {
+                        lame.push(format!("NS {shown}: {why}"));
+                        continue;
+                    }
+                    Resolved::Unknown(why) => {
+                        unknown = Some(format!("NS {shown}: {why}"));
+                        continue;
+                    }
                 }
             };
             let ips: Vec<IpAddr> = ips.into_iter().filter(|ip| self.probed(*ip)).collect();
+            if ips.is_empty() {
+                continue;
+            }
+            let mut failures = Vec::new();
+            let mut ok = false;
             for ip in ips.iter().take(4) {
                 match self.prober.authoritative_at(*ip, &target.owner).await {
-                    Ok(()) => answered += 1,
-                    Err(e) => lame.push(format!("NS {shown} {e}")),
+                    Ok(()) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(Probe::Refused(e)) => failures.push(e),
+                    Err(Probe::Local(e)) => unknown = Some(format!("NS {shown} {e}")),
                 }
             }
+            if ok {
+                answered += 1;
+            } else if !failures.is_empty() {
+                lame.push(format!("NS {shown} {}", failures.join(", ")));
+            }
         }
-        if lame.is_empty() {
-            Verdict::Clear
-        } else {
-            let asked = format!("SOA {}", target.owner.to_ascii());
+        if !lame.is_empty() {
             Verdict::Found(format!(
-                "{asked}: {} answered with authority; {}",
-                answered,
+                "SOA {}: {answered} server(s) answered with authority; {}",
+                target.owner.to_ascii(),
                 lame.join("; ")
             ))
+        } else if let Some(why) = unknown {
+            Verdict::Unknown(why)
+        } else {
+            Verdict::Clear
         }
     }
 
-    /// The web's verdicts from what the probes saw.
+    /// The web's verdicts from what the probes saw. `unreachable` is a site that stopped
+    /// answering: a name whose addresses never answered on 80 or 443 (a mail or VPN host) is
+    /// no web site.
     async fn judge_web(
         &self,
         host: &str,
         seen: &WebSeen,
         claimable: Option<&finding::ClaimableService>,
+        web_seen: bool,
         now: DateTime<Utc>,
         out: &mut BTreeMap<FindingKind, Verdict>,
     ) {
         let tried = seen.attempts.join("; ");
         out.insert(
             FindingKind::Unreachable,
-            if seen.reachable {
+            if seen.reachable || !web_seen {
                 Verdict::Clear
             } else {
                 Verdict::Found(format!(
-                    "ports {} and {}: {tried}",
+                    "answered before; now ports {} and {}: {tried}",
                     self.settings.ports.http, self.settings.ports.https
                 ))
             },
@@ -583,7 +675,12 @@ impl Oversight {
                         if leaf.names.is_empty() {
                             "no DNS name".into()
                         } else {
-                            leaf.names.join(", ")
+                            leaf.names
+                                .iter()
+                                .take(10)
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         },
                         leaf.serial
                     ))
@@ -612,7 +709,15 @@ impl Oversight {
                 Verdict::Unknown("unreadable certificate".into()),
                 None,
             ),
-            None => (Verdict::Clear, Verdict::Clear, None),
+            // 443 answered and the handshake failed: what it serves is not known.
+            None => match &seen.tls_error {
+                Some(e) => (
+                    Verdict::Unknown(e.clone()),
+                    Verdict::Unknown(e.clone()),
+                    None,
+                ),
+                None => (Verdict::Clear, Verdict::Clear, None),
+            },
         };
         out.insert(FindingKind::TlsMismatch, mismatch);
         out.insert(FindingKind::TlsExpired, expired);
@@ -667,17 +772,17 @@ impl Oversight {
             .or_else(|| finding::meta_refresh(&page.body).map(|l| ("meta refresh", l)));
         out.insert(
             FindingKind::ForeignRedirect,
-            match redirect {
-                Some((how, to)) => match finding::redirect_host(&to) {
-                    Some(h) if finding::foreign_redirect(&h, host, &allowed) => {
-                        Verdict::Found(format!(
-                            "{asked}; {how}: {}",
-                            to.chars().take(200).collect::<String>()
-                        ))
-                    }
-                    _ => Verdict::Clear,
-                },
-                None => Verdict::Clear,
+            match redirect.and_then(|(how, to)| {
+                let target = finding::redirect_target(&page.url, &to)?;
+                Some((how, to, finding::target_host(&target)))
+            }) {
+                Some((how, to, h)) if finding::foreign_redirect(&h, host, &allowed) => {
+                    Verdict::Found(format!(
+                        "{asked}; {how}: {}",
+                        to.chars().take(200).collect::<String>()
+                    ))
+                }
+                _ => Verdict::Clear,
             },
         );
         out.insert(
@@ -711,27 +816,45 @@ impl Oversight {
             Some(s) => Verdict::Found(format!(
                 "ranah issued serial {serial}; 443 serves serial {s}"
             )),
-            None if seen.reachable => Verdict::Found(format!(
-                "ranah issued serial {serial}; 443 serves no certificate{}",
-                seen.tls_error
-                    .as_ref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
+            None if seen.reachable && seen.tls_error.is_none() => Verdict::Found(format!(
+                "ranah issued serial {serial}; 443 serves no certificate (the site answers on {} only)",
+                self.settings.ports.http
             )),
-            None => Verdict::Unknown("unreachable".into()),
+            None => Verdict::Unknown("no certificate seen".into()),
         }
     }
 
     /// Every name to check, least recently checked first: names below a zone's apex with
-    /// records in the zone (suspended ones have none), not ranah's own.
-    async fn targets(&self) -> Result<Vec<Target>, ServiceError> {
+    /// records in the zone (suspended ones have none), not ranah's own. Open findings of names
+    /// that have no records any more (deleted) are closed: they are nobody's to fix, and a
+    /// name registered again starts clean.
+    async fn targets(&self, now: DateTime<Utc>) -> Result<Vec<Target>, ServiceError> {
         let rows = self.store.record_rows(None).await?;
         let mut names: BTreeMap<(String, String), ()> = BTreeMap::new();
+        let mut stored = std::collections::HashSet::new();
         for r in &rows {
+            stored.insert(r.owner.as_str());
             let own = policy::own_record(&r.zone, &r.owner, &RecordType::from(r.rtype).to_string());
             if r.owner != r.zone && own.is_none() && r.suspension_id.is_none() {
                 names.insert((r.zone.clone(), r.owner.clone()), ());
             }
+        }
+        let gone: Vec<(i64, AuditEntry)> = self
+            .store
+            .open_findings()
+            .await?
+            .iter()
+            .filter(|f| !stored.contains(f.owner.as_str()))
+            .map(|f| {
+                resolution(
+                    f,
+                    f.owner.trim_end_matches('.'),
+                    "the name has no records any more",
+                )
+            })
+            .collect();
+        if !gone.is_empty() {
+            self.store.resolve_findings(&gone, now).await?;
         }
         let last: HashMap<String, String> = self.store.last_checks().await?.into_iter().collect();
         let mut out: Vec<(Option<&String>, Target)> = Vec::with_capacity(names.len());
@@ -756,7 +879,7 @@ impl Oversight {
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<RunSummary, ServiceError> {
         let started = Instant::now();
-        let targets = self.targets().await?;
+        let targets = self.targets(Utc::now()).await?;
         let mut summary = RunSummary {
             names: targets.len(),
             ..Default::default()
@@ -769,7 +892,10 @@ impl Oversight {
         };
         // As many checks at once as sockets: each holds at most one at a time.
         let slots = Arc::new(tokio::sync::Semaphore::new(self.settings.max_connections));
-        let per_check = Duration::from_secs(self.settings.timeout_secs * 40);
+        // Longer than the longest a check's steps take one after another (a few resolvers
+        // for up to 8 targets, 8 servers, 4 addresses' pages); a check over it is cut, and
+        // its name counted as checked now so that it does not head every run.
+        let per_check = Duration::from_secs(self.settings.timeout_secs * 120);
         let mut running = tokio::task::JoinSet::new();
         for (i, target) in targets.into_iter().enumerate() {
             let at = started + pace * u32::try_from(i).unwrap_or(u32::MAX);
@@ -796,15 +922,37 @@ impl Oversight {
                 match tokio::time::timeout(per_check, me.check(&target, Utc::now())).await {
                     Ok(Ok(opened)) => Ok(opened),
                     Ok(Err(e)) => Err(format!("{}: {e}", target.owner)),
-                    Err(_) => Err(format!("{}: the check took too long", target.owner)),
+                    Err(_) => {
+                        let _ = me
+                            .store
+                            .name_checked(
+                                &target.apex.to_ascii(),
+                                &target.owner.to_ascii(),
+                                Utc::now(),
+                            )
+                            .await;
+                        Err(format!("{}: the check took too long", target.owner))
+                    }
                 }
             });
             while let Some(done) = running.try_join_next() {
                 tally(&mut summary, done);
             }
         }
-        while let Some(done) = running.join_next().await {
-            tally(&mut summary, done);
+        // The checks under way finish, unless the run is stopped (shutdown, or another
+        // instance leads now): then they are cut.
+        loop {
+            tokio::select! {
+                done = running.join_next() => match done {
+                    Some(done) => tally(&mut summary, done),
+                    None => break,
+                },
+                _ = stop.wait_for(|s| *s) => {
+                    summary.skipped += running.len();
+                    running.abort_all();
+                    break;
+                }
+            }
         }
         summary.seconds = started.elapsed().as_secs_f64();
         summary.peak_connections = self.prober.peak();
@@ -881,22 +1029,59 @@ fn tally(summary: &mut RunSummary, done: Result<Result<usize, String>, tokio::ta
     }
 }
 
-/// Whether a wildcard of the zone covers `name` (a name that does not exist itself).
-fn covered_by_wildcard(view: &crate::dns::view::ZoneView, name: &Name) -> bool {
+/// The wildcard that answers for `name`, which does not exist itself (RFC 4592): `*` below
+/// its closest encloser, the nearest ancestor that exists; none when that has no wildcard.
+fn wildcard_for(view: &crate::dns::view::ZoneView, name: &Name) -> Option<Name> {
     let mut parent = name.base_name();
     let origin = Name::from(view.origin().clone());
     while parent.num_labels() >= origin.num_labels() {
-        if let Ok(wild) = Name::from_ascii("*").and_then(|w| w.append_domain(&parent))
-            && view.name_exists(&LowerName::new(&wild))
-        {
-            return true;
+        if view.name_exists(&LowerName::new(&parent)) {
+            let wild = Name::from_ascii("*").ok()?.append_domain(&parent).ok()?;
+            return view.name_exists(&LowerName::new(&wild)).then_some(wild);
         }
         if parent.is_root() {
             break;
         }
         parent = parent.base_name();
     }
-    false
+    None
+}
+
+/// An address record's address.
+fn ip_of(data: &RData) -> Option<IpAddr> {
+    match data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        _ => None,
+    }
+}
+
+/// Evidence as stored and emailed: what servers sent may hold control characters (a forged
+/// line in a plain-text email) and be long; it is kept to one line of at most 1,000
+/// characters.
+fn clean(evidence: &str) -> String {
+    let mut out: String = evidence
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect();
+    if evidence.chars().count() > 1000 {
+        out.push('…');
+    }
+    out
+}
+
+/// A finding's closing, with its audit entry.
+fn resolution(f: &FindingRow, name: &str, why: &str) -> (i64, AuditEntry) {
+    (
+        f.id,
+        AuditEntry::by(
+            &Attribution::system(),
+            "finding.resolve",
+            format!("finding/{}", f.id),
+            serde_json::json!({"name": name, "kind": f.kind, "why": why}),
+        ),
+    )
 }
 
 /// The email that announces a new finding, in Bahasa Indonesia.

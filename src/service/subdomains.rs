@@ -15,6 +15,9 @@ use crate::publish::{ChangeOp, ChangeSet, Publisher};
 pub use crate::store::Suspension;
 use crate::store::{ChangeMeta, Store};
 
+/// How recent a finding's last sighting must be to suspend its name from it.
+const FRESH_HOURS: i64 = 48;
+
 /// Suspensions and their lifting.
 pub struct Subdomains {
     store: Store,
@@ -127,6 +130,16 @@ impl Subdomains {
         if finding.resolved_at.is_some() {
             return Err(ServiceError::Conflict(format!(
                 "finding {finding_id} is resolved: the check found it clear"
+            )));
+        }
+        // Evidence gone stale (the name left the zone, the check stopped seeing it) is no
+        // ground to take a name out today.
+        let fresh = crate::domain::time::parse(&finding.last_seen)
+            .is_some_and(|seen| now - seen <= chrono::Duration::hours(FRESH_HOURS));
+        if !fresh {
+            return Err(ServiceError::Conflict(format!(
+                "finding {finding_id} was last seen {}: check the name again first",
+                finding.last_seen
             )));
         }
         if !kind.serious() {

@@ -172,7 +172,7 @@ impl Zones {
                         s.suspended_at.get(..10).unwrap_or(&s.suspended_at)
                     ),
                     None => "aktif".into(),
-                } + &if e.findings.is_empty() {
+                } + &if e.findings.is_empty() || !e.contact_visible {
                     String::new()
                 } else {
                     format!("; temuan: {}", e.findings.join(", "))
@@ -500,7 +500,11 @@ pub fn register_csv(entries: &[RegisterEntry]) -> Result<String, ServiceError> {
                 .map(|s| s.reason.clone())
                 .unwrap_or_default(),
             e.created_at.clone().unwrap_or_default(),
-            e.findings.join(" "),
+            if e.contact_visible {
+                e.findings.join(" ")
+            } else {
+                String::new()
+            },
         ];
         out.write_record(row.iter().map(|c| cell(c)))
             .map_err(fault)?;

@@ -70,6 +70,33 @@ pub struct CheckRecord {
     pub found: Vec<FoundNow>,
     /// Open findings it found clear, each with its audit entry.
     pub resolved: Vec<(i64, AuditEntry)>,
+    /// Whether the site answered on 80 or 443 (a site that stops answering is a finding; one
+    /// that never answered is no site).
+    pub web_answered: bool,
+}
+
+/// The name's last check, and its site's last answer when it answered.
+async fn checked(
+    tx: &mut super::zones::Tx<'_>,
+    zone: &str,
+    owner: &str,
+    at: &str,
+    web_answered: bool,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO name_checks (owner, zone, checked_at, web_seen_at) \
+         VALUES ($1, $2, $3, CASE WHEN $4 = 1 THEN $3 ELSE NULL END) \
+         ON CONFLICT (owner) DO UPDATE SET zone = excluded.zone, \
+         checked_at = excluded.checked_at, \
+         web_seen_at = COALESCE(excluded.web_seen_at, name_checks.web_seen_at)",
+    )
+    .bind(owner)
+    .bind(zone)
+    .bind(at)
+    .bind(i64::from(web_answered))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 impl Store {
@@ -137,17 +164,56 @@ impl Store {
                 append_audit(&mut tx, audit, now).await?;
             }
         }
-        sqlx::query(
-            "INSERT INTO name_checks (owner, zone, checked_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (owner) DO UPDATE SET zone = excluded.zone, checked_at = excluded.checked_at",
-        )
-        .bind(&check.owner)
-        .bind(&check.zone)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        checked(&mut tx, &check.zone, &check.owner, &at, check.web_answered).await?;
         tx.commit().await?;
         Ok(opened)
+    }
+
+    /// Note that a name was checked at `now` and nothing judged (its check ran out of time).
+    pub async fn name_checked(
+        &self,
+        zone: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        checked(&mut tx, zone, owner, &ts(now), false).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Close findings (of names that have no records any more), each with its audit entry.
+    pub async fn resolve_findings(
+        &self,
+        findings: &[(i64, AuditEntry)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for (id, audit) in findings {
+            let done: Option<i64> = sqlx::query_scalar(
+                "UPDATE findings SET resolved_at = $1 WHERE id = $2 AND resolved_at IS NULL \
+                 RETURNING id",
+            )
+            .bind(ts(now))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if done.is_some() {
+                append_audit(&mut tx, audit, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the name's site last answered on 80 or 443, if ever.
+    pub async fn web_seen_at(&self, owner: &str) -> Result<Option<String>, StoreError> {
+        let seen: Option<Option<String>> =
+            sqlx::query_scalar("SELECT web_seen_at FROM name_checks WHERE owner = $1")
+                .bind(owner)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(seen.flatten())
     }
 
     /// The open findings of a name.

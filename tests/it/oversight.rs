@@ -300,7 +300,9 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
          web A 127.0.0.2\n\
          alias CNAME app.hosting.test.\n\
          mail MX 10 mx.hosting.test.\n\
-         sub NS ns.sub\nns.sub A 127.0.0.1\n",
+         sub NS ns.sub\nns.sub A 127.0.0.1\n\
+         loop1 CNAME loop2\nloop2 CNAME loop1\n\
+         smtp A 127.0.0.9\n",
     );
     let tmp = Daemon::workdir("example.go.id.zone", &zone);
     let mut knot = Some(Knot::start(
@@ -326,18 +328,22 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
     let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
     let smtp = Smtp::start(smtp_port, &tmp.path().join("smtp.log"));
     cli_ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    cli_ok(&d, &["agency", "add", "DISHUB", "Dinas Perhubungan"]);
     for (user, role, email) in [
         ("andi", "applicant", "andi@dinkes.example"),
         ("ops", "admin", "ops@kominfo.example"),
         ("kadis", "head_of_office", "kadis@kominfo.example"),
+        ("dewi", "applicant", "dewi@dishub.example"),
     ] {
         let mut args = vec!["user", "add", user, "--role", role, "--email", email];
+        let agency = if user == "dewi" { "DISHUB" } else { "DINKES" };
         if role == "applicant" {
-            args.extend(["--agency", "DINKES"]);
+            args.extend(["--agency", agency]);
         }
         cli_ok(&d, &args);
     }
-    let [andi, ops, kadis] = ["andi", "ops", "kadis"].map(|u| cli_ok(&d, &["token", "create", u]));
+    let [andi, ops, kadis, dewi] =
+        ["andi", "ops", "kadis", "dewi"].map(|u| cli_ok(&d, &["token", "create", u]));
     for name in ["web", "alias", "mail", "sub"] {
         cli_ok(
             &d,
@@ -364,8 +370,9 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
     let r = post_json(&d, "/api/v1/subdomains/example.go.id/check", &ops, "");
     assert_eq!(r.status, 404, "{}", r.json);
 
-    // Everything as it should be: nothing found.
-    for name in ["web", "alias", "sub"] {
+    // Everything as it should be: nothing found. A CNAME loop is no finding (and no crash);
+    // a host that never answered on the web (a mail relay) is no site that stopped.
+    for name in ["web", "alias", "sub", "loop1", "smtp"] {
         let f = check(&d, &kadis, &format!("{name}.example.go.id"));
         assert!(kinds(&f, true).is_empty(), "{name}: {f}");
     }
@@ -472,7 +479,17 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
     let f = check(&d, &ops, "web.example.go.id");
     assert_eq!(kinds(&f, true), ["unreachable"], "{f}");
 
-    // The register and the name show the open findings.
+    // The register and the name show the open findings, to the agency and the office only.
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/web.example.go.id",
+        Some(&dewi),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["findings"], serde_json::json!([]));
+    assert_eq!(r.json["open_findings"], serde_json::json!([]));
     let r = curl(
         &d,
         "GET",
@@ -585,6 +602,12 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
         "",
     );
     assert_eq!(r.status, 409, "{}", r.json);
+    let r = post_json(&d, "/api/v1/subdomains/alias.example.go.id/check", &ops, "");
+    assert_eq!(
+        r.status, 409,
+        "a suspended name serves nothing to check: {}",
+        r.json
+    );
     let r = curl(
         &d,
         "GET",
