@@ -322,7 +322,7 @@ pub(super) async fn create_token(
 
 #[derive(Deserialize)]
 pub(super) struct CsrfForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// `POST /admin/tokens/{id}/revoke`.

@@ -261,6 +261,8 @@ struct RegisterLine {
     certificate: String,
     suspended: bool,
     created: String,
+    /// Open findings of the oversight checker (0 where the reader may not see them).
+    findings: usize,
 }
 
 #[derive(Template)]
@@ -350,6 +352,11 @@ pub(super) async fn register(
                 .unwrap_or_default(),
             suspended: e.suspension.is_some(),
             created: e.created_at.clone().unwrap_or_default(),
+            findings: if e.contact_visible {
+                e.findings.len()
+            } else {
+                0
+            },
             agency: e.agency.unwrap_or_default(),
             name: e.name,
         })

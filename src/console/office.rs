@@ -1,17 +1,20 @@
 //! What the office reads in the console: certificates with their expiry, zones with their
 //! secondaries, the monthly service report (its chart drawn on the server as SVG, and CSV), and
-//! the audit trail with its verification. Who may read what is the services' to decide.
+//! the audit trail with its verification; one name of the register with the oversight
+//! checker's findings. Who may read what is the services' to decide.
 
 use askama::Template;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::pages::{Frame, failure};
-use super::{Signed, render};
+use super::admin::CsrfForm;
+use super::pages::{Frame, failure, failure_back, forged};
+use super::{Signed, render, same_token};
 use crate::api::AppState;
 use crate::service::audit::AuditQuery;
 
@@ -344,4 +347,148 @@ pub(super) async fn audit(
             verified,
         },
     )
+}
+
+struct FindingLine {
+    id: i64,
+    kind: String,
+    title: String,
+    open: bool,
+    serious: bool,
+    first_seen: String,
+    last_seen: String,
+    resolved: String,
+    evidence: String,
+}
+
+#[derive(Template)]
+#[template(path = "subdomain.html", config = "src/console/askama.toml")]
+struct SubdomainPage {
+    frame: Frame,
+    name: String,
+    agency: String,
+    records: Vec<String>,
+    request: Option<i64>,
+    suspended: Option<String>,
+    findings: Vec<FindingLine>,
+    can_check: bool,
+    can_suspend: bool,
+    saved: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// `GET /subdomains/{name}`: one name of the register with the oversight checker's findings
+/// (to its agency and the office), a check on demand (the office's staff) and, for an admin,
+/// the suspension from a serious finding.
+pub(super) async fn subdomain(
+    signed: Signed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<SavedQuery>, QueryRejection>,
+) -> Response {
+    let Query(query) = query.unwrap_or_default();
+    let actor = &signed.current.actor;
+    let entry = match state.zones.subdomain(actor, &name).await {
+        Ok(e) => e,
+        Err(e) => return failure(signed.lang, e),
+    };
+    let findings = if entry.contact_visible {
+        match state.oversight.findings(&name).await {
+            Ok(f) => f,
+            Err(e) => return failure(signed.lang, e),
+        }
+    } else {
+        Vec::new()
+    };
+    let t = signed.lang.text();
+    let findings = findings
+        .into_iter()
+        .rev()
+        .map(|f| FindingLine {
+            id: f.id,
+            title: t.finding_of(&f.kind).to_owned(),
+            serious: crate::domain::finding::FindingKind::parse(&f.kind)
+                .is_some_and(|k| k.serious()),
+            open: f.resolved_at.is_none(),
+            resolved: f.resolved_at.unwrap_or_default(),
+            first_seen: f.first_seen,
+            last_seen: f.last_seen,
+            evidence: f.evidence,
+            kind: f.kind,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &SubdomainPage {
+            frame: Frame::of(&signed),
+            agency: entry.agency.clone().unwrap_or_default(),
+            records: entry
+                .records
+                .iter()
+                .map(|(rtype, ttl, value)| format!("{rtype} {ttl} {value}"))
+                .collect(),
+            request: entry.request.as_ref().map(|r| r.id),
+            suspended: entry.suspension.as_ref().map(|s| s.reason.clone()),
+            findings,
+            can_check: crate::domain::access::may_run_checks(actor),
+            can_suspend: crate::domain::access::may_manage_zones(actor),
+            saved: query.saved.is_some(),
+            name: entry.name,
+        },
+    )
+}
+
+/// `POST /subdomains/{name}/check`: check the name now, then show it again.
+pub(super) async fn check(
+    signed: Signed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return forged(&signed);
+    };
+    if !same_token(&form.csrf, &signed.current.csrf) {
+        return forged(&signed);
+    }
+    let back = format!("/subdomains/{}", name.trim().trim_end_matches('.'));
+    match state
+        .oversight
+        .check_now(&signed.current.actor, &name, Utc::now())
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("{back}?saved=1")).into_response(),
+        Err(e) => failure_back(signed.lang, e, back),
+    }
+}
+
+/// `POST /findings/{id}/suspend`: an admin suspends the finding's name, the finding its
+/// reason.
+pub(super) async fn suspend_for_finding(
+    signed: Signed,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return forged(&signed);
+    };
+    if !same_token(&form.csrf, &signed.current.csrf) {
+        return forged(&signed);
+    }
+    match state
+        .subdomains
+        .suspend_for_finding(&signed.current.actor, id, Utc::now())
+        .await
+    {
+        Ok(s) => {
+            Redirect::to(&format!("/subdomains/{}", s.owner.trim_end_matches('.'))).into_response()
+        }
+        Err(e) => failure_back(signed.lang, e, "/register".into()),
+    }
 }

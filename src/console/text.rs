@@ -242,6 +242,18 @@ pub(crate) struct Text {
     pub(crate) resubmit_intro: &'static str,
     pub(crate) withdraw: &'static str,
     pub(crate) your_actions: &'static str,
+    pub(crate) findings: &'static str,
+    pub(crate) no_findings: &'static str,
+    pub(crate) check_now: &'static str,
+    pub(crate) first_seen: &'static str,
+    pub(crate) last_seen: &'static str,
+    pub(crate) evidence: &'static str,
+    pub(crate) finding_open: &'static str,
+    pub(crate) finding_resolved: &'static str,
+    pub(crate) suspend_for_finding: &'static str,
+    pub(crate) findings_short: &'static str,
+    pub(crate) checked_now: &'static str,
+    pub(crate) state: &'static str,
 }
 
 /// Bahasa Indonesia, as the offices' standards word it.
@@ -424,6 +436,18 @@ pub(crate) static ID: Text = Text {
     resubmit_intro: "Permohonan dikembalikan. Perbaiki sesuai catatan, lampirkan berkas baru bila perlu, lalu ajukan kembali.",
     withdraw: "Batalkan permohonan",
     your_actions: "Tindakan pemohon",
+    findings: "Temuan pengawasan",
+    no_findings: "Tidak ada temuan.",
+    check_now: "Periksa sekarang",
+    first_seen: "Pertama terlihat",
+    last_seen: "Terakhir terlihat",
+    evidence: "Bukti",
+    finding_open: "Terbuka",
+    finding_resolved: "Selesai",
+    suspend_for_finding: "Tangguhkan karena temuan ini",
+    findings_short: "temuan",
+    checked_now: "Pemeriksaan selesai.",
+    state: "Keadaan",
 };
 
 /// English.
@@ -606,6 +630,18 @@ pub(crate) static EN: Text = Text {
     resubmit_intro: "The request was returned. Correct it as the note says, attach new files if needed, and resubmit.",
     withdraw: "Withdraw request",
     your_actions: "Applicant's actions",
+    findings: "Oversight findings",
+    no_findings: "No findings.",
+    check_now: "Check now",
+    first_seen: "First seen",
+    last_seen: "Last seen",
+    evidence: "Evidence",
+    finding_open: "Open",
+    finding_resolved: "Resolved",
+    suspend_for_finding: "Suspend for this finding",
+    findings_short: "findings",
+    checked_now: "Checked.",
+    state: "State",
 };
 
 impl Text {
@@ -619,6 +655,32 @@ impl Text {
             "issued" => self.cert_issued,
             "failed" => self.cert_failed,
             _ => self.cert_revoked,
+        }
+    }
+
+    /// What a finding of the oversight checker is, in the page's language; an unknown kind
+    /// as it is.
+    pub(crate) fn finding_of<'a>(&self, kind: &'a str) -> &'a str {
+        use crate::domain::finding::FindingKind;
+        let Some(k) = FindingKind::parse(kind) else {
+            return kind;
+        };
+        if !std::ptr::eq(self, &EN) {
+            return k.in_indonesian();
+        }
+        match k {
+            FindingKind::DanglingCname => "the CNAME points at a name that does not exist",
+            FindingKind::DanglingMx => "the MX points at a mail server that does not exist",
+            FindingKind::UnclaimedService => {
+                "the CNAME points at an empty cloud service (anyone can claim it)"
+            }
+            FindingKind::LameDelegation => "the delegation's servers do not answer for it",
+            FindingKind::Unreachable => "the site stopped answering on 80 and 443",
+            FindingKind::TlsMismatch => "the TLS certificate does not match the name",
+            FindingKind::TlsExpired => "the TLS certificate has expired",
+            FindingKind::CertificateNotServed => "the certificate ranah issued is not served",
+            FindingKind::AbuseContent => "the page matches the abuse patterns (gambling)",
+            FindingKind::ForeignRedirect => "the page redirects to another domain",
         }
     }
 

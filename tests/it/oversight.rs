@@ -264,6 +264,8 @@ fn child_zone() -> String {
         .to_owned()
 }
 
+const CONSOLE_PASSWORD: &str = "kata-sandi-pengawas";
+
 const SPAM: &str = "<title>SLOT GACOR Hari Ini</title><p>Situs slot online maxwin, deposit pulsa tanpa potongan</p>";
 
 fn kinds(findings: &Value, open_only: bool) -> Vec<String> {
@@ -644,6 +646,88 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
         8,
         "{}",
         audit.json
+    );
+
+    // The console: the register marks names with findings; a name's page lists them, checks
+    // on demand for the office, and suspends from a serious finding for an admin.
+    for user in ["ops", "kadis", "dewi"] {
+        crate::console::set_password(&d, user, CONSOLE_PASSWORD);
+    }
+    let admin = crate::console::Browser::new(&d);
+    assert_eq!(admin.sign_in("ops", CONSOLE_PASSWORD).status, 303);
+    let register = admin.get("/register");
+    assert!(
+        register
+            .body
+            .contains("href=\"/subdomains/web.example.go.id\""),
+        "{}",
+        register.body
+    );
+    assert!(register.body.contains("1 temuan"), "{}", register.body);
+    let page = admin.get("/subdomains/web.example.go.id");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("situs tidak dapat dihubungi"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Periksa sekarang"), "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let checked = admin.post("/subdomains/mail.example.go.id/check", &[("csrf", &csrf)]);
+    assert_eq!(checked.status, 303, "{}", checked.body);
+    let mail_page = admin.get("/subdomains/mail.example.go.id?saved=1");
+    assert!(
+        mail_page.body.contains("Pemeriksaan selesai."),
+        "{}",
+        mail_page.body
+    );
+    let forged = admin.post(
+        "/subdomains/mail.example.go.id/check",
+        &[("csrf", "forged")],
+    );
+    assert_eq!(forged.status, 403);
+    let sub = admin.get("/subdomains/sub.example.go.id");
+    let lame = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/sub.example.go.id",
+        Some(&ops),
+        &[],
+    )
+    .json["findings"][0]["id"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        sub.body
+            .contains(&format!("action=\"/findings/{lame}/suspend\"")),
+        "{}",
+        sub.body
+    );
+    let approver = crate::console::Browser::new(&d);
+    approver.sign_in("kadis", CONSOLE_PASSWORD);
+    let seen = approver.get("/subdomains/sub.example.go.id");
+    assert!(
+        seen.body.contains("Periksa sekarang") && !seen.body.contains("/suspend\""),
+        "{}",
+        seen.body
+    );
+    let other = crate::console::Browser::new(&d);
+    other.sign_in("dewi", CONSOLE_PASSWORD);
+    let hidden = other.get("/subdomains/web.example.go.id");
+    assert!(
+        hidden.body.contains("Tidak ada temuan.") && !hidden.body.contains("Periksa sekarang"),
+        "{}",
+        hidden.body
+    );
+    let done = admin.post(&format!("/findings/{lame}/suspend"), &[("csrf", &csrf)]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    let after = admin.get("/subdomains/sub.example.go.id");
+    assert!(
+        after
+            .body
+            .contains(&format!("temuan #{lame} (lame_delegation)")),
+        "{}",
+        after.body
     );
 
     // The command line: the findings of one name, exit status 1 while any is open.
