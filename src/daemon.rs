@@ -63,12 +63,18 @@ pub struct Running {
     store: Store,
     publisher: Arc<Publisher>,
     lock: crate::service::backup::DataDirLock,
+    expiry: Arc<crate::service::expiry::Expiry>,
 }
 
 impl Running {
     /// The change entry point (for benchmarks and tests that run the daemon in process).
     pub fn publisher(&self) -> &Arc<Publisher> {
         &self.publisher
+    }
+
+    /// The ends of names' terms (for tests that move the clock on).
+    pub fn expiry(&self) -> &Arc<crate::service::expiry::Expiry> {
+        &self.expiry
     }
 
     /// Stop DNS, the API and every background task, waiting for each, and close the store.
@@ -397,6 +403,40 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }),
     );
     let subdomains = Arc::new(Subdomains::new(store.clone(), publisher.clone()));
+    // Names given for a time: notices, suspension at the end, removal after the grace period.
+    let expiry = Arc::new(
+        crate::service::expiry::Expiry::new(
+            store.clone(),
+            publisher.clone(),
+            subdomains.clone(),
+            config.calendar.time_zone(),
+            config.expiry.grace_days,
+        )
+        .with_notifications(config.smtp.is_some()),
+    );
+    let expiry_every = Duration::from_secs(config.expiry.every_secs);
+    let expiry_job = expiry.clone();
+    let expiry_task = leader_job(
+        "expiry",
+        Box::new(move |stop| {
+            let expiry = expiry_job.clone();
+            Box::pin(every(expiry_every, true, stop, move || {
+                let expiry = expiry.clone();
+                async move {
+                    match expiry.tick(chrono::Utc::now()).await {
+                        Ok(p) if p != Default::default() => tracing::info!(
+                            notices = p.notices,
+                            suspended = p.suspended,
+                            removed = p.removed,
+                            "names at the end of their term"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot carry out the ends of terms"),
+                    }
+                }
+            }))
+        }),
+    );
     let signer = match &config.audit_signing_key {
         Some(key) => Some(Arc::new(crate::audit::checkpoint::Signer::from_base64(
             key.expose(),
@@ -498,6 +538,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ),
         requests,
         oversight,
+        expiry: expiry.clone(),
     };
     let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
@@ -672,6 +713,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tasks.extend(certificates_task);
     tasks.extend(signer_task);
     tasks.extend(oversight_task);
+    tasks.push(expiry_task);
     Ok(Running {
         dns: dns_server.local_addrs(),
         api: api_addr,
@@ -685,6 +727,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         store,
         publisher,
         lock,
+        expiry,
     })
 }
 

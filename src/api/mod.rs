@@ -63,6 +63,8 @@ pub struct AppState {
     pub cloudflare: Arc<crate::service::cloudflare::Cloudflare>,
     /// The oversight checker.
     pub oversight: Arc<crate::service::oversight::Oversight>,
+    /// Names given for a time.
+    pub expiry: Arc<crate::service::expiry::Expiry>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/metrics` (unless `[metrics] listen` serves it

@@ -36,6 +36,8 @@ use super::{audit, certificates, reports, requests, zones};
         zones::subdomain,
         zones::check,
         zones::suspend_for_finding,
+        zones::set_end_date,
+        zones::clear_end_date,
         zones::suspend,
         zones::unsuspend,
         audit::list,

@@ -28,6 +28,10 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/subdomains", get(subdomains))
         .route("/api/v1/subdomains/{name}", get(subdomain))
         .route("/api/v1/subdomains/{name}/check", post(check))
+        .route(
+            "/api/v1/subdomains/{name}/end_date",
+            axum::routing::put(set_end_date).delete(clear_end_date),
+        )
         .route("/api/v1/findings/{id}/suspend", post(suspend_for_finding))
         .route("/api/v1/subdomains/{name}/suspend", post(suspend))
         .route("/api/v1/subdomains/{name}/unsuspend", post(unsuspend))
@@ -530,6 +534,8 @@ pub struct SubdomainBody {
     /// Its findings, open and the latest resolved (at most 50), oldest first: for the owning
     /// agency and the office; empty for others.
     pub findings: Vec<FindingBody>,
+    /// The last day it is served, when it was given for a time (`YYYY-MM-DD`); null when not.
+    pub end_date: Option<String>,
 }
 
 /// A name's findings after a check.
@@ -558,9 +564,11 @@ pub(crate) async fn subdomain(
     } else {
         Vec::new()
     };
+    let end_date = state.expiry.term_of(&name).await?.map(|t| t.ends_on);
     Ok(Json(SubdomainBody {
         entry: RegisterBody::of(entry)?,
         findings: FindingBody::all(findings)?,
+        end_date,
     }))
 }
 
@@ -601,4 +609,58 @@ pub(crate) async fn suspend_for_finding(
         .suspend_for_finding(&user, id, chrono::Utc::now())
         .await?;
     Ok(Json(SuspensionBody::of(s)?))
+}
+
+/// A name's end date.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndDateBody {
+    /// The last day the name is served, `YYYY-MM-DD` (the office calendar's day): from
+    /// tomorrow, at most five years ahead.
+    pub end_date: Option<String>,
+}
+
+#[utoipa::path(put, path = "/api/v1/subdomains/{name}/end_date", operation_id = "set_subdomain_end_date", tag = "subdomains", params(("name" = String, Path)),
+    request_body = EndDateBody,
+    responses((status = 200, description = "Set: the agency is told 30, 7 and 1 days before; the day after, the name is suspended; after the grace period, removed", body = EndDateBody),
+        (status = 403, description = "an admin or the agency that holds the name only", body = ProblemDetails),
+        (status = 404, description = "no such subdomain", body = ProblemDetails),
+        (status = 409, description = "the name is suspended", body = ProblemDetails),
+        (status = 422, description = "`end_date` is not a date from tomorrow to five years ahead", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn set_end_date(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<EndDateBody>,
+) -> Result<Json<EndDateBody>, Problem> {
+    let term = state
+        .expiry
+        .set_end(
+            &user,
+            &name,
+            body.end_date.as_deref().unwrap_or(""),
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(Json(EndDateBody {
+        end_date: Some(term.ends_on),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/subdomains/{name}/end_date", operation_id = "clear_subdomain_end_date", tag = "subdomains", params(("name" = String, Path)),
+    responses((status = 204, description = "The name is served without an end"),
+        (status = 403, description = "an admin or the agency that holds the name only", body = ProblemDetails),
+        (status = 404, description = "no such subdomain, or it has no end date", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn clear_end_date(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::http::StatusCode, Problem> {
+    state
+        .expiry
+        .clear_end(&user, &name, chrono::Utc::now())
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

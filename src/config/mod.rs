@@ -44,6 +44,7 @@ mod cloudflare;
 mod console;
 mod dns;
 mod dnssec;
+mod expiry;
 mod keys;
 mod layer;
 mod letter;
@@ -75,6 +76,7 @@ pub use cloudflare::{CloudflareApiSettings, CloudflareWrites};
 pub use console::{ConsoleConfig, ConsoleSettings, OidcConfig, OidcSettings, Origin};
 pub use dns::{DEFAULT_ANSWER_CACHE_BYTES, DnsConfig};
 pub use dnssec::{DnssecConfig, DnssecSettings, DnssecZoneSettings, ZonePolicy};
+pub use expiry::ExpirySettings;
 pub use keys::{FILE_VARIABLE, Key, Shape, key, key_of_variable, keys, reference_table};
 pub use layer::ConfigLayer;
 pub use letter::LetterConfig;
@@ -178,6 +180,8 @@ pub struct Settings {
     pub cloudflare_api: CloudflareApiSettings,
     /// The oversight checker.
     pub checker: CheckerSettings,
+    /// Names given for a time.
+    pub expiry: ExpirySettings,
 }
 
 impl Default for Settings {
@@ -206,6 +210,7 @@ impl Default for Settings {
             dynamic_update: DynamicUpdateSettings::default(),
             cloudflare_api: CloudflareApiSettings::default(),
             checker: CheckerSettings::default(),
+            expiry: ExpirySettings::default(),
         }
     }
 }
@@ -278,6 +283,7 @@ impl Settings {
         let dynamic_update = self.dynamic_update.resolve()?;
         let cloudflare_api = self.cloudflare_api.resolve()?;
         let checker = self.checker.resolve()?;
+        let expiry = self.expiry.resolve()?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -312,6 +318,7 @@ impl Settings {
             dynamic_update,
             cloudflare_api,
             checker,
+            expiry,
         })
     }
 }
@@ -383,6 +390,8 @@ pub struct Config {
     pub cloudflare_api: CloudflareApiSettings,
     /// The oversight checker.
     pub checker: CheckerSettings,
+    /// Names given for a time.
+    pub expiry: ExpirySettings,
 }
 
 impl Config {

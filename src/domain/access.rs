@@ -493,6 +493,16 @@ pub fn may_read_reports(actor: &Actor) -> bool {
         .any(|r| matches!(r, Role::Step(_) | Role::Admin | Role::Auditor))
 }
 
+/// Whether the actor may set or take away the end date of a name held by `holders` (the
+/// agencies of its records): an admin, or an applicant of the one agency that holds it.
+pub fn may_set_end_date(actor: &Actor, holders: &[Option<i64>]) -> bool {
+    let holds = actor.has(&Role::Applicant)
+        && actor.agency_id.is_some()
+        && !holders.is_empty()
+        && holders.iter().all(|a| *a == actor.agency_id);
+    may_manage_zones(actor) || holds
+}
+
 /// Whether the actor may have a name checked on demand (the oversight checker): the office's
 /// staff.
 pub fn may_run_checks(actor: &Actor) -> bool {

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod calendar;
 pub mod certificate;
 pub mod dnssec;
+pub mod expiry;
 pub mod finding;
 pub mod integration;
 pub mod notice;

@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod cloudflare;
 pub mod dnssec;
 mod error;
+pub mod expiry;
 pub mod health;
 pub mod oversight;
 pub mod people;

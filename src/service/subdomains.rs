@@ -68,6 +68,20 @@ impl Subdomains {
         now: DateTime<Utc>,
     ) -> Result<Suspension, ServiceError> {
         admin_only(caller)?;
+        self.suspend_by(caller.user_id, admin_actor(caller), name, reason, now)
+            .await
+    }
+
+    /// Suspend a name for `by` (a user's id: who decided), named in the trail as `actor`:
+    /// an admin's suspension, or ranah's at the end of a term someone set.
+    pub(crate) async fn suspend_by(
+        &self,
+        by: i64,
+        actor: Attribution,
+        name: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Suspension, ServiceError> {
         if reason.trim().is_empty() {
             return Err(ServiceError::Validation(vec![FieldError {
                 field: "reason".into(),
@@ -87,7 +101,7 @@ impl Subdomains {
         }
         let id = self
             .store
-            .create_suspension(&zone, &fqdn, reason.trim(), caller.user_id, now)
+            .create_suspension(&zone, &fqdn, reason.trim(), by, now)
             .await?;
         let change = ChangeSet {
             zone: apex,
@@ -95,7 +109,7 @@ impl Subdomains {
             meta: ChangeMeta {
                 reason: format!("suspended: {}", reason.trim()),
                 suspension_id: Some(id),
-                actor: Some(admin_actor(caller)),
+                actor: Some(actor.clone()),
                 ..Default::default()
             },
         };
@@ -103,7 +117,7 @@ impl Subdomains {
             self.store.discard_suspension(id).await?;
             return Err(e.into());
         }
-        tracing::warn!(name = %fqdn, reason = %reason.trim(), by = %caller.name, "subdomain suspended");
+        tracing::warn!(name = %fqdn, reason = %reason.trim(), by = %actor.name, "subdomain suspended");
         self.store
             .active_suspension(&zone, &fqdn)
             .await?

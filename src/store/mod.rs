@@ -30,6 +30,7 @@ mod requests;
 mod secondaries;
 mod sessions;
 mod snapshots;
+mod terms;
 mod update_keys;
 mod zones;
 
@@ -68,6 +69,7 @@ pub use sessions::{
     TakenSignIn, secret_hash,
 };
 pub use snapshots::Snapshot;
+pub use terms::TermRow;
 pub use update_keys::UpdateKeyRow;
 pub use zones::{
     ChangeMeta, Completion, JournalEntry, LastChange, RecordRow, StoredZone, Suspension,

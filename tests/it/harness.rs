@@ -558,6 +558,16 @@ impl Daemon {
         );
     }
 
+    /// Run `work` on the runtime of the daemon running in this process (a service called as
+    /// its background job would, with a clock the test moves on).
+    pub fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
+        self.in_process
+            .as_ref()
+            .expect("a daemon in this process")
+            .0
+            .block_on(work)
+    }
+
     /// The daemon running in this process (for its other addresses: the redirect to HTTPS,
     /// `/metrics` on its own).
     pub fn running(&self) -> &ranah::daemon::Running {

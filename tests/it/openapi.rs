@@ -36,6 +36,7 @@ fn the_document_validates_and_lists_every_route() {
         "/api/v1/subdomains/{name}",
         "/api/v1/subdomains/{name}/check",
         "/api/v1/findings/{id}/suspend",
+        "/api/v1/subdomains/{name}/end_date",
         "/api/v1/subdomains/{name}/suspend",
         "/api/v1/subdomains/{name}/unsuspend",
         "/api/v1/audit",
@@ -51,7 +52,7 @@ fn the_document_validates_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        26,
+        27,
         "a route is served but not documented, or the reverse"
     );
     assert_eq!(

@@ -846,3 +846,242 @@ fn a_run_over_ten_thousand_names_keeps_to_its_budget_and_its_connection_limit() 
     assert!(seen <= LIMIT && seen > 1, "{seen} connections at once");
     println!("{text}");
 }
+
+#[test]
+fn a_name_given_for_a_time_is_told_suspended_and_removed_each_step_audited() {
+    let smtp_port = free_port();
+    let zone = "$ORIGIN example.go.id.\n$TTL 300\n@ SOA ns1.example.net. hostmaster 2026010100 3600 900 1209600 300\n\
+                @ NS ns1.example.net.\nacara A 203.0.113.50\nproyek A 203.0.113.51\n";
+    let tmp = Daemon::workdir("example.go.id.zone", zone);
+    let config = format!(
+        "[checker]\nenabled = false\n[expiry]\ngrace_days = 30\nevery_secs = 86400\n\
+         [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nretry_base_secs = 1\nretry_max_secs = 2\n"
+    );
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
+    let smtp = Smtp::start(smtp_port, &tmp.path().join("smtp.log"));
+    cli_ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    cli_ok(&d, &["agency", "add", "DISHUB", "Dinas Perhubungan"]);
+    for (user, role, agency) in [
+        ("andi", "applicant", Some("DINKES")),
+        ("dewi", "applicant", Some("DISHUB")),
+        ("ops", "admin", None),
+    ] {
+        let email = format!("{user}@example.go.id");
+        let mut args = vec!["user", "add", user, "--role", role, "--email", &email];
+        if let Some(a) = agency {
+            args.extend(["--agency", a]);
+        }
+        cli_ok(&d, &args);
+    }
+    let [andi, dewi, ops] = ["andi", "dewi", "ops"].map(|u| cli_ok(&d, &["token", "create", u]));
+    for name in ["acara", "proyek"] {
+        cli_ok(
+            &d,
+            &[
+                "subdomain",
+                "assign",
+                &format!("{name}.example.go.id"),
+                "--agency",
+                "DINKES",
+            ],
+        );
+    }
+    let put = |token: &str, name: &str, body: &str| {
+        curl(
+            &d,
+            "PUT",
+            &format!("/api/v1/subdomains/{name}/end_date"),
+            Some(token),
+            &[
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ],
+        )
+    };
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&chrono_tz::Asia::Makassar).date_naive();
+    let ends = today + chrono::Duration::days(40);
+    let body = format!("{{\"end_date\": \"{ends}\"}}");
+
+    // Who may, and what: the agency that holds it or an admin; a day from tomorrow.
+    assert_eq!(put(&dewi, "acara.example.go.id", &body).status, 403);
+    let r = put(
+        &andi,
+        "acara.example.go.id",
+        &format!("{{\"end_date\": \"{today}\"}}"),
+    );
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert_eq!(
+        put(
+            &andi,
+            "acara.example.go.id",
+            "{\"end_date\": \"31/12/2027\"}"
+        )
+        .status,
+        422
+    );
+    assert_eq!(
+        put(&andi, "acara.example.go.id", "{\"end\": 1}").status,
+        422
+    );
+    let r = put(&andi, "acara.example.go.id", &body);
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["end_date"], ends.to_string());
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/acara.example.go.id",
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.json["end_date"], ends.to_string());
+    // Another name's end taken away again.
+    assert_eq!(put(&ops, "proyek.example.go.id", &body).status, 200);
+    let r = curl(
+        &d,
+        "DELETE",
+        "/api/v1/subdomains/proyek.example.go.id/end_date",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.status, 204);
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/proyek.example.go.id",
+        Some(&ops),
+        &[],
+    );
+    assert!(r.json["end_date"].is_null(), "{}", r.json);
+
+    // The clock moves on: notices 30, 7 and 1 days before the end, each once.
+    let tick = |days: i64| {
+        d.block_on(
+            d.running()
+                .expiry()
+                .tick(now + chrono::Duration::days(days)),
+        )
+        .unwrap()
+    };
+    let pass = |notices, suspended, removed| ranah::service::expiry::Pass {
+        notices,
+        suspended,
+        removed,
+    };
+    assert_eq!(tick(10), pass(0, 0, 0));
+    assert_eq!(tick(11), pass(1, 0, 0));
+    assert_eq!(tick(12), pass(0, 0, 0));
+    assert_eq!(tick(34), pass(1, 0, 0));
+    assert_eq!(tick(40), pass(1, 0, 0));
+    let answer = query(d.dns, "acara.example.go.id.", RecordType::A, UDP);
+    assert_eq!(
+        answer.metadata.response_code,
+        hickory_proto::op::ResponseCode::NoError
+    );
+    // The day after the last: suspended.
+    assert_eq!(tick(41), pass(0, 1, 0));
+    let answer = query(d.dns, "acara.example.go.id.", RecordType::A, UDP);
+    assert_eq!(
+        answer.metadata.response_code,
+        hickory_proto::op::ResponseCode::NXDomain
+    );
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/acara.example.go.id",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.json["state"], "suspended");
+    assert!(
+        r.json["suspension"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&ends.to_string())
+    );
+    assert_eq!(put(&andi, "acara.example.go.id", &body).status, 409);
+    // The grace period, then removed.
+    assert_eq!(tick(70), pass(0, 0, 0));
+    assert_eq!(tick(71), pass(0, 0, 1));
+    assert_eq!(tick(72), pass(0, 0, 0));
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/acara.example.go.id",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.status, 404, "{}", r.json);
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/proyek.example.go.id",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.status, 200, "the other name stays: {}", r.json);
+
+    // Every step in the trail; every notice to the agency.
+    let audit = |action: &str| {
+        curl(
+            &d,
+            "GET",
+            &format!("/api/v1/audit?action={action}"),
+            Some(&ops),
+            &[],
+        )
+        .json["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(audit("subdomain.end_date"), 3);
+    assert_eq!(audit("subdomain.end_notice"), 3);
+    assert_eq!(audit("subdomain.remove"), 1);
+    let zone_changes = curl(
+        &d,
+        "GET",
+        "/api/v1/audit?action=zone.change",
+        Some(&ops),
+        &[],
+    );
+    assert!(
+        zone_changes
+            .json
+            .to_string()
+            .contains("masa berlaku berakhir"),
+        "{}",
+        zone_changes.json
+    );
+    // The notices were queued at the moved clock's times: the courier's clock moves on too.
+    let out = store_exec(
+        tmp.path(),
+        "UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000Z' WHERE sent_at IS NULL",
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        eventually(30, || mails(&smtp, "acara.example.go.id").len() >= 5),
+        "{:?}",
+        smtp.received()
+    );
+    let to_andi: Vec<String> = mails(&smtp, "acara.example.go.id")
+        .into_iter()
+        .filter(|(to, _)| to.contains("andi@"))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(to_andi.len(), 5, "{to_andi:?}");
+    for (i, days) in ["30 hari", "7 hari", "1 hari"].iter().enumerate() {
+        assert!(to_andi[i].contains(days), "{to_andi:?}");
+    }
+    assert!(
+        to_andi[3].contains("ditangguhkan") && to_andi[4].contains("dihapus"),
+        "{to_andi:?}"
+    );
+}
