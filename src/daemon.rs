@@ -64,6 +64,7 @@ pub struct Running {
     publisher: Arc<Publisher>,
     lock: crate::service::backup::DataDirLock,
     expiry: Arc<crate::service::expiry::Expiry>,
+    confirmations: Arc<crate::service::confirmation::Confirmations>,
 }
 
 impl Running {
@@ -75,6 +76,11 @@ impl Running {
     /// The ends of names' terms (for tests that move the clock on).
     pub fn expiry(&self) -> &Arc<crate::service::expiry::Expiry> {
         &self.expiry
+    }
+
+    /// The yearly confirmation (for tests that move the clock on).
+    pub fn confirmations(&self) -> &Arc<crate::service::confirmation::Confirmations> {
+        &self.confirmations
     }
 
     /// Stop DNS, the API and every background task, waiting for each, and close the store.
@@ -414,6 +420,43 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )
         .with_notifications(config.smtp.is_some()),
     );
+    // The yearly confirmation of each name: reminders, marks, suspensions.
+    let confirmations = Arc::new(
+        crate::service::confirmation::Confirmations::new(
+            store.clone(),
+            publisher.clone(),
+            subdomains.clone(),
+            config.confirmation.clone(),
+            config.calendar.time_zone(),
+        )
+        .with_notifications(config.smtp.is_some()),
+    );
+    let confirmation_task = config.confirmation.enabled.then(|| {
+        let every_secs = Duration::from_secs(config.confirmation.every_secs);
+        let job = confirmations.clone();
+        leader_job(
+            "confirmation",
+            Box::new(move |stop| {
+                let job = job.clone();
+                Box::pin(every(every_secs, true, stop, move || {
+                    let job = job.clone();
+                    async move {
+                        match job.tick(chrono::Utc::now()).await {
+                            Ok(p) if p != Default::default() => tracing::info!(
+                                tracked = p.tracked,
+                                reminders = p.reminders,
+                                marked = p.marked,
+                                suspended = p.suspended,
+                                "yearly confirmation"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "cannot carry out the yearly confirmation"),
+                        }
+                    }
+                }))
+            }),
+        )
+    });
     let expiry_every = Duration::from_secs(config.expiry.every_secs);
     let expiry_job = expiry.clone();
     let expiry_task = leader_job(
@@ -539,6 +582,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         requests,
         oversight,
         expiry: expiry.clone(),
+        confirmations: confirmations.clone(),
     };
     let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
@@ -714,6 +758,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tasks.extend(signer_task);
     tasks.extend(oversight_task);
     tasks.push(expiry_task);
+    tasks.extend(confirmation_task);
     Ok(Running {
         dns: dns_server.local_addrs(),
         api: api_addr,
@@ -728,6 +773,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         publisher,
         lock,
         expiry,
+        confirmations,
     })
 }
 

@@ -65,6 +65,8 @@ pub struct AppState {
     pub oversight: Arc<crate::service::oversight::Oversight>,
     /// Names given for a time.
     pub expiry: Arc<crate::service::expiry::Expiry>,
+    /// The yearly confirmation of each name.
+    pub confirmations: Arc<crate::service::confirmation::Confirmations>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/metrics` (unless `[metrics] listen` serves it

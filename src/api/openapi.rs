@@ -38,6 +38,8 @@ use super::{audit, certificates, reports, requests, zones};
         zones::suspend_for_finding,
         zones::set_end_date,
         zones::clear_end_date,
+        zones::confirm,
+        zones::confirmations,
         zones::suspend,
         zones::unsuspend,
         audit::list,

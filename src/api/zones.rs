@@ -28,6 +28,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/subdomains", get(subdomains))
         .route("/api/v1/subdomains/{name}", get(subdomain))
         .route("/api/v1/subdomains/{name}/check", post(check))
+        .route("/api/v1/subdomains/{name}/confirm", post(confirm))
+        .route("/api/v1/confirmations", get(confirmations))
         .route(
             "/api/v1/subdomains/{name}/end_date",
             axum::routing::put(set_end_date).delete(clear_end_date),
@@ -536,6 +538,9 @@ pub struct SubdomainBody {
     pub findings: Vec<FindingBody>,
     /// The last day it is served, when it was given for a time (`YYYY-MM-DD`); null when not.
     pub end_date: Option<String>,
+    /// Its yearly confirmation (null before the confirmation began for it): for the agency
+    /// that holds it and the office.
+    pub confirmation: Option<ConfirmationBody>,
 }
 
 /// A name's findings after a check.
@@ -565,10 +570,20 @@ pub(crate) async fn subdomain(
         Vec::new()
     };
     let end_date = state.expiry.term_of(&name).await?.map(|t| t.ends_on);
+    let confirmation = if entry.contact_visible {
+        state
+            .confirmations
+            .of(&name, chrono::Utc::now())
+            .await?
+            .map(ConfirmationBody::from)
+    } else {
+        None
+    };
     Ok(Json(SubdomainBody {
         entry: RegisterBody::of(entry)?,
         findings: FindingBody::all(findings)?,
         end_date,
+        confirmation,
     }))
 }
 
@@ -663,4 +678,99 @@ pub(crate) async fn clear_end_date(
         .clear_end(&user, &name, chrono::Utc::now())
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A name's yearly confirmation.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConfirmationBody {
+    /// The name.
+    pub name: String,
+    /// The holding agency's code.
+    pub agency: Option<String>,
+    /// The last day to confirm (`YYYY-MM-DD`).
+    pub due_on: String,
+    /// `awaiting` (never confirmed, the first due day ahead), `confirmed`, `due` (within 30
+    /// days: reminders go out), `unconfirmed` (the due day passed: suspended after the grace
+    /// period) or `suspended`.
+    pub state: String,
+    /// When last confirmed.
+    pub confirmed_at: Option<String>,
+    /// The person responsible, as last said (`name`, `email`, `phone`).
+    pub contact: Option<serde_json::Value>,
+    /// What the name is for, as last said.
+    pub purpose: Option<String>,
+}
+
+impl From<crate::service::confirmation::ConfirmationView> for ConfirmationBody {
+    fn from(v: crate::service::confirmation::ConfirmationView) -> Self {
+        Self {
+            name: v.name,
+            agency: v.agency,
+            due_on: v.due_on,
+            state: v.state.into(),
+            confirmed_at: v.confirmed_at,
+            contact: v.contact,
+            purpose: v.purpose,
+        }
+    }
+}
+
+/// The confirmations the caller may see.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConfirmationList {
+    /// By name.
+    pub items: Vec<ConfirmationBody>,
+}
+
+/// What a confirmation says.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    /// The person responsible for the name now.
+    pub contact: Contact,
+    /// What the name is for.
+    pub purpose: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/subdomains/{name}/confirm", operation_id = "confirm_subdomain", tag = "subdomains", params(("name" = String, Path)),
+    request_body = ConfirmBody,
+    responses((status = 200, description = "Confirmed for another year (a name suspended for the lack of it is restored)", body = ConfirmationBody),
+        (status = 403, description = "the agency that holds the name (or an admin) only", body = ProblemDetails),
+        (status = 404, description = "no such subdomain", body = ProblemDetails),
+        (status = 422, description = "a person, an email address and a purpose are required", body = ProblemDetails)),
+    security(("bearer" = [])))]
+pub(crate) async fn confirm(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<ConfirmBody>,
+) -> Result<Json<ConfirmationBody>, Problem> {
+    let view = state
+        .confirmations
+        .confirm(
+            &user,
+            &name,
+            &body.contact,
+            &body.purpose,
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(Json(view.into()))
+}
+
+#[utoipa::path(get, path = "/api/v1/confirmations", operation_id = "list_confirmations", tag = "subdomains",
+    responses((status = 200, description = "The yearly confirmation of each name the caller looks after (an applicant: its agency's) or oversees (the office, auditors)", body = ConfirmationList)),
+    security(("bearer" = [])))]
+pub(crate) async fn confirmations(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+) -> Result<Json<ConfirmationList>, Problem> {
+    let items = state
+        .confirmations
+        .list(&user, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .map(ConfirmationBody::from)
+        .collect();
+    Ok(Json(ConfirmationList { items }))
 }

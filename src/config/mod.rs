@@ -41,6 +41,7 @@ mod audit;
 mod calendar;
 mod checker;
 mod cloudflare;
+mod confirmation;
 mod console;
 mod dns;
 mod dnssec;
@@ -73,6 +74,7 @@ pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
 pub use checker::{CheckerPorts, CheckerSettings};
 pub use cloudflare::{CloudflareApiSettings, CloudflareWrites};
+pub use confirmation::ConfirmationSettings;
 pub use console::{ConsoleConfig, ConsoleSettings, OidcConfig, OidcSettings, Origin};
 pub use dns::{DEFAULT_ANSWER_CACHE_BYTES, DnsConfig};
 pub use dnssec::{DnssecConfig, DnssecSettings, DnssecZoneSettings, ZonePolicy};
@@ -182,6 +184,8 @@ pub struct Settings {
     pub checker: CheckerSettings,
     /// Names given for a time.
     pub expiry: ExpirySettings,
+    /// The yearly confirmation of each name.
+    pub confirmation: ConfirmationSettings,
 }
 
 impl Default for Settings {
@@ -211,6 +215,7 @@ impl Default for Settings {
             cloudflare_api: CloudflareApiSettings::default(),
             checker: CheckerSettings::default(),
             expiry: ExpirySettings::default(),
+            confirmation: ConfirmationSettings::default(),
         }
     }
 }
@@ -284,6 +289,7 @@ impl Settings {
         let cloudflare_api = self.cloudflare_api.resolve()?;
         let checker = self.checker.resolve()?;
         let expiry = self.expiry.resolve()?;
+        let confirmation = self.confirmation.resolve()?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -319,6 +325,7 @@ impl Settings {
             cloudflare_api,
             checker,
             expiry,
+            confirmation,
         })
     }
 }
@@ -392,6 +399,8 @@ pub struct Config {
     pub checker: CheckerSettings,
     /// Names given for a time.
     pub expiry: ExpirySettings,
+    /// The yearly confirmation of each name.
+    pub confirmation: ConfirmationSettings,
 }
 
 impl Config {

@@ -373,3 +373,191 @@ pub(super) async fn register(
         },
     )
 }
+
+struct ConfirmationLine {
+    name: String,
+    agency: String,
+    due_on: String,
+    state: String,
+    late: bool,
+    confirmed_at: Option<String>,
+    contact_name: String,
+    contact_email: String,
+    contact_phone: String,
+    purpose: String,
+    may_confirm: bool,
+}
+
+#[derive(Template)]
+#[template(path = "confirmations.html", config = "src/console/askama.toml")]
+struct ConfirmationsPage {
+    frame: Frame,
+    lines: Vec<ConfirmationLine>,
+    saved: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// `GET /confirmations`: the yearly confirmation of the names the signed-in person looks
+/// after (an applicant: its agency's) or oversees, each with its form; and the retirement of a
+/// name no longer in use, from the same screen.
+pub(super) async fn confirmations(
+    signed: Signed,
+    State(state): State<AppState>,
+    query: Result<Query<SavedQuery>, QueryRejection>,
+) -> Response {
+    let Query(query) = query.unwrap_or_default();
+    let actor = &signed.current.actor;
+    let views = match state.confirmations.list(actor, Utc::now()).await {
+        Ok(v) => v,
+        Err(e) => return failure(signed.lang, e),
+    };
+    let t = signed.lang.text();
+    let field = |c: &Option<serde_json::Value>, key: &str| {
+        c.as_ref()
+            .and_then(|c| c[key].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let lines = views
+        .into_iter()
+        .map(|v| ConfirmationLine {
+            state: t.confirmation_of(v.state).to_owned(),
+            late: matches!(v.state, "unconfirmed" | "suspended" | "due"),
+            contact_name: field(&v.contact, "name"),
+            contact_email: field(&v.contact, "email"),
+            contact_phone: field(&v.contact, "phone"),
+            purpose: v.purpose.unwrap_or_default(),
+            // The agency's own people confirm; the office oversees.
+            may_confirm: actor.has(&Role::Applicant),
+            agency: v.agency.unwrap_or_default(),
+            due_on: v.due_on,
+            confirmed_at: v.confirmed_at,
+            name: v.name,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &ConfirmationsPage {
+            frame: Frame::of(&signed),
+            lines,
+            saved: query.saved.is_some(),
+        },
+    )
+}
+
+/// The confirmation form.
+#[derive(Deserialize)]
+pub(super) struct ConfirmForm {
+    csrf: String,
+    contact_name: String,
+    contact_email: String,
+    #[serde(default)]
+    contact_phone: String,
+    purpose: String,
+}
+
+/// `POST /confirmations/{name}`: confirm a name for another year.
+pub(super) async fn confirm(
+    signed: Signed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    form: Result<Form<ConfirmForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return forged(&signed);
+    };
+    if !same_token(&form.csrf, &signed.current.csrf) {
+        return forged(&signed);
+    }
+    let contact = Contact {
+        name: form.contact_name,
+        email: form.contact_email,
+        phone: Some(form.contact_phone).filter(|p| !p.trim().is_empty()),
+    };
+    match state
+        .confirmations
+        .confirm(
+            &signed.current.actor,
+            &name,
+            &contact,
+            &form.purpose,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(_) => Redirect::to("/confirmations?saved=1").into_response(),
+        Err(e) => failure_back(signed.lang, e, "/confirmations".into()),
+    }
+}
+
+/// `POST /confirmations/{name}/retire`: the name is no longer in use: a delete request for
+/// it, with the contact of its last confirmation (or request), then the request's page to
+/// attach the letter.
+pub(super) async fn retire(
+    signed: Signed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    form: Result<Form<super::admin::CsrfForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return forged(&signed);
+    };
+    if !same_token(&form.csrf, &signed.current.csrf) {
+        return forged(&signed);
+    }
+    let actor = &signed.current.actor;
+    let t = signed.lang.text();
+    let view = match state.confirmations.of(&name, Utc::now()).await {
+        Ok(v) => v,
+        Err(e) => return failure_back(signed.lang, e, "/confirmations".into()),
+    };
+    let entry = match state.zones.subdomain(actor, &name).await {
+        Ok(e) => e,
+        Err(e) => return failure_back(signed.lang, e, "/confirmations".into()),
+    };
+    let from_request = entry
+        .request
+        .as_ref()
+        .filter(|_| entry.contact_visible)
+        .and_then(|r| serde_json::from_value::<Contact>(r.data.contact.clone()).ok());
+    let contact = view
+        .and_then(|v| v.contact)
+        .and_then(|c| serde_json::from_value::<Contact>(c).ok())
+        .or(from_request);
+    let Some(contact) = contact else {
+        return failure_back(
+            signed.lang,
+            ServiceError::Validation(vec![crate::domain::policy::FieldError {
+                field: "contact".into(),
+                code: "required",
+                message: "confirm the name once (with its contact) before retiring it".into(),
+            }]),
+            "/confirmations".into(),
+        );
+    };
+    let label = entry
+        .name
+        .strip_suffix(&format!(".{}", entry.zone))
+        .unwrap_or(&entry.name)
+        .to_owned();
+    let input = NewRequest {
+        kind: "delete".into(),
+        zone: entry.zone.clone(),
+        name: label,
+        records: Vec::new(),
+        contact,
+        purpose: t.retired_purpose.into(),
+        recommendation_ref: None,
+        certificate: false,
+        agency: None,
+    };
+    match state.requests.submit(actor, input, Utc::now()).await {
+        Ok(id) => Redirect::to(&format!("/requests/{id}")).into_response(),
+        Err(e) => failure_back(signed.lang, e, "/confirmations".into()),
+    }
+}

@@ -493,9 +493,10 @@ pub fn may_read_reports(actor: &Actor) -> bool {
         .any(|r| matches!(r, Role::Step(_) | Role::Admin | Role::Auditor))
 }
 
-/// Whether the actor may set or take away the end date of a name held by `holders` (the
-/// agencies of its records): an admin, or an applicant of the one agency that holds it.
-pub fn may_set_end_date(actor: &Actor, holders: &[Option<i64>]) -> bool {
+/// Whether the actor may look after a name held by `holders` (the agencies of its records):
+/// set or take away its end date, confirm it each year. An admin, or an applicant of the one
+/// agency that holds it.
+pub fn may_look_after_name(actor: &Actor, holders: &[Option<i64>]) -> bool {
     let holds = actor.has(&Role::Applicant)
         && actor.agency_id.is_some()
         && !holders.is_empty()

@@ -51,14 +51,22 @@ pub fn due(term: &Term, today: NaiveDate, grace_days: i64) -> Option<Step> {
         }
         return (-left > grace_days).then_some(Step::Remove);
     }
-    // Days left counts the last day itself: on it, 1 day is left.
-    let left = left + 1;
+    notice_due(term.ends_on, today, &term.notified).map(Step::Notice)
+}
+
+/// The notice (days before: 30, 7 or 1) due on `today` before `last_day`, unless sent: the
+/// nearest one. Days left count the last day itself: on it, 1 day is left.
+pub fn notice_due(last_day: NaiveDate, today: NaiveDate, sent: &[i64]) -> Option<i64> {
+    let left = (last_day - today).num_days() + 1;
+    if left < 1 {
+        return None;
+    }
     NOTICE_DAYS
         .iter()
         .rev()
         .find(|n| left <= **n)
-        .filter(|n| !term.notified.contains(n))
-        .map(|n| Step::Notice(*n))
+        .filter(|n| !sent.contains(n))
+        .copied()
 }
 
 /// The notices recorded once the `days` notice is sent: it, and the earlier ones it makes
@@ -175,7 +183,7 @@ mod tests {
         let today = day("2026-12-05");
         assert!(check_end(day("2026-12-05"), today).is_err());
         assert!(check_end(day("2026-12-06"), today).is_ok());
-        assert!(check_end(day("2031-12-06"), today).is_err());
+        assert!(check_end(day("2031-12-31"), today).is_err());
         let (subject, body) = notice_text(
             "acara.example.go.id",
             day("2027-03-31"),

@@ -97,7 +97,7 @@ impl Expiry {
         if agencies.is_empty() {
             return Err(ServiceError::NotFound(format!("subdomain {name}")));
         }
-        if access::may_set_end_date(caller, &agencies) {
+        if access::may_look_after_name(caller, &agencies) {
             Ok(())
         } else {
             Err(ServiceError::Forbidden(
@@ -224,7 +224,7 @@ impl Expiry {
                     let reason = format!("masa berlaku berakhir pada {}", term.ends_on);
                     match self
                         .subdomains
-                        .suspend_by(term.set_by, system.clone(), &shown, &reason, now)
+                        .suspend_by(Some(term.set_by), system.clone(), &shown, &reason, now)
                         .await
                     {
                         Ok(s) => {

@@ -68,15 +68,16 @@ impl Subdomains {
         now: DateTime<Utc>,
     ) -> Result<Suspension, ServiceError> {
         admin_only(caller)?;
-        self.suspend_by(caller.user_id, admin_actor(caller), name, reason, now)
+        self.suspend_by(Some(caller.user_id), admin_actor(caller), name, reason, now)
             .await
     }
 
-    /// Suspend a name for `by` (a user's id: who decided), named in the trail as `actor`:
-    /// an admin's suspension, or ranah's at the end of a term someone set.
+    /// Suspend a name for `by` (a user's id: who decided; `None`: ranah, under the office's
+    /// rules), named in the trail as `actor`: an admin's suspension, ranah's at the end of a
+    /// term someone set, or at the end of an unconfirmed name's grace period.
     pub(crate) async fn suspend_by(
         &self,
-        by: i64,
+        by: Option<i64>,
         actor: Attribution,
         name: &str,
         reason: &str,
@@ -183,6 +184,18 @@ impl Subdomains {
         now: DateTime<Utc>,
     ) -> Result<Suspension, ServiceError> {
         admin_only(caller)?;
+        self.lift_by(caller, admin_actor(caller), name, now).await
+    }
+
+    /// Lift a name's suspension for `caller`, named in the trail as `actor`: an admin, or the
+    /// agency whose yearly confirmation restores a name suspended for the lack of it.
+    pub(crate) async fn lift_by(
+        &self,
+        caller: &Actor,
+        actor: Attribution,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Suspension, ServiceError> {
         let (apex, owner) = self.locate(name)?;
         let (zone, fqdn) = (apex.to_ascii(), owner.to_ascii());
         let suspension = self
@@ -196,7 +209,7 @@ impl Subdomains {
             ops: records.into_iter().map(ChangeOp::Add).collect(),
             meta: ChangeMeta {
                 reason: format!("suspension {} lifted", suspension.id),
-                actor: Some(admin_actor(caller)),
+                actor: Some(actor),
                 ..Default::default()
             },
         };

@@ -1175,7 +1175,7 @@ pub struct Suspension {
     /// Why.
     pub reason: String,
     /// Who suspended it.
-    pub suspended_by: i64,
+    pub suspended_by: Option<i64>,
     /// When.
     pub suspended_at: String,
     /// Who lifted it.
@@ -1191,7 +1191,7 @@ impl Store {
         zone: &str,
         owner: &str,
         reason: &str,
-        by: i64,
+        by: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(

@@ -37,6 +37,8 @@ fn the_document_validates_and_lists_every_route() {
         "/api/v1/subdomains/{name}/check",
         "/api/v1/findings/{id}/suspend",
         "/api/v1/subdomains/{name}/end_date",
+        "/api/v1/subdomains/{name}/confirm",
+        "/api/v1/confirmations",
         "/api/v1/subdomains/{name}/suspend",
         "/api/v1/subdomains/{name}/unsuspend",
         "/api/v1/audit",
@@ -52,7 +54,7 @@ fn the_document_validates_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        27,
+        29,
         "a route is served but not documented, or the reverse"
     );
     assert_eq!(

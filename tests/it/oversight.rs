@@ -1085,3 +1085,262 @@ fn a_name_given_for_a_time_is_told_suspended_and_removed_each_step_audited() {
         "{to_andi:?}"
     );
 }
+
+#[test]
+fn each_name_is_confirmed_yearly_reminded_marked_suspended_restored_or_retired() {
+    let smtp_port = free_port();
+    let zone = "$ORIGIN example.go.id.\n$TTL 300\n@ SOA ns1.example.net. hostmaster 2026010100 3600 900 1209600 300\n\
+                @ NS ns1.example.net.\nacara A 203.0.113.50\nproyek A 203.0.113.51\n";
+    let tmp = Daemon::workdir("example.go.id.zone", zone);
+    let config = format!(
+        "[checker]\nenabled = false\n[confirmation]\nenabled = false\nevery_days = 365\nnotice_days = 30\ngrace_days = 30\n\
+         [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nretry_base_secs = 1\nretry_max_secs = 2\n"
+    );
+    let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
+    let smtp = Smtp::start(smtp_port, &tmp.path().join("smtp.log"));
+    cli_ok(&d, &["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    cli_ok(&d, &["agency", "add", "DISHUB", "Dinas Perhubungan"]);
+    for (user, role, agency) in [
+        ("andi", "applicant", Some("DINKES")),
+        ("dewi", "applicant", Some("DISHUB")),
+        ("ops", "admin", None),
+    ] {
+        let email = format!("{user}@example.go.id");
+        let mut args = vec!["user", "add", user, "--role", role, "--email", &email];
+        if let Some(a) = agency {
+            args.extend(["--agency", a]);
+        }
+        cli_ok(&d, &args);
+    }
+    let [andi, dewi, ops] = ["andi", "dewi", "ops"].map(|u| cli_ok(&d, &["token", "create", u]));
+    for name in ["acara", "proyek"] {
+        cli_ok(
+            &d,
+            &[
+                "subdomain",
+                "assign",
+                &format!("{name}.example.go.id"),
+                "--agency",
+                "DINKES",
+            ],
+        );
+    }
+    let now = chrono::Utc::now();
+    let tick = |days: i64| {
+        d.block_on(
+            d.running()
+                .confirmations()
+                .tick(now + chrono::Duration::days(days)),
+        )
+        .unwrap()
+    };
+    let states = |token: &str| -> Vec<(String, String)> {
+        let r = curl(&d, "GET", "/api/v1/confirmations", Some(token), &[]);
+        assert_eq!(r.status, 200, "{}", r.json);
+        r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["name"].as_str().unwrap().to_owned(),
+                    i["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // The names were made years ago (the job is off: the test runs each pass itself): they are
+    // tracked, with a notice period before their first due day.
+    let out = store_exec(
+        tmp.path(),
+        "UPDATE records SET created_at = '2020-01-01T00:00:00.000Z'",
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tick(0).tracked, 2);
+    let today = now.with_timezone(&chrono_tz::Asia::Makassar).date_naive();
+    let r = curl(&d, "GET", "/api/v1/confirmations", Some(&andi), &[]);
+    assert_eq!(
+        r.json["items"][0]["due_on"],
+        (today + chrono::Duration::days(30)).to_string()
+    );
+    assert_eq!(
+        states(&andi),
+        [
+            ("acara.example.go.id".into(), "awaiting".into()),
+            ("proyek.example.go.id".into(), "awaiting".into())
+        ]
+    );
+    assert!(
+        states(&dewi).is_empty(),
+        "another agency's names are not dewi's to see"
+    );
+    assert_eq!(states(&ops).len(), 2);
+
+    // Reminders 30 and 7 days before, each once.
+    assert_eq!(tick(1).reminders, 2);
+    assert_eq!(tick(2).reminders, 0);
+    assert_eq!(tick(24).reminders, 2);
+    // proyek is confirmed: for another year; dewi may not, nor without a person.
+    let body = r#"{"contact": {"name": "Budi Santoso", "email": "budi@dinkes.example", "phone": "0812"}, "purpose": "Sistem informasi kesehatan"}"#;
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/proyek.example.go.id/confirm",
+        &dewi,
+        body,
+    );
+    assert_eq!(r.status, 403, "{}", r.json);
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/proyek.example.go.id/confirm",
+        &andi,
+        r#"{"contact": {"name": "", "email": "x"}, "purpose": "x"}"#,
+    );
+    assert_eq!(r.status, 422, "{}", r.json);
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/proyek.example.go.id/confirm",
+        &andi,
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["state"], "confirmed");
+    assert_eq!(
+        r.json["due_on"],
+        (today + chrono::Duration::days(365)).to_string()
+    );
+    assert_eq!(r.json["contact"]["name"], "Budi Santoso");
+
+    // acara: the last reminder, then marked, then suspended after the grace period.
+    assert_eq!(tick(30).reminders, 1);
+    assert_eq!(tick(31).marked, 1);
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/acara.example.go.id",
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.json["confirmation"]["state"], "unconfirmed", "{}", r.json);
+    assert_eq!(tick(60).suspended, 0);
+    assert_eq!(tick(61).suspended, 1);
+    let answer = query(d.dns, "acara.example.go.id.", RecordType::A, UDP);
+    assert_eq!(
+        answer.metadata.response_code,
+        hickory_proto::op::ResponseCode::NXDomain
+    );
+    let r = curl(
+        &d,
+        "GET",
+        "/api/v1/subdomains/acara.example.go.id",
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.json["state"], "suspended");
+    assert_eq!(r.json["confirmation"]["state"], "suspended");
+    assert_eq!(tick(62), Default::default());
+
+    // The agency confirms it: restored.
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/acara.example.go.id/confirm",
+        &andi,
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let answer = query(d.dns, "acara.example.go.id.", RecordType::A, UDP);
+    assert_eq!(
+        answer.metadata.response_code,
+        hickory_proto::op::ResponseCode::NoError
+    );
+
+    // Every step in the trail, and the emails to the agency.
+    let audit = |action: &str| {
+        curl(
+            &d,
+            "GET",
+            &format!("/api/v1/audit?action={action}"),
+            Some(&ops),
+            &[],
+        )
+        .json["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(audit("subdomain.confirmation_reminder"), 5);
+    assert_eq!(audit("subdomain.unconfirmed"), 1);
+    assert_eq!(audit("subdomain.unconfirmed_suspend"), 1);
+    assert_eq!(audit("subdomain.confirm"), 2);
+    let out = store_exec(
+        tmp.path(),
+        "UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000Z' WHERE sent_at IS NULL",
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        eventually(30, || mails(&smtp, "acara.example.go.id").len() >= 5),
+        "{:?}",
+        smtp.received()
+    );
+    let acara = mails(&smtp, "acara.example.go.id");
+    assert_eq!(acara.len(), 5, "{acara:?}");
+    assert!(
+        acara.iter().all(|(to, _)| to.contains("andi@")),
+        "{acara:?}"
+    );
+    assert!(
+        acara[3].1.contains("belum dikonfirmasi") && acara[4].1.contains("ditangguhkan"),
+        "{acara:?}"
+    );
+
+    // The console: the agency confirms, or retires a name from the same screen.
+    crate::console::set_password(&d, "andi", CONSOLE_PASSWORD);
+    let browser = crate::console::Browser::new(&d);
+    assert_eq!(browser.sign_in("andi", CONSOLE_PASSWORD).status, 303);
+    let page = browser.get("/confirmations");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("id=\"confirm-proyek.example.go.id\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Budi Santoso"), "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let done = browser.post(
+        "/confirmations/acara.example.go.id",
+        &[
+            ("csrf", &csrf),
+            ("contact_name", "Sari"),
+            ("contact_email", "sari@dinkes.example"),
+            ("purpose", "Situs acara tahunan"),
+        ],
+    );
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(audit("subdomain.confirm"), 3);
+    let retired = browser.post(
+        "/confirmations/proyek.example.go.id/retire",
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(retired.status, 303, "{}", retired.body);
+    let location = retired.header("location").unwrap();
+    let id = location.trim_start_matches("/requests/");
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/requests/{id}"),
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["kind"], "delete");
+    assert_eq!(r.json["name"], "proyek");
+}
