@@ -6,6 +6,8 @@ CREATE TABLE name_terms (
     zone          TEXT COLLATE "C" NOT NULL,
     -- The last day the name is served (YYYY-MM-DD, the office calendar's time zone).
     ends_on       TEXT COLLATE "C" NOT NULL,
+    -- The agency that held the name when the date was set: another holder ends nothing.
+    agency_id     BIGINT REFERENCES agencies(id),
     set_by        BIGINT NOT NULL REFERENCES users(id),
     set_at        TEXT COLLATE "C" NOT NULL,
     -- The notices sent, as days before the end, comma-separated ("30,7").

@@ -6,6 +6,8 @@ CREATE TABLE name_terms (
     zone          TEXT NOT NULL,
     -- The last day the name is served (YYYY-MM-DD, the office calendar's time zone).
     ends_on       TEXT NOT NULL,
+    -- The agency that held the name when the date was set: another holder ends nothing.
+    agency_id     INTEGER REFERENCES agencies(id),
     set_by        INTEGER NOT NULL REFERENCES users(id),
     set_at        TEXT NOT NULL,
     -- The notices sent, as days before the end, comma-separated ("30,7").

@@ -508,7 +508,7 @@ pub struct FindingBody {
 }
 
 impl FindingBody {
-    fn of(f: crate::store::FindingRow) -> Result<Self, Problem> {
+    fn of(f: crate::service::oversight::FindingRow) -> Result<Self, Problem> {
         let kind = crate::domain::finding::FindingKind::parse(&f.kind);
         Ok(Self {
             id: f.id,
@@ -522,7 +522,7 @@ impl FindingBody {
         })
     }
 
-    fn all(rows: Vec<crate::store::FindingRow>) -> Result<Vec<Self>, Problem> {
+    fn all(rows: Vec<crate::service::oversight::FindingRow>) -> Result<Vec<Self>, Problem> {
         rows.into_iter().map(Self::of).collect()
     }
 }
@@ -638,7 +638,7 @@ pub struct EndDateBody {
 #[utoipa::path(put, path = "/api/v1/subdomains/{name}/end_date", operation_id = "set_subdomain_end_date", tag = "subdomains", params(("name" = String, Path)),
     request_body = EndDateBody,
     responses((status = 200, description = "Set: the agency is told 30, 7 and 1 days before; the day after, the name is suspended; after the grace period, removed", body = EndDateBody),
-        (status = 403, description = "an admin or the agency that holds the name only", body = ProblemDetails),
+        (status = 403, description = "admins only", body = ProblemDetails),
         (status = 404, description = "no such subdomain", body = ProblemDetails),
         (status = 409, description = "the name is suspended", body = ProblemDetails),
         (status = 422, description = "`end_date` is not a date from tomorrow to five years ahead", body = ProblemDetails)),
@@ -665,8 +665,9 @@ pub(crate) async fn set_end_date(
 
 #[utoipa::path(delete, path = "/api/v1/subdomains/{name}/end_date", operation_id = "clear_subdomain_end_date", tag = "subdomains", params(("name" = String, Path)),
     responses((status = 204, description = "The name is served without an end"),
-        (status = 403, description = "an admin or the agency that holds the name only", body = ProblemDetails),
-        (status = 404, description = "no such subdomain, or it has no end date", body = ProblemDetails)),
+        (status = 403, description = "admins only", body = ProblemDetails),
+        (status = 404, description = "no such subdomain, or it has no end date", body = ProblemDetails),
+        (status = 409, description = "the name is suspended at the end of its term: lift the suspension first", body = ProblemDetails)),
     security(("bearer" = [])))]
 pub(crate) async fn clear_end_date(
     AuthUser(user): AuthUser,

@@ -45,8 +45,10 @@ impl ConfirmationSettings {
         if !(30..=1096).contains(&self.every_days) {
             return Err(invalid("every_days", "must be from 30 to 1096"));
         }
-        if self.notice_days > 366 {
-            return Err(invalid("notice_days", "must be at most 366"));
+        // At least a week: an office turning the confirmation on for old names must not
+        // suspend them before their agencies heard of it.
+        if !(7..=366).contains(&self.notice_days) {
+            return Err(invalid("notice_days", "must be from 7 to 366"));
         }
         if self.grace_days > 366 {
             return Err(invalid("grace_days", "must be at most 366"));

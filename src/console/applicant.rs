@@ -386,6 +386,7 @@ struct ConfirmationLine {
     contact_phone: String,
     purpose: String,
     may_confirm: bool,
+    may_retire: bool,
 }
 
 #[derive(Template)]
@@ -434,6 +435,9 @@ pub(super) async fn confirmations(
             purpose: v.purpose.unwrap_or_default(),
             // The agency's own people confirm; the office oversees.
             may_confirm: actor.has(&Role::Applicant),
+            // A suspended name cannot be asked to be deleted (the office lifts it first);
+            // confirming restores one suspended for the lack of a confirmation.
+            may_retire: actor.has(&Role::Applicant) && v.state != "suspended",
             agency: v.agency.unwrap_or_default(),
             due_on: v.due_on,
             confirmed_at: v.confirmed_at,

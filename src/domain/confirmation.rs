@@ -74,6 +74,7 @@ pub fn reminded_with(reminded: &[i64], days: i64) -> Vec<i64> {
 pub fn check_statement(
     contact_name: &str,
     contact_email: &str,
+    contact_phone: &str,
     purpose: &str,
 ) -> Result<(), (&'static str, &'static str)> {
     if contact_name.trim().is_empty() || contact_name.chars().count() > 200 {
@@ -91,9 +92,15 @@ pub fn check_statement(
     if purpose.trim().is_empty() || purpose.chars().count() > 2000 {
         return Err(("purpose", "what the name is for: 1 to 2,000 characters"));
     }
-    if super::policy::control_character(contact_name).is_some()
-        || super::policy::control_character_in_lines(purpose).is_some()
+    if super::policy::control_character(contact_name).is_some() {
+        return Err(("contact.name", "control characters are not accepted"));
+    }
+    if contact_phone.chars().count() > 40
+        || super::policy::control_character(contact_phone).is_some()
     {
+        return Err(("contact.phone", "a telephone number: at most 40 characters"));
+    }
+    if super::policy::control_character_in_lines(purpose).is_some() {
         return Err(("purpose", "control characters are not accepted"));
     }
     Ok(())
@@ -181,19 +188,19 @@ mod tests {
 
     #[test]
     fn a_statement_names_a_person_an_address_and_a_purpose() {
-        assert!(check_statement("Budi", "budi@example.go.id", "Sistem informasi").is_ok());
+        assert!(check_statement("Budi", "budi@example.go.id", "0812", "Sistem informasi").is_ok());
         assert_eq!(
-            check_statement("", "budi@example.go.id", "x")
+            check_statement("", "budi@example.go.id", "", "x")
                 .unwrap_err()
                 .0,
             "contact.name"
         );
         assert_eq!(
-            check_statement("Budi", "budi", "x").unwrap_err().0,
+            check_statement("Budi", "budi", "", "x").unwrap_err().0,
             "contact.email"
         );
         assert_eq!(
-            check_statement("Budi", "budi@example.go.id", " ")
+            check_statement("Budi", "budi@example.go.id", "", " ")
                 .unwrap_err()
                 .0,
             "purpose"

@@ -151,24 +151,31 @@ impl Confirmations {
                 "only the agency that holds the name (or an admin) confirms it".into(),
             ));
         }
-        confirmation::check_statement(&contact.name, &contact.email, purpose).map_err(
-            |(field, message)| {
-                ServiceError::Validation(vec![FieldError {
-                    field: field.into(),
-                    code: "invalid",
-                    message: message.into(),
-                }])
-            },
-        )?;
+        confirmation::check_statement(
+            &contact.name,
+            &contact.email,
+            contact.phone.as_deref().unwrap_or(""),
+            purpose,
+        )
+        .map_err(|(field, message)| {
+            ServiceError::Validation(vec![FieldError {
+                field: field.into(),
+                code: "invalid",
+                message: message.into(),
+            }])
+        })?;
         let shown = owner.trim_end_matches('.').to_owned();
         // Restored first: a confirmation of a name still suspended would leave it out.
+        // Only the suspension this confirmation's lack made is lifted: an admin's (abuse, an
+        // emergency) or the end of a term stays.
         let row = self.store.confirmation(&owner).await?;
         if let Some(id) = row.as_ref().and_then(|r| r.suspension_id)
             && let Some(active) = self.store.active_suspension(&zone, &owner).await?
             && active.id == id
+            && active.suspended_by.is_none()
         {
             self.subdomains
-                .lift_by(caller, Attribution::of(caller), &shown, now)
+                .lift_by(Some(caller.user_id), Attribution::of(caller), &shown, now)
                 .await?;
         }
         let today = self.today(now);
@@ -188,6 +195,7 @@ impl Confirmations {
             .confirm_name(
                 &zone,
                 &owner,
+                holders.iter().flatten().next().copied(),
                 caller.user_id,
                 &contact,
                 purpose.trim(),
@@ -292,7 +300,10 @@ impl Confirmations {
         let mut out: BTreeMap<String, Held> = BTreeMap::new();
         for r in self.store.record_rows(None).await? {
             let own = policy::own_record(&r.zone, &r.owner, &RecordType::from(r.rtype).to_string());
-            if r.owner == r.zone || own.is_some() {
+            // Service names (`_dmarc`, `_sip._tcp`) and wildcards belong to a host: the host
+            // is what its agency confirms.
+            let first = r.owner.split('.').next().unwrap_or_default();
+            if r.owner == r.zone || own.is_some() || first.starts_with('_') || first == "*" {
                 continue;
             }
             let held = out.entry(r.owner.clone()).or_insert_with(|| Held {
@@ -307,28 +318,70 @@ impl Confirmations {
                 held.created = r.created_at.clone();
             }
         }
+        // A name no agency holds is confirmed by nobody (the office's own names, names
+        // imported and not assigned yet): it is not tracked, never suspended. Nor glue below a
+        // delegation: the child is the delegated party's.
+        out.retain(|owner, held| held.agency.is_some() && !self.below_a_cut(owner));
         Ok(out)
     }
 
-    /// One pass at `now`: names not tracked yet begin; every step due is taken.
+    /// Whether `owner` lies below a delegation in its zone (glue).
+    fn below_a_cut(&self, owner: &str) -> bool {
+        let Ok(name) = Name::from_ascii(owner) else {
+            return false;
+        };
+        let lower = LowerName::new(&name);
+        let Some(zone) = self.publisher.zones().find(&lower) else {
+            return false;
+        };
+        let key = crate::zone::name_key::key_of(&lower);
+        zone.view()
+            .delegation_of(&key)
+            .is_some_and(|cut| cut != &key[..])
+    }
+
+    /// One pass at `now`: names not tracked yet begin (a name that changed hands begins
+    /// again); every step due is taken. A name whose step fails is logged and left for the next
+    /// pass.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
         let today = self.today(now);
         let mut pass = Pass::default();
         let names = self.names().await?;
         let rows = self.store.confirmations().await?;
+        let gone: Vec<String> = rows
+            .iter()
+            .filter(|r| {
+                names
+                    .get(&r.owner)
+                    .is_none_or(|held| r.agency_id.is_some() && held.agency != r.agency_id)
+            })
+            .map(|r| r.owner.clone())
+            .collect();
+        if !gone.is_empty() {
+            self.store.forget_confirmations(&gone).await?;
+        }
+        let rows: Vec<ConfirmationRow> = rows
+            .into_iter()
+            .filter(|r| !gone.contains(&r.owner))
+            .collect();
         let tracked: std::collections::HashSet<&str> =
             rows.iter().map(|r| r.owner.as_str()).collect();
         let every = self.days(self.settings.every_days);
         let notice = self.days(self.settings.notice_days);
-        let new: Vec<(String, String, String)> = names
+        let new: Vec<(String, String, i64, String)> = names
             .iter()
             .filter(|(owner, _)| !tracked.contains(owner.as_str()))
-            .map(|(owner, held)| {
+            .filter_map(|(owner, held)| {
                 let created = crate::domain::time::parse(&held.created)
                     .map(|t| t.with_timezone(&self.time_zone).date_naive())
                     .unwrap_or(today);
                 let due = confirmation::first_due(created, today, every, notice);
-                (held.zone.clone(), owner.clone(), due.to_string())
+                Some((
+                    held.zone.clone(),
+                    owner.clone(),
+                    held.agency?,
+                    due.to_string(),
+                ))
             })
             .collect();
         if !new.is_empty() {
@@ -337,84 +390,107 @@ impl Confirmations {
                 .track_confirmations(&new, &today.to_string())
                 .await?;
         }
-        let gone: Vec<String> = rows
-            .iter()
-            .filter(|r| !names.contains_key(&r.owner))
-            .map(|r| r.owner.clone())
-            .collect();
-        if !gone.is_empty() {
-            self.store.forget_confirmations(&gone).await?;
-        }
-        let grace = self.days(self.settings.grace_days);
-        let system = Attribution::system();
-        for row in rows.iter().filter(|r| names.contains_key(&r.owner)) {
-            let Ok(due_on) = NaiveDate::parse_from_str(&row.due_on, "%Y-%m-%d") else {
-                continue;
-            };
-            let standing = Standing {
-                due_on,
-                reminded: row.reminded.clone(),
-                marked: row.marked_at.is_some(),
-                suspended: row.suspension_id.is_some(),
-            };
-            let Some(step) = confirmation::due(&standing, today, grace) else {
-                continue;
-            };
-            let shown = row.owner.trim_end_matches('.').to_owned();
-            let messages = self.messages(row, due_on, step).await?;
-            let (action, reminded, marked, mut suspension) = match step {
-                Step::Remind(days) => (
-                    "subdomain.confirmation_reminder",
-                    confirmation::reminded_with(&row.reminded, days),
-                    false,
-                    None,
-                ),
-                Step::Mark => ("subdomain.unconfirmed", row.reminded.clone(), true, None),
-                Step::Suspend => (
-                    "subdomain.unconfirmed_suspend",
-                    row.reminded.clone(),
-                    true,
-                    None,
-                ),
-            };
-            if step == Step::Suspend {
-                let reason = format!("tidak dikonfirmasi sejak {}", row.due_on);
-                match self
-                    .subdomains
-                    .suspend_by(None, system.clone(), &shown, &reason, now)
-                    .await
-                {
-                    Ok(s) => suspension = Some(s.id),
-                    // Suspended already (an admin's): that one holds it.
-                    Err(ServiceError::Conflict(_)) => {
-                        suspension = self
-                            .store
-                            .active_suspension(&row.zone, &row.owner)
-                            .await?
-                            .map(|s| s.id);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            let audit = AuditEntry::by(
-                &system,
-                action,
-                format!("subdomain/{shown}"),
-                serde_json::json!({"name": shown, "due_on": row.due_on, "step": format!("{step:?}")}),
-            );
-            if self
-                .store
-                .confirmation_step(row, &reminded, marked, suspension, &messages, &audit, now)
-                .await?
-            {
-                match step {
-                    Step::Remind(_) => pass.reminders += 1,
-                    Step::Mark => pass.marked += 1,
-                    Step::Suspend => pass.suspended += 1,
-                }
+        for row in &rows {
+            if let Err(e) = self.step(row, today, now, &mut pass).await {
+                tracing::warn!(name = %row.owner, error = %e, "cannot carry out a name's yearly confirmation");
             }
         }
         Ok(pass)
+    }
+
+    /// The step due for one name, if any.
+    async fn step(
+        &self,
+        row: &ConfirmationRow,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        pass: &mut Pass,
+    ) -> Result<(), ServiceError> {
+        let Ok(due_on) = NaiveDate::parse_from_str(&row.due_on, "%Y-%m-%d") else {
+            return Ok(());
+        };
+        let shown = row.owner.trim_end_matches('.').to_owned();
+        let system = Attribution::system();
+        // The suspension this step made, lifted by an admin: the agency gets a new notice
+        // period rather than the name going down again at the next pass.
+        if let Some(held) = row.suspension_id {
+            let active = self
+                .store
+                .active_suspension(&row.zone, &row.owner)
+                .await?
+                .is_some_and(|s| s.id == held);
+            if !active {
+                let due = today + chrono::Duration::days(self.days(self.settings.notice_days));
+                let audit = AuditEntry::by(
+                    &system,
+                    "subdomain.confirmation_restart",
+                    format!("subdomain/{shown}"),
+                    serde_json::json!({"name": shown, "due_on": due.to_string(), "why": "the suspension was lifted"}),
+                );
+                self.store
+                    .restart_confirmation(row, &due.to_string(), &audit, now)
+                    .await?;
+                return Ok(());
+            }
+        }
+        let standing = Standing {
+            due_on,
+            reminded: row.reminded.clone(),
+            marked: row.marked_at.is_some(),
+            suspended: row.suspension_id.is_some(),
+        };
+        let Some(step) = confirmation::due(&standing, today, self.days(self.settings.grace_days))
+        else {
+            return Ok(());
+        };
+        let messages = self.messages(row, due_on, step).await?;
+        let (action, reminded, marked) = match step {
+            Step::Remind(days) => (
+                "subdomain.confirmation_reminder",
+                confirmation::reminded_with(&row.reminded, days),
+                false,
+            ),
+            Step::Mark => ("subdomain.unconfirmed", row.reminded.clone(), true),
+            Step::Suspend => ("subdomain.unconfirmed_suspend", row.reminded.clone(), true),
+        };
+        let mut suspension = None;
+        if step == Step::Suspend {
+            let reason = format!("tidak dikonfirmasi sejak {}", row.due_on);
+            match self
+                .subdomains
+                .suspend_by(None, system.clone(), &shown, &reason, now)
+                .await
+            {
+                Ok(s) => suspension = Some(s.id),
+                // Suspended already (an admin's, or at the end of a term): not this step's to
+                // hold; the next pass looks again.
+                Err(ServiceError::Conflict(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        let audit = AuditEntry::by(
+            &system,
+            action,
+            format!("subdomain/{shown}"),
+            serde_json::json!({"name": shown, "due_on": row.due_on, "step": format!("{step:?}")}),
+        );
+        let done = self
+            .store
+            .confirmation_step(row, &reminded, marked, suspension, &messages, &audit, now)
+            .await?;
+        if done {
+            match step {
+                Step::Remind(_) => pass.reminders += 1,
+                Step::Mark => pass.marked += 1,
+                Step::Suspend => pass.suspended += 1,
+            }
+        } else if suspension.is_some() {
+            // Confirmed meanwhile (or another pass took the step): the suspension is undone.
+            self.subdomains
+                .lift_by(None, system.clone(), &shown, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// A step's emails, to the users of the agency that holds the name.

@@ -1,5 +1,4 @@
-//! Names given for a time: the end date set (by an admin or the agency that holds the name)
-//! and taken away, and the ending carried out as `domain::expiry` says: notices to the agency
+//! Names given for a time: the end date set (by an admin) and taken away, and the ending carried out as `domain::expiry` says: notices to the agency
 //! 30, 7 and 1 days before, the suspension the day after the last, the removal after the grace
 //! period; each step audited.
 
@@ -84,26 +83,25 @@ impl Expiry {
         Ok((apex.to_ascii(), owner.to_ascii()))
     }
 
-    /// Who may set or take away a name's end date: an admin, or an applicant of the agency
-    /// that holds it.
+    /// Who may set or take away a name's end date: an admin (an end removes the name without
+    /// a delete request: the office decides it); the agencies that hold the name.
     async fn may_set(
         &self,
         caller: &Actor,
         zone: &str,
         owner: &str,
         name: &str,
-    ) -> Result<(), ServiceError> {
-        let agencies = self.store.owners_of(zone, owner).await?;
-        if agencies.is_empty() {
+    ) -> Result<Vec<Option<i64>>, ServiceError> {
+        if !access::may_manage_zones(caller) {
+            return Err(ServiceError::Forbidden(
+                "only an admin gives a name an end date".into(),
+            ));
+        }
+        let holders = self.store.owners_of(zone, owner).await?;
+        if holders.is_empty() {
             return Err(ServiceError::NotFound(format!("subdomain {name}")));
         }
-        if access::may_look_after_name(caller, &agencies) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(
-                "only an admin or the agency that holds the name sets its end date".into(),
-            ))
-        }
+        Ok(holders)
     }
 
     /// Set a name's last day (`YYYY-MM-DD`, served until that day ends).
@@ -115,7 +113,7 @@ impl Expiry {
         now: DateTime<Utc>,
     ) -> Result<TermRow, ServiceError> {
         let (zone, owner) = self.locate(name)?;
-        self.may_set(caller, &zone, &owner, name).await?;
+        let holders = self.may_set(caller, &zone, &owner, name).await?;
         let invalid = |message: String| {
             ServiceError::Validation(vec![FieldError {
                 field: "end_date".into(),
@@ -140,8 +138,9 @@ impl Expiry {
             format!("subdomain/{shown}"),
             serde_json::json!({"name": shown, "end_date": ends_on}),
         );
+        let agency = holders.iter().flatten().next().copied();
         self.store
-            .set_term(&zone, &owner, &ends_on, caller.user_id, &audit, now)
+            .set_term(&zone, &owner, &ends_on, agency, caller.user_id, &audit, now)
             .await?;
         self.store
             .term(&owner)
@@ -159,6 +158,17 @@ impl Expiry {
         let (zone, owner) = self.locate(name)?;
         self.may_set(caller, &zone, &owner, name).await?;
         let shown = owner.trim_end_matches('.').to_owned();
+        if let Some(held) = self.store.term(&owner).await?.and_then(|t| t.suspension_id)
+            && self
+                .store
+                .active_suspension(&zone, &owner)
+                .await?
+                .is_some_and(|s| s.id == held)
+        {
+            return Err(ServiceError::Conflict(format!(
+                "{shown} is suspended at the end of its term: lift the suspension first"
+            )));
+        }
         let audit = AuditEntry::by(
             &Attribution::of(caller),
             "subdomain.end_date",
@@ -182,113 +192,168 @@ impl Expiry {
             .filter(|t| t.removed_at.is_none()))
     }
 
-    /// One pass over the terms at `now`: every step due is taken.
+    /// One pass over the terms at `now`: every step due is taken. A name whose step fails is
+    /// logged and left for the next pass; the others go on.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
         let today = self.today(now);
         let mut pass = Pass::default();
         for term in self.store.live_terms().await? {
-            let Ok(ends_on) = NaiveDate::parse_from_str(&term.ends_on, "%Y-%m-%d") else {
-                tracing::warn!(name = %term.owner, ends_on = %term.ends_on, "a term's end date cannot be read");
-                continue;
-            };
-            let state = Term {
-                ends_on,
-                notified: term.notified.clone(),
-                suspended: term.suspension_id.is_some(),
-                removed: term.removed_at.is_some(),
-            };
-            let Some(step) = expiry::due(&state, today, self.grace_days) else {
-                continue;
-            };
-            let shown = term.owner.trim_end_matches('.').to_owned();
-            let messages = self.messages(&term, ends_on, step).await?;
-            let system = Attribution::system();
-            match step {
-                Step::Notice(days) => {
-                    let audit = AuditEntry::by(
-                        &system,
-                        "subdomain.end_notice",
-                        format!("subdomain/{shown}"),
-                        serde_json::json!({"name": shown, "end_date": term.ends_on, "days": days}),
-                    );
-                    let notified = expiry::sent_with(&term.notified, days);
-                    if self
-                        .store
-                        .term_notified(&term, &notified, &messages, &audit, now)
-                        .await?
-                    {
-                        pass.notices += 1;
-                    }
-                }
-                Step::Suspend => {
-                    let reason = format!("masa berlaku berakhir pada {}", term.ends_on);
-                    match self
-                        .subdomains
-                        .suspend_by(Some(term.set_by), system.clone(), &shown, &reason, now)
-                        .await
-                    {
-                        Ok(s) => {
-                            self.store
-                                .term_suspended(&term.owner, s.id, &messages, now)
-                                .await?;
-                            pass.suspended += 1;
-                        }
-                        // An admin suspended it already, or it lost its records: the ending
-                        // holds that suspension, or there is nothing left to end.
-                        Err(ServiceError::Conflict(_)) => {
-                            if let Some(s) = self
-                                .store
-                                .active_suspension(&term.zone, &term.owner)
-                                .await?
-                            {
-                                self.store
-                                    .term_suspended(&term.owner, s.id, &[], now)
-                                    .await?;
-                            }
-                        }
-                        Err(ServiceError::NotFound(_)) => {
-                            let audit = AuditEntry::by(
-                                &system,
-                                "subdomain.end_date",
-                                format!("subdomain/{shown}"),
-                                serde_json::json!({"name": shown, "end_date": null, "why": "the name has no records"}),
-                            );
-                            self.store.clear_term(&term.owner, &audit, now).await?;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                Step::Remove => {
-                    let Some(suspension) = term.suspension_id else {
-                        continue;
-                    };
-                    let audit = AuditEntry::by(
-                        &system,
-                        "subdomain.remove",
-                        format!("subdomain/{shown}"),
-                        serde_json::json!({"name": shown, "end_date": term.ends_on, "grace_days": self.grace_days}),
-                    );
-                    if self
-                        .store
-                        .remove_ended(&term, suspension, &messages, &audit, now)
-                        .await?
-                    {
-                        tracing::warn!(name = %shown, "subdomain removed at the end of its term");
-                        pass.removed += 1;
-                    } else {
-                        // Lifted by an admin: the term is over without removal.
-                        let audit = AuditEntry::by(
-                            &system,
-                            "subdomain.end_date",
-                            format!("subdomain/{shown}"),
-                            serde_json::json!({"name": shown, "end_date": null, "why": "the suspension was lifted"}),
-                        );
-                        self.store.clear_term(&term.owner, &audit, now).await?;
-                    }
-                }
+            if let Err(e) = self.step(&term, today, now, &mut pass).await {
+                tracing::warn!(name = %term.owner, error = %e, "cannot carry out the end of a term");
             }
         }
         Ok(pass)
+    }
+
+    /// The step due for one term, if any.
+    async fn step(
+        &self,
+        term: &TermRow,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        pass: &mut Pass,
+    ) -> Result<(), ServiceError> {
+        let Ok(ends_on) = NaiveDate::parse_from_str(&term.ends_on, "%Y-%m-%d") else {
+            tracing::warn!(name = %term.owner, ends_on = %term.ends_on, "a term's end date cannot be read");
+            return Ok(());
+        };
+        let shown = term.owner.trim_end_matches('.').to_owned();
+        let system = Attribution::system();
+        let dropped = |why: &str| {
+            AuditEntry::by(
+                &system,
+                "subdomain.end_date",
+                format!("subdomain/{shown}"),
+                serde_json::json!({"name": shown, "end_date": null, "why": why}),
+            )
+        };
+        // The term was set for the name as its agency held it: a name deleted (and perhaps
+        // made again, by another agency) ends nothing. Held out of the zone by the term's own
+        // suspension, its records still count.
+        let holders = self.store.owners_of(&term.zone, &term.owner).await?;
+        if holders.is_empty() {
+            self.store
+                .drop_term(term, &dropped("the name has no records"), now)
+                .await?;
+            return Ok(());
+        }
+        if term.agency_id.is_some() && !holders.iter().all(|a| *a == term.agency_id) {
+            self.store
+                .drop_term(term, &dropped("the name changed hands"), now)
+                .await?;
+            return Ok(());
+        }
+        let state = Term {
+            ends_on,
+            notified: term.notified.clone(),
+            suspended: term.suspension_id.is_some(),
+            removed: term.removed_at.is_some(),
+        };
+        let Some(step) = expiry::due(&state, today, self.grace_days) else {
+            return Ok(());
+        };
+        let messages = self.messages(term, ends_on, step).await?;
+        match step {
+            Step::Notice(days) => {
+                let audit = AuditEntry::by(
+                    &system,
+                    "subdomain.end_notice",
+                    format!("subdomain/{shown}"),
+                    serde_json::json!({"name": shown, "end_date": term.ends_on, "days": days}),
+                );
+                let notified = expiry::sent_with(&term.notified, days);
+                if self
+                    .store
+                    .term_notified(term, &notified, &messages, &audit, now)
+                    .await?
+                {
+                    pass.notices += 1;
+                }
+            }
+            Step::Suspend => {
+                let reason = format!("masa berlaku berakhir pada {}", term.ends_on);
+                match self
+                    .subdomains
+                    .suspend_by(Some(term.set_by), system.clone(), &shown, &reason, now)
+                    .await
+                {
+                    Ok(s) => {
+                        if self
+                            .store
+                            .term_suspended(term, s.id, &messages, now)
+                            .await?
+                        {
+                            pass.suspended += 1;
+                        } else {
+                            // The term was set again meanwhile: the suspension is undone.
+                            self.subdomains
+                                .lift_by(None, system.clone(), &shown, now)
+                                .await?;
+                        }
+                    }
+                    // Suspended already (an admin's, or the yearly confirmation's): that
+                    // suspension is not the term's to hold; the next pass looks again.
+                    Err(ServiceError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Step::Remove => {
+                let Some(suspension) = term.suspension_id else {
+                    return Ok(());
+                };
+                let active = self
+                    .store
+                    .active_suspension(&term.zone, &term.owner)
+                    .await?
+                    .is_some_and(|s| s.id == suspension);
+                if !active {
+                    // Lifted by an admin in the grace period: the name stays; the term ends.
+                    self.store
+                        .drop_term(term, &dropped("the suspension was lifted"), now)
+                        .await?;
+                    return Ok(());
+                }
+                let audit = AuditEntry::by(
+                    &system,
+                    "subdomain.remove",
+                    format!("subdomain/{shown}"),
+                    serde_json::json!({"name": shown, "end_date": term.ends_on, "grace_days": self.grace_days}),
+                );
+                // Its certificate goes with it, as with a delete request.
+                let certificate = self.store.certificate(&shown).await?;
+                let withdrawal = certificate.as_ref().and_then(|c| {
+                    let to = crate::domain::certificate::next(
+                        Some(c.status),
+                        crate::domain::certificate::Transition::Withdraw,
+                        c.chain_pem.is_some(),
+                    )
+                    .ok()?;
+                    Some((c.guard(), to))
+                });
+                let withdraw_audit = AuditEntry::by(
+                    &system,
+                    "certificate.withdraw",
+                    format!("certificate/{shown}"),
+                    serde_json::json!({"reason": "name removed at the end of its term"}),
+                );
+                if self
+                    .store
+                    .remove_ended(
+                        term,
+                        suspension,
+                        withdrawal.map(|(guard, to)| (shown.as_str(), guard, to, &withdraw_audit)),
+                        &messages,
+                        &audit,
+                        now,
+                    )
+                    .await?
+                {
+                    tracing::warn!(name = %shown, "subdomain removed at the end of its term");
+                    pass.removed += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The emails of a step, to the users of the agency that holds the name.

@@ -20,7 +20,8 @@ use crate::domain::certificate::CertStatus;
 use crate::domain::finding::{self, FindingKind, Verdict};
 use crate::domain::policy::{self, AddressClass, Policy};
 use crate::publish::Publisher;
-use crate::store::{CheckRecord, FindingRow, FoundNow, OutboxMessage, Store};
+pub use crate::store::FindingRow;
+use crate::store::{CheckRecord, FoundNow, OutboxMessage, Store};
 
 /// Most findings of one name shown (its history: open ones and the latest resolved).
 const HISTORY: i64 = 50;

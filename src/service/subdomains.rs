@@ -184,14 +184,16 @@ impl Subdomains {
         now: DateTime<Utc>,
     ) -> Result<Suspension, ServiceError> {
         admin_only(caller)?;
-        self.lift_by(caller, admin_actor(caller), name, now).await
+        self.lift_by(Some(caller.user_id), admin_actor(caller), name, now)
+            .await
     }
 
-    /// Lift a name's suspension for `caller`, named in the trail as `actor`: an admin, or the
-    /// agency whose yearly confirmation restores a name suspended for the lack of it.
+    /// Lift a name's suspension for `by` (a user's id; `None`: ranah, undoing its own), named
+    /// in the trail as `actor`: an admin, the agency whose yearly confirmation restores a name
+    /// suspended for the lack of it, or ranah.
     pub(crate) async fn lift_by(
         &self,
-        caller: &Actor,
+        by: Option<i64>,
         actor: Attribution,
         name: &str,
         now: DateTime<Utc>,
@@ -209,15 +211,13 @@ impl Subdomains {
             ops: records.into_iter().map(ChangeOp::Add).collect(),
             meta: ChangeMeta {
                 reason: format!("suspension {} lifted", suspension.id),
-                actor: Some(actor),
+                actor: Some(actor.clone()),
                 ..Default::default()
             },
         };
         self.publisher.apply(&change, now).await?;
-        self.store
-            .lift_suspension(suspension.id, caller.user_id, now)
-            .await?;
-        tracing::warn!(name = %fqdn, by = %caller.name, "subdomain suspension lifted");
+        self.store.lift_suspension(suspension.id, by, now).await?;
+        tracing::warn!(name = %fqdn, by = %actor.name, "subdomain suspension lifted");
         let all = self.store.suspensions(&zone, &fqdn).await?;
         all.into_iter()
             .find(|s| s.id == suspension.id)

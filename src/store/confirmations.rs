@@ -14,6 +14,8 @@ pub struct ConfirmationRow {
     pub owner: String,
     /// Its zone's apex, absolute.
     pub zone: String,
+    /// The agency that held it when its confirmation began.
+    pub agency_id: Option<i64>,
     /// The day the confirmation began for it.
     pub tracked_since: String,
     /// The last day to confirm (YYYY-MM-DD).
@@ -35,7 +37,8 @@ pub struct ConfirmationRow {
 }
 
 const COLUMNS: &str = "owner, zone, tracked_since, due_on, confirmed_at, confirmed_by, contact, \
-                       purpose, reminded, marked_at, suspension_id FROM name_confirmations";
+                       purpose, reminded, marked_at, suspension_id, agency_id \
+                       FROM name_confirmations";
 
 fn days(list: &[i64]) -> String {
     list.iter()
@@ -62,28 +65,30 @@ fn row(r: &sqlx::any::AnyRow) -> Result<ConfirmationRow, StoreError> {
             .collect(),
         marked_at: r.try_get(9)?,
         suspension_id: r.try_get(10)?,
+        agency_id: r.try_get(11)?,
     })
 }
 
 impl Store {
-    /// Begin the confirmation of names not tracked yet: (zone, owner, first due day), on
-    /// `since`.
+    /// Begin the confirmation of names not tracked yet: (zone, owner, agency, first due day),
+    /// on `since`.
     pub async fn track_confirmations(
         &self,
-        names: &[(String, String, String)],
+        names: &[(String, String, i64, String)],
         since: &str,
     ) -> Result<usize, StoreError> {
         let mut tx = self.write().await?;
         let mut added = 0;
-        for (zone, owner, due_on) in names {
+        for (zone, owner, agency, due_on) in names {
             added += sqlx::query(
-                "INSERT INTO name_confirmations (owner, zone, tracked_since, due_on) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (owner) DO NOTHING",
+                "INSERT INTO name_confirmations (owner, zone, tracked_since, due_on, agency_id) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner) DO NOTHING",
             )
             .bind(owner)
             .bind(zone)
             .bind(since)
             .bind(due_on)
+            .bind(agency)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -113,7 +118,34 @@ impl Store {
         r.as_ref().map(row).transpose()
     }
 
-    /// Forget the confirmations of names that have no records any more.
+    /// Start a name's confirmation over from `due_on` (an admin lifted the suspension made for
+    /// the lack of it: the agency gets a new notice period), with its audit entry.
+    pub async fn restart_confirmation(
+        &self,
+        row: &ConfirmationRow,
+        due_on: &str,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE name_confirmations SET due_on = $1, reminded = '', marked_at = NULL, \
+             suspension_id = NULL WHERE owner = $2 AND suspension_id = $3",
+        )
+        .bind(due_on)
+        .bind(&row.owner)
+        .bind(row.suspension_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done > 0 {
+            append_audit(&mut tx, audit, now).await?;
+        }
+        tx.commit().await?;
+        Ok(done > 0)
+    }
+
+    /// Forget the confirmations of names that have no records any more (or changed hands).
     pub async fn forget_confirmations(&self, owners: &[String]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         for owner in owners {
@@ -133,6 +165,7 @@ impl Store {
         &self,
         zone: &str,
         owner: &str,
+        agency_id: Option<i64>,
         by: i64,
         contact: &serde_json::Value,
         purpose: &str,
@@ -143,11 +176,11 @@ impl Store {
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO name_confirmations (owner, zone, tracked_since, due_on, confirmed_at, \
-             confirmed_by, contact, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             confirmed_by, contact, purpose, agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (owner) DO UPDATE SET zone = excluded.zone, due_on = excluded.due_on, \
              confirmed_at = excluded.confirmed_at, confirmed_by = excluded.confirmed_by, \
              contact = excluded.contact, purpose = excluded.purpose, reminded = '', \
-             marked_at = NULL, suspension_id = NULL",
+             marked_at = NULL, suspension_id = NULL, agency_id = excluded.agency_id",
         )
         .bind(owner)
         .bind(zone)
@@ -157,6 +190,7 @@ impl Store {
         .bind(by)
         .bind(contact.to_string())
         .bind(purpose)
+        .bind(agency_id)
         .execute(&mut *tx)
         .await?;
         append_audit(&mut tx, audit, now).await?;
@@ -179,11 +213,15 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
+        // Each step once: a reminder moves `reminded`; the mark needs none yet; the
+        // suspension needs none held yet.
         let done = sqlx::query(
             "UPDATE name_confirmations SET reminded = $1, \
              marked_at = CASE WHEN $2 = 1 THEN COALESCE(marked_at, $3) ELSE marked_at END, \
              suspension_id = COALESCE($4, suspension_id) \
-             WHERE owner = $5 AND due_on = $6 AND reminded = $7",
+             WHERE owner = $5 AND due_on = $6 AND reminded = $7 \
+             AND ($2 = 0 OR $4 IS NOT NULL OR marked_at IS NULL) \
+             AND ($4 IS NULL OR suspension_id IS NULL)",
         )
         .bind(days(reminded))
         .bind(i64::from(marked))

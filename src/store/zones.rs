@@ -1261,7 +1261,7 @@ impl Store {
     pub async fn lift_suspension(
         &self,
         id: i64,
-        by: i64,
+        by: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE suspensions SET lifted_by = $2, lifted_at = $3 WHERE id = $1")

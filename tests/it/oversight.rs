@@ -905,28 +905,27 @@ fn a_name_given_for_a_time_is_told_suspended_and_removed_each_step_audited() {
     let ends = today + chrono::Duration::days(40);
     let body = format!("{{\"end_date\": \"{ends}\"}}");
 
-    // Who may, and what: the agency that holds it or an admin; a day from tomorrow.
+    // Who may, and what: an admin (an end removes the name without a delete request); a day
+    // from tomorrow.
     assert_eq!(put(&dewi, "acara.example.go.id", &body).status, 403);
+    assert_eq!(put(&andi, "acara.example.go.id", &body).status, 403);
     let r = put(
-        &andi,
+        &ops,
         "acara.example.go.id",
         &format!("{{\"end_date\": \"{today}\"}}"),
     );
     assert_eq!(r.status, 422, "{}", r.json);
     assert_eq!(
         put(
-            &andi,
+            &ops,
             "acara.example.go.id",
             "{\"end_date\": \"31/12/2027\"}"
         )
         .status,
         422
     );
-    assert_eq!(
-        put(&andi, "acara.example.go.id", "{\"end\": 1}").status,
-        422
-    );
-    let r = put(&andi, "acara.example.go.id", &body);
+    assert_eq!(put(&ops, "acara.example.go.id", "{\"end\": 1}").status, 422);
+    let r = put(&ops, "acara.example.go.id", &body);
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["end_date"], ends.to_string());
     let r = curl(
@@ -1001,7 +1000,15 @@ fn a_name_given_for_a_time_is_told_suspended_and_removed_each_step_audited() {
             .unwrap()
             .contains(&ends.to_string())
     );
-    assert_eq!(put(&andi, "acara.example.go.id", &body).status, 409);
+    assert_eq!(put(&ops, "acara.example.go.id", &body).status, 409);
+    let r = curl(
+        &d,
+        "DELETE",
+        "/api/v1/subdomains/acara.example.go.id/end_date",
+        Some(&ops),
+        &[],
+    );
+    assert_eq!(r.status, 409, "the term's suspension holds it: {}", r.json);
     // The grace period, then removed.
     assert_eq!(tick(70), pass(0, 0, 0));
     assert_eq!(tick(71), pass(0, 0, 1));
@@ -1343,4 +1350,25 @@ fn each_name_is_confirmed_yearly_reminded_marked_suspended_restored_or_retired()
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["kind"], "delete");
     assert_eq!(r.json["name"], "proyek");
+
+    // An admin's suspension is not the confirmation's to lift.
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/acara.example.go.id/suspend",
+        &ops,
+        r#"{"reason": "konten judi"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = post_json(
+        &d,
+        "/api/v1/subdomains/acara.example.go.id/confirm",
+        &andi,
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let answer = query(d.dns, "acara.example.go.id.", RecordType::A, UDP);
+    assert_eq!(
+        answer.metadata.response_code,
+        hickory_proto::op::ResponseCode::NXDomain
+    );
 }
