@@ -97,6 +97,38 @@ pub struct ReportBody {
     pub workflow: String,
     /// The last audit event before the month's end.
     pub audit_head: Option<AuditHeadBody>,
+    /// The month's oversight (docs/oversight.md): the checker's findings, the yearly
+    /// confirmations, names given for a time.
+    pub oversight: OversightBody,
+}
+
+/// The month's oversight.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OversightBody {
+    /// Findings first found in the month, by kind.
+    pub findings_opened: BTreeMap<String, usize>,
+    /// Findings resolved in the month.
+    pub findings_resolved: usize,
+    /// Median hours from first found to resolved (of those resolved in the month).
+    pub resolve_median_hours: Option<i64>,
+    /// 90th percentile of those hours.
+    pub resolve_p90_hours: Option<i64>,
+    /// Findings open at the month's end.
+    pub findings_open_at_end: usize,
+    /// Names confirmed (yearly confirmation).
+    pub confirmations: usize,
+    /// Reminders to confirm sent.
+    pub confirmation_reminders: usize,
+    /// Names marked unconfirmed.
+    pub unconfirmed: usize,
+    /// Names suspended for the lack of a confirmation.
+    pub unconfirmed_suspended: usize,
+    /// Notices of a term's end sent.
+    pub end_notices: usize,
+    /// Names suspended at the end of their term.
+    pub ended: usize,
+    /// Names removed after the grace period.
+    pub removed: usize,
 }
 
 impl From<MonthlyReport> for ReportBody {
@@ -120,6 +152,20 @@ impl From<MonthlyReport> for ReportBody {
             rejections: r.rejections,
             time_zone: m.time_zone,
             workflow: m.workflow,
+            oversight: OversightBody {
+                findings_opened: m.oversight.findings_opened,
+                findings_resolved: m.oversight.findings_resolved,
+                resolve_median_hours: m.oversight.resolve_median_hours,
+                resolve_p90_hours: m.oversight.resolve_p90_hours,
+                findings_open_at_end: m.oversight.findings_open_at_end,
+                confirmations: m.oversight.confirmations,
+                confirmation_reminders: m.oversight.confirmation_reminders,
+                unconfirmed: m.oversight.unconfirmed,
+                unconfirmed_suspended: m.oversight.unconfirmed_suspended,
+                end_notices: m.oversight.end_notices,
+                ended: m.oversight.ended,
+                removed: m.oversight.removed,
+            },
             audit_head: m.audit_head.map(|h| AuditHeadBody {
                 seq: h.seq,
                 hash: h.hash,

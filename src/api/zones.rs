@@ -617,8 +617,16 @@ pub(crate) async fn check(
 pub(crate) async fn suspend_for_finding(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<SuspensionBody>, Problem> {
+    // Any text is a path segment: what is no finding's number is no finding.
+    let id: i64 = id.parse().map_err(|_| {
+        Problem::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no finding {id}"),
+        )
+    })?;
     let s = state
         .subdomains
         .suspend_for_finding(&user, id, chrono::Utc::now())

@@ -472,7 +472,7 @@ pub(super) async fn check(
 pub(super) async fn suspend_for_finding(
     signed: Signed,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -481,6 +481,12 @@ pub(super) async fn suspend_for_finding(
     if !same_token(&form.csrf, &signed.current.csrf) {
         return forged(&signed);
     }
+    let Ok(id) = id.parse::<i64>() else {
+        return failure(
+            signed.lang,
+            crate::service::ServiceError::NotFound(format!("finding {id}")),
+        );
+    };
     match state
         .subdomains
         .suspend_for_finding(&signed.current.actor, id, Utc::now())

@@ -81,6 +81,95 @@ pub struct ServiceReport {
     pub rejections: BTreeMap<String, usize>,
 }
 
+/// A finding of the oversight checker as the report counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingSpan {
+    /// Its kind.
+    pub kind: String,
+    /// When first found.
+    pub first_seen: DateTime<Utc>,
+    /// When resolved, if it was.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// The oversight of a month: findings, yearly confirmations, names given for a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct OversightFigures {
+    /// Findings first found in the month, by kind.
+    pub findings_opened: BTreeMap<String, usize>,
+    /// Findings resolved in the month.
+    pub findings_resolved: usize,
+    /// Median hours from first found to resolved, of those resolved in the month.
+    pub resolve_median_hours: Option<i64>,
+    /// 90th percentile of those hours (nearest rank).
+    pub resolve_p90_hours: Option<i64>,
+    /// Findings open at the month's end.
+    pub findings_open_at_end: usize,
+    /// Names confirmed in the month (yearly confirmation).
+    pub confirmations: usize,
+    /// Reminders to confirm sent.
+    pub confirmation_reminders: usize,
+    /// Names marked unconfirmed.
+    pub unconfirmed: usize,
+    /// Names suspended for the lack of a confirmation.
+    pub unconfirmed_suspended: usize,
+    /// Notices of a term's end sent.
+    pub end_notices: usize,
+    /// Names suspended at the end of their term.
+    pub ended: usize,
+    /// Names removed after the grace period.
+    pub removed: usize,
+}
+
+/// The audit actions [`oversight`] counts.
+pub const OVERSIGHT_ACTIONS: [&str; 7] = [
+    "subdomain.confirm",
+    "subdomain.confirmation_reminder",
+    "subdomain.unconfirmed",
+    "subdomain.unconfirmed_suspend",
+    "subdomain.end_notice",
+    "subdomain.end_suspend",
+    "subdomain.remove",
+];
+
+/// The oversight figures of the month `[from, to)`: `findings` those that overlap it,
+/// `actions` the count of each of [`OVERSIGHT_ACTIONS`] in the audit trail in it.
+pub fn oversight(
+    findings: &[FindingSpan],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    actions: &BTreeMap<String, usize>,
+) -> OversightFigures {
+    let mut out = OversightFigures::default();
+    let mut hours = Vec::new();
+    for f in findings {
+        if f.first_seen >= from && f.first_seen < to {
+            *out.findings_opened.entry(f.kind.clone()).or_insert(0) += 1;
+        }
+        match f.resolved_at {
+            Some(r) if r >= from && r < to => {
+                out.findings_resolved += 1;
+                hours.push((r - f.first_seen).num_hours().max(0));
+            }
+            Some(r) if r >= to && f.first_seen < to => out.findings_open_at_end += 1,
+            None if f.first_seen < to => out.findings_open_at_end += 1,
+            _ => {}
+        }
+    }
+    let t = timing(&hours.iter().map(|h| (*h, true)).collect::<Vec<_>>());
+    out.resolve_median_hours = t.median_minutes;
+    out.resolve_p90_hours = t.p90_minutes;
+    let n = |a: &str| actions.get(a).copied().unwrap_or(0);
+    out.confirmations = n("subdomain.confirm");
+    out.confirmation_reminders = n("subdomain.confirmation_reminder");
+    out.unconfirmed = n("subdomain.unconfirmed");
+    out.unconfirmed_suspended = n("subdomain.unconfirmed_suspend");
+    out.end_notices = n("subdomain.end_notice");
+    out.ended = n("subdomain.end_suspend");
+    out.removed = n("subdomain.remove");
+    out
+}
+
 fn describe(standard: TimeStandard) -> String {
     match standard {
         TimeStandard::WorkingHours(1) => "1 working hour".into(),
@@ -184,6 +273,51 @@ pub fn monthly(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_months_findings_opened_resolved_and_still_open() {
+        let from = at(1, 0, 0);
+        let to = from + chrono::Duration::days(30);
+        let span =
+            |kind: &str, first: DateTime<Utc>, resolved: Option<DateTime<Utc>>| FindingSpan {
+                kind: kind.into(),
+                first_seen: first,
+                resolved_at: resolved,
+            };
+        let findings = [
+            // Opened and resolved in the month, after 10 and 30 hours.
+            span(
+                "abuse_content",
+                from + chrono::Duration::hours(1),
+                Some(from + chrono::Duration::hours(11)),
+            ),
+            span(
+                "dangling_cname",
+                from + chrono::Duration::hours(2),
+                Some(from + chrono::Duration::hours(32)),
+            ),
+            // Opened before, still open at the end.
+            span("unreachable", from - chrono::Duration::days(3), None),
+            // Opened in the month, resolved after it: open at its end.
+            span(
+                "tls_expired",
+                to - chrono::Duration::hours(1),
+                Some(to + chrono::Duration::hours(1)),
+            ),
+        ];
+        let actions = BTreeMap::from([
+            ("subdomain.confirm".to_owned(), 4),
+            ("subdomain.remove".to_owned(), 1),
+        ]);
+        let o = oversight(&findings, from, to, &actions);
+        assert_eq!(o.findings_opened.values().sum::<usize>(), 3);
+        assert_eq!(o.findings_opened.get("abuse_content"), Some(&1));
+        assert_eq!(o.findings_resolved, 2);
+        assert_eq!(o.resolve_median_hours, Some(10));
+        assert_eq!(o.resolve_p90_hours, Some(30));
+        assert_eq!(o.findings_open_at_end, 2);
+        assert_eq!((o.confirmations, o.removed, o.ended), (4, 1, 0));
+    }
 
     fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
         // 2026-11-02 is a Monday; WITA is UTC+8.

@@ -278,9 +278,15 @@ impl Expiry {
                     .await
                 {
                     Ok(s) => {
+                        let audit = AuditEntry::by(
+                            &system,
+                            "subdomain.end_suspend",
+                            format!("subdomain/{shown}"),
+                            serde_json::json!({"name": shown, "end_date": term.ends_on, "suspension": s.id}),
+                        );
                         if self
                             .store
-                            .term_suspended(term, s.id, &messages, now)
+                            .term_suspended(term, s.id, &messages, &audit, now)
                             .await?
                         {
                             pass.suspended += 1;

@@ -26,6 +26,8 @@ pub struct MonthlyReport {
     pub workflow: String,
     /// The last audit event before the month's end: `{"seq", "hash"}`.
     pub audit_head: Option<AuditHead>,
+    /// The month's oversight: findings, confirmations, names given for a time.
+    pub oversight: report::OversightFigures,
 }
 
 /// A point in the audit trail, signed when the month is over and a key is configured.
@@ -161,7 +163,23 @@ pub async fn monthly(
         head.signature = Some(checkpoint.signature);
         head.public_key = Some(checkpoint.public_key);
     }
+    let spans: Vec<report::FindingSpan> = store
+        .findings_between(from, to)
+        .await?
+        .into_iter()
+        .filter_map(|(kind, first, resolved)| {
+            Some(report::FindingSpan {
+                kind,
+                first_seen: crate::domain::time::parse(&first)?,
+                resolved_at: resolved.as_deref().and_then(crate::domain::time::parse),
+            })
+        })
+        .collect();
+    let actions = store
+        .audit_actions_between(from, to, &report::OVERSIGHT_ACTIONS)
+        .await?;
     Ok(MonthlyReport {
+        oversight: report::oversight(&spans, from, to, &actions),
         report: report::monthly(workflow, calendar, month, &requests),
         time_zone: calendar.time_zone().name().to_owned(),
         workflow: workflow.name.clone(),
@@ -200,6 +218,29 @@ pub fn to_csv(r: &MonthlyReport) -> String {
     }
     for (reason, n) in &r.report.rejections {
         out.push_str(&format!("rejected,{reason},,{n},,,\n"));
+    }
+    let o = &r.oversight;
+    for (kind, n) in &o.findings_opened {
+        out.push_str(&format!("finding_opened,{kind},,{n},,,\n"));
+    }
+    // Hours, not working minutes: a name is at risk around the clock.
+    out.push_str(&format!(
+        "finding_resolved,,hours,{},{},{},\n",
+        o.findings_resolved,
+        num(o.resolve_median_hours),
+        num(o.resolve_p90_hours)
+    ));
+    for (what, n) in [
+        ("finding_open_at_end", o.findings_open_at_end),
+        ("confirmed", o.confirmations),
+        ("confirmation_reminder", o.confirmation_reminders),
+        ("unconfirmed", o.unconfirmed),
+        ("unconfirmed_suspended", o.unconfirmed_suspended),
+        ("end_notice", o.end_notices),
+        ("ended", o.ended),
+        ("removed", o.removed),
+    ] {
+        out.push_str(&format!("{what},,,{n},,,\n"));
     }
     out
 }

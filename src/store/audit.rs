@@ -148,6 +148,28 @@ impl Store {
             .transpose()
     }
 
+    /// How many events of each of `actions` the trail holds in `[from, to)`.
+    pub async fn audit_actions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        actions: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, usize>, StoreError> {
+        let mut out = std::collections::BTreeMap::new();
+        for action in actions {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM audit_events WHERE action = $1 AND at >= $2 AND at < $3",
+            )
+            .bind(*action)
+            .bind(ts(from))
+            .bind(ts(to))
+            .fetch_one(self.pool())
+            .await?;
+            out.insert((*action).to_owned(), usize::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
     /// Number of events (the last sequence number).
     pub async fn audit_count(&self) -> Result<i64, StoreError> {
         Ok(

@@ -288,6 +288,26 @@ impl Store {
             .collect()
     }
 
+    /// The findings that overlap `[from, to)` (first found before its end, not resolved
+    /// before its start): kind, first found, resolved.
+    pub async fn findings_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, first_seen, resolved_at FROM findings WHERE first_seen < $2 \
+             AND (resolved_at IS NULL OR resolved_at >= $1)",
+        )
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
     /// Open findings by kind.
     pub async fn open_finding_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(

@@ -191,13 +191,15 @@ impl Store {
         Ok(done > 0)
     }
 
-    /// Note the suspension made at the end of `term` (as read), and queue its emails; false
+    /// Note the suspension made at the end of `term` (as read), queue its emails and append
+    /// its audit entry; false
     /// when the term was set again or taken away meanwhile (the caller undoes the suspension).
     pub async fn term_suspended(
         &self,
         term: &TermRow,
         suspension_id: i64,
         messages: &[OutboxMessage],
+        audit: &AuditEntry,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
@@ -213,6 +215,7 @@ impl Store {
         .rows_affected();
         if done > 0 {
             enqueue_messages(&mut tx, messages, None, now).await?;
+            append_audit(&mut tx, audit, now).await?;
         }
         tx.commit().await?;
         Ok(done > 0)

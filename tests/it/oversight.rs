@@ -294,6 +294,7 @@ fn mails(smtp: &Smtp, what: &str) -> Vec<(String, String)> {
 
 #[test]
 fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
+    let started = chrono::Utc::now();
     let knot_port = free_port();
     let (http_port, https_port, smtp_port) = (free_port(), free_port(), free_port());
     let zone = String::from(
@@ -647,6 +648,53 @@ fn findings_appear_once_are_emailed_once_clear_when_fixed_and_suspend_a_name() {
         "{}",
         audit.json
     );
+
+    // The monthly service report counts them: 8 opened, 4 resolved (in the month the test
+    // started, and the next should it run across the month's end).
+    let months: std::collections::BTreeSet<String> = [started, chrono::Utc::now()]
+        .iter()
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Asia::Makassar)
+                .format("%Y-%m")
+                .to_string()
+        })
+        .collect();
+    let (mut opened, mut resolved) = (0, 0);
+    for month in &months {
+        let r = curl(
+            &d,
+            "GET",
+            &format!("/api/v1/reports/service?month={month}"),
+            Some(&ops),
+            &[],
+        );
+        assert_eq!(r.status, 200, "{}", r.json);
+        let o = &r.json["oversight"];
+        opened += o["findings_opened"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>();
+        resolved += o["findings_resolved"].as_u64().unwrap();
+        let csv = Command::new("curl")
+            .args([
+                "-s",
+                "-H",
+                &format!("Authorization: Bearer {ops}"),
+                "-H",
+                "Accept: text/csv",
+            ])
+            .arg(format!(
+                "http://{}/api/v1/reports/service?month={month}",
+                d.api
+            ))
+            .output()
+            .unwrap();
+        let csv = String::from_utf8_lossy(&csv.stdout);
+        assert!(csv.contains("finding_resolved,,hours,"), "{csv}");
+    }
+    assert_eq!((opened, resolved), (8, 4));
 
     // The console: the register marks names with findings; a name's page lists them, checks
     // on demand for the office, and suspends from a serious finding for an admin.
