@@ -65,6 +65,7 @@ pub struct Running {
     lock: crate::service::backup::DataDirLock,
     expiry: Arc<crate::service::expiry::Expiry>,
     confirmations: Arc<crate::service::confirmation::Confirmations>,
+    complaints: Arc<crate::service::complaints::Complaints>,
 }
 
 impl Running {
@@ -81,6 +82,11 @@ impl Running {
     /// The yearly confirmation (for tests that move the clock on).
     pub fn confirmations(&self) -> &Arc<crate::service::confirmation::Confirmations> {
         &self.confirmations
+    }
+
+    /// Complaints (for tests that move the clock on).
+    pub fn complaints(&self) -> &Arc<crate::service::complaints::Complaints> {
+        &self.complaints
     }
 
     /// Stop DNS, the API and every background task, waiting for each, and close the store.
@@ -457,6 +463,33 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }),
         )
     });
+    // Complaints, and the marks of those past their due time.
+    let complaints = Arc::new(
+        crate::service::complaints::Complaints::new(
+            store.clone(),
+            calendar.clone(),
+            config.complaints.clone(),
+        )?
+        .with_notifications(config.smtp.is_some()),
+    );
+    let complaints_task = {
+        let every_secs = Duration::from_secs(config.complaints.every_secs);
+        let job = complaints.clone();
+        leader_job(
+            "complaints",
+            Box::new(move |stop| {
+                let job = job.clone();
+                Box::pin(every(every_secs, true, stop, move || {
+                    let job = job.clone();
+                    async move {
+                        if let Err(e) = job.tick(chrono::Utc::now()).await {
+                            tracing::warn!(error = %e, "cannot mark the complaints past their due time");
+                        }
+                    }
+                }))
+            }),
+        )
+    };
     let expiry_every = Duration::from_secs(config.expiry.every_secs);
     let expiry_job = expiry.clone();
     let expiry_task = leader_job(
@@ -583,6 +616,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         oversight,
         expiry: expiry.clone(),
         confirmations: confirmations.clone(),
+        complaints: complaints.clone(),
     };
     let app = api::router(state.clone(), &config.metrics);
     let app = api::edge::with_cors(app, &config.api.cors_allowed_origins);
@@ -759,6 +793,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tasks.extend(oversight_task);
     tasks.push(expiry_task);
     tasks.extend(confirmation_task);
+    tasks.push(complaints_task);
     Ok(Running {
         dns: dns_server.local_addrs(),
         api: api_addr,
@@ -774,6 +809,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         lock,
         expiry,
         confirmations,
+        complaints,
     })
 }
 

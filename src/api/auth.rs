@@ -50,6 +50,24 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The caller when a request carries a token (and is refused as above when the token is not
+/// good); `None` without an `Authorization` header: for what the public may do too.
+impl axum::extract::OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.get(AUTHORIZATION).is_none() {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// The token of an `Authorization: Bearer TOKEN` header. The scheme's name is case-insensitive
 /// (RFC 9110 §11.1), so `bearer` and `BEARER` are the same scheme; spaces around the token are
 /// not part of it.

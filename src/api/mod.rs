@@ -6,6 +6,7 @@ pub mod body;
 pub mod certificates;
 pub mod client;
 pub mod cloudflare;
+pub mod complaints;
 pub mod edge;
 pub mod metrics;
 pub mod negotiate;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub expiry: Arc<crate::service::expiry::Expiry>,
     /// The yearly confirmation of each name.
     pub confirmations: Arc<crate::service::confirmation::Confirmations>,
+    /// Complaints.
+    pub complaints: Arc<crate::service::complaints::Complaints>,
 }
 
 /// The router: `/healthz`, `/readyz`, `/metrics` (unless `[metrics] listen` serves it
@@ -89,6 +92,7 @@ pub fn router(state: AppState, metrics_access: &MetricsConfig) -> Router {
         .merge(audit::routes())
         .merge(reports::routes())
         .merge(certificates::routes())
+        .merge(complaints::routes())
         .merge(cloudflare::routes())
         .merge(crate::console::routes())
         .fallback(not_found)

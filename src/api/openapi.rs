@@ -6,7 +6,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, certificates, reports, requests, zones};
+use super::{audit, certificates, complaints, reports, requests, zones};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -15,7 +15,7 @@ use super::{audit, certificates, reports, requests, zones};
         title = "ranah",
         description = "Subdomain requests, their approval and the zones of a government agency's domain. \
                        Every call under /api/v1 takes `Authorization: Bearer <token>` (tokens from \
-                       `ranah token create`). Errors are RFC 9457 problem details with a stable `code`."
+                       `ranah token create`), except a complaint from the public and its challenge. Errors are RFC 9457 problem details with a stable `code`."
     ),
     paths(
         super::healthz,
@@ -50,6 +50,13 @@ use super::{audit, certificates, reports, requests, zones};
         certificates::chain,
         certificates::key,
         certificates::order,
+        complaints::challenge,
+        complaints::submit,
+        complaints::list,
+        complaints::read,
+        complaints::assign,
+        complaints::answer,
+        complaints::close,
     ),
     components(schemas(super::problem::ProblemDetails, super::problem::FieldProblem, certificates::OrderBody)),
     modifiers(&BearerAuth, &Problems),
@@ -58,6 +65,7 @@ use super::{audit, certificates, reports, requests, zones};
         (name = "zones", description = "Zones and their records"),
         (name = "subdomains", description = "The subdomain register, the oversight checker's findings and emergency suspension"),
         (name = "certificates", description = "TLS certificates through ACME: state, chains, managed keys"),
+        (name = "complaints", description = "Complaints (pengaduan): from accounts, or from the public with a proof of work; given, answered and closed by the office within the standards' working days"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

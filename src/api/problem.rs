@@ -188,6 +188,10 @@ impl IntoResponse for Problem {
             StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
+            // A limit per period: a minute is long enough for a bucket to give a call back.
+            StatusCode::TOO_MANY_REQUESTS => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(60u32));
+            }
             // The rest of the body will not be read: the connection cannot be reused.
             StatusCode::REQUEST_TIMEOUT => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -304,6 +308,9 @@ impl From<ServiceError> for Problem {
                 p
             }
             ServiceError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::TooManyRequests(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
+            }
             ServiceError::Certificate(c) => match c {
                 CertificateRefusal::Off => {
                     Self::new(StatusCode::CONFLICT, "certificates_off", detail)
@@ -441,6 +448,11 @@ mod tests {
                 ServiceError::Conflict("request 9 was changed".into()),
                 409,
                 "conflict",
+            ),
+            (
+                ServiceError::TooManyRequests("5 an hour".into()),
+                429,
+                "too_many_requests",
             ),
             (ServiceError::TooLarge("10 MiB".into()), 413, "too_large"),
             (

@@ -100,6 +100,30 @@ pub struct ReportBody {
     /// The month's oversight (docs/oversight.md): the checker's findings, the yearly
     /// confirmations, names given for a time.
     pub oversight: OversightBody,
+    /// The month's complaints, one line per category in the standards' order.
+    pub complaints: Vec<ComplaintLineBody>,
+}
+
+/// The complaints of one category in a month.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ComplaintLineBody {
+    /// `light`, `normative`, `non_supervisory` or `supervisory`.
+    pub category: String,
+    /// The category as the standards word it.
+    pub title: String,
+    /// Its standard, e.g. `5 working days`.
+    pub standard: String,
+    /// Received in the month.
+    pub received: usize,
+    /// Answered in the month: working minutes from receipt to the answer, share answered by
+    /// the due time.
+    pub answered: TimingBody,
+    /// Closed in the month.
+    pub closed: usize,
+    /// Waiting for an answer at the month's end.
+    pub open_at_end: usize,
+    /// Of those, past their due time.
+    pub overdue_at_end: usize,
 }
 
 /// The month's oversight.
@@ -152,6 +176,20 @@ impl From<MonthlyReport> for ReportBody {
             rejections: r.rejections,
             time_zone: m.time_zone,
             workflow: m.workflow,
+            complaints: m
+                .complaints
+                .into_iter()
+                .map(|c| ComplaintLineBody {
+                    category: c.category,
+                    title: c.title,
+                    standard: c.standard,
+                    received: c.received,
+                    answered: c.answered.into(),
+                    closed: c.closed,
+                    open_at_end: c.open_at_end,
+                    overdue_at_end: c.overdue_at_end,
+                })
+                .collect(),
             oversight: OversightBody {
                 findings_opened: m.oversight.findings_opened,
                 findings_resolved: m.oversight.findings_resolved,

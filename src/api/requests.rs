@@ -36,11 +36,16 @@ pub fn routes() -> axum::Router<AppState> {
 }
 
 fn parse_id(raw: &str) -> Result<i64, Problem> {
+    number(raw, "request")
+}
+
+/// The number of a `what` in a path: one that is no number names nothing (404).
+pub(super) fn number(raw: &str, what: &str) -> Result<i64, Problem> {
     raw.parse().map_err(|_| {
         Problem::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no request {raw}"),
+            format!("no {what} {raw}"),
         )
     })
 }

@@ -41,6 +41,7 @@ mod audit;
 mod calendar;
 mod checker;
 mod cloudflare;
+mod complaints;
 mod confirmation;
 mod console;
 mod dns;
@@ -74,6 +75,7 @@ pub use audit::AuditSettings;
 pub use calendar::CalendarSettings;
 pub use checker::{CheckerPorts, CheckerSettings};
 pub use cloudflare::{CloudflareApiSettings, CloudflareWrites};
+pub use complaints::ComplaintSettings;
 pub use confirmation::ConfirmationSettings;
 pub use console::{ConsoleConfig, ConsoleSettings, OidcConfig, OidcSettings, Origin};
 pub use dns::{DEFAULT_ANSWER_CACHE_BYTES, DnsConfig};
@@ -186,6 +188,8 @@ pub struct Settings {
     pub expiry: ExpirySettings,
     /// The yearly confirmation of each name.
     pub confirmation: ConfirmationSettings,
+    /// Complaints.
+    pub complaints: ComplaintSettings,
 }
 
 impl Default for Settings {
@@ -216,6 +220,7 @@ impl Default for Settings {
             checker: CheckerSettings::default(),
             expiry: ExpirySettings::default(),
             confirmation: ConfirmationSettings::default(),
+            complaints: ComplaintSettings::default(),
         }
     }
 }
@@ -290,6 +295,7 @@ impl Settings {
         let checker = self.checker.resolve()?;
         let expiry = self.expiry.resolve()?;
         let confirmation = self.confirmation.resolve()?;
+        let complaints = self.complaints.resolve(&env)?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -326,6 +332,7 @@ impl Settings {
             checker,
             expiry,
             confirmation,
+            complaints,
         })
     }
 }
@@ -401,6 +408,8 @@ pub struct Config {
     pub expiry: ExpirySettings,
     /// The yearly confirmation of each name.
     pub confirmation: ConfirmationSettings,
+    /// Complaints.
+    pub complaints: ComplaintSettings,
 }
 
 impl Config {

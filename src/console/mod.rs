@@ -9,6 +9,7 @@
 
 mod admin;
 mod applicant;
+mod complaints;
 mod office;
 mod pages;
 mod text;
@@ -73,6 +74,12 @@ pub fn routes() -> Router<AppState> {
         .route("/subdomains/{name}", get(office::subdomain))
         .route("/subdomains/{name}/check", post(office::check))
         .route("/findings/{id}/suspend", post(office::suspend_for_finding))
+        .route("/pengaduan", get(complaints::form).post(complaints::submit))
+        .route("/complaints", get(complaints::list))
+        .route(
+            "/complaints/{id}",
+            get(complaints::page).post(complaints::step),
+        )
         .route("/certificates", get(office::certificates))
         .route("/zones", get(office::zones))
         .route("/report", get(office::report))

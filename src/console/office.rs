@@ -165,6 +165,9 @@ struct ReportPage {
     rejections: Vec<(String, usize)>,
     finished: Vec<(String, usize)>,
     audit_head: String,
+    /// Complaints: a bar (title, standard, answered with their times) and the counts
+    /// received, closed, open and overdue at the month's end.
+    complaints: Vec<(Bar, usize, usize, usize, usize)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -227,7 +230,27 @@ pub(super) async fn report(
         .collect();
     let t = signed.lang.text();
     let total = bar(t.whole_service.into(), String::new(), &r.report.total, 0);
+    let complaints = r
+        .complaints
+        .iter()
+        .filter_map(|c| {
+            let category = crate::domain::complaint::Category::parse(&c.category)?;
+            Some((
+                bar(
+                    t.complaint_category_of(category).into(),
+                    c.standard.clone(),
+                    &c.answered,
+                    0,
+                ),
+                c.received,
+                c.closed,
+                c.open_at_end,
+                c.overdue_at_end,
+            ))
+        })
+        .collect();
     let page = ReportPage {
+        complaints,
         chart_height: bars.len().max(1) * ROW,
         bars,
         total,

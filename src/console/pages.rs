@@ -41,7 +41,7 @@ pub(super) struct Frame {
 }
 
 impl Frame {
-    fn visitor(lang: Lang) -> Self {
+    pub(super) fn visitor(lang: Lang) -> Self {
         Self {
             lang: lang.code(),
             t: lang.text(),
@@ -781,7 +781,7 @@ fn step_title(v: &RequestView) -> String {
     v.step.as_ref().map(|s| s.title.clone()).unwrap_or_default()
 }
 
-fn local(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+pub(super) fn local(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
     t.with_timezone(&zone)
         .format("%d-%m-%Y %H:%M %Z")
         .to_string()
@@ -795,7 +795,7 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn random() -> Result<String, ServiceError> {
+pub(super) fn random() -> Result<String, ServiceError> {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ServiceError::internal("randomness", e))?;

@@ -267,6 +267,37 @@ pub(crate) struct Text {
     pub(crate) findings_short: &'static str,
     pub(crate) checked_now: &'static str,
     pub(crate) state: &'static str,
+    pub(crate) complaints: &'static str,
+    pub(crate) complaints_intro: &'static str,
+    pub(crate) complaint_form: &'static str,
+    pub(crate) complaint_form_intro: &'static str,
+    pub(crate) complaint_category: &'static str,
+    pub(crate) complaint_subject: &'static str,
+    pub(crate) complaint_body: &'static str,
+    pub(crate) complaint_about: &'static str,
+    pub(crate) complaint_send: &'static str,
+    pub(crate) proof_needs_script: &'static str,
+    pub(crate) proof_working: &'static str,
+    pub(crate) complaint_received_title: &'static str,
+    pub(crate) complaint_received_text: &'static str,
+    pub(crate) complaint_number: &'static str,
+    pub(crate) received_at: &'static str,
+    pub(crate) assigned_to: &'static str,
+    pub(crate) answer: &'static str,
+    pub(crate) assign: &'static str,
+    pub(crate) send_answer: &'static str,
+    pub(crate) close_complaint: &'static str,
+    pub(crate) no_complaints: &'static str,
+    pub(crate) complaint_received: &'static str,
+    pub(crate) complaint_assigned: &'static str,
+    pub(crate) complaint_answered: &'static str,
+    pub(crate) complaint_closed: &'static str,
+    pub(crate) all_complaints: &'static str,
+    pub(crate) open_complaints: &'static str,
+    pub(crate) answered_count: &'static str,
+    pub(crate) closed_count: &'static str,
+    pub(crate) open_at_end: &'static str,
+    pub(crate) overdue_at_end: &'static str,
 }
 
 /// Bahasa Indonesia, as the offices' standards word it.
@@ -474,6 +505,37 @@ pub(crate) static ID: Text = Text {
     findings_short: "temuan",
     checked_now: "Pemeriksaan selesai.",
     state: "Keadaan",
+    complaints: "Pengaduan",
+    complaints_intro: "Pengaduan dijawab dalam batas waktu standar pelayanan: pengaduan ringan dan normatif 5 hari kerja, tidak berkadar pengawasan 14 hari kerja, berkadar pengawasan yang memerlukan pemeriksaan 60 hari kerja.",
+    complaint_form: "Sampaikan pengaduan",
+    complaint_form_intro: "Sampaikan pengaduan, saran, atau masukan tentang layanan subdomain. Jawaban dikirim ke alamat email Anda. Kerahasiaan identitas pelapor dijamin.",
+    complaint_category: "Jenis pengaduan",
+    complaint_subject: "Perihal",
+    complaint_body: "Isi pengaduan",
+    complaint_about: "Subdomain atau nomor permohonan terkait (bila ada)",
+    complaint_send: "Kirim pengaduan",
+    proof_needs_script: "Formulir ini memerlukan JavaScript: peramban Anda menghitung bukti kerja (pengganti captcha) sebelum pengaduan dikirim. Bila tidak bisa, masuk dengan akun Anda atau sampaikan pengaduan melalui saluran lain.",
+    proof_working: "Menghitung bukti kerja, mohon tunggu…",
+    complaint_received_title: "Pengaduan diterima",
+    complaint_received_text: "Pengaduan Anda diterima. Jawaban akan dikirim ke alamat email Anda paling lambat",
+    complaint_number: "Nomor pengaduan",
+    received_at: "Diterima",
+    assigned_to: "Ditangani oleh",
+    answer: "Jawaban",
+    assign: "Tugaskan",
+    send_answer: "Kirim jawaban",
+    close_complaint: "Tutup pengaduan",
+    no_complaints: "Tidak ada pengaduan.",
+    complaint_received: "Diterima",
+    complaint_assigned: "Ditangani",
+    complaint_answered: "Dijawab",
+    complaint_closed: "Selesai",
+    all_complaints: "Semua",
+    open_complaints: "Belum dijawab",
+    answered_count: "Dijawab",
+    closed_count: "Ditutup",
+    open_at_end: "Belum dijawab di akhir bulan",
+    overdue_at_end: "Lewat batas waktu di akhir bulan",
 };
 
 /// English.
@@ -681,6 +743,37 @@ pub(crate) static EN: Text = Text {
     findings_short: "findings",
     checked_now: "Checked.",
     state: "State",
+    complaints: "Complaints",
+    complaints_intro: "Complaints are answered within the service standard: light and normative ones in 5 working days, those without supervisory content in 14, those with supervisory content that need examination in 60.",
+    complaint_form: "Make a complaint",
+    complaint_form_intro: "Make a complaint, a suggestion or a remark about the subdomain service. The answer goes to your email address. Your identity is kept confidential.",
+    complaint_category: "Category",
+    complaint_subject: "Subject",
+    complaint_body: "Complaint",
+    complaint_about: "Subdomain or request number concerned (if any)",
+    complaint_send: "Send the complaint",
+    proof_needs_script: "This form needs JavaScript: your browser computes a proof of work (instead of a captcha) before the complaint is sent. If it cannot, sign in or use another channel.",
+    proof_working: "Computing the proof of work, please wait…",
+    complaint_received_title: "Complaint received",
+    complaint_received_text: "Your complaint was received. The answer will reach your email address by",
+    complaint_number: "Complaint number",
+    received_at: "Received",
+    assigned_to: "Handled by",
+    answer: "Answer",
+    assign: "Assign",
+    send_answer: "Send the answer",
+    close_complaint: "Close the complaint",
+    no_complaints: "No complaints.",
+    complaint_received: "Received",
+    complaint_assigned: "Assigned",
+    complaint_answered: "Answered",
+    complaint_closed: "Closed",
+    all_complaints: "All",
+    open_complaints: "Awaiting an answer",
+    answered_count: "Answered",
+    closed_count: "Closed",
+    open_at_end: "Unanswered at the month's end",
+    overdue_at_end: "Overdue at the month's end",
 };
 
 impl Text {
@@ -723,7 +816,34 @@ impl Text {
         }
     }
 
-    /// A name's confirmation state.
+    /// A complaint's status, as the list and the page show it.
+    pub(crate) fn complaint_status_of(&self, status: &str) -> &'static str {
+        match status {
+            "received" => self.complaint_received,
+            "assigned" => self.complaint_assigned,
+            "answered" => self.complaint_answered,
+            _ => self.complaint_closed,
+        }
+    }
+
+    /// A complaint category's title: the standards' words, or their English.
+    pub(crate) fn complaint_category_of(
+        &self,
+        c: crate::domain::complaint::Category,
+    ) -> &'static str {
+        use crate::domain::complaint::Category;
+        if std::ptr::eq(self, &ID) {
+            return c.title();
+        }
+        match c {
+            Category::Light => "Light complaint",
+            Category::Normative => "Normative complaint",
+            Category::NonSupervisory => "Complaint without supervisory content",
+            Category::Supervisory => "Complaint with supervisory content that needs examination",
+        }
+    }
+
+    /// A yearly confirmation's state, as the page shows it.
     pub(crate) fn confirmation_of(&self, state: &str) -> &'static str {
         match state {
             "awaiting" => self.confirmation_awaiting,

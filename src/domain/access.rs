@@ -510,6 +510,31 @@ pub fn may_run_checks(actor: &Actor) -> bool {
     actor.roles.iter().any(Role::is_office)
 }
 
+/// Whether the actor may submit a complaint with its account (the public submits one with a
+/// proof of work): anyone but a machine.
+pub fn may_complain(actor: &Actor) -> bool {
+    !actor.roles.is_empty() && actor.roles.iter().any(|r| !matches!(r, Role::Integration))
+}
+
+/// Whether the actor may handle complaints: give them to someone, answer and close them. The
+/// office's staff (the standards' "pejabat pengelola pengaduan" is one of them).
+pub fn may_handle_complaints(actor: &Actor) -> bool {
+    actor.roles.iter().any(Role::is_office)
+}
+
+/// Whether the actor may answer a complaint given to `assigned` (a user's id): the one it was
+/// given to, or an admin; while it is given to nobody, anyone who handles complaints.
+pub fn may_answer_complaint(actor: &Actor, assigned: Option<i64>) -> bool {
+    may_handle_complaints(actor)
+        && (assigned.is_none_or(|u| u == actor.user_id) || actor.has(&Role::Admin))
+}
+
+/// Whether the actor may read every complaint: those who handle them, and auditors. Anyone
+/// else reads only the complaints they submitted.
+pub fn may_read_complaints(actor: &Actor) -> bool {
+    may_handle_complaints(actor) || actor.has(&Role::Auditor)
+}
+
 /// Whether the actor may read and verify the audit trail: auditors and admins.
 pub fn may_read_audit(actor: &Actor) -> bool {
     actor.has(&Role::Auditor) || actor.has(&Role::Admin)
@@ -815,6 +840,33 @@ mod tests {
         );
         assert_eq!(integration_binding(&applicant), None);
         assert_eq!(role("integration").as_str(), "integration");
+    }
+
+    #[test]
+    fn complaints_are_handled_by_the_office_read_by_auditors_sent_by_people() {
+        // (roles, agency, complain, handle, read every one)
+        type Row = (&'static [&'static str], Option<i64>, bool, bool, bool);
+        let rows: [Row; 6] = [
+            (&["applicant"], Some(OWN), true, false, false),
+            (&["front_office"], None, true, true, true),
+            (&["technical"], None, true, true, true),
+            (&["admin"], None, true, true, true),
+            (&["auditor"], None, true, false, true),
+            (&["integration"], Some(OWN), false, false, false),
+        ];
+        for (roles, agency, complain, handle, read) in rows {
+            let a = actor(roles, agency);
+            assert_eq!(may_complain(&a), complain, "{roles:?}");
+            assert_eq!(may_handle_complaints(&a), handle, "{roles:?}");
+            assert_eq!(may_read_complaints(&a), read, "{roles:?}");
+        }
+        // An answer is the assignee's (user 1 here), or an admin's.
+        let technical = actor(&["technical"], None);
+        assert!(may_answer_complaint(&technical, None));
+        assert!(may_answer_complaint(&technical, Some(1)));
+        assert!(!may_answer_complaint(&technical, Some(2)));
+        assert!(may_answer_complaint(&actor(&["admin"], None), Some(2)));
+        assert!(!may_answer_complaint(&actor(&["auditor"], None), None));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backup;
 pub mod calendar;
 pub mod certificate;
+pub mod complaint;
 pub mod confirmation;
 pub mod dnssec;
 pub mod expiry;

@@ -121,6 +121,88 @@ pub struct OversightFigures {
     pub removed: usize,
 }
 
+/// A complaint as the report counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintSpan {
+    /// Its category (`light`, …).
+    pub category: String,
+    /// When received.
+    pub received_at: DateTime<Utc>,
+    /// When its answer was due.
+    pub due_at: DateTime<Utc>,
+    /// When answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// The complaints of one category in a month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplaintLine {
+    /// `light`, `normative`, `non_supervisory` or `supervisory`.
+    pub category: String,
+    /// Its title, as the standards word it.
+    pub title: String,
+    /// Its standard, e.g. `5 working days`.
+    pub standard: String,
+    /// Received in the month.
+    pub received: usize,
+    /// Answered in the month: working minutes from receipt to the answer, and the share
+    /// answered by the due time.
+    pub answered: Timing,
+    /// Closed in the month.
+    pub closed: usize,
+    /// Waiting for an answer at the month's end.
+    pub open_at_end: usize,
+    /// Of those, past their due time at the month's end.
+    pub overdue_at_end: usize,
+}
+
+/// The complaint lines of the month `[from, to)`, from `spans` (those that overlap it).
+pub fn complaints(
+    calendar: &Calendar,
+    spans: &[ComplaintSpan],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<ComplaintLine> {
+    use super::complaint::Category;
+    let within = |t: DateTime<Utc>| t >= from && t < to;
+    Category::ALL
+        .iter()
+        .map(|c| {
+            let mine: Vec<&ComplaintSpan> =
+                spans.iter().filter(|s| s.category == c.as_str()).collect();
+            let answered: Vec<(i64, bool)> = mine
+                .iter()
+                .filter_map(|s| {
+                    let a = s.answered_at.filter(|a| within(*a))?;
+                    Some((
+                        calendar.working_minutes_between(s.received_at, a),
+                        a <= s.due_at,
+                    ))
+                })
+                .collect();
+            let open: Vec<&&ComplaintSpan> = mine
+                .iter()
+                .filter(|s| s.received_at < to && s.answered_at.is_none_or(|a| a >= to))
+                .collect();
+            ComplaintLine {
+                category: c.as_str().into(),
+                title: c.title().into(),
+                standard: describe(TimeStandard::WorkingDays(c.working_days())),
+                received: mine.iter().filter(|s| within(s.received_at)).count(),
+                answered: timing(&answered),
+                closed: mine
+                    .iter()
+                    .filter(|s| s.closed_at.is_some_and(within))
+                    .count(),
+                open_at_end: open.len(),
+                overdue_at_end: open.iter().filter(|s| s.due_at < to).count(),
+            }
+        })
+        .collect()
+}
+
 /// The audit actions [`oversight`] counts.
 pub const OVERSIGHT_ACTIONS: [&str; 7] = [
     "subdomain.confirm",
@@ -396,5 +478,64 @@ mod tests {
         assert_eq!(r.total.count, 0);
         assert_eq!(r.total.median_minutes, None);
         assert!(r.steps.iter().all(|s| s.timing.count == 0));
+    }
+
+    #[test]
+    fn the_months_complaints_by_category_with_their_standards() {
+        let cal = Calendar::default_wita([]);
+        // November 2026 in WITA.
+        let from = Utc.with_ymd_and_hms(2026, 10, 31, 16, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2026, 11, 30, 16, 0, 0).unwrap();
+        // Monday 2 November, 10:00 WITA.
+        let monday = Utc.with_ymd_and_hms(2026, 11, 2, 2, 0, 0).unwrap();
+        let span = |category: &str, received: DateTime<Utc>, answered: Option<DateTime<Utc>>| {
+            let c = crate::domain::complaint::Category::parse(category).unwrap();
+            ComplaintSpan {
+                category: category.into(),
+                received_at: received,
+                due_at: crate::domain::complaint::due_at(&cal, received, c),
+                answered_at: answered,
+                closed_at: answered.map(|a| a + chrono::Duration::hours(1)),
+            }
+        };
+        let spans = [
+            // Answered the next working day: one working day, within.
+            span("light", monday, Some(monday + chrono::Duration::days(1))),
+            // Answered after eight days (six working days): late.
+            span("light", monday, Some(monday + chrono::Duration::days(8))),
+            // Unanswered: due 9 November, overdue at the month's end.
+            span("normative", monday, None),
+            // Received last month, answered this month within 14 working days.
+            span(
+                "non_supervisory",
+                monday - chrono::Duration::days(7),
+                Some(monday + chrono::Duration::days(3)),
+            ),
+            // Received on the month's last day: open, not yet due.
+            span("supervisory", to - chrono::Duration::hours(2), None),
+        ];
+        let lines = complaints(&cal, &spans, from, to);
+        let line = |c: &str| lines.iter().find(|l| l.category == c).unwrap();
+        assert_eq!(lines.len(), 4);
+        let light = line("light");
+        assert_eq!(light.standard, "5 working days");
+        assert_eq!((light.received, light.closed, light.open_at_end), (2, 2, 0));
+        assert_eq!(light.answered.count, 2);
+        assert_eq!(light.answered.median_minutes, Some(8 * 60));
+        assert_eq!(light.answered.within_standard, Some(0.5));
+        let normative = line("normative");
+        assert_eq!((normative.open_at_end, normative.overdue_at_end), (1, 1));
+        let non = line("non_supervisory");
+        assert_eq!((non.received, non.answered.count), (0, 1));
+        assert_eq!(non.answered.within_standard, Some(1.0));
+        let sup = line("supervisory");
+        assert_eq!(
+            (sup.received, sup.open_at_end, sup.overdue_at_end),
+            (1, 1, 0)
+        );
+        assert_eq!(
+            sup.title,
+            "Pengaduan berkadar pengawasan dan memerlukan pemeriksaan"
+        );
     }
 }

@@ -48,6 +48,9 @@ pub enum ServiceError {
         /// The open request that holds it, if that is what holds it.
         held_by: Option<i64>,
     },
+    /// The caller made too many calls of this kind: wait and retry.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Someone else changed the request or the zone first, or its state does not allow this.
     #[error("{0}")]
     Conflict(String),

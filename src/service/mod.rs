@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup;
 pub mod certificates;
 pub mod cloudflare;
+pub mod complaints;
 pub mod confirmation;
 pub mod dnssec;
 mod error;

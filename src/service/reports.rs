@@ -28,6 +28,8 @@ pub struct MonthlyReport {
     pub audit_head: Option<AuditHead>,
     /// The month's oversight: findings, confirmations, names given for a time.
     pub oversight: report::OversightFigures,
+    /// The month's complaints, one line per category in the standards' order.
+    pub complaints: Vec<report::ComplaintLine>,
 }
 
 /// A point in the audit trail, signed when the month is over and a key is configured.
@@ -178,7 +180,21 @@ pub async fn monthly(
     let actions = store
         .audit_actions_between(from, to, &report::OVERSIGHT_ACTIONS)
         .await?;
+    let stamp = |t: &str| {
+        crate::domain::time::parse(t).ok_or_else(|| ServiceError::internal("a complaint's time", t))
+    };
+    let mut complaints = Vec::new();
+    for (category, received, due, answered, closed) in store.complaints_between(from, to).await? {
+        complaints.push(report::ComplaintSpan {
+            category,
+            received_at: stamp(&received)?,
+            due_at: stamp(&due)?,
+            answered_at: answered.as_deref().map(stamp).transpose()?,
+            closed_at: closed.as_deref().map(stamp).transpose()?,
+        });
+    }
     Ok(MonthlyReport {
+        complaints: report::complaints(calendar, &complaints, from, to),
         oversight: report::oversight(&spans, from, to, &actions),
         report: report::monthly(workflow, calendar, month, &requests),
         time_zone: calendar.time_zone().name().to_owned(),
@@ -241,6 +257,32 @@ pub fn to_csv(r: &MonthlyReport) -> String {
         ("removed", o.removed),
     ] {
         out.push_str(&format!("{what},,,{n},,,\n"));
+    }
+    // Complaints: received, answered (working minutes to the answer, share within the
+    // category's standard), closed, open and overdue at the month's end.
+    for c in &r.complaints {
+        out.push_str(&format!(
+            "complaint_received,{},{},{},,,\n",
+            c.category,
+            quote(&c.title),
+            c.received
+        ));
+        out.push_str(&format!(
+            "complaint_answered,{},{},{},{},{},{}\n",
+            c.category,
+            quote(&c.standard),
+            c.answered.count,
+            num(c.answered.median_minutes),
+            num(c.answered.p90_minutes),
+            share(c.answered.within_standard)
+        ));
+        for (what, n) in [
+            ("complaint_closed", c.closed),
+            ("complaint_open_at_end", c.open_at_end),
+            ("complaint_overdue_at_end", c.overdue_at_end),
+        ] {
+            out.push_str(&format!("{what},{},,{n},,,\n", c.category));
+        }
     }
     out
 }
