@@ -83,9 +83,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     })
 }
 
-/// Top-level fields that hold a PEM document (RFC 7468: lines of base64), where line breaks
-/// are the format's and not a control character smuggled into text.
-const PEM_FIELDS: &[&str] = &["csr"];
+/// Top-level fields whose text is lines, where line breaks are the format's and not a control
+/// character smuggled into text: a PEM document (RFC 7468: lines of base64), a complaint and
+/// its answer (paragraphs a person writes). The core checks each for the other controls.
+const MULTILINE_FIELDS: &[&str] = &["csr", "body", "answer"];
 
 /// Every string in `value` with a control character, as field errors (`path` is where
 /// `value` is: `contact.name`, `records[0].value`).
@@ -95,8 +96,8 @@ fn control_characters(value: &serde_json::Value, path: &mut String, errors: &mut
     const MOST: usize = 20;
     match value {
         serde_json::Value::String(text) => {
-            let pem = PEM_FIELDS.iter().any(|f| path == f);
-            let found = if pem {
+            let lines = MULTILINE_FIELDS.iter().any(|f| path == f);
+            let found = if lines {
                 crate::domain::policy::control_character_in_lines(text)
             } else {
                 crate::domain::policy::control_character(text)

@@ -158,13 +158,17 @@ pub struct ComplaintLine {
     pub overdue_at_end: usize,
 }
 
-/// The complaint lines of the month `[from, to)`, from `spans` (those that overlap it).
+/// The complaint lines of the month `[from, to)`, from `spans` (those that overlap it). What is
+/// open and overdue "at the month's end" is taken at `end`: the month's end once it is over,
+/// the present instant while it runs (a complaint due next week is not overdue yet).
 pub fn complaints(
     calendar: &Calendar,
     spans: &[ComplaintSpan],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    end: DateTime<Utc>,
 ) -> Vec<ComplaintLine> {
+    let end = end.min(to);
     use super::complaint::Category;
     let within = |t: DateTime<Utc>| t >= from && t < to;
     Category::ALL
@@ -184,7 +188,7 @@ pub fn complaints(
                 .collect();
             let open: Vec<&&ComplaintSpan> = mine
                 .iter()
-                .filter(|s| s.received_at < to && s.answered_at.is_none_or(|a| a >= to))
+                .filter(|s| s.received_at < end && s.answered_at.is_none_or(|a| a >= end))
                 .collect();
             ComplaintLine {
                 category: c.as_str().into(),
@@ -197,7 +201,7 @@ pub fn complaints(
                     .filter(|s| s.closed_at.is_some_and(within))
                     .count(),
                 open_at_end: open.len(),
-                overdue_at_end: open.iter().filter(|s| s.due_at < to).count(),
+                overdue_at_end: open.iter().filter(|s| s.due_at < end).count(),
             }
         })
         .collect()
@@ -514,7 +518,7 @@ mod tests {
             // Received on the month's last day: open, not yet due.
             span("supervisory", to - chrono::Duration::hours(2), None),
         ];
-        let lines = complaints(&cal, &spans, from, to);
+        let lines = complaints(&cal, &spans, from, to, to);
         let line = |c: &str| lines.iter().find(|l| l.category == c).unwrap();
         assert_eq!(lines.len(), 4);
         let light = line("light");

@@ -167,6 +167,26 @@ impl Health {
                     .set(n);
             }
         }
+        if let Ok(counts) = self.store.open_complaints(chrono::Utc::now()).await {
+            // Every category shows, at 0 when none waits.
+            for c in crate::domain::complaint::Category::ALL {
+                let (open, overdue) = counts
+                    .iter()
+                    .find(|(k, _, _)| k == c.as_str())
+                    .map_or((0, 0), |(_, o, d)| (*o, *d));
+                let labels = crate::telemetry::metrics::CategoryLabels {
+                    category: c.as_str().into(),
+                };
+                self.metrics
+                    .complaints_open
+                    .get_or_create(&labels)
+                    .set(open);
+                self.metrics
+                    .complaints_overdue
+                    .get_or_create(&labels)
+                    .set(overdue);
+            }
+        }
         if let Err(e) = self.set_request_gauges().await {
             tracing::warn!(error = %e, "cannot count the requests for the metrics");
         }

@@ -194,7 +194,7 @@ pub async fn monthly(
         });
     }
     Ok(MonthlyReport {
-        complaints: report::complaints(calendar, &complaints, from, to),
+        complaints: report::complaints(calendar, &complaints, from, to, Utc::now()),
         oversight: report::oversight(&spans, from, to, &actions),
         report: report::monthly(workflow, calendar, month, &requests),
         time_zone: calendar.time_zone().name().to_owned(),

@@ -235,8 +235,19 @@ pub struct Metrics {
     pub checker_last_run_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Most sockets the last oversight run held open at once.
     pub checker_last_run_peak_connections: Gauge,
+    /// Complaints waiting for an answer, by category (every category, 0 when none).
+    pub complaints_open: Family<CategoryLabels, Gauge>,
+    /// Of those, past their due time.
+    pub complaints_overdue: Family<CategoryLabels, Gauge>,
     /// The one-line-per-interval limit of the log lines a client can cause.
     pub log: std::sync::Arc<LogThrottle>,
+}
+
+/// Labels of a complaint count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CategoryLabels {
+    /// The complaint's category (`light`, `normative`, `non_supervisory`, `supervisory`).
+    pub category: String,
 }
 
 /// Labels of a finding count.
@@ -521,6 +532,18 @@ impl Metrics {
             "Open findings of the oversight checker, by kind",
             findings_open.clone(),
         );
+        let complaints_open = Family::default();
+        registry.register(
+            "complaints_open",
+            "Complaints waiting for an answer, by category",
+            complaints_open.clone(),
+        );
+        let complaints_overdue = Family::default();
+        registry.register(
+            "complaints_overdue",
+            "Complaints waiting for an answer past their due time, by category",
+            complaints_overdue.clone(),
+        );
         let checks = Family::default();
         registry.register(
             "checks",
@@ -561,6 +584,8 @@ impl Metrics {
             http_tls_handshake_failures,
             api_certificate_expiry,
             findings_open,
+            complaints_open,
+            complaints_overdue,
             checks,
             checker_last_run_seconds,
             checker_last_run_peak_connections,

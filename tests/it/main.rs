@@ -9,6 +9,7 @@ mod browser;
 mod certificates;
 mod client;
 mod cloudflare;
+mod complaints;
 mod console;
 mod contract;
 mod deploy;
