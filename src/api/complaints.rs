@@ -220,6 +220,7 @@ pub(crate) async fn submit(
 
 /// Which complaints to list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `open` (received or assigned), `received`, `assigned`, `answered` or `closed`.
@@ -229,6 +230,7 @@ pub struct ListQuery {
     /// Numbers below this one (the next page: the last number of this one).
     pub before: Option<i64>,
     /// At most this many (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -48,13 +48,19 @@ fn the_document_validates_and_lists_every_route() {
         "/api/v1/certificates/{name}",
         "/api/v1/certificates/{name}/chain.pem",
         "/api/v1/certificates/{name}/key.pem",
+        "/api/v1/complaints",
+        "/api/v1/complaints/challenge",
+        "/api/v1/complaints/{id}",
+        "/api/v1/complaints/{id}/assign",
+        "/api/v1/complaints/{id}/answer",
+        "/api/v1/complaints/{id}/close",
         "/metrics",
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
     assert_eq!(
         paths.len(),
-        29,
+        35,
         "a route is served but not documented, or the reverse"
     );
     assert_eq!(
