@@ -166,7 +166,7 @@ impl Complaints {
         let new = NewComplaint {
             category: category.as_str().into(),
             subject: trimmed(&submission.subject),
-            body: trimmed(&submission.body),
+            body: lines(&submission.body),
             about: submission.about.as_deref().map(trimmed),
             name: trimmed(&submission.name),
             email: trimmed(&submission.email),
@@ -422,7 +422,8 @@ impl Complaints {
         }
         let next = complaint::next(id, stored_status(&row)?, Action::Answer).map_err(conflict)?;
         let due = stored_time(&row.due_at)?;
-        let text = text.trim();
+        let text = lines(text);
+        let text = text.as_str();
         let mut messages = Vec::new();
         if self.notifications {
             messages.push(email(
@@ -698,6 +699,12 @@ fn per_network(ip: IpAddr) -> IpAddr {
             }
         },
     }
+}
+
+/// A text of lines as stored: trimmed, its line breaks `\n` (a browser sends a form's
+/// `\r\n`).
+fn lines(text: &str) -> String {
+    text.trim().replace("\r\n", "\n")
 }
 
 fn email(to: &str, (subject, body): (String, String)) -> OutboxMessage {

@@ -216,7 +216,7 @@ tim_teknis = ["technical"]
         found.contains(&"image-alt") && found.contains(&"label"),
         "the checker finds what it must: {control}"
     );
-    assert_eq!(checked.len(), 9, "{checked:?}");
+    assert_eq!(checked.len(), 10, "{checked:?}");
     for (page, violations) in &checked {
         let grave: Vec<&Value> = violations
             .as_array()
@@ -226,6 +226,21 @@ tim_teknis = ["technical"]
             .collect();
         assert!(grave.is_empty(), "{page}: {grave:#?}");
     }
+    // The visitor's complaint, its proof of work found by the console's script in the browser
+    // (20 bits, the default: about a million hashes).
+    assert_eq!(seen["complaint_number"], "1", "{seen}");
+    let r = curl(&d, "GET", "/api/v1/complaints/1", Some(&ops), &[]);
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["origin"], "public");
+    assert_eq!(r.json["category"], "normative");
+    assert_eq!(
+        r.json["body"],
+        "Sejak pagi situs tidak bisa dibuka.\nMohon diperiksa."
+    );
+    eprintln!(
+        "the browser found the proof of work in {} s",
+        seen["complaint_seconds"]
+    );
     // Usable on a phone: every page fits a 390-pixel screen.
     for (page, fits) in seen["phone"].as_object().unwrap() {
         assert_eq!(fits, &Value::Bool(true), "{page} is wider than a phone");
