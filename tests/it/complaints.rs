@@ -212,24 +212,28 @@ fn complaints_from_the_public_and_accounts_are_answered_within_their_standards()
     );
 
     // Three an hour from one address (the replay counted: its proof was good): the next waits.
-    for n in 0..1 {
-        let (c, nonce) = solved(&d);
-        let r = public_post(
-            &d,
-            "127.0.0.1",
-            &body(
-                "normative",
-                &format!("Aduan {n}"),
-                "warga@example.org",
-                Some((&c, &nonce)),
-            ),
-        );
-        assert_eq!(r.status, 201, "{}", r.json);
-        assert_eq!(
-            time(&r.json["due_at"]),
-            complaint::due_at(&calendar, time(&r.json["received_at"]), Category::Normative)
-        );
-    }
+    let (c, nonce) = solved(&d);
+    let second = public_post(
+        &d,
+        "127.0.0.1",
+        &body(
+            "normative",
+            "Aduan kedua",
+            "warga@example.org",
+            Some((&c, &nonce)),
+        ),
+    );
+    assert_eq!(second.status, 201, "{}", second.json);
+    assert_eq!(
+        time(&second.json["due_at"]),
+        complaint::due_at(
+            &calendar,
+            time(&second.json["received_at"]),
+            Category::Normative
+        )
+    );
+    // (Numbers are the store's: PostgreSQL's may skip one where a spent proof was refused.)
+    let second_id = second.json["id"].as_i64().unwrap();
     let (c, n) = solved(&d);
     let limited = public_post(
         &d,
@@ -418,7 +422,6 @@ fn complaints_from_the_public_and_accounts_are_answered_within_their_standards()
 
     // The clock moves on: one complaint's due time passed without an answer. It is marked once,
     // the office told once.
-    let second_id = first_id + 1;
     let past = ranah::domain::time::stamp(Utc::now() - chrono::Duration::days(1));
     let out = store_exec(
         tmp.path(),
