@@ -10,7 +10,7 @@
 //!
 //! | part | what it is | depends on |
 //! |---|---|---|
-//! | [`domain`] | the pure core: who may do what ([`domain::access`]), the request state machine, time standards, policies, the certificate lifecycle, the audit chain; no I/O, no clock | nothing of ranah; serde, chrono |
+//! | [`domain`] | the pure core: who may do what ([`domain::access`]), the request state machine, time standards, policies, complaints and their proof of work, the certificate lifecycle, the audit chain; no I/O, no clock | nothing of ranah; serde, chrono |
 //! | [`zone`] | the zone's data without I/O: RFC 1035 master files, record diffs, the `_audit` anchor record, names as lookup keys, an RFC 2136 UPDATE read | domain, hickory-proto |
 //! | [`store`] | sqlx persistence of what it is given: zones, records, journal, requests, people, certificates, outbox, audit rows, files beside the database | domain, zone, sqlx |
 //! | [`audit`] | signed checkpoints of the audit trail's head | domain, store |
@@ -24,7 +24,7 @@
 //! | [`check`] | the oversight checker's probes: DNS questions, TCP to 80 and 443, the TLS handshake, the page at `/`; every socket under one limit | config, dns, rustls, hyper |
 //! | [`acme`] | certificates: the ACME worker (order, challenge through [`publish`], account), CSRs, keys at rest | publish, store, domain, instant-acme |
 //! | [`oidc`] | single sign-on's protocol (openidconnect): discovery, the authorization request with PKCE, the code exchange, the ID token's checks | config, openidconnect, reqwest |
-//! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, sign-in and sessions, dynamic updates and their keys, the oversight checker, health): load, decide with the core, persist in one transaction, publish | everything above |
+//! | [`service`] | one service per resource (requests, certificates, zones, subdomains, reports, audit, people, sign-in and sessions, dynamic updates and their keys, the oversight checker, the yearly confirmation, names given for a time, complaints, health): load, decide with the core, persist in one transaction, publish | everything above |
 //! | [`cluster`] | several instances on one PostgreSQL store: each follows the zone changes the others commit (woken by `LISTEN`/`NOTIFY`, caught up by serial) | publish, service, store, telemetry |
 //! | [`api`] | HTTP: extract, call one service, answer with a typed body or an RFC 9457 problem; OpenAPI; the Cloudflare-compatible `/client/v4` in Cloudflare's envelope | service, axum, utoipa |
 //! | [`console`] | the web console at `/`: server-rendered pages (askama), sign-in, sessions' cookies and form tokens, the inbox, requests, the applicant's forms, the register; calls services like `api` | api, service, domain, askama |
