@@ -22,6 +22,8 @@ pub struct ComplaintSettings {
     pub per_address_per_hour: u32,
     /// Public complaints in all per day: beyond it the form is closed until the next day.
     pub public_per_day: u32,
+    /// Complaints from one account per hour.
+    pub per_account_per_hour: u32,
     /// The key (at least 32 characters) that signs the challenges. Several instances behind
     /// one address share it; without it each instance makes its own at start (and challenges
     /// from before a restart are refused).
@@ -40,6 +42,7 @@ impl Default for ComplaintSettings {
             challenge_secs: 600,
             per_address_per_hour: 5,
             public_per_day: 200,
+            per_account_per_hour: 20,
             proof_key: None,
             proof_key_env: None,
             every_secs: 900,
@@ -60,6 +63,7 @@ impl ComplaintSettings {
         at_least_one("complaints.every_secs", self.every_secs)?;
         at_least_one("complaints.per_address_per_hour", self.per_address_per_hour)?;
         at_least_one("complaints.public_per_day", self.public_per_day)?;
+        at_least_one("complaints.per_account_per_hour", self.per_account_per_hour)?;
         if !(8..=28).contains(&self.proof_bits) {
             return Err(invalid("proof_bits", "must be from 8 to 28"));
         }

@@ -82,6 +82,8 @@ pub struct Complaints {
     settings: ComplaintSettings,
     key: Vec<u8>,
     per_address: Limit<IpAddr>,
+    /// By user id: bounded by the users the store holds.
+    per_account: Limit<i64>,
     notifications: bool,
 }
 
@@ -107,12 +109,18 @@ impl Complaints {
             Duration::from_secs(3600),
             MAX_ADDRESSES,
         );
+        let per_account = Limit::per(
+            settings.per_account_per_hour,
+            Duration::from_secs(3600),
+            usize::MAX,
+        );
         Ok(Self {
             store,
             calendar,
             settings,
             key,
             per_address,
+            per_account,
             notifications: false,
         })
     }
@@ -158,7 +166,15 @@ impl Complaints {
         }
         let category = complaint::check(submission).map_err(ServiceError::Validation)?;
         let spent = match caller {
-            Some(_) => None,
+            Some(actor) => {
+                if !self.per_account.take(actor.user_id, Instant::now()) {
+                    return Err(ServiceError::TooManyRequests(format!(
+                        "at most {} complaints an hour from one account; retry later",
+                        self.settings.per_account_per_hour
+                    )));
+                }
+                None
+            }
             None => Some(self.admit_public(proof, client, now).await?),
         };
         let due = complaint::due_at(&self.calendar, now, category);

@@ -78,7 +78,7 @@ fn complaints_from_the_public_and_accounts_are_answered_within_their_standards()
     );
     let config = format!(
         "[checker]\nenabled = false\n[confirmation]\nenabled = false\n\
-         [complaints]\nproof_bits = 12\nper_address_per_hour = 3\npublic_per_day = 4\n\
+         [complaints]\nproof_bits = 12\nper_address_per_hour = 3\npublic_per_day = 4\nper_account_per_hour = 2\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nretry_base_secs = 1\nretry_max_secs = 2\n"
     );
     let d = Daemon::start_configured(tmp.path(), ([127, 0, 0, 1], 0).into(), Some(&config));
@@ -572,6 +572,21 @@ fn complaints_from_the_public_and_accounts_are_answered_within_their_standards()
         csv.contains("complaint_overdue_at_end,normative,,1,,,"),
         "{csv}"
     );
+
+    // An account has its own hourly limit (two here): the second complaint goes in, the third
+    // waits.
+    let again = || {
+        post_json(
+            &d,
+            "/api/v1/complaints",
+            &andi,
+            &body("light", "Aduan lagi", "andi@example.go.id", None),
+        )
+    };
+    assert_eq!(again().status, 201);
+    let r = again();
+    assert_eq!(r.status, 429, "{}", r.json);
+    assert!(r.json["detail"].as_str().unwrap().contains("one account"));
 }
 
 /// The console's form: a visitor's page carries a challenge and sets its form token; a form
