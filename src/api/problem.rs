@@ -263,7 +263,10 @@ impl From<ServiceError> for Problem {
                 }
                 DomainError::InvalidState(_)
                 | DomainError::MovedOn { .. }
-                | DomainError::NotDue => Self::new(StatusCode::CONFLICT, "invalid_state", detail),
+                | DomainError::NotDue
+                | DomainError::ApplicantStep(_) => {
+                    Self::new(StatusCode::CONFLICT, "invalid_state", detail)
+                }
                 DomainError::OwnRequest => Self::new(StatusCode::FORBIDDEN, "own_request", detail),
                 DomainError::LetterRequired => {
                     Self::new(StatusCode::CONFLICT, "letter_required", detail)

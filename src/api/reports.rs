@@ -87,6 +87,8 @@ pub struct ReportBody {
     pub steps: Vec<StepLineBody>,
     /// Completed requests, submission to completion.
     pub total: TimingBody,
+    /// Completed requests against the whole service's standard.
+    pub service: ServiceLineBody,
     /// Returns by reason code.
     pub returns: BTreeMap<String, usize>,
     /// Rejections by reason code.
@@ -124,6 +126,20 @@ pub struct ComplaintLineBody {
     pub open_at_end: usize,
     /// Of those, past their due time.
     pub overdue_at_end: usize,
+}
+
+/// The whole service's standard and the requests completed within it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServiceLineBody {
+    /// The standard, e.g. `2 working days`; empty when the workflow states none (the steps'
+    /// standards one after another).
+    pub standard: String,
+    /// Requests completed in the month.
+    pub completed: usize,
+    /// Of those, completed by the whole service's due time.
+    pub within: usize,
+    /// Their share, 0..1; null without completed requests.
+    pub within_share: Option<f64>,
 }
 
 /// The month's oversight.
@@ -172,6 +188,12 @@ impl From<MonthlyReport> for ReportBody {
                 })
                 .collect(),
             total: r.total.into(),
+            service: ServiceLineBody {
+                standard: r.service.standard,
+                completed: r.service.completed,
+                within: r.service.within,
+                within_share: r.service.within_share,
+            },
             returns: r.returns,
             rejections: r.rejections,
             time_zone: m.time_zone,

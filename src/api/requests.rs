@@ -135,6 +135,12 @@ pub struct RequestBody {
     pub due_at: Option<Timestamp>,
     /// Whether the current step is past its due time.
     pub overdue: bool,
+    /// When the whole service is due: the workflow's whole-service standard from submission,
+    /// the clock stopped while the request was returned.
+    pub service_due_at: Option<Timestamp>,
+    /// Whether the whole service is past that (measured now while in review, at the return
+    /// while returned, at completion once completed).
+    pub service_overdue: bool,
     /// Whether a certificate was asked for.
     pub certificate: bool,
     /// `not_requested`, `not_configured`, `not_started`, `pending`, `issued`, `failed`,
@@ -209,6 +215,8 @@ impl RequestBody {
             step_role: v.step.as_ref().map(|s| s.role.to_string()),
             due_at: v.due_at.map(Timestamp),
             overdue: v.overdue,
+            service_due_at: v.service_due_at.map(Timestamp::from),
+            service_overdue: v.service_overdue,
             certificate: r.data.certificate,
             certificate_status: v.certificate_status.into(),
             certificate_error: v.certificate.and_then(|c| c.last_error),

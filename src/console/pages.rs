@@ -160,6 +160,8 @@ struct RequestPage {
     history: Vec<HistoryLine>,
     certificate: String,
     may_decide: bool,
+    /// The step is the requesting agency's own: approve (sign) only.
+    signs: bool,
     reasons: Vec<String>,
     saved: bool,
     /// The requesting agency's applicant (or the front office) may add files and withdraw.
@@ -570,8 +572,14 @@ pub(super) async fn request(
         crate::domain::access::may_attach(&signed.current.actor, view.request.state.agency_id);
     let may_decide = status == Status::InReview
         && view.step.as_ref().is_some_and(|s| {
-            crate::domain::access::may_act_on_step(&signed.current.actor, &s.role)
+            crate::domain::access::may_act_at(
+                &signed.current.actor,
+                s,
+                view.request.state.agency_id,
+            )
         });
+    // At the agency's own step it approves (signs) or withdraws: nothing to return or reject.
+    let signs = view.step.as_ref().is_some_and(|s| s.by_applicant());
     let page = RequestPage {
         id,
         name: data.fqdn(),
@@ -614,6 +622,7 @@ pub(super) async fn request(
             .collect(),
         certificate: t.certificate_of(view.certificate_status).to_owned(),
         may_decide,
+        signs,
         reasons: state.requests.workflow().reason_codes.clone(),
         saved: query.is_ok_and(|Query(q)| q.saved == Some(1)),
         applicant,

@@ -9,7 +9,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use super::workflow::{RoleName, Workflow, WorkflowError};
+use super::workflow::{RoleName, Step, Workflow, WorkflowError};
 
 /// A role. The four fixed roles exist whatever the workflow; every other role is named by a
 /// step of the active workflow (`head_of_office`, `technical`, …) and approves at that step.
@@ -458,6 +458,27 @@ pub enum Refusal {
 /// an admin (an admin never approves, even with a role granted before that was refused).
 pub fn may_act_on_step(actor: &Actor, step_role: &RoleName) -> bool {
     !actor.has(&Role::Admin) && actor.has(&Role::Step(step_role.clone()))
+}
+
+/// Whether the actor may act at `step` on a request of `agency`: at the office's steps, who
+/// holds the step's role (never an admin); at the applicant's own step (signing the handover
+/// minutes), only an applicant of that agency: not the front office, not anyone of the office.
+pub fn may_act_at(actor: &Actor, step: &Step, agency: i64) -> bool {
+    if step.by_applicant() {
+        !actor.has(&Role::Admin) && actor.applicant_of(Some(agency))
+    } else {
+        may_act_on_step(actor, &step.role)
+    }
+}
+
+/// Whether the actor's inbox holds requests at `step`: whoever may act at it for some request
+/// (an applicant sees its own agency's).
+pub fn acts_at(actor: &Actor, step: &Step) -> bool {
+    if step.by_applicant() {
+        !actor.has(&Role::Admin) && actor.has(&Role::Applicant) && actor.agency_id.is_some()
+    } else {
+        may_act_on_step(actor, &step.role)
+    }
 }
 
 /// Whether the actor may resubmit or withdraw a request of `agency`: its applicants, or the

@@ -12,6 +12,9 @@ pub enum Audience {
     Role(String),
     /// The contact named in the request.
     Applicant,
+    /// The users of the requesting agency, and the request's contact: the agency acts at the
+    /// step itself (signs the handover minutes).
+    Agency,
 }
 
 /// One message to send.
@@ -47,9 +50,14 @@ impl About<'_> {
 
 fn waiting(workflow: &Workflow, step: usize, about: About<'_>, what: &str) -> Option<Notice> {
     let s = workflow.steps.get(step)?;
+    let (audience, whose) = if s.by_applicant() {
+        (Audience::Agency, "instansi Bapak/Ibu")
+    } else {
+        (Audience::Role(s.role.to_string()), "Bapak/Ibu")
+    };
     Some(Notice {
         with_letter: false,
-        audience: Audience::Role(s.role.to_string()),
+        audience,
         subject: format!(
             "[ranah] Permohonan {}{} menunggu {}",
             about.number(),
@@ -58,7 +66,7 @@ fn waiting(workflow: &Workflow, step: usize, about: About<'_>, what: &str) -> Op
         ),
         body: format!(
             "Yth. Bapak/Ibu,\n\nPermohonan subdomain {fqdn} dari {agency} {what} dan kini \
-             menunggu tahap \"{title}\" yang menjadi tugas Bapak/Ibu.\n\n\
+             menunggu tahap \"{title}\" yang menjadi tugas {whose}.\n\n\
              Silakan tindak lanjuti melalui ranah.\n\nPesan ini dikirim otomatis oleh ranah.\n",
             fqdn = about.fqdn,
             agency = about.agency,

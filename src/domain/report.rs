@@ -75,10 +75,26 @@ pub struct ServiceReport {
     pub steps: Vec<StepLine>,
     /// Completed requests, submission to completion.
     pub total: Timing,
+    /// Completed requests against the whole service's standard.
+    pub service: ServiceLine,
     /// Returns by reason code.
     pub returns: BTreeMap<String, usize>,
     /// Rejections by reason code.
     pub rejections: BTreeMap<String, usize>,
+}
+
+/// The whole service's standard and the requests completed within it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceLine {
+    /// The standard, e.g. `2 working days`; empty when the workflow states none (the steps'
+    /// standards one after another).
+    pub standard: String,
+    /// Requests completed in the month.
+    pub completed: usize,
+    /// Of those, completed by the whole service's due time (the clock stopped while returned).
+    pub within: usize,
+    /// Their share, 0..1.
+    pub within_share: Option<f64>,
 }
 
 /// A finding of the oversight checker as the report counts it.
@@ -297,6 +313,7 @@ pub fn monthly(
     let mut finished = BTreeMap::new();
     let mut returns = BTreeMap::new();
     let mut rejections = BTreeMap::new();
+    let (mut completed, mut within_service) = (0, 0);
     for r in requests {
         *finished.entry(r.status.clone()).or_insert(0) += 1;
         let mut clock: Option<DateTime<Utc>> = None;
@@ -334,6 +351,19 @@ pub fn monthly(
         }
         if r.status == "completed" {
             total.push((office_minutes, all_within));
+            let events: Vec<(&str, DateTime<Utc>)> =
+                r.events.iter().map(|e| (e.action.as_str(), e.at)).collect();
+            let done = events
+                .iter()
+                .rev()
+                .find(|(action, _)| *action == "approved")
+                .map(|(_, at)| *at);
+            completed += 1;
+            if let (Some(due), Some(done)) = (workflow.service_due(calendar, &events), done)
+                && done <= due
+            {
+                within_service += 1;
+            }
         }
     }
     ServiceReport {
@@ -350,6 +380,12 @@ pub fn monthly(
             })
             .collect(),
         total: timing(&total),
+        service: ServiceLine {
+            standard: workflow.service_standard.map(describe).unwrap_or_default(),
+            completed,
+            within: within_service,
+            within_share: (completed > 0).then(|| within_service as f64 / completed as f64),
+        },
         returns,
         rejections,
     }

@@ -245,6 +245,10 @@ pub enum DomainError {
     /// The returned request is not yet due for automatic withdrawal.
     #[error("the request is not yet due for automatic withdrawal")]
     NotDue,
+    /// At the applicant's own step (signing the handover minutes) there is nothing to return
+    /// or reject: the agency approves, or withdraws the request (409 `invalid_state`).
+    #[error("step `{0}` is the requesting agency's own: approve it, or withdraw the request")]
+    ApplicantStep(String),
 }
 
 /// A new request at the first step.
@@ -308,13 +312,13 @@ pub fn decide(
                 },
                 _ => return Err(DomainError::InvalidState(req.status.as_str())),
             };
-            if !access::may_act_on_step(actor, &step.role) {
+            if !access::may_act_at(actor, step, req.agency_id) {
                 // An approver whose own step the request has already passed meets a state
                 // that moved on (a second click, or the loser of two simultaneous
                 // approvals): a conflict with the state, not a lack of permission.
                 let passed = workflow.steps[..index]
                     .iter()
-                    .any(|s| access::may_act_on_step(actor, &s.role));
+                    .any(|s| access::may_act_at(actor, s, req.agency_id));
                 if passed {
                     return Err(DomainError::MovedOn {
                         step: step.id.clone(),
@@ -327,7 +331,9 @@ pub fn decide(
             }
             match cmd {
                 Command::Approve { note } => {
-                    if actor.user_id == req.submitted_by {
+                    // Separation of duties holds at every step of the office; at the agency's
+                    // own step the agency signs what it asked for.
+                    if actor.user_id == req.submitted_by && !step.by_applicant() {
                         return Err(DomainError::OwnRequest);
                     }
                     if index == 0 && !req.letter_attached {
@@ -344,6 +350,9 @@ pub fn decide(
                     }])
                 }
                 Command::Return { note, reason } | Command::Reject { note, reason } => {
+                    if step.by_applicant() {
+                        return Err(DomainError::ApplicantStep(step.id.clone()));
+                    }
                     if note.trim().is_empty() {
                         return Err(DomainError::NoteRequired);
                     }
@@ -636,6 +645,56 @@ mod tests {
                 "{why}"
             );
         }
+    }
+
+    #[test]
+    fn the_jember_chain_with_the_applicant_signing_its_own_step() {
+        let wf = Workflow::preset("jember").unwrap();
+        let cal = Calendar::default_wita([]);
+        let submitter = actor(1, &["applicant"], Some(10));
+        let colleague = actor(7, &["applicant"], Some(10));
+        let stranger = actor(8, &["applicant"], Some(11));
+        let desk = actor(9, &["front_office"], None);
+        let section = actor(2, &["network_section"], None);
+        let server = actor(3, &["server_admin"], None);
+        let head = actor(4, &["head_of_office"], None);
+        let mut req = submit(Kind::Create, 10, &submitter, true, now());
+        // The applicant acts at no office step.
+        assert!(matches!(
+            run(&mut req, approve(), &submitter, &wf, &cal),
+            Err(DomainError::NotYourStep { .. })
+        ));
+        for who in [&section, &server, &server, &head] {
+            run(&mut req, approve(), who, &wf, &cal).unwrap();
+        }
+        assert_eq!(wf.steps[req.step.unwrap()].id, "applicant_signature");
+        // The agency's own step: no one of the office signs for it (not the head of office,
+        // not the front office), nor another agency; there is nothing to return or reject.
+        for who in [&head, &server, &desk, &stranger] {
+            assert!(
+                matches!(
+                    run(&mut req, approve(), who, &wf, &cal),
+                    Err(DomainError::NotYourStep { .. } | DomainError::MovedOn { .. })
+                ),
+                "{}",
+                who.name
+            );
+        }
+        let refuse = Command::Return {
+            note: "belum".into(),
+            reason: "other".into(),
+        };
+        assert_eq!(
+            run(&mut req, refuse, &colleague, &wf, &cal),
+            Err(DomainError::ApplicantStep("applicant_signature".into()))
+        );
+        // The one who submitted signs what the agency asked for.
+        run(&mut req, approve(), &submitter, &wf, &cal).unwrap();
+        assert_eq!(wf.steps[req.step.unwrap()].id, "handover");
+        // And still approves no step of the office.
+        assert!(run(&mut req, approve(), &submitter, &wf, &cal).is_err());
+        run(&mut req, approve(), &server, &wf, &cal).unwrap();
+        assert_eq!(req.status, Status::Completed);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Workflow definitions: the steps of the office's written standard, who acts at each, its
-//! time standard and its effect. Presets `kaltara` (default) and `tarakan` ship in
-//! `deploy/workflows/`; an office may give its own file in the same format.
+//! time standard and its effect, and the whole service's standard. Presets `kaltara` (default),
+//! `tarakan`, `purbalingga` and `jember` ship in `deploy/workflows/`; an office may give its
+//! own file in the same format (docs/workflows.md).
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Deserialize;
 
-use super::calendar::TimeStandard;
+use chrono::{DateTime, Utc};
+
+use super::calendar::{Calendar, TimeStandard};
 
 /// Roles that exist whatever the workflow: they can never be a step's role.
 pub const FIXED_ROLES: [&str; 5] = [
@@ -17,6 +20,10 @@ pub const FIXED_ROLES: [&str; 5] = [
     "admin",
     "integration",
 ];
+
+/// The role of a step the requesting agency takes itself (signing the handover minutes): only a
+/// user of that agency with the applicant role acts at it.
+pub const APPLICANT_STEP: &str = "applicant";
 
 /// A role's name (`head_of_office`, `technical`, …).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,6 +82,13 @@ pub struct Step {
     pub effect: Option<Effect>,
 }
 
+impl Step {
+    /// Whether the requesting agency acts at this step itself (its role is `applicant`).
+    pub fn by_applicant(&self) -> bool {
+        self.role.as_str() == APPLICANT_STEP
+    }
+}
+
 /// A validated workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workflow {
@@ -86,6 +100,9 @@ pub struct Workflow {
     pub reason_codes: Vec<String>,
     /// Working days after which a returned request is withdrawn automatically.
     pub auto_withdraw_after_days: u32,
+    /// The whole service's time standard, as the office's standard states it; `None`: the
+    /// steps' standards one after another.
+    pub service_standard: Option<TimeStandard>,
 }
 
 /// Errors in a workflow definition.
@@ -98,7 +115,7 @@ pub enum WorkflowError {
     #[error("invalid workflow: {0}")]
     Invalid(String),
     /// No preset of that name.
-    #[error("no workflow preset `{0}` (presets: kaltara, tarakan)")]
+    #[error("no workflow preset `{0}` (presets: kaltara, tarakan, purbalingga, jember)")]
     UnknownPreset(String),
 }
 
@@ -108,6 +125,8 @@ struct RawWorkflow {
     name: String,
     reason_codes: Vec<String>,
     auto_withdraw_after_days: u32,
+    #[serde(default)]
+    service_standard: Option<String>,
     steps: Vec<RawStep>,
 }
 
@@ -150,6 +169,8 @@ impl Workflow {
         let text = match name {
             "kaltara" => include_str!("../../deploy/workflows/kaltara.toml"),
             "tarakan" => include_str!("../../deploy/workflows/tarakan.toml"),
+            "purbalingga" => include_str!("../../deploy/workflows/purbalingga.toml"),
+            "jember" => include_str!("../../deploy/workflows/jember.toml"),
             other => return Err(WorkflowError::UnknownPreset(other.to_owned())),
         };
         Self::from_toml(text)
@@ -179,10 +200,17 @@ impl Workflow {
                 return Err(invalid(format!("step `{}` has no title", s.id)));
             }
             let role = RoleName::parse(&s.role)?;
-            if FIXED_ROLES.contains(&role.as_str()) {
+            if FIXED_ROLES.contains(&role.as_str()) && role.as_str() != APPLICANT_STEP {
                 return Err(invalid(format!(
-                    "step `{}`: `{role}` cannot act at a step (applicant, front_office, auditor \
-                     and admin never approve)",
+                    "step `{}`: `{role}` cannot act at a step (front_office, auditor, admin and \
+                     integration never approve; `applicant` is the requesting agency's own step)",
+                    s.id
+                )));
+            }
+            if role.as_str() == APPLICANT_STEP && s.effect == Some(Effect::Provision) {
+                return Err(invalid(format!(
+                    "step `{}`: the applicant's own step cannot provision (the office writes the \
+                     zone)",
                     s.id
                 )));
             }
@@ -215,12 +243,59 @@ impl Workflow {
                 "auto_withdraw_after_days must be at least 1".into(),
             ));
         }
+        let service_standard = raw
+            .service_standard
+            .as_deref()
+            .map(parse_standard)
+            .transpose()?;
         Ok(Self {
             name: raw.name,
             steps,
             reason_codes: raw.reason_codes,
             auto_withdraw_after_days: raw.auto_withdraw_after_days,
+            service_standard,
         })
+    }
+
+    /// When the whole service is due for a request submitted at `start`: its own standard, or
+    /// the steps' standards one after another.
+    pub fn service_deadline(&self, calendar: &Calendar, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self.service_standard {
+            Some(standard) => calendar.deadline(start, standard),
+            None => self
+                .steps
+                .iter()
+                .fold(start, |t, s| calendar.deadline(t, s.standard)),
+        }
+    }
+
+    /// When the whole service is due for a request whose history is `events` (action and
+    /// time, in order): from its submission, the clock stopped while it was returned to the
+    /// applicant (as the monthly report counts the office's time). `None` before a submission.
+    pub fn service_due(
+        &self,
+        calendar: &Calendar,
+        events: &[(&str, DateTime<Utc>)],
+    ) -> Option<DateTime<Utc>> {
+        let mut due = None;
+        let mut returned = None;
+        for (action, at) in events {
+            match *action {
+                "submitted" if due.is_none() => due = Some(self.service_deadline(calendar, *at)),
+                "returned" => returned = Some(*at),
+                "resubmitted" => {
+                    if let (Some(d), Some(r)) = (due, returned.take()) {
+                        let paused = calendar.working_minutes_between(r, *at);
+                        due = Some(
+                            calendar
+                                .add_working_minutes(d, u32::try_from(paused).unwrap_or(u32::MAX)),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        due
     }
 
     /// The step with this id, and its position.
@@ -418,10 +493,116 @@ mod tests {
                 "role = \"Tim Teknis\"",
                 "lower-case",
             ),
+            (
+                "role = \"technical\"",
+                "role = \"applicant\"",
+                "cannot provision",
+            ),
+            (
+                "role = \"technical\"",
+                "role = \"front_office\"",
+                "never approve",
+            ),
+            (
+                "auto_withdraw_after_days = 14",
+                "auto_withdraw_after_days = 14\nservice_standard = \"2 days\"",
+                "working",
+            ),
         ] {
             let text = base.replacen(from, to, 1);
             let err = Workflow::from_toml(&text).unwrap_err().to_string();
             assert!(err.contains(why), "{why}: {err}");
         }
+    }
+
+    #[test]
+    fn purbalingga_and_jember_as_their_standards_word_them() {
+        let p = Workflow::preset("purbalingga").unwrap();
+        assert_eq!(p.service_standard, Some(TimeStandard::WorkingDays(2)));
+        assert_eq!(
+            p.steps[0].title,
+            "Permintaan dikaji oleh Bidang Informatika"
+        );
+        assert_eq!(p.steps[p.provisioning_step()].id, "activation");
+        let j = Workflow::preset("jember").unwrap();
+        assert_eq!(j.service_standard, Some(TimeStandard::WorkingDays(7)));
+        let applicant: Vec<&str> = j
+            .steps
+            .iter()
+            .filter(|s| s.by_applicant())
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(applicant, ["applicant_signature"]);
+        assert_eq!(
+            j.step("applicant_signature").unwrap().1.title,
+            "Berita Acara ditandatangani oleh Instansi Pemohon"
+        );
+        // The steps' standards add up to the whole service's.
+        for w in [&p, &j] {
+            let mut stated = w.clone();
+            stated.service_standard = None;
+            let cal = Calendar::default_wita([]);
+            let monday = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 2, 0, 0).unwrap();
+            assert_eq!(
+                stated.service_deadline(&cal, monday),
+                w.service_deadline(&cal, monday),
+                "{}",
+                w.name
+            );
+        }
+        // The applicant's own step is no role of the office.
+        assert!(
+            j.roles()
+                .contains(&RoleName::parse("server_admin").unwrap())
+        );
+    }
+
+    #[test]
+    fn the_whole_service_is_due_in_working_days_the_clock_stopped_while_returned() {
+        use chrono::TimeZone as _;
+        let j = Workflow::preset("jember").unwrap();
+        // Monday 23 November 2026, 10:00 WITA; a holiday on Wednesday the 25th.
+        let submitted = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
+        let plain = Calendar::default_wita([]);
+        let holiday =
+            Calendar::default_wita([chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()]);
+        // Seven working days: Wednesday 2 December; with the holiday, Thursday 3 December.
+        assert_eq!(
+            j.service_due(&plain, &[("submitted", submitted)]),
+            Some(Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, 0).unwrap())
+        );
+        assert_eq!(
+            j.service_due(&holiday, &[("submitted", submitted)]),
+            Some(Utc.with_ymd_and_hms(2026, 12, 3, 2, 0, 0).unwrap())
+        );
+        // Returned on Tuesday at 10:00, resubmitted on Thursday at 10:00: two working days
+        // on the applicant's side, added.
+        let events = [
+            ("submitted", submitted),
+            ("approved", submitted + chrono::Duration::hours(2)),
+            (
+                "returned",
+                Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).unwrap(),
+            ),
+            (
+                "resubmitted",
+                Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
+            ),
+        ];
+        assert_eq!(
+            j.service_due(&plain, &events),
+            Some(Utc.with_ymd_and_hms(2026, 12, 4, 2, 0, 0).unwrap())
+        );
+        assert_eq!(j.service_due(&plain, &[]), None);
+        // Without a stated standard, the steps one after another (kaltara: 3 hours, 1 day,
+        // 7 days, 1 day).
+        let k = Workflow::preset("kaltara").unwrap();
+        assert_eq!(k.service_standard, None);
+        let due = k.service_due(&plain, &[("submitted", submitted)]).unwrap();
+        assert_eq!(
+            plain.working_minutes_between(submitted, due),
+            3 * 60 + 9 * 8 * 60 + 30,
+            "three hours and nine working days, a whole Friday among them"
+        );
     }
 }

@@ -244,6 +244,13 @@ impl Health {
         self.metrics
             .requests_overdue
             .set(i64::try_from(overdue).unwrap_or(i64::MAX));
+        let late = self
+            .requests
+            .service_overdue_count(chrono::Utc::now())
+            .await?;
+        self.metrics
+            .requests_service_overdue
+            .set(i64::try_from(late).unwrap_or(i64::MAX));
         Ok(())
     }
 

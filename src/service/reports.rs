@@ -229,6 +229,13 @@ pub fn to_csv(r: &MonthlyReport) -> String {
         num(t.p90_minutes),
         share(t.within_standard)
     ));
+    let sv = &r.report.service;
+    out.push_str(&format!(
+        "service,,{},{},,,{}\n",
+        quote(&sv.standard),
+        sv.completed,
+        share(sv.within_share)
+    ));
     for (reason, n) in &r.report.returns {
         out.push_str(&format!("returned,{reason},,{n},,,\n"));
     }

@@ -78,6 +78,11 @@ pub struct RequestView {
     pub due_at: Option<DateTime<Utc>>,
     /// Whether it is past that.
     pub overdue: bool,
+    /// When the whole service is due (the workflow's whole-service standard from submission,
+    /// the clock stopped while returned).
+    pub service_due_at: Option<DateTime<Utc>>,
+    /// Whether the whole service is (or was, when completed) past that.
+    pub service_overdue: bool,
     /// The name's certificate, if the request asked for one and it exists.
     pub certificate: Option<crate::store::CertificateRow>,
     /// `not_requested`, `not_configured`, `not_started`, or the certificate's status.
@@ -585,6 +590,7 @@ impl Requests {
         &self,
         notices: Vec<notice::Notice>,
         data: &RequestData,
+        agency_id: i64,
         letter: Option<(String, String)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxMessage>, ServiceError> {
@@ -607,13 +613,15 @@ impl Requests {
                     emails.dedup();
                     emails
                 }
-                notice::Audience::Applicant => data
-                    .contact
-                    .get("email")
-                    .and_then(|e| e.as_str())
-                    .filter(|e| e.contains('@'))
-                    .map(|e| vec![e.to_owned()])
-                    .unwrap_or_default(),
+                notice::Audience::Applicant => contact_email(data).into_iter().collect(),
+                notice::Audience::Agency => {
+                    let mut emails = self.store.agency_emails(agency_id).await?;
+                    emails.extend(contact_email(data));
+                    emails.retain(|e| e.contains('@'));
+                    emails.sort();
+                    emails.dedup();
+                    emails
+                }
             };
             for recipient in recipients {
                 out.push(OutboxMessage {
@@ -665,7 +673,7 @@ impl Requests {
             .flat_map(|e| notice::on_event(&self.workflow, e, about))
             .collect();
         let letter = letter.map(|l| (l.sha256.clone(), format!("surat-tanggapan-{id}.pdf")));
-        self.messages(notices, data, letter, now).await
+        self.messages(notices, data, agency_id, letter, now).await
     }
 
     /// The zones' publisher.
@@ -955,6 +963,7 @@ impl Requests {
             self.messages(
                 notice::on_submission(&self.workflow, step, about),
                 &data,
+                state.agency_id,
                 None,
                 now,
             )
@@ -1184,7 +1193,7 @@ impl Requests {
     ) -> Result<Vec<RequestView>, ServiceError> {
         let mut queries = Vec::new();
         for step in &self.workflow.steps {
-            if access::may_act_on_step(caller, &step.role) {
+            if access::acts_at(caller, step) {
                 queries.push(ListQuery {
                     status: Some("in_review".into()),
                     step: Some(step.id.clone()),
@@ -1356,9 +1365,13 @@ impl Requests {
                     }),
                     &r.data.zone,
                 );
+                let history = histories.remove(&r.id).unwrap_or_default();
+                let (service_due_at, service_overdue) = self.service_time(&r, &history, now);
                 RequestView {
                     warnings,
-                    history: histories.remove(&r.id).unwrap_or_default(),
+                    service_due_at,
+                    service_overdue,
+                    history,
                     attachments: attachments.remove(&r.id).unwrap_or_default(),
                     step: r
                         .state
@@ -1373,6 +1386,35 @@ impl Requests {
                 }
             })
             .collect())
+    }
+
+    /// When the whole service is due for a request, and whether it is past it: while in
+    /// review, now; while returned, when it was returned (the clock stands still); once
+    /// completed, at its completion.
+    fn service_time(
+        &self,
+        r: &StoredRequest,
+        history: &[crate::store::StoredHistoryEntry],
+        now: DateTime<Utc>,
+    ) -> (Option<DateTime<Utc>>, bool) {
+        let events: Vec<(&str, DateTime<Utc>)> = history
+            .iter()
+            .map(|h| (h.entry.action.as_str(), h.entry.at))
+            .collect();
+        let Some(due) = self.workflow.service_due(&self.calendar, &events) else {
+            return (None, false);
+        };
+        let measured = match r.state.status {
+            request::Status::InReview => Some(now),
+            request::Status::Returned => r.state.returned_at,
+            request::Status::Completed => events
+                .iter()
+                .rev()
+                .find(|(action, _)| *action == "approved")
+                .map(|(_, at)| *at),
+            _ => None,
+        };
+        (Some(due), measured.is_some_and(|t| t > due))
     }
 
     /// Compute the due time of every request in review again (at start: the calendar or the
@@ -1400,6 +1442,21 @@ impl Requests {
         };
         let (_, total) = self.store.page_requests(&filter, now, 0, 0).await?;
         Ok(u64::try_from(total).unwrap_or(0))
+    }
+
+    /// Requests in review past the whole service's due time (for the metrics).
+    pub async fn service_overdue_count(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let open = self.store.requests_in(request::Status::InReview).await?;
+        let ids: Vec<i64> = open.iter().map(|r| r.id).collect();
+        let (histories, _) = self.store.request_details(&ids).await?;
+        let empty = Vec::new();
+        Ok(open
+            .iter()
+            .filter(|r| {
+                self.service_time(r, histories.get(&r.id).unwrap_or(&empty), now)
+                    .1
+            })
+            .count() as u64)
     }
 
     /// A request as the caller may see it (applicants: their agency's only).
@@ -2149,4 +2206,13 @@ impl Carried for ViewCarried<'_> {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// The email address of a request's contact, when it has one.
+fn contact_email(data: &RequestData) -> Option<String> {
+    data.contact
+        .get("email")
+        .and_then(|e| e.as_str())
+        .filter(|e| e.contains('@'))
+        .map(str::to_owned)
 }

@@ -190,6 +190,8 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Gauge>,
     /// Requests past their step's due time.
     pub requests_overdue: Gauge,
+    /// Requests in review past the whole service's due time.
+    pub requests_service_overdue: Gauge,
     /// Messages waiting in the outbox.
     pub outbox_backlog: Gauge,
     /// Messages sent.
@@ -411,6 +413,12 @@ impl Metrics {
         let requests = Family::default();
         registry.register("requests", "Requests by state and step", requests.clone());
         let requests_overdue = Gauge::default();
+        let requests_service_overdue = Gauge::default();
+        registry.register(
+            "requests_service_overdue",
+            "Requests in review past the whole service's due time (the workflow's service standard)",
+            requests_service_overdue.clone(),
+        );
         registry.register(
             "requests_overdue",
             "Requests past their step's due time",
@@ -597,6 +605,7 @@ impl Metrics {
             certificate_renewal_failures,
             requests,
             requests_overdue,
+            requests_service_overdue,
             audit_events,
             outbox_backlog,
             outbox_sent,
