@@ -38,5 +38,6 @@ mod signin_oidc;
 mod update;
 mod validate;
 mod walkthrough;
+mod workflows;
 mod writers;
 mod zone_files;

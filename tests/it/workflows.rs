@@ -1,0 +1,319 @@
+//! The presets `jember` and `purbalingga` end to end through the API: the applicant agency
+//! signing the Jember handover at its own step (and no one else for it), the whole service's
+//! time standard on each request, in the metrics and in the month's report.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+use ranah::domain::calendar::Calendar;
+use ranah::domain::workflow::Workflow;
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::notifications::Smtp;
+
+fn request(name: &str) -> String {
+    format!(
+        r#"{{"kind": "create", "zone": "example.go.id", "name": "{name}",
+        "records": [{{"type": "A", "value": "203.0.113.91", "ttl": 3600}}],
+        "contact": {{"name": "Andi", "email": "andi@dinkes.example"}},
+        "purpose": "Aplikasi layanan", "certificate": false}}"#
+    )
+}
+
+fn attach_letter(d: &Daemon, token: &str, id: i64) {
+    let pdf = d.dir.join("surat.pdf");
+    std::fs::write(&pdf, LETTER_PDF).unwrap();
+    let r = curl(
+        d,
+        "POST",
+        &format!("/api/v1/requests/{id}/attachments"),
+        Some(token),
+        &["-F", &format!("letter=@{}", pdf.display())],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// A daemon with `workflow`, an SMTP server, agencies DINKES and DISHUB and these users (name,
+/// role, agency): their tokens in order.
+fn office(
+    tmp: &std::path::Path,
+    workflow: &str,
+    people: &[(&str, &str, Option<&str>)],
+) -> (Daemon, Smtp, Vec<String>) {
+    let smtp_port = free_port();
+    let config = format!(
+        "workflow = \"{workflow}\"\n[checker]\nenabled = false\n\
+         [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nretry_base_secs = 1\nretry_max_secs = 2\n"
+    );
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let d = Daemon::start_configured(tmp, dns, Some(&config));
+    let smtp = Smtp::start(smtp_port, &tmp.join("smtp.log"));
+    // The command line reads the same configuration (the workflow's roles).
+    let file = tmp.join("ranah.toml");
+    let file = file.to_str().unwrap();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--config", file];
+        all.extend_from_slice(args);
+        cli_ok(&d, &all)
+    };
+    cli(&["agency", "add", "DINKES", "Dinas Kesehatan"]);
+    cli(&["agency", "add", "DISHUB", "Dinas Perhubungan"]);
+    let mut tokens = Vec::new();
+    for (name, role, agency) in people {
+        let email = format!("{name}@example.go.id");
+        let mut args = vec!["user", "add", name, "--role", role, "--email", &email];
+        if let Some(a) = agency {
+            args.extend(["--agency", a]);
+        }
+        cli(&args);
+        tokens.push(cli(&["token", "create", name]));
+    }
+    (d, smtp, tokens)
+}
+
+#[test]
+fn jember_the_applicant_agency_signs_the_handover_minutes_at_its_own_step() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let (d, smtp, tokens) = office(
+        tmp.path(),
+        "jember",
+        &[
+            ("andi", "applicant", Some("DINKES")),
+            ("budi", "applicant", Some("DINKES")),
+            ("dewi", "applicant", Some("DISHUB")),
+            ("desk", "front_office", None),
+            ("seksi", "network_section", None),
+            ("admin_server", "server_admin", None),
+            ("kadis", "head_of_office", None),
+            ("ops", "admin", None),
+        ],
+    );
+    let [andi, budi, dewi, desk, seksi, server, kadis, ops] =
+        std::array::from_fn(|i| tokens[i].clone());
+    let r = post_json(&d, "/api/v1/requests", &andi, &request("hosting"));
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_i64().unwrap();
+    // Due in seven working days of the office's calendar, from submission.
+    let workflow = Workflow::preset("jember").unwrap();
+    let calendar = Calendar::default_wita([]);
+    let submitted = time(&r.json["history"][0]["at"]);
+    assert_eq!(
+        time(&r.json["service_due_at"]),
+        workflow.service_deadline(&calendar, submitted)
+    );
+    assert_eq!(r.json["service_overdue"], false);
+    attach_letter(&d, &andi, id);
+    let act = |token: &str, action: &str, body: &str| {
+        post_json(&d, &format!("/api/v1/requests/{id}/{action}"), token, body)
+    };
+    // The applicant acts at no step of the office.
+    let r = act(&andi, "approve", "{}");
+    assert_eq!(r.status, 403, "{}", r.json);
+    assert_eq!(r.json["code"], "not_your_step");
+    for (token, step) in [
+        (&seksi, "forwarding"),
+        (&server, "creation"),
+        (&server, "minutes"),
+        (&kadis, "head_signature"),
+    ] {
+        let r = act(token, "approve", "{}");
+        assert_eq!(r.status, 200, "{step}: {}", r.json);
+    }
+    // The subdomain was made at `creation`.
+    let dns = dig(d.dns, &["+short", "hosting.example.go.id", "A"]);
+    assert!(dns.contains("203.0.113.91"), "{dns}");
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/requests/{id}"),
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.json["step"], "applicant_signature", "{}", r.json);
+    assert_eq!(r.json["step_role"], "applicant");
+    // Nobody of the office signs for the agency: not the front office, not an admin; those
+    // whose steps it passed are told it moved on; another agency does not even see the
+    // request; the agency returns nothing.
+    let r = act(&desk, "approve", "{}");
+    assert_eq!(r.status, 403, "{}", r.json);
+    assert_eq!(r.json["code"], "not_your_step");
+    for token in [&kadis, &server] {
+        let r = act(token, "approve", "{}");
+        assert_eq!(r.status, 409, "{}", r.json);
+        assert!(
+            r.json["detail"]
+                .as_str()
+                .unwrap()
+                .contains("applicant_signature"),
+            "{}",
+            r.json
+        );
+    }
+    let r = act(&ops, "approve", "{}");
+    assert_eq!(r.status, 403, "{}", r.json);
+    let r = act(&dewi, "approve", "{}");
+    assert_eq!(r.status, 404, "{}", r.json);
+    let r = act(&budi, "return", r#"{"note": "belum", "reason": "other"}"#);
+    assert_eq!(r.status, 409, "{}", r.json);
+    // The agency's applicants were told the minutes wait for their signature.
+    assert!(eventually(15, || smtp
+        .received()
+        .iter()
+        .filter(|(_, s)| s.contains("ditandatangani oleh Instansi Pemohon"))
+        .count()
+        >= 3));
+    let mut told: Vec<String> = smtp
+        .received()
+        .into_iter()
+        .filter(|(_, s)| s.contains("ditandatangani oleh Instansi Pemohon"))
+        .map(|(to, _)| to)
+        .collect();
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            "andi@dinkes.example",
+            "andi@example.go.id",
+            "budi@example.go.id"
+        ]
+    );
+    // The one who submitted signs for the agency; the office hands the access over.
+    let r = act(&andi, "approve", r#"{"note": "Ditandatangani"}"#);
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["step"], "handover");
+    // A second click of the agency's is told it moved on.
+    let r = act(&andi, "approve", "{}");
+    assert_eq!(r.status, 409, "{}", r.json);
+    let r = act(&server, "approve", "{}");
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["status"], "completed");
+    assert_eq!(r.json["service_overdue"], false);
+    let signer: Vec<(&str, &str)> = r.json["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["action"] == "approved")
+        .map(|h| (h["step"].as_str().unwrap(), h["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        signer,
+        [
+            ("forwarding", "seksi"),
+            ("creation", "admin_server"),
+            ("minutes", "admin_server"),
+            ("head_signature", "kadis"),
+            ("applicant_signature", "andi"),
+            ("handover", "admin_server"),
+        ]
+    );
+
+    // The month's report: one request completed, within the whole service's seven days.
+    let month = Utc::now()
+        .with_timezone(&chrono_tz::Asia::Makassar)
+        .format("%Y-%m")
+        .to_string();
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/reports/service?month={month}"),
+        Some(&kadis),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["service"]["standard"], "7 working days");
+    assert_eq!(r.json["service"]["completed"], 1);
+    assert_eq!(r.json["service"]["within"], 1);
+    assert_eq!(r.json["service"]["within_share"], 1.0);
+}
+
+#[test]
+fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let (d, _smtp, tokens) = office(
+        tmp.path(),
+        "purbalingga",
+        &[
+            ("andi", "applicant", Some("DINKES")),
+            ("informatika", "informatics", None),
+            ("kabid", "head_of_division", None),
+        ],
+    );
+    let [andi, informatika, kabid] = std::array::from_fn(|i| tokens[i].clone());
+    let workflow = Workflow::preset("purbalingga").unwrap();
+    let calendar = Calendar::default_wita([]);
+    let mut ids = Vec::new();
+    for name in ["layanan", "terlambat"] {
+        let r = post_json(&d, "/api/v1/requests", &andi, &request(name));
+        assert_eq!(r.status, 201, "{}", r.json);
+        assert_eq!(r.json["step"], "review");
+        let submitted = time(&r.json["history"][0]["at"]);
+        assert_eq!(
+            time(&r.json["service_due_at"]),
+            workflow.service_deadline(&calendar, submitted)
+        );
+        let id = r.json["id"].as_i64().unwrap();
+        attach_letter(&d, &andi, id);
+        ids.push(id);
+    }
+    // The first goes through: reviewed, activated (DNS answers), confirmed to the applicant.
+    for (token, step) in [
+        (&informatika, "review"),
+        (&informatika, "activation"),
+        (&kabid, "confirmation"),
+    ] {
+        let r = post_json(
+            &d,
+            &format!("/api/v1/requests/{}/approve", ids[0]),
+            token,
+            "{}",
+        );
+        assert_eq!(r.status, 200, "{step}: {}", r.json);
+    }
+    let dns = dig(d.dns, &["+short", "layanan.example.go.id", "A"]);
+    assert!(dns.contains("203.0.113.91"), "{dns}");
+    // The second was submitted (as its history is rewritten here, the clock moved on) ten
+    // days ago: past its two working days.
+    let ago = ranah::domain::time::stamp(Utc::now() - chrono::Duration::days(10));
+    let out = store_exec(
+        tmp.path(),
+        &format!(
+            "UPDATE request_events SET at = '{ago}' WHERE request_id = {} AND action = 'submitted'",
+            ids[1]
+        ),
+        Some("request_events"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/requests/{}", ids[1]),
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.json["service_overdue"], true, "{}", r.json);
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/requests/{}", ids[0]),
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.json["status"], "completed");
+    assert_eq!(r.json["service_overdue"], false, "{}", r.json);
+    let (_, metrics) = http_get(d.api, "/metrics").unwrap();
+    assert!(
+        metrics.contains("ranah_requests_service_overdue 1"),
+        "{metrics}"
+    );
+}
