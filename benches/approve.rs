@@ -126,6 +126,7 @@ async fn run(names: usize, requests: usize) {
             recommendation_ref: None,
             certificate: false,
             agency: None,
+            letter: None,
         };
         let id = service.submit(&people[0], input, Utc::now()).await.unwrap();
         store.mark_letter_attached(id).await.unwrap();

@@ -89,6 +89,9 @@ pub struct ReportBody {
     pub total: TimingBody,
     /// Completed requests against the whole service's standard.
     pub service: ServiceLineBody,
+    /// Requests submitted in the month by how their letter came: `paper`, `srikandi` (the
+    /// national letter system), `email`, `web`; `unrecorded` where the front office did not say.
+    pub letters: BTreeMap<String, usize>,
     /// Returns by reason code.
     pub returns: BTreeMap<String, usize>,
     /// Rejections by reason code.
@@ -196,6 +199,7 @@ impl From<MonthlyReport> for ReportBody {
             },
             returns: r.returns,
             rejections: r.rejections,
+            letters: m.letters,
             time_zone: m.time_zone,
             workflow: m.workflow,
             complaints: m

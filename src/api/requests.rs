@@ -98,6 +98,28 @@ pub struct HistoryBody {
     pub reason: Option<String>,
 }
 
+/// How a request letter arrived and what it states.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LetterBody {
+    /// `paper`, `srikandi`, `email` or `web`.
+    pub channel: String,
+    /// Its number, as it states it.
+    pub number: Option<String>,
+    /// Its date (`YYYY-MM-DD`), as it states it.
+    pub date: Option<String>,
+}
+
+impl LetterBody {
+    /// The letter as recorded.
+    pub fn of(l: &crate::domain::letter::IncomingLetter) -> Self {
+        Self {
+            channel: l.channel.as_str().into(),
+            number: l.number.clone(),
+            date: l.date.map(|d| d.to_string()),
+        }
+    }
+}
+
 /// The write a request opened through the Cloudflare-compatible API keeps: approving its
 /// provisioning step makes it on the name's records as they are then.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -154,6 +176,9 @@ pub struct RequestBody {
     pub purpose: String,
     /// The recommendation's reference.
     pub recommendation_ref: Option<String>,
+    /// How the request letter arrived and the number and date it states, as the front office
+    /// recorded them; null when not said.
+    pub letter: Option<LetterBody>,
     /// Whether the signed request letter is attached.
     pub letter_attached: bool,
     /// The attached files.
@@ -223,6 +248,7 @@ impl RequestBody {
             contact,
             purpose: r.data.purpose,
             recommendation_ref: r.data.recommendation_ref,
+            letter: r.data.letter.as_ref().map(LetterBody::of),
             letter_attached: r.state.letter_attached,
             attachments: v
                 .attachments

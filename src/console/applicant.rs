@@ -18,7 +18,7 @@ use crate::domain::access::Role;
 use crate::domain::attachment;
 use crate::domain::request::Command;
 use crate::service::ServiceError;
-use crate::service::requests::{Changes, Contact, NewRequest, RecordInput, Upload};
+use crate::service::requests::{Changes, Contact, LetterInput, NewRequest, RecordInput, Upload};
 
 /// The most characters a text field of the form may have (the service checks each field's
 /// own rule; this keeps a hostile form from holding memory).
@@ -31,6 +31,8 @@ struct NewRequestPage {
     zones: Vec<String>,
     front_office: bool,
     max_files_mib: usize,
+    /// How a letter may have come (value, words).
+    channels: Vec<(&'static str, &'static str)>,
 }
 
 /// `GET /requests/new`: the form.
@@ -49,6 +51,10 @@ pub(super) async fn new_request(signed: Signed, State(state): State<AppState>) -
             frame: Frame::of(&signed),
             zones,
             max_files_mib: attachment::MAX_SIZE / (1024 * 1024),
+            channels: crate::domain::letter::Channel::ALL
+                .iter()
+                .map(|c| (c.as_str(), signed.lang.text().channel_of(*c)))
+                .collect(),
         },
     )
 }
@@ -154,6 +160,14 @@ pub(super) async fn submit(
         recommendation_ref: posted.optional("recommendation_ref"),
         certificate: posted.text("certificate") == "on",
         agency: posted.optional("agency"),
+        // The front office says how the letter came; an applicant's own form is the web.
+        letter: posted
+            .optional("letter_channel")
+            .map(|channel| LetterInput {
+                channel,
+                number: posted.optional("letter_number"),
+                date: posted.optional("letter_date"),
+            }),
     };
     match state
         .requests
@@ -559,6 +573,7 @@ pub(super) async fn retire(
         recommendation_ref: None,
         certificate: false,
         agency: None,
+        letter: None,
     };
     match state.requests.submit(actor, input, Utc::now()).await {
         Ok(id) => Redirect::to(&format!("/requests/{id}")).into_response(),

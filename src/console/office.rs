@@ -168,6 +168,8 @@ struct ReportPage {
     /// Complaints: a bar (title, standard, answered with their times) and the counts
     /// received, closed, open and overdue at the month's end.
     complaints: Vec<(Bar, usize, usize, usize, usize)>,
+    /// Requests submitted in the month by how their letter came.
+    letters: Vec<(String, usize)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -249,7 +251,17 @@ pub(super) async fn report(
             ))
         })
         .collect();
+    let letters = r
+        .letters
+        .iter()
+        .map(|(channel, n)| {
+            let words = crate::domain::letter::Channel::parse(channel)
+                .map_or(t.channel_unrecorded, |c| t.channel_of(c));
+            (words.to_owned(), *n)
+        })
+        .collect();
     let page = ReportPage {
+        letters,
         complaints,
         chart_height: bars.len().max(1) * ROW,
         bars,

@@ -149,6 +149,8 @@ struct RequestPage {
     due: String,
     overdue: bool,
     purpose: String,
+    /// How the request letter came, its number and date.
+    letter: String,
     contact: String,
     records: Vec<RecordLine>,
     /// The write a request opened through the Cloudflare-compatible API keeps: what approval
@@ -590,6 +592,20 @@ pub(super) async fn request(
         due: view.due_at.map(|d| local(d, zone)).unwrap_or_default(),
         overdue: view.overdue,
         purpose: data.purpose.clone(),
+        letter: data
+            .letter
+            .as_ref()
+            .map(|l| {
+                let mut words = vec![t.channel_of(l.channel).to_owned()];
+                if let Some(n) = &l.number {
+                    words.push(format!("{} {n}", t.letter_number));
+                }
+                if let Some(d) = l.date {
+                    words.push(format!("{} {}", t.letter_date, d.format("%d-%m-%Y")));
+                }
+                words.join(", ")
+            })
+            .unwrap_or_default(),
         contact,
         records,
         write,

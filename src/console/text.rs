@@ -298,6 +298,15 @@ pub(crate) struct Text {
     pub(crate) closed_count: &'static str,
     pub(crate) open_at_end: &'static str,
     pub(crate) overdue_at_end: &'static str,
+    pub(crate) incoming_letter: &'static str,
+    pub(crate) letter_channel: &'static str,
+    pub(crate) letter_number: &'static str,
+    pub(crate) letter_date: &'static str,
+    pub(crate) channel_paper: &'static str,
+    pub(crate) channel_srikandi: &'static str,
+    pub(crate) channel_email: &'static str,
+    pub(crate) channel_web: &'static str,
+    pub(crate) channel_unrecorded: &'static str,
 }
 
 /// Bahasa Indonesia, as the offices' standards word it.
@@ -536,6 +545,15 @@ pub(crate) static ID: Text = Text {
     closed_count: "Ditutup",
     open_at_end: "Belum dijawab di akhir bulan",
     overdue_at_end: "Lewat batas waktu di akhir bulan",
+    incoming_letter: "Surat permohonan",
+    letter_channel: "Diterima melalui",
+    letter_number: "Nomor surat",
+    letter_date: "Tanggal surat",
+    channel_paper: "Surat fisik (kertas)",
+    channel_srikandi: "SRIKANDI",
+    channel_email: "Email",
+    channel_web: "Web",
+    channel_unrecorded: "Tidak dicatat",
 };
 
 /// English.
@@ -774,6 +792,15 @@ pub(crate) static EN: Text = Text {
     closed_count: "Closed",
     open_at_end: "Unanswered at the month's end",
     overdue_at_end: "Overdue at the month's end",
+    incoming_letter: "Request letter",
+    letter_channel: "Received through",
+    letter_number: "Letter number",
+    letter_date: "Letter date",
+    channel_paper: "Paper",
+    channel_srikandi: "SRIKANDI",
+    channel_email: "Email",
+    channel_web: "Web",
+    channel_unrecorded: "Not recorded",
 };
 
 impl Text {
@@ -813,6 +840,17 @@ impl Text {
             FindingKind::CertificateNotServed => "the certificate ranah issued is not served",
             FindingKind::AbuseContent => "the page matches the abuse patterns (gambling)",
             FindingKind::ForeignRedirect => "the page redirects to another domain",
+        }
+    }
+
+    /// How a request letter came, in words.
+    pub(crate) fn channel_of(&self, c: crate::domain::letter::Channel) -> &'static str {
+        use crate::domain::letter::Channel;
+        match c {
+            Channel::Paper => self.channel_paper,
+            Channel::Srikandi => self.channel_srikandi,
+            Channel::Email => self.channel_email,
+            Channel::Web => self.channel_web,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod dnssec;
 pub mod expiry;
 pub mod finding;
 pub mod integration;
+pub mod letter;
 pub mod notice;
 pub mod policy;
 pub mod report;

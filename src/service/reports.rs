@@ -30,6 +30,9 @@ pub struct MonthlyReport {
     pub oversight: report::OversightFigures,
     /// The month's complaints, one line per category in the standards' order.
     pub complaints: Vec<report::ComplaintLine>,
+    /// Requests submitted in the month by how their letter came (`paper`, `srikandi`,
+    /// `email`, `web`; `unrecorded` where the front office did not say).
+    pub letters: std::collections::BTreeMap<String, usize>,
 }
 
 /// A point in the audit trail, signed when the month is over and a key is configured.
@@ -193,7 +196,15 @@ pub async fn monthly(
             closed_at: closed.as_deref().map(stamp).transpose()?,
         });
     }
+    let mut letters = std::collections::BTreeMap::new();
+    for letter in store.letters_between(from, to).await? {
+        let channel = letter
+            .and_then(|l| serde_json::from_str::<crate::domain::letter::IncomingLetter>(&l).ok())
+            .map_or("unrecorded", |l| l.channel.as_str());
+        *letters.entry(channel.to_owned()).or_insert(0) += 1;
+    }
     Ok(MonthlyReport {
+        letters,
         complaints: report::complaints(calendar, &complaints, from, to, Utc::now()),
         oversight: report::oversight(&spans, from, to, &actions),
         report: report::monthly(workflow, calendar, month, &requests),
@@ -236,6 +247,9 @@ pub fn to_csv(r: &MonthlyReport) -> String {
         sv.completed,
         share(sv.within_share)
     ));
+    for (channel, n) in &r.letters {
+        out.push_str(&format!("letter_channel,{channel},,{n},,,\n"));
+    }
     for (reason, n) in &r.report.returns {
         out.push_str(&format!("returned,{reason},,{n},,,\n"));
     }

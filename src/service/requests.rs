@@ -280,6 +280,25 @@ pub struct NewRequest {
     /// The agency's code, when the front office registers on its behalf.
     #[serde(default)]
     pub agency: Option<String>,
+    /// How the request letter arrived and what it states (the front office records it when it
+    /// registers a letter on paper or through SRIKANDI).
+    #[serde(default)]
+    pub letter: Option<LetterInput>,
+}
+
+/// The request letter as received.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterInput {
+    /// `paper`, `srikandi` (the national letter system), `email` or `web`.
+    pub channel: String,
+    /// Its number, as the letter states it (required on paper and through SRIKANDI).
+    #[serde(default)]
+    pub number: Option<String>,
+    /// Its date (`YYYY-MM-DD`), as the letter states it (required on paper and through
+    /// SRIKANDI).
+    #[serde(default)]
+    pub date: Option<String>,
 }
 
 /// What a resubmission may change (all optional).
@@ -852,6 +871,18 @@ impl Requests {
         }
 
         let records = self.zone_rules(kind, &zone, &label, &input.records, &values)?;
+        let letter = match &input.letter {
+            Some(l) => Some(
+                crate::domain::letter::check(
+                    &l.channel,
+                    l.number.as_deref(),
+                    l.date.as_deref(),
+                    now.with_timezone(&self.calendar.time_zone()).date_naive(),
+                )
+                .map_err(ServiceError::Validation)?,
+            ),
+            None => None,
+        };
         let state = request::submit(kind, agency_id, caller, false, now);
         let data = RequestData {
             kind,
@@ -864,6 +895,7 @@ impl Requests {
             certificate: input.certificate,
             workflow: self.workflow.name.clone(),
             integration_write: None,
+            letter,
         };
         self.open(caller, data, state, None, now).await
     }
@@ -926,6 +958,7 @@ impl Requests {
                 serde_json::to_value(&opening.write)
                     .map_err(|e| ServiceError::internal("an integration's write as JSON", e))?,
             ),
+            letter: None,
         };
         let entered = self.workflow.steps.get(opening.step).map(|s| s.id.clone());
         self.open(caller, data, state, entered, now).await

@@ -402,7 +402,7 @@ impl Zones {
 }
 
 /// The columns of the register as CSV (the office's "daftar subdomain").
-const REGISTER_COLUMNS: [&str; 16] = [
+const REGISTER_COLUMNS: [&str; 19] = [
     "name",
     "zone",
     "agency",
@@ -419,6 +419,9 @@ const REGISTER_COLUMNS: [&str; 16] = [
     "suspension_reason",
     "created_at",
     "open_findings",
+    "letter_channel",
+    "letter_number",
+    "letter_date",
 ];
 
 /// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
@@ -455,6 +458,7 @@ pub fn register_csv(entries: &[RegisterEntry]) -> Result<String, ServiceError> {
             .as_ref()
             .filter(|_| e.contact_visible)
             .map(|r| &r.data.contact);
+        let letter = e.request.as_ref().and_then(|r| r.data.letter.as_ref());
         let field = |key: &str| {
             contact
                 .and_then(|c| c[key].as_str())
@@ -505,6 +509,14 @@ pub fn register_csv(entries: &[RegisterEntry]) -> Result<String, ServiceError> {
             } else {
                 String::new()
             },
+            letter
+                .map(|l| l.channel.as_str().to_owned())
+                .unwrap_or_default(),
+            letter.and_then(|l| l.number.clone()).unwrap_or_default(),
+            letter
+                .and_then(|l| l.date)
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
         ];
         out.write_record(row.iter().map(|c| cell(c)))
             .map_err(fault)?;

@@ -41,6 +41,8 @@ pub struct RequestData {
     /// For a request an integration's write opened: that write (JSON), provisioned as a change
     /// on the name as it stands then rather than as the whole set.
     pub integration_write: Option<serde_json::Value>,
+    /// How the request letter arrived and what it states, when the front office said.
+    pub letter: Option<crate::domain::letter::IncomingLetter>,
 }
 
 impl RequestData {
@@ -202,6 +204,13 @@ fn request_from_row(r: &sqlx::any::AnyRow) -> Result<StoredRequest, StoreError> 
                 ),
                 None => None,
             },
+            letter: match r.try_get::<Option<String>, _>("letter")? {
+                Some(s) => Some(
+                    serde_json::from_str(&s)
+                        .map_err(|e| StoreError::Corrupt(format!("letter: {e}")))?,
+                ),
+                None => None,
+            },
         },
         state: Request {
             kind: kind_of(r.try_get("kind")?)?,
@@ -292,6 +301,22 @@ async fn open_request_for(
 }
 
 impl Store {
+    /// The request letters of the requests submitted in `[from, to)`: how each came (JSON, as
+    /// stored; none where not said).
+    pub async fn letters_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT letter FROM requests WHERE created_at >= $1 AND created_at < $2 ORDER BY id",
+        )
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Store a new request with its first history entry; returns its id. A name may be held by
     /// one open request only: if another holds it, nothing is stored and the answer is
     /// [`StoreError::NameHeld`] with that request (decided inside the transaction, and backed by
@@ -314,9 +339,9 @@ impl Store {
             "INSERT INTO requests (kind, zone, name, agency_id, submitted_by, \
              registered_by_front_office, records, contact, purpose, recommendation_ref, \
              certificate, workflow, status, step, step_started_at, returned_at, letter_attached, \
-             version, created_at, updated_at, due_at, integration_write) VALUES ($1, $2, $3, $4, \
-             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, \
-             $21) RETURNING id",
+             version, created_at, updated_at, due_at, integration_write, letter) VALUES ($1, $2, \
+             $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, \
+             $20, $21, $22) RETURNING id",
         )
         .bind(data.kind.as_str())
         .bind(&data.zone)
@@ -339,6 +364,11 @@ impl Store {
         .bind(&now)
         .bind(due_at.map(ts))
         .bind(data.integration_write.as_ref().map(|w| w.to_string()))
+        .bind(
+            data.letter
+                .as_ref()
+                .map(|l| serde_json::to_string(l).unwrap_or_default()),
+        )
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {

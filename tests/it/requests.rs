@@ -127,6 +127,7 @@ fn new_request(name: &str, ip: &str) -> NewRequest {
         recommendation_ref: Some("REK/045/2026".into()),
         certificate: false,
         agency: None,
+        letter: None,
     }
 }
 

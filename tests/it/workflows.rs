@@ -317,3 +317,115 @@ fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
         "{metrics}"
     );
 }
+
+/// The front office registers letters as they came (on paper, through SRIKANDI) with the number
+/// and date they state; the request, the register (JSON and CSV) and the month's report show it.
+#[test]
+fn the_front_office_records_how_each_letter_came() {
+    let tmp = Daemon::workdir("example.go.id.zone", &test_zone());
+    let (d, _smtp, tokens) = office(
+        tmp.path(),
+        "kaltara",
+        &[
+            ("desk", "front_office", None),
+            ("kadis", "head_of_office", None),
+            ("kabid", "head_of_division", None),
+            ("teknis", "technical", None),
+        ],
+    );
+    let [desk, kadis, kabid, teknis] = std::array::from_fn(|i| tokens[i].clone());
+    let registered = |name: &str, letter: &str| {
+        let body = request(name).replacen(
+            "\"certificate\": false}",
+            &format!("\"certificate\": false, \"agency\": \"DINKES\", \"letter\": {letter}}}"),
+            1,
+        );
+        post_json(&d, "/api/v1/requests", &desk, &body)
+    };
+    // A letter on paper or through SRIKANDI states its number and date; a channel is one of
+    // four; a date is not in the future.
+    for (letter, field) in [
+        (r#"{"channel": "srikandi"}"#, "letter.number"),
+        (
+            r#"{"channel": "fax", "number": "1", "date": "2026-11-30"}"#,
+            "letter.channel",
+        ),
+        (
+            r#"{"channel": "paper", "number": "1", "date": "2999-01-01"}"#,
+            "letter.date",
+        ),
+    ] {
+        let r = registered("ditolak", letter);
+        assert_eq!(r.status, 422, "{letter}: {}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field, "{}", r.json);
+    }
+    let r = registered(
+        "srikandi",
+        r#"{"channel": "srikandi", "number": "005/123/DINKES/2026", "date": "2026-11-30"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(
+        r.json["letter"],
+        serde_json::json!({"channel": "srikandi", "number": "005/123/DINKES/2026", "date": "2026-11-30"})
+    );
+    let id = r.json["id"].as_i64().unwrap();
+    let r = registered(
+        "kertas",
+        r#"{"channel": "paper", "number": "9/DINKES", "date": "2026-12-01"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    attach_letter(&d, &desk, id);
+    for token in [&kadis, &kabid, &teknis, &kadis] {
+        let r = post_json(&d, &format!("/api/v1/requests/{id}/approve"), token, "{}");
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    // The register shows how the name's letter came.
+    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&kadis), &[]);
+    let entry = r.json["items"]
+        .as_array()
+        .unwrap_or_else(|| r.json.as_array().unwrap())
+        .iter()
+        .find(|e| e["name"] == "srikandi.example.go.id")
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", r.json));
+    assert_eq!(entry["letter"]["channel"], "srikandi");
+    let csv = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            &format!("Authorization: Bearer {kadis}"),
+            "-H",
+            "Accept: text/csv",
+        ])
+        .arg(format!("http://{}/api/v1/subdomains", d.api))
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.ends_with(",letter_channel,letter_number,letter_date"),
+        "{header}"
+    );
+    assert!(
+        csv.contains(",srikandi,005/123/DINKES/2026,2026-11-30"),
+        "{csv}"
+    );
+    // The month's report counts the requests submitted by how their letter came.
+    let month = Utc::now()
+        .with_timezone(&chrono_tz::Asia::Makassar)
+        .format("%Y-%m")
+        .to_string();
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/reports/service?month={month}"),
+        Some(&kadis),
+        &[],
+    );
+    assert_eq!(
+        r.json["letters"],
+        serde_json::json!({"paper": 1, "srikandi": 1}),
+        "{}",
+        r.json
+    );
+}
