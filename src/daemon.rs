@@ -322,6 +322,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             None
         }
     };
+    // The office's signer of the documents ranah makes, read once (docs/documents.md).
+    let document_signer = pdf_signer(&config.signing)?;
     let mut requests = Requests::new(
         store.clone(),
         crate::store::Files::of(&store, &config.data_dir),
@@ -333,6 +335,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .with_notifications(config.smtp.is_some())
     .with_webhook(config.webhook.as_ref().map(|w| w.url.clone()))
     .with_letters(config.letter.clone())
+    .with_signer(document_signer.clone())
     .with_attachment_limit(config.attachments.max_per_request);
     if let Some(c) = &certificates {
         requests = requests.with_certificates(c.waker());
@@ -594,10 +597,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )),
         subdomains,
         zones: Arc::new(
-            crate::service::zones::Zones::new(store.clone(), publisher.clone()).with_documents(
-                config.letter.letterhead.clone(),
-                config.calendar.time_zone(),
-            ),
+            crate::service::zones::Zones::new(store.clone(), publisher.clone())
+                .with_documents(
+                    config.letter.letterhead.clone(),
+                    config.calendar.time_zone(),
+                )
+                .with_signer(document_signer.clone()),
         ),
         certificates: certificate_service.clone(),
         audit: Arc::new(crate::service::audit::Audit::new(store.clone())),
@@ -811,6 +816,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         confirmations,
         complaints,
     })
+}
+
+/// The signer of `[signing]`: its files read and checked to belong together; none without them.
+fn pdf_signer(
+    settings: &crate::config::SigningSettings,
+) -> anyhow::Result<Option<Arc<crate::outbox::sign::PdfSigner>>> {
+    let (Some(cert), Some(key)) = (&settings.certificate_file, &settings.key_file) else {
+        tracing::info!("no [signing] certificate: documents are made unsigned and say so");
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("[signing]: cannot read {}: {e}", path.display()))
+    };
+    let signer = crate::outbox::sign::PdfSigner::load(&read(cert)?, &read(key)?)
+        .map_err(|e| anyhow::anyhow!("[signing]: {e}"))?;
+    tracing::info!(signer = signer.name(), "documents are signed (PAdES)");
+    Ok(Some(Arc::new(signer)))
 }
 
 /// A job's start: given its stop signal, its run.

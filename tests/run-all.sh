@@ -46,6 +46,7 @@ declare -A tool_package=(
   [knotd]=knot
   [nsd]=nsd
   [pdftotext]=poppler-utils
+  [pdfsig]=poppler-utils
   [pebble]=pebble
   [openssl]=openssl
   [dnsperf]=dnsperf

@@ -56,6 +56,7 @@ mod names;
 mod rrl;
 mod secondaries;
 mod secret;
+mod signing;
 mod smtp;
 mod tls;
 mod update;
@@ -90,6 +91,7 @@ pub use names::NamesSettings;
 pub use rrl::RrlConfig;
 pub use secondaries::{SecondaryConfig, SecondarySettings, TsigKeyConfig, TsigKeySettings};
 pub use secret::Secret;
+pub use signing::SigningSettings;
 pub use smtp::{SmtpConfig, SmtpSettings, SmtpTls};
 pub use tls::{ApiTlsConfig, TlsSource};
 pub use update::{DynamicUpdateSettings, UpdateGrantSettings};
@@ -190,6 +192,8 @@ pub struct Settings {
     pub confirmation: ConfirmationSettings,
     /// Complaints.
     pub complaints: ComplaintSettings,
+    /// The certificate and key that sign the documents ranah makes.
+    pub signing: SigningSettings,
 }
 
 impl Default for Settings {
@@ -221,6 +225,7 @@ impl Default for Settings {
             expiry: ExpirySettings::default(),
             confirmation: ConfirmationSettings::default(),
             complaints: ComplaintSettings::default(),
+            signing: SigningSettings::default(),
         }
     }
 }
@@ -296,6 +301,7 @@ impl Settings {
         let expiry = self.expiry.resolve()?;
         let confirmation = self.confirmation.resolve()?;
         let complaints = self.complaints.resolve(&env)?;
+        let signing = self.signing.resolve()?;
         if self.attachments.max_per_request == 0 {
             return Err(ConfigError::Invalid {
                 key: "attachments.max_per_request".into(),
@@ -333,6 +339,7 @@ impl Settings {
             expiry,
             confirmation,
             complaints,
+            signing,
         })
     }
 }
@@ -410,6 +417,8 @@ pub struct Config {
     pub confirmation: ConfirmationSettings,
     /// Complaints.
     pub complaints: ComplaintSettings,
+    /// The certificate and key that sign the documents ranah makes.
+    pub signing: SigningSettings,
 }
 
 impl Config {

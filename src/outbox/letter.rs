@@ -96,7 +96,11 @@ impl Writer<'_> {
 }
 
 /// Render the letter.
-pub fn render(config: &LetterConfig, content: &LetterContent) -> Result<Vec<u8>, LetterError> {
+pub fn render(
+    config: &LetterConfig,
+    content: &LetterContent,
+    signature_note: &str,
+) -> Result<Vec<u8>, LetterError> {
     let err = |e: printpdf::Error| LetterError(e.to_string());
     let (doc, page, layer) = PdfDocument::new("Surat Tanggapan", Mm(210.0), Mm(297.0), "surat");
     let regular = doc.add_builtin_font(BuiltinFont::Helvetica).map_err(err)?;
@@ -173,6 +177,8 @@ pub fn render(config: &LetterConfig, content: &LetterContent) -> Result<Vec<u8>,
     if let Some(id) = &config.signatory_id {
         w.line(id, 11.0, false);
     }
+    w.gap(10.0);
+    w.line(signature_note, 9.0, false);
     doc.save_to_bytes().map_err(err)
 }
 
@@ -209,6 +215,7 @@ mod tests {
                 certificate: "tidak diminta".into(),
                 date: d,
             },
+            crate::outbox::sign::UNSIGNED,
         )
         .unwrap();
         assert!(pdf.starts_with(b"%PDF-"));

@@ -10,6 +10,7 @@
 pub mod letter;
 mod mail;
 pub mod register;
+pub mod sign;
 mod webhook;
 
 pub use mail::Mailer;

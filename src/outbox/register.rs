@@ -194,6 +194,7 @@ pub fn render(
     zones: &str,
     date: &DateTime<Tz>,
     rows: &[RegisterRow],
+    signature_note: &str,
 ) -> Result<Vec<u8>, RegisterPdfError> {
     let err = |e: printpdf::Error| RegisterPdfError(e.to_string());
     let (doc, page, layer) =
@@ -231,6 +232,8 @@ pub fn render(
         p.y,
         false,
     );
+    p.y -= LINE;
+    p.text(signature_note, SIZE, MARGIN, p.y, false);
     p.y -= LINE + 3.0;
     p.head();
     for (n, row) in rows.iter().enumerate() {
@@ -305,7 +308,14 @@ mod tests {
                 state: "aktif".into(),
             })
             .collect();
-        let pdf = render(&["PEMERINTAH DAERAH".into()], "example.go.id", &date, &rows).unwrap();
+        let pdf = render(
+            &["PEMERINTAH DAERAH".into()],
+            "example.go.id",
+            &date,
+            &rows,
+            crate::outbox::sign::UNSIGNED,
+        )
+        .unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
         let doc = lopdf::Document::load_mem(&pdf).unwrap();
         assert!(doc.get_pages().len() >= 3, "{}", doc.get_pages().len());

@@ -330,6 +330,8 @@ pub struct Requests {
     files: Files,
     /// The response letter's settings, if ranah makes the letter.
     letters: Option<crate::config::LetterConfig>,
+    /// The office's signer of the documents, when configured.
+    signer: Option<Arc<crate::outbox::sign::PdfSigner>>,
     /// Wakes the certificate worker when a provisioning orders a certificate (`None`: no ACME
     /// directory is configured, so no certificate is ordered).
     certificates: Option<Arc<tokio::sync::Notify>>,
@@ -368,6 +370,7 @@ impl Requests {
             notifications: false,
             webhook: None,
             letters: None,
+            signer: None,
             certificates: None,
             max_attachments: attachment::DEFAULT_MAX_PER_REQUEST,
             file_checks: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -482,6 +485,12 @@ impl Requests {
         self
     }
 
+    /// Sign the documents it makes (the response letter) with the office's certificate.
+    pub fn with_signer(mut self, signer: Option<Arc<crate::outbox::sign::PdfSigner>>) -> Self {
+        self.signer = signer;
+        self
+    }
+
     /// Render the response letter of a request and store the file; the attachment to record.
     async fn response_letter(
         &self,
@@ -517,8 +526,16 @@ impl Requests {
             certificate: self.certificate_words(d).await?,
             date: now.with_timezone(&self.calendar.time_zone()),
         };
-        let pdf = crate::outbox::letter::render(config, &content)
+        let note = crate::outbox::sign::note(self.signer.as_deref());
+        let pdf = crate::outbox::letter::render(config, &content, &note)
             .map_err(|e| ServiceError::internal("cannot render the response letter", e))?;
+        let pdf = crate::outbox::sign::finish(
+            pdf,
+            self.signer.as_deref(),
+            &format!("Surat tanggapan permohonan {}", stored.id),
+            now,
+        )
+        .map_err(|e| ServiceError::internal("cannot sign the response letter", e))?;
         let sha256 = self
             .files
             .put(&pdf)

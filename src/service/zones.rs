@@ -98,6 +98,8 @@ pub struct Zones {
     /// One PDF made at a time, off the runtime's threads: each takes a core for a moment (a
     /// register of 10,000 names is a few hundred pages).
     renders: Arc<tokio::sync::Semaphore>,
+    /// The office's signer of the documents, when configured.
+    signer: Option<Arc<crate::outbox::sign::PdfSigner>>,
 }
 
 fn not_found(zone: &str) -> ServiceError {
@@ -113,6 +115,7 @@ impl Zones {
             letterhead: crate::config::LetterConfig::default().letterhead,
             time_zone: chrono_tz::Asia::Makassar,
             renders: Arc::new(tokio::sync::Semaphore::new(1)),
+            signer: None,
         }
     }
 
@@ -187,10 +190,22 @@ impl Zones {
             .map_err(|e| fault(e.to_string()))?;
         let letterhead = self.letterhead.clone();
         let date = now.with_timezone(&self.time_zone);
-        tokio::task::spawn_blocking(move || render(&letterhead, &zones.join(", "), &date, &rows))
-            .await
-            .map_err(|e| fault(e.to_string()))?
-            .map_err(|e| fault(e.to_string()))
+        let signer = self.signer.clone();
+        tokio::task::spawn_blocking(move || {
+            let note = crate::outbox::sign::note(signer.as_deref());
+            let pdf = render(&letterhead, &zones.join(", "), &date, &rows, &note)
+                .map_err(|e| fault(e.to_string()))?;
+            crate::outbox::sign::finish(pdf, signer.as_deref(), "Daftar subdomain", now)
+                .map_err(|e| fault(e.to_string()))
+        })
+        .await
+        .map_err(|e| fault(e.to_string()))?
+    }
+
+    /// Sign the documents it makes (the register as PDF) with the office's certificate.
+    pub fn with_signer(mut self, signer: Option<Arc<crate::outbox::sign::PdfSigner>>) -> Self {
+        self.signer = signer;
+        self
     }
 
     /// The apex of a served zone given as text (any case, U-labels or A-labels, with or

@@ -349,7 +349,7 @@ impl Daemon {
         panic!("ranah did not start: {last}");
     }
 
-    fn try_start_configured(
+    pub fn try_start_configured(
         dir: &Path,
         dns: SocketAddr,
         config: Option<&str>,

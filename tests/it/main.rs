@@ -16,6 +16,7 @@ mod deploy;
 mod differential;
 mod dns_behaviour;
 mod dnssec;
+mod documents;
 mod edge;
 mod fuzz;
 mod harness;
