@@ -324,6 +324,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     // The office's signer of the documents ranah makes, read once (docs/documents.md).
     let document_signer = pdf_signer(&config.signing)?;
+    // The templates of the documents the workflow's steps make, each of them there.
+    let templates =
+        crate::outbox::document::Templates::load(config.letter.documents_dir.as_deref())
+            .map_err(|e| anyhow::anyhow!("[letter] documents_dir: {e}"))?;
+    for step in &workflow.steps {
+        if let Some(name) = step.makes() {
+            templates
+                .get(name)
+                .map_err(|e| anyhow::anyhow!("workflow step `{}`: {e}", step.id))?;
+        }
+    }
     let mut requests = Requests::new(
         store.clone(),
         crate::store::Files::of(&store, &config.data_dir),
@@ -336,6 +347,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .with_webhook(config.webhook.as_ref().map(|w| w.url.clone()))
     .with_letters(config.letter.clone())
     .with_signer(document_signer.clone())
+    .with_templates(Arc::new(templates))
     .with_attachment_limit(config.attachments.max_per_request);
     if let Some(c) = &certificates {
         requests = requests.with_certificates(c.waker());

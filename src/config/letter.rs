@@ -19,6 +19,10 @@ pub struct LetterConfig {
     pub signatory_id: Option<String>,
     /// The letter number: `{id}` (the request), `{month}` (Roman), `{year}`.
     pub number_format: String,
+    /// A directory of the office's document templates (`NAME.toml`: the response letter, the
+    /// handover minutes, the confirmation letter, or a document of its own a step names);
+    /// ranah's own are used where it has none (docs/documents.md).
+    pub documents_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for LetterConfig {
@@ -34,6 +38,7 @@ impl Default for LetterConfig {
             signatory_name: "Nama Penandatangan".into(),
             signatory_id: None,
             number_format: "555/{id}/DKISP/{month}/{year}".into(),
+            documents_dir: None,
         }
     }
 }

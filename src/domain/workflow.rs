@@ -80,9 +80,21 @@ pub struct Step {
     pub standard: TimeStandard,
     /// Effect on approval.
     pub effect: Option<Effect>,
+    /// The document its approval makes (a template's name: `handover_minutes`, …); a step
+    /// that notifies makes the response letter unless it names another.
+    pub document: Option<String>,
 }
 
 impl Step {
+    /// The document its approval makes, if any.
+    pub fn makes(&self) -> Option<&str> {
+        match (&self.document, self.effect) {
+            (Some(d), _) => Some(d),
+            (None, Some(Effect::Notify)) => Some("response_letter"),
+            _ => None,
+        }
+    }
+
     /// Whether the requesting agency acts at this step itself (its role is `applicant`).
     pub fn by_applicant(&self) -> bool {
         self.role.as_str() == APPLICANT_STEP
@@ -138,6 +150,8 @@ struct RawStep {
     role: String,
     standard: String,
     effect: Option<Effect>,
+    #[serde(default)]
+    document: Option<String>,
 }
 
 /// `"3 working hours"`, `"1 working day"`.
@@ -199,6 +213,14 @@ impl Workflow {
             if s.title.trim().is_empty() {
                 return Err(invalid(format!("step `{}` has no title", s.id)));
             }
+            if let Some(d) = &s.document
+                && RoleName::parse(d).is_err()
+            {
+                return Err(invalid(format!(
+                    "step `{}`: document `{d}`: a template's name (lower-case letters, digits, _)",
+                    s.id
+                )));
+            }
             let role = RoleName::parse(&s.role)?;
             if FIXED_ROLES.contains(&role.as_str()) && role.as_str() != APPLICANT_STEP {
                 return Err(invalid(format!(
@@ -220,6 +242,7 @@ impl Workflow {
                 role,
                 standard: parse_standard(&s.standard)?,
                 effect: s.effect,
+                document: s.document,
             });
         }
         let provisions = steps

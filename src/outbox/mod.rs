@@ -7,6 +7,7 @@
 //! doubles from `retry_base_secs` up to `retry_max_secs`. A mail server outage therefore loses
 //! nothing and never holds up an approval.
 
+pub mod document;
 pub mod letter;
 mod mail;
 pub mod register;

@@ -332,6 +332,8 @@ pub struct Requests {
     letters: Option<crate::config::LetterConfig>,
     /// The office's signer of the documents, when configured.
     signer: Option<Arc<crate::outbox::sign::PdfSigner>>,
+    /// The templates of the documents steps make.
+    templates: Arc<crate::outbox::document::Templates>,
     /// Wakes the certificate worker when a provisioning orders a certificate (`None`: no ACME
     /// directory is configured, so no certificate is ordered).
     certificates: Option<Arc<tokio::sync::Notify>>,
@@ -371,6 +373,7 @@ impl Requests {
             webhook: None,
             letters: None,
             signer: None,
+            templates: Arc::new(crate::outbox::document::Templates::load(None).unwrap_or_default()),
             certificates: None,
             max_attachments: attachment::DEFAULT_MAX_PER_REQUEST,
             file_checks: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -485,24 +488,42 @@ impl Requests {
         self
     }
 
+    /// The office's templates of the documents steps make.
+    pub fn with_templates(mut self, templates: Arc<crate::outbox::document::Templates>) -> Self {
+        self.templates = templates;
+        self
+    }
+
     /// Sign the documents it makes (the response letter) with the office's certificate.
     pub fn with_signer(mut self, signer: Option<Arc<crate::outbox::sign::PdfSigner>>) -> Self {
         self.signer = signer;
         self
     }
 
-    /// Render the response letter of a request and store the file; the attachment to record.
-    async fn response_letter(
+    /// The document the approval of step `index` by `caller` makes (its template's), rendered
+    /// with the approvals so far, signed when a certificate is configured, and stored; the
+    /// attachment to record, and whether every signature it asks for is now given.
+    async fn step_document(
         &self,
         stored: &StoredRequest,
+        index: usize,
+        caller: &Actor,
+        history: &[crate::store::StoredHistoryEntry],
         now: DateTime<Utc>,
-    ) -> Result<Option<Attachment>, ServiceError> {
-        let Some(config) = &self.letters else {
+    ) -> Result<Option<(Attachment, bool)>, ServiceError> {
+        let (Some(config), Some(step)) = (&self.letters, self.workflow.steps.get(index)) else {
             return Ok(None);
         };
+        let Some(name) = step.makes() else {
+            return Ok(None);
+        };
+        let template = self
+            .templates
+            .get(name)
+            .map_err(|e| ServiceError::internal("a step's document", e))?;
         let d = &stored.data;
         let (fqdn, agency) = self.about(d, stored.state.agency_id).await?;
-        let records = d
+        let records: Vec<String> = d
             .records
             .as_array()
             .map(|rs| {
@@ -517,37 +538,103 @@ impl Requests {
                     .collect()
             })
             .unwrap_or_default();
-        let content = crate::outbox::letter::LetterContent {
-            request_id: stored.id,
-            agency,
-            fqdn,
-            records,
-            purpose: d.purpose.clone(),
-            certificate: self.certificate_words(d).await?,
-            date: now.with_timezone(&self.calendar.time_zone()),
-        };
+        let date = now.with_timezone(&self.calendar.time_zone());
+        let values: std::collections::BTreeMap<&str, String> = [
+            ("agency", agency),
+            ("fqdn", fqdn),
+            ("records", records.join("\n")),
+            ("purpose", d.purpose.clone()),
+            ("certificate", self.certificate_words(d).await?),
+            ("request_id", stored.id.to_string()),
+            (
+                "number",
+                crate::outbox::letter::letter_number(&config.number_format, stored.id, &date),
+            ),
+            ("date", crate::outbox::letter::tanggal(&date)),
+            ("day", crate::outbox::letter::hari(&date).to_owned()),
+            ("city", config.city.clone()),
+            ("signatory_title", config.signatory_title.clone()),
+            ("signatory_name", config.signatory_name.clone()),
+            (
+                "signatory_id",
+                config.signatory_id.clone().unwrap_or_default(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        // Who approved which step, and when: the history, and this approval.
+        let mut approvals: Vec<(String, String, DateTime<Utc>)> = history
+            .iter()
+            .filter(|h| h.entry.action == "approved")
+            .filter_map(|h| {
+                Some((
+                    h.entry.step.clone()?,
+                    h.actor_name.clone().unwrap_or_default(),
+                    h.entry.at,
+                ))
+            })
+            .collect();
+        approvals.push((step.id.clone(), caller.name.clone(), now));
+        let zone = self.calendar.time_zone();
+        let mut complete = true;
+        let signatures: Vec<crate::outbox::document::Signature> = template
+            .signatures
+            .iter()
+            .map(|spec| {
+                let by = spec.step.as_deref().unwrap_or(&step.id);
+                let approval = approvals.iter().rev().find(|(s, _, _)| s == by);
+                complete &= approval.is_some();
+                let fixed = spec
+                    .name
+                    .as_deref()
+                    .map(|n| crate::outbox::document::fill(n, &values).trim().to_owned());
+                crate::outbox::document::Signature {
+                    title: crate::outbox::document::fill(&spec.title, &values),
+                    name: fixed
+                        .or_else(|| approval.map(|a| a.1.clone()))
+                        .unwrap_or_default(),
+                    approval: match approval {
+                        Some((_, who, at)) => format!(
+                            "Disetujui secara elektronik oleh {who} pada {}",
+                            at.with_timezone(&zone).format("%d-%m-%Y %H:%M %Z")
+                        ),
+                        None => "(belum ditandatangani)".into(),
+                    },
+                }
+            })
+            .collect();
         let note = crate::outbox::sign::note(self.signer.as_deref());
-        let pdf = crate::outbox::letter::render(config, &content, &note)
-            .map_err(|e| ServiceError::internal("cannot render the response letter", e))?;
+        let pdf = crate::outbox::document::render(&crate::outbox::document::Content {
+            letterhead: &config.letterhead,
+            template,
+            values: &values,
+            signatures: &signatures,
+            signature_note: &note,
+        })
+        .map_err(|e| ServiceError::internal(format!("cannot render the {name}"), e))?;
+        let title = crate::outbox::document::fill(&template.title, &values);
         let pdf = crate::outbox::sign::finish(
             pdf,
             self.signer.as_deref(),
-            &format!("Surat tanggapan permohonan {}", stored.id),
+            &format!("{title}, permohonan {}", stored.id),
             now,
         )
-        .map_err(|e| ServiceError::internal("cannot sign the response letter", e))?;
+        .map_err(|e| ServiceError::internal(format!("cannot sign the {name}"), e))?;
         let sha256 = self
             .files
             .put(&pdf)
             .await
-            .map_err(|e| ServiceError::file("cannot store the response letter", e))?;
-        Ok(Some(Attachment {
-            kind: "response_letter".into(),
-            sha256,
-            media_type: "application/pdf".into(),
-            size: pdf.len() as i64,
-            uploaded_at: crate::domain::time::stamp(now),
-        }))
+            .map_err(|e| ServiceError::file(format!("cannot store the {name}"), e))?;
+        Ok(Some((
+            Attachment {
+                kind: name.to_owned(),
+                sha256,
+                media_type: "application/pdf".into(),
+                size: pdf.len() as i64,
+                uploaded_at: crate::domain::time::stamp(now),
+            },
+            complete,
+        )))
     }
 
     /// The certificate's state for the response letter, in Indonesian.
@@ -692,7 +779,7 @@ impl Requests {
         data: &RequestData,
         agency_id: i64,
         events: &[Event],
-        letter: Option<&Attachment>,
+        letter: Option<(String, String)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxMessage>, ServiceError> {
         if !self.notifications {
@@ -708,8 +795,40 @@ impl Requests {
             .iter()
             .flat_map(|e| notice::on_event(&self.workflow, e, about))
             .collect();
-        let letter = letter.map(|l| (l.sha256.clone(), format!("surat-tanggapan-{id}.pdf")));
         self.messages(notices, data, agency_id, letter, now).await
+    }
+
+    /// A document made at a step (the handover minutes, every signature given), emailed to
+    /// the requesting agency's users and the request's contact.
+    async fn document_messages(
+        &self,
+        id: i64,
+        stored: &StoredRequest,
+        title: &str,
+        file: (String, String),
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, ServiceError> {
+        if !self.notifications {
+            return Ok(Vec::new());
+        }
+        let (fqdn, _) = self.about(&stored.data, stored.state.agency_id).await?;
+        let notice = notice::Notice {
+            audience: notice::Audience::Agency,
+            subject: format!("[ranah] Permohonan #{id} {fqdn}: {title}"),
+            body: format!(
+                "Yth. Bapak/Ibu,\n\n{title} permohonan subdomain {fqdn} telah ditandatangani \
+                 dan terlampir.\n\nPesan ini dikirim otomatis oleh ranah.\n"
+            ),
+            with_letter: true,
+        };
+        self.messages(
+            vec![notice],
+            &stored.data,
+            stored.state.agency_id,
+            Some(file),
+            now,
+        )
+        .await
     }
 
     /// The zones' publisher.
@@ -1600,23 +1719,56 @@ impl Requests {
                 }
             )
         });
-        let letter = if notify {
-            self.response_letter(&stored, now).await?
-        } else {
-            None
+        // The document the approved step makes (the response letter, the handover minutes, …).
+        let approved = events.iter().find_map(|e| match e {
+            Event::Approved { step, .. } => Some(*step),
+            _ => None,
+        });
+        let document = match approved.filter(|i| {
+            self.workflow
+                .steps
+                .get(*i)
+                .and_then(|s| s.makes())
+                .is_some()
+        }) {
+            Some(i) => {
+                let earlier = self.store.request_history(id).await?;
+                self.step_document(&stored, i, caller, &earlier, now)
+                    .await?
+            }
+            None => None,
         };
+        let file = document.as_ref().map(|(a, _)| {
+            let stem = self
+                .templates
+                .get(&a.kind)
+                .map_or(a.kind.as_str(), |t| t.file_name.as_str());
+            (a.sha256.clone(), format!("{stem}-{id}.pdf"))
+        });
         let mut outbox = self
             .event_messages(
                 id,
                 &stored.data,
                 stored.state.agency_id,
                 &events,
-                letter.as_ref(),
+                file.clone().filter(|_| notify),
                 now,
             )
             .await?;
+        // A document of another step goes to the applicant once every signature is given.
+        if let (Some((a, true)), Some(file), false) = (&document, file, notify) {
+            let title = self
+                .templates
+                .get(&a.kind)
+                .map(|t| t.title.clone())
+                .unwrap_or_default();
+            outbox.extend(
+                self.document_messages(id, &stored, &title, file, now)
+                    .await?,
+            );
+        }
         outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
-        let attachments: Vec<Attachment> = letter.into_iter().collect();
+        let attachments: Vec<Attachment> = document.into_iter().map(|(a, _)| a).collect();
         let certificate = if provision {
             self.certificate_commit(&stored, caller).await?
         } else {

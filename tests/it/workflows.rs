@@ -17,7 +17,7 @@ fn request(name: &str) -> String {
         r#"{{"kind": "create", "zone": "example.go.id", "name": "{name}",
         "records": [{{"type": "A", "value": "203.0.113.91", "ttl": 3600}}],
         "contact": {{"name": "Andi", "email": "andi@dinkes.example"}},
-        "purpose": "Aplikasi layanan", "certificate": false}}"#
+        "purpose": "Portal Festival Ōgoh-ōgoh dan Café Budaya", "certificate": false}}"#
     )
 }
 
@@ -32,6 +32,26 @@ fn attach_letter(d: &Daemon, token: &str, id: i64) {
         &["-F", &format!("letter=@{}", pdf.display())],
     );
     assert_eq!(r.status, 200, "{}", r.json);
+}
+
+/// A request's document (its latest version), as pdftotext reads it.
+fn document_text(d: &Daemon, token: &str, id: i64, kind: &str) -> String {
+    let file = d.dir.join(format!("{kind}-{id}.pdf"));
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", file.to_str().unwrap(), "-w", "%{http_code}"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!(
+            "http://{}/api/v1/requests/{id}/attachments/{kind}",
+            d.api
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{kind}");
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is required; the README's test command installs it");
+    String::from_utf8_lossy(&text.stdout).into_owned()
 }
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -195,6 +215,40 @@ fn jember_the_applicant_agency_signs_the_handover_minutes_at_its_own_step() {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["status"], "completed");
     assert_eq!(r.json["service_overdue"], false);
+    // The handover minutes: drawn up by the server administrator, made again at each
+    // signature, the last with every one of them, in Indonesian as written.
+    let versions = r.json["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "handover_minutes")
+        .count();
+    assert_eq!(versions, 4, "{}", r.json);
+    let minutes = document_text(&d, &andi, id, "handover_minutes");
+    for expected in [
+        "BERITA ACARA PEMBUATAN USER/PASSWORD AKSES SERVER",
+        "Instansi Pemohon (Dinas",
+        "Disetujui secara",
+        "admin_server pada",
+        "elektronik oleh kadis",
+        "elektronik oleh andi",
+        "Portal Festival Ōgoh-ōgoh dan Café Budaya",
+        "hosting.example.go.id",
+        "Dokumen ini tidak ditandatangani secara elektronik.",
+    ] {
+        assert!(minutes.contains(expected), "{expected} not in:\n{minutes}");
+    }
+    assert!(!minutes.contains("belum ditandatangani"), "{minutes}");
+    // Sent to the agency once every signature was given (and with the completion notice).
+    assert!(eventually(15, || smtp
+        .received()
+        .iter()
+        .any(|(_, s)| s.contains("BERITA ACARA"))));
+    let log = std::fs::read_to_string(tmp.path().join("smtp.log")).unwrap();
+    assert!(
+        log.contains(&format!("berita-acara-{id}.pdf")),
+        "no minutes attached"
+    );
     let signer: Vec<(&str, &str)> = r.json["history"]
         .as_array()
         .unwrap()
@@ -278,6 +332,24 @@ fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
     }
     let dns = dig(d.dns, &["+short", "layanan.example.go.id", "A"]);
     assert!(dns.contains("203.0.113.91"), "{dns}");
+    // The confirmation letter, not the response letter, tells the unit it is active.
+    let letter = document_text(&d, &andi, ids[0], "confirmation_letter");
+    for expected in [
+        "telah diaktifkan",
+        "Konfirmasi aktivasi domain dan sub domain",
+        "Disetujui secara elektronik oleh kabid",
+        "Portal Festival Ōgoh-ōgoh dan Café Budaya",
+    ] {
+        assert!(letter.contains(expected), "{expected} not in:\n{letter}");
+    }
+    let r = curl(
+        &d,
+        "GET",
+        &format!("/api/v1/requests/{}/attachments/response_letter", ids[0]),
+        Some(&andi),
+        &[],
+    );
+    assert_eq!(r.status, 404);
     // The second was submitted (as its history is rewritten here, the clock moved on) ten
     // days ago: past its two working days.
     let ago = ranah::domain::time::stamp(Utc::now() - chrono::Duration::days(10));
