@@ -66,7 +66,8 @@ pub struct RecordBody {
 /// A file attached to a request.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttachmentBody {
-    /// `letter`, `recommendation` or `response_letter`.
+    /// `letter`, `recommendation`, `response_letter`, or a document a step made (its
+    /// template's name: `handover_minutes`, `confirmation_letter`, …).
     pub kind: String,
     /// SHA-256 of the file, hex.
     pub sha256: String,
@@ -521,7 +522,7 @@ pub(crate) async fn attach(
 }
 
 #[utoipa::path(get, path = "/api/v1/requests/{id}/attachments/{kind}", operation_id = "download_attachment", tag = "requests",
-    params(("id" = i64, Path), ("kind" = String, Path, description = "letter, recommendation or response_letter")),
+    params(("id" = i64, Path), ("kind" = String, Path, description = "letter, recommendation, response_letter, or a document a step made (handover_minutes, confirmation_letter, …): its latest version")),
     responses((status = 200, description = "The file, as the type it was recognised as when it was attached, to save (`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`)",
             content(("application/pdf"), ("image/png"), ("image/jpeg")),
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"request-ID-KIND.EXT\"`"))),

@@ -350,6 +350,10 @@ fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
         &[],
     );
     assert_eq!(r.status, 404);
+    // Sent to the applicant with the notice that the request is done.
+    assert!(eventually(15, || std::fs::read_to_string(tmp.path().join("smtp.log"))
+        .unwrap_or_default()
+        .contains(&format!("surat-konfirmasi-{}.pdf", ids[0]))));
     // The second was submitted (as its history is rewritten here, the clock moved on) ten
     // days ago: past its two working days.
     let ago = ranah::domain::time::stamp(Utc::now() - chrono::Duration::days(10));
