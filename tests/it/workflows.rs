@@ -205,6 +205,21 @@ fn jember_the_applicant_agency_signs_the_handover_minutes_at_its_own_step() {
         ]
     );
     // The one who submitted signs for the agency; the office hands the access over.
+    // In the console, the request waits in the agency's inbox, its page offering the
+    // approval alone.
+    crate::console::set_password(&d, "budi", "kata-sandi-budi-2026");
+    let browser = crate::console::Browser::new(&d);
+    let page = browser.sign_in("budi", "kata-sandi-budi-2026");
+    assert!(page.status == 303 || page.status == 200, "{page:?}");
+    let inbox = browser.get("/inbox");
+    assert!(
+        inbox.body.contains(&format!("/requests/{id}")),
+        "{}",
+        inbox.body
+    );
+    let page = browser.get(&format!("/requests/{id}"));
+    assert!(page.body.contains("id=\"approve\""), "{}", page.body);
+    assert!(!page.body.contains("id=\"return\""), "{}", page.body);
     let r = act(&andi, "approve", r#"{"note": "Ditandatangani"}"#);
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["step"], "handover");
@@ -351,9 +366,11 @@ fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
     );
     assert_eq!(r.status, 404);
     // Sent to the applicant with the notice that the request is done.
-    assert!(eventually(15, || std::fs::read_to_string(tmp.path().join("smtp.log"))
-        .unwrap_or_default()
-        .contains(&format!("surat-konfirmasi-{}.pdf", ids[0]))));
+    assert!(eventually(15, || std::fs::read_to_string(
+        tmp.path().join("smtp.log")
+    )
+    .unwrap_or_default()
+    .contains(&format!("surat-konfirmasi-{}.pdf", ids[0]))));
     // The second was submitted (as its history is rewritten here, the clock moved on) ten
     // days ago: past its two working days.
     let ago = ranah::domain::time::stamp(Utc::now() - chrono::Duration::days(10));
