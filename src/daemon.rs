@@ -330,9 +330,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .map_err(|e| anyhow::anyhow!("[letter] documents_dir: {e}"))?;
     for step in &workflow.steps {
         if let Some(name) = step.makes() {
-            templates
+            let template = templates
                 .get(name)
                 .map_err(|e| anyhow::anyhow!("workflow step `{}`: {e}", step.id))?;
+            // A signature of a step the workflow does not have would never be given.
+            if let Some(missing) = template
+                .signing_steps()
+                .find(|s| workflow.step(s).is_none())
+            {
+                anyhow::bail!(
+                    "workflow step `{}` makes `{name}`, whose signature names step `{missing}`,                      which the workflow `{}` does not have",
+                    step.id,
+                    workflow.name
+                );
+            }
         }
     }
     let mut requests = Requests::new(

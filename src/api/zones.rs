@@ -246,7 +246,8 @@ pub struct RegisterBody {
     /// The kinds of its open findings (the oversight checker's): for the owning agency and the
     /// office; empty for others.
     pub open_findings: Vec<String>,
-    /// How its request letter arrived and what it states, when the front office recorded it.
+    /// How its request letter arrived and what it states, when the front office recorded it:
+    /// only for the owning agency and the office.
     pub letter: Option<super::requests::LetterBody>,
 }
 
@@ -267,9 +268,11 @@ impl RegisterBody {
                 .map(|(rtype, ttl, value)| RecordBody { rtype, value, ttl })
                 .collect(),
             request: e.request.as_ref().map(|r| r.id),
+            // Like the contact: the agency's and the office's to see.
             letter: e
                 .request
                 .as_ref()
+                .filter(|_| e.contact_visible)
                 .and_then(|r| r.data.letter.as_ref())
                 .map(super::requests::LetterBody::of),
             purpose: e.request.as_ref().map(|r| r.data.purpose.clone()),

@@ -21,6 +21,9 @@ pub const FIXED_ROLES: [&str; 5] = [
     "integration",
 ];
 
+/// Kinds of the files an agency uploads: a document a step makes never takes their names.
+pub const RESERVED_DOCUMENTS: [&str; 2] = ["letter", "recommendation"];
+
 /// The role of a step the requesting agency takes itself (signing the handover minutes): only a
 /// user of that agency with the applicant role acts at it.
 pub const APPLICANT_STEP: &str = "applicant";
@@ -214,10 +217,11 @@ impl Workflow {
                 return Err(invalid(format!("step `{}` has no title", s.id)));
             }
             if let Some(d) = &s.document
-                && RoleName::parse(d).is_err()
+                && (RoleName::parse(d).is_err() || RESERVED_DOCUMENTS.contains(&d.as_str()))
             {
                 return Err(invalid(format!(
-                    "step `{}`: document `{d}`: a template's name (lower-case letters, digits, _)",
+                    "step `{}`: document `{d}`: a template's name (lower-case letters, digits, _; \
+                     not `letter` or `recommendation`, the agency's own files)",
                     s.id
                 )));
             }
@@ -525,6 +529,11 @@ mod tests {
                 "role = \"technical\"",
                 "role = \"front_office\"",
                 "never approve",
+            ),
+            (
+                "effect = \"notify\"",
+                "effect = \"notify\"\ndocument = \"letter\"",
+                "the agency's own files",
             ),
             (
                 "auto_withdraw_after_days = 14",

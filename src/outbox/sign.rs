@@ -223,11 +223,26 @@ impl PdfSigner {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| "ranah".into());
-        Ok(Self {
+        let signer = Self {
             chain,
             signer: RingSigner { key, rng },
             name,
-        })
+        };
+        // A first signature now, not at the first approval: a chain too long for the room
+        // kept for it stops the start.
+        signer.cms(&[0u8; 32]).and_then(|cms| {
+            if cms.len() > SIGNATURE_BYTES {
+                Err(SignError::Certificate(format!(
+                    "a signature with this chain takes {} bytes, more than the {SIGNATURE_BYTES} \
+                     a document keeps for it: give the signer's certificate and fewer of those \
+                     above it",
+                    cms.len()
+                )))
+            } else {
+                Ok(())
+            }
+        })?;
+        Ok(signer)
     }
 
     /// The signer's name: the certificate's common name.

@@ -510,7 +510,7 @@ impl Requests {
         caller: &Actor,
         history: &[crate::store::StoredHistoryEntry],
         now: DateTime<Utc>,
-    ) -> Result<Option<(Attachment, bool)>, ServiceError> {
+    ) -> Result<Option<(Attachment, bool, String)>, ServiceError> {
         let (Some(config), Some(step)) = (&self.letters, self.workflow.steps.get(index)) else {
             return Ok(None);
         };
@@ -538,7 +538,33 @@ impl Requests {
                     .collect()
             })
             .unwrap_or_default();
-        let date = now.with_timezone(&self.calendar.time_zone());
+        // Who approved which step, and when: the history, and this approval.
+        let mut approvals: Vec<(String, String, DateTime<Utc>)> = history
+            .iter()
+            .filter(|h| h.entry.action == "approved")
+            .filter_map(|h| {
+                Some((
+                    h.entry.step.clone()?,
+                    h.actor_name.clone().unwrap_or_default(),
+                    h.entry.at,
+                ))
+            })
+            .collect();
+        approvals.push((step.id.clone(), caller.name.clone(), now));
+        // The document is dated when it was drawn up (the first of its signatures): a version
+        // made again at a later signature keeps its date and number.
+        let signing: Vec<&str> = template
+            .signatures
+            .iter()
+            .map(|spec| spec.step.as_deref().unwrap_or(&step.id))
+            .collect();
+        let drawn = approvals
+            .iter()
+            .filter(|(s, _, _)| signing.contains(&s.as_str()))
+            .map(|(_, _, at)| *at)
+            .min()
+            .unwrap_or(now);
+        let date = drawn.with_timezone(&self.calendar.time_zone());
         let values: std::collections::BTreeMap<&str, String> = [
             ("agency", agency),
             ("fqdn", fqdn),
@@ -562,19 +588,6 @@ impl Requests {
         ]
         .into_iter()
         .collect();
-        // Who approved which step, and when: the history, and this approval.
-        let mut approvals: Vec<(String, String, DateTime<Utc>)> = history
-            .iter()
-            .filter(|h| h.entry.action == "approved")
-            .filter_map(|h| {
-                Some((
-                    h.entry.step.clone()?,
-                    h.actor_name.clone().unwrap_or_default(),
-                    h.entry.at,
-                ))
-            })
-            .collect();
-        approvals.push((step.id.clone(), caller.name.clone(), now));
         let zone = self.calendar.time_zone();
         let mut complete = true;
         let signatures: Vec<crate::outbox::document::Signature> = template
@@ -634,6 +647,7 @@ impl Requests {
                 uploaded_at: crate::domain::time::stamp(now),
             },
             complete,
+            title,
         )))
     }
 
@@ -1738,7 +1752,7 @@ impl Requests {
             }
             None => None,
         };
-        let file = document.as_ref().map(|(a, _)| {
+        let file = document.as_ref().map(|(a, _, _)| {
             let stem = self
                 .templates
                 .get(&a.kind)
@@ -1756,19 +1770,14 @@ impl Requests {
             )
             .await?;
         // A document of another step goes to the applicant once every signature is given.
-        if let (Some((a, true)), Some(file), false) = (&document, file, notify) {
-            let title = self
-                .templates
-                .get(&a.kind)
-                .map(|t| t.title.clone())
-                .unwrap_or_default();
+        if let (Some((_, true, title)), Some(file), false) = (&document, file, notify) {
             outbox.extend(
-                self.document_messages(id, &stored, &title, file, now)
+                self.document_messages(id, &stored, title, file, now)
                     .await?,
             );
         }
         outbox.extend(self.webhook_message(Some(id), &stored.data, &state, &history));
-        let attachments: Vec<Attachment> = document.into_iter().map(|(a, _)| a).collect();
+        let attachments: Vec<Attachment> = document.into_iter().map(|(a, _, _)| a).collect();
         let certificate = if provision {
             self.certificate_commit(&stored, caller).await?
         } else {

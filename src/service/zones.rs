@@ -473,7 +473,11 @@ pub fn register_csv(entries: &[RegisterEntry]) -> Result<String, ServiceError> {
             .as_ref()
             .filter(|_| e.contact_visible)
             .map(|r| &r.data.contact);
-        let letter = e.request.as_ref().and_then(|r| r.data.letter.as_ref());
+        let letter = e
+            .request
+            .as_ref()
+            .filter(|_| e.contact_visible)
+            .and_then(|r| r.data.letter.as_ref());
         let field = |key: &str| {
             contact
                 .and_then(|c| c[key].as_str())

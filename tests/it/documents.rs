@@ -175,4 +175,26 @@ fn without_a_certificate_documents_say_they_are_unsigned_and_a_wrong_key_stops_t
     .err()
     .expect("ranah started with a key that is not its certificate's");
     assert!(e.contains("not the certificate's"), "{e}");
+
+    // An office's template whose signature names a step its workflow does not have: no start.
+    let documents = other.path().join("documents");
+    std::fs::create_dir_all(&documents).unwrap();
+    std::fs::write(
+        documents.join("response_letter.toml"),
+        "title = \"SURAT\"\nfile_name = \"surat\"\n[[signatures]]\ntitle = \"Kepala\"\nstep = \"nowhere\"\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[checker]\nenabled = false\n[letter]\ndocuments_dir = \"{}\"\n",
+        documents.display()
+    );
+    let third = Daemon::workdir("example.go.id.zone", &test_zone());
+    let e = Daemon::try_start_configured(
+        third.path(),
+        ([127, 0, 0, 1], free_port()).into(),
+        Some(&config),
+    )
+    .err()
+    .expect("ranah started with a template that can never be signed");
+    assert!(e.contains("nowhere") && e.contains("does not have"), "{e}");
 }

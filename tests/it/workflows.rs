@@ -311,10 +311,10 @@ fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
         &[
             ("andi", "applicant", Some("DINKES")),
             ("informatika", "informatics", None),
-            ("kabid", "head_of_division", None),
+            ("kadis", "head_of_office", None),
         ],
     );
-    let [andi, informatika, kabid] = std::array::from_fn(|i| tokens[i].clone());
+    let [andi, informatika, kadis] = std::array::from_fn(|i| tokens[i].clone());
     let workflow = Workflow::preset("purbalingga").unwrap();
     let calendar = Calendar::default_wita([]);
     let mut ids = Vec::new();
@@ -335,7 +335,7 @@ fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
     for (token, step) in [
         (&informatika, "review"),
         (&informatika, "activation"),
-        (&kabid, "confirmation"),
+        (&kadis, "confirmation"),
     ] {
         let r = post_json(
             &d,
@@ -352,7 +352,7 @@ fn purbalingga_runs_in_two_working_days_and_a_late_request_shows_it() {
     for expected in [
         "telah diaktifkan",
         "Konfirmasi aktivasi domain dan sub domain",
-        "Disetujui secara elektronik oleh kabid",
+        "Disetujui secara elektronik oleh kadis",
         "Portal Festival Ōgoh-ōgoh dan Café Budaya",
     ] {
         assert!(letter.contains(expected), "{expected} not in:\n{letter}");
@@ -424,9 +424,10 @@ fn the_front_office_records_how_each_letter_came() {
             ("kadis", "head_of_office", None),
             ("kabid", "head_of_division", None),
             ("teknis", "technical", None),
+            ("dewi", "applicant", Some("DISHUB")),
         ],
     );
-    let [desk, kadis, kabid, teknis] = std::array::from_fn(|i| tokens[i].clone());
+    let [desk, kadis, kabid, teknis, dewi] = std::array::from_fn(|i| tokens[i].clone());
     let registered = |name: &str, letter: &str| {
         let body = request(name).replacen(
             "\"certificate\": false}",
@@ -482,6 +483,16 @@ fn the_front_office_records_how_each_letter_came() {
         .cloned()
         .unwrap_or_else(|| panic!("{}", r.json));
     assert_eq!(entry["letter"]["channel"], "srikandi");
+    // Another agency sees the name, not its letter (as not its contact).
+    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&dewi), &[]);
+    let seen = r.json["items"]
+        .as_array()
+        .unwrap_or_else(|| r.json.as_array().unwrap())
+        .iter()
+        .find(|e| e["name"] == "srikandi.example.go.id")
+        .cloned()
+        .unwrap();
+    assert_eq!(seen["letter"], Value::Null, "{seen}");
     let csv = std::process::Command::new("curl")
         .args([
             "-s",
