@@ -473,26 +473,20 @@ fn the_front_office_records_how_each_letter_came() {
         let r = post_json(&d, &format!("/api/v1/requests/{id}/approve"), token, "{}");
         assert_eq!(r.status, 200, "{}", r.json);
     }
-    // The register shows how the name's letter came.
-    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&kadis), &[]);
-    let entry = r.json["items"]
-        .as_array()
-        .unwrap_or_else(|| r.json.as_array().unwrap())
-        .iter()
-        .find(|e| e["name"] == "srikandi.example.go.id")
-        .cloned()
-        .unwrap_or_else(|| panic!("{}", r.json));
-    assert_eq!(entry["letter"]["channel"], "srikandi");
-    // Another agency sees the name, not its letter (as not its contact).
-    let r = curl(&d, "GET", "/api/v1/subdomains", Some(&dewi), &[]);
-    let seen = r.json["items"]
-        .as_array()
-        .unwrap_or_else(|| r.json.as_array().unwrap())
-        .iter()
-        .find(|e| e["name"] == "srikandi.example.go.id")
-        .cloned()
-        .unwrap();
-    assert_eq!(seen["letter"], Value::Null, "{seen}");
+    // The register shows how the name's letter came; another agency sees the name, not its
+    // letter (as not its contact).
+    let entry_for = |token: &str| {
+        let r = curl(&d, "GET", "/api/v1/subdomains", Some(token), &[]);
+        r.json["items"]
+            .as_array()
+            .unwrap_or_else(|| r.json.as_array().unwrap())
+            .iter()
+            .find(|e| e["name"] == "srikandi.example.go.id")
+            .cloned()
+            .unwrap_or_else(|| panic!("{}", r.json))
+    };
+    assert_eq!(entry_for(&kadis)["letter"]["channel"], "srikandi");
+    assert_eq!(entry_for(&dewi)["letter"], Value::Null);
     let csv = std::process::Command::new("curl")
         .args([
             "-s",
