@@ -662,15 +662,10 @@ impl Complaints {
 
     /// An instant in the office's time zone, as emails and pages show it.
     fn local(&self, t: DateTime<Utc>) -> String {
-        let tz = self.calendar.time_zone();
-        let local = t.with_timezone(&tz);
-        let zone = match tz.name() {
-            "Asia/Jakarta" | "Asia/Pontianak" => "WIB",
-            "Asia/Makassar" => "WITA",
-            "Asia/Jayapura" => "WIT",
-            other => other,
-        };
-        format!("{} {zone}", local.format("%d-%m-%Y %H:%M"))
+        // chrono-tz names Indonesia's zones as letters do: WIB, WITA, WIT.
+        t.with_timezone(&self.calendar.time_zone())
+            .format("%d-%m-%Y %H:%M %Z")
+            .to_string()
     }
 
     fn view(&self, row: ComplaintRow, caller: Option<&Actor>, now: DateTime<Utc>) -> ComplaintView {
@@ -724,13 +719,7 @@ fn lines(text: &str) -> String {
 }
 
 fn email(to: &str, (subject, body): (String, String)) -> OutboxMessage {
-    OutboxMessage {
-        channel: "email",
-        recipient: to.to_owned(),
-        subject,
-        body,
-        attachment: None,
-    }
+    OutboxMessage::email(to, subject, body)
 }
 
 fn not_found(id: i64) -> ServiceError {

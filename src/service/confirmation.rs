@@ -504,27 +504,13 @@ impl Confirmations {
             return Ok(Vec::new());
         }
         let shown = row.owner.trim_end_matches('.');
-        let (subject, body) =
-            confirmation::notice_text(shown, due_on, step, self.days(self.settings.grace_days));
-        let mut out = Vec::new();
-        for agency in self
-            .store
-            .owners_of(&row.zone, &row.owner)
-            .await?
-            .into_iter()
-            .flatten()
-        {
-            for to in self.store.agency_emails(agency).await? {
-                out.push(OutboxMessage {
-                    channel: "email",
-                    recipient: to,
-                    subject: subject.clone(),
-                    body: body.clone(),
-                    attachment: None,
-                });
-            }
-        }
-        Ok(out)
+        super::subdomains::mail_holders(
+            &self.store,
+            &row.zone,
+            &row.owner,
+            confirmation::notice_text(shown, due_on, step, self.days(self.settings.grace_days)),
+        )
+        .await
     }
 }
 

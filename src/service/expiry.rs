@@ -373,25 +373,12 @@ impl Expiry {
             return Ok(Vec::new());
         }
         let shown = term.owner.trim_end_matches('.');
-        let (subject, body) = expiry::notice_text(shown, ends_on, step, self.grace_days);
-        let mut out = Vec::new();
-        for agency in self
-            .store
-            .owners_of(&term.zone, &term.owner)
-            .await?
-            .into_iter()
-            .flatten()
-        {
-            for to in self.store.agency_emails(agency).await? {
-                out.push(OutboxMessage {
-                    channel: "email",
-                    recipient: to,
-                    subject: subject.clone(),
-                    body: body.clone(),
-                    attachment: None,
-                });
-            }
-        }
-        Ok(out)
+        super::subdomains::mail_holders(
+            &self.store,
+            &term.zone,
+            &term.owner,
+            expiry::notice_text(shown, ends_on, step, self.grace_days),
+        )
+        .await
     }
 }

@@ -229,3 +229,24 @@ impl Subdomains {
 fn admin_actor(caller: &Actor) -> Attribution {
     Attribution::of(caller).in_role(access::Role::Admin.as_str())
 }
+
+/// The same email to the users of every agency that holds `owner` in `zone` (a name's yearly
+/// confirmation, its term's notices).
+pub(super) async fn mail_holders(
+    store: &crate::store::Store,
+    zone: &str,
+    owner: &str,
+    (subject, body): (String, String),
+) -> Result<Vec<crate::store::OutboxMessage>, ServiceError> {
+    let mut out = Vec::new();
+    for agency in store.owners_of(zone, owner).await?.into_iter().flatten() {
+        for to in store.agency_emails(agency).await? {
+            out.push(crate::store::OutboxMessage::email(
+                to,
+                subject.clone(),
+                body.clone(),
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -22,6 +22,19 @@ pub struct OutboxMessage {
     pub attachment: Option<(String, String)>,
 }
 
+impl OutboxMessage {
+    /// An email without an attachment.
+    pub fn email(recipient: impl Into<String>, subject: String, body: String) -> Self {
+        Self {
+            channel: "email",
+            recipient: recipient.into(),
+            subject,
+            body,
+            attachment: None,
+        }
+    }
+}
+
 /// A queued message, as the sender reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMessage {
